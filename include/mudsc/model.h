@@ -1,0 +1,123 @@
+/*
+ * mudsc_model: a set of named tensors (dtype, rank, shape, C-order data)
+ * with string metadata, loaded from and saved to safetensors files.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef MUDSC_MODEL_H
+#define MUDSC_MODEL_H
+
+#include "common.h"
+
+MUDSC_BEGIN_DECLS
+
+/**
+ * Opaque set of named tensors in insertion order, with metadata.
+ *
+ * Thread safety: a model is mutable while one thread builds it.  Once
+ * frozen (mudsc_model_freeze(), done by every handle that keeps a model)
+ * it is immutable and may be read from any number of threads.
+ */
+typedef struct mudsc_model mudsc_model;
+
+/** A read-only view of one tensor.  Everything in it is borrowed from the model. */
+typedef struct mudsc_tensor {
+	const char *name;              /**< NUL-terminated; lives as long as the tensor */
+	mudsc_dtype dtype;             /**< element type */
+	int32_t rank;                  /**< 0 .. MUDSC_MAX_RANK */
+	int64_t shape[MUDSC_MAX_RANK]; /**< first `rank` entries are used, others 0 */
+	const void *data;              /**< C-order elements; may be unaligned (mmap) */
+	size_t nbytes;                 /**< product(shape) * mudsc_dtype_size(dtype) */
+} mudsc_tensor;
+
+/** How mudsc_model_add() takes the tensor's data. */
+typedef enum mudsc_add_mode {
+	MUDSC_COPY = 0,  /**< the model keeps its own copy */
+	MUDSC_BORROW = 1 /**< the model keeps the pointer; the host keeps the memory alive
+	                      and unchanged for as long as the model (or any handle that
+	                      holds it) lives */
+} mudsc_add_mode;
+
+/** Create an empty model.  Free it with mudsc_model_free(). */
+MUDSC_API mudsc_status mudsc_model_new(mudsc_model **out);
+
+/** Free a model and every copy it owns.  NULL is a no-op. */
+MUDSC_API void mudsc_model_free(mudsc_model *model);
+
+/**
+ * Add a tensor.  name must be non-empty, NUL-terminated and unique
+ * (MUDSC_E_EXISTS otherwise); rank 0..MUDSC_MAX_RANK; every shape entry
+ * >= 0; data may be NULL only when the tensor has no elements.  nbytes is
+ * computed from dtype and shape with overflow checks.
+ */
+MUDSC_API mudsc_status mudsc_model_add(mudsc_model *model, const char *name, mudsc_dtype dtype,
+                                       int32_t rank, const int64_t *shape, const void *data,
+                                       mudsc_add_mode mode);
+
+/** Remove the tensor called name (MUDSC_E_NOT_FOUND if absent).  Insertion order of the rest is kept. */
+MUDSC_API mudsc_status mudsc_model_remove(mudsc_model *model, const char *name);
+
+/** Number of tensors. */
+MUDSC_API size_t mudsc_model_count(const mudsc_model *model);
+
+/** The index-th tensor in insertion order (MUDSC_E_RANGE past the end).  out is borrowed. */
+MUDSC_API mudsc_status mudsc_model_at(const mudsc_model *model, size_t index, mudsc_tensor *out);
+
+/** The tensor called name (MUDSC_E_NOT_FOUND if absent).  out is borrowed.  out may be NULL to test presence. */
+MUDSC_API mudsc_status mudsc_model_find(const mudsc_model *model, const char *name, mudsc_tensor *out);
+
+/** Set (or replace) a metadata entry.  Both strings are copied. */
+MUDSC_API mudsc_status mudsc_model_set_meta(mudsc_model *model, const char *key, const char *value);
+
+/** The value of a metadata entry, or NULL if absent.  Borrowed. */
+MUDSC_API const char *mudsc_model_get_meta(const mudsc_model *model, const char *key);
+
+/** Number of metadata entries. */
+MUDSC_API size_t mudsc_model_meta_count(const mudsc_model *model);
+
+/** The index-th metadata entry in insertion order; key and value are borrowed. */
+MUDSC_API mudsc_status mudsc_model_meta_at(const mudsc_model *model, size_t index,
+                                           const char **key, const char **value);
+
+/** Make the model immutable: every later mutation fails with MUDSC_E_STATE.  Idempotent. */
+MUDSC_API mudsc_status mudsc_model_freeze(mudsc_model *model);
+
+/** 1 if the model is frozen, else 0. */
+MUDSC_API int mudsc_model_is_frozen(const mudsc_model *model);
+
+/** Largest safetensors header libmudsc accepts, in bytes (100,000,000). */
+MUDSC_API size_t mudsc_safetensors_max_header(void);
+
+/**
+ * Load a safetensors file.  The file is memory-mapped and the tensors borrow
+ * from the mapping (zero copy); the mapping lives as long as the model.
+ * Every rule of the format is checked (see docs/safetensors.md): a
+ * malformed file gives MUDSC_E_PARSE and a message saying which rule
+ * failed, an unreadable one MUDSC_E_IO.
+ */
+MUDSC_API mudsc_status mudsc_model_load(mudsc_model **out, const char *path);
+
+/**
+ * Parse safetensors bytes held by the host.  With MUDSC_BORROW the tensors
+ * point into buf (which must outlive the model); with MUDSC_COPY the model
+ * copies what it needs.  Same checks as mudsc_model_load().
+ */
+MUDSC_API mudsc_status mudsc_model_load_buffer(mudsc_model **out, const void *buf, size_t len,
+                                               mudsc_add_mode mode);
+
+/**
+ * Save as safetensors, atomically: the bytes go to a temporary file in the
+ * same folder, which is flushed to disk and renamed over path.  On any
+ * error nothing is left behind and path is unchanged.
+ */
+MUDSC_API mudsc_status mudsc_model_save(const mudsc_model *model, const char *path);
+
+/**
+ * Serialize to safetensors bytes in memory.  *out_buf is owned by the
+ * caller (release with mudsc_free()).
+ */
+MUDSC_API mudsc_status mudsc_model_save_buffer(const mudsc_model *model, void **out_buf, size_t *out_len);
+
+MUDSC_END_DECLS
+
+#endif /* MUDSC_MODEL_H */

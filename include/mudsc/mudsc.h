@@ -1,0 +1,22 @@
+/*
+ * libmudsc: merge neural networks trained from different initialisations
+ * by MuDSC (merging under dual-space constraints).  This umbrella header is
+ * the whole public API; include only it.
+ *
+ *   mudsc_model    named tensors, safetensors load/save          model.h
+ *
+ * Conventions: every fallible call returns mudsc_status (0 = MUDSC_OK) and
+ * sets a thread-local message (mudsc_last_error()); constructors fill
+ * T **out; mudsc_T_free(NULL) is a no-op; the library never aborts and
+ * never prints.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef MUDSC_MUDSC_H
+#define MUDSC_MUDSC_H
+
+#include "version.h"
+#include "common.h"
+#include "model.h"
+
+#endif /* MUDSC_MUDSC_H */

@@ -1,0 +1,69 @@
+/*
+ * Private helpers shared by the library's modules.  Never installed.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef MUDSC_INTERNAL_H
+#define MUDSC_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mudsc/common.h"
+
+#if defined(__GNUC__)
+#define MUDSC_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define MUDSC_LIKELY(x) __builtin_expect(!!(x), 1)
+#define MUDSC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define MUDSC_PRINTF(f, a)
+#define MUDSC_LIKELY(x) (x)
+#define MUDSC_UNLIKELY(x) (x)
+#endif
+
+/* Record status and a formatted message as the calling thread's last error
+ * and return status, so call sites read `return mudsc_err(MUDSC_E_X, ...)`. */
+mudsc_status mudsc_err(mudsc_status status, const char *fmt, ...) MUDSC_PRINTF(2, 3);
+
+/* Prefix the current thread's last message with context ("loading x: ..."),
+ * keeping its status; returns that status. */
+mudsc_status mudsc_err_context(mudsc_status status, const char *fmt, ...) MUDSC_PRINTF(2, 3);
+
+/* Send a message to the host's log callback, if any. */
+void mudsc_log(mudsc_log_level level, const char *fmt, ...) MUDSC_PRINTF(2, 3);
+
+/* Allocation that records MUDSC_E_NOMEM with `what` in the message on failure. */
+void *mudsc_alloc(size_t size, const char *what);
+void *mudsc_calloc(size_t count, size_t size, const char *what);
+void *mudsc_realloc_array(void *ptr, size_t count, size_t size, const char *what);
+char *mudsc_strdup(const char *s, const char *what);
+
+/* Checked size arithmetic: false on overflow. */
+static inline bool mudsc_mul_size(size_t a, size_t b, size_t *out)
+{
+	return !__builtin_mul_overflow(a, b, out);
+}
+static inline bool mudsc_add_size(size_t a, size_t b, size_t *out)
+{
+	return !__builtin_add_overflow(a, b, out);
+}
+
+/* Number of elements of a shape with overflow checks; false on overflow or
+ * a negative entry. */
+bool mudsc_shape_numel(int32_t rank, const int64_t *shape, size_t *out);
+
+/* Argument checks that name the argument in the message. */
+#define MUDSC_CHECK_ARG(cond, name)                                                            \
+	do {                                                                                       \
+		if (MUDSC_UNLIKELY(!(cond)))                                                           \
+			return mudsc_err(MUDSC_E_INVALID, "%s: invalid argument '%s' (%s)", __func__,     \
+			                 name, #cond);                                                     \
+	} while (0)
+#define MUDSC_CHECK_NULL(ptr)                                                                  \
+	do {                                                                                       \
+		if (MUDSC_UNLIKELY((ptr) == NULL))                                                     \
+			return mudsc_err(MUDSC_E_INVALID, "%s: argument '%s' is NULL", __func__, #ptr);   \
+	} while (0)
+
+#endif /* MUDSC_INTERNAL_H */

@@ -1,0 +1,69 @@
+/*
+ * Allocation helpers that record MUDSC_E_NOMEM, and checked shape sizes.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void *mudsc_alloc(size_t size, const char *what)
+{
+	void *p = malloc(size ? size : 1);
+	if (p == NULL)
+		mudsc_err(MUDSC_E_NOMEM, "out of memory allocating %zu bytes for %s", size, what);
+	return p;
+}
+
+void *mudsc_calloc(size_t count, size_t size, const char *what)
+{
+	void *p = calloc(count ? count : 1, size ? size : 1);
+	if (p == NULL)
+		mudsc_err(MUDSC_E_NOMEM, "out of memory allocating %zu x %zu bytes for %s", count, size,
+		          what);
+	return p;
+}
+
+void *mudsc_realloc_array(void *ptr, size_t count, size_t size, const char *what)
+{
+	size_t bytes;
+	void *p;
+
+	if (!mudsc_mul_size(count, size, &bytes)) {
+		mudsc_err(MUDSC_E_NOMEM, "size overflow growing %s to %zu elements", what, count);
+		return NULL;
+	}
+	p = realloc(ptr, bytes ? bytes : 1);
+	if (p == NULL)
+		mudsc_err(MUDSC_E_NOMEM, "out of memory growing %s to %zu bytes", what, bytes);
+	return p;
+}
+
+char *mudsc_strdup(const char *s, const char *what)
+{
+	size_t n = strlen(s) + 1;
+	char *p = mudsc_alloc(n, what);
+	if (p != NULL)
+		memcpy(p, s, n);
+	return p;
+}
+
+MUDSC_API void mudsc_free(void *ptr)
+{
+	free(ptr);
+}
+
+bool mudsc_shape_numel(int32_t rank, const int64_t *shape, size_t *out)
+{
+	size_t n = 1;
+
+	for (int32_t i = 0; i < rank; i++) {
+		if (shape[i] < 0 || (uint64_t)shape[i] > SIZE_MAX)
+			return false;
+		if (!mudsc_mul_size(n, (size_t)shape[i], &n))
+			return false;
+	}
+	*out = n;
+	return true;
+}
