@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""The shared library exports exactly the names of lib/mudsc.map, all
+prefixed mudsc_, and every MUDSC_API declaration of the public headers is
+in the map.  Usage: check_symbols.py LIBRARY MAP HEADER_DIR"""
+import pathlib
+import re
+import subprocess
+import sys
+
+lib, mapfile, header_dir = sys.argv[1:4]
+text = re.sub(r"/\*.*?\*/", "", pathlib.Path(mapfile).read_text(), flags=re.S)
+globals_part = text.split("global:", 1)[1].split("local:", 1)[0]
+listed = set(re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*;", globals_part))
+
+nm = subprocess.run(["nm", "-D", "--defined-only", lib], check=True, capture_output=True,
+                    text=True).stdout
+exported = set()
+for line in nm.splitlines():
+    parts = line.split()
+    if len(parts) == 3 and parts[1] in "TDBRVWi":
+        exported.add(parts[2].split("@")[0])
+
+declared = set()
+for h in pathlib.Path(header_dir).glob("*.h"):
+    src = h.read_text()
+    for m in re.finditer(r"MUDSC_API\s+[^;{(]*?\b(mudsc_[a-z0-9_]+)\s*\(", src):
+        declared.add(m.group(1))
+
+problems = []
+if exported != listed:
+    problems.append(f"exported but not in the map: {sorted(exported - listed)}")
+    problems.append(f"in the map but not exported: {sorted(listed - exported)}")
+bad_prefix = sorted(s for s in exported if not s.startswith("mudsc_"))
+if bad_prefix:
+    problems.append(f"exported without the mudsc_ prefix: {bad_prefix}")
+if declared != listed:
+    problems.append(f"declared MUDSC_API but not in the map: {sorted(declared - listed)}")
+    problems.append(f"in the map but declared in no header: {sorted(listed - declared)}")
+if problems:
+    print("\n".join(problems))
+    sys.exit(1)
+print(f"{len(exported)} symbols: exports == map == header declarations")

@@ -1,0 +1,22 @@
+/* A program outside the tree, built only with `pkg-config --cflags --libs mudsc`. */
+#include <mudsc/mudsc.h>
+#include <stdio.h>
+
+int main(void)
+{
+	float w[4] = {1, 2, 3, 4};
+	int64_t shape[2] = {2, 2};
+	mudsc_model *m = NULL;
+	mudsc_tensor t;
+
+	if (MUDSC_CHECK_VERSION() != MUDSC_OK || mudsc_model_new(&m) != MUDSC_OK ||
+	    mudsc_model_add(m, "w", MUDSC_DTYPE_F32, 2, shape, w, MUDSC_COPY) != MUDSC_OK ||
+	    mudsc_model_find(m, "w", &t) != MUDSC_OK) {
+		fprintf(stderr, "downstream: %s\n", mudsc_last_error());
+		return 1;
+	}
+	printf("downstream: libmudsc %s, %s, tensor %s %lldx%lld\n", mudsc_version_string(),
+	       mudsc_blas_info(), t.name, (long long)t.shape[0], (long long)t.shape[1]);
+	mudsc_model_free(m);
+	return 0;
+}
