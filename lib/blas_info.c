@@ -20,7 +20,8 @@ MUDSC_API const char *mudsc_blas_info(void)
 #if defined(MUDSC_BLAS_BLIS)
 	snprintf(info, sizeof info, "BLIS %s", bli_info_get_version_str());
 #else
-	snprintf(info, sizeof info, "OpenBLAS %s", openblas_get_config());
+	/* openblas_get_config() already starts with "OpenBLAS <version>" */
+	snprintf(info, sizeof info, "%s", openblas_get_config());
 #endif
 	return info;
 }

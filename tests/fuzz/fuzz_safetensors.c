@@ -1,0 +1,37 @@
+/*
+ * Fuzz target for the safetensors reader (libFuzzer entry point).  Any
+ * input must give MUDSC_OK or MUDSC_E_PARSE, never a crash, a leak or an
+ * out-of-bounds read; an accepted model must save and re-load to the same
+ * bytes.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mudsc/mudsc.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	mudsc_model *m = NULL, *again = NULL;
+	void *buf = NULL, *buf2 = NULL;
+	size_t len = 0, len2 = 0;
+	mudsc_status st = mudsc_model_load_buffer(&m, data, size, MUDSC_BORROW);
+
+	if (st != MUDSC_OK) {
+		if (st != MUDSC_E_PARSE)
+			abort();
+		return 0;
+	}
+	if (mudsc_model_save_buffer(m, &buf, &len) != MUDSC_OK ||
+	    mudsc_model_load_buffer(&again, buf, len, MUDSC_BORROW) != MUDSC_OK ||
+	    mudsc_model_save_buffer(again, &buf2, &len2) != MUDSC_OK || len != len2 ||
+	    memcmp(buf, buf2, len) != 0)
+		abort(); /* what we accept, we must write back faithfully */
+	mudsc_model_free(again);
+	mudsc_model_free(m);
+	mudsc_free(buf);
+	mudsc_free(buf2);
+	return 0;
+}
