@@ -8,6 +8,12 @@
 #ifndef MUDSC_BLAS_H
 #define MUDSC_BLAS_H
 
+#if defined(MUDSC_BLAS_BLIS)
+/* meson adds BLIS's folder with -isystem: its headers trip our warnings */
+#include <blis.h>
 #include <cblas.h>
+#else
+#include <cblas.h>
+#endif
 
 #endif /* MUDSC_BLAS_H */

@@ -8,11 +8,6 @@
 #include "blas.h"
 #include "internal.h"
 
-#if defined(MUDSC_BLAS_BLIS)
-#include <blis.h>
-#else
-/* OpenBLAS extensions, declared by its cblas.h */
-#endif
 
 MUDSC_API const char *mudsc_blas_info(void)
 {
@@ -29,7 +24,10 @@ MUDSC_API const char *mudsc_blas_info(void)
 MUDSC_API int mudsc_blas_threads(void)
 {
 #if defined(MUDSC_BLAS_BLIS)
-	return (int)bli_thread_get_num_threads();
+	/* -1 means "not set": BLIS then runs single-threaded unless its
+	 * environment variables say otherwise */
+	int n = (int)bli_thread_get_num_threads();
+	return n < 1 ? 1 : n;
 #else
 	return openblas_get_num_threads();
 #endif
