@@ -39,6 +39,12 @@ void *mudsc_calloc(size_t count, size_t size, const char *what);
 void *mudsc_realloc_array(void *ptr, size_t count, size_t size, const char *what);
 char *mudsc_strdup(const char *s, const char *what);
 
+/* Make room for one more element in a growable array (*array of *capacity
+ * elements of elem_size bytes, count in use), doubling from 8.  The array is
+ * unchanged on failure (MUDSC_E_NOMEM). */
+mudsc_status mudsc_reserve_one(void **array, size_t *capacity, size_t count, size_t elem_size,
+                               const char *what);
+
 /* Checked size arithmetic: false on overflow. */
 static inline bool mudsc_mul_size(size_t a, size_t b, size_t *out)
 {

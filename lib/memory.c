@@ -49,6 +49,23 @@ char *mudsc_strdup(const char *s, const char *what)
 	return p;
 }
 
+mudsc_status mudsc_reserve_one(void **array, size_t *capacity, size_t count, size_t elem_size,
+                               const char *what)
+{
+	size_t cap;
+	void *grown;
+
+	if (count < *capacity)
+		return MUDSC_OK;
+	cap = *capacity ? 2 * *capacity : 8;
+	grown = mudsc_realloc_array(*array, cap, elem_size, what);
+	if (grown == NULL)
+		return MUDSC_E_NOMEM;
+	*array = grown;
+	*capacity = cap;
+	return MUDSC_OK;
+}
+
 MUDSC_API void mudsc_free(void *ptr)
 {
 	free(ptr);

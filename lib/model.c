@@ -40,11 +40,10 @@ MUDSC_API void mudsc_model_free(mudsc_model *model)
 	free(model->tensors);
 	mudsc_strmap_clear(&model->by_name);
 	for (size_t i = 0; i < model->meta_count; i++) {
-		free(model->meta_keys[i]);
-		free(model->meta_values[i]);
+		free(model->meta[i].key);
+		free(model->meta[i].value);
 	}
-	free(model->meta_keys);
-	free(model->meta_values);
+	free(model->meta);
 	release_backing(model);
 	free(model);
 }
@@ -92,22 +91,6 @@ static mudsc_status check_tensor_args(const char *name, mudsc_dtype dtype, int32
 	return MUDSC_OK;
 }
 
-static mudsc_status reserve_tensor(mudsc_model *model)
-{
-	struct model_tensor *grown;
-	size_t cap;
-
-	if (model->count < model->capacity)
-		return MUDSC_OK;
-	cap = model->capacity ? 2 * model->capacity : 16;
-	grown = mudsc_realloc_array(model->tensors, cap, sizeof *grown, "model tensors");
-	if (grown == NULL)
-		return MUDSC_E_NOMEM;
-	model->tensors = grown;
-	model->capacity = cap;
-	return MUDSC_OK;
-}
-
 MUDSC_API mudsc_status mudsc_model_add(mudsc_model *model, const char *name, mudsc_dtype dtype,
                                        int32_t rank, const int64_t *shape, const void *data,
                                        mudsc_add_mode mode)
@@ -127,7 +110,8 @@ MUDSC_API mudsc_status mudsc_model_add(mudsc_model *model, const char *name, mud
 	if (mudsc_strmap_get(&model->by_name, name, NULL))
 		return mudsc_err(MUDSC_E_EXISTS, "mudsc_model_add: a tensor named '%s' already exists",
 		                 name);
-	if ((st = reserve_tensor(model)) != MUDSC_OK)
+	if ((st = mudsc_reserve_one((void **)&model->tensors, &model->capacity, model->count,
+	                             sizeof *model->tensors, "model tensors")) != MUDSC_OK)
 		return st;
 
 	t.dtype = dtype;
@@ -243,29 +227,9 @@ MUDSC_API mudsc_status mudsc_model_find(const mudsc_model *model, const char *na
 static long meta_index(const mudsc_model *model, const char *key)
 {
 	for (size_t i = 0; i < model->meta_count; i++)
-		if (strcmp(model->meta_keys[i], key) == 0)
+		if (strcmp(model->meta[i].key, key) == 0)
 			return (long)i;
 	return -1;
-}
-
-static mudsc_status reserve_meta(mudsc_model *model)
-{
-	size_t cap;
-	char **keys, **values;
-
-	if (model->meta_count < model->meta_capacity)
-		return MUDSC_OK;
-	cap = model->meta_capacity ? 2 * model->meta_capacity : 8;
-	keys = mudsc_realloc_array(model->meta_keys, cap, sizeof *keys, "metadata");
-	if (keys == NULL)
-		return MUDSC_E_NOMEM;
-	model->meta_keys = keys;
-	values = mudsc_realloc_array(model->meta_values, cap, sizeof *values, "metadata");
-	if (values == NULL)
-		return MUDSC_E_NOMEM;
-	model->meta_values = values;
-	model->meta_capacity = cap;
-	return MUDSC_OK;
 }
 
 MUDSC_API mudsc_status mudsc_model_set_meta(mudsc_model *model, const char *key, const char *value)
@@ -284,18 +248,20 @@ MUDSC_API mudsc_status mudsc_model_set_meta(mudsc_model *model, const char *key,
 		return MUDSC_E_NOMEM;
 	at = meta_index(model, key);
 	if (at >= 0) {
-		free(model->meta_values[at]);
-		model->meta_values[at] = v;
+		free(model->meta[at].value);
+		model->meta[at].value = v;
 		return MUDSC_OK;
 	}
 	char *k = mudsc_strdup(key, "metadata key");
-	if (k == NULL || reserve_meta(model) != MUDSC_OK) {
+	if (k == NULL || mudsc_reserve_one((void **)&model->meta, &model->meta_capacity,
+	                                   model->meta_count, sizeof *model->meta,
+	                                   "metadata") != MUDSC_OK) {
 		free(k);
 		free(v);
 		return MUDSC_E_NOMEM;
 	}
-	model->meta_keys[model->meta_count] = k;
-	model->meta_values[model->meta_count] = v;
+	model->meta[model->meta_count].key = k;
+	model->meta[model->meta_count].value = v;
 	model->meta_count++;
 	return MUDSC_OK;
 }
@@ -306,7 +272,7 @@ MUDSC_API const char *mudsc_model_get_meta(const mudsc_model *model, const char 
 	if (model == NULL || key == NULL)
 		return NULL;
 	at = meta_index(model, key);
-	return at >= 0 ? model->meta_values[at] : NULL;
+	return at >= 0 ? model->meta[at].value : NULL;
 }
 
 MUDSC_API size_t mudsc_model_meta_count(const mudsc_model *model)
@@ -322,9 +288,9 @@ MUDSC_API mudsc_status mudsc_model_meta_at(const mudsc_model *model, size_t inde
 		return mudsc_err(MUDSC_E_RANGE, "mudsc_model_meta_at: index %zu >= metadata count %zu",
 		                 index, model->meta_count);
 	if (key != NULL)
-		*key = model->meta_keys[index];
+		*key = model->meta[index].key;
 	if (value != NULL)
-		*value = model->meta_values[index];
+		*value = model->meta[index].value;
 	return MUDSC_OK;
 }
 

@@ -22,13 +22,17 @@ struct model_tensor {
 	void *owned; /* the model's own copy, or NULL when borrowed */
 };
 
+struct model_meta {
+	char *key, *value;
+};
+
 enum model_backing { BACKING_NONE, BACKING_MMAP, BACKING_HEAP };
 
 struct mudsc_model {
 	struct model_tensor *tensors;
 	size_t count, capacity;
 	struct mudsc_strmap by_name;
-	char **meta_keys, **meta_values;
+	struct model_meta *meta;
 	size_t meta_count, meta_capacity;
 	/* memory the borrowed tensors may point into, released with the model */
 	enum model_backing backing;

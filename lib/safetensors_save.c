@@ -54,10 +54,10 @@ static mudsc_status add_metadata_json(json_t *root, const mudsc_model *model)
 	if (meta == NULL || json_object_set_new(root, MUDSC_ST_METADATA_KEY, meta))
 		return mudsc_err(MUDSC_E_NOMEM, "safetensors: out of memory building the header");
 	for (size_t i = 0; i < model->meta_count; i++)
-		if (json_object_set_new(meta, model->meta_keys[i], json_string(model->meta_values[i])))
+		if (json_object_set_new(meta, model->meta[i].key, json_string(model->meta[i].value)))
 			return mudsc_err(MUDSC_E_INVALID,
 			                 "safetensors: metadata '%s' is not valid UTF-8 or out of memory",
-			                 model->meta_keys[i]);
+			                 model->meta[i].key);
 	return MUDSC_OK;
 }
 
