@@ -1,0 +1,101 @@
+/*
+ * Matching kernels: from a similarity matrix S to a correspondence.
+ *
+ * These are the matchers the MuDSC loop uses (docs/algorithm-choices.md
+ * sections 5, 6 and 9), exported so that hosts with their own similarity
+ * matrices can call them directly.  Every buffer is caller-provided; nothing
+ * is returned that the caller must free.  All functions are reentrant and
+ * thread-safe (they only read S and write their outputs).
+ *
+ * Layout: S is row-major double.  For N models of width C the stacked index
+ * of unit c of model i is u = i*C + c and S is NC x NC (NC = N*C).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef MUDSC_MATCH_H
+#define MUDSC_MATCH_H
+
+#include "common.h"
+
+MUDSC_BEGIN_DECLS
+
+/**
+ * Parameters of zip (ALGORITHM.md "Matchers").  Options that may grow: always
+ * initialise with MUDSC_MATCH_OPTIONS_INIT or mudsc_match_options_init() and
+ * then set fields; `size` lets later versions add fields after `b`.
+ */
+typedef struct mudsc_match_options {
+	size_t size; /**< sizeof(mudsc_match_options) as the caller compiled it */
+	double r;    /**< reduce ratio in (0, 1): output width C' = floor(N*C*(1-r)); default 0.5 */
+	double a;    /**< merged-row factor; a <= 0 forbids a merged cluster from matching its
+	                  source models again; default 0.5 */
+	double b;    /**< within-model merge budget factor (finite); default 1 */
+} mudsc_match_options;
+
+/** Static initialiser with the defaults. */
+#define MUDSC_MATCH_OPTIONS_INIT {sizeof(mudsc_match_options), 0.5, 0.5, 1.0}
+
+/** Fill *opts with the defaults (opts == NULL is a no-op). */
+MUDSC_API void mudsc_match_options_init(mudsc_match_options *opts);
+
+/**
+ * Dense square linear assignment, maximising: col_of_row[i] = column given to
+ * row i, a permutation of 0..n-1 maximising sum_i S[i*n + col_of_row[i]].
+ * Exact (shortest augmenting paths with Jonker-Volgenant initialisation).
+ *
+ * S (n x n row-major) may hold -inf: forbidden pairs.  objective (may be
+ * NULL) receives the left-to-right sum of S over the assignment.  n = 0 is
+ * valid (objective 0, S may then be NULL).  With several optimal
+ * assignments the one returned is deterministic but unspecified.
+ *
+ * Errors: MUDSC_E_INVALID (col_of_row or S NULL, n < 0); MUDSC_E_NUMERIC
+ * (an entry is NaN or +inf, or no assignment avoids every -inf entry);
+ * MUDSC_E_NOMEM.  Outputs are untouched on error.
+ */
+MUDSC_API mudsc_status mudsc_lap_solve(int64_t *col_of_row, double *objective, const double *S,
+                                       int64_t n);
+
+/**
+ * Align (G = 1) or group align (G > 1) of N models of width C
+ * (algorithm-choices.md section 5): model 0 is the anchor; for i >= 1,
+ * perm[i*C + j] = unit of model i matched to anchor unit j; perm[0..C) is
+ * the identity.  perm must hold N*C entries.  score (may be NULL) = mean of
+ * S[j, i*C + perm[i*C + j]] over i >= 1 and j (NaN when N = 1).
+ *
+ * Group align: for every model i >= 1 and block pair (g, h) of Cg = C/G
+ * units an inner Cg x Cg assignment, scored by its mean matched similarity;
+ * a G x G assignment on those scores picks the block pairs.
+ *
+ * Errors: MUDSC_E_INVALID (NULL S or perm, N, C or G <= 0, NC x NC too
+ * large); MUDSC_E_SHAPE (C not a multiple of G); MUDSC_E_NUMERIC (NaN or
+ * +inf in S, or an assignment with no finite solution); MUDSC_E_NOMEM.
+ * Outputs are untouched on error.
+ */
+MUDSC_API mudsc_status mudsc_align_solve(int64_t *perm, double *score, const double *S, int64_t N,
+                                         int64_t C, int64_t G);
+
+/**
+ * Zip (G = 1) or group zip (G > 1) of N models of width C
+ * (algorithm-choices.md sections 6 and 9).  S must be exactly symmetric.
+ *
+ * unit_of[u] (NC entries) = merged unit of stacked unit u, in [0, C');
+ * *width = C' = floor(NC*(1-r)) for zip, G*floor(N*Cg*(1-r)) for group zip.
+ * pairs (may be NULL; else room for 2*N*C entries) receives the NC - C'
+ * merge pairs (x, y) of stacked indices, x < y, in merge order (bundle by
+ * bundle for group zip).  score (may be NULL) = mean of S over those pairs.
+ * opts may be NULL for the defaults.
+ *
+ * Errors: MUDSC_E_INVALID (NULL S, unit_of or width, N, C or G <= 0, r not in
+ * (0, 1) or giving C' outside [1, NC-1] (per bundle for group zip), a or b
+ * not finite, opts->size too small, S not symmetric); MUDSC_E_SHAPE (C not a
+ * multiple of G); MUDSC_E_NUMERIC (NaN or +inf in S; no admissible merge
+ * left before C' clusters remain; group zip: a block assignment without a
+ * finite solution); MUDSC_E_NOMEM.  Outputs are untouched on error.
+ */
+MUDSC_API mudsc_status mudsc_zip_solve(int64_t *unit_of, int64_t *width, int64_t *pairs,
+                                       double *score, const double *S, int64_t N, int64_t C,
+                                       int64_t G, const mudsc_match_options *opts);
+
+MUDSC_END_DECLS
+
+#endif /* MUDSC_MATCH_H */

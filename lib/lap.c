@@ -1,0 +1,365 @@
+/*
+ * Dense linear assignment (maximising), exact.
+ *
+ * Jonker-Volgenant: column reduction, reduction transfer, two rounds of
+ * augmenting row reduction, then one shortest augmenting path (Dijkstra on
+ * reduced costs) per row still free.  The solver minimises the cost
+ * c(i, j) = -S[i, j]; -inf similarities are +inf costs (forbidden pairs).
+ * Column duals v are always finite: a column without a finite entry is
+ * rejected up front, and only scanned (finite-distance) columns move.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <math.h>
+#include <string.h>
+
+#include "match_internal.h"
+
+typedef struct lap {
+	const double *S; /* similarity, entry (i, j) at S[i*ld + j] */
+	size_t ld;
+	int64_t n;
+	int64_t *x;    /* column of row, -1 if free */
+	int64_t *y;    /* row of column, -1 if free */
+	double *v;     /* column duals of the minimisation */
+	double *d;     /* shortest-path distances (phase 3) */
+	int64_t *pred; /* predecessor row of each column on its path */
+	int64_t *cols; /* column order of the Dijkstra scan */
+	int64_t *free_rows;
+	int64_t nfree;
+} lap;
+
+static inline const double *row_of(const lap *L, int64_t i)
+{
+	return L->S + (size_t)i * L->ld;
+}
+
+static mudsc_status infeasible(const char *what, int64_t k)
+{
+	return mudsc_err(MUDSC_E_NUMERIC,
+	                 "lap: no assignment avoids every -inf entry (%s %lld has no finite "
+	                 "completion)", what, (long long)k);
+}
+
+/* v[j] = min_i c(i, j), scanning rows so memory is read in order; the
+ * argmin row takes column j unless it already has one (columns are visited
+ * from the last, as JV do).  count[i] = number of columns whose minimum
+ * row i is. */
+static mudsc_status column_reduction(lap *L, int64_t *argmin, int64_t *count)
+{
+	int64_t n = L->n;
+	for (int64_t j = 0; j < n; j++) {
+		L->v[j] = INFINITY;
+		argmin[j] = -1;
+	}
+	for (int64_t i = 0; i < n; i++) {
+		const double *s = row_of(L, i);
+		for (int64_t j = 0; j < n; j++) {
+			double c = -s[j];
+			if (c < L->v[j]) {
+				L->v[j] = c;
+				argmin[j] = i;
+			}
+		}
+	}
+	for (int64_t i = 0; i < n; i++) {
+		L->x[i] = -1;
+		count[i] = 0;
+	}
+	for (int64_t j = n - 1; j >= 0; j--) {
+		if (argmin[j] < 0)
+			return infeasible("column", j);
+		int64_t i = argmin[j];
+		count[i]++;
+		if (L->x[i] < 0) {
+			L->x[i] = j;
+			L->y[j] = i;
+		} else {
+			L->y[j] = -1;
+		}
+	}
+	return MUDSC_OK;
+}
+
+/* A row that owns exactly one column lowers that column's dual by its
+ * slack to the second best column: the assignment stays tight and other
+ * rows find the column less attractive, which saves augmentations. */
+static void reduction_transfer(lap *L, const int64_t *count)
+{
+	int64_t n = L->n;
+	L->nfree = 0;
+	for (int64_t i = 0; i < n; i++) {
+		if (L->x[i] < 0) {
+			L->free_rows[L->nfree++] = i;
+			continue;
+		}
+		if (count[i] != 1)
+			continue;
+		int64_t j1 = L->x[i];
+		const double *s = row_of(L, i);
+		double mu = INFINITY;
+		for (int64_t j = 0; j < n; j++) {
+			double h = -s[j] - L->v[j];
+			if (j != j1 && h < mu)
+				mu = h;
+		}
+		if (isfinite(mu))
+			L->v[j1] -= mu;
+	}
+}
+
+/* Smallest and second smallest reduced cost of row i (first index on ties). */
+static void two_smallest(const lap *L, int64_t i, double *u1, int64_t *j1, double *u2,
+                         int64_t *j2)
+{
+	const double *s = row_of(L, i);
+	const double *v = L->v;
+	double a = INFINITY, b = INFINITY;
+	int64_t ja = -1, jb = -1;
+	for (int64_t j = 0; j < L->n; j++) {
+		double h = -s[j] - v[j];
+		if (h < b) {
+			if (h < a) {
+				b = a;
+				jb = ja;
+				a = h;
+				ja = j;
+			} else {
+				b = h;
+				jb = j;
+			}
+		}
+	}
+	*u1 = a;
+	*j1 = ja;
+	*u2 = b;
+	*j2 = jb;
+}
+
+/* One round of augmenting row reduction over the free rows.  A displaced
+ * row is retried at once when the dual strictly dropped, else deferred to
+ * the next round; the step cap only guards against floating-point cycling
+ * (whatever is left free goes to the exact augmentation phase). */
+static mudsc_status row_reduction(lap *L)
+{
+	int64_t *F = L->free_rows;
+	int64_t prev = L->nfree, k = 0, nf = 0;
+	int64_t steps = 0, cap = 8 * L->n + 16;
+	while (k < prev) {
+		if (steps++ > cap) {
+			memmove(F + nf, F + k, (size_t)(prev - k) * sizeof *F);
+			nf += prev - k;
+			break;
+		}
+		int64_t i = F[k++];
+		double u1, u2;
+		int64_t j1, j2;
+		two_smallest(L, i, &u1, &j1, &u2, &j2);
+		if (!isfinite(u1))
+			return infeasible("row", i);
+		int64_t i0 = L->y[j1];
+		bool dropped = false;
+		if (u1 < u2) {
+			if (isfinite(u2)) {
+				L->v[j1] -= u2 - u1;
+				dropped = true;
+			}
+		} else if (i0 >= 0) {
+			j1 = j2;
+			i0 = L->y[j2];
+		}
+		if (i0 >= 0) {
+			L->x[i0] = -1;
+			if (dropped)
+				F[--k] = i0;
+			else
+				F[nf++] = i0;
+		}
+		L->x[i] = j1;
+		L->y[j1] = i;
+	}
+	L->nfree = nf;
+	return MUDSC_OK;
+}
+
+/* Move the columns of minimal distance among cols[up..n) to the front of
+ * that range; returns the new `up` and sets *dmin. */
+static int64_t collect_minimum(lap *L, int64_t up, double *dmin)
+{
+	int64_t *cols = L->cols;
+	const double *d = L->d;
+	int64_t low = up;
+	double m = d[cols[up++]];
+	for (int64_t k = up; k < L->n; k++) {
+		int64_t j = cols[k];
+		double h = d[j];
+		if (h <= m) {
+			if (h < m) {
+				up = low;
+				m = h;
+			}
+			cols[k] = cols[up];
+			cols[up++] = j;
+		}
+	}
+	*dmin = m;
+	return up;
+}
+
+/* Shortest augmenting path from free row f, then dual update and
+ * augmentation.  cols[0..low) are scanned, [low..up) wait at the current
+ * minimum distance, [up..n) are still tentative. */
+static mudsc_status augment(lap *L, int64_t f)
+{
+	int64_t n = L->n, *cols = L->cols, *pred = L->pred, *y = L->y;
+	double *d = L->d;
+	const double *v = L->v;
+	const double *s = row_of(L, f);
+	for (int64_t j = 0; j < n; j++) {
+		cols[j] = j;
+		d[j] = -s[j] - v[j];
+		pred[j] = f;
+	}
+	int64_t low = 0, up = 0, end = -1;
+	double dmin = 0;
+	while (end < 0) {
+		if (low == up) {
+			up = collect_minimum(L, up, &dmin);
+			if (!isfinite(dmin))
+				return infeasible("row", f);
+			for (int64_t k = low; k < up; k++)
+				if (y[cols[k]] < 0) {
+					end = cols[k];
+					break;
+				}
+			if (end >= 0)
+				break;
+		}
+		int64_t j1 = cols[low++];
+		int64_t i = y[j1];
+		const double *si = row_of(L, i);
+		double u1 = -si[j1] - v[j1] - dmin;
+		for (int64_t k = up; k < n; k++) {
+			int64_t j = cols[k];
+			double h = -si[j] - v[j] - u1;
+			if (h < d[j]) {
+				d[j] = h;
+				pred[j] = i;
+				if (h == dmin) {
+					if (y[j] < 0) {
+						end = j;
+						break;
+					}
+					cols[k] = cols[up];
+					cols[up++] = j;
+				}
+			}
+		}
+	}
+	for (int64_t k = 0; k < low; k++) {
+		int64_t j = cols[k];
+		L->v[j] += d[j] - dmin;
+	}
+	for (int64_t j = end;;) {
+		int64_t i = pred[j];
+		y[j] = i;
+		int64_t next = L->x[i];
+		L->x[i] = j;
+		if (i == f)
+			break;
+		j = next;
+	}
+	return MUDSC_OK;
+}
+
+static mudsc_status solve(lap *L)
+{
+	/* argmin and count borrow d and pred: both are free until phase 3. */
+	int64_t *argmin = L->pred, *count = L->cols;
+	mudsc_status st = column_reduction(L, argmin, count);
+	if (st != MUDSC_OK)
+		return st;
+	reduction_transfer(L, count);
+	for (int round = 0; round < 2 && L->nfree > 0; round++)
+		if ((st = row_reduction(L)) != MUDSC_OK)
+			return st;
+	for (int64_t k = 0; k < L->nfree; k++)
+		if ((st = augment(L, L->free_rows[k])) != MUDSC_OK)
+			return st;
+	return MUDSC_OK;
+}
+
+mudsc_status mudsc_lap_core(int64_t *x, const double *S, size_t ld, int64_t n)
+{
+	if (n == 0)
+		return MUDSC_OK;
+	size_t un = (size_t)n, bytes;
+	if (!mudsc_mul_size(un, 5 * sizeof(int64_t) + 2 * sizeof(double), &bytes))
+		return mudsc_err(MUDSC_E_NOMEM, "lap: workspace for n = %lld overflows",
+		                 (long long)n);
+	char *mem = mudsc_alloc(bytes, "lap workspace");
+	if (!mem)
+		return MUDSC_E_NOMEM;
+	lap L = {.S = S, .ld = ld, .n = n};
+	L.v = (double *)mem;
+	L.d = L.v + un;
+	L.x = (int64_t *)(L.d + un);
+	L.y = L.x + un;
+	L.pred = L.y + un;
+	L.cols = L.pred + un;
+	L.free_rows = L.cols + un;
+	mudsc_status st = solve(&L);
+	if (st == MUDSC_OK)
+		memcpy(x, L.x, un * sizeof *x);
+	mudsc_free(mem);
+	return st;
+}
+
+mudsc_status mudsc_match_check_entries(const char *fn, const double *S, int64_t rows,
+                                       int64_t cols)
+{
+	for (int64_t i = 0; i < rows; i++) {
+		const double *s = S + (size_t)i * (size_t)cols;
+		for (int64_t j = 0; j < cols; j++)
+			if (MUDSC_UNLIKELY(isnan(s[j]) || s[j] == INFINITY))
+				return mudsc_err(MUDSC_E_NUMERIC,
+				                 "%s: argument 'S' has a non-finite entry S[%lld, %lld] = %g "
+				                 "(only -inf is allowed)",
+				                 fn, (long long)i, (long long)j, s[j]);
+	}
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_lap_solve(int64_t *col_of_row, double *objective, const double *S,
+                                       int64_t n)
+{
+	MUDSC_CHECK_NULL(col_of_row);
+	if (n < 0)
+		return mudsc_err(MUDSC_E_INVALID, "mudsc_lap_solve: argument 'n' = %lld is negative",
+		                 (long long)n);
+	if (n > 0 && S == NULL)
+		return mudsc_err(MUDSC_E_INVALID, "mudsc_lap_solve: argument 'S' is NULL (n = %lld)",
+		                 (long long)n);
+	size_t nn;
+	if (!mudsc_mul_size((size_t)n, (size_t)n, &nn) || !mudsc_mul_size(nn, sizeof(double), &nn))
+		return mudsc_err(MUDSC_E_INVALID, "mudsc_lap_solve: argument 'n' = %lld is too large",
+		                 (long long)n);
+	mudsc_status st = mudsc_match_check_entries("mudsc_lap_solve", S, n, n);
+	if (st != MUDSC_OK)
+		return st;
+	int64_t *x = n > 0 ? mudsc_alloc((size_t)n * sizeof *x, "lap result") : NULL;
+	if (n > 0 && !x)
+		return MUDSC_E_NOMEM;
+	st = mudsc_lap_core(x, S, (size_t)n, n);
+	if (st == MUDSC_OK) {
+		double sum = 0;
+		for (int64_t i = 0; i < n; i++)
+			sum += S[(size_t)i * (size_t)n + (size_t)x[i]];
+		if (n > 0)
+			memcpy(col_of_row, x, (size_t)n * sizeof *x);
+		if (objective)
+			*objective = sum;
+	}
+	mudsc_free(x);
+	return st;
+}
