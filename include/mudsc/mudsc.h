@@ -5,6 +5,7 @@
  *
  *   mudsc_model    named tensors, safetensors load/save          model.h
  *   matchers       LAP, align, zip on a similarity matrix        match.h
+ *   mudsc_graph    merge points, bindings, JSON, ready builders  graph.h
  *
  * Conventions: every fallible call returns mudsc_status (0 = MUDSC_OK) and
  * sets a thread-local message (mudsc_last_error()); constructors fill
@@ -20,5 +21,6 @@
 #include "common.h"
 #include "model.h"
 #include "match.h"
+#include "graph.h"
 
 #endif /* MUDSC_MUDSC_H */

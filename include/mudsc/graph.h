@@ -1,0 +1,322 @@
+/*
+ * mudsc_graph: where a network's units can be reordered.  Merge points
+ * (name, width C, groups G), the tensor axes bound to each (OUT: produce
+ * the units, IN: consume them), fused tensors declared splittable into
+ * named parts, and per point the activation site a host observes.
+ * Built by C calls, read from JSON (docs/graph-format.md) or made by the
+ * ready builders (MLP, ResNet, ViT) with PyTorch/timm tensor names.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef MUDSC_GRAPH_H
+#define MUDSC_GRAPH_H
+
+#include "common.h"
+#include "model.h"
+
+MUDSC_BEGIN_DECLS
+
+/**
+ * Opaque graph description.  Mutable while one thread builds it; reading
+ * (accessors, validation, saving) may then happen from any number of threads.
+ */
+typedef struct mudsc_graph mudsc_graph;
+
+/** Role of a bound axis. */
+typedef enum mudsc_role {
+	MUDSC_ROLE_OUT = 0, /**< the axis produces the units (weight axis 0, bias, norm parameters) */
+	MUDSC_ROLE_IN = 1   /**< the axis consumes them (next layer's weight axis 1) */
+} mudsc_role;
+
+/** Binding flag: transformed and merged, but left out of the weight-similarity
+ * features (BatchNorm running statistics). */
+#define MUDSC_BIND_IGNORE 1u
+
+/** Version of the JSON format mudsc_graph_to_json() writes and the loaders read. */
+#define MUDSC_GRAPH_FORMAT_VERSION 1
+
+/** Create an empty graph.  Free it with mudsc_graph_free(). */
+MUDSC_API mudsc_status mudsc_graph_new(mudsc_graph **out);
+
+/** Free a graph.  NULL is a no-op. */
+MUDSC_API void mudsc_graph_free(mudsc_graph *graph);
+
+/**
+ * Append a merge point.  name: non-empty and unique (MUDSC_E_EXISTS);
+ * width >= 1 and groups >= 1 with width % groups == 0 (MUDSC_E_SHAPE).
+ * index (may be NULL) receives the point's index, which is its order.
+ */
+MUDSC_API mudsc_status mudsc_graph_add_point(mudsc_graph *graph, const char *name, int64_t width,
+                                             int64_t groups, size_t *index);
+
+/**
+ * Record where the host observes point's activations: a module or tensor
+ * name of the host's network and the feature axis of its output (negative
+ * counts from the end: -1 = last; NCHW conv features use 1).  Replaces an
+ * earlier site.  MUDSC_E_RANGE if point is past the end.
+ */
+MUDSC_API mudsc_status mudsc_graph_set_site(mudsc_graph *graph, size_t point, const char *name,
+                                            int32_t axis);
+
+/**
+ * Declare the fused tensor `tensor` splittable along `axis` (>= 0) into
+ * n_parts >= 2 equal contiguous parts named parts[0..n_parts-1] (distinct,
+ * non-empty), e.g. qkv -> q, k, v.  A tensor is split at most once
+ * (MUDSC_E_EXISTS); a split must be declared before its parts are bound;
+ * the split axis may not already carry a whole-tensor binding
+ * (MUDSC_E_INVALID).
+ */
+MUDSC_API mudsc_status mudsc_graph_add_split(mudsc_graph *graph, const char *tensor, int32_t axis,
+                                             size_t n_parts, const char *const *parts);
+
+/**
+ * Bind axis `axis` (>= 0) of tensor `tensor` (or of its part `part`; NULL
+ * for the whole tensor) to point `point` with role and flags
+ * (0 or MUDSC_BIND_IGNORE).  A tensor may bind to several points on
+ * different axes; an axis binds to at most one point (MUDSC_E_EXISTS).  A
+ * whole-tensor binding of a split tensor applies to every part and may not
+ * be on the split axis (MUDSC_E_INVALID); an unknown part is
+ * MUDSC_E_NOT_FOUND.
+ */
+MUDSC_API mudsc_status mudsc_graph_bind(mudsc_graph *graph, size_t point, const char *tensor,
+                                        const char *part, int32_t axis, mudsc_role role,
+                                        uint32_t flags);
+
+/* ---- accessors (everything returned is borrowed from the graph) ------- */
+
+/** A merge point.  Strings are borrowed and live as long as the graph. */
+typedef struct mudsc_point_info {
+	const char *name;
+	int64_t width;
+	int64_t groups;
+	const char *site_name; /**< NULL when no site was recorded */
+	int32_t site_axis;     /**< meaningful when site_name is not NULL */
+	size_t binding_count;
+} mudsc_point_info;
+
+/** One bound axis.  Strings are borrowed and live as long as the graph. */
+typedef struct mudsc_binding_info {
+	const char *tensor;
+	const char *part; /**< NULL for the whole tensor */
+	int32_t axis;
+	mudsc_role role;
+	uint32_t flags;
+} mudsc_binding_info;
+
+/** A split declaration.  Strings are borrowed and live as long as the graph. */
+typedef struct mudsc_split_info {
+	const char *tensor;
+	int32_t axis;
+	size_t part_count;
+	const char *const *parts;
+} mudsc_split_info;
+
+/** Number of points (0 for NULL). */
+MUDSC_API size_t mudsc_graph_point_count(const mudsc_graph *graph);
+
+/** The index-th point (MUDSC_E_RANGE past the end). */
+MUDSC_API mudsc_status mudsc_graph_point_at(const mudsc_graph *graph, size_t index,
+                                            mudsc_point_info *out);
+
+/** The index of the point called name (MUDSC_E_NOT_FOUND if absent). */
+MUDSC_API mudsc_status mudsc_graph_point_find(const mudsc_graph *graph, const char *name,
+                                              size_t *index);
+
+/** The index-th binding of point `point`, in the order they were added (MUDSC_E_RANGE). */
+MUDSC_API mudsc_status mudsc_graph_binding_at(const mudsc_graph *graph, size_t point,
+                                              size_t index, mudsc_binding_info *out);
+
+/** Number of split declarations (0 for NULL). */
+MUDSC_API size_t mudsc_graph_split_count(const mudsc_graph *graph);
+
+/** The index-th split declaration (MUDSC_E_RANGE past the end). */
+MUDSC_API mudsc_status mudsc_graph_split_at(const mudsc_graph *graph, size_t index,
+                                            mudsc_split_info *out);
+
+/* ---- validation ------------------------------------------------------- */
+
+/**
+ * Check the graph against n_models >= 1 models: every bound and split
+ * tensor exists (MUDSC_E_NOT_FOUND), is a float tensor
+ * (MUDSC_E_UNSUPPORTED), every bound axis exists and has the point's width
+ * and every split axis divides into its parts (MUDSC_E_SHAPE).  The first
+ * problem is reported, naming the model index, point, tensor, axis and
+ * sizes.
+ */
+MUDSC_API mudsc_status mudsc_graph_validate(const mudsc_graph *graph,
+                                            const mudsc_model *const *models, size_t n_models);
+
+/**
+ * The tensors of `model` bound to no point (merged by plain averaging), as
+ * indices into the model's insertion order (names via mudsc_model_at()).
+ * Writes at most `capacity` indices to out_indices (may be NULL with
+ * capacity 0) and the total number to *out_count, so a first call with
+ * capacity 0 sizes the array.
+ */
+MUDSC_API mudsc_status mudsc_graph_unbound(const mudsc_graph *graph, const mudsc_model *model,
+                                           size_t *out_indices, size_t capacity,
+                                           size_t *out_count);
+
+/* ---- JSON (docs/graph-format.md) -------------------------------------- */
+
+/**
+ * Parse a JSON graph description of len bytes.  Malformed JSON gives
+ * MUDSC_E_PARSE with the line and column; a well-formed document that
+ * breaks the schema gives MUDSC_E_PARSE (or MUDSC_E_SHAPE for sizes that
+ * do not fit: width, groups, axes) naming the place, e.g.
+ * "points[3].bindings[1].axis".
+ */
+MUDSC_API mudsc_status mudsc_graph_from_json(mudsc_graph **out, const char *text, size_t len);
+
+/** mudsc_graph_from_json() on the contents of a file (MUDSC_E_IO if unreadable). */
+MUDSC_API mudsc_status mudsc_graph_load_json(mudsc_graph **out, const char *path);
+
+/**
+ * The graph as JSON text (UTF-8, NUL-terminated, ends with a newline).
+ * The form is canonical: loading it and writing again gives the same
+ * bytes.  *out_text is owned by the caller (mudsc_free()); out_len (may
+ * be NULL) receives its length without the NUL.
+ */
+MUDSC_API mudsc_status mudsc_graph_to_json(const mudsc_graph *graph, char **out_text,
+                                           size_t *out_len);
+
+/** Write mudsc_graph_to_json() to path (replaced atomically through a temporary file). */
+MUDSC_API mudsc_status mudsc_graph_save_json(const mudsc_graph *graph, const char *path);
+
+/* ---- ready builders --------------------------------------------------- */
+
+/** Normalisation layers of a ResNet. */
+typedef enum mudsc_norm_kind {
+	MUDSC_NORM_BATCH = 0, /**< BatchNorm: weight, bias, running_mean, running_var (ignored) */
+	MUDSC_NORM_GROUP = 1  /**< GroupNorm(G): weight, bias; every point gets groups = G */
+} mudsc_norm_kind;
+
+/**
+ * A multilayer perceptron of n_hidden + 1 Linear layers; one point per
+ * hidden width.  Layer k (0-based) is named prefix + layer_template with
+ * "{i}" replaced by index_start + k * index_step; tensors "<layer>.weight"
+ * (and "<layer>.bias" when bias != 0).  Point k is called "<layer k>",
+ * binds layer k's weight axis 0 and bias OUT and layer k+1's weight axis 1
+ * IN; its site is layer k's module output, axis -1.
+ * nn.Sequential(Linear, ReLU, Linear, ...) is layer_template "{i}",
+ * index_step 2.
+ */
+typedef struct mudsc_mlp_options {
+	size_t size;            /**< sizeof(mudsc_mlp_options) */
+	size_t n_hidden;        /**< number of hidden layers (>= 1) */
+	const int64_t *hidden;  /**< n_hidden widths (>= 1), borrowed during the call */
+	int32_t bias;           /**< 1: layers have biases (default), 0: not */
+	const char *prefix;     /**< prepended to every name (default "") */
+	const char *layer_template; /**< default "layers.{i}" */
+	int32_t index_start;    /**< default 0 */
+	int32_t index_step;     /**< default 1 */
+} mudsc_mlp_options;
+
+#define MUDSC_MLP_OPTIONS_INIT {sizeof(mudsc_mlp_options), 0, NULL, 1, "", "layers.{i}", 0, 1}
+
+/** Fill opts with the defaults (MUDSC_MLP_OPTIONS_INIT). */
+MUDSC_API void mudsc_mlp_options_init(mudsc_mlp_options *opts);
+
+/** Build the graph of an MLP.  MUDSC_E_INVALID for bad options, naming the field. */
+MUDSC_API mudsc_status mudsc_graph_build_mlp(mudsc_graph **out, const mudsc_mlp_options *opts);
+
+/**
+ * A ResNet of basic or bottleneck blocks (CIFAR style: conv1/bn1 stem,
+ * layer1..3, "shortcut.0/1", "linear"; ImageNet style as torchvision:
+ * conv1/bn1 stem, layer1..4, "downsample.0/1", "fc").  Names, with
+ * {s} = stage (1-based) and {j} = block: prefix + "layer{s}.{j}.conv1",
+ * ".bn1", ".conv2", ".bn2" (bottleneck also ".conv3", ".bn3"), the
+ * shortcut conv and norm "layer{s}.{j}." + shortcut_conv / shortcut_norm,
+ * the stem prefix + "conv1", "bn1" and the classifier prefix + head.
+ * Block j of stage s has a shortcut convolution when s > 1 and j = 0
+ * (stride 2) or its input width differs from its output width.
+ * Points: the residual stream of each stage ("layer{s}"; the stem joins
+ * stage 1's stream when layer1.0 has no shortcut, else it is point
+ * "stem"), and inside each block "layer{s}.{j}.conv1" (and ".conv2" for
+ * bottlenecks).  Sites: the stream's last block output (axis 1), the
+ * stem's norm, and each inner point's norm output (axis 1).
+ * num_batches_tracked is left unbound (integer).
+ */
+typedef struct mudsc_resnet_options {
+	size_t size;          /**< sizeof(mudsc_resnet_options) */
+	int32_t n_stages;     /**< 1..4 */
+	int32_t blocks[4];    /**< blocks per stage */
+	int64_t widths[4];    /**< planes per stage (block output = planes * expansion) */
+	int64_t stem_width;   /**< conv1 output channels */
+	int32_t bottleneck;   /**< 0: basic blocks (expansion 1), 1: bottleneck (expansion 4) */
+	int32_t norm;         /**< a mudsc_norm_kind */
+	int64_t norm_groups;  /**< G for MUDSC_NORM_GROUP */
+	const char *prefix;   /**< prepended to every name (default "") */
+	const char *shortcut_conv; /**< default "shortcut.0" */
+	const char *shortcut_norm; /**< default "shortcut.1" */
+	const char *head;     /**< classifier Linear (default "linear"); NULL or "": none */
+} mudsc_resnet_options;
+
+/** ResNet-20 CIFAR style with BatchNorm. */
+#define MUDSC_RESNET_OPTIONS_INIT                                                               \
+	{sizeof(mudsc_resnet_options), 3, {3, 3, 3, 0}, {16, 32, 64, 0}, 16, 0, MUDSC_NORM_BATCH, 1, \
+	 "", "shortcut.0", "shortcut.1", "linear"}
+
+/** Fill opts with the defaults (MUDSC_RESNET_OPTIONS_INIT). */
+MUDSC_API void mudsc_resnet_options_init(mudsc_resnet_options *opts);
+
+/**
+ * Set the depth, widths and names of a named family member, keeping size,
+ * norm, norm_groups and prefix: "resnet20", "resnet32", "resnet56" (CIFAR
+ * style, widths 16, 32, 64 times width_multiplier) or "resnet18",
+ * "resnet26", "resnet50" (ImageNet style as torchvision, widths 64..512
+ * times width_multiplier; 26 and 50 use bottlenecks).  MUDSC_E_NOT_FOUND
+ * for another name, MUDSC_E_INVALID for a multiplier < 1.
+ */
+MUDSC_API mudsc_status mudsc_resnet_options_preset(mudsc_resnet_options *opts, const char *name,
+                                                   int64_t width_multiplier);
+
+/** Build the graph of a ResNet.  MUDSC_E_INVALID for bad options, naming the field. */
+MUDSC_API mudsc_status mudsc_graph_build_resnet(mudsc_graph **out,
+                                                const mudsc_resnet_options *opts);
+
+/**
+ * A ViT / pre-norm transformer encoder with timm names: prefix +
+ * "patch_embed.proj", "cls_token", "pos_embed", block_template ("{i}" =
+ * block) + ".norm1", ".attn.qkv", ".attn.proj", ".norm2", ".mlp.fc1",
+ * ".mlp.fc2", then "norm" and "head".  Points:
+ * - "residual": the residual stream (every producer OUT: patch embedding,
+ *   cls_token/pos_embed last axis, attn.proj, mlp.fc2, every LayerNorm
+ *   weight/bias; every consumer IN: attn.qkv and mlp.fc1 axis 1, head);
+ *   site prefix + "norm", axis -1.
+ * - "<block>.attn": qkv split along axis 0 into q, k, v (and its bias);
+ *   parts q, k, v OUT axis 0 and attn.proj IN axis 1, groups = heads.
+ *   The heads' order must be the same for q, k and v, so the three parts
+ *   share one point (within a head, q and k units must also move
+ *   together).  Site: the INPUT of prefix + "<block>.attn.proj", axis -1.
+ * - "<block>.mlp": mlp.fc1 OUT, mlp.fc2 IN; site "<block>.mlp.act", axis -1.
+ */
+typedef struct mudsc_vit_options {
+	size_t size;        /**< sizeof(mudsc_vit_options) */
+	int64_t dim;        /**< embedding width */
+	int32_t depth;      /**< number of blocks (>= 1) */
+	int32_t heads;      /**< attention heads (divides dim) */
+	int64_t mlp_dim;    /**< hidden width of the blocks' MLPs */
+	int32_t qkv_bias;   /**< 1: attn.qkv has a bias (default) */
+	int32_t patch_embed; /**< 1: bind patch_embed.proj (weight, bias) */
+	int32_t cls_token;  /**< 1: bind cls_token */
+	int32_t pos_embed;  /**< 1: bind pos_embed */
+	int32_t final_norm; /**< 1: bind norm */
+	int32_t head;       /**< 1: bind head.weight IN */
+	const char *prefix; /**< prepended to every name (default "") */
+	const char *block_template; /**< default "blocks.{i}" */
+} mudsc_vit_options;
+
+/** ViT-Tiny-like defaults: dim 192, depth 12, heads 3, mlp_dim 768, everything bound. */
+#define MUDSC_VIT_OPTIONS_INIT                                                                  \
+	{sizeof(mudsc_vit_options), 192, 12, 3, 768, 1, 1, 1, 1, 1, 1, "", "blocks.{i}"}
+
+/** Fill opts with the defaults (MUDSC_VIT_OPTIONS_INIT). */
+MUDSC_API void mudsc_vit_options_init(mudsc_vit_options *opts);
+
+/** Build the graph of a ViT.  MUDSC_E_INVALID for bad options, naming the field. */
+MUDSC_API mudsc_status mudsc_graph_build_vit(mudsc_graph **out, const mudsc_vit_options *opts);
+
+MUDSC_END_DECLS
+
+#endif /* MUDSC_GRAPH_H */

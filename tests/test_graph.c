@@ -1,0 +1,466 @@
+/* mudsc_graph: building by calls, the binding rules, accessors, validation
+ * against models, the unbound report, and the MLP builder proven by
+ * function preservation (permuting a real MLP's units by the graph leaves
+ * its outputs unchanged). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "suites.h"
+#include "testutil.h"
+
+static mudsc_graph *make_graph(void)
+{
+	mudsc_graph *g = NULL;
+	ck_assert_ok(mudsc_graph_new(&g));
+	return g;
+}
+
+START_TEST(points_and_bindings)
+{
+	mudsc_graph *g = make_graph();
+	mudsc_point_info pi;
+	mudsc_binding_info bi;
+	size_t p0, p1, found;
+
+	ck_assert_ok(mudsc_graph_add_point(g, "fc1", 8, 2, &p0));
+	ck_assert_ok(mudsc_graph_add_point(g, "fc2", 4, 1, &p1));
+	ck_assert_uint_eq(p0, 0);
+	ck_assert_uint_eq(p1, 1);
+	ck_assert_ok(mudsc_graph_set_site(g, p0, "act1", -1));
+	ck_assert_ok(mudsc_graph_bind(g, p0, "fc1.weight", NULL, 0, MUDSC_ROLE_OUT, 0));
+	ck_assert_ok(mudsc_graph_bind(g, p0, "bn.running_mean", NULL, 0, MUDSC_ROLE_OUT,
+	                              MUDSC_BIND_IGNORE));
+	/* one tensor on two points, different axes */
+	ck_assert_ok(mudsc_graph_bind(g, p0, "fc2.weight", NULL, 1, MUDSC_ROLE_IN, 0));
+	ck_assert_ok(mudsc_graph_bind(g, p1, "fc2.weight", NULL, 0, MUDSC_ROLE_OUT, 0));
+
+	ck_assert_uint_eq(mudsc_graph_point_count(g), 2);
+	ck_assert_ok(mudsc_graph_point_at(g, 0, &pi));
+	ck_assert_str_eq(pi.name, "fc1");
+	ck_assert_int_eq(pi.width, 8);
+	ck_assert_int_eq(pi.groups, 2);
+	ck_assert_str_eq(pi.site_name, "act1");
+	ck_assert_int_eq(pi.site_axis, -1);
+	ck_assert_uint_eq(pi.binding_count, 3);
+	ck_assert_ok(mudsc_graph_point_at(g, 1, &pi));
+	ck_assert_ptr_null(pi.site_name);
+	ck_assert_ok(mudsc_graph_binding_at(g, 0, 1, &bi));
+	ck_assert_str_eq(bi.tensor, "bn.running_mean");
+	ck_assert_ptr_null(bi.part);
+	ck_assert_int_eq(bi.axis, 0);
+	ck_assert_int_eq(bi.role, MUDSC_ROLE_OUT);
+	ck_assert_uint_eq(bi.flags, MUDSC_BIND_IGNORE);
+	ck_assert_ok(mudsc_graph_binding_at(g, 0, 2, &bi));
+	ck_assert_int_eq(bi.role, MUDSC_ROLE_IN);
+	ck_assert_int_eq(bi.axis, 1);
+	ck_assert_ok(mudsc_graph_point_find(g, "fc2", &found));
+	ck_assert_uint_eq(found, 1);
+
+	ck_assert_status(mudsc_graph_point_find(g, "nope", &found), MUDSC_E_NOT_FOUND);
+	ck_assert_error_has("nope");
+	ck_assert_status(mudsc_graph_point_at(g, 2, &pi), MUDSC_E_RANGE);
+	ck_assert_status(mudsc_graph_binding_at(g, 1, 1, &bi), MUDSC_E_RANGE);
+	ck_assert_status(mudsc_graph_binding_at(g, 5, 0, &bi), MUDSC_E_RANGE);
+	mudsc_graph_free(g);
+	mudsc_graph_free(NULL);
+}
+END_TEST
+
+START_TEST(point_rules)
+{
+	mudsc_graph *g = make_graph();
+
+	ck_assert_ok(mudsc_graph_add_point(g, "a", 6, 3, NULL));
+	ck_assert_status(mudsc_graph_add_point(g, "a", 6, 1, NULL), MUDSC_E_EXISTS);
+	ck_assert_error_has("'a'");
+	ck_assert_status(mudsc_graph_add_point(g, "b", 6, 4, NULL), MUDSC_E_SHAPE);
+	ck_assert_error_has("groups 4");
+	ck_assert_status(mudsc_graph_add_point(g, "b", 0, 1, NULL), MUDSC_E_SHAPE);
+	ck_assert_status(mudsc_graph_add_point(g, "", 4, 1, NULL), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_graph_add_point(NULL, "c", 4, 1, NULL), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_graph_set_site(g, 3, "x", 0), MUDSC_E_RANGE);
+	ck_assert_uint_eq(mudsc_graph_point_count(g), 1);
+	mudsc_graph_free(g);
+}
+END_TEST
+
+START_TEST(binding_rules)
+{
+	mudsc_graph *g = make_graph();
+
+	ck_assert_ok(mudsc_graph_add_point(g, "p", 4, 1, NULL));
+	ck_assert_ok(mudsc_graph_add_point(g, "q", 4, 1, NULL));
+	ck_assert_ok(mudsc_graph_bind(g, 0, "w", NULL, 0, MUDSC_ROLE_OUT, 0));
+	/* an axis binds to at most one point */
+	ck_assert_status(mudsc_graph_bind(g, 1, "w", NULL, 0, MUDSC_ROLE_IN, 0), MUDSC_E_EXISTS);
+	ck_assert_error_has("'w'");
+	ck_assert_error_has("'p'");
+	ck_assert_status(mudsc_graph_bind(g, 0, "w", NULL, 0, MUDSC_ROLE_OUT, 0), MUDSC_E_EXISTS);
+	ck_assert_status(mudsc_graph_bind(g, 0, "w", NULL, -1, MUDSC_ROLE_OUT, 0), MUDSC_E_SHAPE);
+	ck_assert_status(mudsc_graph_bind(g, 0, "w", NULL, 1, (mudsc_role)7, 0), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_graph_bind(g, 0, "w", NULL, 1, MUDSC_ROLE_IN, 4), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_graph_bind(g, 2, "w", NULL, 1, MUDSC_ROLE_IN, 0), MUDSC_E_RANGE);
+	ck_assert_status(mudsc_graph_bind(g, 0, "", NULL, 1, MUDSC_ROLE_IN, 0), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_graph_bind(g, 0, "w", "q", 1, MUDSC_ROLE_IN, 0), MUDSC_E_NOT_FOUND);
+	ck_assert_ok(mudsc_graph_bind(g, 1, "w", NULL, 1, MUDSC_ROLE_IN, 0));
+	mudsc_graph_free(g);
+}
+END_TEST
+
+START_TEST(split_rules)
+{
+	static const char *const qkv[3] = {"q", "k", "v"};
+	static const char *const dup[2] = {"a", "a"};
+	mudsc_graph *g = make_graph();
+	mudsc_split_info si;
+	mudsc_binding_info bi;
+
+	ck_assert_ok(mudsc_graph_add_point(g, "qk", 4, 2, NULL));
+	ck_assert_ok(mudsc_graph_add_point(g, "v", 4, 2, NULL));
+	ck_assert_ok(mudsc_graph_add_point(g, "res", 6, 1, NULL));
+	ck_assert_ok(mudsc_graph_bind(g, 2, "other", NULL, 0, MUDSC_ROLE_OUT, 0));
+	/* a split axis bound whole cannot be split */
+	ck_assert_status(mudsc_graph_add_split(g, "other", 0, 3, qkv), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_graph_add_split(g, "qkv", 0, 1, qkv), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_graph_add_split(g, "qkv", 0, 2, dup), MUDSC_E_EXISTS);
+	ck_assert_status(mudsc_graph_add_split(g, "qkv", -2, 3, qkv), MUDSC_E_SHAPE);
+	ck_assert_ok(mudsc_graph_add_split(g, "qkv", 0, 3, qkv));
+	ck_assert_status(mudsc_graph_add_split(g, "qkv", 1, 3, qkv), MUDSC_E_EXISTS);
+
+	ck_assert_ok(mudsc_graph_bind(g, 0, "qkv", "q", 0, MUDSC_ROLE_OUT, 0));
+	ck_assert_ok(mudsc_graph_bind(g, 0, "qkv", "k", 0, MUDSC_ROLE_OUT, 0));
+	ck_assert_ok(mudsc_graph_bind(g, 1, "qkv", "v", 0, MUDSC_ROLE_OUT, 0));
+	ck_assert_status(mudsc_graph_bind(g, 1, "qkv", "x", 0, MUDSC_ROLE_OUT, 0), MUDSC_E_NOT_FOUND);
+	ck_assert_status(mudsc_graph_bind(g, 1, "qkv", "q", 0, MUDSC_ROLE_OUT, 0), MUDSC_E_EXISTS);
+	/* the split axis is bound through parts only */
+	ck_assert_status(mudsc_graph_bind(g, 1, "qkv", NULL, 0, MUDSC_ROLE_OUT, 0), MUDSC_E_INVALID);
+	/* a whole binding on another axis applies to every part ... */
+	ck_assert_ok(mudsc_graph_bind(g, 2, "qkv", NULL, 1, MUDSC_ROLE_IN, 0));
+	/* ... so no part may bind that axis again */
+	ck_assert_status(mudsc_graph_bind(g, 1, "qkv", "v", 1, MUDSC_ROLE_IN, 0), MUDSC_E_EXISTS);
+
+	ck_assert_uint_eq(mudsc_graph_split_count(g), 1);
+	ck_assert_ok(mudsc_graph_split_at(g, 0, &si));
+	ck_assert_str_eq(si.tensor, "qkv");
+	ck_assert_int_eq(si.axis, 0);
+	ck_assert_uint_eq(si.part_count, 3);
+	ck_assert_str_eq(si.parts[2], "v");
+	ck_assert_status(mudsc_graph_split_at(g, 1, &si), MUDSC_E_RANGE);
+	ck_assert_ok(mudsc_graph_binding_at(g, 0, 1, &bi));
+	ck_assert_str_eq(bi.part, "k");
+	mudsc_graph_free(g);
+}
+END_TEST
+
+static void add_f32(mudsc_model *m, const char *name, int32_t rank, int64_t d0, int64_t d1)
+{
+	int64_t shape[2] = {d0, d1};
+	float *data = calloc((size_t)(d0 * (rank > 1 ? d1 : 1)), sizeof *data);
+	ck_assert_ok(mudsc_model_add(m, name, MUDSC_DTYPE_F32, rank, shape, data, MUDSC_COPY));
+	free(data);
+}
+
+START_TEST(validate_against_models)
+{
+	static const char *const parts[2] = {"a", "b"};
+	mudsc_graph *g = make_graph();
+	mudsc_model *good = NULL, *bad = NULL;
+	const mudsc_model *models[2];
+	int64_t one = 1;
+	size_t idx[4], n = 0;
+	mudsc_tensor t;
+
+	ck_assert_ok(mudsc_graph_add_point(g, "h", 4, 2, NULL));
+	ck_assert_ok(mudsc_graph_add_split(g, "fused", 0, 2, parts));
+	ck_assert_ok(mudsc_graph_bind(g, 0, "fc1.weight", NULL, 0, MUDSC_ROLE_OUT, 0));
+	ck_assert_ok(mudsc_graph_bind(g, 0, "fc2.weight", NULL, 1, MUDSC_ROLE_IN, 0));
+	ck_assert_ok(mudsc_graph_bind(g, 0, "fused", "b", 0, MUDSC_ROLE_OUT, 0));
+
+	ck_assert_ok(mudsc_model_new(&good));
+	add_f32(good, "fc1.weight", 2, 4, 3);
+	add_f32(good, "fc2.weight", 2, 2, 4);
+	add_f32(good, "fused", 2, 8, 3);
+	add_f32(good, "extra", 1, 5, 0);
+	ck_assert_ok(mudsc_model_add(good, "steps", MUDSC_DTYPE_I64, 0, NULL, &one, MUDSC_COPY));
+	ck_assert_ok(mudsc_model_new(&bad));
+	add_f32(bad, "fc1.weight", 2, 4, 3);
+	add_f32(bad, "fc2.weight", 2, 2, 5);
+	add_f32(bad, "fused", 2, 8, 3);
+
+	models[0] = good;
+	models[1] = good;
+	ck_assert_ok(mudsc_graph_validate(g, models, 2));
+	models[1] = bad;
+	ck_assert_status(mudsc_graph_validate(g, models, 2), MUDSC_E_SHAPE);
+	ck_assert_error_has("model 1");
+	ck_assert_error_has("'fc2.weight'");
+	ck_assert_error_has("axis 1 has length 5");
+	ck_assert_error_has("width 4");
+	ck_assert_status(mudsc_graph_validate(g, models, 0), MUDSC_E_INVALID);
+
+	/* unbound report: extra and steps, by model index */
+	ck_assert_ok(mudsc_graph_unbound(g, good, NULL, 0, &n));
+	ck_assert_uint_eq(n, 2);
+	ck_assert_ok(mudsc_graph_unbound(g, good, idx, 4, &n));
+	ck_assert_ok(mudsc_model_at(good, idx[0], &t));
+	ck_assert_str_eq(t.name, "extra");
+	ck_assert_ok(mudsc_model_at(good, idx[1], &t));
+	ck_assert_str_eq(t.name, "steps");
+
+	/* missing tensor, and a split that does not divide */
+	ck_assert_ok(mudsc_model_remove(bad, "fc1.weight"));
+	models[0] = bad;
+	ck_assert_status(mudsc_graph_validate(g, models, 1), MUDSC_E_NOT_FOUND);
+	ck_assert_error_has("'fc1.weight'");
+	ck_assert_ok(mudsc_model_remove(bad, "fused"));
+	add_f32(bad, "fused", 2, 7, 3);
+	ck_assert_status(mudsc_graph_validate(g, models, 1), MUDSC_E_SHAPE);
+	ck_assert_error_has("'fused'");
+	ck_assert_error_has("length 7");
+
+	/* a bound integer tensor */
+	ck_assert_ok(mudsc_graph_bind(g, 0, "steps", NULL, 0, MUDSC_ROLE_OUT, 0));
+	models[0] = good;
+	ck_assert_status(mudsc_graph_validate(g, models, 1), MUDSC_E_UNSUPPORTED);
+	ck_assert_error_has("'steps'");
+	mudsc_model_free(good);
+	mudsc_model_free(bad);
+	mudsc_graph_free(g);
+}
+END_TEST
+
+/* ---- MLP builder: names, and function preservation ---------------------- */
+
+START_TEST(mlp_builder_names)
+{
+	int64_t hidden[2] = {5, 7};
+	mudsc_mlp_options o = MUDSC_MLP_OPTIONS_INIT;
+	mudsc_graph *g = NULL;
+	mudsc_point_info pi;
+	mudsc_binding_info bi;
+
+	o.n_hidden = 2;
+	o.hidden = hidden;
+	o.layer_template = "{i}";
+	o.index_step = 2;
+	o.prefix = "net.";
+	o.bias = 0;
+	ck_assert_ok(mudsc_graph_build_mlp(&g, &o));
+	ck_assert_uint_eq(mudsc_graph_point_count(g), 2);
+	ck_assert_ok(mudsc_graph_point_at(g, 1, &pi));
+	ck_assert_str_eq(pi.name, "net.2");
+	ck_assert_int_eq(pi.width, 7);
+	ck_assert_str_eq(pi.site_name, "net.2");
+	ck_assert_uint_eq(pi.binding_count, 2);
+	ck_assert_ok(mudsc_graph_binding_at(g, 1, 1, &bi));
+	ck_assert_str_eq(bi.tensor, "net.4.weight");
+	ck_assert_int_eq(bi.role, MUDSC_ROLE_IN);
+	mudsc_graph_free(g);
+
+	o.size = 3;
+	ck_assert_status(mudsc_graph_build_mlp(&g, &o), MUDSC_E_INVALID);
+	ck_assert_error_has("size");
+	mudsc_mlp_options_init(&o);
+	ck_assert_status(mudsc_graph_build_mlp(&g, &o), MUDSC_E_INVALID);
+	ck_assert_error_has("n_hidden");
+}
+END_TEST
+
+#define MLP_DEPTH 4 /* Linear layers */
+#define MLP_IN 5
+#define MLP_OUT 3
+#define MLP_BATCH 6
+
+struct mlp {
+	int64_t dims[MLP_DEPTH + 1];
+	double *w[MLP_DEPTH], *b[MLP_DEPTH]; /* w[k]: dims[k+1] x dims[k] */
+};
+
+static uint64_t rng_state = 0x1234567;
+
+static double uniform(void)
+{
+	rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+	return (double)(rng_state >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+}
+
+static void shuffle(size_t *perm, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		perm[i] = i;
+	for (size_t i = n - 1; i > 0; i--) {
+		size_t j = (size_t)((uniform() + 1.0) / 2.0 * (double)(i + 1)) % (i + 1);
+		size_t t = perm[i];
+		perm[i] = perm[j];
+		perm[j] = t;
+	}
+}
+
+static void mlp_forward(const struct mlp *m, const double *x, double *y)
+{
+	double a[64], z[64];
+
+	for (int64_t i = 0; i < m->dims[0]; i++)
+		a[i] = x[i];
+	for (int k = 0; k < MLP_DEPTH; k++) {
+		for (int64_t o = 0; o < m->dims[k + 1]; o++) {
+			z[o] = m->b[k] ? m->b[k][o] : 0.0;
+			for (int64_t i = 0; i < m->dims[k]; i++)
+				z[o] += m->w[k][o * m->dims[k] + i] * a[i];
+		}
+		for (int64_t o = 0; o < m->dims[k + 1]; o++)
+			a[o] = k + 1 < MLP_DEPTH && z[o] < 0 ? 0.0 : z[o];
+	}
+	for (int64_t o = 0; o < m->dims[MLP_DEPTH]; o++)
+		y[o] = a[o];
+}
+
+/* The tensor of m named by the builder's default names, and its shape. */
+static double *mlp_tensor(struct mlp *m, const char *name, int64_t *rows, int64_t *cols)
+{
+	int k;
+	char kind[16];
+
+	ck_assert_int_eq(sscanf(name, "layers.%d.%15s", &k, kind), 2);
+	ck_assert(k >= 0 && k < MLP_DEPTH);
+	*rows = m->dims[k + 1];
+	*cols = strcmp(kind, "weight") == 0 ? m->dims[k] : 1;
+	return strcmp(kind, "weight") == 0 ? m->w[k] : m->b[k];
+}
+
+/* Reorder axis `axis` of a rows x cols matrix: new index j = old perm[j]. */
+static void permute_axis(double *t, int64_t rows, int64_t cols, int32_t axis, const size_t *perm)
+{
+	double *copy = malloc((size_t)(rows * cols) * sizeof *copy);
+	memcpy(copy, t, (size_t)(rows * cols) * sizeof *copy);
+	for (int64_t r = 0; r < rows; r++)
+		for (int64_t c = 0; c < cols; c++)
+			t[r * cols + c] = axis == 0 ? copy[(int64_t)perm[r] * cols + c]
+			                            : copy[r * cols + (int64_t)perm[c]];
+	free(copy);
+}
+
+/* Permute m's units by one random permutation per point, following only g. */
+static void permute_by_graph(const mudsc_graph *g, struct mlp *m)
+{
+	size_t perm[64];
+	mudsc_point_info pi;
+	mudsc_binding_info bi;
+
+	for (size_t p = 0; p < mudsc_graph_point_count(g); p++) {
+		ck_assert_ok(mudsc_graph_point_at(g, p, &pi));
+		shuffle(perm, (size_t)pi.width);
+		for (size_t b = 0; b < pi.binding_count; b++) {
+			int64_t rows, cols;
+			ck_assert_ok(mudsc_graph_binding_at(g, p, b, &bi));
+			double *t = mlp_tensor(m, bi.tensor, &rows, &cols);
+			ck_assert_int_eq(bi.axis == 0 ? rows : cols, pi.width);
+			permute_axis(t, rows, cols, bi.axis, perm);
+		}
+	}
+}
+
+static double max_rel_change(const struct mlp *m, const double *x, const double *y0)
+{
+	double y[MLP_OUT], worst = 0.0;
+
+	for (int n = 0; n < MLP_BATCH; n++) {
+		mlp_forward(m, x + n * MLP_IN, y);
+		for (int o = 0; o < MLP_OUT; o++) {
+			double d = fabs(y[o] - y0[n * MLP_OUT + o]) / fmax(fabs(y0[n * MLP_OUT + o]), 1e-3);
+			worst = fmax(worst, d);
+		}
+	}
+	return worst;
+}
+
+static void run_mlp_case(int bias, int drop_consumer)
+{
+	static const int64_t dims[MLP_DEPTH + 1] = {MLP_IN, 16, 12, 9, MLP_OUT};
+	mudsc_mlp_options o = MUDSC_MLP_OPTIONS_INIT;
+	struct mlp m;
+	mudsc_graph *g = NULL, *cut = NULL;
+	double x[MLP_BATCH * MLP_IN], y0[MLP_BATCH * MLP_OUT];
+
+	memcpy(m.dims, dims, sizeof dims);
+	for (int k = 0; k < MLP_DEPTH; k++) {
+		m.w[k] = malloc((size_t)(dims[k] * dims[k + 1]) * sizeof(double));
+		m.b[k] = bias ? malloc((size_t)dims[k + 1] * sizeof(double)) : NULL;
+		for (int64_t i = 0; i < dims[k] * dims[k + 1]; i++)
+			m.w[k][i] = uniform();
+		for (int64_t i = 0; bias && i < dims[k + 1]; i++)
+			m.b[k][i] = uniform();
+	}
+	for (int i = 0; i < MLP_BATCH * MLP_IN; i++)
+		x[i] = uniform();
+	for (int n = 0; n < MLP_BATCH; n++)
+		mlp_forward(&m, x + n * MLP_IN, y0 + n * MLP_OUT);
+
+	o.n_hidden = MLP_DEPTH - 1;
+	o.hidden = dims + 1;
+	o.bias = bias;
+	ck_assert_ok(mudsc_graph_build_mlp(&g, &o));
+	if (drop_consumer) {
+		/* the same graph without point 1's consumer (layers.2.weight IN) */
+		mudsc_point_info pi;
+		mudsc_binding_info bi;
+		ck_assert_ok(mudsc_graph_new(&cut));
+		for (size_t p = 0; p < mudsc_graph_point_count(g); p++) {
+			ck_assert_ok(mudsc_graph_point_at(g, p, &pi));
+			ck_assert_ok(mudsc_graph_add_point(cut, pi.name, pi.width, pi.groups, NULL));
+			for (size_t b = 0; b < pi.binding_count; b++) {
+				ck_assert_ok(mudsc_graph_binding_at(g, p, b, &bi));
+				if (p == 1 && bi.role == MUDSC_ROLE_IN)
+					continue;
+				ck_assert_ok(mudsc_graph_bind(cut, p, bi.tensor, bi.part, bi.axis, bi.role,
+				                              bi.flags));
+			}
+		}
+		permute_by_graph(cut, &m);
+		ck_assert_msg(max_rel_change(&m, x, y0) > 1e-3, "a graph without a consumer binding "
+		                                                "still preserved the function");
+	} else {
+		permute_by_graph(g, &m);
+		ck_assert_msg(max_rel_change(&m, x, y0) < 1e-12, "outputs changed by %g",
+		              max_rel_change(&m, x, y0));
+	}
+	for (int k = 0; k < MLP_DEPTH; k++) {
+		free(m.w[k]);
+		free(m.b[k]);
+	}
+	mudsc_graph_free(g);
+	mudsc_graph_free(cut);
+}
+
+START_TEST(mlp_function_preserved)
+{
+	for (int trial = 0; trial < 5; trial++) {
+		run_mlp_case(1, 0);
+		run_mlp_case(0, 0);
+	}
+}
+END_TEST
+
+START_TEST(mlp_missing_consumer_breaks_function)
+{
+	run_mlp_case(1, 1);
+}
+END_TEST
+
+Suite *suite_graph(void)
+{
+	Suite *s = suite_create("graph");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, points_and_bindings);
+	tcase_add_test(tc, point_rules);
+	tcase_add_test(tc, binding_rules);
+	tcase_add_test(tc, split_rules);
+	tcase_add_test(tc, validate_against_models);
+	tcase_add_test(tc, mlp_builder_names);
+	tcase_add_test(tc, mlp_function_preserved);
+	tcase_add_test(tc, mlp_missing_consumer_breaks_function);
+	suite_add_tcase(s, tc);
+	return s;
+}

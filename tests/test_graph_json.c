@@ -1,0 +1,347 @@
+/* The JSON form of mudsc_graph: exact round trips (text and files), and
+ * malformed documents rejected with MUDSC_E_PARSE or MUDSC_E_SHAPE and a
+ * message naming the place. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "suites.h"
+#include "testutil.h"
+
+static char *to_json(const mudsc_graph *g)
+{
+	char *text = NULL;
+	size_t len = 0;
+	ck_assert_ok(mudsc_graph_to_json(g, &text, &len));
+	ck_assert_uint_eq(strlen(text), len);
+	ck_assert(len > 0 && text[len - 1] == '\n');
+	return text;
+}
+
+static mudsc_graph *from_json(const char *text)
+{
+	mudsc_graph *g = NULL;
+	ck_assert_ok(mudsc_graph_from_json(&g, text, strlen(text)));
+	return g;
+}
+
+/* Two graphs describe the same thing, checked through the accessors. */
+static void assert_same_graph(const mudsc_graph *a, const mudsc_graph *b)
+{
+	mudsc_point_info pa, pb;
+	mudsc_binding_info ba, bb;
+	mudsc_split_info sa, sb;
+
+	ck_assert_uint_eq(mudsc_graph_point_count(a), mudsc_graph_point_count(b));
+	ck_assert_uint_eq(mudsc_graph_split_count(a), mudsc_graph_split_count(b));
+	for (size_t s = 0; s < mudsc_graph_split_count(a); s++) {
+		ck_assert_ok(mudsc_graph_split_at(a, s, &sa));
+		ck_assert_ok(mudsc_graph_split_at(b, s, &sb));
+		ck_assert_str_eq(sa.tensor, sb.tensor);
+		ck_assert_int_eq(sa.axis, sb.axis);
+		ck_assert_uint_eq(sa.part_count, sb.part_count);
+		for (size_t k = 0; k < sa.part_count; k++)
+			ck_assert_str_eq(sa.parts[k], sb.parts[k]);
+	}
+	for (size_t p = 0; p < mudsc_graph_point_count(a); p++) {
+		ck_assert_ok(mudsc_graph_point_at(a, p, &pa));
+		ck_assert_ok(mudsc_graph_point_at(b, p, &pb));
+		ck_assert_str_eq(pa.name, pb.name);
+		ck_assert_int_eq(pa.width, pb.width);
+		ck_assert_int_eq(pa.groups, pb.groups);
+		ck_assert_int_eq(pa.site_name == NULL, pb.site_name == NULL);
+		if (pa.site_name) {
+			ck_assert_str_eq(pa.site_name, pb.site_name);
+			ck_assert_int_eq(pa.site_axis, pb.site_axis);
+		}
+		ck_assert_uint_eq(pa.binding_count, pb.binding_count);
+		for (size_t i = 0; i < pa.binding_count; i++) {
+			ck_assert_ok(mudsc_graph_binding_at(a, p, i, &ba));
+			ck_assert_ok(mudsc_graph_binding_at(b, p, i, &bb));
+			ck_assert_str_eq(ba.tensor, bb.tensor);
+			ck_assert_int_eq(ba.part == NULL, bb.part == NULL);
+			if (ba.part)
+				ck_assert_str_eq(ba.part, bb.part);
+			ck_assert_int_eq(ba.axis, bb.axis);
+			ck_assert_int_eq(ba.role, bb.role);
+			ck_assert_uint_eq(ba.flags, bb.flags);
+		}
+	}
+}
+
+/* g -> text -> graph -> text gives the same text and the same graph. */
+static void assert_round_trip(const mudsc_graph *g)
+{
+	char *t1 = to_json(g), *t2;
+	mudsc_graph *back = from_json(t1);
+
+	assert_same_graph(g, back);
+	t2 = to_json(back);
+	ck_assert_str_eq(t1, t2);
+	mudsc_free(t1);
+	mudsc_free(t2);
+	mudsc_graph_free(back);
+}
+
+START_TEST(round_trip_by_calls)
+{
+	static const char *const qkv[3] = {"q", "k", "v"};
+	mudsc_graph *g = NULL;
+
+	ck_assert_ok(mudsc_graph_new(&g));
+	assert_round_trip(g); /* empty */
+	ck_assert_ok(mudsc_graph_add_split(g, "attn.qkv.weight", 0, 3, qkv));
+	ck_assert_ok(mudsc_graph_add_point(g, "fc1", 512, 1, NULL));
+	ck_assert_ok(mudsc_graph_add_point(g, "attn", 6, 3, NULL));
+	ck_assert_ok(mudsc_graph_set_site(g, 0, "fc1.act", -1));
+	ck_assert_ok(mudsc_graph_set_site(g, 1, "attn.proj", 1));
+	ck_assert_ok(mudsc_graph_bind(g, 0, "fc1.weight", NULL, 0, MUDSC_ROLE_OUT, 0));
+	ck_assert_ok(mudsc_graph_bind(g, 0, "bn1.running_mean", NULL, 0, MUDSC_ROLE_OUT,
+	                              MUDSC_BIND_IGNORE));
+	ck_assert_ok(mudsc_graph_bind(g, 0, "fc2.weight", NULL, 1, MUDSC_ROLE_IN, 0));
+	ck_assert_ok(mudsc_graph_bind(g, 1, "attn.qkv.weight", "k", 0, MUDSC_ROLE_OUT, 0));
+	ck_assert_ok(mudsc_graph_bind(g, 0, "attn.qkv.weight", NULL, 1, MUDSC_ROLE_IN, 0));
+	assert_round_trip(g);
+	mudsc_graph_free(g);
+}
+END_TEST
+
+START_TEST(round_trip_builders)
+{
+	int64_t hidden[3] = {32, 16, 8};
+	mudsc_mlp_options mo = MUDSC_MLP_OPTIONS_INIT;
+	mudsc_resnet_options ro = MUDSC_RESNET_OPTIONS_INIT;
+	mudsc_vit_options vo = MUDSC_VIT_OPTIONS_INIT;
+	mudsc_graph *g = NULL;
+
+	mo.n_hidden = 3;
+	mo.hidden = hidden;
+	ck_assert_ok(mudsc_graph_build_mlp(&g, &mo));
+	assert_round_trip(g);
+	mudsc_graph_free(g);
+	ck_assert_ok(mudsc_graph_build_resnet(&g, &ro));
+	assert_round_trip(g);
+	mudsc_graph_free(g);
+	ck_assert_ok(mudsc_resnet_options_preset(&ro, "resnet50", 1));
+	ro.norm = MUDSC_NORM_GROUP;
+	ro.norm_groups = 32;
+	ck_assert_ok(mudsc_graph_build_resnet(&g, &ro));
+	assert_round_trip(g);
+	mudsc_graph_free(g);
+	vo.depth = 2;
+	ck_assert_ok(mudsc_graph_build_vit(&g, &vo));
+	assert_round_trip(g);
+	mudsc_graph_free(g);
+}
+END_TEST
+
+/* The example of docs/graph-format.md, in the writer's canonical form. */
+static const char canonical[] =
+	"{\n"
+	"  \"format\": \"mudsc-graph\",\n"
+	"  \"version\": 1,\n"
+	"  \"splits\": [\n"
+	"    {\n"
+	"      \"tensor\": \"blocks.0.attn.qkv.weight\",\n"
+	"      \"axis\": 0,\n"
+	"      \"parts\": [\n"
+	"        \"q\",\n"
+	"        \"k\",\n"
+	"        \"v\"\n"
+	"      ]\n"
+	"    }\n"
+	"  ],\n"
+	"  \"points\": [\n"
+	"    {\n"
+	"      \"name\": \"fc1\",\n"
+	"      \"width\": 512,\n"
+	"      \"groups\": 1,\n"
+	"      \"site\": {\n"
+	"        \"name\": \"fc1.act\",\n"
+	"        \"axis\": -1\n"
+	"      },\n"
+	"      \"bindings\": [\n"
+	"        {\n"
+	"          \"tensor\": \"fc1.weight\",\n"
+	"          \"axis\": 0,\n"
+	"          \"role\": \"out\"\n"
+	"        },\n"
+	"        {\n"
+	"          \"tensor\": \"bn1.running_mean\",\n"
+	"          \"axis\": 0,\n"
+	"          \"role\": \"out\",\n"
+	"          \"ignore\": true\n"
+	"        },\n"
+	"        {\n"
+	"          \"tensor\": \"blocks.0.attn.qkv.weight\",\n"
+	"          \"part\": \"q\",\n"
+	"          \"axis\": 0,\n"
+	"          \"role\": \"out\"\n"
+	"        }\n"
+	"      ]\n"
+	"    }\n"
+	"  ]\n"
+	"}\n";
+
+START_TEST(canonical_text_is_kept_byte_for_byte)
+{
+	mudsc_graph *g = from_json(canonical);
+	char *text = to_json(g);
+
+	ck_assert_str_eq(text, canonical);
+	mudsc_free(text);
+	mudsc_graph_free(g);
+
+	/* defaults may be omitted and keys reordered; the writer fills them in */
+	g = from_json("{\"points\": [{\"bindings\": [], \"width\": 2, \"name\": \"p\"}], "
+	              "\"version\": 1, \"format\": \"mudsc-graph\"}");
+	text = to_json(g);
+	ck_assert(strstr(text, "\"groups\": 1") != NULL);
+	ck_assert(strstr(text, "\"splits\": []") != NULL);
+	mudsc_free(text);
+	mudsc_graph_free(g);
+}
+END_TEST
+
+START_TEST(files_round_trip)
+{
+	char dir[] = "/tmp/mudsc-graph-XXXXXX", path[64], bad[64];
+	mudsc_graph *g = from_json(canonical), *back = NULL;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/g.json", dir);
+	snprintf(bad, sizeof bad, "%s/bad.json", dir);
+	ck_assert_ok(mudsc_graph_save_json(g, path));
+	ck_assert_ok(mudsc_graph_load_json(&back, path));
+	assert_same_graph(g, back);
+	mudsc_graph_free(back);
+
+	f = fopen(bad, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("{\"format\": \"mudsc-graph\",\n \"version\": 1,\n \"points\": [}\n", f);
+	fclose(f);
+	back = NULL;
+	ck_assert_status(mudsc_graph_load_json(&back, bad), MUDSC_E_PARSE);
+	ck_assert_error_has("bad.json");
+	ck_assert_error_has("line 3");
+	ck_assert_ptr_null(back);
+	ck_assert_status(mudsc_graph_load_json(&back, "/nonexistent/g.json"), MUDSC_E_IO);
+	ck_assert_status(mudsc_graph_save_json(g, "/nonexistent/dir/g.json"), MUDSC_E_IO);
+	unlink(path);
+	unlink(bad);
+	rmdir(dir);
+	mudsc_graph_free(g);
+}
+END_TEST
+
+#define HEAD "{\"format\": \"mudsc-graph\", \"version\": 1, "
+#define SPLIT "\"splits\": [{\"tensor\": \"qkv\", \"axis\": 0, \"parts\": [\"q\", \"k\"]}], "
+#define B(t, a, r) "{\"tensor\": \"" t "\", \"axis\": " #a ", \"role\": \"" r "\"}"
+
+struct bad_case {
+	const char *text;
+	mudsc_status status;
+	const char *place; /* must appear in the message */
+};
+
+static const struct bad_case bad_cases[] = {
+	{"{", MUDSC_E_PARSE, "line 1"},
+	{HEAD "\"points\": []} trailing", MUDSC_E_PARSE, "column"},
+	{HEAD "\"points\": [],\n\n \"points\": []}", MUDSC_E_PARSE, "line 3"},
+	{"[1, 2]", MUDSC_E_PARSE, "(top level)"},
+	{"{\"format\": \"other\", \"version\": 1, \"points\": []}", MUDSC_E_PARSE, "format"},
+	{"{\"format\": \"mudsc-graph\", \"version\": 2, \"points\": []}", MUDSC_E_PARSE, "version"},
+	{HEAD "\"splits\": []}", MUDSC_E_PARSE, "missing key 'points'"},
+	{HEAD "\"points\": [], \"extra\": 1}", MUDSC_E_PARSE, "unknown key 'extra'"},
+	{HEAD "\"points\": {}}", MUDSC_E_PARSE, "points: expected an array"},
+	{HEAD "\"points\": [{\"name\": \"p\", \"width\": 0, \"bindings\": []}]}", MUDSC_E_SHAPE,
+	 "points[0].width"},
+	{HEAD "\"points\": [{\"name\": \"p\", \"width\": 4, \"groups\": 3, \"bindings\": []}]}",
+	 MUDSC_E_SHAPE, "points[0]: "},
+	{HEAD "\"points\": [{\"name\": \"p\", \"width\": 4, \"bindings\": [" B("w", 0, "out") ", "
+	      B("w", -1, "in") "]}]}",
+	 MUDSC_E_SHAPE, "points[0].bindings[1].axis"},
+	{HEAD "\"points\": [{\"name\": \"p\", \"width\": 4, \"bindings\": [" B("w", 0, "out") ", "
+	      B("w", 1, "both") "]}]}",
+	 MUDSC_E_PARSE, "points[0].bindings[1].role"},
+	{HEAD "\"points\": [{\"name\": \"p\", \"width\": 4, \"bindings\": []}, "
+	      "{\"name\": \"p\", \"width\": 2, \"bindings\": []}]}",
+	 MUDSC_E_PARSE, "points[1]: "},
+	{HEAD "\"points\": [{\"name\": \"p\", \"width\": 4, \"bindings\": [" B("w", 0, "out") "]}, "
+	      "{\"name\": \"q\", \"width\": 4, \"bindings\": [" B("w", 0, "in") "]}]}",
+	 MUDSC_E_PARSE, "points[1].bindings[0]"},
+	{HEAD SPLIT "\"points\": [{\"name\": \"p\", \"width\": 4, \"bindings\": ["
+	            "{\"tensor\": \"qkv\", \"part\": \"v\", \"axis\": 0, \"role\": \"out\"}]}]}",
+	 MUDSC_E_PARSE, "points[0].bindings[0]"},
+	{HEAD SPLIT "\"points\": [{\"name\": \"p\", \"width\": 4, \"bindings\": [" B("qkv", 0, "out")
+	            "]}]}",
+	 MUDSC_E_PARSE, "through its parts"},
+	{HEAD "\"points\": [{\"name\": \"p\", \"width\": 4, \"bindings\": ["
+	      "{\"tensor\": \"w\", \"axis\": 0, \"role\": \"out\", \"ignore\": \"yes\"}]}]}",
+	 MUDSC_E_PARSE, "points[0].bindings[0].ignore"},
+	{HEAD "\"splits\": [{\"tensor\": \"qkv\", \"axis\": 0, \"parts\": [\"q\"]}], \"points\": []}",
+	 MUDSC_E_PARSE, "splits[0].parts"},
+	{HEAD "\"splits\": [{\"tensor\": \"qkv\", \"axis\": 0, \"parts\": [\"q\", \"q\"]}], "
+	      "\"points\": []}",
+	 MUDSC_E_PARSE, "splits[0]"},
+	{HEAD "\"points\": [{\"name\": \"p\", \"width\": 4, \"site\": {\"name\": \"a\"}, "
+	      "\"bindings\": []}]}",
+	 MUDSC_E_PARSE, "points[0].site"},
+	{HEAD "\"points\": [{\"name\": \"p\", \"width\": 4, \"bindings\": [" B("", 0, "out") "]}]}",
+	 MUDSC_E_PARSE, "points[0].bindings[0].tensor"},
+	{HEAD "\"points\": [{\"name\": \"p\", \"width\": 4, \"bindings\": ["
+	      "{\"tensor\": \"w\", \"axis\": 1.0, \"role\": \"out\"}]}]}",
+	 MUDSC_E_PARSE, "points[0].bindings[0].axis"},
+	{HEAD "\"points\": [{\"width\": 4, \"bindings\": []}]}", MUDSC_E_PARSE,
+	 "points[0]: missing key 'name'"},
+	{HEAD "\"points\": [3]}", MUDSC_E_PARSE, "points[0]: expected an object"},
+	{HEAD "\"points\": [{\"name\": \"p\", \"width\": 4, \"bindings\": [], \"colour\": 1}]}",
+	 MUDSC_E_PARSE, "points[0]: unknown key 'colour'"},
+	{HEAD "\"points\": [{\"name\": \"p\", \"width\": 4, \"bindings\": [" B("w", 9, "out") "]}]}",
+	 MUDSC_E_SHAPE, "points[0].bindings[0].axis"},
+};
+
+START_TEST(malformed_rejected)
+{
+	const struct bad_case *c = &bad_cases[_i];
+	mudsc_graph *g = NULL;
+	mudsc_status st = mudsc_graph_from_json(&g, c->text, strlen(c->text));
+
+	ck_assert_msg(st == c->status, "case %d: got %s (%s), expected %s", _i,
+	              mudsc_status_name(st), mudsc_last_error(), mudsc_status_name(c->status));
+	ck_assert_msg(strstr(mudsc_last_error(), c->place) != NULL,
+	              "case %d: message '%s' does not name '%s'", _i, mudsc_last_error(), c->place);
+	ck_assert_ptr_null(g);
+}
+END_TEST
+
+START_TEST(arguments_checked)
+{
+	mudsc_graph *g = NULL;
+	char *text = NULL;
+
+	ck_assert_status(mudsc_graph_from_json(NULL, "{}", 2), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_graph_from_json(&g, NULL, 3), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_graph_from_json(&g, "", 0), MUDSC_E_PARSE);
+	ck_assert_status(mudsc_graph_to_json(NULL, &text, NULL), MUDSC_E_INVALID);
+	ck_assert_ptr_null(g);
+	ck_assert_ptr_null(text);
+}
+END_TEST
+
+Suite *suite_graph_json(void)
+{
+	Suite *s = suite_create("graph_json");
+	TCase *tc = tcase_create("core");
+	int n_bad = (int)(sizeof bad_cases / sizeof bad_cases[0]);
+
+	tcase_add_test(tc, round_trip_by_calls);
+	tcase_add_test(tc, round_trip_builders);
+	tcase_add_test(tc, canonical_text_is_kept_byte_for_byte);
+	tcase_add_test(tc, files_round_trip);
+	tcase_add_loop_test(tc, malformed_rejected, 0, n_bad);
+	tcase_add_test(tc, arguments_checked);
+	suite_add_tcase(s, tc);
+	return s;
+}
