@@ -4,6 +4,7 @@
  * the whole public API; include only it.
  *
  *   mudsc_model    named tensors, safetensors load/save          model.h
+ *   mudsc_accum    streamed activation statistics (S_a)          accum.h
  *
  * Conventions: every fallible call returns mudsc_status (0 = MUDSC_OK) and
  * sets a thread-local message (mudsc_last_error()); constructors fill
@@ -18,5 +19,6 @@
 #include "version.h"
 #include "common.h"
 #include "model.h"
+#include "accum.h"
 
 #endif /* MUDSC_MUDSC_H */
