@@ -6,6 +6,7 @@
  *   mudsc_model    named tensors, safetensors load/save          model.h
  *   matchers       LAP, align, zip on a similarity matrix        match.h
  *   mudsc_graph    merge points, bindings, JSON, ready builders  graph.h
+ *   mudsc_accum    streamed activation statistics (S_a)          accum.h
  *
  * Conventions: every fallible call returns mudsc_status (0 = MUDSC_OK) and
  * sets a thread-local message (mudsc_last_error()); constructors fill
@@ -22,5 +23,6 @@
 #include "model.h"
 #include "match.h"
 #include "graph.h"
+#include "accum.h"
 
 #endif /* MUDSC_MUDSC_H */

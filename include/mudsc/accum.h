@@ -1,0 +1,190 @@
+/*
+ * mudsc_accum: exact, streaming, mergeable activation statistics for one
+ * merge point and N models (the S_a of ALGORITHM.md).
+ *
+ * The host streams each model's features in chunks; the accumulator keeps
+ * O((N*C)^2) state whatever the stream length and returns, at any time, the
+ * NC x NC Pearson correlation (and covariance, means, standard deviations)
+ * of the stacked features Z = [X_0 ... X_{N-1}], exact over the whole
+ * stream.  Accumulators over disjoint data merge (Chan's parallel formula)
+ * and serialize to a versioned byte format (docs in mudsc_accum_serialize()).
+ *
+ * Numerics: every feature u is shifted by a constant s_u (the mean of the
+ * first chunk its model delivered), so the shifted values are of the size
+ * of the spread, not of the mean.  The shifted rows are gathered into a
+ * block; the block's Z'Z is one BLAS syrk (ssyrk on float for F32, F16 and
+ * BF16 input, dsyrk on double for F64 input) added into double sums; the
+ * column sums are kept in double.  At the end
+ *     mu = s + S1/n,  Sigma = S2/n - (S1/n)(S1/n)'   (population, divided by n)
+ * which is stable because S1/n is small against the spread.
+ *
+ * Threads: an accumulator belongs to one thread at a time; use one per
+ * thread and merge them.  BLAS runs with the library's BLAS thread setting
+ * (mudsc_set_blas_threads()).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef MUDSC_ACCUM_H
+#define MUDSC_ACCUM_H
+
+#include "common.h"
+
+MUDSC_BEGIN_DECLS
+
+/** Opaque streaming accumulator for one merge point and N models. */
+typedef struct mudsc_accum mudsc_accum;
+
+/** What update() does with a NaN or infinite input value. */
+typedef enum mudsc_nonfinite {
+	MUDSC_NONFINITE_ERROR = 0, /**< fail with MUDSC_E_NUMERIC naming model, chunk and position */
+	MUDSC_NONFINITE_ZERO = 1   /**< replace the value by 0 (what the paper's code does) */
+} mudsc_nonfinite;
+
+/**
+ * Options of mudsc_accum_new() and mudsc_accum_deserialize().  Start from
+ * MUDSC_ACCUM_OPTIONS_INIT or mudsc_accum_options_init(); `size` lets the
+ * struct grow without breaking the ABI.
+ */
+typedef struct mudsc_accum_options {
+	size_t size;              /**< sizeof(mudsc_accum_options) */
+	int32_t nonfinite;        /**< a mudsc_nonfinite; default MUDSC_NONFINITE_ERROR */
+	int64_t max_lead;         /**< how many observations one model may be ahead of the
+	                               slowest model (they are buffered until the others'
+	                               matching observations arrive); default 16384, >= 0 */
+	int64_t block_rows;       /**< observations per BLAS block; default 4096, >= 1 */
+} mudsc_accum_options;
+
+/** Default options. */
+#define MUDSC_ACCUM_OPTIONS_INIT { sizeof(mudsc_accum_options), 0, 16384, 4096 }
+
+/** Fill *options with the defaults (same as MUDSC_ACCUM_OPTIONS_INIT).  NULL: MUDSC_E_INVALID. */
+MUDSC_API mudsc_status mudsc_accum_options_init(mudsc_accum_options *options);
+
+/**
+ * A borrowed view of a chunk of one model's features: a tensor of any rank
+ * whose axis `feature_axis` has the point's width C; every index of the
+ * other axes (in C order) is one observation.  Examples: NCHW conv
+ * features with feature_axis 1 (B*H*W observations); (B, T, C) tokens
+ * with feature_axis -1; (n, C) rows with feature_axis 1 or -1.
+ */
+typedef struct mudsc_features {
+	mudsc_dtype dtype;             /**< F32, F64, F16 or BF16 */
+	int32_t rank;                  /**< 1 .. MUDSC_MAX_RANK */
+	int64_t shape[MUDSC_MAX_RANK]; /**< first `rank` entries, each >= 0 */
+	const int64_t *strides;        /**< element (not byte) strides, `rank` entries, may be
+	                                    negative or 0; NULL = C order (contiguous) */
+	int32_t feature_axis;          /**< the axis holding the C features; negative counts
+	                                    from the end (-1 = last) */
+	const void *data;              /**< first element; may be unaligned; NULL only if empty */
+} mudsc_features;
+
+/**
+ * Create an accumulator for n_models >= 2 models of width >= 1 features.
+ * options may be NULL (defaults).  Memory: about 12 (NC)^2 bytes of state
+ * plus a row buffer of (block_rows + max_lead) * NC floats (doubles after
+ * an F64 first update), allocated at the first update.  Free it with
+ * mudsc_accum_free().
+ * Errors: MUDSC_E_INVALID (NULL out, n_models < 2, width < 1, bad options),
+ * MUDSC_E_NOMEM.
+ */
+MUDSC_API mudsc_status mudsc_accum_new(mudsc_accum **out, int32_t n_models, int64_t width,
+                                       const mudsc_accum_options *options);
+
+/** Free an accumulator.  NULL is a no-op. */
+MUDSC_API void mudsc_accum_free(mudsc_accum *accum);
+
+/** Number of models N. */
+MUDSC_API int32_t mudsc_accum_models(const mudsc_accum *accum);
+
+/** Width C of each model's features. */
+MUDSC_API int64_t mudsc_accum_width(const mudsc_accum *accum);
+
+/**
+ * Add a chunk of model `model`'s features: its next observations, in
+ * order.  Model i's k-th observation must be the same input as model j's
+ * k-th: chunks of different models may interleave and have different
+ * sizes.  Observations of a model that is ahead of the slowest one are
+ * buffered (at most options.max_lead of them).  The data are read during
+ * the call only.  The first update of a model fixes that model's shift.
+ * The first update of the accumulator allocates its row buffer (float,
+ * or double if that update is F64); later updates allocate nothing.
+ * On error nothing is consumed.
+ * Errors: MUDSC_E_INVALID (NULL, bad dtype), MUDSC_E_RANGE (model out of
+ * [0, N)), MUDSC_E_SHAPE (rank, axis or width != C), MUDSC_E_STATE (the
+ * model would be more than max_lead observations ahead), MUDSC_E_NUMERIC
+ * (non-finite value with the default policy; the message names model,
+ * chunk number and position), MUDSC_E_NOMEM.
+ */
+MUDSC_API mudsc_status mudsc_accum_update(mudsc_accum *accum, int32_t model,
+                                          const mudsc_features *features);
+
+/**
+ * Observations model `model` has delivered (*out), or with model = -1 the
+ * number every model has delivered (the count the statistics cover).
+ * Errors: MUDSC_E_INVALID (NULL), MUDSC_E_RANGE (model).
+ */
+MUDSC_API mudsc_status mudsc_accum_count(const mudsc_accum *accum, int32_t model, int64_t *out);
+
+/**
+ * The NC x NC Pearson correlation, row-major, unit u = i*C + c:
+ * S[a][b] = Sigma[a][b] / max(sigma_a sigma_b, 1e-7), exactly symmetric.
+ * out_len must be >= NC*NC.  Statistics are not consumed: more updates
+ * (and more results) may follow.  The call processes buffered complete
+ * observations, hence the non-const accumulator.
+ * Errors: MUDSC_E_INVALID (NULL), MUDSC_E_SHAPE (out_len too small),
+ * MUDSC_E_MISMATCH (the models' observation counts differ),
+ * MUDSC_E_STATE (no observations yet).  out is untouched on error.
+ */
+MUDSC_API mudsc_status mudsc_accum_correlation(mudsc_accum *accum, double *out, size_t out_len);
+
+/** The NC x NC population covariance (divided by n), row-major, symmetric.  As _correlation(). */
+MUDSC_API mudsc_status mudsc_accum_covariance(mudsc_accum *accum, double *out, size_t out_len);
+
+/** The NC means.  out_len >= NC.  As _correlation(). */
+MUDSC_API mudsc_status mudsc_accum_means(mudsc_accum *accum, double *out, size_t out_len);
+
+/** The NC population standard deviations sqrt(max(Sigma[u][u], 0)).  As _means(). */
+MUDSC_API mudsc_status mudsc_accum_stddevs(mudsc_accum *accum, double *out, size_t out_len);
+
+/**
+ * Add src's statistics into dst: afterwards dst describes the union of the
+ * two streams (Chan's parallel formula, in double); src is unchanged
+ * (apart from processing its buffered complete observations).  dst and src
+ * must have the same N and C (MUDSC_E_MISMATCH) and no unmatched buffered
+ * observations (MUDSC_E_MISMATCH, see mudsc_accum_count()).  dst keeps its
+ * options and shifts.  dst == src: MUDSC_E_INVALID.
+ */
+MUDSC_API mudsc_status mudsc_accum_merge(mudsc_accum *dst, mudsc_accum *src);
+
+/**
+ * Serialize the statistics to bytes; *out_buf is owned by the caller
+ * (free with mudsc_free()).  Requires equal observation counts
+ * (MUDSC_E_MISMATCH otherwise).  Format, version 1, all integers and
+ * floats little-endian (IEEE binary64):
+ *   offset 0   8 bytes  magic "MUDSCACC"
+ *          8   u32      format version (1)
+ *         12   u32      flags (0)
+ *         16   u64      N
+ *         24   u64      C
+ *         32   u64      n, observations
+ *         40   f64[NC]  means mu
+ *              f64[NC(NC+1)/2]  centred sums of products M[a][b] = sum (z_a - mu_a)(z_b - mu_b),
+ *                       upper triangle row by row (a <= b)
+ *              u64      FNV-1a 64 hash of every byte before it
+ * Options (non-finite policy, max_lead, block_rows) are not stored.
+ */
+MUDSC_API mudsc_status mudsc_accum_serialize(mudsc_accum *accum, void **out_buf, size_t *out_len);
+
+/**
+ * Rebuild an accumulator from mudsc_accum_serialize() bytes, with the given
+ * options (NULL = defaults).  Checks size, magic, version, flags, N >= 2,
+ * C >= 1, the hash, finite values and non-negative variances; any failure
+ * is MUDSC_E_PARSE naming the rule.  The result accepts further updates
+ * and merges.
+ */
+MUDSC_API mudsc_status mudsc_accum_deserialize(mudsc_accum **out, const void *buf, size_t len,
+                                               const mudsc_accum_options *options);
+
+MUDSC_END_DECLS
+
+#endif /* MUDSC_ACCUM_H */

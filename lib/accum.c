@@ -1,0 +1,530 @@
+/*
+ * mudsc_accum: streaming activation statistics (see include/mudsc/accum.h
+ * for the numerics).  This file: creation, update, block processing and
+ * the results.  Merge and serialization live in accum_merge.c and
+ * accum_serialize.c.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "accum_internal.h"
+#include "blas.h"
+
+#define ACCUM_EPS 1e-7
+
+MUDSC_API mudsc_status mudsc_accum_options_init(mudsc_accum_options *options)
+{
+	static const mudsc_accum_options defaults = MUDSC_ACCUM_OPTIONS_INIT;
+
+	MUDSC_CHECK_NULL(options);
+	*options = defaults;
+	return MUDSC_OK;
+}
+
+mudsc_status mudsc_accum_options_check(mudsc_accum_options *out, const mudsc_accum_options *in,
+                                       const char *fn)
+{
+	mudsc_accum_options o = MUDSC_ACCUM_OPTIONS_INIT;
+
+	if (in != NULL) {
+		/* An older caller's smaller struct: take the fields it has, default the rest. */
+		if (in->size < sizeof(size_t))
+			return mudsc_err(MUDSC_E_INVALID, "%s: options->size = %zu is too small", fn,
+			                 in->size);
+		memcpy(&o, in, in->size < sizeof o ? in->size : sizeof o);
+		o.size = sizeof o;
+	}
+	if (o.nonfinite != MUDSC_NONFINITE_ERROR && o.nonfinite != MUDSC_NONFINITE_ZERO)
+		return mudsc_err(MUDSC_E_INVALID, "%s: options->nonfinite = %d is not a mudsc_nonfinite",
+		                 fn, (int)o.nonfinite);
+	if (o.max_lead < 0 || o.max_lead > INT64_MAX / 2)
+		return mudsc_err(MUDSC_E_INVALID, "%s: options->max_lead = %" PRId64 " out of range", fn,
+		                 o.max_lead);
+	if (o.block_rows < 1 || o.block_rows > INT_MAX)
+		return mudsc_err(MUDSC_E_INVALID,
+		                 "%s: options->block_rows = %" PRId64 " not in 1..%d", fn,
+		                 o.block_rows, INT_MAX);
+	*out = o;
+	return MUDSC_OK;
+}
+
+mudsc_status mudsc_accum_alloc(mudsc_accum **out, int32_t n_models, int64_t width,
+                               const mudsc_accum_options *opts)
+{
+	mudsc_accum *acc = mudsc_calloc(1, sizeof *acc, "accumulator");
+	size_t nc = (size_t)n_models * (size_t)width, nc2;
+
+	if (acc == NULL)
+		return MUDSC_E_NOMEM;
+	acc->n_models = n_models;
+	acc->width = width;
+	acc->nc = nc;
+	acc->opts = *opts;
+	acc->cap = (size_t)opts->block_rows + (size_t)opts->max_lead;
+	nc2 = nc * nc; /* checked by the callers: nc <= INT_MAX, nc * nc * 8 fits */
+	acc->seen = mudsc_calloc((size_t)n_models, sizeof *acc->seen, "accumulator counts");
+	acc->chunks = mudsc_calloc((size_t)n_models, sizeof *acc->chunks, "accumulator counts");
+	acc->has_shift = mudsc_calloc((size_t)n_models, 1, "accumulator flags");
+	acc->shift = acc->seen ? mudsc_calloc(nc, sizeof(double), "accumulator shifts") : NULL;
+	acc->sum = acc->shift ? mudsc_calloc(nc, sizeof(double), "accumulator sums") : NULL;
+	acc->prod = acc->sum ? mudsc_calloc(nc2, sizeof(double), "accumulator products") : NULL;
+	acc->scratch = acc->prod ? mudsc_calloc((size_t)width, sizeof(double), "accumulator row")
+	                         : NULL;
+	if (acc->chunks == NULL || acc->has_shift == NULL || acc->scratch == NULL) {
+		mudsc_accum_free(acc);
+		return MUDSC_E_NOMEM;
+	}
+	*out = acc;
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_accum_new(mudsc_accum **out, int32_t n_models, int64_t width,
+                                       const mudsc_accum_options *options)
+{
+	mudsc_accum_options opts;
+	size_t nc, bytes;
+	mudsc_status st;
+
+	MUDSC_CHECK_NULL(out);
+	if (n_models < 2)
+		return mudsc_err(MUDSC_E_INVALID, "mudsc_accum_new: n_models = %d, must be >= 2",
+		                 (int)n_models);
+	if (width < 1)
+		return mudsc_err(MUDSC_E_INVALID, "mudsc_accum_new: width = %" PRId64 ", must be >= 1",
+		                 width);
+	st = mudsc_accum_options_check(&opts, options, "mudsc_accum_new");
+	if (st != MUDSC_OK)
+		return st;
+	if (width > INT_MAX / n_models ||
+	    !mudsc_mul_size((size_t)n_models * (size_t)width, (size_t)n_models * (size_t)width,
+	                    &nc) ||
+	    !mudsc_mul_size(nc, sizeof(double), &bytes) ||
+	    !mudsc_mul_size((size_t)opts.block_rows + (size_t)opts.max_lead,
+	                    (size_t)n_models * (size_t)width * sizeof(double), &bytes))
+		return mudsc_err(MUDSC_E_INVALID,
+		                 "mudsc_accum_new: n_models = %d x width = %" PRId64
+		                 " (with block_rows + max_lead rows) is too large",
+		                 (int)n_models, width);
+	return mudsc_accum_alloc(out, n_models, width, &opts);
+}
+
+MUDSC_API void mudsc_accum_free(mudsc_accum *accum)
+{
+	if (accum == NULL)
+		return;
+	free(accum->seen);
+	free(accum->chunks);
+	free(accum->has_shift);
+	free(accum->shift);
+	free(accum->sum);
+	free(accum->prod);
+	free(accum->scratch);
+	free(accum->rows);
+	free(accum->prodf);
+	free(accum);
+}
+
+MUDSC_API int32_t mudsc_accum_models(const mudsc_accum *accum)
+{
+	return accum ? accum->n_models : 0;
+}
+
+MUDSC_API int64_t mudsc_accum_width(const mudsc_accum *accum)
+{
+	return accum ? accum->width : 0;
+}
+
+static int64_t min_seen(const mudsc_accum *acc)
+{
+	int64_t m = acc->seen[0];
+
+	for (int32_t i = 1; i < acc->n_models; i++)
+		if (acc->seen[i] < m)
+			m = acc->seen[i];
+	return m;
+}
+
+static int64_t max_seen(const mudsc_accum *acc)
+{
+	int64_t m = acc->seen[0];
+
+	for (int32_t i = 1; i < acc->n_models; i++)
+		if (acc->seen[i] > m)
+			m = acc->seen[i];
+	return m;
+}
+
+MUDSC_API mudsc_status mudsc_accum_count(const mudsc_accum *accum, int32_t model, int64_t *out)
+{
+	MUDSC_CHECK_NULL(accum);
+	MUDSC_CHECK_NULL(out);
+	if (model < -1 || model >= accum->n_models)
+		return mudsc_err(MUDSC_E_RANGE,
+		                 "mudsc_accum_count: argument 'model' = %d not in -1..%d", (int)model,
+		                 (int)accum->n_models - 1);
+	*out = model < 0 ? min_seen(accum) : accum->seen[model];
+	return MUDSC_OK;
+}
+
+/* ---- blocks into the sums --------------------------------------------- */
+
+/* Add k buffered rows starting at row r0 to the sums: one syrk for the
+ * products (float blocks through a float result added into double), the
+ * column sums in double. */
+static void process_rows(mudsc_accum *acc, size_t r0, size_t k)
+{
+	const size_t nc = acc->nc;
+
+	if (acc->rows_f64) {
+		const double *a = (const double *)acc->rows + r0 * nc;
+		cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)nc, (int)k, 1.0, a, (int)nc,
+		            1.0, acc->prod, (int)nc);
+		for (size_t r = 0; r < k; r++)
+			for (size_t u = 0; u < nc; u++)
+				acc->sum[u] += a[r * nc + u];
+		return;
+	}
+	const float *a = (const float *)acc->rows + r0 * nc;
+	cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)nc, (int)k, 1.0f, a, (int)nc, 0.0f,
+	            acc->prodf, (int)nc);
+	for (size_t u = 0; u < nc; u++) {
+		double *dst = acc->prod + u * nc;
+		const float *src = acc->prodf + u * nc;
+		for (size_t v = u; v < nc; v++)
+			dst[v] += src[v];
+	}
+	for (size_t r = 0; r < k; r++)
+		for (size_t u = 0; u < nc; u++)
+			acc->sum[u] += a[r * nc + u];
+}
+
+/* Move complete buffered observations into the sums: whole blocks only, or
+ * (all) every complete one; then slide the rest to the buffer's front. */
+static void flush_rows(mudsc_accum *acc, bool all)
+{
+	const size_t block = (size_t)acc->opts.block_rows;
+	size_t complete = (size_t)(min_seen(acc) - acc->done);
+	size_t take = all ? complete : complete / block * block;
+	size_t left, esize;
+
+	if (take == 0 || acc->rows == NULL)
+		return;
+	for (size_t r = 0; r < take; r += block)
+		process_rows(acc, r, take - r < block ? take - r : block);
+	left = (size_t)(max_seen(acc) - acc->done) - take;
+	esize = acc->rows_f64 ? sizeof(double) : sizeof(float);
+	if (left > 0)
+		memmove(acc->rows, (unsigned char *)acc->rows + take * acc->nc * esize,
+		        left * acc->nc * esize);
+	acc->done += (int64_t)take;
+}
+
+mudsc_status mudsc_accum_settle(mudsc_accum *acc, const char *fn)
+{
+	int64_t lo = min_seen(acc), hi = max_seen(acc);
+
+	if (lo != hi)
+		return mudsc_err(MUDSC_E_MISMATCH,
+		                 "%s: the models' observation counts differ (from %" PRId64 " to %" PRId64
+		                 "): every model must deliver the same observations",
+		                 fn, lo, hi);
+	flush_rows(acc, true);
+	return MUDSC_OK;
+}
+
+/* ---- update ------------------------------------------------------------ */
+
+static mudsc_status nonfinite_error(const mudsc_accum *acc, int32_t model,
+                                    const struct accum_view *v, int64_t obs, int64_t c)
+{
+	char pos[160];
+
+	mudsc_accum_view_position(v, obs, c, pos, sizeof pos);
+	return mudsc_err(MUDSC_E_NUMERIC,
+	                 "mudsc_accum_update: model %d, chunk %" PRId64 ": non-finite value at "
+	                 "position %s (observation %" PRId64 " of the chunk, feature %" PRId64 ")",
+	                 (int)model, acc->chunks[model], pos, obs, c);
+}
+
+/* Read observation obs of the view into acc->scratch, applying the
+ * non-finite policy. */
+static mudsc_status read_row(const mudsc_accum *acc, int32_t model, const struct accum_view *v,
+                             int64_t obs)
+{
+	double *x = acc->scratch;
+	int64_t bad = mudsc_accum_view_row(v, obs, x);
+
+	if (bad < 0)
+		return MUDSC_OK;
+	if (acc->opts.nonfinite == MUDSC_NONFINITE_ERROR)
+		return nonfinite_error(acc, model, v, obs, bad);
+	for (int64_t c = bad; c < v->width; c++)
+		if (!isfinite(x[c]))
+			x[c] = 0.0;
+	return MUDSC_OK;
+}
+
+/* A model's first chunk fixes its shift: the chunk's mean per feature, so
+ * later shifted values are of the size of the spread. Also checks every
+ * value (nothing is consumed if one is bad). */
+static mudsc_status set_shift(mudsc_accum *acc, int32_t model, const struct accum_view *v)
+{
+	double *s = acc->shift + (size_t)model * (size_t)acc->width;
+	mudsc_status st;
+
+	for (int64_t c = 0; c < acc->width; c++)
+		s[c] = 0.0;
+	for (int64_t k = 0; k < v->nobs; k++) {
+		st = read_row(acc, model, v, k);
+		if (st != MUDSC_OK)
+			return st;
+		for (int64_t c = 0; c < acc->width; c++)
+			s[c] += acc->scratch[c];
+	}
+	for (int64_t c = 0; c < acc->width; c++)
+		s[c] /= (double)v->nobs;
+	acc->has_shift[model] = 1;
+	return MUDSC_OK;
+}
+
+static mudsc_status check_all_finite(const mudsc_accum *acc, int32_t model,
+                                     const struct accum_view *v)
+{
+	for (int64_t k = 0; k < v->nobs; k++) {
+		int64_t bad = mudsc_accum_view_row(v, k, acc->scratch);
+		if (bad >= 0)
+			return nonfinite_error(acc, model, v, k, bad);
+	}
+	return MUDSC_OK;
+}
+
+/* Write observations [k0, k0 + cnt) of the view, shifted, into buffer rows
+ * starting at row pos, model's columns. */
+static mudsc_status write_rows(mudsc_accum *acc, int32_t model, const struct accum_view *v,
+                               int64_t k0, size_t cnt, size_t pos)
+{
+	const size_t w = (size_t)acc->width, col = (size_t)model * w;
+	const double *s = acc->shift + col;
+	mudsc_status st;
+
+	for (size_t k = 0; k < cnt; k++) {
+		st = read_row(acc, model, v, k0 + (int64_t)k);
+		if (st != MUDSC_OK)
+			return st;
+		const double *x = acc->scratch;
+		if (acc->rows_f64) {
+			double *dst = (double *)acc->rows + (pos + k) * acc->nc + col;
+			for (size_t c = 0; c < w; c++)
+				dst[c] = x[c] - s[c];
+		} else {
+			float *dst = (float *)acc->rows + (pos + k) * acc->nc + col;
+			for (size_t c = 0; c < w; c++)
+				dst[c] = (float)(x[c] - s[c]);
+		}
+	}
+	return MUDSC_OK;
+}
+
+static mudsc_status alloc_rows(mudsc_accum *acc, mudsc_dtype dtype)
+{
+	bool f64 = dtype == MUDSC_DTYPE_F64;
+
+	acc->rows = mudsc_calloc(acc->cap * acc->nc, f64 ? sizeof(double) : sizeof(float),
+	                         "accumulator row buffer");
+	if (acc->rows == NULL)
+		return MUDSC_E_NOMEM;
+	if (!f64) {
+		acc->prodf = mudsc_calloc(acc->nc * acc->nc, sizeof(float), "accumulator block");
+		if (acc->prodf == NULL) {
+			free(acc->rows);
+			acc->rows = NULL;
+			return MUDSC_E_NOMEM;
+		}
+	}
+	acc->rows_f64 = f64;
+	return MUDSC_OK;
+}
+
+static mudsc_status check_lead(const mudsc_accum *acc, int32_t model, int64_t nobs)
+{
+	int64_t after = acc->seen[model] + nobs, slowest = after;
+
+	for (int32_t j = 0; j < acc->n_models; j++)
+		if (j != model && acc->seen[j] < slowest)
+			slowest = acc->seen[j];
+	if (after - slowest > acc->opts.max_lead)
+		return mudsc_err(MUDSC_E_STATE,
+		                 "mudsc_accum_update: model %d would be %" PRId64
+		                 " observations ahead of the slowest model, more than max_lead = %" PRId64
+		                 " (feed the other models first, use smaller chunks, or raise "
+		                 "options.max_lead)",
+		                 (int)model, after - slowest, acc->opts.max_lead);
+	return MUDSC_OK;
+}
+
+/* Feed the chunk through the buffer; when it does not fit at once, whole
+ * blocks are processed in between (every value was checked beforehand). */
+static mudsc_status feed(mudsc_accum *acc, int32_t model, const struct accum_view *v)
+{
+	int64_t k = 0;
+	mudsc_status st;
+
+	while (k < v->nobs) {
+		size_t pos = (size_t)(acc->seen[model] - acc->done);
+		if (pos == acc->cap) {
+			flush_rows(acc, false);
+			pos = (size_t)(acc->seen[model] - acc->done);
+			if (pos == acc->cap)
+				return mudsc_err(MUDSC_E_INTERNAL, "mudsc_accum_update: row buffer stuck");
+		}
+		size_t cnt = acc->cap - pos;
+		if ((int64_t)cnt > v->nobs - k)
+			cnt = (size_t)(v->nobs - k);
+		st = write_rows(acc, model, v, k, cnt, pos);
+		if (st != MUDSC_OK)
+			return st;
+		acc->seen[model] += (int64_t)cnt;
+		k += (int64_t)cnt;
+	}
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_accum_update(mudsc_accum *accum, int32_t model,
+                                          const mudsc_features *features)
+{
+	struct accum_view v;
+	mudsc_status st;
+
+	MUDSC_CHECK_NULL(accum);
+	MUDSC_CHECK_NULL(features);
+	if (model < 0 || model >= accum->n_models)
+		return mudsc_err(MUDSC_E_RANGE, "mudsc_accum_update: argument 'model' = %d not in 0..%d",
+		                 (int)model, (int)accum->n_models - 1);
+	st = mudsc_accum_view_check(&v, features, accum->width, "mudsc_accum_update");
+	if (st != MUDSC_OK || v.nobs == 0)
+		return st;
+	st = check_lead(accum, model, v.nobs);
+	if (st != MUDSC_OK)
+		return st;
+	if (accum->rows == NULL && (st = alloc_rows(accum, v.dtype)) != MUDSC_OK)
+		return st;
+	if (!accum->has_shift[model])
+		st = set_shift(accum, model, &v);
+	else if (accum->opts.nonfinite == MUDSC_NONFINITE_ERROR &&
+	         (size_t)(accum->seen[model] - accum->done) + (size_t)v.nobs > accum->cap)
+		st = check_all_finite(accum, model, &v); /* feed() will process blocks midway */
+	if (st == MUDSC_OK)
+		st = feed(accum, model, &v);
+	if (st != MUDSC_OK)
+		return st;
+	accum->chunks[model]++;
+	flush_rows(accum, false);
+	return MUDSC_OK;
+}
+
+/* ---- results ----------------------------------------------------------- */
+
+static mudsc_status ready(mudsc_accum *acc, const double *out, size_t out_len, size_t need,
+                          const char *fn)
+{
+	mudsc_status st;
+
+	if (acc == NULL || out == NULL)
+		return mudsc_err(MUDSC_E_INVALID, "%s: argument '%s' is NULL", fn,
+		                 acc == NULL ? "accum" : "out");
+	if (out_len < need)
+		return mudsc_err(MUDSC_E_SHAPE, "%s: argument 'out_len' = %zu, need %zu", fn, out_len,
+		                 need);
+	st = mudsc_accum_settle(acc, fn);
+	if (st != MUDSC_OK)
+		return st;
+	if (acc->done == 0)
+		return mudsc_err(MUDSC_E_STATE, "%s: no observations yet", fn);
+	return MUDSC_OK;
+}
+
+/* Covariance into out (upper triangle and diagonal only). */
+static void covariance_upper(const mudsc_accum *acc, double *out)
+{
+	const size_t nc = acc->nc;
+	const double n = (double)acc->done;
+
+	for (size_t a = 0; a < nc; a++) {
+		const double ma = acc->sum[a] / n;
+		for (size_t b = a; b < nc; b++)
+			out[a * nc + b] = acc->prod[a * nc + b] / n - ma * (acc->sum[b] / n);
+	}
+}
+
+static void mirror_upper(double *out, size_t nc)
+{
+	for (size_t a = 0; a < nc; a++)
+		for (size_t b = a + 1; b < nc; b++)
+			out[b * nc + a] = out[a * nc + b];
+}
+
+MUDSC_API mudsc_status mudsc_accum_covariance(mudsc_accum *accum, double *out, size_t out_len)
+{
+	mudsc_status st = ready(accum, out, out_len, accum ? accum->nc * accum->nc : 0,
+	                        "mudsc_accum_covariance");
+
+	if (st != MUDSC_OK)
+		return st;
+	covariance_upper(accum, out);
+	mirror_upper(out, accum->nc);
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_accum_correlation(mudsc_accum *accum, double *out, size_t out_len)
+{
+	mudsc_status st = ready(accum, out, out_len, accum ? accum->nc * accum->nc : 0,
+	                        "mudsc_accum_correlation");
+	size_t nc;
+
+	if (st != MUDSC_OK)
+		return st;
+	nc = accum->nc;
+	covariance_upper(accum, out);
+	/* Row a's off-diagonal entries read the variances still on the
+	 * diagonal at b > a; a's own diagonal is replaced last. */
+	for (size_t a = 0; a < nc; a++) {
+		const double sa = sqrt(fmax(out[a * nc + a], 0.0));
+		for (size_t b = a + 1; b < nc; b++) {
+			const double sb = sqrt(fmax(out[b * nc + b], 0.0));
+			out[a * nc + b] /= fmax(sa * sb, ACCUM_EPS);
+		}
+		out[a * nc + a] /= fmax(sa * sa, ACCUM_EPS);
+	}
+	mirror_upper(out, nc);
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_accum_means(mudsc_accum *accum, double *out, size_t out_len)
+{
+	mudsc_status st = ready(accum, out, out_len, accum ? accum->nc : 0, "mudsc_accum_means");
+
+	if (st != MUDSC_OK)
+		return st;
+	for (size_t u = 0; u < accum->nc; u++)
+		out[u] = accum->shift[u] + accum->sum[u] / (double)accum->done;
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_accum_stddevs(mudsc_accum *accum, double *out, size_t out_len)
+{
+	mudsc_status st = ready(accum, out, out_len, accum ? accum->nc : 0, "mudsc_accum_stddevs");
+	const double n = accum && accum->done ? (double)accum->done : 1.0;
+
+	if (st != MUDSC_OK)
+		return st;
+	for (size_t u = 0; u < accum->nc; u++) {
+		const double m = accum->sum[u] / n;
+		out[u] = sqrt(fmax(accum->prod[u * accum->nc + u] / n - m * m, 0.0));
+	}
+	return MUDSC_OK;
+}
