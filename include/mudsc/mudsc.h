@@ -7,6 +7,7 @@
  *   matchers       LAP, align, zip on a similarity matrix        match.h
  *   mudsc_graph    merge points, bindings, JSON, ready builders  graph.h
  *   mudsc_accum    streamed activation statistics (S_a)          accum.h
+ *   mudsc_matcher  the MuDSC loop, correspondences, merged model matcher.h
  *
  * Conventions: every fallible call returns mudsc_status (0 = MUDSC_OK) and
  * sets a thread-local message (mudsc_last_error()); constructors fill
@@ -24,5 +25,6 @@
 #include "match.h"
 #include "graph.h"
 #include "accum.h"
+#include "matcher.h"
 
 #endif /* MUDSC_MUDSC_H */

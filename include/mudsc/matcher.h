@@ -1,0 +1,182 @@
+/*
+ * mudsc_matcher: runs MuDSC on N models described by a graph, with
+ * optional activation statistics per merge point, and produces the
+ * correspondences, their scores and the merged model.
+ *
+ * What it computes is ALGORITHM.md with the choices of
+ * docs/algorithm-choices.md: S = alpha*S_w + (1-alpha)*S_a; without
+ * activations weight matching (alpha taken as 1); with activations and
+ * alpha = 0 one activation-only matching; otherwise activation-initialised,
+ * seeded coordinate descent over the points keeping the best sweep.
+ *
+ * Accuracy: similarities and merged tensors are computed in double; merged
+ * tensors are rounded once to the models' dtype.  Discrete results (the
+ * permutations and zip assignments) equal those of the NumPy oracle in
+ * tests/oracle on problems without ties.
+ *
+ * After merging BatchNorm networks, re-estimate the BatchNorm running
+ * statistics on a few calibration batches: the merged running statistics
+ * are only averages (the paper does the same).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef MUDSC_MATCHER_H
+#define MUDSC_MATCHER_H
+
+#include "accum.h"
+#include "common.h"
+#include "graph.h"
+#include "model.h"
+
+MUDSC_BEGIN_DECLS
+
+/** Opaque matcher.  Belongs to one thread at a time. */
+typedef struct mudsc_matcher mudsc_matcher;
+
+/** How units are matched. */
+typedef enum mudsc_method {
+	MUDSC_METHOD_ALIGN = 0, /**< permutations onto model 0 (the anchor) */
+	MUDSC_METHOD_ZIP = 1    /**< ZipIt!-style merging, also within models */
+} mudsc_method;
+
+/** Similarity of units. */
+typedef enum mudsc_similarity {
+	MUDSC_SIMILARITY_CORRELATION = 0, /**< Pearson correlation (default) */
+	MUDSC_SIMILARITY_COSINE = 1       /**< cosine similarity (weight space only; S_a is
+	                                       always a correlation) */
+} mudsc_similarity;
+
+/**
+ * Progress callback, called after each point is re-matched: the point's
+ * index, the sweep (0-based) and the point's combined score.  Return
+ * non-zero to cancel: mudsc_matcher_run() then returns MUDSC_E_CANCELLED
+ * and the matcher keeps the results it had before the run.
+ */
+typedef int (*mudsc_progress_fn)(int64_t point, int32_t sweep, double score, void *user);
+
+/** Matcher options.  Initialise with MUDSC_MATCHER_OPTIONS_INIT or mudsc_matcher_options_init(). */
+typedef struct mudsc_matcher_options {
+	size_t size;                 /**< sizeof(mudsc_matcher_options) as compiled by the caller */
+	mudsc_method method;         /**< default MUDSC_METHOD_ALIGN */
+	double alpha;                /**< weight of S_w in [0, 1]; default 0.5 */
+	mudsc_similarity similarity; /**< default correlation */
+	double zip_r;                /**< zip reduce ratio in (0, 1); default 0.5 */
+	double zip_a;                /**< zip merged-row factor; default 0.5 */
+	double zip_b;                /**< zip within-model budget factor; default 1 */
+	int32_t use_groups;          /**< 1: respect the points' groups (default); 0: ignore them */
+	int32_t max_iter;            /**< most sweeps, >= 1; default 100 */
+	int32_t patience;            /**< sweeps without improvement before stopping, >= 1; default 5 */
+	uint64_t seed;               /**< seed of the point order; default 0 */
+	int32_t threads;             /**< BLAS threads during run(); 0 (default) leaves them as set */
+	double eps;                  /**< similarity denominator floor, > 0; default 1e-7 */
+	mudsc_progress_fn progress;  /**< may be NULL */
+	void *progress_user;         /**< passed to progress */
+} mudsc_matcher_options;
+
+#define MUDSC_MATCHER_OPTIONS_INIT                                                              \
+	{                                                                                           \
+		sizeof(mudsc_matcher_options), MUDSC_METHOD_ALIGN, 0.5, MUDSC_SIMILARITY_CORRELATION,   \
+			0.5, 0.5, 1.0, 1, 100, 5, 0, 0, 1e-7, NULL, NULL                                    \
+	}
+
+/** Fill opts with the defaults (opts->size included). */
+MUDSC_API mudsc_status mudsc_matcher_options_init(mudsc_matcher_options *opts);
+
+/**
+ * Create a matcher for n_models >= 2 models described by graph.  The graph
+ * is validated against every model (mudsc_graph_validate) and bound tensors
+ * must agree in dtype and shape across models (MUDSC_E_MISMATCH).  The
+ * models are frozen (mudsc_model_freeze); graph and models must outlive the
+ * matcher unchanged.  opts may be NULL for the defaults; out-of-range
+ * options give MUDSC_E_INVALID naming the field.
+ */
+MUDSC_API mudsc_status mudsc_matcher_new(mudsc_matcher **out, const mudsc_graph *graph,
+                                         mudsc_model *const *models, int32_t n_models,
+                                         const mudsc_matcher_options *opts);
+
+/** Free a matcher.  NULL is a no-op. */
+MUDSC_API void mudsc_matcher_free(mudsc_matcher *matcher);
+
+/**
+ * Give point `point` its activation statistics: the accumulator's NC x NC
+ * correlation is copied (the accumulator may be freed afterwards).  The
+ * accumulator must have the matcher's number of models and the point's
+ * width (MUDSC_E_MISMATCH).  Activations must be given for every point or
+ * for none (checked by run()).
+ */
+MUDSC_API mudsc_status mudsc_matcher_set_activations(mudsc_matcher *matcher, size_t point,
+                                                     mudsc_accum *accum);
+
+/**
+ * Give point `point` an activation similarity S_a computed by the host:
+ * len = (N*C)^2 doubles, row-major, finite, exactly symmetric.  Copied.
+ */
+MUDSC_API mudsc_status mudsc_matcher_set_activation_similarity(mudsc_matcher *matcher,
+                                                               size_t point, const double *S_a,
+                                                               size_t len);
+
+/**
+ * Run the matching.  Errors: MUDSC_E_STATE (activations for some points
+ * only), MUDSC_E_CANCELLED, MUDSC_E_NUMERIC (zip constraints leave no merge),
+ * MUDSC_E_NOMEM.  On error the previous results (if any) are kept.
+ */
+MUDSC_API mudsc_status mudsc_matcher_run(mudsc_matcher *matcher);
+
+/** Number of sweeps of the last run (0 for activation-only matching; -1 before any run). */
+MUDSC_API int32_t mudsc_matcher_sweeps(const mudsc_matcher *matcher);
+
+/** The sweep whose correspondences were kept (-1: the activation initialisation). */
+MUDSC_API int32_t mudsc_matcher_best_sweep(const mudsc_matcher *matcher);
+
+/**
+ * The objective of each sweep of the last run (mean over points of the
+ * combined matched similarity).  Writes min(capacity, sweeps) values.
+ */
+MUDSC_API mudsc_status mudsc_matcher_objectives(const mudsc_matcher *matcher, double *out,
+                                                size_t capacity);
+
+/**
+ * Point results of the last run: *width_out = C' (C for align), and
+ * scores[0..2] = mean matched S_w, S_a and S (NaN where not computed).
+ * Either output may be NULL.  MUDSC_E_STATE before a successful run,
+ * MUDSC_E_RANGE for a bad point.
+ */
+MUDSC_API mudsc_status mudsc_matcher_point_result(const mudsc_matcher *matcher, size_t point,
+                                                  int64_t *width_out, double *scores);
+
+/**
+ * The merged unit of every stacked unit u = i*C + c of the point (len =
+ * N*C).  This is the correspondence: P[u, out[u]] = 1; the merge matrix of
+ * model i is its block with each column divided by model i's member count,
+ * the unmerge matrix the block itself.
+ */
+MUDSC_API mudsc_status mudsc_matcher_assignment(const mudsc_matcher *matcher, size_t point,
+                                                int64_t *out, size_t len);
+
+/**
+ * Align only: out[j] (len = C) = the unit of `model` matched to anchor unit j
+ * (the identity for model 0).  MUDSC_E_STATE for zip results.
+ */
+MUDSC_API mudsc_status mudsc_matcher_permutation(const mudsc_matcher *matcher, size_t point,
+                                                 int32_t model, int64_t *out, size_t len);
+
+/**
+ * The merged model: every tensor of model 0's order, bound ones transformed
+ * and averaged with weights (n_models values, NULL = 1/N each), other float
+ * tensors averaged, non-float ones (BatchNorm's num_batches_tracked) taken
+ * from model 0.  Tensors keep their dtype.  Owned: mudsc_model_free().
+ */
+MUDSC_API mudsc_status mudsc_matcher_merge(mudsc_model **out, const mudsc_matcher *matcher,
+                                           const double *weights);
+
+/**
+ * Model `model` brought into the merged order without averaging (for align:
+ * model i permuted into model 0's order), for hosts that interpolate
+ * themselves.  Owned: mudsc_model_free().
+ */
+MUDSC_API mudsc_status mudsc_matcher_transform(mudsc_model **out, const mudsc_matcher *matcher,
+                                               int32_t model);
+
+MUDSC_END_DECLS
+
+#endif /* MUDSC_MATCHER_H */

@@ -1,0 +1,143 @@
+/*
+ * Weight features: for each non-ignored binding of the point, model i's
+ * tensor with every other bound axis brought into its point's merged order
+ * (IN axis: M_i, OUT axis: U_i), the bound axis moved to the front and
+ * flattened; blocks side by side.  S_w = row similarity of the NC x D stack.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "axis_ops.h"
+#include "internal.h"
+#include "weight_sim.h"
+
+/* Shape of feature f after the other axes are transformed; returns numel. */
+static size_t transformed_shape(const struct plan_tensor *t, int32_t axis, size_t p,
+                                const struct point_corr *corr, int64_t *shape)
+{
+	size_t n = 1;
+	for (int32_t d = 0; d < t->rank; d++) {
+		int32_t q = t->point[d];
+		shape[d] = t->shape[d];
+		if (d != axis && q >= 0 && (size_t)q != p && corr[q].set)
+			shape[d] = corr[q].width_out;
+		n *= (size_t)shape[d];
+	}
+	return n;
+}
+
+/* Largest intermediate any feature needs: axes are transformed one at a
+ * time, so every stage fits the shape with each axis at max(before, after). */
+static size_t scratch_size(const struct mudsc_plan *plan, const struct plan_point *pt, size_t p,
+                           const struct point_corr *corr, size_t *D)
+{
+	int64_t shape[MUDSC_MAX_RANK];
+	size_t most = 0;
+
+	*D = 0;
+	for (size_t f = 0; f < pt->nfeatures; f++) {
+		const struct plan_tensor *t = &plan->tensors[pt->features[f].tensor];
+		size_t after = transformed_shape(t, pt->features[f].axis, p, corr, shape);
+		size_t bound = 1;
+		for (int32_t d = 0; d < t->rank; d++)
+			bound *= (size_t)(shape[d] > t->shape[d] ? shape[d] : t->shape[d]);
+		if (bound > most)
+			most = bound;
+		*D += after / (size_t)pt->width;
+	}
+	return most;
+}
+
+/* Model i's block of feature f into F rows [i*C, (i+1)*C), columns from col. */
+static void feature_block(double *F, size_t D, size_t col, const struct mudsc_plan *plan,
+                          size_t p, const struct plan_feature *feat, int32_t i,
+                          const struct point_corr *corr, double *a, double *b, double *scale,
+                          int64_t *counts)
+{
+	const struct plan_tensor *t = &plan->tensors[feat->tensor];
+	int64_t shape[MUDSC_MAX_RANK];
+	size_t outer, inner, cols;
+	int64_t C = plan->points[p].width;
+
+	memcpy(shape, t->shape, sizeof shape);
+	mudsc_plan_load(t, i, a);
+	for (int32_t d = 0; d < t->rank; d++) {
+		int32_t q = t->point[d];
+		if (d == feat->axis || q < 0 || (size_t)q == p || !corr[q].set)
+			continue;
+		mudsc_corr_scales(&corr[q], plan->n_models, shape[d], i,
+		                  t->role[d] == PLAN_IN ? CORR_MERGE : CORR_UNMERGE, NULL, counts, scale);
+		mudsc_axis_split(t->rank, shape, d, &outer, &inner);
+		mudsc_axis_contract(b, a, outer, shape[d], inner, corr[q].assign + (size_t)i * shape[d],
+		                    scale, corr[q].width_out);
+		shape[d] = corr[q].width_out;
+		double *tmp = a;
+		a = b;
+		b = tmp;
+	}
+	mudsc_axis_split(t->rank, shape, feat->axis, &outer, &inner);
+	mudsc_axis_to_front(b, a, outer, C, inner);
+	cols = outer * inner;
+	for (int64_t c = 0; c < C; c++)
+		memcpy(F + ((size_t)i * (size_t)C + (size_t)c) * D + col, b + (size_t)c * cols,
+		       cols * sizeof *F);
+}
+
+static int64_t widest_point(const struct mudsc_plan *plan, const struct point_corr *corr)
+{
+	int64_t most = 1;
+	for (size_t q = 0; q < plan->npoints; q++) {
+		if (plan->points[q].width > most)
+			most = plan->points[q].width;
+		if (corr[q].set && corr[q].width_out > most)
+			most = corr[q].width_out;
+	}
+	return most;
+}
+
+mudsc_status mudsc_weight_similarity(double *S, const struct mudsc_plan *plan, size_t p,
+                                     const struct point_corr *corr, enum mudsc_simil_kind kind,
+                                     double eps)
+{
+	const struct plan_point *pt = &plan->points[p];
+	int32_t N = plan->n_models;
+	size_t D, scratch = scratch_size(plan, pt, p, corr, &D);
+	int64_t wide = widest_point(plan, corr);
+	double *F, *a, *b, *scale;
+	int64_t *counts;
+	mudsc_status st = MUDSC_OK;
+
+	if (pt->nfeatures == 0 || D == 0)
+		return mudsc_err(MUDSC_E_INVALID,
+		                 "weight similarity: point '%s' has no non-ignored binding with elements",
+		                 pt->name);
+	F = mudsc_alloc((size_t)N * (size_t)pt->width * D * sizeof *F, "weight features");
+	a = mudsc_alloc(scratch * sizeof *a, "weight feature scratch");
+	b = mudsc_alloc(scratch * sizeof *b, "weight feature scratch");
+	scale = mudsc_alloc((size_t)wide * sizeof *scale, "merge scales");
+	counts = mudsc_alloc((size_t)N * (size_t)wide * sizeof *counts, "member counts");
+	if (F == NULL || a == NULL || b == NULL || scale == NULL || counts == NULL) {
+		st = MUDSC_E_NOMEM;
+		goto done;
+	}
+	for (int32_t i = 0; i < N; i++) {
+		size_t col = 0;
+		for (size_t f = 0; f < pt->nfeatures; f++) {
+			int64_t shape[MUDSC_MAX_RANK];
+			const struct plan_tensor *t = &plan->tensors[pt->features[f].tensor];
+			feature_block(F, D, col, plan, p, &pt->features[f], i, corr, a, b, scale, counts);
+			col += transformed_shape(t, pt->features[f].axis, p, corr, shape) /
+			       (size_t)pt->width;
+		}
+	}
+	st = mudsc_similarity_rows(S, F, (int64_t)N * pt->width, (int64_t)D, kind, eps);
+done:
+	free(F);
+	free(a);
+	free(b);
+	free(scale);
+	free(counts);
+	return st;
+}
