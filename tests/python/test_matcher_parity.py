@@ -1,0 +1,221 @@
+"""mudsc_matcher against the independent NumPy/SciPy oracle (tests/oracle/mudsc_ref.py):
+the same correspondences (exactly), scores, objectives and sweeps, and the same
+merged tensors (1e-10 relative; both compute in float64) for weight matching,
+activation alignment, zip, MuDSC align and MuDSC zip, group align and group zip,
+N = 2 and 3.  Networks are related (a noisy permuted copy) so optima are unique."""
+import json
+
+import numpy as np
+import pytest
+
+import mudsc_ref as ref
+import toy_nets
+from shim import Model, MudscError
+from shim_graph import Graph
+from shim_matcher import Matcher
+
+MLP_WIDTHS = [10, 24, 16, 6]
+
+
+def related_mlps(N, seed, norm=False):
+    """Model 0 random; model i = model 0 with hidden units permuted, plus noise."""
+    rng = np.random.default_rng(seed)
+    base = toy_nets.random_mlp(MLP_WIDTHS, seed, norm=norm)
+    models = [base]
+    for _ in range(1, N):
+        perms = {k: rng.permutation(MLP_WIDTHS[k]) for k in range(1, len(MLP_WIDTHS) - 1)}
+        m = toy_nets.permute_mlp(base, perms)
+        models.append({k: v + 0.3 * rng.standard_normal(v.shape) * v.std() for k, v in m.items()})
+    return models
+
+
+def related_fused(N, seed, G=2):
+    rng = np.random.default_rng(seed)
+    base = toy_nets.random_fused(7, 12, 8, 5, seed)
+    models = [base]
+    for _ in range(1, N):
+        m = toy_nets.permute_fused(base, {"h0": rng.permutation(12),
+                                          "a": toy_nets.block_perm(G, 8 // G, rng),
+                                          "b": rng.permutation(8)})
+        models.append({k: v + 0.3 * rng.standard_normal(v.shape) * v.std() for k, v in m.items()})
+    return models
+
+
+def mlp_activations(models, seed):
+    x = np.random.default_rng(seed + 100).standard_normal((300, MLP_WIDTHS[0]))
+    hidden = [toy_nets.mlp_forward(m, x)[1] for m in models]
+    return {f"fc{k + 1}": ref.activation_similarity([h[k] for h in hidden])
+            for k in range(len(MLP_WIDTHS) - 2)}
+
+
+def fused_activations(models, seed, G=2):
+    x = np.random.default_rng(seed + 100).standard_normal((300, 7))
+    feats = [toy_nets.fused_forward(m, x, G)[1] for m in models]
+    return {p: ref.activation_similarity([f[p] for f in feats]) for p in ("h0", "a", "b")}
+
+
+def run_both(graph_dict, models, acts, **opts):
+    """(C matcher, oracle result) on the same inputs."""
+    graph = ref.load_graph(graph_dict)
+    expect = ref.mudsc(graph, models, activations=acts, **opts)
+    cmodels = [Model(m) for m in models]
+    g = Graph.from_json(json.dumps(graph_dict))
+    copts = {"method": opts.get("method", "align"), "alpha": opts.get("alpha", 0.5)}
+    for ours, theirs in (("zip_r", "r"), ("zip_a", "a"), ("zip_b", "b"), ("seed", "seed"),
+                         ("max_iter", "max_iter"), ("patience", "patience")):
+        if theirs in opts:
+            copts[ours] = opts[theirs]
+    if "use_groups" in opts:
+        copts["use_groups"] = int(opts["use_groups"])
+    m = Matcher(g, cmodels, **copts)
+    if acts:
+        for k, p in enumerate(graph.points):
+            m.set_sa(k, acts[p.name])
+    m.run()
+    return m, expect, graph
+
+
+def assert_same(m, expect, graph, models, N):
+    assert m.sweeps() == expect.sweeps
+    assert m.best_sweep() == expect.best_sweep
+    np.testing.assert_allclose(m.objectives(), expect.objectives, rtol=1e-10, atol=1e-12)
+    for k, p in enumerate(graph.points):
+        corr = expect.corr[p.name]
+        got = m.assignment(k, N * p.width)
+        np.testing.assert_array_equal(got, corr.P, err_msg=p.name)
+        width, scores = m.point_result(k)
+        assert width == corr.Cp
+        np.testing.assert_allclose(scores, expect.scores[p.name], rtol=1e-10, atol=1e-12,
+                                   equal_nan=True)
+    merged = m.merge()
+    want = ref.merged_tensors(graph, models, expect.corr)
+    assert list(merged) == list(want)
+    for name in want:
+        np.testing.assert_allclose(merged[name], want[name], rtol=1e-10, atol=1e-12,
+                                   err_msg=name)
+
+
+CASES = [
+    # (description, options, with activations)
+    ("weight matching", {"method": "align"}, False),
+    ("activation alignment", {"method": "align", "alpha": 0.0}, True),
+    ("MuDSC align", {"method": "align", "alpha": 0.5}, True),
+    ("activation zip", {"method": "zip", "alpha": 0.0}, True),
+    ("MuDSC zip", {"method": "zip", "alpha": 0.5}, True),
+    ("weight zip", {"method": "zip"}, False),
+    ("MuDSC zip a<=0, b=0.5", {"method": "zip", "alpha": 0.3, "a": 0.0, "b": 0.5}, True),
+]
+
+
+@pytest.mark.parametrize("N", [2, 3])
+@pytest.mark.parametrize("desc, opts, with_acts", CASES, ids=[c[0] for c in CASES])
+def test_mlp_parity(N, desc, opts, with_acts):
+    models = related_mlps(N, seed=N)
+    acts = mlp_activations(models, seed=N) if with_acts else None
+    m, expect, graph = run_both(toy_nets.mlp_graph(MLP_WIDTHS), models, acts, seed=3, **opts)
+    assert_same(m, expect, graph, models, N)
+
+
+@pytest.mark.parametrize("N", [2, 3])
+@pytest.mark.parametrize("method", ["align", "zip"])
+@pytest.mark.parametrize("use_groups", [True, False])
+def test_grouped_split_parity(N, method, use_groups):
+    """Splits (a whole-tensor binding beside part bindings) and a grouped point."""
+    models = related_fused(N, seed=10 + N)
+    acts = fused_activations(models, seed=N)
+    m, expect, graph = run_both(toy_nets.fused_graph(12, 8, 2), models, acts, method=method,
+                                alpha=0.5, use_groups=use_groups, seed=1)
+    assert_same(m, expect, graph, models, N)
+
+
+def test_mlp_with_batchnorm_parity():
+    models = related_mlps(2, seed=5, norm=True)
+    acts = mlp_activations(models, seed=5)
+    graph = toy_nets.mlp_graph(MLP_WIDTHS, norm=True)
+    m, expect, g = run_both(graph, models, acts, method="align", alpha=0.5)
+    assert_same(m, expect, g, models, 2)
+
+
+@pytest.mark.parametrize("method", ["align", "zip"])
+def test_permuted_copy_merges_to_itself(method):
+    """Sanity that can fail: a network merged with a randomly permuted copy of
+    itself is the network itself (1e-12), with or without activations."""
+    rng = np.random.default_rng(0)
+    base = toy_nets.random_mlp(MLP_WIDTHS, 0)
+    copy = toy_nets.permute_mlp(base, {1: rng.permutation(24), 2: rng.permutation(16)})
+    for acts in (None, mlp_activations([base, copy], 0)):
+        m, _, _ = run_both(toy_nets.mlp_graph(MLP_WIDTHS), [base, copy], acts, method=method)
+        merged = m.merge()
+        for name, value in base.items():
+            np.testing.assert_allclose(merged[name], value, rtol=1e-12, atol=1e-12,
+                                       err_msg=name)
+        if method == "align":
+            back = m.transform(1)
+            for name, value in base.items():
+                np.testing.assert_array_equal(back[name], value)
+
+
+def test_alpha_one_without_activations_is_weight_matching():
+    models = related_mlps(2, seed=7)
+    acts = mlp_activations(models, seed=7)
+    m1, _, g = run_both(toy_nets.mlp_graph(MLP_WIDTHS), models, None, method="align")
+    m2, _, _ = run_both(toy_nets.mlp_graph(MLP_WIDTHS), models, None, method="align", alpha=1.0)
+    for k, p in enumerate(g.points):
+        np.testing.assert_array_equal(m1.assignment(k, 2 * p.width), m2.assignment(k, 2 * p.width))
+    assert acts  # activations exist but were deliberately not given
+
+
+def test_bad_inputs():
+    models = related_mlps(2, seed=1)
+    g = Graph.from_json(json.dumps(toy_nets.mlp_graph(MLP_WIDTHS)))
+    cm = [Model(x) for x in models]
+    with pytest.raises(MudscError) as e:
+        Matcher(g, cm, alpha=1.5)
+    assert e.value.status == "MUDSC_E_INVALID" and "alpha" in e.value.message
+    with pytest.raises(MudscError) as e:
+        Matcher(g, cm, method="zip", zip_r=1.0)
+    assert "zip_r" in e.value.message
+    with pytest.raises(MudscError) as e:
+        Matcher(g, cm[:1])
+    assert e.value.status == "MUDSC_E_INVALID"
+    bad = dict(models[1])
+    bad["fc1.weight"] = bad["fc1.weight"][:, :5]  # wrong fan-in: mismatched models
+    with pytest.raises(MudscError) as e:
+        Matcher(g, [cm[0], Model(bad)])
+    assert e.value.status in ("MUDSC_E_SHAPE", "MUDSC_E_MISMATCH")
+    m = Matcher(g, cm)
+    with pytest.raises(MudscError) as e:
+        m.merge()
+    assert e.value.status == "MUDSC_E_STATE"
+    acts = mlp_activations(models, 1)
+    m.set_sa(0, acts["fc1"])  # only one of the two points
+    with pytest.raises(MudscError) as e:
+        m.run()
+    assert e.value.status == "MUDSC_E_STATE" and "fc2" in e.value.message
+    with pytest.raises(MudscError) as e:
+        m.set_sa(0, acts["fc1"][:-1])
+    assert e.value.status == "MUDSC_E_SHAPE"
+    asym = acts["fc2"].copy()
+    asym[0, 1] += 0.1
+    with pytest.raises(MudscError) as e:
+        m.set_sa(1, asym)
+    assert "symmetric" in e.value.message
+
+
+def test_cancel_keeps_nothing_half_written():
+    models = related_mlps(2, seed=2)
+    g = Graph.from_json(json.dumps(toy_nets.mlp_graph(MLP_WIDTHS)))
+    calls = []
+
+    def progress(point, sweep, score, user):
+        calls.append((point, sweep))
+        return 1 if len(calls) == 3 else 0
+
+    m = Matcher(g, [Model(x) for x in models], progress=progress)
+    with pytest.raises(MudscError) as e:
+        m.run()
+    assert e.value.status == "MUDSC_E_CANCELLED"
+    assert len(calls) == 3
+    assert m.sweeps() == -1  # no results were published
+    with pytest.raises(MudscError):
+        m.merge()
