@@ -393,9 +393,10 @@ MUDSC_API mudsc_status mudsc_matcher_merge(mudsc_model **out, const mudsc_matche
 	for (int32_t i = 0; i < m->plan.n_models; i++) {
 		w[i] = weights ? weights[i] : 1.0 / (double)m->plan.n_models;
 		if (!isfinite(w[i])) {
+			double bad = w[i];
 			free(w);
 			return mudsc_err(MUDSC_E_INVALID, "mudsc_matcher_merge: weights[%d] = %g is not "
-			                                  "finite", (int)i, w[i]);
+			                                  "finite", (int)i, bad);
 		}
 	}
 	st = mudsc_merge_apply(out, &m->plan, m->result.corr, m->models, w, -1);

@@ -219,3 +219,17 @@ def test_cancel_keeps_nothing_half_written():
     assert m.sweeps() == -1  # no results were published
     with pytest.raises(MudscError):
         m.merge()
+
+
+def test_merge_weights():
+    """Weights: align with (0.25, 0.75) is that weighted sum of the permuted models;
+    a non-finite weight is refused."""
+    models = related_mlps(2, seed=4)
+    m, expect, graph = run_both(toy_nets.mlp_graph(MLP_WIDTHS), models, None, method="align")
+    got = m.merge([0.25, 0.75])
+    want = ref.merged_tensors(graph, models, expect.corr, weights=[0.25, 0.75])
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-12, err_msg=name)
+    with pytest.raises(MudscError) as e:
+        m.merge([0.5, float("nan")])
+    assert e.value.status == "MUDSC_E_INVALID" and "weights[1]" in e.value.message
