@@ -258,7 +258,7 @@ static const struct bad_case bad_cases[] = {
 	{HEAD "\"points\": [{\"name\": \"p\", \"width\": 0, \"bindings\": []}]}", MUDSC_E_SHAPE,
 	 "points[0].width"},
 	{HEAD "\"points\": [{\"name\": \"p\", \"width\": 4, \"groups\": 3, \"bindings\": []}]}",
-	 MUDSC_E_SHAPE, "points[0]: "},
+	 MUDSC_E_SHAPE, "points[0].groups"},
 	{HEAD "\"points\": [{\"name\": \"p\", \"width\": 4, \"bindings\": [" B("w", 0, "out") ", "
 	      B("w", -1, "in") "]}]}",
 	 MUDSC_E_SHAPE, "points[0].bindings[1].axis"},
