@@ -220,6 +220,20 @@ START_TEST(validate_against_models)
 	ck_assert_error_has("'fused'");
 	ck_assert_error_has("length 7");
 
+	/* a bound tensor whose unbound axis differs between models */
+	{
+		mudsc_model *other = NULL;
+		ck_assert_ok(mudsc_model_new(&other));
+		add_f32(other, "fc1.weight", 2, 4, 9);
+		add_f32(other, "fc2.weight", 2, 2, 4);
+		add_f32(other, "fused", 2, 8, 3);
+		models[0] = good;
+		models[1] = other;
+		ck_assert_status(mudsc_graph_validate(g, models, 2), MUDSC_E_MISMATCH);
+		ck_assert_error_has("'fc1.weight' axis 1 has length 3 in model 0 but 9 in model 1");
+		mudsc_model_free(other);
+	}
+
 	/* a bound integer tensor */
 	ck_assert_ok(mudsc_graph_bind(g, 0, "steps", NULL, 0, MUDSC_ROLE_OUT, 0));
 	models[0] = good;
