@@ -112,7 +112,7 @@ struct ctx {
 	int64_t groups; /* of every point: GroupNorm groups, or 1 */
 };
 
-static mudsc_status bind(struct ctx *c, size_t p, const char *module, const char *param,
+static mudsc_status bind_param(struct ctx *c, size_t p, const char *module, const char *param,
                          int32_t axis, mudsc_role role, uint32_t flags)
 {
 	char t[2 * NAME_CAP];
@@ -125,15 +125,15 @@ static mudsc_status bind_conv_norm(struct ctx *c, size_t p, const char *conv, co
 {
 	mudsc_status st;
 
-	if ((st = bind(c, p, conv, "weight", 0, MUDSC_ROLE_OUT, 0)) != MUDSC_OK ||
-	    (st = bind(c, p, norm, "weight", 0, MUDSC_ROLE_OUT, 0)) != MUDSC_OK ||
-	    (st = bind(c, p, norm, "bias", 0, MUDSC_ROLE_OUT, 0)) != MUDSC_OK)
+	if ((st = bind_param(c, p, conv, "weight", 0, MUDSC_ROLE_OUT, 0)) != MUDSC_OK ||
+	    (st = bind_param(c, p, norm, "weight", 0, MUDSC_ROLE_OUT, 0)) != MUDSC_OK ||
+	    (st = bind_param(c, p, norm, "bias", 0, MUDSC_ROLE_OUT, 0)) != MUDSC_OK)
 		return st;
 	if (c->o->norm != MUDSC_NORM_BATCH)
 		return MUDSC_OK;
-	if ((st = bind(c, p, norm, "running_mean", 0, MUDSC_ROLE_OUT, MUDSC_BIND_IGNORE)) != MUDSC_OK)
+	if ((st = bind_param(c, p, norm, "running_mean", 0, MUDSC_ROLE_OUT, MUDSC_BIND_IGNORE)) != MUDSC_OK)
 		return st;
-	return bind(c, p, norm, "running_var", 0, MUDSC_ROLE_OUT, MUDSC_BIND_IGNORE);
+	return bind_param(c, p, norm, "running_var", 0, MUDSC_ROLE_OUT, MUDSC_BIND_IGNORE);
 }
 
 static mudsc_status new_point(struct ctx *c, const char *name, int64_t width, const char *site,
@@ -163,7 +163,7 @@ static mudsc_status inner_points(struct ctx *c, const char *blk, int64_t planes)
 		mudsc_graph_namef(next, sizeof next, "%s.conv%d", blk, k + 1);
 		if ((st = new_point(c, conv, planes, norm, &p)) != MUDSC_OK ||
 		    (st = bind_conv_norm(c, p, conv, norm)) != MUDSC_OK ||
-		    (st = bind(c, p, next, "weight", 1, MUDSC_ROLE_IN, 0)) != MUDSC_OK)
+		    (st = bind_param(c, p, next, "weight", 1, MUDSC_ROLE_IN, 0)) != MUDSC_OK)
 			return st;
 	}
 	return MUDSC_OK;
@@ -196,14 +196,14 @@ static mudsc_status block(struct ctx *c, int s, int j, int64_t in_width, size_t 
 
 	mudsc_graph_namef(blk, sizeof blk, "layer%d.%d", s + 1, j);
 	mudsc_graph_namef(conv1, sizeof conv1, "%s.conv1", blk);
-	if ((st = bind(c, *cur, conv1, "weight", 1, MUDSC_ROLE_IN, 0)) != MUDSC_OK ||
+	if ((st = bind_param(c, *cur, conv1, "weight", 1, MUDSC_ROLE_IN, 0)) != MUDSC_OK ||
 	    (st = inner_points(c, blk, planes)) != MUDSC_OK)
 		return st;
 	if (shortcut) {
 		mudsc_graph_namef(sc, sizeof sc, "%s.%s", blk, c->o->shortcut_conv);
 		mudsc_graph_namef(scn, sizeof scn, "%s.%s", blk, c->o->shortcut_norm);
 		mudsc_graph_namef(stream, sizeof stream, "layer%d", s + 1);
-		if ((st = bind(c, *cur, sc, "weight", 1, MUDSC_ROLE_IN, 0)) != MUDSC_OK ||
+		if ((st = bind_param(c, *cur, sc, "weight", 1, MUDSC_ROLE_IN, 0)) != MUDSC_OK ||
 		    (st = new_point(c, stream, out_width, blk, &p)) != MUDSC_OK ||
 		    (st = bind_conv_norm(c, p, sc, scn)) != MUDSC_OK)
 			return st;
@@ -245,7 +245,7 @@ static mudsc_status build(struct ctx *c)
 		}
 	if (c->o->head == NULL || c->o->head[0] == '\0')
 		return MUDSC_OK;
-	return bind(c, cur, c->o->head, "weight", 1, MUDSC_ROLE_IN, 0);
+	return bind_param(c, cur, c->o->head, "weight", 1, MUDSC_ROLE_IN, 0);
 }
 
 MUDSC_API mudsc_status mudsc_graph_build_resnet(mudsc_graph **out,

@@ -46,7 +46,7 @@ struct ctx {
 };
 
 /* Bind "<module>.<param>" (module already carries the prefix). */
-static mudsc_status bind(struct ctx *c, size_t p, const char *module, const char *param,
+static mudsc_status bind_param(struct ctx *c, size_t p, const char *module, const char *param,
                          const char *part, int32_t axis, mudsc_role role)
 {
 	char t[2 * NAME_CAP];
@@ -56,8 +56,8 @@ static mudsc_status bind(struct ctx *c, size_t p, const char *module, const char
 
 static mudsc_status bind_norm(struct ctx *c, const char *norm)
 {
-	mudsc_status st = bind(c, c->res, norm, "weight", NULL, 0, MUDSC_ROLE_OUT);
-	return st != MUDSC_OK ? st : bind(c, c->res, norm, "bias", NULL, 0, MUDSC_ROLE_OUT);
+	mudsc_status st = bind_param(c, c->res, norm, "weight", NULL, 0, MUDSC_ROLE_OUT);
+	return st != MUDSC_OK ? st : bind_param(c, c->res, norm, "bias", NULL, 0, MUDSC_ROLE_OUT);
 }
 
 static mudsc_status named_point(struct ctx *c, const char *blk, const char *what, int64_t width,
@@ -91,20 +91,20 @@ static mudsc_status attention(struct ctx *c, const char *blk)
 		if ((st = mudsc_graph_add_split(c->g, t, 0, 3, qkv_parts)) != MUDSC_OK)
 			return st;
 	}
-	if ((st = bind(c, c->res, qkv, "weight", NULL, 1, MUDSC_ROLE_IN)) != MUDSC_OK ||
+	if ((st = bind_param(c, c->res, qkv, "weight", NULL, 1, MUDSC_ROLE_IN)) != MUDSC_OK ||
 	    (st = named_point(c, blk, "attn", c->o->dim, c->o->heads, "attn.proj", &p)) != MUDSC_OK)
 		return st;
 	for (int k = 0; k < 3; k++) {
-		if ((st = bind(c, p, qkv, "weight", qkv_parts[k], 0, MUDSC_ROLE_OUT)) != MUDSC_OK)
+		if ((st = bind_param(c, p, qkv, "weight", qkv_parts[k], 0, MUDSC_ROLE_OUT)) != MUDSC_OK)
 			return st;
 		if (c->o->qkv_bias &&
-		    (st = bind(c, p, qkv, "bias", qkv_parts[k], 0, MUDSC_ROLE_OUT)) != MUDSC_OK)
+		    (st = bind_param(c, p, qkv, "bias", qkv_parts[k], 0, MUDSC_ROLE_OUT)) != MUDSC_OK)
 			return st;
 	}
-	if ((st = bind(c, p, proj, "weight", NULL, 1, MUDSC_ROLE_IN)) != MUDSC_OK ||
-	    (st = bind(c, c->res, proj, "weight", NULL, 0, MUDSC_ROLE_OUT)) != MUDSC_OK)
+	if ((st = bind_param(c, p, proj, "weight", NULL, 1, MUDSC_ROLE_IN)) != MUDSC_OK ||
+	    (st = bind_param(c, c->res, proj, "weight", NULL, 0, MUDSC_ROLE_OUT)) != MUDSC_OK)
 		return st;
-	return bind(c, c->res, proj, "bias", NULL, 0, MUDSC_ROLE_OUT);
+	return bind_param(c, c->res, proj, "bias", NULL, 0, MUDSC_ROLE_OUT);
 }
 
 static mudsc_status mlp(struct ctx *c, const char *blk)
@@ -115,14 +115,14 @@ static mudsc_status mlp(struct ctx *c, const char *blk)
 
 	mudsc_graph_namef(fc1, sizeof fc1, "%s.mlp.fc1", blk);
 	mudsc_graph_namef(fc2, sizeof fc2, "%s.mlp.fc2", blk);
-	if ((st = bind(c, c->res, fc1, "weight", NULL, 1, MUDSC_ROLE_IN)) != MUDSC_OK ||
+	if ((st = bind_param(c, c->res, fc1, "weight", NULL, 1, MUDSC_ROLE_IN)) != MUDSC_OK ||
 	    (st = named_point(c, blk, "mlp", c->o->mlp_dim, 1, "mlp.act", &p)) != MUDSC_OK ||
-	    (st = bind(c, p, fc1, "weight", NULL, 0, MUDSC_ROLE_OUT)) != MUDSC_OK ||
-	    (st = bind(c, p, fc1, "bias", NULL, 0, MUDSC_ROLE_OUT)) != MUDSC_OK ||
-	    (st = bind(c, p, fc2, "weight", NULL, 1, MUDSC_ROLE_IN)) != MUDSC_OK ||
-	    (st = bind(c, c->res, fc2, "weight", NULL, 0, MUDSC_ROLE_OUT)) != MUDSC_OK)
+	    (st = bind_param(c, p, fc1, "weight", NULL, 0, MUDSC_ROLE_OUT)) != MUDSC_OK ||
+	    (st = bind_param(c, p, fc1, "bias", NULL, 0, MUDSC_ROLE_OUT)) != MUDSC_OK ||
+	    (st = bind_param(c, p, fc2, "weight", NULL, 1, MUDSC_ROLE_IN)) != MUDSC_OK ||
+	    (st = bind_param(c, c->res, fc2, "weight", NULL, 0, MUDSC_ROLE_OUT)) != MUDSC_OK)
 		return st;
-	return bind(c, c->res, fc2, "bias", NULL, 0, MUDSC_ROLE_OUT);
+	return bind_param(c, c->res, fc2, "bias", NULL, 0, MUDSC_ROLE_OUT);
 }
 
 static mudsc_status encoder_block(struct ctx *c, int i)
@@ -150,18 +150,18 @@ static mudsc_status embeddings(struct ctx *c)
 
 	if (c->o->patch_embed) {
 		mudsc_graph_namef(t, sizeof t, "%spatch_embed.proj", c->o->prefix);
-		if ((st = bind(c, c->res, t, "weight", NULL, 0, MUDSC_ROLE_OUT)) != MUDSC_OK ||
-		    (st = bind(c, c->res, t, "bias", NULL, 0, MUDSC_ROLE_OUT)) != MUDSC_OK)
+		if ((st = bind_param(c, c->res, t, "weight", NULL, 0, MUDSC_ROLE_OUT)) != MUDSC_OK ||
+		    (st = bind_param(c, c->res, t, "bias", NULL, 0, MUDSC_ROLE_OUT)) != MUDSC_OK)
 			return st;
 	}
 	if (c->o->cls_token) {
 		mudsc_graph_namef(t, sizeof t, "%scls_token", c->o->prefix);
-		if ((st = bind(c, c->res, t, "", NULL, 2, MUDSC_ROLE_OUT)) != MUDSC_OK)
+		if ((st = bind_param(c, c->res, t, "", NULL, 2, MUDSC_ROLE_OUT)) != MUDSC_OK)
 			return st;
 	}
 	if (c->o->pos_embed) {
 		mudsc_graph_namef(t, sizeof t, "%spos_embed", c->o->prefix);
-		if ((st = bind(c, c->res, t, "", NULL, 2, MUDSC_ROLE_OUT)) != MUDSC_OK)
+		if ((st = bind_param(c, c->res, t, "", NULL, 2, MUDSC_ROLE_OUT)) != MUDSC_OK)
 			return st;
 	}
 	return MUDSC_OK;
@@ -186,7 +186,7 @@ static mudsc_status build(struct ctx *c)
 		return st;
 	if (c->o->head) {
 		mudsc_graph_namef(t, sizeof t, "%shead", c->o->prefix);
-		return bind(c, c->res, t, "weight", NULL, 1, MUDSC_ROLE_IN);
+		return bind_param(c, c->res, t, "weight", NULL, 1, MUDSC_ROLE_IN);
 	}
 	return MUDSC_OK;
 }

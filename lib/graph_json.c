@@ -198,6 +198,9 @@ static mudsc_status load_point(mudsc_graph *g, json_t *jp, const char *path)
 	    (st = get_int(jp, "groups", false, 1, INT64_MAX, path, &groups)) != MUDSC_OK ||
 	    (st = get_array(jp, "bindings", true, path, &bindings)) != MUDSC_OK)
 		return st;
+	if (width % groups != 0)
+		return mudsc_err(MUDSC_E_SHAPE, "graph JSON: %s.groups: %lld does not divide width %lld",
+		                 path, (long long)groups, (long long)width);
 	if ((st = mudsc_graph_add_point(g, name, width, groups, &index)) != MUDSC_OK)
 		return at_place(st, path);
 	site = json_object_get(jp, "site");

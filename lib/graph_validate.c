@@ -87,6 +87,46 @@ static mudsc_status validate_one(const mudsc_graph *graph, const mudsc_model *mo
 	return MUDSC_OK;
 }
 
+/* Tensor name of model m has the shape it has in model 0. */
+static mudsc_status check_same_shape(const char *name, const mudsc_model *first,
+                                     const mudsc_model *model, size_t m)
+{
+	const struct model_tensor *a = mudsc_model_lookup(first, name);
+	const struct model_tensor *b = mudsc_model_lookup(model, name);
+	bool same = a->rank == b->rank;
+
+	for (int32_t i = 0; same && i < a->rank; i++)
+		same = a->shape[i] == b->shape[i];
+	if (same)
+		return MUDSC_OK;
+	for (int32_t i = 0; i < a->rank && i < b->rank; i++)
+		if (a->shape[i] != b->shape[i])
+			return mudsc_err(MUDSC_E_MISMATCH, "mudsc_graph_validate: tensor '%s' axis %d has "
+			                                   "length %lld in model 0 but %lld in model %zu",
+			                 name, (int)i, (long long)a->shape[i], (long long)b->shape[i], m);
+	return mudsc_err(MUDSC_E_MISMATCH, "mudsc_graph_validate: tensor '%s' has rank %d in model 0 "
+	                                   "but %d in model %zu", name, (int)a->rank, (int)b->rank, m);
+}
+
+/* Bound and split tensors have the same shape in every model (each model
+ * already passed validate_one, so they exist). */
+static mudsc_status same_shapes(const mudsc_graph *graph, const mudsc_model *const *models,
+                                size_t m)
+{
+	mudsc_status st;
+
+	for (size_t s = 0; s < graph->n_splits; s++)
+		if ((st = check_same_shape(graph->splits[s].tensor, models[0], models[m], m)) != MUDSC_OK)
+			return st;
+	for (size_t p = 0; p < graph->n_points; p++)
+		for (size_t b = 0; b < graph->points[p].n_bindings; b++) {
+			st = check_same_shape(graph->points[p].bindings[b].tensor, models[0], models[m], m);
+			if (st != MUDSC_OK)
+				return st;
+		}
+	return MUDSC_OK;
+}
+
 MUDSC_API mudsc_status mudsc_graph_validate(const mudsc_graph *graph,
                                             const mudsc_model *const *models, size_t n_models)
 {
@@ -99,6 +139,8 @@ MUDSC_API mudsc_status mudsc_graph_validate(const mudsc_graph *graph,
 		if (models[m] == NULL)
 			return mudsc_err(MUDSC_E_INVALID, "mudsc_graph_validate: models[%zu] is NULL", m);
 		if ((st = validate_one(graph, models[m], m)) != MUDSC_OK)
+			return st;
+		if (m > 0 && (st = same_shapes(graph, models, m)) != MUDSC_OK)
 			return st;
 	}
 	return MUDSC_OK;

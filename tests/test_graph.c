@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "graph_internal.h"
 #include "suites.h"
 #include "testutil.h"
 
@@ -219,6 +220,20 @@ START_TEST(validate_against_models)
 	ck_assert_error_has("'fused'");
 	ck_assert_error_has("length 7");
 
+	/* a bound tensor whose unbound axis differs between models */
+	{
+		mudsc_model *other = NULL;
+		ck_assert_ok(mudsc_model_new(&other));
+		add_f32(other, "fc1.weight", 2, 4, 9);
+		add_f32(other, "fc2.weight", 2, 2, 4);
+		add_f32(other, "fused", 2, 8, 3);
+		models[0] = good;
+		models[1] = other;
+		ck_assert_status(mudsc_graph_validate(g, models, 2), MUDSC_E_MISMATCH);
+		ck_assert_error_has("'fc1.weight' axis 1 has length 3 in model 0 but 9 in model 1");
+		mudsc_model_free(other);
+	}
+
 	/* a bound integer tensor */
 	ck_assert_ok(mudsc_graph_bind(g, 0, "steps", NULL, 0, MUDSC_ROLE_OUT, 0));
 	models[0] = good;
@@ -227,6 +242,156 @@ START_TEST(validate_against_models)
 	mudsc_model_free(good);
 	mudsc_model_free(bad);
 	mudsc_graph_free(g);
+}
+END_TEST
+
+START_TEST(bindings_of_a_tensor_or_part)
+{
+	static const char *const qkv[3] = {"q", "k", "v"};
+	mudsc_graph *g = make_graph();
+	struct graph_ref refs[4];
+
+	ck_assert_ok(mudsc_graph_add_point(g, "res", 6, 1, NULL));
+	ck_assert_ok(mudsc_graph_add_point(g, "attn", 6, 3, NULL));
+	ck_assert_ok(mudsc_graph_add_split(g, "qkv", 0, 3, qkv));
+	ck_assert_ok(mudsc_graph_bind(g, 0, "qkv", NULL, 1, MUDSC_ROLE_IN, 0));
+	ck_assert_ok(mudsc_graph_bind(g, 1, "qkv", "q", 0, MUDSC_ROLE_OUT, 0));
+	ck_assert_ok(mudsc_graph_bind(g, 1, "qkv", "k", 0, MUDSC_ROLE_OUT, 0));
+	ck_assert_ok(mudsc_graph_bind(g, 1, "proj", NULL, 1, MUDSC_ROLE_IN, 0));
+	/* part k: its own binding and the whole-tensor one */
+	ck_assert_uint_eq(mudsc_graph_bindings_of(g, "qkv", 1, refs, 4), 2);
+	ck_assert_uint_eq(refs[0].point, 0);
+	ck_assert_uint_eq(refs[1].point, 1);
+	ck_assert_uint_eq(refs[1].binding, 1);
+	/* part v: only the whole-tensor binding */
+	ck_assert_uint_eq(mudsc_graph_bindings_of(g, "qkv", 2, refs, 4), 1);
+	/* the whole tensor: only whole bindings; counting without room */
+	ck_assert_uint_eq(mudsc_graph_bindings_of(g, "qkv", -1, NULL, 0), 1);
+	ck_assert_uint_eq(mudsc_graph_bindings_of(g, "proj", -1, refs, 1), 1);
+	ck_assert_uint_eq(refs[0].binding, 2);
+	ck_assert_uint_eq(mudsc_graph_bindings_of(g, "absent", -1, refs, 4), 0);
+	ck_assert_ptr_nonnull(mudsc_graph_split_of(g, "qkv"));
+	ck_assert_ptr_null(mudsc_graph_split_of(g, "proj"));
+	mudsc_graph_free(g);
+}
+END_TEST
+
+/* ---- ResNet and ViT builders: shapes of the graphs ---------------------- */
+
+static size_t resnet_points(const char *preset, int norm, int64_t groups)
+{
+	mudsc_resnet_options o = MUDSC_RESNET_OPTIONS_INIT;
+	mudsc_graph *g = NULL;
+	size_t n;
+
+	ck_assert_ok(mudsc_resnet_options_preset(&o, preset, 1));
+	o.norm = norm;
+	o.norm_groups = groups;
+	ck_assert_ok(mudsc_graph_build_resnet(&g, &o));
+	n = mudsc_graph_point_count(g);
+	mudsc_graph_free(g);
+	return n;
+}
+
+START_TEST(resnet_presets)
+{
+	mudsc_resnet_options o = MUDSC_RESNET_OPTIONS_INIT;
+	mudsc_graph *g = NULL;
+	mudsc_point_info pi;
+	mudsc_binding_info bi;
+	size_t p;
+
+	/* streams per stage (+ a stem point when layer1.0 has a shortcut conv)
+	 * plus 1 (basic) or 2 (bottleneck) points per block */
+	ck_assert_uint_eq(resnet_points("resnet20", MUDSC_NORM_BATCH, 1), 3 + 9);
+	ck_assert_uint_eq(resnet_points("resnet32", MUDSC_NORM_BATCH, 1), 3 + 15);
+	ck_assert_uint_eq(resnet_points("resnet56", MUDSC_NORM_GROUP, 8), 3 + 27);
+	ck_assert_uint_eq(resnet_points("resnet18", MUDSC_NORM_BATCH, 1), 4 + 8);
+	ck_assert_uint_eq(resnet_points("resnet26", MUDSC_NORM_BATCH, 1), 5 + 16);
+	ck_assert_uint_eq(resnet_points("resnet50", MUDSC_NORM_GROUP, 32), 5 + 32);
+
+	ck_assert_ok(mudsc_resnet_options_preset(&o, "resnet50", 2));
+	ck_assert_int_eq(o.widths[3], 1024);
+	ck_assert_str_eq(o.shortcut_conv, "downsample.0");
+	o.prefix = "backbone.";
+	ck_assert_ok(mudsc_graph_build_resnet(&g, &o));
+	ck_assert_ok(mudsc_graph_point_find(g, "backbone.layer4", &p));
+	ck_assert_ok(mudsc_graph_point_at(g, p, &pi));
+	ck_assert_int_eq(pi.width, 4096);
+	ck_assert_str_eq(pi.site_name, "backbone.layer4.2");
+	ck_assert_ok(mudsc_graph_binding_at(g, p, pi.binding_count - 1, &bi));
+	ck_assert_str_eq(bi.tensor, "backbone.fc.weight");
+	ck_assert_int_eq(bi.role, MUDSC_ROLE_IN);
+	mudsc_graph_free(g);
+
+	ck_assert_status(mudsc_resnet_options_preset(&o, "resnet19", 1), MUDSC_E_NOT_FOUND);
+	ck_assert_status(mudsc_resnet_options_preset(&o, "resnet20", 0), MUDSC_E_INVALID);
+	/* GroupNorm groups must divide every width */
+	mudsc_resnet_options_init(&o);
+	o.norm = MUDSC_NORM_GROUP;
+	o.norm_groups = 3;
+	ck_assert_status(mudsc_graph_build_resnet(&g, &o), MUDSC_E_SHAPE);
+	ck_assert_error_has("groups 3");
+	mudsc_resnet_options_init(&o);
+	o.n_stages = 5;
+	ck_assert_status(mudsc_graph_build_resnet(&g, &o), MUDSC_E_INVALID);
+	ck_assert_error_has("n_stages");
+	mudsc_resnet_options_init(&o);
+	o.shortcut_conv = NULL;
+	ck_assert_status(mudsc_graph_build_resnet(&g, &o), MUDSC_E_INVALID);
+	mudsc_resnet_options_init(&o);
+	o.head = NULL; /* no classifier */
+	ck_assert_ok(mudsc_graph_build_resnet(&g, &o));
+	mudsc_graph_free(g);
+}
+END_TEST
+
+START_TEST(vit_builder)
+{
+	mudsc_vit_options o = MUDSC_VIT_OPTIONS_INIT;
+	mudsc_graph *g = NULL;
+	mudsc_point_info pi;
+	size_t p;
+
+	ck_assert_ok(mudsc_graph_build_vit(&g, &o));
+	ck_assert_uint_eq(mudsc_graph_point_count(g), 1 + 2 * 12);
+	ck_assert_uint_eq(mudsc_graph_split_count(g), 2 * 12);
+	ck_assert_ok(mudsc_graph_point_find(g, "blocks.11.attn", &p));
+	ck_assert_ok(mudsc_graph_point_at(g, p, &pi));
+	ck_assert_int_eq(pi.groups, 3);
+	ck_assert_int_eq(pi.width, 192);
+	/* q, k, v of weight and bias, and proj IN */
+	ck_assert_uint_eq(pi.binding_count, 7);
+	ck_assert_ok(mudsc_graph_point_at(g, 0, &pi));
+	/* patch w/b, cls, pos, 12 x (norm1 2 + qkv + proj 2 + norm2 2 + fc1 + fc2 2), norm 2, head */
+	ck_assert_uint_eq(pi.binding_count, 4 + 12 * 10 + 3);
+	mudsc_graph_free(g);
+
+	o.qkv_bias = 0;
+	o.cls_token = 0;
+	o.head = 0;
+	o.depth = 1;
+	ck_assert_ok(mudsc_graph_build_vit(&g, &o));
+	ck_assert_uint_eq(mudsc_graph_split_count(g), 1);
+	ck_assert_ok(mudsc_graph_point_at(g, 0, &pi));
+	ck_assert_uint_eq(pi.binding_count, 3 + 10 + 2);
+	mudsc_graph_free(g);
+
+	mudsc_vit_options_init(&o);
+	o.heads = 5;
+	ck_assert_status(mudsc_graph_build_vit(&g, &o), MUDSC_E_INVALID);
+	ck_assert_error_has("heads = 5");
+	mudsc_vit_options_init(&o);
+	o.block_template = "";
+	ck_assert_status(mudsc_graph_build_vit(&g, &o), MUDSC_E_INVALID);
+	mudsc_vit_options_init(&o);
+	o.prefix = "a-prefix-that-is-far-too-long-to-be-a-name-prefix-of-anything-reasonable";
+	ck_assert_status(mudsc_graph_build_vit(&g, &o), MUDSC_E_INVALID);
+	ck_assert_error_has("opts->prefix");
+	/* a template without {i} names every block the same: the points clash */
+	mudsc_vit_options_init(&o);
+	o.block_template = "block";
+	ck_assert_status(mudsc_graph_build_vit(&g, &o), MUDSC_E_EXISTS);
 }
 END_TEST
 
@@ -458,6 +623,9 @@ Suite *suite_graph(void)
 	tcase_add_test(tc, binding_rules);
 	tcase_add_test(tc, split_rules);
 	tcase_add_test(tc, validate_against_models);
+	tcase_add_test(tc, bindings_of_a_tensor_or_part);
+	tcase_add_test(tc, resnet_presets);
+	tcase_add_test(tc, vit_builder);
 	tcase_add_test(tc, mlp_builder_names);
 	tcase_add_test(tc, mlp_function_preserved);
 	tcase_add_test(tc, mlp_missing_consumer_breaks_function);
