@@ -1,0 +1,218 @@
+/* mudsc_matcher from C: a network merged with a permuted copy of itself is
+ * the network (align and zip), the permutation is recovered, and every bad
+ * input has its status; run under valgrind for leaks on all paths. */
+#include <math.h>
+#include <stdio.h>
+
+#include "suites.h"
+#include "testutil.h"
+
+enum { D_IN = 5, H1 = 6, H2 = 4, D_OUT = 3 };
+static const int64_t P1[H1] = {3, 0, 5, 1, 4, 2};
+static const int64_t P2[H2] = {2, 3, 1, 0};
+
+struct mlp {
+	double w0[H1][D_IN], b0[H1], w1[H2][H1], b1[H2], w2[D_OUT][H2], b2[D_OUT];
+};
+
+static double lcg(uint64_t *s)
+{
+	*s = *s * 6364136223846793005ull + 1442695040888963407ull;
+	return (double)(*s >> 11) / 9007199254740992.0 - 0.5;
+}
+
+static void random_mlp(struct mlp *a)
+{
+	uint64_t s = 42;
+	double *p = (double *)a;
+	for (size_t i = 0; i < sizeof *a / sizeof(double); i++)
+		p[i] = lcg(&s);
+}
+
+/* b = a with hidden units permuted: b's unit j is a's unit P[j]. */
+static void permuted(struct mlp *b, const struct mlp *a)
+{
+	for (int j = 0; j < H1; j++) {
+		for (int k = 0; k < D_IN; k++)
+			b->w0[j][k] = a->w0[P1[j]][k];
+		b->b0[j] = a->b0[P1[j]];
+	}
+	for (int j = 0; j < H2; j++) {
+		for (int k = 0; k < H1; k++)
+			b->w1[j][k] = a->w1[P2[j]][P1[k]];
+		b->b1[j] = a->b1[P2[j]];
+	}
+	for (int j = 0; j < D_OUT; j++) {
+		for (int k = 0; k < H2; k++)
+			b->w2[j][k] = a->w2[j][P2[k]];
+		b->b2[j] = a->b2[j];
+	}
+}
+
+static mudsc_model *as_model(struct mlp *n)
+{
+	mudsc_model *m;
+	int64_t s0[2] = {H1, D_IN}, s1[2] = {H2, H1}, s2[2] = {D_OUT, H2};
+	int64_t c0 = H1, c1 = H2, c2 = D_OUT;
+	ck_assert_ok(mudsc_model_new(&m));
+	ck_assert_ok(mudsc_model_add(m, "layers.0.weight", MUDSC_DTYPE_F64, 2, s0, n->w0, MUDSC_BORROW));
+	ck_assert_ok(mudsc_model_add(m, "layers.0.bias", MUDSC_DTYPE_F64, 1, &c0, n->b0, MUDSC_BORROW));
+	ck_assert_ok(mudsc_model_add(m, "layers.1.weight", MUDSC_DTYPE_F64, 2, s1, n->w1, MUDSC_BORROW));
+	ck_assert_ok(mudsc_model_add(m, "layers.1.bias", MUDSC_DTYPE_F64, 1, &c1, n->b1, MUDSC_BORROW));
+	ck_assert_ok(mudsc_model_add(m, "layers.2.weight", MUDSC_DTYPE_F64, 2, s2, n->w2, MUDSC_BORROW));
+	ck_assert_ok(mudsc_model_add(m, "layers.2.bias", MUDSC_DTYPE_F64, 1, &c2, n->b2, MUDSC_BORROW));
+	return m;
+}
+
+static mudsc_graph *mlp_graph(void)
+{
+	mudsc_graph *g;
+	int64_t hidden[2] = {H1, H2};
+	mudsc_mlp_options o = MUDSC_MLP_OPTIONS_INIT;
+	o.n_hidden = 2;
+	o.hidden = hidden;
+	ck_assert_ok(mudsc_graph_build_mlp(&g, &o));
+	return g;
+}
+
+struct fixture {
+	struct mlp a, b;
+	mudsc_model *models[2];
+	mudsc_graph *graph;
+};
+
+static void setup_fixture(struct fixture *f)
+{
+	random_mlp(&f->a);
+	permuted(&f->b, &f->a);
+	f->models[0] = as_model(&f->a);
+	f->models[1] = as_model(&f->b);
+	f->graph = mlp_graph();
+}
+
+static void teardown_fixture(struct fixture *f)
+{
+	mudsc_model_free(f->models[0]);
+	mudsc_model_free(f->models[1]);
+	mudsc_graph_free(f->graph);
+}
+
+static void assert_merged_is(const mudsc_model *merged, const mudsc_model *expect, double tol)
+{
+	mudsc_tensor x, y;
+	ck_assert_uint_eq(mudsc_model_count(merged), mudsc_model_count(expect));
+	for (size_t i = 0; i < mudsc_model_count(expect); i++) {
+		ck_assert_ok(mudsc_model_at(expect, i, &x));
+		ck_assert_ok(mudsc_model_find(merged, x.name, &y));
+		ck_assert_uint_eq(x.nbytes, y.nbytes);
+		for (size_t k = 0; k < x.nbytes / 8; k++)
+			ck_assert_msg(fabs(((const double *)x.data)[k] - ((const double *)y.data)[k]) <= tol,
+			              "%s[%zu]", x.name, k);
+	}
+}
+
+START_TEST(permuted_copy_merges_to_itself)
+{
+	struct fixture f;
+	mudsc_matcher_options o = MUDSC_MATCHER_OPTIONS_INIT;
+	mudsc_matcher *m;
+	mudsc_model *merged, *back;
+	int64_t perm[H1], perm2[H2];
+
+	setup_fixture(&f);
+	o.method = _i == 0 ? MUDSC_METHOD_ALIGN : MUDSC_METHOD_ZIP;
+	ck_assert_ok(mudsc_matcher_new(&m, f.graph, f.models, 2, &o));
+	ck_assert_int_eq(mudsc_model_is_frozen(f.models[1]), 1);
+	ck_assert_ok(mudsc_matcher_run(m));
+	ck_assert_int_ge(mudsc_matcher_sweeps(m), 1);
+	ck_assert_ok(mudsc_matcher_merge(&merged, m, NULL));
+	assert_merged_is(merged, f.models[0], 1e-12);
+	mudsc_model_free(merged);
+	if (_i == 0) {
+		/* anchor unit k is model 1's unit j with P1[j] = k */
+		ck_assert_ok(mudsc_matcher_permutation(m, 0, 1, perm, H1));
+		ck_assert_ok(mudsc_matcher_permutation(m, 1, 1, perm2, H2));
+		for (int j = 0; j < H1; j++)
+			ck_assert_int_eq(perm[P1[j]], j);
+		for (int j = 0; j < H2; j++)
+			ck_assert_int_eq(perm2[P2[j]], j);
+		ck_assert_ok(mudsc_matcher_transform(&back, m, 1));
+		assert_merged_is(back, f.models[0], 0.0);
+		mudsc_model_free(back);
+	} else {
+		ck_assert_status(mudsc_matcher_permutation(m, 0, 1, perm, H1), MUDSC_E_STATE);
+	}
+	mudsc_matcher_free(m);
+	teardown_fixture(&f);
+}
+END_TEST
+
+static int cancel_at_third(int64_t point, int32_t sweep, double score, void *user)
+{
+	(void)point;
+	(void)sweep;
+	(void)score;
+	return ++*(int *)user == 3;
+}
+
+START_TEST(bad_inputs_and_cancel)
+{
+	struct fixture f;
+	mudsc_matcher_options o = MUDSC_MATCHER_OPTIONS_INIT;
+	mudsc_matcher *m;
+	mudsc_model *merged;
+	mudsc_accum *acc;
+	int calls = 0;
+	double S[4 * H1 * H1] = {0};
+
+	setup_fixture(&f);
+	o.alpha = -0.1;
+	ck_assert_status(mudsc_matcher_new(&m, f.graph, f.models, 2, &o), MUDSC_E_INVALID);
+	ck_assert_error_has("alpha");
+	o.alpha = 0.5;
+	o.zip_r = 0.0;
+	ck_assert_status(mudsc_matcher_new(&m, f.graph, f.models, 2, &o), MUDSC_E_INVALID);
+	ck_assert_error_has("zip_r");
+	o.zip_r = 0.5;
+	o.size = 8;
+	ck_assert_status(mudsc_matcher_new(&m, f.graph, f.models, 2, &o), MUDSC_E_INVALID);
+	o.size = sizeof o;
+	ck_assert_status(mudsc_matcher_new(&m, f.graph, f.models, 1, &o), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_matcher_new(&m, NULL, f.models, 2, &o), MUDSC_E_INVALID);
+
+	o.progress = cancel_at_third;
+	o.progress_user = &calls;
+	ck_assert_ok(mudsc_matcher_new(&m, f.graph, f.models, 2, &o));
+	ck_assert_status(mudsc_matcher_merge(&merged, m, NULL), MUDSC_E_STATE);
+	/* an accumulator of the wrong width for point 0 */
+	ck_assert_ok(mudsc_accum_new(&acc, 2, H2, NULL));
+	ck_assert_status(mudsc_matcher_set_activations(m, 0, acc), MUDSC_E_MISMATCH);
+	mudsc_accum_free(acc);
+	ck_assert_status(mudsc_matcher_set_activation_similarity(m, 5, S, 4 * H1 * H1), MUDSC_E_RANGE);
+	for (int i = 0; i < 2 * H1; i++)
+		S[i * 2 * H1 + i] = 1.0;
+	ck_assert_ok(mudsc_matcher_set_activation_similarity(m, 0, S, 4 * H1 * H1));
+	ck_assert_status(mudsc_matcher_run(m), MUDSC_E_STATE); /* point 1 has none */
+	ck_assert_error_has("layers");
+	mudsc_matcher_free(m);
+
+	ck_assert_ok(mudsc_matcher_new(&m, f.graph, f.models, 2, &o));
+	ck_assert_status(mudsc_matcher_run(m), MUDSC_E_CANCELLED);
+	ck_assert_int_eq(calls, 3);
+	ck_assert_int_eq(mudsc_matcher_sweeps(m), -1); /* nothing published */
+	ck_assert_status(mudsc_matcher_merge(&merged, m, NULL), MUDSC_E_STATE);
+	mudsc_matcher_free(m);
+	mudsc_matcher_free(NULL);
+	teardown_fixture(&f);
+}
+END_TEST
+
+Suite *suite_matcher(void)
+{
+	Suite *s = suite_create("matcher");
+	TCase *tc = tcase_create("core");
+	tcase_add_loop_test(tc, permuted_copy_merges_to_itself, 0, 2);
+	tcase_add_test(tc, bad_inputs_and_cancel);
+	suite_add_tcase(s, tc);
+	return s;
+}
