@@ -13,6 +13,7 @@
 #include "mudsc_loop.h"
 #include "rng.h"
 #include "weight_sim.h"
+#include "weight_sim_align.h"
 
 struct loop_state {
 	const struct loop_input *in;
@@ -21,6 +22,9 @@ struct loop_state {
 	struct point_corr *cur, *best;
 	double *Sw, *S; /* NC x NC of the widest point */
 	int64_t *order;
+	uint64_t *versions;       /* per point: bumped when its correspondence changes */
+	struct wsim_cache *cache; /* per point, for align's S_w */
+	int64_t *prev;            /* NC: the assignment before a re-match */
 };
 
 static int64_t stacked(const struct loop_state *ls, size_t p)
@@ -31,7 +35,29 @@ static int64_t stacked(const struct loop_state *ls, size_t p)
 static mudsc_status match_from(struct loop_state *ls, size_t p, const double *S)
 {
 	const struct plan_point *pt = &ls->in->plan->points[p];
-	return mudsc_match_point(&ls->cur[p], S, ls->N, pt->width, pt->groups, &ls->in->match);
+	struct point_corr *c = &ls->cur[p];
+	size_t nc = (size_t)stacked(ls, p);
+	bool was_set = c->set;
+	int64_t width_before = c->width_out;
+	mudsc_status st;
+
+	if (was_set)
+		memcpy(ls->prev, c->assign, nc * sizeof *ls->prev);
+	st = mudsc_match_point(c, S, ls->N, pt->width, pt->groups, &ls->in->match);
+	if (st == MUDSC_OK && (!was_set || width_before != c->width_out ||
+	                       memcmp(ls->prev, c->assign, nc * sizeof *ls->prev) != 0))
+		ls->versions[p]++;
+	return st;
+}
+
+/* S_w of point p under the current correspondences. */
+static mudsc_status weight_similarity(struct loop_state *ls, size_t p)
+{
+	const struct loop_input *in = ls->in;
+	if (in->match.method == MATCH_ALIGN)
+		return mudsc_weight_similarity_align(ls->Sw, in->plan, p, ls->cur, ls->versions,
+		                                     &ls->cache[p], in->kind, in->eps);
+	return mudsc_weight_similarity(ls->Sw, in->plan, p, ls->cur, in->kind, in->eps);
 }
 
 static mudsc_status init_from_activations(struct loop_state *ls)
@@ -57,7 +83,7 @@ static mudsc_status rematch(struct loop_state *ls, size_t p)
 	const double *Sa = in->S_a ? in->S_a[p] : NULL;
 	mudsc_status st;
 
-	st = mudsc_weight_similarity(ls->Sw, in->plan, p, ls->cur, in->kind, in->eps);
+	st = weight_similarity(ls, p);
 	if (st != MUDSC_OK)
 		return st;
 	if (Sa != NULL)
@@ -171,10 +197,14 @@ mudsc_status mudsc_loop_run(struct loop_result *res, const struct loop_input *in
 	ls.cur = mudsc_calloc(ls.P + 1, sizeof *ls.cur, "correspondences");
 	ls.best = mudsc_calloc(ls.P + 1, sizeof *ls.best, "correspondences");
 	ls.order = mudsc_calloc(ls.P + 1, sizeof *ls.order, "point order");
+	ls.versions = mudsc_calloc(ls.P + 1, sizeof *ls.versions, "versions");
+	ls.cache = mudsc_calloc(ls.P + 1, sizeof *ls.cache, "similarity caches");
+	ls.prev = mudsc_calloc(nc + 1, sizeof *ls.prev, "previous assignment");
 	r.objectives = mudsc_calloc((size_t)in->max_iter + 1, sizeof *r.objectives, "objectives");
 	ls.Sw = weights ? mudsc_alloc(nc * nc * sizeof *ls.Sw, "S_w") : NULL;
 	ls.S = weights && in->S_a ? mudsc_alloc(nc * nc * sizeof *ls.S, "S") : NULL;
-	if (!ls.cur || !ls.best || !ls.order || !r.objectives || (weights && !ls.Sw) ||
+	if (!ls.cur || !ls.best || !ls.order || !r.objectives || !ls.versions || !ls.cache ||
+	    !ls.prev || (weights && !ls.Sw) ||
 	    (weights && in->S_a && !ls.S))
 		st = MUDSC_E_NOMEM;
 	if (st == MUDSC_OK && in->S_a != NULL)
@@ -184,6 +214,11 @@ mudsc_status mudsc_loop_run(struct loop_result *res, const struct loop_input *in
 	if (st == MUDSC_OK && weights && ls.P > 0)
 		st = descend(&ls, &r);
 	free_corrs(ls.cur, ls.P);
+	for (size_t p = 0; ls.cache != NULL && p < ls.P; p++)
+		mudsc_wsim_cache_free(&ls.cache[p]);
+	free(ls.cache);
+	free(ls.versions);
+	free(ls.prev);
 	free(ls.order);
 	free(ls.Sw);
 	free(ls.S);

@@ -97,9 +97,8 @@ static int64_t widest_point(const struct mudsc_plan *plan, const struct point_co
 	return most;
 }
 
-mudsc_status mudsc_weight_similarity(double *S, const struct mudsc_plan *plan, size_t p,
-                                     const struct point_corr *corr, enum mudsc_simil_kind kind,
-                                     double eps)
+mudsc_status mudsc_weight_features(double **F_out, size_t *D_out, const struct mudsc_plan *plan,
+                                   size_t p, const struct point_corr *corr)
 {
 	const struct plan_point *pt = &plan->points[p];
 	int32_t N = plan->n_models;
@@ -120,6 +119,7 @@ mudsc_status mudsc_weight_similarity(double *S, const struct mudsc_plan *plan, s
 	counts = mudsc_alloc((size_t)N * (size_t)wide * sizeof *counts, "member counts");
 	if (F == NULL || a == NULL || b == NULL || scale == NULL || counts == NULL) {
 		st = MUDSC_E_NOMEM;
+		free(F);
 		goto done;
 	}
 	for (int32_t i = 0; i < N; i++) {
@@ -132,12 +132,28 @@ mudsc_status mudsc_weight_similarity(double *S, const struct mudsc_plan *plan, s
 			       (size_t)pt->width;
 		}
 	}
-	st = mudsc_similarity_rows(S, F, (int64_t)N * pt->width, (int64_t)D, kind, eps);
+	*F_out = F;
+	*D_out = D;
 done:
-	free(F);
 	free(a);
 	free(b);
 	free(scale);
 	free(counts);
+	return st;
+}
+
+mudsc_status mudsc_weight_similarity(double *S, const struct mudsc_plan *plan, size_t p,
+                                     const struct point_corr *corr, enum mudsc_simil_kind kind,
+                                     double eps)
+{
+	double *F;
+	size_t D;
+	mudsc_status st = mudsc_weight_features(&F, &D, plan, p, corr);
+
+	if (st != MUDSC_OK)
+		return st;
+	st = mudsc_similarity_rows(S, F, (int64_t)plan->n_models * plan->points[p].width, (int64_t)D,
+	                           kind, eps);
+	free(F);
 	return st;
 }

@@ -1,0 +1,158 @@
+/*
+ * Align's S_w with row statistics computed once and cross blocks cached
+ * (see weight_sim_align.h for why this is exact).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blas.h"
+#include "internal.h"
+#include "weight_sim_align.h"
+
+void mudsc_wsim_cache_free(struct wsim_cache *c)
+{
+	free(c->mu);
+	free(c->norm);
+	free(c->cross);
+	free(c->deps);
+	free(c->dep_versions);
+	memset(c, 0, sizeof *c);
+}
+
+/* The points bound to other axes of p's feature tensors. */
+static mudsc_status find_deps(struct wsim_cache *c, const struct mudsc_plan *plan, size_t p)
+{
+	bool *seen = mudsc_calloc(plan->npoints + 1, sizeof *seen, "dependency set");
+	if (seen == NULL)
+		return MUDSC_E_NOMEM;
+	const struct plan_point *pt = &plan->points[p];
+	for (size_t f = 0; f < pt->nfeatures; f++) {
+		const struct plan_tensor *t = &plan->tensors[pt->features[f].tensor];
+		for (int32_t d = 0; d < t->rank; d++)
+			if (d != pt->features[f].axis && t->point[d] >= 0 && (size_t)t->point[d] != p)
+				seen[t->point[d]] = true;
+	}
+	c->deps = mudsc_calloc(plan->npoints + 1, sizeof *c->deps, "dependencies");
+	c->dep_versions = mudsc_calloc(plan->npoints + 1, sizeof *c->dep_versions, "versions");
+	if (c->deps == NULL || c->dep_versions == NULL) {
+		free(seen);
+		return MUDSC_E_NOMEM;
+	}
+	for (size_t q = 0; q < plan->npoints; q++)
+		if (seen[q])
+			c->deps[c->ndeps++] = (int32_t)q;
+	free(seen);
+	return MUDSC_OK;
+}
+
+/* Row means and norms: column permutations do not change them. */
+static mudsc_status row_stats(struct wsim_cache *c, const double *F, size_t NC, size_t D,
+                              enum mudsc_simil_kind kind)
+{
+	c->mu = mudsc_alloc(NC * sizeof *c->mu, "row means");
+	c->norm = mudsc_alloc(NC * sizeof *c->norm, "row norms");
+	if (c->mu == NULL || c->norm == NULL)
+		return MUDSC_E_NOMEM;
+	for (size_t r = 0; r < NC; r++) {
+		const double *f = F + r * D;
+		double mean = 0.0, ss = 0.0;
+		for (size_t k = 0; k < D; k++) {
+			if (!isfinite(f[k]))
+				return mudsc_err(MUDSC_E_NUMERIC, "similarity: feature row %zu, column %zu "
+				                                  "is %g", r, k, f[k]);
+			mean += f[k];
+		}
+		mean = kind == MUDSC_SIMIL_PEARSON ? mean / (double)D : 0.0;
+		for (size_t k = 0; k < D; k++)
+			ss += (f[k] - mean) * (f[k] - mean);
+		c->mu[r] = mean;
+		c->norm[r] = kind == MUDSC_SIMIL_PEARSON ? sqrt(ss / (double)D) : sqrt(ss);
+	}
+	c->D = D;
+	c->stats_ready = true;
+	return MUDSC_OK;
+}
+
+static bool cross_current(const struct wsim_cache *c, const uint64_t *versions)
+{
+	if (!c->cross_valid)
+		return false;
+	for (size_t k = 0; k < c->ndeps; k++)
+		if (c->dep_versions[k] != versions[c->deps[k]])
+			return false;
+	return true;
+}
+
+/* cross_i = sum over columns of (F_0 - mu_0)(F_i - mu_i)', i = 1..N-1. */
+static mudsc_status cross_blocks(struct wsim_cache *c, double *F, int32_t N, int64_t C, size_t D,
+                                 const uint64_t *versions)
+{
+	size_t NC = (size_t)N * (size_t)C;
+	if (c->cross == NULL) {
+		c->cross = mudsc_alloc((size_t)(N - 1) * (size_t)C * (size_t)C * sizeof *c->cross,
+		                       "cross blocks");
+		if (c->cross == NULL)
+			return MUDSC_E_NOMEM;
+	}
+	for (size_t r = 0; r < NC; r++)
+		for (size_t k = 0; k < D; k++)
+			F[r * D + k] -= c->mu[r];
+	for (int32_t i = 1; i < N; i++)
+		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)C, (int)C, (int)D, 1.0, F,
+		            (int)D, F + (size_t)i * (size_t)C * D, (int)D, 0.0,
+		            c->cross + (size_t)(i - 1) * (size_t)C * (size_t)C, (int)C);
+	for (size_t k = 0; k < c->ndeps; k++)
+		c->dep_versions[k] = versions[c->deps[k]];
+	c->cross_valid = true;
+	return MUDSC_OK;
+}
+
+static void fill_similarity(double *S, const struct wsim_cache *c, int32_t N, int64_t C,
+                            enum mudsc_simil_kind kind, double eps)
+{
+	size_t NC = (size_t)N * (size_t)C;
+	double scale = kind == MUDSC_SIMIL_PEARSON ? 1.0 / (double)c->D : 1.0;
+
+	memset(S, 0, NC * NC * sizeof *S);
+	for (int32_t i = 1; i < N; i++) {
+		const double *x = c->cross + (size_t)(i - 1) * (size_t)C * (size_t)C;
+		for (int64_t a = 0; a < C; a++)
+			for (int64_t b = 0; b < C; b++) {
+				size_t u = (size_t)a, v = (size_t)i * (size_t)C + (size_t)b;
+				double s = x[a * C + b] * scale / fmax(c->norm[u] * c->norm[v], eps);
+				S[u * NC + v] = s;
+				S[v * NC + u] = s;
+			}
+	}
+}
+
+mudsc_status mudsc_weight_similarity_align(double *S, const struct mudsc_plan *plan, size_t p,
+                                           const struct point_corr *corr,
+                                           const uint64_t *versions, struct wsim_cache *c,
+                                           enum mudsc_simil_kind kind, double eps)
+{
+	int32_t N = plan->n_models;
+	int64_t C = plan->points[p].width;
+	mudsc_status st = MUDSC_OK;
+
+	if (c->deps == NULL && (st = find_deps(c, plan, p)) != MUDSC_OK)
+		return st;
+	if (!cross_current(c, versions)) {
+		double *F;
+		size_t D;
+		if ((st = mudsc_weight_features(&F, &D, plan, p, corr)) != MUDSC_OK)
+			return st;
+		if (!c->stats_ready)
+			st = row_stats(c, F, (size_t)N * (size_t)C, D, kind);
+		if (st == MUDSC_OK)
+			st = cross_blocks(c, F, N, C, D, versions);
+		free(F);
+		if (st != MUDSC_OK)
+			return st;
+	}
+	fill_similarity(S, c, N, C, kind, eps);
+	return MUDSC_OK;
+}
