@@ -188,6 +188,11 @@ START_TEST(bad_inputs_and_cancel)
 	ck_assert_ok(mudsc_accum_new(&acc, 2, H2, NULL));
 	ck_assert_status(mudsc_matcher_set_activations(m, 0, acc), MUDSC_E_MISMATCH);
 	mudsc_accum_free(acc);
+	/* ... and one of the right width for 3 models instead of 2 */
+	ck_assert_ok(mudsc_accum_new(&acc, 3, H1, NULL));
+	ck_assert_status(mudsc_matcher_set_activations(m, 0, acc), MUDSC_E_MISMATCH);
+	ck_assert_error_has("3 models");
+	mudsc_accum_free(acc);
 	ck_assert_status(mudsc_matcher_set_activation_similarity(m, 5, S, 4 * H1 * H1), MUDSC_E_RANGE);
 	for (int i = 0; i < 2 * H1; i++)
 		S[i * 2 * H1 + i] = 1.0;

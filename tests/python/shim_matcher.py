@@ -68,6 +68,9 @@ class Matcher:
         check(lib.mudsc_matcher_set_activation_similarity(
             self.handle, point, S.ctypes.data_as(F64P), S.size))
 
+    def set_activations(self, point, accum):
+        check(lib.mudsc_matcher_set_activations(self.handle, point, accum.handle))
+
     def run(self):
         check(lib.mudsc_matcher_run(self.handle))
 

@@ -233,3 +233,28 @@ def test_merge_weights():
     with pytest.raises(MudscError) as e:
         m.merge([0.5, float("nan")])
     assert e.value.status == "MUDSC_E_INVALID" and "weights[1]" in e.value.message
+
+
+def test_streamed_activations_match_the_oracle():
+    """The host path: hidden features streamed chunk by chunk into accumulators,
+    handed to the matcher, give the oracle's result on the same features."""
+    from shim_accum import Accum
+    from shim_matcher import lib as _lib  # noqa: F401  (declarations loaded)
+    models = related_mlps(2, seed=9)
+    x = np.random.default_rng(9).standard_normal((300, MLP_WIDTHS[0]))
+    hidden = [toy_nets.mlp_forward(mm, x)[1] for mm in models]
+    graph_dict = toy_nets.mlp_graph(MLP_WIDTHS)
+    graph = ref.load_graph(graph_dict)
+    acts = {f"fc{k + 1}": ref.activation_similarity([h[k] for h in hidden]) for k in range(2)}
+    expect = ref.mudsc(graph, models, activations=acts, method="align", alpha=0.5)
+    g = Graph.from_json(json.dumps(graph_dict))
+    m = Matcher(g, [Model(mm) for mm in models], method="align", alpha=0.5)
+    for k, p in enumerate(graph.points):
+        with Accum(2, p.width) as acc:
+            for start in range(0, 300, 70):  # uneven chunks, models interleaved
+                for i in (1, 0):
+                    acc.update(i, hidden[i][k][start:start + 70])
+            m.set_activations(k, acc)
+    m.run()
+    for k, p in enumerate(graph.points):
+        np.testing.assert_array_equal(m.assignment(k, 2 * p.width), expect.corr[p.name].P)
