@@ -13,6 +13,13 @@
 #include <math.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define LAP_SSE2 1
+#else
+#define LAP_SSE2 0
+#endif
+
 #include "match_internal.h"
 
 typedef struct lap {
@@ -110,28 +117,57 @@ static void reduction_transfer(lap *L, const int64_t *count)
 	}
 }
 
-/* Smallest and second smallest reduced cost of row i (first index on ties). */
+/* Reduced costs -S[i, j] - v[j] of two consecutive columns, computed
+ * exactly as the scalar expression (negation, then two subtractions). */
+#if LAP_SSE2
+static inline __m128d reduced2(const double *s, const double *v, __m128d shift)
+{
+	__m128d neg = _mm_xor_pd(_mm_loadu_pd(s), _mm_set1_pd(-0.0));
+	return _mm_sub_pd(_mm_sub_pd(neg, _mm_loadu_pd(v)), shift);
+}
+#endif
+
+/* Offer h (column j) to the running two smallest (a, ja) <= (b, jb). */
+static inline void push_two(double h, int64_t j, double *a, int64_t *ja, double *b, int64_t *jb)
+{
+	if (h < *b) {
+		if (h < *a) {
+			*b = *a;
+			*jb = *ja;
+			*a = h;
+			*ja = j;
+		} else {
+			*b = h;
+			*jb = j;
+		}
+	}
+}
+
+/* Smallest and second smallest reduced cost of row i (first index on ties,
+ * as one sequential scan with strict <).  The SSE2 path only tests two
+ * columns at a time against the current second smallest and hands the rare
+ * candidates to the same sequential update. */
 static void two_smallest(const lap *L, int64_t i, double *u1, int64_t *j1, double *u2,
                          int64_t *j2)
 {
 	const double *s = row_of(L, i);
 	const double *v = L->v;
 	double a = INFINITY, b = INFINITY;
-	int64_t ja = -1, jb = -1;
-	for (int64_t j = 0; j < L->n; j++) {
-		double h = -s[j] - v[j];
-		if (h < b) {
-			if (h < a) {
-				b = a;
-				jb = ja;
-				a = h;
-				ja = j;
-			} else {
-				b = h;
-				jb = j;
-			}
+	int64_t ja = -1, jb = -1, j = 0, n = L->n;
+#if LAP_SSE2
+	__m128d zero = _mm_setzero_pd();
+	for (; j + 2 <= n; j += 2) {
+		__m128d h = reduced2(s + j, v + j, zero); /* x - 0 == x, also for -0 */
+		if (_mm_movemask_pd(_mm_cmplt_pd(h, _mm_set1_pd(b)))) {
+			double hh[2];
+			_mm_storeu_pd(hh, h);
+			push_two(hh[0], j, &a, &ja, &b, &jb);
+			push_two(hh[1], j + 1, &a, &ja, &b, &jb);
 		}
 	}
+#endif
+	for (; j < n; j++)
+		push_two(-s[j] - v[j], j, &a, &ja, &b, &jb);
 	*u1 = a;
 	*j1 = ja;
 	*u2 = b;
@@ -218,6 +254,19 @@ static int64_t enqueue(lap *L, int64_t j, int64_t *up)
 	return L->y[j] < 0 ? j : -1;
 }
 
+/* Column j at distance h through row i: true if it is free and reached at
+ * dmin (the path ends there). */
+static inline bool relax(lap *L, int64_t j, double h, int64_t i, double dmin, int64_t *up)
+{
+	if (h < L->d[j] && L->tent[j]) {
+		L->d[j] = L->dt[j] = h;
+		L->pred[j] = i;
+		if (h == dmin && enqueue(L, j, up) >= 0)
+			return true;
+	}
+	return false;
+}
+
 /* Relax every tentative column through row i, reached by column j1 at
  * distance dmin.  Columns reaching dmin join the waiting list; returns a
  * free one reached at dmin (the path's end), else -1. */
@@ -226,15 +275,23 @@ static int64_t scan_row(lap *L, int64_t i, int64_t j1, double dmin, int64_t *up)
 	const double *si = row_of(L, i), *v = L->v;
 	double *d = L->d;
 	double u1 = -si[j1] - v[j1] - dmin;
-	for (int64_t j = 0; j < L->n; j++) {
-		double h = -si[j] - v[j] - u1;
-		if (MUDSC_UNLIKELY(h < d[j]) && L->tent[j]) {
-			d[j] = L->dt[j] = h;
-			L->pred[j] = i;
-			if (h == dmin && enqueue(L, j, up) >= 0)
-				return j;
+	int64_t j = 0, n = L->n;
+#if LAP_SSE2
+	__m128d vu = _mm_set1_pd(u1);
+	for (; j + 2 <= n; j += 2) {
+		__m128d h = reduced2(si + j, v + j, vu);
+		if (MUDSC_UNLIKELY(_mm_movemask_pd(_mm_cmplt_pd(h, _mm_loadu_pd(d + j))))) {
+			double hh[2];
+			_mm_storeu_pd(hh, h);
+			for (int l = 0; l < 2; l++)
+				if (relax(L, j + l, hh[l], i, dmin, up))
+					return j + l;
 		}
 	}
+#endif
+	for (; j < n; j++)
+		if (relax(L, j, -si[j] - v[j] - u1, i, dmin, up))
+			return j;
 	return -1;
 }
 
