@@ -7,6 +7,11 @@
  * c(i, j) = -S[i, j]; -inf similarities are +inf costs (forbidden pairs).
  * Column duals v are always finite: a column without a finite entry is
  * rejected up front, and only scanned (finite-distance) columns move.
+ * The row scans of phases 2 and 3 are screened two columns at a time with
+ * SSE2 where available; every decision is still taken by the same
+ * sequential scalar comparisons, so results do not depend on the path.
+ * Ties between optimal assignments are resolved deterministically (by the
+ * order of the scans), not by any documented rule.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -33,7 +38,7 @@ typedef struct lap {
 	double *dt;    /* phase 3: d while the column is tentative, else +inf */
 	bool *tent;    /* phase 3: column still tentative */
 	int64_t *pred; /* predecessor row of each column on its path */
-	int64_t *cols; /* column order of the Dijkstra scan */
+	int64_t *cols; /* phase 3: scanned columns, then those waiting at the minimum */
 	int64_t *free_rows;
 	int64_t nfree;
 } lap;
