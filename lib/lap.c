@@ -18,7 +18,7 @@
 #include <math.h>
 #include <string.h>
 
-#if defined(__SSE2__)
+#if defined(__SSE2__) && !defined(MUDSC_LAP_SCALAR) /* the latter: test the plain path */
 #include <emmintrin.h>
 #define LAP_SSE2 1
 #else
