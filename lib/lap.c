@@ -7,11 +7,23 @@
  * c(i, j) = -S[i, j]; -inf similarities are +inf costs (forbidden pairs).
  * Column duals v are always finite: a column without a finite entry is
  * rejected up front, and only scanned (finite-distance) columns move.
+ * The row scans of phases 2 and 3 are screened two columns at a time with
+ * SSE2 where available; every decision is still taken by the same
+ * sequential scalar comparisons, so results do not depend on the path.
+ * Ties between optimal assignments are resolved deterministically (by the
+ * order of the scans), not by any documented rule.
  *
  * SPDX-License-Identifier: MIT
  */
 #include <math.h>
 #include <string.h>
+
+#if defined(__SSE2__) && !defined(MUDSC_LAP_SCALAR) /* the latter: test the plain path */
+#include <emmintrin.h>
+#define LAP_SSE2 1
+#else
+#define LAP_SSE2 0
+#endif
 
 #include "match_internal.h"
 
@@ -22,9 +34,11 @@ typedef struct lap {
 	int64_t *x;    /* column of row, -1 if free */
 	int64_t *y;    /* row of column, -1 if free */
 	double *v;     /* column duals of the minimisation */
-	double *d;     /* shortest-path distances (phase 3) */
+	double *d;     /* phase 3: distance of each column */
+	double *dt;    /* phase 3: d while the column is tentative, else +inf */
+	bool *tent;    /* phase 3: column still tentative */
 	int64_t *pred; /* predecessor row of each column on its path */
-	int64_t *cols; /* column order of the Dijkstra scan */
+	int64_t *cols; /* phase 3: scanned columns, then those waiting at the minimum */
 	int64_t *free_rows;
 	int64_t nfree;
 } lap;
@@ -108,28 +122,57 @@ static void reduction_transfer(lap *L, const int64_t *count)
 	}
 }
 
-/* Smallest and second smallest reduced cost of row i (first index on ties). */
+/* Reduced costs -S[i, j] - v[j] of two consecutive columns, computed
+ * exactly as the scalar expression (negation, then two subtractions). */
+#if LAP_SSE2
+static inline __m128d reduced2(const double *s, const double *v, __m128d shift)
+{
+	__m128d neg = _mm_xor_pd(_mm_loadu_pd(s), _mm_set1_pd(-0.0));
+	return _mm_sub_pd(_mm_sub_pd(neg, _mm_loadu_pd(v)), shift);
+}
+#endif
+
+/* Offer h (column j) to the running two smallest (a, ja) <= (b, jb). */
+static inline void push_two(double h, int64_t j, double *a, int64_t *ja, double *b, int64_t *jb)
+{
+	if (h < *b) {
+		if (h < *a) {
+			*b = *a;
+			*jb = *ja;
+			*a = h;
+			*ja = j;
+		} else {
+			*b = h;
+			*jb = j;
+		}
+	}
+}
+
+/* Smallest and second smallest reduced cost of row i (first index on ties,
+ * as one sequential scan with strict <).  The SSE2 path only tests two
+ * columns at a time against the current second smallest and hands the rare
+ * candidates to the same sequential update. */
 static void two_smallest(const lap *L, int64_t i, double *u1, int64_t *j1, double *u2,
                          int64_t *j2)
 {
 	const double *s = row_of(L, i);
 	const double *v = L->v;
 	double a = INFINITY, b = INFINITY;
-	int64_t ja = -1, jb = -1;
-	for (int64_t j = 0; j < L->n; j++) {
-		double h = -s[j] - v[j];
-		if (h < b) {
-			if (h < a) {
-				b = a;
-				jb = ja;
-				a = h;
-				ja = j;
-			} else {
-				b = h;
-				jb = j;
-			}
+	int64_t ja = -1, jb = -1, j = 0, n = L->n;
+#if LAP_SSE2
+	__m128d zero = _mm_setzero_pd();
+	for (; j + 2 <= n; j += 2) {
+		__m128d h = reduced2(s + j, v + j, zero); /* x - 0 == x, also for -0 */
+		if (_mm_movemask_pd(_mm_cmplt_pd(h, _mm_set1_pd(b)))) {
+			double hh[2];
+			_mm_storeu_pd(hh, h);
+			push_two(hh[0], j, &a, &ja, &b, &jb);
+			push_two(hh[1], j + 1, &a, &ja, &b, &jb);
 		}
 	}
+#endif
+	for (; j < n; j++)
+		push_two(-s[j] - v[j], j, &a, &ja, &b, &jb);
 	*u1 = a;
 	*j1 = ja;
 	*u2 = b;
@@ -182,86 +225,113 @@ static mudsc_status row_reduction(lap *L)
 	return MUDSC_OK;
 }
 
-/* Move the columns of minimal distance among cols[up..n) to the front of
- * that range; returns the new `up` and sets *dmin. */
-static int64_t collect_minimum(lap *L, int64_t up, double *dmin)
+/* Phase 3 reads every scanned row in column order (sequential, so the
+ * hardware prefetcher streams it even when S is far larger than the
+ * cache) rather than only its tentative columns in a scrambled order.
+ * d[j] is the tentative distance of column j; dt[j] is d[j] while j is
+ * tentative and +inf once it waits or is scanned, so the minimum search is
+ * a plain pass.  A scanned or waiting column cannot improve mathematically
+ * (reduced costs are >= 0); the flag guards against rounding. */
+
+/* Smallest dt (four accumulators: no long dependency chain). */
+static double min_tentative(const double *dt, int64_t n)
 {
-	int64_t *cols = L->cols;
-	const double *d = L->d;
-	int64_t low = up;
-	double m = d[cols[up++]];
-	for (int64_t k = up; k < L->n; k++) {
-		int64_t j = cols[k];
-		double h = d[j];
-		if (h <= m) {
-			if (h < m) {
-				up = low;
-				m = h;
-			}
-			cols[k] = cols[up];
-			cols[up++] = j;
-		}
-	}
-	*dmin = m;
-	return up;
+	double m[4] = {INFINITY, INFINITY, INFINITY, INFINITY};
+	int64_t j = 0;
+	for (; j + 4 <= n; j += 4)
+		for (int l = 0; l < 4; l++)
+			m[l] = dt[j + l] < m[l] ? dt[j + l] : m[l];
+	for (; j < n; j++)
+		m[0] = dt[j] < m[0] ? dt[j] : m[0];
+	double r = m[0];
+	for (int l = 1; l < 4; l++)
+		r = m[l] < r ? m[l] : r;
+	return r;
 }
 
-/* Shortest augmenting path from free row f, then dual update and
- * augmentation.  cols[0..low) are scanned, [low..up) wait at the current
- * minimum distance, [up..n) are still tentative. */
+/* Column j leaves the tentative set for the waiting list; returns j if it
+ * is free (the path ends there), else -1. */
+static int64_t enqueue(lap *L, int64_t j, int64_t *up)
+{
+	L->tent[j] = false;
+	L->dt[j] = INFINITY;
+	L->cols[(*up)++] = j;
+	return L->y[j] < 0 ? j : -1;
+}
+
+/* Column j at distance h through row i: true if it is free and reached at
+ * dmin (the path ends there). */
+static inline bool relax(lap *L, int64_t j, double h, int64_t i, double dmin, int64_t *up)
+{
+	if (h < L->d[j] && L->tent[j]) {
+		L->d[j] = L->dt[j] = h;
+		L->pred[j] = i;
+		if (h == dmin && enqueue(L, j, up) >= 0)
+			return true;
+	}
+	return false;
+}
+
+/* Relax every tentative column through row i, reached by column j1 at
+ * distance dmin.  Columns reaching dmin join the waiting list; returns a
+ * free one reached at dmin (the path's end), else -1. */
+static int64_t scan_row(lap *L, int64_t i, int64_t j1, double dmin, int64_t *up)
+{
+	const double *si = row_of(L, i), *v = L->v;
+	double *d = L->d;
+	double u1 = -si[j1] - v[j1] - dmin;
+	int64_t j = 0, n = L->n;
+#if LAP_SSE2
+	__m128d vu = _mm_set1_pd(u1);
+	for (; j + 2 <= n; j += 2) {
+		__m128d h = reduced2(si + j, v + j, vu);
+		if (MUDSC_UNLIKELY(_mm_movemask_pd(_mm_cmplt_pd(h, _mm_loadu_pd(d + j))))) {
+			double hh[2];
+			_mm_storeu_pd(hh, h);
+			for (int l = 0; l < 2; l++)
+				if (relax(L, j + l, hh[l], i, dmin, up))
+					return j + l;
+		}
+	}
+#endif
+	for (; j < n; j++)
+		if (relax(L, j, -si[j] - v[j] - u1, i, dmin, up))
+			return j;
+	return -1;
+}
+
+/* Shortest augmenting path from free row f (Dijkstra on reduced costs),
+ * then dual update and augmentation.  cols[0..low) are scanned columns,
+ * cols[low..up) wait at the current minimum distance. */
 static mudsc_status augment(lap *L, int64_t f)
 {
-	int64_t n = L->n, *cols = L->cols, *pred = L->pred, *y = L->y;
-	double *d = L->d;
-	const double *v = L->v;
+	int64_t n = L->n, *cols = L->cols, *y = L->y;
 	const double *s = row_of(L, f);
 	for (int64_t j = 0; j < n; j++) {
-		cols[j] = j;
-		d[j] = -s[j] - v[j];
-		pred[j] = f;
+		L->d[j] = L->dt[j] = -s[j] - L->v[j];
+		L->pred[j] = f;
+		L->tent[j] = true;
 	}
 	int64_t low = 0, up = 0, end = -1;
 	double dmin = 0;
 	while (end < 0) {
 		if (low == up) {
-			up = collect_minimum(L, up, &dmin);
+			dmin = min_tentative(L->dt, n);
 			if (!isfinite(dmin))
 				return infeasible("row", f);
-			for (int64_t k = low; k < up; k++)
-				if (y[cols[k]] < 0) {
-					end = cols[k];
-					break;
-				}
+			for (int64_t j = 0; j < n && end < 0; j++)
+				if (L->dt[j] == dmin)
+					end = enqueue(L, j, &up);
 			if (end >= 0)
 				break;
 		}
 		int64_t j1 = cols[low++];
-		int64_t i = y[j1];
-		const double *si = row_of(L, i);
-		double u1 = -si[j1] - v[j1] - dmin;
-		for (int64_t k = up; k < n; k++) {
-			int64_t j = cols[k];
-			double h = -si[j] - v[j] - u1;
-			if (h < d[j]) {
-				d[j] = h;
-				pred[j] = i;
-				if (h == dmin) {
-					if (y[j] < 0) {
-						end = j;
-						break;
-					}
-					cols[k] = cols[up];
-					cols[up++] = j;
-				}
-			}
-		}
+		end = scan_row(L, y[j1], j1, dmin, &up);
 	}
-	for (int64_t k = 0; k < low; k++) {
-		int64_t j = cols[k];
-		L->v[j] += d[j] - dmin;
-	}
+	for (int64_t k = 0; k < low; k++)
+		L->v[cols[k]] += L->d[cols[k]] - dmin;
 	for (int64_t j = end;;) {
-		int64_t i = pred[j];
+		int64_t i = L->pred[j];
 		y[j] = i;
 		int64_t next = L->x[i];
 		L->x[i] = j;
@@ -274,7 +344,7 @@ static mudsc_status augment(lap *L, int64_t f)
 
 static mudsc_status solve(lap *L)
 {
-	/* argmin and count borrow d and pred: both are free until phase 3. */
+	/* argmin and count borrow pred and cols: both are free until phase 3. */
 	int64_t *argmin = L->pred, *count = L->cols;
 	mudsc_status st = column_reduction(L, argmin, count);
 	if (st != MUDSC_OK)
@@ -294,7 +364,7 @@ mudsc_status mudsc_lap_core(int64_t *x, const double *S, size_t ld, int64_t n)
 	if (n == 0)
 		return MUDSC_OK;
 	size_t un = (size_t)n, bytes;
-	if (!mudsc_mul_size(un, 5 * sizeof(int64_t) + 2 * sizeof(double), &bytes))
+	if (!mudsc_mul_size(un, 5 * sizeof(int64_t) + 3 * sizeof(double) + sizeof(bool), &bytes))
 		return mudsc_err(MUDSC_E_NOMEM, "lap: workspace for n = %lld overflows",
 		                 (long long)n);
 	char *mem = mudsc_alloc(bytes, "lap workspace");
@@ -303,11 +373,13 @@ mudsc_status mudsc_lap_core(int64_t *x, const double *S, size_t ld, int64_t n)
 	lap L = {.S = S, .ld = ld, .n = n};
 	L.v = (double *)mem;
 	L.d = L.v + un;
-	L.x = (int64_t *)(L.d + un);
+	L.dt = L.d + un;
+	L.x = (int64_t *)(L.dt + un);
 	L.y = L.x + un;
 	L.pred = L.y + un;
 	L.cols = L.pred + un;
 	L.free_rows = L.cols + un;
+	L.tent = (bool *)(L.free_rows + un);
 	mudsc_status st = solve(&L);
 	if (st == MUDSC_OK)
 		memcpy(x, L.x, un * sizeof *x);

@@ -259,3 +259,20 @@ def test_zip_default_options_and_optional_outputs():
     o = MatchOptions()
     lib.mudsc_match_options_init(ctypes.byref(o))
     assert (o.size, o.r, o.a, o.b) == (ctypes.sizeof(MatchOptions), 0.5, 0.5, 1.0)
+
+
+def test_zip_ties_resolve_like_the_oracle():
+    # Integer similarities: many equal maxima; the first in row-major order
+    # over active rows and columns must win, as in the oracle's argmax.
+    rng = np.random.default_rng(17)
+    done = 0
+    for t in range(200):
+        N = int(rng.integers(1, 4))
+        C = int(rng.integers(2, 9))
+        A = rng.integers(-2, 3, (N * C, N * C)).astype(float)
+        S = np.triu(A) + np.triu(A, 1).T
+        r = float(rng.choice([0.25, 0.5, 0.75]))
+        a = float(rng.choice([0.5, 1.0, 0.0, -1.0]))
+        b = float(rng.choice([1.0, 0.0, 2.0]))
+        done += _zip_both(S, N, C, 1, r, a, b)
+    assert done > 100
