@@ -56,7 +56,7 @@ static mudsc_status parse_u64(json_t *v, const char *name, const char *what, siz
 
 static mudsc_status parse_shape(json_t *shape, struct st_entry *e)
 {
-	size_t i, dim;
+	size_t i, dim = 0;
 	json_t *v;
 
 	if (!json_is_array(shape))
