@@ -52,7 +52,7 @@ def feed_interleaved(acc, xs, rng, lead, max_chunk=50, cast=lambda x: x, **kw):
 @pytest.mark.parametrize("dtype", ["f64", "f32", "f16", "bf16"])
 def test_every_dtype_interleaved_chunks(dtype):
     rng = np.random.default_rng(1)
-    xs = correlated(rng, 700, 3, 5, mean=2.0, scale=0.5)
+    xs = correlated(rng, 700, 3, 19, mean=2.0, scale=0.5)  # 19: vector blocks + tail
     if dtype == "f64":
         data, cast, kw = xs, lambda x: x, {}
     elif dtype == "f32":
@@ -64,7 +64,7 @@ def test_every_dtype_interleaved_chunks(dtype):
     else:
         data = [bf16_bits(x) for x in xs]
         cast, kw = np.ascontiguousarray, {"dtype": "bf16"}
-    with Accum(3, 5, block_rows=64, max_lead=200) as acc:
+    with Accum(3, 19, block_rows=64, max_lead=200) as acc:
         feed_interleaved(acc, data, rng, 200, cast=cast, **kw)
         assert acc.count() == 700 and acc.count(1) == 700
         ref_in = [bf16_value(d) for d in data] if dtype == "bf16" else data
