@@ -1,7 +1,8 @@
 /*
  * Update throughput of mudsc_accum against cblas_ssyrk on the same shape,
  * measured in the same run.  Default: N = 2, C = 512, chunks of 4096
- * observations (2-D rows), f32; then f16 and bf16 input.  Prints one JSON
+ * observations (2-D rows), f32; then f16 and bf16 input, and f32 laid out
+ * NCHW (features on axis 1, strided).  Prints one JSON
  * object.  Usage: bench-accum [N C chunk reps trials]
  *
  * Work is counted as (N*C)^2 * n multiply-adds for both (a full syrk of the
@@ -69,6 +70,23 @@ static double time_accum(mudsc_accum *acc, mudsc_dtype dtype, int N, int64_t C, 
 	return (now() - t0) / reps;
 }
 
+/* The same chunks laid out NCHW (B, C, H, W) = (n/64, C, 8, 8), features on axis 1. */
+static double time_accum_nchw(mudsc_accum *acc, int N, int64_t C, int64_t n, int reps,
+                              void **data)
+{
+	mudsc_features f = { .dtype = MUDSC_DTYPE_F32, .rank = 4, .shape = { n / 64, C, 8, 8 },
+	                     .feature_axis = 1 };
+	double t0 = now();
+
+	for (int r = 0; r < reps; r++)
+		for (int i = 0; i < N; i++) {
+			f.data = data[i];
+			if (mudsc_accum_update(acc, i, &f) != MUDSC_OK)
+				die();
+		}
+	return (now() - t0) / reps;
+}
+
 static double time_ssyrk(int nc, int n, int reps, const float *a, float *c)
 {
 	double t0 = now();
@@ -117,10 +135,10 @@ int main(int argc, char **argv)
 			       (size_t)C * sizeof(float));
 	}
 	double macs = (double)nc * (double)nc * (double)n;
-	double t_syrk = 1e30, t_f32 = 1e30, t_f16 = 1e30, t_bf16 = 1e30;
-	mudsc_accum *a32, *a16, *ab16;
+	double t_syrk = 1e30, t_f32 = 1e30, t_f16 = 1e30, t_bf16 = 1e30, t_nchw = 1e30;
+	mudsc_accum *a32, *a16, *ab16, *anchw;
 	if (mudsc_accum_new(&a32, N, C, NULL) || mudsc_accum_new(&a16, N, C, NULL) ||
-	    mudsc_accum_new(&ab16, N, C, NULL))
+	    mudsc_accum_new(&ab16, N, C, NULL) || mudsc_accum_new(&anchw, N, C, NULL))
 		die();
 	/* warm-up (row buffers, BLAS threads), then interleaved trials, best
 	 * of each: the machine may be shared, the best trial is the least
@@ -129,23 +147,31 @@ int main(int argc, char **argv)
 	time_accum(a32, MUDSC_DTYPE_F32, N, C, n, 1, f32);
 	time_accum(a16, MUDSC_DTYPE_F16, N, C, n, 1, f16);
 	time_accum(ab16, MUDSC_DTYPE_BF16, N, C, n, 1, bf16);
+	if (n % 64 == 0)
+		time_accum_nchw(anchw, N, C, n, 1, f32);
 	for (int trial = 0; trial < trials; trial++) {
 		t_syrk = min2(t_syrk, time_ssyrk((int)nc, (int)n, reps, stack, cmat));
 		t_f32 = min2(t_f32, time_accum(a32, MUDSC_DTYPE_F32, N, C, n, reps, f32));
 		t_f16 = min2(t_f16, time_accum(a16, MUDSC_DTYPE_F16, N, C, n, reps, f16));
 		t_bf16 = min2(t_bf16, time_accum(ab16, MUDSC_DTYPE_BF16, N, C, n, reps, bf16));
+		if (n % 64 == 0)
+			t_nchw = min2(t_nchw, time_accum_nchw(anchw, N, C, n, reps, f32));
 	}
 	mudsc_accum_free(a32);
 	mudsc_accum_free(a16);
 	mudsc_accum_free(ab16);
+	mudsc_accum_free(anchw);
 	printf("{\n  \"bench\": \"accum_update\",\n  \"blas\": \"%s\",\n  \"blas_threads\": %d,\n"
 	       "  \"N\": %d, \"C\": %lld, \"chunk\": %lld, \"reps\": %d, \"trials\": %d,\n"
 	       "  \"ssyrk_gmacs\": %.2f,\n  \"update_f32_gmacs\": %.2f,\n"
 	       "  \"update_f16_gmacs\": %.2f,\n  \"update_bf16_gmacs\": %.2f,\n"
-	       "  \"f32_vs_ssyrk\": %.3f,\n  \"f16_time_vs_f32\": %.3f,\n  \"bf16_time_vs_f32\": %.3f\n}\n",
+	       "  \"update_f32_nchw_gmacs\": %.2f,\n"
+	       "  \"f32_vs_ssyrk\": %.3f,\n  \"f16_time_vs_f32\": %.3f,\n  \"bf16_time_vs_f32\": %.3f,\n"
+	       "  \"nchw_time_vs_rows\": %.3f\n}\n",
 	       mudsc_blas_info(), mudsc_blas_threads(), N, (long long)C, (long long)n, reps, trials,
 	       macs / t_syrk * 1e-9, macs / t_f32 * 1e-9, macs / t_f16 * 1e-9,
-	       macs / t_bf16 * 1e-9, t_syrk / t_f32, t_f16 / t_f32, t_bf16 / t_f32);
+	       macs / t_bf16 * 1e-9, macs / t_nchw * 1e-9, t_syrk / t_f32, t_f16 / t_f32,
+	       t_bf16 / t_f32, t_nchw / t_f32);
 	for (int i = 0; i < N; i++) {
 		free(f32[i]);
 		free(f16[i]);

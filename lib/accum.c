@@ -434,35 +434,114 @@ static bool fast_row(mudsc_accum *acc, const struct accum_view *v, int64_t obs, 
 	return shift_row_f32(dst, src, s, w) == 0;
 }
 
+/* Features strided, observations contiguous (NCHW with features on axis
+ * 1): how many observations from obs on lie along the innermost
+ * observation axis, at most max; 0 when that route does not apply. */
+static size_t run_length(const mudsc_accum *acc, const struct accum_view *v, int64_t obs,
+                         size_t max)
+{
+	int64_t inner, left;
+
+	if (acc->rows_f64 || v->fstride == 1 || v->orank == 0 || v->ostride[v->orank - 1] != 1)
+		return 0;
+	inner = v->oshape[v->orank - 1];
+	left = inner - obs % inner;
+	return (size_t)left < max ? (size_t)left : max;
+}
+
+/* Load element j of a contiguous F32/F16/BF16 run as float. */
+static inline float load_f(mudsc_dtype dtype, const unsigned char *q, size_t j)
+{
+	uint16_t h;
+	float f;
+
+	if (dtype == MUDSC_DTYPE_F32) {
+		memcpy(&f, q + 4 * j, 4);
+		return f;
+	}
+	memcpy(&h, q + 2 * j, 2);
+	return dtype == MUDSC_DTYPE_F16 ? mudsc_f16_to_f32(h) : mudsc_bf16_to_f32(h);
+}
+
+/* The route for `run` observations along a contiguous axis: read each
+ * feature's run contiguously and scatter it down the buffer's rows (a
+ * transpose).  False if a value is not finite (the per-row route then
+ * applies the non-finite policy); the rows written are then rewritten. */
+static bool fast_run(mudsc_accum *acc, const struct accum_view *v, int64_t obs, size_t run,
+                     float *dst, const float *s)
+{
+	const unsigned char *p = mudsc_accum_view_at(v, obs);
+	const ptrdiff_t fstep = (ptrdiff_t)v->fstride * (ptrdiff_t)v->esize;
+	const size_t ld = acc->ld;
+	int bad = 0;
+
+	if (v->dtype == MUDSC_DTYPE_F64)
+		return false;
+	for (int64_t c = 0; c < acc->width; c++) {
+		const unsigned char *q = p + c * fstep;
+		const float sc = s[c];
+		for (size_t j = 0; j < run; j++) {
+			const float x = load_f(v->dtype, q, j);
+			bad |= !(fabsf(x) <= FLT_MAX);
+			dst[j * ld + (size_t)c] = x - sc;
+		}
+	}
+	return !bad;
+}
+
+/* Observation obs into buffer row `row` by the general route: through
+ * double, with the non-finite policy. */
+static mudsc_status write_row_general(mudsc_accum *acc, int32_t model,
+                                      const struct accum_view *v, int64_t obs, size_t row)
+{
+	const size_t w = (size_t)acc->width, col = (size_t)model * w;
+	const double *s = acc->shift + col;
+	const double *x = acc->scratch;
+	mudsc_status st = read_row(acc, model, v, obs);
+
+	if (st != MUDSC_OK)
+		return st;
+	if (acc->rows_f64) {
+		double *dst = (double *)acc->rows + row * acc->ld + col;
+		for (size_t c = 0; c < w; c++)
+			dst[c] = x[c] - s[c];
+	} else {
+		float *dst = (float *)acc->rows + row * acc->ld + col;
+		for (size_t c = 0; c < w; c++)
+			dst[c] = (float)(x[c] - s[c]);
+	}
+	return MUDSC_OK;
+}
+
 /* Write observations [k0, k0 + cnt) of the view, shifted, into buffer rows
  * starting at row pos, model's columns. */
 static mudsc_status write_rows(mudsc_accum *acc, int32_t model, const struct accum_view *v,
                                int64_t k0, size_t cnt, size_t pos)
 {
-	const size_t w = (size_t)acc->width, col = (size_t)model * w;
-	const double *s = acc->shift + col;
+	const size_t col = (size_t)model * (size_t)acc->width;
+	float *const rowsf = acc->rows_f64 ? NULL : (float *)acc->rows;
 	mudsc_status st;
+	size_t k = 0;
 
-	for (size_t k = 0; k < cnt; k++) {
+	while (k < cnt) {
 		const int64_t obs = k0 + (int64_t)k;
-		if (!acc->rows_f64) {
-			float *dst = (float *)acc->rows + (pos + k) * acc->ld + col;
-			if (fast_row(acc, v, obs, dst, acc->shiftf + col))
+		size_t run = run_length(acc, v, obs, cnt - k);
+		if (run > 1 &&
+		    fast_run(acc, v, obs, run, rowsf + (pos + k) * acc->ld + col, acc->shiftf + col)) {
+			k += run;
+			continue;
+		}
+		if (run == 0)
+			run = 1;
+		for (size_t j = k; j < k + run; j++) {
+			if (rowsf && fast_row(acc, v, k0 + (int64_t)j, rowsf + (pos + j) * acc->ld + col,
+			                      acc->shiftf + col))
 				continue;
+			st = write_row_general(acc, model, v, k0 + (int64_t)j, pos + j);
+			if (st != MUDSC_OK)
+				return st;
 		}
-		st = read_row(acc, model, v, obs);
-		if (st != MUDSC_OK)
-			return st;
-		const double *x = acc->scratch;
-		if (acc->rows_f64) {
-			double *dst = (double *)acc->rows + (pos + k) * acc->ld + col;
-			for (size_t c = 0; c < w; c++)
-				dst[c] = x[c] - s[c];
-		} else {
-			float *dst = (float *)acc->rows + (pos + k) * acc->ld + col;
-			for (size_t c = 0; c < w; c++)
-				dst[c] = (float)(x[c] - s[c]);
-		}
+		k += run;
 	}
 	return MUDSC_OK;
 }

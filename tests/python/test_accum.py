@@ -256,3 +256,41 @@ def test_mismatched_counts_and_more_updates_after_results():
         for i in range(2):
             acc.update(i, xs[i][20:])
         assert_matches(acc, xs, 1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16", "bf16"])
+def test_nchw_float_input(dtype):
+    """Strided features, contiguous observations: the transposing route,
+    runs cut by chunk ends and by the innermost axis."""
+    rng = np.random.default_rng(12)
+    xs = [rng.standard_normal((5, 11, 3, 7)) + 4.0 for _ in range(2)]
+    xs[1][:, :5] += xs[0][:, 6:]
+    if dtype == "bf16":
+        data, kw = [bf16_bits(x) for x in xs], {"dtype": "bf16"}
+        ref = [bf16_value(d) for d in data]
+    else:
+        cast = np.float32 if dtype == "f32" else np.float16
+        data, kw = [x.astype(cast) for x in xs], {}
+        ref = data
+    with Accum(2, 11, block_rows=10, max_lead=40) as acc:
+        for b in range(5):
+            for i in range(2):
+                acc.update(i, data[i][b:b + 1], axis=1, **kw)
+        assert_matches(acc, [rows_of(r, 1) for r in ref], TOL[dtype])
+
+
+def test_nchw_nonfinite_both_policies():
+    rng = np.random.default_rng(13)
+    xs = [rng.standard_normal((2, 4, 3, 5)).astype(np.float32) for _ in range(2)]
+    xs[1][1, 2, 0, 3] = np.inf
+    with Accum(2, 4) as acc:
+        acc.update(0, xs[0], axis=1)
+        with pytest.raises(MudscError) as e:
+            acc.update(1, xs[1], axis=1)
+        assert e.value.status == "MUDSC_E_NUMERIC"
+        assert "(1, 2, 0, 3)" in e.value.message and "model 1, chunk 0" in e.value.message
+    with Accum(2, 4, nonfinite=1) as acc:
+        for i in range(2):
+            acc.update(i, xs[i], axis=1)
+        clean = [np.nan_to_num(x, posinf=0.0) for x in xs]
+        assert_matches(acc, [rows_of(x, 1) for x in clean], TOL["f32"])
