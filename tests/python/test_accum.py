@@ -294,3 +294,23 @@ def test_nchw_nonfinite_both_policies():
             acc.update(i, xs[i], axis=1)
         clean = [np.nan_to_num(x, posinf=0.0) for x in xs]
         assert_matches(acc, [rows_of(x, 1) for x in clean], TOL["f32"])
+
+
+def test_float_input_after_deserialize_and_merge():
+    """Shifts loaded from bytes or copied by a merge are rounded to float
+    (the float route's invariant) without changing the statistics."""
+    rng = np.random.default_rng(14)
+    xs = [x.astype(np.float32) for x in correlated(rng, 900, 2, 9, mean=1e3, scale=0.1)]
+    a = Accum(2, 9)
+    for i in range(2):
+        a.update(i, xs[i][:300])
+    b = Accum.deserialize(a.serialize())
+    for i in range(2):
+        b.update(i, xs[i][300:600])
+    c = Accum(2, 9)
+    c.merge(b)
+    for i in range(2):
+        c.update(i, xs[i][600:])
+    ref = stats(xs)
+    assert np.abs(c.correlation() - ref["corr"]).max() < 2e-6
+    np.testing.assert_allclose(c.means(), ref["means"], rtol=1e-9)
