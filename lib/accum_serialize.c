@@ -113,8 +113,11 @@ MUDSC_API mudsc_status mudsc_accum_serialize(mudsc_accum *accum, void **out_buf,
 	for (size_t u = 0; u < nc; u++, p += 8)
 		put_f64(p, accum->done ? accum->shift[u] + accum->sum[u] / n : 0.0);
 	for (size_t a = 0; a < nc; a++)
-		for (size_t b = a; b < nc; b++, p += 8)
-			put_f64(p, accum->prod[a * nc + b] - accum->sum[a] * (accum->sum[b] / n));
+		for (size_t b = a; b < nc; b++, p += 8) {
+			double m = accum->prod[a * nc + b] - accum->sum[a] * (accum->sum[b] / n);
+			/* a constant feature's variance may round to -tiny: store 0 */
+			put_f64(p, a == b ? fmax(m, 0.0) : m);
+		}
 	put_u64(p, fnv1a64(buf, (size_t)(p - buf)));
 	*out_buf = buf;
 	*out_len = len;

@@ -314,3 +314,17 @@ def test_float_input_after_deserialize_and_merge():
     ref = stats(xs)
     assert np.abs(c.correlation() - ref["corr"]).max() < 2e-6
     np.testing.assert_allclose(c.means(), ref["means"], rtol=1e-9)
+
+
+def test_constant_feature_round_trip():
+    """A constant that float cannot hold: its variance rounds near 0 and
+    must still serialize (stored clamped at 0) and give correlation 0."""
+    x = np.full((100, 2), 0.1)
+    x[:, 1] = np.arange(100.0)
+    with Accum(2, 2) as acc:
+        acc.update(0, x)
+        acc.update(1, x[:, ::-1])
+        back = Accum.deserialize(acc.serialize())
+        corr = back.correlation()
+        assert abs(corr[0, 1]) < 1e-12 and abs(corr[0, 0]) < 1e-12
+        assert abs(corr[1, 2] - 1.0) < 1e-12
