@@ -327,6 +327,116 @@ START_TEST(test_corrupt_serialized_bytes)
 }
 END_TEST
 
+/* Two-pass double correlation of the n x nc matrix z: the naive reference
+ * for the mixed workload below (the NumPy comparisons are in pytest). */
+static void naive_corr(const double *z, int n, int nc, double *out)
+{
+	double mu[16] = { 0 }, sd[16];
+
+	for (int r = 0; r < n; r++)
+		for (int u = 0; u < nc; u++)
+			mu[u] += z[r * nc + u] / n;
+	for (int a = 0; a < nc; a++)
+		for (int b = 0; b < nc; b++) {
+			double s = 0;
+			for (int r = 0; r < n; r++)
+				s += (z[r * nc + a] - mu[a]) * (z[r * nc + b] - mu[b]);
+			out[a * nc + b] = s / n;
+		}
+	for (int u = 0; u < nc; u++)
+		sd[u] = sqrt(out[u * nc + u]);
+	for (int a = 0; a < nc; a++)
+		for (int b = 0; b < nc; b++)
+			out[a * nc + b] /= fmax(sd[a] * sd[b], 1e-7);
+}
+
+/* Every route in one run (so valgrind sees them): F32 rows, F16 NCHW
+ * (transposing route), BF16 rows, F64, chunks larger than the buffer,
+ * serialize, deserialize, merge. */
+START_TEST(test_mixed_workload)
+{
+	enum { N = 2, C = 5, NC = 10, ROWS = 96 };
+	static double z[ROWS * NC], want[NC * NC], got[NC * NC];
+	static float f32[ROWS * C];
+	static uint16_t f16[ROWS * C], bf16[ROWS * C];
+	mudsc_accum_options o = MUDSC_ACCUM_OPTIONS_INIT;
+	mudsc_accum *a = NULL, *b = NULL, *c = NULL;
+	void *buf = NULL;
+	size_t len;
+	unsigned seed = 7;
+
+	/* values exact in bf16 (model 0: multiples of 1/2 below 64) and f16
+	 * (model 1: multiples of 1/8 below 64) */
+	for (int r = 0; r < ROWS; r++)
+		for (int u = 0; u < NC; u++) {
+			seed = seed * 1103515245u + 12345u;
+			int k = (int)((seed >> 16) % 64) + (u % C == 2 ? (int)(r % 7) * 3 : 0);
+			z[r * NC + u] = (u >= C ? k / 4 / 2.0 + z[r * NC + u - C] / 4.0 : k / 2.0);
+		}
+	naive_corr(z, ROWS, NC, want);
+	/* model 0 rows 0..47 as F32 rows (chunks of 40 > block + lead) */
+	for (int r = 0; r < 48; r++)
+		for (int q = 0; q < C; q++)
+			f32[r * C + q] = (float)z[r * NC + q];
+	o.block_rows = 4;
+	o.max_lead = 40;
+	ck_assert_ok(mudsc_accum_new(&a, N, C, &o));
+	mudsc_features f = { .dtype = MUDSC_DTYPE_F32, .rank = 2, .shape = { 40, C },
+	                     .feature_axis = 1, .data = f32 };
+	ck_assert_ok(mudsc_accum_update(a, 0, &f));
+	/* model 1 rows 0..47 as F16 NCHW (B, C, H, W) = (3, 5, 4, 4) */
+	for (int r = 0; r < 48; r++)
+		for (int q = 0; q < C; q++) {
+			int bb = r / 16, hw = r % 16;
+			float v = (float)z[r * NC + C + q];
+			uint32_t bits;
+			memcpy(&bits, &v, 4);
+			/* exact values: rebias the exponent, keep 10 mantissa bits */
+			f16[(bb * C + q) * 16 + hw] =
+			    v == 0.0f ? 0
+			              : (uint16_t)(((bits >> 16) & 0x8000u) |
+			                           ((((bits >> 23) & 0xffu) - 112u) << 10) |
+			                           ((bits >> 13) & 0x3ffu));
+		}
+	mudsc_features h = { .dtype = MUDSC_DTYPE_F16, .rank = 4, .shape = { 3, C, 4, 4 },
+	                     .feature_axis = 1, .data = f16 };
+	ck_assert_ok(mudsc_accum_update(a, 1, &h));
+	f.shape[0] = 8;
+	f.data = f32 + 40 * C;
+	ck_assert_ok(mudsc_accum_update(a, 0, &f));
+	ck_assert_ok(mudsc_accum_serialize(a, &buf, &len));
+	ck_assert_ok(mudsc_accum_deserialize(&b, buf, len, &o));
+	/* rows 48..95 into c: model 0 as BF16 rows, model 1 as F64 rows */
+	for (int r = 48; r < ROWS; r++)
+		for (int q = 0; q < C; q++) {
+			float v = (float)z[r * NC + q];
+			uint32_t bits;
+			memcpy(&bits, &v, 4);
+			bf16[(r - 48) * C + q] = (uint16_t)(bits >> 16);
+		}
+	ck_assert_ok(mudsc_accum_new(&c, N, C, &o));
+	mudsc_features g = { .dtype = MUDSC_DTYPE_BF16, .rank = 2, .shape = { 48, C },
+	                     .feature_axis = -1, .data = bf16 };
+	ck_assert_status(mudsc_accum_update(c, 0, &g), MUDSC_E_STATE); /* 48 > max_lead */
+	g.shape[0] = 24;
+	ck_assert_ok(mudsc_accum_update(c, 0, &g));
+	int64_t strides[2] = { NC, 1 };
+	mudsc_features d = { .dtype = MUDSC_DTYPE_F64, .rank = 2, .shape = { 48, C },
+	                     .strides = strides, .feature_axis = 1, .data = z + 48 * NC + C };
+	ck_assert_ok(mudsc_accum_update(c, 1, &d));
+	g.data = bf16 + 24 * C;
+	ck_assert_ok(mudsc_accum_update(c, 0, &g));
+	ck_assert_ok(mudsc_accum_merge(b, c));
+	ck_assert_ok(mudsc_accum_correlation(b, got, NC * NC));
+	for (int k = 0; k < NC * NC; k++)
+		ck_assert_double_eq_tol(got[k], want[k], 1e-6);
+	mudsc_free(buf);
+	mudsc_accum_free(a);
+	mudsc_accum_free(b);
+	mudsc_accum_free(c);
+}
+END_TEST
+
 Suite *suite_accum(void)
 {
 	Suite *s = suite_create("accum");
@@ -341,6 +451,7 @@ Suite *suite_accum(void)
 	tcase_add_test(tc, test_closed_form_statistics);
 	tcase_add_test(tc, test_single_observation);
 	tcase_add_test(tc, test_corrupt_serialized_bytes);
+	tcase_add_test(tc, test_mixed_workload);
 	suite_add_tcase(s, tc);
 	return s;
 }
