@@ -3,7 +3,7 @@
  * measured in the same run.  Default: N = 2, C = 512, chunks of 4096
  * observations (2-D rows), f32; then f16 and bf16 input, and f32 laid out
  * NCHW (features on axis 1, strided).  Prints one JSON
- * object.  Usage: bench-accum [N C chunk reps trials]
+ * object.  Usage: bench-accum [N C chunk reps trials block_rows]
  *
  * Work is counted as (N*C)^2 * n multiply-adds for both (a full syrk of the
  * stacked n x NC matrix computes half of them, as does the accumulator: the
@@ -108,6 +108,9 @@ int main(int argc, char **argv)
 	int64_t n = argc > 3 ? atoll(argv[3]) : 4096;
 	int reps = argc > 4 ? atoi(argv[4]) : 3;
 	int trials = argc > 5 ? atoi(argv[5]) : 9;
+	mudsc_accum_options opts = MUDSC_ACCUM_OPTIONS_INIT;
+	if (argc > 6)
+		opts.block_rows = atoll(argv[6]);
 	size_t nc = (size_t)N * (size_t)C, per = (size_t)n * (size_t)C;
 	void *f32[16], *f16[16], *bf16[16];
 	float *stack = malloc(sizeof(float) * nc * (size_t)n), *cmat = calloc(nc * nc, sizeof(float));
@@ -137,8 +140,8 @@ int main(int argc, char **argv)
 	double macs = (double)nc * (double)nc * (double)n;
 	double t_syrk = 1e30, t_f32 = 1e30, t_f16 = 1e30, t_bf16 = 1e30, t_nchw = 1e30;
 	mudsc_accum *a32, *a16, *ab16, *anchw;
-	if (mudsc_accum_new(&a32, N, C, NULL) || mudsc_accum_new(&a16, N, C, NULL) ||
-	    mudsc_accum_new(&ab16, N, C, NULL) || mudsc_accum_new(&anchw, N, C, NULL))
+	if (mudsc_accum_new(&a32, N, C, &opts) || mudsc_accum_new(&a16, N, C, &opts) ||
+	    mudsc_accum_new(&ab16, N, C, &opts) || mudsc_accum_new(&anchw, N, C, &opts))
 		die();
 	/* warm-up (row buffers, BLAS threads), then interleaved trials, best
 	 * of each: the machine may be shared, the best trial is the least
@@ -162,13 +165,13 @@ int main(int argc, char **argv)
 	mudsc_accum_free(ab16);
 	mudsc_accum_free(anchw);
 	printf("{\n  \"bench\": \"accum_update\",\n  \"blas\": \"%s\",\n  \"blas_threads\": %d,\n"
-	       "  \"N\": %d, \"C\": %lld, \"chunk\": %lld, \"reps\": %d, \"trials\": %d,\n"
+	       "  \"N\": %d, \"C\": %lld, \"chunk\": %lld, \"reps\": %d, \"trials\": %d, \"block_rows\": %lld,\n"
 	       "  \"ssyrk_gmacs\": %.2f,\n  \"update_f32_gmacs\": %.2f,\n"
 	       "  \"update_f16_gmacs\": %.2f,\n  \"update_bf16_gmacs\": %.2f,\n"
 	       "  \"update_f32_nchw_gmacs\": %.2f,\n"
 	       "  \"f32_vs_ssyrk\": %.3f,\n  \"f16_time_vs_f32\": %.3f,\n  \"bf16_time_vs_f32\": %.3f,\n"
 	       "  \"nchw_time_vs_rows\": %.3f\n}\n",
-	       mudsc_blas_info(), mudsc_blas_threads(), N, (long long)C, (long long)n, reps, trials,
+	       mudsc_blas_info(), mudsc_blas_threads(), N, (long long)C, (long long)n, reps, trials, (long long)opts.block_rows,
 	       macs / t_syrk * 1e-9, macs / t_f32 * 1e-9, macs / t_f16 * 1e-9,
 	       macs / t_bf16 * 1e-9, macs / t_nchw * 1e-9, t_syrk / t_f32, t_f16 / t_f32,
 	       t_bf16 / t_f32, t_nchw / t_f32);
