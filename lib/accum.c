@@ -7,6 +7,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include <inttypes.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "accum_internal.h"
 #include "blas.h"
+#include "convert.h"
 
 #define ACCUM_EPS 1e-7
 
@@ -75,7 +77,12 @@ mudsc_status mudsc_accum_alloc(mudsc_accum **out, int32_t n_models, int64_t widt
 	acc->prod = acc->sum ? mudsc_calloc(nc2, sizeof(double), "accumulator products") : NULL;
 	acc->scratch = acc->prod ? mudsc_calloc((size_t)width, sizeof(double), "accumulator row")
 	                         : NULL;
-	if (acc->chunks == NULL || acc->has_shift == NULL || acc->scratch == NULL) {
+	acc->shiftf = acc->scratch ? mudsc_calloc(nc, sizeof(float), "accumulator shifts") : NULL;
+	acc->rowf = acc->shiftf ? mudsc_calloc((size_t)width, sizeof(float), "accumulator row")
+	                        : NULL;
+	/* row stride: nc features, the ones column, padded to 64 bytes */
+	acc->ld = (nc + 1 + 15) / 16 * 16;
+	if (acc->chunks == NULL || acc->has_shift == NULL || acc->rowf == NULL) {
 		mudsc_accum_free(acc);
 		return MUDSC_E_NOMEM;
 	}
@@ -105,7 +112,7 @@ MUDSC_API mudsc_status mudsc_accum_new(mudsc_accum **out, int32_t n_models, int6
 	                    &nc) ||
 	    !mudsc_mul_size(nc, sizeof(double), &bytes) ||
 	    !mudsc_mul_size((size_t)opts.block_rows + (size_t)opts.max_lead,
-	                    (size_t)n_models * (size_t)width * sizeof(double), &bytes))
+	                    ((size_t)n_models * (size_t)width + 16) * sizeof(double), &bytes))
 		return mudsc_err(MUDSC_E_INVALID,
 		                 "mudsc_accum_new: n_models = %d x width = %" PRId64
 		                 " (with block_rows + max_lead rows) is too large",
@@ -124,8 +131,10 @@ MUDSC_API void mudsc_accum_free(mudsc_accum *accum)
 	free(accum->sum);
 	free(accum->prod);
 	free(accum->scratch);
+	free(accum->shiftf);
+	free(accum->rowf);
 	free(accum->rows);
-	free(accum->prodf);
+	free(accum->blk);
 	free(accum);
 }
 
@@ -173,34 +182,43 @@ MUDSC_API mudsc_status mudsc_accum_count(const mudsc_accum *accum, int32_t model
 
 /* ---- blocks into the sums --------------------------------------------- */
 
-/* Add k buffered rows starting at row r0 to the sums: one syrk for the
- * products (float blocks through a float result added into double), the
- * column sums in double. */
+static void add_f32_to_f64(double *restrict dst, const float *restrict src, size_t n);
+
+void mudsc_accum_set_shift(mudsc_accum *acc, size_t u, double value)
+{
+	acc->shiftf[u] = (float)value;
+	acc->shift[u] = (double)acc->shiftf[u];
+}
+
+/* Add k buffered rows starting at row r0 to the sums: one syrk over the
+ * rows and their ones column gives the products and (last column) the
+ * column sums; float blocks are added into double. */
 static void process_rows(mudsc_accum *acc, size_t r0, size_t k)
 {
-	const size_t nc = acc->nc;
+	const size_t nc = acc->nc, n1 = nc + 1;
 
 	if (acc->rows_f64) {
-		const double *a = (const double *)acc->rows + r0 * nc;
-		cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)nc, (int)k, 1.0, a, (int)nc,
-		            1.0, acc->prod, (int)nc);
-		for (size_t r = 0; r < k; r++)
-			for (size_t u = 0; u < nc; u++)
-				acc->sum[u] += a[r * nc + u];
+		const double *a = (const double *)acc->rows + r0 * acc->ld;
+		const double *blk = acc->blk;
+		cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)n1, (int)k, 1.0, a,
+		            (int)acc->ld, 0.0, acc->blk, (int)n1);
+		for (size_t u = 0; u < nc; u++) {
+			double *dst = acc->prod + u * nc;
+			const double *src = blk + u * n1;
+			for (size_t v = u; v < nc; v++)
+				dst[v] += src[v];
+			acc->sum[u] += src[nc];
+		}
 		return;
 	}
-	const float *a = (const float *)acc->rows + r0 * nc;
-	cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)nc, (int)k, 1.0f, a, (int)nc, 0.0f,
-	            acc->prodf, (int)nc);
+	const float *a = (const float *)acc->rows + r0 * acc->ld;
+	const float *blk = acc->blk;
+	cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)n1, (int)k, 1.0f, a, (int)acc->ld,
+	            0.0f, acc->blk, (int)n1);
 	for (size_t u = 0; u < nc; u++) {
-		double *dst = acc->prod + u * nc;
-		const float *src = acc->prodf + u * nc;
-		for (size_t v = u; v < nc; v++)
-			dst[v] += src[v];
+		add_f32_to_f64(acc->prod + u * nc + u, blk + u * n1 + u, nc - u);
+		acc->sum[u] += blk[u * n1 + nc];
 	}
-	for (size_t r = 0; r < k; r++)
-		for (size_t u = 0; u < nc; u++)
-			acc->sum[u] += a[r * nc + u];
 }
 
 /* Move complete buffered observations into the sums: whole blocks only, or
@@ -219,8 +237,8 @@ static void flush_rows(mudsc_accum *acc, bool all)
 	left = (size_t)(max_seen(acc) - acc->done) - take;
 	esize = acc->rows_f64 ? sizeof(double) : sizeof(float);
 	if (left > 0)
-		memmove(acc->rows, (unsigned char *)acc->rows + take * acc->nc * esize,
-		        left * acc->nc * esize);
+		memmove(acc->rows, (unsigned char *)acc->rows + take * acc->ld * esize,
+		        left * acc->ld * esize);
 	acc->done += (int64_t)take;
 }
 
@@ -287,7 +305,8 @@ static mudsc_status set_shift(mudsc_accum *acc, int32_t model, const struct accu
 			s[c] += acc->scratch[c];
 	}
 	for (int64_t c = 0; c < acc->width; c++)
-		s[c] /= (double)v->nobs;
+		mudsc_accum_set_shift(acc, (size_t)model * (size_t)acc->width + (size_t)c,
+		                      s[c] / (double)v->nobs);
 	acc->has_shift[model] = 1;
 	return MUDSC_OK;
 }
@@ -303,48 +322,264 @@ static mudsc_status check_all_finite(const mudsc_accum *acc, int32_t model,
 	return MUDSC_OK;
 }
 
+/* dst = src - s in float (s is exact in float, one rounding, the value the
+ * double route gives); returns nonzero if a source value is not finite.
+ * Blocks of 8 with a fixed inner count: -O2 vectorizes them (SLP) where it
+ * leaves a plain loop of unknown count scalar. */
+static int shift_row_f32(float *restrict dst, const float *restrict src,
+                         const float *restrict s, size_t n)
+{
+	int bad = 0;
+	size_t c = 0;
+
+	for (; c + 8 <= n; c += 8) {
+		int b8[8];
+		for (int j = 0; j < 8; j++) {
+			const float x = src[c + j];
+			b8[j] = !(fabsf(x) <= FLT_MAX);
+			dst[c + j] = x - s[c + j];
+		}
+		for (int j = 0; j < 8; j++)
+			bad |= b8[j];
+	}
+	for (; c < n; c++) {
+		const float x = src[c];
+		bad |= !(fabsf(x) <= FLT_MAX);
+		dst[c] = x - s[c];
+	}
+	return bad;
+}
+
+/* dst[v] += src[v] for v in [0, n), float into double, in blocks of 8 (as
+ * above). */
+static void add_f32_to_f64(double *restrict dst, const float *restrict src, size_t n)
+{
+	size_t v = 0;
+
+	for (; v + 8 <= n; v += 8)
+		for (int j = 0; j < 8; j++)
+			dst[v + j] += (double)src[v + j];
+	for (; v < n; v++)
+		dst[v] += (double)src[v];
+}
+
+/* F16 -> float for n contiguous halves; with the x86 F16C instructions
+ * when the CPU has them (checked at run time), 8 at a time. */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+#define ACCUM_HAVE_F16C 1
+__attribute__((target("avx,f16c"))) static size_t f16_row_f16c(float *dst,
+                                                                 const unsigned char *p, size_t n)
+{
+	size_t c = 0;
+
+	for (; c + 8 <= n; c += 8) {
+		__m128i h = _mm_loadu_si128((const __m128i *)(const void *)(p + 2 * c));
+		_mm256_storeu_ps(dst + c, _mm256_cvtph_ps(h));
+	}
+	return c;
+}
+#endif
+
+static void f16_row(float *dst, const unsigned char *p, size_t n)
+{
+	size_t c = 0;
+	uint16_t h;
+
+#ifdef ACCUM_HAVE_F16C
+	if (__builtin_cpu_supports("f16c"))
+		c = f16_row_f16c(dst, p, n);
+#endif
+	for (; c < n; c++) {
+		memcpy(&h, p + 2 * c, 2);
+		dst[c] = mudsc_f16_to_f32(h);
+	}
+}
+
+/* The fast route for float rows from contiguous features: F32 read in
+ * place, F16/BF16 converted to a float row first.  Returns false when it
+ * does not apply or met a non-finite value (the general route then
+ * handles the row, with the non-finite policy). */
+static bool fast_row(mudsc_accum *acc, const struct accum_view *v, int64_t obs, float *dst,
+                     const float *s)
+{
+	const unsigned char *p;
+	const size_t w = (size_t)acc->width;
+	const float *src;
+	uint16_t h;
+
+	if (acc->rows_f64 || v->fstride != 1)
+		return false;
+	p = mudsc_accum_view_at(v, obs);
+	switch (v->dtype) {
+	case MUDSC_DTYPE_F32:
+		if ((uintptr_t)p % _Alignof(float) != 0)
+			return false;
+		src = (const float *)(const void *)p;
+		break;
+	case MUDSC_DTYPE_F16:
+		f16_row(acc->rowf, p, w);
+		src = acc->rowf;
+		break;
+	case MUDSC_DTYPE_BF16:
+		for (size_t c = 0; c < w; c++) {
+			memcpy(&h, p + 2 * c, 2);
+			acc->rowf[c] = mudsc_bf16_to_f32(h);
+		}
+		src = acc->rowf;
+		break;
+	default:
+		return false;
+	}
+	return shift_row_f32(dst, src, s, w) == 0;
+}
+
+/* Features strided, observations contiguous (NCHW with features on axis
+ * 1): how many observations from obs on lie along the innermost
+ * observation axis, at most max; 0 when that route does not apply. */
+static size_t run_length(const mudsc_accum *acc, const struct accum_view *v, int64_t obs,
+                         size_t max)
+{
+	int64_t inner, left;
+
+	if (acc->rows_f64 || v->fstride == 1 || v->orank == 0 || v->ostride[v->orank - 1] != 1)
+		return 0;
+	inner = v->oshape[v->orank - 1];
+	left = inner - obs % inner;
+	return (size_t)left < max ? (size_t)left : max;
+}
+
+/* Load element j of a contiguous F32/F16/BF16 run as float. */
+static inline float load_f(mudsc_dtype dtype, const unsigned char *q, size_t j)
+{
+	uint16_t h;
+	float f;
+
+	if (dtype == MUDSC_DTYPE_F32) {
+		memcpy(&f, q + 4 * j, 4);
+		return f;
+	}
+	memcpy(&h, q + 2 * j, 2);
+	return dtype == MUDSC_DTYPE_F16 ? mudsc_f16_to_f32(h) : mudsc_bf16_to_f32(h);
+}
+
+/* The route for `run` observations along a contiguous axis: read each
+ * feature's run contiguously and scatter it down the buffer's rows (a
+ * transpose).  False if a value is not finite (the per-row route then
+ * applies the non-finite policy); the rows written are then rewritten. */
+static bool fast_run(mudsc_accum *acc, const struct accum_view *v, int64_t obs, size_t run,
+                     float *dst, const float *s)
+{
+	const unsigned char *p = mudsc_accum_view_at(v, obs);
+	const ptrdiff_t fstep = (ptrdiff_t)v->fstride * (ptrdiff_t)v->esize;
+	const size_t ld = acc->ld;
+	int bad = 0;
+
+	if (v->dtype == MUDSC_DTYPE_F64)
+		return false;
+	for (int64_t c = 0; c < acc->width; c++) {
+		const unsigned char *q = p + c * fstep;
+		const float sc = s[c];
+		for (size_t j = 0; j < run; j++) {
+			const float x = load_f(v->dtype, q, j);
+			bad |= !(fabsf(x) <= FLT_MAX);
+			dst[j * ld + (size_t)c] = x - sc;
+		}
+	}
+	return !bad;
+}
+
+/* Observation obs into buffer row `row` by the general route: through
+ * double, with the non-finite policy. */
+static mudsc_status write_row_general(mudsc_accum *acc, int32_t model,
+                                      const struct accum_view *v, int64_t obs, size_t row)
+{
+	const size_t w = (size_t)acc->width, col = (size_t)model * w;
+	const double *s = acc->shift + col;
+	const double *x = acc->scratch;
+	mudsc_status st = read_row(acc, model, v, obs);
+
+	if (st != MUDSC_OK)
+		return st;
+	if (acc->rows_f64) {
+		double *dst = (double *)acc->rows + row * acc->ld + col;
+		for (size_t c = 0; c < w; c++)
+			dst[c] = x[c] - s[c];
+	} else {
+		float *dst = (float *)acc->rows + row * acc->ld + col;
+		for (size_t c = 0; c < w; c++)
+			dst[c] = (float)(x[c] - s[c]);
+	}
+	return MUDSC_OK;
+}
+
 /* Write observations [k0, k0 + cnt) of the view, shifted, into buffer rows
  * starting at row pos, model's columns. */
 static mudsc_status write_rows(mudsc_accum *acc, int32_t model, const struct accum_view *v,
                                int64_t k0, size_t cnt, size_t pos)
 {
-	const size_t w = (size_t)acc->width, col = (size_t)model * w;
-	const double *s = acc->shift + col;
+	const size_t col = (size_t)model * (size_t)acc->width;
+	float *const rowsf = acc->rows_f64 ? NULL : (float *)acc->rows;
 	mudsc_status st;
+	size_t k = 0;
 
-	for (size_t k = 0; k < cnt; k++) {
-		st = read_row(acc, model, v, k0 + (int64_t)k);
-		if (st != MUDSC_OK)
-			return st;
-		const double *x = acc->scratch;
-		if (acc->rows_f64) {
-			double *dst = (double *)acc->rows + (pos + k) * acc->nc + col;
-			for (size_t c = 0; c < w; c++)
-				dst[c] = x[c] - s[c];
-		} else {
-			float *dst = (float *)acc->rows + (pos + k) * acc->nc + col;
-			for (size_t c = 0; c < w; c++)
-				dst[c] = (float)(x[c] - s[c]);
+	while (k < cnt) {
+		const int64_t obs = k0 + (int64_t)k;
+		size_t run = run_length(acc, v, obs, cnt - k);
+		if (run > 1 &&
+		    fast_run(acc, v, obs, run, rowsf + (pos + k) * acc->ld + col, acc->shiftf + col)) {
+			k += run;
+			continue;
 		}
+		if (run == 0)
+			run = 1;
+		for (size_t j = k; j < k + run; j++) {
+			if (rowsf && fast_row(acc, v, k0 + (int64_t)j, rowsf + (pos + j) * acc->ld + col,
+			                      acc->shiftf + col))
+				continue;
+			st = write_row_general(acc, model, v, k0 + (int64_t)j, pos + j);
+			if (st != MUDSC_OK)
+				return st;
+		}
+		k += run;
 	}
 	return MUDSC_OK;
 }
 
+/* Zeroed memory aligned to a cache line (BLAS packs faster from aligned
+ * rows); sizes were checked against overflow by mudsc_accum_new(). */
+static void *alloc_aligned(size_t bytes, const char *what)
+{
+	const size_t align = 64;
+	size_t rounded = (bytes + align - 1) / align * align;
+	void *p = aligned_alloc(align, rounded ? rounded : align);
+
+	if (p == NULL) {
+		mudsc_err(MUDSC_E_NOMEM, "out of memory allocating %zu bytes for %s", bytes, what);
+		return NULL;
+	}
+	memset(p, 0, rounded);
+	return p;
+}
+
 static mudsc_status alloc_rows(mudsc_accum *acc, mudsc_dtype dtype)
 {
-	bool f64 = dtype == MUDSC_DTYPE_F64;
+	const bool f64 = dtype == MUDSC_DTYPE_F64;
+	const size_t esize = f64 ? sizeof(double) : sizeof(float), n1 = acc->nc + 1;
 
-	acc->rows = mudsc_calloc(acc->cap * acc->nc, f64 ? sizeof(double) : sizeof(float),
-	                         "accumulator row buffer");
-	if (acc->rows == NULL)
+	acc->rows = alloc_aligned(acc->cap * acc->ld * esize, "accumulator row buffer");
+	acc->blk = acc->rows ? alloc_aligned(n1 * n1 * esize, "accumulator block") : NULL;
+	if (acc->blk == NULL) {
+		free(acc->rows);
+		acc->rows = NULL;
 		return MUDSC_E_NOMEM;
-	if (!f64) {
-		acc->prodf = mudsc_calloc(acc->nc * acc->nc, sizeof(float), "accumulator block");
-		if (acc->prodf == NULL) {
-			free(acc->rows);
-			acc->rows = NULL;
-			return MUDSC_E_NOMEM;
-		}
+	}
+	/* the ones column (rows move whole, so it stays in place) */
+	for (size_t r = 0; r < acc->cap; r++) {
+		if (f64)
+			((double *)acc->rows)[r * acc->ld + acc->nc] = 1.0;
+		else
+			((float *)acc->rows)[r * acc->ld + acc->nc] = 1.0f;
 	}
 	acc->rows_f64 = f64;
 	return MUDSC_OK;

@@ -18,9 +18,14 @@
  * shift s_u, sum[u] = sum_k (z_ku - s_u) and prod[a*nc + b] (a <= b, the
  * upper triangle only) = sum_k (z_ka - s_a)(z_kb - s_b), all double.
  *
- * Rows not yet in the sums sit in `rows` (cap x nc, row-major, float or
- * double, already shifted): buffer row r is observation done + r; model
- * i's columns [i*C, (i+1)*C) are filled for r < seen[i] - done.
+ * Rows not yet in the sums sit in `rows` (cap rows of ld >= nc + 1
+ * elements, float or double, already shifted): buffer row r is observation
+ * done + r; model i's columns [i*C, (i+1)*C) are filled for
+ * r < seen[i] - done.  Column nc holds 1 in every row, so the block's syrk
+ * also yields the column sums (its last column) at BLAS speed.
+ *
+ * Shifts are always float-representable, so float rows are x - s computed
+ * in float (exact shift, one rounding), the same value as through double.
  */
 struct mudsc_accum {
 	int32_t n_models;
@@ -34,11 +39,14 @@ struct mudsc_accum {
 	double *shift;               /* nc */
 	double *sum;                 /* nc */
 	double *prod;                /* nc * nc, upper triangle used */
+	float *shiftf;               /* nc, the shifts as float (exact) */
 	double *scratch;             /* width doubles: one gathered row */
-	void *rows;                  /* cap * nc floats or doubles, NULL before the first update */
-	float *prodf;                /* nc * nc, one block's ssyrk result (float rows only) */
+	float *rowf;                 /* width floats: one converted F16/BF16 row */
+	void *rows;                  /* cap * ld floats or doubles, NULL before the first update */
+	void *blk;                   /* (nc+1)^2 floats or doubles: one block's syrk */
 	bool rows_f64;
 	size_t cap;                  /* rows capacity: block_rows + max_lead */
+	size_t ld;                   /* row stride of `rows`, elements */
 };
 
 /* Allocate an accumulator with zeroed statistics and no row buffer
@@ -49,6 +57,10 @@ mudsc_status mudsc_accum_alloc(mudsc_accum **out, int32_t n_models, int64_t widt
 /* Move every complete buffered observation into the sums; MUDSC_E_MISMATCH
  * (naming fn) if the models' counts differ. */
 mudsc_status mudsc_accum_settle(mudsc_accum *acc, const char *fn);
+
+/* Set shift[u] to value rounded to float (and shiftf[u]); the caller
+ * keeps the sums consistent with it. */
+void mudsc_accum_set_shift(mudsc_accum *acc, size_t u, double value);
 
 /* Validated options (NULL = defaults) into *out; MUDSC_E_INVALID names fn. */
 mudsc_status mudsc_accum_options_check(mudsc_accum_options *out, const mudsc_accum_options *in,
@@ -78,6 +90,9 @@ mudsc_status mudsc_accum_view_check(struct accum_view *v, const mudsc_features *
 /* Read observation `obs` (0-based, C order) into dst[width] as double.
  * Returns the index of the first non-finite value, or -1. */
 int64_t mudsc_accum_view_row(const struct accum_view *v, int64_t obs, double *dst);
+
+/* Address of observation obs's first feature. */
+const unsigned char *mudsc_accum_view_at(const struct accum_view *v, int64_t obs);
 
 /* Format the view position of (obs, feature) as "(i0, i1, ...)" into buf. */
 void mudsc_accum_view_position(const struct accum_view *v, int64_t obs, int64_t feature,

@@ -53,6 +53,7 @@ static void copy_state(mudsc_accum *dst, const mudsc_accum *src)
 	const size_t nc = dst->nc;
 
 	memcpy(dst->shift, src->shift, nc * sizeof *dst->shift);
+	memcpy(dst->shiftf, src->shiftf, nc * sizeof *dst->shiftf);
 	memcpy(dst->sum, src->sum, nc * sizeof *dst->sum);
 	memcpy(dst->prod, src->prod, nc * nc * sizeof *dst->prod);
 	memset(dst->has_shift, 1, (size_t)dst->n_models);

@@ -113,8 +113,11 @@ MUDSC_API mudsc_status mudsc_accum_serialize(mudsc_accum *accum, void **out_buf,
 	for (size_t u = 0; u < nc; u++, p += 8)
 		put_f64(p, accum->done ? accum->shift[u] + accum->sum[u] / n : 0.0);
 	for (size_t a = 0; a < nc; a++)
-		for (size_t b = a; b < nc; b++, p += 8)
-			put_f64(p, accum->prod[a * nc + b] - accum->sum[a] * (accum->sum[b] / n));
+		for (size_t b = a; b < nc; b++, p += 8) {
+			double m = accum->prod[a * nc + b] - accum->sum[a] * (accum->sum[b] / n);
+			/* a constant feature's variance may round to -tiny: store 0 */
+			put_f64(p, a == b ? fmax(m, 0.0) : m);
+		}
 	put_u64(p, fnv1a64(buf, (size_t)(p - buf)));
 	*out_buf = buf;
 	*out_len = len;
@@ -194,12 +197,18 @@ static void load_state(mudsc_accum *acc, const unsigned char *b, int64_t count)
 	const size_t nc = acc->nc;
 	const unsigned char *p = b + ACCUM_HEADER;
 
-	for (size_t u = 0; u < nc; u++, p += 8)
-		acc->shift[u] = get_f64(p);
+	const double n = count > 0 ? (double)count : 1.0;
+
+	/* shifts: the means rounded to float (the accumulator's invariant);
+	 * S1 = n (mu - s) and S2 = M + S1 S1' / n around them */
+	for (size_t u = 0; u < nc; u++, p += 8) {
+		const double mu = get_f64(p);
+		mudsc_accum_set_shift(acc, u, mu);
+		acc->sum[u] = count > 0 ? n * (mu - acc->shift[u]) : 0.0;
+	}
 	for (size_t a = 0; a < nc; a++)
 		for (size_t c = a; c < nc; c++, p += 8)
-			acc->prod[a * nc + c] = get_f64(p);
-	/* the means are the shifts: the shifted sums are 0 */
+			acc->prod[a * nc + c] = get_f64(p) + acc->sum[a] * (acc->sum[c] / n);
 	acc->done = count;
 	for (int32_t i = 0; i < acc->n_models; i++) {
 		acc->seen[i] = count;

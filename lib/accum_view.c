@@ -91,9 +91,14 @@ static int64_t first_nonfinite(const double *x, int64_t n)
 	return -1;
 }
 
+const unsigned char *mudsc_accum_view_at(const struct accum_view *v, int64_t obs)
+{
+	return v->data + view_offset(v, obs) * (ptrdiff_t)v->esize;
+}
+
 int64_t mudsc_accum_view_row(const struct accum_view *v, int64_t obs, double *dst)
 {
-	const unsigned char *p = v->data + view_offset(v, obs) * (ptrdiff_t)v->esize;
+	const unsigned char *p = mudsc_accum_view_at(v, obs);
 	const ptrdiff_t step = (ptrdiff_t)v->fstride * (ptrdiff_t)v->esize;
 	const int64_t n = v->width;
 	uint16_t h;

@@ -16,7 +16,14 @@
  * BF16 input, dsyrk on double for F64 input) added into double sums; the
  * column sums are kept in double.  At the end
  *     mu = s + S1/n,  Sigma = S2/n - (S1/n)(S1/n)'   (population, divided by n)
- * which is stable because S1/n is small against the spread.
+ * which is stable because S1/n is small against the spread.  Shifts are
+ * rounded to float values, so for float input x - s is one rounding.
+ * Each block's syrk also covers a column of ones, which yields the column
+ * sums.  Accuracy measured by bench/accum_accuracy.py: 10^6 observations
+ * with means 1e4 times the spread, F32 input, every correlation within
+ * 1e-7 of float64 NumPy (3.4e-7 when each model's first chunk is a single
+ * observation, the poorest shift: a first chunk of many observations is
+ * best).
  *
  * Threads: an accumulator belongs to one thread at a time; use one per
  * thread and merge them.  BLAS runs with the library's BLAS thread setting
@@ -80,10 +87,11 @@ typedef struct mudsc_features {
 
 /**
  * Create an accumulator for n_models >= 2 models of width >= 1 features.
- * options may be NULL (defaults).  Memory: about 12 (NC)^2 bytes of state
- * plus a row buffer of (block_rows + max_lead) * NC floats (doubles after
- * an F64 first update), allocated at the first update.  Free it with
- * mudsc_accum_free().
+ * options may be NULL (defaults).  Memory: 8 (NC)^2 bytes of double sums,
+ * plus, allocated at the first update, a block result of (NC+1)^2 floats
+ * and a row buffer of (block_rows + max_lead) x (NC + 1, padded to 16)
+ * floats (doubles for both if that first update is F64).  It does not grow
+ * with the stream.  Free it with mudsc_accum_free().
  * Errors: MUDSC_E_INVALID (NULL out, n_models < 2, width < 1, bad options),
  * MUDSC_E_NOMEM.
  */
@@ -112,8 +120,9 @@ MUDSC_API int64_t mudsc_accum_width(const mudsc_accum *accum);
  * Errors: MUDSC_E_INVALID (NULL, bad dtype), MUDSC_E_RANGE (model out of
  * [0, N)), MUDSC_E_SHAPE (rank, axis or width != C), MUDSC_E_STATE (the
  * model would be more than max_lead observations ahead), MUDSC_E_NUMERIC
- * (non-finite value with the default policy; the message names model,
- * chunk number and position), MUDSC_E_NOMEM.
+ * (non-finite value with the default policy; the message names the model,
+ * the chunk (the model's k-th accepted non-empty update, from 0) and the
+ * position as an index of the view), MUDSC_E_NOMEM.
  */
 MUDSC_API mudsc_status mudsc_accum_update(mudsc_accum *accum, int32_t model,
                                           const mudsc_features *features);

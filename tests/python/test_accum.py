@@ -52,7 +52,7 @@ def feed_interleaved(acc, xs, rng, lead, max_chunk=50, cast=lambda x: x, **kw):
 @pytest.mark.parametrize("dtype", ["f64", "f32", "f16", "bf16"])
 def test_every_dtype_interleaved_chunks(dtype):
     rng = np.random.default_rng(1)
-    xs = correlated(rng, 700, 3, 5, mean=2.0, scale=0.5)
+    xs = correlated(rng, 700, 3, 19, mean=2.0, scale=0.5)  # 19: vector blocks + tail
     if dtype == "f64":
         data, cast, kw = xs, lambda x: x, {}
     elif dtype == "f32":
@@ -64,7 +64,7 @@ def test_every_dtype_interleaved_chunks(dtype):
     else:
         data = [bf16_bits(x) for x in xs]
         cast, kw = np.ascontiguousarray, {"dtype": "bf16"}
-    with Accum(3, 5, block_rows=64, max_lead=200) as acc:
+    with Accum(3, 19, block_rows=64, max_lead=200) as acc:
         feed_interleaved(acc, data, rng, 200, cast=cast, **kw)
         assert acc.count() == 700 and acc.count(1) == 700
         ref_in = [bf16_value(d) for d in data] if dtype == "bf16" else data
@@ -256,3 +256,75 @@ def test_mismatched_counts_and_more_updates_after_results():
         for i in range(2):
             acc.update(i, xs[i][20:])
         assert_matches(acc, xs, 1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16", "bf16"])
+def test_nchw_float_input(dtype):
+    """Strided features, contiguous observations: the transposing route,
+    runs cut by chunk ends and by the innermost axis."""
+    rng = np.random.default_rng(12)
+    xs = [rng.standard_normal((5, 11, 3, 7)) + 4.0 for _ in range(2)]
+    xs[1][:, :5] += xs[0][:, 6:]
+    if dtype == "bf16":
+        data, kw = [bf16_bits(x) for x in xs], {"dtype": "bf16"}
+        ref = [bf16_value(d) for d in data]
+    else:
+        cast = np.float32 if dtype == "f32" else np.float16
+        data, kw = [x.astype(cast) for x in xs], {}
+        ref = data
+    with Accum(2, 11, block_rows=10, max_lead=40) as acc:
+        for b in range(5):
+            for i in range(2):
+                acc.update(i, data[i][b:b + 1], axis=1, **kw)
+        assert_matches(acc, [rows_of(r, 1) for r in ref], TOL[dtype])
+
+
+def test_nchw_nonfinite_both_policies():
+    rng = np.random.default_rng(13)
+    xs = [rng.standard_normal((2, 4, 3, 5)).astype(np.float32) for _ in range(2)]
+    xs[1][1, 2, 0, 3] = np.inf
+    with Accum(2, 4) as acc:
+        acc.update(0, xs[0], axis=1)
+        with pytest.raises(MudscError) as e:
+            acc.update(1, xs[1], axis=1)
+        assert e.value.status == "MUDSC_E_NUMERIC"
+        assert "(1, 2, 0, 3)" in e.value.message and "model 1, chunk 0" in e.value.message
+    with Accum(2, 4, nonfinite=1) as acc:
+        for i in range(2):
+            acc.update(i, xs[i], axis=1)
+        clean = [np.nan_to_num(x, posinf=0.0) for x in xs]
+        assert_matches(acc, [rows_of(x, 1) for x in clean], TOL["f32"])
+
+
+def test_float_input_after_deserialize_and_merge():
+    """Shifts loaded from bytes or copied by a merge are rounded to float
+    (the float route's invariant) without changing the statistics."""
+    rng = np.random.default_rng(14)
+    xs = [x.astype(np.float32) for x in correlated(rng, 900, 2, 9, mean=1e3, scale=0.1)]
+    a = Accum(2, 9)
+    for i in range(2):
+        a.update(i, xs[i][:300])
+    b = Accum.deserialize(a.serialize())
+    for i in range(2):
+        b.update(i, xs[i][300:600])
+    c = Accum(2, 9)
+    c.merge(b)
+    for i in range(2):
+        c.update(i, xs[i][600:])
+    ref = stats(xs)
+    assert np.abs(c.correlation() - ref["corr"]).max() < 2e-6
+    np.testing.assert_allclose(c.means(), ref["means"], rtol=1e-9)
+
+
+def test_constant_feature_round_trip():
+    """A constant that float cannot hold: its variance rounds near 0 and
+    must still serialize (stored clamped at 0) and give correlation 0."""
+    x = np.full((100, 2), 0.1)
+    x[:, 1] = np.arange(100.0)
+    with Accum(2, 2) as acc:
+        acc.update(0, x)
+        acc.update(1, x[:, ::-1])
+        back = Accum.deserialize(acc.serialize())
+        corr = back.correlation()
+        assert abs(corr[0, 1]) < 1e-12 and abs(corr[0, 0]) < 1e-12
+        assert abs(corr[1, 2] - 1.0) < 1e-12
