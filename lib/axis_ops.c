@@ -38,11 +38,21 @@ void mudsc_axis_contract(double *dst, const double *src, size_t outer, int64_t L
 	}
 }
 
-void mudsc_axis_to_front(double *dst, const double *src, size_t outer, int64_t L, size_t inner)
+void mudsc_axis_to_front(double *dst, size_t ld, const double *src, size_t outer, int64_t L,
+                         size_t inner)
 {
-	size_t cols = outer * inner;
 	for (size_t o = 0; o < outer; o++)
 		for (int64_t u = 0; u < L; u++)
-			memcpy(dst + (size_t)u * cols + o * inner, src + (o * (size_t)L + (size_t)u) * inner,
+			memcpy(dst + (size_t)u * ld + o * inner, src + (o * (size_t)L + (size_t)u) * inner,
 			       inner * sizeof *dst);
+}
+
+int mudsc_axis_is_identity(const int64_t *assign, int64_t L, int64_t Lout)
+{
+	if (L != Lout)
+		return 0;
+	for (int64_t u = 0; u < L; u++)
+		if (assign[u] != u)
+			return 0;
+	return 1;
 }

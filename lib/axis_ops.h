@@ -24,7 +24,12 @@ void mudsc_axis_split(int32_t rank, const int64_t *shape, int32_t axis, size_t *
 void mudsc_axis_contract(double *dst, const double *src, size_t outer, int64_t L, size_t inner,
                          const int64_t *assign, const double *scale, int64_t Lout);
 
-/* dst (L x outer*inner) = src (outer x L x inner) with the axis moved to the front. */
-void mudsc_axis_to_front(double *dst, const double *src, size_t outer, int64_t L, size_t inner);
+/* dst (L rows of outer*inner, row u at dst + u*ld) = src (outer x L x inner)
+ * with the axis moved to the front. */
+void mudsc_axis_to_front(double *dst, size_t ld, const double *src, size_t outer, int64_t L,
+                         size_t inner);
+
+/* 1 if assign (length L) is the identity onto Lout = L units, else 0. */
+int mudsc_axis_is_identity(const int64_t *assign, int64_t L, int64_t Lout);
 
 #endif /* MUDSC_AXIS_OPS_H */

@@ -25,6 +25,7 @@ struct loop_state {
 	uint64_t *versions;       /* per point: bumped when its correspondence changes */
 	struct wsim_cache *cache; /* per point, for align's S_w */
 	int64_t *prev;            /* NC: the assignment before a re-match */
+	struct wsim_buffers buf;  /* feature buffers reused across points and sweeps */
 };
 
 static int64_t stacked(const struct loop_state *ls, size_t p)
@@ -55,9 +56,9 @@ static mudsc_status weight_similarity(struct loop_state *ls, size_t p)
 {
 	const struct loop_input *in = ls->in;
 	if (in->match.method == MATCH_ALIGN)
-		return mudsc_weight_similarity_align(ls->Sw, in->plan, p, ls->cur, ls->versions,
-		                                     &ls->cache[p], in->kind, in->eps);
-	return mudsc_weight_similarity(ls->Sw, in->plan, p, ls->cur, in->kind, in->eps);
+		return mudsc_weight_similarity_align(ls->Sw, &ls->buf, in->plan, p, ls->cur,
+		                                     ls->versions, &ls->cache[p], in->kind, in->eps);
+	return mudsc_weight_similarity(ls->Sw, &ls->buf, in->plan, p, ls->cur, in->kind, in->eps);
 }
 
 static mudsc_status init_from_activations(struct loop_state *ls)
@@ -217,6 +218,7 @@ mudsc_status mudsc_loop_run(struct loop_result *res, const struct loop_input *in
 	for (size_t p = 0; ls.cache != NULL && p < ls.P; p++)
 		mudsc_wsim_cache_free(&ls.cache[p]);
 	free(ls.cache);
+	mudsc_wsim_buffers_free(&ls.buf);
 	free(ls.versions);
 	free(ls.prev);
 	free(ls.order);

@@ -58,7 +58,7 @@ static void feature_block(double *F, size_t D, size_t col, const struct mudsc_pl
 {
 	const struct plan_tensor *t = &plan->tensors[feat->tensor];
 	int64_t shape[MUDSC_MAX_RANK];
-	size_t outer, inner, cols;
+	size_t outer, inner;
 	int64_t C = plan->points[p].width;
 
 	memcpy(shape, t->shape, sizeof shape);
@@ -67,22 +67,20 @@ static void feature_block(double *F, size_t D, size_t col, const struct mudsc_pl
 		int32_t q = t->point[d];
 		if (d == feat->axis || q < 0 || (size_t)q == p || !corr[q].set)
 			continue;
+		const int64_t *assign = corr[q].assign + (size_t)i * (size_t)shape[d];
+		if (mudsc_axis_is_identity(assign, shape[d], corr[q].width_out))
+			continue; /* model 0 under align: nothing moves (and M, U are 1 there) */
 		mudsc_corr_scales(&corr[q], plan->n_models, shape[d], i,
 		                  t->role[d] == PLAN_IN ? CORR_MERGE : CORR_UNMERGE, NULL, counts, scale);
 		mudsc_axis_split(t->rank, shape, d, &outer, &inner);
-		mudsc_axis_contract(b, a, outer, shape[d], inner, corr[q].assign + (size_t)i * shape[d],
-		                    scale, corr[q].width_out);
+		mudsc_axis_contract(b, a, outer, shape[d], inner, assign, scale, corr[q].width_out);
 		shape[d] = corr[q].width_out;
 		double *tmp = a;
 		a = b;
 		b = tmp;
 	}
 	mudsc_axis_split(t->rank, shape, feat->axis, &outer, &inner);
-	mudsc_axis_to_front(b, a, outer, C, inner);
-	cols = outer * inner;
-	for (int64_t c = 0; c < C; c++)
-		memcpy(F + ((size_t)i * (size_t)C + (size_t)c) * D + col, b + (size_t)c * cols,
-		       cols * sizeof *F);
+	mudsc_axis_to_front(F + (size_t)i * (size_t)C * D + col, D, a, outer, C, inner);
 }
 
 static int64_t widest_point(const struct mudsc_plan *plan, const struct point_corr *corr)
@@ -97,63 +95,89 @@ static int64_t widest_point(const struct mudsc_plan *plan, const struct point_co
 	return most;
 }
 
-mudsc_status mudsc_weight_features(double **F_out, size_t *D_out, const struct mudsc_plan *plan,
-                                   size_t p, const struct point_corr *corr)
+void mudsc_wsim_buffers_free(struct wsim_buffers *buf)
+{
+	free(buf->F);
+	free(buf->a);
+	free(buf->b);
+	free(buf->scale);
+	free(buf->counts);
+	memset(buf, 0, sizeof *buf);
+}
+
+/* Grow *p to hold n elements of size bytes (contents not kept). */
+static mudsc_status reserve(void **p, size_t *cap, size_t n, size_t size, const char *what)
+{
+	if (n <= *cap)
+		return MUDSC_OK;
+	free(*p);
+	*p = mudsc_alloc(n * size, what);
+	*cap = *p ? n : 0;
+	return *p ? MUDSC_OK : MUDSC_E_NOMEM;
+}
+
+static mudsc_status reserve_all(struct wsim_buffers *buf, size_t nF, size_t nab, size_t nscale,
+                                int32_t N)
+{
+	mudsc_status st = reserve((void **)&buf->F, &buf->cap_F, nF, sizeof *buf->F, "weight features");
+	if (st == MUDSC_OK)
+		st = reserve((void **)&buf->a, &buf->cap_a, nab, sizeof *buf->a, "feature scratch");
+	if (st == MUDSC_OK)
+		st = reserve((void **)&buf->b, &buf->cap_b, nab, sizeof *buf->b, "feature scratch");
+	if (st == MUDSC_OK)
+		st = reserve((void **)&buf->scale, &buf->cap_scale, nscale, sizeof *buf->scale,
+		             "merge scales");
+	if (st == MUDSC_OK)
+		st = reserve((void **)&buf->counts, &buf->cap_counts, nscale * (size_t)N,
+		             sizeof *buf->counts,
+		             "member counts");
+	return st;
+}
+
+mudsc_status mudsc_weight_features(size_t *D_out, struct wsim_buffers *buf,
+                                   const struct mudsc_plan *plan, size_t p,
+                                   const struct point_corr *corr)
 {
 	const struct plan_point *pt = &plan->points[p];
 	int32_t N = plan->n_models;
 	size_t D, scratch = scratch_size(plan, pt, p, corr, &D);
 	int64_t wide = widest_point(plan, corr);
-	double *F, *a, *b, *scale;
-	int64_t *counts;
-	mudsc_status st = MUDSC_OK;
+	mudsc_status st;
 
 	if (pt->nfeatures == 0 || D == 0)
 		return mudsc_err(MUDSC_E_INVALID,
 		                 "weight similarity: point '%s' has no non-ignored binding with elements",
 		                 pt->name);
-	F = mudsc_alloc((size_t)N * (size_t)pt->width * D * sizeof *F, "weight features");
-	a = mudsc_alloc(scratch * sizeof *a, "weight feature scratch");
-	b = mudsc_alloc(scratch * sizeof *b, "weight feature scratch");
-	scale = mudsc_alloc((size_t)wide * sizeof *scale, "merge scales");
-	counts = mudsc_alloc((size_t)N * (size_t)wide * sizeof *counts, "member counts");
-	if (F == NULL || a == NULL || b == NULL || scale == NULL || counts == NULL) {
-		st = MUDSC_E_NOMEM;
-		free(F);
-		goto done;
+	st = reserve_all(buf, (size_t)N * (size_t)pt->width * D, scratch, (size_t)wide, N);
+	if (st != MUDSC_OK) {
+		mudsc_wsim_buffers_free(buf);
+		return st;
 	}
 	for (int32_t i = 0; i < N; i++) {
 		size_t col = 0;
 		for (size_t f = 0; f < pt->nfeatures; f++) {
 			int64_t shape[MUDSC_MAX_RANK];
 			const struct plan_tensor *t = &plan->tensors[pt->features[f].tensor];
-			feature_block(F, D, col, plan, p, &pt->features[f], i, corr, a, b, scale, counts);
+			feature_block(buf->F, D, col, plan, p, &pt->features[f], i, corr, buf->a, buf->b,
+			              buf->scale, buf->counts);
 			col += transformed_shape(t, pt->features[f].axis, p, corr, shape) /
 			       (size_t)pt->width;
 		}
 	}
-	*F_out = F;
 	*D_out = D;
-done:
-	free(a);
-	free(b);
-	free(scale);
-	free(counts);
-	return st;
+	return MUDSC_OK;
 }
 
-mudsc_status mudsc_weight_similarity(double *S, const struct mudsc_plan *plan, size_t p,
+mudsc_status mudsc_weight_similarity(double *S, struct wsim_buffers *buf,
+                                     const struct mudsc_plan *plan, size_t p,
                                      const struct point_corr *corr, enum mudsc_simil_kind kind,
                                      double eps)
 {
-	double *F;
 	size_t D;
-	mudsc_status st = mudsc_weight_features(&F, &D, plan, p, corr);
+	mudsc_status st = mudsc_weight_features(&D, buf, plan, p, corr);
 
 	if (st != MUDSC_OK)
 		return st;
-	st = mudsc_similarity_rows(S, F, (int64_t)plan->n_models * plan->points[p].width, (int64_t)D,
-	                           kind, eps);
-	free(F);
-	return st;
+	return mudsc_similarity_rows(S, buf->F, (int64_t)plan->n_models * plan->points[p].width,
+	                             (int64_t)D, kind, eps);
 }

@@ -11,12 +11,24 @@
 #include "plan.h"
 #include "simil.h"
 
-/* The NC x D weight features of point p (owned: free()). */
-mudsc_status mudsc_weight_features(double **F, size_t *D, const struct mudsc_plan *plan, size_t p,
+/* Buffers reused from one call to the next, so large feature matrices are
+ * not allocated (and page-faulted in) for every point of every sweep. */
+struct wsim_buffers {
+	double *F, *a, *b, *scale;
+	int64_t *counts;
+	size_t cap_F, cap_a, cap_b, cap_scale, cap_counts;
+};
+
+void mudsc_wsim_buffers_free(struct wsim_buffers *buf);
+
+/* The NC x D weight features of point p, in buf->F (valid until the next call). */
+mudsc_status mudsc_weight_features(size_t *D, struct wsim_buffers *buf,
+                                   const struct mudsc_plan *plan, size_t p,
                                    const struct point_corr *corr);
 
 /* S (NC x NC) for point p; corr has one entry per point (unset = untransformed). */
-mudsc_status mudsc_weight_similarity(double *S, const struct mudsc_plan *plan, size_t p,
+mudsc_status mudsc_weight_similarity(double *S, struct wsim_buffers *buf,
+                                     const struct mudsc_plan *plan, size_t p,
                                      const struct point_corr *corr, enum mudsc_simil_kind kind,
                                      double eps);
 

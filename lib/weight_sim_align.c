@@ -86,11 +86,14 @@ static bool cross_current(const struct wsim_cache *c, const uint64_t *versions)
 	return true;
 }
 
-/* cross_i = sum over columns of (F_0 - mu_0)(F_i - mu_i)', i = 1..N-1. */
+/* cross_i = the S_w block of anchor rows and model-i columns: centred
+ * F_0 F_i' (one dgemm), divided by D (Pearson) and the row norms. */
 static mudsc_status cross_blocks(struct wsim_cache *c, double *F, int32_t N, int64_t C, size_t D,
-                                 const uint64_t *versions)
+                                 const uint64_t *versions, enum mudsc_simil_kind kind, double eps)
 {
 	size_t NC = (size_t)N * (size_t)C;
+	double scale = kind == MUDSC_SIMIL_PEARSON ? 1.0 / (double)D : 1.0;
+
 	if (c->cross == NULL) {
 		c->cross = mudsc_alloc((size_t)(N - 1) * (size_t)C * (size_t)C * sizeof *c->cross,
 		                       "cross blocks");
@@ -100,36 +103,41 @@ static mudsc_status cross_blocks(struct wsim_cache *c, double *F, int32_t N, int
 	for (size_t r = 0; r < NC; r++)
 		for (size_t k = 0; k < D; k++)
 			F[r * D + k] -= c->mu[r];
-	for (int32_t i = 1; i < N; i++)
+	for (int32_t i = 1; i < N; i++) {
+		double *x = c->cross + (size_t)(i - 1) * (size_t)C * (size_t)C;
+		const double *norm_i = c->norm + (size_t)i * (size_t)C;
 		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)C, (int)C, (int)D, 1.0, F,
-		            (int)D, F + (size_t)i * (size_t)C * D, (int)D, 0.0,
-		            c->cross + (size_t)(i - 1) * (size_t)C * (size_t)C, (int)C);
+		            (int)D, F + (size_t)i * (size_t)C * D, (int)D, 0.0, x, (int)C);
+		for (int64_t a = 0; a < C; a++)
+			for (int64_t b = 0; b < C; b++) {
+				double den = c->norm[a] * norm_i[b];
+				x[a * C + b] = x[a * C + b] * scale / (den > eps ? den : eps);
+			}
+	}
 	for (size_t k = 0; k < c->ndeps; k++)
 		c->dep_versions[k] = versions[c->deps[k]];
 	c->cross_valid = true;
 	return MUDSC_OK;
 }
 
-static void fill_similarity(double *S, const struct wsim_cache *c, int32_t N, int64_t C,
-                            enum mudsc_simil_kind kind, double eps)
+static void fill_similarity(double *S, const struct wsim_cache *c, int32_t N, int64_t C)
 {
 	size_t NC = (size_t)N * (size_t)C;
-	double scale = kind == MUDSC_SIMIL_PEARSON ? 1.0 / (double)c->D : 1.0;
 
 	memset(S, 0, NC * NC * sizeof *S);
 	for (int32_t i = 1; i < N; i++) {
 		const double *x = c->cross + (size_t)(i - 1) * (size_t)C * (size_t)C;
-		for (int64_t a = 0; a < C; a++)
-			for (int64_t b = 0; b < C; b++) {
-				size_t u = (size_t)a, v = (size_t)i * (size_t)C + (size_t)b;
-				double s = x[a * C + b] * scale / fmax(c->norm[u] * c->norm[v], eps);
-				S[u * NC + v] = s;
-				S[v * NC + u] = s;
-			}
+		size_t off = (size_t)i * (size_t)C;
+		for (int64_t a = 0; a < C; a++) {
+			memcpy(S + (size_t)a * NC + off, x + a * C, (size_t)C * sizeof *S);
+			for (int64_t b = 0; b < C; b++)
+				S[(off + (size_t)b) * NC + (size_t)a] = x[a * C + b];
+		}
 	}
 }
 
-mudsc_status mudsc_weight_similarity_align(double *S, const struct mudsc_plan *plan, size_t p,
+mudsc_status mudsc_weight_similarity_align(double *S, struct wsim_buffers *buf,
+                                           const struct mudsc_plan *plan, size_t p,
                                            const struct point_corr *corr,
                                            const uint64_t *versions, struct wsim_cache *c,
                                            enum mudsc_simil_kind kind, double eps)
@@ -141,18 +149,16 @@ mudsc_status mudsc_weight_similarity_align(double *S, const struct mudsc_plan *p
 	if (c->deps == NULL && (st = find_deps(c, plan, p)) != MUDSC_OK)
 		return st;
 	if (!cross_current(c, versions)) {
-		double *F;
 		size_t D;
-		if ((st = mudsc_weight_features(&F, &D, plan, p, corr)) != MUDSC_OK)
+		if ((st = mudsc_weight_features(&D, buf, plan, p, corr)) != MUDSC_OK)
 			return st;
 		if (!c->stats_ready)
-			st = row_stats(c, F, (size_t)N * (size_t)C, D, kind);
+			st = row_stats(c, buf->F, (size_t)N * (size_t)C, D, kind);
 		if (st == MUDSC_OK)
-			st = cross_blocks(c, F, N, C, D, versions);
-		free(F);
+			st = cross_blocks(c, buf->F, N, C, D, versions, kind, eps);
 		if (st != MUDSC_OK)
 			return st;
 	}
-	fill_similarity(S, c, N, C, kind, eps);
+	fill_similarity(S, c, N, C);
 	return MUDSC_OK;
 }

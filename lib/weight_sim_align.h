@@ -19,7 +19,7 @@
 struct wsim_cache {
 	bool stats_ready, cross_valid;
 	double *mu, *norm; /* NC: row means (0 for cosine) and norms */
-	double *cross;     /* (N-1) x C x C: sum over columns of centred F_0 F_i' */
+	double *cross;     /* (N-1) x C x C: the anchor-vs-model-i blocks of S_w */
 	size_t D;
 	int32_t *deps;     /* the other points the features depend on */
 	size_t ndeps;
@@ -34,7 +34,8 @@ void mudsc_wsim_cache_free(struct wsim_cache *cache);
  * between two non-anchor models are 0 (align does not read them).
  * versions[q] changes whenever point q's correspondence changes.
  */
-mudsc_status mudsc_weight_similarity_align(double *S, const struct mudsc_plan *plan, size_t p,
+mudsc_status mudsc_weight_similarity_align(double *S, struct wsim_buffers *buf,
+                                           const struct mudsc_plan *plan, size_t p,
                                            const struct point_corr *corr,
                                            const uint64_t *versions, struct wsim_cache *cache,
                                            enum mudsc_simil_kind kind, double eps);

@@ -100,11 +100,20 @@ START_TEST(contract_and_transpose)
 	double expect[8] = {6, 8, 3, 4, 18, 20, 9, 10};
 	for (int i = 0; i < 8; i++)
 		ck_assert_double_eq(out[i], expect[i]);
-	mudsc_axis_to_front(front, T, outer, 3, inner);
+	mudsc_axis_to_front(front, outer * inner, T, outer, 3, inner);
 	/* front[u, o*2 + i] = T[o, u, i] */
 	double expect_front[12] = {1, 2, 7, 8, 3, 4, 9, 10, 5, 6, 11, 12};
 	for (int i = 0; i < 12; i++)
 		ck_assert_double_eq(front[i], expect_front[i]);
+	/* into rows of a wider matrix (leading dimension 6, 2 columns of padding) */
+	double wide[18] = {0};
+	mudsc_axis_to_front(wide, 6, T, outer, 3, inner);
+	for (int u = 0; u < 3; u++)
+		for (int k = 0; k < 4; k++)
+			ck_assert_double_eq(wide[u * 6 + k], expect_front[u * 4 + k]);
+	ck_assert_int_eq(mudsc_axis_is_identity((const int64_t[]){0, 1, 2}, 3, 3), 1);
+	ck_assert_int_eq(mudsc_axis_is_identity((const int64_t[]){0, 2, 1}, 3, 3), 0);
+	ck_assert_int_eq(mudsc_axis_is_identity((const int64_t[]){0, 1, 1}, 3, 2), 0);
 }
 END_TEST
 
