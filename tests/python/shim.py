@@ -43,6 +43,28 @@ def check(status):
     return status
 
 
+class Handle:
+    """Base of the handle wrappers: frees the C object (the function named by
+    _free) on close(), at the end of a with block, or when collected."""
+
+    _free = None
+    handle = None
+
+    def close(self):
+        if self.handle:
+            getattr(lib, self._free)(self.handle)
+            self.handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
 DTYPES = {
     np.dtype(np.bool_): 0, np.dtype(np.uint8): 1, np.dtype(np.int8): 2,
     np.dtype(np.uint16): 3, np.dtype(np.int16): 4, np.dtype(np.uint32): 5,
@@ -71,8 +93,9 @@ declare("mudsc_model_load", ctypes.c_int, ctypes.POINTER(P), ctypes.c_char_p)
 declare("mudsc_model_save", ctypes.c_int, P, ctypes.c_char_p)
 
 
-class Model:
+class Model(Handle):
     """A mudsc_model built from {name: ndarray} (copied), freed on close()."""
+    _free = "mudsc_model_free"
 
     def __init__(self, tensors=None, handle=None):
         if handle is None:
@@ -112,16 +135,3 @@ class Model:
             out[t.name.decode()] = np.frombuffer(bytes(buf), dtype=dt).reshape(shape).copy()
         return out
 
-    def close(self):
-        if self.handle:
-            lib.mudsc_model_free(self.handle)
-            self.handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()

@@ -8,7 +8,7 @@ import ctypes
 
 import numpy as np
 
-from shim import check, declare, lib
+from shim import Handle, check, declare, lib
 
 MAX_RANK = 8
 F16, BF16, F32, F64 = 9, 10, 11, 12
@@ -68,7 +68,9 @@ def features(arr, axis=-1, dtype=None):
     return f
 
 
-class Accum:
+class Accum(Handle):
+    _free = "mudsc_accum_free"
+
     def __init__(self, n_models=None, width=None, handle=None, **opts):
         if handle is None:
             h = P()
@@ -124,16 +126,3 @@ class Accum:
         a.nc = int(head[0] * head[1])
         return a
 
-    def close(self):
-        if self.handle:
-            lib.mudsc_accum_free(self.handle)
-            self.handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()

@@ -6,7 +6,7 @@ options structs mirrored below.
 """
 import ctypes
 
-from shim import Tensor, check, declare, lib
+from shim import Handle, Tensor, check, declare, lib
 
 P = ctypes.c_void_p
 c_int, c_i32, c_i64, c_size, c_char_p = (ctypes.c_int, ctypes.c_int32, ctypes.c_int64,
@@ -82,8 +82,9 @@ def _b(s):
     return None if s is None else s.encode()
 
 
-class Graph:
+class Graph(Handle):
     """A mudsc_graph handle, freed on close()."""
+    _free = "mudsc_graph_free"
 
     def __init__(self, handle):
         self.handle = handle
@@ -185,19 +186,6 @@ class Graph:
         names = _model_names(model)
         return [names[i] for i in idx[:n.value]]
 
-    def close(self):
-        if self.handle:
-            lib.mudsc_graph_free(self.handle)
-            self.handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
 
 
 def _model_names(model):

@@ -3,7 +3,7 @@ import ctypes
 
 import numpy as np
 
-from shim import Model, P, check, declare, lib
+from shim import Handle, Model, P, check, declare, lib
 
 PROGRESS = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int64, ctypes.c_int32, ctypes.c_double,
                             ctypes.c_void_p)
@@ -42,8 +42,9 @@ declare("mudsc_matcher_transform", ctypes.c_int, ctypes.POINTER(P), P, ctypes.c_
 METHODS = {"align": 0, "zip": 1}
 
 
-class Matcher:
+class Matcher(Handle):
     """A mudsc_matcher over Models (kept alive here) and a shim_graph.Graph."""
+    _free = "mudsc_matcher_free"
 
     def __init__(self, graph, models, method="align", alpha=0.5, progress=None, **fields):
         self.handle = None
@@ -118,16 +119,3 @@ class Matcher:
         with Model(handle=h) as m:
             return m.to_dict()
 
-    def close(self):
-        if self.handle:
-            lib.mudsc_matcher_free(self.handle)
-            self.handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()

@@ -239,7 +239,6 @@ def test_streamed_activations_match_the_oracle():
     """The host path: hidden features streamed chunk by chunk into accumulators,
     handed to the matcher, give the oracle's result on the same features."""
     from shim_accum import Accum
-    from shim_matcher import lib as _lib  # noqa: F401  (declarations loaded)
     models = related_mlps(2, seed=9)
     x = np.random.default_rng(9).standard_normal((300, MLP_WIDTHS[0]))
     hidden = [toy_nets.mlp_forward(mm, x)[1] for mm in models]
