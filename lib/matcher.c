@@ -354,6 +354,45 @@ MUDSC_API mudsc_status mudsc_matcher_assignment(const mudsc_matcher *m, size_t p
 	return MUDSC_OK;
 }
 
+MUDSC_API mudsc_status mudsc_matcher_matrix(const mudsc_matcher *m, size_t point,
+                                            int32_t model, mudsc_matrix_kind kind, double *out,
+                                            size_t len)
+{
+	mudsc_status st = check_ran(m, "mudsc_matcher_matrix");
+	if (st == MUDSC_OK)
+		st = check_point(m, point, "mudsc_matcher_matrix");
+	if (st != MUDSC_OK)
+		return st;
+	MUDSC_CHECK_NULL(out);
+	const struct point_corr *c = &m->result.corr[point];
+	int64_t C = m->plan.points[point].width;
+	if (model < 0 || model >= m->plan.n_models)
+		return mudsc_err(MUDSC_E_RANGE, "mudsc_matcher_matrix: model %d outside 0..%d",
+		                 (int)model, (int)m->plan.n_models - 1);
+	if (kind != MUDSC_MATRIX_MERGE && kind != MUDSC_MATRIX_UNMERGE)
+		return mudsc_err(MUDSC_E_INVALID, "mudsc_matcher_matrix: argument 'kind' = %d is "
+		                                  "unknown", (int)kind);
+	if (len != (size_t)C * (size_t)c->width_out)
+		return mudsc_err(MUDSC_E_SHAPE, "mudsc_matcher_matrix: len = %zu, expected C * C' = "
+		                                "%lld", len, (long long)(C * c->width_out));
+	double *scale = mudsc_alloc((size_t)C * sizeof *scale, "matrix scales");
+	int64_t *counts = mudsc_alloc((size_t)m->plan.n_models * (size_t)c->width_out *
+	                              sizeof *counts, "member counts");
+	if (scale == NULL || counts == NULL) {
+		free(scale);
+		free(counts);
+		return MUDSC_E_NOMEM;
+	}
+	mudsc_corr_scales(c, m->plan.n_models, C, model,
+	                  kind == MUDSC_MATRIX_MERGE ? CORR_MERGE : CORR_UNMERGE, NULL, counts, scale);
+	memset(out, 0, len * sizeof *out);
+	for (int64_t u = 0; u < C; u++)
+		out[u * c->width_out + c->assign[model * C + u]] = scale[u];
+	free(scale);
+	free(counts);
+	return MUDSC_OK;
+}
+
 MUDSC_API mudsc_status mudsc_matcher_permutation(const mudsc_matcher *m, size_t point,
                                                  int32_t model, int64_t *out, size_t len)
 {

@@ -127,6 +127,22 @@ START_TEST(permuted_copy_merges_to_itself)
 	ck_assert_int_ge(mudsc_matcher_sweeps(m), 1);
 	ck_assert_ok(mudsc_matcher_merge(&merged, m, NULL));
 	assert_merged_is(merged, f.models[0], 1e-12);
+	{
+		/* model 1's unmerge matrix of point 0 sends its unit j to anchor unit P1[j] */
+		double U[H1 * H1];
+		int64_t width;
+		ck_assert_ok(mudsc_matcher_point_result(m, 0, &width, NULL));
+		ck_assert_int_eq(width, H1);
+		ck_assert_ok(mudsc_matcher_matrix(m, 0, 1, MUDSC_MATRIX_UNMERGE, U, H1 * H1));
+		for (int j = 0; j < H1; j++)
+			for (int k = 0; k < H1; k++)
+				ck_assert(U[j * H1 + k] == (k == P1[j] ? 1.0 : 0.0));
+		ck_assert_status(mudsc_matcher_matrix(m, 0, 1, MUDSC_MATRIX_MERGE, U, 5), MUDSC_E_SHAPE);
+		ck_assert_status(mudsc_matcher_matrix(m, 0, 2, MUDSC_MATRIX_MERGE, U, H1 * H1),
+		                 MUDSC_E_RANGE);
+		ck_assert_status(mudsc_matcher_matrix(m, 0, 1, (mudsc_matrix_kind)7, U, H1 * H1),
+		                 MUDSC_E_INVALID);
+	}
 	mudsc_model_free(merged);
 	if (_i == 0) {
 		/* anchor unit k is model 1's unit j with P1[j] = k */

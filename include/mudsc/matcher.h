@@ -153,6 +153,21 @@ MUDSC_API mudsc_status mudsc_matcher_point_result(const mudsc_matcher *matcher, 
 MUDSC_API mudsc_status mudsc_matcher_assignment(const mudsc_matcher *matcher, size_t point,
                                                 int64_t *out, size_t len);
 
+/** Which matrix mudsc_matcher_matrix() returns. */
+typedef enum mudsc_matrix_kind {
+	MUDSC_MATRIX_MERGE = 0,  /**< M_i: model i's block of P, each non-empty column divided by
+	                              model i's member count (for align: the permutation) */
+	MUDSC_MATRIX_UNMERGE = 1 /**< U_i: model i's block of P (0/1) */
+} mudsc_matrix_kind;
+
+/**
+ * Model `model`'s C x C' merge or unmerge matrix of the point, row-major
+ * (len = C * C'; C' from mudsc_matcher_point_result()).
+ */
+MUDSC_API mudsc_status mudsc_matcher_matrix(const mudsc_matcher *matcher, size_t point,
+                                            int32_t model, mudsc_matrix_kind kind, double *out,
+                                            size_t len);
+
 /**
  * Align only: out[j] (len = C) = the unit of `model` matched to anchor unit j
  * (the identity for model 0).  MUDSC_E_STATE for zip results.

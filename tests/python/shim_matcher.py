@@ -36,6 +36,8 @@ declare("mudsc_matcher_point_result", ctypes.c_int, P, ctypes.c_size_t, I64P, F6
 declare("mudsc_matcher_assignment", ctypes.c_int, P, ctypes.c_size_t, I64P, ctypes.c_size_t)
 declare("mudsc_matcher_permutation", ctypes.c_int, P, ctypes.c_size_t, ctypes.c_int32, I64P,
         ctypes.c_size_t)
+declare("mudsc_matcher_matrix", ctypes.c_int, P, ctypes.c_size_t, ctypes.c_int32, ctypes.c_int,
+        F64P, ctypes.c_size_t)
 declare("mudsc_matcher_merge", ctypes.c_int, ctypes.POINTER(P), P, F64P)
 declare("mudsc_matcher_transform", ctypes.c_int, ctypes.POINTER(P), P, ctypes.c_int32)
 
@@ -103,6 +105,13 @@ class Matcher(Handle):
         out = np.zeros(C, dtype=np.int64)
         check(lib.mudsc_matcher_permutation(self.handle, point, model,
                                             out.ctypes.data_as(I64P), C))
+        return out
+
+    def matrix(self, point, model, kind, C):
+        width, _ = self.point_result(point)
+        out = np.zeros((C, width))
+        check(lib.mudsc_matcher_matrix(self.handle, point, model, {"merge": 0, "unmerge": 1}[kind],
+                                       out.ctypes.data_as(F64P), out.size))
         return out
 
     def merge(self, weights=None):

@@ -85,6 +85,9 @@ def assert_same(m, expect, graph, models, N):
         np.testing.assert_array_equal(got, corr.P, err_msg=p.name)
         width, scores = m.point_result(k)
         assert width == corr.Cp
+        for i in range(N):
+            np.testing.assert_array_equal(m.matrix(k, i, "merge", p.width), corr.merge(i))
+            np.testing.assert_array_equal(m.matrix(k, i, "unmerge", p.width), corr.unmerge(i))
         np.testing.assert_allclose(scores, expect.scores[p.name], rtol=1e-10, atol=1e-12,
                                    equal_nan=True)
     merged = m.merge()
