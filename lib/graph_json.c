@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "atomic_file.h"
 #include "graph_internal.h"
 #include "internal.h"
 
@@ -461,54 +461,30 @@ MUDSC_API mudsc_status mudsc_graph_to_json(const mudsc_graph *graph, char **out_
 	return MUDSC_OK;
 }
 
-static mudsc_status write_all(int fd, const char *text, size_t len, const char *tmp)
+struct json_text {
+	const char *text;
+	size_t len;
+};
+
+static mudsc_status write_text(int fd, const char *tmp, void *ctx)
 {
-	while (len > 0) {
-		ssize_t w = write(fd, text, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return mudsc_err(MUDSC_E_IO, "mudsc_graph_save_json: writing '%s': %s", tmp,
-			                 strerror(errno));
-		text += w;
-		len -= (size_t)w;
-	}
-	return MUDSC_OK;
+	const struct json_text *t = ctx;
+
+	return mudsc_write_all("mudsc_graph_save_json", fd, t->text, t->len, tmp);
 }
 
 MUDSC_API mudsc_status mudsc_graph_save_json(const mudsc_graph *graph, const char *path)
 {
-	char *text = NULL, *tmp = NULL;
-	size_t len = 0;
-	int fd;
+	struct json_text t;
+	char *text = NULL;
 	mudsc_status st;
 
 	MUDSC_CHECK_NULL(graph);
 	MUDSC_CHECK_NULL(path);
-	if ((st = mudsc_graph_to_json(graph, &text, &len)) != MUDSC_OK)
+	if ((st = mudsc_graph_to_json(graph, &text, &t.len)) != MUDSC_OK)
 		return st;
-	tmp = mudsc_alloc(strlen(path) + 16, "temporary file name");
-	if (tmp == NULL) {
-		free(text);
-		return MUDSC_E_NOMEM;
-	}
-	sprintf(tmp, "%s.tmp.XXXXXX", path);
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		st = mudsc_err(MUDSC_E_IO, "mudsc_graph_save_json: cannot create a file beside '%s': %s",
-		               path, strerror(errno));
-	} else {
-		st = write_all(fd, text, len, tmp);
-		if (close(fd) != 0 && st == MUDSC_OK)
-			st = mudsc_err(MUDSC_E_IO, "mudsc_graph_save_json: closing '%s': %s", tmp,
-			               strerror(errno));
-		if (st == MUDSC_OK && rename(tmp, path) != 0)
-			st = mudsc_err(MUDSC_E_IO, "mudsc_graph_save_json: cannot rename to '%s': %s", path,
-			               strerror(errno));
-		if (st != MUDSC_OK)
-			unlink(tmp);
-	}
-	free(tmp);
+	t.text = text;
+	st = mudsc_atomic_write("mudsc_graph_save_json", path, write_text, &t);
 	free(text);
 	return st;
 }

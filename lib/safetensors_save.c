@@ -6,15 +6,12 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "atomic_file.h"
 #include "internal.h"
 #include "model_internal.h"
 #include "safetensors.h"
@@ -143,23 +140,10 @@ MUDSC_API mudsc_status mudsc_model_save_buffer(const mudsc_model *model, void **
 	return MUDSC_OK;
 }
 
-static int write_all(int fd, const void *data, size_t len)
+static mudsc_status write_model(int fd, const char *tmp, void *ctx)
 {
-	const unsigned char *p = data;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len > (1u << 30) ? (1u << 30) : len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static mudsc_status write_model(int fd, const mudsc_model *model, const char *path)
-{
+	const mudsc_model *model = ctx;
+	static const char fn[] = "mudsc_model_save";
 	unsigned char lenbuf[8];
 	char *header;
 	size_t hlen;
@@ -168,75 +152,18 @@ static mudsc_status write_model(int fd, const mudsc_model *model, const char *pa
 	if (st != MUDSC_OK)
 		return st;
 	put_le64(lenbuf, hlen);
-	int bad = write_all(fd, lenbuf, 8) || write_all(fd, header, hlen);
+	st = mudsc_write_all(fn, fd, lenbuf, 8, tmp);
+	if (st == MUDSC_OK)
+		st = mudsc_write_all(fn, fd, header, hlen, tmp);
 	free(header);
-	for (size_t i = 0; i < model->count && !bad; i++)
-		bad = write_all(fd, model->tensors[i].data, model->tensors[i].nbytes);
-	if (bad || fsync(fd) != 0)
-		return mudsc_err(MUDSC_E_IO, "mudsc_model_save: writing '%s': %s", path, strerror(errno));
-	return MUDSC_OK;
-}
-
-/* "dir/.name.tmp-XXXXXX" beside path; owned. */
-static char *temp_template(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
-	size_t n = strlen(path) + 16;
-	char *t = mudsc_alloc(n, "temporary file name");
-	if (t != NULL)
-		snprintf(t, n, "%.*s.%s.tmp-XXXXXX", (int)dirlen, path, path + dirlen);
-	return t;
-}
-
-static void sync_folder(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char dir[4096];
-	int fd;
-
-	if (slash == NULL)
-		snprintf(dir, sizeof dir, ".");
-	else
-		snprintf(dir, sizeof dir, "%.*s", (int)(slash == path ? 1 : slash - path), path);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd); /* best effort: some file systems refuse fsync on folders */
-		close(fd);
-	}
+	for (size_t i = 0; i < model->count && st == MUDSC_OK; i++)
+		st = mudsc_write_all(fn, fd, model->tensors[i].data, model->tensors[i].nbytes, tmp);
+	return st;
 }
 
 MUDSC_API mudsc_status mudsc_model_save(const mudsc_model *model, const char *path)
 {
-	mudsc_status st;
-	char *tmp;
-	int fd;
-
 	MUDSC_CHECK_NULL(model);
 	MUDSC_CHECK_NULL(path);
-	if (path[0] == '\0')
-		return mudsc_err(MUDSC_E_INVALID, "mudsc_model_save: argument 'path' is empty");
-	tmp = temp_template(path);
-	if (tmp == NULL)
-		return MUDSC_E_NOMEM;
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		st = mudsc_err(MUDSC_E_IO, "mudsc_model_save: cannot create a file beside '%s': %s",
-		               path, strerror(errno));
-		free(tmp);
-		return st;
-	}
-	fchmod(fd, 0644);
-	st = write_model(fd, model, path);
-	if (close(fd) != 0 && st == MUDSC_OK)
-		st = mudsc_err(MUDSC_E_IO, "mudsc_model_save: closing '%s': %s", tmp, strerror(errno));
-	if (st == MUDSC_OK && rename(tmp, path) != 0)
-		st = mudsc_err(MUDSC_E_IO, "mudsc_model_save: renaming onto '%s': %s", path,
-		               strerror(errno));
-	if (st != MUDSC_OK)
-		unlink(tmp);
-	else
-		sync_folder(path);
-	free(tmp);
-	return st;
+	return mudsc_atomic_write("mudsc_model_save", path, write_model, (void *)model);
 }
