@@ -1,0 +1,130 @@
+# Accumulator: exact, streamed, mergeable activation statistics of one merge
+# point for N models (include/mudsc/accum.h).
+#
+# Layout: a feature array crosses as a C view with reversed dimensions and
+# strides, so nothing is copied and `axis` is a Julia dimension: with the
+# default axis=1, a (C, B) matrix (Flux's features x batch) is B observations
+# of C features, the same memory as NumPy's (B, C) with axis=-1.  Unit u of
+# the statistics (from 1) is feature c of model i at u = (i-1)*C + c.
+
+"""
+    Accumulator(n_models, width; replace_nonfinite=false)
+    Accumulator(bytes::AbstractVector{UInt8}; replace_nonfinite=false)
+
+Statistics of `n_models` models' features of `width` each, or rebuilt from
+`to_bytes` output.  With `replace_nonfinite`, NaN and Inf inputs count as 0
+(the paper's code) instead of throwing.
+"""
+mutable struct Accumulator <: Handle
+    ptr::Ptr{Cvoid}
+    Accumulator(ptr::Ptr{Cvoid}) = finalizer(close, new(ptr))
+end
+
+function _accum_options(replace_nonfinite::Bool)
+    r = Ref{mudsc_accum_options}()
+    _check(ccall((:mudsc_accum_options_init, libmudsc), Cint, (Ref{mudsc_accum_options},), r))
+    return _with(r[]; nonfinite=replace_nonfinite ? 1 : 0)   # MUDSC_NONFINITE_ZERO : _ERROR
+end
+
+function Accumulator(n_models::Integer, width::Integer; replace_nonfinite::Bool=false)
+    opts = _accum_options(replace_nonfinite)
+    return _new(out -> ccall((:mudsc_accum_new, libmudsc), Cint,
+                             (Ref{Ptr{Cvoid}}, Int32, Int64, Ref{mudsc_accum_options}),
+                             out, n_models, width, opts), Accumulator)
+end
+
+function Accumulator(bytes::AbstractVector{UInt8}; replace_nonfinite::Bool=false)
+    buf = Vector{UInt8}(bytes)
+    opts = _accum_options(replace_nonfinite)
+    return _new(out -> ccall((:mudsc_accum_deserialize, libmudsc), Cint,
+                             (Ref{Ptr{Cvoid}}, Ptr{Cvoid}, Csize_t, Ref{mudsc_accum_options}),
+                             out, buf, length(buf), opts), Accumulator)
+end
+
+Base.close(a::Accumulator) = ccall((:mudsc_accum_free, libmudsc), Cvoid, (Ptr{Cvoid},), _release!(a))
+
+"""`nmodels(a)`: number of models N."""
+nmodels(a::Accumulator) = Int(ccall((:mudsc_accum_models, libmudsc), Int32, (Ptr{Cvoid},), a))
+
+"""`width(a)`: width C of each model's features."""
+width(a::Accumulator) = Int(ccall((:mudsc_accum_width, libmudsc), Int64, (Ptr{Cvoid},), a))
+
+"""
+    update!(a, model, features; axis=1, dtype=nothing)
+
+Add the next observations of model `model` (from 1): `features` has the
+point's width along Julia dimension `axis` (negative counts from the end);
+every index of the other dimensions is one observation.  Float16, Float32
+and Float64 arrays (BF16 as UInt16 bits with dtype="BF16"), any strides,
+read during the call only and never copied (other array types are collected
+first).  Model i's k-th observation must be the same input as model j's.
+"""
+function update!(a::Accumulator, model::Integer, features::AbstractArray; axis::Integer=1,
+                 dtype=nothing)
+    x = features isa StridedArray ? features : collect(features)
+    n = ndims(x)
+    1 <= n <= MAX_RANK || throw(ArgumentError("features of rank $(n), need 1 to $(MAX_RANK)"))
+    ax = axis < 0 ? n + 1 + axis : Int(axis)
+    1 <= ax <= n || throw(ArgumentError("axis $(axis) outside 1:$(n)"))
+    code = _dtype(eltype(x), dtype)
+    # a dense Array is C-contiguous once its dimensions are reversed: no strides
+    strides_c = x isa Array ? Int64[] : Int64[reverse(strides(x))...]
+    GC.@preserve x strides_c begin
+        fv = mudsc_features(code, n, _shape8(reverse(size(x))),
+                              isempty(strides_c) ? Ptr{Int64}(C_NULL) : pointer(strides_c),
+                              n - ax, pointer(x))
+        _check(ccall((:mudsc_accum_update, libmudsc), Cint, (Ptr{Cvoid}, Int32, Ref{mudsc_features}),
+                     a, model - 1, fv))
+    end
+    return a
+end
+
+"""
+    count(a)          observations every model has delivered
+    count(a, model)   observations model `model` (from 1) has delivered
+"""
+Base.count(a::Accumulator, model::Union{Integer,Nothing}=nothing) =
+    Int(_out(Int64, out -> ccall((:mudsc_accum_count, libmudsc), Cint, (Ptr{Cvoid}, Int32, Ref{Int64}),
+                                 a, model === nothing ? -1 : model - 1, out)))
+
+_units(a::Accumulator) = nmodels(a) * width(a)
+
+# An NC*NC vector as the NC x NC matrix.  The statistics are symmetric, so the
+# library's row-major layout and Julia's column-major one agree.
+_square(v::Vector{Float64}) = reshape(v, isqrt(length(v)), isqrt(length(v)))
+
+"""`correlation(a)`: the NC x NC Pearson correlation."""
+correlation(a::Accumulator) =
+    _square(_filled(Float64, (o, n) -> ccall((:mudsc_accum_correlation, libmudsc), Cint,
+                                             (Ptr{Cvoid}, Ptr{Cdouble}, Csize_t), a, o, n),
+                    _units(a)^2))
+
+"""`covariance(a)`: the NC x NC population covariance."""
+covariance(a::Accumulator) =
+    _square(_filled(Float64, (o, n) -> ccall((:mudsc_accum_covariance, libmudsc), Cint,
+                                             (Ptr{Cvoid}, Ptr{Cdouble}, Csize_t), a, o, n),
+                    _units(a)^2))
+
+"""`means(a)`: the NC means (reshape to (C, N) for one column per model)."""
+means(a::Accumulator) =
+    _filled(Float64, (o, n) -> ccall((:mudsc_accum_means, libmudsc), Cint,
+                                     (Ptr{Cvoid}, Ptr{Cdouble}, Csize_t), a, o, n), _units(a))
+
+"""`stddevs(a)`: the NC population standard deviations."""
+stddevs(a::Accumulator) =
+    _filled(Float64, (o, n) -> ccall((:mudsc_accum_stddevs, libmudsc), Cint,
+                                     (Ptr{Cvoid}, Ptr{Cdouble}, Csize_t), a, o, n), _units(a))
+
+"""`merge!(a, b)`: add b's statistics (over disjoint data) into a."""
+function Base.merge!(dst::Accumulator, src::Accumulator)
+    _check(ccall((:mudsc_accum_merge, libmudsc), Cint, (Ptr{Cvoid}, Ptr{Cvoid}), dst, src))
+    return dst
+end
+
+"""`to_bytes(a::Accumulator)`: the statistics in the versioned byte format (accum.h)."""
+to_bytes(a::Accumulator) =
+    _owned_bytes((buf, len) -> ccall((:mudsc_accum_serialize, libmudsc), Cint,
+                                     (Ptr{Cvoid}, Ref{Ptr{Cvoid}}, Ref{Csize_t}), a, buf, len))
+
+Base.show(io::IO, a::Accumulator) =
+    print(io, "Mudsc.Accumulator(", isopen(a) ? "$(nmodels(a)) models x $(width(a))" : "closed", ")")

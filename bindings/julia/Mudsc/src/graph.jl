@@ -1,0 +1,295 @@
+# Graph: merge points, the tensor axes bound to them, splits, sites
+# (include/mudsc/graph.h).  Points are numbered from 1 here; tensor axes are
+# the C (row-major, PyTorch) axes numbered from 0, as in the graph JSON.
+
+"""
+    Graph()
+
+A graph description: empty, or from `mlp_graph`, `resnet_graph`, `vit_graph`,
+`graph_from_json` and `load_graph`.  Free with `close(g)` or leave it to the
+garbage collector.
+"""
+mutable struct Graph <: Handle
+    ptr::Ptr{Cvoid}
+    Graph(ptr::Ptr{Cvoid}) = finalizer(close, new(ptr))
+end
+
+Graph() = _new(out -> ccall((:mudsc_graph_new, libmudsc), Cint, (Ref{Ptr{Cvoid}},), out), Graph)
+
+Base.close(g::Graph) = ccall((:mudsc_graph_free, libmudsc), Cvoid, (Ptr{Cvoid},), _release!(g))
+
+"""A bound axis: tensor (and part), C axis from 0, role `:out`/`:in`, ignore flag."""
+struct Binding
+    tensor::String
+    part::Union{String,Nothing}
+    axis::Int
+    role::Symbol
+    ignore::Bool
+end
+
+"""A merge point: name, width, groups, activation site (or `nothing`), site axis, bindings."""
+struct Point
+    name::String
+    width::Int
+    groups::Int
+    site::Union{String,Nothing}
+    site_axis::Int
+    bindings::Vector{Binding}
+end
+
+"""A split declaration: the fused tensor, its C axis and the names of its parts."""
+struct Split
+    tensor::String
+    axis::Int
+    parts::Vector{String}
+end
+
+const _ROLES = Dict(:out => 0, :in => 1)
+const _BIND_IGNORE = UInt32(1)
+
+Base.length(g::Graph) = Int(ccall((:mudsc_graph_point_count, libmudsc), Csize_t, (Ptr{Cvoid},), g))
+
+# The C index (from 0) of a point given by its position (from 1) or name.
+function _point_index(g::Graph, point::Integer)
+    1 <= point <= length(g) || throw(BoundsError(g, point))
+    return Csize_t(point - 1)
+end
+
+_point_index(g::Graph, point::AbstractString) =
+    _out(Csize_t, index -> ccall((:mudsc_graph_point_find, libmudsc), Cint,
+                                 (Ptr{Cvoid}, Cstring, Ref{Csize_t}), g, _cstr(point), index))
+
+# The C description of a point (strings borrowed from g).
+_point_info(g::Graph, index::Integer) =
+    _out(mudsc_point_info, info -> ccall((:mudsc_graph_point_at, libmudsc), Cint,
+                                         (Ptr{Cvoid}, Csize_t, Ref{mudsc_point_info}), g, index, info))
+
+"""
+    add_point!(g, name, width; groups=1) -> Int
+
+Append a merge point; returns its position (from 1).
+"""
+function add_point!(g::Graph, name::AbstractString, width::Integer; groups::Integer=1)
+    index = _out(Csize_t, i -> ccall((:mudsc_graph_add_point, libmudsc), Cint,
+                                     (Ptr{Cvoid}, Cstring, Int64, Int64, Ref{Csize_t}),
+                                     g, _cstr(name), width, groups, i))
+    return Int(index) + 1
+end
+
+"""`set_site!(g, point, name, axis)`: where the host observes the point's activations."""
+function set_site!(g::Graph, point, name::AbstractString, axis::Integer)
+    _check(ccall((:mudsc_graph_set_site, libmudsc), Cint, (Ptr{Cvoid}, Csize_t, Cstring, Int32),
+                 g, _point_index(g, point), _cstr(name), axis))
+    return g
+end
+
+"""`add_split!(g, tensor, axis, parts)`: declare a fused tensor splittable into named parts."""
+function add_split!(g::Graph, tensor::AbstractString, axis::Integer, parts::AbstractVector)
+    names = String[_cstr(p) for p in parts]
+    GC.@preserve names begin
+        ptrs = Ptr{UInt8}[pointer(s) for s in names]
+        _check(ccall((:mudsc_graph_add_split, libmudsc), Cint,
+                     (Ptr{Cvoid}, Cstring, Int32, Csize_t, Ptr{Ptr{UInt8}}),
+                     g, _cstr(tensor), axis, length(ptrs), ptrs))
+    end
+    return g
+end
+
+"""
+    bind!(g, point, tensor, axis; role=:out, part=nothing, ignore=false)
+
+Bind C axis `axis` (from 0) of `tensor` (or of its part `part`) to `point`.
+"""
+function bind!(g::Graph, point, tensor::AbstractString, axis::Integer; role=:out,
+               part::Union{AbstractString,Nothing}=nothing, ignore::Bool=false)
+    partarg = part === nothing ? Ptr{UInt8}(C_NULL) : _cstr(part)
+    _check(ccall((:mudsc_graph_bind, libmudsc), Cint,
+                 (Ptr{Cvoid}, Csize_t, Cstring, Ptr{UInt8}, Int32, Cint, UInt32),
+                 g, _point_index(g, point), _cstr(tensor), partarg, axis,
+                 _choice(_ROLES, role, "role"), ignore ? _BIND_IGNORE : UInt32(0)))
+    return g
+end
+
+function _binding(g::Graph, point::Integer, index::Integer)
+    x = _out(mudsc_binding_info, b -> ccall((:mudsc_graph_binding_at, libmudsc), Cint,
+                                            (Ptr{Cvoid}, Csize_t, Csize_t, Ref{mudsc_binding_info}),
+                                            g, point, index, b))
+    return Binding(unsafe_string(x.tensor), _str(x.part), x.axis, x.role == 0 ? :out : :in,
+                   (x.flags & _BIND_IGNORE) != 0)
+end
+
+# Point `index` (from 0) with its bindings, copied out of the graph.
+function _point(g::Graph, index::Integer)
+    GC.@preserve g begin
+        p = _point_info(g, index)
+        bindings = Binding[_binding(g, index, j) for j in 0:Int(p.binding_count)-1]
+        return Point(unsafe_string(p.name), p.width, p.groups, _str(p.site_name), p.site_axis,
+                     bindings)
+    end
+end
+
+"""`points(g)`: every merge point with its bindings, in order."""
+points(g::Graph) = Point[_point(g, i) for i in 0:length(g)-1]
+
+# Split declaration `index` (from 0), copied out of the graph.
+function _split(g::Graph, index::Integer)
+    GC.@preserve g begin
+        x = _out(mudsc_split_info, s -> ccall((:mudsc_graph_split_at, libmudsc), Cint,
+                                              (Ptr{Cvoid}, Csize_t, Ref{mudsc_split_info}), g, index, s))
+        return Split(unsafe_string(x.tensor), x.axis,
+                     String[unsafe_string(unsafe_load(x.parts, k)) for k in 1:Int(x.part_count)])
+    end
+end
+
+"""`splits(g)`: the split declarations, in order."""
+splits(g::Graph) =
+    Split[_split(g, i) for i in 0:Int(ccall((:mudsc_graph_split_count, libmudsc), Csize_t,
+                                            (Ptr{Cvoid},), g))-1]
+
+"""`validate(g, models)`: check the graph against models; throws on the first problem."""
+function validate(g::Graph, models::AbstractVector)
+    ms = Model[m for m in models]
+    ptrs = _pointers(ms)
+    GC.@preserve ms begin
+        _check(ccall((:mudsc_graph_validate, libmudsc), Cint, (Ptr{Cvoid}, Ptr{Ptr{Cvoid}}, Csize_t),
+                     g, ptrs, length(ptrs)))
+    end
+    return nothing
+end
+
+"""`unbound(g, model)`: names of the model's tensors bound to no point (averaged)."""
+function unbound(g::Graph, model::Model)
+    total = Ref{Csize_t}(0)
+    _check(ccall((:mudsc_graph_unbound, libmudsc), Cint,
+                 (Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Csize_t}, Csize_t, Ref{Csize_t}),
+                 g, model, Ptr{Csize_t}(C_NULL), 0, total))
+    indices = Vector{Csize_t}(undef, total[])
+    _check(ccall((:mudsc_graph_unbound, libmudsc), Cint,
+                 (Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Csize_t}, Csize_t, Ref{Csize_t}),
+                 g, model, indices, length(indices), total))
+    return GC.@preserve model String[unsafe_string(_view_at(model, i).name) for i in indices]
+end
+
+# ---- JSON ------------------------------------------------------------------
+
+"""`graph_from_json(text)`: parse a JSON graph description (docs/graph-format.md)."""
+function graph_from_json(text::AbstractString)
+    s = String(text)
+    return _new(out -> ccall((:mudsc_graph_from_json, libmudsc), Cint,
+                             (Ref{Ptr{Cvoid}}, Ptr{UInt8}, Csize_t), out, s, sizeof(s)), Graph)
+end
+
+"""`load_graph(path)`: read a JSON graph file."""
+load_graph(path::AbstractString) =
+    _new(out -> ccall((:mudsc_graph_load_json, libmudsc), Cint, (Ref{Ptr{Cvoid}}, Cstring),
+                      out, _cstr(path)), Graph)
+
+"""`to_json(g)`: the canonical JSON text of the graph."""
+to_json(g::Graph) =
+    String(_owned_bytes((text, len) -> ccall((:mudsc_graph_to_json, libmudsc), Cint,
+                                             (Ptr{Cvoid}, Ref{Ptr{UInt8}}, Ref{Csize_t}), g, text, len),
+                        UInt8))
+
+"""`save(g::Graph, path)`: write the JSON description (atomically)."""
+function save(g::Graph, path::AbstractString)
+    _check(ccall((:mudsc_graph_save_json, libmudsc), Cint, (Ptr{Cvoid}, Cstring), g, _cstr(path)))
+    return nothing
+end
+
+# ---- ready builders --------------------------------------------------------
+
+"""
+    mlp_graph(hidden; bias=true, prefix="", layer_template="layers.{i}",
+              index_start=0, index_step=1) -> Graph
+
+The graph of an MLP with hidden widths `hidden` (graph.h, mudsc_graph_build_mlp).
+"""
+function mlp_graph(hidden::AbstractVector{<:Integer}; bias::Bool=true, prefix::AbstractString="",
+                   layer_template::AbstractString="layers.{i}", index_start::Integer=0,
+                   index_step::Integer=1)
+    widths = Int64[hidden...]
+    strs = (_cstr(prefix), _cstr(layer_template))
+    r = Ref{mudsc_mlp_options}()
+    ccall((:mudsc_mlp_options_init, libmudsc), Cvoid, (Ref{mudsc_mlp_options},), r)
+    GC.@preserve widths strs begin
+        opts = _with(r[]; n_hidden=length(widths), hidden=pointer(widths), bias=bias,
+                     prefix=pointer(strs[1]), layer_template=pointer(strs[2]),
+                     index_start=index_start, index_step=index_step)
+        return _new(out -> ccall((:mudsc_graph_build_mlp, libmudsc), Cint,
+                                 (Ref{Ptr{Cvoid}}, Ref{mudsc_mlp_options}), out, opts), Graph)
+    end
+end
+
+const _NORMS = Dict(:batch => 0, :group => 1)
+
+"""
+    resnet_graph(preset="resnet20"; width_multiplier=1, norm=:batch, norm_groups=1,
+                 prefix="", shortcut_conv=nothing, shortcut_norm=nothing, head=nothing,
+                 blocks=nothing, widths=nothing, stem_width=nothing,
+                 bottleneck=nothing) -> Graph
+
+The graph of a ResNet (graph.h, mudsc_graph_build_resnet).  `preset`:
+"resnet20", "resnet32", "resnet56" (CIFAR style: shortcut.0/1, linear),
+"resnet18", "resnet26", "resnet50" (torchvision style: downsample.0/1, fc),
+widths times `width_multiplier`; `nothing` starts from ResNet-20.  `norm`:
+`:batch` or `:group` (GroupNorm(norm_groups)).  `shortcut_conv`,
+`shortcut_norm`, `head`: `nothing` keeps the preset's names, `head=""` means
+no classifier.  `blocks`, `widths` (per stage), `stem_width`, `bottleneck`
+override the preset's architecture.
+"""
+function resnet_graph(preset::Union{AbstractString,Nothing}="resnet20"; width_multiplier::Integer=1,
+                      norm=:batch, norm_groups::Integer=1, prefix::AbstractString="",
+                      shortcut_conv=nothing, shortcut_norm=nothing, head=nothing, blocks=nothing,
+                      widths=nothing, stem_width=nothing, bottleneck=nothing)
+    r = Ref{mudsc_resnet_options}()
+    ccall((:mudsc_resnet_options_init, libmudsc), Cvoid, (Ref{mudsc_resnet_options},), r)
+    if preset !== nothing
+        _check(ccall((:mudsc_resnet_options_preset, libmudsc), Cint,
+                     (Ref{mudsc_resnet_options}, Cstring, Int64), r, _cstr(preset), width_multiplier))
+    end
+    fields = Dict{Symbol,Any}(:norm => _choice(_NORMS, norm, "norm"), :norm_groups => norm_groups)
+    for (field, values) in (:blocks => blocks, :widths => widths)
+        values === nothing && continue
+        length(values) <= 4 || throw(ArgumentError("resnet: $(field) has more than 4 stages"))
+        preset_values = getfield(r[], field)
+        fields[:n_stages] = length(values)
+        fields[field] = ntuple(s -> s <= length(values) ? values[s] : preset_values[s], 4)
+    end
+    stem_width === nothing || (fields[:stem_width] = stem_width)
+    bottleneck === nothing || (fields[:bottleneck] = bottleneck)
+    names = Dict{Symbol,String}(k => _cstr(v) for (k, v) in (:prefix => prefix,
+        :shortcut_conv => shortcut_conv, :shortcut_norm => shortcut_norm, :head => head)
+        if v !== nothing)
+    GC.@preserve names begin
+        opts = _with(r[]; fields..., (k => pointer(v) for (k, v) in names)...)
+        return _new(out -> ccall((:mudsc_graph_build_resnet, libmudsc), Cint,
+                                 (Ref{Ptr{Cvoid}}, Ref{mudsc_resnet_options}), out, opts), Graph)
+    end
+end
+
+"""
+    vit_graph(dim, depth, heads, mlp_dim; qkv_bias=true, patch_embed=true,
+              cls_token=true, pos_embed=true, final_norm=true, head=true,
+              prefix="", block_template="blocks.{i}") -> Graph
+
+The graph of a ViT / pre-norm transformer encoder with timm names.
+"""
+function vit_graph(dim::Integer, depth::Integer, heads::Integer, mlp_dim::Integer;
+                   qkv_bias::Bool=true, patch_embed::Bool=true, cls_token::Bool=true,
+                   pos_embed::Bool=true, final_norm::Bool=true, head::Bool=true,
+                   prefix::AbstractString="", block_template::AbstractString="blocks.{i}")
+    strs = (_cstr(prefix), _cstr(block_template))
+    r = Ref{mudsc_vit_options}()
+    ccall((:mudsc_vit_options_init, libmudsc), Cvoid, (Ref{mudsc_vit_options},), r)
+    GC.@preserve strs begin
+        opts = _with(r[]; dim=dim, depth=depth, heads=heads, mlp_dim=mlp_dim, qkv_bias=qkv_bias,
+                     patch_embed=patch_embed, cls_token=cls_token, pos_embed=pos_embed,
+                     final_norm=final_norm, head=head, prefix=pointer(strs[1]),
+                     block_template=pointer(strs[2]))
+        return _new(out -> ccall((:mudsc_graph_build_vit, libmudsc), Cint,
+                                 (Ref{Ptr{Cvoid}}, Ref{mudsc_vit_options}), out, opts), Graph)
+    end
+end
+
+Base.show(io::IO, g::Graph) =
+    print(io, "Mudsc.Graph(", isopen(g) ? "$(length(g)) points" : "closed", ")")

@@ -1,0 +1,212 @@
+# Matcher: MuDSC on N models described by a graph, with optional activation
+# statistics per point (include/mudsc/matcher.h).  Points, models and units
+# count from 1; sweep numbers are the library's (from 0, -1 = the activation
+# initialisation).
+
+# The progress callback and the first exception it threw.  The C matcher
+# holds its address, so the Matcher keeps it referenced.
+mutable struct _Progress
+    f::Any
+    error::Any
+end
+
+"""
+    Matcher(graph, models; method=:align, alpha=0.5, similarity=:correlation,
+            zip_r=0.5, zip_a=0.5, zip_b=1.0, use_groups=true, max_iter=100,
+            patience=5, seed=0, threads=0, eps=1e-7, progress=nothing)
+
+A matcher for two or more models (`Model`s, or tensor dictionaries turned
+into models) described by `graph`.  The models are frozen.  `progress`, if
+given, is called as `progress(point, sweep, score)` after each re-matched
+point; returning `true` cancels the run.
+"""
+mutable struct Matcher <: Handle
+    ptr::Ptr{Cvoid}
+    graph::Graph            # the C matcher reads the graph and the models
+    models::Vector{Model}   # for its whole life: they are kept referenced
+    progress::_Progress
+    Matcher(ptr::Ptr{Cvoid}, graph::Graph, models::Vector{Model}, progress::_Progress) =
+        finalizer(close, new(ptr, graph, models, progress))
+end
+
+"""Scores of one point after `run!`: merged width C' and mean matched S_w, S_a, S (NaN where not computed)."""
+struct PointResult
+    merged_width::Int
+    weight::Float64
+    activation::Float64
+    combined::Float64
+end
+
+const _METHODS = Dict(:align => 0, :zip => 1)
+const _SIMILARITIES = Dict(:correlation => 0, :cosine => 1)
+const _MATRIX_KINDS = Dict(:merge => 0, :unmerge => 1)
+
+# Called by the C matcher on the thread running run!; non-zero cancels.  An
+# exception must not unwind through C: it is kept and rethrown by run!.
+function _progress_trampoline(point::Int64, sweep::Int32, score::Cdouble, user::Ptr{Cvoid})::Cint
+    p = unsafe_pointer_to_objref(user)::_Progress
+    try
+        return p.f(Int(point) + 1, Int(sweep), score) === true ? Cint(1) : Cint(0)
+    catch e
+        p.error = e
+        return Cint(1)
+    end
+end
+
+function _matcher_options(progress::_Progress; method=:align, similarity=:correlation, options...)
+    for k in keys(options)
+        k in (:size, :progress, :progress_user) && throw(ArgumentError("unknown option $(k)"))
+    end
+    r = Ref{mudsc_matcher_options}()
+    _check(ccall((:mudsc_matcher_options_init, libmudsc), Cint, (Ref{mudsc_matcher_options},), r))
+    opts = _with(r[]; method=_choice(_METHODS, method, "method"),
+                 similarity=_choice(_SIMILARITIES, similarity, "similarity"), options...)
+    progress.f === nothing && return opts
+    callback = @cfunction(_progress_trampoline, Cint, (Int64, Int32, Cdouble, Ptr{Cvoid}))
+    return _with(opts; progress=callback, progress_user=pointer_from_objref(progress))
+end
+
+_as_model(m::Model) = m
+_as_model(tensors) = Model(tensors)
+
+function Matcher(graph::Graph, models::AbstractVector; progress=nothing, options...)
+    ms = Model[_as_model(m) for m in models]
+    state = _Progress(progress, nothing)
+    opts = _matcher_options(state; options...)
+    ptrs = _pointers(ms)
+    return GC.@preserve ms _new(out -> ccall((:mudsc_matcher_new, libmudsc), Cint,
+                                             (Ref{Ptr{Cvoid}}, Ptr{Cvoid}, Ptr{Ptr{Cvoid}}, Int32,
+                                              Ref{mudsc_matcher_options}),
+                                             out, graph, ptrs, length(ptrs), opts),
+                                Matcher, graph, ms, state)
+end
+
+Base.close(mt::Matcher) = ccall((:mudsc_matcher_free, libmudsc), Cvoid, (Ptr{Cvoid},), _release!(mt))
+
+"""
+    set_activations!(mt, point, accumulator)
+    set_activations!(mt, point, S::AbstractMatrix)
+
+Give a point (position or name) its activation statistics: an `Accumulator`'s
+correlation, or an NC x NC similarity computed by the host.
+"""
+function set_activations!(mt::Matcher, point, accum::Accumulator)
+    _check(ccall((:mudsc_matcher_set_activations, libmudsc), Cint, (Ptr{Cvoid}, Csize_t, Ptr{Cvoid}),
+                 mt, _point_index(mt.graph, point), accum))
+    return mt
+end
+
+set_activations!(mt::Matcher, point, S::AbstractMatrix{<:Real}) =
+    set_activation_similarity!(mt, point, S)
+
+"""
+    set_activation_similarity!(mt, point, S)
+
+An NC x NC activation similarity; it must be exactly symmetric (the library
+checks), so its column-major bytes are the row-major matrix.
+"""
+function set_activation_similarity!(mt::Matcher, point, S::AbstractMatrix{<:Real})
+    s = Matrix{Float64}(S)
+    _check(ccall((:mudsc_matcher_set_activation_similarity, libmudsc), Cint,
+                 (Ptr{Cvoid}, Csize_t, Ptr{Cdouble}, Csize_t),
+                 mt, _point_index(mt.graph, point), s, length(s)))
+    return mt
+end
+
+"""`run!(mt)`: run the matching (rethrows an exception of the progress callback)."""
+function run!(mt::Matcher)
+    mt.progress.error = nothing
+    status = ccall((:mudsc_matcher_run, libmudsc), Cint, (Ptr{Cvoid},), mt)
+    err = mt.progress.error
+    err === nothing || throw(err)
+    _check(status)
+    return mt
+end
+
+"""`sweeps(mt)`: sweeps of the last run (0 for activation-only matching, -1 before any run)."""
+sweeps(mt::Matcher) = Int(ccall((:mudsc_matcher_sweeps, libmudsc), Int32, (Ptr{Cvoid},), mt))
+
+"""`best_sweep(mt)`: the sweep whose correspondences were kept (-1: the activation initialisation)."""
+best_sweep(mt::Matcher) = Int(ccall((:mudsc_matcher_best_sweep, libmudsc), Int32, (Ptr{Cvoid},), mt))
+
+"""`objectives(mt)`: the objective of each sweep of the last run."""
+objectives(mt::Matcher) =
+    _filled(Float64, (o, n) -> ccall((:mudsc_matcher_objectives, libmudsc), Cint,
+                                     (Ptr{Cvoid}, Ptr{Cdouble}, Csize_t), mt, o, n),
+            max(sweeps(mt), 0))
+
+"""`point_result(mt, point)`: the point's `PointResult`."""
+function point_result(mt::Matcher, point)
+    merged = Ref{Int64}(0)
+    scores = Vector{Float64}(undef, 3)
+    _check(ccall((:mudsc_matcher_point_result, libmudsc), Cint,
+                 (Ptr{Cvoid}, Csize_t, Ref{Int64}, Ptr{Cdouble}),
+                 mt, _point_index(mt.graph, point), merged, scores))
+    return PointResult(merged[], scores[1], scores[2], scores[3])
+end
+
+# The point's C index and width C.
+function _point_width(mt::Matcher, point)
+    index = _point_index(mt.graph, point)
+    return index, Int(_point_info(mt.graph, index).width)
+end
+
+"""
+    assignment(mt, point) -> Vector{Int}
+
+The merged unit (from 1) of every stacked unit u = (i-1)*C + c of the point.
+"""
+function assignment(mt::Matcher, point)
+    index, c = _point_width(mt, point)
+    out = _filled(Int64, (o, n) -> ccall((:mudsc_matcher_assignment, libmudsc), Cint,
+                                         (Ptr{Cvoid}, Csize_t, Ptr{Int64}, Csize_t), mt, index, o, n),
+                  length(mt.models) * c)
+    return out .+ 1
+end
+
+"""
+    permutation(mt, point, model) -> Vector{Int}
+
+Align only: entry j is the unit of `model` (from 1) matched to anchor unit j.
+"""
+function permutation(mt::Matcher, point, model::Integer)
+    index, c = _point_width(mt, point)
+    out = _filled(Int64, (o, n) -> ccall((:mudsc_matcher_permutation, libmudsc), Cint,
+                                         (Ptr{Cvoid}, Csize_t, Int32, Ptr{Int64}, Csize_t),
+                                         mt, index, model - 1, o, n), c)
+    return out .+ 1
+end
+
+"""
+    matrix(mt, point, model; kind=:merge) -> Matrix{Float64}
+
+Model `model`'s C x C' merge (`:merge`) or unmerge (`:unmerge`) matrix of the
+point, as a Julia C x C' matrix (copied out of the library's row-major
+buffer).
+"""
+function matrix(mt::Matcher, point, model::Integer; kind=:merge)
+    index, c = _point_width(mt, point)
+    cm = point_result(mt, point).merged_width
+    out = _filled(Float64, (o, n) -> ccall((:mudsc_matcher_matrix, libmudsc), Cint,
+                                           (Ptr{Cvoid}, Csize_t, Int32, Cint, Ptr{Cdouble}, Csize_t),
+                                           mt, index, model - 1, _choice(_MATRIX_KINDS, kind, "kind"),
+                                           o, n), c * cm)
+    return permutedims(reshape(out, cm, c))
+end
+
+function merge(mt::Matcher; weights::Union{AbstractVector{<:Real},Nothing}=nothing)
+    if weights !== nothing && length(weights) != length(mt.models)
+        throw(ArgumentError("$(length(weights)) weights for $(length(mt.models)) models"))
+    end
+    w = weights === nothing ? Ptr{Cdouble}(C_NULL) : Vector{Float64}(weights)
+    return _new(out -> ccall((:mudsc_matcher_merge, libmudsc), Cint,
+                             (Ref{Ptr{Cvoid}}, Ptr{Cvoid}, Ptr{Cdouble}), out, mt, w), Model)
+end
+
+"""`transform(mt, model)`: model `model` (from 1) brought into the merged order, not averaged."""
+transform(mt::Matcher, model::Integer) =
+    _new(out -> ccall((:mudsc_matcher_transform, libmudsc), Cint, (Ref{Ptr{Cvoid}}, Ptr{Cvoid}, Int32),
+                      out, mt, model - 1), Model)
+
+Base.show(io::IO, mt::Matcher) =
+    print(io, "Mudsc.Matcher(", isopen(mt) ? "$(length(mt.models)) models" : "closed", ")")
