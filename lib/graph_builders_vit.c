@@ -73,7 +73,9 @@ static mudsc_status named_point(struct ctx *c, const char *blk, const char *what
 	return mudsc_graph_set_site(c->g, *p, name, -1);
 }
 
-/* Attention: q, k, v parts and the projection's input share the heads. */
+/* Attention: q, k, v parts and the projection's input share the heads.
+ * The units are observed where they enter attn.proj: its input, hence the
+ * site "<block>.attn.proj:input" (docs/graph-format.md, `site`). */
 static mudsc_status attention(struct ctx *c, const char *blk)
 {
 	static const char *const qkv_parts[3] = {"q", "k", "v"};
@@ -92,7 +94,8 @@ static mudsc_status attention(struct ctx *c, const char *blk)
 			return st;
 	}
 	if ((st = bind_param(c, c->res, qkv, "weight", NULL, 1, MUDSC_ROLE_IN)) != MUDSC_OK ||
-	    (st = named_point(c, blk, "attn", c->o->dim, c->o->heads, "attn.proj", &p)) != MUDSC_OK)
+	    (st = named_point(c, blk, "attn", c->o->dim, c->o->heads, "attn.proj:input",
+	                       &p)) != MUDSC_OK)
 		return st;
 	for (int k = 0; k < 3; k++) {
 		if ((st = bind_param(c, p, qkv, "weight", qkv_parts[k], 0, MUDSC_ROLE_OUT)) != MUDSC_OK)

@@ -362,6 +362,8 @@ START_TEST(vit_builder)
 	ck_assert_int_eq(pi.width, 192);
 	/* q, k, v of weight and bias, and proj IN */
 	ck_assert_uint_eq(pi.binding_count, 7);
+	ck_assert_str_eq(pi.site_name, "blocks.11.attn.proj:input");
+	ck_assert_int_eq(pi.site_axis, -1);
 	ck_assert_ok(mudsc_graph_point_at(g, 0, &pi));
 	/* patch w/b, cls, pos, 12 x (norm1 2 + qkv + proj 2 + norm2 2 + fc1 + fc2 2), norm 2, head */
 	ck_assert_uint_eq(pi.binding_count, 4 + 12 * 10 + 3);

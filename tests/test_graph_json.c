@@ -94,7 +94,7 @@ START_TEST(round_trip_by_calls)
 	ck_assert_ok(mudsc_graph_add_point(g, "fc1", 512, 1, NULL));
 	ck_assert_ok(mudsc_graph_add_point(g, "attn", 6, 3, NULL));
 	ck_assert_ok(mudsc_graph_set_site(g, 0, "fc1.act", -1));
-	ck_assert_ok(mudsc_graph_set_site(g, 1, "attn.proj", 1));
+	ck_assert_ok(mudsc_graph_set_site(g, 1, "attn.proj:input", -1));
 	ck_assert_ok(mudsc_graph_bind(g, 0, "fc1.weight", NULL, 0, MUDSC_ROLE_OUT, 0));
 	ck_assert_ok(mudsc_graph_bind(g, 0, "bn1.running_mean", NULL, 0, MUDSC_ROLE_OUT,
 	                              MUDSC_BIND_IGNORE));

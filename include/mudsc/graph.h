@@ -52,8 +52,11 @@ MUDSC_API mudsc_status mudsc_graph_add_point(mudsc_graph *graph, const char *nam
 /**
  * Record where the host observes point's activations: a module or tensor
  * name of the host's network and the feature axis of its output (negative
- * counts from the end: -1 = last; NCHW conv features use 1).  Replaces an
- * earlier site.  MUDSC_E_RANGE if point is past the end.
+ * counts from the end: -1 = last; NCHW conv features use 1).  A name
+ * ending in ":input" means the first input of the module named before the
+ * suffix instead of its output (docs/graph-format.md).  The library only
+ * stores the name.  Replaces an earlier site.  MUDSC_E_RANGE if point is
+ * past the end.
  */
 MUDSC_API mudsc_status mudsc_graph_set_site(mudsc_graph *graph, size_t point, const char *name,
                                             int32_t axis);
@@ -288,7 +291,8 @@ MUDSC_API mudsc_status mudsc_graph_build_resnet(mudsc_graph **out,
  *   parts q, k, v OUT axis 0 and attn.proj IN axis 1, groups = heads.
  *   The heads' order must be the same for q, k and v, so the three parts
  *   share one point (within a head, q and k units must also move
- *   together).  Site: the INPUT of prefix + "<block>.attn.proj", axis -1.
+ *   together).  Site: prefix + "<block>.attn.proj:input" (the input
+ *   of attn.proj), axis -1.
  * - "<block>.mlp": mlp.fc1 OUT, mlp.fc2 IN; site "<block>.mlp.act", axis -1.
  */
 typedef struct mudsc_vit_options {

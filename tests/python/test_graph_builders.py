@@ -165,6 +165,8 @@ def test_vit_two_blocks_three_heads():
     pts = {p["name"]: p for p in g.points()}
     assert pts["blocks.1.attn"]["groups"] == 3
     assert pts["residual"]["site"] == ("norm", -1)
+    assert pts["blocks.1.attn"]["site"] == ("blocks.1.attn.proj:input", -1)
+    assert pts["blocks.1.mlp"]["site"] == ("blocks.1.mlp.act", -1)
     assert g.splits()["blocks.0.attn.qkv.weight"] == (0, ["q", "k", "v"])
 
 
