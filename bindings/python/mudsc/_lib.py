@@ -1,0 +1,370 @@
+"""Loading libmudsc and declaring its C ABI for ctypes.
+
+Every function of the export list (lib/mudsc.map) is declared here with its
+argument and result types, so that ctypes converts and checks arguments
+instead of guessing (a guessed ``int`` would truncate 64-bit sizes and
+pointers).  The structs mirror include/mudsc/*.h field by field; structs
+with a leading ``size`` field are checked against the size the library's
+``*_options_init`` writes when the library is loaded.
+
+The library is the file named by the environment variable MUDSC_LIBRARY if
+it is set, else the shared library found by its soname (libmudsc.so.0 on
+Linux) through the system's library search path.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+import weakref
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from . import errors
+
+# ---- loading ---------------------------------------------------------------
+
+#: ABI major version this binding was written for (the soname's number).
+ABI_MAJOR = 0
+#: Oldest library version (MUDSC_VERSION_NUMBER) whose ABI this binding uses.
+MIN_VERSION_NUMBER = 100
+
+
+def _candidates() -> List[str]:
+    """Library names to try, most specific first."""
+    if sys.platform == "darwin":
+        names = [f"libmudsc.{ABI_MAJOR}.dylib", "libmudsc.dylib"]
+    elif sys.platform == "win32":
+        names = [f"mudsc-{ABI_MAJOR}.dll", f"libmudsc-{ABI_MAJOR}.dll", "mudsc.dll"]
+    else:
+        names = [f"libmudsc.so.{ABI_MAJOR}"]
+    found = ctypes.util.find_library("mudsc")
+    if found and found not in names:
+        names.append(found)
+    return names
+
+
+def load(path: Optional[str] = None) -> ctypes.CDLL:
+    """Open libmudsc: `path`, else $MUDSC_LIBRARY, else by soname.
+
+    Raises OSError naming every name tried when none can be opened.
+    """
+    path = path or os.environ.get("MUDSC_LIBRARY") or None
+    if path is not None:
+        return ctypes.CDLL(path)
+    tried = []
+    for name in _candidates():
+        try:
+            return ctypes.CDLL(name)
+        except OSError as exc:
+            tried.append(f"{name}: {exc}")
+    raise OSError("libmudsc not found (set MUDSC_LIBRARY to its path); tried "
+                  + "; ".join(tried))
+
+
+# ---- types -----------------------------------------------------------------
+
+c_int, c_i32, c_i64, c_u32, c_u64, c_size, c_double, c_char_p, c_void_p = (
+    ctypes.c_int, ctypes.c_int32, ctypes.c_int64, ctypes.c_uint32, ctypes.c_uint64,
+    ctypes.c_size_t, ctypes.c_double, ctypes.c_char_p, ctypes.c_void_p)
+POINTER = ctypes.POINTER
+P = c_void_p                      # any opaque handle
+PP = POINTER(c_void_p)            # T **out
+I64P = POINTER(c_i64)
+F64P = POINTER(c_double)
+SIZEP = POINTER(c_size)
+STATUS = c_int                    # mudsc_status (a C enum: int)
+ENUM = c_int                      # any other C enum
+
+MAX_RANK = 8
+
+LOG_FN = ctypes.CFUNCTYPE(None, ENUM, c_char_p, c_void_p)
+PROGRESS_FN = ctypes.CFUNCTYPE(c_int, c_i64, c_i32, c_double, c_void_p)
+
+
+class Tensor(ctypes.Structure):
+    """mudsc_tensor (model.h)."""
+    _fields_ = [("name", c_char_p), ("dtype", ENUM), ("rank", c_i32),
+                ("shape", c_i64 * MAX_RANK), ("data", c_void_p), ("nbytes", c_size)]
+
+
+class AccumOptions(ctypes.Structure):
+    """mudsc_accum_options (accum.h)."""
+    _fields_ = [("size", c_size), ("nonfinite", c_i32), ("max_lead", c_i64),
+                ("block_rows", c_i64)]
+
+
+class Features(ctypes.Structure):
+    """mudsc_features (accum.h)."""
+    _fields_ = [("dtype", ENUM), ("rank", c_i32), ("shape", c_i64 * MAX_RANK),
+                ("strides", I64P), ("feature_axis", c_i32), ("data", c_void_p)]
+
+
+class PointInfo(ctypes.Structure):
+    """mudsc_point_info (graph.h)."""
+    _fields_ = [("name", c_char_p), ("width", c_i64), ("groups", c_i64),
+                ("site_name", c_char_p), ("site_axis", c_i32), ("binding_count", c_size)]
+
+
+class BindingInfo(ctypes.Structure):
+    """mudsc_binding_info (graph.h)."""
+    _fields_ = [("tensor", c_char_p), ("part", c_char_p), ("axis", c_i32), ("role", ENUM),
+                ("flags", c_u32)]
+
+
+class SplitInfo(ctypes.Structure):
+    """mudsc_split_info (graph.h)."""
+    _fields_ = [("tensor", c_char_p), ("axis", c_i32), ("part_count", c_size),
+                ("parts", POINTER(c_char_p))]
+
+
+class MlpOptions(ctypes.Structure):
+    """mudsc_mlp_options (graph.h)."""
+    _fields_ = [("size", c_size), ("n_hidden", c_size), ("hidden", I64P), ("bias", c_i32),
+                ("prefix", c_char_p), ("layer_template", c_char_p), ("index_start", c_i32),
+                ("index_step", c_i32)]
+
+
+class ResnetOptions(ctypes.Structure):
+    """mudsc_resnet_options (graph.h)."""
+    _fields_ = [("size", c_size), ("n_stages", c_i32), ("blocks", c_i32 * 4),
+                ("widths", c_i64 * 4), ("stem_width", c_i64), ("bottleneck", c_i32),
+                ("norm", c_i32), ("norm_groups", c_i64), ("prefix", c_char_p),
+                ("shortcut_conv", c_char_p), ("shortcut_norm", c_char_p), ("head", c_char_p)]
+
+
+class VitOptions(ctypes.Structure):
+    """mudsc_vit_options (graph.h)."""
+    _fields_ = [("size", c_size), ("dim", c_i64), ("depth", c_i32), ("heads", c_i32),
+                ("mlp_dim", c_i64), ("qkv_bias", c_i32), ("patch_embed", c_i32),
+                ("cls_token", c_i32), ("pos_embed", c_i32), ("final_norm", c_i32),
+                ("head", c_i32), ("prefix", c_char_p), ("block_template", c_char_p)]
+
+
+class MatchOptions(ctypes.Structure):
+    """mudsc_match_options (match.h)."""
+    _fields_ = [("size", c_size), ("r", c_double), ("a", c_double), ("b", c_double)]
+
+
+class MatcherOptions(ctypes.Structure):
+    """mudsc_matcher_options (matcher.h)."""
+    _fields_ = [("size", c_size), ("method", ENUM), ("alpha", c_double), ("similarity", ENUM),
+                ("zip_r", c_double), ("zip_a", c_double), ("zip_b", c_double),
+                ("use_groups", c_i32), ("max_iter", c_i32), ("patience", c_i32),
+                ("seed", c_u64), ("threads", c_i32), ("eps", c_double),
+                ("progress", PROGRESS_FN), ("progress_user", c_void_p)]
+
+
+# ---- the export list: name -> (restype, argtypes) -------------------------
+
+SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
+    # common.h
+    "mudsc_blas_info": (c_char_p, ()),
+    "mudsc_blas_threads": (c_int, ()),
+    "mudsc_clear_error": (None, ()),
+    "mudsc_dtype_from_name": (STATUS, (POINTER(ENUM), c_char_p)),
+    "mudsc_dtype_is_float": (c_int, (ENUM,)),
+    "mudsc_dtype_name": (c_char_p, (ENUM,)),
+    "mudsc_dtype_size": (c_size, (ENUM,)),
+    "mudsc_free": (None, (c_void_p,)),
+    "mudsc_last_error": (c_char_p, ()),
+    "mudsc_last_status": (STATUS, ()),
+    "mudsc_set_blas_threads": (STATUS, (c_int,)),
+    "mudsc_set_log_callback": (None, (LOG_FN, ENUM, c_void_p)),
+    "mudsc_status_name": (c_char_p, (STATUS,)),
+    "mudsc_status_str": (c_char_p, (STATUS,)),
+    "mudsc_version": (ctypes.c_uint, ()),
+    "mudsc_version_check": (STATUS, (ctypes.c_uint,)),
+    "mudsc_version_string": (c_char_p, ()),
+    # graph.h
+    "mudsc_graph_add_point": (STATUS, (P, c_char_p, c_i64, c_i64, SIZEP)),
+    "mudsc_graph_add_split": (STATUS, (P, c_char_p, c_i32, c_size, POINTER(c_char_p))),
+    "mudsc_graph_bind": (STATUS, (P, c_size, c_char_p, c_char_p, c_i32, ENUM, c_u32)),
+    "mudsc_graph_binding_at": (STATUS, (P, c_size, c_size, POINTER(BindingInfo))),
+    "mudsc_graph_build_mlp": (STATUS, (PP, POINTER(MlpOptions))),
+    "mudsc_graph_build_resnet": (STATUS, (PP, POINTER(ResnetOptions))),
+    "mudsc_graph_build_vit": (STATUS, (PP, POINTER(VitOptions))),
+    "mudsc_graph_free": (None, (P,)),
+    "mudsc_graph_from_json": (STATUS, (PP, c_char_p, c_size)),
+    "mudsc_graph_load_json": (STATUS, (PP, c_char_p)),
+    "mudsc_graph_new": (STATUS, (PP,)),
+    "mudsc_graph_point_at": (STATUS, (P, c_size, POINTER(PointInfo))),
+    "mudsc_graph_point_count": (c_size, (P,)),
+    "mudsc_graph_point_find": (STATUS, (P, c_char_p, SIZEP)),
+    "mudsc_graph_save_json": (STATUS, (P, c_char_p)),
+    "mudsc_graph_set_site": (STATUS, (P, c_size, c_char_p, c_i32)),
+    "mudsc_graph_split_at": (STATUS, (P, c_size, POINTER(SplitInfo))),
+    "mudsc_graph_split_count": (c_size, (P,)),
+    "mudsc_graph_to_json": (STATUS, (P, PP, SIZEP)),
+    "mudsc_graph_unbound": (STATUS, (P, P, SIZEP, c_size, SIZEP)),
+    "mudsc_graph_validate": (STATUS, (P, PP, c_size)),
+    "mudsc_mlp_options_init": (None, (POINTER(MlpOptions),)),
+    "mudsc_resnet_options_init": (None, (POINTER(ResnetOptions),)),
+    "mudsc_resnet_options_preset": (STATUS, (POINTER(ResnetOptions), c_char_p, c_i64)),
+    "mudsc_vit_options_init": (None, (POINTER(VitOptions),)),
+    # accum.h
+    "mudsc_accum_correlation": (STATUS, (P, F64P, c_size)),
+    "mudsc_accum_count": (STATUS, (P, c_i32, I64P)),
+    "mudsc_accum_covariance": (STATUS, (P, F64P, c_size)),
+    "mudsc_accum_deserialize": (STATUS, (PP, c_void_p, c_size, POINTER(AccumOptions))),
+    "mudsc_accum_free": (None, (P,)),
+    "mudsc_accum_means": (STATUS, (P, F64P, c_size)),
+    "mudsc_accum_merge": (STATUS, (P, P)),
+    "mudsc_accum_models": (c_i32, (P,)),
+    "mudsc_accum_new": (STATUS, (PP, c_i32, c_i64, POINTER(AccumOptions))),
+    "mudsc_accum_options_init": (STATUS, (POINTER(AccumOptions),)),
+    "mudsc_accum_serialize": (STATUS, (P, PP, SIZEP)),
+    "mudsc_accum_stddevs": (STATUS, (P, F64P, c_size)),
+    "mudsc_accum_update": (STATUS, (P, c_i32, POINTER(Features))),
+    "mudsc_accum_width": (c_i64, (P,)),
+    # matcher.h
+    "mudsc_matcher_assignment": (STATUS, (P, c_size, I64P, c_size)),
+    "mudsc_matcher_best_sweep": (c_i32, (P,)),
+    "mudsc_matcher_free": (None, (P,)),
+    "mudsc_matcher_matrix": (STATUS, (P, c_size, c_i32, ENUM, F64P, c_size)),
+    "mudsc_matcher_merge": (STATUS, (PP, P, F64P)),
+    "mudsc_matcher_new": (STATUS, (PP, P, PP, c_i32, POINTER(MatcherOptions))),
+    "mudsc_matcher_objectives": (STATUS, (P, F64P, c_size)),
+    "mudsc_matcher_options_init": (STATUS, (POINTER(MatcherOptions),)),
+    "mudsc_matcher_permutation": (STATUS, (P, c_size, c_i32, I64P, c_size)),
+    "mudsc_matcher_point_result": (STATUS, (P, c_size, I64P, F64P)),
+    "mudsc_matcher_run": (STATUS, (P,)),
+    "mudsc_matcher_set_activation_similarity": (STATUS, (P, c_size, F64P, c_size)),
+    "mudsc_matcher_set_activations": (STATUS, (P, c_size, P)),
+    "mudsc_matcher_sweeps": (c_i32, (P,)),
+    "mudsc_matcher_transform": (STATUS, (PP, P, c_i32)),
+    # model.h
+    "mudsc_model_add": (STATUS, (P, c_char_p, ENUM, c_i32, I64P, c_void_p, ENUM)),
+    "mudsc_model_at": (STATUS, (P, c_size, POINTER(Tensor))),
+    "mudsc_model_count": (c_size, (P,)),
+    "mudsc_model_find": (STATUS, (P, c_char_p, POINTER(Tensor))),
+    "mudsc_model_free": (None, (P,)),
+    "mudsc_model_freeze": (STATUS, (P,)),
+    "mudsc_model_get_meta": (c_char_p, (P, c_char_p)),
+    "mudsc_model_is_frozen": (c_int, (P,)),
+    "mudsc_model_load": (STATUS, (PP, c_char_p)),
+    "mudsc_model_load_buffer": (STATUS, (PP, c_void_p, c_size, ENUM)),
+    "mudsc_model_meta_at": (STATUS, (P, c_size, POINTER(c_char_p), POINTER(c_char_p))),
+    "mudsc_model_meta_count": (c_size, (P,)),
+    "mudsc_model_new": (STATUS, (PP,)),
+    "mudsc_model_remove": (STATUS, (P, c_char_p)),
+    "mudsc_model_save": (STATUS, (P, c_char_p)),
+    "mudsc_model_save_buffer": (STATUS, (P, PP, SIZEP)),
+    "mudsc_model_set_meta": (STATUS, (P, c_char_p, c_char_p)),
+    "mudsc_safetensors_max_header": (c_size, ()),
+    # match.h
+    "mudsc_align_solve": (STATUS, (I64P, F64P, F64P, c_i64, c_i64, c_i64)),
+    "mudsc_lap_solve": (STATUS, (I64P, F64P, F64P, c_i64)),
+    "mudsc_match_options_init": (None, (POINTER(MatchOptions),)),
+    "mudsc_zip_solve": (STATUS, (I64P, I64P, I64P, F64P, F64P, c_i64, c_i64, c_i64,
+                                 POINTER(MatchOptions))),
+}
+
+#: Option structs whose ``size`` field the library's init function fills.
+SIZED_OPTIONS: Dict[str, Any] = {
+    "mudsc_accum_options_init": AccumOptions,
+    "mudsc_mlp_options_init": MlpOptions,
+    "mudsc_resnet_options_init": ResnetOptions,
+    "mudsc_vit_options_init": VitOptions,
+    "mudsc_match_options_init": MatchOptions,
+    "mudsc_matcher_options_init": MatcherOptions,
+}
+
+
+def declare(cdll: ctypes.CDLL) -> ctypes.CDLL:
+    """Set restype and argtypes of every exported function on cdll."""
+    for name, (restype, argtypes) in SIGNATURES.items():
+        fn = getattr(cdll, name)
+        fn.restype = restype
+        fn.argtypes = list(argtypes)
+    return cdll
+
+
+def _check_abi(cdll: ctypes.CDLL) -> None:
+    """Refuse a library too old for this binding or whose structs differ."""
+    number = cdll.mudsc_version()
+    if number // 10000 != ABI_MAJOR or number < MIN_VERSION_NUMBER:
+        raise ImportError(f"mudsc: libmudsc {cdll.mudsc_version_string().decode()} does not "
+                          f"serve this binding (needs ABI {ABI_MAJOR}, version >= "
+                          f"{MIN_VERSION_NUMBER})")
+    for init, struct in SIZED_OPTIONS.items():
+        opts = struct()
+        getattr(cdll, init)(ctypes.byref(opts))
+        if opts.size != ctypes.sizeof(struct):
+            raise ImportError(f"mudsc: {struct.__name__} is {ctypes.sizeof(struct)} bytes here "
+                              f"but {opts.size} in the library ({init})")
+
+
+lib = declare(load())
+_check_abi(lib)
+
+
+# ---- helpers shared by the modules -------------------------------------------
+
+def last_error() -> str:
+    """mudsc_last_error(): the calling thread's last error message."""
+    return lib.mudsc_last_error().decode("utf-8", "replace")
+
+
+def check(status: int) -> int:
+    """Raise the exception class of a negative status, carrying the library's
+    message (mudsc_last_error()); return the status otherwise."""
+    if status < 0:
+        raise errors.from_status(status, last_error())
+    return status
+
+
+def encode(text: Optional[str], what: str) -> Optional[bytes]:
+    """UTF-8 bytes of a str argument (None stays None); a str with NUL or a
+    non-str raises InvalidArgumentError naming the argument."""
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise errors.InvalidArgumentError.make(f"{what} must be a str, got "
+                                               f"{type(text).__name__}")
+    if "\0" in text:
+        raise errors.InvalidArgumentError.make(f"{what} contains a NUL character")
+    return text.encode("utf-8")
+
+
+def decode(raw: Optional[bytes]) -> Optional[str]:
+    """str of a borrowed C string (None stays None)."""
+    return None if raw is None else raw.decode("utf-8")
+
+
+def fspath(path: Any, what: str = "path") -> bytes:
+    """A path argument (str, bytes or os.PathLike) as bytes for the C API."""
+    raw = os.fsencode(path)
+    if b"\0" in raw:
+        raise errors.InvalidArgumentError.make(f"{what} contains a NUL character")
+    return raw
+
+
+def take_bytes(buf: ctypes.c_void_p, length: int) -> bytes:
+    """Copy length bytes of a library-owned buffer and mudsc_free() it."""
+    try:
+        return ctypes.string_at(buf, length) if length else b""
+    finally:
+        lib.mudsc_free(buf)
+
+
+class Owner:
+    """Owns one C handle and what it borrows; frees the handle when the last
+    Python reference to the Owner goes (also at interpreter exit).
+
+    Wrappers hold an Owner; NumPy views into the handle's memory and other
+    handles that need it (a matcher needs its graph and models) hold it too,
+    so the C object outlives everything that points into it.
+    """
+
+    __slots__ = ("ptr", "keep", "_free", "__weakref__")
+
+    def __init__(self, ptr: int, free: Callable[[Any], None], keep: Sequence[Any] = ()) -> None:
+        self.ptr = ptr
+        self.keep = list(keep)
+        self._free = weakref.finalize(self, free, ptr)
+
+    @property
+    def alive(self) -> bool:
+        """False once the handle has been freed."""
+        return self._free.alive

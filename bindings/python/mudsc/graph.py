@@ -1,0 +1,315 @@
+"""Graph: where a network's units can be reordered (mudsc_graph).
+
+Merge points (name, width, groups), the tensor axes bound to each, fused
+tensors split into parts, and each point's activation site.  Built by calls,
+by the ready builders (MLP, ResNet, ViT with PyTorch / torchvision / timm
+names) or from JSON (docs/graph-format.md).
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+from typing import Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+
+import numpy.typing as npt
+
+from . import errors
+from ._handle import Handle
+from ._lib import (BindingInfo, MlpOptions, PointInfo, ResnetOptions, SplitInfo, VitOptions,
+                   check, decode, encode, fspath, lib, take_bytes)
+from .model import Model, as_model
+
+ROLES = {"out": 0, "in": 1}
+ROLE_NAMES = {v: k for k, v in ROLES.items()}
+BIND_IGNORE = 1
+NORMS = {"batch": 0, "group": 1}
+#: suffix of a site name that means the module's first input, not its output
+INPUT_SUFFIX = ":input"
+
+
+class Binding(NamedTuple):
+    """One tensor axis bound to a point."""
+    tensor: str
+    part: Optional[str]   # None: the whole tensor
+    axis: int
+    role: str             # "out" (produces the units) or "in" (consumes them)
+    ignore: bool          # transformed and merged, not a weight-similarity feature
+
+
+class Point(NamedTuple):
+    """A merge point.  site: the module (or tensor) name where the host
+    observes its activations, None if not recorded; a name ending in
+    ":input" means the module's first input.  site_axis: the feature axis."""
+    name: str
+    width: int
+    groups: int
+    site: Optional[str]
+    site_axis: int
+    bindings: List[Binding]
+
+
+class Split(NamedTuple):
+    """A fused tensor declared splittable along axis into equal named parts."""
+    tensor: str
+    axis: int
+    parts: List[str]
+
+
+class Graph(Handle):
+    """A graph description; see the module documentation."""
+
+    def __init__(self) -> None:
+        """An empty graph."""
+        out = ctypes.c_void_p()
+        check(lib.mudsc_graph_new(ctypes.byref(out)))
+        self._adopt(out.value, lib.mudsc_graph_free)
+
+    @classmethod
+    def _wrap(cls, out: ctypes.c_void_p) -> "Graph":
+        g = cls.__new__(cls)
+        g._adopt(out.value, lib.mudsc_graph_free)
+        return g
+
+    # ---- building by calls --------------------------------------------------
+
+    def add_point(self, name: str, width: int, groups: int = 1) -> int:
+        """Append a merge point; returns its index.  ExistsError for a taken
+        name, ShapeError unless width >= 1, groups >= 1 divides width."""
+        index = ctypes.c_size_t()
+        check(lib.mudsc_graph_add_point(self._h, encode(name, "name"), width, groups,
+                                        ctypes.byref(index)))
+        return index.value
+
+    def index(self, point: Union[int, str]) -> int:
+        """The index of a point given by index or name (NotFoundError,
+        RangeError)."""
+        if isinstance(point, str):
+            index = ctypes.c_size_t()
+            check(lib.mudsc_graph_point_find(self._h, encode(point, "point"),
+                                             ctypes.byref(index)))
+            return index.value
+        n = len(self)
+        if not 0 <= int(point) < n:
+            raise errors.RangeError.make(f"point index {point} outside [0, {n})")
+        return int(point)
+
+    def set_site(self, point: Union[int, str], name: str, axis: int) -> None:
+        """Record where the host observes the point's activations: a module
+        name (suffix ":input" for its first input) and the feature axis."""
+        check(lib.mudsc_graph_set_site(self._h, self.index(point), encode(name, "name"), axis))
+
+    def add_split(self, tensor: str, axis: int, parts: Sequence[str]) -> None:
+        """Declare `tensor` splittable along `axis` into len(parts) >= 2
+        equal contiguous parts with these names (e.g. qkv -> q, k, v)."""
+        raw = [encode(p, "parts[]") for p in parts]
+        arr = (ctypes.c_char_p * max(len(raw), 1))(*raw)
+        check(lib.mudsc_graph_add_split(self._h, encode(tensor, "tensor"), axis, len(raw), arr))
+
+    def bind(self, point: Union[int, str], tensor: str, axis: int, role: str = "out",
+             part: Optional[str] = None, ignore: bool = False) -> None:
+        """Bind axis `axis` of `tensor` (or of its split part `part`) to a
+        point, producing (role "out") or consuming ("in") its units;
+        ignore=True leaves it out of the weight-similarity features."""
+        if role not in ROLES:
+            raise errors.InvalidArgumentError.make(f"bind: role {role!r} is not 'out' or 'in'")
+        check(lib.mudsc_graph_bind(self._h, self.index(point), encode(tensor, "tensor"),
+                                   encode(part, "part"), axis, ROLES[role],
+                                   BIND_IGNORE if ignore else 0))
+
+    # ---- ready builders -----------------------------------------------------
+
+    @classmethod
+    def mlp(cls, hidden: Sequence[int], bias: bool = True, prefix: str = "",
+            layer_template: str = "layers.{i}", index_start: int = 0,
+            index_step: int = 1) -> "Graph":
+        """An MLP of len(hidden) + 1 Linear layers named prefix +
+        layer_template ({i} = index_start + k * index_step); one point per
+        hidden width, named as its layer, site: the layer's output.
+        nn.Sequential(Linear, ReLU, Linear, ...) is layer_template="{i}",
+        index_step=2."""
+        o = MlpOptions()
+        lib.mudsc_mlp_options_init(ctypes.byref(o))
+        widths = (ctypes.c_int64 * max(len(hidden), 1))(*hidden)
+        o.n_hidden, o.hidden, o.bias = len(hidden), widths, int(bool(bias))
+        o.prefix = encode(prefix, "prefix")
+        o.layer_template = encode(layer_template, "layer_template")
+        o.index_start, o.index_step = index_start, index_step
+        out = ctypes.c_void_p()
+        check(lib.mudsc_graph_build_mlp(ctypes.byref(out), ctypes.byref(o)))
+        return cls._wrap(out)
+
+    @classmethod
+    def resnet(cls, preset: Optional[str] = "resnet20", width_multiplier: int = 1,
+               norm: str = "batch", norm_groups: int = 1, prefix: str = "",
+               shortcut_conv: Optional[str] = None, shortcut_norm: Optional[str] = None,
+               head: Optional[str] = None, *, blocks: Optional[Sequence[int]] = None,
+               widths: Optional[Sequence[int]] = None, stem_width: Optional[int] = None,
+               bottleneck: Optional[bool] = None) -> "Graph":
+        """A ResNet (graph.h, mudsc_graph_build_resnet).
+
+        preset: "resnet20", "resnet32", "resnet56" (CIFAR style: shortcut.0/1,
+        linear), "resnet18", "resnet26", "resnet50" (torchvision style:
+        downsample.0/1, fc), widths times width_multiplier; None starts from
+        ResNet-20.  norm: "batch" or "group" (GroupNorm(norm_groups): every
+        point gets groups = norm_groups).  shortcut_conv, shortcut_norm,
+        head: None keeps the preset's names; head="" means no classifier.
+        blocks, widths (per stage), stem_width, bottleneck override the
+        preset's architecture.
+        """
+        if norm not in NORMS:
+            raise errors.InvalidArgumentError.make(f"resnet: norm {norm!r} is not 'batch' or "
+                                                   f"'group'")
+        o = ResnetOptions()
+        lib.mudsc_resnet_options_init(ctypes.byref(o))
+        if preset is not None:
+            check(lib.mudsc_resnet_options_preset(ctypes.byref(o), encode(preset, "preset"),
+                                                  width_multiplier))
+        o.norm, o.norm_groups = NORMS[norm], norm_groups
+        o.prefix = encode(prefix, "prefix")
+        for field, value in (("shortcut_conv", shortcut_conv), ("shortcut_norm", shortcut_norm),
+                             ("head", head)):
+            if value is not None:
+                setattr(o, field, encode(value, field))
+        for field, values in (("blocks", blocks), ("widths", widths)):
+            if values is not None:
+                if len(values) > 4:
+                    raise errors.InvalidArgumentError.make(f"resnet: {field} has more than 4 "
+                                                           f"stages")
+                o.n_stages = len(values)
+                for s, v in enumerate(values):
+                    getattr(o, field)[s] = v
+        if stem_width is not None:
+            o.stem_width = stem_width
+        if bottleneck is not None:
+            o.bottleneck = int(bool(bottleneck))
+        out = ctypes.c_void_p()
+        check(lib.mudsc_graph_build_resnet(ctypes.byref(out), ctypes.byref(o)))
+        return cls._wrap(out)
+
+    @classmethod
+    def vit(cls, dim: int, depth: int, heads: int, mlp_dim: int, qkv_bias: bool = True,
+            patch_embed: bool = True, cls_token: bool = True, pos_embed: bool = True,
+            final_norm: bool = True, head: bool = True, prefix: str = "",
+            block_template: str = "blocks.{i}") -> "Graph":
+        """A ViT / pre-norm transformer encoder with timm names: points
+        "residual", then per block "<block>.attn" (fused qkv split into q, k,
+        v; groups = heads; site "<block>.attn.proj:input") and "<block>.mlp"
+        (site "<block>.mlp.act").  The flags say which tensors exist."""
+        o = VitOptions()
+        lib.mudsc_vit_options_init(ctypes.byref(o))
+        o.dim, o.depth, o.heads, o.mlp_dim = dim, depth, heads, mlp_dim
+        for field, flag in (("qkv_bias", qkv_bias), ("patch_embed", patch_embed),
+                            ("cls_token", cls_token), ("pos_embed", pos_embed),
+                            ("final_norm", final_norm), ("head", head)):
+            setattr(o, field, int(bool(flag)))
+        o.prefix = encode(prefix, "prefix")
+        o.block_template = encode(block_template, "block_template")
+        out = ctypes.c_void_p()
+        check(lib.mudsc_graph_build_vit(ctypes.byref(out), ctypes.byref(o)))
+        return cls._wrap(out)
+
+    # ---- JSON -------------------------------------------------------------------
+
+    @classmethod
+    def from_json(cls, text: Union[str, bytes]) -> "Graph":
+        """Parse a JSON graph (ParseError with line and column, or naming the
+        place that breaks the schema; ShapeError for sizes that do not fit)."""
+        raw = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+        out = ctypes.c_void_p()
+        check(lib.mudsc_graph_from_json(ctypes.byref(out), raw, len(raw)))
+        return cls._wrap(out)
+
+    @classmethod
+    def load(cls, path: Union[str, "os.PathLike[str]"]) -> "Graph":
+        """Read a JSON graph file (MudscIOError if unreadable)."""
+        out = ctypes.c_void_p()
+        check(lib.mudsc_graph_load_json(ctypes.byref(out), fspath(path)))
+        return cls._wrap(out)
+
+    def to_json(self) -> str:
+        """The graph as canonical JSON text (ends with a newline)."""
+        buf, n = ctypes.c_void_p(), ctypes.c_size_t()
+        check(lib.mudsc_graph_to_json(self._h, ctypes.byref(buf), ctypes.byref(n)))
+        return take_bytes(buf, n.value).decode("utf-8")
+
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """Write to_json() to a file, atomically."""
+        check(lib.mudsc_graph_save_json(self._h, fspath(path)))
+
+    # ---- reading ------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return int(lib.mudsc_graph_point_count(self._h))
+
+    def point(self, point: Union[int, str]) -> Point:
+        """One point, by index or name."""
+        index = self.index(point)
+        pi, bi = PointInfo(), BindingInfo()
+        check(lib.mudsc_graph_point_at(self._h, index, ctypes.byref(pi)))
+        bindings = []
+        for b in range(pi.binding_count):
+            check(lib.mudsc_graph_binding_at(self._h, index, b, ctypes.byref(bi)))
+            bindings.append(Binding(decode(bi.tensor), decode(bi.part), bi.axis,
+                                    ROLE_NAMES[bi.role], bool(bi.flags & BIND_IGNORE)))
+        return Point(decode(pi.name), pi.width, pi.groups, decode(pi.site_name),
+                     pi.site_axis if pi.site_name is not None else 0, bindings)
+
+    @property
+    def points(self) -> List[Point]:
+        """Every point, in order."""
+        return [self.point(i) for i in range(len(self))]
+
+    @property
+    def point_names(self) -> List[str]:
+        """Every point's name, in order."""
+        pi = PointInfo()
+        out = []
+        for i in range(len(self)):
+            check(lib.mudsc_graph_point_at(self._h, i, ctypes.byref(pi)))
+            out.append(decode(pi.name))
+        return out
+
+    @property
+    def splits(self) -> List[Split]:
+        """Every split declaration, in order."""
+        si = SplitInfo()
+        out = []
+        for s in range(lib.mudsc_graph_split_count(self._h)):
+            check(lib.mudsc_graph_split_at(self._h, s, ctypes.byref(si)))
+            out.append(Split(decode(si.tensor), si.axis,
+                             [decode(si.parts[k]) for k in range(si.part_count)]))
+        return out
+
+    # ---- against models -------------------------------------------------------
+
+    def validate(self, models: Iterable[Union[Model, Mapping[str, npt.ArrayLike]]]) -> None:
+        """Check the graph against models (Models or dicts of arrays): bound
+        tensors exist (NotFoundError), are float (UnsupportedError), axes
+        have the point's width (ShapeError)."""
+        ms = [as_model(m) for m in models]
+        arr = (ctypes.c_void_p * max(len(ms), 1))(*[m._h for m in ms])
+        check(lib.mudsc_graph_validate(self._h, arr, len(ms)))
+
+    def unbound(self, model: Union[Model, Mapping[str, npt.ArrayLike]]) -> List[str]:
+        """Names of the model's tensors bound to no point (merged by plain
+        averaging), in the model's order."""
+        m = as_model(model)
+        n = ctypes.c_size_t()
+        check(lib.mudsc_graph_unbound(self._h, m._h, None, 0, ctypes.byref(n)))
+        idx = (ctypes.c_size_t * max(n.value, 1))()
+        check(lib.mudsc_graph_unbound(self._h, m._h, idx, n.value, ctypes.byref(n)))
+        names = m.names()
+        return [names[i] for i in idx[:n.value]]
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return "<mudsc.Graph closed>"
+        return f"<mudsc.Graph {len(self)} points>"
+
+
+def site_module(site: str) -> Tuple[str, bool]:
+    """(module name, True if the site is the module's first input) of a site
+    name: a trailing ":input" selects the input (docs/graph-format.md)."""
+    if site.endswith(INPUT_SUFFIX):
+        return site[:-len(INPUT_SUFFIX)], True
+    return site, False

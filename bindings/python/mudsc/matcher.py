@@ -1,0 +1,230 @@
+"""Matcher: MuDSC over N models described by a graph (mudsc_matcher).
+
+S = alpha*S_w + (1-alpha)*S_a per point; without activations weight
+matching; with activations and alpha = 0 activation-only matching; else
+activation-initialised coordinate descent keeping the best sweep
+(docs/algorithm-choices.md).
+"""
+from __future__ import annotations
+
+import ctypes
+from typing import Callable, List, Mapping, NamedTuple, Optional, Sequence, Union
+
+import numpy as np
+import numpy.typing as npt
+
+from . import errors
+from ._handle import Handle
+from ._lib import F64P, I64P, PROGRESS_FN, MatcherOptions, check, lib
+from .accum import Accumulator
+from .graph import Graph
+from .model import Model, as_model
+
+METHODS = {"align": 0, "zip": 1}
+SIMILARITIES = {"correlation": 0, "cosine": 1}
+MATRIX_KINDS = {"merge": 0, "unmerge": 1}
+
+#: progress(point, sweep, score) -> truthy to cancel
+ProgressFn = Callable[[int, int, float], Optional[bool]]
+
+
+class PointResult(NamedTuple):
+    """A point's result: merged width C' (C for align) and the mean matched
+    weight similarity, activation similarity and combined similarity (NaN
+    where not computed)."""
+    merged_width: int
+    weight: float
+    activation: float
+    combined: float
+
+
+def _options(method: str, similarity: str, fields: Mapping[str, object]) -> MatcherOptions:
+    o = MatcherOptions()
+    check(lib.mudsc_matcher_options_init(ctypes.byref(o)))
+    for what, value, table in (("method", method, METHODS),
+                               ("similarity", similarity, SIMILARITIES)):
+        if value not in table:
+            raise errors.InvalidArgumentError.make(
+                f"Matcher: {what} {value!r} is not one of {', '.join(table)}")
+        setattr(o, what, table[value])
+    for name, value in fields.items():
+        setattr(o, name, value)
+    return o
+
+
+def _trampoline(fn: ProgressFn, error: List[Optional[BaseException]]
+                ) -> Callable[[int, int, float, int], int]:
+    """The C progress callback over fn: an exception fn raises cancels the
+    run and is stored in error[0]."""
+    def call(point: int, sweep: int, score: float, user: int) -> int:
+        try:
+            return 1 if fn(point, sweep, score) else 0
+        except BaseException as exc:  # noqa: BLE001 - re-raised by Matcher.run()
+            error[0] = exc
+            return 1
+    return call
+
+
+class Matcher(Handle):
+    """Runs MuDSC on models (Models or dicts of NumPy arrays) described by a
+    Graph.
+
+    The library freezes the models (later Model.add() raises StateError);
+    the matcher keeps the graph and the models alive.
+    """
+
+    def __init__(self, graph: Graph, models: Sequence[Union[Model, Mapping[str, npt.ArrayLike]]],
+                 method: str = "align", alpha: float = 0.5, similarity: str = "correlation",
+                 zip_r: float = 0.5, zip_a: float = 0.5, zip_b: float = 1.0,
+                 use_groups: bool = True, max_iter: int = 100, patience: int = 5, seed: int = 0,
+                 threads: int = 0, eps: float = 1e-7,
+                 progress: Optional[ProgressFn] = None) -> None:
+        """method "align" (permutations onto model 0) or "zip"; alpha: weight
+        of S_w in [0, 1]; zip_r, zip_a, zip_b: zip's reduce ratio, merged-row
+        factor and within-model budget; use_groups: respect the points'
+        groups; max_iter, patience: sweeps; seed: the point order; threads:
+        BLAS threads during run() (0: as set); eps: similarity floor;
+        progress(point, sweep, score): called after each point is re-matched,
+        return True to cancel (run() then raises CancelledError; an exception
+        raised by progress cancels too and is re-raised by run())."""
+        self.graph = graph
+        self.models: List[Model] = [as_model(m) for m in models]
+        # progress's exception, kept in a list the callback closes over (not
+        # self: that would make a reference cycle through the handle's owner)
+        self._progress_error: List[Optional[BaseException]] = [None]
+        self._progress = (PROGRESS_FN(_trampoline(progress, self._progress_error))
+                          if progress else None)
+        opts = _options(method, similarity, {
+            "alpha": alpha, "zip_r": zip_r, "zip_a": zip_a, "zip_b": zip_b,
+            "use_groups": int(bool(use_groups)), "max_iter": max_iter, "patience": patience,
+            "seed": seed, "threads": threads, "eps": eps})
+        if self._progress is not None:
+            opts.progress = self._progress
+        arr = (ctypes.c_void_p * max(len(self.models), 1))(*[m._h for m in self.models])
+        out = ctypes.c_void_p()
+        check(lib.mudsc_matcher_new(ctypes.byref(out), graph._h, arr, len(self.models),
+                                    ctypes.byref(opts)))
+        # The C matcher points into the graph and models: keep their owners.
+        self._adopt(out.value, lib.mudsc_matcher_free,
+                    [graph._owner, self._progress] + [m._owner for m in self.models])
+
+    @property
+    def n_models(self) -> int:
+        """N."""
+        return len(self.models)
+
+    def _point(self, point: Union[int, str]) -> int:
+        return self.graph.index(point)
+
+    def _width(self, point: Union[int, str]) -> int:
+        return self.graph.point(point).width
+
+    # ---- activations --------------------------------------------------------
+
+    def set_activations(self, point: Union[int, str], accumulator: Accumulator) -> None:
+        """Give a point (index or name) its activation statistics: the
+        accumulator's correlation is copied.  Activations must be given for
+        every point or none (run() checks)."""
+        check(lib.mudsc_matcher_set_activations(self._h, self._point(point), accumulator._h))
+
+    def set_activation_similarity(self, point: Union[int, str], S: npt.ArrayLike) -> None:
+        """Give a point an NC x NC activation similarity computed by the host
+        (finite, exactly symmetric; copied)."""
+        arr = np.ascontiguousarray(S, dtype=np.float64)
+        check(lib.mudsc_matcher_set_activation_similarity(
+            self._h, self._point(point), arr.ctypes.data_as(F64P), arr.size))
+
+    # ---- running ----------------------------------------------------------------
+
+    def run(self) -> None:
+        """Run the matching.  StateError if only some points have
+        activations; CancelledError (or progress's own exception) if
+        progress cancelled; the previous results are kept on error."""
+        self._progress_error[0] = None
+        try:
+            check(lib.mudsc_matcher_run(self._h))
+        except errors.CancelledError:
+            exc, self._progress_error[0] = self._progress_error[0], None
+            if exc is not None:
+                raise exc
+            raise
+
+    @property
+    def sweeps(self) -> int:
+        """Sweeps of the last run (0 for activation-only matching, -1 before a run)."""
+        return int(lib.mudsc_matcher_sweeps(self._h))
+
+    @property
+    def best_sweep(self) -> int:
+        """The sweep whose correspondences were kept (-1: the activation
+        initialisation)."""
+        return int(lib.mudsc_matcher_best_sweep(self._h))
+
+    @property
+    def objectives(self) -> List[float]:
+        """The objective of each sweep of the last run."""
+        n = max(self.sweeps, 0)
+        out = np.empty(max(n, 1), dtype=np.float64)
+        check(lib.mudsc_matcher_objectives(self._h, out.ctypes.data_as(F64P), n))
+        return [float(x) for x in out[:n]]
+
+    # ---- results ------------------------------------------------------------------
+
+    def point_result(self, point: Union[int, str]) -> PointResult:
+        """Merged width and scores of a point (StateError before a run)."""
+        width = ctypes.c_int64()
+        scores = np.empty(3, dtype=np.float64)
+        check(lib.mudsc_matcher_point_result(self._h, self._point(point), ctypes.byref(width),
+                                             scores.ctypes.data_as(F64P)))
+        return PointResult(width.value, float(scores[0]), float(scores[1]), float(scores[2]))
+
+    def assignment(self, point: Union[int, str]) -> np.ndarray:
+        """The merged unit of every stacked unit u = i*C + c (length N*C)."""
+        n = self.n_models * self._width(point)
+        out = np.empty(n, dtype=np.int64)
+        check(lib.mudsc_matcher_assignment(self._h, self._point(point),
+                                           out.ctypes.data_as(I64P), n))
+        return out
+
+    def permutation(self, point: Union[int, str], model: int) -> np.ndarray:
+        """Align only: out[j] = the unit of `model` matched to anchor unit j
+        (StateError for zip results)."""
+        n = self._width(point)
+        out = np.empty(n, dtype=np.int64)
+        check(lib.mudsc_matcher_permutation(self._h, self._point(point), model,
+                                            out.ctypes.data_as(I64P), n))
+        return out
+
+    def matrix(self, point: Union[int, str], model: int, kind: str = "merge") -> np.ndarray:
+        """Model `model`'s C x C' merge ("merge") or unmerge ("unmerge") matrix."""
+        if kind not in MATRIX_KINDS:
+            raise errors.InvalidArgumentError.make(f"matrix: kind {kind!r} is not 'merge' or "
+                                                   f"'unmerge'")
+        width = self.point_result(point).merged_width
+        out = np.empty((self._width(point), width), dtype=np.float64)
+        check(lib.mudsc_matcher_matrix(self._h, self._point(point), model, MATRIX_KINDS[kind],
+                                       out.ctypes.data_as(F64P), out.size))
+        return out
+
+    def merge(self, weights: Optional[Sequence[float]] = None) -> Model:
+        """The merged model (every tensor of model 0's order; weights: one per
+        model, default 1/N each)."""
+        out = ctypes.c_void_p()
+        w = None if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+        if w is not None and w.shape != (self.n_models,):
+            raise errors.InvalidArgumentError.make(
+                f"merge: need {self.n_models} weights, got shape {w.shape}")
+        check(lib.mudsc_matcher_merge(ctypes.byref(out), self._h,
+                                      None if w is None else w.ctypes.data_as(F64P)))
+        return Model._wrap(out.value)
+
+    def transform(self, model: int) -> Model:
+        """Model `model` brought into the merged order without averaging."""
+        out = ctypes.c_void_p()
+        check(lib.mudsc_matcher_transform(ctypes.byref(out), self._h, model))
+        return Model._wrap(out.value)
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return "<mudsc.Matcher closed>"
+        return f"<mudsc.Matcher {self.n_models} models, {len(self.graph)} points>"

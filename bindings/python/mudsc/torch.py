@@ -1,0 +1,277 @@
+"""PyTorch helpers: state_dict <-> Model without copies, activation
+statistics collected by forward hooks, a merged nn.Module, and BatchNorm
+re-estimation.  Importing this module imports torch.
+
+Sites (docs/graph-format.md): each graph point's site names a module of the
+networks (as in named_modules()); its output is observed, or with the suffix
+":input" its first input; the feature axis is the site's axis.
+"""
+from __future__ import annotations
+
+import copy
+import warnings
+from collections import OrderedDict
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import errors
+from .accum import Accumulator
+from .graph import Graph, Point, site_module
+from .merge import MergeResult
+from .merge import merge as _merge
+from .model import Model
+
+__all__ = ["model_from_state_dict", "state_dict_from_model", "collect_activations", "merge",
+           "reset_bn_stats"]
+
+# torch dtypes a Model takes as they are (NumPy has them).
+_DIRECT = {torch.float16, torch.float32, torch.float64, torch.uint8, torch.int8, torch.int16,
+           torch.int32, torch.int64, torch.bool}
+# mudsc dtype names torch has, other than through NumPy.
+_MODEL_DTYPES = {"BF16": torch.bfloat16}
+_DEFAULT_MAX_LEAD = 16384
+
+
+def _numpy(t: torch.Tensor) -> Tuple[np.ndarray, Optional[str]]:
+    """(array sharing t's memory, mudsc dtype name or None) for a CPU
+    contiguous tensor; other tensors are moved / made contiguous first (a
+    copy).  BF16 comes out as uint16 bits with the name "BF16"."""
+    t = t.detach()
+    if t.device.type != "cpu" or not t.is_contiguous():
+        t = t.cpu().contiguous()
+    if t.dtype == torch.bfloat16:
+        return t.view(torch.int16).numpy().view(np.uint16), "BF16"
+    if t.dtype not in _DIRECT:
+        raise errors.UnsupportedError.make(f"torch dtype {t.dtype} has no libmudsc dtype")
+    return t.numpy(), None
+
+
+def model_from_state_dict(state_dict: Mapping[str, torch.Tensor], copy: bool = False) -> Model:
+    """A Model of a state_dict's tensors, in order.  CPU contiguous tensors
+    of float16, bfloat16, float32, float64, integer and bool dtypes are
+    borrowed (zero copy; the Model keeps them alive, and they must not be
+    modified while it lives); others are copied once.  copy=True copies all."""
+    m = Model()
+    for name, t in state_dict.items():
+        arr, dtype = _numpy(t)
+        m.add(name, arr, copy=copy, dtype=dtype)
+    return m
+
+
+def _tensor(model: Model, name: str) -> torch.Tensor:
+    info = model.info(name)
+    with warnings.catch_warnings():
+        # The views are read-only NumPy arrays; torch has no read-only tensors.
+        warnings.simplefilter("ignore", UserWarning)
+        if info.dtype in _MODEL_DTYPES:
+            bits = model.bits(name).view(np.int16)
+            return torch.from_numpy(bits).view(_MODEL_DTYPES[info.dtype])
+        arr = model[name]  # UnsupportedError for F8
+        if arr.dtype in (np.uint16, np.uint32, np.uint64):
+            raise errors.UnsupportedError.make(f"tensor {name!r}: torch {torch.__version__} "
+                                               f"has no {arr.dtype}")
+        if not arr.flags.aligned:  # a memory-mapped file may leave data unaligned
+            return torch.from_numpy(np.array(arr))
+        return torch.from_numpy(arr)
+
+
+def state_dict_from_model(model: Model, copy: bool = False) -> "OrderedDict[str, torch.Tensor]":
+    """The model's tensors as torch tensors, in order.  copy=False (default)
+    shares the model's memory (zero copy; the tensors keep the model's
+    memory alive): treat them as read-only (a model loaded from a file is a
+    read-only mapping, writing would crash).  load_state_dict() copies them
+    into a network, which is safe.  copy=True gives independent tensors."""
+    out: "OrderedDict[str, torch.Tensor]" = OrderedDict()
+    for name in model.names():
+        t = _tensor(model, name)
+        out[name] = t.clone() if copy else t
+    return out
+
+
+# ---- activations --------------------------------------------------------
+
+def _input(batch: Any) -> Any:
+    """The network input of a batch: the batch, or its first item."""
+    return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
+def _device(net: nn.Module) -> torch.device:
+    p = next(net.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+def _batches(batches: Iterable[Any], max_batches: Optional[int]) -> Iterable[Any]:
+    for b, batch in enumerate(batches):
+        if max_batches is not None and b >= max_batches:
+            return
+        yield batch
+
+
+def _site_table(graph: Graph) -> Tuple[List[Point], Dict[Tuple[str, bool], List[str]]]:
+    """The points and, per (module, observes its input), the points observed there."""
+    points = graph.points
+    sites: Dict[Tuple[str, bool], List[str]] = {}
+    for p in points:
+        if p.site is None:
+            raise errors.InvalidArgumentError.make(
+                f"collect_activations: point {p.name!r} has no site (Graph.set_site)")
+        sites.setdefault(site_module(p.site), []).append(p.name)
+    return points, sites
+
+
+def _hook(stash: Dict[str, torch.Tensor], names: List[str],
+          observe_input: bool) -> Callable[[nn.Module, Tuple[Any, ...], Any], None]:
+    def hook(module: nn.Module, inputs: Tuple[Any, ...], output: Any) -> None:
+        value = inputs[0] if observe_input else output
+        if isinstance(value, (tuple, list)):
+            value = value[0]
+        for name in names:
+            stash[name] = value.detach()
+    return hook
+
+
+def _feature_array(t: torch.Tensor) -> Tuple[np.ndarray, Optional[str]]:
+    """The features as a NumPy view (any strides, zero copy for CPU float
+    tensors; bfloat16 as bits), other dtypes converted to float32."""
+    if t.device.type != "cpu":
+        t = t.cpu()
+    if t.dtype == torch.bfloat16:
+        return t.view(torch.int16).numpy().view(np.uint16), "BF16"
+    if t.dtype not in (torch.float16, torch.float32, torch.float64):
+        t = t.float()
+    return t.numpy(), None
+
+
+def _observations_per_sample(shape: Tuple[int, ...], axis: int) -> Tuple[int, int]:
+    """(observations per index of axis 0, number of indices along axis 0 to
+    slice by) of features with feature axis `axis`."""
+    ndim = len(shape)
+    ax = axis % ndim if ndim else 0
+    rest = int(np.prod(shape[1:], dtype=np.int64)) if ndim > 1 else 1
+    if ax == 0 or ndim < 2:
+        return rest, 1
+    return rest // max(shape[ax], 1), shape[0]
+
+
+def _feed(accs: Dict[str, Accumulator], point: Point, feats: List[torch.Tensor]) -> None:
+    """Stream the N models' features of one batch into the point's
+    accumulator, in slices along axis 0 so no model runs more than max_lead
+    observations ahead of the others."""
+    arrays = [_feature_array(t) for t in feats]
+    per_sample, rows = _observations_per_sample(arrays[0][0].shape, point.site_axis)
+    acc = accs.get(point.name)
+    if acc is None:
+        acc = Accumulator(len(feats), point.width, max_lead=max(_DEFAULT_MAX_LEAD, per_sample))
+        accs[point.name] = acc
+    step = max(1, _DEFAULT_MAX_LEAD // max(per_sample, 1)) if rows > 1 else 1
+    for start in range(0, max(rows, 1), step):
+        for i, (arr, dtype) in enumerate(arrays):
+            chunk = arr[start:start + step] if rows > 1 else arr
+            acc.update(i, chunk, axis=point.site_axis, dtype=dtype)
+
+
+def collect_activations(nets: Sequence[nn.Module], graph: Graph, batches: Iterable[Any],
+                        max_batches: Optional[int] = None) -> Dict[str, Accumulator]:
+    """Activation statistics of every graph point over the batches.
+
+    Forward hooks at each point's site (see the module documentation) of
+    every net; every batch (a tensor, or a tuple/list whose first item is
+    the input) goes through every net in eval mode under no_grad (modes are
+    restored afterwards).  Returns point name -> Accumulator.  A point without
+    a site is InvalidArgumentError, a site module a net lacks NotFoundError.
+    """
+    points, sites = _site_table(graph)
+    stash: List[Dict[str, torch.Tensor]] = [{} for _ in nets]
+    handles = []
+    modes = [net.training for net in nets]
+    accs: Dict[str, Accumulator] = {}
+    try:
+        for i, net in enumerate(nets):
+            modules = dict(net.named_modules())
+            for (module, observe_input), names in sites.items():
+                if module not in modules:
+                    raise errors.NotFoundError.make(
+                        f"collect_activations: net {i} has no module {module!r} (site of "
+                        f"point {names[0]!r})")
+                handles.append(modules[module].register_forward_hook(
+                    _hook(stash[i], names, observe_input)))
+            net.eval()
+        with torch.no_grad():
+            for batch in _batches(batches, max_batches):
+                x = _input(batch)
+                for i, net in enumerate(nets):
+                    stash[i].clear()
+                    net(x.to(_device(net)))
+                for p in points:
+                    _feed(accs, p, [stash[i][p.name] for i in range(len(nets))])
+    finally:
+        for h in handles:
+            h.remove()
+        for net, mode in zip(nets, modes):
+            net.train(mode)
+    return accs
+
+
+# ---- merging ------------------------------------------------------------
+
+def merge(nets: Sequence[nn.Module], graph: Graph, batches: Optional[Iterable[Any]] = None,
+          method: str = "align", alpha: float = 0.5, weights: Optional[Sequence[float]] = None,
+          reset_bn: Optional[Iterable[Any]] = None,
+          **opts: Any) -> Tuple[nn.Module, MergeResult]:
+    """Merge networks of one architecture described by graph.
+
+    batches: calibration batches for the activation statistics (None:
+    weight matching only); method, alpha, weights and opts as mudsc.merge.
+    Returns (a deep copy of nets[0] holding the merged state, MergeResult).
+    reset_bn: batches on which the merged network's BatchNorm statistics are
+    re-estimated (reset_bn_stats), as the paper does after merging.
+    """
+    models = [model_from_state_dict(net.state_dict()) for net in nets]
+    acts = collect_activations(nets, graph, batches) if batches is not None else None
+    result = _merge(models, graph, activations=acts, method=method, alpha=alpha,
+                    weights=weights, **opts)
+    merged = copy.deepcopy(nets[0])
+    merged.load_state_dict(state_dict_from_model(result.model))
+    if reset_bn is not None:
+        reset_bn_stats(merged, reset_bn)
+    return merged, result
+
+
+def reset_bn_stats(net: nn.Module, batches: Iterable[Any],
+                   max_batches: Optional[int] = None) -> None:
+    """Re-estimate the running statistics of every BatchNorm of net that
+    tracks them: reset, then cumulative averaging (momentum=None) over the
+    batches in train mode under no_grad.  Momentum and every module's mode
+    are restored; on error (or no batch) the old statistics are put back."""
+    bns = [m for m in net.modules()
+           if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    modes = [(m, m.training) for m in net.modules()]
+    saved = [(m, m.momentum, m.running_mean.clone(), m.running_var.clone(),
+              m.num_batches_tracked.clone()) for m in bns]
+    seen = 0
+    try:
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None
+        net.train()
+        with torch.no_grad():
+            for batch in _batches(batches, max_batches):
+                net(_input(batch).to(_device(net)))
+                seen += 1
+        if seen == 0:
+            raise errors.InvalidArgumentError.make("reset_bn_stats: no batches")
+    except BaseException:
+        with torch.no_grad():
+            for m, _, mean, var, count in saved:
+                m.running_mean.copy_(mean)
+                m.running_var.copy_(var)
+                m.num_batches_tracked.copy_(count)
+        raise
+    finally:
+        for m, momentum, *_ in saved:
+            m.momentum = momentum
+        for m, mode in modes:
+            m.training = mode

@@ -1,0 +1,223 @@
+"""The Python binding's ctypes layer (bindings/python/mudsc/_lib.py): every
+exported symbol is declared, with the header's number of parameters and
+compatible types; option structs have the library's sizes; the run-time
+calls work; every status maps to its exception class with the library's
+message (each one raised by a real failing call where one exists)."""
+import ctypes
+import os
+import re
+
+import numpy as np
+import pytest
+
+import mudsc
+from mudsc import _lib, errors
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HEADERS = os.path.join(ROOT, "include", "mudsc")
+
+
+def exported_names():
+    text = open(os.path.join(ROOT, "lib", "mudsc.map")).read()
+    body = text[text.index("global:") + len("global:"):text.index("local:")]
+    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
+    return sorted(n.strip() for n in body.split(";") if n.strip())
+
+
+def header_prototypes():
+    """name -> (return type text, [parameter type texts]) of every MUDSC_API
+    declaration in the public headers."""
+    out = {}
+    for fn in os.listdir(HEADERS):
+        if not fn.endswith(".h"):
+            continue
+        text = re.sub(r"/\*.*?\*/", "", open(os.path.join(HEADERS, fn)).read(), flags=re.S)
+        for m in re.finditer(r"MUDSC_API\s+([^;{]*?)\b(mudsc_\w+)\s*\(([^)]*)\)\s*;", text):
+            params = [p.strip() for p in m.group(3).split(",")]
+            if params == ["void"]:
+                params = []
+            # drop the parameter name: the last identifier (types here are never bare)
+            types = [re.sub(r"\b\w+\s*$", "", p).strip() if re.search(r"[\s*]\w+$", p) else p
+                     for p in params]
+            out[m.group(2)] = (m.group(1).strip(), types)
+    return out
+
+
+SCALARS = {"int64_t": ctypes.c_int64, "int32_t": ctypes.c_int32, "size_t": ctypes.c_size_t,
+           "double": ctypes.c_double, "uint32_t": ctypes.c_uint32, "uint64_t": ctypes.c_uint64,
+           "int": ctypes.c_int, "unsigned": ctypes.c_uint}
+FUNCTION_POINTERS = {"mudsc_log_fn": _lib.LOG_FN, "mudsc_progress_fn": _lib.PROGRESS_FN}
+
+
+def compatible(c_type, ct):
+    """Whether ctypes type ct can carry the C type text c_type."""
+    base = c_type.replace("const", "").strip()
+    if base in FUNCTION_POINTERS:
+        return ct is FUNCTION_POINTERS[base]
+    if "*" in base:
+        pointee = base.replace("*", "").strip()
+        if base.count("*") == 1 and pointee == "char":
+            return ct is ctypes.c_char_p
+        if pointee in SCALARS and base.count("*") == 1:
+            return ct is ctypes.c_void_p or getattr(ct, "_type_", None) is SCALARS[pointee]
+        return ct is ctypes.c_void_p or issubclass(ct, ctypes._Pointer)
+    if base in SCALARS:
+        return ct is SCALARS[base]
+    if base.startswith("mudsc_"):       # an enum
+        return ct is ctypes.c_int
+    return False
+
+
+def test_every_exported_function_is_declared():
+    assert sorted(_lib.SIGNATURES) == exported_names()
+
+
+@pytest.mark.parametrize("name", exported_names())
+def test_declaration_matches_header(name):
+    protos = header_prototypes()
+    assert name in protos, f"{name} not declared in include/mudsc"
+    ret, params = protos[name]
+    restype, argtypes = _lib.SIGNATURES[name]
+    assert len(argtypes) == len(params), (name, params)
+    for k, (c_type, ct) in enumerate(zip(params, argtypes)):
+        assert compatible(c_type, ct), f"{name} parameter {k}: {c_type} vs {ct}"
+    if ret == "void":
+        assert restype is None
+    else:
+        assert compatible(ret, restype), f"{name} returns {ret}, declared {restype}"
+    fn = getattr(_lib.lib, name)
+    assert fn.restype is restype and list(fn.argtypes) == list(argtypes)
+
+
+@pytest.mark.parametrize("init", sorted(_lib.SIZED_OPTIONS))
+def test_option_structs_have_the_library_size(init):
+    struct = _lib.SIZED_OPTIONS[init]
+    opts = struct()
+    getattr(_lib.lib, init)(ctypes.byref(opts))
+    assert opts.size == ctypes.sizeof(struct)
+
+
+def test_library_path_and_loading(monkeypatch):
+    assert os.path.realpath(_lib.lib._name) == os.path.realpath(os.environ["MUDSC_LIBRARY"])
+    again = _lib.load(os.environ["MUDSC_LIBRARY"])
+    assert again.mudsc_version() == mudsc.version_number()
+    with pytest.raises(OSError):
+        _lib.load("/nonexistent/libmudsc.so.0")
+    assert _lib._candidates()[0] == "libmudsc.so.0" or os.name != "posix"
+
+
+def test_runtime_information():
+    assert mudsc.version() == "0.1.0" == mudsc.__version__
+    assert mudsc.version_number() == 100
+    assert mudsc.blas_info()
+    before = mudsc.threads()
+    mudsc.set_threads(1)
+    assert mudsc.threads() == 1
+    mudsc.set_threads(before)
+    with pytest.raises(mudsc.InvalidArgumentError):
+        mudsc.set_threads(0)
+    assert mudsc.status_name(-4) == "MUDSC_E_PARSE"
+    assert mudsc.status_str(0)
+
+
+def test_log_callback_installs_and_removes():
+    got = []
+    mudsc.set_log_callback(lambda level, msg: got.append((level, msg)), "debug")
+    mudsc.set_log_callback(None)
+    with pytest.raises(mudsc.InvalidArgumentError):
+        mudsc.set_log_callback(print, "loud")
+
+
+def test_status_table_is_complete():
+    for status in range(-1, -15, -1):
+        cls = errors.BY_STATUS[status]
+        assert cls.status == status
+        assert cls.name == mudsc.status_name(status)
+        e = errors.from_status(status, "msg")
+        assert type(e) is cls and e.message == "msg" and str(e) == f"{cls.name}: msg"
+    unknown = errors.from_status(-99, "later code")
+    assert type(unknown) is mudsc.MudscError and unknown.status == -99
+
+
+def _g():
+    return mudsc.Graph()
+
+
+def _matcher():
+    g = mudsc.Graph.mlp([4])
+    rng = np.random.default_rng(0)
+    m = {"layers.0.weight": rng.standard_normal((4, 3)), "layers.0.bias": rng.standard_normal(4),
+         "layers.1.weight": rng.standard_normal((2, 4)), "layers.1.bias": rng.standard_normal(2)}
+    return mudsc.Matcher(g, [m, m], progress=lambda *a: True)
+
+
+def _frozen_model():
+    m = mudsc.Model.from_numpy({"x": np.zeros(2)})
+    m.freeze()
+    return m
+
+
+def _accum(width=2):
+    return mudsc.Accumulator(2, width)
+
+
+# status -> (a call that fails with it, a word of the library's message)
+FAILING_CALLS = {
+    -1: (lambda: mudsc.Accumulator(1, 4), "n_models"),
+    -2: (lambda: _g().add_point("p", 0), "width"),
+    -4: (lambda: mudsc.Graph.from_json("{"), "line 1"),
+    -5: (lambda: mudsc.Model.load("/nonexistent/dir/m.safetensors"), "nonexistent"),
+    -6: (lambda: _frozen_model().add("y", np.zeros(1)), "frozen"),
+    -7: (lambda: _accum().update(0, np.array([[np.nan, 1.0]])), "model 0"),
+    -8: (lambda: mudsc.Graph.mlp([2]).validate([{"layers.0.weight": np.zeros((2, 3), np.int32),
+                                                  "layers.0.bias": np.zeros(2),
+                                                  "layers.1.weight": np.zeros((1, 2))}]),
+         "layers.0.weight"),
+    -9: (lambda: _matcher().run(), "cancel"),
+    -10: (lambda: mudsc.Graph.resnet("resnet99"), "resnet99"),
+    -11: (lambda: [g.add_point("p", 2) for g in [_g()] for _ in range(2)], "p"),
+    -12: (lambda: _accum().update(5, np.zeros((3, 2))), "model"),
+    -13: (lambda: _accum(2).merge(_accum(3)), ""),
+}
+
+
+@pytest.mark.parametrize("status", sorted(FAILING_CALLS, reverse=True))
+def test_real_failures_raise_their_class_with_the_library_message(status):
+    call, word = FAILING_CALLS[status]
+    cls = errors.BY_STATUS[status]
+    with pytest.raises(cls) as info:
+        call()
+    e = info.value
+    assert type(e) is cls
+    assert e.status == status and e.name == mudsc.status_name(status)
+    assert e.message == _lib.last_error()            # mudsc_last_error(), unchanged
+    assert _lib.lib.mudsc_last_status() == status
+    assert word.lower() in e.message.lower()
+    assert e.message in str(e)
+
+
+def test_exception_classes_are_the_expected_builtins():
+    assert issubclass(mudsc.InvalidArgumentError, ValueError)
+    assert issubclass(mudsc.ShapeError, ValueError)
+    assert issubclass(mudsc.MismatchError, ValueError)
+    assert issubclass(mudsc.OutOfMemoryError, MemoryError)
+    assert issubclass(mudsc.MudscIOError, OSError)
+    assert issubclass(mudsc.NumericError, ArithmeticError)
+    assert issubclass(mudsc.NotFoundError, KeyError)
+    assert issubclass(mudsc.RangeError, IndexError)
+    for cls in errors.BY_STATUS.values():
+        assert issubclass(cls, mudsc.MudscError)
+    # NOMEM and INTERNAL cannot be provoked safely (an ASan build aborts on a
+    # huge allocation): their mapping is checked through the table.
+    assert errors.BY_STATUS[-3] is mudsc.OutOfMemoryError
+    assert errors.BY_STATUS[-14] is mudsc.InternalError
+
+
+def test_binding_side_errors_and_encoding():
+    with pytest.raises(mudsc.InvalidArgumentError, match="NUL"):
+        mudsc.Graph().add_point("a\0b", 2)
+    with pytest.raises(mudsc.InvalidArgumentError, match="str"):
+        mudsc.Graph().add_point(b"bytes", 2)
+    g = mudsc.Graph()
+    g.add_point("naïve", 2)  # UTF-8 round trip
+    assert g.points[0].name == "naïve"
