@@ -1,0 +1,106 @@
+/*
+ * Command-line options.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data.h"
+
+static void usage(FILE *to)
+{
+	fprintf(to,
+	        "usage: fashion_mnist [--data DIR] [--split halves|even-odd|DIGITS] [--seed N]\n"
+	        "                     [--epochs N] [--threads N] [--quick]\n"
+	        "  --data DIR   Fashion-MNIST idx .gz files (default " FMNIST_DEFAULT_DIR ")\n"
+	        "  --split S    task A's classes: halves (0-4, default), even-odd, or five digits\n"
+	        "  --seed N     networks use seeds 2N and 2N+1, the sampling N (default 0)\n"
+	        "  --epochs N   training epochs per network (default 3)\n"
+	        "  --threads N  BLAS threads (default 2)\n"
+	        "  --quick      a small, fast run (the test suite's smoke test)\n");
+}
+
+static void config_defaults(struct config *c)
+{
+	*c = (struct config){
+		.data_dir = FMNIST_DEFAULT_DIR, .split = "halves", .seed = 0, .threads = 2,
+		.epochs = 3, .hidden = 512, .dim = 128, .batch = 128, .holdout = 5000,
+		.calib = 1000, .lr = 1e-3f, .scale = 16.0f, .alpha_step = 0.1,
+	};
+}
+
+/* --quick: small widths and sets so the whole program runs in seconds. */
+static void config_quick(struct config *c)
+{
+	c->quick = 1;
+	c->epochs = 1;
+	c->hidden = 64;
+	c->dim = 32;
+	c->holdout = 1000;
+	c->calib = 200;
+	c->train_limit = 2000;
+	c->test_limit = 2000;
+	c->alpha_step = 0.25;
+}
+
+static int parse_int(const char *s, long long lo, long long hi, long long *out)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+
+	if (!*s || *end || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Apply option a with value val (may be NULL); -1 if unknown or malformed. */
+static int apply_option(struct config *c, const char *a, const char *val)
+{
+	long long v;
+
+	if (!val)
+		return -1;
+	if (strcmp(a, "--data") == 0)
+		c->data_dir = val;
+	else if (strcmp(a, "--split") == 0)
+		c->split = val;
+	else if (strcmp(a, "--seed") == 0 && parse_int(val, 0, INT32_MAX, &v) == 0)
+		c->seed = (uint64_t)v;
+	else if (strcmp(a, "--epochs") == 0 && parse_int(val, 1, 1000, &v) == 0)
+		c->epochs = (int32_t)v;
+	else if (strcmp(a, "--threads") == 0 && parse_int(val, 1, 256, &v) == 0)
+		c->threads = (int)v;
+	else
+		return -1;
+	return 0;
+}
+
+int config_parse(struct config *c, int argc, char **argv)
+{
+	config_defaults(c);
+	/* --quick first, so explicit options given with it still apply */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--quick") == 0)
+			config_quick(c);
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--quick") == 0)
+			continue;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			exit(EXIT_SUCCESS);
+		}
+		if (apply_option(c, argv[i], i + 1 < argc ? argv[i + 1] : NULL) != 0) {
+			fprintf(stderr, "fashion_mnist: bad option or value: %s %s\n", argv[i],
+			        i + 1 < argc ? argv[i + 1] : "(missing)");
+			usage(stderr);
+			return -1;
+		}
+		i++;
+	}
+	return 0;
+}

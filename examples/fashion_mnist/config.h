@@ -1,0 +1,31 @@
+/*
+ * The experiment's settings: defaults (the README's full run), --quick
+ * (the test suite's smoke run) and the command line.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef FMNIST_CONFIG_H
+#define FMNIST_CONFIG_H
+
+#include <stdint.h>
+
+struct config {
+	const char *data_dir, *split;
+	uint64_t seed;
+	int threads, quick;
+	int32_t epochs;
+	int64_t hidden, dim, batch;
+	int64_t holdout, calib;   /* held-out images (for alpha), calibration images */
+	int64_t train_limit;      /* most training images per task (0: all) */
+	int64_t test_limit;       /* first test images scored (0: all) */
+	float lr, scale;
+	double alpha_step;        /* alpha grid: alpha_step, 2 alpha_step, ... < 1 */
+};
+
+/*
+ * Fill c from the defaults, --quick and the command line.  --help prints
+ * the usage and exits 0; a bad option prints it on stderr and returns -1.
+ */
+int config_parse(struct config *c, int argc, char **argv);
+
+#endif /* FMNIST_CONFIG_H */

@@ -1,0 +1,410 @@
+/*
+ * fashion_mnist: the README's main job.  Trains two MLPs
+ * (784-512-512-512-D, ReLU) from different seeds on disjoint halves of
+ * Fashion-MNIST's classes, with cosine logits against a fixed class
+ * embedding matrix, merges them with libmudsc (weight matching,
+ * activation alignment, ZipIt!, MuDSC align and zip; plain weight
+ * averaging as the baseline) and prints one table of test accuracies.
+ * MuDSC's alpha is chosen by joint accuracy on held-out training images
+ * (the last 5,000 of the training set, never trained on), never on the
+ * test set.  One job per file: config (options), idx and data (the
+ * dataset), mlp, adam and train (the networks), task (the protocol),
+ * merge (every libmudsc call); this file runs the experiment and prints.
+ *
+ * Usage: fashion_mnist [--data DIR] [--split halves|even-odd|DIGITS]
+ *                      [--seed N] [--epochs N] [--threads N] [--quick]
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "data.h"
+#include "merge.h"
+#include "mlp.h"
+#include "task.h"
+#include "train.h"
+
+#define MAX_ROWS 16
+#define MAX_ALPHAS 32
+
+/* One line of the table. */
+struct row {
+	const char *method;
+	double alpha;   /* NAN: not applicable */
+	struct scores s;
+	double seconds; /* merge time, NAN for rows that are not merges */
+	double heldout; /* joint accuracy on the held-out training images, NAN if not scored */
+};
+
+/* What the experiment holds from start to end, released together. */
+struct experiment {
+	struct config cfg;
+	struct dataset train, test, holdout, calib;
+	struct subset task_set[2];
+	struct protocol proto;
+	struct mlp net[2];
+	struct merger merger;
+	float *logits[3]; /* test logits of net A, net B, scratch */
+	struct row rows[MAX_ROWS];
+	int n_rows;
+	struct curve {
+		const char *method;
+		int n;
+		double alpha[MAX_ALPHAS], joint[MAX_ALPHAS];
+		double seconds; /* the whole search */
+	} curves[2];
+	int n_curves;
+	double train_s[2], calib_s;
+};
+
+static double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+#define ALL_CLASSES ((1u << FMNIST_CLASSES) - 1u)
+
+/* out = images [lo, hi) of d. */
+static int take_range(struct dataset *out, const struct dataset *d, int64_t lo, int64_t hi)
+{
+	struct subset s;
+	int rc;
+
+	if (subset_select(&s, d, lo, hi, ALL_CLASSES) != 0)
+		return -1;
+	rc = dataset_take(out, d, &s);
+	subset_free(&s);
+	return rc;
+}
+
+/* calib / 2 random training images of each task's classes (never held-out ones). */
+static int take_calibration(struct experiment *x, int64_t n_fit, struct rng *r)
+{
+	struct subset all = {0}, half = {0};
+	int rc = -1;
+
+	for (int t = 0; t < 2; t++) {
+		subset_free(&half);
+		if (subset_select(&half, &x->train, 0, n_fit, x->proto.mask[t]) != 0)
+			goto done;
+		subset_sample(&half, x->cfg.calib / 2, r);
+		if (subset_append(&all, &half) != 0)
+			goto done;
+	}
+	rc = dataset_take(&x->calib, &x->train, &all);
+done:
+	subset_free(&all);
+	subset_free(&half);
+	return rc;
+}
+
+/* Per-task training images, held-out images, calibration images, test subset. */
+static int make_sets(struct experiment *x)
+{
+	const struct config *c = &x->cfg;
+	int64_t n_fit = x->train.n - c->holdout;
+	struct dataset small;
+	struct rng r;
+
+	if (n_fit < 1) {
+		fprintf(stderr, "fashion_mnist: %lld training images, %lld held out\n",
+		        (long long)x->train.n, (long long)c->holdout);
+		return -1;
+	}
+	rng_seed(&r, c->seed ^ UINT64_C(0xC0FFEE));
+	for (int t = 0; t < 2; t++) {
+		if (subset_select(&x->task_set[t], &x->train, 0, n_fit, x->proto.mask[t]) != 0)
+			return -1;
+		if (c->train_limit)
+			subset_sample(&x->task_set[t], c->train_limit, &r);
+	}
+	if (take_range(&x->holdout, &x->train, n_fit, x->train.n) != 0 ||
+	    take_calibration(x, n_fit, &r) != 0)
+		return -1;
+	if (c->test_limit && c->test_limit < x->test.n) {
+		if (take_range(&small, &x->test, 0, c->test_limit) != 0)
+			return -1;
+		dataset_free(&x->test);
+		x->test = small;
+	}
+	return 0;
+}
+
+static int train_both(struct experiment *x)
+{
+	const struct config *c = &x->cfg;
+	int64_t width[5] = {FMNIST_PIXELS, c->hidden, c->hidden, c->hidden, c->dim};
+
+	for (int t = 0; t < 2; t++) {
+		struct train_options o = {c->epochs, c->batch, c->lr, 2 * c->seed + (uint64_t)t};
+		double t0 = now();
+
+		if (mlp_new(&x->net[t], 4, width) != 0 ||
+		    train_task(&x->net[t], &x->proto, t, &x->train, &x->task_set[t], &o, 1) != 0)
+			return -1;
+		x->train_s[t] = now() - t0;
+		fprintf(stderr, "fashion_mnist: network %c trained on %lld images in %.1f s\n", 'A' + t,
+		        (long long)x->task_set[t].n, x->train_s[t]);
+	}
+	return 0;
+}
+
+static int score_net(struct scores *out, struct experiment *x, const struct mlp *net,
+                     const struct dataset *d, float *logits)
+{
+	if (protocol_net_logits(&x->proto, net, d, logits) != 0)
+		return -1;
+	*out = protocol_score(&x->proto, logits, d->y, d->n);
+	return 0;
+}
+
+static void add_row(struct experiment *x, const char *method, double alpha,
+                    const struct scores *s, double seconds, double heldout)
+{
+	if (x->n_rows < MAX_ROWS)
+		x->rows[x->n_rows++] = (struct row){method, alpha, *s, seconds, heldout};
+}
+
+/* A merged network's row: test scores, and the held-out joint accuracy for reference. */
+static int add_merged(struct experiment *x, const char *method, double alpha,
+                      const struct mlp *net, double seconds)
+{
+	struct scores test, held;
+
+	if (score_net(&held, x, net, &x->holdout, x->logits[2]) != 0 ||
+	    score_net(&test, x, net, &x->test, x->logits[2]) != 0)
+		return -1;
+	add_row(x, method, alpha, &test, seconds, held.joint);
+	return 0;
+}
+
+/* Both base models and the output ensemble (mean of their 10-class logits). */
+static int add_base_rows(struct experiment *x)
+{
+	static const char *names[2] = {"model A", "model B"};
+	struct scores s;
+
+	for (int t = 0; t < 2; t++) {
+		if (score_net(&s, x, &x->net[t], &x->test, x->logits[t]) != 0)
+			return -1;
+		add_row(x, names[t], NAN, &s, NAN, NAN);
+	}
+	for (int64_t i = 0; i < x->test.n * FMNIST_CLASSES; i++)
+		x->logits[2][i] = 0.5f * (x->logits[0][i] + x->logits[1][i]);
+	s = protocol_score(&x->proto, x->logits[2], x->test.y, x->test.n);
+	add_row(x, "ensemble (2 models)", NAN, &s, NAN, NAN);
+	return 0;
+}
+
+/* Plain averaging of the raw tensors: the no-matching baseline. */
+static int add_average(struct experiment *x)
+{
+	struct mlp avg;
+	double t0 = now(), secs;
+	int rc;
+
+	if (mlp_average(&avg, &x->net[0], &x->net[1]) != 0)
+		return -1;
+	secs = now() - t0;
+	rc = add_merged(x, "weight averaging", NAN, &avg, secs);
+	mlp_free(&avg);
+	return rc;
+}
+
+/* One merge with a fixed configuration, scored on the test set. */
+static int add_merge(struct experiment *x, const char *method, const struct merge_spec *spec)
+{
+	struct mlp merged;
+	double t0 = now(), secs;
+	int rc;
+
+	if (merger_run(&x->merger, spec, &merged, NULL) != 0)
+		return -1;
+	secs = now() - t0;
+	rc = add_merged(x, method, spec->use_activations ? spec->alpha : NAN, &merged, secs);
+	mlp_free(&merged);
+	return rc;
+}
+
+/*
+ * MuDSC: merge at every alpha of the grid, keep the merge with the best
+ * joint accuracy on the held-out training images (the first on ties),
+ * then score that one on the test set.
+ */
+static int add_mudsc(struct experiment *x, const char *method, mudsc_method m)
+{
+	struct curve *cv = &x->curves[x->n_curves++];
+	struct mlp best = {0}, cand;
+	struct scores s;
+	double best_joint = -1.0, best_alpha = NAN, best_secs = NAN, start = now();
+	int rc;
+
+	cv->method = method;
+	for (int k = 1; k * x->cfg.alpha_step < 1.0 - 1e-9 && cv->n < MAX_ALPHAS; k++) {
+		struct merge_spec spec = {m, k * x->cfg.alpha_step, 1};
+		double t0 = now(), secs;
+
+		if (merger_run(&x->merger, &spec, &cand, NULL) != 0)
+			goto fail;
+		secs = now() - t0;
+		if (score_net(&s, x, &cand, &x->holdout, x->logits[2]) != 0) {
+			mlp_free(&cand);
+			goto fail;
+		}
+		cv->alpha[cv->n] = spec.alpha;
+		cv->joint[cv->n++] = s.joint;
+		if (s.joint > best_joint) {
+			mlp_free(&best);
+			best = cand;
+			best_joint = s.joint;
+			best_alpha = spec.alpha;
+			best_secs = secs;
+		} else {
+			mlp_free(&cand);
+		}
+	}
+	cv->seconds = now() - start;
+	rc = add_merged(x, method, best_alpha, &best, best_secs);
+	mlp_free(&best);
+	return rc;
+fail:
+	mlp_free(&best);
+	return -1;
+}
+
+static int run_merges(struct experiment *x)
+{
+	struct merge_spec weight = {MUDSC_METHOD_ALIGN, 1.0, 0};
+	struct merge_spec act_align = {MUDSC_METHOD_ALIGN, 0.0, 1};
+	struct merge_spec act_zip = {MUDSC_METHOD_ZIP, 0.0, 1};
+	double t0 = now();
+
+	if (merger_new(&x->merger, &x->net[0], &x->net[1]) != 0 ||
+	    merger_calibrate(&x->merger, &x->calib, x->cfg.batch) != 0)
+		return -1;
+	x->calib_s = now() - t0;
+	if (add_average(x) != 0 || add_merge(x, "weight matching", &weight) != 0 ||
+	    add_merge(x, "activation alignment", &act_align) != 0 ||
+	    add_merge(x, "ZipIt! (activation zip)", &act_zip) != 0 ||
+	    add_mudsc(x, "MuDSC align", MUDSC_METHOD_ALIGN) != 0 ||
+	    add_mudsc(x, "MuDSC zip", MUDSC_METHOD_ZIP) != 0)
+		return -1;
+	return 0;
+}
+
+static void print_header(const struct experiment *x)
+{
+	const struct config *c = &x->cfg;
+
+	printf("Fashion-MNIST, split %s: task A = classes", c->split);
+	for (int i = 0; i < x->proto.n_classes[0]; i++)
+		printf(" %d", x->proto.classes[0][i]);
+	printf(", task B =");
+	for (int i = 0; i < x->proto.n_classes[1]; i++)
+		printf(" %d", x->proto.classes[1][i]);
+	printf("\nMLP 784-%lld-%lld-%lld-%lld (ReLU), cosine logits x %.0f, %d epochs, seeds %llu/%llu;"
+	       " %lld + %lld training images, %lld held out, %lld calibration, %lld test\n",
+	       (long long)c->hidden, (long long)c->hidden, (long long)c->hidden, (long long)c->dim,
+	       (double)c->scale, c->epochs, (unsigned long long)(2 * c->seed),
+	       (unsigned long long)(2 * c->seed + 1), (long long)x->task_set[0].n,
+	       (long long)x->task_set[1].n, (long long)x->holdout.n, (long long)x->calib.n,
+	       (long long)x->test.n);
+	printf("libmudsc %s, %s, %d BLAS threads\n\n", mudsc_version_string(), mudsc_blas_info(),
+	       mudsc_blas_threads());
+}
+
+static void print_table(const struct experiment *x)
+{
+	printf("| %-24s | alpha | joint | task A | task B |  mean |\n", "method");
+	printf("|--------------------------|------:|------:|-------:|-------:|------:|\n");
+	for (int i = 0; i < x->n_rows; i++) {
+		const struct row *r = &x->rows[i];
+
+		printf("| %-24s |", r->method);
+		if (isnan(r->alpha))
+			printf("     - |");
+		else
+			printf(" %5.2f |", r->alpha);
+		printf(" %5.2f | %6.2f | %6.2f | %5.2f |\n", r->s.joint, r->s.task[0], r->s.task[1],
+		       r->s.mean);
+	}
+}
+
+static void print_timings(const struct experiment *x)
+{
+	printf("\nalpha search (joint %% on the held-out training images; test never used):\n");
+	for (int i = 0; i < x->n_curves; i++) {
+		const struct curve *cv = &x->curves[i];
+
+		printf("  %-12s", cv->method);
+		for (int k = 0; k < cv->n; k++)
+			printf(" %.2f:%.2f", cv->alpha[k], cv->joint[k]);
+		printf("  (%d merges, %.2f s)\n", cv->n, cv->seconds);
+	}
+	printf("\ntraining: A %.1f s, B %.1f s (total %.1f s); calibration features %.2f s\n",
+	       x->train_s[0], x->train_s[1], x->train_s[0] + x->train_s[1], x->calib_s);
+	printf("merges: time (matching + merged tensors; for MuDSC at the chosen alpha) and\n"
+	       "joint %% on the held-out training images:\n");
+	for (int i = 0; i < x->n_rows; i++)
+		if (!isnan(x->rows[i].seconds))
+			printf("  %-24s %6.3f s  held-out joint %5.2f\n", x->rows[i].method,
+			       x->rows[i].seconds, x->rows[i].heldout);
+}
+
+static void experiment_free(struct experiment *x)
+{
+	merger_free(&x->merger);
+	for (int t = 0; t < 2; t++) {
+		mlp_free(&x->net[t]);
+		subset_free(&x->task_set[t]);
+	}
+	for (int i = 0; i < 3; i++)
+		free(x->logits[i]);
+	protocol_free(&x->proto);
+	dataset_free(&x->train);
+	dataset_free(&x->test);
+	dataset_free(&x->holdout);
+	dataset_free(&x->calib);
+}
+
+static int alloc_logits(struct experiment *x)
+{
+	int64_t n = x->test.n > x->holdout.n ? x->test.n : x->holdout.n;
+
+	for (int i = 0; i < 3; i++) {
+		x->logits[i] = malloc((size_t)(n * FMNIST_CLASSES + 1) * sizeof(float));
+		if (!x->logits[i]) {
+			fprintf(stderr, "fashion_mnist: out of memory for logits\n");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct experiment x; /* large and zero-initialised */
+	int rc = EXIT_FAILURE;
+
+	if (config_parse(&x.cfg, argc, argv) != 0 || merge_setup(x.cfg.threads) != 0 ||
+	    protocol_new(&x.proto, x.cfg.dim, x.cfg.scale, x.cfg.split) != 0 ||
+	    fmnist_load(&x.train, &x.test, x.cfg.data_dir) != 0 || make_sets(&x) != 0 ||
+	    alloc_logits(&x) != 0 || train_both(&x) != 0 || add_base_rows(&x) != 0 ||
+	    run_merges(&x) != 0)
+		goto done;
+	print_header(&x);
+	print_table(&x);
+	print_timings(&x);
+	rc = EXIT_SUCCESS;
+done:
+	experiment_free(&x);
+	return rc;
+}

@@ -1,0 +1,206 @@
+/*
+ * The libmudsc side of the example.  Every library call is checked; a
+ * failure prints mudsc_last_error() and the status name on stderr.
+ *
+ * Activation site: the features are observed AFTER each hidden layer's
+ * ReLU, as the paper's code does (it hooks the activation modules).  The
+ * MLP builder records the Linear's output as the site; either is valid,
+ * since a permutation of a layer's units commutes with the unit-wise ReLU.
+ * After the ReLU, units that never fire are constant (correlation 0 with
+ * every unit) instead of carrying pre-activation noise.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "merge.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int lib_fail(const char *what)
+{
+	fprintf(stderr, "fashion_mnist: %s: %s (%s)\n", what, mudsc_last_error(),
+	        mudsc_status_name(mudsc_last_status()));
+	return -1;
+}
+
+int merge_setup(int threads)
+{
+	if (MUDSC_CHECK_VERSION() != MUDSC_OK)
+		return lib_fail("libmudsc version check");
+	if (mudsc_set_blas_threads(threads) != MUDSC_OK)
+		return lib_fail("setting the BLAS threads");
+	return 0;
+}
+
+static void tensor_name(char *buf, size_t len, int32_t layer, const char *kind)
+{
+	snprintf(buf, len, "layers.%d.%s", layer, kind);
+}
+
+/* The net's parameters as a model that borrows them (no copy). */
+static int wrap_net(mudsc_model **out, const struct mlp *net)
+{
+	mudsc_model *model;
+	char name[64];
+
+	if (mudsc_model_new(&model) != MUDSC_OK)
+		return lib_fail("creating a model");
+	for (int32_t k = 0; k < net->n_layers; k++) {
+		int64_t shape[2] = {net->width[k + 1], net->width[k]};
+
+		tensor_name(name, sizeof(name), k, "weight");
+		if (mudsc_model_add(model, name, MUDSC_DTYPE_F32, 2, shape, net->w[k], MUDSC_BORROW) !=
+		    MUDSC_OK)
+			goto fail;
+		tensor_name(name, sizeof(name), k, "bias");
+		if (mudsc_model_add(model, name, MUDSC_DTYPE_F32, 1, shape, net->b[k], MUDSC_BORROW) !=
+		    MUDSC_OK)
+			goto fail;
+	}
+	*out = model;
+	return 0;
+fail:
+	lib_fail("adding a tensor");
+	mudsc_model_free(model);
+	return -1;
+}
+
+static int build_graph(struct merger *m, const struct mlp *net)
+{
+	mudsc_mlp_options opts = MUDSC_MLP_OPTIONS_INIT; /* "layers.{i}", with biases */
+
+	opts.n_hidden = (size_t)(net->n_layers - 1);
+	opts.hidden = net->width + 1;
+	if (mudsc_graph_build_mlp(&m->graph, &opts) != MUDSC_OK)
+		return lib_fail("building the MLP graph");
+	m->n_points = mudsc_graph_point_count(m->graph);
+	if (m->n_points != opts.n_hidden) {
+		fprintf(stderr, "fashion_mnist: the MLP graph has %zu points for %zu hidden layers\n",
+		        m->n_points, opts.n_hidden);
+		return -1;
+	}
+	return 0;
+}
+
+int merger_new(struct merger *m, const struct mlp *a, const struct mlp *b)
+{
+	memset(m, 0, sizeof(*m));
+	m->nets[0] = a;
+	m->nets[1] = b;
+	if (a->n_layers < 2 || wrap_net(&m->models[0], a) != 0 || wrap_net(&m->models[1], b) != 0 ||
+	    build_graph(m, a) != 0)
+		goto fail;
+	for (size_t p = 0; p < m->n_points; p++)
+		if (mudsc_accum_new(&m->accums[p], 2, a->width[p + 1], NULL) != MUDSC_OK) {
+			lib_fail("creating an accumulator");
+			goto fail;
+		}
+	return 0;
+fail:
+	merger_free(m);
+	return -1;
+}
+
+int merger_calibrate(struct merger *m, const struct dataset *calib, int64_t batch)
+{
+	struct mlp_work work;
+	int rc = 0;
+
+	if (mlp_work_new(&work, m->nets[0], batch) != 0)
+		return -1;
+	for (int64_t at = 0; at < calib->n && rc == 0; at += batch) {
+		int64_t rows = calib->n - at < batch ? calib->n - at : batch;
+
+		for (int32_t i = 0; i < 2 && rc == 0; i++) {
+			mlp_forward(m->nets[i], &work, calib->x + at * FMNIST_PIXELS, rows);
+			for (size_t p = 0; p < m->n_points && rc == 0; p++) {
+				mudsc_features f = {MUDSC_DTYPE_F32, 2, {rows, m->nets[i]->width[p + 1]},
+				                    NULL, -1, work.act[p + 1]};
+
+				if (mudsc_accum_update(m->accums[p], i, &f) != MUDSC_OK)
+					rc = lib_fail("streaming calibration features");
+			}
+		}
+	}
+	mlp_work_free(&work);
+	return rc;
+}
+
+/* Copy the merged model's tensors into a new MLP (zip may change the widths). */
+static int unwrap_net(struct mlp *out, const mudsc_model *merged, int32_t n_layers)
+{
+	int64_t width[MLP_MAX_LAYERS + 1] = {0};
+	mudsc_tensor w[MLP_MAX_LAYERS], b[MLP_MAX_LAYERS];
+	char name[64];
+
+	for (int32_t k = 0; k < n_layers; k++) {
+		tensor_name(name, sizeof(name), k, "weight");
+		if (mudsc_model_find(merged, name, &w[k]) != MUDSC_OK)
+			return lib_fail("reading the merged model");
+		tensor_name(name, sizeof(name), k, "bias");
+		if (mudsc_model_find(merged, name, &b[k]) != MUDSC_OK)
+			return lib_fail("reading the merged model");
+		width[k] = w[k].shape[1];
+		width[k + 1] = w[k].shape[0];
+	}
+	if (mlp_new(out, n_layers, width) != 0)
+		return -1;
+	for (int32_t k = 0; k < n_layers; k++) {
+		if (w[k].dtype != MUDSC_DTYPE_F32 || b[k].dtype != MUDSC_DTYPE_F32 ||
+		    w[k].nbytes != (size_t)(width[k] * width[k + 1]) * sizeof(float) ||
+		    b[k].nbytes != (size_t)width[k + 1] * sizeof(float)) {
+			fprintf(stderr, "fashion_mnist: merged layer %d is not F32 [%lld, %lld]\n", k,
+			        (long long)width[k + 1], (long long)width[k]);
+			mlp_free(out);
+			return -1;
+		}
+		memcpy(out->w[k], w[k].data, w[k].nbytes);
+		memcpy(out->b[k], b[k].data, b[k].nbytes);
+	}
+	return 0;
+}
+
+int merger_run(struct merger *m, const struct merge_spec *spec, struct mlp *out, int32_t *sweeps)
+{
+	mudsc_matcher_options opts = MUDSC_MATCHER_OPTIONS_INIT;
+	mudsc_matcher *matcher = NULL;
+	mudsc_model *merged = NULL;
+	int rc = -1;
+
+	opts.method = spec->method;
+	opts.alpha = spec->alpha;
+	if (mudsc_matcher_new(&matcher, m->graph, m->models, 2, &opts) != MUDSC_OK) {
+		lib_fail("creating the matcher");
+		goto done;
+	}
+	for (size_t p = 0; p < m->n_points && spec->use_activations; p++)
+		if (mudsc_matcher_set_activations(matcher, p, m->accums[p]) != MUDSC_OK) {
+			lib_fail("giving the matcher activations");
+			goto done;
+		}
+	if (mudsc_matcher_run(matcher) != MUDSC_OK) {
+		lib_fail("matching");
+		goto done;
+	}
+	if (mudsc_matcher_merge(&merged, matcher, NULL) != MUDSC_OK) {
+		lib_fail("merging");
+		goto done;
+	}
+	rc = unwrap_net(out, merged, m->nets[0]->n_layers);
+	if (sweeps)
+		*sweeps = mudsc_matcher_sweeps(matcher);
+done:
+	mudsc_model_free(merged);
+	mudsc_matcher_free(matcher);
+	return rc;
+}
+
+void merger_free(struct merger *m)
+{
+	for (size_t p = 0; p < MLP_MAX_LAYERS; p++)
+		mudsc_accum_free(m->accums[p]);
+	mudsc_model_free(m->models[0]);
+	mudsc_model_free(m->models[1]);
+	mudsc_graph_free(m->graph);
+	memset(m, 0, sizeof(*m));
+}
