@@ -14,8 +14,8 @@ import sys
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "python"))
-from shim_accum import Accum  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "bindings", "python"))
+from mudsc import Accumulator  # noqa: E402
 
 N, C, n, CHUNK = 2, 64, 1_000_000, 4096
 rng0 = np.random.default_rng(42)
@@ -56,7 +56,7 @@ def reference(cast):
 
 
 def stream(cast, shards=1):
-    accs = [Accum(N, C) for _ in range(shards)]
+    accs = [Accumulator(N, C) for _ in range(shards)]
     per = (n + CHUNK - 1) // CHUNK
     for k, z in enumerate(chunks()):
         acc = accs[k * shards // per]

@@ -13,7 +13,6 @@ torch = pytest.importorskip("torch")
 import mudsc  # noqa: E402
 import mudsc.torch as mt  # noqa: E402
 import nets  # noqa: E402
-from shim_graph import Graph as ShimGraph  # noqa: E402
 from test_graph_builders import permute_state_dict, randomise  # noqa: E402
 
 REL_TOL = 1e-5
@@ -44,8 +43,7 @@ def batches_for(net, count=3, n=6):
 
 def permuted_copy(net, graph, seed):
     other = copy.deepcopy(net)
-    sd = permute_state_dict(net.state_dict(), ShimGraph.from_json(graph.to_json()),
-                            np.random.default_rng(seed))
+    sd = permute_state_dict(net.state_dict(), graph, np.random.default_rng(seed))
     other.load_state_dict(sd)
     return other
 

@@ -12,8 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import nets  # noqa: E402
-from shim import Model, MudscError  # noqa: E402
-from shim_graph import NORM_GROUP, Graph  # noqa: E402
+from mudsc import Graph, Model, MudscError  # noqa: E402
 
 REL_TOL = 1e-5
 
@@ -41,16 +40,26 @@ def group_perm(rng, width, groups):
     return np.concatenate([b * cg + rng.permutation(cg) for b in rng.permutation(groups)])
 
 
+def split_map(graph):
+    """{tensor: (axis, [part names])} of a mudsc.Graph's splits."""
+    return {s.tensor: (s.axis, s.parts) for s in graph.splits}
+
+
+def site(point):
+    """(site name, feature axis) of a mudsc.Point."""
+    return point.site, point.site_axis
+
+
 def permute_state_dict(sd, graph, rng):
     """New state_dict with each point's units reordered by a random
     group-respecting permutation, following only the graph's points,
-    bindings and splits."""
-    splits = graph.splits()
+    bindings and splits (read through the C accessors)."""
+    splits = split_map(graph)
     ops = {}
-    for pt in graph.points():
-        perm = torch.as_tensor(group_perm(rng, pt["width"], pt["groups"]))
-        for b in pt["bindings"]:
-            ops.setdefault(b["tensor"], []).append((b["part"], b["axis"], perm))
+    for pt in graph.points:
+        perm = torch.as_tensor(group_perm(rng, pt.width, pt.groups))
+        for b in pt.bindings:
+            ops.setdefault(b.tensor, []).append((b.part, b.axis, perm))
     out = {k: v.clone() for k, v in sd.items()}
     for name, todo in ops.items():
         t = out[name]
@@ -79,7 +88,8 @@ def rel_change(net, sd, x):
 
 
 def model_of(net):
-    return Model({k: v.detach().cpu().numpy() for k, v in net.state_dict().items()})
+    return Model.from_numpy({k: v.detach().cpu().numpy() for k, v in net.state_dict().items()},
+                            copy=True)
 
 
 def check_builder(net, graph, x, unbound, trials=3):
@@ -115,19 +125,19 @@ def test_resnet20_batchnorm():
     g = Graph.resnet("resnet20")
     unbound = [k for k in net.state_dict() if k.endswith("num_batches_tracked")] + ["linear.bias"]
     check_builder(net, g, images(), unbound)
-    names = [p["name"] for p in g.points()]
+    names = g.point_names
     assert names[:3] == ["layer1", "layer1.0.conv1", "layer1.1.conv1"]
     assert "layer2" in names and "layer3" in names
-    stream = g.points()[0]
-    assert stream["site"] == ("layer1.2", 1)
-    ignored = [b["tensor"] for b in stream["bindings"] if b["ignore"]]
+    stream = g.points[0]
+    assert site(stream) == ("layer1.2", 1)
+    ignored = [b.tensor for b in stream.bindings if b.ignore]
     assert "bn1.running_mean" in ignored and "layer1.0.bn2.running_var" in ignored
 
 
 def test_resnet20_width_multiplier_groupnorm():
     net = randomise(nets.ResNet([3, 3, 3], [32, 64, 128], 32, norm="gn", groups=4), 3)
-    g = Graph.resnet("resnet20", width_multiplier=2, norm=NORM_GROUP, norm_groups=4)
-    assert all(p["groups"] == 4 for p in g.points())
+    g = Graph.resnet("resnet20", width_multiplier=2, norm="group", norm_groups=4)
+    assert all(p.groups == 4 for p in g.points)
     check_builder(net, g, images(), ["linear.bias"])
     # the groups matter: the same points without groups do not preserve the function
     doc = json.loads(g.to_json())
@@ -141,19 +151,17 @@ def test_resnet20_width_multiplier_groupnorm():
 def test_resnet50_bottleneck_small():
     net = randomise(nets.ResNet([3, 4, 6, 3], [4, 8, 16, 32], 8, bottleneck=True,
                                 imagenet=True), 4)
-    g = Graph.resnet("resnet50", n_stages=4, blocks=[3, 4, 6, 3], widths=[4, 8, 16, 32],
-                     stem_width=8)
+    g = Graph.resnet("resnet50", blocks=[3, 4, 6, 3], widths=[4, 8, 16, 32], stem_width=8)
     unbound = [k for k in net.state_dict() if k.endswith("num_batches_tracked")] + ["fc.bias"]
     check_builder(net, g, images(2, 64), unbound)
-    names = [p["name"] for p in g.points()]
+    names = g.point_names
     assert names[0] == "stem"  # layer1.0 has a downsample: the stem is its own point
     assert "layer1.0.conv2" in names
 
 
 def test_resnet18_basic_imagenet_style():
     net = randomise(nets.ResNet([2, 2, 2, 2], [8, 16, 32, 64], 8, imagenet=True), 5)
-    g = Graph.resnet("resnet18", n_stages=4, blocks=[2, 2, 2, 2], widths=[8, 16, 32, 64],
-                     stem_width=8)
+    g = Graph.resnet("resnet18", blocks=[2, 2, 2, 2], widths=[8, 16, 32, 64], stem_width=8)
     unbound = [k for k in net.state_dict() if k.endswith("num_batches_tracked")] + ["fc.bias"]
     check_builder(net, g, images(2, 64), unbound)
 
@@ -162,12 +170,12 @@ def test_vit_two_blocks_three_heads():
     net = randomise(nets.ViT(dim=12, depth=2, heads=3, mlp_dim=24), 6)
     g = Graph.vit(dim=12, depth=2, heads=3, mlp_dim=24)
     check_builder(net, g, images(4, 8), ["head.bias"])
-    pts = {p["name"]: p for p in g.points()}
-    assert pts["blocks.1.attn"]["groups"] == 3
-    assert pts["residual"]["site"] == ("norm", -1)
-    assert pts["blocks.1.attn"]["site"] == ("blocks.1.attn.proj:input", -1)
-    assert pts["blocks.1.mlp"]["site"] == ("blocks.1.mlp.act", -1)
-    assert g.splits()["blocks.0.attn.qkv.weight"] == (0, ["q", "k", "v"])
+    pts = {p.name: p for p in g.points}
+    assert pts["blocks.1.attn"].groups == 3
+    assert site(pts["residual"]) == ("norm", -1)
+    assert site(pts["blocks.1.attn"]) == ("blocks.1.attn.proj:input", -1)
+    assert site(pts["blocks.1.mlp"]) == ("blocks.1.mlp.act", -1)
+    assert split_map(g)["blocks.0.attn.qkv.weight"] == (0, ["q", "k", "v"])
 
 
 def test_vit_independent_q_k_points_would_be_wrong():
@@ -215,22 +223,22 @@ def test_validation_names_the_problem():
     g = Graph.resnet("resnet20", width_multiplier=2)
     with model_of(net) as m, pytest.raises(MudscError) as err:
         g.validate([m])
-    assert err.value.status == "MUDSC_E_SHAPE"
+    assert err.value.name == "MUDSC_E_SHAPE"
     assert "'conv1.weight'" in err.value.message and "width 32" in err.value.message
     g = Graph.resnet("resnet20", shortcut_conv="proj.0", shortcut_norm="proj.1")
     with model_of(net) as m, pytest.raises(MudscError) as err:
         g.validate([m])
-    assert err.value.status == "MUDSC_E_NOT_FOUND"
+    assert err.value.name == "MUDSC_E_NOT_FOUND"
     assert "layer2.0.proj.0.weight" in err.value.message
 
 
 def test_prefix_and_template():
     g = Graph.mlp([4], prefix="model.", layer_template="{i}", index_step=2)
-    pts = g.points()
-    assert pts[0]["name"] == "model.0"
-    assert [b["tensor"] for b in pts[0]["bindings"]] == ["model.0.weight", "model.0.bias",
-                                                         "model.2.weight"]
+    pts = g.points
+    assert pts[0].name == "model.0"
+    assert [b.tensor for b in pts[0].bindings] == ["model.0.weight", "model.0.bias",
+                                                   "model.2.weight"]
     g = Graph.vit(dim=6, depth=1, heads=2, mlp_dim=8, prefix="enc.",
                   block_template="layers.{i}")
-    tensors = {b["tensor"] for p in g.points() for b in p["bindings"]}
+    tensors = {b.tensor for p in g.points for b in p.bindings}
     assert "enc.layers.0.attn.qkv.weight" in tensors and "enc.cls_token" in tensors

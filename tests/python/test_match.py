@@ -11,8 +11,60 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 
 import mudsc_ref as ref
-from shim import MudscError, check, lib
-from shim_match import DP, I64P, MatchOptions, align_solve, lap_solve, options, zip_solve
+from mudsc import MudscError
+from mudsc._lib import F64P, I64P, MatchOptions, check, lib
+
+# The kernels have no public wrapper in the binding: call them through
+# the binding's declared ctypes functions (mudsc._lib declares every export).
+
+
+def options(r=0.5, a=0.5, b=1.0):
+    o = MatchOptions()
+    lib.mudsc_match_options_init(ctypes.byref(o))
+    o.r, o.a, o.b = r, a, b
+    return o
+
+
+def _mat(S):
+    S = np.ascontiguousarray(S, dtype=np.float64)
+    return S, S.ctypes.data_as(F64P)
+
+
+def _i64(a):
+    return a.ctypes.data_as(I64P)
+
+
+def lap_solve(S):
+    """-> (col_of_row int64 (n,), objective)."""
+    S, p = _mat(S)
+    n = S.shape[0] if S.ndim == 2 else 0
+    out = np.full(max(n, 1), -7, dtype=np.int64)
+    obj = ctypes.c_double(-7.0)
+    check(lib.mudsc_lap_solve(_i64(out), ctypes.byref(obj), p, n))
+    return out[:n], obj.value
+
+
+def align_solve(S, N, C, G=1):
+    """-> (perm int64 (N, C), score)."""
+    S, p = _mat(S)
+    perm = np.full(N * C, -7, dtype=np.int64)
+    score = ctypes.c_double(-7.0)
+    check(lib.mudsc_align_solve(_i64(perm), ctypes.byref(score), p, N, C, G))
+    return perm.reshape(N, C), score.value
+
+
+def zip_solve(S, N, C, G=1, r=0.5, a=0.5, b=1.0):
+    """-> (unit_of int64 (NC,), C', pairs int64 (k, 2), score)."""
+    S, p = _mat(S)
+    unit_of = np.full(N * C, -7, dtype=np.int64)
+    pairs = np.full(2 * N * C, -7, dtype=np.int64)
+    width = ctypes.c_int64(-7)
+    score = ctypes.c_double(-7.0)
+    o = options(r, a, b)
+    check(lib.mudsc_zip_solve(_i64(unit_of), ctypes.byref(width), _i64(pairs),
+                              ctypes.byref(score), p, N, C, G, ctypes.byref(o)))
+    k = N * C - width.value
+    return unit_of, width.value, pairs[:2 * k].reshape(k, 2), score.value
 
 
 def _close(x, y):
@@ -72,17 +124,17 @@ def test_lap_infeasible_and_bad_entries():
     S = np.array([[0.0, -np.inf], [1.0, -np.inf]])  # column 1 all -inf
     with pytest.raises(MudscError) as e:
         lap_solve(S)
-    assert e.value.status == "MUDSC_E_NUMERIC"
+    assert e.value.name == "MUDSC_E_NUMERIC"
     S = np.array([[1.0, -np.inf, -np.inf], [2.0, -np.inf, -np.inf], [1.0, 2.0, 3.0]])
     with pytest.raises(MudscError) as e:  # Hall: rows 0, 1 both need column 0
         lap_solve(S)
-    assert e.value.status == "MUDSC_E_NUMERIC"
+    assert e.value.name == "MUDSC_E_NUMERIC"
     for bad in (np.nan, np.inf):
         S = np.eye(3)
         S[1, 2] = bad
         with pytest.raises(MudscError) as e:
             lap_solve(S)
-        assert e.value.status == "MUDSC_E_NUMERIC" and "'S'" in e.value.message
+        assert e.value.name == "MUDSC_E_NUMERIC" and "'S'" in e.value.message
 
 
 def _rand_sym(rng, n):
@@ -131,7 +183,7 @@ def _zip_both(S, N, C, G, r, a, b):
     if status is not None:
         with pytest.raises(MudscError) as e:
             zip_solve(S, N, C, G, r, a, b)
-        assert e.value.status == status
+        assert e.value.name == status
         return 0
     unit_of, width, pairs, score = zip_solve(S, N, C, G, r, a, b)
     assert width == corr.Cp
@@ -183,7 +235,7 @@ def test_zip_no_admissible_merge():
         ref.zip_match(S, 2, 2, 0.75, -1.0, 0.0)
     with pytest.raises(MudscError) as e:
         zip_solve(S, 2, 2, 1, 0.75, -1.0, 0.0)
-    assert e.value.status == "MUDSC_E_NUMERIC"
+    assert e.value.name == "MUDSC_E_NUMERIC"
 
 
 def _err(fn, *args):
@@ -195,32 +247,32 @@ def _err(fn, *args):
 def test_argument_errors():
     S = _rand_sym(np.random.default_rng(1), 8)
     e = _err(align_solve, S, 2, 4, 3)
-    assert e.status == "MUDSC_E_SHAPE" and "'G'" in e.message
+    assert e.name == "MUDSC_E_SHAPE" and "'G'" in e.message
     e = _err(zip_solve, S, 2, 4, 1, 0.0)
-    assert e.status == "MUDSC_E_INVALID" and "'opts->r'" in e.message
+    assert e.name == "MUDSC_E_INVALID" and "'opts->r'" in e.message
     e = _err(zip_solve, S, 2, 4, 1, 1.0)
-    assert e.status == "MUDSC_E_INVALID" and "'opts->r'" in e.message
+    assert e.name == "MUDSC_E_INVALID" and "'opts->r'" in e.message
     e = _err(zip_solve, S, 2, 4, 1, 1e-18)  # C' = NC: nothing to merge
-    assert e.status == "MUDSC_E_INVALID" and "'opts->r'" in e.message
+    assert e.name == "MUDSC_E_INVALID" and "'opts->r'" in e.message
     e = _err(zip_solve, S, 2, 4, 1, 0.9)  # C' = 0
-    assert e.status == "MUDSC_E_INVALID" and "'opts->r'" in e.message
+    assert e.name == "MUDSC_E_INVALID" and "'opts->r'" in e.message
     e = _err(zip_solve, S, 2, 4, 1, 0.5, np.nan)
-    assert e.status == "MUDSC_E_INVALID" and "'opts->a'" in e.message
+    assert e.name == "MUDSC_E_INVALID" and "'opts->a'" in e.message
     e = _err(zip_solve, S, 2, 4, 1, 0.5, 0.5, np.inf)
-    assert e.status == "MUDSC_E_INVALID" and "'opts->b'" in e.message
+    assert e.name == "MUDSC_E_INVALID" and "'opts->b'" in e.message
     T = S.copy()
     T[0, 1] += 1e-12
     e = _err(zip_solve, T, 2, 4)
-    assert e.status == "MUDSC_E_INVALID" and "symmetric" in e.message
+    assert e.name == "MUDSC_E_INVALID" and "symmetric" in e.message
     T = S.copy()
     T[2, 3] = T[3, 2] = np.nan
-    assert _err(zip_solve, T, 2, 4).status == "MUDSC_E_NUMERIC"
-    assert _err(align_solve, T, 2, 4).status == "MUDSC_E_NUMERIC"
+    assert _err(zip_solve, T, 2, 4).name == "MUDSC_E_NUMERIC"
+    assert _err(align_solve, T, 2, 4).name == "MUDSC_E_NUMERIC"
     for N, C, G, name in ((0, 4, 1, "'N'"), (2, 0, 1, "'C'"), (2, 4, 0, "'G'")):
         e = _err(align_solve, S, N, C, G)
-        assert e.status == "MUDSC_E_INVALID" and name in e.message
+        assert e.name == "MUDSC_E_INVALID" and name in e.message
         e = _err(zip_solve, S, N, C, G)
-        assert e.status == "MUDSC_E_INVALID" and name in e.message
+        assert e.name == "MUDSC_E_INVALID" and name in e.message
 
 
 def test_outputs_untouched_on_error_and_null_checks():
@@ -229,21 +281,21 @@ def test_outputs_untouched_on_error_and_null_checks():
     perm = np.full(8, -7, dtype=np.int64)
     score = ctypes.c_double(-7.0)
     st = lib.mudsc_align_solve(perm.ctypes.data_as(I64P), ctypes.byref(score),
-                               S.ctypes.data_as(DP), 2, 4, 1)
+                               S.ctypes.data_as(F64P), 2, 4, 1)
     assert st == -7 and (perm == -7).all() and score.value == -7.0
     width = ctypes.c_int64(-7)
     o = options()
     st = lib.mudsc_zip_solve(perm.ctypes.data_as(I64P), ctypes.byref(width), None,
-                             ctypes.byref(score), S.ctypes.data_as(DP), 2, 4, 1, ctypes.byref(o))
+                             ctypes.byref(score), S.ctypes.data_as(F64P), 2, 4, 1, ctypes.byref(o))
     assert st == -7 and (perm == -7).all() and width.value == -7 and score.value == -7.0
-    assert lib.mudsc_align_solve(None, None, S.ctypes.data_as(DP), 2, 4, 1) == -1
+    assert lib.mudsc_align_solve(None, None, S.ctypes.data_as(F64P), 2, 4, 1) == -1
     assert lib.mudsc_align_solve(perm.ctypes.data_as(I64P), None, None, 2, 4, 1) == -1
     assert lib.mudsc_lap_solve(perm.ctypes.data_as(I64P), None, None, 3) == -1
-    assert lib.mudsc_lap_solve(perm.ctypes.data_as(I64P), None, S.ctypes.data_as(DP), -1) == -1
+    assert lib.mudsc_lap_solve(perm.ctypes.data_as(I64P), None, S.ctypes.data_as(F64P), -1) == -1
     small = MatchOptions()
     small.size = 8
     st = lib.mudsc_zip_solve(perm.ctypes.data_as(I64P), ctypes.byref(width), None, None,
-                             S.ctypes.data_as(DP), 2, 4, 1, ctypes.byref(small))
+                             S.ctypes.data_as(F64P), 2, 4, 1, ctypes.byref(small))
     assert st == -1 and b"'opts'" in lib.mudsc_last_error()
 
 
@@ -254,7 +306,7 @@ def test_zip_default_options_and_optional_outputs():
     unit_of = np.full(12, -7, dtype=np.int64)
     width = ctypes.c_int64(-7)
     check(lib.mudsc_zip_solve(unit_of.ctypes.data_as(I64P), ctypes.byref(width), None, None,
-                              S.ctypes.data_as(DP), 3, 4, 1, None))
+                              S.ctypes.data_as(F64P), 3, 4, 1, None))
     assert width.value == corr.Cp and np.array_equal(unit_of, corr.P)
     o = MatchOptions()
     lib.mudsc_match_options_init(ctypes.byref(o))

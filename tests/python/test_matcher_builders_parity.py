@@ -13,9 +13,7 @@ torch = pytest.importorskip("torch")
 
 import mudsc_ref as ref  # noqa: E402
 import nets  # noqa: E402
-from shim import Model  # noqa: E402
-from shim_graph import NORM_GROUP, Graph  # noqa: E402
-from shim_matcher import Matcher  # noqa: E402
+from mudsc import Graph, Matcher, Model  # noqa: E402
 from test_graph_builders import permute_state_dict, randomise  # noqa: E402
 from test_matcher_parity import assert_same  # noqa: E402
 
@@ -52,7 +50,7 @@ GRAPHS = {
     "resnet20": (lambda: nets.ResNet([3, 3, 3], [16, 32, 64], 16),
                  lambda: Graph.resnet("resnet20")),
     "resnet20-gn": (lambda: nets.ResNet([3, 3, 3], [32, 64, 128], 32, norm="gn", groups=4),
-                    lambda: Graph.resnet("resnet20", width_multiplier=2, norm=NORM_GROUP,
+                    lambda: Graph.resnet("resnet20", width_multiplier=2, norm="group",
                                          norm_groups=4)),
     "vit": (lambda: nets.ViT(dim=12, depth=2, heads=3, mlp_dim=24),
             lambda: Graph.vit(dim=12, depth=2, heads=3, mlp_dim=24)),
@@ -80,10 +78,10 @@ def test_builder_graph_parity(family, method, N):
     graph = ref.load_graph(graph_dict)
     expect = ref.mudsc(graph, models, activations=acts, method=kind, alpha=alpha,
                        max_iter=4, patience=2, seed=5)
-    m = Matcher(g, [Model(x) for x in models], method=kind, alpha=alpha, max_iter=4,
+    m = Matcher(g, [Model.from_numpy(x) for x in models], method=kind, alpha=alpha, max_iter=4,
                 patience=2, seed=5)
     if acts:
         for k, p in enumerate(graph.points):
-            m.set_sa(k, acts[p.name])
+            m.set_activation_similarity(k, acts[p.name])
     m.run()
     assert_same(m, expect, graph, models, N)

@@ -10,9 +10,7 @@ import pytest
 
 import mudsc_ref as ref
 import toy_nets
-from shim import Model, MudscError
-from shim_graph import Graph
-from shim_matcher import Matcher
+from mudsc import Accumulator, Graph, Matcher, Model, MudscError
 
 MLP_WIDTHS = [10, 24, 16, 6]
 
@@ -58,7 +56,7 @@ def run_both(graph_dict, models, acts, **opts):
     """(C matcher, oracle result) on the same inputs."""
     graph = ref.load_graph(graph_dict)
     expect = ref.mudsc(graph, models, activations=acts, **opts)
-    cmodels = [Model(m) for m in models]
+    cmodels = [Model.from_numpy(m) for m in models]
     g = Graph.from_json(json.dumps(graph_dict))
     copts = {"method": opts.get("method", "align"), "alpha": opts.get("alpha", 0.5)}
     for ours, theirs in (("zip_r", "r"), ("zip_a", "a"), ("zip_b", "b"), ("seed", "seed"),
@@ -70,27 +68,27 @@ def run_both(graph_dict, models, acts, **opts):
     m = Matcher(g, cmodels, **copts)
     if acts:
         for k, p in enumerate(graph.points):
-            m.set_sa(k, acts[p.name])
+            m.set_activation_similarity(k, acts[p.name])
     m.run()
     return m, expect, graph
 
 
 def assert_same(m, expect, graph, models, N):
-    assert m.sweeps() == expect.sweeps
-    assert m.best_sweep() == expect.best_sweep
-    np.testing.assert_allclose(m.objectives(), expect.objectives, rtol=1e-10, atol=1e-12)
+    assert m.sweeps == expect.sweeps
+    assert m.best_sweep == expect.best_sweep
+    np.testing.assert_allclose(m.objectives, expect.objectives, rtol=1e-10, atol=1e-12)
     for k, p in enumerate(graph.points):
         corr = expect.corr[p.name]
-        got = m.assignment(k, N * p.width)
+        got = m.assignment(k)
         np.testing.assert_array_equal(got, corr.P, err_msg=p.name)
-        width, scores = m.point_result(k)
-        assert width == corr.Cp
+        res = m.point_result(k)
+        assert res.merged_width == corr.Cp
         for i in range(N):
-            np.testing.assert_array_equal(m.matrix(k, i, "merge", p.width), corr.merge(i))
-            np.testing.assert_array_equal(m.matrix(k, i, "unmerge", p.width), corr.unmerge(i))
-        np.testing.assert_allclose(scores, expect.scores[p.name], rtol=1e-10, atol=1e-12,
-                                   equal_nan=True)
-    merged = m.merge()
+            np.testing.assert_array_equal(m.matrix(k, i, "merge"), corr.merge(i))
+            np.testing.assert_array_equal(m.matrix(k, i, "unmerge"), corr.unmerge(i))
+        np.testing.assert_allclose([res.weight, res.activation, res.combined],
+                                   expect.scores[p.name], rtol=1e-10, atol=1e-12, equal_nan=True)
+    merged = m.merge().to_numpy()
     want = ref.merged_tensors(graph, models, expect.corr)
     assert list(merged) == list(want)
     for name in want:
@@ -148,12 +146,12 @@ def test_permuted_copy_merges_to_itself(method):
     copy = toy_nets.permute_mlp(base, {1: rng.permutation(24), 2: rng.permutation(16)})
     for acts in (None, mlp_activations([base, copy], 0)):
         m, _, _ = run_both(toy_nets.mlp_graph(MLP_WIDTHS), [base, copy], acts, method=method)
-        merged = m.merge()
+        merged = m.merge().to_numpy()
         for name, value in base.items():
             np.testing.assert_allclose(merged[name], value, rtol=1e-12, atol=1e-12,
                                        err_msg=name)
         if method == "align":
-            back = m.transform(1)
+            back = m.transform(1).to_numpy()
             for name, value in base.items():
                 np.testing.assert_array_equal(back[name], value)
 
@@ -164,44 +162,44 @@ def test_alpha_one_without_activations_is_weight_matching():
     m1, _, g = run_both(toy_nets.mlp_graph(MLP_WIDTHS), models, None, method="align")
     m2, _, _ = run_both(toy_nets.mlp_graph(MLP_WIDTHS), models, None, method="align", alpha=1.0)
     for k, p in enumerate(g.points):
-        np.testing.assert_array_equal(m1.assignment(k, 2 * p.width), m2.assignment(k, 2 * p.width))
+        np.testing.assert_array_equal(m1.assignment(k), m2.assignment(k))
     assert acts  # activations exist but were deliberately not given
 
 
 def test_bad_inputs():
     models = related_mlps(2, seed=1)
     g = Graph.from_json(json.dumps(toy_nets.mlp_graph(MLP_WIDTHS)))
-    cm = [Model(x) for x in models]
+    cm = [Model.from_numpy(x) for x in models]
     with pytest.raises(MudscError) as e:
         Matcher(g, cm, alpha=1.5)
-    assert e.value.status == "MUDSC_E_INVALID" and "alpha" in e.value.message
+    assert e.value.name == "MUDSC_E_INVALID" and "alpha" in e.value.message
     with pytest.raises(MudscError) as e:
         Matcher(g, cm, method="zip", zip_r=1.0)
     assert "zip_r" in e.value.message
     with pytest.raises(MudscError) as e:
         Matcher(g, cm[:1])
-    assert e.value.status == "MUDSC_E_INVALID"
+    assert e.value.name == "MUDSC_E_INVALID"
     bad = dict(models[1])
     bad["fc1.weight"] = bad["fc1.weight"][:, :5]  # wrong fan-in: mismatched models
     with pytest.raises(MudscError) as e:
-        Matcher(g, [cm[0], Model(bad)])
-    assert e.value.status in ("MUDSC_E_SHAPE", "MUDSC_E_MISMATCH")
+        Matcher(g, [cm[0], Model.from_numpy(bad)])
+    assert e.value.name in ("MUDSC_E_SHAPE", "MUDSC_E_MISMATCH")
     m = Matcher(g, cm)
     with pytest.raises(MudscError) as e:
         m.merge()
-    assert e.value.status == "MUDSC_E_STATE"
+    assert e.value.name == "MUDSC_E_STATE"
     acts = mlp_activations(models, 1)
-    m.set_sa(0, acts["fc1"])  # only one of the two points
+    m.set_activation_similarity(0, acts["fc1"])  # only one of the two points
     with pytest.raises(MudscError) as e:
         m.run()
-    assert e.value.status == "MUDSC_E_STATE" and "fc2" in e.value.message
+    assert e.value.name == "MUDSC_E_STATE" and "fc2" in e.value.message
     with pytest.raises(MudscError) as e:
-        m.set_sa(0, acts["fc1"][:-1])
-    assert e.value.status == "MUDSC_E_SHAPE"
+        m.set_activation_similarity(0, acts["fc1"][:-1])
+    assert e.value.name == "MUDSC_E_SHAPE"
     asym = acts["fc2"].copy()
     asym[0, 1] += 0.1
     with pytest.raises(MudscError) as e:
-        m.set_sa(1, asym)
+        m.set_activation_similarity(1, asym)
     assert "symmetric" in e.value.message
 
 
@@ -210,16 +208,16 @@ def test_cancel_keeps_nothing_half_written():
     g = Graph.from_json(json.dumps(toy_nets.mlp_graph(MLP_WIDTHS)))
     calls = []
 
-    def progress(point, sweep, score, user):
+    def progress(point, sweep, score):
         calls.append((point, sweep))
-        return 1 if len(calls) == 3 else 0
+        return len(calls) == 3
 
-    m = Matcher(g, [Model(x) for x in models], progress=progress)
+    m = Matcher(g, [Model.from_numpy(x) for x in models], progress=progress)
     with pytest.raises(MudscError) as e:
         m.run()
-    assert e.value.status == "MUDSC_E_CANCELLED"
+    assert e.value.name == "MUDSC_E_CANCELLED"
     assert len(calls) == 3
-    assert m.sweeps() == -1  # no results were published
+    assert m.sweeps == -1  # no results were published
     with pytest.raises(MudscError):
         m.merge()
 
@@ -229,19 +227,18 @@ def test_merge_weights():
     a non-finite weight is refused."""
     models = related_mlps(2, seed=4)
     m, expect, graph = run_both(toy_nets.mlp_graph(MLP_WIDTHS), models, None, method="align")
-    got = m.merge([0.25, 0.75])
+    got = m.merge([0.25, 0.75]).to_numpy()
     want = ref.merged_tensors(graph, models, expect.corr, weights=[0.25, 0.75])
     for name in want:
         np.testing.assert_allclose(got[name], want[name], rtol=1e-12, err_msg=name)
     with pytest.raises(MudscError) as e:
         m.merge([0.5, float("nan")])
-    assert e.value.status == "MUDSC_E_INVALID" and "weights[1]" in e.value.message
+    assert e.value.name == "MUDSC_E_INVALID" and "weights[1]" in e.value.message
 
 
 def test_streamed_activations_match_the_oracle():
     """The host path: hidden features streamed chunk by chunk into accumulators,
     handed to the matcher, give the oracle's result on the same features."""
-    from shim_accum import Accum
     models = related_mlps(2, seed=9)
     x = np.random.default_rng(9).standard_normal((300, MLP_WIDTHS[0]))
     hidden = [toy_nets.mlp_forward(mm, x)[1] for mm in models]
@@ -250,13 +247,13 @@ def test_streamed_activations_match_the_oracle():
     acts = {f"fc{k + 1}": ref.activation_similarity([h[k] for h in hidden]) for k in range(2)}
     expect = ref.mudsc(graph, models, activations=acts, method="align", alpha=0.5)
     g = Graph.from_json(json.dumps(graph_dict))
-    m = Matcher(g, [Model(mm) for mm in models], method="align", alpha=0.5)
+    m = Matcher(g, [Model.from_numpy(mm) for mm in models], method="align", alpha=0.5)
     for k, p in enumerate(graph.points):
-        with Accum(2, p.width) as acc:
+        with Accumulator(2, p.width) as acc:
             for start in range(0, 300, 70):  # uneven chunks, models interleaved
                 for i in (1, 0):
                     acc.update(i, hidden[i][k][start:start + 70])
             m.set_activations(k, acc)
     m.run()
     for k, p in enumerate(graph.points):
-        np.testing.assert_array_equal(m.assignment(k, 2 * p.width), expect.corr[p.name].P)
+        np.testing.assert_array_equal(m.assignment(k), expect.corr[p.name].P)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import safetensors_np as stnp
-from shim import Model, MudscError, Tensor, check, lib
+from mudsc import Model, MudscError
+from mudsc.model import DTYPE_NAMES
 
 DTYPE_CODES = ["BOOL", "U8", "I8", "U16", "I16", "U32", "I32", "U64", "I64", "F16", "BF16",
                "F32", "F64", "F8_E4M3", "F8_E5M2", "F8_E8M0"]
@@ -42,15 +43,16 @@ def test_independent_file_loads_in_c_and_round_trips(tmp_path):
     meta = {"format": "pt", "note": "written by safetensors_np"}
     stnp.write(tmp_path / "a.safetensors", tensors, metadata=meta)
 
+    # the library's dtype codes are the ABI's (info() reports a code by its name)
+    assert [DTYPE_NAMES[code] for code in range(len(DTYPE_CODES))] == DTYPE_CODES
     with Model.load(tmp_path / "a.safetensors") as m:
-        assert lib.mudsc_model_count(m.handle) == len(tensors)
-        t = Tensor()
+        assert len(m) == len(tensors)
         for name, value in tensors.items():
-            check(lib.mudsc_model_find(m.handle, name.encode(), ctypes.byref(t)))
+            t = m.info(name)
             arr = value.bits if isinstance(value, stnp.Raw) else value
             dtype = value.dtype if isinstance(value, stnp.Raw) else stnp._native_name(arr)
-            assert DTYPE_CODES[t.dtype] == dtype
-            assert tuple(t.shape[:t.rank]) == arr.shape
+            assert t.dtype == dtype
+            assert t.shape == arr.shape
             got = ctypes.string_at(t.data, t.nbytes) if t.nbytes else b""
             assert got == raw_bytes(value), name
         m.save(tmp_path / "b.safetensors")
@@ -72,5 +74,5 @@ def test_independent_malformed_files_are_rejected(tmp_path, header, data, fragme
     stnp.write_raw(path, header, data)
     with pytest.raises(MudscError) as err:
         Model.load(path)
-    assert err.value.status == "MUDSC_E_PARSE"
+    assert err.value.name == "MUDSC_E_PARSE"
     assert fragment in err.value.message and "bad.safetensors" in err.value.message
