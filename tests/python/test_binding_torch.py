@@ -211,6 +211,22 @@ def test_weight_matching_merge_without_batches():
     assert_same_function(net, merged, images(1))
 
 
+def test_merge_with_collected_activations_equals_merge_with_batches():
+    net, graph = resnet()
+    other = permuted_copy(net, graph, seed=10)
+    other_b = permuted_copy(net, graph, seed=11)
+    nets = [other, other_b]
+    calib = batches_for(net, count=2)
+    acts = mt.collect_activations(nets, graph, calib)
+    _, from_batches = mt.merge(nets, graph, batches=calib, method="zip", alpha=0.3)
+    _, from_acts = mt.merge(nets, graph, activations=acts, method="zip", alpha=0.3)
+    assert from_acts.sweeps == from_batches.sweeps
+    for name, value in from_batches.tensors.items():
+        np.testing.assert_array_equal(from_acts.tensors[name], value, err_msg=name)
+    with pytest.raises(mudsc.InvalidArgumentError, match="not both"):
+        mt.merge(nets, graph, batches=calib, activations=acts)
+
+
 # ---- BatchNorm re-estimation ------------------------------------------------------
 
 def test_reset_bn_stats_equals_batch_statistics_by_hand():

@@ -220,18 +220,26 @@ def collect_activations(nets: Sequence[nn.Module], graph: Graph, batches: Iterab
 def merge(nets: Sequence[nn.Module], graph: Graph, batches: Optional[Iterable[Any]] = None,
           method: str = "align", alpha: float = 0.5, weights: Optional[Sequence[float]] = None,
           reset_bn: Optional[Iterable[Any]] = None,
+          activations: Optional[Mapping[str, Any]] = None,
           **opts: Any) -> Tuple[nn.Module, MergeResult]:
     """Merge networks of one architecture described by graph.
 
-    batches: calibration batches for the activation statistics (None:
-    weight matching only); method, alpha, weights and opts as mudsc.merge.
+    batches: calibration batches for the activation statistics; or
+    activations: statistics collected before (collect_activations' result,
+    or what mudsc.merge accepts), so that several merges share one
+    collection.  Neither: weight matching only.  method, alpha, weights and
+    opts as mudsc.merge.
     Returns (a deep copy of nets[0] holding the merged state, MergeResult).
     reset_bn: batches on which the merged network's BatchNorm statistics are
     re-estimated (reset_bn_stats), as the paper does after merging.
     """
+    if batches is not None and activations is not None:
+        raise errors.InvalidArgumentError.make(
+            "merge: give 'batches' or 'activations', not both")
     models = [model_from_state_dict(net.state_dict()) for net in nets]
-    acts = collect_activations(nets, graph, batches) if batches is not None else None
-    result = _merge(models, graph, activations=acts, method=method, alpha=alpha,
+    if batches is not None:
+        activations = collect_activations(nets, graph, batches)
+    result = _merge(models, graph, activations=activations, method=method, alpha=alpha,
                     weights=weights, **opts)
     merged = copy.deepcopy(nets[0])
     merged.load_state_dict(state_dict_from_model(result.model))
