@@ -200,7 +200,10 @@ typedef enum mudsc_norm_kind {
  * "{i}" replaced by index_start + k * index_step; tensors "<layer>.weight"
  * (and "<layer>.bias" when bias != 0).  Point k is called "<layer k>",
  * binds layer k's weight axis 0 and bias OUT and layer k+1's weight axis 1
- * IN; its site is layer k's module output, axis -1.
+ * IN; its site is layer k's module output, axis -1 (the pre-activation
+ * features; a host that observes after the activation, as the paper's code
+ * does, re-points it with mudsc_graph_set_site(): a unit-wise activation
+ * commutes with permutations, so either site is valid).
  * nn.Sequential(Linear, ReLU, Linear, ...) is layer_template "{i}",
  * index_step 2.
  */
