@@ -2,15 +2,13 @@
 """The shared library exports exactly the names of lib/mudsc.map, all
 prefixed mudsc_, and every MUDSC_API declaration of the public headers is
 in the map.  Usage: check_symbols.py LIBRARY MAP HEADER_DIR"""
-import pathlib
-import re
 import subprocess
 import sys
 
+from c_api import parse_headers, parse_map
+
 lib, mapfile, header_dir = sys.argv[1:4]
-text = re.sub(r"/\*.*?\*/", "", pathlib.Path(mapfile).read_text(), flags=re.S)
-globals_part = text.split("global:", 1)[1].split("local:", 1)[0]
-listed = set(re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*;", globals_part))
+listed = parse_map(mapfile)
 
 nm = subprocess.run(["nm", "-D", "--defined-only", lib], check=True, capture_output=True,
                     text=True).stdout
@@ -20,11 +18,7 @@ for line in nm.splitlines():
     if len(parts) == 3 and parts[1] in "TDBRVWi":
         exported.add(parts[2].split("@")[0])
 
-declared = set()
-for h in pathlib.Path(header_dir).glob("*.h"):
-    src = h.read_text()
-    for m in re.finditer(r"MUDSC_API\s+[^;{(]*?\b(mudsc_[a-z0-9_]+)\s*\(", src):
-        declared.add(m.group(1))
+declared = set(parse_headers(header_dir).functions)
 
 problems = []
 if exported != listed:

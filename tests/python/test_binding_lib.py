@@ -5,11 +5,11 @@ calls work; every status maps to its exception class with the library's
 message (each one raised by a real failing call where one exists)."""
 import ctypes
 import os
-import re
 
 import numpy as np
 import pytest
 
+import c_api
 import mudsc
 from mudsc import _lib, errors
 
@@ -18,29 +18,7 @@ HEADERS = os.path.join(ROOT, "include", "mudsc")
 
 
 def exported_names():
-    text = open(os.path.join(ROOT, "lib", "mudsc.map")).read()
-    body = text[text.index("global:") + len("global:"):text.index("local:")]
-    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
-    return sorted(n.strip() for n in body.split(";") if n.strip())
-
-
-def header_prototypes():
-    """name -> (return type text, [parameter type texts]) of every MUDSC_API
-    declaration in the public headers."""
-    out = {}
-    for fn in os.listdir(HEADERS):
-        if not fn.endswith(".h"):
-            continue
-        text = re.sub(r"/\*.*?\*/", "", open(os.path.join(HEADERS, fn)).read(), flags=re.S)
-        for m in re.finditer(r"MUDSC_API\s+([^;{]*?)\b(mudsc_\w+)\s*\(([^)]*)\)\s*;", text):
-            params = [p.strip() for p in m.group(3).split(",")]
-            if params == ["void"]:
-                params = []
-            # drop the parameter name: the last identifier (types here are never bare)
-            types = [re.sub(r"\b\w+\s*$", "", p).strip() if re.search(r"[\s*]\w+$", p) else p
-                     for p in params]
-            out[m.group(2)] = (m.group(1).strip(), types)
-    return out
+    return sorted(c_api.parse_map(os.path.join(ROOT, "lib", "mudsc.map")))
 
 
 SCALARS = {"int64_t": ctypes.c_int64, "int32_t": ctypes.c_int32, "size_t": ctypes.c_size_t,
@@ -49,21 +27,19 @@ SCALARS = {"int64_t": ctypes.c_int64, "int32_t": ctypes.c_int32, "size_t": ctype
 FUNCTION_POINTERS = {"mudsc_log_fn": _lib.LOG_FN, "mudsc_progress_fn": _lib.PROGRESS_FN}
 
 
-def compatible(c_type, ct):
-    """Whether ctypes type ct can carry the C type text c_type."""
-    base = c_type.replace("const", "").strip()
-    if base in FUNCTION_POINTERS:
-        return ct is FUNCTION_POINTERS[base]
-    if "*" in base:
-        pointee = base.replace("*", "").strip()
-        if base.count("*") == 1 and pointee == "char":
+def compatible(c, ct):
+    """Whether ctypes type ct can carry the C type c (a c_api.CType)."""
+    if c.ptr == 0 and c.base in FUNCTION_POINTERS:
+        return ct is FUNCTION_POINTERS[c.base]
+    if c.ptr:
+        if c.ptr == 1 and c.base == "char":
             return ct is ctypes.c_char_p
-        if pointee in SCALARS and base.count("*") == 1:
-            return ct is ctypes.c_void_p or getattr(ct, "_type_", None) is SCALARS[pointee]
+        if c.ptr == 1 and c.base in SCALARS:
+            return ct is ctypes.c_void_p or getattr(ct, "_type_", None) is SCALARS[c.base]
         return ct is ctypes.c_void_p or issubclass(ct, ctypes._Pointer)
-    if base in SCALARS:
-        return ct is SCALARS[base]
-    if base.startswith("mudsc_"):       # an enum
+    if c.base in SCALARS:
+        return ct is SCALARS[c.base]
+    if c.base.startswith("mudsc_"):       # an enum
         return ct is ctypes.c_int
     return False
 
@@ -74,14 +50,14 @@ def test_every_exported_function_is_declared():
 
 @pytest.mark.parametrize("name", exported_names())
 def test_declaration_matches_header(name):
-    protos = header_prototypes()
+    protos = c_api.parse_headers(HEADERS).functions
     assert name in protos, f"{name} not declared in include/mudsc"
     ret, params = protos[name]
     restype, argtypes = _lib.SIGNATURES[name]
     assert len(argtypes) == len(params), (name, params)
     for k, (c_type, ct) in enumerate(zip(params, argtypes)):
         assert compatible(c_type, ct), f"{name} parameter {k}: {c_type} vs {ct}"
-    if ret == "void":
+    if ret == c_api.CType("void"):
         assert restype is None
     else:
         assert compatible(ret, restype), f"{name} returns {ret}, declared {restype}"
