@@ -54,28 +54,25 @@ static void die(void)
 	exit(1);
 }
 
-/* One trial: `reps` rounds of one chunk per model (seconds per round). */
-static double time_accum(mudsc_accum *acc, mudsc_dtype dtype, int N, int64_t C, int64_t n,
-                         int reps, void **data)
+/* Chunks of n observations as (n, C) rows. */
+static mudsc_features rows_layout(mudsc_dtype dtype, int64_t C, int64_t n)
 {
 	mudsc_features f = { .dtype = dtype, .rank = 2, .shape = { n, C }, .feature_axis = -1 };
-	double t0 = now();
-
-	for (int r = 0; r < reps; r++)
-		for (int i = 0; i < N; i++) {
-			f.data = data[i];
-			if (mudsc_accum_update(acc, i, &f) != MUDSC_OK)
-				die();
-		}
-	return (now() - t0) / reps;
+	return f;
 }
 
 /* The same chunks laid out NCHW (B, C, H, W) = (n/64, C, 8, 8), features on axis 1. */
-static double time_accum_nchw(mudsc_accum *acc, int N, int64_t C, int64_t n, int reps,
-                              void **data)
+static mudsc_features nchw_layout(int64_t C, int64_t n)
 {
 	mudsc_features f = { .dtype = MUDSC_DTYPE_F32, .rank = 4, .shape = { n / 64, C, 8, 8 },
 	                     .feature_axis = 1 };
+	return f;
+}
+
+/* One trial: `reps` rounds of one chunk per model, laid out as f says
+ * (seconds per round). */
+static double time_accum(mudsc_accum *acc, mudsc_features f, int N, int reps, void **data)
+{
 	double t0 = now();
 
 	for (int r = 0; r < reps; r++)
@@ -140,6 +137,10 @@ int main(int argc, char **argv)
 	double macs = (double)nc * (double)nc * (double)n;
 	double t_syrk = 1e30, t_f32 = 1e30, t_f16 = 1e30, t_bf16 = 1e30, t_nchw = 1e30;
 	mudsc_accum *a32, *a16, *ab16, *anchw;
+	const mudsc_features l32 = rows_layout(MUDSC_DTYPE_F32, C, n);
+	const mudsc_features l16 = rows_layout(MUDSC_DTYPE_F16, C, n);
+	const mudsc_features lb16 = rows_layout(MUDSC_DTYPE_BF16, C, n);
+	const mudsc_features lnchw = nchw_layout(C, n);
 	if (mudsc_accum_new(&a32, N, C, &opts) || mudsc_accum_new(&a16, N, C, &opts) ||
 	    mudsc_accum_new(&ab16, N, C, &opts) || mudsc_accum_new(&anchw, N, C, &opts))
 		die();
@@ -147,18 +148,18 @@ int main(int argc, char **argv)
 	 * of each: the machine may be shared, the best trial is the least
 	 * disturbed one. */
 	time_ssyrk((int)nc, (int)n, 1, stack, cmat);
-	time_accum(a32, MUDSC_DTYPE_F32, N, C, n, 1, f32);
-	time_accum(a16, MUDSC_DTYPE_F16, N, C, n, 1, f16);
-	time_accum(ab16, MUDSC_DTYPE_BF16, N, C, n, 1, bf16);
+	time_accum(a32, l32, N, 1, f32);
+	time_accum(a16, l16, N, 1, f16);
+	time_accum(ab16, lb16, N, 1, bf16);
 	if (n % 64 == 0)
-		time_accum_nchw(anchw, N, C, n, 1, f32);
+		time_accum(anchw, lnchw, N, 1, f32);
 	for (int trial = 0; trial < trials; trial++) {
 		t_syrk = min2(t_syrk, time_ssyrk((int)nc, (int)n, reps, stack, cmat));
-		t_f32 = min2(t_f32, time_accum(a32, MUDSC_DTYPE_F32, N, C, n, reps, f32));
-		t_f16 = min2(t_f16, time_accum(a16, MUDSC_DTYPE_F16, N, C, n, reps, f16));
-		t_bf16 = min2(t_bf16, time_accum(ab16, MUDSC_DTYPE_BF16, N, C, n, reps, bf16));
+		t_f32 = min2(t_f32, time_accum(a32, l32, N, reps, f32));
+		t_f16 = min2(t_f16, time_accum(a16, l16, N, reps, f16));
+		t_bf16 = min2(t_bf16, time_accum(ab16, lb16, N, reps, bf16));
 		if (n % 64 == 0)
-			t_nchw = min2(t_nchw, time_accum_nchw(anchw, N, C, n, reps, f32));
+			t_nchw = min2(t_nchw, time_accum(anchw, lnchw, N, reps, f32));
 	}
 	mudsc_accum_free(a32);
 	mudsc_accum_free(a16);
