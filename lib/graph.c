@@ -50,23 +50,6 @@ MUDSC_API void mudsc_graph_free(mudsc_graph *graph)
 	free(graph);
 }
 
-/* Make room for one more element of an array of elem-sized items. */
-static mudsc_status reserve(void **items, size_t count, size_t *cap, size_t elem, const char *what)
-{
-	void *grown;
-	size_t n;
-
-	if (count < *cap)
-		return MUDSC_OK;
-	n = *cap ? 2 * *cap : 8;
-	grown = mudsc_realloc_array(*items, n, elem, what);
-	if (grown == NULL)
-		return MUDSC_E_NOMEM;
-	*items = grown;
-	*cap = n;
-	return MUDSC_OK;
-}
-
 MUDSC_API mudsc_status mudsc_graph_add_point(mudsc_graph *graph, const char *name, int64_t width,
                                              int64_t groups, size_t *index)
 {
@@ -85,8 +68,8 @@ MUDSC_API mudsc_status mudsc_graph_add_point(mudsc_graph *graph, const char *nam
 		                                "groups %lld (need width >= 1, groups >= 1, groups "
 		                                "dividing width)", name, (long long)width,
 		                 (long long)groups);
-	st = reserve((void **)&graph->points, graph->n_points, &graph->cap_points,
-	             sizeof *graph->points, "graph points");
+	st = mudsc_reserve_one((void **)&graph->points, &graph->cap_points, graph->n_points,
+	                       sizeof *graph->points, "graph points");
 	if (st != MUDSC_OK)
 		return st;
 	p.name = mudsc_strdup(name, "point name");
@@ -218,8 +201,8 @@ MUDSC_API mudsc_status mudsc_graph_add_split(mudsc_graph *graph, const char *ten
 	MUDSC_CHECK_NULL(tensor);
 	if ((st = check_split_args(graph, tensor, axis, n_parts, parts)) != MUDSC_OK)
 		return st;
-	st = reserve((void **)&graph->splits, graph->n_splits, &graph->cap_splits,
-	             sizeof *graph->splits, "graph splits");
+	st = mudsc_reserve_one((void **)&graph->splits, &graph->cap_splits, graph->n_splits,
+	                       sizeof *graph->splits, "graph splits");
 	if (st != MUDSC_OK)
 		return st;
 	s.axis = axis;
@@ -307,8 +290,8 @@ MUDSC_API mudsc_status mudsc_graph_bind(mudsc_graph *graph, size_t point, const 
 		                                 "bound to point '%s'", tensor, part ? " part " : "",
 		                 part ? part : "", (int)axis, graph->points[other].name);
 	pt = &graph->points[point];
-	st = reserve((void **)&pt->bindings, pt->n_bindings, &pt->cap_bindings, sizeof *pt->bindings,
-	             "point bindings");
+	st = mudsc_reserve_one((void **)&pt->bindings, &pt->cap_bindings, pt->n_bindings,
+	                       sizeof *pt->bindings, "point bindings");
 	if (st != MUDSC_OK)
 		return st;
 	bd.tensor = mudsc_strdup(tensor, "bound tensor name");
