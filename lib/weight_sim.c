@@ -108,10 +108,14 @@ void mudsc_wsim_buffers_free(struct wsim_buffers *buf)
 /* Grow *p to hold n elements of size bytes (contents not kept). */
 static mudsc_status reserve(void **p, size_t *cap, size_t n, size_t size, const char *what)
 {
+	size_t bytes;
+
 	if (n <= *cap)
 		return MUDSC_OK;
+	if (!mudsc_mul_size(n, size, &bytes))
+		return mudsc_err(MUDSC_E_NOMEM, "size overflow: %zu elements of %s", n, what);
 	free(*p);
-	*p = mudsc_alloc(n * size, what);
+	*p = mudsc_alloc(bytes, what);
 	*cap = *p ? n : 0;
 	return *p ? MUDSC_OK : MUDSC_E_NOMEM;
 }
