@@ -93,6 +93,28 @@ def test_merge_with_streamed_accumulators_equals_oracle(method):
     assert_result_equals_oracle(result, expect, models, method, rtol=1e-8)
 
 
+def test_merge_reads_matrices_only_when_asked(monkeypatch):
+    models = related_mlps(2, seed=5)
+    reads = []
+    real = mudsc.Matcher.matrix
+    monkeypatch.setattr(mudsc.Matcher, "matrix",
+                        lambda self, *args: reads.append(args) or real(self, *args))
+    result = mudsc.merge(models, graph(), method="zip", alpha=1.0)
+    assert reads == []
+    g = ref.load_graph(GRAPH)
+    expect = ref.mudsc(g, models, method="zip", alpha=1.0)
+    assert list(result.matrices) == result.points and len(result.matrices) == len(g.points)
+    del models
+    gc.collect()  # the matcher, kept by result.matrices, keeps what it reads alive
+    first = g.points[0].name
+    for i in range(2):
+        np.testing.assert_array_equal(result.matrices[first][i][0], expect.corr[first].merge(i))
+    assert len(reads) == 4
+    assert result.matrices[first] is result.matrices[first] and len(reads) == 4  # read once
+    with pytest.raises(KeyError):
+        result.matrices["no such point"]
+
+
 def test_matcher_calls_equal_oracle_and_weights():
     models = related_mlps(2, seed=4)
     acts = mlp_activations(models, seed=4)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +15,36 @@ from .model import Model
 #: activations per point: an Accumulator or an NC x NC similarity array
 Activation = Union[Accumulator, npt.ArrayLike]
 
+#: a model's (merge C x C', unmerge C x C') matrices
+MatrixPair = Tuple[np.ndarray, np.ndarray]
+
+
+class PointMatrices(Mapping[str, List[MatrixPair]]):
+    """point -> per model (merge, unmerge), read from the matcher when a
+    point is first looked up: the matrices are dense C x C' arrays (for a
+    transformer's MLP points, tens of MB each), so merge() builds none that
+    nobody asks for.  Keeps the matcher alive."""
+
+    def __init__(self, matcher: Matcher, names: List[str]) -> None:
+        self._matcher = matcher
+        self._names = names
+        self._read: Dict[str, List[MatrixPair]] = {}
+
+    def __getitem__(self, point: str) -> List[MatrixPair]:
+        if point not in self._read:
+            if point not in self._names:
+                raise KeyError(point)
+            m = self._matcher
+            self._read[point] = [(m.matrix(point, i, "merge"), m.matrix(point, i, "unmerge"))
+                                 for i in range(m.n_models)]
+        return self._read[point]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
 
 @dataclass
 class MergeResult:
@@ -26,7 +56,8 @@ class MergeResult:
     points: the graph's point names, in order;
     permutations: point -> per model, perm[j] = the model's unit matched to
         anchor unit j (align only; None for zip);
-    matrices: point -> per model, (merge C x C', unmerge C x C');
+    matrices: point -> per model, (merge C x C', unmerge C x C'), read from
+        the library on first look-up (PointMatrices);
     scores: point -> PointResult;
     objectives, sweeps, best_sweep: as Matcher's.
     """
@@ -34,7 +65,7 @@ class MergeResult:
     model: Model
     points: List[str]
     permutations: Optional[Dict[str, List[np.ndarray]]]
-    matrices: Dict[str, List[Tuple[np.ndarray, np.ndarray]]]
+    matrices: PointMatrices
     scores: Dict[str, PointResult]
     objectives: List[float]
     sweeps: int
@@ -54,7 +85,8 @@ def merge(models: Sequence[Union[Model, Mapping[str, npt.ArrayLike]]], graph: Gr
     seed, threads, eps, similarity, progress) are Matcher's; weights: one
     per model for the average (default 1/N).
     """
-    with Matcher(graph, models, method=method, alpha=alpha, **opts) as matcher:
+    matcher = Matcher(graph, models, method=method, alpha=alpha, **opts)
+    try:
         for point, act in (activations or {}).items():
             if isinstance(act, Accumulator):
                 matcher.set_activations(point, act)
@@ -62,17 +94,19 @@ def merge(models: Sequence[Union[Model, Mapping[str, npt.ArrayLike]]], graph: Gr
                 matcher.set_activation_similarity(point, act)
         matcher.run()
         model = matcher.merge(weights)
-        names = graph.point_names
-        n = matcher.n_models
-        return MergeResult(
-            tensors=model.to_numpy(),
-            model=model,
-            points=names,
-            permutations=({p: [matcher.permutation(p, i) for i in range(n)] for p in names}
-                          if method == "align" else None),
-            matrices={p: [(matcher.matrix(p, i, "merge"), matcher.matrix(p, i, "unmerge"))
-                          for i in range(n)] for p in names},
-            scores={p: matcher.point_result(p) for p in names},
-            objectives=matcher.objectives,
-            sweeps=matcher.sweeps,
-            best_sweep=matcher.best_sweep)
+    except BaseException:
+        matcher.close()
+        raise
+    names = graph.point_names
+    n = matcher.n_models
+    return MergeResult(
+        tensors=model.to_numpy(),
+        model=model,
+        points=names,
+        permutations=({p: [matcher.permutation(p, i) for i in range(n)] for p in names}
+                      if method == "align" else None),
+        matrices=PointMatrices(matcher, names),
+        scores={p: matcher.point_result(p) for p in names},
+        objectives=matcher.objectives,
+        sweeps=matcher.sweeps,
+        best_sweep=matcher.best_sweep)
