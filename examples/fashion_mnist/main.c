@@ -204,21 +204,6 @@ static int add_base_rows(struct experiment *x)
 	return 0;
 }
 
-/* Plain averaging of the raw tensors: the no-matching baseline. */
-static int add_average(struct experiment *x)
-{
-	struct mlp avg;
-	double t0 = now(), secs;
-	int rc;
-
-	if (mlp_average(&avg, &x->net[0], &x->net[1]) != 0)
-		return -1;
-	secs = now() - t0;
-	rc = add_merged(x, "weight averaging", NAN, &avg, secs);
-	mlp_free(&avg);
-	return rc;
-}
-
 /* One merge with a fixed configuration, scored on the test set. */
 static int add_merge(struct experiment *x, const char *method, const struct merge_spec *spec)
 {
@@ -249,7 +234,7 @@ static int add_mudsc(struct experiment *x, const char *method, mudsc_method m)
 
 	cv->method = method;
 	for (int k = 1; k * x->cfg.alpha_step < 1.0 - 1e-9 && cv->n < MAX_ALPHAS; k++) {
-		struct merge_spec spec = {m, k * x->cfg.alpha_step, 1};
+		struct merge_spec spec = {m, k * x->cfg.alpha_step, 1, 0};
 		double t0 = now(), secs;
 
 		if (merger_run(&x->merger, &spec, &cand, NULL) != 0)
@@ -282,16 +267,18 @@ fail:
 
 static int run_merges(struct experiment *x)
 {
-	struct merge_spec weight = {MUDSC_METHOD_ALIGN, 1.0, 0};
-	struct merge_spec act_align = {MUDSC_METHOD_ALIGN, 0.0, 1};
-	struct merge_spec act_zip = {MUDSC_METHOD_ZIP, 0.0, 1};
+	struct merge_spec average = {MUDSC_METHOD_ALIGN, 1.0, 0, 1};
+	struct merge_spec weight = {MUDSC_METHOD_ALIGN, 1.0, 0, 0};
+	struct merge_spec act_align = {MUDSC_METHOD_ALIGN, 0.0, 1, 0};
+	struct merge_spec act_zip = {MUDSC_METHOD_ZIP, 0.0, 1, 0};
 	double t0 = now();
 
 	if (merger_new(&x->merger, &x->net[0], &x->net[1]) != 0 ||
 	    merger_calibrate(&x->merger, &x->calib, x->cfg.batch) != 0)
 		return -1;
 	x->calib_s = now() - t0;
-	if (add_average(x) != 0 || add_merge(x, "weight matching", &weight) != 0 ||
+	if (add_merge(x, "weight averaging", &average) != 0 ||
+	    add_merge(x, "weight matching", &weight) != 0 ||
 	    add_merge(x, "activation alignment", &act_align) != 0 ||
 	    add_merge(x, "ZipIt! (activation zip)", &act_zip) != 0 ||
 	    add_mudsc(x, "MuDSC align", MUDSC_METHOD_ALIGN) != 0 ||

@@ -90,6 +90,10 @@ int merger_new(struct merger *m, const struct mlp *a, const struct mlp *b)
 	if (a->n_layers < 2 || wrap_net(&m->models[0], a) != 0 || wrap_net(&m->models[1], b) != 0 ||
 	    build_graph(m, a) != 0)
 		goto fail;
+	if (mudsc_graph_new(&m->no_points) != MUDSC_OK) {
+		lib_fail("creating an empty graph");
+		goto fail;
+	}
 	for (size_t p = 0; p < m->n_points; p++)
 		if (mudsc_accum_new(&m->accums[p], 2, a->width[p + 1], NULL) != MUDSC_OK) {
 			lib_fail("creating an accumulator");
@@ -169,11 +173,12 @@ int merger_run(struct merger *m, const struct merge_spec *spec, struct mlp *out,
 
 	opts.method = spec->method;
 	opts.alpha = spec->alpha;
-	if (mudsc_matcher_new(&matcher, m->graph, m->models, 2, &opts) != MUDSC_OK) {
+	if (mudsc_matcher_new(&matcher, spec->average_only ? m->no_points : m->graph, m->models, 2,
+	                      &opts) != MUDSC_OK) {
 		lib_fail("creating the matcher");
 		goto done;
 	}
-	for (size_t p = 0; p < m->n_points && spec->use_activations; p++)
+	for (size_t p = 0; p < m->n_points && spec->use_activations && !spec->average_only; p++)
 		if (mudsc_matcher_set_activations(matcher, p, m->accums[p]) != MUDSC_OK) {
 			lib_fail("giving the matcher activations");
 			goto done;
@@ -202,5 +207,6 @@ void merger_free(struct merger *m)
 	mudsc_model_free(m->models[0]);
 	mudsc_model_free(m->models[1]);
 	mudsc_graph_free(m->graph);
+	mudsc_graph_free(m->no_points);
 	memset(m, 0, sizeof(*m));
 }

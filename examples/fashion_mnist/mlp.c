@@ -169,12 +169,3 @@ void mlp_backward(const struct mlp *net, struct mlp_work *work, const float *x, 
 		cur ^= 1;
 	}
 }
-
-int mlp_average(struct mlp *out, const struct mlp *a, const struct mlp *b)
-{
-	if (a->n_params != b->n_params || mlp_new_like(out, a) != 0)
-		return -1;
-	for (size_t i = 0; i < a->n_params; i++)
-		out->params[i] = 0.5f * (a->params[i] + b->params[i]);
-	return 0;
-}

@@ -61,7 +61,4 @@ const float *mlp_forward(const struct mlp *net, struct mlp_work *work, const flo
 void mlp_backward(const struct mlp *net, struct mlp_work *work, const float *x, int64_t rows,
                   const float *dout, struct mlp *grad);
 
-/* out = the parameter-wise mean of a and b (same shapes): plain weight averaging. */
-int mlp_average(struct mlp *out, const struct mlp *a, const struct mlp *b);
-
 #endif /* FMNIST_MLP_H */
