@@ -35,6 +35,10 @@ def _options(replace_nonfinite: bool, max_lead: Optional[int],
     return o
 
 
+#: the library's default of how far one model may run ahead (observations)
+DEFAULT_MAX_LEAD: int = _options(False, None, None).max_lead
+
+
 def features(array: np.ndarray, axis: int, dtype: Optional[str] = None) -> Features:
     """A mudsc_features view of array (borrowed: keep array alive while the
     result is used).  Element strides are the byte strides divided by the
@@ -71,7 +75,8 @@ class Accumulator(Handle):
 
     Model i's k-th observation must be the same input as model j's k-th.
     Chunks of different models may interleave; a model may run ahead of the
-    slowest one by at most max_lead observations (default 16384).
+    slowest one by at most max_lead observations (default DEFAULT_MAX_LEAD,
+    the library's).
     """
 
     def __init__(self, n_models: int, width: int, replace_nonfinite: bool = False,

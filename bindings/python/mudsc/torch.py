@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from . import errors
-from .accum import Accumulator
+from .accum import DEFAULT_MAX_LEAD, Accumulator
 from .graph import Graph, Point, site_module
 from .merge import MergeResult
 from .merge import merge as _merge
@@ -32,7 +32,6 @@ _DIRECT = {torch.float16, torch.float32, torch.float64, torch.uint8, torch.int8,
            torch.int32, torch.int64, torch.bool}
 # mudsc dtype names torch has, other than through NumPy.
 _MODEL_DTYPES = {"BF16": torch.bfloat16}
-_DEFAULT_MAX_LEAD = 16384
 
 
 def _numpy(t: torch.Tensor) -> Tuple[np.ndarray, Optional[str]]:
@@ -164,9 +163,9 @@ def _feed(accs: Dict[str, Accumulator], point: Point, feats: List[torch.Tensor])
     per_sample, rows = _observations_per_sample(arrays[0][0].shape, point.site_axis)
     acc = accs.get(point.name)
     if acc is None:
-        acc = Accumulator(len(feats), point.width, max_lead=max(_DEFAULT_MAX_LEAD, per_sample))
+        acc = Accumulator(len(feats), point.width, max_lead=max(DEFAULT_MAX_LEAD, per_sample))
         accs[point.name] = acc
-    step = max(1, _DEFAULT_MAX_LEAD // max(per_sample, 1)) if rows > 1 else 1
+    step = max(1, DEFAULT_MAX_LEAD // max(per_sample, 1)) if rows > 1 else 1
     for start in range(0, max(rows, 1), step):
         for i, (arr, dtype) in enumerate(arrays):
             chunk = arr[start:start + step] if rows > 1 else arr
