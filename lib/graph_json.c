@@ -295,10 +295,8 @@ static mudsc_status read_file(const char *path, char **buf, size_t *len)
 		if (n < cap)
 			break;
 		grown = mudsc_realloc_array(data, 2 * cap, 1, "graph JSON text");
-		if (grown == NULL) {
+		if (grown == NULL)
 			free(data);
-			data = NULL;
-		}
 		data = grown;
 		cap *= 2;
 	}
