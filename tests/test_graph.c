@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "graph_internal.h"
+#include "graph/graph.h"
 #include "suites.h"
 #include "testutil.h"
 
@@ -259,19 +259,19 @@ START_TEST(bindings_of_a_tensor_or_part)
 	ck_assert_ok(mudsc_graph_bind(g, 1, "qkv", "k", 0, MUDSC_ROLE_OUT, 0));
 	ck_assert_ok(mudsc_graph_bind(g, 1, "proj", NULL, 1, MUDSC_ROLE_IN, 0));
 	/* part k: its own binding and the whole-tensor one */
-	ck_assert_uint_eq(mudsc_graph_bindings_of(g, "qkv", 1, refs, 4), 2);
+	ck_assert_uint_eq(mudsc__graph_bindings_of(g, "qkv", 1, refs, 4), 2);
 	ck_assert_uint_eq(refs[0].point, 0);
 	ck_assert_uint_eq(refs[1].point, 1);
 	ck_assert_uint_eq(refs[1].binding, 1);
 	/* part v: only the whole-tensor binding */
-	ck_assert_uint_eq(mudsc_graph_bindings_of(g, "qkv", 2, refs, 4), 1);
+	ck_assert_uint_eq(mudsc__graph_bindings_of(g, "qkv", 2, refs, 4), 1);
 	/* the whole tensor: only whole bindings; counting without room */
-	ck_assert_uint_eq(mudsc_graph_bindings_of(g, "qkv", -1, NULL, 0), 1);
-	ck_assert_uint_eq(mudsc_graph_bindings_of(g, "proj", -1, refs, 1), 1);
+	ck_assert_uint_eq(mudsc__graph_bindings_of(g, "qkv", -1, NULL, 0), 1);
+	ck_assert_uint_eq(mudsc__graph_bindings_of(g, "proj", -1, refs, 1), 1);
 	ck_assert_uint_eq(refs[0].binding, 2);
-	ck_assert_uint_eq(mudsc_graph_bindings_of(g, "absent", -1, refs, 4), 0);
-	ck_assert_ptr_nonnull(mudsc_graph_split_of(g, "qkv"));
-	ck_assert_ptr_null(mudsc_graph_split_of(g, "proj"));
+	ck_assert_uint_eq(mudsc__graph_bindings_of(g, "absent", -1, refs, 4), 0);
+	ck_assert_ptr_nonnull(mudsc__graph_split_of(g, "qkv"));
+	ck_assert_ptr_null(mudsc__graph_split_of(g, "proj"));
 	mudsc_graph_free(g);
 }
 END_TEST

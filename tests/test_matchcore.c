@@ -2,20 +2,20 @@
  * row similarity, axis contraction and transposition (white box). */
 #include <math.h>
 
-#include "axis_ops.h"
-#include "rng.h"
-#include "simil.h"
+#include "matcher/matcher.h"
+#include "core/core.h"
+#include "kernels/kernels.h"
 #include "suites.h"
 #include "testutil.h"
 
 START_TEST(splitmix64_published_values)
 {
-	struct mudsc_rng rng;
-	mudsc_rng_seed(&rng, 0);
+	struct mudsc__rng rng;
+	mudsc__rng_seed(&rng, 0);
 	/* reference outputs of splitmix64 seeded with 0 */
-	ck_assert_uint_eq(mudsc_rng_next(&rng), 0xe220a8397b1dcdafull);
-	ck_assert_uint_eq(mudsc_rng_next(&rng), 0x6e789e6aa1b965f4ull);
-	ck_assert_uint_eq(mudsc_rng_next(&rng), 0x06c45d188009454full);
+	ck_assert_uint_eq(mudsc__rng_next(&rng), 0xe220a8397b1dcdafull);
+	ck_assert_uint_eq(mudsc__rng_next(&rng), 0x6e789e6aa1b965f4ull);
+	ck_assert_uint_eq(mudsc__rng_next(&rng), 0x06c45d188009454full);
 }
 END_TEST
 
@@ -23,7 +23,7 @@ START_TEST(fisher_yates_order)
 {
 	/* From the published values: k=3: j = v0 % 4 = 3 (no swap); k=2: j = v1 % 3 = 0
 	 * (swap 2 and 0); k=1: j = v2 % 2 = 1 (no swap): [2, 1, 0, 3]. */
-	struct mudsc_rng rng;
+	struct mudsc__rng rng;
 	int64_t order[4];
 	int64_t expect[4];
 	uint64_t v[3] = {0xe220a8397b1dcdafull, 0x6e789e6aa1b965f4ull, 0x06c45d188009454full};
@@ -36,8 +36,8 @@ START_TEST(fisher_yates_order)
 	}
 	ck_assert_int_eq(expect[0], 2);
 	ck_assert_int_eq(expect[3], 3);
-	mudsc_rng_seed(&rng, 0);
-	mudsc_rng_order(&rng, order, 4);
+	mudsc__rng_seed(&rng, 0);
+	mudsc__rng_order(&rng, order, 4);
 	for (int i = 0; i < 4; i++)
 		ck_assert_int_eq(order[i], expect[i]);
 }
@@ -49,7 +49,7 @@ START_TEST(pearson_closed_forms)
 	double Z[5 * 4] = {1, 2, 3, 4, 7, 9, 11, 13, 4, 3, 2, 1, 5, 5, 5, 5,
 	                   1e8 + 1, 1e8 + 2, 1e8 + 3, 1e8 + 4};
 	double S[25];
-	ck_assert_ok(mudsc_similarity_rows(S, Z, 5, 4, MUDSC_SIMIL_PEARSON, 1e-7));
+	ck_assert_ok(mudsc__similarity_rows(S, Z, 5, 4, MUDSC_SIMILARITY_CORRELATION, 1e-7));
 	ck_assert_double_eq_tol(S[0 * 5 + 1], 1.0, 1e-12);
 	ck_assert_double_eq_tol(S[0 * 5 + 2], -1.0, 1e-12);
 	ck_assert_double_eq_tol(S[0 * 5 + 3], 0.0, 1e-12);
@@ -65,7 +65,7 @@ START_TEST(cosine_closed_forms)
 {
 	double Z[3 * 2] = {1, 0, 0, 2, 3, 3};
 	double S[9];
-	ck_assert_ok(mudsc_similarity_rows(S, Z, 3, 2, MUDSC_SIMIL_COSINE, 1e-7));
+	ck_assert_ok(mudsc__similarity_rows(S, Z, 3, 2, MUDSC_SIMILARITY_COSINE, 1e-7));
 	ck_assert_double_eq_tol(S[0 * 3 + 1], 0.0, 1e-15);
 	ck_assert_double_eq_tol(S[0 * 3 + 2], sqrt(0.5), 1e-15);
 	ck_assert_double_eq_tol(S[1 * 3 + 1], 1.0, 1e-15);
@@ -75,10 +75,10 @@ END_TEST
 START_TEST(similarity_rejects_bad_input)
 {
 	double Z[2] = {1, NAN}, S[4];
-	ck_assert_status(mudsc_similarity_rows(S, Z, 2, 1, MUDSC_SIMIL_PEARSON, 1e-7),
+	ck_assert_status(mudsc__similarity_rows(S, Z, 2, 1, MUDSC_SIMILARITY_CORRELATION, 1e-7),
 	                 MUDSC_E_NUMERIC);
 	ck_assert_error_has("row 1");
-	ck_assert_status(mudsc_similarity_rows(S, Z, 2, 0, MUDSC_SIMIL_PEARSON, 1e-7), MUDSC_E_SHAPE);
+	ck_assert_status(mudsc__similarity_rows(S, Z, 2, 0, MUDSC_SIMILARITY_CORRELATION, 1e-7), MUDSC_E_SHAPE);
 }
 END_TEST
 
@@ -93,27 +93,27 @@ START_TEST(contract_and_transpose)
 	int64_t shape[3] = {2, 3, 2};
 	size_t outer, inner;
 
-	mudsc_axis_split(3, shape, 1, &outer, &inner);
+	mudsc__axis_split(3, shape, 1, &outer, &inner);
 	ck_assert_uint_eq(outer, 2);
 	ck_assert_uint_eq(inner, 2);
-	mudsc_axis_contract(out, T, outer, 3, inner, assign, scale, 2);
+	mudsc__axis_contract(out, T, outer, 3, inner, assign, scale, 2);
 	double expect[8] = {6, 8, 3, 4, 18, 20, 9, 10};
 	for (int i = 0; i < 8; i++)
 		ck_assert_double_eq(out[i], expect[i]);
-	mudsc_axis_to_front(front, outer * inner, T, outer, 3, inner);
+	mudsc__axis_to_front(front, outer * inner, T, outer, 3, inner);
 	/* front[u, o*2 + i] = T[o, u, i] */
 	double expect_front[12] = {1, 2, 7, 8, 3, 4, 9, 10, 5, 6, 11, 12};
 	for (int i = 0; i < 12; i++)
 		ck_assert_double_eq(front[i], expect_front[i]);
 	/* into rows of a wider matrix (leading dimension 6, 2 columns of padding) */
 	double wide[18] = {0};
-	mudsc_axis_to_front(wide, 6, T, outer, 3, inner);
+	mudsc__axis_to_front(wide, 6, T, outer, 3, inner);
 	for (int u = 0; u < 3; u++)
 		for (int k = 0; k < 4; k++)
 			ck_assert_double_eq(wide[u * 6 + k], expect_front[u * 4 + k]);
-	ck_assert_int_eq(mudsc_axis_is_identity((const int64_t[]){0, 1, 2}, 3, 3), 1);
-	ck_assert_int_eq(mudsc_axis_is_identity((const int64_t[]){0, 2, 1}, 3, 3), 0);
-	ck_assert_int_eq(mudsc_axis_is_identity((const int64_t[]){0, 1, 1}, 3, 2), 0);
+	ck_assert_int_eq(mudsc__axis_is_identity((const int64_t[]){0, 1, 2}, 3, 3), 1);
+	ck_assert_int_eq(mudsc__axis_is_identity((const int64_t[]){0, 2, 1}, 3, 3), 0);
+	ck_assert_int_eq(mudsc__axis_is_identity((const int64_t[]){0, 1, 1}, 3, 2), 0);
 }
 END_TEST
 

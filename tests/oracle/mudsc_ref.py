@@ -325,7 +325,7 @@ def as_f64(t):
 
 
 def from_f64(x, dtype):
-    """Store float64 values as `dtype`, rounding as lib/convert.h does: F64
+    """Store float64 values as `dtype`, rounding as lib/core/convert.h does: F64
     as is, F32 to nearest, F16 and BF16 to nearest even through float32."""
     x = np.asarray(x, dtype=np.float64)
     if dtype == "F64":

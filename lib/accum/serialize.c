@@ -1,0 +1,242 @@
+/*
+ * mudsc_accum_serialize / _deserialize: the versioned little-endian byte
+ * format documented in include/mudsc/accum.h.  The stored statistics are
+ * implementation-neutral (count, means, centred sums of products), not the
+ * accumulator's internal shifted sums.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "accum/accum.h"
+
+#define ACCUM_MAGIC "MUDSCACC"
+#define ACCUM_VERSION 1u
+#define ACCUM_HEADER 40u
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+	for (int k = 0; k < 8; k++)
+		p[k] = (unsigned char)(v >> (8 * k));
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int k = 7; k >= 0; k--)
+		v = (v << 8) | p[k];
+	return v;
+}
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+	for (int k = 0; k < 4; k++)
+		p[k] = (unsigned char)(v >> (8 * k));
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_f64(unsigned char *p, double d)
+{
+	uint64_t v;
+
+	memcpy(&v, &d, 8);
+	put_u64(p, v);
+}
+
+static double get_f64(const unsigned char *p)
+{
+	uint64_t v = get_u64(p);
+	double d;
+
+	memcpy(&d, &v, 8);
+	return d;
+}
+
+static uint64_t fnv1a64(const unsigned char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325u;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3u;
+	}
+	return h;
+}
+
+/* Total size for nc units; false on overflow. */
+static bool serialized_size(uint64_t nc, size_t *out)
+{
+	size_t tri, body;
+
+	if (nc > SIZE_MAX / 16 || !mudsc__mul_size((size_t)nc, (size_t)nc + 1, &tri))
+		return false;
+	tri /= 2;
+	return mudsc__add_size((size_t)nc, tri, &body) && mudsc__mul_size(body, 8, &body) &&
+	       mudsc__add_size(body, ACCUM_HEADER + 8, out);
+}
+
+MUDSC_API mudsc_status mudsc_accum_serialize(mudsc_accum *accum, void **out_buf, size_t *out_len)
+{
+	unsigned char *buf, *p;
+	size_t len, nc;
+	double n;
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL(accum);
+	MUDSC__CHECK_NULL(out_buf);
+	MUDSC__CHECK_NULL(out_len);
+	st = mudsc__accum_settle(accum, "mudsc_accum_serialize");
+	if (st != MUDSC_OK)
+		return st;
+	nc = accum->nc;
+	if (!serialized_size(nc, &len))
+		return mudsc__err(MUDSC_E_NOMEM, "mudsc_accum_serialize: size overflows");
+	buf = mudsc__alloc(len, "serialized accumulator");
+	if (buf == NULL)
+		return MUDSC_E_NOMEM;
+	memcpy(buf, ACCUM_MAGIC, 8);
+	put_u32(buf + 8, ACCUM_VERSION);
+	put_u32(buf + 12, 0);
+	put_u64(buf + 16, (uint64_t)accum->n_models);
+	put_u64(buf + 24, (uint64_t)accum->width);
+	put_u64(buf + 32, (uint64_t)accum->done);
+	p = buf + ACCUM_HEADER;
+	n = accum->done ? (double)accum->done : 1.0;
+	for (size_t u = 0; u < nc; u++, p += 8)
+		put_f64(p, accum->done ? accum->shift[u] + accum->sum[u] / n : 0.0);
+	for (size_t a = 0; a < nc; a++)
+		for (size_t b = a; b < nc; b++, p += 8) {
+			double m = accum->prod[a * nc + b] - accum->sum[a] * (accum->sum[b] / n);
+			/* a constant feature's variance may round to -tiny: store 0 */
+			put_f64(p, a == b ? fmax(m, 0.0) : m);
+		}
+	put_u64(p, fnv1a64(buf, (size_t)(p - buf)));
+	*out_buf = buf;
+	*out_len = len;
+	return MUDSC_OK;
+}
+
+static mudsc_status parse_error(const char *rule)
+{
+	return mudsc__err(MUDSC_E_PARSE, "mudsc_accum_deserialize: argument 'buf': %s", rule);
+}
+
+/* Header checks; fills n_models, width, count. */
+static mudsc_status check_header(const unsigned char *b, size_t len, int32_t *n_models,
+                                 int64_t *width, int64_t *count)
+{
+	uint64_t N, C, n;
+	size_t want = 0;
+
+	if (len < ACCUM_HEADER + 8)
+		return mudsc__err(MUDSC_E_PARSE,
+		                 "mudsc_accum_deserialize: argument 'len' = %zu is shorter than the "
+		                 "%u-byte header",
+		                 len, ACCUM_HEADER + 8);
+	if (memcmp(b, ACCUM_MAGIC, 8) != 0)
+		return parse_error("bad magic (not a serialized mudsc_accum)");
+	if (get_u32(b + 8) != ACCUM_VERSION)
+		return mudsc__err(MUDSC_E_PARSE,
+		                 "mudsc_accum_deserialize: format version %" PRIu32
+		                 " is not supported (this library reads version %u)",
+		                 get_u32(b + 8), ACCUM_VERSION);
+	if (get_u32(b + 12) != 0)
+		return parse_error("unknown flags");
+	N = get_u64(b + 16);
+	C = get_u64(b + 24);
+	n = get_u64(b + 32);
+	if (N < 2 || N > INT32_MAX)
+		return mudsc__err(MUDSC_E_PARSE, "mudsc_accum_deserialize: N = %" PRIu64 " not >= 2", N);
+	if (C < 1 || C > INT32_MAX || N * C > INT32_MAX)
+		return mudsc__err(MUDSC_E_PARSE, "mudsc_accum_deserialize: C = %" PRIu64 " out of range",
+		                 C);
+	if (n > INT64_MAX / 2)
+		return parse_error("observation count out of range");
+	if (!serialized_size(N * C, &want) || want != len)
+		return mudsc__err(MUDSC_E_PARSE,
+		                 "mudsc_accum_deserialize: argument 'len' = %zu, N = %" PRIu64
+		                 " and C = %" PRIu64 " need %zu bytes",
+		                 len, N, C, want);
+	if (get_u64(b + len - 8) != fnv1a64(b, len - 8))
+		return parse_error("hash mismatch (corrupt bytes)");
+	*n_models = (int32_t)N;
+	*width = (int64_t)C;
+	*count = (int64_t)n;
+	return MUDSC_OK;
+}
+
+/* Values: finite means and products, non-negative variances. */
+static mudsc_status check_values(const unsigned char *b, size_t nc)
+{
+	const unsigned char *p = b + ACCUM_HEADER;
+
+	for (size_t u = 0; u < nc; u++, p += 8)
+		if (!isfinite(get_f64(p)))
+			return parse_error("a mean is not finite");
+	for (size_t a = 0; a < nc; a++)
+		for (size_t c = a; c < nc; c++, p += 8) {
+			double v = get_f64(p);
+			if (!isfinite(v))
+				return parse_error("a sum of products is not finite");
+			if (a == c && v < 0.0)
+				return parse_error("a variance is negative");
+		}
+	return MUDSC_OK;
+}
+
+static void load_state(mudsc_accum *acc, const unsigned char *b, int64_t count)
+{
+	const size_t nc = acc->nc;
+	const unsigned char *p = b + ACCUM_HEADER;
+
+	const double n = count > 0 ? (double)count : 1.0;
+
+	/* shifts: the means rounded to float (the accumulator's invariant);
+	 * S1 = n (mu - s) and S2 = M + S1 S1' / n around them */
+	for (size_t u = 0; u < nc; u++, p += 8) {
+		const double mu = get_f64(p);
+		mudsc__accum_set_shift(acc, u, mu);
+		acc->sum[u] = count > 0 ? n * (mu - acc->shift[u]) : 0.0;
+	}
+	for (size_t a = 0; a < nc; a++)
+		for (size_t c = a; c < nc; c++, p += 8)
+			acc->prod[a * nc + c] = get_f64(p) + acc->sum[a] * (acc->sum[c] / n);
+	acc->done = count;
+	for (int32_t i = 0; i < acc->n_models; i++) {
+		acc->seen[i] = count;
+		acc->has_shift[i] = count > 0;
+	}
+}
+
+MUDSC_API mudsc_status mudsc_accum_deserialize(mudsc_accum **out, const void *buf, size_t len,
+                                               const mudsc_accum_options *options)
+{
+	mudsc_accum_options opts;
+	int32_t N = 0;
+	int64_t C = 0, count = 0;
+	mudsc_accum *acc;
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL(out);
+	MUDSC__CHECK_NULL(buf);
+	st = mudsc__accum_options_check(&opts, options, "mudsc_accum_deserialize");
+	if (st == MUDSC_OK)
+		st = check_header(buf, len, &N, &C, &count);
+	if (st == MUDSC_OK)
+		st = check_values(buf, (size_t)N * (size_t)C);
+	if (st == MUDSC_OK)
+		st = mudsc_accum_new(&acc, N, C, &opts);
+	if (st != MUDSC_OK)
+		return st;
+	load_state(acc, buf, count);
+	*out = acc;
+	return MUDSC_OK;
+}

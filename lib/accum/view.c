@@ -1,0 +1,156 @@
+/*
+ * Reading a mudsc_features view (any rank, feature axis, element strides,
+ * F32/F64/F16/BF16) one observation at a time.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "accum/accum.h"
+#include "core/core.h"
+
+static bool accum_dtype_ok(mudsc_dtype d)
+{
+	return d == MUDSC_DTYPE_F32 || d == MUDSC_DTYPE_F64 || d == MUDSC_DTYPE_F16 ||
+	       d == MUDSC_DTYPE_BF16;
+}
+
+mudsc_status mudsc__accum_view_check(struct accum_view *v, const mudsc_features *x, int64_t width,
+                                    const char *fn)
+{
+	int64_t cstride[MUDSC_MAX_RANK];
+	size_t numel;
+	int32_t axis;
+
+	if (!accum_dtype_ok(x->dtype))
+		return mudsc__err(MUDSC_E_INVALID,
+		                 "%s: argument 'features': dtype %d is not F32, F64, F16 or BF16", fn,
+		                 (int)x->dtype);
+	if (x->rank < 1 || x->rank > MUDSC_MAX_RANK)
+		return mudsc__err(MUDSC_E_SHAPE, "%s: argument 'features': rank %d not in 1..%d", fn,
+		                 (int)x->rank, MUDSC_MAX_RANK);
+	axis = x->feature_axis < 0 ? x->feature_axis + x->rank : x->feature_axis;
+	if (axis < 0 || axis >= x->rank)
+		return mudsc__err(MUDSC_E_SHAPE,
+		                 "%s: argument 'features': feature_axis %d out of range for rank %d", fn,
+		                 (int)x->feature_axis, (int)x->rank);
+	if (!mudsc__shape_numel(x->rank, x->shape, &numel) || numel > (size_t)INT64_MAX)
+		return mudsc__err(MUDSC_E_SHAPE,
+		                 "%s: argument 'features': negative or overflowing shape", fn);
+	if (x->shape[axis] != width)
+		return mudsc__err(MUDSC_E_SHAPE,
+		                 "%s: argument 'features': feature axis %d has %" PRId64
+		                 " entries, the accumulator's width is %" PRId64,
+		                 fn, (int)axis, x->shape[axis], width);
+	if (x->data == NULL && numel > 0)
+		return mudsc__err(MUDSC_E_INVALID, "%s: argument 'features': data is NULL", fn);
+
+	cstride[x->rank - 1] = 1;
+	for (int32_t d = x->rank - 1; d > 0; d--)
+		cstride[d - 1] = cstride[d] * x->shape[d];
+	memset(v, 0, sizeof *v);
+	v->dtype = x->dtype;
+	v->esize = mudsc_dtype_size(x->dtype);
+	v->data = x->data;
+	v->faxis = axis;
+	v->width = width;
+	v->fstride = x->strides ? x->strides[axis] : cstride[axis];
+	v->nobs = numel ? (int64_t)(numel / (size_t)width) : 0;
+	for (int32_t d = 0; d < x->rank; d++) {
+		if (d == axis)
+			continue;
+		v->oshape[v->orank] = x->shape[d];
+		v->ostride[v->orank] = x->strides ? x->strides[d] : cstride[d];
+		v->oaxis[v->orank] = d;
+		v->orank++;
+	}
+	return MUDSC_OK;
+}
+
+/* Element offset of observation obs: its multi-index over the observation
+ * axes, last axis fastest. */
+static int64_t view_offset(const struct accum_view *v, int64_t obs)
+{
+	int64_t off = 0;
+
+	for (int32_t d = v->orank - 1; d >= 0; d--) {
+		off += (obs % v->oshape[d]) * v->ostride[d];
+		obs /= v->oshape[d];
+	}
+	return off;
+}
+
+static int64_t first_nonfinite(const double *x, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++)
+		if (!isfinite(x[i]))
+			return i;
+	return -1;
+}
+
+const unsigned char *mudsc__accum_view_at(const struct accum_view *v, int64_t obs)
+{
+	return v->data + view_offset(v, obs) * (ptrdiff_t)v->esize;
+}
+
+int64_t mudsc__accum_view_row(const struct accum_view *v, int64_t obs, double *dst)
+{
+	const unsigned char *p = mudsc__accum_view_at(v, obs);
+	const ptrdiff_t step = (ptrdiff_t)v->fstride * (ptrdiff_t)v->esize;
+	const int64_t n = v->width;
+	uint16_t h;
+	float f;
+
+	/* One loop per dtype so the inner loop has no switch. */
+	switch (v->dtype) {
+	case MUDSC_DTYPE_F32:
+		for (int64_t c = 0; c < n; c++, p += step) {
+			memcpy(&f, p, 4);
+			dst[c] = f;
+		}
+		break;
+	case MUDSC_DTYPE_F64:
+		for (int64_t c = 0; c < n; c++, p += step)
+			memcpy(&dst[c], p, 8);
+		break;
+	case MUDSC_DTYPE_F16:
+		for (int64_t c = 0; c < n; c++, p += step) {
+			memcpy(&h, p, 2);
+			dst[c] = mudsc__f16_to_f32(h);
+		}
+		break;
+	default: /* BF16, the only other dtype view_check lets through */
+		for (int64_t c = 0; c < n; c++, p += step) {
+			memcpy(&h, p, 2);
+			dst[c] = mudsc__bf16_to_f32(h);
+		}
+		break;
+	}
+	return first_nonfinite(dst, n);
+}
+
+void mudsc__accum_view_position(const struct accum_view *v, int64_t obs, int64_t feature,
+                               char *buf, size_t len)
+{
+	int64_t idx[MUDSC_MAX_RANK];
+	size_t used = 0;
+	int32_t rank = v->orank + 1;
+
+	idx[v->faxis] = feature;
+	for (int32_t d = v->orank - 1; d >= 0; d--) {
+		idx[v->oaxis[d]] = obs % v->oshape[d];
+		obs /= v->oshape[d];
+	}
+	buf[0] = '\0';
+	for (int32_t d = 0; d < rank && used + 1 < len; d++) {
+		int k = snprintf(buf + used, len - used, "%s%" PRId64, d ? ", " : "(", idx[d]);
+		if (k < 0)
+			return;
+		used += (size_t)k;
+	}
+	if (used + 1 < len)
+		snprintf(buf + used, len - used, ")");
+}

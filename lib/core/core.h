@@ -1,0 +1,83 @@
+/*
+ * Private helpers shared by the library's modules.  Never installed.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef MUDSC_INTERNAL_H
+#define MUDSC_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mudsc/common.h"
+
+#if defined(__GNUC__)
+#define MUDSC__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define MUDSC__LIKELY(x) __builtin_expect(!!(x), 1)
+#define MUDSC__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define MUDSC__PRINTF(f, a)
+#define MUDSC__LIKELY(x) (x)
+#define MUDSC__UNLIKELY(x) (x)
+#endif
+
+/* Record status and a formatted message as the calling thread's last error
+ * and return status, so call sites read `return mudsc__err(MUDSC_E_X, ...)`. */
+mudsc_status mudsc__err(mudsc_status status, const char *fmt, ...) MUDSC__PRINTF(2, 3);
+
+/* Prefix the current thread's last message with context ("loading x: ..."),
+ * keeping its status; returns that status. */
+mudsc_status mudsc__err_context(mudsc_status status, const char *fmt, ...) MUDSC__PRINTF(2, 3);
+
+/* Send a message to the host's log callback, if any. */
+void mudsc__log(mudsc_log_level level, const char *fmt, ...) MUDSC__PRINTF(2, 3);
+
+/* Allocation that records MUDSC_E_NOMEM with `what` in the message on failure. */
+void *mudsc__alloc(size_t size, const char *what);
+void *mudsc__calloc(size_t count, size_t size, const char *what);
+void *mudsc__realloc_array(void *ptr, size_t count, size_t size, const char *what);
+char *mudsc__strdup(const char *s, const char *what);
+
+/* Make room for one more element in a growable array (*array of *capacity
+ * elements of elem_size bytes, count in use), doubling from 8.  The array is
+ * unchanged on failure (MUDSC_E_NOMEM). */
+mudsc_status mudsc__reserve_one(void **array, size_t *capacity, size_t count, size_t elem_size,
+                               const char *what);
+
+/* Checked size arithmetic: false on overflow. */
+static inline bool mudsc__mul_size(size_t a, size_t b, size_t *out)
+{
+	return !__builtin_mul_overflow(a, b, out);
+}
+static inline bool mudsc__add_size(size_t a, size_t b, size_t *out)
+{
+	return !__builtin_add_overflow(a, b, out);
+}
+
+/* Number of elements of a shape with overflow checks; false on overflow or
+ * a negative entry. */
+bool mudsc__shape_numel(int32_t rank, const int64_t *shape, size_t *out);
+
+/* Argument checks that name the argument in the message. */
+#define MUDSC__CHECK_ARG(cond, name)                                                            \
+	do {                                                                                       \
+		if (MUDSC__UNLIKELY(!(cond)))                                                           \
+			return mudsc__err(MUDSC_E_INVALID, "%s: invalid argument '%s' (%s)", __func__,     \
+			                 name, #cond);                                                     \
+	} while (0)
+#define MUDSC__CHECK_NULL(ptr)                                                                  \
+	do {                                                                                       \
+		if (MUDSC__UNLIKELY((ptr) == NULL))                                                     \
+			return mudsc__err(MUDSC_E_INVALID, "%s: argument '%s' is NULL", __func__, #ptr);   \
+	} while (0)
+
+/* The rest of the room: dtype converters, atomic files, string maps, the
+ * seeded generator and the BLAS shim. */
+#include "core/atomic_file.h"
+#include "core/blas.h"
+#include "core/convert.h"
+#include "core/rng.h"
+#include "core/strmap.h"
+
+#endif /* MUDSC_INTERNAL_H */

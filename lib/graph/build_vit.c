@@ -1,0 +1,215 @@
+/*
+ * Ready graph builder: ViT / pre-norm transformer encoders with timm names.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "graph/graph.h"
+#include "core/core.h"
+
+#define NAME_CAP 256
+
+MUDSC_API void mudsc_vit_options_init(mudsc_vit_options *opts)
+{
+	static const mudsc_vit_options defaults = MUDSC_VIT_OPTIONS_INIT;
+	if (opts != NULL)
+		*opts = defaults;
+}
+
+static mudsc_status check_options(const mudsc_vit_options *o)
+{
+	if (o->size != sizeof *o)
+		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_build_vit: opts->size = %zu, expected "
+		                                  "%zu (use mudsc_vit_options_init)", o->size, sizeof *o);
+	if (o->dim < 1 || o->depth < 1 || o->heads < 1 || o->mlp_dim < 1 || o->dim % o->heads != 0)
+		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_build_vit: opts->dim = %lld, depth = %d, "
+		                                  "heads = %d, mlp_dim = %lld (need all >= 1 and heads "
+		                                  "dividing dim)", (long long)o->dim, (int)o->depth,
+		                 (int)o->heads, (long long)o->mlp_dim);
+	if (o->prefix == NULL || o->block_template == NULL || o->block_template[0] == '\0')
+		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_build_vit: opts->prefix and "
+		                                  "opts->block_template must be strings, the template "
+		                                  "non-empty");
+	if (mudsc__graph_check_name_option(o->prefix, "mudsc_graph_build_vit", "opts->prefix") ||
+	    mudsc__graph_check_name_option(o->block_template, "mudsc_graph_build_vit",
+	                                  "opts->block_template"))
+		return MUDSC_E_INVALID;
+	return MUDSC_OK;
+}
+
+struct ctx {
+	mudsc_graph *g;
+	const mudsc_vit_options *o;
+	size_t res; /* the residual stream point */
+};
+
+/* Bind "<module>.<param>" (module already carries the prefix). */
+static mudsc_status bind_param(struct ctx *c, size_t p, const char *module, const char *param,
+                         const char *part, int32_t axis, mudsc_role role)
+{
+	char t[2 * NAME_CAP];
+	mudsc__graph_namef(t, sizeof t, "%s%s%s", module, param[0] ? "." : "", param);
+	return mudsc_graph_bind(c->g, p, t, part, axis, role, 0);
+}
+
+static mudsc_status bind_norm(struct ctx *c, const char *norm)
+{
+	mudsc_status st = bind_param(c, c->res, norm, "weight", NULL, 0, MUDSC_ROLE_OUT);
+	return st != MUDSC_OK ? st : bind_param(c, c->res, norm, "bias", NULL, 0, MUDSC_ROLE_OUT);
+}
+
+static mudsc_status named_point(struct ctx *c, const char *blk, const char *what, int64_t width,
+                                int64_t groups, const char *site, size_t *p)
+{
+	char name[2 * NAME_CAP];
+	mudsc_status st;
+
+	mudsc__graph_namef(name, sizeof name, "%s.%s", blk, what);
+	if ((st = mudsc_graph_add_point(c->g, name, width, groups, p)) != MUDSC_OK)
+		return st;
+	mudsc__graph_namef(name, sizeof name, "%s.%s", blk, site);
+	return mudsc_graph_set_site(c->g, *p, name, -1);
+}
+
+/* Attention: q, k, v parts and the projection's input share the heads.
+ * The units are observed where they enter attn.proj: its input, hence the
+ * site "<block>.attn.proj:input" (docs/graph-format.md, `site`). */
+static mudsc_status attention(struct ctx *c, const char *blk)
+{
+	static const char *const qkv_parts[3] = {"q", "k", "v"};
+	char qkv[2 * NAME_CAP], proj[2 * NAME_CAP], t[2 * NAME_CAP + 8];
+	size_t p;
+	mudsc_status st;
+
+	mudsc__graph_namef(qkv, sizeof qkv, "%s.attn.qkv", blk);
+	mudsc__graph_namef(proj, sizeof proj, "%s.attn.proj", blk);
+	mudsc__graph_namef(t, sizeof t, "%s.weight", qkv);
+	if ((st = mudsc_graph_add_split(c->g, t, 0, 3, qkv_parts)) != MUDSC_OK)
+		return st;
+	if (c->o->qkv_bias) {
+		mudsc__graph_namef(t, sizeof t, "%s.bias", qkv);
+		if ((st = mudsc_graph_add_split(c->g, t, 0, 3, qkv_parts)) != MUDSC_OK)
+			return st;
+	}
+	if ((st = bind_param(c, c->res, qkv, "weight", NULL, 1, MUDSC_ROLE_IN)) != MUDSC_OK ||
+	    (st = named_point(c, blk, "attn", c->o->dim, c->o->heads, "attn.proj:input",
+	                       &p)) != MUDSC_OK)
+		return st;
+	for (int k = 0; k < 3; k++) {
+		if ((st = bind_param(c, p, qkv, "weight", qkv_parts[k], 0, MUDSC_ROLE_OUT)) != MUDSC_OK)
+			return st;
+		if (c->o->qkv_bias &&
+		    (st = bind_param(c, p, qkv, "bias", qkv_parts[k], 0, MUDSC_ROLE_OUT)) != MUDSC_OK)
+			return st;
+	}
+	if ((st = bind_param(c, p, proj, "weight", NULL, 1, MUDSC_ROLE_IN)) != MUDSC_OK ||
+	    (st = bind_param(c, c->res, proj, "weight", NULL, 0, MUDSC_ROLE_OUT)) != MUDSC_OK)
+		return st;
+	return bind_param(c, c->res, proj, "bias", NULL, 0, MUDSC_ROLE_OUT);
+}
+
+static mudsc_status mlp(struct ctx *c, const char *blk)
+{
+	char fc1[2 * NAME_CAP], fc2[2 * NAME_CAP];
+	size_t p;
+	mudsc_status st;
+
+	mudsc__graph_namef(fc1, sizeof fc1, "%s.mlp.fc1", blk);
+	mudsc__graph_namef(fc2, sizeof fc2, "%s.mlp.fc2", blk);
+	if ((st = bind_param(c, c->res, fc1, "weight", NULL, 1, MUDSC_ROLE_IN)) != MUDSC_OK ||
+	    (st = named_point(c, blk, "mlp", c->o->mlp_dim, 1, "mlp.act", &p)) != MUDSC_OK ||
+	    (st = bind_param(c, p, fc1, "weight", NULL, 0, MUDSC_ROLE_OUT)) != MUDSC_OK ||
+	    (st = bind_param(c, p, fc1, "bias", NULL, 0, MUDSC_ROLE_OUT)) != MUDSC_OK ||
+	    (st = bind_param(c, p, fc2, "weight", NULL, 1, MUDSC_ROLE_IN)) != MUDSC_OK ||
+	    (st = bind_param(c, c->res, fc2, "weight", NULL, 0, MUDSC_ROLE_OUT)) != MUDSC_OK)
+		return st;
+	return bind_param(c, c->res, fc2, "bias", NULL, 0, MUDSC_ROLE_OUT);
+}
+
+static mudsc_status encoder_block(struct ctx *c, int i)
+{
+	char blk[NAME_CAP], norm[2 * NAME_CAP];
+	mudsc_status st;
+
+	if ((st = mudsc__graph_format_name(blk, sizeof blk, c->o->prefix, c->o->block_template, 'i',
+	                                  i, "a ViT block")) != MUDSC_OK)
+		return st;
+	mudsc__graph_namef(norm, sizeof norm, "%s.norm1", blk);
+	if ((st = bind_norm(c, norm)) != MUDSC_OK || (st = attention(c, blk)) != MUDSC_OK)
+		return st;
+	mudsc__graph_namef(norm, sizeof norm, "%s.norm2", blk);
+	if ((st = bind_norm(c, norm)) != MUDSC_OK)
+		return st;
+	return mlp(c, blk);
+}
+
+/* The residual stream's producers before the blocks. */
+static mudsc_status embeddings(struct ctx *c)
+{
+	char t[2 * NAME_CAP];
+	mudsc_status st;
+
+	if (c->o->patch_embed) {
+		mudsc__graph_namef(t, sizeof t, "%spatch_embed.proj", c->o->prefix);
+		if ((st = bind_param(c, c->res, t, "weight", NULL, 0, MUDSC_ROLE_OUT)) != MUDSC_OK ||
+		    (st = bind_param(c, c->res, t, "bias", NULL, 0, MUDSC_ROLE_OUT)) != MUDSC_OK)
+			return st;
+	}
+	if (c->o->cls_token) {
+		mudsc__graph_namef(t, sizeof t, "%scls_token", c->o->prefix);
+		if ((st = bind_param(c, c->res, t, "", NULL, 2, MUDSC_ROLE_OUT)) != MUDSC_OK)
+			return st;
+	}
+	if (c->o->pos_embed) {
+		mudsc__graph_namef(t, sizeof t, "%spos_embed", c->o->prefix);
+		if ((st = bind_param(c, c->res, t, "", NULL, 2, MUDSC_ROLE_OUT)) != MUDSC_OK)
+			return st;
+	}
+	return MUDSC_OK;
+}
+
+static mudsc_status build(struct ctx *c)
+{
+	char t[2 * NAME_CAP];
+	mudsc_status st;
+
+	mudsc__graph_namef(t, sizeof t, "%sresidual", c->o->prefix);
+	if ((st = mudsc_graph_add_point(c->g, t, c->o->dim, 1, &c->res)) != MUDSC_OK)
+		return st;
+	mudsc__graph_namef(t, sizeof t, "%snorm", c->o->prefix);
+	if ((st = mudsc_graph_set_site(c->g, c->res, t, -1)) != MUDSC_OK ||
+	    (st = embeddings(c)) != MUDSC_OK)
+		return st;
+	for (int i = 0; i < c->o->depth; i++)
+		if ((st = encoder_block(c, i)) != MUDSC_OK)
+			return st;
+	if (c->o->final_norm && (st = bind_norm(c, t)) != MUDSC_OK)
+		return st;
+	if (c->o->head) {
+		mudsc__graph_namef(t, sizeof t, "%shead", c->o->prefix);
+		return bind_param(c, c->res, t, "weight", NULL, 1, MUDSC_ROLE_IN);
+	}
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_graph_build_vit(mudsc_graph **out, const mudsc_vit_options *opts)
+{
+	struct ctx c = {0};
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL(out);
+	MUDSC__CHECK_NULL(opts);
+	if ((st = check_options(opts)) != MUDSC_OK)
+		return st;
+	c.o = opts;
+	if ((st = mudsc_graph_new(&c.g)) != MUDSC_OK)
+		return st;
+	if ((st = build(&c)) != MUDSC_OK) {
+		mudsc_graph_free(c.g);
+		return st;
+	}
+	*out = c.g;
+	return MUDSC_OK;
+}

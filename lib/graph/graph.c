@@ -1,0 +1,391 @@
+/*
+ * mudsc_graph: building a graph description by calls, and its accessors.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/graph.h"
+#include "core/core.h"
+
+MUDSC_API mudsc_status mudsc_graph_new(mudsc_graph **out)
+{
+	MUDSC__CHECK_NULL(out);
+	*out = mudsc__calloc(1, sizeof **out, "mudsc_graph");
+	if (*out == NULL)
+		return MUDSC_E_NOMEM;
+	mudsc__strmap_init(&(*out)->point_by_name);
+	return MUDSC_OK;
+}
+
+static void free_point(struct graph_point *p)
+{
+	for (size_t b = 0; b < p->n_bindings; b++)
+		free(p->bindings[b].tensor);
+	free(p->bindings);
+	free(p->name);
+	free(p->site_name);
+}
+
+static void free_split(struct graph_split *s)
+{
+	for (size_t k = 0; k < s->n_parts; k++)
+		free(s->parts[k]);
+	free(s->parts);
+	free(s->tensor);
+}
+
+MUDSC_API void mudsc_graph_free(mudsc_graph *graph)
+{
+	if (graph == NULL)
+		return;
+	for (size_t p = 0; p < graph->n_points; p++)
+		free_point(&graph->points[p]);
+	free(graph->points);
+	for (size_t s = 0; s < graph->n_splits; s++)
+		free_split(&graph->splits[s]);
+	free(graph->splits);
+	mudsc__strmap_clear(&graph->point_by_name);
+	free(graph);
+}
+
+MUDSC_API mudsc_status mudsc_graph_add_point(mudsc_graph *graph, const char *name, int64_t width,
+                                             int64_t groups, size_t *index)
+{
+	struct graph_point p = {0};
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL(graph);
+	MUDSC__CHECK_NULL(name);
+	if (name[0] == '\0')
+		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_add_point: argument 'name' is empty");
+	if (mudsc__strmap_get(&graph->point_by_name, name, NULL))
+		return mudsc__err(MUDSC_E_EXISTS, "mudsc_graph_add_point: a point named '%s' already "
+		                                 "exists", name);
+	if (width < 1 || groups < 1 || width % groups != 0)
+		return mudsc__err(MUDSC_E_SHAPE, "mudsc_graph_add_point: point '%s': width %lld and "
+		                                "groups %lld (need width >= 1, groups >= 1, groups "
+		                                "dividing width)", name, (long long)width,
+		                 (long long)groups);
+	st = mudsc__reserve_one((void **)&graph->points, &graph->cap_points, graph->n_points,
+	                       sizeof *graph->points, "graph points");
+	if (st != MUDSC_OK)
+		return st;
+	p.name = mudsc__strdup(name, "point name");
+	if (p.name == NULL)
+		return MUDSC_E_NOMEM;
+	p.width = width;
+	p.groups = groups;
+	if (mudsc__strmap_put(&graph->point_by_name, p.name, graph->n_points) != MUDSC_OK) {
+		free(p.name);
+		return MUDSC_E_NOMEM;
+	}
+	if (index != NULL)
+		*index = graph->n_points;
+	graph->points[graph->n_points++] = p;
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_graph_set_site(mudsc_graph *graph, size_t point, const char *name,
+                                            int32_t axis)
+{
+	char *copy;
+
+	MUDSC__CHECK_NULL(graph);
+	MUDSC__CHECK_NULL(name);
+	if (point >= graph->n_points)
+		return mudsc__err(MUDSC_E_RANGE, "mudsc_graph_set_site: argument 'point' = %zu, the "
+		                                "graph has %zu points", point, graph->n_points);
+	if (name[0] == '\0')
+		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_set_site: argument 'name' is empty");
+	copy = mudsc__strdup(name, "site name");
+	if (copy == NULL)
+		return MUDSC_E_NOMEM;
+	free(graph->points[point].site_name);
+	graph->points[point].site_name = copy;
+	graph->points[point].site_axis = axis;
+	return MUDSC_OK;
+}
+
+const struct graph_split *mudsc__graph_split_of(const mudsc_graph *graph, const char *tensor)
+{
+	for (size_t s = 0; s < graph->n_splits; s++)
+		if (strcmp(graph->splits[s].tensor, tensor) == 0)
+			return &graph->splits[s];
+	return NULL;
+}
+
+size_t mudsc__graph_bindings_of(const mudsc_graph *graph, const char *tensor, int32_t part,
+                               struct graph_ref *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t p = 0; p < graph->n_points; p++) {
+		const struct graph_point *pt = &graph->points[p];
+		for (size_t b = 0; b < pt->n_bindings; b++) {
+			const struct graph_binding *bd = &pt->bindings[b];
+			if (strcmp(bd->tensor, tensor) != 0 || (bd->part != part && bd->part != -1))
+				continue;
+			if (n < cap && out != NULL)
+				out[n] = (struct graph_ref){p, b};
+			n++;
+		}
+	}
+	return n;
+}
+
+/* A whole-tensor binding on `axis` of tensor, or a part binding on it when
+ * part_too: the binding that an new (tensor, part, axis) would clash with. */
+static const struct graph_binding *find_clash(const mudsc_graph *graph, const char *tensor,
+                                              int32_t part, int32_t axis, size_t *point)
+{
+	for (size_t p = 0; p < graph->n_points; p++) {
+		const struct graph_point *pt = &graph->points[p];
+		for (size_t b = 0; b < pt->n_bindings; b++) {
+			const struct graph_binding *bd = &pt->bindings[b];
+			if (bd->axis != axis || strcmp(bd->tensor, tensor) != 0)
+				continue;
+			/* same part, or one side is the whole tensor (applies to all parts) */
+			if (bd->part == part || bd->part == -1 || part == -1) {
+				*point = p;
+				return bd;
+			}
+		}
+	}
+	return NULL;
+}
+
+static mudsc_status check_split_args(const mudsc_graph *graph, const char *tensor, int32_t axis,
+                                     size_t n_parts, const char *const *parts)
+{
+	size_t p;
+
+	if (tensor[0] == '\0')
+		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_add_split: argument 'tensor' is empty");
+	if (axis < 0)
+		return mudsc__err(MUDSC_E_SHAPE, "mudsc_graph_add_split: tensor '%s': axis %d is "
+		                                "negative", tensor, (int)axis);
+	if (n_parts < 2 || n_parts > INT32_MAX)
+		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_add_split: tensor '%s': 'n_parts' = %zu "
+		                                  "(need at least 2)", tensor, n_parts);
+	if (parts == NULL)
+		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_add_split: argument 'parts' is NULL");
+	for (size_t k = 0; k < n_parts; k++) {
+		if (parts[k] == NULL || parts[k][0] == '\0')
+			return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_add_split: tensor '%s': "
+			                                  "parts[%zu] is NULL or empty", tensor, k);
+		for (size_t j = 0; j < k; j++)
+			if (strcmp(parts[j], parts[k]) == 0)
+				return mudsc__err(MUDSC_E_EXISTS, "mudsc_graph_add_split: tensor '%s': part "
+				                                 "'%s' named twice", tensor, parts[k]);
+	}
+	if (mudsc__graph_split_of(graph, tensor) != NULL)
+		return mudsc__err(MUDSC_E_EXISTS, "mudsc_graph_add_split: tensor '%s' is already split",
+		                 tensor);
+	if (find_clash(graph, tensor, -1, axis, &p) != NULL)
+		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_add_split: tensor '%s' axis %d is "
+		                                  "already bound whole (to point '%s'); a split axis is "
+		                                  "bound through its parts", tensor, (int)axis,
+		                 graph->points[p].name);
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_graph_add_split(mudsc_graph *graph, const char *tensor, int32_t axis,
+                                             size_t n_parts, const char *const *parts)
+{
+	struct graph_split s = {0};
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL(graph);
+	MUDSC__CHECK_NULL(tensor);
+	if ((st = check_split_args(graph, tensor, axis, n_parts, parts)) != MUDSC_OK)
+		return st;
+	st = mudsc__reserve_one((void **)&graph->splits, &graph->cap_splits, graph->n_splits,
+	                       sizeof *graph->splits, "graph splits");
+	if (st != MUDSC_OK)
+		return st;
+	s.axis = axis;
+	s.tensor = mudsc__strdup(tensor, "split tensor name");
+	s.parts = mudsc__calloc(n_parts, sizeof *s.parts, "split parts");
+	if (s.tensor == NULL || s.parts == NULL) {
+		free_split(&s);
+		return MUDSC_E_NOMEM;
+	}
+	for (; s.n_parts < n_parts; s.n_parts++) {
+		s.parts[s.n_parts] = mudsc__strdup(parts[s.n_parts], "split part name");
+		if (s.parts[s.n_parts] == NULL) {
+			free_split(&s);
+			return MUDSC_E_NOMEM;
+		}
+	}
+	graph->splits[graph->n_splits++] = s;
+	return MUDSC_OK;
+}
+
+/* Resolve a part name of tensor to its index (-1 for NULL). */
+static mudsc_status resolve_part(const mudsc_graph *graph, const char *tensor, const char *part,
+                                 int32_t axis, int32_t *index)
+{
+	const struct graph_split *s = mudsc__graph_split_of(graph, tensor);
+
+	*index = -1;
+	if (part == NULL) {
+		if (s != NULL && s->axis == axis)
+			return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_bind: tensor '%s' is split along "
+			                                  "axis %d, which is bound through its parts only",
+			                 tensor, (int)axis);
+		return MUDSC_OK;
+	}
+	if (s == NULL)
+		return mudsc__err(MUDSC_E_NOT_FOUND, "mudsc_graph_bind: tensor '%s' has no split "
+		                                    "declared, so it has no part '%s'", tensor, part);
+	for (size_t k = 0; k < s->n_parts; k++)
+		if (strcmp(s->parts[k], part) == 0) {
+			*index = (int32_t)k;
+			return MUDSC_OK;
+		}
+	return mudsc__err(MUDSC_E_NOT_FOUND, "mudsc_graph_bind: tensor '%s' has no part '%s'", tensor,
+	                 part);
+}
+
+static mudsc_status check_bind_args(const mudsc_graph *graph, size_t point, const char *tensor,
+                                    int32_t axis, mudsc_role role, uint32_t flags)
+{
+	if (point >= graph->n_points)
+		return mudsc__err(MUDSC_E_RANGE, "mudsc_graph_bind: argument 'point' = %zu, the graph "
+		                                "has %zu points", point, graph->n_points);
+	if (tensor[0] == '\0')
+		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_bind: argument 'tensor' is empty");
+	if (axis < 0 || axis >= MUDSC_MAX_RANK)
+		return mudsc__err(MUDSC_E_SHAPE, "mudsc_graph_bind: tensor '%s': axis %d outside 0..%d",
+		                 tensor, (int)axis, MUDSC_MAX_RANK - 1);
+	if (role != MUDSC_ROLE_OUT && role != MUDSC_ROLE_IN)
+		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_bind: tensor '%s': argument 'role' = %d "
+		                                  "is not MUDSC_ROLE_OUT or MUDSC_ROLE_IN", tensor,
+		                 (int)role);
+	if ((flags & ~MUDSC_BIND_IGNORE) != 0)
+		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_bind: tensor '%s': unknown bits in "
+		                                  "'flags' = 0x%x", tensor, (unsigned)flags);
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_graph_bind(mudsc_graph *graph, size_t point, const char *tensor,
+                                        const char *part, int32_t axis, mudsc_role role,
+                                        uint32_t flags)
+{
+	struct graph_point *pt;
+	struct graph_binding bd = {0};
+	size_t other;
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL(graph);
+	MUDSC__CHECK_NULL(tensor);
+	if ((st = check_bind_args(graph, point, tensor, axis, role, flags)) != MUDSC_OK)
+		return st;
+	if ((st = resolve_part(graph, tensor, part, axis, &bd.part)) != MUDSC_OK)
+		return st;
+	if (find_clash(graph, tensor, bd.part, axis, &other) != NULL)
+		return mudsc__err(MUDSC_E_EXISTS, "mudsc_graph_bind: tensor '%s'%s%s axis %d is already "
+		                                 "bound to point '%s'", tensor, part ? " part " : "",
+		                 part ? part : "", (int)axis, graph->points[other].name);
+	pt = &graph->points[point];
+	st = mudsc__reserve_one((void **)&pt->bindings, &pt->cap_bindings, pt->n_bindings,
+	                       sizeof *pt->bindings, "point bindings");
+	if (st != MUDSC_OK)
+		return st;
+	bd.tensor = mudsc__strdup(tensor, "bound tensor name");
+	if (bd.tensor == NULL)
+		return MUDSC_E_NOMEM;
+	bd.axis = axis;
+	bd.role = role;
+	bd.flags = flags;
+	pt->bindings[pt->n_bindings++] = bd;
+	return MUDSC_OK;
+}
+
+MUDSC_API size_t mudsc_graph_point_count(const mudsc_graph *graph)
+{
+	return graph ? graph->n_points : 0;
+}
+
+MUDSC_API mudsc_status mudsc_graph_point_at(const mudsc_graph *graph, size_t index,
+                                            mudsc_point_info *out)
+{
+	const struct graph_point *p;
+
+	MUDSC__CHECK_NULL(graph);
+	MUDSC__CHECK_NULL(out);
+	if (index >= graph->n_points)
+		return mudsc__err(MUDSC_E_RANGE, "mudsc_graph_point_at: argument 'index' = %zu, the "
+		                                "graph has %zu points", index, graph->n_points);
+	p = &graph->points[index];
+	out->name = p->name;
+	out->width = p->width;
+	out->groups = p->groups;
+	out->site_name = p->site_name;
+	out->site_axis = p->site_name ? p->site_axis : 0;
+	out->binding_count = p->n_bindings;
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_graph_point_find(const mudsc_graph *graph, const char *name,
+                                              size_t *index)
+{
+	size_t i;
+
+	MUDSC__CHECK_NULL(graph);
+	MUDSC__CHECK_NULL(name);
+	MUDSC__CHECK_NULL(index);
+	if (!mudsc__strmap_get(&graph->point_by_name, name, &i))
+		return mudsc__err(MUDSC_E_NOT_FOUND, "mudsc_graph_point_find: no point named '%s'", name);
+	*index = i;
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_graph_binding_at(const mudsc_graph *graph, size_t point,
+                                              size_t index, mudsc_binding_info *out)
+{
+	const struct graph_point *p;
+	const struct graph_binding *b;
+
+	MUDSC__CHECK_NULL(graph);
+	MUDSC__CHECK_NULL(out);
+	if (point >= graph->n_points)
+		return mudsc__err(MUDSC_E_RANGE, "mudsc_graph_binding_at: argument 'point' = %zu, the "
+		                                "graph has %zu points", point, graph->n_points);
+	p = &graph->points[point];
+	if (index >= p->n_bindings)
+		return mudsc__err(MUDSC_E_RANGE, "mudsc_graph_binding_at: argument 'index' = %zu, point "
+		                                "'%s' has %zu bindings", index, p->name, p->n_bindings);
+	b = &p->bindings[index];
+	out->tensor = b->tensor;
+	out->part = b->part >= 0 ? mudsc__graph_split_of(graph, b->tensor)->parts[b->part] : NULL;
+	out->axis = b->axis;
+	out->role = b->role;
+	out->flags = b->flags;
+	return MUDSC_OK;
+}
+
+MUDSC_API size_t mudsc_graph_split_count(const mudsc_graph *graph)
+{
+	return graph ? graph->n_splits : 0;
+}
+
+MUDSC_API mudsc_status mudsc_graph_split_at(const mudsc_graph *graph, size_t index,
+                                            mudsc_split_info *out)
+{
+	const struct graph_split *s;
+
+	MUDSC__CHECK_NULL(graph);
+	MUDSC__CHECK_NULL(out);
+	if (index >= graph->n_splits)
+		return mudsc__err(MUDSC_E_RANGE, "mudsc_graph_split_at: argument 'index' = %zu, the "
+		                                "graph has %zu splits", index, graph->n_splits);
+	s = &graph->splits[index];
+	out->tensor = s->tensor;
+	out->axis = s->axis;
+	out->part_count = s->n_parts;
+	out->parts = (const char *const *)s->parts;
+	return MUDSC_OK;
+}

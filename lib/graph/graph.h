@@ -1,0 +1,96 @@
+/*
+ * The inside of mudsc_graph, for the modules that build, read, validate
+ * and match graphs.  Plain arrays in the order things were added:
+ *
+ *   graph->points[p]                 a merge point
+ *     .bindings[b]                   its bound axes, in binding order
+ *       .tensor, .part, .axis, ...   part = index into the tensor's split
+ *                                    (graph->splits[split].parts), or -1
+ *   graph->splits[s]                 fused tensors cut into named parts
+ *
+ * Invariants kept by graph.c: point names are unique; width % groups == 0;
+ * a (tensor, part, axis) is bound at most once, and a whole-tensor binding
+ * of a split tensor is never on the split axis nor on an axis some part
+ * binds; every part index refers to the split of the same tensor.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef MUDSC_GRAPH_INTERNAL_H
+#define MUDSC_GRAPH_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "core/core.h"
+#include "mudsc/graph.h"
+
+struct graph_binding {
+	char *tensor;
+	int32_t part; /* index of the part in the tensor's split, or -1: whole tensor */
+	int32_t axis; /* axis of the tensor, or of the part (same numbering) */
+	mudsc_role role;
+	uint32_t flags; /* MUDSC_BIND_IGNORE */
+};
+
+struct graph_point {
+	char *name;
+	int64_t width, groups;
+	char *site_name; /* NULL: no site recorded */
+	int32_t site_axis;
+	struct graph_binding *bindings;
+	size_t n_bindings, cap_bindings;
+};
+
+struct graph_split {
+	char *tensor;
+	int32_t axis;
+	char **parts;
+	size_t n_parts;
+};
+
+struct mudsc_graph {
+	struct graph_point *points;
+	size_t n_points, cap_points;
+	struct graph_split *splits;
+	size_t n_splits, cap_splits;
+	struct mudsc__strmap point_by_name; /* name -> index into points */
+};
+
+/* Where a binding lives: graph->points[point].bindings[binding]. */
+struct graph_ref {
+	size_t point, binding;
+};
+
+/* The split declared for tensor, or NULL. */
+const struct graph_split *mudsc__graph_split_of(const mudsc_graph *graph, const char *tensor);
+
+/*
+ * Every binding that applies to `tensor` (part = -1) or to its part `part`
+ * (>= 0): the bindings of exactly that (tensor, part), plus, for a part,
+ * the whole-tensor bindings (which apply to every part), in point order
+ * then binding order.  Writes at most cap refs to out (may be NULL) and
+ * returns the total number; use it to find the "other bound axes" of a
+ * tensor when building weight features.
+ */
+size_t mudsc__graph_bindings_of(const mudsc_graph *graph, const char *tensor, int32_t part,
+                               struct graph_ref *out, size_t cap);
+
+/* Replace the first "{c}" placeholders (c = key) of template by value,
+ * prepend prefix, write to buf (NUL-terminated).  Returns MUDSC_E_INVALID
+ * naming `what` when the result does not fit. */
+mudsc_status mudsc__graph_format_name(char *buf, size_t cap, const char *prefix,
+                                     const char *template_, char key, int64_t value,
+                                     const char *what);
+
+/* Longest prefix, template or module name a builder option may hold; the
+ * builders size their name buffers so that names built from options this
+ * long are never cut (mudsc__graph_namef then cannot truncate). */
+#define MUDSC__GRAPH_NAME_OPTION_MAX 64
+
+/* snprintf for builder names whose parts were length-checked. */
+void mudsc__graph_namef(char *buf, size_t cap, const char *fmt, ...) MUDSC__PRINTF(3, 4);
+
+/* MUDSC_E_INVALID naming fn and field when s is NULL or longer than
+ * MUDSC__GRAPH_NAME_OPTION_MAX. */
+mudsc_status mudsc__graph_check_name_option(const char *s, const char *fn, const char *field);
+
+#endif /* MUDSC_GRAPH_INTERNAL_H */

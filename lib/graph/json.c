@@ -1,0 +1,487 @@
+/*
+ * The JSON form of mudsc_graph (docs/graph-format.md): loading with the
+ * place of every problem named, and a canonical writer.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "graph/graph.h"
+
+#define PATH_MAX_LEN 96
+
+/* ---- loading ------------------------------------------------------------ */
+
+static mudsc_status bad(const char *path, const char *what)
+{
+	return mudsc__err(MUDSC_E_PARSE, "graph JSON: %s: %s", path, what);
+}
+
+/* Re-raise a builder error with the JSON place in front; structural
+ * problems become MUDSC_E_PARSE, sizes that do not fit stay MUDSC_E_SHAPE. */
+static mudsc_status at_place(mudsc_status st, const char *path)
+{
+	char msg[512];
+
+	if (st == MUDSC_E_NOMEM)
+		return st;
+	snprintf(msg, sizeof msg, "%s", mudsc_last_error());
+	return mudsc__err(st == MUDSC_E_SHAPE ? MUDSC_E_SHAPE : MUDSC_E_PARSE, "graph JSON: %s: %s",
+	                 path, msg);
+}
+
+/* Every key of obj is one of allowed (NULL-terminated). */
+static mudsc_status only_keys(json_t *obj, const char *const *allowed, const char *path)
+{
+	const char *key;
+	json_t *v;
+	char sub[PATH_MAX_LEN + 64];
+
+	json_object_foreach(obj, key, v) {
+		bool ok = false;
+		for (size_t i = 0; allowed[i] != NULL && !ok; i++)
+			ok = strcmp(key, allowed[i]) == 0;
+		if (!ok) {
+			mudsc__graph_namef(sub, sizeof sub, "%s: unknown key '%.40s'", path, key);
+			return mudsc__err(MUDSC_E_PARSE, "graph JSON: %s", sub);
+		}
+	}
+	return MUDSC_OK;
+}
+
+static mudsc_status get_string(json_t *obj, const char *key, bool required, const char *path,
+                               const char **out)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*out = NULL;
+	if (v == NULL)
+		return required ? mudsc__err(MUDSC_E_PARSE, "graph JSON: %s: missing key '%s'", path, key)
+		                : MUDSC_OK;
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return mudsc__err(MUDSC_E_PARSE, "graph JSON: %s.%s: expected a non-empty string "
+		                                "without NUL", path, key);
+	*out = json_string_value(v);
+	return MUDSC_OK;
+}
+
+static mudsc_status get_int(json_t *obj, const char *key, bool required, int64_t lo, int64_t hi,
+                            const char *path, int64_t *out)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (v == NULL)
+		return required ? mudsc__err(MUDSC_E_PARSE, "graph JSON: %s: missing key '%s'", path, key)
+		                : MUDSC_OK;
+	if (!json_is_integer(v))
+		return mudsc__err(MUDSC_E_PARSE, "graph JSON: %s.%s: expected an integer", path, key);
+	if (json_integer_value(v) < lo || json_integer_value(v) > hi)
+		return mudsc__err(MUDSC_E_SHAPE, "graph JSON: %s.%s: %lld outside %lld..%lld", path, key,
+		                 (long long)json_integer_value(v), (long long)lo, (long long)hi);
+	*out = json_integer_value(v);
+	return MUDSC_OK;
+}
+
+static mudsc_status get_array(json_t *obj, const char *key, bool required, const char *path,
+                              json_t **out)
+{
+	*out = json_object_get(obj, key);
+	if (*out == NULL)
+		return required ? mudsc__err(MUDSC_E_PARSE, "graph JSON: %s: missing key '%s'", path, key)
+		                : MUDSC_OK;
+	if (!json_is_array(*out))
+		return mudsc__err(MUDSC_E_PARSE, "graph JSON: %s.%s: expected an array", path, key);
+	return MUDSC_OK;
+}
+
+static mudsc_status load_split(mudsc_graph *g, json_t *js, const char *path)
+{
+	static const char *const keys[] = {"tensor", "axis", "parts", NULL};
+	const char *tensor, *names[64];
+	json_t *parts;
+	int64_t axis = 0;
+	mudsc_status st;
+	char sub[2 * PATH_MAX_LEN];
+
+	if (!json_is_object(js))
+		return bad(path, "expected an object");
+	if ((st = only_keys(js, keys, path)) != MUDSC_OK ||
+	    (st = get_string(js, "tensor", true, path, &tensor)) != MUDSC_OK ||
+	    (st = get_int(js, "axis", true, 0, MUDSC_MAX_RANK - 1, path, &axis)) != MUDSC_OK ||
+	    (st = get_array(js, "parts", true, path, &parts)) != MUDSC_OK)
+		return st;
+	if (json_array_size(parts) < 2 || json_array_size(parts) > 64)
+		return mudsc__err(MUDSC_E_PARSE, "graph JSON: %s.parts: %zu names, need 2..64", path,
+		                 json_array_size(parts));
+	for (size_t k = 0; k < json_array_size(parts); k++) {
+		json_t *v = json_array_get(parts, k);
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    strlen(json_string_value(v)) != json_string_length(v)) {
+			mudsc__graph_namef(sub, sizeof sub, "%s.parts[%zu]", path, k);
+			return bad(sub, "expected a non-empty string without NUL");
+		}
+		names[k] = json_string_value(v);
+	}
+	st = mudsc_graph_add_split(g, tensor, (int32_t)axis, json_array_size(parts), names);
+	return st == MUDSC_OK ? st : at_place(st, path);
+}
+
+static mudsc_status load_binding(mudsc_graph *g, size_t point, json_t *jb, const char *path)
+{
+	static const char *const keys[] = {"tensor", "part", "axis", "role", "ignore", NULL};
+	const char *tensor, *part, *role;
+	json_t *ignore;
+	int64_t axis = 0;
+	mudsc_status st;
+
+	if (!json_is_object(jb))
+		return bad(path, "expected an object");
+	if ((st = only_keys(jb, keys, path)) != MUDSC_OK ||
+	    (st = get_string(jb, "tensor", true, path, &tensor)) != MUDSC_OK ||
+	    (st = get_string(jb, "part", false, path, &part)) != MUDSC_OK ||
+	    (st = get_int(jb, "axis", true, 0, MUDSC_MAX_RANK - 1, path, &axis)) != MUDSC_OK ||
+	    (st = get_string(jb, "role", true, path, &role)) != MUDSC_OK)
+		return st;
+	if (strcmp(role, "out") != 0 && strcmp(role, "in") != 0)
+		return mudsc__err(MUDSC_E_PARSE, "graph JSON: %s.role: '%.40s' is not \"out\" or \"in\"",
+		                 path, role);
+	ignore = json_object_get(jb, "ignore");
+	if (ignore != NULL && !json_is_boolean(ignore))
+		return mudsc__err(MUDSC_E_PARSE, "graph JSON: %s.ignore: expected true or false", path);
+	st = mudsc_graph_bind(g, point, tensor, part, (int32_t)axis,
+	                      role[0] == 'o' ? MUDSC_ROLE_OUT : MUDSC_ROLE_IN,
+	                      json_is_true(ignore) ? MUDSC_BIND_IGNORE : 0);
+	return st == MUDSC_OK ? st : at_place(st, path);
+}
+
+static mudsc_status load_site(mudsc_graph *g, size_t point, json_t *js, const char *path)
+{
+	static const char *const keys[] = {"name", "axis", NULL};
+	const char *name;
+	int64_t axis = 0;
+	mudsc_status st;
+	char sub[2 * PATH_MAX_LEN];
+
+	mudsc__graph_namef(sub, sizeof sub, "%s.site", path);
+	if (!json_is_object(js))
+		return bad(sub, "expected an object");
+	if ((st = only_keys(js, keys, sub)) != MUDSC_OK ||
+	    (st = get_string(js, "name", true, sub, &name)) != MUDSC_OK ||
+	    (st = get_int(js, "axis", true, INT32_MIN, INT32_MAX, sub, &axis)) != MUDSC_OK)
+		return st;
+	st = mudsc_graph_set_site(g, point, name, (int32_t)axis);
+	return st == MUDSC_OK ? st : at_place(st, sub);
+}
+
+static mudsc_status load_point(mudsc_graph *g, json_t *jp, const char *path)
+{
+	static const char *const keys[] = {"name", "width", "groups", "site", "bindings", NULL};
+	const char *name;
+	json_t *site, *bindings;
+	int64_t width = 0, groups = 1;
+	size_t index;
+	mudsc_status st;
+	char sub[2 * PATH_MAX_LEN];
+
+	if (!json_is_object(jp))
+		return bad(path, "expected an object");
+	if ((st = only_keys(jp, keys, path)) != MUDSC_OK ||
+	    (st = get_string(jp, "name", true, path, &name)) != MUDSC_OK ||
+	    (st = get_int(jp, "width", true, 1, INT64_MAX, path, &width)) != MUDSC_OK ||
+	    (st = get_int(jp, "groups", false, 1, INT64_MAX, path, &groups)) != MUDSC_OK ||
+	    (st = get_array(jp, "bindings", true, path, &bindings)) != MUDSC_OK)
+		return st;
+	if (width % groups != 0)
+		return mudsc__err(MUDSC_E_SHAPE, "graph JSON: %s.groups: %lld does not divide width %lld",
+		                 path, (long long)groups, (long long)width);
+	if ((st = mudsc_graph_add_point(g, name, width, groups, &index)) != MUDSC_OK)
+		return at_place(st, path);
+	site = json_object_get(jp, "site");
+	if (site != NULL && (st = load_site(g, index, site, path)) != MUDSC_OK)
+		return st;
+	for (size_t b = 0; b < json_array_size(bindings); b++) {
+		mudsc__graph_namef(sub, sizeof sub, "%s.bindings[%zu]", path, b);
+		if ((st = load_binding(g, index, json_array_get(bindings, b), sub)) != MUDSC_OK)
+			return st;
+	}
+	return MUDSC_OK;
+}
+
+static mudsc_status load_top(mudsc_graph *g, json_t *root)
+{
+	static const char *const keys[] = {"format", "version", "splits", "points", NULL};
+	const char *format;
+	json_t *splits = NULL, *points;
+	int64_t version = 0;
+	mudsc_status st;
+	char sub[2 * PATH_MAX_LEN];
+
+	if (!json_is_object(root))
+		return bad("(top level)", "expected an object");
+	if ((st = only_keys(root, keys, "(top level)")) != MUDSC_OK ||
+	    (st = get_string(root, "format", true, "(top level)", &format)) != MUDSC_OK)
+		return st;
+	if (strcmp(format, "mudsc-graph") != 0)
+		return bad("format", "expected \"mudsc-graph\"");
+	if (!json_is_integer(json_object_get(root, "version")))
+		return bad("version", "missing or not an integer");
+	version = json_integer_value(json_object_get(root, "version"));
+	if (version != MUDSC_GRAPH_FORMAT_VERSION)
+		return mudsc__err(MUDSC_E_PARSE, "graph JSON: version: %lld is not a version this "
+		                                "library reads (%d)", (long long)version,
+		                 MUDSC_GRAPH_FORMAT_VERSION);
+	if ((st = get_array(root, "splits", false, "(top level)", &splits)) != MUDSC_OK ||
+	    (st = get_array(root, "points", true, "(top level)", &points)) != MUDSC_OK)
+		return st;
+	/* splits first, whatever the key order: parts are bound by name */
+	for (size_t s = 0; splits != NULL && s < json_array_size(splits); s++) {
+		mudsc__graph_namef(sub, sizeof sub, "splits[%zu]", s);
+		if ((st = load_split(g, json_array_get(splits, s), sub)) != MUDSC_OK)
+			return st;
+	}
+	for (size_t p = 0; p < json_array_size(points); p++) {
+		mudsc__graph_namef(sub, sizeof sub, "points[%zu]", p);
+		if ((st = load_point(g, json_array_get(points, p), sub)) != MUDSC_OK)
+			return st;
+	}
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_graph_from_json(mudsc_graph **out, const char *text, size_t len)
+{
+	json_error_t jerr;
+	json_t *root;
+	mudsc_graph *g = NULL;
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL(out);
+	MUDSC__CHECK_ARG(text != NULL || len == 0, "text");
+	root = json_loadb(text ? text : "", len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL)
+		return mudsc__err(MUDSC_E_PARSE, "graph JSON: line %d, column %d: %s", jerr.line,
+		                 jerr.column, jerr.text);
+	st = mudsc_graph_new(&g);
+	if (st == MUDSC_OK)
+		st = load_top(g, root);
+	json_decref(root);
+	if (st != MUDSC_OK) {
+		mudsc_graph_free(g);
+		return st;
+	}
+	*out = g;
+	return MUDSC_OK;
+}
+
+/* Read a whole file into memory. */
+static mudsc_status read_file(const char *path, char **buf, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	size_t cap = 4096, n = 0;
+	char *data, *grown;
+
+	if (f == NULL)
+		return mudsc__err(MUDSC_E_IO, "mudsc_graph_load_json: cannot open '%s': %s", path,
+		                 strerror(errno));
+	data = mudsc__alloc(cap, "graph JSON text");
+	while (data != NULL) {
+		n += fread(data + n, 1, cap - n, f);
+		if (n < cap)
+			break;
+		grown = mudsc__realloc_array(data, 2 * cap, 1, "graph JSON text");
+		if (grown == NULL)
+			free(data);
+		data = grown;
+		cap *= 2;
+	}
+	if (data != NULL && ferror(f)) {
+		free(data);
+		fclose(f);
+		return mudsc__err(MUDSC_E_IO, "mudsc_graph_load_json: cannot read '%s'", path);
+	}
+	fclose(f);
+	if (data == NULL)
+		return MUDSC_E_NOMEM;
+	*buf = data;
+	*len = n;
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_graph_load_json(mudsc_graph **out, const char *path)
+{
+	char *text = NULL;
+	size_t len = 0;
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL(out);
+	MUDSC__CHECK_NULL(path);
+	if ((st = read_file(path, &text, &len)) != MUDSC_OK)
+		return st;
+	st = mudsc_graph_from_json(out, text, len);
+	free(text);
+	if (st != MUDSC_OK && st != MUDSC_E_NOMEM)
+		return mudsc__err_context(st, "%s", path);
+	return st;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+/* json_object_set_new that records a failure in *ok. */
+static void put(json_t *obj, const char *key, json_t *v, bool *ok)
+{
+	if (v == NULL || json_object_set_new(obj, key, v) != 0)
+		*ok = false;
+}
+
+static void push(json_t *arr, json_t *v, bool *ok)
+{
+	if (v == NULL || json_array_append_new(arr, v) != 0)
+		*ok = false;
+}
+
+static json_t *dump_split(const struct graph_split *s, bool *ok)
+{
+	json_t *o = json_object(), *parts = json_array();
+
+	for (size_t k = 0; k < s->n_parts && parts != NULL; k++)
+		push(parts, json_string(s->parts[k]), ok);
+	if (o == NULL) {
+		json_decref(parts);
+		*ok = false;
+		return NULL;
+	}
+	put(o, "tensor", json_string(s->tensor), ok);
+	put(o, "axis", json_integer(s->axis), ok);
+	put(o, "parts", parts, ok);
+	return o;
+}
+
+static json_t *dump_binding(const mudsc_graph *g, const struct graph_binding *b, bool *ok)
+{
+	json_t *o = json_object();
+
+	if (o == NULL) {
+		*ok = false;
+		return NULL;
+	}
+	put(o, "tensor", json_string(b->tensor), ok);
+	if (b->part >= 0)
+		put(o, "part", json_string(mudsc__graph_split_of(g, b->tensor)->parts[b->part]), ok);
+	put(o, "axis", json_integer(b->axis), ok);
+	put(o, "role", json_string(b->role == MUDSC_ROLE_OUT ? "out" : "in"), ok);
+	if (b->flags & MUDSC_BIND_IGNORE)
+		put(o, "ignore", json_true(), ok);
+	return o;
+}
+
+static json_t *dump_point(const mudsc_graph *g, const struct graph_point *p, bool *ok)
+{
+	json_t *o = json_object(), *bindings = json_array();
+
+	for (size_t b = 0; b < p->n_bindings && bindings != NULL; b++)
+		push(bindings, dump_binding(g, &p->bindings[b], ok), ok);
+	if (o == NULL) {
+		json_decref(bindings);
+		*ok = false;
+		return NULL;
+	}
+	put(o, "name", json_string(p->name), ok);
+	put(o, "width", json_integer(p->width), ok);
+	put(o, "groups", json_integer(p->groups), ok);
+	if (p->site_name != NULL)
+		put(o, "site", json_pack("{s:s, s:i}", "name", p->site_name, "axis", (int)p->site_axis),
+		    ok);
+	put(o, "bindings", bindings, ok);
+	return o;
+}
+
+static json_t *dump_graph(const mudsc_graph *g)
+{
+	json_t *root = json_object(), *splits = json_array(), *points = json_array();
+	bool ok = root != NULL && splits != NULL && points != NULL;
+
+	for (size_t s = 0; ok && s < g->n_splits; s++)
+		push(splits, dump_split(&g->splits[s], &ok), &ok);
+	for (size_t p = 0; ok && p < g->n_points; p++)
+		push(points, dump_point(g, &g->points[p], &ok), &ok);
+	if (root == NULL) {
+		json_decref(splits);
+		json_decref(points);
+		return NULL;
+	}
+	put(root, "format", json_string("mudsc-graph"), &ok);
+	put(root, "version", json_integer(MUDSC_GRAPH_FORMAT_VERSION), &ok);
+	put(root, "splits", splits, &ok);
+	put(root, "points", points, &ok);
+	if (!ok) {
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
+MUDSC_API mudsc_status mudsc_graph_to_json(const mudsc_graph *graph, char **out_text,
+                                           size_t *out_len)
+{
+	json_t *root;
+	char *text, *with_nl;
+	size_t n;
+
+	MUDSC__CHECK_NULL(graph);
+	MUDSC__CHECK_NULL(out_text);
+	root = dump_graph(graph);
+	if (root == NULL)
+		return mudsc__err(MUDSC_E_NOMEM, "mudsc_graph_to_json: out of memory building JSON");
+	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	if (text == NULL)
+		return mudsc__err(MUDSC_E_NOMEM, "mudsc_graph_to_json: out of memory writing JSON");
+	n = strlen(text);
+	/* our own allocation, so the caller frees with mudsc_free() (= free) */
+	with_nl = mudsc__alloc(n + 2, "graph JSON text");
+	if (with_nl != NULL) {
+		memcpy(with_nl, text, n);
+		with_nl[n] = '\n';
+		with_nl[n + 1] = '\0';
+	}
+	free(text);
+	if (with_nl == NULL)
+		return MUDSC_E_NOMEM;
+	*out_text = with_nl;
+	if (out_len != NULL)
+		*out_len = n + 1;
+	return MUDSC_OK;
+}
+
+struct json_text {
+	const char *text;
+	size_t len;
+};
+
+static mudsc_status write_text(int fd, const char *tmp, void *ctx)
+{
+	const struct json_text *t = ctx;
+
+	return mudsc__write_all("mudsc_graph_save_json", fd, t->text, t->len, tmp);
+}
+
+MUDSC_API mudsc_status mudsc_graph_save_json(const mudsc_graph *graph, const char *path)
+{
+	struct json_text t;
+	char *text = NULL;
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL(graph);
+	MUDSC__CHECK_NULL(path);
+	if ((st = mudsc_graph_to_json(graph, &text, &t.len)) != MUDSC_OK)
+		return st;
+	t.text = text;
+	st = mudsc__atomic_write("mudsc_graph_save_json", path, write_text, &t);
+	free(text);
+	return st;
+}

@@ -1,0 +1,48 @@
+/*
+ * Private interface between the matching kernels (lap.c, align.c, zip.c).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef MUDSC_MATCH_INTERNAL_H
+#define MUDSC_MATCH_INTERNAL_H
+
+#include <math.h>
+
+#include "core/core.h"
+#include "kernels/simil.h"
+#include "mudsc/match.h"
+
+/* Maximising assignment on the n x n matrix whose entry (i, j) is
+ * S[i*ld + j] (a block of a larger matrix when ld > n).  Entries must be
+ * finite or -inf (callers check).  x[i] = column of row i.  MUDSC_E_NUMERIC
+ * (with a message) when no assignment avoids every -inf entry; MUDSC_E_NOMEM.
+ * x is written only on success. */
+mudsc_status mudsc__lap_core(int64_t *x, const double *S, size_t ld, int64_t n);
+
+/* MUDSC_E_NUMERIC naming fn, argument 'S' and the first entry that is NaN or
+ * +inf among the rows x cols row-major entries of S; MUDSC_OK otherwise. */
+mudsc_status mudsc__match_check_entries(const char *fn, const double *S, int64_t rows,
+                                       int64_t cols);
+
+/* Block assignment of group align/zip for model i >= 1: bperm[g] = block of
+ * model i matched to anchor block g; inner (G*Cg entries, may be NULL) gets
+ * inner[g*Cg + k] = unit within block bperm[g] matched to unit k of anchor
+ * block g.  S is NC x NC with ld = N*C.  Errors as mudsc__lap_core. */
+mudsc_status mudsc__block_assign(int64_t *bperm, int64_t *inner, const double *S, size_t ld,
+                                int64_t i, int64_t C, int64_t G);
+
+/* Common argument checks of align and zip, messages prefixed with fn:
+ * S non-NULL, N, C, G > 0 (MUDSC_E_INVALID), C % G == 0 (MUDSC_E_SHAPE),
+ * NC x NC doubles addressable (MUDSC_E_INVALID), entries finite or -inf
+ * (MUDSC_E_NUMERIC). */
+mudsc_status mudsc__match_check_args(const char *fn, const double *S, int64_t N, int64_t C,
+                                    int64_t G);
+
+/* Left-to-right sum of count values divided by count (NaN for none), as the
+ * oracle computes means: these feed discrete decisions. */
+static inline double mudsc__match_mean(double sum, int64_t count)
+{
+	return count > 0 ? sum / (double)count : (double)NAN;
+}
+
+#endif /* MUDSC_MATCH_INTERNAL_H */

@@ -1,0 +1,58 @@
+/*
+ * Axis contraction and transposition for the matcher (see axis_ops.h).
+ * Both are bandwidth-bound gathers; the inner dimension is contiguous.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <string.h>
+
+#include "matcher/axis_ops.h"
+
+void mudsc__axis_split(int32_t rank, const int64_t *shape, int32_t axis, size_t *outer,
+                      size_t *inner)
+{
+	*outer = 1;
+	*inner = 1;
+	for (int32_t d = 0; d < axis; d++)
+		*outer *= (size_t)shape[d];
+	for (int32_t d = axis + 1; d < rank; d++)
+		*inner *= (size_t)shape[d];
+}
+
+void mudsc__axis_contract(double *dst, const double *src, size_t outer, int64_t L, size_t inner,
+                         const int64_t *assign, const double *scale, int64_t Lout)
+{
+	memset(dst, 0, outer * (size_t)Lout * inner * sizeof *dst);
+	for (size_t o = 0; o < outer; o++) {
+		const double *s = src + o * (size_t)L * inner;
+		double *d = dst + o * (size_t)Lout * inner;
+		for (int64_t u = 0; u < L; u++) {
+			if (assign[u] < 0)
+				continue;
+			double f = scale ? scale[u] : 1.0;
+			const double *su = s + (size_t)u * inner;
+			double *dj = d + (size_t)assign[u] * inner;
+			for (size_t i = 0; i < inner; i++)
+				dj[i] += f * su[i];
+		}
+	}
+}
+
+void mudsc__axis_to_front(double *dst, size_t ld, const double *src, size_t outer, int64_t L,
+                         size_t inner)
+{
+	for (size_t o = 0; o < outer; o++)
+		for (int64_t u = 0; u < L; u++)
+			memcpy(dst + (size_t)u * ld + o * inner, src + (o * (size_t)L + (size_t)u) * inner,
+			       inner * sizeof *dst);
+}
+
+int mudsc__axis_is_identity(const int64_t *assign, int64_t L, int64_t Lout)
+{
+	if (L != Lout)
+		return 0;
+	for (int64_t u = 0; u < L; u++)
+		if (assign[u] != u)
+			return 0;
+	return 1;
+}

@@ -1,0 +1,48 @@
+/*
+ * A point's correspondence: which merged unit every stacked unit goes to,
+ * and the matrices derived from it (docs/algorithm-choices.md section 4).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef MUDSC_CORR_H
+#define MUDSC_CORR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mudsc/common.h"
+
+struct point_corr {
+	bool set;
+	int64_t width_out; /* C' */
+	int64_t *assign;   /* N*C: merged unit of stacked unit u = i*C + c */
+	int64_t *pairs;    /* 2*npairs stacked indices whose similarity is the score */
+	size_t npairs;
+	double score[3];   /* mean S_w, S_a, S at the pairs (NaN when not computed) */
+};
+
+enum corr_matrix {
+	CORR_MERGE,    /* M_i: model i's own mean of its members */
+	CORR_UNMERGE,  /* U_i: 0/1 */
+	CORR_MERGE_HAT /* Mhat_i: weighted mean over all members of all models */
+};
+
+void mudsc__corr_free(struct point_corr *c);
+/* Deep copy; MUDSC_E_NOMEM leaves dst empty. */
+mudsc_status mudsc__corr_copy(struct point_corr *dst, const struct point_corr *src, int64_t NC);
+
+/*
+ * scale (C) of model i's block of the chosen matrix: column assign[u] of row
+ * u holds scale[u] (see axis_ops.h).  weights (N) only for CORR_MERGE_HAT.
+ * counts is scratch of N * width_out int64.  Returns false when a merged
+ * unit of model i has zero total weight (Mhat undefined), true otherwise.
+ */
+bool mudsc__corr_scales(const struct point_corr *c, int32_t N, int64_t C, int32_t model,
+                       enum corr_matrix which, const double *weights, int64_t *counts,
+                       double *scale);
+
+/* Mean of X (NC x NC) over the correspondence's pairs, summed left to right. */
+double mudsc__corr_pair_mean(const struct point_corr *c, const double *X, int64_t NC);
+
+#endif /* MUDSC_CORR_H */

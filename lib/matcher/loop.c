@@ -1,0 +1,234 @@
+/*
+ * The MuDSC loop.  Working correspondences `cur` are re-matched point by
+ * point; after each sweep the set is copied to `best` when the sweep's
+ * objective is strictly the largest so far.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "matcher/loop.h"
+#include "matcher/weight_sim.h"
+#include "matcher/weight_sim_align.h"
+
+struct loop_state {
+	const struct loop_input *in;
+	size_t P;
+	int32_t N;
+	struct point_corr *cur, *best;
+	double *Sw, *S; /* NC x NC of the widest point */
+	int64_t *order;
+	uint64_t *versions;       /* per point: bumped when its correspondence changes */
+	struct wsim_cache *cache; /* per point, for align's S_w */
+	int64_t *prev;            /* NC: the assignment before a re-match */
+	struct wsim_buffers buf;  /* feature buffers reused across points and sweeps */
+};
+
+static int64_t stacked(const struct loop_state *ls, size_t p)
+{
+	return (int64_t)ls->N * ls->in->plan->points[p].width;
+}
+
+static mudsc_status match_from(struct loop_state *ls, size_t p, const double *S)
+{
+	const struct plan_point *pt = &ls->in->plan->points[p];
+	struct point_corr *c = &ls->cur[p];
+	size_t nc = (size_t)stacked(ls, p);
+	bool was_set = c->set;
+	int64_t width_before = c->width_out;
+	mudsc_status st;
+
+	if (was_set)
+		memcpy(ls->prev, c->assign, nc * sizeof *ls->prev);
+	st = mudsc__match_point(c, S, ls->N, pt->width, pt->groups, &ls->in->match);
+	if (st == MUDSC_OK && (!was_set || width_before != c->width_out ||
+	                       memcmp(ls->prev, c->assign, nc * sizeof *ls->prev) != 0))
+		ls->versions[p]++;
+	return st;
+}
+
+/* S_w of point p under the current correspondences. */
+static mudsc_status weight_similarity(struct loop_state *ls, size_t p)
+{
+	const struct loop_input *in = ls->in;
+	if (in->match.method == MUDSC_METHOD_ALIGN)
+		return mudsc__weight_similarity_align(ls->Sw, &ls->buf, in->plan, p, ls->cur,
+		                                     ls->versions, &ls->cache[p], in->kind, in->eps);
+	return mudsc__weight_similarity(ls->Sw, &ls->buf, in->plan, p, ls->cur, in->kind, in->eps);
+}
+
+static mudsc_status init_from_activations(struct loop_state *ls)
+{
+	for (size_t p = 0; p < ls->P; p++) {
+		mudsc_status st = match_from(ls, p, ls->in->S_a[p]);
+		if (st != MUDSC_OK)
+			return st;
+		double s = mudsc__corr_pair_mean(&ls->cur[p], ls->in->S_a[p], stacked(ls, p));
+		ls->cur[p].score[0] = NAN;
+		ls->cur[p].score[1] = s;
+		ls->cur[p].score[2] = s;
+	}
+	return MUDSC_OK;
+}
+
+/* Re-match point p from S = alpha*S_w + (1-alpha)*S_a; records its scores. */
+static mudsc_status rematch(struct loop_state *ls, size_t p)
+{
+	const struct loop_input *in = ls->in;
+	int64_t NC = stacked(ls, p);
+	size_t n = (size_t)NC * (size_t)NC;
+	const double *Sa = in->S_a ? in->S_a[p] : NULL;
+	mudsc_status st;
+
+	st = weight_similarity(ls, p);
+	if (st != MUDSC_OK)
+		return st;
+	if (Sa != NULL)
+		for (size_t k = 0; k < n; k++)
+			ls->S[k] = in->alpha * ls->Sw[k] + (1.0 - in->alpha) * Sa[k];
+	st = match_from(ls, p, Sa != NULL ? ls->S : ls->Sw);
+	if (st != MUDSC_OK)
+		return st;
+	ls->cur[p].score[0] = mudsc__corr_pair_mean(&ls->cur[p], ls->Sw, NC);
+	ls->cur[p].score[1] = Sa ? mudsc__corr_pair_mean(&ls->cur[p], Sa, NC) : NAN;
+	ls->cur[p].score[2] = Sa ? mudsc__corr_pair_mean(&ls->cur[p], ls->S, NC) : ls->cur[p].score[0];
+	return MUDSC_OK;
+}
+
+static mudsc_status keep_best(struct loop_state *ls)
+{
+	for (size_t p = 0; p < ls->P; p++) {
+		mudsc__corr_free(&ls->best[p]);
+		if (mudsc__corr_copy(&ls->best[p], &ls->cur[p], stacked(ls, p)) != MUDSC_OK)
+			return MUDSC_E_NOMEM;
+	}
+	return MUDSC_OK;
+}
+
+/* One sweep; *objective = mean over points (in point order) of the S scores. */
+static mudsc_status sweep(struct loop_state *ls, struct mudsc__rng *rng, int32_t index,
+                          double *objective)
+{
+	double sum = 0.0;
+
+	mudsc__rng_order(rng, ls->order, (int64_t)ls->P);
+	for (size_t k = 0; k < ls->P; k++) {
+		size_t p = (size_t)ls->order[k];
+		mudsc_status st = rematch(ls, p);
+		if (st != MUDSC_OK)
+			return st;
+		if (ls->in->progress != NULL &&
+		    ls->in->progress((int64_t)p, index, ls->cur[p].score[2], ls->in->progress_user))
+			return mudsc__err(MUDSC_E_CANCELLED,
+			                 "MuDSC loop cancelled by the progress callback at sweep %d, point "
+			                 "'%s'",
+			                 (int)index, ls->in->plan->points[p].name);
+	}
+	for (size_t p = 0; p < ls->P; p++)
+		sum += ls->cur[p].score[2];
+	*objective = sum / (double)ls->P;
+	return MUDSC_OK;
+}
+
+static mudsc_status descend(struct loop_state *ls, struct loop_result *res)
+{
+	struct mudsc__rng rng;
+	double best = -INFINITY;
+	int32_t since_best = 0;
+
+	mudsc__rng_seed(&rng, ls->in->seed);
+	for (int32_t s = 0; s < ls->in->max_iter; s++) {
+		double objective = 0.0;
+		mudsc_status st = sweep(ls, &rng, s, &objective);
+		if (st != MUDSC_OK)
+			return st;
+		res->objectives[s] = objective;
+		res->sweeps = s + 1;
+		if (objective > best) {
+			best = objective;
+			since_best = 0;
+			res->best_sweep = s;
+			if ((st = keep_best(ls)) != MUDSC_OK)
+				return st;
+		} else if (++since_best >= ls->in->patience) {
+			break;
+		}
+	}
+	return MUDSC_OK;
+}
+
+static size_t widest_stack(const struct mudsc__plan *plan)
+{
+	size_t most = 1;
+	for (size_t p = 0; p < plan->npoints; p++) {
+		size_t nc = (size_t)plan->n_models * (size_t)plan->points[p].width;
+		most = nc > most ? nc : most;
+	}
+	return most;
+}
+
+static void free_corrs(struct point_corr *c, size_t P)
+{
+	if (c == NULL)
+		return;
+	for (size_t p = 0; p < P; p++)
+		mudsc__corr_free(&c[p]);
+	free(c);
+}
+
+void mudsc__loop_result_free(struct loop_result *res, size_t npoints)
+{
+	free_corrs(res->corr, npoints);
+	free(res->objectives);
+	memset(res, 0, sizeof *res);
+}
+
+mudsc_status mudsc__loop_run(struct loop_result *res, const struct loop_input *in)
+{
+	struct loop_state ls = {.in = in, .P = in->plan->npoints, .N = in->plan->n_models};
+	struct loop_result r = {.best_sweep = -1};
+	size_t nc = widest_stack(in->plan);
+	bool weights = in->S_a == NULL || in->alpha > 0.0;
+	mudsc_status st = MUDSC_OK;
+
+	ls.cur = mudsc__calloc(ls.P + 1, sizeof *ls.cur, "correspondences");
+	ls.best = mudsc__calloc(ls.P + 1, sizeof *ls.best, "correspondences");
+	ls.order = mudsc__calloc(ls.P + 1, sizeof *ls.order, "point order");
+	ls.versions = mudsc__calloc(ls.P + 1, sizeof *ls.versions, "versions");
+	ls.cache = mudsc__calloc(ls.P + 1, sizeof *ls.cache, "similarity caches");
+	ls.prev = mudsc__calloc(nc + 1, sizeof *ls.prev, "previous assignment");
+	r.objectives = mudsc__calloc((size_t)in->max_iter + 1, sizeof *r.objectives, "objectives");
+	ls.Sw = weights ? mudsc__alloc(nc * nc * sizeof *ls.Sw, "S_w") : NULL;
+	ls.S = weights && in->S_a ? mudsc__alloc(nc * nc * sizeof *ls.S, "S") : NULL;
+	if (!ls.cur || !ls.best || !ls.order || !r.objectives || !ls.versions || !ls.cache ||
+	    !ls.prev || (weights && !ls.Sw) ||
+	    (weights && in->S_a && !ls.S))
+		st = MUDSC_E_NOMEM;
+	if (st == MUDSC_OK && in->S_a != NULL)
+		st = init_from_activations(&ls);
+	if (st == MUDSC_OK && !weights)
+		st = keep_best(&ls); /* alpha = 0: the initialisation is the result */
+	if (st == MUDSC_OK && weights && ls.P > 0)
+		st = descend(&ls, &r);
+	free_corrs(ls.cur, ls.P);
+	for (size_t p = 0; ls.cache != NULL && p < ls.P; p++)
+		mudsc__wsim_cache_free(&ls.cache[p]);
+	free(ls.cache);
+	mudsc__wsim_buffers_free(&ls.buf);
+	free(ls.versions);
+	free(ls.prev);
+	free(ls.order);
+	free(ls.Sw);
+	free(ls.S);
+	if (st != MUDSC_OK) {
+		free_corrs(ls.best, ls.P);
+		free(r.objectives);
+		return st;
+	}
+	r.corr = ls.best;
+	*res = r;
+	return MUDSC_OK;
+}

@@ -1,0 +1,40 @@
+/*
+ * The MuDSC loop (docs/algorithm-choices.md section 7): activation
+ * initialisation, then seeded coordinate descent in weight space keeping
+ * the best sweep.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef MUDSC_LOOP_H
+#define MUDSC_LOOP_H
+
+#include "matcher/match_point.h"
+#include "matcher/plan.h"
+#include "kernels/kernels.h"
+
+/* Returns non-zero to cancel the run. */
+typedef int (*loop_progress_fn)(int64_t point, int32_t sweep, double objective, void *user);
+
+struct loop_input {
+	const struct mudsc__plan *plan;
+	const double *const *S_a; /* per point (NC x NC), or NULL: weight matching only */
+	double alpha;
+	mudsc_similarity kind;
+	double eps;
+	struct match_params match;
+	int32_t max_iter, patience;
+	uint64_t seed;
+	loop_progress_fn progress;
+	void *progress_user;
+};
+
+struct loop_result {
+	struct point_corr *corr; /* npoints: the kept correspondences and their scores */
+	double *objectives;      /* per sweep */
+	int32_t sweeps, best_sweep;
+};
+
+mudsc_status mudsc__loop_run(struct loop_result *res, const struct loop_input *in);
+void mudsc__loop_result_free(struct loop_result *res, size_t npoints);
+
+#endif /* MUDSC_LOOP_H */

@@ -1,0 +1,464 @@
+/*
+ * mudsc_matcher: options, inputs, the run and its results.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "matcher/merge_apply.h"
+#include "mudsc/matcher.h"
+#include "matcher/loop.h"
+#include "matcher/plan_build.h"
+
+struct mudsc_matcher {
+	mudsc_matcher_options opts;
+	const mudsc_model **models;
+	struct mudsc__plan plan;
+	double **S_a;              /* per point, NULL until given */
+	struct loop_result result; /* valid when ran */
+	bool ran;
+};
+
+MUDSC_API mudsc_status mudsc_matcher_options_init(mudsc_matcher_options *opts)
+{
+	const mudsc_matcher_options defaults = MUDSC_MATCHER_OPTIONS_INIT;
+	MUDSC__CHECK_NULL(opts);
+	*opts = defaults;
+	return MUDSC_OK;
+}
+
+static mudsc_status bad_option(const char *field, double value)
+{
+	return mudsc__err(MUDSC_E_INVALID, "mudsc_matcher_new: option '%s' = %g is out of range",
+	                 field, value);
+}
+
+static mudsc_status check_options(const mudsc_matcher_options *o)
+{
+	if (o->size < sizeof *o)
+		return mudsc__err(MUDSC_E_INVALID, "mudsc_matcher_new: opts->size = %zu, expected %zu "
+		                                  "(use MUDSC_MATCHER_OPTIONS_INIT)", o->size, sizeof *o);
+	if (o->method != MUDSC_METHOD_ALIGN && o->method != MUDSC_METHOD_ZIP)
+		return bad_option("method", o->method);
+	if (!(o->alpha >= 0.0 && o->alpha <= 1.0))
+		return bad_option("alpha", o->alpha);
+	if (o->similarity != MUDSC_SIMILARITY_CORRELATION && o->similarity != MUDSC_SIMILARITY_COSINE)
+		return bad_option("similarity", o->similarity);
+	if (!(o->zip_r > 0.0 && o->zip_r < 1.0))
+		return bad_option("zip_r", o->zip_r);
+	if (!isfinite(o->zip_a))
+		return bad_option("zip_a", o->zip_a);
+	if (!isfinite(o->zip_b) || o->zip_b < 0.0)
+		return bad_option("zip_b", o->zip_b);
+	if (o->use_groups != 0 && o->use_groups != 1)
+		return bad_option("use_groups", o->use_groups);
+	if (o->max_iter < 1)
+		return bad_option("max_iter", o->max_iter);
+	if (o->patience < 1)
+		return bad_option("patience", o->patience);
+	if (o->threads < 0)
+		return bad_option("threads", o->threads);
+	if (!(o->eps > 0.0) || !isfinite(o->eps))
+		return bad_option("eps", o->eps);
+	return MUDSC_OK;
+}
+
+MUDSC_API void mudsc_matcher_free(mudsc_matcher *m)
+{
+	if (m == NULL)
+		return;
+	for (size_t p = 0; m->S_a != NULL && p < m->plan.npoints; p++)
+		free(m->S_a[p]);
+	free(m->S_a);
+	mudsc__loop_result_free(&m->result, m->plan.npoints);
+	mudsc__plan_free(&m->plan);
+	free(m->models);
+	free(m);
+}
+
+MUDSC_API mudsc_status mudsc_matcher_new(mudsc_matcher **out, const mudsc_graph *graph,
+                                         mudsc_model *const *models, int32_t n_models,
+                                         const mudsc_matcher_options *opts)
+{
+	mudsc_matcher *m;
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL(out);
+	MUDSC__CHECK_NULL(graph);
+	MUDSC__CHECK_NULL(models);
+	if (n_models < 2)
+		return mudsc__err(MUDSC_E_INVALID, "mudsc_matcher_new: n_models = %d, need at least 2",
+		                 (int)n_models);
+	for (int32_t i = 0; i < n_models; i++)
+		if (models[i] == NULL)
+			return mudsc__err(MUDSC_E_INVALID, "mudsc_matcher_new: models[%d] is NULL", (int)i);
+	m = mudsc__calloc(1, sizeof *m, "mudsc_matcher");
+	if (m == NULL)
+		return MUDSC_E_NOMEM;
+	if (opts == NULL)
+		mudsc_matcher_options_init(&m->opts);
+	else
+		m->opts = *opts;
+	st = check_options(&m->opts);
+	m->models = st == MUDSC_OK ? mudsc__calloc((size_t)n_models, sizeof *m->models, "models")
+	                           : NULL;
+	if (st == MUDSC_OK && m->models == NULL)
+		st = MUDSC_E_NOMEM;
+	if (st == MUDSC_OK)
+		st = mudsc__plan_build(&m->plan, graph, (const mudsc_model *const *)models, n_models);
+	if (st == MUDSC_OK) {
+		m->S_a = mudsc__calloc(m->plan.npoints + 1, sizeof *m->S_a, "activation similarities");
+		if (m->S_a == NULL)
+			st = MUDSC_E_NOMEM;
+	}
+	if (st != MUDSC_OK) {
+		mudsc_matcher_free(m);
+		return st;
+	}
+	for (int32_t i = 0; i < n_models; i++) {
+		mudsc_model_freeze(models[i]);
+		m->models[i] = models[i];
+	}
+	m->result.sweeps = -1;
+	m->result.best_sweep = -1;
+	*out = m;
+	return MUDSC_OK;
+}
+
+static int64_t stacked_width(const mudsc_matcher *m, size_t point)
+{
+	return (int64_t)m->plan.n_models * m->plan.points[point].width;
+}
+
+static mudsc_status check_point(const mudsc_matcher *m, size_t point, const char *fn)
+{
+	if (point >= m->plan.npoints)
+		return mudsc__err(MUDSC_E_RANGE, "%s: point %zu >= point count %zu", fn, point,
+		                 m->plan.npoints);
+	return MUDSC_OK;
+}
+
+/* Replace point p's S_a by a fresh NC x NC buffer, returned (NULL on NOMEM). */
+static double *fresh_sa(mudsc_matcher *m, size_t point)
+{
+	size_t nc = (size_t)stacked_width(m, point);
+	double *S = mudsc__alloc(nc * nc * sizeof *S, "activation similarity");
+	if (S != NULL) {
+		free(m->S_a[point]);
+		m->S_a[point] = S;
+	}
+	return S;
+}
+
+MUDSC_API mudsc_status mudsc_matcher_set_activations(mudsc_matcher *m, size_t point,
+                                                     mudsc_accum *accum)
+{
+	size_t nc;
+	double *S;
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL(m);
+	MUDSC__CHECK_NULL(accum);
+	if ((st = check_point(m, point, "mudsc_matcher_set_activations")) != MUDSC_OK)
+		return st;
+	if (mudsc_accum_models(accum) != m->plan.n_models ||
+	    mudsc_accum_width(accum) != m->plan.points[point].width)
+		return mudsc__err(MUDSC_E_MISMATCH,
+		                 "mudsc_matcher_set_activations: accumulator has %d models of width "
+		                 "%lld, point '%s' needs %d of width %lld",
+		                 (int)mudsc_accum_models(accum), (long long)mudsc_accum_width(accum),
+		                 m->plan.points[point].name, (int)m->plan.n_models,
+		                 (long long)m->plan.points[point].width);
+	nc = (size_t)stacked_width(m, point);
+	S = mudsc__alloc(nc * nc * sizeof *S, "activation similarity");
+	if (S == NULL)
+		return MUDSC_E_NOMEM;
+	st = mudsc_accum_correlation(accum, S, nc * nc);
+	if (st != MUDSC_OK) {
+		free(S);
+		return mudsc__err_context(st, "mudsc_matcher_set_activations: point '%s'",
+		                         m->plan.points[point].name);
+	}
+	free(m->S_a[point]);
+	m->S_a[point] = S;
+	return MUDSC_OK;
+}
+
+static mudsc_status check_similarity(const double *S, size_t nc, const char *point)
+{
+	for (size_t a = 0; a < nc; a++)
+		for (size_t b = a; b < nc; b++) {
+			if (!isfinite(S[a * nc + b]))
+				return mudsc__err(MUDSC_E_NUMERIC,
+				                 "mudsc_matcher_set_activation_similarity: point '%s': S_a[%zu, "
+				                 "%zu] is not finite",
+				                 point, a, b);
+			if (S[a * nc + b] != S[b * nc + a])
+				return mudsc__err(MUDSC_E_INVALID,
+				                 "mudsc_matcher_set_activation_similarity: point '%s': S_a is "
+				                 "not symmetric at [%zu, %zu]",
+				                 point, a, b);
+		}
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_matcher_set_activation_similarity(mudsc_matcher *m, size_t point,
+                                                               const double *S_a, size_t len)
+{
+	size_t nc;
+	double *S;
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL(m);
+	MUDSC__CHECK_NULL(S_a);
+	if ((st = check_point(m, point, "mudsc_matcher_set_activation_similarity")) != MUDSC_OK)
+		return st;
+	nc = (size_t)stacked_width(m, point);
+	if (len != nc * nc)
+		return mudsc__err(MUDSC_E_SHAPE,
+		                 "mudsc_matcher_set_activation_similarity: point '%s': len = %zu, "
+		                 "expected (N*C)^2 = %zu",
+		                 m->plan.points[point].name, len, nc * nc);
+	if ((st = check_similarity(S_a, nc, m->plan.points[point].name)) != MUDSC_OK)
+		return st;
+	S = fresh_sa(m, point);
+	if (S == NULL)
+		return MUDSC_E_NOMEM;
+	memcpy(S, S_a, len * sizeof *S);
+	return MUDSC_OK;
+}
+
+/* All points have S_a (returns 1), none (0), or some: MUDSC_E_STATE. */
+static mudsc_status activations_given(const mudsc_matcher *m, bool *all)
+{
+	size_t given = 0;
+	for (size_t p = 0; p < m->plan.npoints; p++)
+		given += m->S_a[p] != NULL;
+	*all = given > 0;
+	if (given == 0 || given == m->plan.npoints)
+		return MUDSC_OK;
+	for (size_t p = 0; p < m->plan.npoints; p++)
+		if (m->S_a[p] == NULL)
+			return mudsc__err(MUDSC_E_STATE,
+			                 "mudsc_matcher_run: activations given for %zu of %zu points but not "
+			                 "for point '%s'",
+			                 given, m->plan.npoints, m->plan.points[p].name);
+	return MUDSC_E_INTERNAL;
+}
+
+MUDSC_API mudsc_status mudsc_matcher_run(mudsc_matcher *m)
+{
+	struct loop_input in;
+	struct loop_result res;
+	bool acts;
+	int threads_before = 0;
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL(m);
+	if ((st = activations_given(m, &acts)) != MUDSC_OK)
+		return st;
+	in = (struct loop_input){
+		.plan = &m->plan,
+		.S_a = acts ? (const double *const *)m->S_a : NULL,
+		.alpha = m->opts.alpha,
+		.kind = m->opts.similarity,
+		.eps = m->opts.eps,
+		.match = {.method = m->opts.method,
+		          .r = m->opts.zip_r, .a = m->opts.zip_a, .b = m->opts.zip_b,
+		          .use_groups = m->opts.use_groups != 0},
+		.max_iter = m->opts.max_iter,
+		.patience = m->opts.patience,
+		.seed = m->opts.seed,
+		.progress = m->opts.progress,
+		.progress_user = m->opts.progress_user,
+	};
+	if (m->opts.threads > 0) {
+		threads_before = mudsc_blas_threads();
+		mudsc_set_blas_threads(m->opts.threads);
+	}
+	st = mudsc__loop_run(&res, &in);
+	if (threads_before > 0)
+		mudsc_set_blas_threads(threads_before);
+	if (st != MUDSC_OK)
+		return st;
+	mudsc__loop_result_free(&m->result, m->plan.npoints);
+	m->result = res;
+	m->ran = true;
+	return MUDSC_OK;
+}
+
+MUDSC_API int32_t mudsc_matcher_sweeps(const mudsc_matcher *m)
+{
+	return m != NULL && m->ran ? m->result.sweeps : -1;
+}
+
+MUDSC_API int32_t mudsc_matcher_best_sweep(const mudsc_matcher *m)
+{
+	return m != NULL && m->ran ? m->result.best_sweep : -1;
+}
+
+static mudsc_status check_ran(const mudsc_matcher *m, const char *fn)
+{
+	if (m == NULL)
+		return mudsc__err(MUDSC_E_INVALID, "%s: argument 'matcher' is NULL", fn);
+	if (!m->ran)
+		return mudsc__err(MUDSC_E_STATE, "%s: no successful mudsc_matcher_run() yet", fn);
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_matcher_objectives(const mudsc_matcher *m, double *out,
+                                                size_t capacity)
+{
+	mudsc_status st = check_ran(m, "mudsc_matcher_objectives");
+	if (st != MUDSC_OK)
+		return st;
+	if (out == NULL && capacity > 0)
+		return mudsc__err(MUDSC_E_INVALID, "mudsc_matcher_objectives: argument 'out' is NULL");
+	for (size_t k = 0; k < capacity && k < (size_t)m->result.sweeps; k++)
+		out[k] = m->result.objectives[k];
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_matcher_point_result(const mudsc_matcher *m, size_t point,
+                                                  int64_t *width_out, double *scores)
+{
+	mudsc_status st = check_ran(m, "mudsc_matcher_point_result");
+	if (st == MUDSC_OK)
+		st = check_point(m, point, "mudsc_matcher_point_result");
+	if (st != MUDSC_OK)
+		return st;
+	if (width_out != NULL)
+		*width_out = m->result.corr[point].width_out;
+	if (scores != NULL)
+		memcpy(scores, m->result.corr[point].score, 3 * sizeof *scores);
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_matcher_assignment(const mudsc_matcher *m, size_t point,
+                                                int64_t *out, size_t len)
+{
+	mudsc_status st = check_ran(m, "mudsc_matcher_assignment");
+	if (st == MUDSC_OK)
+		st = check_point(m, point, "mudsc_matcher_assignment");
+	if (st != MUDSC_OK)
+		return st;
+	MUDSC__CHECK_NULL(out);
+	if (len != (size_t)stacked_width(m, point))
+		return mudsc__err(MUDSC_E_SHAPE, "mudsc_matcher_assignment: len = %zu, expected N*C = "
+		                                "%lld", len, (long long)stacked_width(m, point));
+	memcpy(out, m->result.corr[point].assign, len * sizeof *out);
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_matcher_matrix(const mudsc_matcher *m, size_t point,
+                                            int32_t model, mudsc_matrix_kind kind, double *out,
+                                            size_t len)
+{
+	mudsc_status st = check_ran(m, "mudsc_matcher_matrix");
+	if (st == MUDSC_OK)
+		st = check_point(m, point, "mudsc_matcher_matrix");
+	if (st != MUDSC_OK)
+		return st;
+	MUDSC__CHECK_NULL(out);
+	const struct point_corr *c = &m->result.corr[point];
+	int64_t C = m->plan.points[point].width;
+	if (model < 0 || model >= m->plan.n_models)
+		return mudsc__err(MUDSC_E_RANGE, "mudsc_matcher_matrix: model %d outside 0..%d",
+		                 (int)model, (int)m->plan.n_models - 1);
+	if (kind != MUDSC_MATRIX_MERGE && kind != MUDSC_MATRIX_UNMERGE)
+		return mudsc__err(MUDSC_E_INVALID, "mudsc_matcher_matrix: argument 'kind' = %d is "
+		                                  "unknown", (int)kind);
+	if (len != (size_t)C * (size_t)c->width_out)
+		return mudsc__err(MUDSC_E_SHAPE, "mudsc_matcher_matrix: len = %zu, expected C * C' = "
+		                                "%lld", len, (long long)(C * c->width_out));
+	double *scale = mudsc__alloc((size_t)C * sizeof *scale, "matrix scales");
+	int64_t *counts = mudsc__alloc((size_t)m->plan.n_models * (size_t)c->width_out *
+	                              sizeof *counts, "member counts");
+	if (scale == NULL || counts == NULL) {
+		free(scale);
+		free(counts);
+		return MUDSC_E_NOMEM;
+	}
+	mudsc__corr_scales(c, m->plan.n_models, C, model,
+	                  kind == MUDSC_MATRIX_MERGE ? CORR_MERGE : CORR_UNMERGE, NULL, counts, scale);
+	memset(out, 0, len * sizeof *out);
+	for (int64_t u = 0; u < C; u++)
+		out[u * c->width_out + c->assign[model * C + u]] = scale[u];
+	free(scale);
+	free(counts);
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_matcher_permutation(const mudsc_matcher *m, size_t point,
+                                                 int32_t model, int64_t *out, size_t len)
+{
+	mudsc_status st = check_ran(m, "mudsc_matcher_permutation");
+	if (st == MUDSC_OK)
+		st = check_point(m, point, "mudsc_matcher_permutation");
+	if (st != MUDSC_OK)
+		return st;
+	MUDSC__CHECK_NULL(out);
+	int64_t C = m->plan.points[point].width;
+	if (m->opts.method != MUDSC_METHOD_ALIGN)
+		return mudsc__err(MUDSC_E_STATE, "mudsc_matcher_permutation: zip results are not "
+		                                "permutations; use mudsc_matcher_assignment()");
+	if (model < 0 || model >= m->plan.n_models)
+		return mudsc__err(MUDSC_E_RANGE, "mudsc_matcher_permutation: model %d outside 0..%d",
+		                 (int)model, (int)m->plan.n_models - 1);
+	if (len != (size_t)C)
+		return mudsc__err(MUDSC_E_SHAPE, "mudsc_matcher_permutation: len = %zu, expected C = "
+		                                "%lld", len, (long long)C);
+	const int64_t *assign = m->result.corr[point].assign + (size_t)model * (size_t)C;
+	for (int64_t u = 0; u < C; u++)
+		out[assign[u]] = u;
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_matcher_merge(mudsc_model **out, const mudsc_matcher *m,
+                                           const double *weights)
+{
+	double *w;
+	mudsc_status st = check_ran(m, "mudsc_matcher_merge");
+	if (st != MUDSC_OK)
+		return st;
+	MUDSC__CHECK_NULL(out);
+	w = mudsc__alloc((size_t)m->plan.n_models * sizeof *w, "merge weights");
+	if (w == NULL)
+		return MUDSC_E_NOMEM;
+	for (int32_t i = 0; i < m->plan.n_models; i++) {
+		w[i] = weights ? weights[i] : 1.0 / (double)m->plan.n_models;
+		if (!isfinite(w[i])) {
+			double bad = w[i];
+			free(w);
+			return mudsc__err(MUDSC_E_INVALID, "mudsc_matcher_merge: weights[%d] = %g is not "
+			                                  "finite", (int)i, bad);
+		}
+	}
+	st = mudsc__merge_apply(out, &m->plan, m->result.corr, m->models, w, -1);
+	free(w);
+	return st;
+}
+
+MUDSC_API mudsc_status mudsc_matcher_transform(mudsc_model **out, const mudsc_matcher *m,
+                                               int32_t model)
+{
+	double *w;
+	mudsc_status st = check_ran(m, "mudsc_matcher_transform");
+	if (st != MUDSC_OK)
+		return st;
+	MUDSC__CHECK_NULL(out);
+	if (model < 0 || model >= m->plan.n_models)
+		return mudsc__err(MUDSC_E_RANGE, "mudsc_matcher_transform: model %d outside 0..%d",
+		                 (int)model, (int)m->plan.n_models - 1);
+	w = mudsc__alloc((size_t)m->plan.n_models * sizeof *w, "merge weights");
+	if (w == NULL)
+		return MUDSC_E_NOMEM;
+	for (int32_t i = 0; i < m->plan.n_models; i++)
+		w[i] = 1.0 / (double)m->plan.n_models;
+	st = mudsc__merge_apply(out, &m->plan, m->result.corr, m->models, w, model);
+	free(w);
+	return st;
+}

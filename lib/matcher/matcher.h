@@ -1,0 +1,22 @@
+/*
+ * The matcher room's door: the plan of a run (plan.h, plan_build.h), the
+ * correspondences (corr.h), the MuDSC loop (loop.h), weight similarity
+ * (weight_sim*.h), tensor axis operations (axis_ops.h) and the merged
+ * tensors (merge_apply.h).  Only mudsc_matcher (matcher.c) and white-box
+ * tests use them.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef MUDSC_MATCHER_ROOM_H
+#define MUDSC_MATCHER_ROOM_H
+
+#include "matcher/axis_ops.h"
+#include "matcher/corr.h"
+#include "matcher/loop.h"
+#include "matcher/merge_apply.h"
+#include "matcher/plan.h"
+#include "matcher/plan_build.h"
+#include "matcher/weight_sim.h"
+#include "matcher/weight_sim_align.h"
+
+#endif /* MUDSC_MATCHER_ROOM_H */

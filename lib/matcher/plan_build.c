@@ -1,0 +1,172 @@
+/*
+ * Building the match plan from a validated graph and N models: one plan
+ * tensor per bound tensor, or per part of a split tensor (all parts, so the
+ * merged tensor can be re-joined), with the point and role of each axis and
+ * each point's weight-feature list.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/graph.h"
+#include "model/model.h"
+#include "matcher/plan.h"
+#include "matcher/plan_build.h"
+
+struct builder {
+	const mudsc_graph *graph;
+	const mudsc_model *const *models;
+	struct mudsc__plan *plan;
+	size_t cap;
+	struct mudsc__strmap first; /* tensor name -> its first plan tensor */
+};
+
+/* Shapes and dtypes of a bound tensor must agree across models. */
+static mudsc_status check_same(const struct builder *b, const char *name)
+{
+	const struct model_tensor *t0 = mudsc__model_lookup(b->models[0], name);
+	for (int32_t i = 1; i < b->plan->n_models; i++) {
+		const struct model_tensor *t = mudsc__model_lookup(b->models[i], name);
+		bool same = t->dtype == t0->dtype && t->rank == t0->rank;
+		for (int32_t d = 0; same && d < t->rank; d++)
+			same = t->shape[d] == t0->shape[d];
+		if (!same)
+			return mudsc__err(MUDSC_E_MISMATCH,
+			                 "matcher: tensor '%s' differs in dtype or shape between model 0 and "
+			                 "model %d (argument 'models')",
+			                 name, (int)i);
+	}
+	return MUDSC_OK;
+}
+
+/* Fill the axis -> point table of plan tensor t from the graph. */
+static mudsc_status bind_axes(const struct builder *b, struct plan_tensor *t)
+{
+	size_t n = mudsc__graph_bindings_of(b->graph, t->name, t->part, NULL, 0);
+	struct graph_ref *refs = mudsc__calloc(n + 1, sizeof *refs, "binding list");
+
+	if (refs == NULL)
+		return MUDSC_E_NOMEM;
+	mudsc__graph_bindings_of(b->graph, t->name, t->part, refs, n);
+	for (size_t k = 0; k < n; k++) {
+		const struct graph_binding *gb =
+			&b->graph->points[refs[k].point].bindings[refs[k].binding];
+		t->point[gb->axis] = (int32_t)refs[k].point;
+		t->role[gb->axis] = gb->role == MUDSC_ROLE_IN ? PLAN_IN : PLAN_OUT;
+	}
+	free(refs);
+	return MUDSC_OK;
+}
+
+static mudsc_status add_tensor(struct builder *b, const char *name, int32_t part,
+                               const struct graph_split *split)
+{
+	const struct model_tensor *mt = mudsc__model_lookup(b->models[0], name);
+	struct plan_tensor *t;
+	mudsc_status st;
+
+	st = mudsc__reserve_one((void **)&b->plan->tensors, &b->cap, b->plan->ntensors,
+	                       sizeof *b->plan->tensors, "plan tensors");
+	if (st != MUDSC_OK)
+		return st;
+	t = &b->plan->tensors[b->plan->ntensors];
+	memset(t, 0, sizeof *t);
+	t->name = mt->name;
+	t->part = part;
+	t->nparts = split ? (int32_t)split->n_parts : 1;
+	t->split_axis = split ? split->axis : -1;
+	t->rank = mt->rank;
+	t->dtype = mt->dtype;
+	memcpy(t->whole_shape, mt->shape, sizeof t->whole_shape);
+	memcpy(t->shape, mt->shape, sizeof t->shape);
+	if (split)
+		t->shape[split->axis] /= (int64_t)split->n_parts;
+	for (int32_t d = 0; d < MUDSC_MAX_RANK; d++)
+		t->point[d] = -1;
+	t->data = mudsc__calloc((size_t)b->plan->n_models, sizeof *t->data, "plan tensor data");
+	if (t->data == NULL)
+		return MUDSC_E_NOMEM;
+	b->plan->ntensors++;
+	for (int32_t i = 0; i < b->plan->n_models; i++)
+		t->data[i] = mudsc__model_lookup(b->models[i], name)->data;
+	return bind_axes(b, t);
+}
+
+/* The plan tensors of a bound tensor name, created on first sight. */
+static mudsc_status tensor_index(struct builder *b, const char *name, size_t *first)
+{
+	const struct graph_split *split;
+	mudsc_status st;
+
+	if (mudsc__strmap_get(&b->first, name, first))
+		return MUDSC_OK;
+	if ((st = check_same(b, name)) != MUDSC_OK)
+		return st;
+	*first = b->plan->ntensors;
+	split = mudsc__graph_split_of(b->graph, name);
+	for (int32_t j = 0; j < (split ? (int32_t)split->n_parts : 1) && st == MUDSC_OK; j++)
+		st = add_tensor(b, name, split ? j : -1, split);
+	if (st == MUDSC_OK)
+		st = mudsc__strmap_put(&b->first, b->plan->tensors[*first].name, *first);
+	return st;
+}
+
+static mudsc_status add_feature(struct plan_point *pp, size_t *cap, int32_t tensor, int32_t axis)
+{
+	mudsc_status st = mudsc__reserve_one((void **)&pp->features, cap, pp->nfeatures,
+	                                    sizeof *pp->features, "point features");
+	if (st == MUDSC_OK)
+		pp->features[pp->nfeatures++] = (struct plan_feature){tensor, axis};
+	return st;
+}
+
+/* Point p's features: a whole binding of a split tensor counts once per part. */
+static mudsc_status build_point(struct builder *b, size_t p)
+{
+	const struct graph_point *gp = &b->graph->points[p];
+	struct plan_point *pp = &b->plan->points[p];
+	size_t cap = 0, first;
+	mudsc_status st = MUDSC_OK;
+
+	pp->name = gp->name;
+	pp->width = gp->width;
+	pp->groups = gp->groups;
+	for (size_t k = 0; k < gp->n_bindings && st == MUDSC_OK; k++) {
+		const struct graph_binding *gb = &gp->bindings[k];
+		if ((st = tensor_index(b, gb->tensor, &first)) != MUDSC_OK || gb->flags & MUDSC_BIND_IGNORE)
+			continue;
+		int32_t parts = b->plan->tensors[first].nparts;
+		if (gb->part >= 0)
+			st = add_feature(pp, &cap, (int32_t)(first + (size_t)gb->part), gb->axis);
+		else
+			for (int32_t j = 0; j < parts && st == MUDSC_OK; j++)
+				st = add_feature(pp, &cap, (int32_t)(first + (size_t)j), gb->axis);
+	}
+	return st;
+}
+
+mudsc_status mudsc__plan_build(struct mudsc__plan *plan, const mudsc_graph *graph,
+                              const mudsc_model *const *models, int32_t n_models)
+{
+	struct builder b = {.graph = graph, .models = models, .plan = plan};
+	mudsc_status st;
+
+	memset(plan, 0, sizeof *plan);
+	plan->n_models = n_models;
+	st = mudsc_graph_validate(graph, models, (size_t)n_models);
+	if (st != MUDSC_OK)
+		return st;
+	mudsc__strmap_init(&b.first);
+	plan->points = mudsc__calloc(graph->n_points + 1, sizeof *plan->points, "plan points");
+	if (plan->points == NULL)
+		st = MUDSC_E_NOMEM;
+	else
+		plan->npoints = graph->n_points;
+	for (size_t p = 0; p < graph->n_points && st == MUDSC_OK; p++)
+		st = build_point(&b, p);
+	mudsc__strmap_clear(&b.first);
+	if (st != MUDSC_OK)
+		mudsc__plan_free(plan);
+	return st;
+}

@@ -1,0 +1,187 @@
+/*
+ * Weight features: for each non-ignored binding of the point, model i's
+ * tensor with every other bound axis brought into its point's merged order
+ * (IN axis: M_i, OUT axis: U_i), the bound axis moved to the front and
+ * flattened; blocks side by side.  S_w = row similarity of the NC x D stack.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "matcher/axis_ops.h"
+#include "core/core.h"
+#include "matcher/weight_sim.h"
+
+/* Shape of feature f after the other axes are transformed; returns numel. */
+static size_t transformed_shape(const struct plan_tensor *t, int32_t axis, size_t p,
+                                const struct point_corr *corr, int64_t *shape)
+{
+	size_t n = 1;
+	for (int32_t d = 0; d < t->rank; d++) {
+		int32_t q = t->point[d];
+		shape[d] = t->shape[d];
+		if (d != axis && q >= 0 && (size_t)q != p && corr[q].set)
+			shape[d] = corr[q].width_out;
+		n *= (size_t)shape[d];
+	}
+	return n;
+}
+
+/* Largest intermediate any feature needs: axes are transformed one at a
+ * time, so every stage fits the shape with each axis at max(before, after). */
+static size_t scratch_size(const struct mudsc__plan *plan, const struct plan_point *pt, size_t p,
+                           const struct point_corr *corr, size_t *D)
+{
+	int64_t shape[MUDSC_MAX_RANK];
+	size_t most = 0;
+
+	*D = 0;
+	for (size_t f = 0; f < pt->nfeatures; f++) {
+		const struct plan_tensor *t = &plan->tensors[pt->features[f].tensor];
+		size_t after = transformed_shape(t, pt->features[f].axis, p, corr, shape);
+		size_t bound = 1;
+		for (int32_t d = 0; d < t->rank; d++)
+			bound *= (size_t)(shape[d] > t->shape[d] ? shape[d] : t->shape[d]);
+		if (bound > most)
+			most = bound;
+		*D += after / (size_t)pt->width;
+	}
+	return most;
+}
+
+/* Model i's block of feature f into F rows [i*C, (i+1)*C), columns from col. */
+static void feature_block(double *F, size_t D, size_t col, const struct mudsc__plan *plan,
+                          size_t p, const struct plan_feature *feat, int32_t i,
+                          const struct point_corr *corr, double *a, double *b, double *scale,
+                          int64_t *counts)
+{
+	const struct plan_tensor *t = &plan->tensors[feat->tensor];
+	int64_t shape[MUDSC_MAX_RANK];
+	size_t outer, inner;
+	int64_t C = plan->points[p].width;
+
+	memcpy(shape, t->shape, sizeof shape);
+	mudsc__plan_load(t, i, a);
+	for (int32_t d = 0; d < t->rank; d++) {
+		int32_t q = t->point[d];
+		if (d == feat->axis || q < 0 || (size_t)q == p || !corr[q].set)
+			continue;
+		const int64_t *assign = corr[q].assign + (size_t)i * (size_t)shape[d];
+		if (mudsc__axis_is_identity(assign, shape[d], corr[q].width_out))
+			continue; /* model 0 under align: nothing moves (and M, U are 1 there) */
+		mudsc__corr_scales(&corr[q], plan->n_models, shape[d], i,
+		                  t->role[d] == PLAN_IN ? CORR_MERGE : CORR_UNMERGE, NULL, counts, scale);
+		mudsc__axis_split(t->rank, shape, d, &outer, &inner);
+		mudsc__axis_contract(b, a, outer, shape[d], inner, assign, scale, corr[q].width_out);
+		shape[d] = corr[q].width_out;
+		double *tmp = a;
+		a = b;
+		b = tmp;
+	}
+	mudsc__axis_split(t->rank, shape, feat->axis, &outer, &inner);
+	mudsc__axis_to_front(F + (size_t)i * (size_t)C * D + col, D, a, outer, C, inner);
+}
+
+static int64_t widest_point(const struct mudsc__plan *plan, const struct point_corr *corr)
+{
+	int64_t most = 1;
+	for (size_t q = 0; q < plan->npoints; q++) {
+		if (plan->points[q].width > most)
+			most = plan->points[q].width;
+		if (corr[q].set && corr[q].width_out > most)
+			most = corr[q].width_out;
+	}
+	return most;
+}
+
+void mudsc__wsim_buffers_free(struct wsim_buffers *buf)
+{
+	free(buf->F);
+	free(buf->a);
+	free(buf->b);
+	free(buf->scale);
+	free(buf->counts);
+	memset(buf, 0, sizeof *buf);
+}
+
+/* Grow *p to hold n elements of size bytes (contents not kept). */
+static mudsc_status reserve(void **p, size_t *cap, size_t n, size_t size, const char *what)
+{
+	size_t bytes;
+
+	if (n <= *cap)
+		return MUDSC_OK;
+	if (!mudsc__mul_size(n, size, &bytes))
+		return mudsc__err(MUDSC_E_NOMEM, "size overflow: %zu elements of %s", n, what);
+	free(*p);
+	*p = mudsc__alloc(bytes, what);
+	*cap = *p ? n : 0;
+	return *p ? MUDSC_OK : MUDSC_E_NOMEM;
+}
+
+static mudsc_status reserve_all(struct wsim_buffers *buf, size_t nF, size_t nab, size_t nscale,
+                                int32_t N)
+{
+	mudsc_status st = reserve((void **)&buf->F, &buf->cap_F, nF, sizeof *buf->F, "weight features");
+	if (st == MUDSC_OK)
+		st = reserve((void **)&buf->a, &buf->cap_a, nab, sizeof *buf->a, "feature scratch");
+	if (st == MUDSC_OK)
+		st = reserve((void **)&buf->b, &buf->cap_b, nab, sizeof *buf->b, "feature scratch");
+	if (st == MUDSC_OK)
+		st = reserve((void **)&buf->scale, &buf->cap_scale, nscale, sizeof *buf->scale,
+		             "merge scales");
+	if (st == MUDSC_OK)
+		st = reserve((void **)&buf->counts, &buf->cap_counts, nscale * (size_t)N,
+		             sizeof *buf->counts,
+		             "member counts");
+	return st;
+}
+
+mudsc_status mudsc__weight_features(size_t *D_out, struct wsim_buffers *buf,
+                                   const struct mudsc__plan *plan, size_t p,
+                                   const struct point_corr *corr)
+{
+	const struct plan_point *pt = &plan->points[p];
+	int32_t N = plan->n_models;
+	size_t D, scratch = scratch_size(plan, pt, p, corr, &D);
+	int64_t wide = widest_point(plan, corr);
+	mudsc_status st;
+
+	if (pt->nfeatures == 0 || D == 0)
+		return mudsc__err(MUDSC_E_INVALID,
+		                 "weight similarity: point '%s' has no non-ignored binding with elements",
+		                 pt->name);
+	st = reserve_all(buf, (size_t)N * (size_t)pt->width * D, scratch, (size_t)wide, N);
+	if (st != MUDSC_OK) {
+		mudsc__wsim_buffers_free(buf);
+		return st;
+	}
+	for (int32_t i = 0; i < N; i++) {
+		size_t col = 0;
+		for (size_t f = 0; f < pt->nfeatures; f++) {
+			int64_t shape[MUDSC_MAX_RANK];
+			const struct plan_tensor *t = &plan->tensors[pt->features[f].tensor];
+			feature_block(buf->F, D, col, plan, p, &pt->features[f], i, corr, buf->a, buf->b,
+			              buf->scale, buf->counts);
+			col += transformed_shape(t, pt->features[f].axis, p, corr, shape) /
+			       (size_t)pt->width;
+		}
+	}
+	*D_out = D;
+	return MUDSC_OK;
+}
+
+mudsc_status mudsc__weight_similarity(double *S, struct wsim_buffers *buf,
+                                     const struct mudsc__plan *plan, size_t p,
+                                     const struct point_corr *corr, mudsc_similarity kind,
+                                     double eps)
+{
+	size_t D;
+	mudsc_status st = mudsc__weight_features(&D, buf, plan, p, corr);
+
+	if (st != MUDSC_OK)
+		return st;
+	return mudsc__similarity_rows(S, buf->F, (int64_t)plan->n_models * plan->points[p].width,
+	                             (int64_t)D, kind, eps);
+}

@@ -1,0 +1,35 @@
+/*
+ * S_w of one point under the other points' current correspondences
+ * (docs/algorithm-choices.md section 2).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef MUDSC_WEIGHT_SIM_H
+#define MUDSC_WEIGHT_SIM_H
+
+#include "matcher/corr.h"
+#include "matcher/plan.h"
+#include "kernels/kernels.h"
+
+/* Buffers reused from one call to the next, so large feature matrices are
+ * not allocated (and page-faulted in) for every point of every sweep. */
+struct wsim_buffers {
+	double *F, *a, *b, *scale;
+	int64_t *counts;
+	size_t cap_F, cap_a, cap_b, cap_scale, cap_counts;
+};
+
+void mudsc__wsim_buffers_free(struct wsim_buffers *buf);
+
+/* The NC x D weight features of point p, in buf->F (valid until the next call). */
+mudsc_status mudsc__weight_features(size_t *D, struct wsim_buffers *buf,
+                                   const struct mudsc__plan *plan, size_t p,
+                                   const struct point_corr *corr);
+
+/* S (NC x NC) for point p; corr has one entry per point (unset = untransformed). */
+mudsc_status mudsc__weight_similarity(double *S, struct wsim_buffers *buf,
+                                     const struct mudsc__plan *plan, size_t p,
+                                     const struct point_corr *corr, mudsc_similarity kind,
+                                     double eps);
+
+#endif /* MUDSC_WEIGHT_SIM_H */

@@ -1,0 +1,163 @@
+/*
+ * Align's S_w with row statistics computed once and cross blocks cached
+ * (see weight_sim_align.h for why this is exact).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "matcher/weight_sim_align.h"
+
+void mudsc__wsim_cache_free(struct wsim_cache *c)
+{
+	free(c->mu);
+	free(c->norm);
+	free(c->cross);
+	free(c->deps);
+	free(c->dep_versions);
+	memset(c, 0, sizeof *c);
+}
+
+/* The points bound to other axes of p's feature tensors. */
+static mudsc_status find_deps(struct wsim_cache *c, const struct mudsc__plan *plan, size_t p)
+{
+	bool *seen = mudsc__calloc(plan->npoints + 1, sizeof *seen, "dependency set");
+	if (seen == NULL)
+		return MUDSC_E_NOMEM;
+	const struct plan_point *pt = &plan->points[p];
+	for (size_t f = 0; f < pt->nfeatures; f++) {
+		const struct plan_tensor *t = &plan->tensors[pt->features[f].tensor];
+		for (int32_t d = 0; d < t->rank; d++)
+			if (d != pt->features[f].axis && t->point[d] >= 0 && (size_t)t->point[d] != p)
+				seen[t->point[d]] = true;
+	}
+	c->deps = mudsc__calloc(plan->npoints + 1, sizeof *c->deps, "dependencies");
+	c->dep_versions = mudsc__calloc(plan->npoints + 1, sizeof *c->dep_versions, "versions");
+	if (c->deps == NULL || c->dep_versions == NULL) {
+		free(seen);
+		return MUDSC_E_NOMEM;
+	}
+	for (size_t q = 0; q < plan->npoints; q++)
+		if (seen[q])
+			c->deps[c->ndeps++] = (int32_t)q;
+	free(seen);
+	return MUDSC_OK;
+}
+
+/* Row means and norms: column permutations do not change them. */
+static mudsc_status row_stats(struct wsim_cache *c, const double *F, size_t NC, size_t D,
+                              mudsc_similarity kind)
+{
+	c->mu = mudsc__alloc(NC * sizeof *c->mu, "row means");
+	c->norm = mudsc__alloc(NC * sizeof *c->norm, "row norms");
+	if (c->mu == NULL || c->norm == NULL)
+		return MUDSC_E_NOMEM;
+	for (size_t r = 0; r < NC; r++) {
+		const double *f = F + r * D;
+		double mean = 0.0, ss = 0.0;
+		for (size_t k = 0; k < D; k++) {
+			if (!isfinite(f[k]))
+				return mudsc__err(MUDSC_E_NUMERIC, "similarity: feature row %zu, column %zu "
+				                                  "is %g", r, k, f[k]);
+			mean += f[k];
+		}
+		mean = kind == MUDSC_SIMILARITY_CORRELATION ? mean / (double)D : 0.0;
+		for (size_t k = 0; k < D; k++)
+			ss += (f[k] - mean) * (f[k] - mean);
+		c->mu[r] = mean;
+		c->norm[r] = kind == MUDSC_SIMILARITY_CORRELATION ? sqrt(ss / (double)D) : sqrt(ss);
+	}
+	c->D = D;
+	c->stats_ready = true;
+	return MUDSC_OK;
+}
+
+static bool cross_current(const struct wsim_cache *c, const uint64_t *versions)
+{
+	if (!c->cross_valid)
+		return false;
+	for (size_t k = 0; k < c->ndeps; k++)
+		if (c->dep_versions[k] != versions[c->deps[k]])
+			return false;
+	return true;
+}
+
+/* cross_i = the S_w block of anchor rows and model-i columns: centred
+ * F_0 F_i' (one dgemm), divided by D (Pearson) and the row norms. */
+static mudsc_status cross_blocks(struct wsim_cache *c, double *F, int32_t N, int64_t C, size_t D,
+                                 const uint64_t *versions, mudsc_similarity kind, double eps)
+{
+	size_t NC = (size_t)N * (size_t)C;
+	double scale = kind == MUDSC_SIMILARITY_CORRELATION ? 1.0 / (double)D : 1.0;
+
+	if (c->cross == NULL) {
+		c->cross = mudsc__alloc((size_t)(N - 1) * (size_t)C * (size_t)C * sizeof *c->cross,
+		                       "cross blocks");
+		if (c->cross == NULL)
+			return MUDSC_E_NOMEM;
+	}
+	for (size_t r = 0; r < NC; r++)
+		for (size_t k = 0; k < D; k++)
+			F[r * D + k] -= c->mu[r];
+	for (int32_t i = 1; i < N; i++) {
+		double *x = c->cross + (size_t)(i - 1) * (size_t)C * (size_t)C;
+		const double *norm_i = c->norm + (size_t)i * (size_t)C;
+		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)C, (int)C, (int)D, 1.0, F,
+		            (int)D, F + (size_t)i * (size_t)C * D, (int)D, 0.0, x, (int)C);
+		for (int64_t a = 0; a < C; a++)
+			for (int64_t b = 0; b < C; b++) {
+				double den = c->norm[a] * norm_i[b];
+				x[a * C + b] = x[a * C + b] * scale / (den > eps ? den : eps);
+			}
+	}
+	for (size_t k = 0; k < c->ndeps; k++)
+		c->dep_versions[k] = versions[c->deps[k]];
+	c->cross_valid = true;
+	return MUDSC_OK;
+}
+
+static void fill_similarity(double *S, const struct wsim_cache *c, int32_t N, int64_t C)
+{
+	size_t NC = (size_t)N * (size_t)C;
+
+	memset(S, 0, NC * NC * sizeof *S);
+	for (int32_t i = 1; i < N; i++) {
+		const double *x = c->cross + (size_t)(i - 1) * (size_t)C * (size_t)C;
+		size_t off = (size_t)i * (size_t)C;
+		for (int64_t a = 0; a < C; a++) {
+			memcpy(S + (size_t)a * NC + off, x + a * C, (size_t)C * sizeof *S);
+			for (int64_t b = 0; b < C; b++)
+				S[(off + (size_t)b) * NC + (size_t)a] = x[a * C + b];
+		}
+	}
+}
+
+mudsc_status mudsc__weight_similarity_align(double *S, struct wsim_buffers *buf,
+                                           const struct mudsc__plan *plan, size_t p,
+                                           const struct point_corr *corr,
+                                           const uint64_t *versions, struct wsim_cache *c,
+                                           mudsc_similarity kind, double eps)
+{
+	int32_t N = plan->n_models;
+	int64_t C = plan->points[p].width;
+	mudsc_status st = MUDSC_OK;
+
+	if (c->deps == NULL && (st = find_deps(c, plan, p)) != MUDSC_OK)
+		return st;
+	if (!cross_current(c, versions)) {
+		size_t D;
+		if ((st = mudsc__weight_features(&D, buf, plan, p, corr)) != MUDSC_OK)
+			return st;
+		if (!c->stats_ready)
+			st = row_stats(c, buf->F, (size_t)N * (size_t)C, D, kind);
+		if (st == MUDSC_OK)
+			st = cross_blocks(c, buf->F, N, C, D, versions, kind, eps);
+		if (st != MUDSC_OK)
+			return st;
+	}
+	fill_similarity(S, c, N, C);
+	return MUDSC_OK;
+}

@@ -1,0 +1,51 @@
+/*
+ * The inside of mudsc_model, for the modules that build or read models
+ * (safetensors, merging).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef MUDSC_MODEL_INTERNAL_H
+#define MUDSC_MODEL_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "mudsc/model.h"
+#include "core/core.h"
+
+struct model_tensor {
+	char *name;
+	mudsc_dtype dtype;
+	int32_t rank;
+	int64_t shape[MUDSC_MAX_RANK];
+	const void *data;
+	size_t nbytes;
+	void *owned; /* the model's own copy, or NULL when borrowed */
+};
+
+struct model_meta {
+	char *key, *value;
+};
+
+enum model_backing { BACKING_NONE, BACKING_MMAP, BACKING_HEAP };
+
+struct mudsc_model {
+	struct model_tensor *tensors;
+	size_t count, capacity;
+	struct mudsc__strmap by_name;
+	struct model_meta *meta;
+	size_t meta_count, meta_capacity;
+	/* memory the borrowed tensors may point into, released with the model */
+	enum model_backing backing;
+	void *backing_addr;
+	size_t backing_len;
+	bool frozen;
+};
+
+/* Hand the model a region its tensors borrow from; the model unmaps or
+ * frees it when it is freed. */
+void mudsc__model_adopt_backing(mudsc_model *model, enum model_backing kind, void *addr, size_t len);
+
+/* The tensor called name, or NULL. */
+const struct model_tensor *mudsc__model_lookup(const mudsc_model *model, const char *name);
+
+#endif /* MUDSC_MODEL_INTERNAL_H */
