@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "mudsc/experimental.h"
 #include "mudsc/mudsc.h"
 
 static uint64_t rng_state = 12345;

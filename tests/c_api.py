@@ -1,12 +1,14 @@
 """The public C API as data, for the checks that compare something with it
 (tests/check_symbols.py, tests/check_julia_bindings.py, the Python
-binding's declaration test): the export list of lib/mudsc.map and, parsed
-from include/mudsc/*.h, every MUDSC_API function, enum, opaque handle,
-struct and function-pointer typedef.  Standard library only.
+binding's declaration test): the export list of lib/mudsc.map, node by node
+(the stable MUDSC_x.y nodes and the experimental MUDSC_EXPERIMENTAL_x.y
+one), and, parsed from include/mudsc/*.h, every MUDSC_API function (with
+the header declaring it), enum, opaque handle, struct and function-pointer
+typedef.  Standard library only.
 """
 import pathlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 QUALIFIERS = {"const", "volatile", "struct", "enum", "restrict"}
 
@@ -22,6 +24,13 @@ class CType:
         return text.strip() + (f"[{self.array}]" if self.array else "")
 
 
+#: The header of the experimental API; every other public header is stable.
+EXPERIMENTAL_HEADER = "experimental.h"
+#: Version-script node names: stable MUDSC_<x.y.z>, experimental MUDSC_EXPERIMENTAL_<x.y.z>.
+STABLE_NODE = re.compile(r"MUDSC_\d+\.\d+\.\d+$")
+EXPERIMENTAL_NODE = re.compile(r"MUDSC_EXPERIMENTAL_\d+\.\d+\.\d+$")
+
+
 @dataclass
 class CApi:
     functions: dict    # name -> (CType ret, [CType params])
@@ -29,6 +38,15 @@ class CApi:
     opaque: set
     structs: dict      # name -> [(field, CType)]
     fnptrs: dict       # name -> (CType ret, [CType params])
+    headers: dict = field(default_factory=dict)  # function name -> [file names of the headers declaring it]
+
+    def stable(self):
+        """Functions declared in a stable header."""
+        return {f for f, hs in self.headers.items() if any(h != EXPERIMENTAL_HEADER for h in hs)}
+
+    def experimental(self):
+        """Functions declared in experimental.h."""
+        return {f for f, hs in self.headers.items() if EXPERIMENTAL_HEADER in hs}
 
 
 def strip_c(text):
@@ -94,11 +112,15 @@ def parse_headers(header_dir):
     texts, defines = [], {}
     for path in sources:
         body, d = strip_c(path.read_text())
-        texts.append(body)
+        texts.append((path.name, body))
         defines.update(d)
-    for body in texts:
+    for name, body in texts:
         for stmt in split_top(body, ";", "{", "}"):
-            parse_statement(" ".join(stmt.split()), defines, api)
+            s = " ".join(stmt.split())
+            parse_statement(s, defines, api)
+            m = re.match(r".*\bMUDSC_API\s+.+?\b(mudsc_\w+)\s*\(", s)
+            if m:
+                api.headers.setdefault(m.group(1), []).append(name)
     return api
 
 
@@ -133,7 +155,20 @@ def parse_statement(s, defines, api):
             return
 
 
-def parse_map(mapfile):
+def parse_map_nodes(mapfile):
+    """node name -> (set of global names, name of the node it inherits or None),
+    in the file's order."""
     text = re.sub(r"/\*.*?\*/", "", pathlib.Path(mapfile).read_text(), flags=re.S)
-    part = text.split("global:", 1)[1].split("local:", 1)[0]
-    return set(re.findall(r"([A-Za-z_]\w*)\s*;", part))
+    nodes = {}
+    for m in re.finditer(r"([A-Za-z_][\w.]*)\s*\{(.*?)\}\s*([A-Za-z_][\w.]*)?\s*;", text, re.S):
+        body = m.group(2)
+        if "global:" in body:
+            body = body.split("global:", 1)[1]
+        body = body.split("local:", 1)[0]
+        nodes[m.group(1)] = (set(re.findall(r"([A-Za-z_]\w*)\s*;", body)), m.group(3))
+    return nodes
+
+
+def parse_map(mapfile):
+    """Every global name of the version script, whatever its node."""
+    return set().union(*(names for names, _ in parse_map_nodes(mapfile).values()))

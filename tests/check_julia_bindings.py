@@ -6,7 +6,8 @@ Usage: check_julia_bindings.py JULIA_DIR HEADER_DIR MAP
 
 For every `ccall((:mudsc_x, libmudsc), Ret, (Args...,), args...)` in
 JULIA_DIR/**/*.jl:
-  - mudsc_x is declared MUDSC_API in HEADER_DIR/*.h and listed in MAP;
+  - mudsc_x is declared MUDSC_API in HEADER_DIR/*.h and listed in MAP, in a
+    stable header (experimental.h is not bound: it changes every release);
   - the library is the constant `libmudsc`;
   - the argument-type tuple has as many entries as the C parameters, and the
     call passes that many arguments;
@@ -250,6 +251,9 @@ def check_ccall(place, args, api, listed, mirrors, problems):
         problems.append(f"{place}: {sym}: not listed in the export map")
     if sym not in api.functions:
         return sym
+    if sym not in api.stable():
+        problems.append(f"{place}: {sym}: experimental (experimental.h); the binding covers "
+                        f"the stable headers only")
     c_ret, c_params = api.functions[sym]
     types = type_tuple(args[2])
     if types is None:

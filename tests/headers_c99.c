@@ -1,4 +1,6 @@
-/* The public headers compile as strict C99 (built with -std=c99 -pedantic-errors -Werror). */
+/* The public headers, experimental.h included, compile as strict C99 (built with
+ * -std=c99 -pedantic-errors -Werror). */
+#include <mudsc/experimental.h> /* first: it must stand on its own */
 #include <mudsc/mudsc.h>
 
 int main(void)

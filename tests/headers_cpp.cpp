@@ -1,4 +1,5 @@
-// The public headers compile as C++ (extern "C" guards) with -pedantic-errors -Werror.
+// The public headers, experimental.h included, compile as C++ (extern "C" guards) with -pedantic-errors -Werror.
+#include <mudsc/experimental.h> /* first: it must stand on its own */
 #include <mudsc/mudsc.h>
 
 int main()

@@ -87,6 +87,13 @@ START_TEST(version_agrees)
 	ck_assert_ok(MUDSC_CHECK_VERSION());
 	ck_assert_status(mudsc_version_check((MUDSC_VERSION_MAJOR + 1) * 10000u), MUDSC_E_MISMATCH);
 	ck_assert_status(mudsc_version_check(MUDSC_VERSION_NUMBER + 1), MUDSC_E_MISMATCH);
+	ck_assert_error_has("headers 0.2.1 but linked with library 0.2.0");
+	/* 0.x: another minor release is another ABI, older or newer */
+	ck_assert_int_eq(MUDSC_VERSION_MAJOR, 0);
+	ck_assert_status(mudsc_version_check(MUDSC_VERSION_NUMBER - 100), MUDSC_E_MISMATCH);
+	ck_assert_status(mudsc_version_check(MUDSC_VERSION_NUMBER + 100), MUDSC_E_MISMATCH);
+	/* an older patch release of the same minor is served */
+	ck_assert_ok(mudsc_version_check(MUDSC_VERSION_NUMBER - MUDSC_VERSION_PATCH));
 }
 END_TEST
 

@@ -1,8 +1,9 @@
-/* Matching kernels (match.h): closed-form cases and argument checks.  The
+/* Matching kernels (experimental.h): closed-form cases and argument checks.  The
  * comparisons with SciPy and the oracle are in tests/python/test_match.py. */
 #include <math.h>
 
 #include "suites.h"
+#include "mudsc/experimental.h"
 #include "testutil.h"
 
 START_TEST(lap_identity)

@@ -155,13 +155,15 @@ MUDSC_API mudsc_status mudsc_set_blas_threads(int n);
 /** Run-time version number of the linked library (MUDSC_VERSION_NUMBER of its build). */
 MUDSC_API unsigned mudsc_version(void);
 
-/** Run-time version string of the linked library ("0.1.0"). Static, never NULL. */
+/** Run-time version string of the linked library ("0.2.0"). Static, never NULL. */
 MUDSC_API const char *mudsc_version_string(void);
 
 /**
  * Check that the linked library can serve a program compiled against the
- * headers of version header_number: same major version and a library at
- * least as new.  MUDSC_E_MISMATCH (with a message) otherwise.
+ * headers of version header_number: the same major version, for major 0
+ * the same minor version too (before 1.0 a minor release may change the
+ * ABI), and a library at least as new.  MUDSC_E_MISMATCH (with a message)
+ * otherwise.
  */
 MUDSC_API mudsc_status mudsc_version_check(unsigned header_number);
 

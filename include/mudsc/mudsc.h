@@ -1,10 +1,9 @@
 /*
  * libmudsc: merge neural networks trained from different initialisations
  * by MuDSC (merging under dual-space constraints).  This umbrella header is
- * the whole public API; include only it.
+ * the whole stable API; include only it.
  *
  *   mudsc_model    named tensors, safetensors load/save          model.h
- *   matchers       LAP, align, zip on a similarity matrix        match.h
  *   mudsc_graph    merge points, bindings, JSON, ready builders  graph.h
  *   mudsc_accum    streamed activation statistics (S_a)          accum.h
  *   mudsc_matcher  the MuDSC loop, correspondences, merged model matcher.h
@@ -14,6 +13,9 @@
  * T **out; mudsc_T_free(NULL) is a no-op; the library never aborts and
  * never prints.
  *
+ * What may still change (the matching kernels, accumulator tuning) is in
+ * experimental.h, which this header does not include (see its rules).
+ *
  * SPDX-License-Identifier: MIT
  */
 #ifndef MUDSC_MUDSC_H
@@ -22,7 +24,6 @@
 #include "version.h"
 #include "common.h"
 #include "model.h"
-#include "match.h"
 #include "graph.h"
 #include "accum.h"
 #include "matcher.h"

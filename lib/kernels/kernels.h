@@ -10,7 +10,7 @@
 
 #include "core/core.h"
 #include "kernels/simil.h"
-#include "mudsc/match.h"
+#include "mudsc/experimental.h"
 
 /* Maximising assignment on the n x n matrix whose entry (i, j) is
  * S[i*ld + j] (a block of a larger matrix when ld > n).  Entries must be

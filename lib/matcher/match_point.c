@@ -1,5 +1,5 @@
 /*
- * One point's matching through the public kernels (match.h): align or
+ * One point's matching through the public kernels (experimental.h): align or
  * zip, grouped or not, turned into a point_corr with its scored pairs.
  *
  * SPDX-License-Identifier: MIT
@@ -8,7 +8,7 @@
 
 #include "core/core.h"
 #include "matcher/match_point.h"
-#include "mudsc/match.h"
+#include "mudsc/experimental.h"
 
 static mudsc_status align_point(struct point_corr *c, const double *S, int32_t N, int64_t C,
                                 int64_t G)

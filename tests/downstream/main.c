@@ -1,4 +1,7 @@
-/* A program outside the tree, built only with `pkg-config --cflags --libs mudsc`. */
+/* A program outside the tree, built only with `pkg-config --cflags --libs mudsc`;
+ * it also uses the installed experimental API (experimental.h, node
+ * MUDSC_EXPERIMENTAL_<release>). */
+#include <mudsc/experimental.h>
 #include <mudsc/mudsc.h>
 #include <stdio.h>
 
@@ -8,8 +11,12 @@ int main(void)
 	int64_t shape[2] = {2, 2};
 	mudsc_model *m = NULL;
 	mudsc_tensor t;
+	const double S[1] = {2.5};
+	int64_t col = -1;
+	double objective = 0;
 
-	if (MUDSC_CHECK_VERSION() != MUDSC_OK || mudsc_model_new(&m) != MUDSC_OK ||
+	if (MUDSC_CHECK_VERSION() != MUDSC_OK || mudsc_lap_solve(&col, &objective, S, 1) != MUDSC_OK ||
+	    col != 0 || objective != 2.5 || mudsc_model_new(&m) != MUDSC_OK ||
 	    mudsc_model_add(m, "w", MUDSC_DTYPE_F32, 2, shape, w, MUDSC_COPY) != MUDSC_OK ||
 	    mudsc_model_find(m, "w", &t) != MUDSC_OK) {
 		fprintf(stderr, "downstream: %s\n", mudsc_last_error());

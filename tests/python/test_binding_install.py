@@ -46,9 +46,9 @@ def test_pip_install_into_a_target_folder(tmp_path):
     for module in ("__init__", "_lib", "_handle", "errors", "model", "graph", "accum", "matcher",
                    "merge", "runtime", "torch"):
         assert (target / "mudsc" / f"{module}.py").is_file(), module
-    assert list(target.glob("mudsc-0.1.0.dist-info"))
+    assert list(target.glob("mudsc-0.2.0.dist-info"))
     env["PYTHONPATH"] = str(target)
     run = subprocess.run([sys.executable, "-c", CHECK, str(target)], capture_output=True,
                          text=True, env=env, cwd=tmp_path, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert run.stdout.strip() == "0.1.0"
+    assert run.stdout.strip() == "0.2.0"

@@ -83,8 +83,8 @@ def test_library_path_and_loading(monkeypatch):
 
 
 def test_runtime_information():
-    assert mudsc.version() == "0.1.0" == mudsc.__version__
-    assert mudsc.version_number() == 100
+    assert mudsc.version() == "0.2.0" == mudsc.__version__
+    assert mudsc.version_number() == 200 == _lib.VERSION_NUMBER
     assert mudsc.blas_info()
     before = mudsc.threads()
     mudsc.set_threads(1)

@@ -47,6 +47,7 @@ end
 struct mudsc_not_in_c
     x::Int32
 end
+f29(x, S) = ccall((:mudsc_lap_solve, libmudsc), Cint, (Ptr{Int64}, Ptr{Cdouble}, Ptr{Cdouble}, Int64), x, C_NULL, S, 0)
 """
 
 EXPECTED = [
@@ -69,6 +70,7 @@ EXPECTED = [
     (21, "struct mudsc_split_info: 3 fields, C has 4"),
     (21, "struct mudsc_split_info: field tensor type Ref{UInt8} vs C char *: Ref is only for ccall"),
     (26, "struct mudsc_not_in_c: no such struct in the headers"),
+    (29, "mudsc_lap_solve: experimental (experimental.h); the binding covers the stable"),
 ]
 
 

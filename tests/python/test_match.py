@@ -1,4 +1,4 @@
-"""Matching kernels (match.h) against SciPy's LAP and the NumPy oracle.
+"""Matching kernels (experimental.h) against SciPy's LAP and the NumPy oracle.
 
 LAP: the objective must equal SciPy's (to 1e-9 relative) and the returned
 assignment must be a permutation achieving it.  Align / zip: exactly the

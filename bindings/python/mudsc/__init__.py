@@ -26,7 +26,7 @@ from .accum import Accumulator
 from .matcher import Matcher, PointResult
 from .merge import MergeResult, merge
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Accumulator", "Binding", "CancelledError", "ExistsError", "Graph", "InternalError",

@@ -26,8 +26,10 @@ from . import errors
 
 #: ABI major version this binding was written for (the soname's number).
 ABI_MAJOR = 0
-#: Oldest library version (MUDSC_VERSION_NUMBER) whose ABI this binding uses.
-MIN_VERSION_NUMBER = 100
+#: The libmudsc release (MUDSC_VERSION_NUMBER) whose headers this binding
+#: follows; the library decides whether it serves it (mudsc_version_check:
+#: same major, for 0.x the same minor, and a library at least as new).
+VERSION_NUMBER = 200
 
 
 def _candidates() -> List[str]:
@@ -142,7 +144,7 @@ class VitOptions(ctypes.Structure):
 
 
 class MatchOptions(ctypes.Structure):
-    """mudsc_match_options (match.h)."""
+    """mudsc_match_options (experimental.h)."""
     _fields_ = [("size", c_size), ("r", c_double), ("a", c_double), ("b", c_double)]
 
 
@@ -252,7 +254,7 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_model_save_buffer": (STATUS, (P, PP, SIZEP)),
     "mudsc_model_set_meta": (STATUS, (P, c_char_p, c_char_p)),
     "mudsc_safetensors_max_header": (c_size, ()),
-    # match.h
+    # experimental.h: changes with every release (VERSION_NUMBER is checked)
     "mudsc_align_solve": (STATUS, (I64P, F64P, F64P, c_i64, c_i64, c_i64)),
     "mudsc_lap_solve": (STATUS, (I64P, F64P, F64P, c_i64)),
     "mudsc_match_options_init": (None, (POINTER(MatchOptions),)),
@@ -282,11 +284,8 @@ def declare(cdll: ctypes.CDLL) -> ctypes.CDLL:
 
 def _check_abi(cdll: ctypes.CDLL) -> None:
     """Refuse a library too old for this binding or whose structs differ."""
-    number = cdll.mudsc_version()
-    if number // 10000 != ABI_MAJOR or number < MIN_VERSION_NUMBER:
-        raise ImportError(f"mudsc: libmudsc {cdll.mudsc_version_string().decode()} does not "
-                          f"serve this binding (needs ABI {ABI_MAJOR}, version >= "
-                          f"{MIN_VERSION_NUMBER})")
+    if cdll.mudsc_version_check(VERSION_NUMBER) != 0:
+        raise ImportError(f"mudsc: {cdll.mudsc_last_error().decode()}")
     for init, struct in SIZED_OPTIONS.items():
         opts = struct()
         getattr(cdll, init)(ctypes.byref(opts))

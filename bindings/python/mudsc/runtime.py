@@ -12,7 +12,7 @@ _log_callback = None  # the installed C callback, kept alive here
 
 
 def version() -> str:
-    """The linked library's version string, e.g. "0.1.0"."""
+    """The linked library's version string, e.g. "0.2.0"."""
     return lib.mudsc_version_string().decode()
 
 

@@ -46,10 +46,22 @@ const libmudsc = "libmudsc.so.0"
 # Handle of the library opened from MUDSC_LIBRARY (kept open for the session).
 const _library_override = Ref{Ptr{Cvoid}}(C_NULL)
 
+"""
+The libmudsc release (MUDSC_VERSION_NUMBER) whose headers this binding
+follows.  `__init__` asks the library whether it serves them
+(`mudsc_version_check`: the same major version, before 1.0 the same minor
+too, and a library at least as new).
+"""
+const VERSION_NUMBER = 200
+
 function __init__()
     path = get(ENV, "MUDSC_LIBRARY", "")
     if !isempty(path)
         _library_override[] = Libdl.dlopen(path)
+    end
+    if ccall((:mudsc_version_check, libmudsc), Cint, (Cuint,), VERSION_NUMBER) != 0
+        msg = unsafe_string(ccall((:mudsc_last_error, libmudsc), Ptr{UInt8}, ()))
+        error("Mudsc: $(msg)")
     end
     return nothing
 end

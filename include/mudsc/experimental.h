@@ -1,20 +1,37 @@
 /*
- * Matching kernels: from a similarity matrix S to a correspondence.
+ * libmudsc experimental API: what may still change from one release to the
+ * next.  mudsc.h does not include this header; a program that includes it
+ * opts in.
  *
- * These are the matchers the MuDSC loop uses (docs/algorithm-choices.md
- * sections 5, 6 and 9), exported so that hosts with their own similarity
- * matrices can call them directly.  Every buffer is caller-provided; nothing
- * is returned that the caller must free.  All functions are reentrant and
- * thread-safe (they only read S and write their outputs).
+ * The rule (zstd's ZSTD_STATIC_LINKING_ONLY fence, in a separate version
+ * node): every symbol declared here is exported in the version-script node
+ * MUDSC_EXPERIMENTAL_<release> (today MUDSC_EXPERIMENTAL_0.2.0), which is
+ * renamed by every release.  A program linked against experimental
+ * symbols therefore fails to start with another release instead of running
+ * with a changed contract: rebuild it against that release's headers.  A
+ * declaration leaves this header for a stable one (and its symbol the
+ * experimental node for a stable MUDSC_x.y node) once it has shipped
+ * unchanged in a release.
  *
- * Layout: S is row-major double.  For N models of width C the stacked index
- * of unit c of model i is u = i*C + c and S is NC x NC (NC = N*C).
+ * Experimental today:
+ *   - the matching kernels the MuDSC loop uses (LAP, align, zip and their
+ *     group forms, mudsc_match_options), exported so that hosts with their
+ *     own similarity matrices can call them directly;
+ *   - accumulator tuning: mudsc_accum_set_block_rows().
+ *
+ * Matching kernels: from a similarity matrix S to a correspondence.  Every
+ * buffer is caller-provided; nothing is returned that the caller must
+ * free.  All kernels are reentrant and thread-safe (they only read S and
+ * write their outputs).  Layout: S is row-major double.  For N models of
+ * width C the stacked index of unit c of model i is u = i*C + c and S is
+ * NC x NC (NC = N*C).
  *
  * SPDX-License-Identifier: MIT
  */
-#ifndef MUDSC_MATCH_H
-#define MUDSC_MATCH_H
+#ifndef MUDSC_EXPERIMENTAL_H
+#define MUDSC_EXPERIMENTAL_H
 
+#include "accum.h"
 #include "common.h"
 
 MUDSC_BEGIN_DECLS
@@ -98,4 +115,4 @@ MUDSC_API mudsc_status mudsc_zip_solve(int64_t *unit_of, int64_t *width, int64_t
 
 MUDSC_END_DECLS
 
-#endif /* MUDSC_MATCH_H */
+#endif /* MUDSC_EXPERIMENTAL_H */
