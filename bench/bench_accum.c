@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "mudsc/experimental.h"
 #include "mudsc/mudsc.h"
 
 static double now(void)
@@ -105,9 +106,8 @@ int main(int argc, char **argv)
 	int64_t n = argc > 3 ? atoll(argv[3]) : 4096;
 	int reps = argc > 4 ? atoi(argv[4]) : 3;
 	int trials = argc > 5 ? atoi(argv[5]) : 9;
-	mudsc_accum_options opts = MUDSC_ACCUM_OPTIONS_INIT;
-	if (argc > 6)
-		opts.block_rows = atoll(argv[6]);
+	int64_t block_rows = argc > 6 ? atoll(argv[6]) : 0; /* 0: the library's */
+	char block_rows_json[32] = "\"default\"";
 	size_t nc = (size_t)N * (size_t)C, per = (size_t)n * (size_t)C;
 	void *f32[16], *f16[16], *bf16[16];
 	float *stack = malloc(sizeof(float) * nc * (size_t)n), *cmat = calloc(nc * nc, sizeof(float));
@@ -136,14 +136,22 @@ int main(int argc, char **argv)
 	}
 	double macs = (double)nc * (double)nc * (double)n;
 	double t_syrk = 1e30, t_f32 = 1e30, t_f16 = 1e30, t_bf16 = 1e30, t_nchw = 1e30;
-	mudsc_accum *a32, *a16, *ab16, *anchw;
+	mudsc_accum *a32 = NULL, *a16 = NULL, *ab16 = NULL, *anchw = NULL;
 	const mudsc_features l32 = rows_layout(MUDSC_DTYPE_F32, C, n);
 	const mudsc_features l16 = rows_layout(MUDSC_DTYPE_F16, C, n);
 	const mudsc_features lb16 = rows_layout(MUDSC_DTYPE_BF16, C, n);
 	const mudsc_features lnchw = nchw_layout(C, n);
-	if (mudsc_accum_new(&a32, N, C, &opts) || mudsc_accum_new(&a16, N, C, &opts) ||
-	    mudsc_accum_new(&ab16, N, C, &opts) || mudsc_accum_new(&anchw, N, C, &opts))
+	if (mudsc_accum_new(&a32, N, C, NULL) || mudsc_accum_new(&a16, N, C, NULL) ||
+	    mudsc_accum_new(&ab16, N, C, NULL) || mudsc_accum_new(&anchw, N, C, NULL))
 		die();
+	if (block_rows > 0) {
+		snprintf(block_rows_json, sizeof block_rows_json, "%lld", (long long)block_rows);
+		if (mudsc_accum_set_block_rows(a32, block_rows) ||
+		    mudsc_accum_set_block_rows(a16, block_rows) ||
+		    mudsc_accum_set_block_rows(ab16, block_rows) ||
+		    mudsc_accum_set_block_rows(anchw, block_rows))
+			die();
+	}
 	/* warm-up (row buffers, BLAS threads), then interleaved trials, best
 	 * of each: the machine may be shared, the best trial is the least
 	 * disturbed one. */
@@ -166,13 +174,13 @@ int main(int argc, char **argv)
 	mudsc_accum_free(ab16);
 	mudsc_accum_free(anchw);
 	printf("{\n  \"bench\": \"accum_update\",\n  \"blas\": \"%s\",\n  \"blas_threads\": %d,\n"
-	       "  \"N\": %d, \"C\": %lld, \"chunk\": %lld, \"reps\": %d, \"trials\": %d, \"block_rows\": %lld,\n"
+	       "  \"N\": %d, \"C\": %lld, \"chunk\": %lld, \"reps\": %d, \"trials\": %d, \"block_rows\": %s,\n"
 	       "  \"ssyrk_gmacs\": %.2f,\n  \"update_f32_gmacs\": %.2f,\n"
 	       "  \"update_f16_gmacs\": %.2f,\n  \"update_bf16_gmacs\": %.2f,\n"
 	       "  \"update_f32_nchw_gmacs\": %.2f,\n"
 	       "  \"f32_vs_ssyrk\": %.3f,\n  \"f16_time_vs_f32\": %.3f,\n  \"bf16_time_vs_f32\": %.3f,\n"
 	       "  \"nchw_time_vs_rows\": %.3f\n}\n",
-	       mudsc_blas_info(), mudsc_blas_threads(), N, (long long)C, (long long)n, reps, trials, (long long)opts.block_rows,
+	       mudsc_blas_info(), mudsc_blas_threads(), N, (long long)C, (long long)n, reps, trials, block_rows_json,
 	       macs / t_syrk * 1e-9, macs / t_f32 * 1e-9, macs / t_f16 * 1e-9,
 	       macs / t_bf16 * 1e-9, macs / t_nchw * 1e-9, t_syrk / t_f32, t_f16 / t_f32,
 	       t_bf16 / t_f32, t_nchw / t_f32);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mudsc/experimental.h"
 #include "suites.h"
 #include "testutil.h"
 
@@ -38,9 +39,10 @@ START_TEST(test_new_rejects_bad_arguments)
 	ck_assert_status(mudsc_accum_new(&acc, 2, 3, &o), MUDSC_E_INVALID);
 	ck_assert_error_has("nonfinite");
 	o.nonfinite = MUDSC_NONFINITE_ZERO;
-	o.block_rows = 0;
+	o.threads = -1;
 	ck_assert_status(mudsc_accum_new(&acc, 2, 3, &o), MUDSC_E_INVALID);
-	o.block_rows = 16;
+	ck_assert_error_has("options->threads = -1");
+	o.threads = 0;
 	o.max_lead = -1;
 	ck_assert_status(mudsc_accum_new(&acc, 2, 3, &o), MUDSC_E_INVALID);
 	o.size = 0;
@@ -51,8 +53,30 @@ START_TEST(test_new_rejects_bad_arguments)
 	ck_assert_uint_eq(d.size, sizeof d);
 	ck_assert_int_eq(d.nonfinite, MUDSC_NONFINITE_ERROR);
 	ck_assert_int_eq(d.max_lead, 16384);
-	ck_assert_int_eq(d.block_rows, 4096);
+	ck_assert_int_eq(d.threads, 0);
 	mudsc_accum_free(NULL);
+}
+END_TEST
+
+START_TEST(test_block_rows_only_before_the_first_observations)
+{
+	mudsc_accum *acc = new_accum(2, 3);
+	double x[6] = { 1, 2, 3, 4, 5, 6 };
+	mudsc_features f = rows_f64(x, 2, 3);
+
+	ck_assert_status(mudsc_accum_set_block_rows(NULL, 8), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_accum_set_block_rows(acc, 0), MUDSC_E_INVALID);
+	ck_assert_error_has("'rows' = 0");
+	ck_assert_status(mudsc_accum_set_block_rows(acc, (int64_t)INT32_MAX + 1), MUDSC_E_INVALID);
+	ck_assert_ok(mudsc_accum_set_block_rows(acc, 8));
+	f.shape[0] = 0; /* an empty update sizes nothing */
+	ck_assert_ok(mudsc_accum_update(acc, 0, &f));
+	ck_assert_ok(mudsc_accum_set_block_rows(acc, 1));
+	f.shape[0] = 2;
+	ck_assert_ok(mudsc_accum_update(acc, 0, &f));
+	ck_assert_status(mudsc_accum_set_block_rows(acc, 16), MUDSC_E_STATE);
+	ck_assert_error_has("too late");
+	mudsc_accum_free(acc);
 }
 END_TEST
 
@@ -165,8 +189,8 @@ START_TEST(test_lead_is_bounded)
 	for (int k = 0; k < 20; k++)
 		x[k] = k * 0.5;
 	o.max_lead = 8;
-	o.block_rows = 2;
 	ck_assert_ok(mudsc_accum_new(&acc, 2, 2, &o));
+	ck_assert_ok(mudsc_accum_set_block_rows(acc, 2));
 	ck_assert_ok(mudsc_accum_update(acc, 0, &f));
 	f.shape[0] = 3;
 	ck_assert_ok(mudsc_accum_update(acc, 0, &f)); /* 8 ahead: the limit */
@@ -378,9 +402,9 @@ START_TEST(test_mixed_workload)
 	for (int r = 0; r < 48; r++)
 		for (int q = 0; q < C; q++)
 			f32[r * C + q] = (float)z[r * NC + q];
-	o.block_rows = 4;
 	o.max_lead = 40;
 	ck_assert_ok(mudsc_accum_new(&a, N, C, &o));
+	ck_assert_ok(mudsc_accum_set_block_rows(a, 4));
 	mudsc_features f = { .dtype = MUDSC_DTYPE_F32, .rank = 2, .shape = { 40, C },
 	                     .feature_axis = 1, .data = f32 };
 	ck_assert_ok(mudsc_accum_update(a, 0, &f));
@@ -443,6 +467,7 @@ Suite *suite_accum(void)
 	TCase *tc = tcase_create("accum");
 
 	tcase_add_test(tc, test_new_rejects_bad_arguments);
+	tcase_add_test(tc, test_block_rows_only_before_the_first_observations);
 	tcase_add_test(tc, test_update_rejects_bad_views);
 	tcase_add_test(tc, test_results_need_equal_counts_and_data);
 	tcase_add_test(tc, test_merge_needs_same_shape);

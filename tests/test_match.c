@@ -188,10 +188,10 @@ START_TEST(zip_bad_args)
 	o.size = 4;
 	ck_assert_status(mudsc_zip_solve(unit_of, &width, NULL, NULL, S, 2, 2, 1, &o),
 	                 MUDSC_E_INVALID);
-	ck_assert_error_has("'opts'");
+	ck_assert_error_has("is not a size of mudsc_match_options");
 	ck_assert_int_eq(unit_of[0], -7);
 	ck_assert_int_eq(width, -7);
-	mudsc_match_options_init(NULL);
+	ck_assert_status(mudsc_match_options_init(NULL), MUDSC_E_INVALID);
 }
 END_TEST
 

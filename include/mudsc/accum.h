@@ -49,8 +49,10 @@ typedef enum mudsc_nonfinite {
 
 /**
  * Options of mudsc_accum_new() and mudsc_accum_deserialize().  Start from
- * MUDSC_ACCUM_OPTIONS_INIT or mudsc_accum_options_init(); `size` lets the
- * struct grow without breaking the ABI.
+ * MUDSC_ACCUM_OPTIONS_INIT or mudsc_accum_options_init(); the struct grows
+ * as described in common.h ("Options structs that grow").  The number of
+ * observations per BLAS block is a tuning knob of the experimental API
+ * (mudsc_accum_set_block_rows() in experimental.h; default 4096).
  */
 typedef struct mudsc_accum_options {
 	size_t size;              /**< sizeof(mudsc_accum_options) */
@@ -58,14 +60,17 @@ typedef struct mudsc_accum_options {
 	int64_t max_lead;         /**< how many observations one model may be ahead of the
 	                               slowest model (they are buffered until the others'
 	                               matching observations arrive); default 16384, >= 0 */
-	int64_t block_rows;       /**< observations per BLAS block; default 4096, >= 1 */
+	int32_t threads;          /**< the accumulator's thread count, >= 0; 0 (default) = the
+	                               process-wide setting (mudsc_blas_threads()).  Today
+	                               the accumulator's BLAS calls always use the process-wide
+	                               setting and the value is only checked and kept. */
 } mudsc_accum_options;
 
 /** Default options. */
-#define MUDSC_ACCUM_OPTIONS_INIT { sizeof(mudsc_accum_options), 0, 16384, 4096 }
+#define MUDSC_ACCUM_OPTIONS_INIT { sizeof(mudsc_accum_options), 0, 16384, 0 }
 
-/** Fill *options with the defaults (same as MUDSC_ACCUM_OPTIONS_INIT).  NULL: MUDSC_E_INVALID. */
-MUDSC_API mudsc_status mudsc_accum_options_init(mudsc_accum_options *options);
+/** Fill *opts with the defaults (same as MUDSC_ACCUM_OPTIONS_INIT).  NULL: MUDSC_E_INVALID. */
+MUDSC_API mudsc_status mudsc_accum_options_init(mudsc_accum_options *opts);
 
 /**
  * A borrowed view of a chunk of one model's features: a tensor of any rank
@@ -75,7 +80,7 @@ MUDSC_API mudsc_status mudsc_accum_options_init(mudsc_accum_options *options);
  * with feature_axis -1; (n, C) rows with feature_axis 1 or -1.
  */
 typedef struct mudsc_features {
-	mudsc_dtype dtype;             /**< F32, F64, F16 or BF16 */
+	int32_t dtype;                 /**< a mudsc_dtype: F32, F64, F16 or BF16 */
 	int32_t rank;                  /**< 1 .. MUDSC_MAX_RANK */
 	int64_t shape[MUDSC_MAX_RANK]; /**< first `rank` entries, each >= 0 */
 	const int64_t *strides;        /**< element (not byte) strides, `rank` entries, may be
@@ -90,7 +95,8 @@ typedef struct mudsc_features {
  * options may be NULL (defaults).  Memory: 8 (NC)^2 bytes of double sums,
  * plus, allocated at the first update, a block result of (NC+1)^2 floats
  * and a row buffer of (block_rows + max_lead) x (NC + 1, padded to 16)
- * floats (doubles for both if that first update is F64).  It does not grow
+ * floats (doubles for both if that first update is F64), block_rows being
+ * 4096 unless mudsc_accum_set_block_rows() says otherwise.  It does not grow
  * with the stream.  Free it with mudsc_accum_free().
  * Errors: MUDSC_E_INVALID (NULL out, n_models < 2, width < 1, bad options),
  * MUDSC_E_NOMEM.
@@ -180,7 +186,7 @@ MUDSC_API mudsc_status mudsc_accum_merge(mudsc_accum *dst, mudsc_accum *src);
  *              f64[NC(NC+1)/2]  centred sums of products M[a][b] = sum (z_a - mu_a)(z_b - mu_b),
  *                       upper triangle row by row (a <= b)
  *              u64      FNV-1a 64 hash of every byte before it
- * Options (non-finite policy, max_lead, block_rows) are not stored.
+ * Options (non-finite policy, max_lead, threads) and block_rows are not stored.
  */
 MUDSC_API mudsc_status mudsc_accum_serialize(mudsc_accum *accum, void **out_buf, size_t *out_len);
 

@@ -152,6 +152,43 @@ MUDSC_API int mudsc_blas_threads(void);
  */
 MUDSC_API mudsc_status mudsc_set_blas_threads(int n);
 
+/**
+ * Options structs that grow.  Every options struct of the API
+ * (mudsc_matcher_options, mudsc_accum_options, mudsc_mlp_options,
+ * mudsc_resnet_options, mudsc_vit_options and the experimental
+ * mudsc_match_options) starts with `size_t size`, set by its _INIT macro
+ * and its _init() function to sizeof the struct as the caller compiles it.
+ * A later release only appends fields.  A program built against an older
+ * release passes its smaller size: the library reads only those bytes and
+ * gives the newer fields their defaults.  A size smaller than the struct's
+ * first release or larger than the library knows is MUDSC_E_INVALID, with
+ * a message naming the struct and the sizes accepted.  NULL options mean
+ * the defaults.  Every mudsc_*_options_init(opts) fills *opts with the
+ * defaults and returns MUDSC_OK, or MUDSC_E_INVALID for NULL.
+ *
+ * Enum-valued fields of the API's structs are int32_t, so their width
+ * never depends on the compiler.
+ */
+
+/** The stable options structs, for mudsc_options_size(). */
+typedef enum mudsc_options_kind {
+	MUDSC_OPTIONS_MATCHER = 0, /**< mudsc_matcher_options (matcher.h) */
+	MUDSC_OPTIONS_ACCUM = 1,   /**< mudsc_accum_options (accum.h) */
+	MUDSC_OPTIONS_MLP = 2,     /**< mudsc_mlp_options (graph.h) */
+	MUDSC_OPTIONS_RESNET = 3,  /**< mudsc_resnet_options (graph.h) */
+	MUDSC_OPTIONS_VIT = 4      /**< mudsc_vit_options (graph.h) */
+} mudsc_options_kind;
+
+/**
+ * sizeof the options struct `kind` (a mudsc_options_kind) as this library
+ * knows it: the bytes its mudsc_*_options_init() writes.  0 for an unknown
+ * kind.  For bindings that may run with a newer library than the one they
+ * were written for: they initialise a buffer of at least this size, copy
+ * the fields they know into their own struct and pass it with their own
+ * (smaller) size, which the library accepts as an older caller's.
+ */
+MUDSC_API size_t mudsc_options_size(int32_t kind);
+
 /** Run-time version number of the linked library (MUDSC_VERSION_NUMBER of its build). */
 MUDSC_API unsigned mudsc_version(void);
 

@@ -37,9 +37,9 @@
 MUDSC_BEGIN_DECLS
 
 /**
- * Parameters of zip (ALGORITHM.md "Matchers").  Options that may grow: always
- * initialise with MUDSC_MATCH_OPTIONS_INIT or mudsc_match_options_init() and
- * then set fields; `size` lets later versions add fields after `b`.
+ * Parameters of zip (ALGORITHM.md "Matchers").  Always initialise with
+ * MUDSC_MATCH_OPTIONS_INIT or mudsc_match_options_init() and then set
+ * fields; the size rule of common.h ("Options structs that grow") applies.
  */
 typedef struct mudsc_match_options {
 	size_t size; /**< sizeof(mudsc_match_options) as the caller compiled it */
@@ -52,8 +52,8 @@ typedef struct mudsc_match_options {
 /** Static initialiser with the defaults. */
 #define MUDSC_MATCH_OPTIONS_INIT {sizeof(mudsc_match_options), 0.5, 0.5, 1.0}
 
-/** Fill *opts with the defaults (opts == NULL is a no-op). */
-MUDSC_API void mudsc_match_options_init(mudsc_match_options *opts);
+/** Fill *opts with the defaults.  NULL: MUDSC_E_INVALID. */
+MUDSC_API mudsc_status mudsc_match_options_init(mudsc_match_options *opts);
 
 /**
  * Dense square linear assignment, maximising: col_of_row[i] = column given to
@@ -103,15 +103,29 @@ MUDSC_API mudsc_status mudsc_align_solve(int64_t *perm, double *score, const dou
  * opts may be NULL for the defaults.
  *
  * Errors: MUDSC_E_INVALID (NULL S, unit_of or width, N, C or G <= 0, r not in
- * (0, 1) or giving C' outside [1, NC-1] (per bundle for group zip), a or b
- * not finite, opts->size too small, S not symmetric); MUDSC_E_SHAPE (C not a
- * multiple of G); MUDSC_E_NUMERIC (NaN or +inf in S; no admissible merge
- * left before C' clusters remain; group zip: a block assignment without a
- * finite solution); MUDSC_E_NOMEM.  Outputs are untouched on error.
+ * (0, 1) or giving C' outside [1, NC-1] (per bundle for group zip), a or b not
+ * finite, opts->size not a size of mudsc_match_options, S not symmetric);
+ * MUDSC_E_SHAPE (C not a multiple of G); MUDSC_E_NUMERIC (NaN or +inf in S; no
+ * admissible merge left before C' clusters remain; group zip: a block
+ * assignment without a finite solution); MUDSC_E_NOMEM.  Outputs are untouched
+ * on error.
  */
 MUDSC_API mudsc_status mudsc_zip_solve(int64_t *unit_of, int64_t *width, int64_t *pairs,
                                        double *score, const double *S, int64_t N, int64_t C,
                                        int64_t G, const mudsc_match_options *opts);
+
+/* ---- accumulator tuning ---------------------------------------------- */
+
+/**
+ * Observations per BLAS block of the accumulator (rows >= 1, default 4096):
+ * each block of buffered rows is one syrk.  Larger blocks amortise the
+ * syrk's fixed cost; the row buffer holds rows + max_lead observations.
+ * Allowed until the first update that delivers observations (it sizes the
+ * buffer that update allocates): MUDSC_E_STATE afterwards.
+ * Errors: MUDSC_E_INVALID (NULL accum, rows outside 1..INT_MAX, or a row
+ * buffer too large to address), MUDSC_E_STATE.
+ */
+MUDSC_API mudsc_status mudsc_accum_set_block_rows(mudsc_accum *accum, int64_t rows);
 
 MUDSC_END_DECLS
 

@@ -102,7 +102,7 @@ typedef struct mudsc_binding_info {
 	const char *tensor;
 	const char *part; /**< NULL for the whole tensor */
 	int32_t axis;
-	mudsc_role role;
+	int32_t role;     /**< a mudsc_role */
 	uint32_t flags;
 } mudsc_binding_info;
 
@@ -208,7 +208,7 @@ typedef enum mudsc_norm_kind {
  * index_step 2.
  */
 typedef struct mudsc_mlp_options {
-	size_t size;            /**< sizeof(mudsc_mlp_options) */
+	size_t size;            /**< sizeof(mudsc_mlp_options) as the caller compiled it */
 	size_t n_hidden;        /**< number of hidden layers (>= 1) */
 	const int64_t *hidden;  /**< n_hidden widths (>= 1), borrowed during the call */
 	int32_t bias;           /**< 1: layers have biases (default), 0: not */
@@ -220,10 +220,14 @@ typedef struct mudsc_mlp_options {
 
 #define MUDSC_MLP_OPTIONS_INIT {sizeof(mudsc_mlp_options), 0, NULL, 1, "", "layers.{i}", 0, 1}
 
-/** Fill opts with the defaults (MUDSC_MLP_OPTIONS_INIT). */
-MUDSC_API void mudsc_mlp_options_init(mudsc_mlp_options *opts);
+/** Fill *opts with the defaults (MUDSC_MLP_OPTIONS_INIT).  NULL: MUDSC_E_INVALID. */
+MUDSC_API mudsc_status mudsc_mlp_options_init(mudsc_mlp_options *opts);
 
-/** Build the graph of an MLP.  MUDSC_E_INVALID for bad options, naming the field. */
+/**
+ * Build the graph of an MLP.  MUDSC_E_INVALID for bad options, naming the
+ * field.  opts may be NULL (the defaults, which name no hidden width and are
+ * refused: set n_hidden and hidden).
+ */
 MUDSC_API mudsc_status mudsc_graph_build_mlp(mudsc_graph **out, const mudsc_mlp_options *opts);
 
 /**
@@ -244,7 +248,7 @@ MUDSC_API mudsc_status mudsc_graph_build_mlp(mudsc_graph **out, const mudsc_mlp_
  * num_batches_tracked is left unbound (integer).
  */
 typedef struct mudsc_resnet_options {
-	size_t size;          /**< sizeof(mudsc_resnet_options) */
+	size_t size;          /**< sizeof(mudsc_resnet_options) as the caller compiled it */
 	int32_t n_stages;     /**< 1..4 */
 	int32_t blocks[4];    /**< blocks per stage */
 	int64_t widths[4];    /**< planes per stage (block output = planes * expansion) */
@@ -263,8 +267,8 @@ typedef struct mudsc_resnet_options {
 	{sizeof(mudsc_resnet_options), 3, {3, 3, 3, 0}, {16, 32, 64, 0}, 16, 0, MUDSC_NORM_BATCH, 1, \
 	 "", "shortcut.0", "shortcut.1", "linear"}
 
-/** Fill opts with the defaults (MUDSC_RESNET_OPTIONS_INIT). */
-MUDSC_API void mudsc_resnet_options_init(mudsc_resnet_options *opts);
+/** Fill *opts with the defaults (MUDSC_RESNET_OPTIONS_INIT).  NULL: MUDSC_E_INVALID. */
+MUDSC_API mudsc_status mudsc_resnet_options_init(mudsc_resnet_options *opts);
 
 /**
  * Set the depth, widths and names of a named family member, keeping size,
@@ -277,7 +281,8 @@ MUDSC_API void mudsc_resnet_options_init(mudsc_resnet_options *opts);
 MUDSC_API mudsc_status mudsc_resnet_options_preset(mudsc_resnet_options *opts, const char *name,
                                                    int64_t width_multiplier);
 
-/** Build the graph of a ResNet.  MUDSC_E_INVALID for bad options, naming the field. */
+/** Build the graph of a ResNet (opts NULL: ResNet-20).  MUDSC_E_INVALID for bad options,
+ * naming the field. */
 MUDSC_API mudsc_status mudsc_graph_build_resnet(mudsc_graph **out,
                                                 const mudsc_resnet_options *opts);
 
@@ -299,7 +304,7 @@ MUDSC_API mudsc_status mudsc_graph_build_resnet(mudsc_graph **out,
  * - "<block>.mlp": mlp.fc1 OUT, mlp.fc2 IN; site "<block>.mlp.act", axis -1.
  */
 typedef struct mudsc_vit_options {
-	size_t size;        /**< sizeof(mudsc_vit_options) */
+	size_t size;        /**< sizeof(mudsc_vit_options) as the caller compiled it */
 	int64_t dim;        /**< embedding width */
 	int32_t depth;      /**< number of blocks (>= 1) */
 	int32_t heads;      /**< attention heads (divides dim) */
@@ -318,10 +323,11 @@ typedef struct mudsc_vit_options {
 #define MUDSC_VIT_OPTIONS_INIT                                                                  \
 	{sizeof(mudsc_vit_options), 192, 12, 3, 768, 1, 1, 1, 1, 1, 1, "", "blocks.{i}"}
 
-/** Fill opts with the defaults (MUDSC_VIT_OPTIONS_INIT). */
-MUDSC_API void mudsc_vit_options_init(mudsc_vit_options *opts);
+/** Fill *opts with the defaults (MUDSC_VIT_OPTIONS_INIT).  NULL: MUDSC_E_INVALID. */
+MUDSC_API mudsc_status mudsc_vit_options_init(mudsc_vit_options *opts);
 
-/** Build the graph of a ViT.  MUDSC_E_INVALID for bad options, naming the field. */
+/** Build the graph of a ViT (opts NULL: the defaults).  MUDSC_E_INVALID for bad options,
+ * naming the field. */
 MUDSC_API mudsc_status mudsc_graph_build_vit(mudsc_graph **out, const mudsc_vit_options *opts);
 
 MUDSC_END_DECLS

@@ -54,12 +54,16 @@ typedef enum mudsc_similarity {
  */
 typedef int (*mudsc_progress_fn)(int64_t point, int32_t sweep, double score, void *user);
 
-/** Matcher options.  Initialise with MUDSC_MATCHER_OPTIONS_INIT or mudsc_matcher_options_init(). */
+/**
+ * Matcher options.  Initialise with MUDSC_MATCHER_OPTIONS_INIT or
+ * mudsc_matcher_options_init(), then set fields; the struct grows as
+ * described in common.h ("Options structs that grow").
+ */
 typedef struct mudsc_matcher_options {
 	size_t size;                 /**< sizeof(mudsc_matcher_options) as compiled by the caller */
-	mudsc_method method;         /**< default MUDSC_METHOD_ALIGN */
+	int32_t method;              /**< a mudsc_method; default MUDSC_METHOD_ALIGN */
 	double alpha;                /**< weight of S_w in [0, 1]; default 0.5 */
-	mudsc_similarity similarity; /**< default correlation */
+	int32_t similarity;          /**< a mudsc_similarity; default correlation */
 	double zip_r;                /**< zip reduce ratio in (0, 1); default 0.5 */
 	double zip_a;                /**< zip merged-row factor; default 0.5 */
 	double zip_b;                /**< zip within-model budget factor; default 1 */
@@ -79,7 +83,7 @@ typedef struct mudsc_matcher_options {
 			0.5, 0.5, 1.0, 1, 100, 5, 0, 0, 1e-7, NULL, NULL                                    \
 	}
 
-/** Fill opts with the defaults (opts->size included). */
+/** Fill *opts with the defaults (opts->size included).  NULL: MUDSC_E_INVALID. */
 MUDSC_API mudsc_status mudsc_matcher_options_init(mudsc_matcher_options *opts);
 
 /**

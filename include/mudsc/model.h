@@ -23,7 +23,7 @@ typedef struct mudsc_model mudsc_model;
 /** A read-only view of one tensor.  Everything in it is borrowed from the model. */
 typedef struct mudsc_tensor {
 	const char *name;              /**< NUL-terminated; lives as long as the tensor */
-	mudsc_dtype dtype;             /**< element type */
+	int32_t dtype;                 /**< element type, a mudsc_dtype */
 	int32_t rank;                  /**< 0 .. MUDSC_MAX_RANK */
 	int64_t shape[MUDSC_MAX_RANK]; /**< first `rank` entries are used, others 0 */
 	const void *data;              /**< C-order elements; may be unaligned (mmap) */

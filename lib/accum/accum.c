@@ -18,40 +18,39 @@
 
 #define ACCUM_EPS 1e-7
 
-MUDSC_API mudsc_status mudsc_accum_options_init(mudsc_accum_options *options)
+MUDSC_API mudsc_status mudsc_accum_options_init(mudsc_accum_options *opts)
 {
-	static const mudsc_accum_options defaults = MUDSC_ACCUM_OPTIONS_INIT;
-
-	MUDSC__CHECK_NULL(options);
-	*options = defaults;
-	return MUDSC_OK;
+	return mudsc__options_init(opts, MUDSC__OPTIONS_ACCUM, "mudsc_accum_options_init");
 }
 
 mudsc_status mudsc__accum_options_check(mudsc_accum_options *out, const mudsc_accum_options *in,
                                        const char *fn)
 {
-	mudsc_accum_options o = MUDSC_ACCUM_OPTIONS_INIT;
+	mudsc_accum_options o;
+	mudsc_status st = mudsc__options_read(&o, in, MUDSC__OPTIONS_ACCUM, fn);
 
-	if (in != NULL) {
-		/* An older caller's smaller struct: take the fields it has, default the rest. */
-		if (in->size < sizeof(size_t))
-			return mudsc__err(MUDSC_E_INVALID, "%s: options->size = %zu is too small", fn,
-			                 in->size);
-		memcpy(&o, in, in->size < sizeof o ? in->size : sizeof o);
-		o.size = sizeof o;
-	}
+	if (st != MUDSC_OK)
+		return st;
 	if (o.nonfinite != MUDSC_NONFINITE_ERROR && o.nonfinite != MUDSC_NONFINITE_ZERO)
 		return mudsc__err(MUDSC_E_INVALID, "%s: options->nonfinite = %d is not a mudsc_nonfinite",
 		                 fn, (int)o.nonfinite);
 	if (o.max_lead < 0 || o.max_lead > INT64_MAX / 2)
 		return mudsc__err(MUDSC_E_INVALID, "%s: options->max_lead = %" PRId64 " out of range", fn,
 		                 o.max_lead);
-	if (o.block_rows < 1 || o.block_rows > INT_MAX)
-		return mudsc__err(MUDSC_E_INVALID,
-		                 "%s: options->block_rows = %" PRId64 " not in 1..%d", fn,
-		                 o.block_rows, INT_MAX);
+	if (o.threads < 0)
+		return mudsc__err(MUDSC_E_INVALID, "%s: options->threads = %d, must be >= 0", fn,
+		                 (int)o.threads);
 	*out = o;
 	return MUDSC_OK;
+}
+
+/* The row buffer of block_rows + max_lead rows of (nc + 1, padded) doubles
+ * must be addressable. */
+static bool rows_fit(size_t nc, int64_t block_rows, int64_t max_lead)
+{
+	size_t bytes;
+	return mudsc__mul_size((size_t)block_rows + (size_t)max_lead, (nc + 16) * sizeof(double),
+	                      &bytes);
 }
 
 mudsc_status mudsc__accum_alloc(mudsc_accum **out, int32_t n_models, int64_t width,
@@ -66,7 +65,8 @@ mudsc_status mudsc__accum_alloc(mudsc_accum **out, int32_t n_models, int64_t wid
 	acc->width = width;
 	acc->nc = nc;
 	acc->opts = *opts;
-	acc->cap = (size_t)opts->block_rows + (size_t)opts->max_lead;
+	acc->block_rows = MUDSC__ACCUM_BLOCK_ROWS;
+	acc->cap = (size_t)acc->block_rows + (size_t)opts->max_lead;
 	nc2 = nc * nc; /* checked by the callers: nc <= INT_MAX, nc * nc * 8 fits */
 	acc->seen = mudsc__calloc((size_t)n_models, sizeof *acc->seen, "accumulator counts");
 	acc->chunks = mudsc__calloc((size_t)n_models, sizeof *acc->chunks, "accumulator counts");
@@ -110,13 +110,31 @@ MUDSC_API mudsc_status mudsc_accum_new(mudsc_accum **out, int32_t n_models, int6
 	    !mudsc__mul_size((size_t)n_models * (size_t)width, (size_t)n_models * (size_t)width,
 	                    &nc) ||
 	    !mudsc__mul_size(nc, sizeof(double), &bytes) ||
-	    !mudsc__mul_size((size_t)opts.block_rows + (size_t)opts.max_lead,
-	                    ((size_t)n_models * (size_t)width + 16) * sizeof(double), &bytes))
+	    !rows_fit((size_t)n_models * (size_t)width, MUDSC__ACCUM_BLOCK_ROWS, opts.max_lead))
 		return mudsc__err(MUDSC_E_INVALID,
 		                 "mudsc_accum_new: n_models = %d x width = %" PRId64
 		                 " (with block_rows + max_lead rows) is too large",
 		                 (int)n_models, width);
 	return mudsc__accum_alloc(out, n_models, width, &opts);
+}
+
+MUDSC_API mudsc_status mudsc_accum_set_block_rows(mudsc_accum *accum, int64_t rows)
+{
+	MUDSC__CHECK_NULL(accum);
+	if (rows < 1 || rows > INT_MAX)
+		return mudsc__err(MUDSC_E_INVALID,
+		                 "mudsc_accum_set_block_rows: argument 'rows' = %" PRId64 " not in 1..%d",
+		                 rows, INT_MAX);
+	if (accum->rows != NULL)
+		return mudsc__err(MUDSC_E_STATE, "mudsc_accum_set_block_rows: too late: the first "
+		                                "update with observations has sized the row buffer");
+	if (!rows_fit(accum->nc, rows, accum->opts.max_lead))
+		return mudsc__err(MUDSC_E_INVALID,
+		                 "mudsc_accum_set_block_rows: %" PRId64 " rows + max_lead = %" PRId64
+		                 " of %zu features are too large", rows, accum->opts.max_lead, accum->nc);
+	accum->block_rows = rows;
+	accum->cap = (size_t)rows + (size_t)accum->opts.max_lead;
+	return MUDSC_OK;
 }
 
 MUDSC_API void mudsc_accum_free(mudsc_accum *accum)
@@ -224,7 +242,7 @@ static void process_rows(mudsc_accum *acc, size_t r0, size_t k)
  * (all) every complete one; then slide the rest to the buffer's front. */
 static void flush_rows(mudsc_accum *acc, bool all)
 {
-	const size_t block = (size_t)acc->opts.block_rows;
+	const size_t block = (size_t)acc->block_rows;
 	size_t complete = (size_t)(min_seen(acc) - acc->done);
 	size_t take = all ? complete : complete / block * block;
 	size_t left, esize;

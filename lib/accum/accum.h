@@ -12,6 +12,10 @@
 
 #include "core/core.h"
 #include "mudsc/accum.h"
+#include "mudsc/experimental.h"
+
+/* Observations per BLAS block unless mudsc_accum_set_block_rows() says otherwise. */
+#define MUDSC__ACCUM_BLOCK_ROWS 4096
 
 /*
  * Statistics: `done` observations are in the sums.  For stacked unit u with
@@ -32,6 +36,7 @@ struct mudsc_accum {
 	int64_t width;
 	size_t nc;                   /* n_models * width */
 	mudsc_accum_options opts;
+	int64_t block_rows;          /* observations per syrk (mudsc_accum_set_block_rows) */
 	int64_t *seen;               /* per model: observations delivered */
 	int64_t *chunks;             /* per model: non-empty chunks accepted (error messages) */
 	unsigned char *has_shift;    /* per model: shift fixed by its first chunk */

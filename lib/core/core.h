@@ -73,10 +73,11 @@ bool mudsc__shape_numel(int32_t rank, const int64_t *shape, size_t *out);
 	} while (0)
 
 /* The rest of the room: dtype converters, atomic files, string maps, the
- * seeded generator and the BLAS shim. */
+ * seeded generator, the BLAS shim and the rule of options that grow. */
 #include "core/atomic_file.h"
 #include "core/blas.h"
 #include "core/convert.h"
+#include "core/options.h"
 #include "core/rng.h"
 #include "core/strmap.h"
 

@@ -11,38 +11,25 @@
 
 #define NAME_CAP 256
 
-MUDSC_API void mudsc_mlp_options_init(mudsc_mlp_options *opts)
+static mudsc_status check_options(const void *opts, const char *fn)
 {
-	static const mudsc_mlp_options defaults = MUDSC_MLP_OPTIONS_INIT;
-	if (opts != NULL)
-		*opts = defaults;
-}
+	const mudsc_mlp_options *o = opts;
 
-static mudsc_status check_options(const mudsc_mlp_options *o)
-{
-	if (o->size != sizeof *o)
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_build_mlp: opts->size = %zu, expected "
-		                                  "%zu (use mudsc_mlp_options_init)", o->size, sizeof *o);
 	if (o->n_hidden < 1 || o->hidden == NULL)
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_build_mlp: opts->n_hidden = %zu and "
-		                                  "opts->hidden must give at least one width",
-		                 o->n_hidden);
+		return mudsc__err(MUDSC_E_INVALID, "%s: opts->n_hidden = %zu and opts->hidden must "
+		                                  "give at least one width", fn, o->n_hidden);
 	for (size_t k = 0; k < o->n_hidden; k++)
 		if (o->hidden[k] < 1)
-			return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_build_mlp: opts->hidden[%zu] = %lld "
-			                                  "(need >= 1)", k, (long long)o->hidden[k]);
-	if (o->prefix == NULL || o->layer_template == NULL || o->layer_template[0] == '\0')
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_build_mlp: opts->prefix and "
-		                                  "opts->layer_template must be strings, the template "
-		                                  "non-empty");
-	if (mudsc__graph_check_name_option(o->prefix, "mudsc_graph_build_mlp", "opts->prefix") ||
-	    mudsc__graph_check_name_option(o->layer_template, "mudsc_graph_build_mlp",
-	                                  "opts->layer_template"))
-		return MUDSC_E_INVALID;
+			return mudsc__err(MUDSC_E_INVALID, "%s: opts->hidden[%zu] = %lld (need >= 1)", fn, k,
+			                 (long long)o->hidden[k]);
 	if (o->index_step < 1)
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_build_mlp: opts->index_step = %d (need "
-		                                  ">= 1)", (int)o->index_step);
-	return MUDSC_OK;
+		return mudsc__err(MUDSC_E_INVALID, "%s: opts->index_step = %d (need >= 1)", fn,
+		                 (int)o->index_step);
+	const struct mudsc__graph_name names[] = {
+		{"prefix", o->prefix, false, false},
+		{"layer_template", o->layer_template, true, false},
+	};
+	return mudsc__graph_check_names(fn, names, sizeof names / sizeof names[0]);
 }
 
 static mudsc_status layer_name(char *buf, const mudsc_mlp_options *o, size_t k)
@@ -76,21 +63,25 @@ static mudsc_status add_hidden(mudsc_graph *g, const mudsc_mlp_options *o, size_
 	return mudsc_graph_bind(g, p, t, NULL, 1, MUDSC_ROLE_IN, 0);
 }
 
+static mudsc_status build(mudsc_graph *g, const void *opts)
+{
+	const mudsc_mlp_options *o = opts;
+
+	mudsc_status st = MUDSC_OK;
+
+	for (size_t k = 0; k < o->n_hidden && st == MUDSC_OK; k++)
+		st = add_hidden(g, o, k);
+	return st;
+}
+
 MUDSC_API mudsc_status mudsc_graph_build_mlp(mudsc_graph **out, const mudsc_mlp_options *opts)
 {
-	mudsc_graph *g = NULL;
-	mudsc_status st;
+	static const struct mudsc__graph_builder builder = {
+		MUDSC__OPTIONS_MLP, "mudsc_graph_build_mlp", check_options, build};
+	return mudsc__graph_build(out, opts, &builder);
+}
 
-	MUDSC__CHECK_NULL(out);
-	MUDSC__CHECK_NULL(opts);
-	if ((st = check_options(opts)) != MUDSC_OK || (st = mudsc_graph_new(&g)) != MUDSC_OK)
-		return st;
-	for (size_t k = 0; k < opts->n_hidden && st == MUDSC_OK; k++)
-		st = add_hidden(g, opts, k);
-	if (st != MUDSC_OK) {
-		mudsc_graph_free(g);
-		return st;
-	}
-	*out = g;
-	return MUDSC_OK;
+MUDSC_API mudsc_status mudsc_mlp_options_init(mudsc_mlp_options *opts)
+{
+	return mudsc__options_init(opts, MUDSC__OPTIONS_MLP, "mudsc_mlp_options_init");
 }

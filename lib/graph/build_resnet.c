@@ -12,13 +12,6 @@
 
 #define NAME_CAP 256
 
-MUDSC_API void mudsc_resnet_options_init(mudsc_resnet_options *opts)
-{
-	static const mudsc_resnet_options defaults = MUDSC_RESNET_OPTIONS_INIT;
-	if (opts != NULL)
-		*opts = defaults;
-}
-
 struct preset {
 	const char *name;
 	int32_t n_stages, blocks[4], bottleneck;
@@ -66,44 +59,34 @@ MUDSC_API mudsc_status mudsc_resnet_options_preset(mudsc_resnet_options *opts, c
 	return MUDSC_OK;
 }
 
-static mudsc_status check_options(const mudsc_resnet_options *o)
+static mudsc_status check_options(const void *opts, const char *fn)
 {
-	if (o->size != sizeof *o)
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_build_resnet: opts->size = %zu, expected "
-		                                  "%zu (use mudsc_resnet_options_init)", o->size,
-		                 sizeof *o);
+	const mudsc_resnet_options *o = opts;
+
 	if (o->n_stages < 1 || o->n_stages > 4)
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_build_resnet: opts->n_stages = %d "
-		                                  "outside 1..4", (int)o->n_stages);
+		return mudsc__err(MUDSC_E_INVALID, "%s: opts->n_stages = %d outside 1..4", fn,
+		                 (int)o->n_stages);
 	for (int s = 0; s < o->n_stages; s++)
 		if (o->blocks[s] < 1 || o->widths[s] < 1)
-			return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_build_resnet: stage %d: "
-			                                  "opts->blocks = %d, opts->widths = %lld (need >= 1)",
-			                 s, (int)o->blocks[s], (long long)o->widths[s]);
+			return mudsc__err(MUDSC_E_INVALID, "%s: stage %d: opts->blocks = %d, opts->widths = "
+			                                  "%lld (need >= 1)",
+			                 fn, s, (int)o->blocks[s], (long long)o->widths[s]);
 	if (o->stem_width < 1 || (o->bottleneck != 0 && o->bottleneck != 1))
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_build_resnet: opts->stem_width = %lld, "
-		                                  "opts->bottleneck = %d", (long long)o->stem_width,
-		                 (int)o->bottleneck);
+		return mudsc__err(MUDSC_E_INVALID, "%s: opts->stem_width = %lld, opts->bottleneck = %d",
+		                 fn, (long long)o->stem_width, (int)o->bottleneck);
 	if (o->norm != MUDSC_NORM_BATCH && o->norm != MUDSC_NORM_GROUP)
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_build_resnet: opts->norm = %d is not a "
-		                                  "mudsc_norm_kind", (int)o->norm);
+		return mudsc__err(MUDSC_E_INVALID, "%s: opts->norm = %d is not a mudsc_norm_kind", fn,
+		                 (int)o->norm);
 	if (o->norm == MUDSC_NORM_GROUP && o->norm_groups < 1)
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_build_resnet: opts->norm_groups = %lld",
+		return mudsc__err(MUDSC_E_INVALID, "%s: opts->norm_groups = %lld", fn,
 		                 (long long)o->norm_groups);
-	if (o->prefix == NULL || o->shortcut_conv == NULL || o->shortcut_norm == NULL ||
-	    o->shortcut_conv[0] == '\0' || o->shortcut_norm[0] == '\0')
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_build_resnet: opts->prefix, "
-		                                  "opts->shortcut_conv and opts->shortcut_norm must be "
-		                                  "strings (the last two non-empty)");
-	if (mudsc__graph_check_name_option(o->prefix, "mudsc_graph_build_resnet", "opts->prefix") ||
-	    mudsc__graph_check_name_option(o->shortcut_conv, "mudsc_graph_build_resnet",
-	                                  "opts->shortcut_conv") ||
-	    mudsc__graph_check_name_option(o->shortcut_norm, "mudsc_graph_build_resnet",
-	                                  "opts->shortcut_norm") ||
-	    (o->head != NULL &&
-	     mudsc__graph_check_name_option(o->head, "mudsc_graph_build_resnet", "opts->head")))
-		return MUDSC_E_INVALID;
-	return MUDSC_OK;
+	const struct mudsc__graph_name names[] = {
+		{"prefix", o->prefix, false, false},
+		{"shortcut_conv", o->shortcut_conv, true, false},
+		{"shortcut_norm", o->shortcut_norm, true, false},
+		{"head", o->head, false, true},
+	};
+	return mudsc__graph_check_names(fn, names, sizeof names / sizeof names[0]);
 }
 
 struct ctx {
@@ -229,7 +212,7 @@ static mudsc_status stem(struct ctx *c, size_t *cur)
 	return bind_conv_norm(c, *cur, "conv1", "bn1");
 }
 
-static mudsc_status build(struct ctx *c)
+static mudsc_status build_stages(struct ctx *c)
 {
 	int64_t width = c->o->stem_width;
 	size_t cur;
@@ -248,24 +231,23 @@ static mudsc_status build(struct ctx *c)
 	return bind_param(c, cur, c->o->head, "weight", 1, MUDSC_ROLE_IN, 0);
 }
 
+static mudsc_status build(mudsc_graph *g, const void *opts)
+{
+	const mudsc_resnet_options *o = opts;
+
+	struct ctx c = {.g = g, .o = o, .groups = o->norm == MUDSC_NORM_GROUP ? o->norm_groups : 1};
+	return build_stages(&c);
+}
+
 MUDSC_API mudsc_status mudsc_graph_build_resnet(mudsc_graph **out,
                                                 const mudsc_resnet_options *opts)
 {
-	struct ctx c = {0};
-	mudsc_status st;
+	static const struct mudsc__graph_builder builder = {
+		MUDSC__OPTIONS_RESNET, "mudsc_graph_build_resnet", check_options, build};
+	return mudsc__graph_build(out, opts, &builder);
+}
 
-	MUDSC__CHECK_NULL(out);
-	MUDSC__CHECK_NULL(opts);
-	if ((st = check_options(opts)) != MUDSC_OK)
-		return st;
-	c.o = opts;
-	c.groups = opts->norm == MUDSC_NORM_GROUP ? opts->norm_groups : 1;
-	if ((st = mudsc_graph_new(&c.g)) != MUDSC_OK)
-		return st;
-	if ((st = build(&c)) != MUDSC_OK) {
-		mudsc_graph_free(c.g);
-		return st;
-	}
-	*out = c.g;
-	return MUDSC_OK;
+MUDSC_API mudsc_status mudsc_resnet_options_init(mudsc_resnet_options *opts)
+{
+	return mudsc__options_init(opts, MUDSC__OPTIONS_RESNET, "mudsc_resnet_options_init");
 }

@@ -11,32 +11,20 @@
 
 #define NAME_CAP 256
 
-MUDSC_API void mudsc_vit_options_init(mudsc_vit_options *opts)
+static mudsc_status check_options(const void *opts, const char *fn)
 {
-	static const mudsc_vit_options defaults = MUDSC_VIT_OPTIONS_INIT;
-	if (opts != NULL)
-		*opts = defaults;
-}
+	const mudsc_vit_options *o = opts;
 
-static mudsc_status check_options(const mudsc_vit_options *o)
-{
-	if (o->size != sizeof *o)
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_build_vit: opts->size = %zu, expected "
-		                                  "%zu (use mudsc_vit_options_init)", o->size, sizeof *o);
 	if (o->dim < 1 || o->depth < 1 || o->heads < 1 || o->mlp_dim < 1 || o->dim % o->heads != 0)
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_build_vit: opts->dim = %lld, depth = %d, "
-		                                  "heads = %d, mlp_dim = %lld (need all >= 1 and heads "
-		                                  "dividing dim)", (long long)o->dim, (int)o->depth,
-		                 (int)o->heads, (long long)o->mlp_dim);
-	if (o->prefix == NULL || o->block_template == NULL || o->block_template[0] == '\0')
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_build_vit: opts->prefix and "
-		                                  "opts->block_template must be strings, the template "
-		                                  "non-empty");
-	if (mudsc__graph_check_name_option(o->prefix, "mudsc_graph_build_vit", "opts->prefix") ||
-	    mudsc__graph_check_name_option(o->block_template, "mudsc_graph_build_vit",
-	                                  "opts->block_template"))
-		return MUDSC_E_INVALID;
-	return MUDSC_OK;
+		return mudsc__err(MUDSC_E_INVALID, "%s: opts->dim = %lld, depth = %d, heads = %d, "
+		                                  "mlp_dim = %lld (need all >= 1 and heads dividing dim)",
+		                 fn, (long long)o->dim, (int)o->depth, (int)o->heads,
+		                 (long long)o->mlp_dim);
+	const struct mudsc__graph_name names[] = {
+		{"prefix", o->prefix, false, false},
+		{"block_template", o->block_template, true, false},
+	};
+	return mudsc__graph_check_names(fn, names, sizeof names / sizeof names[0]);
 }
 
 struct ctx {
@@ -170,7 +158,7 @@ static mudsc_status embeddings(struct ctx *c)
 	return MUDSC_OK;
 }
 
-static mudsc_status build(struct ctx *c)
+static mudsc_status build_blocks(struct ctx *c)
 {
 	char t[2 * NAME_CAP];
 	mudsc_status st;
@@ -194,22 +182,20 @@ static mudsc_status build(struct ctx *c)
 	return MUDSC_OK;
 }
 
+static mudsc_status build(mudsc_graph *g, const void *opts)
+{
+	struct ctx c = {.g = g, .o = opts};
+	return build_blocks(&c);
+}
+
 MUDSC_API mudsc_status mudsc_graph_build_vit(mudsc_graph **out, const mudsc_vit_options *opts)
 {
-	struct ctx c = {0};
-	mudsc_status st;
+	static const struct mudsc__graph_builder builder = {
+		MUDSC__OPTIONS_VIT, "mudsc_graph_build_vit", check_options, build};
+	return mudsc__graph_build(out, opts, &builder);
+}
 
-	MUDSC__CHECK_NULL(out);
-	MUDSC__CHECK_NULL(opts);
-	if ((st = check_options(opts)) != MUDSC_OK)
-		return st;
-	c.o = opts;
-	if ((st = mudsc_graph_new(&c.g)) != MUDSC_OK)
-		return st;
-	if ((st = build(&c)) != MUDSC_OK) {
-		mudsc_graph_free(c.g);
-		return st;
-	}
-	*out = c.g;
-	return MUDSC_OK;
+MUDSC_API mudsc_status mudsc_vit_options_init(mudsc_vit_options *opts)
+{
+	return mudsc__options_init(opts, MUDSC__OPTIONS_VIT, "mudsc_vit_options_init");
 }

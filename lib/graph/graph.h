@@ -89,8 +89,34 @@ mudsc_status mudsc__graph_format_name(char *buf, size_t cap, const char *prefix,
 /* snprintf for builder names whose parts were length-checked. */
 void mudsc__graph_namef(char *buf, size_t cap, const char *fmt, ...) MUDSC__PRINTF(3, 4);
 
-/* MUDSC_E_INVALID naming fn and field when s is NULL or longer than
- * MUDSC__GRAPH_NAME_OPTION_MAX. */
-mudsc_status mudsc__graph_check_name_option(const char *s, const char *fn, const char *field);
+/* A name option of a builder: opts->field = value. */
+struct mudsc__graph_name {
+	const char *field; /* "prefix", for messages */
+	const char *value;
+	bool nonempty;     /* "" is refused */
+	bool optional;     /* NULL is allowed (and means none) */
+};
+
+/* MUDSC_E_INVALID naming fn and the field of the first of the n names
+ * that is NULL (unless optional), empty (when it must not be) or longer
+ * than MUDSC__GRAPH_NAME_OPTION_MAX. */
+mudsc_status mudsc__graph_check_names(const char *fn, const struct mudsc__graph_name *names,
+                                     size_t n);
+
+/* A ready builder, as its entry mudsc__graph_build() runs it. */
+struct mudsc__graph_builder {
+	enum mudsc__options_id options; /* its options struct */
+	const char *fn;                 /* its public name, for messages */
+	/* the field checks of its options (already through the size rule) */
+	mudsc_status (*check)(const void *opts, const char *fn);
+	/* add its points to an empty graph */
+	mudsc_status (*build)(mudsc_graph *graph, const void *opts);
+};
+
+/* The entry of every ready builder: opts (NULL: the defaults) through the
+ * size rule into a local copy, b->check, then b->build on a new graph that
+ * is freed on failure; *out is written only on success. */
+mudsc_status mudsc__graph_build(mudsc_graph **out, const void *opts,
+                               const struct mudsc__graph_builder *b);
 
 #endif /* MUDSC_GRAPH_INTERNAL_H */

@@ -38,13 +38,3 @@ void mudsc__graph_namef(char *buf, size_t cap, const char *fmt, ...)
 	vsnprintf(buf, cap, fmt, ap);
 	va_end(ap);
 }
-
-mudsc_status mudsc__graph_check_name_option(const char *s, const char *fn, const char *field)
-{
-	if (s == NULL)
-		return mudsc__err(MUDSC_E_INVALID, "%s: %s is NULL", fn, field);
-	if (strlen(s) > MUDSC__GRAPH_NAME_OPTION_MAX)
-		return mudsc__err(MUDSC_E_INVALID, "%s: %s is %zu bytes long (at most %d)", fn, field,
-		                 strlen(s), MUDSC__GRAPH_NAME_OPTION_MAX);
-	return MUDSC_OK;
-}

@@ -19,12 +19,9 @@
 
 #include "kernels/kernels.h"
 
-MUDSC_API void mudsc_match_options_init(mudsc_match_options *opts)
+MUDSC_API mudsc_status mudsc_match_options_init(mudsc_match_options *opts)
 {
-	if (opts) {
-		mudsc_match_options d = MUDSC_MATCH_OPTIONS_INIT;
-		*opts = d;
-	}
+	return mudsc__options_init(opts, MUDSC__OPTIONS_MATCH, "mudsc_match_options_init");
 }
 
 typedef struct zipper {
@@ -240,9 +237,6 @@ static int64_t zip_budget(int64_t n, int64_t Cp, int64_t N, double b)
 
 static mudsc_status check_options(const char *fn, const mudsc_match_options *o)
 {
-	if (o->size < offsetof(mudsc_match_options, b) + sizeof o->b)
-		return mudsc__err(MUDSC_E_INVALID, "%s: argument 'opts' has size %zu, expected >= %zu",
-		                 fn, o->size, offsetof(mudsc_match_options, b) + sizeof o->b);
 	if (!(o->r > 0 && o->r < 1))
 		return mudsc__err(MUDSC_E_INVALID, "%s: argument 'opts->r' = %g is not in (0, 1)", fn,
 		                 o->r);
@@ -353,13 +347,15 @@ MUDSC_API mudsc_status mudsc_zip_solve(int64_t *unit_of, int64_t *width, int64_t
                                        int64_t G, const mudsc_match_options *opts)
 {
 	static const char fn[] = "mudsc_zip_solve";
-	mudsc_match_options defaults = MUDSC_MATCH_OPTIONS_INIT;
-	const mudsc_match_options *o = opts ? opts : &defaults;
+	mudsc_match_options options;
+	const mudsc_match_options *o = &options;
 	if (unit_of == NULL)
 		return mudsc__err(MUDSC_E_INVALID, "%s: argument 'unit_of' is NULL", fn);
 	if (width == NULL)
 		return mudsc__err(MUDSC_E_INVALID, "%s: argument 'width' is NULL", fn);
-	mudsc_status st = check_options(fn, o);
+	mudsc_status st = mudsc__options_read(&options, opts, MUDSC__OPTIONS_MATCH, fn);
+	if (st == MUDSC_OK)
+		st = check_options(fn, o);
 	if (st == MUDSC_OK)
 		st = mudsc__match_check_args(fn, S, N, C, G);
 	if (st != MUDSC_OK)

@@ -24,10 +24,7 @@ struct mudsc_matcher {
 
 MUDSC_API mudsc_status mudsc_matcher_options_init(mudsc_matcher_options *opts)
 {
-	const mudsc_matcher_options defaults = MUDSC_MATCHER_OPTIONS_INIT;
-	MUDSC__CHECK_NULL(opts);
-	*opts = defaults;
-	return MUDSC_OK;
+	return mudsc__options_init(opts, MUDSC__OPTIONS_MATCHER, "mudsc_matcher_options_init");
 }
 
 static mudsc_status bad_option(const char *field, double value)
@@ -38,9 +35,6 @@ static mudsc_status bad_option(const char *field, double value)
 
 static mudsc_status check_options(const mudsc_matcher_options *o)
 {
-	if (o->size < sizeof *o)
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_matcher_new: opts->size = %zu, expected %zu "
-		                                  "(use MUDSC_MATCHER_OPTIONS_INIT)", o->size, sizeof *o);
 	if (o->method != MUDSC_METHOD_ALIGN && o->method != MUDSC_METHOD_ZIP)
 		return bad_option("method", o->method);
 	if (!(o->alpha >= 0.0 && o->alpha <= 1.0))
@@ -83,6 +77,7 @@ MUDSC_API mudsc_status mudsc_matcher_new(mudsc_matcher **out, const mudsc_graph 
                                          mudsc_model *const *models, int32_t n_models,
                                          const mudsc_matcher_options *opts)
 {
+	mudsc_matcher_options o;
 	mudsc_matcher *m;
 	mudsc_status st;
 
@@ -95,18 +90,16 @@ MUDSC_API mudsc_status mudsc_matcher_new(mudsc_matcher **out, const mudsc_graph 
 	for (int32_t i = 0; i < n_models; i++)
 		if (models[i] == NULL)
 			return mudsc__err(MUDSC_E_INVALID, "mudsc_matcher_new: models[%d] is NULL", (int)i);
+	if ((st = mudsc__options_read(&o, opts, MUDSC__OPTIONS_MATCHER, "mudsc_matcher_new")) !=
+	        MUDSC_OK ||
+	    (st = check_options(&o)) != MUDSC_OK)
+		return st;
 	m = mudsc__calloc(1, sizeof *m, "mudsc_matcher");
 	if (m == NULL)
 		return MUDSC_E_NOMEM;
-	if (opts == NULL)
-		mudsc_matcher_options_init(&m->opts);
-	else
-		m->opts = *opts;
-	st = check_options(&m->opts);
-	m->models = st == MUDSC_OK ? mudsc__calloc((size_t)n_models, sizeof *m->models, "models")
-	                           : NULL;
-	if (st == MUDSC_OK && m->models == NULL)
-		st = MUDSC_E_NOMEM;
+	m->opts = o;
+	m->models = mudsc__calloc((size_t)n_models, sizeof *m->models, "models");
+	st = m->models != NULL ? MUDSC_OK : MUDSC_E_NOMEM;
 	if (st == MUDSC_OK)
 		st = mudsc__plan_build(&m->plan, graph, (const mudsc_model *const *)models, n_models);
 	if (st == MUDSC_OK) {

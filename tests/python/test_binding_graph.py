@@ -85,7 +85,9 @@ def test_resnet_builder_options():
     with pytest.raises(mudsc.InvalidArgumentError):
         mudsc.Graph.resnet(blocks=[1] * 5)
     with pytest.raises(mudsc.InvalidArgumentError):
-        mudsc.Graph.resnet(width_multiplier=0)
+        mudsc.Graph.resnet("resnet20", width_multiplier=0)
+    with pytest.raises(mudsc.InvalidArgumentError, match="give a preset"):
+        mudsc.Graph.resnet(width_multiplier=2)
 
 
 def test_vit_builder_sites_and_flags():

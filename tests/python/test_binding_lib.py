@@ -65,12 +65,129 @@ def test_declaration_matches_header(name):
     assert fn.restype is restype and list(fn.argtypes) == list(argtypes)
 
 
-@pytest.mark.parametrize("init", sorted(_lib.SIZED_OPTIONS))
-def test_option_structs_have_the_library_size(init):
-    struct = _lib.SIZED_OPTIONS[init]
-    opts = struct()
-    getattr(_lib.lib, init)(ctypes.byref(opts))
-    assert opts.size == ctypes.sizeof(struct)
+@pytest.mark.parametrize("struct", list(_lib.OPTIONS), ids=lambda s: s.__name__)
+def test_option_defaults_are_what_the_library_init_writes(struct):
+    init, kind = _lib.OPTIONS[struct]
+    full = struct()
+    _lib.check(getattr(_lib.lib, init)(ctypes.byref(full)))
+    assert full.size == ctypes.sizeof(struct)
+    if kind is not None:
+        assert _lib.lib.mudsc_options_size(kind) == ctypes.sizeof(struct)
+    assert bytes(_lib.defaults(struct)) == bytes(full)
+
+
+def _tiny_mlp():
+    rng = np.random.default_rng(3)
+    return {"layers.0.weight": rng.standard_normal((4, 3)), "layers.0.bias": rng.standard_normal(4),
+            "layers.1.weight": rng.standard_normal((2, 4)), "layers.1.bias": rng.standard_normal(2)}
+
+
+LIB_PREFIX = b"lib."  # a constant: the fake init's string must outlive the call
+
+
+def test_wrappers_start_from_the_library_defaults(monkeypatch):
+    """A library whose defaults differ from today's: every wrapper follows it,
+    none keeps a copy of its own (each fake init changes what the real one
+    writes)."""
+    def patched(name, **fields):
+        real = getattr(_lib.lib, name)
+
+        def init(p):
+            status = real(p)
+            for field, value in fields.items():
+                setattr(p.contents, field, value)
+            return status
+        monkeypatch.setattr(_lib.lib, name, init)
+
+    patched("mudsc_matcher_options_init", patience=7, alpha=0.25, method=1)
+    patched("mudsc_mlp_options_init", prefix=LIB_PREFIX, index_step=3)
+    patched("mudsc_accum_options_init", max_lead=3, nonfinite=1)
+    patched("mudsc_vit_options_init", block_template=b"enc.{i}")
+    patched("mudsc_resnet_options_init", norm=1, norm_groups=2)
+
+    g = mudsc.Graph.mlp([4])
+    assert g.point_names == ["lib.layers.0"]
+    assert g.points[0].bindings[-1].tensor == "lib.layers.3.weight"
+    assert mudsc.Graph.mlp([4], index_step=1).points[0].bindings[-1].tensor == "lib.layers.1.weight"
+    assert mudsc.Graph.vit(8, 1, 2, 16).point_names == ["residual", "enc.0.attn", "enc.0.mlp"]
+    assert {p.groups for p in mudsc.Graph.resnet().points} == {2}
+    m = mudsc.Matcher(mudsc.Graph.mlp([4], prefix="", index_step=1), [_tiny_mlp()] * 2)
+    assert (m.options.patience, m.options.alpha, m.method) == (7, 0.25, "zip")
+    m = mudsc.Matcher(mudsc.Graph.mlp([4], prefix="", index_step=1), [_tiny_mlp()] * 2,
+                      alpha=0.75, method="align")
+    assert (m.options.patience, m.options.alpha, m.method) == (7, 0.75, "align")
+    acc = mudsc.Accumulator(2, 1)
+    acc.update(0, np.array([[np.nan], [1.0], [2.0]]))    # nonfinite: zero
+    with pytest.raises(mudsc.StateError, match="max_lead = 3"):
+        acc.update(0, np.ones((1, 1)))
+    assert mudsc.accum.DEFAULT_MAX_LEAD == 16384         # read once, at import, from the real init
+
+
+@pytest.mark.parametrize("struct", [s for s, (_, k) in _lib.OPTIONS.items() if k is not None],
+                         ids=lambda s: s.__name__)
+def test_a_newer_library_with_larger_structs(monkeypatch, struct):
+    """An older binding, a newer library: the library's struct has 64 more
+    bytes, which its init writes.  defaults() gives the init a buffer of the
+    library's size, keeps the fields it knows and passes its own size, which
+    the (real) library accepts as an older caller's."""
+    init, kind = _lib.OPTIONS[struct]
+    own, extra = ctypes.sizeof(struct), 64
+    real_size, real_init = _lib.lib.mudsc_options_size, getattr(_lib.lib, init)
+    room = []
+
+    def newer_size(k):
+        return real_size(k) + extra if k == kind else real_size(k)
+
+    def newer_init(p):
+        room.extend(ctypes.sizeof(o) for o in p._objects.values() if isinstance(o, ctypes.Array))
+        status = real_init(p)
+        addr = ctypes.cast(p, ctypes.c_void_p).value
+        ctypes.memset(addr + own, 0xAB, extra)          # the fields this binding lacks
+        ctypes.memmove(addr, ctypes.byref(ctypes.c_size_t(own + extra)), ctypes.sizeof(ctypes.c_size_t))
+        return status
+
+    monkeypatch.setattr(_lib.lib, "mudsc_options_size", newer_size)
+    monkeypatch.setattr(_lib.lib, init, newer_init)
+    o = _lib.defaults(struct)
+    assert room == [own + extra]
+    assert o.size == own
+    reference = struct()
+    _lib.check(real_init(ctypes.byref(reference)))
+    assert bytes(o) == bytes(reference)
+    # the real library takes the binding's struct (its size is a released one)
+    if struct is _lib.MatcherOptions:
+        mudsc.Matcher(mudsc.Graph.mlp([4]), [_tiny_mlp()] * 2).run()
+    elif struct is _lib.AccumOptions:
+        mudsc.Accumulator(2, 3).update(0, np.ones((2, 3)))
+    elif struct is _lib.MlpOptions:
+        assert len(mudsc.Graph.mlp([4, 4])) == 2
+    elif struct is _lib.ResnetOptions:
+        assert len(mudsc.Graph.resnet()) == 12
+    else:
+        assert len(mudsc.Graph.vit(8, 2, 2, 16)) == 5
+
+
+def test_an_older_library_is_refused(monkeypatch):
+    monkeypatch.setattr(_lib.lib, "mudsc_options_size", lambda kind: 8)
+    with pytest.raises(ImportError, match="older than this binding"):
+        _lib._check_abi(_lib.lib)
+
+
+def test_experimental_calls_need_the_exact_release(monkeypatch):
+    class Other:
+        """A library of another 0.2.x release."""
+        def __init__(self):
+            self.__dict__.update({n: getattr(_lib.lib, n) for n in _lib.SIGNATURES})
+            self.mudsc_version = lambda: _lib.VERSION_NUMBER + 1
+            self.mudsc_version_string = lambda: b"0.2.1"
+    other = _lib.declare(Other())
+    with pytest.raises(mudsc.UnsupportedError, match="experimental.*0.2.0 only, the library is 0.2.1"):
+        other.mudsc_lap_solve(None, None, None, 0)
+    assert other.mudsc_accum_new is _lib.lib.mudsc_accum_new
+    monkeypatch.setattr(_lib, "lib", other)
+    monkeypatch.setattr(mudsc.accum, "lib", other)
+    with pytest.raises(mudsc.UnsupportedError, match="mudsc_accum_set_block_rows"):
+        mudsc.Accumulator(2, 3, block_rows=8)
 
 
 def test_library_path_and_loading(monkeypatch):

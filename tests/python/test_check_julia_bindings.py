@@ -37,7 +37,7 @@ struct mudsc_accum_options
     size::Csize_t
     max_lead::Int64
     nonfinite::Int32
-    block_rows::Int32
+    threads::Int64
 end
 mutable struct mudsc_split_info
     tensor::Ref{UInt8}
@@ -65,7 +65,7 @@ EXPECTED = [
     (11, "@ccall is not checked"),
     (12, "mudsc_dtype_from_name: argument 2 type Ptr{Cvoid} vs C char *: expected one of"),
     (15, "struct mudsc_accum_options: field 2 is max_lead, C has nonfinite"),
-    (15, "struct mudsc_accum_options: field block_rows type Int32 vs C int64_t"),
+    (15, "struct mudsc_accum_options: field threads type Int64 vs C int32_t"),
     (21, "struct mudsc_split_info: a mirror must be immutable"),
     (21, "struct mudsc_split_info: 3 fields, C has 4"),
     (21, "struct mudsc_split_info: field tensor type Ref{UInt8} vs C char *: Ref is only for ccall"),

@@ -3,9 +3,11 @@
 Every function of the export list (lib/mudsc.map) is declared here with its
 argument and result types, so that ctypes converts and checks arguments
 instead of guessing (a guessed ``int`` would truncate 64-bit sizes and
-pointers).  The structs mirror include/mudsc/*.h field by field; structs
-with a leading ``size`` field are checked against the size the library's
-``*_options_init`` writes when the library is loaded.
+pointers).  The structs mirror include/mudsc/*.h field by field.
+
+Options structs start from the library's own defaults (defaults(): its
+``*_options_init``), never from values written here, and work with a library
+newer than this binding whose structs are larger (see defaults()).
 
 The library is the file named by the environment variable MUDSC_LIBRARY if
 it is set, else the shared library found by its soname (libmudsc.so.0 on
@@ -86,19 +88,19 @@ PROGRESS_FN = ctypes.CFUNCTYPE(c_int, c_i64, c_i32, c_double, c_void_p)
 
 class Tensor(ctypes.Structure):
     """mudsc_tensor (model.h)."""
-    _fields_ = [("name", c_char_p), ("dtype", ENUM), ("rank", c_i32),
+    _fields_ = [("name", c_char_p), ("dtype", c_i32), ("rank", c_i32),
                 ("shape", c_i64 * MAX_RANK), ("data", c_void_p), ("nbytes", c_size)]
 
 
 class AccumOptions(ctypes.Structure):
     """mudsc_accum_options (accum.h)."""
     _fields_ = [("size", c_size), ("nonfinite", c_i32), ("max_lead", c_i64),
-                ("block_rows", c_i64)]
+                ("threads", c_i32)]
 
 
 class Features(ctypes.Structure):
     """mudsc_features (accum.h)."""
-    _fields_ = [("dtype", ENUM), ("rank", c_i32), ("shape", c_i64 * MAX_RANK),
+    _fields_ = [("dtype", c_i32), ("rank", c_i32), ("shape", c_i64 * MAX_RANK),
                 ("strides", I64P), ("feature_axis", c_i32), ("data", c_void_p)]
 
 
@@ -110,7 +112,7 @@ class PointInfo(ctypes.Structure):
 
 class BindingInfo(ctypes.Structure):
     """mudsc_binding_info (graph.h)."""
-    _fields_ = [("tensor", c_char_p), ("part", c_char_p), ("axis", c_i32), ("role", ENUM),
+    _fields_ = [("tensor", c_char_p), ("part", c_char_p), ("axis", c_i32), ("role", c_i32),
                 ("flags", c_u32)]
 
 
@@ -150,7 +152,7 @@ class MatchOptions(ctypes.Structure):
 
 class MatcherOptions(ctypes.Structure):
     """mudsc_matcher_options (matcher.h)."""
-    _fields_ = [("size", c_size), ("method", ENUM), ("alpha", c_double), ("similarity", ENUM),
+    _fields_ = [("size", c_size), ("method", c_i32), ("alpha", c_double), ("similarity", c_i32),
                 ("zip_r", c_double), ("zip_a", c_double), ("zip_b", c_double),
                 ("use_groups", c_i32), ("max_iter", c_i32), ("patience", c_i32),
                 ("seed", c_u64), ("threads", c_i32), ("eps", c_double),
@@ -171,6 +173,7 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_free": (None, (c_void_p,)),
     "mudsc_last_error": (c_char_p, ()),
     "mudsc_last_status": (STATUS, ()),
+    "mudsc_options_size": (c_size, (c_i32,)),
     "mudsc_set_blas_threads": (STATUS, (c_int,)),
     "mudsc_set_log_callback": (None, (LOG_FN, ENUM, c_void_p)),
     "mudsc_status_name": (c_char_p, (STATUS,)),
@@ -200,10 +203,10 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_graph_to_json": (STATUS, (P, PP, SIZEP)),
     "mudsc_graph_unbound": (STATUS, (P, P, SIZEP, c_size, SIZEP)),
     "mudsc_graph_validate": (STATUS, (P, PP, c_size)),
-    "mudsc_mlp_options_init": (None, (POINTER(MlpOptions),)),
-    "mudsc_resnet_options_init": (None, (POINTER(ResnetOptions),)),
+    "mudsc_mlp_options_init": (STATUS, (POINTER(MlpOptions),)),
+    "mudsc_resnet_options_init": (STATUS, (POINTER(ResnetOptions),)),
     "mudsc_resnet_options_preset": (STATUS, (POINTER(ResnetOptions), c_char_p, c_i64)),
-    "mudsc_vit_options_init": (None, (POINTER(VitOptions),)),
+    "mudsc_vit_options_init": (STATUS, (POINTER(VitOptions),)),
     # accum.h
     "mudsc_accum_correlation": (STATUS, (P, F64P, c_size)),
     "mudsc_accum_count": (STATUS, (P, c_i32, I64P)),
@@ -257,41 +260,62 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     # experimental.h: changes with every release (VERSION_NUMBER is checked)
     "mudsc_align_solve": (STATUS, (I64P, F64P, F64P, c_i64, c_i64, c_i64)),
     "mudsc_lap_solve": (STATUS, (I64P, F64P, F64P, c_i64)),
-    "mudsc_match_options_init": (None, (POINTER(MatchOptions),)),
+    "mudsc_accum_set_block_rows": (STATUS, (P, c_i64)),
+    "mudsc_match_options_init": (STATUS, (POINTER(MatchOptions),)),
     "mudsc_zip_solve": (STATUS, (I64P, I64P, I64P, F64P, F64P, c_i64, c_i64, c_i64,
                                  POINTER(MatchOptions))),
 }
 
-#: Option structs whose ``size`` field the library's init function fills.
-SIZED_OPTIONS: Dict[str, Any] = {
-    "mudsc_accum_options_init": AccumOptions,
-    "mudsc_mlp_options_init": MlpOptions,
-    "mudsc_resnet_options_init": ResnetOptions,
-    "mudsc_vit_options_init": VitOptions,
-    "mudsc_match_options_init": MatchOptions,
-    "mudsc_matcher_options_init": MatcherOptions,
+#: The experimental API (experimental.h): it may change with every release,
+#: so this binding uses it only with the release it was written for.
+EXPERIMENTAL = frozenset(("mudsc_accum_set_block_rows", "mudsc_align_solve", "mudsc_lap_solve",
+                          "mudsc_match_options_init", "mudsc_zip_solve"))
+
+#: Options struct -> (its _init function, its mudsc_options_kind; None for
+#: the experimental struct, which has the size of this binding's release).
+OPTIONS: Dict[Any, Tuple[str, Optional[int]]] = {
+    MatcherOptions: ("mudsc_matcher_options_init", 0),
+    AccumOptions: ("mudsc_accum_options_init", 1),
+    MlpOptions: ("mudsc_mlp_options_init", 2),
+    ResnetOptions: ("mudsc_resnet_options_init", 3),
+    VitOptions: ("mudsc_vit_options_init", 4),
+    MatchOptions: ("mudsc_match_options_init", None),
 }
 
 
+def _experimental_stub(name: str, library: str) -> Callable[..., Any]:
+    def refuse(*args: Any) -> Any:
+        raise errors.UnsupportedError.make(
+            f"{name} is experimental (experimental.h): this binding uses it with libmudsc "
+            f"{VERSION_NUMBER // 10000}.{VERSION_NUMBER // 100 % 100}.{VERSION_NUMBER % 100} "
+            f"only, the library is {library}")
+    return refuse
+
+
 def declare(cdll: ctypes.CDLL) -> ctypes.CDLL:
-    """Set restype and argtypes of every exported function on cdll."""
+    """Set restype and argtypes of every exported function on cdll; the
+    experimental ones refuse to run unless the library is exactly the release
+    this binding follows."""
     for name, (restype, argtypes) in SIGNATURES.items():
         fn = getattr(cdll, name)
         fn.restype = restype
         fn.argtypes = list(argtypes)
+    if cdll.mudsc_version() != VERSION_NUMBER:
+        for name in EXPERIMENTAL:
+            setattr(cdll, name, _experimental_stub(name, cdll.mudsc_version_string().decode()))
     return cdll
 
 
 def _check_abi(cdll: ctypes.CDLL) -> None:
-    """Refuse a library too old for this binding or whose structs differ."""
+    """Refuse a library that does not serve this binding's headers, or whose
+    options structs are smaller than the binding's (an older library)."""
     if cdll.mudsc_version_check(VERSION_NUMBER) != 0:
         raise ImportError(f"mudsc: {cdll.mudsc_last_error().decode()}")
-    for init, struct in SIZED_OPTIONS.items():
-        opts = struct()
-        getattr(cdll, init)(ctypes.byref(opts))
-        if opts.size != ctypes.sizeof(struct):
+    for struct, (init, kind) in OPTIONS.items():
+        if kind is not None and cdll.mudsc_options_size(kind) < ctypes.sizeof(struct):
             raise ImportError(f"mudsc: {struct.__name__} is {ctypes.sizeof(struct)} bytes here "
-                              f"but {opts.size} in the library ({init})")
+                              f"but {cdll.mudsc_options_size(kind)} in the library: the library "
+                              f"is older than this binding")
 
 
 lib = declare(load())
@@ -311,6 +335,28 @@ def check(status: int) -> int:
     if status < 0:
         raise errors.from_status(status, last_error())
     return status
+
+
+def defaults(struct: Any) -> Any:
+    """A new options struct (MatcherOptions, AccumOptions, ...) holding the
+    library's defaults, from its _init function, with ``size`` = this
+    binding's sizeof(struct).
+
+    Why this works with a newer library: its struct may be larger than this
+    binding's, so its _init writes more bytes than ``struct`` holds.  It
+    writes into a buffer of the library's size (mudsc_options_size()), of
+    which the fields this binding knows are copied.  Passed with this
+    binding's (smaller) size, the struct is an older caller's to the library,
+    which reads only those bytes and gives its newer fields their defaults
+    (the size rule of include/mudsc/common.h)."""
+    init, kind = OPTIONS[struct]
+    own = ctypes.sizeof(struct)
+    size = own if kind is None else max(own, int(lib.mudsc_options_size(kind)))
+    buf = (ctypes.c_char * size)()
+    check(getattr(lib, init)(ctypes.cast(buf, POINTER(struct))))
+    out = struct.from_buffer_copy(buf)
+    out.size = own
+    return out
 
 
 def encode(text: Optional[str], what: str) -> Optional[bytes]:

@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from . import errors
 from ._handle import Handle
-from ._lib import MAX_RANK, AccumOptions, Features, check, lib, take_bytes
+from ._lib import MAX_RANK, AccumOptions, Features, check, defaults, lib, take_bytes
 from .model import DTYPE_CODES, dtype_code, dtype_size, native
 
 #: dtypes update() takes
@@ -23,20 +23,27 @@ FLOAT_CODES = {DTYPE_CODES[n] for n in ("F16", "BF16", "F32", "F64")}
 NONFINITE_ERROR, NONFINITE_ZERO = 0, 1
 
 
-def _options(replace_nonfinite: bool, max_lead: Optional[int],
-             block_rows: Optional[int]) -> AccumOptions:
-    o = AccumOptions()
-    check(lib.mudsc_accum_options_init(ctypes.byref(o)))
-    o.nonfinite = NONFINITE_ZERO if replace_nonfinite else NONFINITE_ERROR
+def _options(replace_nonfinite: Optional[bool], max_lead: Optional[int],
+             threads: Optional[int]) -> AccumOptions:
+    """The library's defaults with the fields given (None: keep the default)."""
+    o = defaults(AccumOptions)
+    if replace_nonfinite is not None:
+        o.nonfinite = NONFINITE_ZERO if replace_nonfinite else NONFINITE_ERROR
     if max_lead is not None:
         o.max_lead = max_lead
-    if block_rows is not None:
-        o.block_rows = block_rows
+    if threads is not None:
+        o.threads = threads
     return o
 
 
+def _set_block_rows(accum: "Accumulator", block_rows: Optional[int]) -> None:
+    """The experimental tuning call (UnsupportedError with another release)."""
+    if block_rows is not None:
+        check(lib.mudsc_accum_set_block_rows(accum._h, block_rows))
+
+
 #: the library's default of how far one model may run ahead (observations)
-DEFAULT_MAX_LEAD: int = _options(False, None, None).max_lead
+DEFAULT_MAX_LEAD: int = defaults(AccumOptions).max_lead
 
 
 def features(array: np.ndarray, axis: int, dtype: Optional[str] = None) -> Features:
@@ -79,14 +86,21 @@ class Accumulator(Handle):
     the library's).
     """
 
-    def __init__(self, n_models: int, width: int, replace_nonfinite: bool = False,
-                 max_lead: Optional[int] = None, block_rows: Optional[int] = None) -> None:
-        """n_models >= 2 models of `width` features.  replace_nonfinite:
-        NaN/inf inputs become 0 instead of raising NumericError."""
-        self._opts = _options(replace_nonfinite, max_lead, block_rows)
+    def __init__(self, n_models: int, width: int, replace_nonfinite: Optional[bool] = None,
+                 max_lead: Optional[int] = None, threads: Optional[int] = None,
+                 block_rows: Optional[int] = None) -> None:
+        """n_models >= 2 models of `width` features.  Options left None take
+        the library's defaults (mudsc_accum_options_init): replace_nonfinite:
+        NaN/inf inputs become 0 instead of raising NumericError; max_lead:
+        how far one model may run ahead; threads: the accumulator's thread
+        count (0: process-wide).  block_rows: observations per BLAS block,
+        through the experimental mudsc_accum_set_block_rows (UnsupportedError
+        with a library of another release)."""
+        self._opts = _options(replace_nonfinite, max_lead, threads)
         out = ctypes.c_void_p()
         check(lib.mudsc_accum_new(ctypes.byref(out), n_models, width, ctypes.byref(self._opts)))
         self._adopt(out.value, lib.mudsc_accum_free)
+        _set_block_rows(self, block_rows)
 
     @property
     def n_models(self) -> int:
@@ -155,17 +169,20 @@ class Accumulator(Handle):
         return take_bytes(buf, n.value)
 
     @classmethod
-    def from_bytes(cls, data: Union[bytes, bytearray, memoryview], replace_nonfinite: bool = False,
-                   max_lead: Optional[int] = None,
+    def from_bytes(cls, data: Union[bytes, bytearray, memoryview],
+                   replace_nonfinite: Optional[bool] = None, max_lead: Optional[int] = None,
+                   threads: Optional[int] = None,
                    block_rows: Optional[int] = None) -> "Accumulator":
         """Rebuild an accumulator from to_bytes() (ParseError naming the rule
-        broken); it accepts further updates and merges."""
+        broken); it accepts further updates and merges.  Options as in
+        Accumulator()."""
         raw = bytes(data)
         a = cls.__new__(cls)
-        a._opts = _options(replace_nonfinite, max_lead, block_rows)
+        a._opts = _options(replace_nonfinite, max_lead, threads)
         out = ctypes.c_void_p()
         check(lib.mudsc_accum_deserialize(ctypes.byref(out), raw, len(raw), ctypes.byref(a._opts)))
         a._adopt(out.value, lib.mudsc_accum_free)
+        _set_block_rows(a, block_rows)
         return a
 
     def __repr__(self) -> str:

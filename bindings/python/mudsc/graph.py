@@ -16,7 +16,7 @@ import numpy.typing as npt
 from . import errors
 from ._handle import Handle
 from ._lib import (BindingInfo, MlpOptions, PointInfo, ResnetOptions, SplitInfo, VitOptions,
-                   check, decode, encode, fspath, lib, take_bytes)
+                   check, decode, defaults, encode, fspath, lib, take_bytes)
 from .model import Model, as_model
 
 ROLES = {"out": 0, "in": 1}
@@ -119,57 +119,56 @@ class Graph(Handle):
     # ---- ready builders -----------------------------------------------------
 
     @classmethod
-    def mlp(cls, hidden: Sequence[int], bias: bool = True, prefix: str = "",
-            layer_template: str = "layers.{i}", index_start: int = 0,
-            index_step: int = 1) -> "Graph":
+    def mlp(cls, hidden: Sequence[int], bias: Optional[bool] = None,
+            prefix: Optional[str] = None, layer_template: Optional[str] = None,
+            index_start: Optional[int] = None, index_step: Optional[int] = None) -> "Graph":
         """An MLP of len(hidden) + 1 Linear layers named prefix +
         layer_template ({i} = index_start + k * index_step); one point per
         hidden width, named as its layer, site: the layer's output.
         nn.Sequential(Linear, ReLU, Linear, ...) is layer_template="{i}",
-        index_step=2."""
-        o = MlpOptions()
-        lib.mudsc_mlp_options_init(ctypes.byref(o))
+        index_step=2.  Options left None take the library's defaults
+        (mudsc_mlp_options_init: biases, no prefix, "layers.{i}", 0, 1)."""
+        o = defaults(MlpOptions)
         widths = (ctypes.c_int64 * max(len(hidden), 1))(*hidden)
-        o.n_hidden, o.hidden, o.bias = len(hidden), widths, int(bool(bias))
-        o.prefix = encode(prefix, "prefix")
-        o.layer_template = encode(layer_template, "layer_template")
-        o.index_start, o.index_step = index_start, index_step
+        o.n_hidden, o.hidden = len(hidden), widths
+        _set(o, bias=bias, prefix=prefix, layer_template=layer_template,
+             index_start=index_start, index_step=index_step)
         out = ctypes.c_void_p()
         check(lib.mudsc_graph_build_mlp(ctypes.byref(out), ctypes.byref(o)))
         return cls._wrap(out)
 
     @classmethod
-    def resnet(cls, preset: Optional[str] = "resnet20", width_multiplier: int = 1,
-               norm: str = "batch", norm_groups: int = 1, prefix: str = "",
-               shortcut_conv: Optional[str] = None, shortcut_norm: Optional[str] = None,
-               head: Optional[str] = None, *, blocks: Optional[Sequence[int]] = None,
-               widths: Optional[Sequence[int]] = None, stem_width: Optional[int] = None,
-               bottleneck: Optional[bool] = None) -> "Graph":
+    def resnet(cls, preset: Optional[str] = None, width_multiplier: int = 1,
+               norm: Optional[str] = None, norm_groups: Optional[int] = None,
+               prefix: Optional[str] = None, shortcut_conv: Optional[str] = None,
+               shortcut_norm: Optional[str] = None, head: Optional[str] = None, *,
+               blocks: Optional[Sequence[int]] = None, widths: Optional[Sequence[int]] = None,
+               stem_width: Optional[int] = None, bottleneck: Optional[bool] = None) -> "Graph":
         """A ResNet (graph.h, mudsc_graph_build_resnet).
 
-        preset: "resnet20", "resnet32", "resnet56" (CIFAR style: shortcut.0/1,
-        linear), "resnet18", "resnet26", "resnet50" (torchvision style:
-        downsample.0/1, fc), widths times width_multiplier; None starts from
-        ResNet-20.  norm: "batch" or "group" (GroupNorm(norm_groups): every
-        point gets groups = norm_groups).  shortcut_conv, shortcut_norm,
-        head: None keeps the preset's names; head="" means no classifier.
-        blocks, widths (per stage), stem_width, bottleneck override the
-        preset's architecture.
+        Starts from the library's defaults (mudsc_resnet_options_init:
+        ResNet-20, CIFAR style, BatchNorm).  preset: "resnet20", "resnet32",
+        "resnet56" (CIFAR style: shortcut.0/1, linear), "resnet18",
+        "resnet26", "resnet50" (torchvision style: downsample.0/1, fc),
+        widths times width_multiplier (which needs a preset).  norm: "batch" or "group"
+        (GroupNorm(norm_groups): every point gets groups = norm_groups).
+        shortcut_conv, shortcut_norm, head: None keeps the preset's names;
+        head="" means no classifier.  blocks, widths (per stage),
+        stem_width, bottleneck override the preset's architecture.  Every
+        option left None keeps the library's (or the preset's) value.
         """
-        if norm not in NORMS:
+        if norm is not None and norm not in NORMS:
             raise errors.InvalidArgumentError.make(f"resnet: norm {norm!r} is not 'batch' or "
                                                    f"'group'")
-        o = ResnetOptions()
-        lib.mudsc_resnet_options_init(ctypes.byref(o))
+        if preset is None and width_multiplier != 1:
+            raise errors.InvalidArgumentError.make(
+                "resnet: width_multiplier scales a preset's widths: give a preset")
+        o = defaults(ResnetOptions)
         if preset is not None:
             check(lib.mudsc_resnet_options_preset(ctypes.byref(o), encode(preset, "preset"),
                                                   width_multiplier))
-        o.norm, o.norm_groups = NORMS[norm], norm_groups
-        o.prefix = encode(prefix, "prefix")
-        for field, value in (("shortcut_conv", shortcut_conv), ("shortcut_norm", shortcut_norm),
-                             ("head", head)):
-            if value is not None:
-                setattr(o, field, encode(value, field))
+        _set(o, norm=None if norm is None else NORMS[norm], norm_groups=norm_groups,
+             prefix=prefix, shortcut_conv=shortcut_conv, shortcut_norm=shortcut_norm, head=head)
         for field, values in (("blocks", blocks), ("widths", widths)):
             if values is not None:
                 if len(values) > 4:
@@ -187,23 +186,22 @@ class Graph(Handle):
         return cls._wrap(out)
 
     @classmethod
-    def vit(cls, dim: int, depth: int, heads: int, mlp_dim: int, qkv_bias: bool = True,
-            patch_embed: bool = True, cls_token: bool = True, pos_embed: bool = True,
-            final_norm: bool = True, head: bool = True, prefix: str = "",
-            block_template: str = "blocks.{i}") -> "Graph":
+    def vit(cls, dim: int, depth: int, heads: int, mlp_dim: int,
+            qkv_bias: Optional[bool] = None, patch_embed: Optional[bool] = None,
+            cls_token: Optional[bool] = None, pos_embed: Optional[bool] = None,
+            final_norm: Optional[bool] = None, head: Optional[bool] = None,
+            prefix: Optional[str] = None, block_template: Optional[str] = None) -> "Graph":
         """A ViT / pre-norm transformer encoder with timm names: points
         "residual", then per block "<block>.attn" (fused qkv split into q, k,
         v; groups = heads; site "<block>.attn.proj:input") and "<block>.mlp"
-        (site "<block>.mlp.act").  The flags say which tensors exist."""
-        o = VitOptions()
-        lib.mudsc_vit_options_init(ctypes.byref(o))
+        (site "<block>.mlp.act").  The flags say which tensors exist; options
+        left None take the library's defaults (mudsc_vit_options_init: every
+        tensor bound, no prefix, "blocks.{i}")."""
+        o = defaults(VitOptions)
         o.dim, o.depth, o.heads, o.mlp_dim = dim, depth, heads, mlp_dim
-        for field, flag in (("qkv_bias", qkv_bias), ("patch_embed", patch_embed),
-                            ("cls_token", cls_token), ("pos_embed", pos_embed),
-                            ("final_norm", final_norm), ("head", head)):
-            setattr(o, field, int(bool(flag)))
-        o.prefix = encode(prefix, "prefix")
-        o.block_template = encode(block_template, "block_template")
+        _set(o, qkv_bias=qkv_bias, patch_embed=patch_embed, cls_token=cls_token,
+             pos_embed=pos_embed, final_norm=final_norm, head=head, prefix=prefix,
+             block_template=block_template)
         out = ctypes.c_void_p()
         check(lib.mudsc_graph_build_vit(ctypes.byref(out), ctypes.byref(o)))
         return cls._wrap(out)
@@ -305,6 +303,19 @@ class Graph(Handle):
         if self.closed:
             return "<mudsc.Graph closed>"
         return f"<mudsc.Graph {len(self)} points>"
+
+
+def _set(opts: ctypes.Structure, **fields: object) -> None:
+    """Set the options fields given (None: keep the library's value): str as
+    UTF-8 (the binding keeps the bytes alive through the struct), bool as 0/1."""
+    for name, value in fields.items():
+        if value is None:
+            continue
+        if isinstance(value, str):
+            value = encode(value, name)
+        elif isinstance(value, bool):
+            value = int(value)
+        setattr(opts, name, value)
 
 
 def site_module(site: str) -> Tuple[str, bool]:

@@ -15,12 +15,13 @@ import numpy.typing as npt
 
 from . import errors
 from ._handle import Handle
-from ._lib import F64P, I64P, PROGRESS_FN, MatcherOptions, check, lib
+from ._lib import F64P, I64P, PROGRESS_FN, MatcherOptions, check, defaults, lib
 from .accum import Accumulator
 from .graph import Graph
 from .model import Model, as_model
 
 METHODS = {"align": 0, "zip": 1}
+METHOD_NAMES = {v: k for k, v in METHODS.items()}
 SIMILARITIES = {"correlation": 0, "cosine": 1}
 MATRIX_KINDS = {"merge": 0, "unmerge": 1}
 
@@ -38,16 +39,20 @@ class PointResult(NamedTuple):
     combined: float
 
 
-def _options(method: str, similarity: str, fields: Mapping[str, object]) -> MatcherOptions:
-    o = MatcherOptions()
-    check(lib.mudsc_matcher_options_init(ctypes.byref(o)))
-    for what, value, table in (("method", method, METHODS),
-                               ("similarity", similarity, SIMILARITIES)):
-        if value not in table:
-            raise errors.InvalidArgumentError.make(
-                f"Matcher: {what} {value!r} is not one of {', '.join(table)}")
-        setattr(o, what, table[value])
+def _options(fields: Mapping[str, object]) -> MatcherOptions:
+    """The library's defaults with the fields given (None: keep the default)."""
+    o = defaults(MatcherOptions)
     for name, value in fields.items():
+        if value is None:
+            continue
+        table = {"method": METHODS, "similarity": SIMILARITIES}.get(name)
+        if table is not None:
+            if value not in table:
+                raise errors.InvalidArgumentError.make(
+                    f"Matcher: {name} {value!r} is not one of {', '.join(table)}")
+            value = table[value]
+        elif name == "use_groups":
+            value = int(bool(value))
         setattr(o, name, value)
     return o
 
@@ -74,19 +79,24 @@ class Matcher(Handle):
     """
 
     def __init__(self, graph: Graph, models: Sequence[Union[Model, Mapping[str, npt.ArrayLike]]],
-                 method: str = "align", alpha: float = 0.5, similarity: str = "correlation",
-                 zip_r: float = 0.5, zip_a: float = 0.5, zip_b: float = 1.0,
-                 use_groups: bool = True, max_iter: int = 100, patience: int = 5, seed: int = 0,
-                 threads: int = 0, eps: float = 1e-7,
+                 method: Optional[str] = None, alpha: Optional[float] = None,
+                 similarity: Optional[str] = None, zip_r: Optional[float] = None,
+                 zip_a: Optional[float] = None, zip_b: Optional[float] = None,
+                 use_groups: Optional[bool] = None, max_iter: Optional[int] = None,
+                 patience: Optional[int] = None, seed: Optional[int] = None,
+                 threads: Optional[int] = None, eps: Optional[float] = None,
                  progress: Optional[ProgressFn] = None) -> None:
-        """method "align" (permutations onto model 0) or "zip"; alpha: weight
-        of S_w in [0, 1]; zip_r, zip_a, zip_b: zip's reduce ratio, merged-row
-        factor and within-model budget; use_groups: respect the points'
-        groups; max_iter, patience: sweeps; seed: the point order; threads:
-        BLAS threads during run() (0: as set); eps: similarity floor;
-        progress(point, sweep, score): called after each point is re-matched,
-        return True to cancel (run() then raises CancelledError; an exception
-        raised by progress cancels too and is re-raised by run())."""
+        """Every option left None takes the library's default
+        (mudsc_matcher_options_init, matcher.h).  method "align"
+        (permutations onto model 0) or "zip"; alpha: weight of S_w in
+        [0, 1]; similarity "correlation" or "cosine"; zip_r, zip_a, zip_b:
+        zip's reduce ratio, merged-row factor and within-model budget;
+        use_groups: respect the points' groups; max_iter, patience: sweeps;
+        seed: the point order; threads: BLAS threads during run() (0: as
+        set); eps: similarity floor; progress(point, sweep, score): called
+        after each point is re-matched, return True to cancel (run() then
+        raises CancelledError; an exception raised by progress cancels too and
+        is re-raised by run())."""
         self.graph = graph
         self.models: List[Model] = [as_model(m) for m in models]
         # progress's exception, kept in a list the callback closes over (not
@@ -94,12 +104,14 @@ class Matcher(Handle):
         self._progress_error: List[Optional[BaseException]] = [None]
         self._progress = (PROGRESS_FN(_trampoline(progress, self._progress_error))
                           if progress else None)
-        opts = _options(method, similarity, {
-            "alpha": alpha, "zip_r": zip_r, "zip_a": zip_a, "zip_b": zip_b,
-            "use_groups": int(bool(use_groups)), "max_iter": max_iter, "patience": patience,
-            "seed": seed, "threads": threads, "eps": eps})
+        opts = _options({
+            "method": method, "alpha": alpha, "similarity": similarity, "zip_r": zip_r,
+            "zip_a": zip_a, "zip_b": zip_b, "use_groups": use_groups, "max_iter": max_iter,
+            "patience": patience, "seed": seed, "threads": threads, "eps": eps})
         if self._progress is not None:
             opts.progress = self._progress
+        #: the options the matcher was created with (a copy)
+        self.options = MatcherOptions.from_buffer_copy(opts)
         arr = (ctypes.c_void_p * max(len(self.models), 1))(*[m._h for m in self.models])
         out = ctypes.c_void_p()
         check(lib.mudsc_matcher_new(ctypes.byref(out), graph._h, arr, len(self.models),
@@ -112,6 +124,11 @@ class Matcher(Handle):
     def n_models(self) -> int:
         """N."""
         return len(self.models)
+
+    @property
+    def method(self) -> str:
+        """"align" or "zip"."""
+        return METHOD_NAMES[self.options.method]
 
     def _point(self, point: Union[int, str]) -> int:
         return self.graph.index(point)

@@ -74,7 +74,7 @@ class MergeResult:
 
 def merge(models: Sequence[Union[Model, Mapping[str, npt.ArrayLike]]], graph: Graph,
           activations: Optional[Mapping[Union[str, int], Activation]] = None,
-          method: str = "align", alpha: float = 0.5,
+          method: Optional[str] = None, alpha: Optional[float] = None,
           weights: Optional[Sequence[float]] = None, **opts: object) -> MergeResult:
     """Match and merge models (Models or dicts of NumPy arrays, borrowed)
     described by graph.
@@ -82,8 +82,9 @@ def merge(models: Sequence[Union[Model, Mapping[str, npt.ArrayLike]]], graph: Gr
     activations: None (weight matching) or, for every point (by name or
     index), an Accumulator or an NC x NC activation similarity.  method,
     alpha and opts (zip_r, zip_a, zip_b, use_groups, max_iter, patience,
-    seed, threads, eps, similarity, progress) are Matcher's; weights: one
-    per model for the average (default 1/N).
+    seed, threads, eps, similarity, progress) are Matcher's (None: the
+    library's defaults); weights: one per model for the average (default
+    1/N).
     """
     matcher = Matcher(graph, models, method=method, alpha=alpha, **opts)
     try:
@@ -104,7 +105,7 @@ def merge(models: Sequence[Union[Model, Mapping[str, npt.ArrayLike]]], graph: Gr
         model=model,
         points=names,
         permutations=({p: [matcher.permutation(p, i) for i in range(n)] for p in names}
-                      if method == "align" else None),
+                      if matcher.method == "align" else None),
         matrices=PointMatrices(matcher, names),
         scores={p: matcher.point_result(p) for p in names},
         objectives=matcher.objectives,

@@ -217,7 +217,8 @@ def collect_activations(nets: Sequence[nn.Module], graph: Graph, batches: Iterab
 # ---- merging ------------------------------------------------------------
 
 def merge(nets: Sequence[nn.Module], graph: Graph, batches: Optional[Iterable[Any]] = None,
-          method: str = "align", alpha: float = 0.5, weights: Optional[Sequence[float]] = None,
+          method: Optional[str] = None, alpha: Optional[float] = None,
+          weights: Optional[Sequence[float]] = None,
           reset_bn: Optional[Iterable[Any]] = None,
           activations: Optional[Mapping[str, Any]] = None,
           **opts: Any) -> Tuple[nn.Module, MergeResult]:

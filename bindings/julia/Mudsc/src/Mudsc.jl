@@ -67,12 +67,13 @@ function __init__()
 end
 
 """
-    Mudsc.merge(models, graph; activations=nothing, method=:align, alpha=0.5,
+    Mudsc.merge(models, graph; activations=nothing, method, alpha,
                 weights=nothing, options...) -> MergeResult
     Mudsc.merge(matcher; weights=nothing) -> Model
 
-Merge models described by a graph in one call, or produce the merged model of
-a matcher that has run.
+Merge models described by a graph in one call (options not given take the
+library's defaults, as in `Matcher`), or produce the merged model of a
+matcher that has run.
 """
 function merge end
 

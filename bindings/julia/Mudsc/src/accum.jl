@@ -8,34 +8,38 @@
 # the statistics (from 1) is feature c of model i at u = (i-1)*C + c.
 
 """
-    Accumulator(n_models, width; replace_nonfinite=false)
-    Accumulator(bytes::AbstractVector{UInt8}; replace_nonfinite=false)
+    Accumulator(n_models, width; replace_nonfinite, max_lead, threads)
+    Accumulator(bytes::AbstractVector{UInt8}; replace_nonfinite, max_lead, threads)
 
 Statistics of `n_models` models' features of `width` each, or rebuilt from
-`to_bytes` output.  With `replace_nonfinite`, NaN and Inf inputs count as 0
-(the paper's code) instead of throwing.
+`to_bytes` output.  Options not given take the library's defaults
+(mudsc_accum_options_init): with `replace_nonfinite=true`, NaN and Inf inputs
+count as 0 (the paper's code) instead of throwing; `max_lead`: how many
+observations one model may run ahead; `threads`: the accumulator's thread
+count (0: the process-wide setting).
 """
 mutable struct Accumulator <: Handle
     ptr::Ptr{Cvoid}
     Accumulator(ptr::Ptr{Cvoid}) = finalizer(close, new(ptr))
 end
 
-function _accum_options(replace_nonfinite::Bool)
-    r = Ref{mudsc_accum_options}()
-    _check(ccall((:mudsc_accum_options_init, libmudsc), Cint, (Ref{mudsc_accum_options},), r))
-    return _with(r[]; nonfinite=replace_nonfinite ? 1 : 0)   # MUDSC_NONFINITE_ZERO : _ERROR
+function _accum_options(; replace_nonfinite=nothing, max_lead=nothing, threads=nothing)
+    defaults = _defaults(mudsc_accum_options, 1, p -> ccall((:mudsc_accum_options_init, libmudsc),
+                                                            Cint, (Ptr{mudsc_accum_options},), p))
+    nonfinite = replace_nonfinite === nothing ? nothing : replace_nonfinite ? 1 : 0  # _ZERO : _ERROR
+    return _with(defaults; nonfinite=nonfinite, max_lead=max_lead, threads=threads)
 end
 
-function Accumulator(n_models::Integer, width::Integer; replace_nonfinite::Bool=false)
-    opts = _accum_options(replace_nonfinite)
+function Accumulator(n_models::Integer, width::Integer; options...)
+    opts = _accum_options(; options...)
     return _new(out -> ccall((:mudsc_accum_new, libmudsc), Cint,
                              (Ref{Ptr{Cvoid}}, Int32, Int64, Ref{mudsc_accum_options}),
                              out, n_models, width, opts), Accumulator)
 end
 
-function Accumulator(bytes::AbstractVector{UInt8}; replace_nonfinite::Bool=false)
+function Accumulator(bytes::AbstractVector{UInt8}; options...)
     buf = Vector{UInt8}(bytes)
-    opts = _accum_options(replace_nonfinite)
+    opts = _accum_options(; options...)
     return _new(out -> ccall((:mudsc_accum_deserialize, libmudsc), Cint,
                              (Ref{Ptr{Cvoid}}, Ptr{Cvoid}, Csize_t, Ref{mudsc_accum_options}),
                              out, buf, length(buf), opts), Accumulator)

@@ -12,7 +12,7 @@ const MAX_RANK = 8
 
 struct mudsc_tensor
     name::Ptr{UInt8}
-    dtype::Cint
+    dtype::Int32
     rank::Int32
     shape::NTuple{8,Int64}
     data::Ptr{Cvoid}
@@ -32,7 +32,7 @@ struct mudsc_binding_info
     tensor::Ptr{UInt8}
     part::Ptr{UInt8}
     axis::Int32
-    role::Cint
+    role::Int32
     flags::UInt32
 end
 
@@ -89,11 +89,11 @@ struct mudsc_accum_options
     size::Csize_t
     nonfinite::Int32
     max_lead::Int64
-    block_rows::Int64
+    threads::Int32
 end
 
 struct mudsc_features
-    dtype::Cint
+    dtype::Int32
     rank::Int32
     shape::NTuple{8,Int64}
     strides::Ptr{Int64}
@@ -103,9 +103,9 @@ end
 
 struct mudsc_matcher_options
     size::Csize_t
-    method::Cint
+    method::Int32
     alpha::Cdouble
-    similarity::Cint
+    similarity::Int32
     zip_r::Cdouble
     zip_a::Cdouble
     zip_b::Cdouble
@@ -120,16 +120,35 @@ struct mudsc_matcher_options
 end
 
 # A copy of the mirror `x` with the fields named in `kw` replaced (converted
-# to the field types).  Options start from the library's *_options_init().
+# to the field types); a field given as `nothing` keeps its value.  Options
+# start from the library's *_options_init() (`_defaults`).
 function _with(x::T; kw...) where {T}
     for k in keys(kw)
         hasfield(T, k) || throw(ArgumentError("$(T) has no field $(k)"))
     end
     vals = ntuple(fieldcount(T)) do i
         f = fieldname(T, i)
-        haskey(kw, f) ? convert(fieldtype(T, i), kw[f]) : getfield(x, i)
+        haskey(kw, f) && kw[f] !== nothing ? convert(fieldtype(T, i), kw[f]) : getfield(x, i)
     end
     return T(vals...)
+end
+
+# The library's defaults of the options struct T (`init(p)`, a ccall of its
+# *_options_init on a Ptr{T}), with `size` = this binding's sizeof(T); `kind`
+# is its mudsc_options_kind.  Why this works with a newer library, whose
+# struct may be larger than T: init writes into a buffer of the library's
+# size (mudsc_options_size), of which the fields T has are read.  Passed with
+# T's (smaller) size, the struct is an older caller's to the library, which
+# gives its newer fields their defaults (the size rule of common.h).
+function _defaults(::Type{T}, kind::Integer, init) where {T}
+    n = max(sizeof(T), Int(ccall((:mudsc_options_size, libmudsc), Csize_t, (Int32,), kind)))
+    buf = zeros(UInt8, n)
+    x = GC.@preserve buf begin
+        p = Ptr{T}(pointer(buf))
+        _check(init(p))
+        unsafe_load(p)
+    end
+    return _with(x; size=sizeof(T))
 end
 
 # ---- handles ---------------------------------------------------------------

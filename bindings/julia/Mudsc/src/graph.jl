@@ -198,23 +198,34 @@ end
 
 # ---- ready builders --------------------------------------------------------
 
+# The library's defaults of a builder's options (mudsc_<builder>_options_init).
+_mlp_defaults() = _defaults(mudsc_mlp_options, 2, p -> ccall((:mudsc_mlp_options_init, libmudsc),
+                                                             Cint, (Ptr{mudsc_mlp_options},), p))
+_resnet_defaults() = _defaults(mudsc_resnet_options, 3,
+                               p -> ccall((:mudsc_resnet_options_init, libmudsc), Cint,
+                                          (Ptr{mudsc_resnet_options},), p))
+_vit_defaults() = _defaults(mudsc_vit_options, 4, p -> ccall((:mudsc_vit_options_init, libmudsc),
+                                                             Cint, (Ptr{mudsc_vit_options},), p))
+
+# Name options given as strings: their NUL-terminated copies (kept alive by
+# the caller across the ccall) and the pointers for `_with`.
+_name_strings(names) = Dict{Symbol,String}(k => _cstr(v) for (k, v) in names if v !== nothing)
+_name_pointers(strs) = (k => pointer(v) for (k, v) in strs)
+
 """
-    mlp_graph(hidden; bias=true, prefix="", layer_template="layers.{i}",
-              index_start=0, index_step=1) -> Graph
+    mlp_graph(hidden; bias, prefix, layer_template, index_start, index_step) -> Graph
 
 The graph of an MLP with hidden widths `hidden` (graph.h, mudsc_graph_build_mlp).
+Options not given take the library's defaults (mudsc_mlp_options_init: biases,
+no prefix, "layers.{i}", 0, 1).
 """
-function mlp_graph(hidden::AbstractVector{<:Integer}; bias::Bool=true, prefix::AbstractString="",
-                   layer_template::AbstractString="layers.{i}", index_start::Integer=0,
-                   index_step::Integer=1)
+function mlp_graph(hidden::AbstractVector{<:Integer}; bias=nothing, prefix=nothing,
+                   layer_template=nothing, index_start=nothing, index_step=nothing)
     widths = Int64[hidden...]
-    strs = (_cstr(prefix), _cstr(layer_template))
-    r = Ref{mudsc_mlp_options}()
-    ccall((:mudsc_mlp_options_init, libmudsc), Cvoid, (Ref{mudsc_mlp_options},), r)
+    strs = _name_strings((:prefix => prefix, :layer_template => layer_template))
     GC.@preserve widths strs begin
-        opts = _with(r[]; n_hidden=length(widths), hidden=pointer(widths), bias=bias,
-                     prefix=pointer(strs[1]), layer_template=pointer(strs[2]),
-                     index_start=index_start, index_step=index_step)
+        opts = _with(_mlp_defaults(); n_hidden=length(widths), hidden=pointer(widths), bias=bias,
+                     index_start=index_start, index_step=index_step, _name_pointers(strs)...)
         return _new(out -> ccall((:mudsc_graph_build_mlp, libmudsc), Cint,
                                  (Ref{Ptr{Cvoid}}, Ref{mudsc_mlp_options}), out, opts), Graph)
     end
@@ -223,31 +234,35 @@ end
 const _NORMS = Dict(:batch => 0, :group => 1)
 
 """
-    resnet_graph(preset="resnet20"; width_multiplier=1, norm=:batch, norm_groups=1,
-                 prefix="", shortcut_conv=nothing, shortcut_norm=nothing, head=nothing,
-                 blocks=nothing, widths=nothing, stem_width=nothing,
-                 bottleneck=nothing) -> Graph
+    resnet_graph(preset=nothing; width_multiplier=1, norm, norm_groups, prefix,
+                 shortcut_conv, shortcut_norm, head, blocks, widths, stem_width,
+                 bottleneck) -> Graph
 
-The graph of a ResNet (graph.h, mudsc_graph_build_resnet).  `preset`:
-"resnet20", "resnet32", "resnet56" (CIFAR style: shortcut.0/1, linear),
-"resnet18", "resnet26", "resnet50" (torchvision style: downsample.0/1, fc),
-widths times `width_multiplier`; `nothing` starts from ResNet-20.  `norm`:
-`:batch` or `:group` (GroupNorm(norm_groups)).  `shortcut_conv`,
+The graph of a ResNet (graph.h, mudsc_graph_build_resnet), starting from the
+library's defaults (mudsc_resnet_options_init: ResNet-20, CIFAR style,
+BatchNorm).  `preset`: "resnet20", "resnet32", "resnet56" (CIFAR style:
+shortcut.0/1, linear), "resnet18", "resnet26", "resnet50" (torchvision style:
+downsample.0/1, fc), widths times `width_multiplier` (which needs a preset).
+`norm`: `:batch` or `:group` (GroupNorm(norm_groups)).  `shortcut_conv`,
 `shortcut_norm`, `head`: `nothing` keeps the preset's names, `head=""` means
 no classifier.  `blocks`, `widths` (per stage), `stem_width`, `bottleneck`
-override the preset's architecture.
+override the preset's architecture.  Options not given keep the library's (or
+the preset's) values.
 """
-function resnet_graph(preset::Union{AbstractString,Nothing}="resnet20"; width_multiplier::Integer=1,
-                      norm=:batch, norm_groups::Integer=1, prefix::AbstractString="",
-                      shortcut_conv=nothing, shortcut_norm=nothing, head=nothing, blocks=nothing,
-                      widths=nothing, stem_width=nothing, bottleneck=nothing)
-    r = Ref{mudsc_resnet_options}()
-    ccall((:mudsc_resnet_options_init, libmudsc), Cvoid, (Ref{mudsc_resnet_options},), r)
+function resnet_graph(preset::Union{AbstractString,Nothing}=nothing; width_multiplier::Integer=1,
+                      norm=nothing, norm_groups=nothing, prefix=nothing, shortcut_conv=nothing,
+                      shortcut_norm=nothing, head=nothing, blocks=nothing, widths=nothing,
+                      stem_width=nothing, bottleneck=nothing)
+    preset === nothing && width_multiplier != 1 &&
+        throw(ArgumentError("resnet: width_multiplier scales a preset's widths: give a preset"))
+    r = Ref(_resnet_defaults())
     if preset !== nothing
         _check(ccall((:mudsc_resnet_options_preset, libmudsc), Cint,
                      (Ref{mudsc_resnet_options}, Cstring, Int64), r, _cstr(preset), width_multiplier))
     end
-    fields = Dict{Symbol,Any}(:norm => _choice(_NORMS, norm, "norm"), :norm_groups => norm_groups)
+    fields = Dict{Symbol,Any}(:norm => norm === nothing ? nothing : _choice(_NORMS, norm, "norm"),
+                              :norm_groups => norm_groups, :stem_width => stem_width,
+                              :bottleneck => bottleneck)
     for (field, values) in (:blocks => blocks, :widths => widths)
         values === nothing && continue
         length(values) <= 4 || throw(ArgumentError("resnet: $(field) has more than 4 stages"))
@@ -255,37 +270,32 @@ function resnet_graph(preset::Union{AbstractString,Nothing}="resnet20"; width_mu
         fields[:n_stages] = length(values)
         fields[field] = ntuple(s -> s <= length(values) ? values[s] : preset_values[s], 4)
     end
-    stem_width === nothing || (fields[:stem_width] = stem_width)
-    bottleneck === nothing || (fields[:bottleneck] = bottleneck)
-    names = Dict{Symbol,String}(k => _cstr(v) for (k, v) in (:prefix => prefix,
-        :shortcut_conv => shortcut_conv, :shortcut_norm => shortcut_norm, :head => head)
-        if v !== nothing)
-    GC.@preserve names begin
-        opts = _with(r[]; fields..., (k => pointer(v) for (k, v) in names)...)
+    strs = _name_strings((:prefix => prefix, :shortcut_conv => shortcut_conv,
+                          :shortcut_norm => shortcut_norm, :head => head))
+    GC.@preserve strs begin
+        opts = _with(r[]; fields..., _name_pointers(strs)...)
         return _new(out -> ccall((:mudsc_graph_build_resnet, libmudsc), Cint,
                                  (Ref{Ptr{Cvoid}}, Ref{mudsc_resnet_options}), out, opts), Graph)
     end
 end
 
 """
-    vit_graph(dim, depth, heads, mlp_dim; qkv_bias=true, patch_embed=true,
-              cls_token=true, pos_embed=true, final_norm=true, head=true,
-              prefix="", block_template="blocks.{i}") -> Graph
+    vit_graph(dim, depth, heads, mlp_dim; qkv_bias, patch_embed, cls_token,
+              pos_embed, final_norm, head, prefix, block_template) -> Graph
 
-The graph of a ViT / pre-norm transformer encoder with timm names.
+The graph of a ViT / pre-norm transformer encoder with timm names.  Options
+not given take the library's defaults (mudsc_vit_options_init: every tensor
+bound, no prefix, "blocks.{i}").
 """
 function vit_graph(dim::Integer, depth::Integer, heads::Integer, mlp_dim::Integer;
-                   qkv_bias::Bool=true, patch_embed::Bool=true, cls_token::Bool=true,
-                   pos_embed::Bool=true, final_norm::Bool=true, head::Bool=true,
-                   prefix::AbstractString="", block_template::AbstractString="blocks.{i}")
-    strs = (_cstr(prefix), _cstr(block_template))
-    r = Ref{mudsc_vit_options}()
-    ccall((:mudsc_vit_options_init, libmudsc), Cvoid, (Ref{mudsc_vit_options},), r)
+                   qkv_bias=nothing, patch_embed=nothing, cls_token=nothing, pos_embed=nothing,
+                   final_norm=nothing, head=nothing, prefix=nothing, block_template=nothing)
+    strs = _name_strings((:prefix => prefix, :block_template => block_template))
     GC.@preserve strs begin
-        opts = _with(r[]; dim=dim, depth=depth, heads=heads, mlp_dim=mlp_dim, qkv_bias=qkv_bias,
-                     patch_embed=patch_embed, cls_token=cls_token, pos_embed=pos_embed,
-                     final_norm=final_norm, head=head, prefix=pointer(strs[1]),
-                     block_template=pointer(strs[2]))
+        opts = _with(_vit_defaults(); dim=dim, depth=depth, heads=heads, mlp_dim=mlp_dim,
+                     qkv_bias=qkv_bias, patch_embed=patch_embed, cls_token=cls_token,
+                     pos_embed=pos_embed, final_norm=final_norm, head=head,
+                     _name_pointers(strs)...)
         return _new(out -> ccall((:mudsc_graph_build_vit, libmudsc), Cint,
                                  (Ref{Ptr{Cvoid}}, Ref{mudsc_vit_options}), out, opts), Graph)
     end

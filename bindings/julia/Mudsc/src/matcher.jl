@@ -11,22 +11,26 @@ mutable struct _Progress
 end
 
 """
-    Matcher(graph, models; method=:align, alpha=0.5, similarity=:correlation,
-            zip_r=0.5, zip_a=0.5, zip_b=1.0, use_groups=true, max_iter=100,
-            patience=5, seed=0, threads=0, eps=1e-7, progress=nothing)
+    Matcher(graph, models; method, alpha, similarity, zip_r, zip_a, zip_b,
+            use_groups, max_iter, patience, seed, threads, eps, progress=nothing)
 
 A matcher for two or more models (`Model`s, or tensor dictionaries turned
-into models) described by `graph`.  The models are frozen.  `progress`, if
-given, is called as `progress(point, sweep, score)` after each re-matched
-point; returning `true` cancels the run.
+into models) described by `graph`.  The models are frozen.  Options not
+given (or `nothing`) take the library's defaults
+(mudsc_matcher_options_init, matcher.h); `method` is `:align` or `:zip`,
+`similarity` `:correlation` or `:cosine`.  `progress`, if given, is called as
+`progress(point, sweep, score)` after each re-matched point; returning
+`true` cancels the run.
 """
 mutable struct Matcher <: Handle
     ptr::Ptr{Cvoid}
     graph::Graph            # the C matcher reads the graph and the models
     models::Vector{Model}   # for its whole life: they are kept referenced
     progress::_Progress
-    Matcher(ptr::Ptr{Cvoid}, graph::Graph, models::Vector{Model}, progress::_Progress) =
-        finalizer(close, new(ptr, graph, models, progress))
+    options::mudsc_matcher_options   # what the matcher was created with
+    Matcher(ptr::Ptr{Cvoid}, graph::Graph, models::Vector{Model}, progress::_Progress,
+            options::mudsc_matcher_options) =
+        finalizer(close, new(ptr, graph, models, progress, options))
 end
 
 """Scores of one point after `run!`: merged width C' and mean matched S_w, S_a, S (NaN where not computed)."""
@@ -53,14 +57,16 @@ function _progress_trampoline(point::Int64, sweep::Int32, score::Cdouble, user::
     end
 end
 
-function _matcher_options(progress::_Progress; method=:align, similarity=:correlation, options...)
+function _matcher_options(progress::_Progress; method=nothing, similarity=nothing, options...)
     for k in keys(options)
         k in (:size, :progress, :progress_user) && throw(ArgumentError("unknown option $(k)"))
     end
-    r = Ref{mudsc_matcher_options}()
-    _check(ccall((:mudsc_matcher_options_init, libmudsc), Cint, (Ref{mudsc_matcher_options},), r))
-    opts = _with(r[]; method=_choice(_METHODS, method, "method"),
-                 similarity=_choice(_SIMILARITIES, similarity, "similarity"), options...)
+    defaults = _defaults(mudsc_matcher_options, 0, p -> ccall((:mudsc_matcher_options_init, libmudsc),
+                                                              Cint, (Ptr{mudsc_matcher_options},), p))
+    opts = _with(defaults;
+                 method=method === nothing ? nothing : _choice(_METHODS, method, "method"),
+                 similarity=similarity === nothing ? nothing :
+                            _choice(_SIMILARITIES, similarity, "similarity"), options...)
     progress.f === nothing && return opts
     callback = @cfunction(_progress_trampoline, Cint, (Int64, Int32, Cdouble, Ptr{Cvoid}))
     return _with(opts; progress=callback, progress_user=pointer_from_objref(progress))
@@ -78,7 +84,7 @@ function Matcher(graph::Graph, models::AbstractVector; progress=nothing, options
                                              (Ref{Ptr{Cvoid}}, Ptr{Cvoid}, Ptr{Ptr{Cvoid}}, Int32,
                                               Ref{mudsc_matcher_options}),
                                              out, graph, ptrs, length(ptrs), opts),
-                                Matcher, graph, ms, state)
+                                Matcher, graph, ms, state, opts)
 end
 
 Base.close(mt::Matcher) = ccall((:mudsc_matcher_free, libmudsc), Cvoid, (Ptr{Cvoid},), _release!(mt))

@@ -23,8 +23,8 @@ struct MergeResult
     best_sweep::Int
 end
 
-function merge(models::AbstractVector, graph::Graph; activations=nothing, method=:align,
-               alpha::Real=0.5, weights=nothing, options...)
+function merge(models::AbstractVector, graph::Graph; activations=nothing, method=nothing,
+               alpha=nothing, weights=nothing, options...)
     mt = Matcher(graph, models; method=method, alpha=alpha, options...)
     try
         if activations !== nothing
@@ -35,7 +35,7 @@ function merge(models::AbstractVector, graph::Graph; activations=nothing, method
         run!(mt)
         n = length(mt.models)
         names = GC.@preserve graph [unsafe_string(_point_info(graph, i).name) for i in 0:length(graph)-1]
-        perms = _choice(_METHODS, method, "method") == 0 ?
+        perms = mt.options.method == _METHODS[:align] ?
                 Dict(p => [permutation(mt, p, i) for i in 1:n] for p in names) : nothing
         mats = Dict(p => [(matrix(mt, p, i; kind=:merge), matrix(mt, p, i; kind=:unmerge)) for i in 1:n]
                     for p in names)

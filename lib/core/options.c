@@ -1,0 +1,96 @@
+/*
+ * Options that grow (the rule is in core/options.h): the one helper every
+ * entry that takes options calls, and the one table of the options structs'
+ * sizes and defaults.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <string.h>
+
+#include "core/core.h"
+#include "mudsc/experimental.h"
+#include "mudsc/mudsc.h"
+
+static const mudsc_matcher_options matcher_defaults = MUDSC_MATCHER_OPTIONS_INIT;
+static const mudsc_accum_options accum_defaults = MUDSC_ACCUM_OPTIONS_INIT;
+static const mudsc_mlp_options mlp_defaults = MUDSC_MLP_OPTIONS_INIT;
+static const mudsc_resnet_options resnet_defaults = MUDSC_RESNET_OPTIONS_INIT;
+static const mudsc_vit_options vit_defaults = MUDSC_VIT_OPTIONS_INIT;
+static const mudsc_match_options match_defaults = MUDSC_MATCH_OPTIONS_INIT;
+
+/*
+ * One row per struct.  first_size is the struct's size in the release that
+ * introduced it, written as MUDSC__SIZE_THROUGH(type, its last field then):
+ * every struct here first shipped in 0.2.0.  A release that appends fields
+ * changes nothing here (sizeof grows by itself); a struct added later gets
+ * a row of its own.
+ */
+#define OPTIONS_ROW(type, first_last_field, defaults)                                           \
+	{#type, MUDSC__SIZE_THROUGH(type, first_last_field), sizeof(type), &(defaults)}
+
+static const struct mudsc__options_type options_types[MUDSC__OPTIONS_COUNT] = {
+	[MUDSC__OPTIONS_MATCHER] = OPTIONS_ROW(mudsc_matcher_options, progress_user, matcher_defaults),
+	[MUDSC__OPTIONS_ACCUM] = OPTIONS_ROW(mudsc_accum_options, threads, accum_defaults),
+	[MUDSC__OPTIONS_MLP] = OPTIONS_ROW(mudsc_mlp_options, index_step, mlp_defaults),
+	[MUDSC__OPTIONS_RESNET] = OPTIONS_ROW(mudsc_resnet_options, head, resnet_defaults),
+	[MUDSC__OPTIONS_VIT] = OPTIONS_ROW(mudsc_vit_options, block_template, vit_defaults),
+	[MUDSC__OPTIONS_MATCH] = OPTIONS_ROW(mudsc_match_options, b, match_defaults),
+};
+
+/* The public kinds are the first internal ids. */
+_Static_assert((int)MUDSC_OPTIONS_MATCHER == (int)MUDSC__OPTIONS_MATCHER &&
+                   (int)MUDSC_OPTIONS_ACCUM == (int)MUDSC__OPTIONS_ACCUM &&
+                   (int)MUDSC_OPTIONS_MLP == (int)MUDSC__OPTIONS_MLP &&
+                   (int)MUDSC_OPTIONS_RESNET == (int)MUDSC__OPTIONS_RESNET &&
+                   (int)MUDSC_OPTIONS_VIT == (int)MUDSC__OPTIONS_VIT,
+               "mudsc_options_kind and mudsc__options_id disagree");
+
+const struct mudsc__options_type *mudsc__options_type_of(enum mudsc__options_id id)
+{
+	return &options_types[id];
+}
+
+MUDSC_API size_t mudsc_options_size(int32_t kind)
+{
+	if (kind < MUDSC_OPTIONS_MATCHER || kind > MUDSC_OPTIONS_VIT)
+		return 0;
+	return options_types[kind].size;
+}
+
+mudsc_status mudsc__options_take(void *out, const void *in, const struct mudsc__options_type *t,
+                                const char *fn)
+{
+	size_t size;
+
+	if (in == NULL) {
+		memcpy(out, t->defaults, t->size);
+		return MUDSC_OK;
+	}
+	/* the size field is the one field every release has */
+	memcpy(&size, in, sizeof size);
+	if (size < t->first_size || size > t->size)
+		return mudsc__err(MUDSC_E_INVALID,
+		                 "%s: options->size = %zu is not a size of %s (%zu..%zu bytes; "
+		                 "initialise the options with its _init function or _INIT macro)",
+		                 fn, size, t->name, t->first_size, t->size);
+	/* an older caller's struct: its bytes, then the defaults of the fields
+	 * its release did not have */
+	memcpy(out, t->defaults, t->size);
+	memcpy(out, in, size);
+	memcpy(out, &t->size, sizeof t->size);
+	return MUDSC_OK;
+}
+
+mudsc_status mudsc__options_read(void *out, const void *in, enum mudsc__options_id id,
+                                const char *fn)
+{
+	return mudsc__options_take(out, in, &options_types[id], fn);
+}
+
+mudsc_status mudsc__options_init(void *opts, enum mudsc__options_id id, const char *fn)
+{
+	if (opts == NULL)
+		return mudsc__err(MUDSC_E_INVALID, "%s: argument 'opts' is NULL", fn);
+	memcpy(opts, options_types[id].defaults, options_types[id].size);
+	return MUDSC_OK;
+}

@@ -1,0 +1,54 @@
+/*
+ * What the ready graph builders (build_mlp.c, build_resnet.c,
+ * build_vit.c) share: their entry (options through the size rule, field
+ * checks, a new graph freed on failure) and the checks of their name
+ * options.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <string.h>
+
+#include "graph/graph.h"
+#include "core/core.h"
+
+mudsc_status mudsc__graph_build(mudsc_graph **out, const void *opts,
+                               const struct mudsc__graph_builder *b)
+{
+	/* room for the options of any builder, as this library knows them */
+	union {
+		mudsc_mlp_options mlp;
+		mudsc_resnet_options resnet;
+		mudsc_vit_options vit;
+	} o;
+	mudsc_graph *g = NULL;
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL(out);
+	if ((st = mudsc__options_read(&o, opts, b->options, b->fn)) != MUDSC_OK ||
+	    (st = b->check(&o, b->fn)) != MUDSC_OK || (st = mudsc_graph_new(&g)) != MUDSC_OK)
+		return st;
+	if ((st = b->build(g, &o)) != MUDSC_OK) {
+		mudsc_graph_free(g);
+		return st;
+	}
+	*out = g;
+	return MUDSC_OK;
+}
+
+mudsc_status mudsc__graph_check_names(const char *fn, const struct mudsc__graph_name *names,
+                                     size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		const struct mudsc__graph_name *x = &names[k];
+		if (x->value == NULL && x->optional)
+			continue;
+		if (x->value == NULL)
+			return mudsc__err(MUDSC_E_INVALID, "%s: opts->%s is NULL", fn, x->field);
+		if (x->nonempty && x->value[0] == '\0')
+			return mudsc__err(MUDSC_E_INVALID, "%s: opts->%s is empty", fn, x->field);
+		if (strlen(x->value) > MUDSC__GRAPH_NAME_OPTION_MAX)
+			return mudsc__err(MUDSC_E_INVALID, "%s: opts->%s is %zu bytes long (at most %d)",
+			                 fn, x->field, strlen(x->value), MUDSC__GRAPH_NAME_OPTION_MAX);
+	}
+	return MUDSC_OK;
+}
