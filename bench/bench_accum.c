@@ -51,7 +51,7 @@ static uint16_t to_f16(float f)
 
 static void die(void)
 {
-	fprintf(stderr, "%s\n", mudsc_last_error());
+	fprintf(stderr, "%s\n", mudsc_error_message());
 	exit(1);
 }
 
@@ -180,7 +180,7 @@ int main(int argc, char **argv)
 	       "  \"update_f32_nchw_gmacs\": %.2f,\n"
 	       "  \"f32_vs_ssyrk\": %.3f,\n  \"f16_time_vs_f32\": %.3f,\n  \"bf16_time_vs_f32\": %.3f,\n"
 	       "  \"nchw_time_vs_rows\": %.3f\n}\n",
-	       mudsc_blas_info(), mudsc_blas_threads(), N, (long long)C, (long long)n, reps, trials, block_rows_json,
+	       mudsc_blas_info(), mudsc_blas_get_threads(), N, (long long)C, (long long)n, reps, trials, block_rows_json,
 	       macs / t_syrk * 1e-9, macs / t_f32 * 1e-9, macs / t_f16 * 1e-9,
 	       macs / t_bf16 * 1e-9, macs / t_nchw * 1e-9, t_syrk / t_f32, t_f16 / t_f32,
 	       t_bf16 / t_f32, t_nchw / t_f32);

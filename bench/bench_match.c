@@ -145,7 +145,7 @@ static double time_lap(const double *S, int64_t n, int reps, double *objective)
 	for (int r = 0; r < reps; r++) {
 		double t0 = now();
 		if (mudsc_lap_solve(x, objective, S, n) != MUDSC_OK) {
-			fprintf(stderr, "bench-match: lap failed: %s\n", mudsc_last_error());
+			fprintf(stderr, "bench-match: lap failed: %s\n", mudsc_error_message());
 			exit(1);
 		}
 		double t = now() - t0;
@@ -261,7 +261,7 @@ int main(int argc, char **argv)
 	for (int r = 0; r < reps; r++) {
 		double t0 = now();
 		if (mudsc_zip_solve(unit_of, &width, pairs, NULL, S, N, C, 1, &o) != MUDSC_OK) {
-			fprintf(stderr, "bench-match: zip failed: %s\n", mudsc_last_error());
+			fprintf(stderr, "bench-match: zip failed: %s\n", mudsc_error_message());
 			return 1;
 		}
 		double t = now() - t0;

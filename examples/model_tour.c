@@ -11,8 +11,8 @@
 
 static int fail(const char *what)
 {
-	fprintf(stderr, "model_tour: %s: %s (%s)\n", what, mudsc_last_error(),
-	        mudsc_status_name(mudsc_last_status()));
+	fprintf(stderr, "model_tour: %s: %s (%s)\n", what, mudsc_error_message(),
+	        mudsc_status_name(mudsc_error_status()));
 	return EXIT_FAILURE;
 }
 
@@ -49,11 +49,11 @@ int main(int argc, char **argv)
 		return fail("loading");
 
 	printf("libmudsc %s with %s (%d BLAS threads)\n", mudsc_version_string(), mudsc_blas_info(),
-	       mudsc_blas_threads());
+	       mudsc_blas_get_threads());
 	printf("%s: %zu tensors, format=%s\n", path, mudsc_model_count(loaded),
 	       mudsc_model_get_meta(loaded, "format"));
 	for (size_t i = 0; i < mudsc_model_count(loaded); i++) {
-		mudsc_model_at(loaded, i, &t);
+		mudsc_model_at(&t, loaded, i);
 		printf("  %-24s %-4s [", t.name, mudsc_dtype_name(t.dtype));
 		for (int d = 0; d < t.rank; d++)
 			printf(d ? ", %lld" : "%lld", (long long)t.shape[d]);

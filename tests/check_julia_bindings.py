@@ -22,7 +22,7 @@ Coverage rule: the exported symbols no ccall names are listed (information).
 It is a failure only when a handle's lifecycle is missing: for each opaque
 handle type of the headers its constructors (the functions whose first
 parameter is `handle **`) and its destructor (`void f(handle *)`), plus
-mudsc_last_error (error messages) and mudsc_free (owned results).
+mudsc_error_message (error messages) and mudsc_free (owned results).
 
 Exit status 1 with one line per problem, 0 otherwise.
 """
@@ -317,7 +317,7 @@ def check_mirrors(structs, api, problems):
 
 def required_symbols(api):
     """The lifecycle the coverage rule insists on (see the module docstring)."""
-    need = {"mudsc_last_error", "mudsc_free"}
+    need = {"mudsc_error_message", "mudsc_free"}
     for name, (ret, params) in api.functions.items():
         if params and params[0].base in api.opaque and params[0].ptr == 2:
             need.add(name)    # a constructor: handle **out first

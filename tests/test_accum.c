@@ -117,14 +117,14 @@ START_TEST(test_update_rejects_bad_views)
 	f.shape[0] = 2;
 	f.data = NULL;
 	ck_assert_status(mudsc_accum_update(acc, 0, &f), MUDSC_E_INVALID);
-	ck_assert_ok(mudsc_accum_count(acc, 0, &n));
+	ck_assert_ok(mudsc_accum_count(&n, acc, 0));
 	ck_assert_int_eq(n, 0);
 	/* an empty chunk is fine and counts nothing */
 	f.shape[0] = 0;
 	ck_assert_ok(mudsc_accum_update(acc, 0, &f));
-	ck_assert_status(mudsc_accum_count(acc, 2, &n), MUDSC_E_RANGE);
-	ck_assert_status(mudsc_accum_count(acc, -2, &n), MUDSC_E_RANGE);
-	ck_assert_status(mudsc_accum_count(acc, 0, NULL), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_accum_count(&n, acc, 2), MUDSC_E_RANGE);
+	ck_assert_status(mudsc_accum_count(&n, acc, -2), MUDSC_E_RANGE);
+	ck_assert_status(mudsc_accum_count(NULL, acc, 0), MUDSC_E_INVALID);
 	mudsc_accum_free(acc);
 }
 END_TEST
@@ -139,25 +139,25 @@ START_TEST(test_results_need_equal_counts_and_data)
 
 	for (int k = 0; k < 16; k++)
 		out[k] = sentinel[k] = 42.0 + k;
-	ck_assert_status(mudsc_accum_correlation(acc, out, 16), MUDSC_E_STATE);
+	ck_assert_status(mudsc_accum_correlation(out, 16, NULL, acc), MUDSC_E_STATE);
 	ck_assert_error_has("no observations");
 	ck_assert_ok(mudsc_accum_update(acc, 0, &f));
 	f.shape[0] = 2;
 	ck_assert_ok(mudsc_accum_update(acc, 1, &f));
-	ck_assert_status(mudsc_accum_correlation(acc, out, 16), MUDSC_E_MISMATCH);
+	ck_assert_status(mudsc_accum_correlation(out, 16, NULL, acc), MUDSC_E_MISMATCH);
 	ck_assert_error_has("from 2 to 3");
-	ck_assert_status(mudsc_accum_covariance(acc, out, 16), MUDSC_E_MISMATCH);
-	ck_assert_status(mudsc_accum_means(acc, out, 4), MUDSC_E_MISMATCH);
-	ck_assert_status(mudsc_accum_stddevs(acc, out, 4), MUDSC_E_MISMATCH);
-	ck_assert_status(mudsc_accum_serialize(acc, &buf, &len), MUDSC_E_MISMATCH);
+	ck_assert_status(mudsc_accum_covariance(out, 16, NULL, acc), MUDSC_E_MISMATCH);
+	ck_assert_status(mudsc_accum_means(out, 4, NULL, acc), MUDSC_E_MISMATCH);
+	ck_assert_status(mudsc_accum_stddevs(out, 4, NULL, acc), MUDSC_E_MISMATCH);
+	ck_assert_status(mudsc_accum_serialize(&buf, &len, acc), MUDSC_E_MISMATCH);
 	ck_assert_status(mudsc_accum_merge(other, acc), MUDSC_E_MISMATCH);
 	ck_assert_status(mudsc_accum_merge(acc, other), MUDSC_E_MISMATCH);
 	ck_assert_mem_eq(out, sentinel, sizeof out);
 	ck_assert_ptr_null(buf);
-	ck_assert_status(mudsc_accum_correlation(acc, out, 15), MUDSC_E_SHAPE);
-	ck_assert_status(mudsc_accum_means(acc, out, 3), MUDSC_E_SHAPE);
-	ck_assert_status(mudsc_accum_correlation(acc, NULL, 16), MUDSC_E_INVALID);
-	ck_assert_status(mudsc_accum_correlation(NULL, out, 16), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_accum_correlation(out, 15, NULL, acc), MUDSC_E_RANGE);
+	ck_assert_status(mudsc_accum_means(out, 3, NULL, acc), MUDSC_E_RANGE);
+	ck_assert_status(mudsc_accum_correlation(NULL, 16, NULL, acc), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_accum_correlation(out, 16, NULL, NULL), MUDSC_E_INVALID);
 	ck_assert_mem_eq(out, sentinel, sizeof out);
 	ck_assert_status(mudsc_accum_merge(acc, acc), MUDSC_E_INVALID);
 	mudsc_accum_free(acc);
@@ -197,9 +197,9 @@ START_TEST(test_lead_is_bounded)
 	f.shape[0] = 1;
 	ck_assert_status(mudsc_accum_update(acc, 0, &f), MUDSC_E_STATE);
 	ck_assert_error_has("max_lead = 8");
-	ck_assert_ok(mudsc_accum_count(acc, 0, &n));
+	ck_assert_ok(mudsc_accum_count(&n, acc, 0));
 	ck_assert_int_eq(n, 8);
-	ck_assert_ok(mudsc_accum_count(acc, -1, &n));
+	ck_assert_ok(mudsc_accum_count(&n, acc, -1));
 	ck_assert_int_eq(n, 0);
 	mudsc_accum_free(acc);
 }
@@ -222,7 +222,7 @@ START_TEST(test_nonfinite_is_an_error_by_default)
 	ck_assert_status(mudsc_accum_update(acc, 1, &f), MUDSC_E_NUMERIC);
 	ck_assert_error_has("model 1, chunk 1");
 	ck_assert_error_has("(0, 1)");
-	ck_assert_ok(mudsc_accum_count(acc, 1, &n));
+	ck_assert_ok(mudsc_accum_count(&n, acc, 1));
 	ck_assert_int_eq(n, 2);
 	mudsc_accum_free(acc);
 }
@@ -245,10 +245,10 @@ START_TEST(test_closed_form_statistics)
 	ck_assert_ok(mudsc_accum_update(acc, 1, &f1));
 	f1.data = m1 + 4;
 	ck_assert_ok(mudsc_accum_update(acc, 1, &f1));
-	ck_assert_ok(mudsc_accum_correlation(acc, corr, 16));
-	ck_assert_ok(mudsc_accum_covariance(acc, cov, 16));
-	ck_assert_ok(mudsc_accum_means(acc, mean, 4));
-	ck_assert_ok(mudsc_accum_stddevs(acc, sd, 4));
+	ck_assert_ok(mudsc_accum_correlation(corr, 16, NULL, acc));
+	ck_assert_ok(mudsc_accum_covariance(cov, 16, NULL, acc));
+	ck_assert_ok(mudsc_accum_means(mean, 4, NULL, acc));
+	ck_assert_ok(mudsc_accum_stddevs(sd, 4, NULL, acc));
 	for (int k = 0; k < 16; k++) {
 		ck_assert_double_eq_tol(corr[k], want_corr[k], 1e-12);
 		ck_assert_double_eq_tol(cov[k], want_cov[k], 1e-12);
@@ -271,7 +271,7 @@ START_TEST(test_single_observation)
 	ck_assert_ok(mudsc_accum_update(acc, 0, &f));
 	f.data = &b;
 	ck_assert_ok(mudsc_accum_update(acc, 1, &f));
-	ck_assert_ok(mudsc_accum_correlation(acc, corr, 4));
+	ck_assert_ok(mudsc_accum_correlation(corr, 4, NULL, acc));
 	for (int k = 0; k < 4; k++)
 		ck_assert_double_eq(corr[k], 0.0);
 	mudsc_accum_free(acc);
@@ -287,7 +287,7 @@ static void *serialized(size_t *len)
 
 	ck_assert_ok(mudsc_accum_update(acc, 0, &f));
 	ck_assert_ok(mudsc_accum_update(acc, 1, &f));
-	ck_assert_ok(mudsc_accum_serialize(acc, &buf, len));
+	ck_assert_ok(mudsc_accum_serialize(&buf, len, acc));
 	mudsc_accum_free(acc);
 	return buf;
 }
@@ -317,7 +317,7 @@ START_TEST(test_corrupt_serialized_bytes)
 
 	ck_assert_uint_eq(len, 40 + 8 * (4 + 10) + 8);
 	ck_assert_ok(mudsc_accum_deserialize(&acc, good, len, NULL));
-	ck_assert_ok(mudsc_accum_correlation(acc, corr, 16));
+	ck_assert_ok(mudsc_accum_correlation(corr, 16, NULL, acc));
 	ck_assert_double_eq_tol(corr[1], 1.0, 1e-12);
 	mudsc_accum_free(acc);
 	acc = NULL;
@@ -428,7 +428,7 @@ START_TEST(test_mixed_workload)
 	f.shape[0] = 8;
 	f.data = f32 + 40 * C;
 	ck_assert_ok(mudsc_accum_update(a, 0, &f));
-	ck_assert_ok(mudsc_accum_serialize(a, &buf, &len));
+	ck_assert_ok(mudsc_accum_serialize(&buf, &len, a));
 	ck_assert_ok(mudsc_accum_deserialize(&b, buf, len, &o));
 	/* rows 48..95 into c: model 0 as BF16 rows, model 1 as F64 rows */
 	for (int r = 48; r < ROWS; r++)
@@ -451,7 +451,7 @@ START_TEST(test_mixed_workload)
 	g.data = bf16 + 24 * C;
 	ck_assert_ok(mudsc_accum_update(c, 0, &g));
 	ck_assert_ok(mudsc_accum_merge(b, c));
-	ck_assert_ok(mudsc_accum_correlation(b, got, NC * NC));
+	ck_assert_ok(mudsc_accum_correlation(got, NC * NC, NULL, b));
 	for (int k = 0; k < NC * NC; k++)
 		ck_assert_double_eq_tol(got[k], want[k], 1e-6);
 	mudsc_free(buf);

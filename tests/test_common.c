@@ -40,14 +40,14 @@ END_TEST
 
 START_TEST(last_error_names_argument)
 {
-	mudsc_clear_error();
-	ck_assert_str_eq(mudsc_last_error(), "no error");
-	ck_assert_int_eq(mudsc_last_status(), MUDSC_OK);
+	mudsc_error_clear();
+	ck_assert_str_eq(mudsc_error_message(), "no error");
+	ck_assert_int_eq(mudsc_error_status(), MUDSC_OK);
 	ck_assert_status(mudsc_model_new(NULL), MUDSC_E_INVALID);
 	ck_assert_error_has("out");
-	ck_assert_int_eq(mudsc_last_status(), MUDSC_E_INVALID);
-	mudsc_clear_error();
-	ck_assert_str_eq(mudsc_last_error(), "no error");
+	ck_assert_int_eq(mudsc_error_status(), MUDSC_E_INVALID);
+	mudsc_error_clear();
+	ck_assert_str_eq(mudsc_error_message(), "no error");
 }
 END_TEST
 
@@ -55,8 +55,8 @@ static void *other_thread(void *arg)
 {
 	(void)arg;
 	/* A fresh thread sees no error even though the main thread has one. */
-	int clean = mudsc_last_status() == MUDSC_OK;
-	mudsc_dtype d;
+	int clean = mudsc_error_status() == MUDSC_OK;
+	int32_t d;
 	mudsc_dtype_from_name(&d, "NOPE");
 	return (void *)(intptr_t)clean;
 }
@@ -66,13 +66,13 @@ START_TEST(last_error_is_thread_local)
 	pthread_t t;
 	void *clean;
 
-	ck_assert_status(mudsc_set_blas_threads(0), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_blas_set_threads(0), MUDSC_E_INVALID);
 	ck_assert_int_eq(pthread_create(&t, NULL, other_thread, NULL), 0);
 	ck_assert_int_eq(pthread_join(t, &clean), 0);
 	ck_assert_int_eq((int)(intptr_t)clean, 1);
 	/* The other thread's failure did not overwrite ours. */
-	ck_assert_int_eq(mudsc_last_status(), MUDSC_E_INVALID);
-	ck_assert_error_has("mudsc_set_blas_threads");
+	ck_assert_int_eq(mudsc_error_status(), MUDSC_E_INVALID);
+	ck_assert_error_has("mudsc_blas_set_threads");
 }
 END_TEST
 
@@ -109,8 +109,8 @@ START_TEST(dtype_table)
 		{"I64", 8, 0},  {"F16", 2, 1},     {"BF16", 2, 1},    {"F32", 4, 1},
 		{"F64", 8, 1},  {"F8_E4M3", 1, 0}, {"F8_E5M2", 1, 0}, {"F8_E8M0", 1, 0},
 	};
+	int32_t d;
 	for (int i = 0; i < MUDSC_DTYPE_COUNT_; i++) {
-		mudsc_dtype d;
 		ck_assert_str_eq(mudsc_dtype_name((mudsc_dtype)i), expect[i].name);
 		ck_assert_uint_eq(mudsc_dtype_size((mudsc_dtype)i), expect[i].size);
 		ck_assert_int_eq(mudsc_dtype_is_float((mudsc_dtype)i), expect[i].is_float);
@@ -119,7 +119,6 @@ START_TEST(dtype_table)
 	}
 	ck_assert_ptr_null(mudsc_dtype_name(MUDSC_DTYPE_COUNT_));
 	ck_assert_uint_eq(mudsc_dtype_size((mudsc_dtype)-1), 0);
-	mudsc_dtype d;
 	ck_assert_status(mudsc_dtype_from_name(&d, "f32"), MUDSC_E_NOT_FOUND);
 	ck_assert_error_has("f32");
 	ck_assert_status(mudsc_dtype_from_name(NULL, "F32"), MUDSC_E_INVALID);
@@ -128,13 +127,13 @@ END_TEST
 
 START_TEST(blas_is_reported)
 {
-	int before = mudsc_blas_threads();
+	int before = mudsc_blas_get_threads();
 	ck_assert_int_ge(before, 1);
 	ck_assert_ptr_nonnull(strstr(mudsc_blas_info(), "BL")); /* OpenBLAS or BLIS */
-	ck_assert_ok(mudsc_set_blas_threads(1));
-	ck_assert_int_eq(mudsc_blas_threads(), 1);
-	ck_assert_ok(mudsc_set_blas_threads(before));
-	ck_assert_status(mudsc_set_blas_threads(-3), MUDSC_E_INVALID);
+	ck_assert_ok(mudsc_blas_set_threads(1));
+	ck_assert_int_eq(mudsc_blas_get_threads(), 1);
+	ck_assert_ok(mudsc_blas_set_threads(before));
+	ck_assert_status(mudsc_blas_set_threads(-3), MUDSC_E_INVALID);
 }
 END_TEST
 
@@ -154,8 +153,8 @@ START_TEST(free_null_is_noop)
 	struct log_capture cap = {0};
 	mudsc_free(NULL);
 	mudsc_model_free(NULL);
-	mudsc_set_log_callback(capture_log, MUDSC_LOG_DEBUG, &cap);
-	mudsc_set_log_callback(NULL, MUDSC_LOG_WARNING, NULL);
+	mudsc_log_set_callback(capture_log, MUDSC_LOG_DEBUG, &cap);
+	mudsc_log_set_callback(NULL, MUDSC_LOG_WARNING, NULL);
 	ck_assert_int_eq(cap.calls, 0);
 }
 END_TEST

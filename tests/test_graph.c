@@ -24,8 +24,8 @@ START_TEST(points_and_bindings)
 	mudsc_binding_info bi;
 	size_t p0, p1, found;
 
-	ck_assert_ok(mudsc_graph_add_point(g, "fc1", 8, 2, &p0));
-	ck_assert_ok(mudsc_graph_add_point(g, "fc2", 4, 1, &p1));
+	ck_assert_ok(mudsc_graph_add_point(&p0, g, "fc1", 8, 2));
+	ck_assert_ok(mudsc_graph_add_point(&p1, g, "fc2", 4, 1));
 	ck_assert_uint_eq(p0, 0);
 	ck_assert_uint_eq(p1, 1);
 	ck_assert_ok(mudsc_graph_set_site(g, p0, "act1", -1));
@@ -37,32 +37,32 @@ START_TEST(points_and_bindings)
 	ck_assert_ok(mudsc_graph_bind(g, p1, "fc2.weight", NULL, 0, MUDSC_ROLE_OUT, 0));
 
 	ck_assert_uint_eq(mudsc_graph_point_count(g), 2);
-	ck_assert_ok(mudsc_graph_point_at(g, 0, &pi));
+	ck_assert_ok(mudsc_graph_point_at(&pi, g, 0));
 	ck_assert_str_eq(pi.name, "fc1");
 	ck_assert_int_eq(pi.width, 8);
 	ck_assert_int_eq(pi.groups, 2);
 	ck_assert_str_eq(pi.site_name, "act1");
 	ck_assert_int_eq(pi.site_axis, -1);
 	ck_assert_uint_eq(pi.binding_count, 3);
-	ck_assert_ok(mudsc_graph_point_at(g, 1, &pi));
+	ck_assert_ok(mudsc_graph_point_at(&pi, g, 1));
 	ck_assert_ptr_null(pi.site_name);
-	ck_assert_ok(mudsc_graph_binding_at(g, 0, 1, &bi));
+	ck_assert_ok(mudsc_graph_binding_at(&bi, g, 0, 1));
 	ck_assert_str_eq(bi.tensor, "bn.running_mean");
 	ck_assert_ptr_null(bi.part);
 	ck_assert_int_eq(bi.axis, 0);
 	ck_assert_int_eq(bi.role, MUDSC_ROLE_OUT);
 	ck_assert_uint_eq(bi.flags, MUDSC_BIND_IGNORE);
-	ck_assert_ok(mudsc_graph_binding_at(g, 0, 2, &bi));
+	ck_assert_ok(mudsc_graph_binding_at(&bi, g, 0, 2));
 	ck_assert_int_eq(bi.role, MUDSC_ROLE_IN);
 	ck_assert_int_eq(bi.axis, 1);
-	ck_assert_ok(mudsc_graph_point_find(g, "fc2", &found));
+	ck_assert_ok(mudsc_graph_point_find(&found, g, "fc2"));
 	ck_assert_uint_eq(found, 1);
 
-	ck_assert_status(mudsc_graph_point_find(g, "nope", &found), MUDSC_E_NOT_FOUND);
+	ck_assert_status(mudsc_graph_point_find(&found, g, "nope"), MUDSC_E_NOT_FOUND);
 	ck_assert_error_has("nope");
-	ck_assert_status(mudsc_graph_point_at(g, 2, &pi), MUDSC_E_RANGE);
-	ck_assert_status(mudsc_graph_binding_at(g, 1, 1, &bi), MUDSC_E_RANGE);
-	ck_assert_status(mudsc_graph_binding_at(g, 5, 0, &bi), MUDSC_E_RANGE);
+	ck_assert_status(mudsc_graph_point_at(&pi, g, 2), MUDSC_E_RANGE);
+	ck_assert_status(mudsc_graph_binding_at(&bi, g, 1, 1), MUDSC_E_RANGE);
+	ck_assert_status(mudsc_graph_binding_at(&bi, g, 5, 0), MUDSC_E_RANGE);
 	mudsc_graph_free(g);
 	mudsc_graph_free(NULL);
 }
@@ -72,14 +72,14 @@ START_TEST(point_rules)
 {
 	mudsc_graph *g = make_graph();
 
-	ck_assert_ok(mudsc_graph_add_point(g, "a", 6, 3, NULL));
-	ck_assert_status(mudsc_graph_add_point(g, "a", 6, 1, NULL), MUDSC_E_EXISTS);
+	ck_assert_ok(mudsc_graph_add_point(NULL, g, "a", 6, 3));
+	ck_assert_status(mudsc_graph_add_point(NULL, g, "a", 6, 1), MUDSC_E_EXISTS);
 	ck_assert_error_has("'a'");
-	ck_assert_status(mudsc_graph_add_point(g, "b", 6, 4, NULL), MUDSC_E_SHAPE);
+	ck_assert_status(mudsc_graph_add_point(NULL, g, "b", 6, 4), MUDSC_E_SHAPE);
 	ck_assert_error_has("groups 4");
-	ck_assert_status(mudsc_graph_add_point(g, "b", 0, 1, NULL), MUDSC_E_SHAPE);
-	ck_assert_status(mudsc_graph_add_point(g, "", 4, 1, NULL), MUDSC_E_INVALID);
-	ck_assert_status(mudsc_graph_add_point(NULL, "c", 4, 1, NULL), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_graph_add_point(NULL, g, "b", 0, 1), MUDSC_E_SHAPE);
+	ck_assert_status(mudsc_graph_add_point(NULL, g, "", 4, 1), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_graph_add_point(NULL, NULL, "c", 4, 1), MUDSC_E_INVALID);
 	ck_assert_status(mudsc_graph_set_site(g, 3, "x", 0), MUDSC_E_RANGE);
 	ck_assert_uint_eq(mudsc_graph_point_count(g), 1);
 	mudsc_graph_free(g);
@@ -90,8 +90,8 @@ START_TEST(binding_rules)
 {
 	mudsc_graph *g = make_graph();
 
-	ck_assert_ok(mudsc_graph_add_point(g, "p", 4, 1, NULL));
-	ck_assert_ok(mudsc_graph_add_point(g, "q", 4, 1, NULL));
+	ck_assert_ok(mudsc_graph_add_point(NULL, g, "p", 4, 1));
+	ck_assert_ok(mudsc_graph_add_point(NULL, g, "q", 4, 1));
 	ck_assert_ok(mudsc_graph_bind(g, 0, "w", NULL, 0, MUDSC_ROLE_OUT, 0));
 	/* an axis binds to at most one point */
 	ck_assert_status(mudsc_graph_bind(g, 1, "w", NULL, 0, MUDSC_ROLE_IN, 0), MUDSC_E_EXISTS);
@@ -117,9 +117,9 @@ START_TEST(split_rules)
 	mudsc_split_info si;
 	mudsc_binding_info bi;
 
-	ck_assert_ok(mudsc_graph_add_point(g, "qk", 4, 2, NULL));
-	ck_assert_ok(mudsc_graph_add_point(g, "v", 4, 2, NULL));
-	ck_assert_ok(mudsc_graph_add_point(g, "res", 6, 1, NULL));
+	ck_assert_ok(mudsc_graph_add_point(NULL, g, "qk", 4, 2));
+	ck_assert_ok(mudsc_graph_add_point(NULL, g, "v", 4, 2));
+	ck_assert_ok(mudsc_graph_add_point(NULL, g, "res", 6, 1));
 	ck_assert_ok(mudsc_graph_bind(g, 2, "other", NULL, 0, MUDSC_ROLE_OUT, 0));
 	/* a split axis bound whole cannot be split */
 	ck_assert_status(mudsc_graph_add_split(g, "other", 0, 3, qkv), MUDSC_E_INVALID);
@@ -142,13 +142,13 @@ START_TEST(split_rules)
 	ck_assert_status(mudsc_graph_bind(g, 1, "qkv", "v", 1, MUDSC_ROLE_IN, 0), MUDSC_E_EXISTS);
 
 	ck_assert_uint_eq(mudsc_graph_split_count(g), 1);
-	ck_assert_ok(mudsc_graph_split_at(g, 0, &si));
+	ck_assert_ok(mudsc_graph_split_at(&si, g, 0));
 	ck_assert_str_eq(si.tensor, "qkv");
 	ck_assert_int_eq(si.axis, 0);
 	ck_assert_uint_eq(si.part_count, 3);
 	ck_assert_str_eq(si.parts[2], "v");
-	ck_assert_status(mudsc_graph_split_at(g, 1, &si), MUDSC_E_RANGE);
-	ck_assert_ok(mudsc_graph_binding_at(g, 0, 1, &bi));
+	ck_assert_status(mudsc_graph_split_at(&si, g, 1), MUDSC_E_RANGE);
+	ck_assert_ok(mudsc_graph_binding_at(&bi, g, 0, 1));
 	ck_assert_str_eq(bi.part, "k");
 	mudsc_graph_free(g);
 }
@@ -172,7 +172,7 @@ START_TEST(validate_against_models)
 	size_t idx[4], n = 0;
 	mudsc_tensor t;
 
-	ck_assert_ok(mudsc_graph_add_point(g, "h", 4, 2, NULL));
+	ck_assert_ok(mudsc_graph_add_point(NULL, g, "h", 4, 2));
 	ck_assert_ok(mudsc_graph_add_split(g, "fused", 0, 2, parts));
 	ck_assert_ok(mudsc_graph_bind(g, 0, "fc1.weight", NULL, 0, MUDSC_ROLE_OUT, 0));
 	ck_assert_ok(mudsc_graph_bind(g, 0, "fc2.weight", NULL, 1, MUDSC_ROLE_IN, 0));
@@ -201,12 +201,12 @@ START_TEST(validate_against_models)
 	ck_assert_status(mudsc_graph_validate(g, models, 0), MUDSC_E_INVALID);
 
 	/* unbound report: extra and steps, by model index */
-	ck_assert_ok(mudsc_graph_unbound(g, good, NULL, 0, &n));
+	ck_assert_ok(mudsc_graph_unbound(NULL, 0, &n, g, good));
 	ck_assert_uint_eq(n, 2);
-	ck_assert_ok(mudsc_graph_unbound(g, good, idx, 4, &n));
-	ck_assert_ok(mudsc_model_at(good, idx[0], &t));
+	ck_assert_ok(mudsc_graph_unbound(idx, 4, &n, g, good));
+	ck_assert_ok(mudsc_model_at(&t, good, idx[0]));
 	ck_assert_str_eq(t.name, "extra");
-	ck_assert_ok(mudsc_model_at(good, idx[1], &t));
+	ck_assert_ok(mudsc_model_at(&t, good, idx[1]));
 	ck_assert_str_eq(t.name, "steps");
 
 	/* missing tensor, and a split that does not divide */
@@ -251,8 +251,8 @@ START_TEST(bindings_of_a_tensor_or_part)
 	mudsc_graph *g = make_graph();
 	struct graph_ref refs[4];
 
-	ck_assert_ok(mudsc_graph_add_point(g, "res", 6, 1, NULL));
-	ck_assert_ok(mudsc_graph_add_point(g, "attn", 6, 3, NULL));
+	ck_assert_ok(mudsc_graph_add_point(NULL, g, "res", 6, 1));
+	ck_assert_ok(mudsc_graph_add_point(NULL, g, "attn", 6, 3));
 	ck_assert_ok(mudsc_graph_add_split(g, "qkv", 0, 3, qkv));
 	ck_assert_ok(mudsc_graph_bind(g, 0, "qkv", NULL, 1, MUDSC_ROLE_IN, 0));
 	ck_assert_ok(mudsc_graph_bind(g, 1, "qkv", "q", 0, MUDSC_ROLE_OUT, 0));
@@ -315,11 +315,11 @@ START_TEST(resnet_presets)
 	ck_assert_str_eq(o.shortcut_conv, "downsample.0");
 	o.prefix = "backbone.";
 	ck_assert_ok(mudsc_graph_build_resnet(&g, &o));
-	ck_assert_ok(mudsc_graph_point_find(g, "backbone.layer4", &p));
-	ck_assert_ok(mudsc_graph_point_at(g, p, &pi));
+	ck_assert_ok(mudsc_graph_point_find(&p, g, "backbone.layer4"));
+	ck_assert_ok(mudsc_graph_point_at(&pi, g, p));
 	ck_assert_int_eq(pi.width, 4096);
 	ck_assert_str_eq(pi.site_name, "backbone.layer4.2");
-	ck_assert_ok(mudsc_graph_binding_at(g, p, pi.binding_count - 1, &bi));
+	ck_assert_ok(mudsc_graph_binding_at(&bi, g, p, pi.binding_count - 1));
 	ck_assert_str_eq(bi.tensor, "backbone.fc.weight");
 	ck_assert_int_eq(bi.role, MUDSC_ROLE_IN);
 	mudsc_graph_free(g);
@@ -356,15 +356,15 @@ START_TEST(vit_builder)
 	ck_assert_ok(mudsc_graph_build_vit(&g, &o));
 	ck_assert_uint_eq(mudsc_graph_point_count(g), 1 + 2 * 12);
 	ck_assert_uint_eq(mudsc_graph_split_count(g), 2 * 12);
-	ck_assert_ok(mudsc_graph_point_find(g, "blocks.11.attn", &p));
-	ck_assert_ok(mudsc_graph_point_at(g, p, &pi));
+	ck_assert_ok(mudsc_graph_point_find(&p, g, "blocks.11.attn"));
+	ck_assert_ok(mudsc_graph_point_at(&pi, g, p));
 	ck_assert_int_eq(pi.groups, 3);
 	ck_assert_int_eq(pi.width, 192);
 	/* q, k, v of weight and bias, and proj IN */
 	ck_assert_uint_eq(pi.binding_count, 7);
 	ck_assert_str_eq(pi.site_name, "blocks.11.attn.proj:input");
 	ck_assert_int_eq(pi.site_axis, -1);
-	ck_assert_ok(mudsc_graph_point_at(g, 0, &pi));
+	ck_assert_ok(mudsc_graph_point_at(&pi, g, 0));
 	/* patch w/b, cls, pos, 12 x (norm1 2 + qkv + proj 2 + norm2 2 + fc1 + fc2 2), norm 2, head */
 	ck_assert_uint_eq(pi.binding_count, 4 + 12 * 10 + 3);
 	mudsc_graph_free(g);
@@ -375,7 +375,7 @@ START_TEST(vit_builder)
 	o.depth = 1;
 	ck_assert_ok(mudsc_graph_build_vit(&g, &o));
 	ck_assert_uint_eq(mudsc_graph_split_count(g), 1);
-	ck_assert_ok(mudsc_graph_point_at(g, 0, &pi));
+	ck_assert_ok(mudsc_graph_point_at(&pi, g, 0));
 	ck_assert_uint_eq(pi.binding_count, 3 + 10 + 2);
 	mudsc_graph_free(g);
 
@@ -415,12 +415,12 @@ START_TEST(mlp_builder_names)
 	o.bias = 0;
 	ck_assert_ok(mudsc_graph_build_mlp(&g, &o));
 	ck_assert_uint_eq(mudsc_graph_point_count(g), 2);
-	ck_assert_ok(mudsc_graph_point_at(g, 1, &pi));
+	ck_assert_ok(mudsc_graph_point_at(&pi, g, 1));
 	ck_assert_str_eq(pi.name, "net.2");
 	ck_assert_int_eq(pi.width, 7);
 	ck_assert_str_eq(pi.site_name, "net.2");
 	ck_assert_uint_eq(pi.binding_count, 2);
-	ck_assert_ok(mudsc_graph_binding_at(g, 1, 1, &bi));
+	ck_assert_ok(mudsc_graph_binding_at(&bi, g, 1, 1));
 	ck_assert_str_eq(bi.tensor, "net.4.weight");
 	ck_assert_int_eq(bi.role, MUDSC_ROLE_IN);
 	mudsc_graph_free(g);
@@ -516,11 +516,11 @@ static void permute_by_graph(const mudsc_graph *g, struct mlp *m)
 	mudsc_binding_info bi;
 
 	for (size_t p = 0; p < mudsc_graph_point_count(g); p++) {
-		ck_assert_ok(mudsc_graph_point_at(g, p, &pi));
+		ck_assert_ok(mudsc_graph_point_at(&pi, g, p));
 		shuffle(perm, (size_t)pi.width);
 		for (size_t b = 0; b < pi.binding_count; b++) {
 			int64_t rows, cols;
-			ck_assert_ok(mudsc_graph_binding_at(g, p, b, &bi));
+			ck_assert_ok(mudsc_graph_binding_at(&bi, g, p, b));
 			double *t = mlp_tensor(m, bi.tensor, &rows, &cols);
 			ck_assert_int_eq(bi.axis == 0 ? rows : cols, pi.width);
 			permute_axis(t, rows, cols, bi.axis, perm);
@@ -574,10 +574,10 @@ static void run_mlp_case(int bias, int drop_consumer)
 		mudsc_binding_info bi;
 		ck_assert_ok(mudsc_graph_new(&cut));
 		for (size_t p = 0; p < mudsc_graph_point_count(g); p++) {
-			ck_assert_ok(mudsc_graph_point_at(g, p, &pi));
-			ck_assert_ok(mudsc_graph_add_point(cut, pi.name, pi.width, pi.groups, NULL));
+			ck_assert_ok(mudsc_graph_point_at(&pi, g, p));
+			ck_assert_ok(mudsc_graph_add_point(NULL, cut, pi.name, pi.width, pi.groups));
 			for (size_t b = 0; b < pi.binding_count; b++) {
-				ck_assert_ok(mudsc_graph_binding_at(g, p, b, &bi));
+				ck_assert_ok(mudsc_graph_binding_at(&bi, g, p, b));
 				if (p == 1 && bi.role == MUDSC_ROLE_IN)
 					continue;
 				ck_assert_ok(mudsc_graph_bind(cut, p, bi.tensor, bi.part, bi.axis, bi.role,

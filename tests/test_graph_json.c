@@ -12,7 +12,7 @@ static char *to_json(const mudsc_graph *g)
 {
 	char *text = NULL;
 	size_t len = 0;
-	ck_assert_ok(mudsc_graph_to_json(g, &text, &len));
+	ck_assert_ok(mudsc_graph_to_json(&text, &len, g));
 	ck_assert_uint_eq(strlen(text), len);
 	ck_assert(len > 0 && text[len - 1] == '\n');
 	return text;
@@ -35,8 +35,8 @@ static void assert_same_graph(const mudsc_graph *a, const mudsc_graph *b)
 	ck_assert_uint_eq(mudsc_graph_point_count(a), mudsc_graph_point_count(b));
 	ck_assert_uint_eq(mudsc_graph_split_count(a), mudsc_graph_split_count(b));
 	for (size_t s = 0; s < mudsc_graph_split_count(a); s++) {
-		ck_assert_ok(mudsc_graph_split_at(a, s, &sa));
-		ck_assert_ok(mudsc_graph_split_at(b, s, &sb));
+		ck_assert_ok(mudsc_graph_split_at(&sa, a, s));
+		ck_assert_ok(mudsc_graph_split_at(&sb, b, s));
 		ck_assert_str_eq(sa.tensor, sb.tensor);
 		ck_assert_int_eq(sa.axis, sb.axis);
 		ck_assert_uint_eq(sa.part_count, sb.part_count);
@@ -44,8 +44,8 @@ static void assert_same_graph(const mudsc_graph *a, const mudsc_graph *b)
 			ck_assert_str_eq(sa.parts[k], sb.parts[k]);
 	}
 	for (size_t p = 0; p < mudsc_graph_point_count(a); p++) {
-		ck_assert_ok(mudsc_graph_point_at(a, p, &pa));
-		ck_assert_ok(mudsc_graph_point_at(b, p, &pb));
+		ck_assert_ok(mudsc_graph_point_at(&pa, a, p));
+		ck_assert_ok(mudsc_graph_point_at(&pb, b, p));
 		ck_assert_str_eq(pa.name, pb.name);
 		ck_assert_int_eq(pa.width, pb.width);
 		ck_assert_int_eq(pa.groups, pb.groups);
@@ -56,8 +56,8 @@ static void assert_same_graph(const mudsc_graph *a, const mudsc_graph *b)
 		}
 		ck_assert_uint_eq(pa.binding_count, pb.binding_count);
 		for (size_t i = 0; i < pa.binding_count; i++) {
-			ck_assert_ok(mudsc_graph_binding_at(a, p, i, &ba));
-			ck_assert_ok(mudsc_graph_binding_at(b, p, i, &bb));
+			ck_assert_ok(mudsc_graph_binding_at(&ba, a, p, i));
+			ck_assert_ok(mudsc_graph_binding_at(&bb, b, p, i));
 			ck_assert_str_eq(ba.tensor, bb.tensor);
 			ck_assert_int_eq(ba.part == NULL, bb.part == NULL);
 			if (ba.part)
@@ -91,8 +91,8 @@ START_TEST(round_trip_by_calls)
 	ck_assert_ok(mudsc_graph_new(&g));
 	assert_round_trip(g); /* empty */
 	ck_assert_ok(mudsc_graph_add_split(g, "attn.qkv.weight", 0, 3, qkv));
-	ck_assert_ok(mudsc_graph_add_point(g, "fc1", 512, 1, NULL));
-	ck_assert_ok(mudsc_graph_add_point(g, "attn", 6, 3, NULL));
+	ck_assert_ok(mudsc_graph_add_point(NULL, g, "fc1", 512, 1));
+	ck_assert_ok(mudsc_graph_add_point(NULL, g, "attn", 6, 3));
 	ck_assert_ok(mudsc_graph_set_site(g, 0, "fc1.act", -1));
 	ck_assert_ok(mudsc_graph_set_site(g, 1, "attn.proj:input", -1));
 	ck_assert_ok(mudsc_graph_bind(g, 0, "fc1.weight", NULL, 0, MUDSC_ROLE_OUT, 0));
@@ -309,9 +309,9 @@ START_TEST(malformed_rejected)
 	mudsc_status st = mudsc_graph_from_json(&g, c->text, strlen(c->text));
 
 	ck_assert_msg(st == c->status, "case %d: got %s (%s), expected %s", _i,
-	              mudsc_status_name(st), mudsc_last_error(), mudsc_status_name(c->status));
-	ck_assert_msg(strstr(mudsc_last_error(), c->place) != NULL,
-	              "case %d: message '%s' does not name '%s'", _i, mudsc_last_error(), c->place);
+	              mudsc_status_name(st), mudsc_error_message(), mudsc_status_name(c->status));
+	ck_assert_msg(strstr(mudsc_error_message(), c->place) != NULL,
+	              "case %d: message '%s' does not name '%s'", _i, mudsc_error_message(), c->place);
 	ck_assert_ptr_null(g);
 }
 END_TEST
@@ -357,9 +357,9 @@ START_TEST(mutated_documents_fail_cleanly)
 			continue;
 		}
 		ck_assert_msg(st == MUDSC_E_PARSE || st == MUDSC_E_SHAPE, "iteration %d: %s (%s)", iter,
-		              mudsc_status_name(st), mudsc_last_error());
+		              mudsc_status_name(st), mudsc_error_message());
 		ck_assert_ptr_null(g);
-		ck_assert(strstr(mudsc_last_error(), "graph JSON: ") != NULL);
+		ck_assert(strstr(mudsc_error_message(), "graph JSON: ") != NULL);
 	}
 	ck_assert_int_gt(ok, 0); /* some mutations (in names) stay valid */
 	free(buf);
@@ -374,7 +374,7 @@ START_TEST(arguments_checked)
 	ck_assert_status(mudsc_graph_from_json(NULL, "{}", 2), MUDSC_E_INVALID);
 	ck_assert_status(mudsc_graph_from_json(&g, NULL, 3), MUDSC_E_INVALID);
 	ck_assert_status(mudsc_graph_from_json(&g, "", 0), MUDSC_E_PARSE);
-	ck_assert_status(mudsc_graph_to_json(NULL, &text, NULL), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_graph_to_json(&text, NULL, NULL), MUDSC_E_INVALID);
 	ck_assert_ptr_null(g);
 	ck_assert_ptr_null(text);
 }

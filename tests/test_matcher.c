@@ -78,6 +78,7 @@ static mudsc_graph *mlp_graph(void)
 struct fixture {
 	struct mlp a, b;
 	mudsc_model *models[2];
+	const mudsc_model *shared[2]; /* the same models, as the matcher takes them */
 	mudsc_graph *graph;
 };
 
@@ -87,6 +88,8 @@ static void setup_fixture(struct fixture *f)
 	permuted(&f->b, &f->a);
 	f->models[0] = as_model(&f->a);
 	f->models[1] = as_model(&f->b);
+	f->shared[0] = f->models[0];
+	f->shared[1] = f->models[1];
 	f->graph = mlp_graph();
 }
 
@@ -102,8 +105,8 @@ static void assert_merged_is(const mudsc_model *merged, const mudsc_model *expec
 	mudsc_tensor x, y;
 	ck_assert_uint_eq(mudsc_model_count(merged), mudsc_model_count(expect));
 	for (size_t i = 0; i < mudsc_model_count(expect); i++) {
-		ck_assert_ok(mudsc_model_at(expect, i, &x));
-		ck_assert_ok(mudsc_model_find(merged, x.name, &y));
+		ck_assert_ok(mudsc_model_at(&x, expect, i));
+		ck_assert_ok(mudsc_model_find(&y, merged, x.name));
 		ck_assert_uint_eq(x.nbytes, y.nbytes);
 		for (size_t k = 0; k < x.nbytes / 8; k++)
 			ck_assert_msg(fabs(((const double *)x.data)[k] - ((const double *)y.data)[k]) <= tol,
@@ -121,7 +124,7 @@ START_TEST(permuted_copy_merges_to_itself)
 
 	setup_fixture(&f);
 	o.method = _i == 0 ? MUDSC_METHOD_ALIGN : MUDSC_METHOD_ZIP;
-	ck_assert_ok(mudsc_matcher_new(&m, f.graph, f.models, 2, &o));
+	ck_assert_ok(mudsc_matcher_new(&m, f.graph, f.shared, 2, &o));
 	ck_assert_int_eq(mudsc_model_is_frozen(f.models[1]), 1);
 	ck_assert_ok(mudsc_matcher_run(m));
 	ck_assert_int_ge(mudsc_matcher_sweeps(m), 1);
@@ -131,23 +134,25 @@ START_TEST(permuted_copy_merges_to_itself)
 		/* model 1's unmerge matrix of point 0 sends its unit j to anchor unit P1[j] */
 		double U[H1 * H1];
 		int64_t width;
-		ck_assert_ok(mudsc_matcher_point_result(m, 0, &width, NULL));
+		ck_assert_ok(mudsc_matcher_point_result(&width, NULL, m, 0));
 		ck_assert_int_eq(width, H1);
-		ck_assert_ok(mudsc_matcher_matrix(m, 0, 1, MUDSC_MATRIX_UNMERGE, U, H1 * H1));
+		ck_assert_ok(mudsc_matcher_matrix(U, H1 * H1, NULL, m, 0, 1, MUDSC_MATRIX_UNMERGE));
 		for (int j = 0; j < H1; j++)
 			for (int k = 0; k < H1; k++)
 				ck_assert(U[j * H1 + k] == (k == P1[j] ? 1.0 : 0.0));
-		ck_assert_status(mudsc_matcher_matrix(m, 0, 1, MUDSC_MATRIX_MERGE, U, 5), MUDSC_E_SHAPE);
-		ck_assert_status(mudsc_matcher_matrix(m, 0, 2, MUDSC_MATRIX_MERGE, U, H1 * H1),
+		ck_assert_status(mudsc_matcher_matrix(U, 5, NULL, m, 0, 1, MUDSC_MATRIX_MERGE),
 		                 MUDSC_E_RANGE);
-		ck_assert_status(mudsc_matcher_matrix(m, 0, 1, (mudsc_matrix_kind)7, U, H1 * H1),
+		ck_assert_status(mudsc_matcher_matrix(U, H1 * H1, NULL, m, 0, 2, MUDSC_MATRIX_MERGE),
+		                 MUDSC_E_RANGE);
+		ck_assert_status(mudsc_matcher_matrix(U, H1 * H1, NULL, m, 0, 1,
+		                                      (mudsc_matrix_kind)7),
 		                 MUDSC_E_INVALID);
 	}
 	mudsc_model_free(merged);
 	if (_i == 0) {
 		/* anchor unit k is model 1's unit j with P1[j] = k */
-		ck_assert_ok(mudsc_matcher_permutation(m, 0, 1, perm, H1));
-		ck_assert_ok(mudsc_matcher_permutation(m, 1, 1, perm2, H2));
+		ck_assert_ok(mudsc_matcher_permutation(perm, H1, NULL, m, 0, 1));
+		ck_assert_ok(mudsc_matcher_permutation(perm2, H2, NULL, m, 1, 1));
 		for (int j = 0; j < H1; j++)
 			ck_assert_int_eq(perm[P1[j]], j);
 		for (int j = 0; j < H2; j++)
@@ -156,7 +161,7 @@ START_TEST(permuted_copy_merges_to_itself)
 		assert_merged_is(back, f.models[0], 0.0);
 		mudsc_model_free(back);
 	} else {
-		ck_assert_status(mudsc_matcher_permutation(m, 0, 1, perm, H1), MUDSC_E_STATE);
+		ck_assert_status(mudsc_matcher_permutation(perm, H1, NULL, m, 0, 1), MUDSC_E_STATE);
 	}
 	mudsc_matcher_free(m);
 	teardown_fixture(&f);
@@ -183,22 +188,23 @@ START_TEST(bad_inputs_and_cancel)
 
 	setup_fixture(&f);
 	o.alpha = -0.1;
-	ck_assert_status(mudsc_matcher_new(&m, f.graph, f.models, 2, &o), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_matcher_new(&m, f.graph, f.shared, 2, &o), MUDSC_E_INVALID);
 	ck_assert_error_has("alpha");
 	o.alpha = 0.5;
 	o.zip_r = 0.0;
-	ck_assert_status(mudsc_matcher_new(&m, f.graph, f.models, 2, &o), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_matcher_new(&m, f.graph, f.shared, 2, &o), MUDSC_E_INVALID);
 	ck_assert_error_has("zip_r");
 	o.zip_r = 0.5;
 	o.size = 8;
-	ck_assert_status(mudsc_matcher_new(&m, f.graph, f.models, 2, &o), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_matcher_new(&m, f.graph, f.shared, 2, &o), MUDSC_E_INVALID);
+	ck_assert_error_has("is not a size of mudsc_matcher_options");
 	o.size = sizeof o;
-	ck_assert_status(mudsc_matcher_new(&m, f.graph, f.models, 1, &o), MUDSC_E_INVALID);
-	ck_assert_status(mudsc_matcher_new(&m, NULL, f.models, 2, &o), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_matcher_new(&m, f.graph, f.shared, 1, &o), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_matcher_new(&m, NULL, f.shared, 2, &o), MUDSC_E_INVALID);
 
 	o.progress = cancel_at_third;
 	o.progress_user = &calls;
-	ck_assert_ok(mudsc_matcher_new(&m, f.graph, f.models, 2, &o));
+	ck_assert_ok(mudsc_matcher_new(&m, f.graph, f.shared, 2, &o));
 	ck_assert_status(mudsc_matcher_merge(&merged, m, NULL), MUDSC_E_STATE);
 	/* an accumulator of the wrong width for point 0 */
 	ck_assert_ok(mudsc_accum_new(&acc, 2, H2, NULL));
@@ -217,7 +223,7 @@ START_TEST(bad_inputs_and_cancel)
 	ck_assert_error_has("layers");
 	mudsc_matcher_free(m);
 
-	ck_assert_ok(mudsc_matcher_new(&m, f.graph, f.models, 2, &o));
+	ck_assert_ok(mudsc_matcher_new(&m, f.graph, f.shared, 2, &o));
 	ck_assert_status(mudsc_matcher_run(m), MUDSC_E_CANCELLED);
 	ck_assert_int_eq(calls, 3);
 	ck_assert_int_eq(mudsc_matcher_sweeps(m), -1); /* nothing published */

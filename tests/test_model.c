@@ -21,16 +21,16 @@ START_TEST(add_copy_and_borrow)
 	ck_assert_ok(mudsc_model_add(m, "copy", MUDSC_DTYPE_F32, 2, shape, w, MUDSC_COPY));
 	ck_assert_ok(mudsc_model_add(m, "borrow", MUDSC_DTYPE_F32, 2, shape, w, MUDSC_BORROW));
 	w[0] = 100; /* the copy must not see this, the borrow must */
-	ck_assert_ok(mudsc_model_find(m, "copy", &t));
+	ck_assert_ok(mudsc_model_find(&t, m, "copy"));
 	ck_assert(((const float *)t.data)[0] == 1.0f);
 	ck_assert_ptr_ne(t.data, w);
 	ck_assert_uint_eq(t.nbytes, 24);
 	ck_assert_int_eq(t.rank, 2);
 	ck_assert_int_eq(t.shape[1], 3);
 	ck_assert_int_eq(t.shape[2], 0);
-	ck_assert_ok(mudsc_model_find(m, "borrow", &t));
+	ck_assert_ok(mudsc_model_find(&t, m, "borrow"));
 	ck_assert_ptr_eq(t.data, w);
-	ck_assert_ok(mudsc_model_find(m, "borrow", NULL));
+	ck_assert_ok(mudsc_model_find(NULL, m, "borrow"));
 	mudsc_model_free(m);
 }
 END_TEST
@@ -45,11 +45,11 @@ START_TEST(scalar_and_empty_tensors)
 	ck_assert_ok(mudsc_model_add(m, "num_batches_tracked", MUDSC_DTYPE_I64, 0, NULL, &scalar,
 	                             MUDSC_COPY));
 	ck_assert_ok(mudsc_model_add(m, "empty", MUDSC_DTYPE_F16, 3, zero_shape, NULL, MUDSC_COPY));
-	ck_assert_ok(mudsc_model_find(m, "num_batches_tracked", &t));
+	ck_assert_ok(mudsc_model_find(&t, m, "num_batches_tracked"));
 	ck_assert_int_eq(t.rank, 0);
 	ck_assert_uint_eq(t.nbytes, 8);
 	ck_assert_int_eq(*(const int64_t *)t.data, 42);
-	ck_assert_ok(mudsc_model_find(m, "empty", &t));
+	ck_assert_ok(mudsc_model_find(&t, m, "empty"));
 	ck_assert_uint_eq(t.nbytes, 0);
 	mudsc_model_free(m);
 }
@@ -77,13 +77,13 @@ START_TEST(insertion_order_and_removal)
 		if (i == 49)
 			continue; /* 99 - 49 = 50 was removed */
 		snprintf(name, sizeof name, "layer%03zu.weight", 99 - i);
-		ck_assert_ok(mudsc_model_at(m, k++, &t));
+		ck_assert_ok(mudsc_model_at(&t, m, k++));
 		ck_assert_str_eq(t.name, name);
-		ck_assert_ok(mudsc_model_find(m, name, &t));
+		ck_assert_ok(mudsc_model_find(&t, m, name));
 		ck_assert_str_eq(t.name, name);
 	}
-	ck_assert_status(mudsc_model_at(m, 99, &t), MUDSC_E_RANGE);
-	ck_assert_status(mudsc_model_find(m, "layer050.weight", &t), MUDSC_E_NOT_FOUND);
+	ck_assert_status(mudsc_model_at(&t, m, 99), MUDSC_E_RANGE);
+	ck_assert_status(mudsc_model_find(&t, m, "layer050.weight"), MUDSC_E_NOT_FOUND);
 	mudsc_model_free(m);
 }
 END_TEST
@@ -138,10 +138,10 @@ START_TEST(metadata)
 	ck_assert_ok(mudsc_model_set_meta(m, "format", "np"));
 	ck_assert_uint_eq(mudsc_model_meta_count(m), 2);
 	ck_assert_str_eq(mudsc_model_get_meta(m, "format"), "np");
-	ck_assert_ok(mudsc_model_meta_at(m, 1, &k, &v));
+	ck_assert_ok(mudsc_model_meta_at(&k, &v, m, 1));
 	ck_assert_str_eq(k, "merged_by");
 	ck_assert_str_eq(v, "mudsc");
-	ck_assert_status(mudsc_model_meta_at(m, 2, &k, &v), MUDSC_E_RANGE);
+	ck_assert_status(mudsc_model_meta_at(&k, &v, m, 2), MUDSC_E_RANGE);
 	ck_assert_status(mudsc_model_set_meta(m, "k", NULL), MUDSC_E_INVALID);
 	mudsc_model_free(m);
 }
@@ -160,7 +160,7 @@ START_TEST(frozen_models_refuse_changes)
 	                 MUDSC_E_STATE);
 	ck_assert_status(mudsc_model_remove(m, "a"), MUDSC_E_STATE);
 	ck_assert_status(mudsc_model_set_meta(m, "k", "v"), MUDSC_E_STATE);
-	ck_assert_ok(mudsc_model_find(m, "a", NULL));
+	ck_assert_ok(mudsc_model_find(NULL, m, "a"));
 	mudsc_model_free(m);
 }
 END_TEST

@@ -61,10 +61,10 @@ static mudsc_status use_matcher(const void *o, bool custom)
 	mo.n_hidden = 1;
 	mo.hidden = &hidden;
 	ck_assert_ok(mudsc_graph_build_mlp(&g, &mo));
-	st = mudsc_matcher_new(&m, g, models, N_MODELS, o);
+	st = mudsc_matcher_new(&m, g, (const mudsc_model *const *)models, N_MODELS, o);
 	if (st == MUDSC_OK) {
 		ck_assert_ok(mudsc_matcher_run(m));
-		ck_assert_status(mudsc_matcher_permutation(m, 0, 1, perm, WIDTH),
+		ck_assert_status(mudsc_matcher_permutation(perm, WIDTH, NULL, m, 0, 1),
 		                 custom ? MUDSC_E_STATE : MUDSC_OK);
 	}
 	mudsc_matcher_free(m);
@@ -90,7 +90,7 @@ static void nan_is_zero(mudsc_accum *acc, bool custom)
 	}
 	ck_assert_ok(mudsc_accum_update(acc, 0, &f));
 	ck_assert_ok(mudsc_accum_update(acc, 1, &f));
-	ck_assert_ok(mudsc_accum_means(acc, mean, 2));
+	ck_assert_ok(mudsc_accum_means(mean, 2, NULL, acc));
 	ck_assert_double_eq(mean[0], 0.5);
 }
 static mudsc_status use_accum(const void *o, bool custom)
@@ -115,11 +115,11 @@ static mudsc_status use_deserialize(const void *o, bool custom)
 	ck_assert_ok(mudsc_accum_new(&src, 2, 1, NULL));
 	ck_assert_ok(mudsc_accum_update(src, 0, &f));
 	ck_assert_ok(mudsc_accum_update(src, 1, &f));
-	ck_assert_ok(mudsc_accum_serialize(src, &buf, &len));
+	ck_assert_ok(mudsc_accum_serialize(&buf, &len, src));
 	st = mudsc_accum_deserialize(&acc, buf, len, o);
 	if (st == MUDSC_OK) {
 		int64_t n;
-		ck_assert_ok(mudsc_accum_count(acc, -1, &n));
+		ck_assert_ok(mudsc_accum_count(&n, acc, -1));
 		ck_assert_int_eq(n, 2);
 		ck_assert_status(mudsc_accum_update(acc, 0, &(mudsc_features){
 		                     .dtype = MUDSC_DTYPE_F64, .rank = 2, .shape = {1, 1},
@@ -147,7 +147,7 @@ static mudsc_status use_graph(mudsc_status st, mudsc_graph *g, size_t points, co
 	mudsc_point_info pi;
 	if (st == MUDSC_OK && custom) {
 		ck_assert_uint_eq(mudsc_graph_point_count(g), points);
-		ck_assert_ok(mudsc_graph_point_at(g, 0, &pi));
+		ck_assert_ok(mudsc_graph_point_at(&pi, g, 0));
 		ck_assert_str_eq(pi.name, first);
 	}
 	mudsc_graph_free(g);
@@ -247,7 +247,7 @@ START_TEST(each_released_size_works)
 	for (int k = 0; k < 2; k++) {
 		void *o = sized_copy(full, sizes[k]);
 		ck_assert_msg(c->use(o, true) == MUDSC_OK, "%s at %zu bytes: %s", c->name, sizes[k],
-		              mudsc_last_error());
+		              mudsc_error_message());
 		free(o);
 	}
 	/* NULL: the defaults (which give an MLP no hidden layer) */

@@ -12,10 +12,10 @@
 	do {                                                                                        \
 		mudsc_status st_ = (call);                                                              \
 		ck_assert_msg(st_ == (expected), "%s returned %s (%s), expected %s", #call,             \
-		              mudsc_status_name(st_), mudsc_last_error(), mudsc_status_name(expected)); \
+		              mudsc_status_name(st_), mudsc_error_message(), mudsc_status_name(expected)); \
 		if ((expected) != MUDSC_OK)                                                             \
-			ck_assert_msg(strlen(mudsc_last_error()) > 0 &&                                     \
-			                  strcmp(mudsc_last_error(), "no error") != 0,                        \
+			ck_assert_msg(strlen(mudsc_error_message()) > 0 &&                                     \
+			                  strcmp(mudsc_error_message(), "no error") != 0,                        \
 			              "%s gave no error message", #call);                                   \
 	} while (0)
 
@@ -23,7 +23,7 @@
 
 /* Assert the last error message contains a substring. */
 #define ck_assert_error_has(sub)                                                                \
-	ck_assert_msg(strstr(mudsc_last_error(), (sub)) != NULL, "message '%s' lacks '%s'",        \
-	              mudsc_last_error(), (sub))
+	ck_assert_msg(strstr(mudsc_error_message(), (sub)) != NULL, "message '%s' lacks '%s'",        \
+	              mudsc_error_message(), (sub))
 
 #endif

@@ -305,7 +305,7 @@ static void print_header(const struct experiment *x)
 	       (long long)x->task_set[1].n, (long long)x->holdout.n, (long long)x->calib.n,
 	       (long long)x->test.n);
 	printf("libmudsc %s, %s, %d BLAS threads\n\n", mudsc_version_string(), mudsc_blas_info(),
-	       mudsc_blas_threads());
+	       mudsc_blas_get_threads());
 }
 
 static void print_table(const struct experiment *x)

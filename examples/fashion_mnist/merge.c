@@ -1,6 +1,6 @@
 /*
  * The libmudsc side of the example.  Every library call is checked; a
- * failure prints mudsc_last_error() and the status name on stderr.
+ * failure prints mudsc_error_message() and the status name on stderr.
  *
  * Activation site: the features are observed AFTER each hidden layer's
  * ReLU, as the paper's code does (it hooks the activation modules).  The
@@ -18,8 +18,8 @@
 
 static int lib_fail(const char *what)
 {
-	fprintf(stderr, "fashion_mnist: %s: %s (%s)\n", what, mudsc_last_error(),
-	        mudsc_status_name(mudsc_last_status()));
+	fprintf(stderr, "fashion_mnist: %s: %s (%s)\n", what, mudsc_error_message(),
+	        mudsc_status_name(mudsc_error_status()));
 	return -1;
 }
 
@@ -27,7 +27,7 @@ int merge_setup(int threads)
 {
 	if (MUDSC_CHECK_VERSION() != MUDSC_OK)
 		return lib_fail("libmudsc version check");
-	if (mudsc_set_blas_threads(threads) != MUDSC_OK)
+	if (mudsc_blas_set_threads(threads) != MUDSC_OK)
 		return lib_fail("setting the BLAS threads");
 	return 0;
 }
@@ -139,10 +139,10 @@ static int unwrap_net(struct mlp *out, const mudsc_model *merged, int32_t n_laye
 
 	for (int32_t k = 0; k < n_layers; k++) {
 		tensor_name(name, sizeof(name), k, "weight");
-		if (mudsc_model_find(merged, name, &w[k]) != MUDSC_OK)
+		if (mudsc_model_find(&w[k], merged, name) != MUDSC_OK)
 			return lib_fail("reading the merged model");
 		tensor_name(name, sizeof(name), k, "bias");
-		if (mudsc_model_find(merged, name, &b[k]) != MUDSC_OK)
+		if (mudsc_model_find(&b[k], merged, name) != MUDSC_OK)
 			return lib_fail("reading the merged model");
 		width[k] = w[k].shape[1];
 		width[k + 1] = w[k].shape[0];
@@ -173,8 +173,8 @@ int merger_run(struct merger *m, const struct merge_spec *spec, struct mlp *out,
 
 	opts.method = spec->method;
 	opts.alpha = spec->alpha;
-	if (mudsc_matcher_new(&matcher, spec->average_only ? m->no_points : m->graph, m->models, 2,
-	                      &opts) != MUDSC_OK) {
+	if (mudsc_matcher_new(&matcher, spec->average_only ? m->no_points : m->graph,
+	                      (const mudsc_model *const *)m->models, 2, &opts) != MUDSC_OK) {
 		lib_fail("creating the matcher");
 		goto done;
 	}

@@ -27,7 +27,7 @@
  *
  * Threads: an accumulator belongs to one thread at a time; use one per
  * thread and merge them.  BLAS runs with the library's BLAS thread setting
- * (mudsc_set_blas_threads()).
+ * (mudsc_blas_set_threads()).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -61,7 +61,7 @@ typedef struct mudsc_accum_options {
 	                               slowest model (they are buffered until the others'
 	                               matching observations arrive); default 16384, >= 0 */
 	int32_t threads;          /**< the accumulator's thread count, >= 0; 0 (default) = the
-	                               process-wide setting (mudsc_blas_threads()).  Today
+	                               process-wide setting (mudsc_blas_get_threads()).  Today
 	                               the accumulator's BLAS calls always use the process-wide
 	                               setting and the value is only checked and kept. */
 } mudsc_accum_options;
@@ -138,28 +138,35 @@ MUDSC_API mudsc_status mudsc_accum_update(mudsc_accum *accum, int32_t model,
  * number every model has delivered (the count the statistics cover).
  * Errors: MUDSC_E_INVALID (NULL), MUDSC_E_RANGE (model).
  */
-MUDSC_API mudsc_status mudsc_accum_count(const mudsc_accum *accum, int32_t model, int64_t *out);
+MUDSC_API mudsc_status mudsc_accum_count(int64_t *out, const mudsc_accum *accum, int32_t model);
 
 /**
  * The NC x NC Pearson correlation, row-major, unit u = i*C + c:
  * S[a][b] = Sigma[a][b] / max(sigma_a sigma_b, 1e-7), exactly symmetric.
- * out_len must be >= NC*NC.  Statistics are not consumed: more updates
- * (and more results) may follow.  The call processes buffered complete
- * observations, hence the non-const accumulator.
- * Errors: MUDSC_E_INVALID (NULL), MUDSC_E_SHAPE (out_len too small),
- * MUDSC_E_MISMATCH (the models' observation counts differ),
- * MUDSC_E_STATE (no observations yet).  out is untouched on error.
+ * The sizing rule of array getters (common.h): *needed = NC*NC; with
+ * capacity 0 only the size is asked (no other check is made).
+ * Statistics are not consumed: more updates (and more results) may
+ * follow.  The call processes buffered complete observations, hence the
+ * non-const accumulator.
+ * Errors: MUDSC_E_INVALID (NULL accum, or NULL out with capacity > 0),
+ * MUDSC_E_RANGE (capacity < NC*NC), MUDSC_E_MISMATCH (the models'
+ * observation counts differ), MUDSC_E_STATE (no observations yet).  out
+ * is untouched on error.
  */
-MUDSC_API mudsc_status mudsc_accum_correlation(mudsc_accum *accum, double *out, size_t out_len);
+MUDSC_API mudsc_status mudsc_accum_correlation(double *out, size_t capacity, size_t *needed,
+                                               mudsc_accum *accum);
 
 /** The NC x NC population covariance (divided by n), row-major, symmetric.  As _correlation(). */
-MUDSC_API mudsc_status mudsc_accum_covariance(mudsc_accum *accum, double *out, size_t out_len);
+MUDSC_API mudsc_status mudsc_accum_covariance(double *out, size_t capacity, size_t *needed,
+                                              mudsc_accum *accum);
 
-/** The NC means.  out_len >= NC.  As _correlation(). */
-MUDSC_API mudsc_status mudsc_accum_means(mudsc_accum *accum, double *out, size_t out_len);
+/** The NC means (*needed = NC).  As _correlation(). */
+MUDSC_API mudsc_status mudsc_accum_means(double *out, size_t capacity, size_t *needed,
+                                         mudsc_accum *accum);
 
 /** The NC population standard deviations sqrt(max(Sigma[u][u], 0)).  As _means(). */
-MUDSC_API mudsc_status mudsc_accum_stddevs(mudsc_accum *accum, double *out, size_t out_len);
+MUDSC_API mudsc_status mudsc_accum_stddevs(double *out, size_t capacity, size_t *needed,
+                                           mudsc_accum *accum);
 
 /**
  * Add src's statistics into dst: afterwards dst describes the union of the
@@ -188,7 +195,7 @@ MUDSC_API mudsc_status mudsc_accum_merge(mudsc_accum *dst, mudsc_accum *src);
  *              u64      FNV-1a 64 hash of every byte before it
  * Options (non-finite policy, max_lead, threads) and block_rows are not stored.
  */
-MUDSC_API mudsc_status mudsc_accum_serialize(mudsc_accum *accum, void **out_buf, size_t *out_len);
+MUDSC_API mudsc_status mudsc_accum_serialize(void **out_buf, size_t *out_len, mudsc_accum *accum);
 
 /**
  * Rebuild an accumulator from mudsc_accum_serialize() bytes, with the given

@@ -41,7 +41,23 @@ MUDSC_BEGIN_DECLS
 /**
  * Status of every fallible call.  0 is success; errors are negative and
  * their values are part of the ABI: they are never renumbered and new codes
- * are only appended.  mudsc_last_error() holds the matching message.
+ * are only appended.  mudsc_error_message() holds the matching message.
+ *
+ * Conventions of every call: out-parameters come first, then the object,
+ * then the other arguments.  Globals are named object_verb
+ * (mudsc_error_message, mudsc_blas_set_threads, mudsc_log_set_callback).
+ * Model counts are int32_t.  Models a call only reads are passed as
+ * `const mudsc_model *const *`.
+ *
+ * Array getters follow one sizing rule:
+ *     mudsc_status f(T *out, size_t capacity, size_t *needed, const obj *o, ...)
+ * *needed (may be NULL) receives the number of elements whenever it is
+ * known (also with MUDSC_E_RANGE; an error that comes before it, such as a
+ * NULL object, a bad index or MUDSC_E_STATE, leaves it untouched).
+ * capacity 0 asks for the size only: out may be NULL, nothing is written,
+ * MUDSC_OK.  0 < capacity < *needed is MUDSC_E_RANGE and nothing is
+ * written; out NULL with capacity > 0 is MUDSC_E_INVALID.  Otherwise the
+ * first *needed elements of out are written.
  */
 typedef enum mudsc_status {
 	MUDSC_OK = 0,
@@ -72,13 +88,13 @@ MUDSC_API const char *mudsc_status_name(mudsc_status status);
  * wrong, naming the argument.  Never NULL ("no error" when none).  The
  * pointer is valid until the next libmudsc call on the same thread.
  */
-MUDSC_API const char *mudsc_last_error(void);
+MUDSC_API const char *mudsc_error_message(void);
 
 /** The status of the last error raised on the calling thread (MUDSC_OK if none). */
-MUDSC_API mudsc_status mudsc_last_status(void);
+MUDSC_API mudsc_status mudsc_error_status(void);
 
 /** Forget the calling thread's last error. */
-MUDSC_API void mudsc_clear_error(void);
+MUDSC_API void mudsc_error_clear(void);
 
 /** Severity of a log message. */
 typedef enum mudsc_log_level {
@@ -96,7 +112,7 @@ typedef void (*mudsc_log_fn)(mudsc_log_level level, const char *message, void *u
  * level it receives.  Not thread-safe against concurrent library calls: set
  * it once at start-up.
  */
-MUDSC_API void mudsc_set_log_callback(mudsc_log_fn fn, mudsc_log_level max_level, void *user);
+MUDSC_API void mudsc_log_set_callback(mudsc_log_fn fn, mudsc_log_level max_level, void *user);
 
 /** Element types: every dtype of the safetensors format. */
 typedef enum mudsc_dtype {
@@ -125,8 +141,11 @@ MUDSC_API size_t mudsc_dtype_size(mudsc_dtype dtype);
 /** The safetensors name of dtype ("F32", "BF16", ...), NULL for an unknown value. */
 MUDSC_API const char *mudsc_dtype_name(mudsc_dtype dtype);
 
-/** Look up a dtype by its safetensors name (case-sensitive).  MUDSC_E_NOT_FOUND if unknown. */
-MUDSC_API mudsc_status mudsc_dtype_from_name(mudsc_dtype *out, const char *name);
+/**
+ * Look up a dtype by its safetensors name (case-sensitive): *out receives
+ * its mudsc_dtype value.  MUDSC_E_NOT_FOUND if unknown.
+ */
+MUDSC_API mudsc_status mudsc_dtype_from_name(int32_t *out, const char *name);
 
 /** 1 if numeric routines accept dtype (F16, BF16, F32, F64), else 0. */
 MUDSC_API int mudsc_dtype_is_float(mudsc_dtype dtype);
@@ -143,14 +162,14 @@ MUDSC_API void mudsc_free(void *ptr);
  */
 MUDSC_API const char *mudsc_blas_info(void);
 
-/** Number of threads the linked BLAS currently uses. */
-MUDSC_API int mudsc_blas_threads(void);
+/** Number of threads the linked BLAS currently uses (process-wide). */
+MUDSC_API int mudsc_blas_get_threads(void);
 
 /**
  * Set the number of threads the linked BLAS uses process-wide (n >= 1).
  * Matchers may set it per run; see their thread option.
  */
-MUDSC_API mudsc_status mudsc_set_blas_threads(int n);
+MUDSC_API mudsc_status mudsc_blas_set_threads(int n);
 
 /**
  * Options structs that grow.  Every options struct of the API

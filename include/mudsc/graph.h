@@ -46,8 +46,8 @@ MUDSC_API void mudsc_graph_free(mudsc_graph *graph);
  * width >= 1 and groups >= 1 with width % groups == 0 (MUDSC_E_SHAPE).
  * index (may be NULL) receives the point's index, which is its order.
  */
-MUDSC_API mudsc_status mudsc_graph_add_point(mudsc_graph *graph, const char *name, int64_t width,
-                                             int64_t groups, size_t *index);
+MUDSC_API mudsc_status mudsc_graph_add_point(size_t *index, mudsc_graph *graph, const char *name,
+                                             int64_t width, int64_t groups);
 
 /**
  * Record where the host observes point's activations: a module or tensor
@@ -118,23 +118,23 @@ typedef struct mudsc_split_info {
 MUDSC_API size_t mudsc_graph_point_count(const mudsc_graph *graph);
 
 /** The index-th point (MUDSC_E_RANGE past the end). */
-MUDSC_API mudsc_status mudsc_graph_point_at(const mudsc_graph *graph, size_t index,
-                                            mudsc_point_info *out);
+MUDSC_API mudsc_status mudsc_graph_point_at(mudsc_point_info *out, const mudsc_graph *graph,
+                                            size_t index);
 
 /** The index of the point called name (MUDSC_E_NOT_FOUND if absent). */
-MUDSC_API mudsc_status mudsc_graph_point_find(const mudsc_graph *graph, const char *name,
-                                              size_t *index);
+MUDSC_API mudsc_status mudsc_graph_point_find(size_t *index, const mudsc_graph *graph,
+                                              const char *name);
 
 /** The index-th binding of point `point`, in the order they were added (MUDSC_E_RANGE). */
-MUDSC_API mudsc_status mudsc_graph_binding_at(const mudsc_graph *graph, size_t point,
-                                              size_t index, mudsc_binding_info *out);
+MUDSC_API mudsc_status mudsc_graph_binding_at(mudsc_binding_info *out, const mudsc_graph *graph,
+                                              size_t point, size_t index);
 
 /** Number of split declarations (0 for NULL). */
 MUDSC_API size_t mudsc_graph_split_count(const mudsc_graph *graph);
 
 /** The index-th split declaration (MUDSC_E_RANGE past the end). */
-MUDSC_API mudsc_status mudsc_graph_split_at(const mudsc_graph *graph, size_t index,
-                                            mudsc_split_info *out);
+MUDSC_API mudsc_status mudsc_graph_split_at(mudsc_split_info *out, const mudsc_graph *graph,
+                                            size_t index);
 
 /* ---- validation ------------------------------------------------------- */
 
@@ -147,18 +147,16 @@ MUDSC_API mudsc_status mudsc_graph_split_at(const mudsc_graph *graph, size_t ind
  * sizes.
  */
 MUDSC_API mudsc_status mudsc_graph_validate(const mudsc_graph *graph,
-                                            const mudsc_model *const *models, size_t n_models);
+                                            const mudsc_model *const *models, int32_t n_models);
 
 /**
  * The tensors of `model` bound to no point (merged by plain averaging), as
- * indices into the model's insertion order (names via mudsc_model_at()).
- * Writes at most `capacity` indices to out_indices (may be NULL with
- * capacity 0) and the total number to *out_count, so a first call with
- * capacity 0 sizes the array.
+ * indices into the model's insertion order (names via mudsc_model_at()),
+ * in that order.  The sizing rule of array getters (common.h): a first
+ * call with capacity 0 gives the count in *needed.
  */
-MUDSC_API mudsc_status mudsc_graph_unbound(const mudsc_graph *graph, const mudsc_model *model,
-                                           size_t *out_indices, size_t capacity,
-                                           size_t *out_count);
+MUDSC_API mudsc_status mudsc_graph_unbound(size_t *out, size_t capacity, size_t *needed,
+                                           const mudsc_graph *graph, const mudsc_model *model);
 
 /* ---- JSON (docs/graph-format.md) -------------------------------------- */
 
@@ -180,8 +178,8 @@ MUDSC_API mudsc_status mudsc_graph_load_json(mudsc_graph **out, const char *path
  * bytes.  *out_text is owned by the caller (mudsc_free()); out_len (may
  * be NULL) receives its length without the NUL.
  */
-MUDSC_API mudsc_status mudsc_graph_to_json(const mudsc_graph *graph, char **out_text,
-                                           size_t *out_len);
+MUDSC_API mudsc_status mudsc_graph_to_json(char **out_text, size_t *out_len,
+                                           const mudsc_graph *graph);
 
 /** Write mudsc_graph_to_json() to path (replaced atomically through a temporary file). */
 MUDSC_API mudsc_status mudsc_graph_save_json(const mudsc_graph *graph, const char *path);

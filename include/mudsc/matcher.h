@@ -90,12 +90,14 @@ MUDSC_API mudsc_status mudsc_matcher_options_init(mudsc_matcher_options *opts);
  * Create a matcher for n_models >= 2 models described by graph.  The graph
  * is validated against every model (mudsc_graph_validate) and bound tensors
  * must agree in dtype and shape across models (MUDSC_E_MISMATCH).  The
- * models are frozen (mudsc_model_freeze); graph and models must outlive the
- * matcher unchanged.  opts may be NULL for the defaults; out-of-range
- * options give MUDSC_E_INVALID naming the field.
+ * matcher only reads the models, and keeps them immutable: each model not
+ * yet frozen is frozen (as by mudsc_model_freeze; the flag is atomic, so
+ * matchers created on several threads may share models).  Graph and models
+ * must outlive the matcher unchanged.  opts may be NULL for the defaults;
+ * out-of-range options give MUDSC_E_INVALID naming the field.
  */
 MUDSC_API mudsc_status mudsc_matcher_new(mudsc_matcher **out, const mudsc_graph *graph,
-                                         mudsc_model *const *models, int32_t n_models,
+                                         const mudsc_model *const *models, int32_t n_models,
                                          const mudsc_matcher_options *opts);
 
 /** Free a matcher.  NULL is a no-op. */
@@ -134,10 +136,11 @@ MUDSC_API int32_t mudsc_matcher_best_sweep(const mudsc_matcher *matcher);
 
 /**
  * The objective of each sweep of the last run (mean over points of the
- * combined matched similarity).  Writes min(capacity, sweeps) values.
+ * combined matched similarity); *needed = the sweeps.  The sizing rule of
+ * array getters (common.h).  MUDSC_E_STATE before a successful run.
  */
-MUDSC_API mudsc_status mudsc_matcher_objectives(const mudsc_matcher *matcher, double *out,
-                                                size_t capacity);
+MUDSC_API mudsc_status mudsc_matcher_objectives(double *out, size_t capacity, size_t *needed,
+                                                const mudsc_matcher *matcher);
 
 /**
  * Point results of the last run: *width_out = C' (C for align), and
@@ -145,17 +148,19 @@ MUDSC_API mudsc_status mudsc_matcher_objectives(const mudsc_matcher *matcher, do
  * Either output may be NULL.  MUDSC_E_STATE before a successful run,
  * MUDSC_E_RANGE for a bad point.
  */
-MUDSC_API mudsc_status mudsc_matcher_point_result(const mudsc_matcher *matcher, size_t point,
-                                                  int64_t *width_out, double *scores);
+MUDSC_API mudsc_status mudsc_matcher_point_result(int64_t *width_out, double *scores,
+                                                  const mudsc_matcher *matcher, size_t point);
 
 /**
- * The merged unit of every stacked unit u = i*C + c of the point (len =
- * N*C).  This is the correspondence: P[u, out[u]] = 1; the merge matrix of
- * model i is its block with each column divided by model i's member count,
- * the unmerge matrix the block itself.
+ * The merged unit of every stacked unit u = i*C + c of the point
+ * (*needed = N*C).  This is the correspondence: P[u, out[u]] = 1; the merge
+ * matrix of model i is its block with each column divided by model i's
+ * member count, the unmerge matrix the block itself.  The sizing rule of
+ * array getters (common.h); MUDSC_E_RANGE for a bad point, MUDSC_E_STATE
+ * (with capacity > 0) before a successful run.
  */
-MUDSC_API mudsc_status mudsc_matcher_assignment(const mudsc_matcher *matcher, size_t point,
-                                                int64_t *out, size_t len);
+MUDSC_API mudsc_status mudsc_matcher_assignment(int64_t *out, size_t capacity, size_t *needed,
+                                                const mudsc_matcher *matcher, size_t point);
 
 /** Which matrix mudsc_matcher_matrix() returns. */
 typedef enum mudsc_matrix_kind {
@@ -166,18 +171,23 @@ typedef enum mudsc_matrix_kind {
 
 /**
  * Model `model`'s C x C' merge or unmerge matrix of the point, row-major
- * (len = C * C'; C' from mudsc_matcher_point_result()).
+ * (*needed = C * C'; C' from mudsc_matcher_point_result()).  The sizing
+ * rule of array getters (common.h); MUDSC_E_STATE before a successful run,
+ * MUDSC_E_RANGE for a bad point or model, MUDSC_E_INVALID for a bad kind.
  */
-MUDSC_API mudsc_status mudsc_matcher_matrix(const mudsc_matcher *matcher, size_t point,
-                                            int32_t model, mudsc_matrix_kind kind, double *out,
-                                            size_t len);
+MUDSC_API mudsc_status mudsc_matcher_matrix(double *out, size_t capacity, size_t *needed,
+                                            const mudsc_matcher *matcher, size_t point,
+                                            int32_t model, mudsc_matrix_kind kind);
 
 /**
- * Align only: out[j] (len = C) = the unit of `model` matched to anchor unit j
- * (the identity for model 0).  MUDSC_E_STATE for zip results.
+ * Align only: out[j] (*needed = C) = the unit of `model` matched to anchor
+ * unit j (the identity for model 0).  The sizing rule of array getters
+ * (common.h); MUDSC_E_RANGE for a bad point or model, MUDSC_E_STATE (with
+ * capacity > 0) before a successful run or for zip results.
  */
-MUDSC_API mudsc_status mudsc_matcher_permutation(const mudsc_matcher *matcher, size_t point,
-                                                 int32_t model, int64_t *out, size_t len);
+MUDSC_API mudsc_status mudsc_matcher_permutation(int64_t *out, size_t capacity, size_t *needed,
+                                                 const mudsc_matcher *matcher, size_t point,
+                                                 int32_t model);
 
 /**
  * The merged model: every tensor of model 0's order, bound ones transformed

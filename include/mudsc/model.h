@@ -60,11 +60,15 @@ MUDSC_API mudsc_status mudsc_model_remove(mudsc_model *model, const char *name);
 /** Number of tensors. */
 MUDSC_API size_t mudsc_model_count(const mudsc_model *model);
 
-/** The index-th tensor in insertion order (MUDSC_E_RANGE past the end).  out is borrowed. */
-MUDSC_API mudsc_status mudsc_model_at(const mudsc_model *model, size_t index, mudsc_tensor *out);
+/** The index-th tensor in insertion order (MUDSC_E_RANGE past the end).  *out is borrowed. */
+MUDSC_API mudsc_status mudsc_model_at(mudsc_tensor *out, const mudsc_model *model, size_t index);
 
-/** The tensor called name (MUDSC_E_NOT_FOUND if absent).  out is borrowed.  out may be NULL to test presence. */
-MUDSC_API mudsc_status mudsc_model_find(const mudsc_model *model, const char *name, mudsc_tensor *out);
+/**
+ * The tensor called name (MUDSC_E_NOT_FOUND if absent).  *out is borrowed;
+ * out may be NULL to test presence.
+ */
+MUDSC_API mudsc_status mudsc_model_find(mudsc_tensor *out, const mudsc_model *model,
+                                        const char *name);
 
 /** Set (or replace) a metadata entry.  Both strings are copied. */
 MUDSC_API mudsc_status mudsc_model_set_meta(mudsc_model *model, const char *key, const char *value);
@@ -75,9 +79,9 @@ MUDSC_API const char *mudsc_model_get_meta(const mudsc_model *model, const char 
 /** Number of metadata entries. */
 MUDSC_API size_t mudsc_model_meta_count(const mudsc_model *model);
 
-/** The index-th metadata entry in insertion order; key and value are borrowed. */
-MUDSC_API mudsc_status mudsc_model_meta_at(const mudsc_model *model, size_t index,
-                                           const char **key, const char **value);
+/** The index-th metadata entry in insertion order; *key and *value are borrowed. */
+MUDSC_API mudsc_status mudsc_model_meta_at(const char **key, const char **value,
+                                           const mudsc_model *model, size_t index);
 
 /** Make the model immutable: every later mutation fails with MUDSC_E_STATE.  Idempotent. */
 MUDSC_API mudsc_status mudsc_model_freeze(mudsc_model *model);
@@ -116,7 +120,8 @@ MUDSC_API mudsc_status mudsc_model_save(const mudsc_model *model, const char *pa
  * Serialize to safetensors bytes in memory.  *out_buf is owned by the
  * caller (release with mudsc_free()).
  */
-MUDSC_API mudsc_status mudsc_model_save_buffer(const mudsc_model *model, void **out_buf, size_t *out_len);
+MUDSC_API mudsc_status mudsc_model_save_buffer(void **out_buf, size_t *out_len,
+                                               const mudsc_model *model);
 
 MUDSC_END_DECLS
 

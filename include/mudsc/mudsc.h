@@ -9,7 +9,7 @@
  *   mudsc_matcher  the MuDSC loop, correspondences, merged model matcher.h
  *
  * Conventions: every fallible call returns mudsc_status (0 = MUDSC_OK) and
- * sets a thread-local message (mudsc_last_error()); constructors fill
+ * sets a thread-local message (mudsc_error_message()); constructors fill
  * T **out; mudsc_T_free(NULL) is a no-op; the library never aborts and
  * never prints.
  *

@@ -185,7 +185,7 @@ static int64_t max_seen(const mudsc_accum *acc)
 	return m;
 }
 
-MUDSC_API mudsc_status mudsc_accum_count(const mudsc_accum *accum, int32_t model, int64_t *out)
+MUDSC_API mudsc_status mudsc_accum_count(int64_t *out, const mudsc_accum *accum, int32_t model)
 {
 	MUDSC__CHECK_NULL(accum);
 	MUDSC__CHECK_NULL(out);
@@ -681,22 +681,26 @@ MUDSC_API mudsc_status mudsc_accum_update(mudsc_accum *accum, int32_t model,
 
 /* ---- results ----------------------------------------------------------- */
 
-static mudsc_status ready(mudsc_accum *acc, const double *out, size_t out_len, size_t need,
-                          const char *fn)
+/* The sizing rule for a result of n_stacked^k elements (k = 1 or 2), then
+ * the statistics' state; *fill: write the result. */
+static mudsc_status ready(bool *fill, mudsc_accum *acc, const double *out, size_t capacity,
+                          size_t *needed, int k, const char *fn)
 {
 	mudsc_status st;
 
-	if (acc == NULL || out == NULL)
-		return mudsc__err(MUDSC_E_INVALID, "%s: argument '%s' is NULL", fn,
-		                 acc == NULL ? "accum" : "out");
-	if (out_len < need)
-		return mudsc__err(MUDSC_E_SHAPE, "%s: argument 'out_len' = %zu, need %zu", fn, out_len,
-		                 need);
+	*fill = false;
+	if (acc == NULL)
+		return mudsc__err(MUDSC_E_INVALID, "%s: argument 'accum' is NULL", fn);
+	st = mudsc__array_out(fill, out, capacity, needed, k == 1 ? acc->nc : acc->nc * acc->nc, fn);
+	if (st != MUDSC_OK || !*fill)
+		return st;
+	*fill = false;
 	st = mudsc__accum_settle(acc, fn);
 	if (st != MUDSC_OK)
 		return st;
 	if (acc->done == 0)
 		return mudsc__err(MUDSC_E_STATE, "%s: no observations yet", fn);
+	*fill = true;
 	return MUDSC_OK;
 }
 
@@ -720,25 +724,27 @@ static void mirror_upper(double *out, size_t nc)
 			out[b * nc + a] = out[a * nc + b];
 }
 
-MUDSC_API mudsc_status mudsc_accum_covariance(mudsc_accum *accum, double *out, size_t out_len)
+MUDSC_API mudsc_status mudsc_accum_covariance(double *out, size_t capacity, size_t *needed,
+                                              mudsc_accum *accum)
 {
-	mudsc_status st = ready(accum, out, out_len, accum ? accum->nc * accum->nc : 0,
-	                        "mudsc_accum_covariance");
+	bool fill;
+	mudsc_status st = ready(&fill, accum, out, capacity, needed, 2, "mudsc_accum_covariance");
 
-	if (st != MUDSC_OK)
+	if (!fill)
 		return st;
 	covariance_upper(accum, out);
 	mirror_upper(out, accum->nc);
 	return MUDSC_OK;
 }
 
-MUDSC_API mudsc_status mudsc_accum_correlation(mudsc_accum *accum, double *out, size_t out_len)
+MUDSC_API mudsc_status mudsc_accum_correlation(double *out, size_t capacity, size_t *needed,
+                                               mudsc_accum *accum)
 {
-	mudsc_status st = ready(accum, out, out_len, accum ? accum->nc * accum->nc : 0,
-	                        "mudsc_accum_correlation");
+	bool fill;
+	mudsc_status st = ready(&fill, accum, out, capacity, needed, 2, "mudsc_accum_correlation");
 	size_t nc;
 
-	if (st != MUDSC_OK)
+	if (!fill)
 		return st;
 	nc = accum->nc;
 	covariance_upper(accum, out);
@@ -756,23 +762,27 @@ MUDSC_API mudsc_status mudsc_accum_correlation(mudsc_accum *accum, double *out, 
 	return MUDSC_OK;
 }
 
-MUDSC_API mudsc_status mudsc_accum_means(mudsc_accum *accum, double *out, size_t out_len)
+MUDSC_API mudsc_status mudsc_accum_means(double *out, size_t capacity, size_t *needed,
+                                         mudsc_accum *accum)
 {
-	mudsc_status st = ready(accum, out, out_len, accum ? accum->nc : 0, "mudsc_accum_means");
+	bool fill;
+	mudsc_status st = ready(&fill, accum, out, capacity, needed, 1, "mudsc_accum_means");
 
-	if (st != MUDSC_OK)
+	if (!fill)
 		return st;
 	for (size_t u = 0; u < accum->nc; u++)
 		out[u] = accum->shift[u] + accum->sum[u] / (double)accum->done;
 	return MUDSC_OK;
 }
 
-MUDSC_API mudsc_status mudsc_accum_stddevs(mudsc_accum *accum, double *out, size_t out_len)
+MUDSC_API mudsc_status mudsc_accum_stddevs(double *out, size_t capacity, size_t *needed,
+                                           mudsc_accum *accum)
 {
-	mudsc_status st = ready(accum, out, out_len, accum ? accum->nc : 0, "mudsc_accum_stddevs");
+	bool fill;
+	mudsc_status st = ready(&fill, accum, out, capacity, needed, 1, "mudsc_accum_stddevs");
 	const double n = accum && accum->done ? (double)accum->done : 1.0;
 
-	if (st != MUDSC_OK)
+	if (!fill)
 		return st;
 	for (size_t u = 0; u < accum->nc; u++) {
 		const double m = accum->sum[u] / n;

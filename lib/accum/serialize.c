@@ -83,7 +83,7 @@ static bool serialized_size(uint64_t nc, size_t *out)
 	       mudsc__add_size(body, ACCUM_HEADER + 8, out);
 }
 
-MUDSC_API mudsc_status mudsc_accum_serialize(mudsc_accum *accum, void **out_buf, size_t *out_len)
+MUDSC_API mudsc_status mudsc_accum_serialize(void **out_buf, size_t *out_len, mudsc_accum *accum)
 {
 	unsigned char *buf, *p;
 	size_t len, nc;

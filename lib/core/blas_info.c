@@ -21,7 +21,7 @@ MUDSC_API const char *mudsc_blas_info(void)
 	return info;
 }
 
-MUDSC_API int mudsc_blas_threads(void)
+MUDSC_API int mudsc_blas_get_threads(void)
 {
 #if defined(MUDSC_BLAS_BLIS)
 	/* -1 means "not set": BLIS then runs single-threaded unless its
@@ -33,10 +33,10 @@ MUDSC_API int mudsc_blas_threads(void)
 #endif
 }
 
-MUDSC_API mudsc_status mudsc_set_blas_threads(int n)
+MUDSC_API mudsc_status mudsc_blas_set_threads(int n)
 {
 	if (n < 1)
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_set_blas_threads: n = %d, must be >= 1", n);
+		return mudsc__err(MUDSC_E_INVALID, "mudsc_blas_set_threads: n = %d, must be >= 1", n);
 #if defined(MUDSC_BLAS_BLIS)
 	bli_thread_set_num_threads(n);
 #else

@@ -59,6 +59,14 @@ static inline bool mudsc__add_size(size_t a, size_t b, size_t *out)
  * a negative entry. */
 bool mudsc__shape_numel(int32_t rank, const int64_t *shape, size_t *out);
 
+/* The sizing rule of every array getter (common.h): *needed (may be NULL)
+ * receives count; capacity 0 asks for the size only; out NULL with
+ * capacity > 0 is MUDSC_E_INVALID and capacity < count MUDSC_E_RANGE
+ * (messages naming fn).  *fill is true when the caller is to write count
+ * elements to out: on MUDSC_OK with capacity > 0. */
+mudsc_status mudsc__array_out(bool *fill, const void *out, size_t capacity, size_t *needed,
+                             size_t count, const char *fn);
+
 /* Argument checks that name the argument in the message. */
 #define MUDSC__CHECK_ARG(cond, name)                                                            \
 	do {                                                                                       \

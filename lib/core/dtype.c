@@ -38,13 +38,13 @@ MUDSC_API const char *mudsc_dtype_name(mudsc_dtype dtype)
 	return dtype_valid(dtype) ? dtype_table[dtype].name : NULL;
 }
 
-MUDSC_API mudsc_status mudsc_dtype_from_name(mudsc_dtype *out, const char *name)
+MUDSC_API mudsc_status mudsc_dtype_from_name(int32_t *out, const char *name)
 {
 	MUDSC__CHECK_NULL(out);
 	MUDSC__CHECK_NULL(name);
-	for (int i = 0; i < MUDSC_DTYPE_COUNT_; i++) {
+	for (int32_t i = 0; i < MUDSC_DTYPE_COUNT_; i++) {
 		if (strcmp(dtype_table[i].name, name) == 0) {
-			*out = (mudsc_dtype)i;
+			*out = i;
 			return MUDSC_OK;
 		}
 	}

@@ -58,17 +58,17 @@ MUDSC_API const char *mudsc_status_name(mudsc_status status)
 	return e ? e->name : "MUDSC_E_UNKNOWN";
 }
 
-MUDSC_API const char *mudsc_last_error(void)
+MUDSC_API const char *mudsc_error_message(void)
 {
 	return last_status == MUDSC_OK ? "no error" : last_message;
 }
 
-MUDSC_API mudsc_status mudsc_last_status(void)
+MUDSC_API mudsc_status mudsc_error_status(void)
 {
 	return last_status;
 }
 
-MUDSC_API void mudsc_clear_error(void)
+MUDSC_API void mudsc_error_clear(void)
 {
 	last_status = MUDSC_OK;
 	last_message[0] = '\0';

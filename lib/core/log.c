@@ -12,7 +12,7 @@ static mudsc_log_fn log_fn;
 static void *log_user;
 static mudsc_log_level log_max = MUDSC_LOG_WARNING;
 
-MUDSC_API void mudsc_set_log_callback(mudsc_log_fn fn, mudsc_log_level max_level, void *user)
+MUDSC_API void mudsc_log_set_callback(mudsc_log_fn fn, mudsc_log_level max_level, void *user)
 {
 	log_fn = fn;
 	log_user = user;

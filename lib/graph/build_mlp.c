@@ -48,7 +48,7 @@ static mudsc_status add_hidden(mudsc_graph *g, const mudsc_mlp_options *o, size_
 
 	if ((st = layer_name(layer, o, k)) != MUDSC_OK || (st = layer_name(next, o, k + 1)) != MUDSC_OK)
 		return st;
-	if ((st = mudsc_graph_add_point(g, layer, o->hidden[k], 1, &p)) != MUDSC_OK ||
+	if ((st = mudsc_graph_add_point(&p, g, layer, o->hidden[k], 1)) != MUDSC_OK ||
 	    (st = mudsc_graph_set_site(g, p, layer, -1)) != MUDSC_OK)
 		return st;
 	mudsc__graph_namef(t, sizeof t, "%s.weight", layer);

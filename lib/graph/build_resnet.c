@@ -126,7 +126,7 @@ static mudsc_status new_point(struct ctx *c, const char *name, int64_t width, co
 	mudsc_status st;
 
 	mudsc__graph_namef(full, sizeof full, "%s%s", c->o->prefix, name);
-	if ((st = mudsc_graph_add_point(c->g, full, width, c->groups, p)) != MUDSC_OK)
+	if ((st = mudsc_graph_add_point(p, c->g, full, width, c->groups)) != MUDSC_OK)
 		return st;
 	mudsc__graph_namef(full, sizeof full, "%s%s", c->o->prefix, site);
 	return mudsc_graph_set_site(c->g, *p, full, 1);

@@ -55,7 +55,7 @@ static mudsc_status named_point(struct ctx *c, const char *blk, const char *what
 	mudsc_status st;
 
 	mudsc__graph_namef(name, sizeof name, "%s.%s", blk, what);
-	if ((st = mudsc_graph_add_point(c->g, name, width, groups, p)) != MUDSC_OK)
+	if ((st = mudsc_graph_add_point(p, c->g, name, width, groups)) != MUDSC_OK)
 		return st;
 	mudsc__graph_namef(name, sizeof name, "%s.%s", blk, site);
 	return mudsc_graph_set_site(c->g, *p, name, -1);
@@ -164,7 +164,7 @@ static mudsc_status build_blocks(struct ctx *c)
 	mudsc_status st;
 
 	mudsc__graph_namef(t, sizeof t, "%sresidual", c->o->prefix);
-	if ((st = mudsc_graph_add_point(c->g, t, c->o->dim, 1, &c->res)) != MUDSC_OK)
+	if ((st = mudsc_graph_add_point(&c->res, c->g, t, c->o->dim, 1)) != MUDSC_OK)
 		return st;
 	mudsc__graph_namef(t, sizeof t, "%snorm", c->o->prefix);
 	if ((st = mudsc_graph_set_site(c->g, c->res, t, -1)) != MUDSC_OK ||

@@ -50,8 +50,8 @@ MUDSC_API void mudsc_graph_free(mudsc_graph *graph)
 	free(graph);
 }
 
-MUDSC_API mudsc_status mudsc_graph_add_point(mudsc_graph *graph, const char *name, int64_t width,
-                                             int64_t groups, size_t *index)
+MUDSC_API mudsc_status mudsc_graph_add_point(size_t *index, mudsc_graph *graph, const char *name,
+                                             int64_t width, int64_t groups)
 {
 	struct graph_point p = {0};
 	mudsc_status st;
@@ -309,8 +309,8 @@ MUDSC_API size_t mudsc_graph_point_count(const mudsc_graph *graph)
 	return graph ? graph->n_points : 0;
 }
 
-MUDSC_API mudsc_status mudsc_graph_point_at(const mudsc_graph *graph, size_t index,
-                                            mudsc_point_info *out)
+MUDSC_API mudsc_status mudsc_graph_point_at(mudsc_point_info *out, const mudsc_graph *graph,
+                                            size_t index)
 {
 	const struct graph_point *p;
 
@@ -329,8 +329,8 @@ MUDSC_API mudsc_status mudsc_graph_point_at(const mudsc_graph *graph, size_t ind
 	return MUDSC_OK;
 }
 
-MUDSC_API mudsc_status mudsc_graph_point_find(const mudsc_graph *graph, const char *name,
-                                              size_t *index)
+MUDSC_API mudsc_status mudsc_graph_point_find(size_t *index, const mudsc_graph *graph,
+                                              const char *name)
 {
 	size_t i;
 
@@ -343,8 +343,8 @@ MUDSC_API mudsc_status mudsc_graph_point_find(const mudsc_graph *graph, const ch
 	return MUDSC_OK;
 }
 
-MUDSC_API mudsc_status mudsc_graph_binding_at(const mudsc_graph *graph, size_t point,
-                                              size_t index, mudsc_binding_info *out)
+MUDSC_API mudsc_status mudsc_graph_binding_at(mudsc_binding_info *out, const mudsc_graph *graph,
+                                              size_t point, size_t index)
 {
 	const struct graph_point *p;
 	const struct graph_binding *b;
@@ -372,8 +372,8 @@ MUDSC_API size_t mudsc_graph_split_count(const mudsc_graph *graph)
 	return graph ? graph->n_splits : 0;
 }
 
-MUDSC_API mudsc_status mudsc_graph_split_at(const mudsc_graph *graph, size_t index,
-                                            mudsc_split_info *out)
+MUDSC_API mudsc_status mudsc_graph_split_at(mudsc_split_info *out, const mudsc_graph *graph,
+                                            size_t index)
 {
 	const struct graph_split *s;
 

@@ -30,7 +30,7 @@ static mudsc_status at_place(mudsc_status st, const char *path)
 
 	if (st == MUDSC_E_NOMEM)
 		return st;
-	snprintf(msg, sizeof msg, "%s", mudsc_last_error());
+	snprintf(msg, sizeof msg, "%s", mudsc_error_message());
 	return mudsc__err(st == MUDSC_E_SHAPE ? MUDSC_E_SHAPE : MUDSC_E_PARSE, "graph JSON: %s: %s",
 	                 path, msg);
 }
@@ -200,7 +200,7 @@ static mudsc_status load_point(mudsc_graph *g, json_t *jp, const char *path)
 	if (width % groups != 0)
 		return mudsc__err(MUDSC_E_SHAPE, "graph JSON: %s.groups: %lld does not divide width %lld",
 		                 path, (long long)groups, (long long)width);
-	if ((st = mudsc_graph_add_point(g, name, width, groups, &index)) != MUDSC_OK)
+	if ((st = mudsc_graph_add_point(&index, g, name, width, groups)) != MUDSC_OK)
 		return at_place(st, path);
 	site = json_object_get(jp, "site");
 	if (site != NULL && (st = load_site(g, index, site, path)) != MUDSC_OK)
@@ -425,8 +425,8 @@ static json_t *dump_graph(const mudsc_graph *g)
 	return root;
 }
 
-MUDSC_API mudsc_status mudsc_graph_to_json(const mudsc_graph *graph, char **out_text,
-                                           size_t *out_len)
+MUDSC_API mudsc_status mudsc_graph_to_json(char **out_text, size_t *out_len,
+                                           const mudsc_graph *graph)
 {
 	json_t *root;
 	char *text, *with_nl;
@@ -478,7 +478,7 @@ MUDSC_API mudsc_status mudsc_graph_save_json(const mudsc_graph *graph, const cha
 
 	MUDSC__CHECK_NULL(graph);
 	MUDSC__CHECK_NULL(path);
-	if ((st = mudsc_graph_to_json(graph, &text, &t.len)) != MUDSC_OK)
+	if ((st = mudsc_graph_to_json(&text, &t.len, graph)) != MUDSC_OK)
 		return st;
 	t.text = text;
 	st = mudsc__atomic_write("mudsc_graph_save_json", path, write_text, &t);

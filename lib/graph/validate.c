@@ -128,14 +128,14 @@ static mudsc_status same_shapes(const mudsc_graph *graph, const mudsc_model *con
 }
 
 MUDSC_API mudsc_status mudsc_graph_validate(const mudsc_graph *graph,
-                                            const mudsc_model *const *models, size_t n_models)
+                                            const mudsc_model *const *models, int32_t n_models)
 {
 	mudsc_status st;
 
 	MUDSC__CHECK_NULL(graph);
 	MUDSC__CHECK_NULL(models);
 	MUDSC__CHECK_ARG(n_models >= 1, "n_models");
-	for (size_t m = 0; m < n_models; m++) {
+	for (size_t m = 0; m < (size_t)n_models; m++) {
 		if (models[m] == NULL)
 			return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_validate: models[%zu] is NULL", m);
 		if ((st = validate_one(graph, models[m], m)) != MUDSC_OK)
@@ -160,30 +160,44 @@ static mudsc_status bound_names(const mudsc_graph *graph, struct mudsc__strmap *
 	return MUDSC_OK;
 }
 
-MUDSC_API mudsc_status mudsc_graph_unbound(const mudsc_graph *graph, const mudsc_model *model,
-                                           size_t *out_indices, size_t capacity,
-                                           size_t *out_count)
+/* unbound[i]: tensor i of model is bound to no point; *count: how many are. */
+static mudsc_status mark_unbound(const mudsc_graph *graph, const mudsc_model *model, bool *unbound,
+                                 size_t *count)
 {
 	struct mudsc__strmap set;
-	size_t n = 0;
 
-	MUDSC__CHECK_NULL(graph);
-	MUDSC__CHECK_NULL(model);
-	MUDSC__CHECK_NULL(out_count);
-	MUDSC__CHECK_ARG(out_indices != NULL || capacity == 0, "out_indices");
 	mudsc__strmap_init(&set);
 	if (bound_names(graph, &set) != MUDSC_OK) {
 		mudsc__strmap_clear(&set);
 		return MUDSC_E_NOMEM;
 	}
+	*count = 0;
 	for (size_t i = 0; i < model->count; i++) {
-		if (mudsc__strmap_get(&set, model->tensors[i].name, NULL))
-			continue;
-		if (n < capacity)
-			out_indices[n] = i;
-		n++;
+		unbound[i] = !mudsc__strmap_get(&set, model->tensors[i].name, NULL);
+		*count += unbound[i];
 	}
 	mudsc__strmap_clear(&set);
-	*out_count = n;
 	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_graph_unbound(size_t *out, size_t capacity, size_t *needed,
+                                           const mudsc_graph *graph, const mudsc_model *model)
+{
+	bool *unbound, fill = false;
+	size_t n = 0;
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL(graph);
+	MUDSC__CHECK_NULL(model);
+	unbound = mudsc__calloc(model->count, sizeof *unbound, "unbound flags");
+	if (unbound == NULL)
+		return MUDSC_E_NOMEM;
+	st = mark_unbound(graph, model, unbound, &n);
+	if (st == MUDSC_OK)
+		st = mudsc__array_out(&fill, out, capacity, needed, n, "mudsc_graph_unbound");
+	for (size_t i = 0, k = 0; st == MUDSC_OK && fill && i < model->count; i++)
+		if (unbound[i])
+			out[k++] = i;
+	free(unbound);
+	return st;
 }

@@ -55,7 +55,7 @@ mudsc_status mudsc__similarity_rows(double *S, const double *Z, int64_t V, int64
 		                                "%lld x %lld", (long long)V, (long long)D);
 	W = prepared_rows(Z, V, D, kind);
 	if (W == NULL)
-		return mudsc_last_status();
+		return mudsc_error_status();
 	norm = mudsc__alloc((size_t)V * sizeof *norm, "similarity norms");
 	if (norm == NULL) {
 		free(W);

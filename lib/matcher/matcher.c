@@ -12,6 +12,7 @@
 #include "mudsc/matcher.h"
 #include "matcher/loop.h"
 #include "matcher/plan_build.h"
+#include "model/model.h"
 
 struct mudsc_matcher {
 	mudsc_matcher_options opts;
@@ -74,7 +75,7 @@ MUDSC_API void mudsc_matcher_free(mudsc_matcher *m)
 }
 
 MUDSC_API mudsc_status mudsc_matcher_new(mudsc_matcher **out, const mudsc_graph *graph,
-                                         mudsc_model *const *models, int32_t n_models,
+                                         const mudsc_model *const *models, int32_t n_models,
                                          const mudsc_matcher_options *opts)
 {
 	mudsc_matcher_options o;
@@ -101,7 +102,7 @@ MUDSC_API mudsc_status mudsc_matcher_new(mudsc_matcher **out, const mudsc_graph 
 	m->models = mudsc__calloc((size_t)n_models, sizeof *m->models, "models");
 	st = m->models != NULL ? MUDSC_OK : MUDSC_E_NOMEM;
 	if (st == MUDSC_OK)
-		st = mudsc__plan_build(&m->plan, graph, (const mudsc_model *const *)models, n_models);
+		st = mudsc__plan_build(&m->plan, graph, models, n_models);
 	if (st == MUDSC_OK) {
 		m->S_a = mudsc__calloc(m->plan.npoints + 1, sizeof *m->S_a, "activation similarities");
 		if (m->S_a == NULL)
@@ -112,7 +113,7 @@ MUDSC_API mudsc_status mudsc_matcher_new(mudsc_matcher **out, const mudsc_graph 
 		return st;
 	}
 	for (int32_t i = 0; i < n_models; i++) {
-		mudsc_model_freeze(models[i]);
+		mudsc__model_freeze_shared(models[i]);
 		m->models[i] = models[i];
 	}
 	m->result.sweeps = -1;
@@ -169,7 +170,7 @@ MUDSC_API mudsc_status mudsc_matcher_set_activations(mudsc_matcher *m, size_t po
 	S = mudsc__alloc(nc * nc * sizeof *S, "activation similarity");
 	if (S == NULL)
 		return MUDSC_E_NOMEM;
-	st = mudsc_accum_correlation(accum, S, nc * nc);
+	st = mudsc_accum_correlation(S, nc * nc, NULL, accum);
 	if (st != MUDSC_OK) {
 		free(S);
 		return mudsc__err_context(st, "mudsc_matcher_set_activations: point '%s'",
@@ -269,12 +270,12 @@ MUDSC_API mudsc_status mudsc_matcher_run(mudsc_matcher *m)
 		.progress_user = m->opts.progress_user,
 	};
 	if (m->opts.threads > 0) {
-		threads_before = mudsc_blas_threads();
-		mudsc_set_blas_threads(m->opts.threads);
+		threads_before = mudsc_blas_get_threads();
+		mudsc_blas_set_threads(m->opts.threads);
 	}
 	st = mudsc__loop_run(&res, &in);
 	if (threads_before > 0)
-		mudsc_set_blas_threads(threads_before);
+		mudsc_blas_set_threads(threads_before);
 	if (st != MUDSC_OK)
 		return st;
 	mudsc__loop_result_free(&m->result, m->plan.npoints);
@@ -302,21 +303,23 @@ static mudsc_status check_ran(const mudsc_matcher *m, const char *fn)
 	return MUDSC_OK;
 }
 
-MUDSC_API mudsc_status mudsc_matcher_objectives(const mudsc_matcher *m, double *out,
-                                                size_t capacity)
+MUDSC_API mudsc_status mudsc_matcher_objectives(double *out, size_t capacity, size_t *needed,
+                                                const mudsc_matcher *m)
 {
+	bool fill;
 	mudsc_status st = check_ran(m, "mudsc_matcher_objectives");
-	if (st != MUDSC_OK)
+
+	if (st == MUDSC_OK)
+		st = mudsc__array_out(&fill, out, capacity, needed, (size_t)m->result.sweeps,
+		                     "mudsc_matcher_objectives");
+	if (st != MUDSC_OK || !fill)
 		return st;
-	if (out == NULL && capacity > 0)
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_matcher_objectives: argument 'out' is NULL");
-	for (size_t k = 0; k < capacity && k < (size_t)m->result.sweeps; k++)
-		out[k] = m->result.objectives[k];
+	memcpy(out, m->result.objectives, (size_t)m->result.sweeps * sizeof *out);
 	return MUDSC_OK;
 }
 
-MUDSC_API mudsc_status mudsc_matcher_point_result(const mudsc_matcher *m, size_t point,
-                                                  int64_t *width_out, double *scores)
+MUDSC_API mudsc_status mudsc_matcher_point_result(int64_t *width_out, double *scores,
+                                                  const mudsc_matcher *m, size_t point)
 {
 	mudsc_status st = check_ran(m, "mudsc_matcher_point_result");
 	if (st == MUDSC_OK)
@@ -330,46 +333,48 @@ MUDSC_API mudsc_status mudsc_matcher_point_result(const mudsc_matcher *m, size_t
 	return MUDSC_OK;
 }
 
-MUDSC_API mudsc_status mudsc_matcher_assignment(const mudsc_matcher *m, size_t point,
-                                                int64_t *out, size_t len)
+/* The checks every per-point getter makes: the matcher, the point and the
+ * model index (0 for getters of every model). */
+static mudsc_status check_getter(const mudsc_matcher *m, size_t point, int32_t model,
+                                 const char *fn)
 {
-	mudsc_status st = check_ran(m, "mudsc_matcher_assignment");
-	if (st == MUDSC_OK)
-		st = check_point(m, point, "mudsc_matcher_assignment");
-	if (st != MUDSC_OK)
+	mudsc_status st;
+
+	if (m == NULL)
+		return mudsc__err(MUDSC_E_INVALID, "%s: argument 'matcher' is NULL", fn);
+	if ((st = check_point(m, point, fn)) != MUDSC_OK)
 		return st;
-	MUDSC__CHECK_NULL(out);
-	if (len != (size_t)stacked_width(m, point))
-		return mudsc__err(MUDSC_E_SHAPE, "mudsc_matcher_assignment: len = %zu, expected N*C = "
-		                                "%lld", len, (long long)stacked_width(m, point));
-	memcpy(out, m->result.corr[point].assign, len * sizeof *out);
+	if (model < 0 || model >= m->plan.n_models)
+		return mudsc__err(MUDSC_E_RANGE, "%s: model %d outside 0..%d", fn, (int)model,
+		                 (int)m->plan.n_models - 1);
 	return MUDSC_OK;
 }
 
-MUDSC_API mudsc_status mudsc_matcher_matrix(const mudsc_matcher *m, size_t point,
-                                            int32_t model, mudsc_matrix_kind kind, double *out,
-                                            size_t len)
+MUDSC_API mudsc_status mudsc_matcher_assignment(int64_t *out, size_t capacity, size_t *needed,
+                                                const mudsc_matcher *m, size_t point)
 {
-	mudsc_status st = check_ran(m, "mudsc_matcher_matrix");
+	static const char fn[] = "mudsc_matcher_assignment";
+	bool fill;
+	mudsc_status st = check_getter(m, point, 0, fn);
+
 	if (st == MUDSC_OK)
-		st = check_point(m, point, "mudsc_matcher_matrix");
-	if (st != MUDSC_OK)
+		st = mudsc__array_out(&fill, out, capacity, needed, (size_t)stacked_width(m, point), fn);
+	if (st != MUDSC_OK || !fill || (st = check_ran(m, fn)) != MUDSC_OK)
 		return st;
-	MUDSC__CHECK_NULL(out);
+	memcpy(out, m->result.corr[point].assign, (size_t)stacked_width(m, point) * sizeof *out);
+	return MUDSC_OK;
+}
+
+/* Model `model`'s merge or unmerge matrix of the point into out (C x C'). */
+static mudsc_status fill_matrix(double *out, const mudsc_matcher *m, size_t point, int32_t model,
+                                mudsc_matrix_kind kind)
+{
 	const struct point_corr *c = &m->result.corr[point];
 	int64_t C = m->plan.points[point].width;
-	if (model < 0 || model >= m->plan.n_models)
-		return mudsc__err(MUDSC_E_RANGE, "mudsc_matcher_matrix: model %d outside 0..%d",
-		                 (int)model, (int)m->plan.n_models - 1);
-	if (kind != MUDSC_MATRIX_MERGE && kind != MUDSC_MATRIX_UNMERGE)
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_matcher_matrix: argument 'kind' = %d is "
-		                                  "unknown", (int)kind);
-	if (len != (size_t)C * (size_t)c->width_out)
-		return mudsc__err(MUDSC_E_SHAPE, "mudsc_matcher_matrix: len = %zu, expected C * C' = "
-		                                "%lld", len, (long long)(C * c->width_out));
 	double *scale = mudsc__alloc((size_t)C * sizeof *scale, "matrix scales");
 	int64_t *counts = mudsc__alloc((size_t)m->plan.n_models * (size_t)c->width_out *
 	                              sizeof *counts, "member counts");
+
 	if (scale == NULL || counts == NULL) {
 		free(scale);
 		free(counts);
@@ -377,7 +382,7 @@ MUDSC_API mudsc_status mudsc_matcher_matrix(const mudsc_matcher *m, size_t point
 	}
 	mudsc__corr_scales(c, m->plan.n_models, C, model,
 	                  kind == MUDSC_MATRIX_MERGE ? CORR_MERGE : CORR_UNMERGE, NULL, counts, scale);
-	memset(out, 0, len * sizeof *out);
+	memset(out, 0, (size_t)C * (size_t)c->width_out * sizeof *out);
 	for (int64_t u = 0; u < C; u++)
 		out[u * c->width_out + c->assign[model * C + u]] = scale[u];
 	free(scale);
@@ -385,25 +390,45 @@ MUDSC_API mudsc_status mudsc_matcher_matrix(const mudsc_matcher *m, size_t point
 	return MUDSC_OK;
 }
 
-MUDSC_API mudsc_status mudsc_matcher_permutation(const mudsc_matcher *m, size_t point,
-                                                 int32_t model, int64_t *out, size_t len)
+MUDSC_API mudsc_status mudsc_matcher_matrix(double *out, size_t capacity, size_t *needed,
+                                            const mudsc_matcher *m, size_t point,
+                                            int32_t model, mudsc_matrix_kind kind)
 {
-	mudsc_status st = check_ran(m, "mudsc_matcher_permutation");
+	static const char fn[] = "mudsc_matcher_matrix";
+	bool fill;
+	mudsc_status st = check_getter(m, point, model, fn);
+
+	if (st == MUDSC_OK && kind != MUDSC_MATRIX_MERGE && kind != MUDSC_MATRIX_UNMERGE)
+		st = mudsc__err(MUDSC_E_INVALID, "%s: argument 'kind' = %d is unknown", fn, (int)kind);
 	if (st == MUDSC_OK)
-		st = check_point(m, point, "mudsc_matcher_permutation");
-	if (st != MUDSC_OK)
+		st = check_ran(m, fn); /* C' is a result */
+	if (st == MUDSC_OK)
+		st = mudsc__array_out(&fill, out, capacity, needed,
+		                     (size_t)m->plan.points[point].width *
+		                         (size_t)m->result.corr[point].width_out, fn);
+	if (st != MUDSC_OK || !fill)
 		return st;
-	MUDSC__CHECK_NULL(out);
-	int64_t C = m->plan.points[point].width;
+	return fill_matrix(out, m, point, model, kind);
+}
+
+MUDSC_API mudsc_status mudsc_matcher_permutation(int64_t *out, size_t capacity, size_t *needed,
+                                                 const mudsc_matcher *m, size_t point,
+                                                 int32_t model)
+{
+	static const char fn[] = "mudsc_matcher_permutation";
+	bool fill;
+	mudsc_status st = check_getter(m, point, model, fn);
+	int64_t C;
+
+	if (st == MUDSC_OK)
+		st = mudsc__array_out(&fill, out, capacity, needed, (size_t)m->plan.points[point].width,
+		                     fn);
+	if (st != MUDSC_OK || !fill || (st = check_ran(m, fn)) != MUDSC_OK)
+		return st;
 	if (m->opts.method != MUDSC_METHOD_ALIGN)
-		return mudsc__err(MUDSC_E_STATE, "mudsc_matcher_permutation: zip results are not "
-		                                "permutations; use mudsc_matcher_assignment()");
-	if (model < 0 || model >= m->plan.n_models)
-		return mudsc__err(MUDSC_E_RANGE, "mudsc_matcher_permutation: model %d outside 0..%d",
-		                 (int)model, (int)m->plan.n_models - 1);
-	if (len != (size_t)C)
-		return mudsc__err(MUDSC_E_SHAPE, "mudsc_matcher_permutation: len = %zu, expected C = "
-		                                "%lld", len, (long long)C);
+		return mudsc__err(MUDSC_E_STATE, "%s: zip results are not permutations; use "
+		                                "mudsc_matcher_assignment()", fn);
+	C = m->plan.points[point].width;
 	const int64_t *assign = m->result.corr[point].assign + (size_t)model * (size_t)C;
 	for (int64_t u = 0; u < C; u++)
 		out[assign[u]] = u;

@@ -191,7 +191,7 @@ static void fill_view(const struct model_tensor *t, mudsc_tensor *out)
 	out->nbytes = t->nbytes;
 }
 
-MUDSC_API mudsc_status mudsc_model_at(const mudsc_model *model, size_t index, mudsc_tensor *out)
+MUDSC_API mudsc_status mudsc_model_at(mudsc_tensor *out, const mudsc_model *model, size_t index)
 {
 	MUDSC__CHECK_NULL(model);
 	MUDSC__CHECK_NULL(out);
@@ -210,7 +210,8 @@ const struct model_tensor *mudsc__model_lookup(const mudsc_model *model, const c
 	return &model->tensors[index];
 }
 
-MUDSC_API mudsc_status mudsc_model_find(const mudsc_model *model, const char *name, mudsc_tensor *out)
+MUDSC_API mudsc_status mudsc_model_find(mudsc_tensor *out, const mudsc_model *model,
+                                        const char *name)
 {
 	const struct model_tensor *t;
 
@@ -280,8 +281,8 @@ MUDSC_API size_t mudsc_model_meta_count(const mudsc_model *model)
 	return model ? model->meta_count : 0;
 }
 
-MUDSC_API mudsc_status mudsc_model_meta_at(const mudsc_model *model, size_t index,
-                                           const char **key, const char **value)
+MUDSC_API mudsc_status mudsc_model_meta_at(const char **key, const char **value,
+                                           const mudsc_model *model, size_t index)
 {
 	MUDSC__CHECK_NULL(model);
 	if (index >= model->meta_count)
@@ -297,11 +298,23 @@ MUDSC_API mudsc_status mudsc_model_meta_at(const mudsc_model *model, size_t inde
 MUDSC_API mudsc_status mudsc_model_freeze(mudsc_model *model)
 {
 	MUDSC__CHECK_NULL(model);
-	model->frozen = true;
+	mudsc__model_freeze_shared(model);
 	return MUDSC_OK;
+}
+
+void mudsc__model_freeze_shared(const mudsc_model *model)
+{
+	/* The one write through a const model: handles that share a model
+	 * (a matcher) keep it immutable.  Only a model not yet frozen is
+	 * written, atomically, so handles on several threads may freeze the
+	 * same model.  Models are heap objects, never const-defined, so the
+	 * cast is sound. */
+	mudsc_model *m = (mudsc_model *)model;
+	if (!atomic_load_explicit(&m->frozen, memory_order_acquire))
+		atomic_store_explicit(&m->frozen, true, memory_order_release);
 }
 
 MUDSC_API int mudsc_model_is_frozen(const mudsc_model *model)
 {
-	return model != NULL && model->frozen;
+	return model != NULL && atomic_load_explicit(&model->frozen, memory_order_acquire);
 }

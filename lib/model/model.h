@@ -7,6 +7,7 @@
 #ifndef MUDSC_MODEL_INTERNAL_H
 #define MUDSC_MODEL_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "mudsc/model.h"
@@ -38,12 +39,16 @@ struct mudsc_model {
 	enum model_backing backing;
 	void *backing_addr;
 	size_t backing_len;
-	bool frozen;
+	atomic_bool frozen; /* set once, never cleared (mudsc__model_freeze_shared) */
 };
 
 /* Hand the model a region its tensors borrow from; the model unmaps or
  * frees it when it is freed. */
 void mudsc__model_adopt_backing(mudsc_model *model, enum model_backing kind, void *addr, size_t len);
+
+/* Freeze a model a handle shares (mudsc_model_freeze() of a const model):
+ * written only when not yet frozen, atomically. */
+void mudsc__model_freeze_shared(const mudsc_model *model);
 
 /* The tensor called name, or NULL. */
 const struct model_tensor *mudsc__model_lookup(const mudsc_model *model, const char *name);

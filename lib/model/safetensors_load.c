@@ -94,6 +94,7 @@ static mudsc_status parse_entry(const char *name, json_t *info, struct st_entry 
 	const char *key;
 	json_t *v, *dtype;
 	size_t numel, nbytes;
+	int32_t code;
 	mudsc_status st;
 
 	e->name = name;
@@ -108,8 +109,9 @@ static mudsc_status parse_entry(const char *name, json_t *info, struct st_entry 
 	dtype = json_object_get(info, "dtype");
 	if (!json_is_string(dtype))
 		return mudsc__err(MUDSC_E_PARSE, "safetensors: tensor '%s': 'dtype' missing or not a string", name);
-	if (mudsc_dtype_from_name(&e->dtype, json_string_value(dtype)) != MUDSC_OK)
+	if (mudsc_dtype_from_name(&code, json_string_value(dtype)) != MUDSC_OK)
 		return mudsc__err(MUDSC_E_PARSE, "safetensors: tensor '%s': unknown dtype '%s'", name, json_string_value(dtype));
+	e->dtype = (mudsc_dtype)code;
 	if (json_object_get(info, "shape") == NULL || json_object_get(info, "data_offsets") == NULL)
 		return mudsc__err(MUDSC_E_PARSE, "safetensors: tensor '%s': 'shape' or 'data_offsets' missing", name);
 	if ((st = parse_shape(json_object_get(info, "shape"), e)) ||

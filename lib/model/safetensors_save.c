@@ -106,8 +106,8 @@ static size_t data_bytes(const mudsc_model *model)
 	return total;
 }
 
-MUDSC_API mudsc_status mudsc_model_save_buffer(const mudsc_model *model, void **out_buf,
-                                               size_t *out_len)
+MUDSC_API mudsc_status mudsc_model_save_buffer(void **out_buf, size_t *out_len,
+                                               const mudsc_model *model)
 {
 	char *header;
 	size_t hlen, total;

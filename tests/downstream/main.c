@@ -18,8 +18,8 @@ int main(void)
 	if (MUDSC_CHECK_VERSION() != MUDSC_OK || mudsc_lap_solve(&col, &objective, S, 1) != MUDSC_OK ||
 	    col != 0 || objective != 2.5 || mudsc_model_new(&m) != MUDSC_OK ||
 	    mudsc_model_add(m, "w", MUDSC_DTYPE_F32, 2, shape, w, MUDSC_COPY) != MUDSC_OK ||
-	    mudsc_model_find(m, "w", &t) != MUDSC_OK) {
-		fprintf(stderr, "downstream: %s\n", mudsc_last_error());
+	    mudsc_model_find(&t, m, "w") != MUDSC_OK) {
+		fprintf(stderr, "downstream: %s\n", mudsc_error_message());
 		return 1;
 	}
 	printf("downstream: libmudsc %s, %s, tensor %s %lldx%lld\n", mudsc_version_string(),

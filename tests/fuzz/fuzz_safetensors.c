@@ -24,9 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		return 0;
 	}
-	if (mudsc_model_save_buffer(m, &buf, &len) != MUDSC_OK ||
+	if (mudsc_model_save_buffer(&buf, &len, m) != MUDSC_OK ||
 	    mudsc_model_load_buffer(&again, buf, len, MUDSC_BORROW) != MUDSC_OK ||
-	    mudsc_model_save_buffer(again, &buf2, &len2) != MUDSC_OK || len != len2 ||
+	    mudsc_model_save_buffer(&buf2, &len2, again) != MUDSC_OK || len != len2 ||
 	    memcmp(buf, buf2, len) != 0)
 		abort(); /* what we accept, we must write back faithfully */
 	mudsc_model_free(again);

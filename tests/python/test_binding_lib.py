@@ -283,8 +283,8 @@ def test_real_failures_raise_their_class_with_the_library_message(status):
     e = info.value
     assert type(e) is cls
     assert e.status == status and e.name == mudsc.status_name(status)
-    assert e.message == _lib.last_error()            # mudsc_last_error(), unchanged
-    assert _lib.lib.mudsc_last_status() == status
+    assert e.message == _lib.last_error()            # mudsc_error_message(), unchanged
+    assert _lib.lib.mudsc_error_status() == status
     assert word.lower() in e.message.lower()
     assert e.message in str(e)
 

@@ -21,13 +21,13 @@ _spec.loader.exec_module(checker)
 BAD = """\
 f1(m) = ccall((:mudsc_model_count, libmudsc), Csize_t, (Ptr{Cvoid}, Cint), m, 1)
 f2(m) = ccall((:mudsc_model_count, libmudsc), Csize_t, (Ptr{Cvoid},), m, 2)
-f3(g, i) = ccall((:mudsc_graph_add_point, libmudsc), Cint, (Ptr{Cvoid}, Cstring, Int32, Int64, Ref{Csize_t}), g, "x", 1, 1, i)
+f3(g, i) = ccall((:mudsc_graph_add_point, libmudsc), Cint, (Ref{Csize_t}, Ptr{Cvoid}, Cstring, Int32, Int64), i, g, "x", 1, 1)
 f4() = ccall((:mudsc_no_such_function, libmudsc), Cint, ())
 f5() = ccall((:mudsc_version_string, libmudsc), Cint, ())
-f6(a, o) = ccall((:mudsc_accum_means, libmudsc), Cint, (Ptr{Cvoid}, Ptr{Cvoid}, Csize_t), a, o, 1)
+f6(a, o) = ccall((:mudsc_accum_means, libmudsc), Cint, (Ptr{Cvoid}, Csize_t, Ptr{Csize_t}, Ptr{Cvoid}), o, 1, C_NULL, a)
 f7(m) = ccall((:mudsc_model_count, "libmudsc.so.0"), Csize_t, (Ptr{Cvoid},), m)
-f8(a) = ccall((:mudsc_accum_count, libmudsc), Cint, (Ptr{Cvoid}, Int32, Ref{Int32}), a, 0, Ref{Int32}(0))
-f9(t) = ccall((:mudsc_model_at, libmudsc), Cint, (Ptr{Cvoid}, Csize_t, Ref{mudsc_nothing}), C_NULL, 0, t)
+f8(a) = ccall((:mudsc_accum_count, libmudsc), Cint, (Ref{Int32}, Ptr{Cvoid}, Int32), Ref{Int32}(0), a, 0)
+f9(t) = ccall((:mudsc_model_at, libmudsc), Cint, (Ref{mudsc_nothing}, Ptr{Cvoid}, Csize_t), t, C_NULL, 0)
 f10() = @cfunction(cb, Cint, (Int32, Int32, Cdouble, Ptr{Cvoid}))
 f11() = @ccall libmudsc.mudsc_version()::Cuint
 f12(s) = ccall((:mudsc_dtype_from_name, libmudsc), Cint, (Ref{Cint}, Ptr{Cvoid}), Ref{Cint}(0), s)
@@ -53,14 +53,14 @@ f29(x, S) = ccall((:mudsc_lap_solve, libmudsc), Cint, (Ptr{Int64}, Ptr{Cdouble},
 EXPECTED = [
     (1, "mudsc_model_count: 2 argument types, the C function has 1 parameters"),
     (2, "mudsc_model_count: passes 2 arguments for 1 types"),
-    (3, "mudsc_graph_add_point: argument 3 type Int32 vs C int64_t"),
+    (3, "mudsc_graph_add_point: argument 4 type Int32 vs C int64_t"),
     (4, "mudsc_no_such_function: not declared MUDSC_API"),
     (4, "mudsc_no_such_function: not listed in the export map"),
     (5, "mudsc_version_string: return type Cint vs C char *"),
-    (6, "mudsc_accum_means: argument 2 type Ptr{Cvoid} vs C double *"),
+    (6, "mudsc_accum_means: argument 1 type Ptr{Cvoid} vs C double *"),
     (7, "ccall target '(:mudsc_model_count, \"libmudsc.so.0\")' is not (:symbol, libmudsc)"),
-    (8, "mudsc_accum_count: argument 3 type Ref{Int32} vs C int64_t *"),
-    (9, "mudsc_model_at: argument 3 type Ref{mudsc_nothing} vs C mudsc_tensor *"),
+    (8, "mudsc_accum_count: argument 1 type Ref{Int32} vs C int64_t *"),
+    (9, "mudsc_model_at: argument 1 type Ref{mudsc_nothing} vs C mudsc_tensor *"),
     (10, "@cfunction(cb, Cint, (Int32, Int32, Cdouble, Ptr{Cvoid})) matches no function-pointer"),
     (11, "@ccall is not checked"),
     (12, "mudsc_dtype_from_name: argument 2 type Ptr{Cvoid} vs C char *: expected one of"),
@@ -127,8 +127,8 @@ def test_missing_lifecycle_fails(tmp_path):
     problems, notes = run(tmp_path, {"tiny.jl": BAD.splitlines()[0] + "\n"})
     missing = {p.split(": ")[1] for p in problems if "a handle's lifecycle" in p}
     assert {"mudsc_model_new", "mudsc_model_free", "mudsc_model_load", "mudsc_matcher_merge",
-            "mudsc_accum_deserialize", "mudsc_last_error", "mudsc_free"} <= missing
-    assert "mudsc_set_log_callback" not in missing   # not part of the rule
+            "mudsc_accum_deserialize", "mudsc_error_message", "mudsc_free"} <= missing
+    assert "mudsc_log_set_callback" not in missing   # not part of the rule
     assert any("not wrapped (allowed)" in n for n in notes)
 
 
@@ -146,7 +146,7 @@ def test_c_declarations_parse_across_lines():
     assert params == [checker.CType("mudsc_matcher", 2), checker.CType("mudsc_graph", 1),
                       checker.CType("mudsc_model", 2), checker.CType("int32_t"),
                       checker.CType("mudsc_matcher_options", 1)]
-    assert api.functions["mudsc_last_error"] == (checker.CType("char", 1), [])
+    assert api.functions["mudsc_error_message"] == (checker.CType("char", 1), [])
     assert dict(api.structs["mudsc_tensor"])["shape"] == checker.CType("int64_t", 0, 8)
     assert api.fnptrs["mudsc_progress_fn"][1][0] == checker.CType("int64_t")
     assert {"mudsc_model", "mudsc_graph", "mudsc_accum", "mudsc_matcher"} <= api.opaque

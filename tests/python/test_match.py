@@ -296,7 +296,7 @@ def test_outputs_untouched_on_error_and_null_checks():
     small.size = 8
     st = lib.mudsc_zip_solve(perm.ctypes.data_as(I64P), ctypes.byref(width), None, None,
                              S.ctypes.data_as(F64P), 2, 4, 1, ctypes.byref(small))
-    assert st == -1 and b"is not a size of mudsc_match_options" in lib.mudsc_last_error()
+    assert st == -1 and b"is not a size of mudsc_match_options" in lib.mudsc_error_message()
 
 
 def test_zip_default_options_and_optional_outputs():

@@ -164,28 +164,28 @@ class MatcherOptions(ctypes.Structure):
 SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     # common.h
     "mudsc_blas_info": (c_char_p, ()),
-    "mudsc_blas_threads": (c_int, ()),
-    "mudsc_clear_error": (None, ()),
-    "mudsc_dtype_from_name": (STATUS, (POINTER(ENUM), c_char_p)),
+    "mudsc_blas_get_threads": (c_int, ()),
+    "mudsc_blas_set_threads": (STATUS, (c_int,)),
+    "mudsc_dtype_from_name": (STATUS, (POINTER(c_i32), c_char_p)),
     "mudsc_dtype_is_float": (c_int, (ENUM,)),
     "mudsc_dtype_name": (c_char_p, (ENUM,)),
     "mudsc_dtype_size": (c_size, (ENUM,)),
+    "mudsc_error_clear": (None, ()),
+    "mudsc_error_message": (c_char_p, ()),
+    "mudsc_error_status": (STATUS, ()),
     "mudsc_free": (None, (c_void_p,)),
-    "mudsc_last_error": (c_char_p, ()),
-    "mudsc_last_status": (STATUS, ()),
+    "mudsc_log_set_callback": (None, (LOG_FN, ENUM, c_void_p)),
     "mudsc_options_size": (c_size, (c_i32,)),
-    "mudsc_set_blas_threads": (STATUS, (c_int,)),
-    "mudsc_set_log_callback": (None, (LOG_FN, ENUM, c_void_p)),
     "mudsc_status_name": (c_char_p, (STATUS,)),
     "mudsc_status_str": (c_char_p, (STATUS,)),
     "mudsc_version": (ctypes.c_uint, ()),
     "mudsc_version_check": (STATUS, (ctypes.c_uint,)),
     "mudsc_version_string": (c_char_p, ()),
     # graph.h
-    "mudsc_graph_add_point": (STATUS, (P, c_char_p, c_i64, c_i64, SIZEP)),
+    "mudsc_graph_add_point": (STATUS, (SIZEP, P, c_char_p, c_i64, c_i64)),
     "mudsc_graph_add_split": (STATUS, (P, c_char_p, c_i32, c_size, POINTER(c_char_p))),
     "mudsc_graph_bind": (STATUS, (P, c_size, c_char_p, c_char_p, c_i32, ENUM, c_u32)),
-    "mudsc_graph_binding_at": (STATUS, (P, c_size, c_size, POINTER(BindingInfo))),
+    "mudsc_graph_binding_at": (STATUS, (POINTER(BindingInfo), P, c_size, c_size)),
     "mudsc_graph_build_mlp": (STATUS, (PP, POINTER(MlpOptions))),
     "mudsc_graph_build_resnet": (STATUS, (PP, POINTER(ResnetOptions))),
     "mudsc_graph_build_vit": (STATUS, (PP, POINTER(VitOptions))),
@@ -193,46 +193,46 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_graph_from_json": (STATUS, (PP, c_char_p, c_size)),
     "mudsc_graph_load_json": (STATUS, (PP, c_char_p)),
     "mudsc_graph_new": (STATUS, (PP,)),
-    "mudsc_graph_point_at": (STATUS, (P, c_size, POINTER(PointInfo))),
+    "mudsc_graph_point_at": (STATUS, (POINTER(PointInfo), P, c_size)),
     "mudsc_graph_point_count": (c_size, (P,)),
-    "mudsc_graph_point_find": (STATUS, (P, c_char_p, SIZEP)),
+    "mudsc_graph_point_find": (STATUS, (SIZEP, P, c_char_p)),
     "mudsc_graph_save_json": (STATUS, (P, c_char_p)),
     "mudsc_graph_set_site": (STATUS, (P, c_size, c_char_p, c_i32)),
-    "mudsc_graph_split_at": (STATUS, (P, c_size, POINTER(SplitInfo))),
+    "mudsc_graph_split_at": (STATUS, (POINTER(SplitInfo), P, c_size)),
     "mudsc_graph_split_count": (c_size, (P,)),
-    "mudsc_graph_to_json": (STATUS, (P, PP, SIZEP)),
-    "mudsc_graph_unbound": (STATUS, (P, P, SIZEP, c_size, SIZEP)),
-    "mudsc_graph_validate": (STATUS, (P, PP, c_size)),
+    "mudsc_graph_to_json": (STATUS, (PP, SIZEP, P)),
+    "mudsc_graph_unbound": (STATUS, (SIZEP, c_size, SIZEP, P, P)),
+    "mudsc_graph_validate": (STATUS, (P, PP, c_i32)),
     "mudsc_mlp_options_init": (STATUS, (POINTER(MlpOptions),)),
     "mudsc_resnet_options_init": (STATUS, (POINTER(ResnetOptions),)),
     "mudsc_resnet_options_preset": (STATUS, (POINTER(ResnetOptions), c_char_p, c_i64)),
     "mudsc_vit_options_init": (STATUS, (POINTER(VitOptions),)),
     # accum.h
-    "mudsc_accum_correlation": (STATUS, (P, F64P, c_size)),
-    "mudsc_accum_count": (STATUS, (P, c_i32, I64P)),
-    "mudsc_accum_covariance": (STATUS, (P, F64P, c_size)),
+    "mudsc_accum_correlation": (STATUS, (F64P, c_size, SIZEP, P)),
+    "mudsc_accum_count": (STATUS, (I64P, P, c_i32)),
+    "mudsc_accum_covariance": (STATUS, (F64P, c_size, SIZEP, P)),
     "mudsc_accum_deserialize": (STATUS, (PP, c_void_p, c_size, POINTER(AccumOptions))),
     "mudsc_accum_free": (None, (P,)),
-    "mudsc_accum_means": (STATUS, (P, F64P, c_size)),
+    "mudsc_accum_means": (STATUS, (F64P, c_size, SIZEP, P)),
     "mudsc_accum_merge": (STATUS, (P, P)),
     "mudsc_accum_models": (c_i32, (P,)),
     "mudsc_accum_new": (STATUS, (PP, c_i32, c_i64, POINTER(AccumOptions))),
     "mudsc_accum_options_init": (STATUS, (POINTER(AccumOptions),)),
-    "mudsc_accum_serialize": (STATUS, (P, PP, SIZEP)),
-    "mudsc_accum_stddevs": (STATUS, (P, F64P, c_size)),
+    "mudsc_accum_serialize": (STATUS, (PP, SIZEP, P)),
+    "mudsc_accum_stddevs": (STATUS, (F64P, c_size, SIZEP, P)),
     "mudsc_accum_update": (STATUS, (P, c_i32, POINTER(Features))),
     "mudsc_accum_width": (c_i64, (P,)),
     # matcher.h
-    "mudsc_matcher_assignment": (STATUS, (P, c_size, I64P, c_size)),
+    "mudsc_matcher_assignment": (STATUS, (I64P, c_size, SIZEP, P, c_size)),
     "mudsc_matcher_best_sweep": (c_i32, (P,)),
     "mudsc_matcher_free": (None, (P,)),
-    "mudsc_matcher_matrix": (STATUS, (P, c_size, c_i32, ENUM, F64P, c_size)),
+    "mudsc_matcher_matrix": (STATUS, (F64P, c_size, SIZEP, P, c_size, c_i32, ENUM)),
     "mudsc_matcher_merge": (STATUS, (PP, P, F64P)),
     "mudsc_matcher_new": (STATUS, (PP, P, PP, c_i32, POINTER(MatcherOptions))),
-    "mudsc_matcher_objectives": (STATUS, (P, F64P, c_size)),
+    "mudsc_matcher_objectives": (STATUS, (F64P, c_size, SIZEP, P)),
     "mudsc_matcher_options_init": (STATUS, (POINTER(MatcherOptions),)),
-    "mudsc_matcher_permutation": (STATUS, (P, c_size, c_i32, I64P, c_size)),
-    "mudsc_matcher_point_result": (STATUS, (P, c_size, I64P, F64P)),
+    "mudsc_matcher_permutation": (STATUS, (I64P, c_size, SIZEP, P, c_size, c_i32)),
+    "mudsc_matcher_point_result": (STATUS, (I64P, F64P, P, c_size)),
     "mudsc_matcher_run": (STATUS, (P,)),
     "mudsc_matcher_set_activation_similarity": (STATUS, (P, c_size, F64P, c_size)),
     "mudsc_matcher_set_activations": (STATUS, (P, c_size, P)),
@@ -240,21 +240,21 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_matcher_transform": (STATUS, (PP, P, c_i32)),
     # model.h
     "mudsc_model_add": (STATUS, (P, c_char_p, ENUM, c_i32, I64P, c_void_p, ENUM)),
-    "mudsc_model_at": (STATUS, (P, c_size, POINTER(Tensor))),
+    "mudsc_model_at": (STATUS, (POINTER(Tensor), P, c_size)),
     "mudsc_model_count": (c_size, (P,)),
-    "mudsc_model_find": (STATUS, (P, c_char_p, POINTER(Tensor))),
+    "mudsc_model_find": (STATUS, (POINTER(Tensor), P, c_char_p)),
     "mudsc_model_free": (None, (P,)),
     "mudsc_model_freeze": (STATUS, (P,)),
     "mudsc_model_get_meta": (c_char_p, (P, c_char_p)),
     "mudsc_model_is_frozen": (c_int, (P,)),
     "mudsc_model_load": (STATUS, (PP, c_char_p)),
     "mudsc_model_load_buffer": (STATUS, (PP, c_void_p, c_size, ENUM)),
-    "mudsc_model_meta_at": (STATUS, (P, c_size, POINTER(c_char_p), POINTER(c_char_p))),
+    "mudsc_model_meta_at": (STATUS, (POINTER(c_char_p), POINTER(c_char_p), P, c_size)),
     "mudsc_model_meta_count": (c_size, (P,)),
     "mudsc_model_new": (STATUS, (PP,)),
     "mudsc_model_remove": (STATUS, (P, c_char_p)),
     "mudsc_model_save": (STATUS, (P, c_char_p)),
-    "mudsc_model_save_buffer": (STATUS, (P, PP, SIZEP)),
+    "mudsc_model_save_buffer": (STATUS, (PP, SIZEP, P)),
     "mudsc_model_set_meta": (STATUS, (P, c_char_p, c_char_p)),
     "mudsc_safetensors_max_header": (c_size, ()),
     # experimental.h: changes with every release (VERSION_NUMBER is checked)
@@ -310,7 +310,7 @@ def _check_abi(cdll: ctypes.CDLL) -> None:
     """Refuse a library that does not serve this binding's headers, or whose
     options structs are smaller than the binding's (an older library)."""
     if cdll.mudsc_version_check(VERSION_NUMBER) != 0:
-        raise ImportError(f"mudsc: {cdll.mudsc_last_error().decode()}")
+        raise ImportError(f"mudsc: {cdll.mudsc_error_message().decode()}")
     for struct, (init, kind) in OPTIONS.items():
         if kind is not None and cdll.mudsc_options_size(kind) < ctypes.sizeof(struct):
             raise ImportError(f"mudsc: {struct.__name__} is {ctypes.sizeof(struct)} bytes here "
@@ -325,13 +325,13 @@ _check_abi(lib)
 # ---- helpers shared by the modules -------------------------------------------
 
 def last_error() -> str:
-    """mudsc_last_error(): the calling thread's last error message."""
-    return lib.mudsc_last_error().decode("utf-8", "replace")
+    """mudsc_error_message(): the calling thread's last error message."""
+    return lib.mudsc_error_message().decode("utf-8", "replace")
 
 
 def check(status: int) -> int:
     """Raise the exception class of a negative status, carrying the library's
-    message (mudsc_last_error()); return the status otherwise."""
+    message (mudsc_error_message()); return the status otherwise."""
     if status < 0:
         raise errors.from_status(status, last_error())
     return status
@@ -356,6 +356,20 @@ def defaults(struct: Any) -> Any:
     check(getattr(lib, init)(ctypes.cast(buf, POINTER(struct))))
     out = struct.from_buffer_copy(buf)
     out.size = own
+    return out
+
+
+def read_array(call: Callable[[Any, int, Any], int], ptr_type: Any, dtype: Any) -> Any:
+    """The result of a C array getter ``f(out, capacity, needed, ...)``
+    (include/mudsc/common.h, the sizing rule): call(out, capacity, needed)
+    asked first for the size (capacity 0), then given a NumPy array of that
+    many `dtype` elements (whose pointer has type ptr_type)."""
+    import numpy as np
+    n = c_size()
+    check(call(None, 0, ctypes.byref(n)))
+    out = np.empty(n.value, dtype=dtype)
+    if n.value:
+        check(call(out.ctypes.data_as(ptr_type), n.value, None))
     return out
 
 

@@ -15,7 +15,8 @@ import numpy.typing as npt
 
 from . import errors
 from ._handle import Handle
-from ._lib import MAX_RANK, AccumOptions, Features, check, defaults, lib, take_bytes
+from ._lib import (F64P, MAX_RANK, AccumOptions, Features, check, defaults, lib, read_array,
+                   take_bytes)
 from .model import DTYPE_CODES, dtype_code, dtype_size, native
 
 #: dtypes update() takes
@@ -127,13 +128,13 @@ class Accumulator(Handle):
         """Observations model `model` delivered, or (None) the number every
         model delivered: the count the statistics cover."""
         n = ctypes.c_int64()
-        check(lib.mudsc_accum_count(self._h, -1 if model is None else model, ctypes.byref(n)))
+        check(lib.mudsc_accum_count(ctypes.byref(n), self._h, -1 if model is None else model))
         return n.value
 
-    def _result(self, fn: str, n: int) -> np.ndarray:
-        out = np.empty(n, dtype=np.float64)
-        check(getattr(lib, fn)(self._h, out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)), n))
-        return out
+    def _result(self, fn: str) -> np.ndarray:
+        h = self._h
+        return read_array(lambda out, cap, needed: getattr(lib, fn)(out, cap, needed, h), F64P,
+                          np.float64)
 
     def _nc(self) -> int:
         return self.n_models * self.width
@@ -143,20 +144,20 @@ class Accumulator(Handle):
         symmetric, with the denominator floored at 1e-7.  StateError before any
         observation, MismatchError if the models' counts differ."""
         nc = self._nc()
-        return self._result("mudsc_accum_correlation", nc * nc).reshape(nc, nc)
+        return self._result("mudsc_accum_correlation").reshape(nc, nc)
 
     def covariance(self) -> np.ndarray:
         """The NC x NC population covariance (divided by n)."""
         nc = self._nc()
-        return self._result("mudsc_accum_covariance", nc * nc).reshape(nc, nc)
+        return self._result("mudsc_accum_covariance").reshape(nc, nc)
 
     def means(self) -> np.ndarray:
         """The NC means."""
-        return self._result("mudsc_accum_means", self._nc())
+        return self._result("mudsc_accum_means")
 
     def stddevs(self) -> np.ndarray:
         """The NC population standard deviations."""
-        return self._result("mudsc_accum_stddevs", self._nc())
+        return self._result("mudsc_accum_stddevs")
 
     def merge(self, other: "Accumulator") -> None:
         """Add other's statistics (over disjoint data) into this one."""
@@ -165,7 +166,7 @@ class Accumulator(Handle):
     def to_bytes(self) -> bytes:
         """The statistics in the versioned byte format of mudsc_accum_serialize()."""
         buf, n = ctypes.c_void_p(), ctypes.c_size_t()
-        check(lib.mudsc_accum_serialize(self._h, ctypes.byref(buf), ctypes.byref(n)))
+        check(lib.mudsc_accum_serialize(ctypes.byref(buf), ctypes.byref(n), self._h))
         return take_bytes(buf, n.value)
 
     @classmethod

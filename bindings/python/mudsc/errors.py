@@ -1,5 +1,5 @@
 """Exceptions: one class per mudsc_status code, each carrying the library's
-message (mudsc_last_error()).
+message (mudsc_error_message()).
 
 Every class derives from MudscError and, where one fits, from the built-in
 exception a Python caller would expect (ValueError for bad arguments and

@@ -11,12 +11,14 @@ import ctypes
 import os
 from typing import Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import numpy.typing as npt
 
 from . import errors
 from ._handle import Handle
-from ._lib import (BindingInfo, MlpOptions, PointInfo, ResnetOptions, SplitInfo, VitOptions,
-                   check, decode, defaults, encode, fspath, lib, take_bytes)
+from ._lib import (SIZEP, BindingInfo, MlpOptions, PointInfo, ResnetOptions, SplitInfo,
+                   VitOptions, check, decode, defaults, encode, fspath, lib, read_array,
+                   take_bytes)
 from .model import Model, as_model
 
 ROLES = {"out": 0, "in": 1}
@@ -76,8 +78,8 @@ class Graph(Handle):
         """Append a merge point; returns its index.  ExistsError for a taken
         name, ShapeError unless width >= 1, groups >= 1 divides width."""
         index = ctypes.c_size_t()
-        check(lib.mudsc_graph_add_point(self._h, encode(name, "name"), width, groups,
-                                        ctypes.byref(index)))
+        check(lib.mudsc_graph_add_point(ctypes.byref(index), self._h, encode(name, "name"), width,
+                                        groups))
         return index.value
 
     def index(self, point: Union[int, str]) -> int:
@@ -85,8 +87,7 @@ class Graph(Handle):
         RangeError)."""
         if isinstance(point, str):
             index = ctypes.c_size_t()
-            check(lib.mudsc_graph_point_find(self._h, encode(point, "point"),
-                                             ctypes.byref(index)))
+            check(lib.mudsc_graph_point_find(ctypes.byref(index), self._h, encode(point, "point")))
             return index.value
         n = len(self)
         if not 0 <= int(point) < n:
@@ -227,7 +228,7 @@ class Graph(Handle):
     def to_json(self) -> str:
         """The graph as canonical JSON text (ends with a newline)."""
         buf, n = ctypes.c_void_p(), ctypes.c_size_t()
-        check(lib.mudsc_graph_to_json(self._h, ctypes.byref(buf), ctypes.byref(n)))
+        check(lib.mudsc_graph_to_json(ctypes.byref(buf), ctypes.byref(n), self._h))
         return take_bytes(buf, n.value).decode("utf-8")
 
     def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
@@ -243,10 +244,10 @@ class Graph(Handle):
         """One point, by index or name."""
         index = self.index(point)
         pi, bi = PointInfo(), BindingInfo()
-        check(lib.mudsc_graph_point_at(self._h, index, ctypes.byref(pi)))
+        check(lib.mudsc_graph_point_at(ctypes.byref(pi), self._h, index))
         bindings = []
         for b in range(pi.binding_count):
-            check(lib.mudsc_graph_binding_at(self._h, index, b, ctypes.byref(bi)))
+            check(lib.mudsc_graph_binding_at(ctypes.byref(bi), self._h, index, b))
             bindings.append(Binding(decode(bi.tensor), decode(bi.part), bi.axis,
                                     ROLE_NAMES[bi.role], bool(bi.flags & BIND_IGNORE)))
         return Point(decode(pi.name), pi.width, pi.groups, decode(pi.site_name),
@@ -263,7 +264,7 @@ class Graph(Handle):
         pi = PointInfo()
         out = []
         for i in range(len(self)):
-            check(lib.mudsc_graph_point_at(self._h, i, ctypes.byref(pi)))
+            check(lib.mudsc_graph_point_at(ctypes.byref(pi), self._h, i))
             out.append(decode(pi.name))
         return out
 
@@ -273,7 +274,7 @@ class Graph(Handle):
         si = SplitInfo()
         out = []
         for s in range(lib.mudsc_graph_split_count(self._h)):
-            check(lib.mudsc_graph_split_at(self._h, s, ctypes.byref(si)))
+            check(lib.mudsc_graph_split_at(ctypes.byref(si), self._h, s))
             out.append(Split(decode(si.tensor), si.axis,
                              [decode(si.parts[k]) for k in range(si.part_count)]))
         return out
@@ -292,12 +293,11 @@ class Graph(Handle):
         """Names of the model's tensors bound to no point (merged by plain
         averaging), in the model's order."""
         m = as_model(model)
-        n = ctypes.c_size_t()
-        check(lib.mudsc_graph_unbound(self._h, m._h, None, 0, ctypes.byref(n)))
-        idx = (ctypes.c_size_t * max(n.value, 1))()
-        check(lib.mudsc_graph_unbound(self._h, m._h, idx, n.value, ctypes.byref(n)))
+        h = self._h
+        idx = read_array(lambda o, cap, needed: lib.mudsc_graph_unbound(o, cap, needed, h, m._h),
+                         SIZEP, np.uintp)
         names = m.names()
-        return [names[i] for i in idx[:n.value]]
+        return [names[i] for i in idx]
 
     def __repr__(self) -> str:
         if self.closed:

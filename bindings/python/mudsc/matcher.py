@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from . import errors
 from ._handle import Handle
-from ._lib import F64P, I64P, PROGRESS_FN, MatcherOptions, check, defaults, lib
+from ._lib import F64P, I64P, PROGRESS_FN, MatcherOptions, check, defaults, lib, read_array
 from .accum import Accumulator
 from .graph import Graph
 from .model import Model, as_model
@@ -180,10 +180,10 @@ class Matcher(Handle):
     @property
     def objectives(self) -> List[float]:
         """The objective of each sweep of the last run."""
-        n = max(self.sweeps, 0)
-        out = np.empty(max(n, 1), dtype=np.float64)
-        check(lib.mudsc_matcher_objectives(self._h, out.ctypes.data_as(F64P), n))
-        return [float(x) for x in out[:n]]
+        h = self._h
+        out = read_array(lambda o, cap, needed: lib.mudsc_matcher_objectives(o, cap, needed, h),
+                         F64P, np.float64)
+        return [float(x) for x in out]
 
     # ---- results ------------------------------------------------------------------
 
@@ -191,37 +191,34 @@ class Matcher(Handle):
         """Merged width and scores of a point (StateError before a run)."""
         width = ctypes.c_int64()
         scores = np.empty(3, dtype=np.float64)
-        check(lib.mudsc_matcher_point_result(self._h, self._point(point), ctypes.byref(width),
-                                             scores.ctypes.data_as(F64P)))
+        check(lib.mudsc_matcher_point_result(ctypes.byref(width), scores.ctypes.data_as(F64P),
+                                             self._h, self._point(point)))
         return PointResult(width.value, float(scores[0]), float(scores[1]), float(scores[2]))
 
     def assignment(self, point: Union[int, str]) -> np.ndarray:
         """The merged unit of every stacked unit u = i*C + c (length N*C)."""
-        n = self.n_models * self._width(point)
-        out = np.empty(n, dtype=np.int64)
-        check(lib.mudsc_matcher_assignment(self._h, self._point(point),
-                                           out.ctypes.data_as(I64P), n))
-        return out
+        h, p = self._h, self._point(point)
+        return read_array(lambda o, cap, needed: lib.mudsc_matcher_assignment(o, cap, needed, h, p),
+                          I64P, np.int64)
 
     def permutation(self, point: Union[int, str], model: int) -> np.ndarray:
         """Align only: out[j] = the unit of `model` matched to anchor unit j
         (StateError for zip results)."""
-        n = self._width(point)
-        out = np.empty(n, dtype=np.int64)
-        check(lib.mudsc_matcher_permutation(self._h, self._point(point), model,
-                                            out.ctypes.data_as(I64P), n))
-        return out
+        h, p = self._h, self._point(point)
+        return read_array(
+            lambda o, cap, needed: lib.mudsc_matcher_permutation(o, cap, needed, h, p, model),
+            I64P, np.int64)
 
     def matrix(self, point: Union[int, str], model: int, kind: str = "merge") -> np.ndarray:
         """Model `model`'s C x C' merge ("merge") or unmerge ("unmerge") matrix."""
         if kind not in MATRIX_KINDS:
             raise errors.InvalidArgumentError.make(f"matrix: kind {kind!r} is not 'merge' or "
                                                    f"'unmerge'")
-        width = self.point_result(point).merged_width
-        out = np.empty((self._width(point), width), dtype=np.float64)
-        check(lib.mudsc_matcher_matrix(self._h, self._point(point), model, MATRIX_KINDS[kind],
-                                       out.ctypes.data_as(F64P), out.size))
-        return out
+        h, p, k = self._h, self._point(point), MATRIX_KINDS[kind]
+        out = read_array(lambda o, cap, needed: lib.mudsc_matcher_matrix(o, cap, needed, h, p,
+                                                                          model, k),
+                         F64P, np.float64)
+        return out.reshape(self._width(point), -1)
 
     def merge(self, weights: Optional[Sequence[float]] = None) -> Model:
         """The merged model (every tensor of model 0's order; weights: one per

@@ -43,7 +43,7 @@ def dtype_code(dtype: Union[str, npt.DTypeLike]) -> int:
     dtype libmudsc has no counterpart for.
     """
     if isinstance(dtype, str) and dtype.isupper():
-        out = ctypes.c_int()
+        out = ctypes.c_int32()
         check(lib.mudsc_dtype_from_name(ctypes.byref(out), encode(dtype, "dtype")))
         return out.value
     dt = np.dtype(dtype)
@@ -202,7 +202,7 @@ class Model(Handle):
     def to_bytes(self) -> bytes:
         """The model as safetensors bytes."""
         buf, n = ctypes.c_void_p(), ctypes.c_size_t()
-        check(lib.mudsc_model_save_buffer(self._h, ctypes.byref(buf), ctypes.byref(n)))
+        check(lib.mudsc_model_save_buffer(ctypes.byref(buf), ctypes.byref(n), self._h))
         return take_bytes(buf, n.value)
 
     def _with_metadata(self, metadata: Mapping[str, str]) -> "Model":
@@ -220,12 +220,12 @@ class Model(Handle):
     def _tensors(self) -> Iterator[Tensor]:
         t = Tensor()
         for i in range(lib.mudsc_model_count(self._h)):
-            check(lib.mudsc_model_at(self._h, i, ctypes.byref(t)))
+            check(lib.mudsc_model_at(ctypes.byref(t), self._h, i))
             yield t
 
     def _find(self, name: str) -> Tensor:
         t = Tensor()
-        check(lib.mudsc_model_find(self._h, encode(name, "name"), ctypes.byref(t)))
+        check(lib.mudsc_model_find(ctypes.byref(t), self._h, encode(name, "name")))
         return t
 
     def names(self) -> List[str]:
@@ -241,7 +241,7 @@ class Model(Handle):
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str) or "\0" in name:
             return False
-        return lib.mudsc_model_find(self._h, name.encode(), None) == 0
+        return lib.mudsc_model_find(None, self._h, name.encode()) == 0
 
     def info(self, name: str) -> TensorInfo:
         """dtype, shape and data address of a tensor (NotFoundError if absent)."""
@@ -284,7 +284,7 @@ class Model(Handle):
         out = {}
         key, value = ctypes.c_char_p(), ctypes.c_char_p()
         for i in range(lib.mudsc_model_meta_count(self._h)):
-            check(lib.mudsc_model_meta_at(self._h, i, ctypes.byref(key), ctypes.byref(value)))
+            check(lib.mudsc_model_meta_at(ctypes.byref(key), ctypes.byref(value), self._h, i))
             out[decode(key.value)] = decode(value.value)
         return out
 

@@ -28,12 +28,12 @@ def blas_info() -> str:
 
 def set_threads(n: int) -> None:
     """Set the number of threads the linked BLAS uses, process-wide (n >= 1)."""
-    check(lib.mudsc_set_blas_threads(n))
+    check(lib.mudsc_blas_set_threads(n))
 
 
 def threads() -> int:
     """The number of threads the linked BLAS uses."""
-    return int(lib.mudsc_blas_threads())
+    return int(lib.mudsc_blas_get_threads())
 
 
 def status_name(status: int) -> str:
@@ -57,7 +57,7 @@ def set_log_callback(fn: Optional[Callable[[str, str], None]],
         raise errors.InvalidArgumentError.make(f"max_level {max_level!r} is not one of "
                                                f"{', '.join(LOG_LEVELS)}")
     if fn is None:
-        lib.mudsc_set_log_callback(LOG_FN(), LOG_LEVELS[max_level], None)
+        lib.mudsc_log_set_callback(LOG_FN(), LOG_LEVELS[max_level], None)
         _log_callback = None
         return
 
@@ -67,5 +67,5 @@ def set_log_callback(fn: Optional[Callable[[str, str], None]],
         except Exception:  # noqa: BLE001 - never unwind into C
             pass
     callback = LOG_FN(call)
-    lib.mudsc_set_log_callback(callback, LOG_LEVELS[max_level], None)
+    lib.mudsc_log_set_callback(callback, LOG_LEVELS[max_level], None)
     _log_callback = callback

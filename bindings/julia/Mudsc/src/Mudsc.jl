@@ -60,7 +60,7 @@ function __init__()
         _library_override[] = Libdl.dlopen(path)
     end
     if ccall((:mudsc_version_check, libmudsc), Cint, (Cuint,), VERSION_NUMBER) != 0
-        msg = unsafe_string(ccall((:mudsc_last_error, libmudsc), Ptr{UInt8}, ()))
+        msg = unsafe_string(ccall((:mudsc_error_message, libmudsc), Ptr{UInt8}, ()))
         error("Mudsc: $(msg)")
     end
     return nothing

@@ -88,10 +88,8 @@ end
     count(a, model)   observations model `model` (from 1) has delivered
 """
 Base.count(a::Accumulator, model::Union{Integer,Nothing}=nothing) =
-    Int(_out(Int64, out -> ccall((:mudsc_accum_count, libmudsc), Cint, (Ptr{Cvoid}, Int32, Ref{Int64}),
-                                 a, model === nothing ? -1 : model - 1, out)))
-
-_units(a::Accumulator) = nmodels(a) * width(a)
+    Int(_out(Int64, out -> ccall((:mudsc_accum_count, libmudsc), Cint, (Ref{Int64}, Ptr{Cvoid}, Int32),
+                                 out, a, model === nothing ? -1 : model - 1)))
 
 # An NC*NC vector as the NC x NC matrix.  The statistics are symmetric, so the
 # library's row-major layout and Julia's column-major one agree.
@@ -99,25 +97,27 @@ _square(v::Vector{Float64}) = reshape(v, isqrt(length(v)), isqrt(length(v)))
 
 """`correlation(a)`: the NC x NC Pearson correlation."""
 correlation(a::Accumulator) =
-    _square(_filled(Float64, (o, n) -> ccall((:mudsc_accum_correlation, libmudsc), Cint,
-                                             (Ptr{Cvoid}, Ptr{Cdouble}, Csize_t), a, o, n),
-                    _units(a)^2))
+    _square(_sized(Float64, (o, n, needed) -> ccall((:mudsc_accum_correlation, libmudsc), Cint,
+                                                    (Ptr{Cdouble}, Csize_t, Ptr{Csize_t}, Ptr{Cvoid}),
+                                                    o, n, needed, a)))
 
 """`covariance(a)`: the NC x NC population covariance."""
 covariance(a::Accumulator) =
-    _square(_filled(Float64, (o, n) -> ccall((:mudsc_accum_covariance, libmudsc), Cint,
-                                             (Ptr{Cvoid}, Ptr{Cdouble}, Csize_t), a, o, n),
-                    _units(a)^2))
+    _square(_sized(Float64, (o, n, needed) -> ccall((:mudsc_accum_covariance, libmudsc), Cint,
+                                                    (Ptr{Cdouble}, Csize_t, Ptr{Csize_t}, Ptr{Cvoid}),
+                                                    o, n, needed, a)))
 
 """`means(a)`: the NC means (reshape to (C, N) for one column per model)."""
 means(a::Accumulator) =
-    _filled(Float64, (o, n) -> ccall((:mudsc_accum_means, libmudsc), Cint,
-                                     (Ptr{Cvoid}, Ptr{Cdouble}, Csize_t), a, o, n), _units(a))
+    _sized(Float64, (o, n, needed) -> ccall((:mudsc_accum_means, libmudsc), Cint,
+                                            (Ptr{Cdouble}, Csize_t, Ptr{Csize_t}, Ptr{Cvoid}),
+                                            o, n, needed, a))
 
 """`stddevs(a)`: the NC population standard deviations."""
 stddevs(a::Accumulator) =
-    _filled(Float64, (o, n) -> ccall((:mudsc_accum_stddevs, libmudsc), Cint,
-                                     (Ptr{Cvoid}, Ptr{Cdouble}, Csize_t), a, o, n), _units(a))
+    _sized(Float64, (o, n, needed) -> ccall((:mudsc_accum_stddevs, libmudsc), Cint,
+                                            (Ptr{Cdouble}, Csize_t, Ptr{Csize_t}, Ptr{Cvoid}),
+                                            o, n, needed, a))
 
 """`merge!(a, b)`: add b's statistics (over disjoint data) into a."""
 function Base.merge!(dst::Accumulator, src::Accumulator)
@@ -128,7 +128,7 @@ end
 """`to_bytes(a::Accumulator)`: the statistics in the versioned byte format (accum.h)."""
 to_bytes(a::Accumulator) =
     _owned_bytes((buf, len) -> ccall((:mudsc_accum_serialize, libmudsc), Cint,
-                                     (Ptr{Cvoid}, Ref{Ptr{Cvoid}}, Ref{Csize_t}), a, buf, len))
+                                     (Ref{Ptr{Cvoid}}, Ref{Csize_t}, Ptr{Cvoid}), buf, len, a))
 
 Base.show(io::IO, a::Accumulator) =
     print(io, "Mudsc.Accumulator(", isopen(a) ? "$(nmodels(a)) models x $(width(a))" : "closed", ")")

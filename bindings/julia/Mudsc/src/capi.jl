@@ -192,11 +192,15 @@ _pointers(handles) = Ptr{Cvoid}[Base.unsafe_convert(Ptr{Cvoid}, h) for h in hand
 
 # ---- strings and buffers ---------------------------------------------------
 
-# A new Vector{T} of n elements filled by call(out, length), a ccall
-# returning a status.
-function _filled(::Type{T}, call, n::Integer) where {T}
-    out = Vector{T}(undef, n)
-    _check(call(out, length(out)))
+# The result of a C array getter `f(out, capacity, needed, ...)` (the sizing
+# rule of common.h): `call(out, capacity, needed)`, a ccall returning a
+# status, is asked for the size first (capacity 0), then fills a new
+# Vector{T} of that many elements.
+function _sized(::Type{T}, call) where {T}
+    n = Ref{Csize_t}(0)
+    _check(call(Ptr{T}(C_NULL), 0, n))
+    out = Vector{T}(undef, n[])
+    isempty(out) || _check(call(out, length(out), Ptr{Csize_t}(C_NULL)))
     return out
 end
 

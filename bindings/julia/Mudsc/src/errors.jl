@@ -1,5 +1,5 @@
 # Errors: every fallible call returns a mudsc_status; a non-zero status
-# becomes a MudscError carrying the thread's mudsc_last_error() message.
+# becomes a MudscError carrying the thread's mudsc_error_message() message.
 
 """
     MudscError(status, name, message)
@@ -37,7 +37,7 @@ const E_INTERNAL = -14
 # until the next libmudsc call on this thread, and no task switch can happen
 # between the failing ccall and this one.
 function _error(status::Integer)
-    message = unsafe_string(ccall((:mudsc_last_error, libmudsc), Ptr{UInt8}, ()))
+    message = unsafe_string(ccall((:mudsc_error_message, libmudsc), Ptr{UInt8}, ()))
     name = unsafe_string(ccall((:mudsc_status_name, libmudsc), Ptr{UInt8}, (Cint,), status))
     return MudscError(Int(status), name, message)
 end
@@ -52,7 +52,7 @@ version() = VersionNumber(unsafe_string(ccall((:mudsc_version_string, libmudsc),
 blas_info() = unsafe_string(ccall((:mudsc_blas_info, libmudsc), Ptr{UInt8}, ()))
 
 """`Mudsc.blas_threads()`: number of threads the linked BLAS uses."""
-blas_threads() = Int(ccall((:mudsc_blas_threads, libmudsc), Cint, ()))
+blas_threads() = Int(ccall((:mudsc_blas_get_threads, libmudsc), Cint, ()))
 
 """`Mudsc.set_threads(n)`: set the number of BLAS threads process-wide (n >= 1)."""
-set_threads(n::Integer) = _check(ccall((:mudsc_set_blas_threads, libmudsc), Cint, (Cint,), n))
+set_threads(n::Integer) = _check(ccall((:mudsc_blas_set_threads, libmudsc), Cint, (Cint,), n))

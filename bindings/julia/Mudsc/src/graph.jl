@@ -57,12 +57,12 @@ end
 
 _point_index(g::Graph, point::AbstractString) =
     _out(Csize_t, index -> ccall((:mudsc_graph_point_find, libmudsc), Cint,
-                                 (Ptr{Cvoid}, Cstring, Ref{Csize_t}), g, _cstr(point), index))
+                                 (Ref{Csize_t}, Ptr{Cvoid}, Cstring), index, g, _cstr(point)))
 
 # The C description of a point (strings borrowed from g).
 _point_info(g::Graph, index::Integer) =
     _out(mudsc_point_info, info -> ccall((:mudsc_graph_point_at, libmudsc), Cint,
-                                         (Ptr{Cvoid}, Csize_t, Ref{mudsc_point_info}), g, index, info))
+                                         (Ref{mudsc_point_info}, Ptr{Cvoid}, Csize_t), info, g, index))
 
 """
     add_point!(g, name, width; groups=1) -> Int
@@ -71,8 +71,8 @@ Append a merge point; returns its position (from 1).
 """
 function add_point!(g::Graph, name::AbstractString, width::Integer; groups::Integer=1)
     index = _out(Csize_t, i -> ccall((:mudsc_graph_add_point, libmudsc), Cint,
-                                     (Ptr{Cvoid}, Cstring, Int64, Int64, Ref{Csize_t}),
-                                     g, _cstr(name), width, groups, i))
+                                     (Ref{Csize_t}, Ptr{Cvoid}, Cstring, Int64, Int64),
+                                     i, g, _cstr(name), width, groups))
     return Int(index) + 1
 end
 
@@ -112,8 +112,8 @@ end
 
 function _binding(g::Graph, point::Integer, index::Integer)
     x = _out(mudsc_binding_info, b -> ccall((:mudsc_graph_binding_at, libmudsc), Cint,
-                                            (Ptr{Cvoid}, Csize_t, Csize_t, Ref{mudsc_binding_info}),
-                                            g, point, index, b))
+                                            (Ref{mudsc_binding_info}, Ptr{Cvoid}, Csize_t, Csize_t),
+                                            b, g, point, index))
     return Binding(unsafe_string(x.tensor), _str(x.part), x.axis, x.role == 0 ? :out : :in,
                    (x.flags & _BIND_IGNORE) != 0)
 end
@@ -135,7 +135,7 @@ points(g::Graph) = Point[_point(g, i) for i in 0:length(g)-1]
 function _split(g::Graph, index::Integer)
     GC.@preserve g begin
         x = _out(mudsc_split_info, s -> ccall((:mudsc_graph_split_at, libmudsc), Cint,
-                                              (Ptr{Cvoid}, Csize_t, Ref{mudsc_split_info}), g, index, s))
+                                              (Ref{mudsc_split_info}, Ptr{Cvoid}, Csize_t), s, g, index))
         return Split(unsafe_string(x.tensor), x.axis,
                      String[unsafe_string(unsafe_load(x.parts, k)) for k in 1:Int(x.part_count)])
     end
@@ -151,7 +151,7 @@ function validate(g::Graph, models::AbstractVector)
     ms = Model[m for m in models]
     ptrs = _pointers(ms)
     GC.@preserve ms begin
-        _check(ccall((:mudsc_graph_validate, libmudsc), Cint, (Ptr{Cvoid}, Ptr{Ptr{Cvoid}}, Csize_t),
+        _check(ccall((:mudsc_graph_validate, libmudsc), Cint, (Ptr{Cvoid}, Ptr{Ptr{Cvoid}}, Int32),
                      g, ptrs, length(ptrs)))
     end
     return nothing
@@ -159,14 +159,10 @@ end
 
 """`unbound(g, model)`: names of the model's tensors bound to no point (averaged)."""
 function unbound(g::Graph, model::Model)
-    total = Ref{Csize_t}(0)
-    _check(ccall((:mudsc_graph_unbound, libmudsc), Cint,
-                 (Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Csize_t}, Csize_t, Ref{Csize_t}),
-                 g, model, Ptr{Csize_t}(C_NULL), 0, total))
-    indices = Vector{Csize_t}(undef, total[])
-    _check(ccall((:mudsc_graph_unbound, libmudsc), Cint,
-                 (Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Csize_t}, Csize_t, Ref{Csize_t}),
-                 g, model, indices, length(indices), total))
+    indices = _sized(Csize_t, (o, n, needed) -> ccall((:mudsc_graph_unbound, libmudsc), Cint,
+                                                      (Ptr{Csize_t}, Csize_t, Ptr{Csize_t},
+                                                       Ptr{Cvoid}, Ptr{Cvoid}),
+                                                      o, n, needed, g, model))
     return GC.@preserve model String[unsafe_string(_view_at(model, i).name) for i in indices]
 end
 
@@ -187,7 +183,7 @@ load_graph(path::AbstractString) =
 """`to_json(g)`: the canonical JSON text of the graph."""
 to_json(g::Graph) =
     String(_owned_bytes((text, len) -> ccall((:mudsc_graph_to_json, libmudsc), Cint,
-                                             (Ptr{Cvoid}, Ref{Ptr{UInt8}}, Ref{Csize_t}), g, text, len),
+                                             (Ref{Ptr{UInt8}}, Ref{Csize_t}, Ptr{Cvoid}), text, len, g),
                         UInt8))
 
 """`save(g::Graph, path)`: write the JSON description (atomically)."""

@@ -137,17 +137,17 @@ best_sweep(mt::Matcher) = Int(ccall((:mudsc_matcher_best_sweep, libmudsc), Int32
 
 """`objectives(mt)`: the objective of each sweep of the last run."""
 objectives(mt::Matcher) =
-    _filled(Float64, (o, n) -> ccall((:mudsc_matcher_objectives, libmudsc), Cint,
-                                     (Ptr{Cvoid}, Ptr{Cdouble}, Csize_t), mt, o, n),
-            max(sweeps(mt), 0))
+    _sized(Float64, (o, n, needed) -> ccall((:mudsc_matcher_objectives, libmudsc), Cint,
+                                            (Ptr{Cdouble}, Csize_t, Ptr{Csize_t}, Ptr{Cvoid}),
+                                            o, n, needed, mt))
 
 """`point_result(mt, point)`: the point's `PointResult`."""
 function point_result(mt::Matcher, point)
     merged = Ref{Int64}(0)
     scores = Vector{Float64}(undef, 3)
     _check(ccall((:mudsc_matcher_point_result, libmudsc), Cint,
-                 (Ptr{Cvoid}, Csize_t, Ref{Int64}, Ptr{Cdouble}),
-                 mt, _point_index(mt.graph, point), merged, scores))
+                 (Ref{Int64}, Ptr{Cdouble}, Ptr{Cvoid}, Csize_t),
+                 merged, scores, mt, _point_index(mt.graph, point)))
     return PointResult(merged[], scores[1], scores[2], scores[3])
 end
 
@@ -163,10 +163,10 @@ end
 The merged unit (from 1) of every stacked unit u = (i-1)*C + c of the point.
 """
 function assignment(mt::Matcher, point)
-    index, c = _point_width(mt, point)
-    out = _filled(Int64, (o, n) -> ccall((:mudsc_matcher_assignment, libmudsc), Cint,
-                                         (Ptr{Cvoid}, Csize_t, Ptr{Int64}, Csize_t), mt, index, o, n),
-                  length(mt.models) * c)
+    index = _point_index(mt.graph, point)
+    out = _sized(Int64, (o, n, needed) -> ccall((:mudsc_matcher_assignment, libmudsc), Cint,
+                                                (Ptr{Int64}, Csize_t, Ptr{Csize_t}, Ptr{Cvoid},
+                                                 Csize_t), o, n, needed, mt, index))
     return out .+ 1
 end
 
@@ -176,10 +176,10 @@ end
 Align only: entry j is the unit of `model` (from 1) matched to anchor unit j.
 """
 function permutation(mt::Matcher, point, model::Integer)
-    index, c = _point_width(mt, point)
-    out = _filled(Int64, (o, n) -> ccall((:mudsc_matcher_permutation, libmudsc), Cint,
-                                         (Ptr{Cvoid}, Csize_t, Int32, Ptr{Int64}, Csize_t),
-                                         mt, index, model - 1, o, n), c)
+    index = _point_index(mt.graph, point)
+    out = _sized(Int64, (o, n, needed) -> ccall((:mudsc_matcher_permutation, libmudsc), Cint,
+                                                (Ptr{Int64}, Csize_t, Ptr{Csize_t}, Ptr{Cvoid},
+                                                 Csize_t, Int32), o, n, needed, mt, index, model - 1))
     return out .+ 1
 end
 
@@ -192,12 +192,12 @@ buffer).
 """
 function matrix(mt::Matcher, point, model::Integer; kind=:merge)
     index, c = _point_width(mt, point)
-    cm = point_result(mt, point).merged_width
-    out = _filled(Float64, (o, n) -> ccall((:mudsc_matcher_matrix, libmudsc), Cint,
-                                           (Ptr{Cvoid}, Csize_t, Int32, Cint, Ptr{Cdouble}, Csize_t),
-                                           mt, index, model - 1, _choice(_MATRIX_KINDS, kind, "kind"),
-                                           o, n), c * cm)
-    return permutedims(reshape(out, cm, c))
+    k = _choice(_MATRIX_KINDS, kind, "kind")
+    out = _sized(Float64, (o, n, needed) -> ccall((:mudsc_matcher_matrix, libmudsc), Cint,
+                                                  (Ptr{Cdouble}, Csize_t, Ptr{Csize_t}, Ptr{Cvoid},
+                                                   Csize_t, Int32, Cint),
+                                                  o, n, needed, mt, index, model - 1, k))
+    return permutedims(reshape(out, :, c))
 end
 
 function merge(mt::Matcher; weights::Union{AbstractVector{<:Real},Nothing}=nothing)

@@ -114,7 +114,7 @@ end
 """`to_bytes(m::Model)`: the model as safetensors bytes."""
 to_bytes(m::Model) =
     _owned_bytes((buf, len) -> ccall((:mudsc_model_save_buffer, libmudsc), Cint,
-                                     (Ptr{Cvoid}, Ref{Ptr{Cvoid}}, Ref{Csize_t}), m, buf, len))
+                                     (Ref{Ptr{Cvoid}}, Ref{Csize_t}, Ptr{Cvoid}), buf, len, m))
 
 Base.length(m::Model) = Int(ccall((:mudsc_model_count, libmudsc), Csize_t, (Ptr{Cvoid},), m))
 
@@ -133,7 +133,7 @@ end
 # The index-th tensor view (from 0).  Borrowed from m: use it under GC.@preserve m.
 _view_at(m::Model, index::Integer) =
     _out(mudsc_tensor, t -> ccall((:mudsc_model_at, libmudsc), Cint,
-                                  (Ptr{Cvoid}, Csize_t, Ref{mudsc_tensor}), m, index, t))
+                                  (Ref{mudsc_tensor}, Ptr{Cvoid}, Csize_t), t, m, index))
 
 """`keys(m)`: the tensor names in the model's order."""
 Base.keys(m::Model) = GC.@preserve m [unsafe_string(_view_at(m, i).name) for i in 0:length(m)-1]
@@ -142,15 +142,15 @@ Base.keys(m::Model) = GC.@preserve m [unsafe_string(_view_at(m, i).name) for i i
 function Base.getindex(m::Model, name::AbstractString)
     GC.@preserve m begin
         t = _out(mudsc_tensor, r -> ccall((:mudsc_model_find, libmudsc), Cint,
-                                          (Ptr{Cvoid}, Cstring, Ref{mudsc_tensor}),
-                                          m, _cstr(name), r))
+                                          (Ref{mudsc_tensor}, Ptr{Cvoid}, Cstring),
+                                          r, m, _cstr(name)))
         return _array(t)
     end
 end
 
 Base.haskey(m::Model, name::AbstractString) =
-    ccall((:mudsc_model_find, libmudsc), Cint, (Ptr{Cvoid}, Cstring, Ref{mudsc_tensor}),
-          m, _cstr(name), Ref{mudsc_tensor}()) == 0
+    ccall((:mudsc_model_find, libmudsc), Cint, (Ref{mudsc_tensor}, Ptr{Cvoid}, Cstring),
+          Ref{mudsc_tensor}(), m, _cstr(name)) == 0
 
 """`to_dict(m)`: every tensor, copied, as a `Dict{String,Array}`."""
 function to_dict(m::Model)
@@ -173,7 +173,7 @@ function metadata(m::Model)
     GC.@preserve m begin
         for i in 0:Int(n)-1
             _check(ccall((:mudsc_model_meta_at, libmudsc), Cint,
-                         (Ptr{Cvoid}, Csize_t, Ref{Ptr{UInt8}}, Ref{Ptr{UInt8}}), m, i, key, value))
+                         (Ref{Ptr{UInt8}}, Ref{Ptr{UInt8}}, Ptr{Cvoid}, Csize_t), key, value, m, i))
             d[unsafe_string(key[])] = unsafe_string(value[])
         end
     end
