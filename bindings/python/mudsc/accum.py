@@ -88,8 +88,8 @@ class Accumulator(Handle):
     """
 
     def __init__(self, n_models: int, width: int, replace_nonfinite: Optional[bool] = None,
-                 max_lead: Optional[int] = None, threads: Optional[int] = None,
-                 block_rows: Optional[int] = None) -> None:
+                 max_lead: Optional[int] = None, block_rows: Optional[int] = None,
+                 threads: Optional[int] = None) -> None:
         """n_models >= 2 models of `width` features.  Options left None take
         the library's defaults (mudsc_accum_options_init): replace_nonfinite:
         NaN/inf inputs become 0 instead of raising NumericError; max_lead:
@@ -172,8 +172,8 @@ class Accumulator(Handle):
     @classmethod
     def from_bytes(cls, data: Union[bytes, bytearray, memoryview],
                    replace_nonfinite: Optional[bool] = None, max_lead: Optional[int] = None,
-                   threads: Optional[int] = None,
-                   block_rows: Optional[int] = None) -> "Accumulator":
+                   block_rows: Optional[int] = None,
+                   threads: Optional[int] = None) -> "Accumulator":
         """Rebuild an accumulator from to_bytes() (ParseError naming the rule
         broken); it accepts further updates and merges.  Options as in
         Accumulator()."""
