@@ -77,6 +77,7 @@ bool mudsc__shape_numel(int32_t rank, const int64_t *shape, size_t *out);
 #include "core/atomic_file.h"
 #include "core/blas.h"
 #include "core/convert.h"
+#include "core/file.h"
 #include "core/rng.h"
 #include "core/strmap.h"
 
