@@ -12,6 +12,7 @@
 #include "mudsc/matcher.h"
 #include "matcher/loop.h"
 #include "matcher/plan_build.h"
+#include "matcher/report.h"
 
 struct mudsc_matcher {
 	mudsc_matcher_options opts;
@@ -19,6 +20,7 @@ struct mudsc_matcher {
 	struct mudsc__plan plan;
 	double **S_a;              /* per point, NULL until given */
 	struct loop_result result; /* valid when ran */
+	size_t ignored_bindings;   /* MUDSC_BIND_IGNORE bindings: the advice after merge() */
 	bool ran;
 };
 
@@ -124,6 +126,8 @@ MUDSC_API mudsc_status mudsc_matcher_new(mudsc_matcher **out, const mudsc_graph 
 	}
 	m->result.sweeps = -1;
 	m->result.best_sweep = -1;
+	m->ignored_bindings = mudsc__count_ignored_bindings(graph);
+	mudsc__report_unbound(graph, models[0]);
 	*out = m;
 	return MUDSC_OK;
 }
@@ -439,6 +443,8 @@ MUDSC_API mudsc_status mudsc_matcher_merge(mudsc_model **out, const mudsc_matche
 	}
 	st = mudsc__merge_apply(out, &m->plan, m->result.corr, m->models, w, -1);
 	free(w);
+	if (st == MUDSC_OK)
+		mudsc__report_merged(m->ignored_bindings);
 	return st;
 }
 
