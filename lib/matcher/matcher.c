@@ -387,7 +387,7 @@ MUDSC_API mudsc_status mudsc_matcher_matrix(const mudsc_matcher *m, size_t point
 		return MUDSC_E_NOMEM;
 	}
 	mudsc__corr_scales(c, m->plan.n_models, C, model,
-	                  kind == MUDSC_MATRIX_MERGE ? CORR_MERGE : CORR_UNMERGE, NULL, counts, scale);
+	                  kind, NULL, counts, scale);
 	memset(out, 0, len * sizeof *out);
 	for (int64_t u = 0; u < C; u++)
 		out[u * c->width_out + c->assign[model * C + u]] = scale[u];

@@ -53,7 +53,7 @@ static mudsc_status bind_axes(const struct builder *b, struct plan_tensor *t)
 		const struct graph_binding *gb =
 			&b->graph->points[refs[k].point].bindings[refs[k].binding];
 		t->point[gb->axis] = (int32_t)refs[k].point;
-		t->role[gb->axis] = gb->role == MUDSC_ROLE_IN ? PLAN_IN : PLAN_OUT;
+		t->role[gb->axis] = (uint8_t)gb->role;
 	}
 	free(refs);
 	return MUDSC_OK;
