@@ -1,8 +1,8 @@
 /*
  * Matching kernels: from a similarity matrix S to a correspondence.
  *
- * These are the matchers the MuDSC loop uses (docs/algorithm-choices.md
- * sections 5, 6 and 9), exported so that hosts with their own similarity
+ * These are the matchers the MuDSC loop uses (docs/algorithm.md
+ * sections 7, 8 and 9), exported so that hosts with their own similarity
  * matrices can call them directly.  Every buffer is caller-provided; nothing
  * is returned that the caller must free.  All functions are reentrant and
  * thread-safe (they only read S and write their outputs).
@@ -20,7 +20,7 @@
 MUDSC_BEGIN_DECLS
 
 /**
- * Parameters of zip (ALGORITHM.md "Matchers").  Options that may grow: always
+ * Parameters of zip (docs/algorithm.md section 9.1).  Options that may grow: always
  * initialise with MUDSC_MATCH_OPTIONS_INIT or mudsc_match_options_init() and
  * then set fields; `size` lets later versions add fields after `b`.
  */
@@ -57,7 +57,7 @@ MUDSC_API mudsc_status mudsc_lap_solve(int64_t *col_of_row, double *objective, c
 
 /**
  * Align (G = 1) or group align (G > 1) of N models of width C
- * (algorithm-choices.md section 5): model 0 is the anchor; for i >= 1,
+ * (docs/algorithm.md section 8): model 0 is the anchor; for i >= 1,
  * perm[i*C + j] = unit of model i matched to anchor unit j; perm[0..C) is
  * the identity.  perm must hold N*C entries.  score (may be NULL) = mean of
  * S[j, i*C + perm[i*C + j]] over i >= 1 and j (NaN when N = 1).
@@ -76,7 +76,7 @@ MUDSC_API mudsc_status mudsc_align_solve(int64_t *perm, double *score, const dou
 
 /**
  * Zip (G = 1) or group zip (G > 1) of N models of width C
- * (algorithm-choices.md sections 6 and 9).  S must be exactly symmetric.
+ * (docs/algorithm.md section 9).  S must be exactly symmetric.
  *
  * unit_of[u] (NC entries) = merged unit of stacked unit u, in [0, C');
  * *width = C' = floor(NC*(1-r)) for zip, G*floor(N*Cg*(1-r)) for group zip.

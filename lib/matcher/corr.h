@@ -1,6 +1,6 @@
 /*
  * A point's correspondence: which merged unit every stacked unit goes to,
- * and the matrices derived from it (docs/algorithm-choices.md section 4).
+ * and the matrices derived from it (docs/algorithm.md section 6).
  *
  * SPDX-License-Identifier: MIT
  */
