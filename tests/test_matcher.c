@@ -196,6 +196,28 @@ START_TEST(bad_inputs_and_cancel)
 	o.size = sizeof o;
 	ck_assert_status(mudsc_matcher_new(&m, f.graph, f.models, 1, &o), MUDSC_E_INVALID);
 	ck_assert_status(mudsc_matcher_new(&m, NULL, f.models, 2, &o), MUDSC_E_INVALID);
+	{
+		/* an unbound tensor missing from model 1, or of another shape there: refused
+		 * at new() (merge() would read what is not there) */
+		mudsc_model *short_b;
+		mudsc_model *pair[2] = {f.models[0], NULL};
+		int64_t two = 2;
+		ck_assert_ok(mudsc_model_new(&short_b));
+		for (size_t k = 0; k + 1 < mudsc_model_count(f.models[1]); k++) {
+			mudsc_tensor t;
+			ck_assert_ok(mudsc_model_at(f.models[1], k, &t));
+			ck_assert_ok(mudsc_model_add(short_b, t.name, t.dtype, t.rank, t.shape, t.data,
+			                             MUDSC_BORROW));
+		}
+		pair[1] = short_b;
+		ck_assert_status(mudsc_matcher_new(&m, f.graph, pair, 2, &o), MUDSC_E_MISMATCH);
+		ck_assert_error_has("'layers.2.bias' of model 0 is missing from model 1");
+		ck_assert_ok(mudsc_model_add(short_b, "layers.2.bias", MUDSC_DTYPE_F64, 1, &two,
+		                             f.b.b2, MUDSC_BORROW));
+		ck_assert_status(mudsc_matcher_new(&m, f.graph, pair, 2, &o), MUDSC_E_MISMATCH);
+		ck_assert_error_has("'layers.2.bias' differs in dtype or shape");
+		mudsc_model_free(short_b);
+	}
 
 	o.progress = cancel_at_third;
 	o.progress_user = &calls;
