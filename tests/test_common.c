@@ -1,7 +1,10 @@
 /* Status codes, error messages, versions, dtypes, BLAS information. */
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
+#include "core/core.h" /* mudsc__log: white box */
 #include "suites.h"
 #include "testutil.h"
 
@@ -159,6 +162,68 @@ START_TEST(free_null_is_noop)
 }
 END_TEST
 
+/* The log callback is safe to set while other threads log, and once
+ * mudsc_log_set_callback() returns the old callback is never called again
+ * (so a host may free its user data then). */
+struct retiring {
+	atomic_int retired; /* set after the callback was replaced */
+	atomic_int late;    /* calls that arrived after that */
+	atomic_int calls;
+};
+
+static void retiring_log(mudsc_log_level level, const char *msg, void *user)
+{
+	struct retiring *r = user;
+	(void)level;
+	(void)msg;
+	atomic_fetch_add(&r->calls, 1);
+	if (atomic_load(&r->retired))
+		atomic_fetch_add(&r->late, 1);
+}
+
+static atomic_int logging_done;
+
+static void *log_many(void *arg)
+{
+	(void)arg;
+	for (int k = 0; k < 50000000 && !atomic_load(&logging_done); k++)
+		mudsc__log(MUDSC_LOG_INFO, "message %d", k);
+	return NULL;
+}
+
+START_TEST(log_callback_is_safe_to_replace)
+{
+	enum { ROUNDS = 200 };
+	static struct retiring r[ROUNDS];
+	pthread_t t[2];
+	int late = 0, calls = 0;
+
+	atomic_store(&logging_done, 0);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, log_many, NULL), 0);
+	for (int k = 0; k < ROUNDS; k++) {
+		mudsc_log_set_callback(retiring_log, MUDSC_LOG_INFO, &r[k]);
+		/* let the loggers reach this callback (bounded: a starved machine
+		 * still ends the test, and the calls > 0 check then says so) */
+		for (int spin = 0; spin < 100000 && atomic_load(&r[k].calls) == 0; spin++)
+			sched_yield();
+		mudsc_log_set_callback(k % 2 ? NULL : retiring_log, MUDSC_LOG_INFO,
+		                       k % 2 ? NULL : &r[(k + 1) % ROUNDS]);
+		atomic_store(&r[k].retired, 1);
+	}
+	atomic_store(&logging_done, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	mudsc_log_set_callback(NULL, MUDSC_LOG_WARNING, NULL);
+	for (int k = 0; k < ROUNDS; k++) {
+		late += atomic_load(&r[k].late);
+		calls += atomic_load(&r[k].calls);
+	}
+	ck_assert_int_eq(late, 0);
+	ck_assert_int_gt(calls, 0); /* the messages did reach the callbacks */
+}
+END_TEST
+
 Suite *suite_common(void)
 {
 	Suite *s = suite_create("common");
@@ -171,6 +236,7 @@ Suite *suite_common(void)
 	tcase_add_test(tc, dtype_table);
 	tcase_add_test(tc, blas_is_reported);
 	tcase_add_test(tc, free_null_is_noop);
+	tcase_add_test(tc, log_callback_is_safe_to_replace);
 	suite_add_tcase(s, tc);
 	return s;
 }

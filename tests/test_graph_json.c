@@ -227,6 +227,16 @@ START_TEST(files_round_trip)
 	ck_assert_error_has("line 3");
 	ck_assert_ptr_null(back);
 	ck_assert_status(mudsc_graph_load_json(&back, "/nonexistent/g.json"), MUDSC_E_IO);
+	ck_assert_error_has("cannot open");
+	ck_assert_status(mudsc_graph_load_json(&back, dir), MUDSC_E_IO);
+	ck_assert_error_has("not a regular file");
+	/* an empty file is a parse error of empty text, not a NULL argument */
+	f = fopen(bad, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_status(mudsc_graph_load_json(&back, bad), MUDSC_E_PARSE);
+	ck_assert_error_has("line 1");
+	ck_assert_ptr_null(back);
 	ck_assert_status(mudsc_graph_save_json(g, "/nonexistent/dir/g.json"), MUDSC_E_IO);
 	unlink(path);
 	unlink(bad);

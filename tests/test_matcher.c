@@ -3,6 +3,7 @@
  * input has its status; run under valgrind for leaks on all paths. */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "suites.h"
 #include "testutil.h"
@@ -201,6 +202,28 @@ START_TEST(bad_inputs_and_cancel)
 	o.size = sizeof o;
 	ck_assert_status(mudsc_matcher_new(&m, f.graph, f.shared, 1, &o), MUDSC_E_INVALID);
 	ck_assert_status(mudsc_matcher_new(&m, NULL, f.shared, 2, &o), MUDSC_E_INVALID);
+	{
+		/* an unbound tensor missing from model 1, or of another shape there: refused
+		 * at new() (merge() would read what is not there) */
+		mudsc_model *short_b;
+		const mudsc_model *pair[2] = {f.models[0], NULL};
+		int64_t two = 2;
+		ck_assert_ok(mudsc_model_new(&short_b));
+		for (size_t k = 0; k + 1 < mudsc_model_count(f.models[1]); k++) {
+			mudsc_tensor t;
+			ck_assert_ok(mudsc_model_at(&t, f.models[1], k));
+			ck_assert_ok(mudsc_model_add(short_b, t.name, t.dtype, t.rank, t.shape, t.data,
+			                             MUDSC_BORROW));
+		}
+		pair[1] = short_b;
+		ck_assert_status(mudsc_matcher_new(&m, f.graph, pair, 2, &o), MUDSC_E_MISMATCH);
+		ck_assert_error_has("'layers.2.bias' of model 0 is missing from model 1");
+		ck_assert_ok(mudsc_model_add(short_b, "layers.2.bias", MUDSC_DTYPE_F64, 1, &two,
+		                             f.b.b2, MUDSC_BORROW));
+		ck_assert_status(mudsc_matcher_new(&m, f.graph, pair, 2, &o), MUDSC_E_MISMATCH);
+		ck_assert_error_has("'layers.2.bias' differs in dtype or shape");
+		mudsc_model_free(short_b);
+	}
 
 	o.progress = cancel_at_third;
 	o.progress_user = &calls;
@@ -234,12 +257,136 @@ START_TEST(bad_inputs_and_cancel)
 }
 END_TEST
 
+/* ---- the log callback: what the matcher tells the host ---------------- */
+
+enum { LOG_CAP = 64 };
+struct log_capture {
+	int n;
+	mudsc_log_level level[LOG_CAP];
+	char text[LOG_CAP][1024];
+};
+
+static void capture(mudsc_log_level level, const char *message, void *user)
+{
+	struct log_capture *c = user;
+	if (c->n < LOG_CAP) {
+		c->level[c->n] = level;
+		snprintf(c->text[c->n], sizeof c->text[0], "%s", message);
+	}
+	c->n++;
+}
+
+/* Index of the first captured message containing sub at level, or -1. */
+static int find_log(const struct log_capture *c, mudsc_log_level level, const char *sub)
+{
+	for (int k = 0; k < c->n && k < LOG_CAP; k++)
+		if (c->level[k] == level && strstr(c->text[k], sub) != NULL)
+			return k;
+	return -1;
+}
+
+START_TEST(log_messages_tell_the_host)
+{
+	struct fixture f;
+	struct log_capture cap = {0};
+	mudsc_matcher *m;
+	mudsc_model *merged;
+	double obj[128];
+	int sweeps = 0;
+
+	setup_fixture(&f);
+	mudsc_log_set_callback(capture, MUDSC_LOG_INFO, &cap);
+	ck_assert_ok(mudsc_matcher_new(&m, f.graph, f.shared, 2, NULL));
+	/* the MLP builder leaves the output layer's bias unbound */
+	ck_assert_int_ge(find_log(&cap, MUDSC_LOG_INFO, "'layers.2.bias' is bound to no point"), 0);
+	ck_assert_int_lt(find_log(&cap, MUDSC_LOG_INFO, "'layers.0.bias'"), 0);
+	ck_assert_ok(mudsc_matcher_run(m));
+	ck_assert_int_ge(find_log(&cap, MUDSC_LOG_WARNING, "alpha = 0.5 is taken as 1"), 0);
+	/* one message per sweep, carrying the objective the getter returns */
+	ck_assert_ok(mudsc_matcher_objectives(obj, 128, NULL, m));
+	for (int k = 0; k < cap.n && k < LOG_CAP; k++) {
+		int s;
+		double v;
+		const char *at = strstr(cap.text[k], "sweep ");
+		if (at == NULL || sscanf(at, "sweep %d: objective %lg", &s, &v) != 2)
+			continue;
+		ck_assert_int_eq(s, sweeps);
+		ck_assert(fabs(v - obj[s]) <= 1e-8 * fmax(1.0, fabs(obj[s])));
+		sweeps++;
+	}
+	ck_assert_int_eq(sweeps, mudsc_matcher_sweeps(m));
+	ck_assert_ok(mudsc_matcher_merge(&merged, m, NULL));
+	ck_assert_int_lt(find_log(&cap, MUDSC_LOG_INFO, "re-estimate"), 0); /* nothing ignored */
+	mudsc_model_free(merged);
+	mudsc_matcher_free(m);
+
+	/* a level filters: WARNING lets the alpha notice through, not the INFO ones */
+	cap.n = 0;
+	mudsc_log_set_callback(capture, MUDSC_LOG_WARNING, &cap);
+	ck_assert_ok(mudsc_matcher_new(&m, f.graph, f.shared, 2, NULL));
+	ck_assert_ok(mudsc_matcher_run(m));
+	ck_assert_int_eq(cap.n, 1);
+	ck_assert_int_eq(cap.level[0], MUDSC_LOG_WARNING);
+	mudsc_matcher_free(m);
+
+	/* removed: silence */
+	cap.n = 0;
+	mudsc_log_set_callback(NULL, MUDSC_LOG_DEBUG, NULL);
+	ck_assert_ok(mudsc_matcher_new(&m, f.graph, f.shared, 2, NULL));
+	ck_assert_ok(mudsc_matcher_run(m));
+	mudsc_matcher_free(m);
+	ck_assert_int_eq(cap.n, 0);
+	teardown_fixture(&f);
+}
+END_TEST
+
+/* A graph whose first point binds the bias with MUDSC_BIND_IGNORE, as
+ * BatchNorm running statistics are bound: merge() advises re-estimation. */
+START_TEST(log_advises_reestimation_after_merge)
+{
+	struct fixture f;
+	struct log_capture cap = {0};
+	mudsc_graph *g;
+	mudsc_matcher *m;
+	mudsc_model *merged;
+	size_t p0, p1;
+	int k;
+
+	setup_fixture(&f);
+	ck_assert_ok(mudsc_graph_new(&g));
+	ck_assert_ok(mudsc_graph_add_point(&p0, g, "h0", H1, 1));
+	ck_assert_ok(mudsc_graph_bind(g, p0, "layers.0.weight", NULL, 0, MUDSC_ROLE_OUT, 0));
+	ck_assert_ok(mudsc_graph_bind(g, p0, "layers.0.bias", NULL, 0, MUDSC_ROLE_OUT,
+	                              MUDSC_BIND_IGNORE));
+	ck_assert_ok(mudsc_graph_bind(g, p0, "layers.1.weight", NULL, 1, MUDSC_ROLE_IN, 0));
+	ck_assert_ok(mudsc_graph_add_point(&p1, g, "h1", H2, 1));
+	ck_assert_ok(mudsc_graph_bind(g, p1, "layers.1.weight", NULL, 0, MUDSC_ROLE_OUT, 0));
+	ck_assert_ok(mudsc_graph_bind(g, p1, "layers.1.bias", NULL, 0, MUDSC_ROLE_OUT, 0));
+	ck_assert_ok(mudsc_graph_bind(g, p1, "layers.2.weight", NULL, 1, MUDSC_ROLE_IN, 0));
+	mudsc_log_set_callback(capture, MUDSC_LOG_INFO, &cap);
+	ck_assert_ok(mudsc_matcher_new(&m, g, f.shared, 2, NULL));
+	ck_assert_ok(mudsc_matcher_run(m));
+	ck_assert_int_lt(find_log(&cap, MUDSC_LOG_INFO, "re-estimate"), 0); /* not before merge */
+	ck_assert_ok(mudsc_matcher_merge(&merged, m, NULL));
+	k = find_log(&cap, MUDSC_LOG_INFO, "re-estimate them");
+	ck_assert_int_ge(k, 0);
+	ck_assert_ptr_nonnull(strstr(cap.text[k], "1 bound axes"));
+	mudsc_log_set_callback(NULL, MUDSC_LOG_WARNING, NULL);
+	mudsc_model_free(merged);
+	mudsc_matcher_free(m);
+	mudsc_graph_free(g);
+	teardown_fixture(&f);
+}
+END_TEST
+
 Suite *suite_matcher(void)
 {
 	Suite *s = suite_create("matcher");
 	TCase *tc = tcase_create("core");
 	tcase_add_loop_test(tc, permuted_copy_merges_to_itself, 0, 2);
 	tcase_add_test(tc, bad_inputs_and_cancel);
+	tcase_add_test(tc, log_messages_tell_the_host);
+	tcase_add_test(tc, log_advises_reestimation_after_merge);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,6 +1,6 @@
 /*
  * mudsc_accum: exact, streaming, mergeable activation statistics for one
- * merge point and N models (the S_a of ALGORITHM.md).
+ * merge point and N models (the S_a of docs/algorithm.md section 2).
  *
  * The host streams each model's features in chunks; the accumulator keeps
  * O((N*C)^2) state whatever the stream length and returns, at any time, the

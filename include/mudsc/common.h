@@ -104,13 +104,36 @@ typedef enum mudsc_log_level {
 	MUDSC_LOG_DEBUG = 3
 } mudsc_log_level;
 
-/** Receives the library's log messages; the library itself never prints. */
+/**
+ * Receives the library's log messages; the library itself never prints.
+ * `message` is NUL-terminated English text of at most 1023 bytes, valid
+ * during the call only.  The callback may run on any thread that calls the
+ * library (and on its worker threads); it must not call
+ * mudsc_log_set_callback().
+ *
+ * The messages, each beginning with the name of the call that sends it:
+ * - WARNING "mudsc_matcher_run: no activations were given: alpha = A is
+ *   taken as 1 (weight matching)": an option the library replaced (alpha < 1
+ *   needs activation statistics).
+ * - INFO "mudsc_matcher_run: sweep S: objective X" (", the best so far" when
+ *   it improved): once per coordinate-descent sweep; X is the value
+ *   mudsc_matcher_objectives() returns for sweep S.
+ * - INFO "mudsc_matcher_new: float tensor 'NAME' is bound to no point: it is
+ *   averaged as it is, without alignment": one per float tensor of model 0
+ *   that the graph leaves unbound (mudsc_graph_unbound()).
+ * - INFO "mudsc_matcher_merge: K bound axes carry statistics excluded from
+ *   the weight similarity (MUDSC_BIND_IGNORE, e.g. BatchNorm running mean
+ *   and variance); they are merged as averages: re-estimate them ...": after
+ *   a merge whose graph has such bindings.
+ * Errors are never logged: they are returned (mudsc_error_message()).
+ */
 typedef void (*mudsc_log_fn)(mudsc_log_level level, const char *message, void *user);
 
 /**
- * Install a process-wide log callback (NULL removes it) and the most verbose
- * level it receives.  Not thread-safe against concurrent library calls: set
- * it once at start-up.
+ * Install the process-wide log callback (NULL removes it) and the most
+ * verbose level it receives (default: none installed).  Thread-safe: it may
+ * be called while other threads use the library, and once it returns the
+ * previous callback is never called again, so its `user` data may be freed.
  */
 MUDSC_API void mudsc_log_set_callback(mudsc_log_fn fn, mudsc_log_level max_level, void *user);
 

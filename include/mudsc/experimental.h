@@ -19,12 +19,13 @@
  *     own similarity matrices can call them directly;
  *   - accumulator tuning: mudsc_accum_set_block_rows().
  *
- * Matching kernels: from a similarity matrix S to a correspondence.  Every
- * buffer is caller-provided; nothing is returned that the caller must
- * free.  All kernels are reentrant and thread-safe (they only read S and
- * write their outputs).  Layout: S is row-major double.  For N models of
- * width C the stacked index of unit c of model i is u = i*C + c and S is
- * NC x NC (NC = N*C).
+ * Matching kernels: from a similarity matrix S to a correspondence
+ * (docs/algorithm.md sections 7, 8 and 9).  Every buffer is
+ * caller-provided; nothing is returned that the caller must free.  All
+ * kernels are reentrant and thread-safe (they only read S and write their
+ * outputs).  Layout: S is row-major double.  For N models of width C the
+ * stacked index of unit c of model i is u = i*C + c and S is NC x NC
+ * (NC = N*C).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -37,8 +38,8 @@
 MUDSC_BEGIN_DECLS
 
 /**
- * Parameters of zip (ALGORITHM.md "Matchers").  Always initialise with
- * MUDSC_MATCH_OPTIONS_INIT or mudsc_match_options_init() and then set
+ * Parameters of zip (docs/algorithm.md section 9.1).  Always initialise
+ * with MUDSC_MATCH_OPTIONS_INIT or mudsc_match_options_init() and then set
  * fields; the size rule of common.h ("Options structs that grow") applies.
  */
 typedef struct mudsc_match_options {
@@ -74,7 +75,7 @@ MUDSC_API mudsc_status mudsc_lap_solve(int64_t *col_of_row, double *objective, c
 
 /**
  * Align (G = 1) or group align (G > 1) of N models of width C
- * (algorithm-choices.md section 5): model 0 is the anchor; for i >= 1,
+ * (docs/algorithm.md section 8): model 0 is the anchor; for i >= 1,
  * perm[i*C + j] = unit of model i matched to anchor unit j; perm[0..C) is
  * the identity.  perm must hold N*C entries.  score (may be NULL) = mean of
  * S[j, i*C + perm[i*C + j]] over i >= 1 and j (NaN when N = 1).
@@ -93,7 +94,7 @@ MUDSC_API mudsc_status mudsc_align_solve(int64_t *perm, double *score, const dou
 
 /**
  * Zip (G = 1) or group zip (G > 1) of N models of width C
- * (algorithm-choices.md sections 6 and 9).  S must be exactly symmetric.
+ * (docs/algorithm.md section 9).  S must be exactly symmetric.
  *
  * unit_of[u] (NC entries) = merged unit of stacked unit u, in [0, C');
  * *width = C' = floor(NC*(1-r)) for zip, G*floor(N*Cg*(1-r)) for group zip.

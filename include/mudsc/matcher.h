@@ -3,8 +3,8 @@
  * optional activation statistics per merge point, and produces the
  * correspondences, their scores and the merged model.
  *
- * What it computes is ALGORITHM.md with the choices of
- * docs/algorithm-choices.md: S = alpha*S_w + (1-alpha)*S_a; without
+ * What it computes is docs/algorithm.md (sections 5, 10 and 11):
+ * S = alpha*S_w + (1-alpha)*S_a; without
  * activations weight matching (alpha taken as 1); with activations and
  * alpha = 0 one activation-only matching; otherwise activation-initialised,
  * seeded coordinate descent over the points keeping the best sweep.

@@ -30,8 +30,14 @@ mudsc_status mudsc__err(mudsc_status status, const char *fmt, ...) MUDSC__PRINTF
  * keeping its status; returns that status. */
 mudsc_status mudsc__err_context(mudsc_status status, const char *fmt, ...) MUDSC__PRINTF(2, 3);
 
-/* Send a message to the host's log callback, if any. */
+/* Send a message to the host's log callback, if one is installed for that
+ * level.  Every message the library sends is listed in common.h, at
+ * mudsc_log_fn; a new one goes there too. */
 void mudsc__log(mudsc_log_level level, const char *fmt, ...) MUDSC__PRINTF(2, 3);
+
+/* Nonzero when a message of that level would reach a callback: lets a
+ * caller skip building an expensive message. */
+int mudsc__log_enabled(mudsc_log_level level);
 
 /* Allocation that records MUDSC_E_NOMEM with `what` in the message on failure. */
 void *mudsc__alloc(size_t size, const char *what);
@@ -85,6 +91,7 @@ mudsc_status mudsc__array_out(bool *fill, const void *out, size_t capacity, size
 #include "core/atomic_file.h"
 #include "core/blas.h"
 #include "core/convert.h"
+#include "core/file.h"
 #include "core/options.h"
 #include "core/rng.h"
 #include "core/strmap.h"

@@ -1,6 +1,6 @@
 /*
  * splitmix64 and the seeded point order of the MuDSC loop
- * (docs/algorithm-choices.md section 3; the oracle uses the same).
+ * (docs/algorithm.md section 10.2; the oracle uses the same).
  *
  * SPDX-License-Identifier: MIT
  */

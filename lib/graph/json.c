@@ -4,7 +4,6 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -278,52 +277,18 @@ MUDSC_API mudsc_status mudsc_graph_from_json(mudsc_graph **out, const char *text
 	return MUDSC_OK;
 }
 
-/* Read a whole file into memory. */
-static mudsc_status read_file(const char *path, char **buf, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	size_t cap = 4096, n = 0;
-	char *data, *grown;
-
-	if (f == NULL)
-		return mudsc__err(MUDSC_E_IO, "mudsc_graph_load_json: cannot open '%s': %s", path,
-		                 strerror(errno));
-	data = mudsc__alloc(cap, "graph JSON text");
-	while (data != NULL) {
-		n += fread(data + n, 1, cap - n, f);
-		if (n < cap)
-			break;
-		grown = mudsc__realloc_array(data, 2 * cap, 1, "graph JSON text");
-		if (grown == NULL)
-			free(data);
-		data = grown;
-		cap *= 2;
-	}
-	if (data != NULL && ferror(f)) {
-		free(data);
-		fclose(f);
-		return mudsc__err(MUDSC_E_IO, "mudsc_graph_load_json: cannot read '%s'", path);
-	}
-	fclose(f);
-	if (data == NULL)
-		return MUDSC_E_NOMEM;
-	*buf = data;
-	*len = n;
-	return MUDSC_OK;
-}
-
 MUDSC_API mudsc_status mudsc_graph_load_json(mudsc_graph **out, const char *path)
 {
-	char *text = NULL;
-	size_t len = 0;
+	struct mudsc__file file;
 	mudsc_status st;
 
 	MUDSC__CHECK_NULL(out);
 	MUDSC__CHECK_NULL(path);
-	if ((st = read_file(path, &text, &len)) != MUDSC_OK)
+	if ((st = mudsc__file_map(&file, path, "mudsc_graph_load_json")) != MUDSC_OK)
 		return st;
-	st = mudsc_graph_from_json(out, text, len);
-	free(text);
+	/* an empty file is empty text, not a NULL argument */
+	st = mudsc_graph_from_json(out, file.data != NULL ? (const char *)file.data : "", file.len);
+	mudsc__file_unmap(file.data, file.len);
 	if (st != MUDSC_OK && st != MUDSC_E_NOMEM)
 		return mudsc__err_context(st, "%s", path);
 	return st;

@@ -1,5 +1,5 @@
 /*
- * Align and group align (algorithm-choices.md section 5).
+ * Align and group align (docs/algorithm.md section 8).
  *
  * SPDX-License-Identifier: MIT
  */

@@ -1,6 +1,6 @@
 /*
  * Similarity between the rows of a feature matrix (Pearson or cosine), the
- * S_w of ALGORITHM.md; docs/algorithm-choices.md section 1.
+ * S_w of docs/algorithm.md sections 3 and 4.
  *
  * SPDX-License-Identifier: MIT
  */

@@ -1,5 +1,5 @@
 /*
- * Zip and group zip (algorithm-choices.md sections 6 and 9).
+ * Zip and group zip (docs/algorithm.md section 9).
  *
  * The rule is the oracle's greedy: repeatedly merge the first maximum of the
  * working matrix W in row-major order.  Rescanning W for every merge costs

@@ -44,19 +44,19 @@ static void count_members(const struct point_corr *c, int32_t N, int64_t C, int6
 }
 
 bool mudsc__corr_scales(const struct point_corr *c, int32_t N, int64_t C, int32_t model,
-                       enum corr_matrix which, const double *weights, int64_t *counts,
+                       int32_t which, const double *weights, int64_t *counts,
                        double *scale)
 {
 	const int64_t *assign = c->assign + model * C;
 	double total = 0.0;
 
-	if (which == CORR_UNMERGE) {
+	if (which == MUDSC_MATRIX_UNMERGE) {
 		for (int64_t u = 0; u < C; u++)
 			scale[u] = 1.0;
 		return true;
 	}
 	count_members(c, N, C, counts);
-	if (which == CORR_MERGE) {
+	if (which == MUDSC_MATRIX_MERGE) {
 		for (int64_t u = 0; u < C; u++)
 			scale[u] = 1.0 / (double)counts[model * c->width_out + assign[u]];
 		return true;

@@ -1,6 +1,6 @@
 /*
  * A point's correspondence: which merged unit every stacked unit goes to,
- * and the matrices derived from it (docs/algorithm-choices.md section 4).
+ * and the matrices derived from it (docs/algorithm.md section 6).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mudsc/common.h"
+#include "mudsc/matcher.h" /* mudsc_matrix_kind */
 
 struct point_corr {
 	bool set;
@@ -22,11 +22,10 @@ struct point_corr {
 	double score[3];   /* mean S_w, S_a, S at the pairs (NaN when not computed) */
 };
 
-enum corr_matrix {
-	CORR_MERGE,    /* M_i: model i's own mean of its members */
-	CORR_UNMERGE,  /* U_i: 0/1 */
-	CORR_MERGE_HAT /* Mhat_i: weighted mean over all members of all models */
-};
+/* Which matrix mudsc__corr_scales() describes: a mudsc_matrix_kind
+ * (MUDSC_MATRIX_MERGE: M_i, model i's own mean of its members;
+ * MUDSC_MATRIX_UNMERGE: U_i, 0/1) or the one only merged tensors use: */
+#define MUDSC__MATRIX_MERGE_HAT 2 /* Mhat_i: weighted mean over all members of all models */
 
 void mudsc__corr_free(struct point_corr *c);
 /* Deep copy; MUDSC_E_NOMEM leaves dst empty. */
@@ -34,12 +33,12 @@ mudsc_status mudsc__corr_copy(struct point_corr *dst, const struct point_corr *s
 
 /*
  * scale (C) of model i's block of the chosen matrix: column assign[u] of row
- * u holds scale[u] (see axis_ops.h).  weights (N) only for CORR_MERGE_HAT.
+ * u holds scale[u] (see axis_ops.h).  weights (N) only for MUDSC__MATRIX_MERGE_HAT.
  * counts is scratch of N * width_out int64.  Returns false when a merged
  * unit of model i has zero total weight (Mhat undefined), true otherwise.
  */
 bool mudsc__corr_scales(const struct point_corr *c, int32_t N, int64_t C, int32_t model,
-                       enum corr_matrix which, const double *weights, int64_t *counts,
+                       int32_t which, const double *weights, int64_t *counts,
                        double *scale);
 
 /* Mean of X (NC x NC) over the correspondence's pairs, summed left to right. */

@@ -147,6 +147,8 @@ static mudsc_status descend(struct loop_state *ls, struct loop_result *res)
 			return st;
 		res->objectives[s] = objective;
 		res->sweeps = s + 1;
+		mudsc__log(MUDSC_LOG_INFO, "mudsc_matcher_run: sweep %d: objective %.9g%s", (int)s,
+		           objective, objective > best ? " (the best so far)" : "");
 		if (objective > best) {
 			best = objective;
 			since_best = 0;
@@ -207,6 +209,11 @@ mudsc_status mudsc__loop_run(struct loop_result *res, const struct loop_input *i
 	    !ls.prev || (weights && !ls.Sw) ||
 	    (weights && in->S_a && !ls.S))
 		st = MUDSC_E_NOMEM;
+	if (in->S_a == NULL && in->alpha < 1.0)
+		mudsc__log(MUDSC_LOG_WARNING,
+		           "mudsc_matcher_run: no activations were given: alpha = %g is taken as 1 "
+		           "(weight matching)",
+		           in->alpha);
 	if (st == MUDSC_OK && in->S_a != NULL)
 		st = init_from_activations(&ls);
 	if (st == MUDSC_OK && !weights)

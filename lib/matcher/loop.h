@@ -1,5 +1,5 @@
 /*
- * The MuDSC loop (docs/algorithm-choices.md section 7): activation
+ * The MuDSC loop (docs/algorithm.md section 10): activation
  * initialisation, then seeded coordinate descent in weight space keeping
  * the best sweep.
  *

@@ -12,6 +12,7 @@
 #include "mudsc/matcher.h"
 #include "matcher/loop.h"
 #include "matcher/plan_build.h"
+#include "matcher/report.h"
 #include "model/model.h"
 
 struct mudsc_matcher {
@@ -20,6 +21,7 @@ struct mudsc_matcher {
 	struct mudsc__plan plan;
 	double **S_a;              /* per point, NULL until given */
 	struct loop_result result; /* valid when ran */
+	size_t ignored_bindings;   /* MUDSC_BIND_IGNORE bindings: the advice after merge() */
 	bool ran;
 };
 
@@ -118,6 +120,8 @@ MUDSC_API mudsc_status mudsc_matcher_new(mudsc_matcher **out, const mudsc_graph 
 	}
 	m->result.sweeps = -1;
 	m->result.best_sweep = -1;
+	m->ignored_bindings = mudsc__count_ignored_bindings(graph);
+	mudsc__report_unbound(graph, models[0]);
 	*out = m;
 	return MUDSC_OK;
 }
@@ -381,7 +385,7 @@ static mudsc_status fill_matrix(double *out, const mudsc_matcher *m, size_t poin
 		return MUDSC_E_NOMEM;
 	}
 	mudsc__corr_scales(c, m->plan.n_models, C, model,
-	                  kind == MUDSC_MATRIX_MERGE ? CORR_MERGE : CORR_UNMERGE, NULL, counts, scale);
+	                  kind, NULL, counts, scale);
 	memset(out, 0, (size_t)C * (size_t)c->width_out * sizeof *out);
 	for (int64_t u = 0; u < C; u++)
 		out[u * c->width_out + c->assign[model * C + u]] = scale[u];
@@ -457,6 +461,8 @@ MUDSC_API mudsc_status mudsc_matcher_merge(mudsc_model **out, const mudsc_matche
 	}
 	st = mudsc__merge_apply(out, &m->plan, m->result.corr, m->models, w, -1);
 	free(w);
+	if (st == MUDSC_OK)
+		mudsc__report_merged(m->ignored_bindings);
 	return st;
 }
 

@@ -16,6 +16,7 @@
 #include "matcher/merge_apply.h"
 #include "matcher/plan.h"
 #include "matcher/plan_build.h"
+#include "matcher/report.h"
 #include "matcher/weight_sim.h"
 #include "matcher/weight_sim_align.h"
 

@@ -47,7 +47,7 @@ static mudsc_status add_transformed(const struct mudsc__plan *plan, const struct
 		if (c == NULL)
 			continue;
 		if (!mudsc__corr_scales(c, plan->n_models, shape[d], i,
-		                       t->role[d] == PLAN_OUT ? CORR_MERGE_HAT : CORR_UNMERGE, weights,
+		                       t->role[d] == MUDSC_ROLE_OUT ? MUDSC__MATRIX_MERGE_HAT : MUDSC_MATRIX_UNMERGE, weights,
 		                       s->counts, s->scale))
 			return mudsc__err(MUDSC_E_INVALID,
 			                 "merge: tensor '%s': a merged unit of point '%s' has zero total "

@@ -1,6 +1,6 @@
 /*
- * Producing merged tensors from correspondences (docs/algorithm-choices.md
- * section 8).
+ * Producing merged tensors from correspondences (docs/algorithm.md
+ * section 11).
  *
  * SPDX-License-Identifier: MIT
  */

@@ -14,9 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mudsc/graph.h" /* mudsc_role */
 #include "mudsc/model.h"
-
-enum plan_role { PLAN_OUT = 0, PLAN_IN = 1 };
 
 /* One tensor, or one part of a split tensor, with the point bound to each axis. */
 struct plan_tensor {
@@ -26,7 +25,7 @@ struct plan_tensor {
 	int64_t shape[MUDSC_MAX_RANK];     /* of this part (or the whole) */
 	int64_t whole_shape[MUDSC_MAX_RANK];
 	int32_t point[MUDSC_MAX_RANK];     /* point bound to each axis, -1 for none */
-	uint8_t role[MUDSC_MAX_RANK];      /* enum plan_role of each bound axis */
+	uint8_t role[MUDSC_MAX_RANK];      /* mudsc_role of each bound axis */
 	mudsc_dtype dtype;
 	const void **data;                 /* per model: the whole tensor's data (borrowed) */
 };

@@ -22,12 +22,19 @@ struct builder {
 	struct mudsc__strmap first; /* tensor name -> its first plan tensor */
 };
 
-/* Shapes and dtypes of a bound tensor must agree across models. */
+/* Every tensor of model 0 must exist in every model with the same dtype
+ * and shape: bound ones are transformed, the others averaged, and either
+ * reads each model's copy. */
 static mudsc_status check_same(const struct builder *b, const char *name)
 {
 	const struct model_tensor *t0 = mudsc__model_lookup(b->models[0], name);
 	for (int32_t i = 1; i < b->plan->n_models; i++) {
 		const struct model_tensor *t = mudsc__model_lookup(b->models[i], name);
+		if (t == NULL)
+			return mudsc__err(MUDSC_E_MISMATCH,
+			                 "matcher: tensor '%s' of model 0 is missing from model %d "
+			                 "(argument 'models')",
+			                 name, (int)i);
 		bool same = t->dtype == t0->dtype && t->rank == t0->rank;
 		for (int32_t d = 0; same && d < t->rank; d++)
 			same = t->shape[d] == t0->shape[d];
@@ -53,7 +60,7 @@ static mudsc_status bind_axes(const struct builder *b, struct plan_tensor *t)
 		const struct graph_binding *gb =
 			&b->graph->points[refs[k].point].bindings[refs[k].binding];
 		t->point[gb->axis] = (int32_t)refs[k].point;
-		t->role[gb->axis] = gb->role == MUDSC_ROLE_IN ? PLAN_IN : PLAN_OUT;
+		t->role[gb->axis] = (uint8_t)gb->role;
 	}
 	free(refs);
 	return MUDSC_OK;
@@ -97,12 +104,10 @@ static mudsc_status add_tensor(struct builder *b, const char *name, int32_t part
 static mudsc_status tensor_index(struct builder *b, const char *name, size_t *first)
 {
 	const struct graph_split *split;
-	mudsc_status st;
+	mudsc_status st = MUDSC_OK;
 
 	if (mudsc__strmap_get(&b->first, name, first))
 		return MUDSC_OK;
-	if ((st = check_same(b, name)) != MUDSC_OK)
-		return st;
 	*first = b->plan->ntensors;
 	split = mudsc__graph_split_of(b->graph, name);
 	for (int32_t j = 0; j < (split ? (int32_t)split->n_parts : 1) && st == MUDSC_OK; j++)
@@ -155,6 +160,11 @@ mudsc_status mudsc__plan_build(struct mudsc__plan *plan, const mudsc_graph *grap
 	memset(plan, 0, sizeof *plan);
 	plan->n_models = n_models;
 	st = mudsc_graph_validate(graph, models, (size_t)n_models);
+	for (size_t k = 0; k < mudsc_model_count(models[0]) && st == MUDSC_OK; k++) {
+		mudsc_tensor t;
+		if ((st = mudsc_model_at(&t, models[0], k)) == MUDSC_OK)
+			st = check_same(&b, t.name);
+	}
 	if (st != MUDSC_OK)
 		return st;
 	mudsc__strmap_init(&b.first);

@@ -71,7 +71,7 @@ static void feature_block(double *F, size_t D, size_t col, const struct mudsc__p
 		if (mudsc__axis_is_identity(assign, shape[d], corr[q].width_out))
 			continue; /* model 0 under align: nothing moves (and M, U are 1 there) */
 		mudsc__corr_scales(&corr[q], plan->n_models, shape[d], i,
-		                  t->role[d] == PLAN_IN ? CORR_MERGE : CORR_UNMERGE, NULL, counts, scale);
+		                  t->role[d] == MUDSC_ROLE_IN ? MUDSC_MATRIX_MERGE : MUDSC_MATRIX_UNMERGE, NULL, counts, scale);
 		mudsc__axis_split(t->rank, shape, d, &outer, &inner);
 		mudsc__axis_contract(b, a, outer, shape[d], inner, assign, scale, corr[q].width_out);
 		shape[d] = corr[q].width_out;

@@ -1,6 +1,6 @@
 /*
  * S_w of one point under the other points' current correspondences
- * (docs/algorithm-choices.md section 2).
+ * (docs/algorithm.md section 4).
  *
  * SPDX-License-Identifier: MIT
  */

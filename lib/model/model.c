@@ -5,7 +5,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "core/core.h"
 #include "model/model.h"
@@ -23,7 +22,7 @@ MUDSC_API mudsc_status mudsc_model_new(mudsc_model **out)
 static void release_backing(mudsc_model *model)
 {
 	if (model->backing == BACKING_MMAP)
-		munmap(model->backing_addr, model->backing_len);
+		mudsc__file_unmap(model->backing_addr, model->backing_len);
 	else if (model->backing == BACKING_HEAP)
 		free(model->backing_addr);
 	model->backing = BACKING_NONE;

@@ -12,14 +12,9 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/core.h"
 #include "model/model.h"
@@ -322,52 +317,23 @@ MUDSC_API mudsc_status mudsc_model_load_buffer(mudsc_model **out, const void *bu
 	return MUDSC_OK;
 }
 
-static mudsc_status map_file(const char *path, void **addr, size_t *len)
-{
-	struct stat sb;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return mudsc__err(MUDSC_E_IO, "mudsc_model_load: cannot open '%s': %s", path,
-		                 strerror(errno));
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		close(fd);
-		return mudsc__err(MUDSC_E_IO, "mudsc_model_load: '%s' is not a regular file", path);
-	}
-	*len = (size_t)sb.st_size;
-	*addr = NULL;
-	if (*len > 0) {
-		*addr = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (*addr == MAP_FAILED) {
-			int e = errno;
-			close(fd);
-			return mudsc__err(MUDSC_E_IO, "mudsc_model_load: cannot map '%s': %s", path,
-			                 strerror(e));
-		}
-	}
-	close(fd);
-	return MUDSC_OK;
-}
-
 MUDSC_API mudsc_status mudsc_model_load(mudsc_model **out, const char *path)
 {
+	struct mudsc__file file;
 	mudsc_model *m;
-	void *addr = NULL;
-	size_t len = 0;
 	mudsc_status st;
 
 	MUDSC__CHECK_NULL(out);
 	MUDSC__CHECK_NULL(path);
-	if ((st = map_file(path, &addr, &len)) != MUDSC_OK)
+	if ((st = mudsc__file_map(&file, path, "mudsc_model_load")) != MUDSC_OK)
 		return st;
-	st = parse_bytes(addr, len, &m);
+	st = parse_bytes(file.data, file.len, &m);
 	if (st != MUDSC_OK) {
-		if (addr != NULL)
-			munmap(addr, len);
+		mudsc__file_unmap(file.data, file.len);
 		return mudsc__err_context(st, "loading '%s'", path);
 	}
-	if (addr != NULL)
-		mudsc__model_adopt_backing(m, BACKING_MMAP, addr, len);
+	if (file.data != NULL)
+		mudsc__model_adopt_backing(m, BACKING_MMAP, (void *)file.data, file.len);
 	*out = m;
 	return MUDSC_OK;
 }

@@ -3,7 +3,7 @@
 stacked(xs): Z = [X_0 ... X_{N-1}] (n x NC) from per-model n x C arrays.
 stats(xs) -> dict(corr, cov, means, std): the population statistics of the
 columns of Z, with corr = Sigma / max(sigma sigma', 1e-7) mirrored from the
-upper triangle (mudsc_ref.activation_similarity, choices §1).
+upper triangle (mudsc_ref.activation_similarity, algorithm.md §2.3).
 rows_of(arr, axis): the n x C observation matrix of a feature tensor whose
 features are on `axis` (every index of the other axes, C order, is one
 observation).

@@ -1,7 +1,7 @@
 """Reference MuDSC in NumPy/SciPy: the oracle the C library is tested against.
 
-It follows /work/shared/design/ALGORITHM.md and docs/algorithm-choices.md
-(section numbers below, "choices §n", refer to the latter) and is written to be
+It follows docs/algorithm.md, libmudsc's numerical contract (section numbers
+below, "algorithm.md §n", refer to it) and is written to be
 read, not to be fast.  It shares no code with the C library.
 
 Conventions
@@ -13,9 +13,9 @@ safetensors_np.Raw (BF16 bits; F8 types are treated as non-float).
 
 A correspondence (class Correspondence) stores P as an int array of length NC:
 P[u] = index of the merged unit that stacked unit u belongs to; Cp = C'.  Its
-0/1 matrix form, the merge matrices M_i and unmerge matrices U_i (choices §4)
+0/1 matrix form, the merge matrices M_i and unmerge matrices U_i (algorithm.md §6)
 are methods.  `pairs` lists the stacked-index pairs whose similarities define
-the point's score (choices §5, §6), so the same pairs give the S_w, S_a and S
+the point's score (algorithm.md §6), so the same pairs give the S_w, S_a and S
 scores.
 
 API (every function is documented where it is defined)
@@ -86,7 +86,7 @@ except ImportError:
 
 class MudscNumericError(ArithmeticError):
     """Zip found no admissible merge (every remaining entry is -inf): the C
-    library's MUDSC_E_NUMERIC (choices §6 step 1)."""
+    library's MUDSC_E_NUMERIC (algorithm.md §9.2 step 1)."""
 
 
 # ---------------------------------------------------------------------------
@@ -340,7 +340,7 @@ def from_f64(x, dtype):
 
 
 def _contract(T, axis, X):
-    """T'[..., j, ...] = sum_u T[..., u, ...] X[u, j] along `axis` (choices §2)."""
+    """T'[..., j, ...] = sum_u T[..., u, ...] X[u, j] along `axis` (algorithm.md §4.2)."""
     if T.shape[axis] != X.shape[0]:
         raise ValueError(f"axis {axis} of length {T.shape[axis]} vs matrix {X.shape}")
     return np.moveaxis(np.tensordot(T, X, axes=([axis], [0])), -1, axis)
@@ -379,7 +379,7 @@ def _view(graph, tensors, name, part, mat):
 
 
 # ---------------------------------------------------------------------------
-# Similarities (choices §1)
+# Similarities (algorithm.md §3)
 # ---------------------------------------------------------------------------
 
 def similarity(Z, kind="pearson", eps=1e-7):
@@ -419,7 +419,7 @@ def activation_similarity(xs, kind="pearson", eps=1e-7):
 
 
 # ---------------------------------------------------------------------------
-# Correspondences (choices §4)
+# Correspondences (algorithm.md §6)
 # ---------------------------------------------------------------------------
 
 @dataclass
@@ -457,7 +457,7 @@ class Correspondence:
         return self.block(i)
 
     def merge_hat(self, i, weights):
-        """Mhat_i (choices §8): P_i with column j scaled by
+        """Mhat_i (algorithm.md §6): P_i with column j scaled by
         W / sum_k w_k m_kj, W = sum_k w_k."""
         w = [float(x) for x in weights]
         m = self.counts()
@@ -498,7 +498,7 @@ def score(S, corr):
 
 
 # ---------------------------------------------------------------------------
-# Matchers (choices §5, §6)
+# Matchers (algorithm.md §7, §8, §9)
 # ---------------------------------------------------------------------------
 
 def lap_max(S):
@@ -536,7 +536,7 @@ def _from_perms(perms, N, C, S):
 
 
 def align(S, N, C):
-    """Align (choices §5): for each model i >= 1, perm_i = LAP maximising
+    """Align (algorithm.md §8): for each model i >= 1, perm_i = LAP maximising
     sum_j S[j, i*C + perm_i[j]].  C' = C, merged unit j = anchor unit j."""
     S = _check_S(S, N, C)
     perms = [lap_max(S[:C, i * C:(i + 1) * C]) for i in range(1, N)]
@@ -565,7 +565,7 @@ def _block_assignment(S, N, C, G):
 
 
 def group_align(S, N, C, G):
-    """Group align (choices §5): blocks assigned by a G x G LAP on inner-LAP
+    """Group align (algorithm.md §8): blocks assigned by a G x G LAP on inner-LAP
     scores; perm_i[g*Cg + k] = bperm[g]*Cg + inner[g][bperm[g]][k]."""
     S = _check_S(S, N, C)
     if G < 1 or C % G:
@@ -588,7 +588,7 @@ def zip_budget(NC, Cp, N, b):
 
 
 def zip_match(S, N, C, r=0.5, a=0.5, b=1.0):
-    """Zip (choices §6) on a symmetric NC x NC S.
+    """Zip (algorithm.md §9.2) on a symmetric NC x NC S.
 
     W = S with diagonal -inf.  Rows/columns of clusters that left the active
     set are kept at -inf, so "the first maximum of W in row-major order over
@@ -657,7 +657,7 @@ zip = zip_match  # the brief's name; shadows the builtin inside this module only
 
 
 def group_zip(S, N, C, G, r=0.5, a=0.5, b=1.0):
-    """Group zip (choices §6): blocks assigned as in group align; bundle g =
+    """Group zip (algorithm.md §9.3): blocks assigned as in group align; bundle g =
     anchor block g + its matched block of every model (N*Cg units in stacked
     order), zipped alone to C'g = floor(N*Cg*(1-r)) units with budget
     floor(floor((N*Cg - C'g)/N) * b); merged unit = g*C'g + unit within the
@@ -689,7 +689,7 @@ def match(S, N, C, G=1, method="align", r=0.5, a=0.5, b=1.0):
 
 
 # ---------------------------------------------------------------------------
-# Weight features and S_w (choices §2)
+# Weight features and S_w (algorithm.md §4)
 # ---------------------------------------------------------------------------
 
 def weight_features(graph, models, point, corr):
@@ -734,7 +734,7 @@ def weight_similarity(graph, models, point, corr, kind="pearson", eps=1e-7):
 
 
 # ---------------------------------------------------------------------------
-# Random order (choices §3)
+# Random order (algorithm.md §10.2)
 # ---------------------------------------------------------------------------
 
 class SplitMix64:
@@ -764,7 +764,7 @@ def shuffled_order(rng, P):
 
 
 # ---------------------------------------------------------------------------
-# The MuDSC loop (choices §7)
+# The MuDSC loop (algorithm.md §10)
 # ---------------------------------------------------------------------------
 
 @dataclass
@@ -784,7 +784,7 @@ class MudscResult:
 
 def mudsc(graph, models, activations=None, method="align", alpha=0.5, r=0.5, a=0.5,
           b=1.0, use_groups=True, max_iter=100, patience=5, seed=0, kind="pearson"):
-    """Run MuDSC (choices §7).
+    """Run MuDSC (algorithm.md §10).
 
     activations: None (weight matching only; alpha is taken as 1) or a dict
     point (name or index) -> S_a (NC x NC), one for every point (a dict
@@ -866,7 +866,7 @@ def mudsc(graph, models, activations=None, method="align", alpha=0.5, r=0.5, a=0
 
 
 # ---------------------------------------------------------------------------
-# Merged tensors (choices §8)
+# Merged tensors (algorithm.md §11)
 # ---------------------------------------------------------------------------
 
 def _weights(N, weights):
@@ -879,7 +879,7 @@ def _weights(N, weights):
 
 
 def transformed_tensors(graph, models, corr, i, weights=None):
-    """T_i' for every tensor of model i, float64 (choices §8): every bound
+    """T_i' for every tensor of model i, float64 (algorithm.md §11.2): every bound
     axis contracted with Mhat_i (OUT) or U_i (IN) of its point; split tensors
     part by part.  Unbound tensors are returned unchanged (float ones as
     float64, others as they are).  corr must hold every point."""
@@ -921,7 +921,7 @@ def permute_only(graph, models, corr, i):
 
 
 def merged_tensors(graph, models, corr, weights=None, cast=True):
-    """Merged model (choices §8): T = sum_i w_i T_i' in float64 (w_i = 1/N by
+    """Merged model (algorithm.md §11): T = sum_i w_i T_i' in float64 (w_i = 1/N by
     default), for bound and unbound float tensors alike; non-float unbound
     tensors are model 0's.  cast=True stores floats in each tensor's dtype
     (from_f64), cast=False returns the float64 sums."""

@@ -415,7 +415,7 @@ def test_zip_hand_example_tie_and_a():
 
 
 def test_zip_zero_budget_allows_one_merge_as_written():
-    # b = 0 -> B = 0.  Step 2 of choices §6 only disables a model after it
+    # b = 0 -> B = 0.  Step 2 of algorithm.md §9.2 only disables a model after it
     # spends a unit, so the first within-model merge still happens (budget
     # becomes -1, then the model is disabled); same as the paper's code.
     c = M.zip_match(S4, 2, 2, r=0.5, a=0.5, b=0.0)

@@ -3,7 +3,7 @@
 S = alpha*S_w + (1-alpha)*S_a per point; without activations weight
 matching; with activations and alpha = 0 activation-only matching; else
 activation-initialised coordinate descent keeping the best sweep
-(docs/algorithm-choices.md).
+(docs/algorithm.md section 10).
 """
 from __future__ import annotations
 
