@@ -2,6 +2,7 @@
  * the network (align and zip), the permutation is recovered, and every bad
  * input has its status; run under valgrind for leaks on all paths. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -379,6 +380,41 @@ START_TEST(log_advises_reestimation_after_merge)
 }
 END_TEST
 
+/* Matchers created on two threads over the same models (not yet frozen):
+ * both freeze them through the const models they are given, a race-free
+ * write (run this suite under ThreadSanitizer to see it). */
+static void *new_and_run(void *arg)
+{
+	const struct fixture *f = arg;
+	mudsc_matcher *m = NULL;
+	mudsc_status st = mudsc_matcher_new(&m, f->graph, f->shared, 2, NULL);
+	if (st == MUDSC_OK)
+		st = mudsc_matcher_run(m);
+	mudsc_matcher_free(m);
+	return (void *)(intptr_t)st;
+}
+
+START_TEST(matchers_on_two_threads_share_models)
+{
+	struct fixture f;
+	pthread_t th[2];
+	void *st[2];
+
+	setup_fixture(&f);
+	ck_assert_int_eq(mudsc_model_is_frozen(f.models[0]), 0);
+	for (int k = 0; k < 2; k++)
+		ck_assert_int_eq(pthread_create(&th[k], NULL, new_and_run, &f), 0);
+	for (int k = 0; k < 2; k++) {
+		ck_assert_int_eq(pthread_join(th[k], &st[k]), 0);
+		ck_assert_int_eq((intptr_t)st[k], MUDSC_OK);
+	}
+	ck_assert_int_eq(mudsc_model_is_frozen(f.models[0]), 1);
+	ck_assert_int_eq(mudsc_model_is_frozen(f.models[1]), 1);
+	ck_assert_status(mudsc_model_remove(f.models[0], "layers.0.bias"), MUDSC_E_STATE);
+	teardown_fixture(&f);
+}
+END_TEST
+
 Suite *suite_matcher(void)
 {
 	Suite *s = suite_create("matcher");
@@ -387,6 +423,7 @@ Suite *suite_matcher(void)
 	tcase_add_test(tc, bad_inputs_and_cancel);
 	tcase_add_test(tc, log_messages_tell_the_host);
 	tcase_add_test(tc, log_advises_reestimation_after_merge);
+	tcase_add_test(tc, matchers_on_two_threads_share_models);
 	suite_add_tcase(s, tc);
 	return s;
 }
