@@ -338,6 +338,9 @@ static void print_header(const struct experiment *x)
 	       (long long)x->test.n);
 	printf("libmudsc %s, %s, %d BLAS threads\n\n", mudsc_version_string(), mudsc_blas_info(),
 	       mudsc_blas_threads());
+	if (c->quick)
+		printf("--quick: a smoke run (64-wide networks, 1 epoch, 2000 images per task):\n"
+		       "its accuracies mean nothing.\n\n");
 }
 
 static void print_table(const struct experiment *x)
