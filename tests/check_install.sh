@@ -51,18 +51,22 @@ pc() {
 cflags=$(pc --cflags)
 # shellcheck disable=SC2086
 set -- $cflags
-[ $# -eq 1 ] && [ "$1" = "-I$(dirname "$(dirname "$header")")" ] ||
+if [ $# -ne 1 ] || [ "$1" != "-I$(dirname "$(dirname "$header")")" ]; then
 	fail "pkg-config --cflags mudsc is '$cflags', expected only -I<installed include folder>"
+fi
 
 static=$(pc --static --libs)
 listed=$(for w in $static; do case $w in -l*) echo "${w#-l}" ;; esac; done | sort -u)
-# Every library libmudsc.so needs, by name; libc and the loader come with cc.
+# Every library libmudsc.so needs, by name; libc, the loader and what the
+# flags -pthread and -fopenmp bring (libpthread, libgomp) come with cc.
 needed=$( (echo mudsc; readelf -d "$libso" | sed -n 's/.*(NEEDED).*\[lib\([^].]*\)\.so.*\]/\1/p') |
 	grep -v -x -e c -e ld-linux-x86-64 -e ld-linux -e pthread -e gomp | sort -u)
-[ "$listed" = "$needed" ] ||
-	fail "pkg-config --static --libs mudsc is '$static': it links" $listed "but libmudsc.so needs" $needed
+if [ "$listed" != "$needed" ]; then
+	fail "pkg-config --static --libs mudsc is '$static': it links" \
+		"$(echo "$listed" | tr '\n' ' ')but libmudsc.so needs $(echo "$needed" | tr '\n' ' ')"
+fi
 
-# shellcheck disable=SC2086
+# shellcheck disable=SC2086,SC2046
 cc -std=c11 -Wall -Werror $extra -o "$root/downstream" "$src" $(pc --cflags --libs)
 LD_LIBRARY_PATH="$libdir" "$root/downstream"
 # The same program against the archive: -l:libmudsc.a, then every other flag.
@@ -98,7 +102,8 @@ mkdir "$root/empty"
 # shellcheck disable=SC2086
 (cd "$root/empty" && env -u MUDSC_LIBRARY -u LD_LIBRARY_PATH PYTHONPATH="$installed" \
 	PYTHONDONTWRITEBYTECODE=1 ${CHECK_INSTALL_PYTHON_ENV:-} "$python" -s -c '
-import os, sys
+import sys
+import numpy as np
 import mudsc
 root, version = sys.argv[1:3]
 assert mudsc.__file__.startswith(root + "/"), mudsc.__file__
@@ -106,7 +111,7 @@ maps = open("/proc/self/maps").read().split("\n")
 loaded = sorted({line.split()[-1] for line in maps if "libmudsc.so" in line})
 assert loaded and all(p.startswith(root + "/") for p in loaded), loaded
 assert mudsc.version() == version, mudsc.version()
-m = mudsc.Model.from_numpy({"w": __import__("numpy").arange(6.0).reshape(2, 3)})
+m = mudsc.Model.from_numpy({"w": np.arange(6.0).reshape(2, 3)})
 assert m.info("w").shape == (2, 3)
 print("installed package: " + mudsc.__file__ + ", library " + loaded[0])
 ' "$root" "$version")
