@@ -22,6 +22,7 @@ struct mudsc__stream {
 	mudsc__stream_consumer consumer;
 	void *ctx;
 	size_t nc;                /* n_models * width */
+	void *state;              /* one allocation: seen, chunks, has_shift, shift, shiftf, scratch, rowf */
 	int64_t *seen;            /* per model: observations delivered */
 	int64_t *chunks;          /* per model: non-empty chunks accepted (error messages) */
 	unsigned char *has_shift; /* per model: shift fixed by its first chunk */
@@ -31,7 +32,7 @@ struct mudsc__stream {
 	double *scratch;          /* width doubles: one gathered row */
 	float *rowf;              /* width floats: one converted F16/BF16 row */
 	void *rows;               /* cap * ld floats or doubles, NULL before the first update */
-	void *work;               /* the consumer's workspace, allocated with rows */
+	void *work;               /* the consumer's workspace, in the rows' allocation */
 	bool rows_f64;
 	size_t cap;               /* rows capacity: block_rows + max_lead */
 	size_t ld;                /* row stride of `rows`, elements */

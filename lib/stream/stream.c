@@ -63,37 +63,52 @@ static bool config_valid(const mudsc__stream_config *c)
 	       c->rows <= MUDSC__STREAM_ROWS_F64 && mudsc__stream_fits(c);
 }
 
+/* The fixed-size arrays in one allocation (s->state), doubles first so
+ * every piece is aligned: shift and scratch, seen and chunks, shiftf and
+ * rowf, has_shift.  False on overflow or no memory. */
+static bool alloc_state(mudsc__stream *s)
+{
+	const size_t n = (size_t)s->cfg.n_models, w = (size_t)s->cfg.width, nc = s->nc;
+	size_t units, bytes;
+	unsigned char *p;
+
+	/* 8 bytes for each double and int64, 4 for each float, 1 for each flag */
+	if (!mudsc__add_size(nc, w, &units) || !mudsc__mul_size(units, 12, &bytes) ||
+	    !mudsc__add_size(bytes, 17 * n, &bytes)) {
+		mudsc__err(MUDSC_E_NOMEM, "accumulator state: size overflows");
+		return false;
+	}
+	s->state = p = mudsc__calloc(1, bytes, "accumulator state");
+	if (p == NULL)
+		return false;
+	s->shift = (double *)(void *)p;
+	s->scratch = s->shift + nc;
+	s->seen = (int64_t *)(void *)(s->scratch + w);
+	s->chunks = s->seen + n;
+	s->shiftf = (float *)(void *)(s->chunks + n);
+	s->rowf = s->shiftf + nc;
+	s->has_shift = (unsigned char *)(s->rowf + w);
+	return true;
+}
+
 mudsc_status mudsc__stream_new(mudsc__stream **out, const mudsc__stream_config *cfg,
                                const mudsc__stream_consumer *consumer, void *ctx)
 {
 	mudsc__stream *s;
-	size_t nc, w;
 
 	if (!config_valid(cfg) || consumer == NULL || consumer->consume == NULL)
 		return mudsc__err(MUDSC_E_INVALID, "mudsc__stream_new: configuration out of range");
 	s = mudsc__calloc(1, sizeof *s, "accumulator");
 	if (s == NULL)
 		return MUDSC_E_NOMEM;
-	nc = (size_t)cfg->n_models * (size_t)cfg->width;
-	w = (size_t)cfg->width;
 	s->cfg = *cfg;
 	s->consumer = *consumer;
 	s->ctx = ctx;
-	s->nc = nc;
+	s->nc = (size_t)cfg->n_models * (size_t)cfg->width;
 	s->cap = (size_t)cfg->block_rows + (size_t)cfg->max_lead;
-	s->ld = row_stride(nc, cfg->ones);
-	s->seen = mudsc__calloc((size_t)cfg->n_models, sizeof *s->seen, "accumulator counts");
-	s->chunks = s->seen ? mudsc__calloc((size_t)cfg->n_models, sizeof *s->chunks,
-	                                    "accumulator counts")
-	                    : NULL;
-	s->has_shift = s->chunks ? mudsc__calloc((size_t)cfg->n_models, 1, "accumulator flags")
-	                         : NULL;
-	s->shift = s->has_shift ? mudsc__calloc(nc, sizeof(double), "accumulator shifts") : NULL;
-	s->shiftf = s->shift ? mudsc__calloc(nc, sizeof(float), "accumulator shifts") : NULL;
-	s->scratch = s->shiftf ? mudsc__calloc(w, sizeof(double), "accumulator row") : NULL;
-	s->rowf = s->scratch ? mudsc__calloc(w, sizeof(float), "accumulator row") : NULL;
-	if (s->rowf == NULL) {
-		mudsc__stream_free(s);
+	s->ld = row_stride(s->nc, cfg->ones);
+	if (!alloc_state(s)) {
+		free(s);
 		return MUDSC_E_NOMEM;
 	}
 	*out = s;
@@ -104,15 +119,8 @@ void mudsc__stream_free(mudsc__stream *s)
 {
 	if (s == NULL)
 		return;
-	free(s->seen);
-	free(s->chunks);
-	free(s->has_shift);
-	free(s->shift);
-	free(s->shiftf);
-	free(s->scratch);
-	free(s->rowf);
-	free(s->rows);
-	free(s->work);
+	free(s->state);
+	free(s->rows); /* and the workspace behind it */
 	free(s);
 }
 
@@ -139,29 +147,26 @@ mudsc_status mudsc__stream_set_block_rows(mudsc__stream *s, int64_t rows, const 
 
 /* ---- counts and shifts ------------------------------------------------- */
 
-static int64_t min_seen(const mudsc__stream *s)
+/* The smallest and the largest of the models' counts. */
+static void seen_range(const mudsc__stream *s, int64_t *lo, int64_t *hi)
 {
-	int64_t m = s->seen[0];
-
-	for (int32_t i = 1; i < s->cfg.n_models; i++)
-		if (s->seen[i] < m)
-			m = s->seen[i];
-	return m;
-}
-
-static int64_t max_seen(const mudsc__stream *s)
-{
-	int64_t m = s->seen[0];
-
-	for (int32_t i = 1; i < s->cfg.n_models; i++)
-		if (s->seen[i] > m)
-			m = s->seen[i];
-	return m;
+	*lo = *hi = s->seen[0];
+	for (int32_t i = 1; i < s->cfg.n_models; i++) {
+		if (s->seen[i] < *lo)
+			*lo = s->seen[i];
+		if (s->seen[i] > *hi)
+			*hi = s->seen[i];
+	}
 }
 
 int64_t mudsc__stream_count(const mudsc__stream *s, int32_t model)
 {
-	return model < 0 ? min_seen(s) : s->seen[model];
+	int64_t lo, hi;
+
+	if (model >= 0)
+		return s->seen[model];
+	seen_range(s, &lo, &hi);
+	return lo;
 }
 
 int64_t mudsc__stream_done(const mudsc__stream *s)
@@ -197,10 +202,12 @@ static void flush_rows(mudsc__stream *s, bool all)
 {
 	const size_t block = (size_t)s->cfg.block_rows;
 	const size_t esize = s->rows_f64 ? sizeof(double) : sizeof(float);
-	size_t complete = (size_t)(min_seen(s) - s->done);
-	size_t take = all ? complete : complete / block * block;
-	size_t left;
+	int64_t lo, hi;
+	size_t complete, take, left;
 
+	seen_range(s, &lo, &hi);
+	complete = (size_t)(lo - s->done);
+	take = all ? complete : complete / block * block;
 	if (take == 0 || s->rows == NULL)
 		return;
 	for (size_t r = 0; r < take; r += block) {
@@ -214,7 +221,7 @@ static void flush_rows(mudsc__stream *s, bool all)
 		};
 		s->consumer.consume(s->ctx, &b);
 	}
-	left = (size_t)(max_seen(s) - s->done) - take;
+	left = (size_t)(hi - s->done) - take;
 	if (left > 0)
 		memmove(s->rows, (unsigned char *)s->rows + take * s->ld * esize, left * s->ld * esize);
 	s->done += (int64_t)take;
@@ -222,8 +229,9 @@ static void flush_rows(mudsc__stream *s, bool all)
 
 mudsc_status mudsc__stream_settle(mudsc__stream *s, const char *fn)
 {
-	int64_t lo = min_seen(s), hi = max_seen(s);
+	int64_t lo, hi;
 
+	seen_range(s, &lo, &hi);
 	if (lo != hi)
 		return mudsc__err(MUDSC_E_MISMATCH,
 		                 "%s: the models' observation counts differ (from %" PRId64 " to %" PRId64
@@ -235,44 +243,37 @@ mudsc_status mudsc__stream_settle(mudsc__stream *s, const char *fn)
 
 /* ---- update ------------------------------------------------------------ */
 
-/* Zeroed memory aligned to a cache line (BLAS packs faster from aligned
- * rows); sizes were checked against overflow by mudsc__stream_fits(). */
-static void *alloc_aligned(size_t bytes, const char *what)
-{
-	const size_t align = 64;
-	size_t rounded = (bytes + align - 1) / align * align;
-	void *p = aligned_alloc(align, rounded ? rounded : align);
-
-	if (p == NULL) {
-		mudsc__err(MUDSC_E_NOMEM, "out of memory allocating %zu bytes for %s", bytes, what);
-		return NULL;
-	}
-	memset(p, 0, rounded);
-	return p;
-}
-
-/* The row buffer (and the consumer's workspace), at the first non-empty
- * update: the rows' type follows the configuration or that chunk. */
+/* The row buffer and, behind it, the consumer's workspace: one zeroed
+ * allocation aligned to a cache line (BLAS packs faster from aligned
+ * rows), at the first non-empty update; the rows' type follows the
+ * configuration or that chunk.  The buffer's size was checked by
+ * mudsc__stream_fits(). */
 static mudsc_status alloc_rows(mudsc__stream *s, mudsc_dtype dtype)
 {
 	const bool f64 = s->cfg.rows == MUDSC__STREAM_ROWS_F64 ||
 	                 (s->cfg.rows == MUDSC__STREAM_ROWS_AUTO && dtype == MUDSC_DTYPE_F64);
-	const size_t esize = f64 ? sizeof(double) : sizeof(float);
+	const size_t esize = f64 ? sizeof(double) : sizeof(float), align = 64;
 	const size_t work = s->consumer.work_bytes ? s->consumer.work_bytes(s->ctx, f64) : 0;
+	const size_t rows = (s->cap * s->ld * esize + align - 1) / align * align;
+	size_t bytes;
+	unsigned char *p;
 
-	s->rows = alloc_aligned(s->cap * s->ld * esize, "accumulator row buffer");
-	if (s->rows != NULL && work > 0 && (s->work = alloc_aligned(work, "accumulator block")) == NULL) {
-		free(s->rows);
-		s->rows = NULL;
-	}
-	if (s->rows == NULL)
-		return MUDSC_E_NOMEM;
+	if (work > SIZE_MAX - align || !mudsc__add_size(rows, (work + align - 1) / align * align,
+	                                                &bytes))
+		return mudsc__err(MUDSC_E_NOMEM, "accumulator row buffer: size overflows");
+	p = aligned_alloc(align, bytes);
+	if (p == NULL)
+		return mudsc__err(MUDSC_E_NOMEM,
+		                 "out of memory allocating %zu bytes for accumulator row buffer", bytes);
+	memset(p, 0, bytes);
 	for (size_t r = 0; s->cfg.ones && r < s->cap; r++) {
 		if (f64)
-			((double *)s->rows)[r * s->ld + s->nc] = 1.0;
+			((double *)(void *)p)[r * s->ld + s->nc] = 1.0;
 		else
-			((float *)s->rows)[r * s->ld + s->nc] = 1.0f;
+			((float *)(void *)p)[r * s->ld + s->nc] = 1.0f;
 	}
+	s->rows = p;
+	s->work = work > 0 ? p + rows : NULL;
 	s->rows_f64 = f64;
 	return MUDSC_OK;
 }
