@@ -133,8 +133,8 @@ static mudsc_features rows_at(mudsc_dtype dtype, const void *data, int64_t k0, i
 	return rows_view(dtype, (const unsigned char *)data + k0 * W * mudsc_dtype_size(dtype), n);
 }
 
-/* The shift of model m from its first chunk [k0, k0 + n): the mean in
- * double, rounded to float. */
+/* The shift of model m, feature c from its first chunk [k0, k0 + n): the
+ * mean in double, rounded to float. */
 static double first_mean(int m, int k0, int n, int c)
 {
 	double sum = 0.0;
@@ -142,6 +142,13 @@ static double first_mean(int m, int k0, int n, int c)
 	for (int k = k0; k < k0 + n; k++)
 		sum += value(m, k, c);
 	return (double)(float)(sum / n);
+}
+
+/* All W shifts of model m from its first n observations. */
+static void first_shifts(int m, int n, double *sh)
+{
+	for (int c = 0; c < W; c++)
+		sh[c] = first_mean(m, 0, n, c);
 }
 
 /* Recorded row r, model m's columns, equal (bit for bit) to observation
@@ -159,18 +166,24 @@ static void expect_row(const struct recorder *r, size_t row, int m, const double
 	}
 }
 
+/* expect_row() for observation k of model m's data */
+static void expect_obs(const struct recorder *r, size_t row, int m, int k, const double *sh)
+{
+	double x[W];
+
+	for (int c = 0; c < W; c++)
+		x[c] = value(m, k, c);
+	expect_row(r, row, m, x, sh);
+}
+
 static void expect_model(const struct recorder *r, int m, int first_chunk, int64_t nrows)
 {
-	double sh[W], x[W];
+	double sh[W];
 
 	ck_assert_uint_eq(r->nrows, (size_t)nrows);
-	for (int c = 0; c < W; c++)
-		sh[c] = first_mean(m, 0, first_chunk, c);
-	for (int64_t k = 0; k < nrows; k++) {
-		for (int c = 0; c < W; c++)
-			x[c] = value(m, (int)k, c);
-		expect_row(r, (size_t)k, m, x, sh);
-	}
+	first_shifts(m, first_chunk, sh);
+	for (int64_t k = 0; k < nrows; k++)
+		expect_obs(r, (size_t)k, m, (int)k, sh);
 }
 
 /* ---- dtypes and shifts ------------------------------------------------- */
@@ -245,14 +258,11 @@ static void check_layout(mudsc_features f0, int64_t chunk_step_elems, const doub
 		for (int64_t k = 0; k < chunk; k++)
 			sh[c] += logical[k * W + c];
 		sh[c] = (double)(float)(sh[c] / (double)chunk);
-		sh1[c] = first_mean(1, 0, (int)chunk, c);
 	}
+	first_shifts(1, (int)chunk, sh1);
 	for (int64_t k = 0; k < nobs; k++) {
-		double x1v[W];
-		for (int c = 0; c < W; c++)
-			x1v[c] = value(1, (int)k, c);
 		expect_row(&r, (size_t)k, 0, logical + k * W, sh);
-		expect_row(&r, (size_t)k, 1, x1v, sh1);
+		expect_obs(&r, (size_t)k, 1, (int)k, sh1);
 	}
 	free_engine(s, &r);
 	free(x1);
@@ -365,15 +375,10 @@ START_TEST(test_lead_buffer_across_models)
 	ck_assert_uint_eq(r.nrows, 16);
 	ck_assert_uint_eq(r.blocks, 4);
 	for (int m = 0; m < 3; m++) {
-		double sh[W], xv[W];
-		const int first = m == 0 ? 6 : m == 1 ? 5 : 2;
-		for (int c = 0; c < W; c++)
-			sh[c] = first_mean(m, 0, first, c);
-		for (int k = 0; k < 16; k++) {
-			for (int c = 0; c < W; c++)
-				xv[c] = value(m, k, c);
-			expect_row(&r, (size_t)k, m, xv, sh);
-		}
+		double sh[W];
+		first_shifts(m, m == 0 ? 6 : m == 1 ? 5 : 2, sh);
+		for (int k = 0; k < 16; k++)
+			expect_obs(&r, (size_t)k, m, k, sh);
 	}
 	free_engine(s, &r);
 	for (int m = 0; m < 3; m++)
@@ -495,6 +500,7 @@ START_TEST(test_shift_off_ones_and_row_types)
 	for (int t = 0; t < 3; t++)
 		for (int variant = 0; variant < 2; variant++) {
 			mudsc__stream_config cfg = config(2, W, 16, 64);
+			double sh0[W], sh1[W];
 			struct recorder r;
 			mudsc__stream *s;
 			mudsc_features f;
@@ -515,16 +521,11 @@ START_TEST(test_shift_off_ones_and_row_types)
 			ck_assert_uint_eq(r.nrows, ROWS);
 			ck_assert_uint_eq(r.blocks, 3); /* 16 + 16 + 8 */
 			ck_assert_uint_eq(r.block_rows[2], 8);
+			first_shifts(0, ROWS, sh0);
+			first_shifts(1, 10, sh1);
 			for (int k = 0; k < ROWS; k++) {
-				double v0[W], v1[W], sh0[W], sh1[W];
-				for (int c = 0; c < W; c++) {
-					v0[c] = value(0, k, c);
-					v1[c] = value(1, k, c);
-					sh0[c] = first_mean(0, 0, ROWS, c);
-					sh1[c] = first_mean(1, 0, 10, c);
-				}
-				expect_row(&r, (size_t)k, 0, v0, cfg.shift ? sh0 : zero);
-				expect_row(&r, (size_t)k, 1, v1, cfg.shift ? sh1 : zero);
+				expect_obs(&r, (size_t)k, 0, k, cfg.shift ? sh0 : zero);
+				expect_obs(&r, (size_t)k, 1, k, cfg.shift ? sh1 : zero);
 				if (cfg.ones)
 					ck_assert(r.rows[(size_t)k * r.cols + 2 * W] == 1.0);
 			}
@@ -564,13 +565,8 @@ START_TEST(test_set_shift_and_done)
 	ck_assert_ok(mudsc__stream_update(s, 1, &f, "test"));
 	ck_assert_uint_eq(r.nrows, 9);
 	for (int k = 0; k < 4; k++) {
-		double v0[W], v1[W];
-		for (int c = 0; c < W; c++) {
-			v0[c] = value(0, k, c);
-			v1[c] = value(1, k, c);
-		}
-		expect_row(&r, (size_t)k + 5, 0, v0, sh);
-		expect_row(&r, (size_t)k + 5, 1, v1, sh + W);
+		expect_obs(&r, (size_t)k + 5, 0, k, sh);
+		expect_obs(&r, (size_t)k + 5, 1, k, sh + W);
 	}
 	free_engine(s, &r);
 	/* count 0: the next first chunk fixes the shifts again */
@@ -649,17 +645,17 @@ END_TEST
 
 Suite *suite_stream(void)
 {
+	const TTest *tests[] = {
+		test_dtypes_and_first_chunk_shift, test_strides_and_feature_axes,
+		test_lead_buffer_across_models,    test_nonfinite_error_consumes_nothing,
+		test_nonfinite_zero_policy,        test_shift_off_ones_and_row_types,
+		test_set_shift_and_done,           test_block_rows_and_configuration,
+	};
 	Suite *s = suite_create("stream");
 	TCase *tc = tcase_create("engine");
 
-	tcase_add_test(tc, test_dtypes_and_first_chunk_shift);
-	tcase_add_test(tc, test_strides_and_feature_axes);
-	tcase_add_test(tc, test_lead_buffer_across_models);
-	tcase_add_test(tc, test_nonfinite_error_consumes_nothing);
-	tcase_add_test(tc, test_nonfinite_zero_policy);
-	tcase_add_test(tc, test_shift_off_ones_and_row_types);
-	tcase_add_test(tc, test_set_shift_and_done);
-	tcase_add_test(tc, test_block_rows_and_configuration);
+	for (size_t k = 0; k < sizeof tests / sizeof tests[0]; k++)
+		tcase_add_test(tc, tests[k]);
 	suite_add_tcase(s, tc);
 	return s;
 }
