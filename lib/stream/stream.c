@@ -18,7 +18,7 @@ void mudsc__stream_config_init(mudsc__stream_config *cfg, int32_t n_models, int6
 		.n_models = n_models,
 		.width = width,
 		.nonfinite = MUDSC_NONFINITE_ERROR,
-		.max_lead = 16384,
+		.max_lead = MUDSC__STREAM_MAX_LEAD,
 		.block_rows = MUDSC__STREAM_BLOCK_ROWS,
 		.rows = MUDSC__STREAM_ROWS_AUTO,
 		.shift = true,

@@ -60,6 +60,8 @@
 
 /* Observations per block unless configured otherwise. */
 #define MUDSC__STREAM_BLOCK_ROWS 4096
+/* Observations a model may be ahead unless configured otherwise. */
+#define MUDSC__STREAM_MAX_LEAD 16384
 
 /* The rows' element type. */
 typedef enum mudsc__stream_rows {
@@ -102,7 +104,7 @@ typedef struct mudsc__stream_consumer {
 
 typedef struct mudsc__stream mudsc__stream;
 
-/* Defaults: nonfinite error, max_lead 16384, MUDSC__STREAM_BLOCK_ROWS,
+/* Defaults: nonfinite error, MUDSC__STREAM_MAX_LEAD, MUDSC__STREAM_BLOCK_ROWS,
  * rows AUTO, shift on, no ones column. */
 void mudsc__stream_config_init(mudsc__stream_config *cfg, int32_t n_models, int64_t width);
 
