@@ -1,12 +1,13 @@
 /*
  * A chunk's observations into the engine's buffer rows, shifted, with the
- * non-finite policy.  Three routes give the same values: float rows from
- * contiguous features (aligned F32 read in place, F16/BF16 converted to a
- * float row first), float rows from features strided but observations
- * contiguous (NCHW: each feature's run read contiguously and scattered
- * down the rows), and the general route through double for everything
- * else (double rows, other strides, unaligned F32, and any row holding a
- * non-finite value, where the policy applies).
+ * non-finite policy.  Three routes give the same values (whenever x - s is
+ * exact in double, see stream.h): float rows from contiguous features
+ * (aligned F32 read in place, F16/BF16 converted to a float row first),
+ * float rows from features strided but observations contiguous (NCHW: each
+ * feature's run read contiguously and scattered down the rows), and the
+ * general route through double for everything else (double rows, other
+ * strides, unaligned F32, and any row holding a non-finite value, where
+ * the policy applies).
  *
  * SPDX-License-Identifier: MIT
  */

@@ -31,18 +31,22 @@
  *     the field curves).  It configures shift = false (cosines need the raw
  *     values), ones = false, rows = F64 when it wants double products, and
  *     uses mudsc__stream_block.first to know which observation (input,
- *     path point) a row is.  This interface is meant to serve it unchanged;
- *     a change here must keep both consumers in mind.
+ *     path point) a row is; merged or loaded shards restart the count with
+ *     mudsc__stream_set_done.  This interface is meant to serve it
+ *     unchanged; a change here must keep both consumers in mind.
  *   - Cross-block statistics (a later issue) read the same rows with
  *     their own GEMMs.
  *
- * Numbers.  Shifts are each model's first chunk's per-feature mean (summed
- * in double in observation order, divided by the count), rounded to float:
- * so for float rows x - s is one rounding, the value the double route
- * gives.  Float rows hold (float)(x - s), double rows x - s in double.  A
- * non-finite value is an error (MUDSC_E_NUMERIC naming the model, its chunk
- * and the position as an index of the view; nothing of the chunk is
- * consumed) or is replaced by 0 before shifting.
+ * Numbers (docs/algorithm.md sections 2.1, 2.2 and 2.4 state them for the
+ * accumulator).  A shift is the mean of its feature over the model's first
+ * non-empty chunk (summed in double in observation order, after the
+ * non-finite policy), rounded to a float value.  Double rows hold x - s in
+ * double.  Float rows hold x - s rounded once to float: computed in float
+ * on the fast routes (s is a float value), through double elsewhere, the
+ * same value whenever x - s is exact in double.  A non-finite value is an
+ * error (MUDSC_E_NUMERIC naming the model, its chunk and the position as an
+ * index of the view; nothing of the chunk is consumed) or is replaced by 0
+ * before shifting.
  *
  * Threads: an engine belongs to one thread at a time (its owner's).
  *
