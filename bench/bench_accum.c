@@ -136,7 +136,7 @@ int main(int argc, char **argv)
 	}
 	double macs = (double)nc * (double)nc * (double)n;
 	double t_syrk = 1e30, t_f32 = 1e30, t_f16 = 1e30, t_bf16 = 1e30, t_nchw = 1e30;
-	mudsc_accum *a32, *a16, *ab16, *anchw;
+	mudsc_accum *a32 = NULL, *a16 = NULL, *ab16 = NULL, *anchw = NULL;
 	const mudsc_features l32 = rows_layout(MUDSC_DTYPE_F32, C, n);
 	const mudsc_features l16 = rows_layout(MUDSC_DTYPE_F16, C, n);
 	const mudsc_features lb16 = rows_layout(MUDSC_DTYPE_BF16, C, n);
