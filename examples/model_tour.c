@@ -1,7 +1,7 @@
 /*
  * model_tour: builds a small two-layer model, saves it as safetensors,
- * maps it back (zero copy) and prints what it holds.  Until merging lands
- * this is the README's main job; it exercises the whole foundation.
+ * maps it back (zero copy) and prints what it holds: a tour of the model
+ * and safetensors calls.  The main job is examples/fashion_mnist.
  *
  * Usage: model_tour [OUT.safetensors]
  */

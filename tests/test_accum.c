@@ -75,7 +75,7 @@ START_TEST(test_block_rows_only_before_the_first_observations)
 	f.shape[0] = 2;
 	ck_assert_ok(mudsc_accum_update(acc, 0, &f));
 	ck_assert_status(mudsc_accum_set_block_rows(acc, 16), MUDSC_E_STATE);
-	ck_assert_error_has("too late");
+	ck_assert_error_has("fixed once the first observations arrived");
 	mudsc_accum_free(acc);
 }
 END_TEST

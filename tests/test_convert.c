@@ -1,6 +1,9 @@
 /* f16 and bf16 conversions against closed forms (white box: lib/core/convert.h). */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "core/core.h"
 #include "suites.h"
@@ -87,6 +90,106 @@ START_TEST(bulk_conversions)
 }
 END_TEST
 
+/* Both results the same float: bit for bit, or both NaN (F16C quiets a
+ * signalling NaN, the scalar route keeps it as it is). */
+static void assert_same_float(float got, float want, uint32_t pattern)
+{
+	if (isnan(want)) {
+		ck_assert_msg(isnan(got), "pattern %04x: %g, want NaN", pattern, got);
+		return;
+	}
+	ck_assert_msg(memcmp(&got, &want, sizeof got) == 0, "pattern %04x: %a, want %a", pattern,
+	              (double)got, (double)want);
+}
+
+/* Every half through the row converter, with and without F16C, from an odd
+ * address, in lengths that leave a tail after the 8-wide steps: the values
+ * of the closed form (and of the scalar converter, bit for bit). */
+START_TEST(f16_row_all_patterns_with_and_without_f16c)
+{
+	enum { N = 65536 };
+	unsigned char *src = malloc(2 * N + 1);
+	float *dst = malloc(sizeof(float) * N);
+
+	for (uint32_t h = 0; h < N; h++)
+		memcpy(src + 1 + 2 * h, &(uint16_t){ (uint16_t)h }, 2);
+	for (int fast = 0; fast <= 1; fast++) {
+		const size_t lengths[3] = { N, N - 5, 13 };
+		for (int l = 0; l < 3; l++) {
+			for (size_t h = 0; h < N; h++)
+				dst[h] = -7.0f;
+			mudsc__f16_row_to_f32(dst, src + 1, lengths[l], fast);
+			for (uint32_t h = 0; h < lengths[l]; h++) {
+				double ref = f16_reference((uint16_t)h);
+				assert_same_float(dst[h], mudsc__f16_to_f32((uint16_t)h), h);
+				ck_assert_msg(isnan(ref) || (double)dst[h] == ref, "pattern %04x", h);
+			}
+			for (size_t h = lengths[l]; h < N; h++)
+				ck_assert(dst[h] == -7.0f); /* nothing written past n */
+		}
+	}
+	/* the dtype-generic row converter takes the same route */
+	mudsc__convert_to_f32(MUDSC_DTYPE_F16, src + 1, N, dst);
+	for (uint32_t h = 0; h < N; h++)
+		assert_same_float(dst[h], mudsc__f16_to_f32((uint16_t)h), h);
+	free(src);
+	free(dst);
+}
+END_TEST
+
+static void *f16c_thread(void *out)
+{
+	*(bool *)out = mudsc__cpu_has_f16c();
+	return NULL;
+}
+
+/* The detection: the same answer from racing threads and later calls; on
+ * gcc, the answer of its own CPU model (F16C and AVX; gcc's check of AVX
+ * includes the OS's YMM support). */
+START_TEST(f16c_detection_is_stable)
+{
+	pthread_t t[4];
+	bool got[4];
+
+	for (int k = 0; k < 4; k++)
+		ck_assert_int_eq(pthread_create(&t[k], NULL, f16c_thread, &got[k]), 0);
+	for (int k = 0; k < 4; k++)
+		ck_assert_int_eq(pthread_join(t[k], NULL), 0);
+	for (int k = 0; k < 4; k++)
+		ck_assert_int_eq(got[k], mudsc__cpu_has_f16c());
+#if defined(__GNUC__) && !defined(__clang__) && (defined(__x86_64__) || defined(__i386__))
+	ck_assert_int_eq(mudsc__cpu_has_f16c(),
+	                 __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx"));
+#endif
+}
+END_TEST
+
+/* Strided reads (steps negative, 0, and wider than an element) and the
+ * scalar loaders give the values of the element-by-element definition. */
+START_TEST(strided_and_scalar_loads)
+{
+	const double src[6] = { 1.5, -2.25, 0.0, 0.125, -65504.0, 3.0 };
+	mudsc_dtype types[4] = {MUDSC_DTYPE_F16, MUDSC_DTYPE_BF16, MUDSC_DTYPE_F32, MUDSC_DTYPE_F64};
+	unsigned char buf[6 * 8 + 1];
+	double got[6];
+
+	for (int t = 0; t < 4; t++) {
+		const ptrdiff_t es = (ptrdiff_t)mudsc_dtype_size(types[t]);
+		mudsc__convert_from_f64(types[t], src, 6, buf + 1);
+		for (size_t i = 0; i < 6; i++) {
+			double want = types[t] == MUDSC_DTYPE_BF16 && i == 4 ? -65536.0 : src[i];
+			ck_assert_msg(mudsc__load_f64(types[t], buf + 1, i) == want, "type %d, %zu", t, i);
+			ck_assert(mudsc__load_f32(types[t], buf + 1, i) == (float)want);
+		}
+		/* every second element from the last back: 3.0, 0.125, -2.25 */
+		mudsc__convert_strided_to_f64(types[t], buf + 1 + 5 * es, -2 * es, 3, got);
+		ck_assert(got[0] == 3.0 && got[1] == 0.125 && got[2] == -2.25);
+		mudsc__convert_strided_to_f64(types[t], buf + 1, 0, 3, got); /* step 0: one element */
+		ck_assert(got[0] == 1.5 && got[1] == 1.5 && got[2] == 1.5);
+	}
+}
+END_TEST
+
 Suite *suite_convert(void)
 {
 	Suite *s = suite_create("convert");
@@ -95,6 +198,9 @@ Suite *suite_convert(void)
 	tcase_add_test(tc, f16_encode_round_trips_and_rounds_to_even);
 	tcase_add_test(tc, bf16_round_trip_and_rounding);
 	tcase_add_test(tc, bulk_conversions);
+	tcase_add_test(tc, f16_row_all_patterns_with_and_without_f16c);
+	tcase_add_test(tc, f16c_detection_is_stable);
+	tcase_add_test(tc, strided_and_scalar_loads);
 	suite_add_tcase(s, tc);
 	return s;
 }

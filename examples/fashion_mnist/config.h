@@ -12,7 +12,7 @@
 struct config {
 	const char *data_dir, *split;
 	uint64_t seed;
-	int threads, quick;
+	int threads, quick;       /* threads: networks trained at once (1 or 2) */
 	int32_t epochs;
 	int64_t hidden, dim, batch;
 	int64_t holdout, calib;   /* held-out images (for alpha), calibration images */

@@ -186,6 +186,9 @@ def main(argv=None):
 
     log(f"\nResNet-20 x2 on Fashion-MNIST, split A={task_a} B={task_b}, seeds {args.seeds}, "
         f"{args.epochs} epochs x {5 * args.per_class} images, test images {len(test[1])}")
+    if args.quick:
+        log("--quick: a smoke run (100 images per class, 1 epoch, alpha 0.5): "
+            "its accuracies mean nothing.")
     log(format_table(rows))
     log(f"merge step (mudsc.torch.merge, statistics given) over {len(all_secs)} merges: "
         f"median {statistics.median(all_secs):.3f} s, min {min(all_secs):.3f} s, "

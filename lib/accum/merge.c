@@ -18,16 +18,19 @@
  * it does not round against the small shifted means. */
 static void mean_difference(const mudsc_accum *a, const mudsc_accum *b, double *d)
 {
-	const double na = (double)a->done, nb = (double)b->done;
+	const double na = (double)mudsc__stream_done(a->stream);
+	const double nb = (double)mudsc__stream_done(b->stream);
+	const double *sa = mudsc__stream_shifts(a->stream), *sb = mudsc__stream_shifts(b->stream);
 
 	for (size_t u = 0; u < a->nc; u++)
-		d[u] = (b->shift[u] - a->shift[u]) + (b->sum[u] / nb - a->sum[u] / na);
+		d[u] = (sb[u] - sa[u]) + (b->sum[u] / nb - a->sum[u] / na);
 }
 
 static void merge_into(mudsc_accum *dst, const mudsc_accum *src, double *d)
 {
 	const size_t nc = dst->nc;
-	const double na = (double)dst->done, nb = (double)src->done, n = na + nb;
+	const double na = (double)mudsc__stream_done(dst->stream);
+	const double nb = (double)mudsc__stream_done(src->stream), n = na + nb;
 	const double w = na * nb / n;
 
 	mean_difference(dst, src, d);
@@ -48,19 +51,21 @@ static void merge_into(mudsc_accum *dst, const mudsc_accum *src, double *d)
 		dst->sum[a] = n * (dst->sum[a] / na + d[a] * nb / n);
 }
 
+/* dst takes src's shifts (float values: set again unchanged) and sums. */
 static void copy_state(mudsc_accum *dst, const mudsc_accum *src)
 {
 	const size_t nc = dst->nc;
+	const double *shift = mudsc__stream_shifts(src->stream);
 
-	memcpy(dst->shift, src->shift, nc * sizeof *dst->shift);
-	memcpy(dst->shiftf, src->shiftf, nc * sizeof *dst->shiftf);
+	for (size_t u = 0; u < nc; u++)
+		mudsc__stream_set_shift(dst->stream, u, shift[u]);
 	memcpy(dst->sum, src->sum, nc * sizeof *dst->sum);
 	memcpy(dst->prod, src->prod, nc * nc * sizeof *dst->prod);
-	memset(dst->has_shift, 1, (size_t)dst->n_models);
 }
 
 MUDSC_API mudsc_status mudsc_accum_merge(mudsc_accum *dst, mudsc_accum *src)
 {
+	int64_t n_src, n_dst;
 	mudsc_status st;
 	double *d;
 
@@ -73,12 +78,14 @@ MUDSC_API mudsc_status mudsc_accum_merge(mudsc_accum *dst, mudsc_accum *src)
 		                 "mudsc_accum_merge: dst has %d models x width %lld, src %d x %lld",
 		                 (int)dst->n_models, (long long)dst->width, (int)src->n_models,
 		                 (long long)src->width);
-	if ((st = mudsc__accum_settle(src, "mudsc_accum_merge (src)")) != MUDSC_OK ||
-	    (st = mudsc__accum_settle(dst, "mudsc_accum_merge (dst)")) != MUDSC_OK)
+	if ((st = mudsc__stream_settle(src->stream, "mudsc_accum_merge (src)")) != MUDSC_OK ||
+	    (st = mudsc__stream_settle(dst->stream, "mudsc_accum_merge (dst)")) != MUDSC_OK)
 		return st;
-	if (src->done == 0)
+	n_src = mudsc__stream_done(src->stream);
+	n_dst = mudsc__stream_done(dst->stream);
+	if (n_src == 0)
 		return MUDSC_OK;
-	if (dst->done == 0) {
+	if (n_dst == 0) {
 		copy_state(dst, src);
 	} else {
 		d = mudsc__calloc(dst->nc, sizeof *d, "merge differences");
@@ -87,8 +94,6 @@ MUDSC_API mudsc_status mudsc_accum_merge(mudsc_accum *dst, mudsc_accum *src)
 		merge_into(dst, src, d);
 		free(d);
 	}
-	dst->done += src->done;
-	for (int32_t i = 0; i < dst->n_models; i++)
-		dst->seen[i] = dst->done;
+	mudsc__stream_set_done(dst->stream, n_dst + n_src);
 	return MUDSC_OK;
 }

@@ -86,17 +86,21 @@ static bool serialized_size(uint64_t nc, size_t *out)
 MUDSC_API mudsc_status mudsc_accum_serialize(void **out_buf, size_t *out_len, mudsc_accum *accum)
 {
 	unsigned char *buf, *p;
+	const double *shift;
 	size_t len, nc;
+	int64_t done;
 	double n;
 	mudsc_status st;
 
 	MUDSC__CHECK_NULL(accum);
 	MUDSC__CHECK_NULL(out_buf);
 	MUDSC__CHECK_NULL(out_len);
-	st = mudsc__accum_settle(accum, "mudsc_accum_serialize");
+	st = mudsc__stream_settle(accum->stream, "mudsc_accum_serialize");
 	if (st != MUDSC_OK)
 		return st;
 	nc = accum->nc;
+	done = mudsc__stream_done(accum->stream);
+	shift = mudsc__stream_shifts(accum->stream);
 	if (!serialized_size(nc, &len))
 		return mudsc__err(MUDSC_E_NOMEM, "mudsc_accum_serialize: size overflows");
 	buf = mudsc__alloc(len, "serialized accumulator");
@@ -107,11 +111,11 @@ MUDSC_API mudsc_status mudsc_accum_serialize(void **out_buf, size_t *out_len, mu
 	put_u32(buf + 12, 0);
 	put_u64(buf + 16, (uint64_t)accum->n_models);
 	put_u64(buf + 24, (uint64_t)accum->width);
-	put_u64(buf + 32, (uint64_t)accum->done);
+	put_u64(buf + 32, (uint64_t)done);
 	p = buf + ACCUM_HEADER;
-	n = accum->done ? (double)accum->done : 1.0;
+	n = done ? (double)done : 1.0;
 	for (size_t u = 0; u < nc; u++, p += 8)
-		put_f64(p, accum->done ? accum->shift[u] + accum->sum[u] / n : 0.0);
+		put_f64(p, done ? shift[u] + accum->sum[u] / n : 0.0);
 	for (size_t a = 0; a < nc; a++)
 		for (size_t b = a; b < nc; b++, p += 8) {
 			double m = accum->prod[a * nc + b] - accum->sum[a] * (accum->sum[b] / n);
@@ -196,30 +200,26 @@ static void load_state(mudsc_accum *acc, const unsigned char *b, int64_t count)
 {
 	const size_t nc = acc->nc;
 	const unsigned char *p = b + ACCUM_HEADER;
-
+	const double *shift = mudsc__stream_shifts(acc->stream);
 	const double n = count > 0 ? (double)count : 1.0;
 
 	/* shifts: the means rounded to float (the accumulator's invariant);
 	 * S1 = n (mu - s) and S2 = M + S1 S1' / n around them */
 	for (size_t u = 0; u < nc; u++, p += 8) {
 		const double mu = get_f64(p);
-		mudsc__accum_set_shift(acc, u, mu);
-		acc->sum[u] = count > 0 ? n * (mu - acc->shift[u]) : 0.0;
+		mudsc__stream_set_shift(acc->stream, u, mu);
+		acc->sum[u] = count > 0 ? n * (mu - shift[u]) : 0.0;
 	}
 	for (size_t a = 0; a < nc; a++)
 		for (size_t c = a; c < nc; c++, p += 8)
 			acc->prod[a * nc + c] = get_f64(p) + acc->sum[a] * (acc->sum[c] / n);
-	acc->done = count;
-	for (int32_t i = 0; i < acc->n_models; i++) {
-		acc->seen[i] = count;
-		acc->has_shift[i] = count > 0;
-	}
+	mudsc__stream_set_done(acc->stream, count);
 }
 
 MUDSC_API mudsc_status mudsc_accum_deserialize(mudsc_accum **out, const void *buf, size_t len,
                                                const mudsc_accum_options *options)
 {
-	mudsc_accum_options opts;
+	mudsc__stream_config cfg;
 	int32_t N = 0;
 	int64_t C = 0, count = 0;
 	mudsc_accum *acc;
@@ -227,13 +227,13 @@ MUDSC_API mudsc_status mudsc_accum_deserialize(mudsc_accum **out, const void *bu
 
 	MUDSC__CHECK_NULL(out);
 	MUDSC__CHECK_NULL(buf);
-	st = mudsc__accum_options_check(&opts, options, "mudsc_accum_deserialize");
+	st = mudsc__accum_options_check(&cfg, options, "mudsc_accum_deserialize");
 	if (st == MUDSC_OK)
 		st = check_header(buf, len, &N, &C, &count);
 	if (st == MUDSC_OK)
 		st = check_values(buf, (size_t)N * (size_t)C);
 	if (st == MUDSC_OK)
-		st = mudsc_accum_new(&acc, N, C, &opts);
+		st = mudsc__accum_create(&acc, N, C, &cfg);
 	if (st != MUDSC_OK)
 		return st;
 	load_state(acc, buf, count);

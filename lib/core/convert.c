@@ -79,25 +79,138 @@ uint16_t mudsc__f32_to_bf16(float f)
 double mudsc__load_f64(mudsc_dtype dtype, const void *src, size_t i)
 {
 	const unsigned char *p = src;
-	uint16_t h;
-	float f;
 	double d;
 
 	switch (dtype) {
 	case MUDSC_DTYPE_F16:
-		memcpy(&h, p + 2 * i, 2);
-		return mudsc__f16_to_f32(h);
 	case MUDSC_DTYPE_BF16:
-		memcpy(&h, p + 2 * i, 2);
-		return mudsc__bf16_to_f32(h);
 	case MUDSC_DTYPE_F32:
-		memcpy(&f, p + 4 * i, 4);
-		return f;
+		return mudsc__load_f32(dtype, src, i);
 	case MUDSC_DTYPE_F64:
 		memcpy(&d, p + 8 * i, 8);
 		return d;
 	default:
 		return 0.0;
+	}
+}
+
+/* ---- F16C: x86 half conversions, detected at run time ------------------- */
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define CONVERT_X86 1
+#include <cpuid.h>
+#include <immintrin.h>
+#include <stdatomic.h>
+
+/* CPUID leaf 1, ECX; XCR0 bits of the SSE and AVX register state. */
+#define CPUID1_ECX_OSXSAVE (1u << 27)
+#define CPUID1_ECX_AVX (1u << 28)
+#define CPUID1_ECX_F16C (1u << 29)
+#define XCR0_SSE_AVX 0x6u
+
+/* F16C writes YMM registers: the CPU needs F16C and AVX, and the OS must
+ * save YMM state on context switches (OSXSAVE set, XCR0 has SSE and AVX),
+ * or the instructions fault. */
+static bool f16c_detect(void)
+{
+	unsigned int eax, ebx, ecx, edx;
+	uint32_t xcr0, xcr0_high;
+	const unsigned int need = CPUID1_ECX_OSXSAVE | CPUID1_ECX_AVX | CPUID1_ECX_F16C;
+
+	if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || (ecx & need) != need)
+		return false;
+	/* inline asm: the _xgetbv intrinsic would need the xsave target */
+	__asm__ volatile("xgetbv" : "=a"(xcr0), "=d"(xcr0_high) : "c"(0));
+	return (xcr0 & XCR0_SSE_AVX) == XCR0_SSE_AVX;
+}
+
+bool mudsc__cpu_has_f16c(void)
+{
+	/* 0: not detected yet, 1: no, 2: yes.  Threads racing on the first
+	 * call all store the same answer. */
+	static atomic_int state;
+	int s = atomic_load_explicit(&state, memory_order_relaxed);
+
+	if (s == 0) {
+		s = f16c_detect() ? 2 : 1;
+		atomic_store_explicit(&state, s, memory_order_relaxed);
+	}
+	return s == 2;
+}
+
+__attribute__((target("avx,f16c"))) static size_t f16_row_f16c(float *dst,
+                                                                 const unsigned char *p, size_t n)
+{
+	size_t c = 0;
+
+	for (; c + 8 <= n; c += 8) {
+		__m128i h = _mm_loadu_si128((const __m128i *)(const void *)(p + 2 * c));
+		_mm256_storeu_ps(dst + c, _mm256_cvtph_ps(h));
+	}
+	return c;
+}
+#else
+bool mudsc__cpu_has_f16c(void)
+{
+	return false;
+}
+#endif
+
+void mudsc__f16_row_to_f32(float *dst, const void *src, size_t n, bool use_f16c)
+{
+	const unsigned char *p = src;
+	size_t c = 0;
+	uint16_t h;
+
+#ifdef CONVERT_X86
+	if (use_f16c && mudsc__cpu_has_f16c())
+		c = f16_row_f16c(dst, p, n);
+#else
+	(void)use_f16c;
+#endif
+	for (; c < n; c++) {
+		memcpy(&h, p + 2 * c, 2);
+		dst[c] = mudsc__f16_to_f32(h);
+	}
+}
+
+/* ---- rows --------------------------------------------------------------- */
+
+void mudsc__convert_strided_to_f64(mudsc_dtype dtype, const void *src, ptrdiff_t step, size_t n,
+                                  double *dst)
+{
+	const unsigned char *p = src;
+	uint16_t h;
+	float f;
+
+	/* One loop per dtype so the inner loop has no switch. */
+	switch (dtype) {
+	case MUDSC_DTYPE_F32:
+		for (size_t k = 0; k < n; k++, p += step) {
+			memcpy(&f, p, 4);
+			dst[k] = f;
+		}
+		return;
+	case MUDSC_DTYPE_F64:
+		for (size_t k = 0; k < n; k++, p += step)
+			memcpy(&dst[k], p, 8);
+		return;
+	case MUDSC_DTYPE_F16:
+		for (size_t k = 0; k < n; k++, p += step) {
+			memcpy(&h, p, 2);
+			dst[k] = mudsc__f16_to_f32(h);
+		}
+		return;
+	case MUDSC_DTYPE_BF16:
+		for (size_t k = 0; k < n; k++, p += step) {
+			memcpy(&h, p, 2);
+			dst[k] = mudsc__bf16_to_f32(h);
+		}
+		return;
+	default:
+		for (size_t k = 0; k < n; k++)
+			dst[k] = 0.0;
+		return;
 	}
 }
 
@@ -107,8 +220,7 @@ void mudsc__convert_to_f64(mudsc_dtype dtype, const void *src, size_t n, double 
 		memcpy(dst, src, n * sizeof *dst);
 		return;
 	}
-	for (size_t i = 0; i < n; i++)
-		dst[i] = mudsc__load_f64(dtype, src, i);
+	mudsc__convert_strided_to_f64(dtype, src, (ptrdiff_t)mudsc_dtype_size(dtype), n, dst);
 }
 
 void mudsc__convert_to_f32(mudsc_dtype dtype, const void *src, size_t n, float *dst)
@@ -121,10 +233,7 @@ void mudsc__convert_to_f32(mudsc_dtype dtype, const void *src, size_t n, float *
 		memcpy(dst, src, n * sizeof *dst);
 		return;
 	case MUDSC_DTYPE_F16:
-		for (size_t i = 0; i < n; i++) {
-			memcpy(&h, p + 2 * i, 2);
-			dst[i] = mudsc__f16_to_f32(h);
-		}
+		mudsc__f16_row_to_f32(dst, src, n, true);
 		return;
 	case MUDSC_DTYPE_BF16:
 		for (size_t i = 0; i < n; i++) {

@@ -1,17 +1,21 @@
 /*
  * Conversions between the float dtypes the numeric routines accept
- * (F16, BF16, F32, F64) and float/double.  Sources may be unaligned.
+ * (F16, BF16, F32, F64) and float/double: the library's one set of them,
+ * scalar and row-wise.  Sources may be unaligned.
  *
  * SPDX-License-Identifier: MIT
  */
 #ifndef MUDSC_CONVERT_H
 #define MUDSC_CONVERT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "mudsc/common.h"
+
+/* ---- scalars ------------------------------------------------------------ */
 
 /* IEEE binary16 -> binary32, exact (subnormals, inf and NaN kept). */
 float mudsc__f16_to_f32(uint16_t h);
@@ -28,13 +32,54 @@ static inline float mudsc__bf16_to_f32(uint16_t b)
 /* binary32 -> bfloat16, round to nearest even; NaN stays NaN. */
 uint16_t mudsc__f32_to_bf16(float f);
 
+/* Element i of a contiguous F32, F16, BF16 (exact) or F64 (rounded) array
+ * as float.  Inline: loops that read one element at a time (the streaming
+ * engine's transposing route) keep the conversion in the loop body. */
+static inline float mudsc__load_f32(mudsc_dtype dtype, const void *src, size_t i)
+{
+	const unsigned char *p = src;
+	uint16_t h;
+	float f;
+	double d;
+
+	if (dtype == MUDSC_DTYPE_F32) {
+		memcpy(&f, p + 4 * i, 4);
+		return f;
+	}
+	if (dtype == MUDSC_DTYPE_F64) {
+		memcpy(&d, p + 8 * i, 8);
+		return (float)d;
+	}
+	memcpy(&h, p + 2 * i, 2);
+	return dtype == MUDSC_DTYPE_F16 ? mudsc__f16_to_f32(h) : mudsc__bf16_to_f32(h);
+}
+
 /* Read element i of a contiguous float array of the given dtype (F16, BF16,
  * F32 or F64) as double.  src may be unaligned. */
 double mudsc__load_f64(mudsc_dtype dtype, const void *src, size_t i);
 
-/* Convert n contiguous elements to double / float. */
+/* ---- rows --------------------------------------------------------------- */
+
+/* Whether this machine runs the x86 F16C conversions: the CPU has F16C and
+ * AVX (CPUID) and the OS saves the AVX registers (OSXSAVE and XCR0).
+ * Detected on the first call, then cached; safe from any thread.  False on
+ * other architectures. */
+bool mudsc__cpu_has_f16c(void);
+
+/* n contiguous halves to float, exact.  With use_f16c and a machine that
+ * has F16C, 8 at a time with the F16C instructions (the same values; a
+ * signalling NaN comes out quiet), else one at a time. */
+void mudsc__f16_row_to_f32(float *dst, const void *src, size_t n, bool use_f16c);
+
+/* Convert n contiguous elements to double / float (F16 through F16C when
+ * the machine has it). */
 void mudsc__convert_to_f64(mudsc_dtype dtype, const void *src, size_t n, double *dst);
 void mudsc__convert_to_f32(mudsc_dtype dtype, const void *src, size_t n, float *dst);
+
+/* Convert n elements that lie `step` bytes apart (negative or 0 allowed)
+ * to double: dst[k] = element at src + k * step. */
+void mudsc__convert_strided_to_f64(mudsc_dtype dtype, const void *src, ptrdiff_t step, size_t n,
+                                  double *dst);
 
 /* Store n doubles as dtype (F16/BF16 rounded to nearest even through float;
  * F32 rounded to nearest). */

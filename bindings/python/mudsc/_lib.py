@@ -10,8 +10,10 @@ Options structs start from the library's own defaults (defaults(): its
 newer than this binding whose structs are larger (see defaults()).
 
 The library is the file named by the environment variable MUDSC_LIBRARY if
-it is set, else the shared library found by its soname (libmudsc.so.0 on
-Linux) through the system's library search path.
+it is set, else the one `meson install` put beside this package (recorded
+in the generated module _installed, present in installed trees only), else
+the shared library found by its soname (libmudsc.so.0 on Linux) through the
+system's library search path.
 """
 from __future__ import annotations
 
@@ -48,8 +50,24 @@ def _candidates() -> List[str]:
     return names
 
 
+def _installed() -> List[str]:
+    """The library `meson install` put beside this package, if it exists:
+    first at its place relative to where the package is now (a staged
+    DESTDIR tree or a moved prefix loads its own copy), then at the path
+    recorded at install time.  [] in the source tree and pip installs."""
+    try:
+        from . import _installed as installed  # written by meson install only
+    except ImportError:
+        return []
+    here = os.path.dirname(os.path.abspath(__file__))
+    moved = os.path.normpath(os.path.join(
+        here, os.path.relpath(installed.LIBRARY, installed.PACKAGE_DIR)))
+    return [p for p in dict.fromkeys((moved, installed.LIBRARY)) if os.path.isfile(p)]
+
+
 def load(path: Optional[str] = None) -> ctypes.CDLL:
-    """Open libmudsc: `path`, else $MUDSC_LIBRARY, else by soname.
+    """Open libmudsc: `path`, else $MUDSC_LIBRARY, else the library
+    installed beside this package, else by soname.
 
     Raises OSError naming every name tried when none can be opened.
     """
@@ -57,7 +75,7 @@ def load(path: Optional[str] = None) -> ctypes.CDLL:
     if path is not None:
         return ctypes.CDLL(path)
     tried = []
-    for name in _candidates():
+    for name in _installed() + _candidates():
         try:
             return ctypes.CDLL(name)
         except OSError as exc:

@@ -9,23 +9,22 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "accum/accum.h"
-#include "core/core.h"
+#include "stream/engine.h"
 
-static bool accum_dtype_ok(mudsc_dtype d)
+static bool stream_dtype_ok(mudsc_dtype d)
 {
 	return d == MUDSC_DTYPE_F32 || d == MUDSC_DTYPE_F64 || d == MUDSC_DTYPE_F16 ||
 	       d == MUDSC_DTYPE_BF16;
 }
 
-mudsc_status mudsc__accum_view_check(struct accum_view *v, const mudsc_features *x, int64_t width,
-                                    const char *fn)
+mudsc_status mudsc__stream_view_check(struct mudsc__stream_view *v, const mudsc_features *x,
+                                     int64_t width, const char *fn)
 {
 	int64_t cstride[MUDSC_MAX_RANK];
 	size_t numel;
 	int32_t axis;
 
-	if (!accum_dtype_ok(x->dtype))
+	if (!stream_dtype_ok(x->dtype))
 		return mudsc__err(MUDSC_E_INVALID,
 		                 "%s: argument 'features': dtype %d is not F32, F64, F16 or BF16", fn,
 		                 (int)x->dtype);
@@ -72,7 +71,7 @@ mudsc_status mudsc__accum_view_check(struct accum_view *v, const mudsc_features 
 
 /* Element offset of observation obs: its multi-index over the observation
  * axes, last axis fastest. */
-static int64_t view_offset(const struct accum_view *v, int64_t obs)
+static int64_t view_offset(const struct mudsc__stream_view *v, int64_t obs)
 {
 	int64_t off = 0;
 
@@ -91,49 +90,21 @@ static int64_t first_nonfinite(const double *x, int64_t n)
 	return -1;
 }
 
-const unsigned char *mudsc__accum_view_at(const struct accum_view *v, int64_t obs)
+const unsigned char *mudsc__stream_view_at(const struct mudsc__stream_view *v, int64_t obs)
 {
 	return v->data + view_offset(v, obs) * (ptrdiff_t)v->esize;
 }
 
-int64_t mudsc__accum_view_row(const struct accum_view *v, int64_t obs, double *dst)
+int64_t mudsc__stream_view_row(const struct mudsc__stream_view *v, int64_t obs, double *dst)
 {
-	const unsigned char *p = mudsc__accum_view_at(v, obs);
-	const ptrdiff_t step = (ptrdiff_t)v->fstride * (ptrdiff_t)v->esize;
-	const int64_t n = v->width;
-	uint16_t h;
-	float f;
-
-	/* One loop per dtype so the inner loop has no switch. */
-	switch (v->dtype) {
-	case MUDSC_DTYPE_F32:
-		for (int64_t c = 0; c < n; c++, p += step) {
-			memcpy(&f, p, 4);
-			dst[c] = f;
-		}
-		break;
-	case MUDSC_DTYPE_F64:
-		for (int64_t c = 0; c < n; c++, p += step)
-			memcpy(&dst[c], p, 8);
-		break;
-	case MUDSC_DTYPE_F16:
-		for (int64_t c = 0; c < n; c++, p += step) {
-			memcpy(&h, p, 2);
-			dst[c] = mudsc__f16_to_f32(h);
-		}
-		break;
-	default: /* BF16, the only other dtype view_check lets through */
-		for (int64_t c = 0; c < n; c++, p += step) {
-			memcpy(&h, p, 2);
-			dst[c] = mudsc__bf16_to_f32(h);
-		}
-		break;
-	}
-	return first_nonfinite(dst, n);
+	mudsc__convert_strided_to_f64(v->dtype, mudsc__stream_view_at(v, obs),
+	                             (ptrdiff_t)v->fstride * (ptrdiff_t)v->esize, (size_t)v->width,
+	                             dst);
+	return first_nonfinite(dst, v->width);
 }
 
-void mudsc__accum_view_position(const struct accum_view *v, int64_t obs, int64_t feature,
-                               char *buf, size_t len)
+void mudsc__stream_view_position(const struct mudsc__stream_view *v, int64_t obs,
+                                int64_t feature, char *buf, size_t len)
 {
 	int64_t idx[MUDSC_MAX_RANK];
 	size_t used = 0;
