@@ -68,6 +68,51 @@ START_TEST(bf16_round_trip_and_rounding)
 }
 END_TEST
 
+/* Doubles around every midpoint m between adjacent finite positive values
+ * a < b of a 16-bit format: below m rounds to a, above to b, m itself to
+ * the even one; the sign is kept.  The doubles just off m are within one
+ * double ulp of it, where rounding through float would first land on m
+ * and then tie: this is what "rounded once" means.  Closed form: a, b and
+ * m are exact in double. */
+static void check_midpoints(float (*decode)(uint16_t), uint16_t (*encode)(double),
+                            uint16_t top, const char *name)
+{
+	for (uint32_t a = 0; a < top; a++) {
+		const double lo = decode((uint16_t)a), hi = decode((uint16_t)(a + 1));
+		const double m = lo + (hi - lo) / 2;
+		const uint16_t even = (a & 1u) ? (uint16_t)(a + 1) : (uint16_t)a;
+		ck_assert_msg(encode(nextafter(m, 0.0)) == a, "%s %04x: below midpoint", name, a);
+		ck_assert_msg(encode(nextafter(m, INFINITY)) == a + 1, "%s %04x: above", name, a);
+		ck_assert_msg(encode(m) == even, "%s %04x: tie", name, a);
+		ck_assert_msg(encode(-nextafter(m, INFINITY)) == (0x8000u | (a + 1)), "%s -%04x", name,
+		              a);
+		ck_assert_msg(encode(lo) == a, "%s %04x: exact", name, a);
+	}
+}
+
+START_TEST(f64_to_16_bit_rounds_once)
+{
+	check_midpoints(mudsc__f16_to_f32, mudsc__f64_to_f16, 0x7bff, "f16"); /* to 65504 */
+	check_midpoints(mudsc__bf16_to_f32, mudsc__f64_to_bf16, 0x7f7f, "bf16");
+	/* the case double rounding gets wrong: 1 + 2^-11 + 2^-40 is above the
+	 * midpoint of 1 and 1 + 2^-10, but rounds to that midpoint in float */
+	ck_assert_uint_eq(mudsc__f64_to_f16(1.0 + 0x1p-11 + 0x1p-40), 0x3c01);
+	ck_assert_uint_eq(mudsc__f32_to_f16((float)(1.0 + 0x1p-11 + 0x1p-40)), 0x3c00);
+	/* overflow: at and above 65520 to inf, the largest half below */
+	ck_assert_uint_eq(mudsc__f64_to_f16(65519.999), 0x7bff);
+	ck_assert_uint_eq(mudsc__f64_to_f16(65520.0), 0x7c00);
+	ck_assert_uint_eq(mudsc__f64_to_f16(1e300), 0x7c00);
+	ck_assert_uint_eq(mudsc__f64_to_bf16(1e300), 0x7f80);
+	ck_assert_uint_eq(mudsc__f64_to_bf16(-1e300), 0xff80);
+	/* below float's range: zero of the right sign; NaN stays NaN */
+	ck_assert_uint_eq(mudsc__f64_to_f16(1e-300), 0x0000);
+	ck_assert_uint_eq(mudsc__f64_to_bf16(-1e-300), 0x8000);
+	ck_assert(isnan(mudsc__f16_to_f32(mudsc__f64_to_f16(NAN))));
+	ck_assert(isnan(mudsc__bf16_to_f32(mudsc__f64_to_bf16(NAN))));
+	ck_assert_uint_eq(mudsc__f64_to_f16(INFINITY), 0x7c00);
+}
+END_TEST
+
 START_TEST(bulk_conversions)
 {
 	double src[5] = {1.5, -2.25, 0.0, 1e-3, 3.0e38};
@@ -197,6 +242,7 @@ Suite *suite_convert(void)
 	tcase_add_test(tc, f16_decode_all_patterns);
 	tcase_add_test(tc, f16_encode_round_trips_and_rounds_to_even);
 	tcase_add_test(tc, bf16_round_trip_and_rounding);
+	tcase_add_test(tc, f64_to_16_bit_rounds_once);
 	tcase_add_test(tc, bulk_conversions);
 	tcase_add_test(tc, f16_row_all_patterns_with_and_without_f16c);
 	tcase_add_test(tc, f16c_detection_is_stable);

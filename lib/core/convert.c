@@ -3,6 +3,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <math.h>
+
 #include "core/convert.h"
 
 static inline uint32_t f32_bits(float f)
@@ -248,6 +250,34 @@ void mudsc__convert_to_f32(mudsc_dtype dtype, const void *src, size_t n, float *
 	}
 }
 
+/* d rounded to float by round-to-odd: truncated toward zero, with the last
+ * bit set when inexact.  Rounding that float to F16 (11 bits) or BF16
+ * (8 bits) to nearest even then equals rounding d directly, because float's
+ * 24 bits are at least 2p + 2 (Boldo and Melquiond, "When double rounding
+ * is odd"); plain (float)d would round twice and miss ties. */
+static float round_to_odd_f32(double d)
+{
+	float f = (float)d;
+	uint32_t u;
+
+	if (isnan(d) || (double)f == d)
+		return f;
+	u = f32_bits(f);
+	if (fabs((double)f) > fabs(d))
+		u--; /* (float)d rounded away from zero (inf included): step back */
+	return bits_f32(u | 1u);
+}
+
+uint16_t mudsc__f64_to_f16(double d)
+{
+	return mudsc__f32_to_f16(round_to_odd_f32(d));
+}
+
+uint16_t mudsc__f64_to_bf16(double d)
+{
+	return mudsc__f32_to_bf16(round_to_odd_f32(d));
+}
+
 void mudsc__convert_from_f64(mudsc_dtype dtype, const double *src, size_t n, void *dst)
 {
 	unsigned char *p = dst;
@@ -257,11 +287,11 @@ void mudsc__convert_from_f64(mudsc_dtype dtype, const double *src, size_t n, voi
 	for (size_t i = 0; i < n; i++) {
 		switch (dtype) {
 		case MUDSC_DTYPE_F16:
-			h = mudsc__f32_to_f16((float)src[i]);
+			h = mudsc__f64_to_f16(src[i]);
 			memcpy(p + 2 * i, &h, 2);
 			break;
 		case MUDSC_DTYPE_BF16:
-			h = mudsc__f32_to_bf16((float)src[i]);
+			h = mudsc__f64_to_bf16(src[i]);
 			memcpy(p + 2 * i, &h, 2);
 			break;
 		case MUDSC_DTYPE_F32:

@@ -32,6 +32,11 @@ static inline float mudsc__bf16_to_f32(uint16_t b)
 /* binary32 -> bfloat16, round to nearest even; NaN stays NaN. */
 uint16_t mudsc__f32_to_bf16(float f);
 
+/* binary64 -> binary16 / bfloat16, correctly rounded (to nearest even, one
+ * rounding: no double rounding through float); overflow to inf, NaN stays NaN. */
+uint16_t mudsc__f64_to_f16(double d);
+uint16_t mudsc__f64_to_bf16(double d);
+
 /* Element i of a contiguous F32, F16, BF16 (exact) or F64 (rounded) array
  * as float.  Inline: loops that read one element at a time (the streaming
  * engine's transposing route) keep the conversion in the loop body. */
@@ -81,8 +86,8 @@ void mudsc__convert_to_f32(mudsc_dtype dtype, const void *src, size_t n, float *
 void mudsc__convert_strided_to_f64(mudsc_dtype dtype, const void *src, ptrdiff_t step, size_t n,
                                   double *dst);
 
-/* Store n doubles as dtype (F16/BF16 rounded to nearest even through float;
- * F32 rounded to nearest). */
+/* Store n doubles as dtype, each rounded once to nearest even (F16 and BF16
+ * through mudsc__f64_to_f16/bf16, F32 by the cast). */
 void mudsc__convert_from_f64(mudsc_dtype dtype, const double *src, size_t n, void *dst);
 
 #endif /* MUDSC_CONVERT_H */

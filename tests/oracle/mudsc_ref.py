@@ -324,18 +324,35 @@ def as_f64(t):
     return t.astype(np.float64)
 
 
+def round_to_format(x, p, emin, largest):
+    """float64 values rounded once, to nearest even, to a binary format with p
+    significant bits, smallest normal exponent emin and largest finite value
+    `largest` (larger results are inf): the values, still as float64 (exact).
+    Written from the definition: scale so the format's unit in the last place
+    is 1, round half to even (np.rint), scale back; powers of two are exact."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        _, e = np.frexp(x)                      # |x| = m * 2^e, 0.5 <= m < 1
+        ulp_exp = np.maximum(e, emin + 1) - p   # subnormals share emin's ulp
+        r = np.ldexp(np.rint(np.ldexp(x, -ulp_exp)), ulp_exp)
+        r = np.where(np.abs(r) > largest, np.copysign(np.inf, x), r)
+    return np.where(np.isfinite(x), r, x)
+
+
 def from_f64(x, dtype):
-    """Store float64 values as `dtype`, rounding as lib/core/convert.h does: F64
-    as is, F32 to nearest, F16 and BF16 to nearest even through float32."""
+    """Store float64 values as `dtype`, each rounded once to nearest even (as
+    docs/algorithm.md section 11.4 promises): F64 as is, F32, F16 and BF16 from
+    round_to_format (F32 by NumPy's cast, which rounds once)."""
     x = np.asarray(x, dtype=np.float64)
     if dtype == "F64":
         return x.copy()
     if dtype == "F32":
         return x.astype(np.float32)
     if dtype == "F16":
-        return x.astype(np.float32).astype(np.float16)
+        return round_to_format(x, 11, -14, 65504.0).astype(np.float16)
     if dtype == "BF16":
-        return st.Raw("BF16", st.f32_to_bf16(x.astype(np.float32)))
+        exact = round_to_format(x, 8, -126, float.fromhex("0x1.fep127"))
+        return st.Raw("BF16", st.f32_to_bf16(exact.astype(np.float32)))
     raise TypeError(f"cannot store float64 as {dtype}")
 
 

@@ -257,3 +257,44 @@ def test_streamed_activations_match_the_oracle():
     m.run()
     for k, p in enumerate(graph.points):
         np.testing.assert_array_equal(m.assignment(k), expect.corr[p.name].P)
+
+
+def _as_dtype(models, dtype):
+    """(oracle models, library models) holding the same values in F16 or BF16."""
+    import safetensors_np as st
+    ours, theirs = [], []
+    for m in models:
+        if dtype == "F16":
+            half = {k: v.astype(np.float16) for k, v in m.items()}
+            theirs.append(half)
+            ours.append(Model.from_numpy(half))
+        else:
+            raw = {k: st.Raw("BF16", st.f32_to_bf16(v.astype(np.float32))) for k, v in m.items()}
+            theirs.append(raw)
+            cm = Model()
+            for k, r in raw.items():
+                cm.add(k, r.bits, dtype="BF16", copy=True)
+            ours.append(cm)
+    return theirs, ours
+
+
+@pytest.mark.parametrize("N", [2, 3])
+@pytest.mark.parametrize("dtype", ["F16", "BF16"])
+def test_half_precision_merges_are_rounded_once(N, dtype):
+    """Merged F16 and BF16 tensors equal the oracle's bit for bit: the float64
+    merge rounded once to nearest even (docs/algorithm.md section 11.4), not
+    twice through float32.  N = 3 weights of 1/3 make sums that float32 cannot
+    hold, where rounding twice would differ near ties."""
+    theirs, ours = _as_dtype(related_mlps(N, seed=20 + N), dtype)
+    graph_dict = toy_nets.mlp_graph(MLP_WIDTHS)
+    graph = ref.load_graph(graph_dict)
+    expect = ref.mudsc(graph, theirs, method="align", seed=3)
+    m = Matcher(Graph.from_json(json.dumps(graph_dict)), ours, method="align", seed=3)
+    m.run()
+    for k, p in enumerate(graph.points):
+        np.testing.assert_array_equal(m.assignment(k), expect.corr[p.name].P)
+    merged = m.merge()
+    want = ref.merged_tensors(graph, theirs, expect.corr)
+    for name, w in want.items():
+        bits = w.bits if dtype == "BF16" else np.asarray(w).view(np.uint16)
+        np.testing.assert_array_equal(merged.bits(name), bits, err_msg=name)

@@ -768,3 +768,20 @@ def test_use_groups_flag_and_activation_checks():
         {"name": "q", "width": 3, "bindings": [{"tensor": "W", "axis": 1, "role": "in"}]}]})
     with pytest.raises(ValueError, match="none for point 'q'"):
         M.mudsc(two, models, {"p": S}, "align", 0.5)
+
+
+def test_round_to_format_agrees_with_numpy_half_and_closed_forms():
+    """The oracle's single rounding (round_to_format) equals NumPy's float64 ->
+    float16 cast, which rounds once, on values around every half midpoint; and
+    the bfloat16 case on closed forms."""
+    import numpy as np
+    from mudsc_ref import round_to_format
+    halves = np.arange(0, 0x7BFF, dtype=np.uint16).view(np.float16).astype(np.float64)
+    mids = halves[:-1] + (halves[1:] - halves[:-1]) / 2
+    x = np.concatenate([mids, np.nextafter(mids, 0), np.nextafter(mids, np.inf), -mids,
+                        [65519.99, 65520.0, 1e300, -1e-300, 0.0]])
+    got = round_to_format(x, 11, -14, 65504.0).astype(np.float16)
+    assert np.array_equal(got.view(np.uint16), x.astype(np.float16).view(np.uint16))
+    bf = round_to_format(np.array([1 + 2**-8, 1 + 2**-8 + 2**-40, 1 + 3 * 2**-8, 1e300]),
+                         8, -126, float.fromhex("0x1.fep127"))
+    assert list(bf[:3]) == [1.0, 1 + 2**-7, 1 + 2**-6] and np.isinf(bf[3])
