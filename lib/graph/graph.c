@@ -304,6 +304,20 @@ MUDSC_API mudsc_status mudsc_graph_bind(mudsc_graph *graph, size_t point, const 
 	return MUDSC_OK;
 }
 
+/* The accessors' one range check: "fn: argument 'arg' = i, the graph has n
+ * <items>", or "point 'name' has n <items>" when point is not NULL. */
+static mudsc_status check_index(size_t index, size_t count, const char *fn, const char *arg,
+                                const char *point, const char *items)
+{
+	if (index < count)
+		return MUDSC_OK;
+	if (point == NULL)
+		return mudsc__err(MUDSC_E_RANGE, "%s: argument '%s' = %zu, the graph has %zu %s", fn,
+		                 arg, index, count, items);
+	return mudsc__err(MUDSC_E_RANGE, "%s: argument '%s' = %zu, point '%s' has %zu %s", fn, arg,
+	                 index, point, count, items);
+}
+
 MUDSC_API size_t mudsc_graph_point_count(const mudsc_graph *graph)
 {
 	return graph ? graph->n_points : 0;
@@ -313,12 +327,13 @@ MUDSC_API mudsc_status mudsc_graph_point_at(mudsc_point_info *out, const mudsc_g
                                             size_t index)
 {
 	const struct graph_point *p;
+	mudsc_status st;
 
 	MUDSC__CHECK_NULL(graph);
 	MUDSC__CHECK_NULL(out);
-	if (index >= graph->n_points)
-		return mudsc__err(MUDSC_E_RANGE, "mudsc_graph_point_at: argument 'index' = %zu, the "
-		                                "graph has %zu points", index, graph->n_points);
+	st = check_index(index, graph->n_points, "mudsc_graph_point_at", "index", NULL, "points");
+	if (st != MUDSC_OK)
+		return st;
 	p = &graph->points[index];
 	out->name = p->name;
 	out->width = p->width;
@@ -348,16 +363,17 @@ MUDSC_API mudsc_status mudsc_graph_binding_at(mudsc_binding_info *out, const mud
 {
 	const struct graph_point *p;
 	const struct graph_binding *b;
+	mudsc_status st;
 
 	MUDSC__CHECK_NULL(graph);
 	MUDSC__CHECK_NULL(out);
-	if (point >= graph->n_points)
-		return mudsc__err(MUDSC_E_RANGE, "mudsc_graph_binding_at: argument 'point' = %zu, the "
-		                                "graph has %zu points", point, graph->n_points);
+	st = check_index(point, graph->n_points, "mudsc_graph_binding_at", "point", NULL, "points");
+	if (st != MUDSC_OK)
+		return st;
 	p = &graph->points[point];
-	if (index >= p->n_bindings)
-		return mudsc__err(MUDSC_E_RANGE, "mudsc_graph_binding_at: argument 'index' = %zu, point "
-		                                "'%s' has %zu bindings", index, p->name, p->n_bindings);
+	st = check_index(index, p->n_bindings, "mudsc_graph_binding_at", "index", p->name, "bindings");
+	if (st != MUDSC_OK)
+		return st;
 	b = &p->bindings[index];
 	out->tensor = b->tensor;
 	out->part = b->part >= 0 ? mudsc__graph_split_of(graph, b->tensor)->parts[b->part] : NULL;
@@ -376,12 +392,13 @@ MUDSC_API mudsc_status mudsc_graph_split_at(mudsc_split_info *out, const mudsc_g
                                             size_t index)
 {
 	const struct graph_split *s;
+	mudsc_status st;
 
 	MUDSC__CHECK_NULL(graph);
 	MUDSC__CHECK_NULL(out);
-	if (index >= graph->n_splits)
-		return mudsc__err(MUDSC_E_RANGE, "mudsc_graph_split_at: argument 'index' = %zu, the "
-		                                "graph has %zu splits", index, graph->n_splits);
+	st = check_index(index, graph->n_splits, "mudsc_graph_split_at", "index", NULL, "splits");
+	if (st != MUDSC_OK)
+		return st;
 	s = &graph->splits[index];
 	out->tensor = s->tensor;
 	out->axis = s->axis;
