@@ -58,9 +58,11 @@ fi
 static=$(pc --static --libs)
 listed=$(for w in $static; do case $w in -l*) echo "${w#-l}" ;; esac; done | sort -u)
 # Every library libmudsc.so needs, by name; libc, the loader and what the
-# flags -pthread and -fopenmp bring (libpthread, libgomp) come with cc.
+# flags -pthread and -fopenmp bring (libpthread, libgomp) come with cc, and
+# the sanitizer runtimes of an instrumented build come with -fsanitize.
 needed=$( (echo mudsc; readelf -d "$libso" | sed -n 's/.*(NEEDED).*\[lib\([^].]*\)\.so.*\]/\1/p') |
-	grep -v -x -e c -e ld-linux-x86-64 -e ld-linux -e pthread -e gomp | sort -u)
+	grep -v -x -e c -e ld-linux-x86-64 -e ld-linux -e pthread -e gomp -e asan -e ubsan -e tsan |
+	sort -u)
 if [ "$listed" != "$needed" ]; then
 	fail "pkg-config --static --libs mudsc is '$static': it links" \
 		"$(echo "$listed" | tr '\n' ' ')but libmudsc.so needs $(echo "$needed" | tr '\n' ' ')"

@@ -781,7 +781,8 @@ def test_round_to_format_agrees_with_numpy_half_and_closed_forms():
     x = np.concatenate([mids, np.nextafter(mids, 0), np.nextafter(mids, np.inf), -mids,
                         [65519.99, 65520.0, 1e300, -1e-300, 0.0]])
     got = round_to_format(x, 11, -14, 65504.0).astype(np.float16)
-    assert np.array_equal(got.view(np.uint16), x.astype(np.float16).view(np.uint16))
+    with np.errstate(over="ignore"):  # 1e300 -> inf is the point
+        assert np.array_equal(got.view(np.uint16), x.astype(np.float16).view(np.uint16))
     bf = round_to_format(np.array([1 + 2**-8, 1 + 2**-8 + 2**-40, 1 + 3 * 2**-8, 1e300]),
                          8, -126, float.fromhex("0x1.fep127"))
     assert list(bf[:3]) == [1.0, 1 + 2**-7, 1 + 2**-6] and np.isinf(bf[3])
