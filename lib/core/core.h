@@ -30,6 +30,22 @@ mudsc_status mudsc__err(mudsc_status status, const char *fmt, ...) MUDSC__PRINTF
  * keeping its status; returns that status. */
 mudsc_status mudsc__err_context(mudsc_status status, const char *fmt, ...) MUDSC__PRINTF(2, 3);
 
+/* Size of the thread-local message buffer (messages are cut to fit). */
+#define MUDSC__ERRMSG_MAX 1024
+
+/* A thread's last error, carried to another thread: worker threads save
+ * theirs, the calling thread raises it again (messages are thread-local). */
+struct mudsc__err_saved {
+	mudsc_status status;
+	char message[MUDSC__ERRMSG_MAX];
+};
+
+/* Copy the calling thread's last status and message into *out. */
+void mudsc__err_save(struct mudsc__err_saved *out);
+
+/* Make *saved the calling thread's last error; returns its status. */
+mudsc_status mudsc__err_raise(const struct mudsc__err_saved *saved);
+
 /* Send a message to the host's log callback, if one is installed for that
  * level.  Every message the library sends is listed in common.h, at
  * mudsc_log_fn; a new one goes there too. */
@@ -87,10 +103,12 @@ mudsc_status mudsc__array_out(bool *fill, const void *out, size_t capacity, size
 	} while (0)
 
 /* The rest of the room: dtype converters, atomic files, string maps, the
- * seeded generator, the BLAS shim and the rule of options that grow. */
+ * seeded generator, execution contexts with the parallel-for, the BLAS shim
+ * and the rule of options that grow. */
 #include "core/atomic_file.h"
 #include "core/blas.h"
 #include "core/convert.h"
+#include "core/exec.h"
 #include "core/file.h"
 #include "core/options.h"
 #include "core/rng.h"

@@ -9,8 +9,6 @@
 
 #include "core/core.h"
 
-#define MUDSC__ERRMSG_MAX 1024
-
 static _Thread_local char last_message[MUDSC__ERRMSG_MAX];
 static _Thread_local mudsc_status last_status = MUDSC_OK;
 
@@ -108,4 +106,17 @@ mudsc_status mudsc__err_context(mudsc_status status, const char *fmt, ...)
 	}
 	last_status = status;
 	return status;
+}
+
+void mudsc__err_save(struct mudsc__err_saved *out)
+{
+	out->status = last_status;
+	memcpy(out->message, last_message, sizeof out->message);
+}
+
+mudsc_status mudsc__err_raise(const struct mudsc__err_saved *saved)
+{
+	memcpy(last_message, saved->message, sizeof last_message);
+	last_status = saved->status;
+	return last_status;
 }

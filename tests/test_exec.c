@@ -1,0 +1,121 @@
+/* Execution contexts and the parallel-for (white box): every task runs
+ * once whatever the thread count, the reported failure is the lowest
+ * failing task's (as a serial loop reports it), and a failure on a worker
+ * thread reaches the calling thread with its message. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "core/core.h"
+#include "suites.h"
+#include "testutil.h"
+
+struct count_ctx {
+	atomic_int runs[200];
+	size_t fail_a, fail_b; /* tasks that fail (SIZE_MAX: none) */
+};
+
+static mudsc_status count_task(void *arg, size_t k)
+{
+	struct count_ctx *c = arg;
+	atomic_fetch_add(&c->runs[k], 1);
+	if (k == c->fail_a || k == c->fail_b)
+		return mudsc__err(MUDSC_E_NUMERIC, "task %zu failed", k);
+	return MUDSC_OK;
+}
+
+START_TEST(every_task_runs_once)
+{
+	static const int32_t threads[] = {1, 2, 4, 7};
+	static const size_t counts[] = {0, 1, 3, 200};
+	for (size_t t = 0; t < 4; t++)
+		for (size_t n = 0; n < 4; n++) {
+			struct count_ctx c = {.fail_a = SIZE_MAX, .fail_b = SIZE_MAX};
+			struct mudsc__exec ex = mudsc__exec_make(threads[t]);
+			ck_assert_ok(mudsc__parallel_for(&ex, counts[n], count_task, &c));
+			for (size_t k = 0; k < 200; k++)
+				ck_assert_int_eq(atomic_load(&c.runs[k]), k < counts[n] ? 1 : 0);
+		}
+}
+END_TEST
+
+START_TEST(lowest_failure_is_reported)
+{
+	for (int32_t threads = 1; threads <= 4; threads++) {
+		struct count_ctx c = {.fail_a = 37, .fail_b = 5};
+		struct mudsc__exec ex = mudsc__exec_make(threads);
+		mudsc_error_clear();
+		ck_assert_status(mudsc__parallel_for(&ex, 200, count_task, &c), MUDSC_E_NUMERIC);
+		ck_assert_str_eq(mudsc_error_message(), "task 5 failed");
+		for (size_t k = 0; k <= 5; k++) /* everything a serial loop runs, ran */
+			ck_assert_int_eq(atomic_load(&c.runs[k]), 1);
+	}
+}
+END_TEST
+
+/* Two tasks that wait for each other, so they run on two threads; task 1
+ * fails, naming the thread it ran on. */
+struct pair_ctx {
+	atomic_int arrived;
+	pthread_t caller, failed_on;
+};
+
+static mudsc_status pair_task(void *arg, size_t k)
+{
+	struct pair_ctx *c = arg;
+	struct timespec pause = {0, 100000};
+	atomic_fetch_add(&c->arrived, 1);
+	for (int i = 0; i < 20000 && atomic_load(&c->arrived) < 2; i++)
+		nanosleep(&pause, NULL);
+	if (k == 0)
+		return MUDSC_OK;
+	c->failed_on = pthread_self();
+	return mudsc__err(MUDSC_E_RANGE, "task 1 failed on %s",
+	                  pthread_equal(c->failed_on, c->caller) ? "the caller" : "a worker");
+}
+
+START_TEST(worker_failure_reaches_caller)
+{
+	struct mudsc__exec ex = mudsc__exec_make(2);
+	int on_worker = 0;
+	for (int round = 0; round < 10; round++) {
+		struct pair_ctx c = {.caller = pthread_self()};
+		mudsc_error_clear();
+		ck_assert_status(mudsc__parallel_for(&ex, 2, pair_task, &c), MUDSC_E_RANGE);
+		ck_assert_int_eq(atomic_load(&c.arrived), 2);
+		if (!pthread_equal(c.failed_on, c.caller)) {
+			ck_assert_str_eq(mudsc_error_message(), "task 1 failed on a worker");
+			on_worker++;
+		}
+	}
+	ck_assert_int_gt(on_worker, 0);
+}
+END_TEST
+
+START_TEST(contexts_from_options)
+{
+	struct mudsc__exec ex = mudsc__exec_make(3);
+	ck_assert_int_eq(ex.threads, 3);
+	ck_assert_int_eq(ex.blas, 3);
+	ex = mudsc__exec_make(0); /* the process-wide count, BLAS left to its own setting */
+	ck_assert_int_eq(ex.threads, mudsc_blas_get_threads());
+	ck_assert_int_eq(ex.blas, 0);
+	ex = mudsc__exec_make(100000);
+	ck_assert_int_eq(ex.threads, MUDSC__MAX_THREADS);
+	ck_assert_int_eq(ex.blas, MUDSC__MAX_THREADS);
+	ck_assert_int_eq(MUDSC__EXEC_SERIAL.threads, 1);
+}
+END_TEST
+
+Suite *suite_exec(void)
+{
+	Suite *s = suite_create("exec");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, every_task_runs_once);
+	tcase_add_test(tc, lowest_failure_is_reported);
+	tcase_add_test(tc, worker_failure_reaches_caller);
+	tcase_add_test(tc, contexts_from_options);
+	suite_add_tcase(s, tc);
+	return s;
+}
