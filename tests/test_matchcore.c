@@ -49,7 +49,8 @@ START_TEST(pearson_closed_forms)
 	double Z[5 * 4] = {1, 2, 3, 4, 7, 9, 11, 13, 4, 3, 2, 1, 5, 5, 5, 5,
 	                   1e8 + 1, 1e8 + 2, 1e8 + 3, 1e8 + 4};
 	double S[25];
-	ck_assert_ok(mudsc__similarity_rows(S, Z, 5, 4, MUDSC_SIMILARITY_CORRELATION, 1e-7));
+	struct mudsc__exec two = mudsc__exec_make(2); /* with BLIS: a 2-thread rntm_t */
+	ck_assert_ok(mudsc__similarity_rows(S, Z, 5, 4, MUDSC_SIMILARITY_CORRELATION, 1e-7, &two));
 	ck_assert_double_eq_tol(S[0 * 5 + 1], 1.0, 1e-12);
 	ck_assert_double_eq_tol(S[0 * 5 + 2], -1.0, 1e-12);
 	ck_assert_double_eq_tol(S[0 * 5 + 3], 0.0, 1e-12);
@@ -65,7 +66,8 @@ START_TEST(cosine_closed_forms)
 {
 	double Z[3 * 2] = {1, 0, 0, 2, 3, 3};
 	double S[9];
-	ck_assert_ok(mudsc__similarity_rows(S, Z, 3, 2, MUDSC_SIMILARITY_COSINE, 1e-7));
+	ck_assert_ok(mudsc__similarity_rows(S, Z, 3, 2, MUDSC_SIMILARITY_COSINE, 1e-7,
+	                                    &MUDSC__EXEC_SERIAL));
 	ck_assert_double_eq_tol(S[0 * 3 + 1], 0.0, 1e-15);
 	ck_assert_double_eq_tol(S[0 * 3 + 2], sqrt(0.5), 1e-15);
 	ck_assert_double_eq_tol(S[1 * 3 + 1], 1.0, 1e-15);
@@ -75,10 +77,13 @@ END_TEST
 START_TEST(similarity_rejects_bad_input)
 {
 	double Z[2] = {1, NAN}, S[4];
-	ck_assert_status(mudsc__similarity_rows(S, Z, 2, 1, MUDSC_SIMILARITY_CORRELATION, 1e-7),
+	ck_assert_status(mudsc__similarity_rows(S, Z, 2, 1, MUDSC_SIMILARITY_CORRELATION, 1e-7,
+	                                        &MUDSC__EXEC_SERIAL),
 	                 MUDSC_E_NUMERIC);
 	ck_assert_error_has("row 1");
-	ck_assert_status(mudsc__similarity_rows(S, Z, 2, 0, MUDSC_SIMILARITY_CORRELATION, 1e-7), MUDSC_E_SHAPE);
+	ck_assert_status(mudsc__similarity_rows(S, Z, 2, 0, MUDSC_SIMILARITY_CORRELATION, 1e-7,
+	                                        &MUDSC__EXEC_SERIAL),
+	                 MUDSC_E_SHAPE);
 }
 END_TEST
 

@@ -7,6 +7,7 @@
  * proves the older-caller path: the fields it lacks take the defaults.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -21,8 +21,8 @@ MUDSC_API mudsc_status mudsc_accum_options_init(mudsc_accum_options *opts)
 	return mudsc__options_init(opts, MUDSC__OPTIONS_ACCUM, "mudsc_accum_options_init");
 }
 
-mudsc_status mudsc__accum_options_check(mudsc__stream_config *out, const mudsc_accum_options *in,
-                                       const char *fn)
+mudsc_status mudsc__accum_options_check(struct mudsc__accum_config *out,
+                                       const mudsc_accum_options *in, const char *fn)
 {
 	mudsc_accum_options o;
 	mudsc__stream_config c;
@@ -45,7 +45,8 @@ mudsc_status mudsc__accum_options_check(mudsc__stream_config *out, const mudsc_a
 	c.nonfinite = o.nonfinite;
 	c.max_lead = o.max_lead;
 	c.ones = true;
-	*out = c;
+	out->stream = c;
+	out->threads = o.threads;
 	return MUDSC_OK;
 }
 
@@ -55,9 +56,9 @@ static void add_block(void *ctx, const mudsc__stream_block *b);
 static const mudsc__stream_consumer accum_consumer = { block_work_bytes, add_block };
 
 mudsc_status mudsc__accum_create(mudsc_accum **out, int32_t n_models, int64_t width,
-                                const mudsc__stream_config *cfg)
+                                const struct mudsc__accum_config *cfg)
 {
-	mudsc__stream_config c = *cfg;
+	mudsc__stream_config c = cfg->stream;
 	mudsc_accum *acc;
 	size_t nc, nc2, bytes;
 	mudsc_status st;
@@ -80,6 +81,7 @@ mudsc_status mudsc__accum_create(mudsc_accum **out, int32_t n_models, int64_t wi
 	acc->n_models = n_models;
 	acc->width = width;
 	acc->nc = nc;
+	acc->threads = cfg->threads;
 	acc->sum = mudsc__calloc(nc, sizeof(double), "accumulator sums");
 	acc->prod = acc->sum ? mudsc__calloc(nc2, sizeof(double), "accumulator products") : NULL;
 	st = acc->prod ? mudsc__stream_new(&acc->stream, &c, &accum_consumer, acc) : MUDSC_E_NOMEM;
@@ -94,7 +96,7 @@ mudsc_status mudsc__accum_create(mudsc_accum **out, int32_t n_models, int64_t wi
 MUDSC_API mudsc_status mudsc_accum_new(mudsc_accum **out, int32_t n_models, int64_t width,
                                        const mudsc_accum_options *options)
 {
-	mudsc__stream_config cfg;
+	struct mudsc__accum_config cfg;
 	mudsc_status st;
 
 	MUDSC__CHECK_NULL(out);
@@ -150,6 +152,12 @@ MUDSC_API mudsc_status mudsc_accum_count(int64_t *out, const mudsc_accum *accum,
 
 /* ---- blocks into the sums --------------------------------------------- */
 
+/* The accumulator's threads for this call (its BLAS with BLIS, its loops). */
+static struct mudsc__exec accum_exec(const mudsc_accum *acc)
+{
+	return mudsc__exec_make(acc->threads);
+}
+
 /* The workspace: one block's (nc+1) x (nc+1) syrk, in the rows' type. */
 static size_t block_work_bytes(void *ctx, bool f64)
 {
@@ -180,11 +188,12 @@ static void add_block(void *ctx, const mudsc__stream_block *b)
 {
 	mudsc_accum *acc = ctx;
 	const size_t nc = acc->nc, n1 = nc + 1;
+	const struct mudsc__exec ex = accum_exec(acc);
 
 	if (b->f64) {
 		const double *blk = b->work;
-		cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)n1, (int)b->nrows, 1.0,
-		            b->rows, (int)b->ld, 0.0, b->work, (int)n1);
+		mudsc__blas_dsyrk(&ex, true, (int64_t)n1, (int64_t)b->nrows, 1.0, b->rows,
+		                  (int64_t)b->ld, 0.0, b->work, (int64_t)n1);
 		for (size_t u = 0; u < nc; u++) {
 			double *dst = acc->prod + u * nc;
 			const double *src = blk + u * n1;
@@ -195,8 +204,8 @@ static void add_block(void *ctx, const mudsc__stream_block *b)
 		return;
 	}
 	const float *blk = b->work;
-	cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)n1, (int)b->nrows, 1.0f, b->rows,
-	            (int)b->ld, 0.0f, b->work, (int)n1);
+	mudsc__blas_ssyrk(&ex, true, (int64_t)n1, (int64_t)b->nrows, 1.0f, b->rows,
+	                  (int64_t)b->ld, 0.0f, b->work, (int64_t)n1);
 	for (size_t u = 0; u < nc; u++) {
 		add_f32_to_f64(acc->prod + u * nc + u, blk + u * n1 + u, nc - u);
 		acc->sum[u] += blk[u * n1 + nc];

@@ -30,20 +30,27 @@ struct mudsc_accum {
 	int64_t width;
 	size_t nc;                   /* n_models * width */
 	mudsc__stream *stream;
+	int32_t threads;             /* options.threads: 0 = the process-wide count */
 	double *sum;                 /* nc */
 	double *prod;                /* nc * nc, upper triangle used */
 };
 
-/* Options (NULL = defaults) checked and turned into the engine's
- * configuration (its sizes are set by mudsc__accum_create());
- * MUDSC_E_INVALID names fn. */
-mudsc_status mudsc__accum_options_check(mudsc__stream_config *out, const mudsc_accum_options *in,
-                                       const char *fn);
+/* Checked options: the engine's configuration (its sizes are set by
+ * mudsc__accum_create()) and the accumulator's thread count. */
+struct mudsc__accum_config {
+	mudsc__stream_config stream;
+	int32_t threads;
+};
+
+/* Options (NULL = defaults) checked and turned into *out; MUDSC_E_INVALID
+ * names fn. */
+mudsc_status mudsc__accum_options_check(struct mudsc__accum_config *out,
+                                       const mudsc_accum_options *in, const char *fn);
 
 /* An accumulator with zeroed statistics for n_models >= 2 x width >= 1 and
  * a checked configuration; MUDSC_E_INVALID (naming mudsc_accum_new) if its
  * sizes are too large, MUDSC_E_NOMEM. */
 mudsc_status mudsc__accum_create(mudsc_accum **out, int32_t n_models, int64_t width,
-                                const mudsc__stream_config *cfg);
+                                const struct mudsc__accum_config *cfg);
 
 #endif /* MUDSC_ACCUM_INTERNAL_H */

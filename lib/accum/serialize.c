@@ -219,7 +219,7 @@ static void load_state(mudsc_accum *acc, const unsigned char *b, int64_t count)
 MUDSC_API mudsc_status mudsc_accum_deserialize(mudsc_accum **out, const void *buf, size_t len,
                                                const mudsc_accum_options *options)
 {
-	mudsc__stream_config cfg;
+	struct mudsc__accum_config cfg;
 	int32_t N = 0;
 	int64_t C = 0, count = 0;
 	mudsc_accum *acc;

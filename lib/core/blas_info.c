@@ -5,7 +5,7 @@
  */
 #include <stdio.h>
 
-#include "core/blas.h"
+#include "core/blas_vendor.h"
 #include "core/core.h"
 
 

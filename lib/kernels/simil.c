@@ -45,7 +45,8 @@ static double *prepared_rows(const double *Z, int64_t V, int64_t D, mudsc_simila
 }
 
 mudsc_status mudsc__similarity_rows(double *S, const double *Z, int64_t V, int64_t D,
-                                   mudsc_similarity kind, double eps)
+                                   mudsc_similarity kind, double eps,
+                                   const struct mudsc__exec *ex)
 {
 	double *W, *norm;
 	double scale = kind == MUDSC_SIMILARITY_CORRELATION ? 1.0 / (double)D : 1.0;
@@ -61,8 +62,7 @@ mudsc_status mudsc__similarity_rows(double *S, const double *Z, int64_t V, int64
 		free(W);
 		return MUDSC_E_NOMEM;
 	}
-	cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)V, (int)D, scale, W, (int)D, 0.0, S,
-	            (int)V);
+	mudsc__blas_dsyrk(ex, false, V, D, scale, W, D, 0.0, S, V);
 	for (int64_t a = 0; a < V; a++)
 		norm[a] = sqrt(fmax(S[a * V + a], 0.0));
 	for (int64_t a = 0; a < V; a++) {

@@ -56,8 +56,10 @@ static mudsc_status weight_similarity(struct loop_state *ls, size_t p)
 	const struct loop_input *in = ls->in;
 	if (in->match.method == MUDSC_METHOD_ALIGN)
 		return mudsc__weight_similarity_align(ls->Sw, &ls->buf, in->plan, p, ls->cur,
-		                                     ls->versions, &ls->cache[p], in->kind, in->eps);
-	return mudsc__weight_similarity(ls->Sw, &ls->buf, in->plan, p, ls->cur, in->kind, in->eps);
+		                                     ls->versions, &ls->cache[p], in->kind, in->eps,
+		                                     in->ex);
+	return mudsc__weight_similarity(ls->Sw, &ls->buf, in->plan, p, ls->cur, in->kind, in->eps,
+	                               in->ex);
 }
 
 static mudsc_status init_from_activations(struct loop_state *ls)

@@ -26,6 +26,7 @@ struct loop_input {
 	uint64_t seed;
 	loop_progress_fn progress;
 	void *progress_user;
+	const struct mudsc__exec *ex; /* the matcher's threads */
 };
 
 struct loop_result {

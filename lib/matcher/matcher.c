@@ -251,13 +251,14 @@ MUDSC_API mudsc_status mudsc_matcher_run(mudsc_matcher *m)
 {
 	struct loop_input in;
 	struct loop_result res;
+	struct mudsc__exec ex;
 	bool acts;
-	int threads_before = 0;
 	mudsc_status st;
 
 	MUDSC__CHECK_NULL(m);
 	if ((st = activations_given(m, &acts)) != MUDSC_OK)
 		return st;
+	ex = mudsc__exec_make(m->opts.threads);
 	in = (struct loop_input){
 		.plan = &m->plan,
 		.S_a = acts ? (const double *const *)m->S_a : NULL,
@@ -272,14 +273,9 @@ MUDSC_API mudsc_status mudsc_matcher_run(mudsc_matcher *m)
 		.seed = m->opts.seed,
 		.progress = m->opts.progress,
 		.progress_user = m->opts.progress_user,
+		.ex = &ex,
 	};
-	if (m->opts.threads > 0) {
-		threads_before = mudsc_blas_get_threads();
-		mudsc_blas_set_threads(m->opts.threads);
-	}
 	st = mudsc__loop_run(&res, &in);
-	if (threads_before > 0)
-		mudsc_blas_set_threads(threads_before);
 	if (st != MUDSC_OK)
 		return st;
 	mudsc__loop_result_free(&m->result, m->plan.npoints);

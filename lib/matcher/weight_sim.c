@@ -175,7 +175,7 @@ mudsc_status mudsc__weight_features(size_t *D_out, struct wsim_buffers *buf,
 mudsc_status mudsc__weight_similarity(double *S, struct wsim_buffers *buf,
                                      const struct mudsc__plan *plan, size_t p,
                                      const struct point_corr *corr, mudsc_similarity kind,
-                                     double eps)
+                                     double eps, const struct mudsc__exec *ex)
 {
 	size_t D;
 	mudsc_status st = mudsc__weight_features(&D, buf, plan, p, corr);
@@ -183,5 +183,5 @@ mudsc_status mudsc__weight_similarity(double *S, struct wsim_buffers *buf,
 	if (st != MUDSC_OK)
 		return st;
 	return mudsc__similarity_rows(S, buf->F, (int64_t)plan->n_models * plan->points[p].width,
-	                             (int64_t)D, kind, eps);
+	                             (int64_t)D, kind, eps, ex);
 }

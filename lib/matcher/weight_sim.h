@@ -26,10 +26,11 @@ mudsc_status mudsc__weight_features(size_t *D, struct wsim_buffers *buf,
                                    const struct mudsc__plan *plan, size_t p,
                                    const struct point_corr *corr);
 
-/* S (NC x NC) for point p; corr has one entry per point (unset = untransformed). */
+/* S (NC x NC) for point p; corr has one entry per point (unset = untransformed);
+ * BLAS runs with ex's threads. */
 mudsc_status mudsc__weight_similarity(double *S, struct wsim_buffers *buf,
                                      const struct mudsc__plan *plan, size_t p,
                                      const struct point_corr *corr, mudsc_similarity kind,
-                                     double eps);
+                                     double eps, const struct mudsc__exec *ex);
 
 #endif /* MUDSC_WEIGHT_SIM_H */

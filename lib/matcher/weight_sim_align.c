@@ -88,7 +88,8 @@ static bool cross_current(const struct wsim_cache *c, const uint64_t *versions)
 /* cross_i = the S_w block of anchor rows and model-i columns: centred
  * F_0 F_i' (one dgemm), divided by D (Pearson) and the row norms. */
 static mudsc_status cross_blocks(struct wsim_cache *c, double *F, int32_t N, int64_t C, size_t D,
-                                 const uint64_t *versions, mudsc_similarity kind, double eps)
+                                 const uint64_t *versions, mudsc_similarity kind, double eps,
+                                 const struct mudsc__exec *ex)
 {
 	size_t NC = (size_t)N * (size_t)C;
 	double scale = kind == MUDSC_SIMILARITY_CORRELATION ? 1.0 / (double)D : 1.0;
@@ -105,8 +106,8 @@ static mudsc_status cross_blocks(struct wsim_cache *c, double *F, int32_t N, int
 	for (int32_t i = 1; i < N; i++) {
 		double *x = c->cross + (size_t)(i - 1) * (size_t)C * (size_t)C;
 		const double *norm_i = c->norm + (size_t)i * (size_t)C;
-		cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)C, (int)C, (int)D, 1.0, F,
-		            (int)D, F + (size_t)i * (size_t)C * D, (int)D, 0.0, x, (int)C);
+		mudsc__blas_dgemm(ex, false, true, C, C, (int64_t)D, 1.0, F, (int64_t)D,
+		                  F + (size_t)i * (size_t)C * D, (int64_t)D, 0.0, x, C);
 		for (int64_t a = 0; a < C; a++)
 			for (int64_t b = 0; b < C; b++) {
 				double den = c->norm[a] * norm_i[b];
@@ -139,7 +140,8 @@ mudsc_status mudsc__weight_similarity_align(double *S, struct wsim_buffers *buf,
                                            const struct mudsc__plan *plan, size_t p,
                                            const struct point_corr *corr,
                                            const uint64_t *versions, struct wsim_cache *c,
-                                           mudsc_similarity kind, double eps)
+                                           mudsc_similarity kind, double eps,
+                                           const struct mudsc__exec *ex)
 {
 	int32_t N = plan->n_models;
 	int64_t C = plan->points[p].width;
@@ -154,7 +156,7 @@ mudsc_status mudsc__weight_similarity_align(double *S, struct wsim_buffers *buf,
 		if (!c->stats_ready)
 			st = row_stats(c, buf->F, (size_t)N * (size_t)C, D, kind);
 		if (st == MUDSC_OK)
-			st = cross_blocks(c, buf->F, N, C, D, versions, kind, eps);
+			st = cross_blocks(c, buf->F, N, C, D, versions, kind, eps, ex);
 		if (st != MUDSC_OK)
 			return st;
 	}

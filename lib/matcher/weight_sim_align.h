@@ -32,12 +32,14 @@ void mudsc__wsim_cache_free(struct wsim_cache *cache);
  * S (NC x NC): the anchor-vs-model blocks of S_w (and their mirror), equal
  * to those of mudsc__weight_similarity(); the blocks within a model and
  * between two non-anchor models are 0 (align does not read them).
- * versions[q] changes whenever point q's correspondence changes.
+ * versions[q] changes whenever point q's correspondence changes.  BLAS runs
+ * with ex's threads.
  */
 mudsc_status mudsc__weight_similarity_align(double *S, struct wsim_buffers *buf,
                                            const struct mudsc__plan *plan, size_t p,
                                            const struct point_corr *corr,
                                            const uint64_t *versions, struct wsim_cache *cache,
-                                           mudsc_similarity kind, double eps);
+                                           mudsc_similarity kind, double eps,
+                                           const struct mudsc__exec *ex);
 
 #endif /* MUDSC_WEIGHT_SIM_ALIGN_H */

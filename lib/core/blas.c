@@ -1,0 +1,92 @@
+/*
+ * The BLAS shim's calls (blas.h): the typed expert interface with a
+ * per-call rntm_t for BLIS, CBLAS for OpenBLAS.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "core/blas_vendor.h"
+#include "core/core.h"
+
+#if defined(MUDSC_BLAS_BLIS)
+
+/* The runtime object of one call: a fresh rntm_t with the context's count
+ * (BLIS copies it; nothing is shared between calls or threads), or NULL for
+ * BLIS's process-wide setting. */
+static rntm_t *call_rntm(rntm_t *r, const struct mudsc__exec *ex)
+{
+	if (ex->blas < 1)
+		return NULL;
+	bli_rntm_init(r);
+	bli_rntm_set_num_threads(ex->blas, r);
+	return r;
+}
+
+static trans_t blis_trans(bool trans)
+{
+	return trans ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
+}
+
+/* BLIS's typed API takes strides of the stored matrices (row-major: row
+ * stride ld, column stride 1) and non-const inputs it does not write. */
+void mudsc__blas_dsyrk(const struct mudsc__exec *ex, bool trans, int64_t n, int64_t k,
+                       double alpha, const double *A, int64_t lda, double beta, double *C,
+                       int64_t ldc)
+{
+	rntm_t r;
+	bli_dsyrk_ex(BLIS_UPPER, blis_trans(trans), n, k, &alpha, (double *)A, lda, 1, &beta, C, ldc,
+	             1, NULL, call_rntm(&r, ex));
+}
+
+void mudsc__blas_ssyrk(const struct mudsc__exec *ex, bool trans, int64_t n, int64_t k,
+                       float alpha, const float *A, int64_t lda, float beta, float *C,
+                       int64_t ldc)
+{
+	rntm_t r;
+	bli_ssyrk_ex(BLIS_UPPER, blis_trans(trans), n, k, &alpha, (float *)A, lda, 1, &beta, C, ldc,
+	             1, NULL, call_rntm(&r, ex));
+}
+
+void mudsc__blas_dgemm(const struct mudsc__exec *ex, bool trans_a, bool trans_b, int64_t m,
+                       int64_t n, int64_t k, double alpha, const double *A, int64_t lda,
+                       const double *B, int64_t ldb, double beta, double *C, int64_t ldc)
+{
+	rntm_t r;
+	bli_dgemm_ex(blis_trans(trans_a), blis_trans(trans_b), m, n, k, &alpha, (double *)A, lda, 1,
+	             (double *)B, ldb, 1, &beta, C, ldc, 1, NULL, call_rntm(&r, ex));
+}
+
+#else /* OpenBLAS: one process-wide thread count, which the shim leaves alone */
+
+static enum CBLAS_TRANSPOSE cblas_trans(bool trans)
+{
+	return trans ? CblasTrans : CblasNoTrans;
+}
+
+void mudsc__blas_dsyrk(const struct mudsc__exec *ex, bool trans, int64_t n, int64_t k,
+                       double alpha, const double *A, int64_t lda, double beta, double *C,
+                       int64_t ldc)
+{
+	(void)ex;
+	cblas_dsyrk(CblasRowMajor, CblasUpper, cblas_trans(trans), (int)n, (int)k, alpha, A,
+	            (int)lda, beta, C, (int)ldc);
+}
+
+void mudsc__blas_ssyrk(const struct mudsc__exec *ex, bool trans, int64_t n, int64_t k,
+                       float alpha, const float *A, int64_t lda, float beta, float *C,
+                       int64_t ldc)
+{
+	(void)ex;
+	cblas_ssyrk(CblasRowMajor, CblasUpper, cblas_trans(trans), (int)n, (int)k, alpha, A,
+	            (int)lda, beta, C, (int)ldc);
+}
+
+void mudsc__blas_dgemm(const struct mudsc__exec *ex, bool trans_a, bool trans_b, int64_t m,
+                       int64_t n, int64_t k, double alpha, const double *A, int64_t lda,
+                       const double *B, int64_t ldb, double beta, double *C, int64_t ldc)
+{
+	(void)ex;
+	cblas_dgemm(CblasRowMajor, cblas_trans(trans_a), cblas_trans(trans_b), (int)m, (int)n, (int)k,
+	            alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+}
+
+#endif
