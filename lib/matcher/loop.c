@@ -43,7 +43,7 @@ static mudsc_status match_from(struct loop_state *ls, size_t p, const double *S)
 
 	if (was_set)
 		memcpy(ls->prev, c->assign, nc * sizeof *ls->prev);
-	st = mudsc__match_point(c, S, ls->N, pt->width, pt->groups, &ls->in->match);
+	st = mudsc__match_point(c, S, ls->N, pt->width, pt->groups, ls->in->opts, ls->in->ex);
 	if (st == MUDSC_OK && (!was_set || width_before != c->width_out ||
 	                       memcmp(ls->prev, c->assign, nc * sizeof *ls->prev) != 0))
 		ls->versions[p]++;
@@ -54,12 +54,13 @@ static mudsc_status match_from(struct loop_state *ls, size_t p, const double *S)
 static mudsc_status weight_similarity(struct loop_state *ls, size_t p)
 {
 	const struct loop_input *in = ls->in;
-	if (in->match.method == MUDSC_METHOD_ALIGN)
+	const mudsc_matcher_options *o = in->opts;
+	if (o->method == MUDSC_METHOD_ALIGN)
 		return mudsc__weight_similarity_align(ls->Sw, &ls->buf, in->plan, p, ls->cur,
-		                                     ls->versions, &ls->cache[p], in->kind, in->eps,
+		                                     ls->versions, &ls->cache[p], o->similarity, o->eps,
 		                                     in->ex);
-	return mudsc__weight_similarity(ls->Sw, &ls->buf, in->plan, p, ls->cur, in->kind, in->eps,
-	                               in->ex);
+	return mudsc__weight_similarity(ls->Sw, &ls->buf, in->plan, p, ls->cur, o->similarity,
+	                               o->eps, in->ex);
 }
 
 static mudsc_status init_from_activations(struct loop_state *ls)
@@ -83,6 +84,7 @@ static mudsc_status rematch(struct loop_state *ls, size_t p)
 	int64_t NC = stacked(ls, p);
 	size_t n = (size_t)NC * (size_t)NC;
 	const double *Sa = in->S_a ? in->S_a[p] : NULL;
+	const double alpha = in->opts->alpha;
 	mudsc_status st;
 
 	st = weight_similarity(ls, p);
@@ -90,7 +92,7 @@ static mudsc_status rematch(struct loop_state *ls, size_t p)
 		return st;
 	if (Sa != NULL)
 		for (size_t k = 0; k < n; k++)
-			ls->S[k] = in->alpha * ls->Sw[k] + (1.0 - in->alpha) * Sa[k];
+			ls->S[k] = alpha * ls->Sw[k] + (1.0 - alpha) * Sa[k];
 	st = match_from(ls, p, Sa != NULL ? ls->S : ls->Sw);
 	if (st != MUDSC_OK)
 		return st;
@@ -114,6 +116,7 @@ static mudsc_status keep_best(struct loop_state *ls)
 static mudsc_status sweep(struct loop_state *ls, struct mudsc__rng *rng, int32_t index,
                           double *objective)
 {
+	const mudsc_matcher_options *o = ls->in->opts;
 	double sum = 0.0;
 
 	mudsc__rng_order(rng, ls->order, (int64_t)ls->P);
@@ -122,8 +125,8 @@ static mudsc_status sweep(struct loop_state *ls, struct mudsc__rng *rng, int32_t
 		mudsc_status st = rematch(ls, p);
 		if (st != MUDSC_OK)
 			return st;
-		if (ls->in->progress != NULL &&
-		    ls->in->progress((int64_t)p, index, ls->cur[p].score[2], ls->in->progress_user))
+		if (o->progress != NULL &&
+		    o->progress((int64_t)p, index, ls->cur[p].score[2], o->progress_user))
 			return mudsc__err(MUDSC_E_CANCELLED,
 			                 "MuDSC loop cancelled by the progress callback at sweep %d, point "
 			                 "'%s'",
@@ -141,8 +144,8 @@ static mudsc_status descend(struct loop_state *ls, struct loop_result *res)
 	double best = -INFINITY;
 	int32_t since_best = 0;
 
-	mudsc__rng_seed(&rng, ls->in->seed);
-	for (int32_t s = 0; s < ls->in->max_iter; s++) {
+	mudsc__rng_seed(&rng, ls->in->opts->seed);
+	for (int32_t s = 0; s < ls->in->opts->max_iter; s++) {
 		double objective = 0.0;
 		mudsc_status st = sweep(ls, &rng, s, &objective);
 		if (st != MUDSC_OK)
@@ -157,7 +160,7 @@ static mudsc_status descend(struct loop_state *ls, struct loop_result *res)
 			res->best_sweep = s;
 			if ((st = keep_best(ls)) != MUDSC_OK)
 				return st;
-		} else if (++since_best >= ls->in->patience) {
+		} else if (++since_best >= ls->in->opts->patience) {
 			break;
 		}
 	}
@@ -195,7 +198,7 @@ mudsc_status mudsc__loop_run(struct loop_result *res, const struct loop_input *i
 	struct loop_state ls = {.in = in, .P = in->plan->npoints, .N = in->plan->n_models};
 	struct loop_result r = {.best_sweep = -1};
 	size_t nc = widest_stack(in->plan);
-	bool weights = in->S_a == NULL || in->alpha > 0.0;
+	bool weights = in->S_a == NULL || in->opts->alpha > 0.0;
 	mudsc_status st = MUDSC_OK;
 
 	ls.cur = mudsc__calloc(ls.P + 1, sizeof *ls.cur, "correspondences");
@@ -204,18 +207,19 @@ mudsc_status mudsc__loop_run(struct loop_result *res, const struct loop_input *i
 	ls.versions = mudsc__calloc(ls.P + 1, sizeof *ls.versions, "versions");
 	ls.cache = mudsc__calloc(ls.P + 1, sizeof *ls.cache, "similarity caches");
 	ls.prev = mudsc__calloc(nc + 1, sizeof *ls.prev, "previous assignment");
-	r.objectives = mudsc__calloc((size_t)in->max_iter + 1, sizeof *r.objectives, "objectives");
+	r.objectives = mudsc__calloc((size_t)in->opts->max_iter + 1, sizeof *r.objectives,
+	                             "objectives");
 	ls.Sw = weights ? mudsc__alloc(nc * nc * sizeof *ls.Sw, "S_w") : NULL;
 	ls.S = weights && in->S_a ? mudsc__alloc(nc * nc * sizeof *ls.S, "S") : NULL;
 	if (!ls.cur || !ls.best || !ls.order || !r.objectives || !ls.versions || !ls.cache ||
 	    !ls.prev || (weights && !ls.Sw) ||
 	    (weights && in->S_a && !ls.S))
 		st = MUDSC_E_NOMEM;
-	if (in->S_a == NULL && in->alpha < 1.0)
+	if (in->S_a == NULL && in->opts->alpha < 1.0)
 		mudsc__log(MUDSC_LOG_WARNING,
 		           "mudsc_matcher_run: no activations were given: alpha = %g is taken as 1 "
 		           "(weight matching)",
-		           in->alpha);
+		           in->opts->alpha);
 	if (st == MUDSC_OK && in->S_a != NULL)
 		st = init_from_activations(&ls);
 	if (st == MUDSC_OK && !weights)

@@ -12,21 +12,11 @@
 #include "matcher/plan.h"
 #include "kernels/kernels.h"
 
-/* Returns non-zero to cancel the run. */
-typedef int (*loop_progress_fn)(int64_t point, int32_t sweep, double objective, void *user);
-
 struct loop_input {
 	const struct mudsc__plan *plan;
-	const double *const *S_a; /* per point (NC x NC), or NULL: weight matching only */
-	double alpha;
-	mudsc_similarity kind;
-	double eps;
-	struct match_params match;
-	int32_t max_iter, patience;
-	uint64_t seed;
-	loop_progress_fn progress;
-	void *progress_user;
-	const struct mudsc__exec *ex; /* the matcher's threads */
+	const double *const *S_a;          /* per point (NC x NC), or NULL: weight matching only */
+	const mudsc_matcher_options *opts; /* the matcher's, validated */
+	const struct mudsc__exec *ex;      /* the matcher's threads */
 };
 
 struct loop_result {

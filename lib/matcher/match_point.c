@@ -6,12 +6,11 @@
  */
 #include <stdlib.h>
 
-#include "core/core.h"
 #include "matcher/match_point.h"
 #include "mudsc/experimental.h"
 
 static mudsc_status align_point(struct point_corr *c, const double *S, int32_t N, int64_t C,
-                                int64_t G)
+                                int64_t G, const struct mudsc__exec *ex)
 {
 	int64_t *perm = mudsc__alloc((size_t)N * (size_t)C * sizeof *perm, "permutations");
 	mudsc_status st;
@@ -38,26 +37,27 @@ static mudsc_status align_point(struct point_corr *c, const double *S, int32_t N
 }
 
 static mudsc_status zip_point(struct point_corr *c, const double *S, int32_t N, int64_t C,
-                              int64_t G, const struct match_params *mp)
+                              int64_t G, const mudsc_matcher_options *mo)
 {
-	mudsc_match_options opts = MUDSC_MATCH_OPTIONS_INIT;
+	mudsc_match_options zip = MUDSC_MATCH_OPTIONS_INIT;
 	mudsc_status st;
 
-	opts.r = mp->r;
-	opts.a = mp->a;
-	opts.b = mp->b;
-	st = mudsc_zip_solve(c->assign, &c->width_out, c->pairs, &c->score[2], S, N, C, G, &opts);
+	zip.r = mo->zip_r;
+	zip.a = mo->zip_a;
+	zip.b = mo->zip_b;
+	st = mudsc_zip_solve(c->assign, &c->width_out, c->pairs, &c->score[2], S, N, C, G, &zip);
 	if (st == MUDSC_OK)
 		c->npairs = (size_t)((int64_t)N * C - c->width_out);
 	return st;
 }
 
 mudsc_status mudsc__match_point(struct point_corr *out, const double *S, int32_t N, int64_t C,
-                               int64_t groups, const struct match_params *mp)
+                               int64_t groups, const mudsc_matcher_options *opts,
+                               const struct mudsc__exec *ex)
 {
 	struct point_corr c = {0};
 	size_t NC = (size_t)N * (size_t)C;
-	int64_t G = mp->use_groups ? groups : 1;
+	int64_t G = opts->use_groups ? groups : 1;
 	mudsc_status st;
 
 	c.assign = mudsc__alloc(NC * sizeof *c.assign, "correspondence");
@@ -66,7 +66,8 @@ mudsc_status mudsc__match_point(struct point_corr *out, const double *S, int32_t
 		mudsc__corr_free(&c);
 		return MUDSC_E_NOMEM;
 	}
-	st = mp->method == MUDSC_METHOD_ZIP ? zip_point(&c, S, N, C, G, mp) : align_point(&c, S, N, C, G);
+	st = opts->method == MUDSC_METHOD_ZIP ? zip_point(&c, S, N, C, G, opts)
+	                                      : align_point(&c, S, N, C, G, ex);
 	if (st != MUDSC_OK) {
 		mudsc__corr_free(&c);
 		return st;

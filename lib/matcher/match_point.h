@@ -7,19 +7,15 @@
 #ifndef MUDSC_MATCH_POINT_H
 #define MUDSC_MATCH_POINT_H
 
-#include <stdbool.h>
-
+#include "core/core.h"
 #include "matcher/corr.h"
 #include "mudsc/matcher.h"
 
-struct match_params {
-	int32_t method; /* a mudsc_method */
-	double r, a, b;  /* zip */
-	bool use_groups;
-};
-
-/* out is replaced (freed first); on error out is left unset. */
+/* By the matcher's validated options (method, zip_r/a/b, use_groups) and
+ * its threads (ex).  out is replaced (freed first); on error out is left
+ * unset. */
 mudsc_status mudsc__match_point(struct point_corr *out, const double *S, int32_t N, int64_t C,
-                               int64_t groups, const struct match_params *mp);
+                               int64_t groups, const mudsc_matcher_options *opts,
+                               const struct mudsc__exec *ex);
 
 #endif /* MUDSC_MATCH_POINT_H */

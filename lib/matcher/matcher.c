@@ -262,17 +262,7 @@ MUDSC_API mudsc_status mudsc_matcher_run(mudsc_matcher *m)
 	in = (struct loop_input){
 		.plan = &m->plan,
 		.S_a = acts ? (const double *const *)m->S_a : NULL,
-		.alpha = m->opts.alpha,
-		.kind = m->opts.similarity,
-		.eps = m->opts.eps,
-		.match = {.method = m->opts.method,
-		          .r = m->opts.zip_r, .a = m->opts.zip_a, .b = m->opts.zip_b,
-		          .use_groups = m->opts.use_groups != 0},
-		.max_iter = m->opts.max_iter,
-		.patience = m->opts.patience,
-		.seed = m->opts.seed,
-		.progress = m->opts.progress,
-		.progress_user = m->opts.progress_user,
+		.opts = &m->opts,
 		.ex = &ex,
 	};
 	st = mudsc__loop_run(&res, &in);
