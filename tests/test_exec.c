@@ -11,6 +11,9 @@
 #include "suites.h"
 #include "testutil.h"
 
+/* Work estimate that makes the loops use their threads. */
+#define SPREAD (2 * MUDSC__PARALLEL_MIN_WORK)
+
 struct count_ctx {
 	atomic_int runs[200];
 	size_t fail_a, fail_b; /* tasks that fail (SIZE_MAX: none) */
@@ -33,7 +36,12 @@ START_TEST(every_task_runs_once)
 		for (size_t n = 0; n < 4; n++) {
 			struct count_ctx c = {.fail_a = SIZE_MAX, .fail_b = SIZE_MAX};
 			struct mudsc__exec ex = mudsc__exec_make(threads[t]);
-			ck_assert_ok(mudsc__parallel_for(&ex, counts[n], count_task, &c));
+			ck_assert_ok(mudsc__parallel_for(&ex, counts[n], SPREAD, count_task, &c));
+			for (size_t k = 0; k < 200; k++)
+				ck_assert_int_eq(atomic_load(&c.runs[k]), k < counts[n] ? 1 : 0);
+			memset(&c, 0, sizeof c); /* and on the calling thread alone */
+			c.fail_a = c.fail_b = SIZE_MAX;
+			ck_assert_ok(mudsc__parallel_for(&ex, counts[n], 1.0, count_task, &c));
 			for (size_t k = 0; k < 200; k++)
 				ck_assert_int_eq(atomic_load(&c.runs[k]), k < counts[n] ? 1 : 0);
 		}
@@ -46,7 +54,7 @@ START_TEST(lowest_failure_is_reported)
 		struct count_ctx c = {.fail_a = 37, .fail_b = 5};
 		struct mudsc__exec ex = mudsc__exec_make(threads);
 		mudsc_error_clear();
-		ck_assert_status(mudsc__parallel_for(&ex, 200, count_task, &c), MUDSC_E_NUMERIC);
+		ck_assert_status(mudsc__parallel_for(&ex, 200, SPREAD, count_task, &c), MUDSC_E_NUMERIC);
 		ck_assert_str_eq(mudsc_error_message(), "task 5 failed");
 		for (size_t k = 0; k <= 5; k++) /* everything a serial loop runs, ran */
 			ck_assert_int_eq(atomic_load(&c.runs[k]), 1);
@@ -82,7 +90,7 @@ START_TEST(worker_failure_reaches_caller)
 	for (int round = 0; round < 10; round++) {
 		struct pair_ctx c = {.caller = pthread_self()};
 		mudsc_error_clear();
-		ck_assert_status(mudsc__parallel_for(&ex, 2, pair_task, &c), MUDSC_E_RANGE);
+		ck_assert_status(mudsc__parallel_for(&ex, 2, SPREAD, pair_task, &c), MUDSC_E_RANGE);
 		ck_assert_int_eq(atomic_load(&c.arrived), 2);
 		if (!pthread_equal(c.failed_on, c.caller)) {
 			ck_assert_str_eq(mudsc_error_message(), "task 1 failed on a worker");

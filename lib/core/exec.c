@@ -75,8 +75,8 @@ static mudsc_status serial_for(size_t ntasks, mudsc__task_fn fn, void *ctx)
 	return MUDSC_OK;
 }
 
-mudsc_status mudsc__parallel_for(const struct mudsc__exec *ex, size_t ntasks, mudsc__task_fn fn,
-                                 void *ctx)
+mudsc_status mudsc__parallel_for(const struct mudsc__exec *ex, size_t ntasks, double work,
+                                 mudsc__task_fn fn, void *ctx)
 {
 	pthread_t tid[MUDSC__MAX_THREADS];
 	size_t want = (size_t)clamp_threads(ex->threads), started = 0;
@@ -84,6 +84,8 @@ mudsc_status mudsc__parallel_for(const struct mudsc__exec *ex, size_t ntasks, mu
 
 	if (want > ntasks)
 		want = ntasks;
+	if (!(work >= MUDSC__PARALLEL_MIN_WORK))
+		want = 1;
 	if (want <= 1 || pthread_mutex_init(&r.lock, NULL) != 0)
 		return serial_for(ntasks, fn, ctx);
 	atomic_init(&r.next, 0);

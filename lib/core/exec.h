@@ -38,9 +38,16 @@ struct mudsc__exec mudsc__exec_make(int32_t threads);
  * A failure returns its status with the thread's error message set. */
 typedef mudsc_status (*mudsc__task_fn)(void *ctx, size_t task);
 
+/* Below this much work (a rough count of inner-loop steps, all tasks
+ * together) a loop runs on the calling thread: starting a thread costs tens
+ * of microseconds. */
+#define MUDSC__PARALLEL_MIN_WORK 1048576.0
+
 /*
  * Run fn(ctx, k) for every k in [0, ntasks) on up to ex->threads threads,
- * the calling one included.  Tasks are claimed in increasing k; once a task
+ * the calling one included (on that one alone when work, the loop's rough
+ * count of inner steps, is below MUDSC__PARALLEL_MIN_WORK).  Tasks are
+ * claimed in increasing k; once a task
  * fails no higher one starts.  Returns MUDSC_OK, or the status and message
  * of the failing task with the lowest k, raised on the calling thread:
  * what a serial loop stopping at its first failure reports.  Tasks must not
@@ -48,7 +55,7 @@ typedef mudsc_status (*mudsc__task_fn)(void *ctx, size_t task);
  * other's order.  Never fails by itself: threads that cannot be started
  * leave their share to the others.
  */
-mudsc_status mudsc__parallel_for(const struct mudsc__exec *ex, size_t ntasks, mudsc__task_fn fn,
-                                 void *ctx);
+mudsc_status mudsc__parallel_for(const struct mudsc__exec *ex, size_t ntasks, double work,
+                                 mudsc__task_fn fn, void *ctx);
 
 #endif /* MUDSC_CORE_EXEC_H */

@@ -85,8 +85,23 @@ static mudsc_status align_model(int64_t *p, const double *S, size_t ld, int64_t 
 	return st;
 }
 
-MUDSC_API mudsc_status mudsc_align_solve(int64_t *perm, double *score, const double *S, int64_t N,
-                                         int64_t C, int64_t G)
+/* Task k: the permutation of model k + 1 (each writes only its own C entries). */
+struct align_job {
+	int64_t *p;
+	const double *S;
+	size_t ld;
+	int64_t C, G;
+};
+
+static mudsc_status align_task(void *arg, size_t k)
+{
+	const struct align_job *j = arg;
+	int64_t i = (int64_t)k + 1;
+	return align_model(j->p + i * j->C, j->S, j->ld, i, j->C, j->G);
+}
+
+mudsc_status mudsc__align_solve(int64_t *perm, double *score, const double *S, int64_t N,
+                               int64_t C, int64_t G, const struct mudsc__exec *ex)
 {
 	static const char fn[] = "mudsc_align_solve";
 	if (perm == NULL)
@@ -100,14 +115,16 @@ MUDSC_API mudsc_status mudsc_align_solve(int64_t *perm, double *score, const dou
 		return MUDSC_E_NOMEM;
 	for (int64_t j = 0; j < C; j++)
 		p[j] = j;
-	double sum = 0;
-	for (int64_t i = 1; i < N && st == MUDSC_OK; i++) {
-		int64_t *pi = p + i * C;
-		st = align_model(pi, S, NC, i, C, G);
-		for (int64_t j = 0; j < C && st == MUDSC_OK; j++)
-			sum += S[(size_t)j * NC + (size_t)(i * C + pi[j])];
-	}
+	struct align_job job = {.p = p, .S = S, .ld = NC, .C = C, .G = G};
+	/* an assignment of C units takes up to ~C^3/G steps */
+	double work = (double)(N - 1) * (double)C * (double)C * (double)C / (double)G;
+	st = mudsc__parallel_for(ex, (size_t)(N - 1), work, align_task, &job);
 	if (st == MUDSC_OK) {
+		/* summed in model order after the solves: the same value for any thread count */
+		double sum = 0;
+		for (int64_t i = 1; i < N; i++)
+			for (int64_t j = 0; j < C; j++)
+				sum += S[(size_t)j * NC + (size_t)(i * C + p[i * C + j])];
 		memcpy(perm, p, NC * sizeof *p);
 		if (score)
 			*score = mudsc__match_mean(sum, (N - 1) * C);
@@ -117,4 +134,10 @@ MUDSC_API mudsc_status mudsc_align_solve(int64_t *perm, double *score, const dou
 	}
 	mudsc_free(p);
 	return st;
+}
+
+MUDSC_API mudsc_status mudsc_align_solve(int64_t *perm, double *score, const double *S, int64_t N,
+                                         int64_t C, int64_t G)
+{
+	return mudsc__align_solve(perm, score, S, N, C, G, &MUDSC__EXEC_SERIAL);
 }

@@ -31,6 +31,11 @@ mudsc_status mudsc__match_check_entries(const char *fn, const double *S, int64_t
 mudsc_status mudsc__block_assign(int64_t *bperm, int64_t *inner, const double *S, size_t ld,
                                 int64_t i, int64_t C, int64_t G);
 
+/* mudsc_align_solve() with the N-1 model assignments on ex's threads (the
+ * public kernel runs them on the calling thread). */
+mudsc_status mudsc__align_solve(int64_t *perm, double *score, const double *S, int64_t N,
+                               int64_t C, int64_t G, const struct mudsc__exec *ex);
+
 /* Common argument checks of align and zip, messages prefixed with fn:
  * S non-NULL, N, C, G > 0 (MUDSC_E_INVALID), C % G == 0 (MUDSC_E_SHAPE),
  * NC x NC doubles addressable (MUDSC_E_INVALID), entries finite or -inf

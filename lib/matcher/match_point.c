@@ -1,11 +1,13 @@
 /*
- * One point's matching through the public kernels (experimental.h): align or
- * zip, grouped or not, turned into a point_corr with its scored pairs.
+ * One point's matching through the kernels (zip as experimental.h exports it,
+ * align with the matcher's threads): align or zip, grouped or not, turned
+ * into a point_corr with its scored pairs.
  *
  * SPDX-License-Identifier: MIT
  */
 #include <stdlib.h>
 
+#include "kernels/kernels.h"
 #include "matcher/match_point.h"
 #include "mudsc/experimental.h"
 
@@ -18,7 +20,7 @@ static mudsc_status align_point(struct point_corr *c, const double *S, int32_t N
 
 	if (perm == NULL)
 		return MUDSC_E_NOMEM;
-	st = mudsc_align_solve(perm, &c->score[2], S, N, C, G);
+	st = mudsc__align_solve(perm, &c->score[2], S, N, C, G, ex);
 	if (st == MUDSC_OK) {
 		/* merged unit j is anchor unit j; model i's unit perm[i*C + j] joins it */
 		for (int32_t i = 0; i < N; i++)

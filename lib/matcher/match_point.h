@@ -11,9 +11,9 @@
 #include "matcher/corr.h"
 #include "mudsc/matcher.h"
 
-/* By the matcher's validated options (method, zip_r/a/b, use_groups) and
- * its threads (ex).  out is replaced (freed first); on error out is left
- * unset. */
+/* By the matcher's validated options (method, zip_r/a/b, use_groups); the
+ * N-1 assignments of align run on ex's threads.  out is replaced (freed
+ * first); on error out is left unset. */
 mudsc_status mudsc__match_point(struct point_corr *out, const double *S, int32_t N, int64_t C,
                                int64_t groups, const mudsc_matcher_options *opts,
                                const struct mudsc__exec *ex);
