@@ -428,6 +428,7 @@ MUDSC_API mudsc_status mudsc_matcher_permutation(int64_t *out, size_t capacity, 
 MUDSC_API mudsc_status mudsc_matcher_merge(mudsc_model **out, const mudsc_matcher *m,
                                            const double *weights)
 {
+	struct mudsc__exec ex;
 	double *w;
 	mudsc_status st = check_ran(m, "mudsc_matcher_merge");
 	if (st != MUDSC_OK)
@@ -445,7 +446,8 @@ MUDSC_API mudsc_status mudsc_matcher_merge(mudsc_model **out, const mudsc_matche
 			                                  "finite", (int)i, bad);
 		}
 	}
-	st = mudsc__merge_apply(out, &m->plan, m->result.corr, m->models, w, -1);
+	ex = mudsc__exec_make(m->opts.threads);
+	st = mudsc__merge_apply(out, &m->plan, m->result.corr, m->models, w, -1, &ex);
 	free(w);
 	if (st == MUDSC_OK)
 		mudsc__report_merged(m->ignored_bindings);
@@ -455,6 +457,7 @@ MUDSC_API mudsc_status mudsc_matcher_merge(mudsc_model **out, const mudsc_matche
 MUDSC_API mudsc_status mudsc_matcher_transform(mudsc_model **out, const mudsc_matcher *m,
                                                int32_t model)
 {
+	struct mudsc__exec ex;
 	double *w;
 	mudsc_status st = check_ran(m, "mudsc_matcher_transform");
 	if (st != MUDSC_OK)
@@ -468,7 +471,8 @@ MUDSC_API mudsc_status mudsc_matcher_transform(mudsc_model **out, const mudsc_ma
 		return MUDSC_E_NOMEM;
 	for (int32_t i = 0; i < m->plan.n_models; i++)
 		w[i] = 1.0 / (double)m->plan.n_models;
-	st = mudsc__merge_apply(out, &m->plan, m->result.corr, m->models, w, model);
+	ex = mudsc__exec_make(m->opts.threads);
+	st = mudsc__merge_apply(out, &m->plan, m->result.corr, m->models, w, model, &ex);
 	free(w);
 	return st;
 }

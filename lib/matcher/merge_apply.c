@@ -79,35 +79,40 @@ static void scatter_part(double *whole, const double *part, const struct plan_te
 		       piece * sizeof *whole);
 }
 
-static mudsc_status scratch_reserve(struct merge_scratch *s, size_t need)
+/* The largest stage of plan tensor t (each axis at max(before, after)). */
+static size_t stage_size(const struct plan_tensor *t, const struct point_corr *corr)
 {
-	if (need <= s->cap)
-		return MUDSC_OK;
+	size_t n = 1;
+	for (int32_t d = 0; d < t->rank; d++) {
+		int64_t after = t->point[d] >= 0 ? corr[t->point[d]].width_out : t->shape[d];
+		n *= (size_t)(after > t->shape[d] ? after : t->shape[d]);
+	}
+	return n;
+}
+
+static void scratch_free(struct merge_scratch *s)
+{
 	free(s->a);
 	free(s->b);
 	free(s->acc);
+	free(s->scale);
+	free(s->counts);
+}
+
+/* One task's scratch: a, b, acc of `need` doubles, scale and counts of
+ * `width` entries. */
+static mudsc_status scratch_alloc(struct merge_scratch *s, size_t need, size_t width)
+{
 	s->a = mudsc__alloc(need * sizeof *s->a, "merge scratch");
 	s->b = mudsc__alloc(need * sizeof *s->b, "merge scratch");
 	s->acc = mudsc__alloc(need * sizeof *s->acc, "merge scratch");
-	s->cap = (s->a && s->b && s->acc) ? need : 0;
-	return s->cap ? MUDSC_OK : MUDSC_E_NOMEM;
-}
-
-/* Largest stage of any plan tensor (each axis at max(before, after)). */
-static size_t largest_stage(const struct mudsc__plan *plan, const struct point_corr *corr)
-{
-	size_t most = 1;
-	for (size_t k = 0; k < plan->ntensors; k++) {
-		const struct plan_tensor *t = &plan->tensors[k];
-		size_t n = 1;
-		for (int32_t d = 0; d < t->rank; d++) {
-			int64_t after = t->point[d] >= 0 ? corr[t->point[d]].width_out : t->shape[d];
-			n *= (size_t)(after > t->shape[d] ? after : t->shape[d]);
-		}
-		if (n > most)
-			most = n;
-	}
-	return most;
+	s->scale = mudsc__alloc(width * sizeof *s->scale, "merge scales");
+	s->counts = mudsc__alloc(width * sizeof *s->counts, "member counts");
+	s->cap = need;
+	if (s->a && s->b && s->acc && s->scale && s->counts)
+		return MUDSC_OK;
+	scratch_free(s);
+	return MUDSC_E_NOMEM;
 }
 
 /* The re-joined merged shape of the model tensor starting at plan tensor k. */
@@ -171,106 +176,165 @@ static mudsc_status merge_one(const struct mudsc__plan *plan, const struct point
 	return MUDSC_OK;
 }
 
-static mudsc_status add_converted(mudsc_model *dst, const char *name, mudsc_dtype dtype,
-                                  int32_t rank, const int64_t *shape, const double *values)
+/* The values (double) rounded once to dtype, in new bytes (NULL: NOMEM). */
+static void *to_dtype(mudsc_dtype dtype, const double *values, size_t n)
 {
-	size_t n = 1;
-	for (int32_t d = 0; d < rank; d++)
-		n *= (size_t)shape[d];
 	void *bytes = mudsc__alloc(n * mudsc_dtype_size(dtype) + 1, "merged tensor");
-	if (bytes == NULL)
-		return MUDSC_E_NOMEM;
-	mudsc__convert_from_f64(dtype, values, n, bytes);
-	mudsc_status st = mudsc_model_add(dst, name, dtype, rank, shape, bytes, MUDSC_COPY);
-	free(bytes);
+	if (bytes != NULL)
+		mudsc__convert_from_f64(dtype, values, n, bytes);
+	return bytes;
+}
+
+/* One tensor of the result: new bytes in model 0's dtype, or (bytes NULL)
+ * the bytes of one model taken as they are. */
+struct merged_tensor {
+	void *bytes;
+	int64_t shape[MUDSC_MAX_RANK];
+};
+
+/* Everything the tasks read (never written while they run), and their
+ * outputs: task k writes out[k] only. */
+struct merge_job {
+	const struct mudsc__plan *plan;
+	const struct point_corr *corr;
+	const mudsc_model *const *models;
+	const double *weights;
+	int32_t only;
+	struct mudsc__strmap first_part; /* tensor name -> its first plan tensor */
+	size_t width;                    /* entries of the scale and count buffers */
+	struct merged_tensor *out;       /* one per tensor of model 0 */
+};
+
+/* A bound tensor (plan tensors at .. at+nparts-1) merged or transformed. */
+static mudsc_status bound_tensor(const struct merge_job *j, size_t at,
+                                 const struct model_tensor *t0, struct merged_tensor *out)
+{
+	const struct plan_tensor *first = &j->plan->tensors[at];
+	int32_t parts = first->part < 0 ? 1 : first->nparts;
+	struct merge_scratch s = {0};
+	size_t stage = 1, n = merged_shape(j->plan, j->corr, at, out->shape);
+	mudsc_status st;
+
+	for (int32_t p = 0; p < parts; p++) {
+		size_t need = stage_size(&j->plan->tensors[at + (size_t)p], j->corr);
+		stage = need > stage ? need : stage;
+	}
+	double *whole = mudsc__alloc(n * sizeof *whole, "merged tensor");
+	st = whole ? scratch_alloc(&s, stage, j->width) : MUDSC_E_NOMEM;
+	if (st == MUDSC_OK) {
+		st = merge_one(j->plan, j->corr, at, j->weights, j->only, &s, whole, out->shape);
+		scratch_free(&s);
+	}
+	if (st == MUDSC_OK && (out->bytes = to_dtype(t0->dtype, whole, n)) == NULL)
+		st = MUDSC_E_NOMEM;
+	free(whole);
 	return st;
 }
 
-/* A tensor bound to no point: weighted sum (float, when merging), else the
- * bytes of one model (model 0, or the one transformed). */
-static mudsc_status add_unbound(mudsc_model *dst, const mudsc_model *const *models, int32_t N,
-                                const struct model_tensor *t0, const double *weights,
-                                int32_t only, double *buf, double *sum)
+/* A float tensor bound to no point, merged: the weighted sum. */
+static mudsc_status averaged_tensor(const struct merge_job *j, const struct model_tensor *t0,
+                                    struct merged_tensor *out)
 {
 	size_t n = t0->nbytes / mudsc_dtype_size(t0->dtype);
+	double *buf = mudsc__alloc(n * sizeof *buf, "merge scratch");
+	double *sum = mudsc__calloc(n, sizeof *sum, "merge scratch");
+	mudsc_status st = buf && sum ? MUDSC_OK : MUDSC_E_NOMEM;
 
-	if (!mudsc_dtype_is_float(t0->dtype) || only >= 0) {
-		const struct model_tensor *t = mudsc__model_lookup(models[only >= 0 ? only : 0], t0->name);
-		return mudsc_model_add(dst, t->name, t->dtype, t->rank, t->shape, t->data, MUDSC_COPY);
-	}
-	memset(sum, 0, n * sizeof *sum);
-	for (int32_t i = 0; i < N; i++) {
-		const struct model_tensor *t = mudsc__model_lookup(models[i], t0->name);
+	for (int32_t i = 0; i < j->plan->n_models && st == MUDSC_OK; i++) {
+		const struct model_tensor *t = mudsc__model_lookup(j->models[i], t0->name);
 		mudsc__convert_to_f64(t->dtype, t->data, n, buf);
 		for (size_t k = 0; k < n; k++)
-			sum[k] += weights[i] * buf[k];
+			sum[k] += j->weights[i] * buf[k];
 	}
-	return add_converted(dst, t0->name, t0->dtype, t0->rank, t0->shape, sum);
+	memcpy(out->shape, t0->shape, sizeof out->shape);
+	if (st == MUDSC_OK && (out->bytes = to_dtype(t0->dtype, sum, n)) == NULL)
+		st = MUDSC_E_NOMEM;
+	free(buf);
+	free(sum);
+	return st;
 }
 
-static size_t largest_tensor(const mudsc_model *m)
+/* Task k: model 0's tensor k.  Non-float unbound tensors (and every unbound
+ * one when transforming) need no work: their bytes are taken as they are. */
+static mudsc_status merge_task(void *arg, size_t k)
 {
-	size_t most = 1;
-	for (size_t k = 0; k < m->count; k++) {
-		size_t n = m->tensors[k].nbytes / mudsc_dtype_size(m->tensors[k].dtype);
-		if (n > most)
-			most = n;
+	struct merge_job *j = arg;
+	const struct model_tensor *t0 = &j->models[0]->tensors[k];
+	size_t at;
+
+	if (mudsc__strmap_get(&j->first_part, t0->name, &at))
+		return bound_tensor(j, at, t0, &j->out[k]);
+	if (mudsc_dtype_is_float(t0->dtype) && j->only < 0)
+		return averaged_tensor(j, t0, &j->out[k]);
+	return MUDSC_OK;
+}
+
+/* The result in model 0's order, from the tasks' outputs. */
+static mudsc_status assemble(mudsc_model *dst, const struct merge_job *j)
+{
+	const mudsc_model *m0 = j->models[0];
+	mudsc_status st = MUDSC_OK;
+
+	for (size_t k = 0; k < m0->count && st == MUDSC_OK; k++) {
+		const struct model_tensor *t0 = &m0->tensors[k];
+		if (j->out[k].bytes != NULL) {
+			st = mudsc_model_add(dst, t0->name, t0->dtype, t0->rank, j->out[k].shape,
+			                     j->out[k].bytes, MUDSC_COPY);
+		} else {
+			const struct model_tensor *t =
+				mudsc__model_lookup(j->models[j->only >= 0 ? j->only : 0], t0->name);
+			st = mudsc_model_add(dst, t->name, t->dtype, t->rank, t->shape, t->data, MUDSC_COPY);
+		}
 	}
-	return most;
+	return st;
+}
+
+/* The name map, the scale width and the loop's work (every element of
+ * every model, loaded and contracted along a few axes). */
+static mudsc_status job_init(struct merge_job *j, double *work)
+{
+	const struct mudsc__plan *plan = j->plan;
+	const mudsc_model *m0 = j->models[0];
+	size_t elements = 0;
+	mudsc_status st = MUDSC_OK;
+
+	mudsc__strmap_init(&j->first_part);
+	j->width = 1;
+	for (size_t q = 0; q < plan->npoints; q++)
+		if ((size_t)j->corr[q].width_out * (size_t)plan->n_models > j->width)
+			j->width = (size_t)j->corr[q].width_out * (size_t)plan->n_models;
+	for (size_t k = 0; k < plan->ntensors && st == MUDSC_OK; k++)
+		if (plan->tensors[k].part <= 0)
+			st = mudsc__strmap_put(&j->first_part, plan->tensors[k].name, k);
+	for (size_t k = 0; k < m0->count; k++)
+		elements += m0->tensors[k].nbytes / mudsc_dtype_size(m0->tensors[k].dtype);
+	*work = 4.0 * (double)elements * (double)plan->n_models;
+	j->out = st == MUDSC_OK ? mudsc__calloc(m0->count + 1, sizeof *j->out, "merged tensors")
+	                        : NULL;
+	return st == MUDSC_OK && j->out == NULL ? MUDSC_E_NOMEM : st;
 }
 
 mudsc_status mudsc__merge_apply(mudsc_model **out, const struct mudsc__plan *plan,
                                const struct point_corr *corr, const mudsc_model *const *models,
-                               const double *weights, int32_t only)
+                               const double *weights, int32_t only,
+                               const struct mudsc__exec *ex)
 {
-	const mudsc_model *m0 = models[0];
-	struct merge_scratch s = {0};
-	struct mudsc__strmap first_part;
-	size_t width = 1, big = largest_tensor(m0), stage = largest_stage(plan, corr);
-	double *whole = NULL;
+	struct merge_job j = {.plan = plan, .corr = corr, .models = models, .weights = weights,
+	                      .only = only};
 	mudsc_model *dst = NULL;
-	mudsc_status st;
+	double work = 0.0;
+	mudsc_status st = job_init(&j, &work);
 
-	mudsc__strmap_init(&first_part);
-	for (size_t q = 0; q < plan->npoints; q++)
-		if ((size_t)corr[q].width_out * (size_t)plan->n_models > width)
-			width = (size_t)corr[q].width_out * (size_t)plan->n_models;
-	size_t whole_cap = 1;
-	for (size_t k = 0; k < plan->ntensors; k++) {
-		int64_t shape[MUDSC_MAX_RANK];
-		size_t n = plan->tensors[k].part <= 0 ? merged_shape(plan, corr, k, shape) : 0;
-		whole_cap = n > whole_cap ? n : whole_cap;
-	}
-	st = scratch_reserve(&s, stage > big ? stage : big);
-	s.scale = mudsc__alloc(width * sizeof *s.scale, "merge scales");
-	s.counts = mudsc__alloc(width * sizeof *s.counts, "member counts");
-	whole = mudsc__alloc(whole_cap * sizeof *whole, "merged tensor");
-	if (st == MUDSC_OK && (s.scale == NULL || s.counts == NULL || whole == NULL))
-		st = MUDSC_E_NOMEM;
-	for (size_t k = 0; k < plan->ntensors && st == MUDSC_OK; k++)
-		if (plan->tensors[k].part <= 0)
-			st = mudsc__strmap_put(&first_part, plan->tensors[k].name, k);
+	if (st == MUDSC_OK)
+		st = mudsc__parallel_for(ex, models[0]->count, work, merge_task, &j);
 	if (st == MUDSC_OK)
 		st = mudsc_model_new(&dst);
-	for (size_t k = 0; k < m0->count && st == MUDSC_OK; k++) {
-		const struct model_tensor *t0 = &m0->tensors[k];
-		int64_t shape[MUDSC_MAX_RANK];
-		size_t at;
-		if (!mudsc__strmap_get(&first_part, t0->name, &at)) {
-			st = add_unbound(dst, models, plan->n_models, t0, weights, only, s.a, s.acc);
-			continue;
-		}
-		st = merge_one(plan, corr, at, weights, only, &s, whole, shape);
-		if (st == MUDSC_OK)
-			st = add_converted(dst, t0->name, t0->dtype, t0->rank, shape, whole);
-	}
-	mudsc__strmap_clear(&first_part);
-	free(s.a);
-	free(s.b);
-	free(s.acc);
-	free(s.scale);
-	free(s.counts);
-	free(whole);
+	if (st == MUDSC_OK)
+		st = assemble(dst, &j);
+	for (size_t k = 0; j.out != NULL && k < models[0]->count; k++)
+		free(j.out[k].bytes);
+	free(j.out);
+	mudsc__strmap_clear(&j.first_part);
 	if (st != MUDSC_OK) {
 		mudsc_model_free(dst);
 		return st;
