@@ -247,24 +247,59 @@ static mudsc_status ready(bool *fill, mudsc_accum *acc, const double *out, size_
 	return MUDSC_OK;
 }
 
-/* Covariance into out (upper triangle and diagonal only). */
-static void covariance_upper(const mudsc_accum *acc, double *out)
+/* Sigma[a][b] from the sums over n observations: the one expression every
+ * result uses. */
+static double cov_entry(const mudsc_accum *acc, size_t a, size_t b, double n)
 {
-	const size_t nc = acc->nc;
-	const double n = (double)mudsc__stream_done(acc->stream);
-
-	for (size_t a = 0; a < nc; a++) {
-		const double ma = acc->sum[a] / n;
-		for (size_t b = a; b < nc; b++)
-			out[a * nc + b] = acc->prod[a * nc + b] / n - ma * (acc->sum[b] / n);
-	}
+	return acc->prod[a * acc->nc + b] / n - (acc->sum[a] / n) * (acc->sum[b] / n);
 }
 
-static void mirror_upper(double *out, size_t nc)
+/* The finalisation of an NC x NC result, one row per task: first the upper
+ * triangle (covariance, or divided by max(sd_a sd_b, eps) when sd is
+ * given), then the lower one mirrored.  Each task writes only its row. */
+struct finalise_job {
+	const mudsc_accum *acc;
+	double n; /* observations */
+	double *out;
+	const double *sd; /* NULL: covariance */
+};
+
+static mudsc_status upper_row(void *arg, size_t a)
 {
-	for (size_t a = 0; a < nc; a++)
-		for (size_t b = a + 1; b < nc; b++)
-			out[b * nc + a] = out[a * nc + b];
+	const struct finalise_job *j = arg;
+	const size_t nc = j->acc->nc;
+	double *row = j->out + a * nc;
+
+	for (size_t b = a; b < nc; b++)
+		row[b] = cov_entry(j->acc, a, b, j->n);
+	if (j->sd != NULL)
+		for (size_t b = a; b < nc; b++)
+			row[b] /= fmax(j->sd[a] * j->sd[b], ACCUM_EPS);
+	return MUDSC_OK;
+}
+
+static mudsc_status lower_row(void *arg, size_t b)
+{
+	const struct finalise_job *j = arg;
+	const size_t nc = j->acc->nc;
+
+	for (size_t a = 0; a < b; a++)
+		j->out[b * nc + a] = j->out[a * nc + b];
+	return MUDSC_OK;
+}
+
+/* out = the covariance (sd NULL) or the correlation, on the accumulator's
+ * threads; the same bytes for every thread count. */
+static void finalise(const mudsc_accum *acc, double *out, const double *sd)
+{
+	struct mudsc__exec ex = accum_exec(acc);
+	struct finalise_job j = {.acc = acc, .n = (double)mudsc__stream_done(acc->stream),
+	                         .out = out, .sd = sd};
+	double entries = (double)acc->nc * (double)acc->nc;
+
+	/* tasks cannot fail: nothing to check */
+	mudsc__parallel_for(&ex, acc->nc, 4.0 * entries, upper_row, &j);
+	mudsc__parallel_for(&ex, acc->nc, entries, lower_row, &j);
 }
 
 MUDSC_API mudsc_status mudsc_accum_covariance(double *out, size_t capacity, size_t *needed,
@@ -275,8 +310,7 @@ MUDSC_API mudsc_status mudsc_accum_covariance(double *out, size_t capacity, size
 
 	if (!fill)
 		return st;
-	covariance_upper(accum, out);
-	mirror_upper(out, accum->nc);
+	finalise(accum, out, NULL);
 	return MUDSC_OK;
 }
 
@@ -285,23 +319,18 @@ MUDSC_API mudsc_status mudsc_accum_correlation(double *out, size_t capacity, siz
 {
 	bool fill;
 	mudsc_status st = ready(&fill, accum, out, capacity, needed, 2, "mudsc_accum_correlation");
-	size_t nc;
+	double *sd, n;
 
 	if (!fill)
 		return st;
-	nc = accum->nc;
-	covariance_upper(accum, out);
-	/* Row a's off-diagonal entries read the variances still on the
-	 * diagonal at b > a; a's own diagonal is replaced last. */
-	for (size_t a = 0; a < nc; a++) {
-		const double sa = sqrt(fmax(out[a * nc + a], 0.0));
-		for (size_t b = a + 1; b < nc; b++) {
-			const double sb = sqrt(fmax(out[b * nc + b], 0.0));
-			out[a * nc + b] /= fmax(sa * sb, ACCUM_EPS);
-		}
-		out[a * nc + a] /= fmax(sa * sa, ACCUM_EPS);
-	}
-	mirror_upper(out, nc);
+	sd = mudsc__alloc(accum->nc * sizeof *sd, "standard deviations");
+	if (sd == NULL)
+		return MUDSC_E_NOMEM;
+	n = (double)mudsc__stream_done(accum->stream);
+	for (size_t u = 0; u < accum->nc; u++)
+		sd[u] = sqrt(fmax(cov_entry(accum, u, u, n), 0.0));
+	finalise(accum, out, sd);
+	free(sd);
 	return MUDSC_OK;
 }
 
@@ -332,9 +361,7 @@ MUDSC_API mudsc_status mudsc_accum_stddevs(double *out, size_t capacity, size_t 
 	if (!fill)
 		return st;
 	n = (double)mudsc__stream_done(accum->stream);
-	for (size_t u = 0; u < accum->nc; u++) {
-		const double m = accum->sum[u] / n;
-		out[u] = sqrt(fmax(accum->prod[u * accum->nc + u] / n - m * m, 0.0));
-	}
+	for (size_t u = 0; u < accum->nc; u++)
+		out[u] = sqrt(fmax(cov_entry(accum, u, u, n), 0.0));
 	return MUDSC_OK;
 }
