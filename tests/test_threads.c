@@ -1,0 +1,185 @@
+/* Threads per handle: a matcher's results (sweeps, objectives, assignments,
+ * scores, merged and transformed models) and an accumulator's correlation
+ * are bit-identical for 1, 2 and 4 threads; a run never changes the
+ * process-wide BLAS count; a failure inside the threaded merge is reported
+ * as with one thread (the first failing tensor's message). */
+#include <stdio.h>
+#include <string.h>
+
+#include "suites.h"
+#include "testutil.h"
+#include "threads_fixture.h"
+
+struct config {
+	int32_t method, n;
+	int activations;
+};
+
+static const struct config configs[] = {
+	{MUDSC_METHOD_ALIGN, 3, 1},
+	{MUDSC_METHOD_ALIGN, 4, 0},
+	{MUDSC_METHOD_ZIP, 3, 1},
+};
+
+static void run_config(struct tf_result *r, const struct tf_models *f, const struct config *c,
+                       int32_t threads)
+{
+	mudsc_matcher_options o = MUDSC_MATCHER_OPTIONS_INIT;
+	mudsc_matcher *m;
+
+	o.method = c->method;
+	o.max_iter = 3;
+	o.patience = 1;
+	o.threads = threads;
+	ck_assert_ok(mudsc_matcher_new(&m, f->graph, f->view, f->n, &o));
+	if (c->activations)
+		ck_assert_ok(tf_give_activations(m, f, 64, 7));
+	ck_assert_ok(tf_run(r, m, f->n, NULL));
+	mudsc_matcher_free(m);
+}
+
+START_TEST(same_results_for_every_thread_count)
+{
+	const struct config *c = &configs[_i];
+	struct tf_models f;
+	struct tf_result one, more;
+
+	ck_assert_ok(tf_models_make(&f, c->n, 11));
+	run_config(&one, &f, c, 1);
+	ck_assert_int_ge(one.sweeps, 1);
+	for (int32_t threads = 2; threads <= 4; threads *= 2) {
+		run_config(&more, &f, c, threads);
+		const char *diff = tf_diff(&one, &more);
+		ck_assert_msg(diff == NULL, "%s differ with %d threads", diff, (int)threads);
+		tf_result_free(&more);
+	}
+	tf_result_free(&one);
+	tf_models_free(&f);
+}
+END_TEST
+
+static int expected_blas_threads;
+
+static int check_blas_threads(int64_t point, int32_t sweep, double score, void *user)
+{
+	(void)point;
+	(void)sweep;
+	(void)score;
+	++*(int *)user;
+	ck_assert_int_eq(mudsc_blas_get_threads(), expected_blas_threads);
+	return 0;
+}
+
+START_TEST(run_leaves_the_process_wide_blas_count)
+{
+	struct tf_models f;
+	struct tf_result r;
+	mudsc_matcher_options o = MUDSC_MATCHER_OPTIONS_INIT;
+	mudsc_matcher *m;
+	int before = mudsc_blas_get_threads(), calls = 0;
+
+	ck_assert_ok(tf_models_make(&f, 3, 5));
+	ck_assert_ok(mudsc_blas_set_threads(2));
+	expected_blas_threads = mudsc_blas_get_threads();
+	o.threads = 3;
+	o.max_iter = 2;
+	o.progress = check_blas_threads;
+	o.progress_user = &calls;
+	ck_assert_ok(mudsc_matcher_new(&m, f.graph, f.view, 3, &o));
+	ck_assert_ok(tf_run(&r, m, 3, NULL));
+	ck_assert_int_gt(calls, 0);
+	ck_assert_int_eq(mudsc_blas_get_threads(), expected_blas_threads);
+	tf_result_free(&r);
+	mudsc_matcher_free(m);
+	tf_models_free(&f);
+	ck_assert_ok(mudsc_blas_set_threads(before));
+}
+END_TEST
+
+START_TEST(first_failing_tensor_is_reported)
+{
+	static const double weights[3] = {1.0, -1.0, 0.0}; /* every merged unit weighs 0 */
+	struct tf_models f;
+	mudsc_matcher_options o = MUDSC_MATCHER_OPTIONS_INIT;
+	mudsc_matcher *m;
+	mudsc_model *merged = NULL;
+	char first[1024];
+
+	ck_assert_ok(tf_models_make(&f, 3, 3));
+	o.max_iter = 1;
+	for (int32_t threads = 1; threads <= 4; threads *= 4) {
+		o.threads = threads;
+		ck_assert_ok(mudsc_matcher_new(&m, f.graph, f.view, 3, &o));
+		ck_assert_ok(mudsc_matcher_run(m));
+		ck_assert_status(mudsc_matcher_merge(&merged, m, weights), MUDSC_E_INVALID);
+		ck_assert_ptr_null(merged);
+		if (threads == 1)
+			snprintf(first, sizeof first, "%s", mudsc_error_message());
+		ck_assert_str_eq(mudsc_error_message(), first);
+		mudsc_matcher_free(m);
+	}
+	ck_assert_msg(strstr(first, "'layers.0.weight'") != NULL, "%s", first);
+	tf_models_free(&f);
+}
+END_TEST
+
+/* Accumulators of 4 x 256 features with 1, 2 and 4 threads fed the same
+ * observations: their NC = 1024 rows are finalised on their threads (and,
+ * with BLIS, their updates' BLAS calls use them). */
+enum { ACC_N = 4, ACC_C = 256, ACC_ROWS = 40, ACC_NC = ACC_N * ACC_C };
+
+static mudsc_accum *filled_accum(int32_t threads, double *x)
+{
+	mudsc_accum_options o = MUDSC_ACCUM_OPTIONS_INIT;
+	mudsc_accum *acc;
+	uint64_t s = 99;
+
+	o.threads = threads;
+	ck_assert_ok(mudsc_accum_new(&acc, ACC_N, ACC_C, &o));
+	for (int32_t i = 0; i < ACC_N; i++) {
+		mudsc_features v = {.dtype = MUDSC_DTYPE_F64, .rank = 2, .shape = {ACC_ROWS, ACC_C},
+		                    .feature_axis = 1, .data = x};
+		for (size_t k = 0; k < ACC_ROWS * ACC_C; k++) {
+			s = s * 6364136223846793005ull + 1442695040888963407ull;
+			x[k] = (double)(s >> 11) / 9007199254740992.0 + (double)(k % ACC_C) * 1e-3;
+		}
+		ck_assert_ok(mudsc_accum_update(acc, i, &v));
+	}
+	return acc;
+}
+
+START_TEST(correlation_same_for_every_thread_count)
+{
+	static double x[ACC_ROWS * ACC_C], one[ACC_NC * ACC_NC], more[ACC_NC * ACC_NC],
+		cov1[ACC_NC * ACC_NC], cov[ACC_NC * ACC_NC];
+	mudsc_accum *acc = filled_accum(1, x);
+
+	ck_assert_ok(mudsc_accum_correlation(one, ACC_NC * ACC_NC, NULL, acc));
+	ck_assert_ok(mudsc_accum_covariance(cov1, ACC_NC * ACC_NC, NULL, acc));
+	mudsc_accum_free(acc);
+	for (int a = 0; a < ACC_NC; a++)
+		ck_assert_double_eq_tol(one[a * ACC_NC + a], 1.0, 1e-12);
+	for (int32_t threads = 2; threads <= 4; threads *= 2) {
+		acc = filled_accum(threads, x);
+		ck_assert_ok(mudsc_accum_correlation(more, ACC_NC * ACC_NC, NULL, acc));
+		ck_assert_ok(mudsc_accum_covariance(cov, ACC_NC * ACC_NC, NULL, acc));
+		ck_assert_msg(memcmp(one, more, sizeof one) == 0, "correlation, %d threads", threads);
+		ck_assert_msg(memcmp(cov1, cov, sizeof cov) == 0, "covariance, %d threads", threads);
+		mudsc_accum_free(acc);
+	}
+}
+END_TEST
+
+Suite *suite_threads(void)
+{
+	Suite *s = suite_create("threads");
+	TCase *tc = tcase_create("core");
+	tcase_set_timeout(tc, 600);
+	tcase_add_loop_test(tc, same_results_for_every_thread_count, 0,
+	                    (int)(sizeof configs / sizeof configs[0]));
+	tcase_add_test(tc, run_leaves_the_process_wide_blas_count);
+	tcase_add_test(tc, first_failing_tensor_is_reported);
+	tcase_add_test(tc, correlation_same_for_every_thread_count);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,59 @@
+/*
+ * Matcher runs to compare across thread counts, shared by the Check suite
+ * `threads` and the ThreadSanitizer test: seeded random MLPs (F32) large
+ * enough that the library's loops use their threads, activations through
+ * accumulators, and every result of a run (sweeps, objectives, assignments,
+ * scores, merged and transformed models) kept for a bitwise comparison.
+ * No Check here: functions return statuses or messages.
+ */
+#ifndef MUDSC_THREADS_FIXTURE_H
+#define MUDSC_THREADS_FIXTURE_H
+
+#include <stdint.h>
+
+#include "mudsc/mudsc.h"
+
+/* Widths of the MLPs: input, two hidden layers (the merge points), output.
+ * Align's assignments of 128 units and the ~100k elements to merge are
+ * above the size at which the library starts threads. */
+enum { TF_IN = 640, TF_H1 = 128, TF_H2 = 128, TF_OUT = 16, TF_POINTS = 2, TF_MAX_MODELS = 4 };
+
+struct tf_models {
+	int32_t n;
+	mudsc_model *models[TF_MAX_MODELS];
+	const mudsc_model *const *view; /* models, as the matcher takes them */
+	float *weights[TF_MAX_MODELS]; /* each model's tensors, borrowed by it */
+	mudsc_graph *graph;
+};
+
+/* n (2..TF_MAX_MODELS) random models drawn from seed, and their graph. */
+mudsc_status tf_models_make(struct tf_models *f, int32_t n, uint64_t seed);
+void tf_models_free(struct tf_models *f);
+
+/* Give every point of m (over f) the correlation of seeded random features
+ * (rows observations), streamed through an accumulator. */
+mudsc_status tf_give_activations(mudsc_matcher *m, const struct tf_models *f, int64_t rows,
+                                 uint64_t seed);
+
+/* Everything a run of a matcher produces. */
+struct tf_result {
+	int32_t sweeps, best_sweep;
+	double objectives[128];
+	int64_t assign[TF_POINTS][TF_MAX_MODELS * TF_H1];
+	int64_t width[TF_POINTS];
+	double scores[TF_POINTS][3];
+	mudsc_model *merged, *transformed; /* merge with weights, transform of model 1 */
+};
+
+/* Run m (over n models) and collect its results (merge with `weights`,
+ * NULL = 1/N each). */
+mudsc_status tf_run(struct tf_result *r, mudsc_matcher *m, int32_t n, const double *weights);
+void tf_result_free(struct tf_result *r);
+
+/* NULL when a and b are bitwise the same, else what differs first. */
+const char *tf_diff(const struct tf_result *a, const struct tf_result *b);
+
+/* NULL when the two models hold the same tensors with the same bytes. */
+const char *tf_models_differ(const mudsc_model *a, const mudsc_model *b);
+
+#endif /* MUDSC_THREADS_FIXTURE_H */
