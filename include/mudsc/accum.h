@@ -26,8 +26,14 @@
  * best).
  *
  * Threads: an accumulator belongs to one thread at a time; use one per
- * thread and merge them.  BLAS runs with the library's BLAS thread setting
- * (mudsc_blas_set_threads()).
+ * thread and merge them.  Its thread count is options.threads (0 = the
+ * process-wide count mudsc_blas_get_threads(), read at each call).  The
+ * finalisation of the covariance and the correlation uses it (their rows;
+ * small results stay on the calling thread), with bit-identical results
+ * for every count.  With BLIS the BLAS calls of updates use it too, each
+ * call with its own BLIS runtime object; with OpenBLAS the BLAS count is
+ * the host's, process-wide (mudsc_blas_set_threads()), never changed by
+ * the library.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -61,9 +67,8 @@ typedef struct mudsc_accum_options {
 	                               slowest model (they are buffered until the others'
 	                               matching observations arrive); default 16384, >= 0 */
 	int32_t threads;          /**< the accumulator's thread count, >= 0; 0 (default) = the
-	                               process-wide setting (mudsc_blas_get_threads()).  Today
-	                               the accumulator's BLAS calls always use the process-wide
-	                               setting and the value is only checked and kept. */
+	                               process-wide setting (mudsc_blas_get_threads()); see
+	                               "Threads" above */
 } mudsc_accum_options;
 
 /** Default options. */

@@ -185,12 +185,19 @@ MUDSC_API void mudsc_free(void *ptr);
  */
 MUDSC_API const char *mudsc_blas_info(void);
 
-/** Number of threads the linked BLAS currently uses (process-wide). */
+/**
+ * Number of threads the linked BLAS currently uses process-wide; also the
+ * thread count of handles whose `threads` option is 0.
+ */
 MUDSC_API int mudsc_blas_get_threads(void);
 
 /**
  * Set the number of threads the linked BLAS uses process-wide (n >= 1).
- * Matchers may set it per run; see their thread option.
+ * The library itself never calls it: with OpenBLAS this count is the only
+ * one and belongs to the host; with BLIS a handle whose `threads` option is
+ * > 0 passes its own count to each of its BLAS calls instead.  Not
+ * thread-safe against BLAS calls running on other threads: set it before
+ * starting them.
  */
 MUDSC_API mudsc_status mudsc_blas_set_threads(int n);
 

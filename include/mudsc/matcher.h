@@ -30,7 +30,30 @@
 
 MUDSC_BEGIN_DECLS
 
-/** Opaque matcher.  Belongs to one thread at a time. */
+/**
+ * Opaque matcher.  Belongs to one thread at a time; matchers on different
+ * threads are independent and may share their models.
+ *
+ * Threads: options.threads is the matcher's own thread count (0 = the
+ * process-wide count mudsc_blas_get_threads(), read at the start of each call;
+ * at most 256 are used).  The matcher's own loops use it: the N-1
+ * assignments of align with N > 2 (each point of each sweep) and the merged
+ * tensors of mudsc_matcher_merge() and mudsc_matcher_transform(), one
+ * tensor per thread at a time (each holding scratch of about four double
+ * copies of its tensor).  Loops too small to gain from threads run on the
+ * calling thread.  These loops give bit-identical results for every count.
+ * The progress callback is always called on the thread that called
+ * mudsc_matcher_run().
+ *  - BLIS (-Dblas=blis): the matcher's BLAS calls also run with this count,
+ *    each call with its own BLIS runtime object (rntm_t), so matchers on
+ *    different threads get their own counts; with 0 they follow BLIS's
+ *    process-wide setting.  BLIS shares rows and columns among threads, not
+ *    sums, and the tests find the same bits for 1, 2 and 4 threads.
+ *  - OpenBLAS (the default build): BLAS has one process-wide count, the
+ *    host's (mudsc_blas_set_threads() or OPENBLAS_NUM_THREADS); the matcher
+ *    never changes it, so options.threads counts only the matcher's own
+ *    loops.
+ */
 typedef struct mudsc_matcher mudsc_matcher;
 
 /** How units are matched. */
@@ -71,7 +94,8 @@ typedef struct mudsc_matcher_options {
 	int32_t max_iter;            /**< most sweeps, >= 1; default 100 */
 	int32_t patience;            /**< sweeps without improvement before stopping, >= 1; default 5 */
 	uint64_t seed;               /**< seed of the point order; default 0 */
-	int32_t threads;             /**< BLAS threads during run(); 0 (default) leaves them as set */
+	int32_t threads;             /**< this matcher's thread count, >= 0 (see "Threads" above);
+	                                  0 (default) = mudsc_blas_get_threads() at each call */
 	double eps;                  /**< similarity denominator floor, > 0; default 1e-7 */
 	mudsc_progress_fn progress;  /**< may be NULL */
 	void *progress_user;         /**< passed to progress */

@@ -92,8 +92,10 @@ class Matcher(Handle):
         [0, 1]; similarity "correlation" or "cosine"; zip_r, zip_a, zip_b:
         zip's reduce ratio, merged-row factor and within-model budget;
         use_groups: respect the points' groups; max_iter, patience: sweeps;
-        seed: the point order; threads: BLAS threads during run() (0: as
-        set); eps: similarity floor; progress(point, sweep, score): called
+        seed: the point order; threads: the matcher's thread count (0:
+        mudsc.threads()), for its own loops and, with BLIS, its BLAS calls;
+        OpenBLAS's count stays the process-wide one (mudsc.set_threads());
+        eps: similarity floor; progress(point, sweep, score): called
         after each point is re-matched, return True to cancel (run() then
         raises CancelledError; an exception raised by progress cancels too and
         is re-raised by run())."""
