@@ -295,11 +295,12 @@ static void finalise(const mudsc_accum *acc, double *out, const double *sd)
 	struct mudsc__exec ex = accum_exec(acc);
 	struct finalise_job j = {.acc = acc, .n = (double)mudsc__stream_done(acc->stream),
 	                         .out = out, .sd = sd};
-	double entries = (double)acc->nc * (double)acc->nc;
+	/* a few steps per entry: divisions above, column reads below */
+	double work = 4.0 * (double)acc->nc * (double)acc->nc;
 
 	/* tasks cannot fail: nothing to check */
-	mudsc__parallel_for(&ex, acc->nc, 4.0 * entries, upper_row, &j);
-	mudsc__parallel_for(&ex, acc->nc, entries, lower_row, &j);
+	mudsc__parallel_for(&ex, acc->nc, work, upper_row, &j);
+	mudsc__parallel_for(&ex, acc->nc, work, lower_row, &j);
 }
 
 MUDSC_API mudsc_status mudsc_accum_covariance(double *out, size_t capacity, size_t *needed,
