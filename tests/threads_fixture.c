@@ -15,13 +15,14 @@ static const int64_t widths[4] = {TF_IN, TF_H1, TF_H2, TF_OUT};
 
 static size_t model_floats(void)
 {
-	size_t n = 0;
+	size_t n = TF_EXTRA;
 	for (int l = 0; l < 3; l++)
 		n += (size_t)(widths[l + 1] * widths[l] + widths[l + 1]);
 	return n;
 }
 
-/* layers.{l}.weight (out x in) and .bias, in one block of floats. */
+/* layers.{l}.weight (out x in) and .bias, then extra.table, in one block
+ * of floats. */
 static mudsc_status random_model(mudsc_model **out, float *w, uint64_t *seed)
 {
 	mudsc_status st = mudsc_model_new(out);
@@ -37,6 +38,10 @@ static mudsc_status random_model(mudsc_model **out, float *w, uint64_t *seed)
 		if (st == MUDSC_OK)
 			st = mudsc_model_add(*out, name, MUDSC_DTYPE_F32, 1, shape, w, MUDSC_BORROW);
 		w += shape[0];
+	}
+	if (st == MUDSC_OK) {
+		int64_t extra = TF_EXTRA;
+		st = mudsc_model_add(*out, "extra.table", MUDSC_DTYPE_F32, 1, &extra, w, MUDSC_BORROW);
 	}
 	return st;
 }
