@@ -52,7 +52,8 @@ MUDSC_BEGIN_DECLS
  *  - OpenBLAS (the default build): BLAS has one process-wide count, the
  *    host's (mudsc_blas_set_threads() or OPENBLAS_NUM_THREADS); the matcher
  *    never changes it, so options.threads counts only the matcher's own
- *    loops.
+ *    loops.  OpenBLAS's own count may change the last bits of its sums,
+ *    hence of the similarities (measured: 1 and 2 OpenBLAS threads differ).
  */
 typedef struct mudsc_matcher mudsc_matcher;
 
