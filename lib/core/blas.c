@@ -1,11 +1,17 @@
 /*
  * The BLAS shim's calls (blas.h): the typed expert interface with a
- * per-call rntm_t for BLIS, CBLAS for OpenBLAS.
+ * per-call rntm_t for BLIS, CBLAS for OpenBLAS.  syrk is written once for
+ * both element types (p = d or s, T = double or float), as BLIS writes its
+ * typed API.
  *
  * SPDX-License-Identifier: MIT
  */
 #include "core/blas_vendor.h"
 #include "core/core.h"
+
+#define SYRK_SIGNATURE(p, T)                                                                     \
+	void mudsc__blas_##p##syrk(const struct mudsc__exec *ex, bool trans, int64_t n, int64_t k,    \
+	                           T alpha, const T *A, int64_t lda, T beta, T *C, int64_t ldc)
 
 #if defined(MUDSC_BLAS_BLIS)
 
@@ -28,23 +34,13 @@ static trans_t blis_trans(bool trans)
 
 /* BLIS's typed API takes strides of the stored matrices (row-major: row
  * stride ld, column stride 1) and non-const inputs it does not write. */
-void mudsc__blas_dsyrk(const struct mudsc__exec *ex, bool trans, int64_t n, int64_t k,
-                       double alpha, const double *A, int64_t lda, double beta, double *C,
-                       int64_t ldc)
-{
-	rntm_t r;
-	bli_dsyrk_ex(BLIS_UPPER, blis_trans(trans), n, k, &alpha, (double *)A, lda, 1, &beta, C, ldc,
-	             1, NULL, call_rntm(&r, ex));
-}
-
-void mudsc__blas_ssyrk(const struct mudsc__exec *ex, bool trans, int64_t n, int64_t k,
-                       float alpha, const float *A, int64_t lda, float beta, float *C,
-                       int64_t ldc)
-{
-	rntm_t r;
-	bli_ssyrk_ex(BLIS_UPPER, blis_trans(trans), n, k, &alpha, (float *)A, lda, 1, &beta, C, ldc,
-	             1, NULL, call_rntm(&r, ex));
-}
+#define SYRK(p, T)                                                                               \
+	SYRK_SIGNATURE(p, T)                                                                         \
+	{                                                                                            \
+		rntm_t r;                                                                                \
+		bli_##p##syrk_ex(BLIS_UPPER, blis_trans(trans), n, k, &alpha, (T *)A, lda, 1, &beta, C,  \
+		                 ldc, 1, NULL, call_rntm(&r, ex));                                       \
+	}
 
 void mudsc__blas_dgemm(const struct mudsc__exec *ex, bool trans_a, bool trans_b, int64_t m,
                        int64_t n, int64_t k, double alpha, const double *A, int64_t lda,
@@ -62,23 +58,13 @@ static enum CBLAS_TRANSPOSE cblas_trans(bool trans)
 	return trans ? CblasTrans : CblasNoTrans;
 }
 
-void mudsc__blas_dsyrk(const struct mudsc__exec *ex, bool trans, int64_t n, int64_t k,
-                       double alpha, const double *A, int64_t lda, double beta, double *C,
-                       int64_t ldc)
-{
-	(void)ex;
-	cblas_dsyrk(CblasRowMajor, CblasUpper, cblas_trans(trans), (int)n, (int)k, alpha, A,
-	            (int)lda, beta, C, (int)ldc);
-}
-
-void mudsc__blas_ssyrk(const struct mudsc__exec *ex, bool trans, int64_t n, int64_t k,
-                       float alpha, const float *A, int64_t lda, float beta, float *C,
-                       int64_t ldc)
-{
-	(void)ex;
-	cblas_ssyrk(CblasRowMajor, CblasUpper, cblas_trans(trans), (int)n, (int)k, alpha, A,
-	            (int)lda, beta, C, (int)ldc);
-}
+#define SYRK(p, T)                                                                               \
+	SYRK_SIGNATURE(p, T)                                                                         \
+	{                                                                                            \
+		(void)ex;                                                                                \
+		cblas_##p##syrk(CblasRowMajor, CblasUpper, cblas_trans(trans), (int)n, (int)k, alpha, A, \
+		                (int)lda, beta, C, (int)ldc);                                            \
+	}
 
 void mudsc__blas_dgemm(const struct mudsc__exec *ex, bool trans_a, bool trans_b, int64_t m,
                        int64_t n, int64_t k, double alpha, const double *A, int64_t lda,
@@ -90,3 +76,6 @@ void mudsc__blas_dgemm(const struct mudsc__exec *ex, bool trans_a, bool trans_b,
 }
 
 #endif
+
+SYRK(d, double)
+SYRK(s, float)
