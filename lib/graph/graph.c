@@ -304,11 +304,16 @@ MUDSC_API mudsc_status mudsc_graph_bind(mudsc_graph *graph, size_t point, const 
 	return MUDSC_OK;
 }
 
-/* The accessors' one range check: "fn: argument 'arg' = i, the graph has n
- * <items>", or "point 'name' has n <items>" when point is not NULL. */
-static mudsc_status check_index(size_t index, size_t count, const char *fn, const char *arg,
-                                const char *point, const char *items)
+/* The accessors' one prologue: graph and out are not NULL and index is below
+ * count; the message reads "fn: argument 'arg' = i, the graph has n <items>",
+ * or "point 'name' has n <items>" when point is not NULL. */
+static mudsc_status check_access(const mudsc_graph *graph, const void *out, size_t index,
+                                 size_t count, const char *fn, const char *arg, const char *point,
+                                 const char *items)
 {
+	if (graph == NULL || out == NULL)
+		return mudsc__err(MUDSC_E_INVALID, "%s: argument '%s' is NULL", fn,
+		                 graph == NULL ? "graph" : "out");
 	if (index < count)
 		return MUDSC_OK;
 	if (point == NULL)
@@ -329,9 +334,8 @@ MUDSC_API mudsc_status mudsc_graph_point_at(mudsc_point_info *out, const mudsc_g
 	const struct graph_point *p;
 	mudsc_status st;
 
-	MUDSC__CHECK_NULL(graph);
-	MUDSC__CHECK_NULL(out);
-	st = check_index(index, graph->n_points, "mudsc_graph_point_at", "index", NULL, "points");
+	st = check_access(graph, out, index, graph ? graph->n_points : 0, "mudsc_graph_point_at",
+	                  "index", NULL, "points");
 	if (st != MUDSC_OK)
 		return st;
 	p = &graph->points[index];
@@ -365,13 +369,13 @@ MUDSC_API mudsc_status mudsc_graph_binding_at(mudsc_binding_info *out, const mud
 	const struct graph_binding *b;
 	mudsc_status st;
 
-	MUDSC__CHECK_NULL(graph);
-	MUDSC__CHECK_NULL(out);
-	st = check_index(point, graph->n_points, "mudsc_graph_binding_at", "point", NULL, "points");
+	st = check_access(graph, out, point, graph ? graph->n_points : 0, "mudsc_graph_binding_at",
+	                  "point", NULL, "points");
 	if (st != MUDSC_OK)
 		return st;
 	p = &graph->points[point];
-	st = check_index(index, p->n_bindings, "mudsc_graph_binding_at", "index", p->name, "bindings");
+	st = check_access(graph, out, index, p->n_bindings, "mudsc_graph_binding_at", "index", p->name,
+	                  "bindings");
 	if (st != MUDSC_OK)
 		return st;
 	b = &p->bindings[index];
@@ -394,9 +398,8 @@ MUDSC_API mudsc_status mudsc_graph_split_at(mudsc_split_info *out, const mudsc_g
 	const struct graph_split *s;
 	mudsc_status st;
 
-	MUDSC__CHECK_NULL(graph);
-	MUDSC__CHECK_NULL(out);
-	st = check_index(index, graph->n_splits, "mudsc_graph_split_at", "index", NULL, "splits");
+	st = check_access(graph, out, index, graph ? graph->n_splits : 0, "mudsc_graph_split_at",
+	                  "index", NULL, "splits");
 	if (st != MUDSC_OK)
 		return st;
 	s = &graph->splits[index];
