@@ -301,7 +301,7 @@ OPTIONS: Dict[Any, Tuple[str, Optional[int]]] = {
 }
 
 
-def _experimental_stub(name: str, library: str) -> Callable[..., Any]:
+def _refuse_experimental(name: str, library: str) -> Callable[..., Any]:
     def refuse(*args: Any) -> Any:
         raise errors.UnsupportedError.make(
             f"{name} is experimental (experimental.h): this binding uses it with libmudsc "
@@ -320,7 +320,7 @@ def declare(cdll: ctypes.CDLL) -> ctypes.CDLL:
         fn.argtypes = list(argtypes)
     if cdll.mudsc_version() != VERSION_NUMBER:
         for name in EXPERIMENTAL:
-            setattr(cdll, name, _experimental_stub(name, cdll.mudsc_version_string().decode()))
+            setattr(cdll, name, _refuse_experimental(name, cdll.mudsc_version_string().decode()))
     return cdll
 
 
