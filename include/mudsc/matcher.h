@@ -97,7 +97,8 @@ typedef struct mudsc_matcher_options {
 	uint64_t seed;               /**< seed of the point order; default 0 */
 	int32_t threads;             /**< this matcher's thread count, >= 0 (see "Threads" above);
 	                                  0 (default) = mudsc_blas_get_threads() at each call */
-	double eps;                  /**< similarity denominator floor, > 0; default 1e-7 */
+	double eps;                  /**< denominator floor of the weight similarity S_w, > 0; default
+	                                  1e-7 (S_a from an accumulator always uses 1e-7) */
 	mudsc_progress_fn progress;  /**< may be NULL */
 	void *progress_user;         /**< passed to progress */
 } mudsc_matcher_options;
