@@ -1,10 +1,18 @@
 /* Safetensors: round trips, atomic saves and at least 15 kinds of malformed file. */
+#define _GNU_SOURCE /* O_TMPFILE, to ask whether the file system supports it */
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include "core/core.h" /* mudsc__atomic_write_ex: white box of both save schemes */
 
 #include "suites.h"
 #include "testutil.h"
@@ -269,6 +277,254 @@ START_TEST(io_errors)
 }
 END_TEST
 
+/* ---- saved files: their mode, symlinks, interrupted saves (issue 11) ---- */
+
+static mode_t mode_of(const char *path)
+{
+	struct stat sb;
+	ck_assert_int_eq(stat(path, &sb), 0);
+	return sb.st_mode & 07777;
+}
+
+static const char small_text[] = "saved by the test\n";
+
+static mudsc_status write_small(int fd, const char *tmp, void *ctx)
+{
+	(void)ctx;
+	return mudsc__write_all("test", fd, small_text, sizeof small_text - 1, tmp);
+}
+
+static int file_is(const char *path, const char *text)
+{
+	char buf[256] = {0};
+	FILE *f = fopen(path, "rb");
+	size_t n;
+	if (f == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	return n == strlen(text) && memcmp(buf, text, n) == 0;
+}
+
+static void put_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+/* _i = 0: the default scheme (O_TMPFILE where supported), 1: the named
+ * temporary file every file system supports, 2: O_TMPFILE linked through
+ * /proc (what an unprivileged process does). */
+static const unsigned scheme_flags[] = {0, MUDSC__ATOMIC_NAMED, MUDSC__ATOMIC_PROC_LINK};
+
+/* Defect 2: a new file gets 0666 & ~umask, a replaced one keeps its mode. */
+START_TEST(saved_file_mode)
+{
+	char path[512];
+	mudsc_model *m;
+	mode_t old = umask(022);
+
+	make_tmpdir();
+	snprintf(path, sizeof path, "%s/model.safetensors", tmpdir);
+	ck_assert_ok(mudsc__atomic_write_ex("test", path, write_small, NULL, scheme_flags[_i]));
+	ck_assert_uint_eq(mode_of(path), 0644);
+	unlink(path);
+	umask(077);
+	ck_assert_ok(mudsc__atomic_write_ex("test", path, write_small, NULL, scheme_flags[_i]));
+	ck_assert_uint_eq(mode_of(path), 0600);
+	/* replacing keeps the mode, whatever the umask */
+	umask(0);
+	ck_assert_ok(mudsc__atomic_write_ex("test", path, write_small, NULL, scheme_flags[_i]));
+	ck_assert_uint_eq(mode_of(path), 0600);
+	ck_assert_int_eq(chmod(path, 0640), 0);
+	umask(022);
+	ck_assert_ok(mudsc__atomic_write_ex("test", path, write_small, NULL, scheme_flags[_i]));
+	ck_assert_uint_eq(mode_of(path), 0640);
+	ck_assert(file_is(path, small_text));
+	/* and through the public savers */
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	ck_assert_ok(mudsc_model_new(&m));
+	ck_assert_ok(mudsc_model_save(m, path));
+	ck_assert_uint_eq(mode_of(path), 0600);
+	mudsc_model_free(m);
+	ck_assert_int_eq(count_entries(tmpdir), 1);
+	unlink(path);
+	rmdir(tmpdir);
+	umask(old);
+}
+END_TEST
+
+static int is_symlink(const char *path)
+{
+	struct stat sb;
+	return lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode);
+}
+
+/* Defect 2: saving through a symbolic link replaces the file the link
+ * leads to (keeping its mode); the link itself stays. */
+START_TEST(save_through_symlink)
+{
+	char target[512], link1[512], link2[512], dangling[512], created[512], sub[512];
+
+	make_tmpdir();
+	snprintf(sub, sizeof sub, "%s/real", tmpdir);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	snprintf(target, sizeof target, "%s/real/model.safetensors", tmpdir);
+	snprintf(link1, sizeof link1, "%s/latest", tmpdir);
+	snprintf(link2, sizeof link2, "%s/current", tmpdir);
+	put_file(target, "old", 0600);
+	ck_assert_int_eq(symlink("real/model.safetensors", link1), 0); /* relative */
+	ck_assert_int_eq(symlink(link1, link2), 0);                     /* absolute, a chain */
+	ck_assert_ok(mudsc__atomic_write_ex("test", link2, write_small, NULL, scheme_flags[_i]));
+	ck_assert(is_symlink(link1));
+	ck_assert(is_symlink(link2));
+	ck_assert(file_is(target, small_text));
+	ck_assert_uint_eq(mode_of(target), 0600);
+	ck_assert_int_eq(count_entries(sub), 1);
+	ck_assert_int_eq(count_entries(tmpdir), 3);
+	/* a dangling link: the file it names is created */
+	snprintf(dangling, sizeof dangling, "%s/dangling", tmpdir);
+	snprintf(created, sizeof created, "%s/real/new.safetensors", tmpdir);
+	ck_assert_int_eq(symlink("real/new.safetensors", dangling), 0);
+	ck_assert_ok(mudsc__atomic_write_ex("test", dangling, write_small, NULL, scheme_flags[_i]));
+	ck_assert(is_symlink(dangling));
+	ck_assert(file_is(created, small_text));
+	/* a loop is refused, naming the path */
+	unlink(link1);
+	ck_assert_int_eq(symlink("current", link1), 0);
+	ck_assert_status(mudsc__atomic_write_ex("test", link1, write_small, NULL, scheme_flags[_i]),
+	                 MUDSC_E_IO);
+	ck_assert_error_has("latest");
+	ck_assert_int_eq(count_entries(tmpdir), 4);
+	unlink(link1);
+	unlink(link2);
+	unlink(dangling);
+	unlink(target);
+	unlink(created);
+	rmdir(sub);
+	rmdir(tmpdir);
+}
+END_TEST
+
+/* A model of `bytes` bytes in one tensor; *pool is owned by the caller. */
+static mudsc_model *big_model(size_t bytes, unsigned char **pool)
+{
+	mudsc_model *m;
+	int64_t shape[1] = {(int64_t)bytes};
+	*pool = malloc(bytes);
+	ck_assert_ptr_nonnull(*pool);
+	memset(*pool, 7, bytes);
+	ck_assert_ok(mudsc_model_new(&m));
+	ck_assert_ok(mudsc_model_add(m, "w", MUDSC_DTYPE_U8, 1, shape, *pool, MUDSC_BORROW));
+	return m;
+}
+
+static int tmpfile_supported(const char *dir)
+{
+#ifdef O_TMPFILE
+	int fd = open(dir, O_TMPFILE | O_WRONLY, 0600);
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0;
+#else
+	(void)dir;
+	return 0;
+#endif
+}
+
+/* Defect 3: a save killed by SIGXFSZ (RLIMIT_FSIZE) in the middle of its
+ * write leaves the old file and nothing else in the folder. */
+START_TEST(save_killed_by_file_size_limit)
+{
+	char path[512];
+	unsigned char *pool;
+	mudsc_model *m;
+	int status;
+	pid_t pid;
+
+	make_tmpdir();
+	if (!tmpfile_supported(tmpdir)) {
+		rmdir(tmpdir);
+		return; /* the fallback scheme cannot promise this */
+	}
+	snprintf(path, sizeof path, "%s/model.safetensors", tmpdir);
+	put_file(path, "old", 0644);
+	m = big_model((size_t)4 << 20, &pool);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct rlimit core = {0, 0}, fsize = {1 << 20, 1 << 20};
+		setrlimit(RLIMIT_CORE, &core);
+		setrlimit(RLIMIT_FSIZE, &fsize);
+		mudsc_model_save(m, path);
+		_exit(0); /* not reached: SIGXFSZ ends the child */
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFSIGNALED(status));
+	ck_assert_int_eq(WTERMSIG(status), SIGXFSZ);
+	ck_assert_int_eq(count_entries(tmpdir), 1);
+	ck_assert(file_is(path, "old"));
+	unlink(path);
+	rmdir(tmpdir);
+	mudsc_model_free(m);
+	free(pool);
+}
+END_TEST
+
+static int ready_pipe[2];
+
+/* Writes half a megabyte, says so, and waits to be killed. */
+static mudsc_status write_then_wait(int fd, const char *tmp, void *ctx)
+{
+	static unsigned char half[1 << 19];
+	(void)ctx;
+	if (mudsc__write_all("test", fd, half, sizeof half, tmp) != MUDSC_OK)
+		_exit(3);
+	if (write(ready_pipe[1], "x", 1) != 1)
+		_exit(4);
+	for (;;)
+		pause();
+	return MUDSC_OK;
+}
+
+/* Defect 3: a save killed by SIGKILL mid-write shows nothing partial, not
+ * even while it is being written. */
+START_TEST(save_killed_by_sigkill)
+{
+	char path[512], c;
+	int status;
+	pid_t pid;
+
+	make_tmpdir();
+	if (!tmpfile_supported(tmpdir)) {
+		rmdir(tmpdir);
+		return;
+	}
+	snprintf(path, sizeof path, "%s/graph.json", tmpdir);
+	ck_assert_int_eq(pipe(ready_pipe), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(ready_pipe[0]);
+		mudsc__atomic_write_ex("test", path, write_then_wait, NULL, 0);
+		_exit(5);
+	}
+	close(ready_pipe[1]);
+	ck_assert_int_eq(read(ready_pipe[0], &c, 1), 1);
+	ck_assert_int_eq(count_entries(tmpdir), 0); /* mid-write: nothing to see */
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFSIGNALED(status));
+	ck_assert_int_eq(WTERMSIG(status), SIGKILL);
+	close(ready_pipe[0]);
+	ck_assert_int_eq(count_entries(tmpdir), 0);
+	rmdir(tmpdir);
+}
+END_TEST
+
 Suite *suite_safetensors(void)
 {
 	Suite *s = suite_create("safetensors");
@@ -279,6 +535,10 @@ Suite *suite_safetensors(void)
 	tcase_add_test(tc, buffer_round_trip_every_dtype);
 	tcase_add_test(tc, file_round_trip_and_atomic_replace);
 	tcase_add_test(tc, io_errors);
+	tcase_add_loop_test(tc, saved_file_mode, 0, 3);
+	tcase_add_loop_test(tc, save_through_symlink, 0, 3);
+	tcase_add_test(tc, save_killed_by_file_size_limit);
+	tcase_add_test(tc, save_killed_by_sigkill);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -110,9 +110,14 @@ MUDSC_API mudsc_status mudsc_model_load_buffer(mudsc_model **out, const void *bu
                                                mudsc_add_mode mode);
 
 /**
- * Save as safetensors, atomically: the bytes go to a temporary file in the
- * same folder, which is flushed to disk and renamed over path.  On any
- * error nothing is left behind and path is unchanged.
+ * Save as safetensors, atomically: nothing partial is ever visible at path.
+ * The bytes go to an unnamed file in path's folder (O_TMPFILE; elsewhere a
+ * hidden temporary file), which is flushed to disk and then linked or
+ * renamed over path.  On any error nothing is left behind and path is
+ * unchanged.  A file replaced keeps its permission bits; a new one gets
+ * 0666 & ~umask.  When path is a symbolic link, the file it leads to is
+ * replaced and the link stays.  docs/safetensors.md has the details (what
+ * a killed save can leave on file systems without O_TMPFILE).
  */
 MUDSC_API mudsc_status mudsc_model_save(const mudsc_model *model, const char *path);
 
