@@ -525,6 +525,114 @@ START_TEST(save_killed_by_sigkill)
 }
 END_TEST
 
+/* ---- files that change under a loaded model (issue 11, defect 9) ---- */
+
+/* Save a model of 64 KiB of 0x07 bytes to path; returns its file size. */
+static long save_sevens(const char *path)
+{
+	unsigned char *pool;
+	mudsc_model *m = big_model((size_t)64 << 10, &pool);
+	struct stat sb;
+	ck_assert_ok(mudsc_model_save(m, path));
+	mudsc_model_free(m);
+	free(pool);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	return (long)sb.st_size;
+}
+
+static int all_sevens(const mudsc_model *m)
+{
+	mudsc_tensor t;
+	const unsigned char *p;
+	ck_assert_ok(mudsc_model_find(&t, m, "w"));
+	p = t.data;
+	for (size_t i = 0; i < t.nbytes; i++)
+		if (p[i] != 7)
+			return 0;
+	return t.nbytes == (size_t)64 << 10;
+}
+
+/* Overwrite the file's bytes in place (no rename), then cut it short. */
+static void rewrite_then_truncate(const char *path, long size)
+{
+	static unsigned char junk[(size_t)64 << 10];
+	int fd = open(path, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	memset(junk, 0x55, sizeof junk);
+	ck_assert_int_eq(pwrite(fd, junk, sizeof junk, size - (long)sizeof junk),
+	                 (ssize_t)sizeof junk);
+	ck_assert_int_eq(ftruncate(fd, 16), 0);
+	close(fd);
+}
+
+START_TEST(load_read_mode_is_a_private_copy)
+{
+	char path[512];
+	mudsc_model *m = NULL;
+	long size;
+
+	make_tmpdir();
+	snprintf(path, sizeof path, "%s/model.safetensors", tmpdir);
+	size = save_sevens(path);
+	ck_assert_ok(mudsc_model_load_mode(&m, path, MUDSC_LOAD_READ));
+	rewrite_then_truncate(path, size);
+	ck_assert(all_sevens(m)); /* neither the rewrite nor the cut reached it */
+	mudsc_model_free(m);
+	m = NULL;
+	/* the file is now 16 bytes: a parse error naming it, in either mode */
+	ck_assert_status(mudsc_model_load_mode(&m, path, MUDSC_LOAD_READ), MUDSC_E_PARSE);
+	ck_assert_error_has("model.safetensors");
+	ck_assert_status(mudsc_model_load_mode(&m, path, MUDSC_LOAD_MAP), MUDSC_E_PARSE);
+	ck_assert_status(mudsc_model_load_mode(&m, path, (mudsc_load_mode)7), MUDSC_E_INVALID);
+	ck_assert_error_has("mudsc_model_load_mode: argument 'mode' = 7");
+	ck_assert_status(mudsc_model_load_mode(&m, tmpdir, MUDSC_LOAD_READ), MUDSC_E_IO);
+	ck_assert_error_has("not a regular file");
+	ck_assert_status(mudsc_model_load_mode(NULL, path, MUDSC_LOAD_READ), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_model_load_mode(&m, NULL, MUDSC_LOAD_READ), MUDSC_E_INVALID);
+	ck_assert_error_has("mudsc_model_load_mode: argument 'path'");
+	ck_assert_ptr_null(m);
+	/* an empty file reads as a parse error, not a crash */
+	put_file(path, "", 0644);
+	ck_assert_status(mudsc_model_load_mode(&m, path, MUDSC_LOAD_READ), MUDSC_E_PARSE);
+	unlink(path);
+	rmdir(tmpdir);
+}
+END_TEST
+
+/* What model.h documents for the mapped mode: a truncated file raises
+ * SIGBUS on the next read of a cut page (in a child, which it kills). */
+START_TEST(load_map_mode_truncation_is_sigbus)
+{
+	char path[512];
+	int status;
+	pid_t pid;
+	long size;
+
+	make_tmpdir();
+	snprintf(path, sizeof path, "%s/model.safetensors", tmpdir);
+	size = save_sevens(path);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		mudsc_model *m = NULL;
+		struct rlimit core = {0, 0};
+		setrlimit(RLIMIT_CORE, &core);
+		if (mudsc_model_load_mode(&m, path, MUDSC_LOAD_MAP) != MUDSC_OK)
+			_exit(2);
+		mudsc_tensor t;
+		if (mudsc_model_find(&t, m, "w") != MUDSC_OK)
+			_exit(3);
+		rewrite_then_truncate(path, size);
+		/* the last byte lies pages past the new end of the file */
+		_exit(((const volatile unsigned char *)t.data)[t.nbytes - 1]); /* not reached */
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS, "child status %d", status);
+	unlink(path);
+	rmdir(tmpdir);
+}
+END_TEST
+
 Suite *suite_safetensors(void)
 {
 	Suite *s = suite_create("safetensors");
@@ -539,6 +647,8 @@ Suite *suite_safetensors(void)
 	tcase_add_loop_test(tc, save_through_symlink, 0, 3);
 	tcase_add_test(tc, save_killed_by_file_size_limit);
 	tcase_add_test(tc, save_killed_by_sigkill);
+	tcase_add_test(tc, load_read_mode_is_a_private_copy);
+	tcase_add_test(tc, load_map_mode_truncation_is_sigbus);
 	suite_add_tcase(s, tc);
 	return s;
 }

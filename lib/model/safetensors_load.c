@@ -317,23 +317,46 @@ MUDSC_API mudsc_status mudsc_model_load_buffer(mudsc_model **out, const void *bu
 	return MUDSC_OK;
 }
 
-MUDSC_API mudsc_status mudsc_model_load(mudsc_model **out, const char *path)
+static mudsc_status load_file(mudsc_model **out, const char *path, mudsc_load_mode mode,
+                              const char *fn)
 {
 	struct mudsc__file file;
 	mudsc_model *m;
 	mudsc_status st;
 
-	MUDSC__CHECK_NULL(out);
-	MUDSC__CHECK_NULL(path);
-	if ((st = mudsc__file_map(&file, path, "mudsc_model_load")) != MUDSC_OK)
+	if (mode != MUDSC_LOAD_MAP && mode != MUDSC_LOAD_READ)
+		return mudsc__err(MUDSC_E_INVALID, "%s: argument 'mode' = %d is not MUDSC_LOAD_MAP or "
+		                                  "MUDSC_LOAD_READ", fn, (int)mode);
+	st = mode == MUDSC_LOAD_MAP ? mudsc__file_map(&file, path, fn)
+	                            : mudsc__file_read(&file, path, fn);
+	if (st != MUDSC_OK)
 		return st;
 	st = parse_bytes(file.data, file.len, &m);
 	if (st != MUDSC_OK) {
-		mudsc__file_unmap(file.data, file.len);
+		if (mode == MUDSC_LOAD_MAP)
+			mudsc__file_unmap(file.data, file.len);
+		else
+			free((void *)file.data);
 		return mudsc__err_context(st, "loading '%s'", path);
 	}
 	if (file.data != NULL)
-		mudsc__model_adopt_backing(m, BACKING_MMAP, (void *)file.data, file.len);
+		mudsc__model_adopt_backing(m, mode == MUDSC_LOAD_MAP ? BACKING_MMAP : BACKING_HEAP,
+		                           (void *)file.data, file.len);
 	*out = m;
 	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_model_load(mudsc_model **out, const char *path)
+{
+	MUDSC__CHECK_NULL(out);
+	MUDSC__CHECK_NULL(path);
+	return load_file(out, path, MUDSC_LOAD_MAP, "mudsc_model_load");
+}
+
+MUDSC_API mudsc_status mudsc_model_load_mode(mudsc_model **out, const char *path,
+                                             mudsc_load_mode mode)
+{
+	MUDSC__CHECK_NULL(out);
+	MUDSC__CHECK_NULL(path);
+	return load_file(out, path, mode, "mudsc_model_load_mode");
 }
