@@ -38,7 +38,7 @@ static unsigned char *st_bytes(const char *header, size_t header_len, uint64_t d
 
 struct bad_case {
 	const char *what;
-	const char *header; /* NULL: use raw bytes below */
+	const char *header; /* NULL: deep_header() */
 	size_t data_len;
 	uint64_t declared_len;
 	const char *message_has;
@@ -93,13 +93,72 @@ static const struct bad_case bad_cases[] = {
 	{"offset too large", "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],"
 	                     "\"data_offsets\":[0,99999999999999999999]}}",
 	 1, UINT64_MAX, "JSON"},
+	/* the header reader that replaced Jansson (issue 11) keeps its verdicts */
+	{"duplicate field", "{\"a\":{\"dtype\":\"U8\",\"dtype\":\"U8\",\"shape\":[1],"
+	                    "\"data_offsets\":[0,1]}}",
+	 1, UINT64_MAX, "duplicate field 'dtype'"},
+	{"duplicate metadata key", "{\"__metadata__\":{\"k\":\"1\",\"k\":\"2\"}}", 0,
+	 UINT64_MAX, "duplicate metadata key 'k'"},
+	{"metadata twice", "{\"__metadata__\":{},\"__metadata__\":{}}", 0, UINT64_MAX,
+	 "duplicate key '__metadata__'"},
+	{"escaped duplicate name", "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
+	                           "\"\\u0061\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}",
+	 2, UINT64_MAX, "duplicate tensor name 'a'"},
+	{"NUL escape", "{\"a\\u0000\":{}}", 0, UINT64_MAX, "\\u0000"},
+	{"lone low surrogate", "{\"\\udc00\":{}}", 0, UINT64_MAX, "surrogate"},
+	{"high surrogate unpaired", "{\"\\ud800x\":{}}", 0, UINT64_MAX, "surrogate"},
+	{"overlong UTF-8", "{\"\xc0\x80\":{}}", 0, UINT64_MAX, "UTF-8"},
+	{"UTF-16 surrogate in UTF-8", "{\"\xed\xa0\x80\":{}}", 0, UINT64_MAX, "UTF-8"},
+	{"past U+10FFFF", "{\"\xf4\x90\x80\x80\":{}}", 0, UINT64_MAX, "UTF-8"},
+	{"control character", "{\"a\tb\":{}}", 0, UINT64_MAX, "control"},
+	{"bad escape", "{\"a\\qb\":{}}", 0, UINT64_MAX, "escape"},
+	{"leading zero", "{\"a\":{\"dtype\":\"U8\",\"shape\":[01],\"data_offsets\":[0,1]}}", 1,
+	 UINT64_MAX, "JSON"},
+	{"exponent shape", "{\"a\":{\"dtype\":\"U8\",\"shape\":[1e0],\"data_offsets\":[0,1]}}", 1,
+	 UINT64_MAX, "not an integer"},
+	{"string shape", "{\"a\":{\"dtype\":\"U8\",\"shape\":[\"1\"],\"data_offsets\":[0,1]}}", 1,
+	 UINT64_MAX, "not an integer"},
+	{"minimum integer", "{\"a\":{\"dtype\":\"U8\",\"shape\":[-9223372036854775808],"
+	                    "\"data_offsets\":[0,1]}}",
+	 1, UINT64_MAX, "negative"},
+	{"below the minimum integer", "{\"a\":{\"dtype\":\"U8\",\"shape\":[-9223372036854775809],"
+	                              "\"data_offsets\":[0,1]}}",
+	 1, UINT64_MAX, "too big negative"},
+	{"trailing garbage", "{} x", 0, UINT64_MAX, "end of file expected"},
+	{"two objects", "{}{}", 0, UINT64_MAX, "end of file expected"},
+	{"trailing comma", "{\"__metadata__\":{},}", 0, UINT64_MAX, "JSON"},
+	{"missing colon", "{\"a\" {}}", 0, UINT64_MAX, "expected ':'"},
+	{"bare word", "{\"a\":nul}", 0, UINT64_MAX, "invalid token"},
+	{"unterminated string", "{\"abc", 0, UINT64_MAX, "unterminated"},
+	{"nested too deep", NULL, 0, UINT64_MAX, "deeply nested"},
+	{"literal as an entry", "{\"a\":true}", 0, UINT64_MAX, "not an object"},
+	{"unknown field with a deep value", "{\"a\":{\"x\":[[[{\"y\":[1,{}]}]]]}}", 0, UINT64_MAX,
+	 "unknown field 'x'"},
 };
+
+/* "{"x":[[[...]]]}" nested 3000 deep (Jansson's limit and ours is 2048). */
+static char *deep_header(void)
+{
+	size_t n = 3000, len = 6 + 2 * n + 1;
+	char *h = malloc(len + 1), *p = h;
+	ck_assert_ptr_nonnull(h);
+	p += sprintf(p, "{\"x\":");
+	for (size_t i = 0; i < n; i++)
+		*p++ = '[';
+	for (size_t i = 0; i < n; i++)
+		*p++ = ']';
+	*p++ = '}';
+	*p = '\0';
+	return h;
+}
 
 START_TEST(malformed_buffers_are_rejected)
 {
 	const struct bad_case *c = &bad_cases[_i];
 	size_t len;
-	unsigned char *b = st_bytes(c->header, strlen(c->header), c->declared_len, c->data_len, &len);
+	char *deep = c->header == NULL ? deep_header() : NULL;
+	const char *header = deep ? deep : c->header;
+	unsigned char *b = st_bytes(header, strlen(header), c->declared_len, c->data_len, &len);
 	mudsc_model *m = (mudsc_model *)&len; /* must stay untouched */
 
 	mudsc_status st = mudsc_model_load_buffer(&m, b, len, MUDSC_BORROW);
@@ -112,6 +171,7 @@ START_TEST(malformed_buffers_are_rejected)
 	/* and the same through COPY mode, which must free its copy */
 	ck_assert_int_eq(mudsc_model_load_buffer(&m, b, len, MUDSC_COPY), MUDSC_E_PARSE);
 	free(b);
+	free(deep);
 }
 END_TEST
 
@@ -633,6 +693,82 @@ START_TEST(load_map_mode_truncation_is_sigbus)
 }
 END_TEST
 
+/* What the header reader must accept, and decode right. */
+START_TEST(header_json_accepted_and_decoded)
+{
+	static const char good[] =
+	    "{\n  \"w\\u00e9\" : {\"data_offsets\" : [ 2 , 4 ], \"shape\":[ 1, 2 ],"
+	    " \"dtype\":\"U8\"},\n  \"a\\/b\": {\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[-0,2]},"
+	    " \"__metadata__\" : { \"caf\\u00e9\" : \"\\ud83d\\ude00 \\\"q\\\" \\\\ \\b\\f\\n\\r\\t\","
+	    " \"k\":\"\"}\n}\n \t\r";
+	mudsc_model *m = NULL;
+	mudsc_tensor t;
+	size_t len;
+	unsigned char *b = st_bytes(good, sizeof good - 1, UINT64_MAX, 4, &len);
+
+	ck_assert_ok(mudsc_model_load_buffer(&m, b, len, MUDSC_BORROW));
+	ck_assert_uint_eq(mudsc_model_count(m), 2);
+	ck_assert_ok(mudsc_model_at(&t, m, 0));
+	ck_assert_str_eq(t.name, "w\xc3\xa9");
+	ck_assert_int_eq(t.rank, 2);
+	ck_assert_int_eq(t.shape[0], 1);
+	ck_assert_int_eq(t.shape[1], 2);
+	ck_assert_ptr_eq(t.data, b + 8 + sizeof good - 1 + 2);
+	ck_assert_ok(mudsc_model_at(&t, m, 1));
+	ck_assert_str_eq(t.name, "a/b");
+	ck_assert_ptr_eq(t.data, b + 8 + sizeof good - 1);
+	ck_assert_str_eq(mudsc_model_get_meta(m, "caf\xc3\xa9"), "\xf0\x9f\x98\x80 \"q\" \\ \b\f\n\r\t");
+	ck_assert_str_eq(mudsc_model_get_meta(m, "k"), "");
+	mudsc_model_free(m);
+	free(b);
+}
+END_TEST
+
+/* Defect 7: metadata and tensor lookups are hash lookups, so a header of
+ * 100,000 metadata entries and 100,000 tensors loads, and answers every
+ * lookup, in well under a second (the linear metadata scan took minutes;
+ * this test case has a 30 s timeout). */
+START_TEST(large_header_is_linear)
+{
+	const long n = 100000;
+	size_t cap = (size_t)n * 100 + 64, len = 0, total;
+	char *h = malloc(cap), key[32], want[32];
+	unsigned char *b;
+	mudsc_model *m = NULL;
+
+	ck_assert_ptr_nonnull(h);
+	len += (size_t)sprintf(h + len, "{\"__metadata__\":{");
+	for (long i = 0; i < n; i++)
+		len += (size_t)sprintf(h + len, "%s\"key%ld\":\"v%ld\"", i ? "," : "", i, i);
+	len += (size_t)sprintf(h + len, "}");
+	for (long i = 0; i < n; i++) /* in reverse offset order: the sort is exercised */
+		len += (size_t)sprintf(h + len, ",\"t%ld\":{\"dtype\":\"U8\",\"shape\":[1],"
+		                                "\"data_offsets\":[%ld,%ld]}",
+		                       i, n - 1 - i, n - i);
+	len += (size_t)sprintf(h + len, "}");
+	b = st_bytes(h, len, UINT64_MAX, (size_t)n, &total);
+	free(h);
+	ck_assert_ok(mudsc_model_load_buffer(&m, b, total, MUDSC_BORROW));
+	ck_assert_uint_eq(mudsc_model_meta_count(m), (size_t)n);
+	ck_assert_uint_eq(mudsc_model_count(m), (size_t)n);
+	for (long i = 0; i < n; i++) {
+		mudsc_tensor t;
+		snprintf(key, sizeof key, "key%ld", i);
+		snprintf(want, sizeof want, "v%ld", i);
+		ck_assert_str_eq(mudsc_model_get_meta(m, key), want);
+		snprintf(key, sizeof key, "t%ld", i);
+		ck_assert_ok(mudsc_model_find(&t, m, key));
+		ck_assert_ptr_eq(t.data, b + total - (size_t)n + (size_t)(n - 1 - i));
+	}
+	/* and set_meta on a model with many entries replaces in place */
+	ck_assert_ok(mudsc_model_set_meta(m, "key5", "new"));
+	ck_assert_str_eq(mudsc_model_get_meta(m, "key5"), "new");
+	ck_assert_uint_eq(mudsc_model_meta_count(m), (size_t)n);
+	mudsc_model_free(m);
+	free(b);
+}
+END_TEST
+
 Suite *suite_safetensors(void)
 {
 	Suite *s = suite_create("safetensors");
@@ -649,6 +785,11 @@ Suite *suite_safetensors(void)
 	tcase_add_test(tc, save_killed_by_sigkill);
 	tcase_add_test(tc, load_read_mode_is_a_private_copy);
 	tcase_add_test(tc, load_map_mode_truncation_is_sigbus);
+	tcase_add_test(tc, header_json_accepted_and_decoded);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("large");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, large_header_is_linear);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -16,6 +16,7 @@ MUDSC_API mudsc_status mudsc_model_new(mudsc_model **out)
 	if (*out == NULL)
 		return MUDSC_E_NOMEM;
 	mudsc__strmap_init(&(*out)->by_name);
+	mudsc__strmap_init(&(*out)->meta_by_key);
 	return MUDSC_OK;
 }
 
@@ -43,6 +44,7 @@ MUDSC_API void mudsc_model_free(mudsc_model *model)
 		free(model->meta[i].value);
 	}
 	free(model->meta);
+	mudsc__strmap_clear(&model->meta_by_key);
 	release_backing(model);
 	free(model);
 }
@@ -53,6 +55,20 @@ void mudsc__model_adopt_backing(mudsc_model *model, enum model_backing kind, voi
 	model->backing = kind;
 	model->backing_addr = addr;
 	model->backing_len = len;
+}
+
+mudsc_status mudsc__model_reserve(mudsc_model *model, size_t n)
+{
+	void *grown;
+
+	if (n <= model->capacity)
+		return MUDSC_OK;
+	grown = mudsc__realloc_array(model->tensors, n, sizeof *model->tensors, "model tensors");
+	if (grown == NULL)
+		return MUDSC_E_NOMEM;
+	model->tensors = grown;
+	model->capacity = n;
+	return MUDSC_OK;
 }
 
 static mudsc_status check_mutable(const mudsc_model *model, const char *fn)
@@ -226,10 +242,8 @@ MUDSC_API mudsc_status mudsc_model_find(mudsc_tensor *out, const mudsc_model *mo
 
 static long meta_index(const mudsc_model *model, const char *key)
 {
-	for (size_t i = 0; i < model->meta_count; i++)
-		if (strcmp(model->meta[i].key, key) == 0)
-			return (long)i;
-	return -1;
+	size_t at;
+	return mudsc__strmap_get(&model->meta_by_key, key, &at) ? (long)at : -1;
 }
 
 MUDSC_API mudsc_status mudsc_model_set_meta(mudsc_model *model, const char *key, const char *value)
@@ -253,9 +267,10 @@ MUDSC_API mudsc_status mudsc_model_set_meta(mudsc_model *model, const char *key,
 		return MUDSC_OK;
 	}
 	char *k = mudsc__strdup(key, "metadata key");
-	if (k == NULL || mudsc__reserve_one((void **)&model->meta, &model->meta_capacity,
-	                                   model->meta_count, sizeof *model->meta,
-	                                   "metadata") != MUDSC_OK) {
+	if (k == NULL ||
+	    mudsc__reserve_one((void **)&model->meta, &model->meta_capacity, model->meta_count,
+	                       sizeof *model->meta, "metadata") != MUDSC_OK ||
+	    mudsc__strmap_put(&model->meta_by_key, k, model->meta_count) != MUDSC_OK) {
 		free(k);
 		free(v);
 		return MUDSC_E_NOMEM;

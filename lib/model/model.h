@@ -35,6 +35,7 @@ struct mudsc_model {
 	struct mudsc__strmap by_name;
 	struct model_meta *meta;
 	size_t meta_count, meta_capacity;
+	struct mudsc__strmap meta_by_key; /* key -> index in meta */
 	/* memory the borrowed tensors may point into, released with the model */
 	enum model_backing backing;
 	void *backing_addr;
@@ -49,6 +50,9 @@ void mudsc__model_adopt_backing(mudsc_model *model, enum model_backing kind, voi
 /* Freeze a model a handle shares (mudsc_model_freeze() of a const model):
  * written only when not yet frozen, atomically. */
 void mudsc__model_freeze_shared(const mudsc_model *model);
+
+/* Room for n tensors in all (a loader that knows how many are coming). */
+mudsc_status mudsc__model_reserve(mudsc_model *model, size_t n);
 
 /* The tensor called name, or NULL. */
 const struct model_tensor *mudsc__model_lookup(const mudsc_model *model, const char *name);
