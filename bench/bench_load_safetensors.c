@@ -77,39 +77,28 @@ static void write_file(const char *path, struct text *h, size_t data_len)
 		die("closing the file");
 }
 
-static size_t make_metadata(const char *path, long entries)
-{
-	struct text h = {0};
-	char item[64];
-	size_t hlen;
-
-	put(&h, "{\"__metadata__\":{", 17);
-	for (long i = 0; i < entries; i++) {
-		int n = snprintf(item, sizeof item, "%s\"key.%07ld\":\"value %ld\"", i ? "," : "", i, i);
-		put(&h, item, (size_t)n);
-	}
-	put(&h, "}}", 2);
-	write_file(path, &h, 0);
-	hlen = h.len;
-	free(h.p);
-	return hlen;
-}
-
-static size_t make_tensors(const char *path, long count)
+/* The header of `count` metadata entries (metadata != 0) or of `count`
+ * empty F32 tensors, written to path; returns its length. */
+static size_t make_file(const char *path, long count, int metadata)
 {
 	struct text h = {0};
 	char item[128];
 	size_t hlen;
 
-	put(&h, "{", 1);
+	if (metadata)
+		put(&h, "{\"__metadata__\":{", 17);
+	else
+		put(&h, "{", 1);
 	for (long i = 0; i < count; i++) {
-		int n = snprintf(item, sizeof item,
-		                 "%s\"t%07ld\":{\"dtype\":\"F32\",\"shape\":[0],"
-		                 "\"data_offsets\":[0,0]}",
-		                 i ? "," : "", i);
+		const char *sep = i ? "," : "";
+		int n = metadata ? snprintf(item, sizeof item, "%s\"key.%07ld\":\"value %ld\"", sep, i, i)
+		                 : snprintf(item, sizeof item,
+		                            "%s\"t%07ld\":{\"dtype\":\"F32\",\"shape\":[0],"
+		                            "\"data_offsets\":[0,0]}",
+		                            sep, i);
 		put(&h, item, (size_t)n);
 	}
-	put(&h, "}", 1);
+	put(&h, "}}", metadata ? 2 : 1);
 	write_file(path, &h, 0);
 	hlen = h.len;
 	free(h.p);
@@ -209,12 +198,12 @@ int main(int argc, char **argv)
 	         (long)getpid());
 	printf("{\n  \"bench\": \"load-safetensors\",\n  \"reps\": %d,\n  \"cases\": {\n", reps);
 	if (do_meta) {
-		meta_len = make_metadata(meta_path, 1000000);
+		meta_len = make_file(meta_path, 1000000, 1);
 		run("metadata_1M", meta_path, 1, 1000000, meta_len, reps, !do_tensors);
 		unlink(meta_path);
 	}
 	if (do_tensors) {
-		tensor_len = make_tensors(tensor_path, 1500000);
+		tensor_len = make_file(tensor_path, 1500000, 0);
 		run("tensors_1.5M", tensor_path, 0, 1500000, tensor_len, reps, 1);
 		unlink(tensor_path);
 	}

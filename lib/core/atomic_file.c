@@ -123,23 +123,33 @@ static mudsc_status resolve_target(const char *fn, const char *path, struct targ
 	return MUDSC_OK;
 }
 
+/* The folder path is in ("." when it has no slash, "/" for "/x"); owned. */
+static char *folder_of(const char *path)
+{
+	size_t dl = dir_len(path);
+	char *dir = mudsc__alloc(dl + 2, "folder name");
+
+	if (dir == NULL)
+		return NULL;
+	if (dl == 0)
+		snprintf(dir, 2, ".");
+	else
+		snprintf(dir, dl + 2, "%.*s", (int)(dl == 1 ? 1 : dl - 1), path);
+	return dir;
+}
+
 /* Make the new name durable.  Best effort: some file systems refuse fsync
  * on folders, and the data itself is already on disk. */
 static void sync_folder(const char *path)
 {
-	size_t dl = dir_len(path);
-	char dir[4096];
-	int fd;
+	char *dir = folder_of(path);
+	int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 
-	if (dl == 0)
-		snprintf(dir, sizeof dir, ".");
-	else
-		snprintf(dir, sizeof dir, "%.*s", (int)(dl == 1 ? 1 : dl - 1), path);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0) {
 		(void)fsync(fd);
 		close(fd);
 	}
+	free(dir);
 }
 
 /* "dir/.name.tmp-XXXXXX" beside path, X random: hidden, and on the same
@@ -298,17 +308,12 @@ static mudsc_status publish(const char *fn, const char *path, const struct targe
 static mudsc_status save_unnamed(const char *fn, const char *path, const struct target *t,
                                  mudsc__content_writer write, void *ctx, unsigned flags)
 {
-	size_t dl = dir_len(t->path);
-	char *dir = mudsc__alloc(dl + 2, "folder name");
+	char *dir = folder_of(t->path);
 	mudsc_status st;
 	int fd;
 
 	if (dir == NULL)
 		return MUDSC_E_NOMEM;
-	if (dl == 0)
-		snprintf(dir, 2, ".");
-	else
-		snprintf(dir, dl + 2, "%.*s", (int)(dl == 1 ? 1 : dl - 1), t->path);
 	fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, t->exists ? 0600 : 0666);
 	free(dir);
 	if (fd < 0)
