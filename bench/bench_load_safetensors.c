@@ -3,6 +3,8 @@
  * parse must be linear in the header and its memory a small multiple of it.
  *  - metadata: a header of 1,000,000 `__metadata__` entries (~ 30 MB), then
  *    1,000 lookups of keys spread over it;
+ *  - tiny metadata: a 91 MB header of 7,000,000 entries `"0000000":""`,
+ *    the most entries a header can hold (the worst case for memory);
  *  - tensors: a 90 MB header of 1,500,000 empty F32 tensors (shape [0],
  *    the size of header an attacker gets for 60 bytes a tensor), then
  *    1,000 name lookups.
@@ -77,8 +79,10 @@ static void write_file(const char *path, struct text *h, size_t data_len)
 		die("closing the file");
 }
 
-/* The header of `count` metadata entries (metadata != 0) or of `count`
- * empty F32 tensors, written to path; returns its length. */
+/* The header of `count` metadata entries (metadata = 1), of `count`
+ * metadata entries as short as unique keys allow ("k0000000":"",
+ * metadata = 2), or of `count` empty F32 tensors (metadata = 0), written to
+ * path; returns its length. */
 static size_t make_file(const char *path, long count, int metadata)
 {
 	struct text h = {0};
@@ -91,8 +95,9 @@ static size_t make_file(const char *path, long count, int metadata)
 		put(&h, "{", 1);
 	for (long i = 0; i < count; i++) {
 		const char *sep = i ? "," : "";
-		int n = metadata ? snprintf(item, sizeof item, "%s\"key.%07ld\":\"value %ld\"", sep, i, i)
-		                 : snprintf(item, sizeof item,
+		int n = metadata == 2 ? snprintf(item, sizeof item, "%s\"%07lx\":\"\"", sep, i)
+		        : metadata   ? snprintf(item, sizeof item, "%s\"key.%07ld\":\"value %ld\"", sep, i, i)
+		                     : snprintf(item, sizeof item,
 		                            "%s\"t%07ld\":{\"dtype\":\"F32\",\"shape\":[0],"
 		                            "\"data_offsets\":[0,0]}",
 		                            sep, i);
@@ -115,7 +120,12 @@ static int child_load(const char *path, int metadata, long count)
 		die("loading");
 	for (long i = 0; i < 1000; i++) {
 		long k = (i * 7919) % count;
-		if (metadata) {
+		if (metadata == 2) {
+			snprintf(key, sizeof key, "%07lx", k);
+			const char *v = mudsc_model_get_meta(m, key);
+			if (v == NULL || v[0] != '\0')
+				return 2;
+		} else if (metadata) {
 			char want[64];
 			snprintf(key, sizeof key, "key.%07ld", k);
 			snprintf(want, sizeof want, "value %ld", k);
@@ -185,6 +195,7 @@ int main(int argc, char **argv)
 	const char *dir = argc > 2 ? argv[2] : "/tmp";
 	const char *which = argc > 3 ? argv[3] : "all";
 	int do_meta = strcmp(which, "tensors") != 0, do_tensors = strcmp(which, "metadata") != 0;
+	long tiny = 7000000;
 	char meta_path[512], tensor_path[512];
 	size_t meta_len, tensor_len;
 
@@ -199,7 +210,9 @@ int main(int argc, char **argv)
 	printf("{\n  \"bench\": \"load-safetensors\",\n  \"reps\": %d,\n  \"cases\": {\n", reps);
 	if (do_meta) {
 		meta_len = make_file(meta_path, 1000000, 1);
-		run("metadata_1M", meta_path, 1, 1000000, meta_len, reps, !do_tensors);
+		run("metadata_1M", meta_path, 1, 1000000, meta_len, reps, 0);
+		meta_len = make_file(meta_path, tiny, 2);
+		run("tiny_metadata_7M", meta_path, 2, tiny, meta_len, reps, !do_tensors);
 		unlink(meta_path);
 	}
 	if (do_tensors) {

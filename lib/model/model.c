@@ -3,6 +3,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,14 @@ static void release_backing(mudsc_model *model)
 	model->backing = BACKING_NONE;
 }
 
+/* Strings in the arena are released with it, others one by one. */
+static void free_string(const mudsc_model *model, char *s)
+{
+	uintptr_t p = (uintptr_t)s, a = (uintptr_t)model->arena;
+	if (model->arena == NULL || p < a || p >= a + model->arena_len)
+		free(s);
+}
+
 MUDSC_API void mudsc_model_free(mudsc_model *model)
 {
 	if (model == NULL)
@@ -40,10 +49,11 @@ MUDSC_API void mudsc_model_free(mudsc_model *model)
 	free(model->tensors);
 	mudsc__strmap_clear(&model->by_name);
 	for (size_t i = 0; i < model->meta_count; i++) {
-		free(model->meta[i].key);
-		free(model->meta[i].value);
+		free_string(model, model->meta[i].key);
+		free_string(model, model->meta[i].value);
 	}
 	free(model->meta);
+	free(model->arena);
 	mudsc__strmap_clear(&model->meta_by_key);
 	release_backing(model);
 	free(model);
@@ -262,7 +272,7 @@ MUDSC_API mudsc_status mudsc_model_set_meta(mudsc_model *model, const char *key,
 		return MUDSC_E_NOMEM;
 	at = meta_index(model, key);
 	if (at >= 0) {
-		free(model->meta[at].value);
+		free_string(model, model->meta[at].value);
 		model->meta[at].value = v;
 		return MUDSC_OK;
 	}
@@ -277,6 +287,40 @@ MUDSC_API mudsc_status mudsc_model_set_meta(mudsc_model *model, const char *key,
 	}
 	model->meta[model->meta_count].key = k;
 	model->meta[model->meta_count].value = v;
+	model->meta_count++;
+	return MUDSC_OK;
+}
+
+void mudsc__model_adopt_arena(mudsc_model *model, char *arena, size_t len)
+{
+	model->arena = arena;
+	model->arena_len = len;
+}
+
+mudsc_status mudsc__model_reserve_meta(mudsc_model *model, size_t n)
+{
+	void *grown;
+
+	if (n <= model->meta_capacity)
+		return MUDSC_OK;
+	grown = mudsc__realloc_array(model->meta, n, sizeof *model->meta, "metadata");
+	if (grown == NULL)
+		return MUDSC_E_NOMEM;
+	model->meta = grown;
+	model->meta_capacity = n;
+	return MUDSC_OK;
+}
+
+mudsc_status mudsc__model_add_meta_arena(mudsc_model *model, char *key, char *value)
+{
+	if (meta_index(model, key) >= 0)
+		return MUDSC_E_EXISTS;
+	if (mudsc__reserve_one((void **)&model->meta, &model->meta_capacity, model->meta_count,
+	                       sizeof *model->meta, "metadata") != MUDSC_OK ||
+	    mudsc__strmap_put(&model->meta_by_key, key, model->meta_count) != MUDSC_OK)
+		return MUDSC_E_NOMEM;
+	model->meta[model->meta_count].key = key;
+	model->meta[model->meta_count].value = value;
 	model->meta_count++;
 	return MUDSC_OK;
 }

@@ -205,10 +205,30 @@ static mudsc_status parse_tensor(struct st_reader *r, const char **pp)
 	return MUDSC_OK;
 }
 
-/* The __metadata__ object at *pp: strings to strings, no key twice. */
+/* Members of the object at p (which is at '{'); *after: past its '}'. */
+static size_t object_size(const char *p, const char *end, const char **after)
+{
+	size_t n = 0;
+	p = mudsc__stj_ws(p + 1, end);
+	while (*p != '}') {
+		n++;
+		p = mudsc__stj_ws(mudsc__stj_skip(p, end), end) + 1;       /* key, ':' */
+		p = mudsc__stj_skip(mudsc__stj_ws(p, end), end);           /* value */
+		next_element(&p, end);
+	}
+	*after = p + 1;
+	return n;
+}
+
+/* The __metadata__ object at *pp: strings to strings, no key twice.  Its
+ * strings are decoded into one block no longer than the object's text,
+ * which the model keeps: a few bytes of header never cost a few
+ * allocations. */
 static mudsc_status parse_metadata(struct st_reader *r, const char **pp)
 {
-	const char *p = *pp;
+	const char *p = *pp, *after;
+	size_t n, used = 0;
+	char *arena;
 	mudsc_status st;
 
 	if (r->seen_metadata)
@@ -216,20 +236,27 @@ static mudsc_status parse_metadata(struct st_reader *r, const char **pp)
 	r->seen_metadata = 1;
 	if (*p != '{')
 		return mudsc__err(MUDSC_E_PARSE, "safetensors: '%s' is not an object", MUDSC__ST_METADATA_KEY);
+	n = object_size(p, r->end, &after);
+	arena = mudsc__alloc((size_t)(after - p), "safetensors metadata");
+	if (arena == NULL)
+		return MUDSC_E_NOMEM;
+	mudsc__model_adopt_arena(r->model, arena, (size_t)(after - p));
+	if ((st = mudsc__model_reserve_meta(r->model, n)) != MUDSC_OK)
+		return st;
 	p = mudsc__stj_ws(p + 1, r->end);
 	while (*p != '}') {
-		if ((st = mudsc__stj_string(&p, r->end, &r->field)) != MUDSC_OK)
-			return st;
+		char *key = arena + used, *value;
+		used += mudsc__stj_decode(&p, key) + 1;
 		p = mudsc__stj_ws(mudsc__stj_ws(p, r->end) + 1, r->end); /* past ':' */
 		if (*p != '"')
 			return mudsc__err(MUDSC_E_PARSE, "safetensors: metadata value of '%s' is not a string",
-			                 r->field.s);
-		if ((st = mudsc__stj_string(&p, r->end, &r->value)) != MUDSC_OK)
-			return st;
-		if (mudsc_model_get_meta(r->model, r->field.s) != NULL)
-			return mudsc__err(MUDSC_E_PARSE, "safetensors: duplicate metadata key '%s'",
-			                 r->field.s);
-		if ((st = mudsc_model_set_meta(r->model, r->field.s, r->value.s)) != MUDSC_OK)
+			                 key);
+		value = arena + used;
+		used += mudsc__stj_decode(&p, value) + 1;
+		st = mudsc__model_add_meta_arena(r->model, key, value);
+		if (st == MUDSC_E_EXISTS)
+			return mudsc__err(MUDSC_E_PARSE, "safetensors: duplicate metadata key '%s'", key);
+		if (st != MUDSC_OK)
 			return st;
 		next_element(&p, r->end);
 	}

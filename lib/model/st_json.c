@@ -369,35 +369,31 @@ static void put_utf8(char *out, size_t *n, unsigned u)
 	}
 }
 
-mudsc_status mudsc__stj_string(const char **pp, const char *end, struct mudsc__stj_buf *buf)
+size_t mudsc__stj_token_len(const char *p)
 {
-	const char *p = *pp + 1, *q = p;
-	size_t n = 0;
-
-	/* the decoded string is never longer than its token */
+	const char *q = p + 1;
 	while (*q != '"')
 		q += *q == '\\' ? 2 : 1;
-	if ((size_t)(q - p) + 1 > buf->cap) {
-		size_t cap = (size_t)(q - p) + 1 > 2 * buf->cap ? (size_t)(q - p) + 1 : 2 * buf->cap;
-		char *grown = realloc(buf->s, cap);
-		if (grown == NULL)
-			return mudsc__err(MUDSC_E_NOMEM, "safetensors: out of memory reading the header");
-		buf->s = grown;
-		buf->cap = cap;
-	}
-	(void)end;
+	return (size_t)(q - p) + 1;
+}
+
+size_t mudsc__stj_decode(const char **pp, char *dst)
+{
+	const char *p = *pp + 1;
+	size_t n = 0;
+
 	while (*p != '"') {
 		unsigned u, v;
 		if (*p != '\\') {
-			buf->s[n++] = *p++;
+			dst[n++] = *p++;
 			continue;
 		}
 		switch (p[1]) {
-		case 'b': buf->s[n++] = '\b'; break;
-		case 'f': buf->s[n++] = '\f'; break;
-		case 'n': buf->s[n++] = '\n'; break;
-		case 'r': buf->s[n++] = '\r'; break;
-		case 't': buf->s[n++] = '\t'; break;
+		case 'b': dst[n++] = '\b'; break;
+		case 'f': dst[n++] = '\f'; break;
+		case 'n': dst[n++] = '\n'; break;
+		case 'r': dst[n++] = '\r'; break;
+		case 't': dst[n++] = '\t'; break;
 		case 'u':
 			hex4(p + 2, p + 6, &u);
 			if (u >= 0xd800 && u <= 0xdbff) {
@@ -405,16 +401,32 @@ mudsc_status mudsc__stj_string(const char **pp, const char *end, struct mudsc__s
 				u = 0x10000 + ((u - 0xd800) << 10) + (v - 0xdc00);
 				p += 6;
 			}
-			put_utf8(buf->s, &n, u);
+			put_utf8(dst, &n, u);
 			p += 4;
 			break;
-		default: buf->s[n++] = p[1]; break; /* " \ / */
+		default: dst[n++] = p[1]; break; /* " \ / */
 		}
 		p += 2;
 	}
-	buf->s[n] = '\0';
-	buf->len = n;
+	dst[n] = '\0';
 	*pp = p + 1;
+	return n;
+}
+
+mudsc_status mudsc__stj_string(const char **pp, const char *end, struct mudsc__stj_buf *buf)
+{
+	size_t need = mudsc__stj_token_len(*pp) - 1; /* decoded + NUL never exceeds this */
+
+	(void)end;
+	if (need > buf->cap) {
+		size_t cap = need > 2 * buf->cap ? need : 2 * buf->cap;
+		char *grown = realloc(buf->s, cap);
+		if (grown == NULL)
+			return mudsc__err(MUDSC_E_NOMEM, "safetensors: out of memory reading the header");
+		buf->s = grown;
+		buf->cap = cap;
+	}
+	buf->len = mudsc__stj_decode(pp, buf->s);
 	return MUDSC_OK;
 }
 

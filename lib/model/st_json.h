@@ -32,6 +32,14 @@ mudsc_status mudsc__stj_validate(const char *text, size_t len, size_t *members);
 /* Skip whitespace. */
 const char *mudsc__stj_ws(const char *p, const char *end);
 
+/* Bytes of the string token at p, quotes included; decoding it needs at
+ * most this minus one (the NUL included). */
+size_t mudsc__stj_token_len(const char *p);
+
+/* *pp at a string token: decode it into dst (room as above), move *pp
+ * past it; the decoded length. */
+size_t mudsc__stj_decode(const char **pp, char *dst);
+
 /* *pp at a string token: decode it into buf, move *pp past it.  NOMEM only. */
 mudsc_status mudsc__stj_string(const char **pp, const char *end, struct mudsc__stj_buf *buf);
 
