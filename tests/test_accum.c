@@ -129,6 +129,70 @@ START_TEST(test_update_rejects_bad_views)
 }
 END_TEST
 
+/* Issue 11, defect 5: strides whose byte offsets overflow int64 were
+ * accepted and read before the buffer (UBSan: signed overflow). */
+START_TEST(test_update_refuses_overflowing_strides)
+{
+	mudsc_accum *acc = new_accum(2, 1);
+	float x[4] = { 1, 2, 3, 4 };
+	int64_t strides[3] = { INT64_MAX, 1, 1 };
+	mudsc_features f = { .dtype = MUDSC_DTYPE_F32, .rank = 2, .shape = { 2, 1 },
+	                     .strides = strides, .feature_axis = -1, .data = x };
+	int64_t n = -1;
+
+	ck_assert_status(mudsc_accum_update(acc, 0, &f), MUDSC_E_INVALID);
+	ck_assert_error_has("mudsc_accum_update: features->strides[0] = 9223372036854775807");
+	/* the element offset fits, the byte offset (x 4) does not */
+	strides[0] = INT64_MAX / 2;
+	ck_assert_status(mudsc_accum_update(acc, 0, &f), MUDSC_E_INVALID);
+	ck_assert_error_has("strides[0]");
+	/* each axis fits, their sum does not */
+	f.rank = 3;
+	f.shape[0] = 2;
+	f.shape[1] = 2;
+	f.shape[2] = 1;
+	strides[0] = strides[1] = INT64_MAX / 6;
+	ck_assert_status(mudsc_accum_update(acc, 0, &f), MUDSC_E_INVALID);
+	ck_assert_error_has("strides[1]");
+	strides[0] = strides[1] = INT64_MIN / 6;
+	ck_assert_status(mudsc_accum_update(acc, 0, &f), MUDSC_E_INVALID);
+	/* a feature axis stride counts the same way */
+	f.rank = 2;
+	f.shape[0] = 1;
+	f.shape[1] = 2;
+	f.feature_axis = 1;
+	strides[0] = 1;
+	strides[1] = INT64_MIN;
+	mudsc_accum_free(acc);
+	acc = new_accum(2, 2);
+	ck_assert_status(mudsc_accum_update(acc, 0, &f), MUDSC_E_INVALID);
+	ck_assert_error_has("strides[1] = -9223372036854775808");
+	ck_assert_ok(mudsc_accum_count(&n, acc, 0));
+	ck_assert_int_eq(n, 0);
+	/* an empty view with huge extents reads nothing and is fine */
+	f.rank = 3;
+	f.shape[0] = 0;
+	f.shape[1] = INT64_MAX;
+	f.shape[2] = 2;
+	f.feature_axis = 2;
+	f.strides = NULL;
+	ck_assert_ok(mudsc_accum_update(acc, 0, &f));
+	/* large strides that fit are read where they point (a negative one too) */
+	strides[0] = -1;
+	strides[1] = 2;
+	f.rank = 2;
+	f.shape[0] = 2;
+	f.shape[1] = 2;
+	f.feature_axis = 1;
+	f.strides = strides;
+	f.data = x + 1; /* rows (2, 4) and (1, 3) */
+	ck_assert_ok(mudsc_accum_update(acc, 0, &f));
+	ck_assert_ok(mudsc_accum_count(&n, acc, 0));
+	ck_assert_int_eq(n, 2);
+	mudsc_accum_free(acc);
+}
+END_TEST
+
 START_TEST(test_results_need_equal_counts_and_data)
 {
 	mudsc_accum *acc = new_accum(2, 2), *other = new_accum(2, 2);
@@ -469,6 +533,7 @@ Suite *suite_accum(void)
 	tcase_add_test(tc, test_new_rejects_bad_arguments);
 	tcase_add_test(tc, test_block_rows_only_before_the_first_observations);
 	tcase_add_test(tc, test_update_rejects_bad_views);
+	tcase_add_test(tc, test_update_refuses_overflowing_strides);
 	tcase_add_test(tc, test_results_need_equal_counts_and_data);
 	tcase_add_test(tc, test_merge_needs_same_shape);
 	tcase_add_test(tc, test_lead_is_bounded);

@@ -569,6 +569,20 @@ START_TEST(test_set_shift_and_done)
 		expect_obs(&r, (size_t)k + 5, 1, k, sh + W);
 	}
 	free_engine(s, &r);
+	/* a count near the limit: a broadcast view (stride 0) of 2^59
+	 * observations would overflow the count (issue 11, defect 5) */
+	s = new_engine(&r, &cfg);
+	mudsc__stream_set_done(s, INT64_MAX / 2 - 10);
+	{
+		const int64_t zero[2] = { 0, 1 };
+		f = rows_at(MUDSC_DTYPE_F32, x0, 0, 1);
+		f.shape[0] = INT64_C(1) << 59;
+		f.strides = zero;
+		ck_assert_status(mudsc__stream_update(s, 0, &f, "test"), MUDSC_E_RANGE);
+		ck_assert_error_has("test: argument 'features': 576460752303423488 observations");
+	}
+	ck_assert_int_eq(mudsc__stream_count(s, 0), INT64_MAX / 2 - 10);
+	free_engine(s, &r);
 	/* count 0: the next first chunk fixes the shifts again */
 	s = new_engine(&r, &cfg);
 	mudsc__stream_set_shift(s, 0, 99.0);

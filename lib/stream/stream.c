@@ -281,8 +281,17 @@ static mudsc_status alloc_rows(mudsc__stream *s, mudsc_dtype dtype)
 static mudsc_status check_lead(const mudsc__stream *s, int32_t model, int64_t nobs,
                                const char *fn)
 {
-	int64_t after = s->seen[model] + nobs, slowest = after;
+	int64_t after, slowest;
 
+	/* counts stay <= INT64_MAX / 2 (the serialized format's limit), so the
+	 * sums below cannot overflow */
+	if (nobs > INT64_MAX / 2 - s->seen[model])
+		return mudsc__err(MUDSC_E_RANGE,
+		                 "%s: argument 'features': %" PRId64 " observations would take model %d's "
+		                 "count (%" PRId64 ") past %" PRId64,
+		                 fn, nobs, (int)model, s->seen[model], INT64_MAX / 2);
+	after = s->seen[model] + nobs;
+	slowest = after;
 	for (int32_t j = 0; j < s->cfg.n_models; j++)
 		if (j != model && s->seen[j] < slowest)
 			slowest = s->seen[j];
