@@ -35,6 +35,20 @@ START_TEST(test_new_rejects_bad_arguments)
 	ck_assert_error_has("n_models");
 	ck_assert_status(mudsc_accum_new(&acc, 2, 0, NULL), MUDSC_E_INVALID);
 	ck_assert_error_has("width");
+	/* issue 11, defect 11b: the size computation must not overflow, and the
+	 * message says what overflows ("needs 0 bytes" before) */
+	ck_assert_status(mudsc_accum_new(&acc, INT32_MAX, 1, NULL), MUDSC_E_INVALID);
+	ck_assert_error_has("mudsc_accum_new: n_models = 2147483647 x width = 1: the sums of "
+	                    "products need 8 x 2147483647^2 bytes, which overflows size_t");
+	ck_assert_status(mudsc_accum_new(&acc, INT32_MAX, 2, NULL), MUDSC_E_INVALID);
+	ck_assert_error_has("= 4294967294 features, more than 2147483647 (the BLAS index limit)");
+	ck_assert_status(mudsc_accum_new(&acc, 2, INT64_MAX, NULL), MUDSC_E_INVALID);
+	ck_assert_error_has("width = 9223372036854775807");
+	o.max_lead = INT64_MAX / 2;
+	ck_assert_status(mudsc_accum_new(&acc, 2, 3, &o), MUDSC_E_INVALID);
+	ck_assert_error_has("a row buffer of block_rows + max_lead = 4096 + 4611686018427387903 rows "
+	                    "of 6 features overflows size_t");
+	o.max_lead = 16384;
 	o.nonfinite = 7;
 	ck_assert_status(mudsc_accum_new(&acc, 2, 3, &o), MUDSC_E_INVALID);
 	ck_assert_error_has("nonfinite");

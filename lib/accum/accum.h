@@ -48,9 +48,9 @@ mudsc_status mudsc__accum_options_check(struct mudsc__accum_config *out,
                                        const mudsc_accum_options *in, const char *fn);
 
 /* An accumulator with zeroed statistics for n_models >= 2 x width >= 1 and
- * a checked configuration; MUDSC_E_INVALID (naming mudsc_accum_new) if its
- * sizes are too large, MUDSC_E_NOMEM. */
+ * a checked configuration; MUDSC_E_INVALID (naming fn, with the size or
+ * that it overflows size_t) if its sizes are too large, MUDSC_E_NOMEM. */
 mudsc_status mudsc__accum_create(mudsc_accum **out, int32_t n_models, int64_t width,
-                                const struct mudsc__accum_config *cfg);
+                                const struct mudsc__accum_config *cfg, const char *fn);
 
 #endif /* MUDSC_ACCUM_INTERNAL_H */

@@ -233,7 +233,7 @@ MUDSC_API mudsc_status mudsc_accum_deserialize(mudsc_accum **out, const void *bu
 	if (st == MUDSC_OK)
 		st = check_values(buf, (size_t)N * (size_t)C);
 	if (st == MUDSC_OK)
-		st = mudsc__accum_create(&acc, N, C, &cfg);
+		st = mudsc__accum_create(&acc, N, C, &cfg, "mudsc_accum_deserialize");
 	if (st != MUDSC_OK)
 		return st;
 	load_state(acc, buf, count);
