@@ -207,6 +207,28 @@ START_TEST(test_update_refuses_overflowing_strides)
 }
 END_TEST
 
+/* Issue 11, defect 10: buffers sized by max_lead grow with use: a
+ * max_lead of 2^40 observations (a row buffer of 70 TB if allocated up
+ * front, as before: MUDSC_E_NOMEM) streams like the default. */
+START_TEST(test_large_max_lead_costs_nothing_unused)
+{
+	mudsc_accum_options o = MUDSC_ACCUM_OPTIONS_INIT;
+	mudsc_accum *acc = NULL;
+	double x[8] = { 1, 2, 2, 5, 3, 4, 4, 9 }, corr[4];
+	mudsc_features f = rows_f64(x, 4, 2);
+
+	o.max_lead = INT64_C(1) << 40;
+	ck_assert_ok(mudsc_accum_new(&acc, 2, 1, &o));
+	f.shape[1] = 1;
+	f.shape[0] = 8;
+	ck_assert_ok(mudsc_accum_update(acc, 0, &f));
+	ck_assert_ok(mudsc_accum_update(acc, 1, &f));
+	ck_assert_ok(mudsc_accum_correlation(corr, 4, NULL, acc));
+	ck_assert_double_eq_tol(corr[1], 1.0, 1e-12);
+	mudsc_accum_free(acc);
+}
+END_TEST
+
 START_TEST(test_results_need_equal_counts_and_data)
 {
 	mudsc_accum *acc = new_accum(2, 2), *other = new_accum(2, 2);
@@ -548,6 +570,7 @@ Suite *suite_accum(void)
 	tcase_add_test(tc, test_block_rows_only_before_the_first_observations);
 	tcase_add_test(tc, test_update_rejects_bad_views);
 	tcase_add_test(tc, test_update_refuses_overflowing_strides);
+	tcase_add_test(tc, test_large_max_lead_costs_nothing_unused);
 	tcase_add_test(tc, test_results_need_equal_counts_and_data);
 	tcase_add_test(tc, test_merge_needs_same_shape);
 	tcase_add_test(tc, test_lead_is_bounded);

@@ -98,12 +98,17 @@ typedef struct mudsc_features {
 /**
  * Create an accumulator for n_models >= 2 models of width >= 1 features.
  * options may be NULL (defaults).  Memory: 8 (NC)^2 bytes of double sums,
- * plus, allocated at the first update, a block result of (NC+1)^2 floats
- * and a row buffer of (block_rows + max_lead) x (NC + 1, padded to 16)
- * floats (doubles for both if that first update is F64), block_rows being
- * 4096 unless mudsc_accum_set_block_rows() says otherwise.  It does not grow
- * with the stream.  Free it with mudsc_accum_free().
- * Errors: MUDSC_E_INVALID (NULL out, n_models < 2, width < 1, bad options),
+ * plus, allocated at the first update, a block result of (NC+1)^2 floats,
+ * and a row buffer of (NC + 1, padded to 16) floats per row (doubles for
+ * both if that first update is F64).  The row buffer grows with use, by
+ * doubling, to the rows the models' lead actually needs, at most
+ * block_rows + max_lead rows (block_rows being 4096 unless
+ * mudsc_accum_set_block_rows() says otherwise): a large max_lead costs
+ * nothing until a model runs that far ahead.  It does not grow with the
+ * stream.  Free it with mudsc_accum_free().
+ * Errors: MUDSC_E_INVALID (NULL out, n_models < 2, width < 1, bad options,
+ * sizes that are not addressable: N*C > INT_MAX, or 8 (NC)^2 bytes of sums
+ * or the largest row buffer overflowing size_t, the message says which),
  * MUDSC_E_NOMEM.
  */
 MUDSC_API mudsc_status mudsc_accum_new(mudsc_accum **out, int32_t n_models, int64_t width,
@@ -125,8 +130,9 @@ MUDSC_API int64_t mudsc_accum_width(const mudsc_accum *accum);
  * sizes.  Observations of a model that is ahead of the slowest one are
  * buffered (at most options.max_lead of them).  The data are read during
  * the call only.  The first update of a model fixes that model's shift.
- * The first update of the accumulator allocates its row buffer (float,
- * or double if that update is F64); later updates allocate nothing.
+ * The first update of the accumulator fixes its rows' type (float, or
+ * double if that update is F64); an update allocates only when the models'
+ * lead needs more buffered rows than ever before (MUDSC_E_NOMEM then).
  * On error nothing is consumed.
  * Errors: MUDSC_E_INVALID (NULL, bad dtype), MUDSC_E_RANGE (model out of
  * [0, N)), MUDSC_E_SHAPE (rank, axis or width != C), MUDSC_E_STATE (the

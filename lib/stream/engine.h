@@ -31,9 +31,11 @@ struct mudsc__stream {
 	float *shiftf;            /* nc */
 	double *scratch;          /* width doubles: one gathered row */
 	float *rowf;              /* width floats: one converted F16/BF16 row */
-	void *rows;               /* cap * ld floats or doubles, NULL before the first update */
-	void *work;               /* the consumer's workspace, in the rows' allocation */
+	void *rows;               /* alloc * ld floats or doubles, NULL until rows are needed */
+	void *work;               /* the consumer's workspace (its own allocation), or NULL */
+	bool started;             /* the first non-empty update fixed rows_f64 and work */
 	bool rows_f64;
+	size_t alloc;             /* rows allocated: grows with the lead, up to cap */
 	size_t cap;               /* rows capacity: block_rows + max_lead */
 	size_t ld;                /* row stride of `rows`, elements */
 };
