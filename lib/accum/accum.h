@@ -35,6 +35,23 @@ struct mudsc_accum {
 	double *prod;                /* nc * nc, upper triangle used */
 };
 
+/*
+ * What the sums hold (docs/algorithm.md 2.7): updates take values within
+ * the float range and float rows within their block bound (lib/stream), so
+ * their sums stay far below these limits; deserialize and merge, the two
+ * other ways in, refuse states past them, so that every state serializes
+ * to bytes deserialize accepts and every result is finite.
+ *   MUDSC__ACCUM_MEAN_MAX  |mean|: FLT_MAX plus a quarter of its float ulp
+ *                          (still FLT_MAX as a float, the shift)
+ *   MUDSC__ACCUM_M_MAX     |centred sum of products| = 2^990: a sum of
+ *                          products over n <= 2^62 observations of values
+ *                          within the float range is < 2^320, which the
+ *                          rounding of an entry near 2^990 absorbs, and a
+ *                          correlation entry (<= M_MAX / 1e-7) stays finite
+ */
+#define MUDSC__ACCUM_MEAN_MAX 0x1.fffffe8p+127
+#define MUDSC__ACCUM_M_MAX 0x1p+990
+
 /* Checked options: the engine's configuration (its sizes are set by
  * mudsc__accum_create()) and the accumulator's thread count. */
 struct mudsc__accum_config {

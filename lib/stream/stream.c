@@ -5,8 +5,10 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <float.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,7 +66,7 @@ static bool config_valid(const mudsc__stream_config *c)
 }
 
 /* The fixed-size arrays in one allocation (s->state), doubles first so
- * every piece is aligned: shift and scratch, seen and chunks, shiftf and
+ * every piece is aligned: shift, scratch and saved, seen and chunks, shiftf and
  * rowf, has_shift.  False on overflow or no memory. */
 static bool alloc_state(mudsc__stream *s)
 {
@@ -74,7 +76,7 @@ static bool alloc_state(mudsc__stream *s)
 
 	/* 8 bytes for each double and int64, 4 for each float, 1 for each flag */
 	if (!mudsc__add_size(nc, w, &units) || !mudsc__mul_size(units, 12, &bytes) ||
-	    !mudsc__add_size(bytes, 17 * n, &bytes)) {
+	    !mudsc__add_size(bytes, 8 * w, &bytes) || !mudsc__add_size(bytes, 17 * n, &bytes)) {
 		mudsc__err(MUDSC_E_NOMEM, "accumulator state: size overflows");
 		return false;
 	}
@@ -83,7 +85,8 @@ static bool alloc_state(mudsc__stream *s)
 		return false;
 	s->shift = (double *)(void *)p;
 	s->scratch = s->shift + nc;
-	s->seen = (int64_t *)(void *)(s->scratch + w);
+	s->saved = s->scratch + w;
+	s->seen = (int64_t *)(void *)(s->saved + w);
 	s->chunks = s->seen + n;
 	s->shiftf = (float *)(void *)(s->chunks + n);
 	s->rowf = s->shiftf + nc;
@@ -281,6 +284,10 @@ static mudsc_status start_rows(mudsc__stream *s, mudsc_dtype dtype)
 	}
 	s->rows_f64 = f64;
 	s->started = true;
+	/* the block sums of float rows: nrows * ymax^2 <= FLT_MAX / 2 */
+	s->ymaxf = f64 ? INFINITY
+	               : nextafterf((float)sqrt(FLT_MAX / (2.0 * (double)s->cfg.block_rows)), 0.0f);
+	s->ymax = (double)s->ymaxf;
 	return MUDSC_OK;
 }
 
@@ -378,9 +385,11 @@ static mudsc_status feed(mudsc__stream *s, int32_t model, const struct mudsc__st
 mudsc_status mudsc__stream_update(mudsc__stream *s, int32_t model, const mudsc_features *x,
                                   const char *fn)
 {
+	const size_t w = (size_t)s->cfg.width, col = (size_t)model * w;
 	struct mudsc__stream_view v;
 	mudsc_status st;
 	size_t end;
+	bool fresh;
 
 	if (model < 0 || model >= s->cfg.n_models)
 		return mudsc__err(MUDSC_E_RANGE, "%s: argument 'model' = %d not in 0..%d", fn,
@@ -397,15 +406,26 @@ mudsc_status mudsc__stream_update(mudsc__stream *s, int32_t model, const mudsc_f
 	end = (size_t)(s->seen[model] - s->done) + (size_t)v.nobs;
 	if ((st = reserve_rows(s, end < s->cap ? end : s->cap)) != MUDSC_OK)
 		return st;
-	if (s->cfg.shift && !s->has_shift[model])
+	/* a first chunk fixes the shift (checking its values on the way); its
+	 * values' distance from it, and any chunk's that feed() would hand
+	 * over midway, are checked before a row is consumed */
+	fresh = s->cfg.shift && !s->has_shift[model];
+	if (fresh) {
+		memcpy(s->saved, s->shift + col, w * sizeof *s->saved);
 		st = mudsc__stream_first_shift(s, model, &v, fn);
-	else if (s->cfg.nonfinite == MUDSC_NONFINITE_ERROR &&
-	         (size_t)(s->seen[model] - s->done) + (size_t)v.nobs > s->cap)
-		st = mudsc__stream_check_finite(s, model, &v, fn); /* feed() hands blocks over midway */
+	}
+	if (st == MUDSC_OK && end > s->cap)
+		st = mudsc__stream_check_values(s, model, &v, fn);
 	if (st == MUDSC_OK)
 		st = feed(s, model, &v, fn);
-	if (st != MUDSC_OK)
+	if (st != MUDSC_OK) {
+		if (fresh) { /* unfix the shift: nothing of the chunk stays */
+			for (size_t c = 0; c < w; c++)
+				mudsc__stream_set_shift(s, col + c, s->saved[c]);
+			s->has_shift[model] = 0;
+		}
 		return st;
+	}
 	s->chunks[model]++;
 	flush_rows(s, false);
 	return MUDSC_OK;
