@@ -25,6 +25,15 @@ static mudsc_accum *new_accum(int32_t n, int64_t c)
 	return acc;
 }
 
+/* Observations model `model` (-1: every model) has delivered. */
+static void expect_count(const mudsc_accum *acc, int32_t model, int64_t want)
+{
+	int64_t n = -1;
+
+	ck_assert_ok(mudsc_accum_count(&n, acc, model));
+	ck_assert_int_eq(n, want);
+}
+
 START_TEST(test_new_rejects_bad_arguments)
 {
 	mudsc_accum *acc = NULL;
@@ -131,8 +140,7 @@ START_TEST(test_update_rejects_bad_views)
 	f.shape[0] = 2;
 	f.data = NULL;
 	ck_assert_status(mudsc_accum_update(acc, 0, &f), MUDSC_E_INVALID);
-	ck_assert_ok(mudsc_accum_count(&n, acc, 0));
-	ck_assert_int_eq(n, 0);
+	expect_count(acc, 0, 0);
 	/* an empty chunk is fine and counts nothing */
 	f.shape[0] = 0;
 	ck_assert_ok(mudsc_accum_update(acc, 0, &f));
@@ -152,7 +160,6 @@ START_TEST(test_update_refuses_overflowing_strides)
 	int64_t strides[3] = { INT64_MAX, 1, 1 };
 	mudsc_features f = { .dtype = MUDSC_DTYPE_F32, .rank = 2, .shape = { 2, 1 },
 	                     .strides = strides, .feature_axis = -1, .data = x };
-	int64_t n = -1;
 
 	ck_assert_status(mudsc_accum_update(acc, 0, &f), MUDSC_E_INVALID);
 	ck_assert_error_has("mudsc_accum_update: features->strides[0] = 9223372036854775807");
@@ -181,8 +188,7 @@ START_TEST(test_update_refuses_overflowing_strides)
 	acc = new_accum(2, 2);
 	ck_assert_status(mudsc_accum_update(acc, 0, &f), MUDSC_E_INVALID);
 	ck_assert_error_has("strides[1] = -9223372036854775808");
-	ck_assert_ok(mudsc_accum_count(&n, acc, 0));
-	ck_assert_int_eq(n, 0);
+	expect_count(acc, 0, 0);
 	/* an empty view with huge extents reads nothing and is fine */
 	f.rank = 3;
 	f.shape[0] = 0;
@@ -201,8 +207,7 @@ START_TEST(test_update_refuses_overflowing_strides)
 	f.strides = strides;
 	f.data = x + 1; /* rows (2, 4) and (1, 3) */
 	ck_assert_ok(mudsc_accum_update(acc, 0, &f));
-	ck_assert_ok(mudsc_accum_count(&n, acc, 0));
-	ck_assert_int_eq(n, 2);
+	expect_count(acc, 0, 2);
 	mudsc_accum_free(acc);
 }
 END_TEST
@@ -284,7 +289,6 @@ START_TEST(test_lead_is_bounded)
 	mudsc_accum *acc = NULL;
 	double x[20] = { 0 };
 	mudsc_features f = rows_f64(x, 5, 2);
-	int64_t n;
 
 	for (int k = 0; k < 20; k++)
 		x[k] = k * 0.5;
@@ -297,10 +301,8 @@ START_TEST(test_lead_is_bounded)
 	f.shape[0] = 1;
 	ck_assert_status(mudsc_accum_update(acc, 0, &f), MUDSC_E_STATE);
 	ck_assert_error_has("max_lead = 8");
-	ck_assert_ok(mudsc_accum_count(&n, acc, 0));
-	ck_assert_int_eq(n, 8);
-	ck_assert_ok(mudsc_accum_count(&n, acc, -1));
-	ck_assert_int_eq(n, 0);
+	expect_count(acc, 0, 8);
+	expect_count(acc, -1, 0);
 	mudsc_accum_free(acc);
 }
 END_TEST
@@ -311,7 +313,6 @@ START_TEST(test_nonfinite_is_an_error_by_default)
 	float x[6] = { 1, 2, 3, 4, 5, INFINITY };
 	mudsc_features f = { .dtype = MUDSC_DTYPE_F32, .rank = 2, .shape = { 2, 3 },
 	                     .feature_axis = 1, .data = x };
-	int64_t n;
 
 	ck_assert_status(mudsc_accum_update(acc, 1, &f), MUDSC_E_NUMERIC);
 	ck_assert_error_has("model 1, chunk 0");
@@ -322,8 +323,7 @@ START_TEST(test_nonfinite_is_an_error_by_default)
 	ck_assert_status(mudsc_accum_update(acc, 1, &f), MUDSC_E_NUMERIC);
 	ck_assert_error_has("model 1, chunk 1");
 	ck_assert_error_has("(0, 1)");
-	ck_assert_ok(mudsc_accum_count(&n, acc, 1));
-	ck_assert_int_eq(n, 2);
+	expect_count(acc, 1, 2);
 	mudsc_accum_free(acc);
 }
 END_TEST
@@ -474,7 +474,6 @@ START_TEST(test_large_values_are_refused_where_they_arrive)
 	mudsc_features f = column_f32(big, 3);
 	void *buf = NULL;
 	size_t len = 0;
-	int64_t n = -1;
 
 	f.shape[1] = 2;
 	ck_assert_ok(mudsc_accum_update(acc, 1, (f.data = ok, &f)));
@@ -486,10 +485,8 @@ START_TEST(test_large_values_are_refused_where_they_arrive)
 	ck_assert_status(mudsc_accum_update(acc, 0, &f), MUDSC_E_NUMERIC);
 	ck_assert_error_has("model 0, chunk 0: value 3e+38 at position (0, 1) (observation 0 of the "
 	                    "chunk, feature 1) is 2e+38 from its shift 1e+38");
-	ck_assert_ok(mudsc_accum_count(&n, acc, 0));
-	ck_assert_int_eq(n, 0);
-	ck_assert_ok(mudsc_accum_count(&n, acc, 1));
-	ck_assert_int_eq(n, 3);
+	expect_count(acc, 0, 0);
+	expect_count(acc, 1, 3);
 	ck_assert_ok(mudsc_accum_update(acc, 0, (f.data = ok, &f)));
 	ck_assert_ok(mudsc_accum_means(mean, 4, NULL, acc));
 	ck_assert_double_eq_tol(mean[0], 7.0 / 3, 1e-6);
@@ -535,7 +532,6 @@ START_TEST(test_large_f64_values_are_refused)
 	mudsc_accum_options o = MUDSC_ACCUM_OPTIONS_INIT;
 	double x[16];
 	mudsc_features f = rows_f64(x, 8, 1);
-	int64_t n = -1;
 
 	for (int k = 0; k < 16; k++)
 		x[k] = k;
@@ -553,10 +549,8 @@ START_TEST(test_large_f64_values_are_refused)
 		ck_assert_status(mudsc_accum_update(acc, 0, &f), MUDSC_E_NUMERIC);
 		ck_assert_error_has("model 0, chunk 0: value -1e+300 at position (13, 0)");
 		ck_assert_error_has("outside the float range");
-		ck_assert_ok(mudsc_accum_count(&n, acc, 0));
-		ck_assert_int_eq(n, 0);
-		ck_assert_ok(mudsc_accum_count(&n, acc, -1));
-		ck_assert_int_eq(n, 0);
+		expect_count(acc, 0, 0);
+		expect_count(acc, -1, 0);
 		mudsc_accum_free(acc);
 	}
 }
