@@ -415,6 +415,133 @@ START_TEST(matchers_on_two_threads_share_models)
 }
 END_TEST
 
+/* ---- issue 11: reliability ---------------------------------------------- */
+
+/* An MLP 3-4-2 (one hidden point of width 4), model k's values from seed k. */
+enum { R_IN = 3, R_H = 4, R_OUT = 2 };
+struct small_mlp {
+	double w0[R_H][R_IN], b0[R_H], w1[R_OUT][R_H], b1[R_OUT];
+};
+
+static mudsc_model *small_model(struct small_mlp *n, uint64_t seed)
+{
+	mudsc_model *m;
+	int64_t s0[2] = {R_H, R_IN}, s1[2] = {R_OUT, R_H}, c0 = R_H, c1 = R_OUT;
+	double *p = (double *)n;
+	for (size_t i = 0; i < sizeof *n / sizeof(double); i++)
+		p[i] = lcg(&seed);
+	ck_assert_ok(mudsc_model_new(&m));
+	ck_assert_ok(mudsc_model_add(m, "layers.0.weight", MUDSC_DTYPE_F64, 2, s0, n->w0, MUDSC_BORROW));
+	ck_assert_ok(mudsc_model_add(m, "layers.0.bias", MUDSC_DTYPE_F64, 1, &c0, n->b0, MUDSC_BORROW));
+	ck_assert_ok(mudsc_model_add(m, "layers.1.weight", MUDSC_DTYPE_F64, 2, s1, n->w1, MUDSC_BORROW));
+	ck_assert_ok(mudsc_model_add(m, "layers.1.bias", MUDSC_DTYPE_F64, 1, &c1, n->b1, MUDSC_BORROW));
+	return m;
+}
+
+static mudsc_graph *small_graph(void)
+{
+	mudsc_graph *g;
+	int64_t hidden[1] = {R_H};
+	mudsc_mlp_options o = MUDSC_MLP_OPTIONS_INIT;
+	o.n_hidden = 1;
+	o.hidden = hidden;
+	ck_assert_ok(mudsc_graph_build_mlp(&g, &o));
+	return g;
+}
+
+/* tensor `name` of m, element k */
+static double at(const mudsc_model *m, const char *name, size_t k)
+{
+	mudsc_tensor t;
+	ck_assert_ok(mudsc_model_find(&t, m, name));
+	ck_assert_uint_gt(t.nbytes / 8, k);
+	return ((const double *)t.data)[k];
+}
+
+/* Expected tensors when all N*C units collapse into C' = 1: the OUT axis
+ * takes the mean of the members (Mhat = 1/4 per unit of a model, weights
+ * 1/2), the IN axis their sum (U = 1); `only` >= 0: model only's T' alone. */
+static void check_collapsed(const mudsc_model *got, const struct small_mlp *n, int only)
+{
+	double tol = 1e-14;
+	int64_t shape_w0, shape_w1;
+	mudsc_tensor t;
+
+	ck_assert_ok(mudsc_model_find(&t, got, "layers.0.weight"));
+	shape_w0 = t.shape[0];
+	ck_assert_ok(mudsc_model_find(&t, got, "layers.1.weight"));
+	shape_w1 = t.shape[1];
+	ck_assert_int_eq(shape_w0, 1);
+	ck_assert_int_eq(shape_w1, 1);
+	for (int k = 0; k < R_IN; k++) {
+		double e = 0.0;
+		for (int i = 0; i < 2; i++)
+			for (int u = 0; u < R_H; u++)
+				if (only < 0 || only == i)
+					e += n[i].w0[u][k] / (only < 0 ? 2.0 * R_H : (double)R_H);
+		ck_assert_double_eq_tol(at(got, "layers.0.weight", (size_t)k), e, tol);
+	}
+	{
+		double e = 0.0;
+		for (int i = 0; i < 2; i++)
+			for (int u = 0; u < R_H; u++)
+				if (only < 0 || only == i)
+					e += n[i].b0[u] / (only < 0 ? 2.0 * R_H : (double)R_H);
+		ck_assert_double_eq_tol(at(got, "layers.0.bias", 0), e, tol);
+	}
+	for (int r = 0; r < R_OUT; r++) {
+		double e = 0.0, eb = 0.0;
+		for (int i = 0; i < 2; i++) {
+			if (only >= 0 && only != i)
+				continue;
+			for (int u = 0; u < R_H; u++)
+				e += n[i].w1[r][u] / (only < 0 ? 2.0 : 1.0);
+			eb += n[i].b1[r] / (only < 0 ? 2.0 : 1.0);
+		}
+		ck_assert_double_eq_tol(at(got, "layers.1.weight", (size_t)r), e, tol);
+		ck_assert_double_eq_tol(at(got, "layers.1.bias", (size_t)r), eb, tol);
+	}
+}
+
+/* Defect 1: zip with C > N*C' (C = 4, N = 2, zip_r = 0.8: C' = 1) wrote C
+ * merge scales into a buffer of N*C' (ASan: heap-buffer-overflow in
+ * mudsc__corr_scales from mudsc_matcher_merge). */
+START_TEST(zip_narrower_than_a_model_merges)
+{
+	struct small_mlp n[2];
+	mudsc_model *models[2], *merged, *t;
+	const mudsc_model *shared[2];
+	mudsc_graph *g = small_graph();
+	mudsc_matcher_options o = MUDSC_MATCHER_OPTIONS_INIT;
+	mudsc_matcher *m;
+	int64_t width, assign[2 * R_H];
+
+	for (int i = 0; i < 2; i++)
+		shared[i] = models[i] = small_model(&n[i], 7 + (uint64_t)i);
+	o.method = MUDSC_METHOD_ZIP;
+	o.zip_r = 0.8;
+	ck_assert_ok(mudsc_matcher_new(&m, g, shared, 2, &o));
+	ck_assert_ok(mudsc_matcher_run(m));
+	ck_assert_ok(mudsc_matcher_point_result(&width, NULL, m, 0));
+	ck_assert_int_eq(width, 1);
+	ck_assert_ok(mudsc_matcher_assignment(assign, 2 * R_H, NULL, m, 0));
+	for (int u = 0; u < 2 * R_H; u++)
+		ck_assert_int_eq(assign[u], 0);
+	ck_assert_ok(mudsc_matcher_merge(&merged, m, NULL));
+	check_collapsed(merged, n, -1);
+	mudsc_model_free(merged);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_ok(mudsc_matcher_transform(&t, m, i));
+		check_collapsed(t, n, i);
+		mudsc_model_free(t);
+	}
+	mudsc_matcher_free(m);
+	for (int i = 0; i < 2; i++)
+		mudsc_model_free(models[i]);
+	mudsc_graph_free(g);
+}
+END_TEST
+
 Suite *suite_matcher(void)
 {
 	Suite *s = suite_create("matcher");
@@ -424,6 +551,9 @@ Suite *suite_matcher(void)
 	tcase_add_test(tc, log_messages_tell_the_host);
 	tcase_add_test(tc, log_advises_reestimation_after_merge);
 	tcase_add_test(tc, matchers_on_two_threads_share_models);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("reliability");
+	tcase_add_test(tc, zip_narrower_than_a_model_merges);
 	suite_add_tcase(s, tc);
 	return s;
 }
