@@ -542,6 +542,30 @@ START_TEST(zip_narrower_than_a_model_merges)
 }
 END_TEST
 
+/* Defect 11a: a point with no bindings is refused by mudsc_matcher_new,
+ * naming the point (it used to be accepted and fail only at run()). */
+START_TEST(point_without_bindings_refused_at_new)
+{
+	struct small_mlp n[2];
+	mudsc_model *models[2];
+	const mudsc_model *shared[2];
+	mudsc_graph *g = small_graph();
+	mudsc_matcher *m = (mudsc_matcher *)&n; /* must stay untouched */
+	mudsc_matcher *const before = m;
+
+	for (int i = 0; i < 2; i++)
+		shared[i] = models[i] = small_model(&n[i], 7 + (uint64_t)i);
+	ck_assert_ok(mudsc_graph_add_point(NULL, g, "lonely", 3, 1));
+	ck_assert_status(mudsc_matcher_new(&m, g, shared, 2, NULL), MUDSC_E_INVALID);
+	ck_assert_error_has("mudsc_matcher_new: point 'lonely'");
+	ck_assert_error_has("no bindings");
+	ck_assert_ptr_eq(m, before);
+	for (int i = 0; i < 2; i++)
+		mudsc_model_free(models[i]);
+	mudsc_graph_free(g);
+}
+END_TEST
+
 Suite *suite_matcher(void)
 {
 	Suite *s = suite_create("matcher");
@@ -554,6 +578,7 @@ Suite *suite_matcher(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("reliability");
 	tcase_add_test(tc, zip_narrower_than_a_model_merges);
+	tcase_add_test(tc, point_without_bindings_refused_at_new);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -120,7 +120,8 @@ MUDSC_API mudsc_status mudsc_matcher_options_init(mudsc_matcher_options *opts);
  * yet frozen is frozen (as by mudsc_model_freeze; the flag is atomic, so
  * matchers created on several threads may share models).  Graph and models
  * must outlive the matcher unchanged.  opts may be NULL for the defaults;
- * out-of-range options give MUDSC_E_INVALID naming the field.
+ * out-of-range options give MUDSC_E_INVALID naming the field.  A point with
+ * no binding is MUDSC_E_INVALID naming the point.
  */
 MUDSC_API mudsc_status mudsc_matcher_new(mudsc_matcher **out, const mudsc_graph *graph,
                                          const mudsc_model *const *models, int32_t n_models,

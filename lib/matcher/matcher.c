@@ -76,6 +76,24 @@ MUDSC_API void mudsc_matcher_free(mudsc_matcher *m)
 	free(m);
 }
 
+/* Every point has a binding: a point without one has nothing to match by
+ * and nothing to merge (issue 11, defect 11a: refused here, not at run()). */
+static mudsc_status check_points_bound(const mudsc_graph *graph)
+{
+	for (size_t p = 0; p < mudsc_graph_point_count(graph); p++) {
+		mudsc_point_info info;
+		mudsc_status st = mudsc_graph_point_at(&info, graph, p);
+		if (st != MUDSC_OK)
+			return st;
+		if (info.binding_count == 0)
+			return mudsc__err(MUDSC_E_INVALID,
+			                 "mudsc_matcher_new: point '%s' (index %zu) of argument 'graph' has "
+			                 "no bindings: bind a tensor axis to it or remove it",
+			                 info.name, p);
+	}
+	return MUDSC_OK;
+}
+
 MUDSC_API mudsc_status mudsc_matcher_new(mudsc_matcher **out, const mudsc_graph *graph,
                                          const mudsc_model *const *models, int32_t n_models,
                                          const mudsc_matcher_options *opts)
@@ -95,7 +113,7 @@ MUDSC_API mudsc_status mudsc_matcher_new(mudsc_matcher **out, const mudsc_graph 
 			return mudsc__err(MUDSC_E_INVALID, "mudsc_matcher_new: models[%d] is NULL", (int)i);
 	if ((st = mudsc__options_read(&o, opts, MUDSC__OPTIONS_MATCHER, "mudsc_matcher_new")) !=
 	        MUDSC_OK ||
-	    (st = check_options(&o)) != MUDSC_OK)
+	    (st = check_options(&o)) != MUDSC_OK || (st = check_points_bound(graph)) != MUDSC_OK)
 		return st;
 	m = mudsc__calloc(1, sizeof *m, "mudsc_matcher");
 	if (m == NULL)
