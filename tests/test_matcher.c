@@ -2,6 +2,8 @@
  * the network (align and zip), the permutation is recovered, and every bad
  * input has its status; run under valgrind for leaks on all paths. */
 #include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -566,6 +568,128 @@ START_TEST(point_without_bindings_refused_at_new)
 }
 END_TEST
 
+/* Defect 8: a point of width 20000 with N = 2 (S_w alone: 40000^2 doubles,
+ * 12.8 GB) is refused by mudsc_matcher_new under the default budget, at
+ * once and naming the figure, the budget and the option; an older caller's
+ * struct (without max_memory) gets the default; 0 means no limit. */
+START_TEST(memory_budget_refuses_at_new)
+{
+	enum { W = 20000 };
+	static double w0[2][W], b0[2][W], w1[2][W], b1[2][1];
+	mudsc_model *models[2];
+	const mudsc_model *shared[2];
+	mudsc_graph *g;
+	mudsc_matcher *m = NULL;
+	mudsc_matcher_options o = MUDSC_MATCHER_OPTIONS_INIT;
+	int64_t hidden[1] = {W}, s0[2] = {W, 1}, s1[2] = {1, W}, c0 = W, c1 = 1;
+	mudsc_mlp_options mo = MUDSC_MLP_OPTIONS_INIT;
+	uint64_t seed = 3;
+
+	mo.n_hidden = 1;
+	mo.hidden = hidden;
+	ck_assert_ok(mudsc_graph_build_mlp(&g, &mo));
+	for (int i = 0; i < 2; i++) {
+		for (int k = 0; k < W; k++) {
+			w0[i][k] = lcg(&seed);
+			b0[i][k] = lcg(&seed);
+			w1[i][k] = lcg(&seed);
+		}
+		ck_assert_ok(mudsc_model_new(&models[i]));
+		ck_assert_ok(mudsc_model_add(models[i], "layers.0.weight", MUDSC_DTYPE_F64, 2, s0, w0[i], MUDSC_BORROW));
+		ck_assert_ok(mudsc_model_add(models[i], "layers.0.bias", MUDSC_DTYPE_F64, 1, &c0, b0[i], MUDSC_BORROW));
+		ck_assert_ok(mudsc_model_add(models[i], "layers.1.weight", MUDSC_DTYPE_F64, 2, s1, w1[i], MUDSC_BORROW));
+		ck_assert_ok(mudsc_model_add(models[i], "layers.1.bias", MUDSC_DTYPE_F64, 1, &c1, b1[i], MUDSC_BORROW));
+		shared[i] = models[i];
+	}
+	ck_assert_int_eq(o.max_memory, MUDSC_MATCHER_MAX_MEMORY_DEFAULT);
+	for (int method = 0; method < 2; method++) {
+		o.method = method;
+		ck_assert_status(mudsc_matcher_new(&m, g, shared, 2, &o), MUDSC_E_NOMEM);
+		ck_assert_ptr_null(m);
+		ck_assert_error_has("mudsc_matcher_new: mudsc_matcher_run() would allocate about");
+		ck_assert_error_has("'layers.0' has N*C = 40000 units, one N*C x N*C matrix is 12.8 GB");
+		ck_assert_error_has("options.max_memory = 8589934592 bytes");
+		ck_assert_error_has("'max_memory'");
+	}
+	/* NULL options and an older caller's struct: the default budget */
+	ck_assert_status(mudsc_matcher_new(&m, g, shared, 2, NULL), MUDSC_E_NOMEM);
+	{
+		/* exactly the bytes of 0.2.0's first struct (through progress_user) */
+		size_t first = offsetof(mudsc_matcher_options, max_memory);
+		unsigned char *old = malloc(first);
+		o.size = first;
+		memcpy(old, &o, first);
+		o.size = sizeof o;
+		ck_assert_status(mudsc_matcher_new(&m, g, shared, 2, (const void *)old), MUDSC_E_NOMEM);
+		free(old);
+	}
+	o.max_memory = -1;
+	ck_assert_status(mudsc_matcher_new(&m, g, shared, 2, &o), MUDSC_E_INVALID);
+	ck_assert_error_has("'max_memory'");
+	o.max_memory = 0; /* no limit: accepted (and not run here) */
+	ck_assert_ok(mudsc_matcher_new(&m, g, shared, 2, &o));
+	mudsc_matcher_free(m);
+	for (int i = 0; i < 2; i++)
+		mudsc_model_free(models[i]);
+	mudsc_graph_free(g);
+}
+END_TEST
+
+/* The budget is a threshold: the smallest budget new() accepts also lets
+ * run() and merge() succeed, and activations, which need more (their
+ * copies and S), are then refused by set_activation_similarity before
+ * anything is copied. */
+START_TEST(memory_budget_threshold_and_activations)
+{
+	struct small_mlp n[2];
+	mudsc_model *models[2], *merged;
+	const mudsc_model *shared[2];
+	mudsc_graph *g = small_graph();
+	mudsc_matcher_options o = MUDSC_MATCHER_OPTIONS_INIT;
+	mudsc_matcher *m;
+	int64_t lo = 1, hi = 1 << 30;
+	double S[(2 * R_H) * (2 * R_H)] = {0};
+
+	for (int i = 0; i < 2; i++)
+		shared[i] = models[i] = small_model(&n[i], 11 + (uint64_t)i);
+	for (int k = 0; k < 2 * R_H; k++)
+		S[k * 2 * R_H + k] = 1.0;
+	o.threads = 1;
+	o.max_memory = lo;
+	ck_assert_status(mudsc_matcher_new(&m, g, shared, 2, &o), MUDSC_E_NOMEM);
+	while (hi - lo > 1) { /* lo refused, hi accepted */
+		o.max_memory = lo + (hi - lo) / 2;
+		mudsc_status st = mudsc_matcher_new(&m, g, shared, 2, &o);
+		ck_assert(st == MUDSC_OK || st == MUDSC_E_NOMEM);
+		if (st == MUDSC_OK) {
+			mudsc_matcher_free(m);
+			hi = o.max_memory;
+		} else {
+			lo = o.max_memory;
+		}
+	}
+	ck_assert_int_gt(hi, 1000);
+	ck_assert_int_lt(hi, 1 << 20);
+	o.max_memory = hi;
+	ck_assert_ok(mudsc_matcher_new(&m, g, shared, 2, &o));
+	ck_assert_ok(mudsc_matcher_run(m));
+	ck_assert_ok(mudsc_matcher_merge(&merged, m, NULL));
+	mudsc_model_free(merged);
+	ck_assert_status(mudsc_matcher_set_activation_similarity(m, 0, S, sizeof S / sizeof *S),
+	                 MUDSC_E_NOMEM);
+	ck_assert_error_has("mudsc_matcher_set_activation_similarity: mudsc_matcher_run() with "
+	                    "activations would allocate");
+	mudsc_matcher_free(m);
+	o.max_memory = 0;
+	ck_assert_ok(mudsc_matcher_new(&m, g, shared, 2, &o));
+	ck_assert_ok(mudsc_matcher_set_activation_similarity(m, 0, S, sizeof S / sizeof *S));
+	mudsc_matcher_free(m);
+	for (int i = 0; i < 2; i++)
+		mudsc_model_free(models[i]);
+	mudsc_graph_free(g);
+}
+END_TEST
+
 Suite *suite_matcher(void)
 {
 	Suite *s = suite_create("matcher");
@@ -579,6 +703,8 @@ Suite *suite_matcher(void)
 	tc = tcase_create("reliability");
 	tcase_add_test(tc, zip_narrower_than_a_model_merges);
 	tcase_add_test(tc, point_without_bindings_refused_at_new);
+	tcase_add_test(tc, memory_budget_refuses_at_new);
+	tcase_add_test(tc, memory_budget_threshold_and_activations);
 	suite_add_tcase(s, tc);
 	return s;
 }
