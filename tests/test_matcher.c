@@ -425,30 +425,56 @@ struct small_mlp {
 	double w0[R_H][R_IN], b0[R_H], w1[R_OUT][R_H], b1[R_OUT];
 };
 
-static mudsc_model *small_model(struct small_mlp *n, uint64_t seed)
+/* A model of an MLP in-h-out with one hidden layer: borrowed f64 tensors. */
+static mudsc_model *mlp1_model(int64_t in, int64_t h, int64_t out, const double *w0,
+                               const double *b0, const double *w1, const double *b1)
 {
 	mudsc_model *m;
-	int64_t s0[2] = {R_H, R_IN}, s1[2] = {R_OUT, R_H}, c0 = R_H, c1 = R_OUT;
-	double *p = (double *)n;
-	for (size_t i = 0; i < sizeof *n / sizeof(double); i++)
-		p[i] = lcg(&seed);
+	int64_t s0[2] = {h, in}, s1[2] = {out, h};
 	ck_assert_ok(mudsc_model_new(&m));
-	ck_assert_ok(mudsc_model_add(m, "layers.0.weight", MUDSC_DTYPE_F64, 2, s0, n->w0, MUDSC_BORROW));
-	ck_assert_ok(mudsc_model_add(m, "layers.0.bias", MUDSC_DTYPE_F64, 1, &c0, n->b0, MUDSC_BORROW));
-	ck_assert_ok(mudsc_model_add(m, "layers.1.weight", MUDSC_DTYPE_F64, 2, s1, n->w1, MUDSC_BORROW));
-	ck_assert_ok(mudsc_model_add(m, "layers.1.bias", MUDSC_DTYPE_F64, 1, &c1, n->b1, MUDSC_BORROW));
+	ck_assert_ok(mudsc_model_add(m, "layers.0.weight", MUDSC_DTYPE_F64, 2, s0, w0, MUDSC_BORROW));
+	ck_assert_ok(mudsc_model_add(m, "layers.0.bias", MUDSC_DTYPE_F64, 1, &h, b0, MUDSC_BORROW));
+	ck_assert_ok(mudsc_model_add(m, "layers.1.weight", MUDSC_DTYPE_F64, 2, s1, w1, MUDSC_BORROW));
+	ck_assert_ok(mudsc_model_add(m, "layers.1.bias", MUDSC_DTYPE_F64, 1, &out, b1, MUDSC_BORROW));
 	return m;
 }
 
-static mudsc_graph *small_graph(void)
+static mudsc_graph *mlp1_graph(int64_t h)
 {
 	mudsc_graph *g;
-	int64_t hidden[1] = {R_H};
 	mudsc_mlp_options o = MUDSC_MLP_OPTIONS_INIT;
 	o.n_hidden = 1;
-	o.hidden = hidden;
+	o.hidden = &h;
 	ck_assert_ok(mudsc_graph_build_mlp(&g, &o));
 	return g;
+}
+
+/* Two MLPs 3-4-2 (model i's values from seed + i) and their graph. */
+struct small_pair {
+	struct small_mlp n[2];
+	mudsc_model *models[2];
+	const mudsc_model *shared[2];
+	mudsc_graph *g;
+};
+
+static void small_pair_setup(struct small_pair *f, uint64_t seed)
+{
+	for (int i = 0; i < 2; i++) {
+		uint64_t s = seed + (uint64_t)i;
+		double *p = (double *)&f->n[i];
+		for (size_t k = 0; k < sizeof f->n[i] / sizeof(double); k++)
+			p[k] = lcg(&s);
+		f->shared[i] = f->models[i] = mlp1_model(R_IN, R_H, R_OUT, &f->n[i].w0[0][0],
+		                                         f->n[i].b0, &f->n[i].w1[0][0], f->n[i].b1);
+	}
+	f->g = mlp1_graph(R_H);
+}
+
+static void small_pair_teardown(struct small_pair *f)
+{
+	for (int i = 0; i < 2; i++)
+		mudsc_model_free(f->models[i]);
+	mudsc_graph_free(f->g);
 }
 
 /* tensor `name` of m, element k */
@@ -510,19 +536,16 @@ static void check_collapsed(const mudsc_model *got, const struct small_mlp *n, i
  * mudsc__corr_scales from mudsc_matcher_merge). */
 START_TEST(zip_narrower_than_a_model_merges)
 {
-	struct small_mlp n[2];
-	mudsc_model *models[2], *merged, *t;
-	const mudsc_model *shared[2];
-	mudsc_graph *g = small_graph();
+	struct small_pair f;
+	mudsc_model *merged, *t;
 	mudsc_matcher_options o = MUDSC_MATCHER_OPTIONS_INIT;
 	mudsc_matcher *m;
 	int64_t width, assign[2 * R_H];
 
-	for (int i = 0; i < 2; i++)
-		shared[i] = models[i] = small_model(&n[i], 7 + (uint64_t)i);
+	small_pair_setup(&f, 7);
 	o.method = MUDSC_METHOD_ZIP;
 	o.zip_r = 0.8;
-	ck_assert_ok(mudsc_matcher_new(&m, g, shared, 2, &o));
+	ck_assert_ok(mudsc_matcher_new(&m, f.g, f.shared, 2, &o));
 	ck_assert_ok(mudsc_matcher_run(m));
 	ck_assert_ok(mudsc_matcher_point_result(&width, NULL, m, 0));
 	ck_assert_int_eq(width, 1);
@@ -530,17 +553,15 @@ START_TEST(zip_narrower_than_a_model_merges)
 	for (int u = 0; u < 2 * R_H; u++)
 		ck_assert_int_eq(assign[u], 0);
 	ck_assert_ok(mudsc_matcher_merge(&merged, m, NULL));
-	check_collapsed(merged, n, -1);
+	check_collapsed(merged, f.n, -1);
 	mudsc_model_free(merged);
 	for (int i = 0; i < 2; i++) {
 		ck_assert_ok(mudsc_matcher_transform(&t, m, i));
-		check_collapsed(t, n, i);
+		check_collapsed(t, f.n, i);
 		mudsc_model_free(t);
 	}
 	mudsc_matcher_free(m);
-	for (int i = 0; i < 2; i++)
-		mudsc_model_free(models[i]);
-	mudsc_graph_free(g);
+	small_pair_teardown(&f);
 }
 END_TEST
 
@@ -548,23 +569,17 @@ END_TEST
  * naming the point (it used to be accepted and fail only at run()). */
 START_TEST(point_without_bindings_refused_at_new)
 {
-	struct small_mlp n[2];
-	mudsc_model *models[2];
-	const mudsc_model *shared[2];
-	mudsc_graph *g = small_graph();
-	mudsc_matcher *m = (mudsc_matcher *)&n; /* must stay untouched */
+	struct small_pair f;
+	mudsc_matcher *m = (mudsc_matcher *)&f; /* must stay untouched */
 	mudsc_matcher *const before = m;
 
-	for (int i = 0; i < 2; i++)
-		shared[i] = models[i] = small_model(&n[i], 7 + (uint64_t)i);
-	ck_assert_ok(mudsc_graph_add_point(NULL, g, "lonely", 3, 1));
-	ck_assert_status(mudsc_matcher_new(&m, g, shared, 2, NULL), MUDSC_E_INVALID);
+	small_pair_setup(&f, 7);
+	ck_assert_ok(mudsc_graph_add_point(NULL, f.g, "lonely", 3, 1));
+	ck_assert_status(mudsc_matcher_new(&m, f.g, f.shared, 2, NULL), MUDSC_E_INVALID);
 	ck_assert_error_has("mudsc_matcher_new: point 'lonely'");
 	ck_assert_error_has("no bindings");
 	ck_assert_ptr_eq(m, before);
-	for (int i = 0; i < 2; i++)
-		mudsc_model_free(models[i]);
-	mudsc_graph_free(g);
+	small_pair_teardown(&f);
 }
 END_TEST
 
@@ -578,28 +593,18 @@ START_TEST(memory_budget_refuses_at_new)
 	static double w0[2][W], b0[2][W], w1[2][W], b1[2][1];
 	mudsc_model *models[2];
 	const mudsc_model *shared[2];
-	mudsc_graph *g;
+	mudsc_graph *g = mlp1_graph(W);
 	mudsc_matcher *m = NULL;
 	mudsc_matcher_options o = MUDSC_MATCHER_OPTIONS_INIT;
-	int64_t hidden[1] = {W}, s0[2] = {W, 1}, s1[2] = {1, W}, c0 = W, c1 = 1;
-	mudsc_mlp_options mo = MUDSC_MLP_OPTIONS_INIT;
 	uint64_t seed = 3;
 
-	mo.n_hidden = 1;
-	mo.hidden = hidden;
-	ck_assert_ok(mudsc_graph_build_mlp(&g, &mo));
 	for (int i = 0; i < 2; i++) {
 		for (int k = 0; k < W; k++) {
 			w0[i][k] = lcg(&seed);
 			b0[i][k] = lcg(&seed);
 			w1[i][k] = lcg(&seed);
 		}
-		ck_assert_ok(mudsc_model_new(&models[i]));
-		ck_assert_ok(mudsc_model_add(models[i], "layers.0.weight", MUDSC_DTYPE_F64, 2, s0, w0[i], MUDSC_BORROW));
-		ck_assert_ok(mudsc_model_add(models[i], "layers.0.bias", MUDSC_DTYPE_F64, 1, &c0, b0[i], MUDSC_BORROW));
-		ck_assert_ok(mudsc_model_add(models[i], "layers.1.weight", MUDSC_DTYPE_F64, 2, s1, w1[i], MUDSC_BORROW));
-		ck_assert_ok(mudsc_model_add(models[i], "layers.1.bias", MUDSC_DTYPE_F64, 1, &c1, b1[i], MUDSC_BORROW));
-		shared[i] = models[i];
+		shared[i] = models[i] = mlp1_model(1, W, 1, w0[i], b0[i], w1[i], b1[i]);
 	}
 	ck_assert_int_eq(o.max_memory, MUDSC_MATCHER_MAX_MEMORY_DEFAULT);
 	for (int method = 0; method < 2; method++) {
@@ -641,25 +646,22 @@ END_TEST
  * anything is copied. */
 START_TEST(memory_budget_threshold_and_activations)
 {
-	struct small_mlp n[2];
-	mudsc_model *models[2], *merged;
-	const mudsc_model *shared[2];
-	mudsc_graph *g = small_graph();
+	struct small_pair f;
+	mudsc_model *merged;
 	mudsc_matcher_options o = MUDSC_MATCHER_OPTIONS_INIT;
 	mudsc_matcher *m;
 	int64_t lo = 1, hi = 1 << 30;
 	double S[(2 * R_H) * (2 * R_H)] = {0};
 
-	for (int i = 0; i < 2; i++)
-		shared[i] = models[i] = small_model(&n[i], 11 + (uint64_t)i);
+	small_pair_setup(&f, 11);
 	for (int k = 0; k < 2 * R_H; k++)
 		S[k * 2 * R_H + k] = 1.0;
 	o.threads = 1;
 	o.max_memory = lo;
-	ck_assert_status(mudsc_matcher_new(&m, g, shared, 2, &o), MUDSC_E_NOMEM);
+	ck_assert_status(mudsc_matcher_new(&m, f.g, f.shared, 2, &o), MUDSC_E_NOMEM);
 	while (hi - lo > 1) { /* lo refused, hi accepted */
 		o.max_memory = lo + (hi - lo) / 2;
-		mudsc_status st = mudsc_matcher_new(&m, g, shared, 2, &o);
+		mudsc_status st = mudsc_matcher_new(&m, f.g, f.shared, 2, &o);
 		ck_assert(st == MUDSC_OK || st == MUDSC_E_NOMEM);
 		if (st == MUDSC_OK) {
 			mudsc_matcher_free(m);
@@ -671,7 +673,7 @@ START_TEST(memory_budget_threshold_and_activations)
 	ck_assert_int_gt(hi, 1000);
 	ck_assert_int_lt(hi, 1 << 20);
 	o.max_memory = hi;
-	ck_assert_ok(mudsc_matcher_new(&m, g, shared, 2, &o));
+	ck_assert_ok(mudsc_matcher_new(&m, f.g, f.shared, 2, &o));
 	ck_assert_ok(mudsc_matcher_run(m));
 	ck_assert_ok(mudsc_matcher_merge(&merged, m, NULL));
 	mudsc_model_free(merged);
@@ -681,12 +683,10 @@ START_TEST(memory_budget_threshold_and_activations)
 	                    "activations would allocate");
 	mudsc_matcher_free(m);
 	o.max_memory = 0;
-	ck_assert_ok(mudsc_matcher_new(&m, g, shared, 2, &o));
+	ck_assert_ok(mudsc_matcher_new(&m, f.g, f.shared, 2, &o));
 	ck_assert_ok(mudsc_matcher_set_activation_similarity(m, 0, S, sizeof S / sizeof *S));
 	mudsc_matcher_free(m);
-	for (int i = 0; i < 2; i++)
-		mudsc_model_free(models[i]);
-	mudsc_graph_free(g);
+	small_pair_teardown(&f);
 }
 END_TEST
 
