@@ -11,6 +11,7 @@
 #    with PYTHONPATH naming only the installed folder and no MUDSC_LIBRARY,
 #    loading the installed library.
 #
+# $CC (default cc) compiles the downstream program: the build's compiler.
 # Usage: check_install.sh BUILD_DIR SOURCE_FILE EXTRA_CFLAGS \
 #            [PYTHON PACKAGE_DIR SOURCE_PACKAGE VERSION MUST_BE_SEARCHED]
 # PACKAGE_DIR is where meson installs the package (without DESTDIR);
@@ -69,12 +70,12 @@ if [ "$listed" != "$needed" ]; then
 fi
 
 # shellcheck disable=SC2086,SC2046
-cc -std=c11 -Wall -Werror $extra -o "$root/downstream" "$src" $(pc --cflags --libs)
+"${CC:-cc}" -std=c11 -Wall -Werror $extra -o "$root/downstream" "$src" $(pc --cflags --libs)
 LD_LIBRARY_PATH="$libdir" "$root/downstream"
 # The same program against the archive: -l:libmudsc.a, then every other flag.
 static_flags=$(echo "$static" | sed 's/-lmudsc\b/-l:libmudsc.a/')
 # shellcheck disable=SC2086
-cc -std=c11 -Wall -Werror $extra -o "$root/downstream-static" "$src" $cflags $static_flags
+"${CC:-cc}" -std=c11 -Wall -Werror $extra -o "$root/downstream-static" "$src" $cflags $static_flags
 "$root/downstream-static"
 if readelf -d "$root/downstream-static" | grep -q 'NEEDED.*libmudsc'; then
 	fail "the static downstream program still needs libmudsc.so"

@@ -2,6 +2,8 @@
  * the network (align and zip), the permutation is recovered, and every bad
  * input has its status; run under valgrind for leaks on all paths. */
 #include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -415,6 +417,279 @@ START_TEST(matchers_on_two_threads_share_models)
 }
 END_TEST
 
+/* ---- issue 11: reliability ---------------------------------------------- */
+
+/* An MLP 3-4-2 (one hidden point of width 4), model k's values from seed k. */
+enum { R_IN = 3, R_H = 4, R_OUT = 2 };
+struct small_mlp {
+	double w0[R_H][R_IN], b0[R_H], w1[R_OUT][R_H], b1[R_OUT];
+};
+
+/* A model of an MLP in-h-out with one hidden layer: borrowed f64 tensors. */
+static mudsc_model *mlp1_model(int64_t in, int64_t h, int64_t out, const double *w0,
+                               const double *b0, const double *w1, const double *b1)
+{
+	mudsc_model *m;
+	int64_t s0[2] = {h, in}, s1[2] = {out, h};
+	ck_assert_ok(mudsc_model_new(&m));
+	ck_assert_ok(mudsc_model_add(m, "layers.0.weight", MUDSC_DTYPE_F64, 2, s0, w0, MUDSC_BORROW));
+	ck_assert_ok(mudsc_model_add(m, "layers.0.bias", MUDSC_DTYPE_F64, 1, &h, b0, MUDSC_BORROW));
+	ck_assert_ok(mudsc_model_add(m, "layers.1.weight", MUDSC_DTYPE_F64, 2, s1, w1, MUDSC_BORROW));
+	ck_assert_ok(mudsc_model_add(m, "layers.1.bias", MUDSC_DTYPE_F64, 1, &out, b1, MUDSC_BORROW));
+	return m;
+}
+
+static mudsc_graph *mlp1_graph(int64_t h)
+{
+	mudsc_graph *g;
+	mudsc_mlp_options o = MUDSC_MLP_OPTIONS_INIT;
+	o.n_hidden = 1;
+	o.hidden = &h;
+	ck_assert_ok(mudsc_graph_build_mlp(&g, &o));
+	return g;
+}
+
+/* Two MLPs 3-4-2 (model i's values from seed + i) and their graph. */
+struct small_pair {
+	struct small_mlp n[2];
+	mudsc_model *models[2];
+	const mudsc_model *shared[2];
+	mudsc_graph *g;
+};
+
+static void small_pair_setup(struct small_pair *f, uint64_t seed)
+{
+	for (int i = 0; i < 2; i++) {
+		uint64_t s = seed + (uint64_t)i;
+		double *p = (double *)&f->n[i];
+		for (size_t k = 0; k < sizeof f->n[i] / sizeof(double); k++)
+			p[k] = lcg(&s);
+		f->shared[i] = f->models[i] = mlp1_model(R_IN, R_H, R_OUT, &f->n[i].w0[0][0],
+		                                         f->n[i].b0, &f->n[i].w1[0][0], f->n[i].b1);
+	}
+	f->g = mlp1_graph(R_H);
+}
+
+static void small_pair_teardown(struct small_pair *f)
+{
+	for (int i = 0; i < 2; i++)
+		mudsc_model_free(f->models[i]);
+	mudsc_graph_free(f->g);
+}
+
+/* tensor `name` of m, element k */
+static double at(const mudsc_model *m, const char *name, size_t k)
+{
+	mudsc_tensor t;
+	ck_assert_ok(mudsc_model_find(&t, m, name));
+	ck_assert_uint_gt(t.nbytes / 8, k);
+	return ((const double *)t.data)[k];
+}
+
+/* Expected tensors when all N*C units collapse into C' = 1: the OUT axis
+ * takes the mean of the members (Mhat = 1/4 per unit of a model, weights
+ * 1/2), the IN axis their sum (U = 1); `only` >= 0: model only's T' alone. */
+static void check_collapsed(const mudsc_model *got, const struct small_mlp *n, int only)
+{
+	double tol = 1e-14;
+	int64_t shape_w0, shape_w1;
+	mudsc_tensor t;
+
+	ck_assert_ok(mudsc_model_find(&t, got, "layers.0.weight"));
+	shape_w0 = t.shape[0];
+	ck_assert_ok(mudsc_model_find(&t, got, "layers.1.weight"));
+	shape_w1 = t.shape[1];
+	ck_assert_int_eq(shape_w0, 1);
+	ck_assert_int_eq(shape_w1, 1);
+	for (int k = 0; k < R_IN; k++) {
+		double e = 0.0;
+		for (int i = 0; i < 2; i++)
+			for (int u = 0; u < R_H; u++)
+				if (only < 0 || only == i)
+					e += n[i].w0[u][k] / (only < 0 ? 2.0 * R_H : (double)R_H);
+		ck_assert_double_eq_tol(at(got, "layers.0.weight", (size_t)k), e, tol);
+	}
+	{
+		double e = 0.0;
+		for (int i = 0; i < 2; i++)
+			for (int u = 0; u < R_H; u++)
+				if (only < 0 || only == i)
+					e += n[i].b0[u] / (only < 0 ? 2.0 * R_H : (double)R_H);
+		ck_assert_double_eq_tol(at(got, "layers.0.bias", 0), e, tol);
+	}
+	for (int r = 0; r < R_OUT; r++) {
+		double e = 0.0, eb = 0.0;
+		for (int i = 0; i < 2; i++) {
+			if (only >= 0 && only != i)
+				continue;
+			for (int u = 0; u < R_H; u++)
+				e += n[i].w1[r][u] / (only < 0 ? 2.0 : 1.0);
+			eb += n[i].b1[r] / (only < 0 ? 2.0 : 1.0);
+		}
+		ck_assert_double_eq_tol(at(got, "layers.1.weight", (size_t)r), e, tol);
+		ck_assert_double_eq_tol(at(got, "layers.1.bias", (size_t)r), eb, tol);
+	}
+}
+
+/* Defect 1: zip with C > N*C' (C = 4, N = 2, zip_r = 0.8: C' = 1) wrote C
+ * merge scales into a buffer of N*C' (ASan: heap-buffer-overflow in
+ * mudsc__corr_scales from mudsc_matcher_merge). */
+START_TEST(zip_narrower_than_a_model_merges)
+{
+	struct small_pair f;
+	mudsc_model *merged, *t;
+	mudsc_matcher_options o = MUDSC_MATCHER_OPTIONS_INIT;
+	mudsc_matcher *m;
+	int64_t width, assign[2 * R_H];
+
+	small_pair_setup(&f, 7);
+	o.method = MUDSC_METHOD_ZIP;
+	o.zip_r = 0.8;
+	ck_assert_ok(mudsc_matcher_new(&m, f.g, f.shared, 2, &o));
+	ck_assert_ok(mudsc_matcher_run(m));
+	ck_assert_ok(mudsc_matcher_point_result(&width, NULL, m, 0));
+	ck_assert_int_eq(width, 1);
+	ck_assert_ok(mudsc_matcher_assignment(assign, 2 * R_H, NULL, m, 0));
+	for (int u = 0; u < 2 * R_H; u++)
+		ck_assert_int_eq(assign[u], 0);
+	ck_assert_ok(mudsc_matcher_merge(&merged, m, NULL));
+	check_collapsed(merged, f.n, -1);
+	mudsc_model_free(merged);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_ok(mudsc_matcher_transform(&t, m, i));
+		check_collapsed(t, f.n, i);
+		mudsc_model_free(t);
+	}
+	mudsc_matcher_free(m);
+	small_pair_teardown(&f);
+}
+END_TEST
+
+/* Defect 11a: a point with no bindings is refused by mudsc_matcher_new,
+ * naming the point (it used to be accepted and fail only at run()). */
+START_TEST(point_without_bindings_refused_at_new)
+{
+	struct small_pair f;
+	mudsc_matcher *m = (mudsc_matcher *)&f; /* must stay untouched */
+	mudsc_matcher *const before = m;
+
+	small_pair_setup(&f, 7);
+	ck_assert_ok(mudsc_graph_add_point(NULL, f.g, "lonely", 3, 1));
+	ck_assert_status(mudsc_matcher_new(&m, f.g, f.shared, 2, NULL), MUDSC_E_INVALID);
+	ck_assert_error_has("mudsc_matcher_new: point 'lonely'");
+	ck_assert_error_has("no bindings");
+	ck_assert_ptr_eq(m, before);
+	small_pair_teardown(&f);
+}
+END_TEST
+
+/* Defect 8: a point of width 20000 with N = 2 (S_w alone: 40000^2 doubles,
+ * 12.8 GB) is refused by mudsc_matcher_new under the default budget, at
+ * once and naming the figure, the budget and the option; an older caller's
+ * struct (without max_memory) gets the default; 0 means no limit. */
+START_TEST(memory_budget_refuses_at_new)
+{
+	enum { W = 20000 };
+	static double w0[2][W], b0[2][W], w1[2][W], b1[2][1];
+	mudsc_model *models[2];
+	const mudsc_model *shared[2];
+	mudsc_graph *g = mlp1_graph(W);
+	mudsc_matcher *m = NULL;
+	mudsc_matcher_options o = MUDSC_MATCHER_OPTIONS_INIT;
+	uint64_t seed = 3;
+
+	for (int i = 0; i < 2; i++) {
+		for (int k = 0; k < W; k++) {
+			w0[i][k] = lcg(&seed);
+			b0[i][k] = lcg(&seed);
+			w1[i][k] = lcg(&seed);
+		}
+		shared[i] = models[i] = mlp1_model(1, W, 1, w0[i], b0[i], w1[i], b1[i]);
+	}
+	ck_assert_int_eq(o.max_memory, MUDSC_MATCHER_MAX_MEMORY_DEFAULT);
+	for (int method = 0; method < 2; method++) {
+		o.method = method;
+		ck_assert_status(mudsc_matcher_new(&m, g, shared, 2, &o), MUDSC_E_NOMEM);
+		ck_assert_ptr_null(m);
+		ck_assert_error_has("mudsc_matcher_new: mudsc_matcher_run() would allocate about");
+		ck_assert_error_has("'layers.0' has N*C = 40000 units, one N*C x N*C matrix is 12.8 GB");
+		ck_assert_error_has("options.max_memory = 8589934592 bytes");
+		ck_assert_error_has("'max_memory'");
+	}
+	/* NULL options and an older caller's struct: the default budget */
+	ck_assert_status(mudsc_matcher_new(&m, g, shared, 2, NULL), MUDSC_E_NOMEM);
+	{
+		/* exactly the bytes of 0.2.0's first struct (through progress_user) */
+		size_t first = offsetof(mudsc_matcher_options, max_memory);
+		unsigned char *old = malloc(first);
+		o.size = first;
+		memcpy(old, &o, first);
+		o.size = sizeof o;
+		ck_assert_status(mudsc_matcher_new(&m, g, shared, 2, (const void *)old), MUDSC_E_NOMEM);
+		free(old);
+	}
+	o.max_memory = -1;
+	ck_assert_status(mudsc_matcher_new(&m, g, shared, 2, &o), MUDSC_E_INVALID);
+	ck_assert_error_has("'max_memory'");
+	o.max_memory = 0; /* no limit: accepted (and not run here) */
+	ck_assert_ok(mudsc_matcher_new(&m, g, shared, 2, &o));
+	mudsc_matcher_free(m);
+	for (int i = 0; i < 2; i++)
+		mudsc_model_free(models[i]);
+	mudsc_graph_free(g);
+}
+END_TEST
+
+/* The budget is a threshold: the smallest budget new() accepts also lets
+ * run() and merge() succeed, and activations, which need more (their
+ * copies and S), are then refused by set_activation_similarity before
+ * anything is copied. */
+START_TEST(memory_budget_threshold_and_activations)
+{
+	struct small_pair f;
+	mudsc_model *merged;
+	mudsc_matcher_options o = MUDSC_MATCHER_OPTIONS_INIT;
+	mudsc_matcher *m;
+	int64_t lo = 1, hi = 1 << 30;
+	double S[(2 * R_H) * (2 * R_H)] = {0};
+
+	small_pair_setup(&f, 11);
+	for (int k = 0; k < 2 * R_H; k++)
+		S[k * 2 * R_H + k] = 1.0;
+	o.threads = 1;
+	o.max_memory = lo;
+	ck_assert_status(mudsc_matcher_new(&m, f.g, f.shared, 2, &o), MUDSC_E_NOMEM);
+	while (hi - lo > 1) { /* lo refused, hi accepted */
+		o.max_memory = lo + (hi - lo) / 2;
+		mudsc_status st = mudsc_matcher_new(&m, f.g, f.shared, 2, &o);
+		ck_assert(st == MUDSC_OK || st == MUDSC_E_NOMEM);
+		if (st == MUDSC_OK) {
+			mudsc_matcher_free(m);
+			hi = o.max_memory;
+		} else {
+			lo = o.max_memory;
+		}
+	}
+	ck_assert_int_gt(hi, 1000);
+	ck_assert_int_lt(hi, 1 << 20);
+	o.max_memory = hi;
+	ck_assert_ok(mudsc_matcher_new(&m, f.g, f.shared, 2, &o));
+	ck_assert_ok(mudsc_matcher_run(m));
+	ck_assert_ok(mudsc_matcher_merge(&merged, m, NULL));
+	mudsc_model_free(merged);
+	ck_assert_status(mudsc_matcher_set_activation_similarity(m, 0, S, sizeof S / sizeof *S),
+	                 MUDSC_E_NOMEM);
+	ck_assert_error_has("mudsc_matcher_set_activation_similarity: mudsc_matcher_run() with "
+	                    "activations would allocate");
+	mudsc_matcher_free(m);
+	o.max_memory = 0;
+	ck_assert_ok(mudsc_matcher_new(&m, f.g, f.shared, 2, &o));
+	ck_assert_ok(mudsc_matcher_set_activation_similarity(m, 0, S, sizeof S / sizeof *S));
+	mudsc_matcher_free(m);
+	small_pair_teardown(&f);
+}
+END_TEST
+
 Suite *suite_matcher(void)
 {
 	Suite *s = suite_create("matcher");
@@ -424,6 +699,12 @@ Suite *suite_matcher(void)
 	tcase_add_test(tc, log_messages_tell_the_host);
 	tcase_add_test(tc, log_advises_reestimation_after_merge);
 	tcase_add_test(tc, matchers_on_two_threads_share_models);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("reliability");
+	tcase_add_test(tc, zip_narrower_than_a_model_merges);
+	tcase_add_test(tc, point_without_bindings_refused_at_new);
+	tcase_add_test(tc, memory_budget_refuses_at_new);
+	tcase_add_test(tc, memory_budget_threshold_and_activations);
 	suite_add_tcase(s, tc);
 	return s;
 }

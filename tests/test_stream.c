@@ -386,6 +386,51 @@ START_TEST(test_lead_buffer_across_models)
 }
 END_TEST
 
+/* Issue 11, defect 10: the buffer grows with the lead actually taken
+ * (here from 1 row to 40, several reallocations with rows waiting in it)
+ * and a max_lead far beyond memory costs nothing until it is used. */
+START_TEST(test_lead_buffer_grows_with_use)
+{
+	for (int f64 = 0; f64 < 2; f64++) {
+		const mudsc_dtype dt = f64 ? MUDSC_DTYPE_F64 : MUDSC_DTYPE_F32;
+		mudsc__stream_config cfg = config(2, W, 4, INT64_C(1) << 40);
+		void *x[2] = { encode(0, dt), encode(1, dt) };
+		struct recorder r;
+		mudsc__stream *s = new_engine(&r, &cfg);
+		mudsc_features f;
+		int k = 0;
+
+		/* model 0 runs ahead in chunks 1, 2, 3, ... (39 rows waiting) */
+		for (int n = 1; k + n <= ROWS - 1; k += n, n++) {
+			f = rows_at(dt, x[0], k, n);
+			ck_assert_ok(mudsc__stream_update(s, 0, &f, "test"));
+		}
+		ck_assert_uint_eq(r.nrows, 0);
+		/* model 1 catches up in chunks of 7, then both finish */
+		for (int j = 0; j < k; j += 7) {
+			f = rows_at(dt, x[1], j, j + 7 <= k ? 7 : k - j);
+			ck_assert_ok(mudsc__stream_update(s, 1, &f, "test"));
+		}
+		f = rows_at(dt, x[1], k, ROWS - k);
+		ck_assert_ok(mudsc__stream_update(s, 1, &f, "test"));
+		f = rows_at(dt, x[0], k, ROWS - k);
+		ck_assert_ok(mudsc__stream_update(s, 0, &f, "test"));
+		ck_assert_ok(mudsc__stream_settle(s, "test"));
+		ck_assert_int_eq(r.f64, f64);
+		ck_assert_uint_eq(r.nrows, ROWS);
+		for (int m = 0; m < 2; m++) {
+			double sh[W];
+			first_shifts(m, m == 0 ? 1 : 7, sh);
+			for (int j = 0; j < ROWS; j++)
+				expect_obs(&r, (size_t)j, m, j, sh);
+		}
+		free_engine(s, &r);
+		free(x[0]);
+		free(x[1]);
+	}
+}
+END_TEST
+
 /* ---- non-finite values -------------------------------------------------- */
 
 START_TEST(test_nonfinite_error_consumes_nothing)
@@ -569,6 +614,20 @@ START_TEST(test_set_shift_and_done)
 		expect_obs(&r, (size_t)k + 5, 1, k, sh + W);
 	}
 	free_engine(s, &r);
+	/* a count near the limit: a broadcast view (stride 0) of 2^59
+	 * observations would overflow the count (issue 11, defect 5) */
+	s = new_engine(&r, &cfg);
+	mudsc__stream_set_done(s, INT64_MAX / 2 - 10);
+	{
+		const int64_t zero[2] = { 0, 1 };
+		f = rows_at(MUDSC_DTYPE_F32, x0, 0, 1);
+		f.shape[0] = INT64_C(1) << 59;
+		f.strides = zero;
+		ck_assert_status(mudsc__stream_update(s, 0, &f, "test"), MUDSC_E_RANGE);
+		ck_assert_error_has("test: argument 'features': 576460752303423488 observations");
+	}
+	ck_assert_int_eq(mudsc__stream_count(s, 0), INT64_MAX / 2 - 10);
+	free_engine(s, &r);
 	/* count 0: the next first chunk fixes the shifts again */
 	s = new_engine(&r, &cfg);
 	mudsc__stream_set_shift(s, 0, 99.0);
@@ -647,7 +706,8 @@ Suite *suite_stream(void)
 {
 	const TTest *tests[] = {
 		test_dtypes_and_first_chunk_shift, test_strides_and_feature_axes,
-		test_lead_buffer_across_models,    test_nonfinite_error_consumes_nothing,
+		test_lead_buffer_across_models,    test_lead_buffer_grows_with_use,
+		test_nonfinite_error_consumes_nothing,
 		test_nonfinite_zero_policy,        test_shift_off_ones_and_row_types,
 		test_set_shift_and_done,           test_block_rows_and_configuration,
 	};

@@ -25,6 +25,18 @@
  * observation, the poorest shift: a first chunk of many observations is
  * best).
  *
+ * Range (docs/algorithm.md 2.7): the sums never overflow.  An update's
+ * values must lie within the float range (|x| <= FLT_MAX ~ 3.4e38, for
+ * every dtype, F64 included) and, with float rows, within
+ * sqrt(FLT_MAX / (2 block_rows)) of their shift (2.0e17 with blocks of
+ * 4096), so that no block's float sums can overflow; a value past either
+ * bound is MUDSC_E_NUMERIC naming the model, the chunk, the position and
+ * the feature (whatever the non-finite policy), and nothing of the chunk
+ * is consumed.  (F64 rows take any spread within the float range.)  Hence
+ * every result is finite, serialize always writes bytes deserialize
+ * accepts, and deserialize and merge refuse states past the same range
+ * (|mean| past the float range, a centred sum of products past 2^990).
+ *
  * Threads: an accumulator belongs to one thread at a time; use one per
  * thread and merge them.  Its thread count is options.threads (0 = the
  * process-wide count mudsc_blas_get_threads(), read at each call).  The
@@ -98,12 +110,17 @@ typedef struct mudsc_features {
 /**
  * Create an accumulator for n_models >= 2 models of width >= 1 features.
  * options may be NULL (defaults).  Memory: 8 (NC)^2 bytes of double sums,
- * plus, allocated at the first update, a block result of (NC+1)^2 floats
- * and a row buffer of (block_rows + max_lead) x (NC + 1, padded to 16)
- * floats (doubles for both if that first update is F64), block_rows being
- * 4096 unless mudsc_accum_set_block_rows() says otherwise.  It does not grow
- * with the stream.  Free it with mudsc_accum_free().
- * Errors: MUDSC_E_INVALID (NULL out, n_models < 2, width < 1, bad options),
+ * plus, allocated at the first update, a block result of (NC+1)^2 floats,
+ * and a row buffer of (NC + 1, padded to 16) floats per row (doubles for
+ * both if that first update is F64).  The row buffer grows with use, by
+ * doubling, to the rows the models' lead actually needs, at most
+ * block_rows + max_lead rows (block_rows being 4096 unless
+ * mudsc_accum_set_block_rows() says otherwise): a large max_lead costs
+ * nothing until a model runs that far ahead.  It does not grow with the
+ * stream.  Free it with mudsc_accum_free().
+ * Errors: MUDSC_E_INVALID (NULL out, n_models < 2, width < 1, bad options,
+ * sizes that are not addressable: N*C > INT_MAX, or 8 (NC)^2 bytes of sums
+ * or the largest row buffer overflowing size_t, the message says which),
  * MUDSC_E_NOMEM.
  */
 MUDSC_API mudsc_status mudsc_accum_new(mudsc_accum **out, int32_t n_models, int64_t width,
@@ -125,15 +142,20 @@ MUDSC_API int64_t mudsc_accum_width(const mudsc_accum *accum);
  * sizes.  Observations of a model that is ahead of the slowest one are
  * buffered (at most options.max_lead of them).  The data are read during
  * the call only.  The first update of a model fixes that model's shift.
- * The first update of the accumulator allocates its row buffer (float,
- * or double if that update is F64); later updates allocate nothing.
+ * The first update of the accumulator fixes its rows' type (float, or
+ * double if that update is F64); an update allocates only when the models'
+ * lead needs more buffered rows than ever before (MUDSC_E_NOMEM then).
  * On error nothing is consumed.
  * Errors: MUDSC_E_INVALID (NULL, bad dtype), MUDSC_E_RANGE (model out of
  * [0, N)), MUDSC_E_SHAPE (rank, axis or width != C), MUDSC_E_STATE (the
  * model would be more than max_lead observations ahead), MUDSC_E_NUMERIC
  * (non-finite value with the default policy; the message names the model,
  * the chunk (the model's k-th accepted non-empty update, from 0) and the
- * position as an index of the view), MUDSC_E_NOMEM.
+ * position as an index of the view; also, under either policy, for a
+ * value outside the float range or, with float rows, farther from its
+ * shift than the block bound, see "Range" above), MUDSC_E_RANGE (the
+ * model's count would pass INT64_MAX / 2), MUDSC_E_INVALID (strides whose
+ * byte offsets overflow int64, naming features->strides[d]), MUDSC_E_NOMEM.
  */
 MUDSC_API mudsc_status mudsc_accum_update(mudsc_accum *accum, int32_t model,
                                           const mudsc_features *features);
@@ -179,7 +201,11 @@ MUDSC_API mudsc_status mudsc_accum_stddevs(double *out, size_t capacity, size_t 
  * (apart from processing its buffered complete observations).  dst and src
  * must have the same N and C (MUDSC_E_MISMATCH) and no unmatched buffered
  * observations (MUDSC_E_MISMATCH, see mudsc_accum_count()).  dst keeps its
- * options and shifts.  dst == src: MUDSC_E_INVALID.
+ * options and shifts.  dst == src: MUDSC_E_INVALID.  A union past the
+ * range the sums hold (a mean outside the float range, a centred sum of
+ * products past 2^990; see "Range") is MUDSC_E_NUMERIC naming the models
+ * and features, a count past INT64_MAX / 2 MUDSC_E_RANGE; dst is
+ * unchanged then.
  */
 MUDSC_API mudsc_status mudsc_accum_merge(mudsc_accum *dst, mudsc_accum *src);
 
@@ -205,8 +231,12 @@ MUDSC_API mudsc_status mudsc_accum_serialize(void **out_buf, size_t *out_len, mu
 /**
  * Rebuild an accumulator from mudsc_accum_serialize() bytes, with the given
  * options (NULL = defaults).  Checks size, magic, version, flags, N >= 2,
- * C >= 1, the hash, finite values and non-negative variances; any failure
- * is MUDSC_E_PARSE naming the rule.  The result accepts further updates
+ * C >= 1, the hash, finite values, non-negative variances, means within
+ * the float range (|mean| <= FLT_MAX + 2^102, which still rounds to
+ * FLT_MAX), centred sums of products within 2^990, and all values 0 when
+ * n = 0; any failure is MUDSC_E_PARSE naming the rule.  Bytes written by
+ * mudsc_accum_serialize() always pass (a mean rounded past FLT_MAX is
+ * written as FLT_MAX).  The result accepts further updates
  * and merges.
  */
 MUDSC_API mudsc_status mudsc_accum_deserialize(mudsc_accum **out, const void *buf, size_t len,

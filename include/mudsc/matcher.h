@@ -101,12 +101,34 @@ typedef struct mudsc_matcher_options {
 	                                  1e-7 (S_a from an accumulator always uses 1e-7) */
 	mudsc_progress_fn progress;  /**< may be NULL */
 	void *progress_user;         /**< passed to progress */
+	/* ---- fields appended after 0.2.0's first struct (see common.h) ---- */
+	int64_t max_memory;          /**< memory budget in bytes, >= 0; 0 = no limit; default
+	                                  MUDSC_MATCHER_MAX_MEMORY_DEFAULT (see "Memory budget") */
 } mudsc_matcher_options;
+
+/**
+ * The default memory budget, 8 GiB.  Memory budget: mudsc_matcher_new()
+ * computes, from the graph, the models and the options, how much memory
+ * the matcher's own buffers will take at their peak in mudsc_matcher_run()
+ * (weight matching) and in mudsc_matcher_merge() / _transform() (the
+ * models' own memory not counted).  The largest terms are quadratic in
+ * N*C, the stacked width of a point: S_w (and S with activations) of the
+ * widest point, zip's working copy, align's cached cross blocks
+ * ((N-1)*C^2 per point) and the activation similarities ((N*C)^2 per
+ * point).  A figure over options.max_memory is MUDSC_E_NOMEM at once, with
+ * a message giving the figure, the budget and the option; nothing is
+ * allocated.  mudsc_matcher_set_activations() and
+ * _set_activation_similarity() check the figure of a run with activations
+ * for every point the same way.  For example a point of width 20000 with
+ * N = 2 (one 40000 x 40000 matrix is 12.8 GB) is refused under the
+ * default.  0 turns the check off.
+ */
+#define MUDSC_MATCHER_MAX_MEMORY_DEFAULT ((int64_t)8 << 30)
 
 #define MUDSC_MATCHER_OPTIONS_INIT                                                              \
 	{                                                                                           \
 		sizeof(mudsc_matcher_options), MUDSC_METHOD_ALIGN, 0.5, MUDSC_SIMILARITY_CORRELATION,   \
-			0.5, 0.5, 1.0, 1, 100, 5, 0, 0, 1e-7, NULL, NULL                                    \
+			0.5, 0.5, 1.0, 1, 100, 5, 0, 0, 1e-7, NULL, NULL, MUDSC_MATCHER_MAX_MEMORY_DEFAULT  \
 	}
 
 /** Fill *opts with the defaults (opts->size included).  NULL: MUDSC_E_INVALID. */
@@ -120,7 +142,10 @@ MUDSC_API mudsc_status mudsc_matcher_options_init(mudsc_matcher_options *opts);
  * yet frozen is frozen (as by mudsc_model_freeze; the flag is atomic, so
  * matchers created on several threads may share models).  Graph and models
  * must outlive the matcher unchanged.  opts may be NULL for the defaults;
- * out-of-range options give MUDSC_E_INVALID naming the field.
+ * out-of-range options give MUDSC_E_INVALID naming the field.  A point with
+ * no binding is MUDSC_E_INVALID naming the point.  A problem whose run or
+ * merge would take more memory than options.max_memory is MUDSC_E_NOMEM
+ * (see MUDSC_MATCHER_MAX_MEMORY_DEFAULT).
  */
 MUDSC_API mudsc_status mudsc_matcher_new(mudsc_matcher **out, const mudsc_graph *graph,
                                          const mudsc_model *const *models, int32_t n_models,
@@ -134,7 +159,9 @@ MUDSC_API void mudsc_matcher_free(mudsc_matcher *matcher);
  * correlation is copied (the accumulator may be freed afterwards).  The
  * accumulator must have the matcher's number of models and the point's
  * width (MUDSC_E_MISMATCH).  Activations must be given for every point or
- * for none (checked by run()).
+ * for none (checked by run()).  MUDSC_E_NOMEM, before anything is copied,
+ * when a run with activations for every point would exceed
+ * options.max_memory.
  */
 MUDSC_API mudsc_status mudsc_matcher_set_activations(mudsc_matcher *matcher, size_t point,
                                                      mudsc_accum *accum);
@@ -142,6 +169,7 @@ MUDSC_API mudsc_status mudsc_matcher_set_activations(mudsc_matcher *matcher, siz
 /**
  * Give point `point` an activation similarity S_a computed by the host:
  * len = (N*C)^2 doubles, row-major, finite, exactly symmetric.  Copied.
+ * The memory budget is checked as by mudsc_matcher_set_activations().
  */
 MUDSC_API mudsc_status mudsc_matcher_set_activation_similarity(mudsc_matcher *matcher,
                                                                size_t point, const double *S_a,

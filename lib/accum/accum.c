@@ -7,6 +7,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,25 +56,50 @@ static void add_block(void *ctx, const mudsc__stream_block *b);
 
 static const mudsc__stream_consumer accum_consumer = { block_work_bytes, add_block };
 
+/* MUDSC_E_INVALID naming fn unless the sizes are addressable: NC within
+ * BLAS ints, the 8 (NC)^2 bytes of sums and the largest row buffer within
+ * size_t.  The message gives the size, or says that it overflows. */
+static mudsc_status check_sizes(const mudsc__stream_config *c, size_t *nc2, const char *fn)
+{
+	const int64_t nc = (int64_t)c->n_models * c->width; /* both <= INT32_MAX here */
+	size_t bytes;
+
+	if (nc > INT_MAX)
+		return mudsc__err(MUDSC_E_INVALID,
+		                 "%s: n_models = %d x width = %" PRId64 " = %" PRId64
+		                 " features, more than %d (the BLAS index limit)",
+		                 fn, (int)c->n_models, c->width, nc, INT_MAX);
+	if (!mudsc__mul_size((size_t)nc, (size_t)nc, nc2) ||
+	    !mudsc__mul_size(*nc2, sizeof(double), &bytes))
+		return mudsc__err(MUDSC_E_INVALID,
+		                 "%s: n_models = %d x width = %" PRId64 ": the sums of products need "
+		                 "8 x %" PRId64 "^2 bytes, which overflows size_t",
+		                 fn, (int)c->n_models, c->width, nc);
+	if (!mudsc__stream_fits(c))
+		return mudsc__err(MUDSC_E_INVALID,
+		                 "%s: n_models = %d x width = %" PRId64 ": a row buffer of block_rows + "
+		                 "max_lead = %" PRId64 " + %" PRId64 " rows of %" PRId64
+		                 " features overflows size_t",
+		                 fn, (int)c->n_models, c->width, c->block_rows, c->max_lead, nc);
+	return MUDSC_OK;
+}
+
 mudsc_status mudsc__accum_create(mudsc_accum **out, int32_t n_models, int64_t width,
-                                const struct mudsc__accum_config *cfg)
+                                const struct mudsc__accum_config *cfg, const char *fn)
 {
 	mudsc__stream_config c = cfg->stream;
 	mudsc_accum *acc;
-	size_t nc, nc2, bytes;
+	size_t nc, nc2 = 0;
 	mudsc_status st;
 
 	c.n_models = n_models;
 	c.width = width;
-	/* the engine's sizes (nc <= INT_MAX, the row buffer) and 8 (NC)^2 bytes of sums */
-	if (!mudsc__stream_fits(&c) ||
-	    !mudsc__mul_size((size_t)n_models * (size_t)width, (size_t)n_models * (size_t)width,
-	                    &nc2) ||
-	    !mudsc__mul_size(nc2, sizeof(double), &bytes))
-		return mudsc__err(MUDSC_E_INVALID,
-		                 "mudsc_accum_new: n_models = %d x width = %" PRId64
-		                 " (with block_rows + max_lead rows) is too large",
-		                 (int)n_models, width);
+	if (width > INT32_MAX)
+		return mudsc__err(MUDSC_E_INVALID, "%s: width = %" PRId64 ", more than %d", fn, width,
+		                 INT_MAX);
+	st = check_sizes(&c, &nc2, fn);
+	if (st != MUDSC_OK)
+		return st;
 	acc = mudsc__calloc(1, sizeof *acc, "accumulator");
 	if (acc == NULL)
 		return MUDSC_E_NOMEM;
@@ -109,7 +135,7 @@ MUDSC_API mudsc_status mudsc_accum_new(mudsc_accum **out, int32_t n_models, int6
 	st = mudsc__accum_options_check(&cfg, options, "mudsc_accum_new");
 	if (st != MUDSC_OK)
 		return st;
-	return mudsc__accum_create(out, n_models, width, &cfg);
+	return mudsc__accum_create(out, n_models, width, &cfg, "mudsc_accum_new");
 }
 
 MUDSC_API mudsc_status mudsc_accum_set_block_rows(mudsc_accum *accum, int64_t rows)

@@ -35,6 +35,23 @@ struct mudsc_accum {
 	double *prod;                /* nc * nc, upper triangle used */
 };
 
+/*
+ * What the sums hold (docs/algorithm.md 2.7): updates take values within
+ * the float range and float rows within their block bound (lib/stream), so
+ * their sums stay far below these limits; deserialize and merge, the two
+ * other ways in, refuse states past them, so that every state serializes
+ * to bytes deserialize accepts and every result is finite.
+ *   MUDSC__ACCUM_MEAN_MAX  |mean|: FLT_MAX plus a quarter of its float ulp
+ *                          (still FLT_MAX as a float, the shift)
+ *   MUDSC__ACCUM_M_MAX     |centred sum of products| = 2^990: a sum of
+ *                          products over n <= 2^62 observations of values
+ *                          within the float range is < 2^320, which the
+ *                          rounding of an entry near 2^990 absorbs, and a
+ *                          correlation entry (<= M_MAX / 1e-7) stays finite
+ */
+#define MUDSC__ACCUM_MEAN_MAX 0x1.fffffe8p+127
+#define MUDSC__ACCUM_M_MAX 0x1p+990
+
 /* Checked options: the engine's configuration (its sizes are set by
  * mudsc__accum_create()) and the accumulator's thread count. */
 struct mudsc__accum_config {
@@ -48,9 +65,9 @@ mudsc_status mudsc__accum_options_check(struct mudsc__accum_config *out,
                                        const mudsc_accum_options *in, const char *fn);
 
 /* An accumulator with zeroed statistics for n_models >= 2 x width >= 1 and
- * a checked configuration; MUDSC_E_INVALID (naming mudsc_accum_new) if its
- * sizes are too large, MUDSC_E_NOMEM. */
+ * a checked configuration; MUDSC_E_INVALID (naming fn, with the size or
+ * that it overflows size_t) if its sizes are too large, MUDSC_E_NOMEM. */
 mudsc_status mudsc__accum_create(mudsc_accum **out, int32_t n_models, int64_t width,
-                                const struct mudsc__accum_config *cfg);
+                                const struct mudsc__accum_config *cfg, const char *fn);
 
 #endif /* MUDSC_ACCUM_INTERNAL_H */

@@ -9,6 +9,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,29 +28,70 @@ static void mean_difference(const mudsc_accum *a, const mudsc_accum *b, double *
 		d[u] = (sb[u] - sa[u]) + (b->sum[u] / nb - a->sum[u] / na);
 }
 
-static void merge_into(mudsc_accum *dst, const mudsc_accum *src, double *d)
+/* The merged centred sum of products M_ab (the formula above). */
+static double merged_m2(const mudsc_accum *dst, const mudsc_accum *src, const double *d,
+                        size_t a, size_t b, double na, double nb)
+{
+	const size_t nc = dst->nc;
+	const double ma = dst->sum[a] / na, mb = src->sum[a] / nb;
+	const double mab = dst->sum[b] / na, mbb = src->sum[b] / nb;
+
+	return (dst->prod[a * nc + b] - na * ma * mab) + (src->prod[a * nc + b] - nb * mb * mbb) +
+	       d[a] * d[b] * (na * nb / (na + nb));
+}
+
+/* New S1/n of unit a relative to dst's shift: old mean offset plus d * nb / n. */
+static double merged_offset(const mudsc_accum *dst, const double *d, size_t a, double na,
+                            double nb)
+{
+	return dst->sum[a] / na + d[a] * nb / (na + nb);
+}
+
+/* MUDSC_E_NUMERIC unless every merged mean and centred sum of products is
+ * within what the sums hold (accum/accum.h): checked before anything of
+ * dst changes. */
+static mudsc_status merge_check(const mudsc_accum *dst, const mudsc_accum *src, const double *d)
+{
+	const size_t nc = dst->nc, C = (size_t)dst->width;
+	const double na = (double)mudsc__stream_done(dst->stream);
+	const double nb = (double)mudsc__stream_done(src->stream);
+	const double *shift = mudsc__stream_shifts(dst->stream);
+
+	for (size_t a = 0; a < nc; a++) {
+		const double mu = shift[a] + merged_offset(dst, d, a, na, nb);
+		if (!(fabs(mu) <= MUDSC__ACCUM_MEAN_MAX))
+			return mudsc__err(MUDSC_E_NUMERIC,
+			                 "mudsc_accum_merge: the merged mean of model %zu, feature %zu (%g) "
+			                 "is outside the float range the accumulator holds",
+			                 a / C, a % C, mu);
+		for (size_t b = a; b < nc; b++) {
+			const double m2 = merged_m2(dst, src, d, a, b, na, nb);
+			if (!(fabs(m2) <= MUDSC__ACCUM_M_MAX))
+				return mudsc__err(MUDSC_E_NUMERIC,
+				                 "mudsc_accum_merge: the merged sum of products of model %zu, "
+				                 "feature %zu and model %zu, feature %zu (%g) is larger than %g, "
+				                 "which the sums hold",
+				                 a / C, a % C, b / C, b % C, m2, MUDSC__ACCUM_M_MAX);
+		}
+	}
+	return MUDSC_OK;
+}
+
+static void merge_into(mudsc_accum *dst, const mudsc_accum *src, const double *d)
 {
 	const size_t nc = dst->nc;
 	const double na = (double)mudsc__stream_done(dst->stream);
 	const double nb = (double)mudsc__stream_done(src->stream), n = na + nb;
-	const double w = na * nb / n;
 
-	mean_difference(dst, src, d);
 	for (size_t a = 0; a < nc; a++) {
-		/* new S1/n relative to dst's shift: old mean offset plus d * nb / n */
-		const double ma = dst->sum[a] / na, mb = src->sum[a] / nb;
-		const double ra = ma + d[a] * nb / n;
-		for (size_t b = a; b < nc; b++) {
-			const double mab = dst->sum[b] / na, mbb = src->sum[b] / nb;
-			const double rb = mab + d[b] * nb / n;
-			const double m2 = (dst->prod[a * nc + b] - na * ma * mab) +
-			                  (src->prod[a * nc + b] - nb * mb * mbb) + d[a] * d[b] * w;
-			dst->prod[a * nc + b] = m2 + n * ra * rb;
-		}
+		const double ra = merged_offset(dst, d, a, na, nb);
+		for (size_t b = a; b < nc; b++)
+			dst->prod[a * nc + b] = merged_m2(dst, src, d, a, b, na, nb) +
+			                        n * ra * merged_offset(dst, d, b, na, nb);
 	}
 	/* sums after the products: the loop above reads the old ones */
 	for (size_t a = 0; a < nc; a++)
-		dst->sum[a] = n * (dst->sum[a] / na + d[a] * nb / n);
+		dst->sum[a] = n * merged_offset(dst, d, a, na, nb);
 }
 
 /* dst takes src's shifts (float values: set again unchanged) and sums. */
@@ -85,14 +128,24 @@ MUDSC_API mudsc_status mudsc_accum_merge(mudsc_accum *dst, mudsc_accum *src)
 	n_dst = mudsc__stream_done(dst->stream);
 	if (n_src == 0)
 		return MUDSC_OK;
+	if (n_src > INT64_MAX / 2 - n_dst)
+		return mudsc__err(MUDSC_E_RANGE,
+		                 "mudsc_accum_merge: %" PRId64 " + %" PRId64
+		                 " observations: the merged count would pass %" PRId64,
+		                 n_dst, n_src, INT64_MAX / 2);
 	if (n_dst == 0) {
 		copy_state(dst, src);
 	} else {
 		d = mudsc__calloc(dst->nc, sizeof *d, "merge differences");
 		if (d == NULL)
 			return MUDSC_E_NOMEM;
-		merge_into(dst, src, d);
+		mean_difference(dst, src, d);
+		st = merge_check(dst, src, d);
+		if (st == MUDSC_OK)
+			merge_into(dst, src, d);
 		free(d);
+		if (st != MUDSC_OK)
+			return st;
 	}
 	mudsc__stream_set_done(dst->stream, n_dst + n_src);
 	return MUDSC_OK;

@@ -6,6 +6,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -114,8 +115,10 @@ MUDSC_API mudsc_status mudsc_accum_serialize(void **out_buf, size_t *out_len, mu
 	put_u64(buf + 32, (uint64_t)done);
 	p = buf + ACCUM_HEADER;
 	n = done ? (double)done : 1.0;
+	/* means: the values' (within the float range) are; rounding may take
+	 * one a few ulps past it, clamping takes it back (MUDSC__ACCUM_MEAN_MAX) */
 	for (size_t u = 0; u < nc; u++, p += 8)
-		put_f64(p, done ? shift[u] + accum->sum[u] / n : 0.0);
+		put_f64(p, done ? fmin(fmax(shift[u] + accum->sum[u] / n, -FLT_MAX), FLT_MAX) : 0.0);
 	for (size_t a = 0; a < nc; a++)
 		for (size_t b = a; b < nc; b++, p += 8) {
 			double m = accum->prod[a * nc + b] - accum->sum[a] * (accum->sum[b] / n);
@@ -177,14 +180,24 @@ static mudsc_status check_header(const unsigned char *b, size_t len, int32_t *n_
 	return MUDSC_OK;
 }
 
-/* Values: finite means and products, non-negative variances. */
-static mudsc_status check_values(const unsigned char *b, size_t nc)
+/* Values: finite means and products within what the sums hold
+ * (accum/accum.h), non-negative variances, all 0 when n = 0. */
+static mudsc_status check_values(const unsigned char *b, size_t nc, int64_t count)
 {
 	const unsigned char *p = b + ACCUM_HEADER;
 
-	for (size_t u = 0; u < nc; u++, p += 8)
-		if (!isfinite(get_f64(p)))
+	for (size_t u = 0; u < nc; u++, p += 8) {
+		const double mu = get_f64(p);
+		if (!isfinite(mu))
 			return parse_error("a mean is not finite");
+		if (fabs(mu) > MUDSC__ACCUM_MEAN_MAX)
+			return mudsc__err(MUDSC_E_PARSE,
+			                 "mudsc_accum_deserialize: argument 'buf': mean %zu = %g is outside "
+			                 "the float range the accumulator holds",
+			                 u, mu);
+		if (count == 0 && mu != 0.0)
+			return parse_error("n = 0 but a mean is not 0");
+	}
 	for (size_t a = 0; a < nc; a++)
 		for (size_t c = a; c < nc; c++, p += 8) {
 			double v = get_f64(p);
@@ -192,6 +205,13 @@ static mudsc_status check_values(const unsigned char *b, size_t nc)
 				return parse_error("a sum of products is not finite");
 			if (a == c && v < 0.0)
 				return parse_error("a variance is negative");
+			if (fabs(v) > MUDSC__ACCUM_M_MAX)
+				return mudsc__err(MUDSC_E_PARSE,
+				                 "mudsc_accum_deserialize: argument 'buf': sum of products "
+				                 "(%zu, %zu) = %g is larger than %g, which the sums hold",
+				                 a, c, v, MUDSC__ACCUM_M_MAX);
+			if (count == 0 && v != 0.0)
+				return parse_error("n = 0 but a sum of products is not 0");
 		}
 	return MUDSC_OK;
 }
@@ -231,9 +251,9 @@ MUDSC_API mudsc_status mudsc_accum_deserialize(mudsc_accum **out, const void *bu
 	if (st == MUDSC_OK)
 		st = check_header(buf, len, &N, &C, &count);
 	if (st == MUDSC_OK)
-		st = check_values(buf, (size_t)N * (size_t)C);
+		st = check_values(buf, (size_t)N * (size_t)C, count);
 	if (st == MUDSC_OK)
-		st = mudsc__accum_create(&acc, N, C, &cfg);
+		st = mudsc__accum_create(&acc, N, C, &cfg, "mudsc_accum_deserialize");
 	if (st != MUDSC_OK)
 		return st;
 	load_state(acc, buf, count);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "matcher/budget.h"
 #include "matcher/merge_apply.h"
 #include "mudsc/matcher.h"
 #include "matcher/loop.h"
@@ -21,6 +22,7 @@ struct mudsc_matcher {
 	struct mudsc__plan plan;
 	double **S_a;              /* per point, NULL until given */
 	struct loop_result result; /* valid when ran */
+	struct mudsc__budget budget; /* what run() and merge() will allocate */
 	size_t ignored_bindings;   /* MUDSC_BIND_IGNORE bindings: the advice after merge() */
 	bool ran;
 };
@@ -60,6 +62,8 @@ static mudsc_status check_options(const mudsc_matcher_options *o)
 		return bad_option("threads", o->threads);
 	if (!(o->eps > 0.0) || !isfinite(o->eps))
 		return bad_option("eps", o->eps);
+	if (o->max_memory < 0)
+		return bad_option("max_memory", (double)o->max_memory);
 	return MUDSC_OK;
 }
 
@@ -74,6 +78,24 @@ MUDSC_API void mudsc_matcher_free(mudsc_matcher *m)
 	mudsc__plan_free(&m->plan);
 	free(m->models);
 	free(m);
+}
+
+/* Every point has a binding: a point without one has nothing to match by
+ * and nothing to merge (issue 11, defect 11a: refused here, not at run()). */
+static mudsc_status check_points_bound(const mudsc_graph *graph)
+{
+	for (size_t p = 0; p < mudsc_graph_point_count(graph); p++) {
+		mudsc_point_info info;
+		mudsc_status st = mudsc_graph_point_at(&info, graph, p);
+		if (st != MUDSC_OK)
+			return st;
+		if (info.binding_count == 0)
+			return mudsc__err(MUDSC_E_INVALID,
+			                 "mudsc_matcher_new: point '%s' (index %zu) of argument 'graph' has "
+			                 "no bindings: bind a tensor axis to it or remove it",
+			                 info.name, p);
+	}
+	return MUDSC_OK;
 }
 
 MUDSC_API mudsc_status mudsc_matcher_new(mudsc_matcher **out, const mudsc_graph *graph,
@@ -95,7 +117,7 @@ MUDSC_API mudsc_status mudsc_matcher_new(mudsc_matcher **out, const mudsc_graph 
 			return mudsc__err(MUDSC_E_INVALID, "mudsc_matcher_new: models[%d] is NULL", (int)i);
 	if ((st = mudsc__options_read(&o, opts, MUDSC__OPTIONS_MATCHER, "mudsc_matcher_new")) !=
 	        MUDSC_OK ||
-	    (st = check_options(&o)) != MUDSC_OK)
+	    (st = check_options(&o)) != MUDSC_OK || (st = check_points_bound(graph)) != MUDSC_OK)
 		return st;
 	m = mudsc__calloc(1, sizeof *m, "mudsc_matcher");
 	if (m == NULL)
@@ -105,6 +127,15 @@ MUDSC_API mudsc_status mudsc_matcher_new(mudsc_matcher **out, const mudsc_graph 
 	st = m->models != NULL ? MUDSC_OK : MUDSC_E_NOMEM;
 	if (st == MUDSC_OK)
 		st = mudsc__plan_build(&m->plan, graph, models, n_models);
+	if (st == MUDSC_OK) {
+		mudsc__budget_estimate(&m->budget, &m->plan, &o, models[0],
+		                      mudsc__exec_make(o.threads).threads);
+		st = mudsc__budget_check(&m->budget, m->budget.run, "mudsc_matcher_run()", &m->plan,
+		                        &o, "mudsc_matcher_new");
+	}
+	if (st == MUDSC_OK)
+		st = mudsc__budget_check(&m->budget, m->budget.merge, "mudsc_matcher_merge()",
+		                        &m->plan, &o, "mudsc_matcher_new");
 	if (st == MUDSC_OK) {
 		m->S_a = mudsc__calloc(m->plan.npoints + 1, sizeof *m->S_a, "activation similarities");
 		if (m->S_a == NULL)
@@ -139,6 +170,17 @@ static mudsc_status check_point(const mudsc_matcher *m, size_t point, const char
 	return MUDSC_OK;
 }
 
+/* A run with activations for every point, and a merge beside them, fit the
+ * memory budget. */
+static mudsc_status check_acts_budget(const mudsc_matcher *m, const char *fn)
+{
+	const struct mudsc__budget *b = &m->budget;
+	double merge = b->acts + b->merge;
+	double need = b->run_acts > merge ? b->run_acts : merge;
+	return mudsc__budget_check(b, need, "mudsc_matcher_run() with activations", &m->plan,
+	                          &m->opts, fn);
+}
+
 /* Replace point p's S_a by a fresh NC x NC buffer, returned (NULL on NOMEM). */
 static double *fresh_sa(mudsc_matcher *m, size_t point)
 {
@@ -170,6 +212,8 @@ MUDSC_API mudsc_status mudsc_matcher_set_activations(mudsc_matcher *m, size_t po
 		                 (int)mudsc_accum_models(accum), (long long)mudsc_accum_width(accum),
 		                 m->plan.points[point].name, (int)m->plan.n_models,
 		                 (long long)m->plan.points[point].width);
+	if ((st = check_acts_budget(m, "mudsc_matcher_set_activations")) != MUDSC_OK)
+		return st;
 	nc = (size_t)stacked_width(m, point);
 	S = mudsc__alloc(nc * nc * sizeof *S, "activation similarity");
 	if (S == NULL)
@@ -220,7 +264,8 @@ MUDSC_API mudsc_status mudsc_matcher_set_activation_similarity(mudsc_matcher *m,
 		                 "mudsc_matcher_set_activation_similarity: point '%s': len = %zu, "
 		                 "expected (N*C)^2 = %zu",
 		                 m->plan.points[point].name, len, nc * nc);
-	if ((st = check_similarity(S_a, nc, m->plan.points[point].name)) != MUDSC_OK)
+	if ((st = check_acts_budget(m, "mudsc_matcher_set_activation_similarity")) != MUDSC_OK ||
+	    (st = check_similarity(S_a, nc, m->plan.points[point].name)) != MUDSC_OK)
 		return st;
 	S = fresh_sa(m, point);
 	if (S == NULL)

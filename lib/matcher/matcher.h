@@ -11,6 +11,7 @@
 #define MUDSC_MATCHER_ROOM_H
 
 #include "matcher/axis_ops.h"
+#include "matcher/budget.h"
 #include "matcher/corr.h"
 #include "matcher/loop.h"
 #include "matcher/merge_apply.h"

@@ -99,15 +99,16 @@ static void scratch_free(struct merge_scratch *s)
 	free(s->counts);
 }
 
-/* One task's scratch: a, b, acc of `need` doubles, scale and counts of
- * `width` entries. */
-static mudsc_status scratch_alloc(struct merge_scratch *s, size_t need, size_t width)
+/* One task's scratch: a, b, acc of `need` doubles, scale of `units`
+ * entries (one per unit of a model: C), counts of `members` (N*C'). */
+static mudsc_status scratch_alloc(struct merge_scratch *s, size_t need, size_t units,
+                                  size_t members)
 {
 	s->a = mudsc__alloc(need * sizeof *s->a, "merge scratch");
 	s->b = mudsc__alloc(need * sizeof *s->b, "merge scratch");
 	s->acc = mudsc__alloc(need * sizeof *s->acc, "merge scratch");
-	s->scale = mudsc__alloc(width * sizeof *s->scale, "merge scales");
-	s->counts = mudsc__alloc(width * sizeof *s->counts, "member counts");
+	s->scale = mudsc__alloc(units * sizeof *s->scale, "merge scales");
+	s->counts = mudsc__alloc(members * sizeof *s->counts, "member counts");
 	s->cap = need;
 	if (s->a && s->b && s->acc && s->scale && s->counts)
 		return MUDSC_OK;
@@ -201,7 +202,8 @@ struct merge_job {
 	const double *weights;
 	int32_t only;
 	struct mudsc__strmap first_part; /* tensor name -> its first plan tensor */
-	size_t width;                    /* entries of the scale and count buffers */
+	size_t units;                    /* entries of the scale buffers: the widest C */
+	size_t members;                  /* entries of the count buffers: the widest N*C' */
 	struct merged_tensor *out;       /* one per tensor of model 0 */
 };
 
@@ -220,7 +222,7 @@ static mudsc_status bound_tensor(const struct merge_job *j, size_t at,
 		stage = need > stage ? need : stage;
 	}
 	double *whole = mudsc__alloc(n * sizeof *whole, "merged tensor");
-	st = whole ? scratch_alloc(&s, stage, j->width) : MUDSC_E_NOMEM;
+	st = whole ? scratch_alloc(&s, stage, j->units, j->members) : MUDSC_E_NOMEM;
 	if (st == MUDSC_OK) {
 		st = merge_one(j->plan, j->corr, at, j->weights, j->only, &s, whole, out->shape);
 		scratch_free(&s);
@@ -289,8 +291,10 @@ static mudsc_status assemble(mudsc_model *dst, const struct merge_job *j)
 	return st;
 }
 
-/* The name map, the scale width and the loop's work (every element of
- * every model, loaded and contracted along a few axes). */
+/* The name map, the scale and count widths and the loop's work (every
+ * element of every model, loaded and contracted along a few axes).  A
+ * scale has one entry per unit of a model (C), the counts one per merged
+ * unit of each model (N*C'): zip may give C > N*C' (issue 11, defect 1). */
 static mudsc_status job_init(struct merge_job *j, double *work)
 {
 	const struct mudsc__plan *plan = j->plan;
@@ -299,10 +303,14 @@ static mudsc_status job_init(struct merge_job *j, double *work)
 	mudsc_status st = MUDSC_OK;
 
 	mudsc__strmap_init(&j->first_part);
-	j->width = 1;
-	for (size_t q = 0; q < plan->npoints; q++)
-		if ((size_t)j->corr[q].width_out * (size_t)plan->n_models > j->width)
-			j->width = (size_t)j->corr[q].width_out * (size_t)plan->n_models;
+	j->units = 1;
+	j->members = 1;
+	for (size_t q = 0; q < plan->npoints; q++) {
+		size_t units = (size_t)plan->points[q].width;
+		size_t members = (size_t)j->corr[q].width_out * (size_t)plan->n_models;
+		j->units = units > j->units ? units : j->units;
+		j->members = members > j->members ? members : j->members;
+	}
 	for (size_t k = 0; k < plan->ntensors && st == MUDSC_OK; k++)
 		if (plan->tensors[k].part <= 0)
 			st = mudsc__strmap_put(&j->first_part, plan->tensors[k].name, k);

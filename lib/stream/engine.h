@@ -22,7 +22,7 @@ struct mudsc__stream {
 	mudsc__stream_consumer consumer;
 	void *ctx;
 	size_t nc;                /* n_models * width */
-	void *state;              /* one allocation: seen, chunks, has_shift, shift, shiftf, scratch, rowf */
+	void *state;              /* one allocation: the arrays below up to rowf, and has_shift */
 	int64_t *seen;            /* per model: observations delivered */
 	int64_t *chunks;          /* per model: non-empty chunks accepted (error messages) */
 	unsigned char *has_shift; /* per model: shift fixed by its first chunk */
@@ -30,12 +30,20 @@ struct mudsc__stream {
 	double *shift;            /* nc */
 	float *shiftf;            /* nc */
 	double *scratch;          /* width doubles: one gathered row */
+	double *saved;            /* width doubles: a model's shifts before its first chunk */
 	float *rowf;              /* width floats: one converted F16/BF16 row */
-	void *rows;               /* cap * ld floats or doubles, NULL before the first update */
-	void *work;               /* the consumer's workspace, in the rows' allocation */
+	void *rows;               /* alloc * ld floats or doubles, NULL until rows are needed */
+	void *work;               /* the consumer's workspace (its own allocation), or NULL */
+	bool started;             /* the first non-empty update fixed rows_f64 and work */
 	bool rows_f64;
+	size_t alloc;             /* rows allocated: grows with the lead, up to cap */
 	size_t cap;               /* rows capacity: block_rows + max_lead */
 	size_t ld;                /* row stride of `rows`, elements */
+	/* The largest |x - shift| a row holds: sqrt(FLT_MAX / (2 block_rows))
+	 * for float rows, so no sum of products over a block can overflow
+	 * float; unbounded for double rows (|x| <= FLT_MAX is checked for all). */
+	double ymax;
+	float ymaxf;              /* the same, a float value */
 };
 
 /* ---- view.c: reading a mudsc_features view ---------------------------- */
@@ -77,8 +85,11 @@ void mudsc__stream_view_position(const struct mudsc__stream_view *v, int64_t obs
 mudsc_status mudsc__stream_first_shift(mudsc__stream *s, int32_t model,
                                       const struct mudsc__stream_view *v, const char *fn);
 
-/* MUDSC_E_NUMERIC (naming fn) at the chunk's first non-finite value. */
-mudsc_status mudsc__stream_check_finite(const mudsc__stream *s, int32_t model,
+/* Every value of the chunk as the rows will take it: MUDSC_E_NUMERIC
+ * (naming fn) at the first non-finite one (policy error), the first one
+ * outside the float range, or the first one farther than ymax from its
+ * shift (the shift must be fixed). */
+mudsc_status mudsc__stream_check_values(const mudsc__stream *s, int32_t model,
                                        const struct mudsc__stream_view *v, const char *fn);
 
 /* Write observations [k0, k0 + cnt) of the view, shifted, into buffer rows

@@ -30,21 +30,59 @@ static mudsc_status nonfinite_error(const mudsc__stream *s, int32_t model,
 	                 fn, (int)model, s->chunks[model], pos, obs, c);
 }
 
+static mudsc_status range_error(const mudsc__stream *s, int32_t model,
+                                const struct mudsc__stream_view *v, int64_t obs, int64_t c,
+                                double x, const char *fn)
+{
+	char pos[160];
+
+	mudsc__stream_view_position(v, obs, c, pos, sizeof pos);
+	if (!(fabs(x) <= FLT_MAX))
+		return mudsc__err(MUDSC_E_NUMERIC,
+		                 "%s: model %d, chunk %" PRId64 ": value %g at position %s (observation "
+		                 "%" PRId64 " of the chunk, feature %" PRId64
+		                 ") is outside the float range (|x| <= %g), which the sums hold",
+		                 fn, (int)model, s->chunks[model], x, pos, obs, c, (double)FLT_MAX);
+	return mudsc__err(MUDSC_E_NUMERIC,
+	                 "%s: model %d, chunk %" PRId64 ": value %g at position %s (observation %" PRId64
+	                 " of the chunk, feature %" PRId64 ") is %g from its shift %g; float rows summed "
+	                 "in blocks of %" PRId64 " observations hold at most %g without overflow",
+	                 fn, (int)model, s->chunks[model], x, pos, obs, c,
+	                 x - s->shift[(size_t)model * (size_t)s->cfg.width + (size_t)c],
+	                 s->shift[(size_t)model * (size_t)s->cfg.width + (size_t)c],
+	                 s->cfg.block_rows, s->ymax);
+}
+
 /* Read observation obs of the view into s->scratch, applying the
- * non-finite policy. */
+ * non-finite policy; every value must then be within the float range
+ * (MUDSC_E_NUMERIC otherwise, whatever the policy). */
 static mudsc_status read_row(const mudsc__stream *s, int32_t model,
                              const struct mudsc__stream_view *v, int64_t obs, const char *fn)
 {
 	double *x = s->scratch;
 	int64_t bad = mudsc__stream_view_row(v, obs, x);
 
-	if (bad < 0)
-		return MUDSC_OK;
-	if (s->cfg.nonfinite == MUDSC_NONFINITE_ERROR)
+	if (bad >= 0 && s->cfg.nonfinite == MUDSC_NONFINITE_ERROR)
 		return nonfinite_error(s, model, v, obs, bad, fn);
-	for (int64_t c = bad; c < v->width; c++)
+	for (int64_t c = bad; c >= 0 && c < v->width; c++)
 		if (!isfinite(x[c]))
 			x[c] = 0.0;
+	for (int64_t c = 0; c < v->width; c++)
+		if (!(fabs(x[c]) <= FLT_MAX))
+			return range_error(s, model, v, obs, c, x[c], fn);
+	return MUDSC_OK;
+}
+
+/* The row in s->scratch (read_row()) shifted by model's shifts must be
+ * within s->ymax (the bound float rows' block sums hold). */
+static mudsc_status check_shifted(const mudsc__stream *s, int32_t model,
+                                  const struct mudsc__stream_view *v, int64_t obs, const char *fn)
+{
+	const double *sh = s->shift + (size_t)model * (size_t)s->cfg.width;
+
+	for (int64_t c = 0; c < v->width; c++)
+		if (!(fabs(s->scratch[c] - sh[c]) <= s->ymax))
+			return range_error(s, model, v, obs, c, s->scratch[c], fn);
 	return MUDSC_OK;
 }
 
@@ -72,23 +110,24 @@ mudsc_status mudsc__stream_first_shift(mudsc__stream *s, int32_t model,
 	return MUDSC_OK;
 }
 
-mudsc_status mudsc__stream_check_finite(const mudsc__stream *s, int32_t model,
+mudsc_status mudsc__stream_check_values(const mudsc__stream *s, int32_t model,
                                        const struct mudsc__stream_view *v, const char *fn)
 {
-	for (int64_t k = 0; k < v->nobs; k++) {
-		int64_t bad = mudsc__stream_view_row(v, k, s->scratch);
-		if (bad >= 0)
-			return nonfinite_error(s, model, v, k, bad, fn);
-	}
+	mudsc_status st;
+
+	for (int64_t k = 0; k < v->nobs; k++)
+		if ((st = read_row(s, model, v, k, fn)) != MUDSC_OK ||
+		    (st = check_shifted(s, model, v, k, fn)) != MUDSC_OK)
+			return st;
 	return MUDSC_OK;
 }
 
 /* dst = src - sh in float (sh is exact in float, one rounding, the value
- * the double route gives); returns nonzero if a source value is not
- * finite.  Blocks of 8 with a fixed inner count: -O2 vectorizes them (SLP)
+ * the double route gives); returns nonzero if a shifted value is not
+ * within ymax (a non-finite source value included).  Blocks of 8 with a fixed inner count: -O2 vectorizes them (SLP)
  * where it leaves a plain loop of unknown count scalar. */
 static int shift_row_f32(float *restrict dst, const float *restrict src,
-                         const float *restrict sh, size_t n)
+                         const float *restrict sh, size_t n, float ymax)
 {
 	int bad = 0;
 	size_t c = 0;
@@ -96,23 +135,23 @@ static int shift_row_f32(float *restrict dst, const float *restrict src,
 	for (; c + 8 <= n; c += 8) {
 		int b8[8];
 		for (int j = 0; j < 8; j++) {
-			const float x = src[c + j];
-			b8[j] = !(fabsf(x) <= FLT_MAX);
-			dst[c + j] = x - sh[c + j];
+			const float y = src[c + j] - sh[c + j];
+			b8[j] = !(fabsf(y) <= ymax);
+			dst[c + j] = y;
 		}
 		for (int j = 0; j < 8; j++)
 			bad |= b8[j];
 	}
 	for (; c < n; c++) {
-		const float x = src[c];
-		bad |= !(fabsf(x) <= FLT_MAX);
-		dst[c] = x - sh[c];
+		const float y = src[c] - sh[c];
+		bad |= !(fabsf(y) <= ymax);
+		dst[c] = y;
 	}
 	return bad;
 }
 
 /* The route for float rows from contiguous features.  False when it does
- * not apply or met a non-finite value (the general route then handles the
+ * not apply or met a value out of range (non-finite, or shifted past ymax) (the general route then handles the
  * row, with the non-finite policy). */
 static bool fast_row(mudsc__stream *s, const struct mudsc__stream_view *v, int64_t obs,
                      float *dst, const float *sh)
@@ -132,7 +171,7 @@ static bool fast_row(mudsc__stream *s, const struct mudsc__stream_view *v, int64
 		mudsc__convert_to_f32(v->dtype, p, w, s->rowf);
 		src = s->rowf;
 	}
-	return shift_row_f32(dst, src, sh, w) == 0;
+	return shift_row_f32(dst, src, sh, w, s->ymaxf) == 0;
 }
 
 /* Features strided, observations contiguous (NCHW with features on axis
@@ -152,8 +191,8 @@ static size_t run_length(const mudsc__stream *s, const struct mudsc__stream_view
 
 /* The route for `run` observations along a contiguous axis: read each
  * feature's run contiguously and scatter it down the buffer's rows (a
- * transpose).  False if a value is not finite (the per-row route then
- * applies the non-finite policy); the rows written are then rewritten. */
+ * transpose).  False if a value is out of range (the per-row route then
+ * applies the non-finite policy and reports it); the rows written are then rewritten. */
 static bool fast_run(mudsc__stream *s, const struct mudsc__stream_view *v, int64_t obs,
                      size_t run, float *dst, const float *sh)
 {
@@ -161,6 +200,7 @@ static bool fast_run(mudsc__stream *s, const struct mudsc__stream_view *v, int64
 	const ptrdiff_t fstep = (ptrdiff_t)v->fstride * (ptrdiff_t)v->esize;
 	const mudsc_dtype dtype = v->dtype;
 	const size_t ld = s->ld;
+	const float ymax = s->ymaxf;
 	int bad = 0;
 
 	if (dtype == MUDSC_DTYPE_F64)
@@ -169,9 +209,9 @@ static bool fast_run(mudsc__stream *s, const struct mudsc__stream_view *v, int64
 		const unsigned char *q = p + c * fstep;
 		const float sc = sh[c];
 		for (size_t j = 0; j < run; j++) {
-			const float x = mudsc__load_f32(dtype, q, j);
-			bad |= !(fabsf(x) <= FLT_MAX);
-			dst[j * ld + (size_t)c] = x - sc;
+			const float y = mudsc__load_f32(dtype, q, j) - sc;
+			bad |= !(fabsf(y) <= ymax);
+			dst[j * ld + (size_t)c] = y;
 		}
 	}
 	return !bad;
@@ -188,6 +228,8 @@ static mudsc_status write_row_general(mudsc__stream *s, int32_t model,
 	const double *x = s->scratch;
 	mudsc_status st = read_row(s, model, v, obs, fn);
 
+	if (st == MUDSC_OK)
+		st = check_shifted(s, model, v, obs, fn);
 	if (st != MUDSC_OK)
 		return st;
 	if (s->rows_f64) {

@@ -5,8 +5,10 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <float.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,7 +66,7 @@ static bool config_valid(const mudsc__stream_config *c)
 }
 
 /* The fixed-size arrays in one allocation (s->state), doubles first so
- * every piece is aligned: shift and scratch, seen and chunks, shiftf and
+ * every piece is aligned: shift, scratch and saved, seen and chunks, shiftf and
  * rowf, has_shift.  False on overflow or no memory. */
 static bool alloc_state(mudsc__stream *s)
 {
@@ -74,7 +76,7 @@ static bool alloc_state(mudsc__stream *s)
 
 	/* 8 bytes for each double and int64, 4 for each float, 1 for each flag */
 	if (!mudsc__add_size(nc, w, &units) || !mudsc__mul_size(units, 12, &bytes) ||
-	    !mudsc__add_size(bytes, 17 * n, &bytes)) {
+	    !mudsc__add_size(bytes, 8 * w, &bytes) || !mudsc__add_size(bytes, 17 * n, &bytes)) {
 		mudsc__err(MUDSC_E_NOMEM, "accumulator state: size overflows");
 		return false;
 	}
@@ -83,7 +85,8 @@ static bool alloc_state(mudsc__stream *s)
 		return false;
 	s->shift = (double *)(void *)p;
 	s->scratch = s->shift + nc;
-	s->seen = (int64_t *)(void *)(s->scratch + w);
+	s->saved = s->scratch + w;
+	s->seen = (int64_t *)(void *)(s->saved + w);
 	s->chunks = s->seen + n;
 	s->shiftf = (float *)(void *)(s->chunks + n);
 	s->rowf = s->shiftf + nc;
@@ -120,7 +123,8 @@ void mudsc__stream_free(mudsc__stream *s)
 	if (s == NULL)
 		return;
 	free(s->state);
-	free(s->rows); /* and the workspace behind it */
+	free(s->rows);
+	free(s->work);
 	free(s);
 }
 
@@ -131,7 +135,7 @@ mudsc_status mudsc__stream_set_block_rows(mudsc__stream *s, int64_t rows, const 
 
 	if (st != MUDSC_OK)
 		return st;
-	if (s->rows != NULL)
+	if (s->started)
 		return mudsc__err(MUDSC_E_STATE,
 		                 "%s: the block size is fixed once the first observations arrived", fn);
 	c.block_rows = rows;
@@ -243,46 +247,100 @@ mudsc_status mudsc__stream_settle(mudsc__stream *s, const char *fn)
 
 /* ---- update ------------------------------------------------------------ */
 
-/* The row buffer and, behind it, the consumer's workspace: one zeroed
- * allocation aligned to a cache line (BLAS packs faster from aligned
- * rows), at the first non-empty update; the rows' type follows the
- * configuration or that chunk.  The buffer's size was checked by
- * mudsc__stream_fits(). */
-static mudsc_status alloc_rows(mudsc__stream *s, mudsc_dtype dtype)
+/* A 64-byte aligned allocation (BLAS packs faster from aligned rows) of
+ * at least `bytes`, rounded up to whole cache lines; NULL with the error
+ * set (what names it). */
+static void *alloc_aligned(size_t bytes, const char *what)
+{
+	const size_t align = 64;
+	void *p;
+
+	if (bytes > SIZE_MAX - align) {
+		mudsc__err(MUDSC_E_NOMEM, "%s: size overflows", what);
+		return NULL;
+	}
+	bytes = (bytes + align - 1) / align * align;
+	p = aligned_alloc(align, bytes ? bytes : align);
+	if (p == NULL)
+		mudsc__err(MUDSC_E_NOMEM, "out of memory allocating %zu bytes for %s", bytes, what);
+	return p;
+}
+
+/* At the first non-empty update: the rows' type (the configuration's or
+ * that chunk's) and the consumer's workspace, zeroed once.  The rows
+ * themselves are allocated by reserve_rows(), as the lead grows. */
+static mudsc_status start_rows(mudsc__stream *s, mudsc_dtype dtype)
 {
 	const bool f64 = s->cfg.rows == MUDSC__STREAM_ROWS_F64 ||
 	                 (s->cfg.rows == MUDSC__STREAM_ROWS_AUTO && dtype == MUDSC_DTYPE_F64);
-	const size_t esize = f64 ? sizeof(double) : sizeof(float), align = 64;
 	const size_t work = s->consumer.work_bytes ? s->consumer.work_bytes(s->ctx, f64) : 0;
-	const size_t rows = (s->cap * s->ld * esize + align - 1) / align * align;
-	size_t bytes;
+
+	s->work = NULL;
+	if (work > 0) {
+		s->work = alloc_aligned(work, "accumulator workspace");
+		if (s->work == NULL)
+			return MUDSC_E_NOMEM;
+		memset(s->work, 0, work);
+	}
+	s->rows_f64 = f64;
+	s->started = true;
+	/* the block sums of float rows: nrows * ymax^2 <= FLT_MAX / 2 */
+	s->ymaxf = f64 ? INFINITY
+	               : nextafterf((float)sqrt(FLT_MAX / (2.0 * (double)s->cfg.block_rows)), 0.0f);
+	s->ymax = (double)s->ymaxf;
+	return MUDSC_OK;
+}
+
+/* Room for `need` rows (need <= cap): the buffer grows with the lead the
+ * models actually take, by doubling, up to block_rows + max_lead rows, so
+ * a large max_lead costs nothing until it is used.  New rows are zeroed
+ * with the ones column set; the old rows move over unchanged.  Nothing
+ * changes on MUDSC_E_NOMEM. */
+static mudsc_status reserve_rows(mudsc__stream *s, size_t need)
+{
+	const size_t esize = s->rows_f64 ? sizeof(double) : sizeof(float);
+	const size_t row = s->ld * esize; /* the sizes up to cap rows were checked */
+	size_t rows = s->alloc > s->cap / 2 ? s->cap : 2 * s->alloc;
 	unsigned char *p;
 
-	if (work > SIZE_MAX - align || !mudsc__add_size(rows, (work + align - 1) / align * align,
-	                                                &bytes))
-		return mudsc__err(MUDSC_E_NOMEM, "accumulator row buffer: size overflows");
-	p = aligned_alloc(align, bytes);
+	if (need <= s->alloc)
+		return MUDSC_OK;
+	if (rows < need)
+		rows = need;
+	if (rows > s->cap)
+		rows = s->cap;
+	p = alloc_aligned(rows * row, "accumulator row buffer");
 	if (p == NULL)
-		return mudsc__err(MUDSC_E_NOMEM,
-		                 "out of memory allocating %zu bytes for accumulator row buffer", bytes);
-	memset(p, 0, bytes);
-	for (size_t r = 0; s->cfg.ones && r < s->cap; r++) {
-		if (f64)
+		return MUDSC_E_NOMEM;
+	if (s->alloc > 0)
+		memcpy(p, s->rows, s->alloc * row);
+	memset(p + s->alloc * row, 0, (rows - s->alloc) * row);
+	for (size_t r = s->alloc; s->cfg.ones && r < rows; r++) {
+		if (s->rows_f64)
 			((double *)(void *)p)[r * s->ld + s->nc] = 1.0;
 		else
 			((float *)(void *)p)[r * s->ld + s->nc] = 1.0f;
 	}
+	free(s->rows);
 	s->rows = p;
-	s->work = work > 0 ? p + rows : NULL;
-	s->rows_f64 = f64;
+	s->alloc = rows;
 	return MUDSC_OK;
 }
 
 static mudsc_status check_lead(const mudsc__stream *s, int32_t model, int64_t nobs,
                                const char *fn)
 {
-	int64_t after = s->seen[model] + nobs, slowest = after;
+	int64_t after, slowest;
 
+	/* counts stay <= INT64_MAX / 2 (the serialized format's limit), so the
+	 * sums below cannot overflow */
+	if (nobs > INT64_MAX / 2 - s->seen[model])
+		return mudsc__err(MUDSC_E_RANGE,
+		                 "%s: argument 'features': %" PRId64 " observations would take model %d's "
+		                 "count (%" PRId64 ") past %" PRId64,
+		                 fn, nobs, (int)model, s->seen[model], INT64_MAX / 2);
+	after = s->seen[model] + nobs;
+	slowest = after;
 	for (int32_t j = 0; j < s->cfg.n_models; j++)
 		if (j != model && s->seen[j] < slowest)
 			slowest = s->seen[j];
@@ -327,8 +385,11 @@ static mudsc_status feed(mudsc__stream *s, int32_t model, const struct mudsc__st
 mudsc_status mudsc__stream_update(mudsc__stream *s, int32_t model, const mudsc_features *x,
                                   const char *fn)
 {
+	const size_t w = (size_t)s->cfg.width, col = (size_t)model * w;
 	struct mudsc__stream_view v;
 	mudsc_status st;
+	size_t end;
+	bool fresh;
 
 	if (model < 0 || model >= s->cfg.n_models)
 		return mudsc__err(MUDSC_E_RANGE, "%s: argument 'model' = %d not in 0..%d", fn,
@@ -339,17 +400,32 @@ mudsc_status mudsc__stream_update(mudsc__stream *s, int32_t model, const mudsc_f
 	st = check_lead(s, model, v.nobs, fn);
 	if (st != MUDSC_OK)
 		return st;
-	if (s->rows == NULL && (st = alloc_rows(s, v.dtype)) != MUDSC_OK)
+	if (!s->started && (st = start_rows(s, v.dtype)) != MUDSC_OK)
 		return st;
-	if (s->cfg.shift && !s->has_shift[model])
+	/* the rows this chunk reaches (feed() hands blocks over at cap) */
+	end = (size_t)(s->seen[model] - s->done) + (size_t)v.nobs;
+	if ((st = reserve_rows(s, end < s->cap ? end : s->cap)) != MUDSC_OK)
+		return st;
+	/* a first chunk fixes the shift (checking its values on the way); its
+	 * values' distance from it, and any chunk's that feed() would hand
+	 * over midway, are checked before a row is consumed */
+	fresh = s->cfg.shift && !s->has_shift[model];
+	if (fresh) {
+		memcpy(s->saved, s->shift + col, w * sizeof *s->saved);
 		st = mudsc__stream_first_shift(s, model, &v, fn);
-	else if (s->cfg.nonfinite == MUDSC_NONFINITE_ERROR &&
-	         (size_t)(s->seen[model] - s->done) + (size_t)v.nobs > s->cap)
-		st = mudsc__stream_check_finite(s, model, &v, fn); /* feed() hands blocks over midway */
+	}
+	if (st == MUDSC_OK && end > s->cap)
+		st = mudsc__stream_check_values(s, model, &v, fn);
 	if (st == MUDSC_OK)
 		st = feed(s, model, &v, fn);
-	if (st != MUDSC_OK)
+	if (st != MUDSC_OK) {
+		if (fresh) { /* unfix the shift: nothing of the chunk stays */
+			for (size_t c = 0; c < w; c++)
+				mudsc__stream_set_shift(s, col + c, s->saved[c]);
+			s->has_shift[model] = 0;
+		}
 		return st;
+	}
 	s->chunks[model]++;
 	flush_rows(s, false);
 	return MUDSC_OK;

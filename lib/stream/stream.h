@@ -100,7 +100,7 @@ typedef struct mudsc__stream_block {
  * before the engine accepted it, so a block is only ever arithmetic. */
 typedef struct mudsc__stream_consumer {
 	/* Bytes of workspace handed with every block (64-byte aligned, zeroed
-	 * once), asked once when the row buffer is allocated, by then the rows'
+	 * once), asked once at the first non-empty update, by then the rows'
 	 * type is fixed.  NULL: none. */
 	size_t (*work_bytes)(void *ctx, bool f64);
 	void (*consume)(void *ctx, const mudsc__stream_block *block);
@@ -120,7 +120,8 @@ mudsc_status mudsc__stream_check_block_rows(int64_t rows, const char *what, cons
  * (BLAS ints) and the row buffer's (block_rows + max_lead) rows. */
 bool mudsc__stream_fits(const mudsc__stream_config *cfg);
 
-/* A new engine (no row buffer yet: the first non-empty update allocates it).
+/* A new engine (no row buffer yet: updates allocate it as the models'
+ * lead needs rows, doubling, up to block_rows + max_lead rows).
  * cfg must be in range (callers check with their own messages; otherwise
  * MUDSC_E_INVALID); ctx is passed to the consumer's calls.  MUDSC_E_NOMEM. */
 mudsc_status mudsc__stream_new(mudsc__stream **out, const mudsc__stream_config *cfg,
@@ -134,8 +135,8 @@ mudsc_status mudsc__stream_set_block_rows(mudsc__stream *s, int64_t rows, const 
 
 /* Add model's next observations (messages name fn): MUDSC_E_RANGE (model),
  * MUDSC_E_INVALID / MUDSC_E_SHAPE (the view), MUDSC_E_STATE (max_lead),
- * MUDSC_E_NUMERIC (non-finite, policy error), MUDSC_E_NOMEM (the first
- * row buffer).  On error nothing is consumed.  Complete blocks go to the
+ * MUDSC_E_NUMERIC (non-finite, policy error), MUDSC_E_NOMEM (the row
+ * buffer growing).  On error nothing is consumed.  Complete blocks go to the
  * consumer before it returns. */
 mudsc_status mudsc__stream_update(mudsc__stream *s, int32_t model, const mudsc_features *x,
                                   const char *fn);

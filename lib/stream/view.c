@@ -17,12 +17,36 @@ static bool stream_dtype_ok(mudsc_dtype d)
 	       d == MUDSC_DTYPE_BF16;
 }
 
+/* Every byte offset the reads derive from the strides, (shape[d] - 1) *
+ * strides[d] * esize summed over the axes (the positive terms and the
+ * negative ones apart: every partial sum lies between those two), must fit
+ * int64 (and ptrdiff_t): then view_offset() and the feature steps cannot
+ * overflow.  Shapes are >= 1 here. */
+static mudsc_status check_offsets(const mudsc_features *x, const char *fn)
+{
+	const int64_t esize = (int64_t)mudsc_dtype_size(x->dtype);
+	int64_t hi = 0, lo = 0, ext;
+
+	for (int32_t d = 0; d < x->rank; d++) {
+		if (__builtin_mul_overflow(x->shape[d] - 1, x->strides[d], &ext) ||
+		    __builtin_mul_overflow(ext, esize, &ext) ||
+		    __builtin_add_overflow(ext > 0 ? hi : lo, ext, ext > 0 ? &hi : &lo) ||
+		    (int64_t)(ptrdiff_t)hi != hi || (int64_t)(ptrdiff_t)lo != lo)
+			return mudsc__err(MUDSC_E_INVALID,
+			                 "%s: features->strides[%d] = %" PRId64 " with shape[%d] = %" PRId64
+			                 ": the byte offsets of the view overflow int64",
+			                 fn, (int)d, x->strides[d], (int)d, x->shape[d]);
+	}
+	return MUDSC_OK;
+}
+
 mudsc_status mudsc__stream_view_check(struct mudsc__stream_view *v, const mudsc_features *x,
                                      int64_t width, const char *fn)
 {
 	int64_t cstride[MUDSC_MAX_RANK];
 	size_t numel;
 	int32_t axis;
+	mudsc_status st;
 
 	if (!stream_dtype_ok(x->dtype))
 		return mudsc__err(MUDSC_E_INVALID,
@@ -47,10 +71,18 @@ mudsc_status mudsc__stream_view_check(struct mudsc__stream_view *v, const mudsc_
 	if (x->data == NULL && numel > 0)
 		return mudsc__err(MUDSC_E_INVALID, "%s: argument 'features': data is NULL", fn);
 
+	memset(v, 0, sizeof *v);
+	if (numel == 0) { /* nothing is read: no offsets to compute */
+		v->dtype = x->dtype;
+		v->width = width;
+		return MUDSC_OK;
+	}
+	/* every shape >= 1 and numel <= INT64_MAX: these products fit */
 	cstride[x->rank - 1] = 1;
 	for (int32_t d = x->rank - 1; d > 0; d--)
 		cstride[d - 1] = cstride[d] * x->shape[d];
-	memset(v, 0, sizeof *v);
+	if (x->strides != NULL && (st = check_offsets(x, fn)) != MUDSC_OK)
+		return st;
 	v->dtype = x->dtype;
 	v->esize = mudsc_dtype_size(x->dtype);
 	v->data = x->data;

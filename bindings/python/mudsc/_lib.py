@@ -174,7 +174,8 @@ class MatcherOptions(ctypes.Structure):
                 ("zip_r", c_double), ("zip_a", c_double), ("zip_b", c_double),
                 ("use_groups", c_i32), ("max_iter", c_i32), ("patience", c_i32),
                 ("seed", c_u64), ("threads", c_i32), ("eps", c_double),
-                ("progress", PROGRESS_FN), ("progress_user", c_void_p)]
+                ("progress", PROGRESS_FN), ("progress_user", c_void_p),
+                ("max_memory", c_i64)]
 
 
 # ---- the export list: name -> (restype, argtypes) -------------------------

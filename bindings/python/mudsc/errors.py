@@ -51,7 +51,8 @@ class ShapeError(MudscError, ValueError):
 
 
 class OutOfMemoryError(MudscError, MemoryError):
-    """MUDSC_E_NOMEM: an allocation failed."""
+    """MUDSC_E_NOMEM: an allocation failed, or a problem exceeds the matcher's memory
+    budget (Matcher's max_memory)."""
     status, name = -3, "MUDSC_E_NOMEM"
 
 

@@ -85,7 +85,8 @@ class Matcher(Handle):
                  use_groups: Optional[bool] = None, max_iter: Optional[int] = None,
                  patience: Optional[int] = None, seed: Optional[int] = None,
                  threads: Optional[int] = None, eps: Optional[float] = None,
-                 progress: Optional[ProgressFn] = None) -> None:
+                 progress: Optional[ProgressFn] = None,
+                 max_memory: Optional[int] = None) -> None:
         """Every option left None takes the library's default
         (mudsc_matcher_options_init, matcher.h).  method "align"
         (permutations onto model 0) or "zip"; alpha: weight of S_w in
@@ -98,7 +99,10 @@ class Matcher(Handle):
         eps: similarity floor; progress(point, sweep, score): called
         after each point is re-matched, return True to cancel (run() then
         raises CancelledError; an exception raised by progress cancels too and
-        is re-raised by run())."""
+        is re-raised by run()); max_memory: the memory budget in bytes (0: no
+        limit; default 8 GiB): a problem whose run or merge would allocate
+        more raises OutOfMemoryError here, naming the figure (matcher.h,
+        MUDSC_MATCHER_MAX_MEMORY_DEFAULT)."""
         self.graph = graph
         self.models: List[Model] = [as_model(m) for m in models]
         # progress's exception, kept in a list the callback closes over (not
@@ -109,7 +113,8 @@ class Matcher(Handle):
         opts = _options({
             "method": method, "alpha": alpha, "similarity": similarity, "zip_r": zip_r,
             "zip_a": zip_a, "zip_b": zip_b, "use_groups": use_groups, "max_iter": max_iter,
-            "patience": patience, "seed": seed, "threads": threads, "eps": eps})
+            "patience": patience, "seed": seed, "threads": threads, "eps": eps,
+            "max_memory": max_memory})
         if self._progress is not None:
             opts.progress = self._progress
         #: the options the matcher was created with (a copy)

@@ -82,7 +82,7 @@ def merge(models: Sequence[Union[Model, Mapping[str, npt.ArrayLike]]], graph: Gr
     activations: None (weight matching) or, for every point (by name or
     index), an Accumulator or an NC x NC activation similarity.  method,
     alpha and opts (zip_r, zip_a, zip_b, use_groups, max_iter, patience,
-    seed, threads, eps, similarity, progress) are Matcher's (None: the
+    seed, threads, eps, similarity, progress, max_memory) are Matcher's (None: the
     library's defaults); weights: one per model for the average (default
     1/N).
     """

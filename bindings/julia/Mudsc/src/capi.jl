@@ -117,6 +117,7 @@ struct mudsc_matcher_options
     eps::Cdouble
     progress::Ptr{Cvoid}
     progress_user::Ptr{Cvoid}
+    max_memory::Int64
 end
 
 # A copy of the mirror `x` with the fields named in `kw` replaced (converted

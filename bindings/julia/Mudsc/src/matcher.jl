@@ -12,7 +12,8 @@ end
 
 """
     Matcher(graph, models; method, alpha, similarity, zip_r, zip_a, zip_b,
-            use_groups, max_iter, patience, seed, threads, eps, progress=nothing)
+            use_groups, max_iter, patience, seed, threads, eps, max_memory,
+            progress=nothing)
 
 A matcher for two or more models (`Model`s, or tensor dictionaries turned
 into models) described by `graph`.  The models are frozen.  Options not
@@ -20,7 +21,9 @@ given (or `nothing`) take the library's defaults
 (mudsc_matcher_options_init, matcher.h); `method` is `:align` or `:zip`,
 `similarity` `:correlation` or `:cosine`.  `progress`, if given, is called as
 `progress(point, sweep, score)` after each re-matched point; returning
-`true` cancels the run.
+`true` cancels the run.  `max_memory` is the memory budget in bytes (0: no
+limit; default 8 GiB): a problem whose run or merge would allocate more is
+refused here (MUDSC_E_NOMEM, naming the figure).
 """
 mutable struct Matcher <: Handle
     ptr::Ptr{Cvoid}

@@ -1,0 +1,43 @@
+/*
+ * The matcher's memory budget (options.max_memory): what run(), merge()
+ * and transform() will allocate, computed from the plan before any of it
+ * is allocated, so a problem too large is refused at once
+ * (issue 11, defect 8).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef MUDSC_BUDGET_H
+#define MUDSC_BUDGET_H
+
+#include "matcher/plan.h"
+#include "mudsc/matcher.h"
+#include "mudsc/model.h"
+
+/* Bytes (as doubles: the figures may exceed any size_t of the host) of the
+ * matcher's own buffers at their peak, the models not counted.  The
+ * quadratic buffers (similarities, zip's working matrix, align's cached
+ * cross blocks, the activation similarities) are counted exactly, the
+ * linear ones as an upper bound. */
+struct mudsc__budget {
+	double run;       /* run() without activations (weight matching) */
+	double run_acts;  /* run() with activations for every point, their copies included */
+	double merge;     /* merge() or transform() after a run, the kept results included */
+	double acts;      /* the activation similarities alone: sum over points of (N*C)^2 */
+	double widest;    /* one (N*C)^2 matrix of the widest point */
+	size_t wide_point; /* its index */
+};
+
+/* The figures for plan under the (validated) options o, models[0] and
+ * `threads` threads of the matcher's own loops. */
+void mudsc__budget_estimate(struct mudsc__budget *b, const struct mudsc__plan *plan,
+                           const mudsc_matcher_options *o, const mudsc_model *model0,
+                           int32_t threads);
+
+/* MUDSC_OK when need <= o->max_memory (or max_memory is 0), else
+ * MUDSC_E_NOMEM with a message from fn naming what needs it (`what`), the
+ * figure, the budget, the option and the widest point. */
+mudsc_status mudsc__budget_check(const struct mudsc__budget *b, double need, const char *what,
+                                const struct mudsc__plan *plan, const mudsc_matcher_options *o,
+                                const char *fn);
+
+#endif /* MUDSC_BUDGET_H */

@@ -1,0 +1,803 @@
+/*
+ * Suite `bad_input`: one table of bad calls across the public API (models,
+ * safetensors bytes and files, graphs and their JSON, the ready builders'
+ * options, accumulators and their features, matcher options and calls,
+ * array getters' sizing, version, BLAS threads, the experimental kernels).
+ * Each row is one call with the exact status it must return and a
+ * substring of mudsc_error_message() that names what was wrong; the message
+ * must also start with the name of the called function.  Rows whose
+ * prefix is "" are not held to that: on main their messages start with the
+ * parser ("safetensors: ", "graph JSON: "), the internal step ("matcher: ")
+ * or the validation (mudsc_graph_validate from mudsc_matcher_new), not with
+ * the function the host called.
+ *
+ * Every row writes only into `struct outs`, which is filled with a sentinel
+ * byte before the call and must hold nothing else afterwards (outputs
+ * untouched on failure), and the fixture's handles must keep their counts
+ * (no partial write).  Rows whose call legitimately sets *needed (the
+ * sizing rule of common.h: also with MUDSC_E_RANGE) pass `f->needed`, and
+ * the row gives the value it must receive.  Each row is its own Check test
+ * (a loop test over the table) with a fresh fixture, so under valgrind
+ * (CK_FORK=no) a leak is charged to the suite.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mudsc/experimental.h"
+#include "mudsc/mudsc.h"
+#include "suites.h"
+#include "testutil.h"
+
+/* An MLP 3-4-4-2 (points "layers.0" and "layers.1", width 4). */
+enum { IN = 3, H = 4, OUT = 2, NC = 2 * H, ROWS = 8 };
+
+struct fx {
+	mudsc_model *m[2];          /* the MLPs, frozen by the matchers */
+	mudsc_model *fresh;         /* a mutable model with one tensor "w" and metadata */
+	mudsc_model *wide, *f64;    /* model 1 with layers.0 of width 5; in F64 */
+	const mudsc_model *pair[2], *pair_wide[2], *pair_f64[2], *pair_null[2];
+	mudsc_graph *graph, *empty_graph, *split_graph;
+	mudsc_accum *acc, *acc_empty, *acc3, *acc_lead;
+	mudsc_matcher *ran, *unrun, *zip, *part_acts;
+	void *st_buf;               /* model 0 as safetensors bytes */
+	size_t st_len;
+	char *json;
+	size_t json_len;
+	void *acc_buf;              /* acc serialized */
+	size_t acc_len;
+	float w[2][H * IN + H + H * H + H + OUT * H + OUT];
+	double w64[H * IN];
+	double x[ROWS * H];
+	double S[NC * NC];          /* a symmetric similarity */
+	size_t needed;              /* for rows that must receive *needed */
+	size_t counts[8];           /* handle counts before the call */
+};
+
+/* Everything a row may write: filled with SENTINEL before the call. */
+struct outs {
+	void *p[2];
+	size_t idx, len, needed;
+	int64_t i64[64];
+	double d[64];
+	int32_t i32;
+	mudsc_tensor tensor;
+	mudsc_point_info point;
+	mudsc_binding_info binding;
+	mudsc_split_info split;
+	const char *key, *value;
+};
+#define SENTINEL 0xA5
+
+static struct fx F;
+static struct outs O;
+
+static const char *const qkv_parts[] = {"q", "k", "v"};
+static const char *const dup_parts[] = {"q", "q"};
+static const int64_t hidden2[] = {H, H};
+static const int64_t hidden_bad[] = {H, 0};
+
+static float *add_layer(mudsc_model *m, float *p, int k, int64_t out, int64_t in)
+{
+	char name[32];
+	int64_t shape[2] = {out, in};
+
+	snprintf(name, sizeof name, "layers.%d.weight", k);
+	ck_assert_ok(mudsc_model_add(m, name, MUDSC_DTYPE_F32, 2, shape, p, MUDSC_BORROW));
+	p += out * in;
+	snprintf(name, sizeof name, "layers.%d.bias", k);
+	ck_assert_ok(mudsc_model_add(m, name, MUDSC_DTYPE_F32, 1, shape, p, MUDSC_BORROW));
+	return p + out;
+}
+
+static mudsc_model *make_mlp(float *w, int64_t h0)
+{
+	mudsc_model *m = NULL;
+	float *p = w;
+
+	ck_assert_ok(mudsc_model_new(&m));
+	p = add_layer(m, p, 0, h0, IN);
+	p = add_layer(m, p, 1, H, h0);
+	add_layer(m, p, 2, OUT, H);
+	return m;
+}
+
+static mudsc_accum *make_accum(int32_t n, int64_t max_lead, int64_t rows)
+{
+	mudsc_accum_options o = MUDSC_ACCUM_OPTIONS_INIT;
+	mudsc_accum *a = NULL;
+	mudsc_features v = {.dtype = MUDSC_DTYPE_F64, .rank = 2, .shape = {rows, H},
+	                    .feature_axis = 1, .data = F.x};
+
+	o.max_lead = max_lead;
+	ck_assert_ok(mudsc_accum_new(&a, n, H, &o));
+	for (int32_t i = 0; i < n && rows > 0; i++)
+		ck_assert_ok(mudsc_accum_update(a, i, &v));
+	return a;
+}
+
+static void snapshot(size_t *c)
+{
+	int64_t n = 0;
+
+	c[0] = mudsc_model_count(F.fresh);
+	c[1] = mudsc_model_meta_count(F.fresh);
+	c[2] = mudsc_graph_point_count(F.graph);
+	c[3] = mudsc_graph_split_count(F.split_graph);
+	c[4] = mudsc_graph_point_count(F.empty_graph);
+	ck_assert_ok(mudsc_accum_count(&n, F.acc, -1));
+	c[5] = (size_t)n;
+	ck_assert_ok(mudsc_accum_count(&n, F.acc_lead, 0));
+	c[6] = (size_t)n;
+	c[7] = (size_t)mudsc_matcher_sweeps(F.ran);
+}
+
+static void setup(void)
+{
+	mudsc_mlp_options mo = MUDSC_MLP_OPTIONS_INIT;
+	mudsc_matcher_options zo = MUDSC_MATCHER_OPTIONS_INIT;
+	int64_t shape[2] = {H, IN};
+	uint64_t s = 12345;
+
+	memset(&F, 0, sizeof F);
+	for (size_t i = 0; i < sizeof F.w / sizeof F.w[0][0]; i++) {
+		s = s * 6364136223846793005ull + 1442695040888963407ull;
+		(&F.w[0][0])[i] = (float)((double)(s >> 11) / 9007199254740992.0 - 0.5);
+	}
+	for (size_t i = 0; i < ROWS * H; i++) {
+		s = s * 6364136223846793005ull + 1442695040888963407ull;
+		F.x[i] = (double)(s >> 11) / 9007199254740992.0;
+	}
+	for (size_t i = 0; i < H * IN; i++)
+		F.w64[i] = F.w[1][i];
+	for (size_t a = 0; a < NC; a++)
+		for (size_t b = 0; b < NC; b++)
+			F.S[a * NC + b] = a == b ? 1.0 : 1.0 / (double)(1 + a + b);
+
+	F.m[0] = make_mlp(F.w[0], H);
+	F.m[1] = make_mlp(F.w[1], H);
+	F.wide = make_mlp(F.w[1], H + 1);
+	ck_assert_ok(mudsc_model_new(&F.f64));
+	ck_assert_ok(mudsc_model_add(F.f64, "layers.0.weight", MUDSC_DTYPE_F64, 2, shape, F.w64,
+	                             MUDSC_BORROW));
+	for (size_t i = 1; i < mudsc_model_count(F.m[1]); i++) {
+		mudsc_tensor t;
+		ck_assert_ok(mudsc_model_at(&t, F.m[1], i));
+		ck_assert_ok(mudsc_model_add(F.f64, t.name, t.dtype, t.rank, t.shape, t.data,
+		                             MUDSC_BORROW));
+	}
+	ck_assert_ok(mudsc_model_new(&F.fresh));
+	ck_assert_ok(mudsc_model_add(F.fresh, "w", MUDSC_DTYPE_F32, 2, shape, F.w[0], MUDSC_COPY));
+	ck_assert_ok(mudsc_model_set_meta(F.fresh, "format", "pt"));
+	ck_assert_ok(mudsc_model_save_buffer(&F.st_buf, &F.st_len, F.m[0]));
+	F.pair[0] = F.pair_wide[0] = F.pair_f64[0] = F.pair_null[0] = F.m[0];
+	F.pair[1] = F.m[1];
+	F.pair_wide[1] = F.wide;
+	F.pair_f64[1] = F.f64;
+
+	mo.n_hidden = 2;
+	mo.hidden = hidden2;
+	ck_assert_ok(mudsc_graph_build_mlp(&F.graph, &mo));
+	ck_assert_ok(mudsc_graph_to_json(&F.json, &F.json_len, F.graph));
+	ck_assert_ok(mudsc_graph_new(&F.empty_graph));
+	ck_assert_ok(mudsc_graph_new(&F.split_graph));
+	ck_assert_ok(mudsc_graph_add_point(NULL, F.split_graph, "attn", 3 * H, 1));
+	ck_assert_ok(mudsc_graph_add_split(F.split_graph, "qkv.weight", 0, 3, qkv_parts));
+
+	F.acc = make_accum(2, 16384, ROWS);
+	F.acc_empty = make_accum(2, 16384, 0);
+	F.acc3 = make_accum(3, 16384, ROWS);
+	F.acc_lead = make_accum(2, 2, 0);
+	{
+		mudsc_features v = {.dtype = MUDSC_DTYPE_F64, .rank = 2, .shape = {1, H},
+		                    .feature_axis = 1, .data = F.x};
+		ck_assert_ok(mudsc_accum_update(F.acc_lead, 0, &v)); /* one ahead of model 1 */
+	}
+	ck_assert_ok(mudsc_accum_serialize(&F.acc_buf, &F.acc_len, F.acc));
+
+	ck_assert_ok(mudsc_matcher_new(&F.ran, F.graph, F.pair, 2, NULL));
+	ck_assert_ok(mudsc_matcher_run(F.ran));
+	ck_assert_ok(mudsc_matcher_new(&F.unrun, F.graph, F.pair, 2, NULL));
+	zo.method = MUDSC_METHOD_ZIP;
+	ck_assert_ok(mudsc_matcher_new(&F.zip, F.graph, F.pair, 2, &zo));
+	ck_assert_ok(mudsc_matcher_run(F.zip));
+	ck_assert_ok(mudsc_matcher_new(&F.part_acts, F.graph, F.pair, 2, NULL));
+	ck_assert_ok(mudsc_matcher_set_activations(F.part_acts, 0, F.acc));
+
+	F.needed = 0;
+	snapshot(F.counts);
+	memset(&O, SENTINEL, sizeof O);
+	mudsc_error_clear();
+}
+
+static void teardown(void)
+{
+	mudsc_matcher_free(F.ran);
+	mudsc_matcher_free(F.unrun);
+	mudsc_matcher_free(F.zip);
+	mudsc_matcher_free(F.part_acts);
+	mudsc_accum_free(F.acc);
+	mudsc_accum_free(F.acc_empty);
+	mudsc_accum_free(F.acc3);
+	mudsc_accum_free(F.acc_lead);
+	mudsc_graph_free(F.graph);
+	mudsc_graph_free(F.empty_graph);
+	mudsc_graph_free(F.split_graph);
+	for (int i = 0; i < 2; i++)
+		mudsc_model_free(F.m[i]);
+	mudsc_model_free(F.fresh);
+	mudsc_model_free(F.wide);
+	mudsc_model_free(F.f64);
+	mudsc_free(F.st_buf);
+	mudsc_free(F.json);
+	mudsc_free(F.acc_buf);
+}
+
+/* ---- calls that need a few statements ------------------------------- */
+
+static int64_t shape_neg[2] = {H, -1};
+static int64_t shape_big[2] = {INT64_MAX, 2};
+static int64_t shape_ok[2] = {H, IN};
+
+/* safetensors bytes of model 0 with the header length field replaced */
+static mudsc_status load_with_header_len(uint64_t hlen)
+{
+	static uint8_t buf[4096];
+	size_t n = F.st_len < sizeof buf ? F.st_len : sizeof buf;
+
+	memcpy(buf, F.st_buf, n);
+	for (int i = 0; i < 8; i++)
+		buf[i] = (uint8_t)(hlen >> (8 * i));
+	return mudsc_model_load_buffer((mudsc_model **)&O.p[0], buf, n, MUDSC_COPY);
+}
+
+/* safetensors bytes of model 0 with byte `at` of the header set to c */
+static mudsc_status load_with_byte(size_t at, uint8_t c)
+{
+	static uint8_t buf[4096];
+	size_t n = F.st_len < sizeof buf ? F.st_len : sizeof buf;
+
+	memcpy(buf, F.st_buf, n);
+	buf[at] = c;
+	return mudsc_model_load_buffer((mudsc_model **)&O.p[0], buf, n, MUDSC_COPY);
+}
+
+static mudsc_status json_with(const char *from, const char *to)
+{
+	static char text[8192];
+	const char *at = strstr(F.json, from);
+	size_t head;
+
+	ck_assert_ptr_nonnull(at);
+	head = (size_t)(at - F.json);
+	ck_assert_uint_lt(F.json_len + strlen(to), sizeof text);
+	memcpy(text, F.json, head);
+	strcpy(text + head, to);
+	strcat(text, at + strlen(from));
+	return mudsc_graph_from_json((mudsc_graph **)&O.p[0], text, strlen(text));
+}
+
+static mudsc_status accum_bytes_with(size_t at, uint8_t xor_mask)
+{
+	static uint8_t buf[8192];
+
+	ck_assert_uint_le(F.acc_len, sizeof buf);
+	memcpy(buf, F.acc_buf, F.acc_len);
+	buf[at] ^= xor_mask;
+	return mudsc_accum_deserialize((mudsc_accum **)&O.p[0], buf, F.acc_len, NULL);
+}
+
+static mudsc_status update_with(int32_t model, int32_t dtype, int32_t rank, int64_t rows,
+                                int64_t width, int32_t axis, const void *data,
+                                const int64_t *strides)
+{
+	mudsc_features v = {.dtype = dtype, .rank = rank, .shape = {rows, width},
+	                    .feature_axis = axis, .data = data, .strides = strides};
+	return mudsc_accum_update(F.acc, model, &v);
+}
+
+static mudsc_status update_nan(void)
+{
+	static double x[2 * H];
+
+	for (int i = 0; i < 2 * H; i++)
+		x[i] = i == H + 2 ? NAN : 0.25 * i;
+	return update_with(0, MUDSC_DTYPE_F64, 2, 2, H, 1, x, NULL);
+}
+
+static mudsc_status update_too_far_ahead(void)
+{
+	mudsc_features v = {.dtype = MUDSC_DTYPE_F64, .rank = 2, .shape = {2, H},
+	                    .feature_axis = 1, .data = F.x};
+	return mudsc_accum_update(F.acc_lead, 0, &v);
+}
+
+#define WITH_ACCUM_OPTS(field, value)                                                           \
+	static mudsc_status accum_new_##field(void)                                                 \
+	{                                                                                           \
+		mudsc_accum_options o = MUDSC_ACCUM_OPTIONS_INIT;                                       \
+		o.field = (value);                                                                      \
+		return mudsc_accum_new((mudsc_accum **)&O.p[0], 2, H, &o);                              \
+	}
+WITH_ACCUM_OPTS(size, 1)
+WITH_ACCUM_OPTS(nonfinite, 5)
+WITH_ACCUM_OPTS(max_lead, -1)
+WITH_ACCUM_OPTS(threads, -1)
+
+#define WITH_MATCHER_OPTS(tag, field, value)                                                    \
+	static mudsc_status matcher_new_##tag(void)                                                 \
+	{                                                                                           \
+		mudsc_matcher_options o = MUDSC_MATCHER_OPTIONS_INIT;                                   \
+		o.field = (value);                                                                      \
+		return mudsc_matcher_new((mudsc_matcher **)&O.p[0], F.graph, F.pair, 2, &o);            \
+	}
+WITH_MATCHER_OPTS(size, size, 7)
+WITH_MATCHER_OPTS(method, method, 3)
+WITH_MATCHER_OPTS(alpha, alpha, 1.5)
+WITH_MATCHER_OPTS(alpha_nan, alpha, NAN)
+WITH_MATCHER_OPTS(similarity, similarity, 9)
+WITH_MATCHER_OPTS(zip_r, zip_r, 1.0)
+WITH_MATCHER_OPTS(zip_b, zip_b, INFINITY)
+WITH_MATCHER_OPTS(use_groups, use_groups, 2)
+WITH_MATCHER_OPTS(max_iter, max_iter, 0)
+WITH_MATCHER_OPTS(patience, patience, 0)
+WITH_MATCHER_OPTS(threads, threads, -1)
+WITH_MATCHER_OPTS(eps, eps, 0.0)
+
+#define WITH_MLP_OPTS(tag, field, value)                                                        \
+	static mudsc_status mlp_##tag(void)                                                         \
+	{                                                                                           \
+		mudsc_mlp_options o = MUDSC_MLP_OPTIONS_INIT;                                           \
+		o.n_hidden = 2;                                                                         \
+		o.hidden = hidden2;                                                                     \
+		o.field = (value);                                                                      \
+		return mudsc_graph_build_mlp((mudsc_graph **)&O.p[0], &o);                              \
+	}
+WITH_MLP_OPTS(size, size, 3)
+WITH_MLP_OPTS(n_hidden, n_hidden, 0)
+WITH_MLP_OPTS(hidden, hidden, NULL)
+WITH_MLP_OPTS(hidden_1, hidden, hidden_bad)
+WITH_MLP_OPTS(prefix, prefix, NULL)
+
+#define WITH_RESNET_OPTS(tag, field, value)                                                     \
+	static mudsc_status resnet_##tag(void)                                                      \
+	{                                                                                           \
+		mudsc_resnet_options o = MUDSC_RESNET_OPTIONS_INIT;                                     \
+		o.field = (value);                                                                      \
+		return mudsc_graph_build_resnet((mudsc_graph **)&O.p[0], &o);                           \
+	}
+WITH_RESNET_OPTS(n_stages, n_stages, 5)
+WITH_RESNET_OPTS(blocks, blocks[1], 0)
+WITH_RESNET_OPTS(widths, widths[2], 0)
+WITH_RESNET_OPTS(norm, norm, 7)
+WITH_RESNET_OPTS(bottleneck, bottleneck, 3)
+
+static mudsc_status resnet_preset(const char *name, int64_t mult)
+{
+	static mudsc_resnet_options o;
+	mudsc_status st;
+
+	ck_assert_ok(mudsc_resnet_options_init(&o));
+	memcpy(&O.d[0], &o, sizeof o < sizeof O.d ? sizeof o : sizeof O.d);
+	st = mudsc_resnet_options_preset(&o, name, mult);
+	/* the options must be untouched too: compare with the copy */
+	if (memcmp(&O.d[0], &o, sizeof o < sizeof O.d ? sizeof o : sizeof O.d) != 0)
+		ck_abort_msg("mudsc_resnet_options_preset changed the options on failure");
+	memset(&O.d[0], SENTINEL, sizeof O.d);
+	return st;
+}
+
+#define WITH_VIT_OPTS(tag, field, value)                                                        \
+	static mudsc_status vit_##tag(void)                                                         \
+	{                                                                                           \
+		mudsc_vit_options o = MUDSC_VIT_OPTIONS_INIT;                                           \
+		o.depth = 2;                                                                            \
+		o.field = (value);                                                                      \
+		return mudsc_graph_build_vit((mudsc_graph **)&O.p[0], &o);                              \
+	}
+WITH_VIT_OPTS(heads, heads, 5)
+WITH_VIT_OPTS(depth, depth, 0)
+WITH_VIT_OPTS(dim, dim, 0)
+WITH_VIT_OPTS(block_template, block_template, NULL)
+
+static mudsc_status set_similarity_asymmetric(void)
+{
+	static double S[NC * NC];
+
+	memcpy(S, F.S, sizeof S);
+	S[1] += 0.25;
+	return mudsc_matcher_set_activation_similarity(F.unrun, 0, S, NC * NC);
+}
+
+static mudsc_status set_similarity_nan(void)
+{
+	static double S[NC * NC];
+
+	memcpy(S, F.S, sizeof S);
+	S[NC + 1] = NAN;
+	return mudsc_matcher_set_activation_similarity(F.unrun, 0, S, NC * NC);
+}
+
+static const double weights_nan[2] = {0.5, NAN};
+static const double S_nan[4] = {1, NAN, 0, 1};
+static const double S_asym[4] = {1, 0.5, 0, 1};
+
+/* ---- the table ------------------------------------------------------ */
+
+struct bad_case {
+	const char *call;     /* the call as written */
+	mudsc_status status;  /* the exact status */
+	const char *prefix;   /* how the message starts: the library function called (NULL:
+	                         the one the call names); "": not checked (see below) */
+	const char *message;  /* names the argument */
+	size_t needed;        /* 0, or what f->needed must receive */
+	mudsc_status (*run)(void);
+};
+
+#define ROW(id, status, prefix, message, needed, ...)                                                  \
+	static mudsc_status case_##id(void) { return (__VA_ARGS__); }
+#define CASES(X)                                                                                \
+	/* models */                                                                                \
+	X(model_new_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_model_new(NULL))                        \
+	X(model_add_model, MUDSC_E_INVALID, NULL, "'model'", 0,                                           \
+	  mudsc_model_add(NULL, "x", MUDSC_DTYPE_F32, 2, shape_ok, F.w[0], MUDSC_COPY))             \
+	X(model_add_name, MUDSC_E_INVALID, NULL, "'name'", 0,                                             \
+	  mudsc_model_add(F.fresh, NULL, MUDSC_DTYPE_F32, 2, shape_ok, F.w[0], MUDSC_COPY))         \
+	X(model_add_name_empty, MUDSC_E_INVALID, NULL, "'name'", 0,                                       \
+	  mudsc_model_add(F.fresh, "", MUDSC_DTYPE_F32, 2, shape_ok, F.w[0], MUDSC_COPY))           \
+	X(model_add_dtype, MUDSC_E_INVALID, NULL, "dtype 99", 0,                                          \
+	  mudsc_model_add(F.fresh, "x", (mudsc_dtype)99, 2, shape_ok, F.w[0], MUDSC_COPY))          \
+	X(model_add_rank_neg, MUDSC_E_SHAPE, NULL, "rank -1", 0,                                          \
+	  mudsc_model_add(F.fresh, "x", MUDSC_DTYPE_F32, -1, shape_ok, F.w[0], MUDSC_COPY))         \
+	X(model_add_rank_big, MUDSC_E_SHAPE, NULL, "rank 9", 0,                                           \
+	  mudsc_model_add(F.fresh, "x", MUDSC_DTYPE_F32, 9, shape_ok, F.w[0], MUDSC_COPY))          \
+	X(model_add_shape, MUDSC_E_INVALID, NULL, "'shape'", 0,                                           \
+	  mudsc_model_add(F.fresh, "x", MUDSC_DTYPE_F32, 2, NULL, F.w[0], MUDSC_COPY))              \
+	X(model_add_shape_neg, MUDSC_E_SHAPE, NULL, "shape[1]", 0,                                        \
+	  mudsc_model_add(F.fresh, "x", MUDSC_DTYPE_F32, 2, shape_neg, F.w[0], MUDSC_COPY))         \
+	X(model_add_shape_overflow, MUDSC_E_SHAPE, NULL, "overflows", 0,                                  \
+	  mudsc_model_add(F.fresh, "x", MUDSC_DTYPE_F32, 2, shape_big, F.w[0], MUDSC_BORROW))       \
+	X(model_add_data, MUDSC_E_INVALID, NULL, "'data'", 0,                                             \
+	  mudsc_model_add(F.fresh, "x", MUDSC_DTYPE_F32, 2, shape_ok, NULL, MUDSC_COPY))            \
+	X(model_add_mode, MUDSC_E_INVALID, NULL, "'mode'", 0,                                             \
+	  mudsc_model_add(F.fresh, "x", MUDSC_DTYPE_F32, 2, shape_ok, F.w[0], (mudsc_add_mode)7))   \
+	X(model_add_exists, MUDSC_E_EXISTS, NULL, "'w'", 0,                                               \
+	  mudsc_model_add(F.fresh, "w", MUDSC_DTYPE_F32, 2, shape_ok, F.w[0], MUDSC_COPY))          \
+	X(model_add_frozen, MUDSC_E_STATE, NULL, "frozen", 0,                                             \
+	  mudsc_model_add(F.m[0], "x", MUDSC_DTYPE_F32, 2, shape_ok, F.w[0], MUDSC_COPY))           \
+	X(model_remove_absent, MUDSC_E_NOT_FOUND, NULL, "'nope'", 0, mudsc_model_remove(F.fresh, "nope")) \
+	X(model_remove_frozen, MUDSC_E_STATE, NULL, "frozen", 0,                                          \
+	  mudsc_model_remove(F.m[0], "layers.0.bias"))                                              \
+	X(model_at_index, MUDSC_E_RANGE, NULL, "index 1", 0, mudsc_model_at(&O.tensor, F.fresh, 1))       \
+	X(model_at_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_model_at(NULL, F.fresh, 0))              \
+	X(model_find_absent, MUDSC_E_NOT_FOUND, NULL, "'nope'", 0,                                        \
+	  mudsc_model_find(&O.tensor, F.fresh, "nope"))                                             \
+	X(model_find_name, MUDSC_E_INVALID, NULL, "'name'", 0, mudsc_model_find(&O.tensor, F.fresh, NULL)) \
+	X(model_set_meta_key, MUDSC_E_INVALID, NULL, "'key'", 0, mudsc_model_set_meta(F.fresh, NULL, "v")) \
+	X(model_set_meta_value, MUDSC_E_INVALID, NULL, "'value'", 0,                                      \
+	  mudsc_model_set_meta(F.fresh, "k", NULL))                                                 \
+	X(model_set_meta_frozen, MUDSC_E_STATE, NULL, "frozen", 0, mudsc_model_set_meta(F.m[0], "k", "v")) \
+	X(model_meta_at_index, MUDSC_E_RANGE, NULL, "index 1", 0,                                         \
+	  mudsc_model_meta_at(&O.key, &O.value, F.fresh, 1))                                        \
+	X(model_freeze_model, MUDSC_E_INVALID, NULL, "'model'", 0, mudsc_model_freeze(NULL))              \
+	/* safetensors bytes and files */                                                           \
+	X(load_buffer_out, MUDSC_E_INVALID, NULL, "'out'", 0,                                             \
+	  mudsc_model_load_buffer(NULL, F.st_buf, F.st_len, MUDSC_COPY))                            \
+	X(load_buffer_buf, MUDSC_E_INVALID, NULL, "'buf'", 0,                                             \
+	  mudsc_model_load_buffer((mudsc_model **)&O.p[0], NULL, 16, MUDSC_COPY))                   \
+	X(load_buffer_mode, MUDSC_E_INVALID, NULL, "'mode'", 0,                                           \
+	  mudsc_model_load_buffer((mudsc_model **)&O.p[0], F.st_buf, F.st_len, (mudsc_add_mode)5))  \
+	X(load_buffer_short, MUDSC_E_PARSE, "", "8-byte header", 0,                                     \
+	  mudsc_model_load_buffer((mudsc_model **)&O.p[0], F.st_buf, 7, MUDSC_COPY))                \
+	X(load_buffer_header_cap, MUDSC_E_PARSE, "", "cap", 0, load_with_header_len(UINT64_MAX / 2))    \
+	X(load_buffer_header_past_end, MUDSC_E_PARSE, "", "header", 0, load_with_header_len(5000))      \
+	X(load_buffer_not_object, MUDSC_E_PARSE, "", "'{'", 0, load_with_byte(8, '['))                  \
+	X(load_buffer_trailing, MUDSC_E_PARSE, "", "safetensors", 0,                                    \
+	  mudsc_model_load_buffer((mudsc_model **)&O.p[0], F.st_buf, F.st_len - 1, MUDSC_COPY))     \
+	X(load_path, MUDSC_E_INVALID, NULL, "'path'", 0, mudsc_model_load((mudsc_model **)&O.p[0], NULL))  \
+	X(load_missing, MUDSC_E_IO, NULL, "/nonexistent/m.safetensors", 0,                                \
+	  mudsc_model_load((mudsc_model **)&O.p[0], "/nonexistent/m.safetensors"))                  \
+	X(save_model, MUDSC_E_INVALID, NULL, "'model'", 0, mudsc_model_save(NULL, "/tmp/x.safetensors"))  \
+	X(save_path, MUDSC_E_INVALID, NULL, "'path'", 0, mudsc_model_save(F.m[0], NULL))                  \
+	X(save_folder, MUDSC_E_IO, NULL, "/nonexistent/m.safetensors", 0,                                 \
+	  mudsc_model_save(F.m[0], "/nonexistent/m.safetensors"))                                   \
+	X(save_buffer_out, MUDSC_E_INVALID, NULL, "'out_buf'", 0, mudsc_model_save_buffer(NULL, &O.len, F.m[0])) \
+	X(save_buffer_len, MUDSC_E_INVALID, NULL, "'out_len'", 0,                                         \
+	  mudsc_model_save_buffer(&O.p[0], NULL, F.m[0]))                                           \
+	X(dtype_from_name_unknown, MUDSC_E_NOT_FOUND, NULL, "'F33'", 0, mudsc_dtype_from_name(&O.i32, "F33")) \
+	X(dtype_from_name_name, MUDSC_E_INVALID, NULL, "'name'", 0, mudsc_dtype_from_name(&O.i32, NULL))  \
+	/* graphs */                                                                                \
+	X(graph_new_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_graph_new(NULL))                        \
+	X(add_point_name, MUDSC_E_INVALID, NULL, "'name'", 0,                                             \
+	  mudsc_graph_add_point(&O.idx, F.empty_graph, NULL, 4, 1))                                 \
+	X(add_point_width, MUDSC_E_SHAPE, NULL, "width 0", 0,                                             \
+	  mudsc_graph_add_point(&O.idx, F.empty_graph, "p", 0, 1))                                  \
+	X(add_point_groups, MUDSC_E_SHAPE, NULL, "groups 0", 0,                                           \
+	  mudsc_graph_add_point(&O.idx, F.empty_graph, "p", 4, 0))                                  \
+	X(add_point_divides, MUDSC_E_SHAPE, NULL, "groups 3", 0,                                          \
+	  mudsc_graph_add_point(&O.idx, F.empty_graph, "p", 4, 3))                                  \
+	X(add_point_exists, MUDSC_E_EXISTS, NULL, "'layers.0'", 0,                                        \
+	  mudsc_graph_add_point(&O.idx, F.graph, "layers.0", 4, 1))                                 \
+	X(set_site_point, MUDSC_E_RANGE, NULL, "'point' = 2", 0, mudsc_graph_set_site(F.graph, 2, "fc", -1)) \
+	X(set_site_name, MUDSC_E_INVALID, NULL, "'name'", 0, mudsc_graph_set_site(F.graph, 0, NULL, -1))  \
+	X(add_split_parts_count, MUDSC_E_INVALID, NULL, "'n_parts' = 1", 0,                               \
+	  mudsc_graph_add_split(F.split_graph, "w", 0, 1, qkv_parts))                               \
+	X(add_split_parts_dup, MUDSC_E_EXISTS, NULL, "part 'q' named twice", 0,                                           \
+	  mudsc_graph_add_split(F.split_graph, "w", 0, 2, dup_parts))                               \
+	X(add_split_parts_null, MUDSC_E_INVALID, NULL, "'parts'", 0,                                      \
+	  mudsc_graph_add_split(F.split_graph, "w", 0, 3, NULL))                                    \
+	X(add_split_axis, MUDSC_E_SHAPE, NULL, "axis -1", 0,                                              \
+	  mudsc_graph_add_split(F.split_graph, "w", -1, 3, qkv_parts))                              \
+	X(add_split_twice, MUDSC_E_EXISTS, NULL, "'qkv.weight'", 0,                                       \
+	  mudsc_graph_add_split(F.split_graph, "qkv.weight", 1, 3, qkv_parts))                      \
+	X(bind_point, MUDSC_E_RANGE, NULL, "'point' = 2", 0,                                              \
+	  mudsc_graph_bind(F.graph, 2, "x", NULL, 0, MUDSC_ROLE_OUT, 0))                            \
+	X(bind_tensor, MUDSC_E_INVALID, NULL, "'tensor'", 0,                                              \
+	  mudsc_graph_bind(F.graph, 0, NULL, NULL, 0, MUDSC_ROLE_OUT, 0))                           \
+	X(bind_role, MUDSC_E_INVALID, NULL, "role", 0,                                                    \
+	  mudsc_graph_bind(F.graph, 0, "x", NULL, 0, (mudsc_role)5, 0))                             \
+	X(bind_flags, MUDSC_E_INVALID, NULL, "flags", 0,                                                  \
+	  mudsc_graph_bind(F.graph, 0, "x", NULL, 0, MUDSC_ROLE_OUT, 8))                            \
+	X(bind_axis, MUDSC_E_SHAPE, NULL, "axis -1", 0,                                                   \
+	  mudsc_graph_bind(F.graph, 0, "x", NULL, -1, MUDSC_ROLE_OUT, 0))                           \
+	X(bind_twice, MUDSC_E_EXISTS, NULL, "'layers.0.weight'", 0,                                       \
+	  mudsc_graph_bind(F.graph, 1, "layers.0.weight", NULL, 0, MUDSC_ROLE_OUT, 0))              \
+	X(bind_part_unknown, MUDSC_E_NOT_FOUND, NULL, "'o'", 0,                                           \
+	  mudsc_graph_bind(F.split_graph, 0, "qkv.weight", "o", 0, MUDSC_ROLE_OUT, 0))              \
+	X(bind_split_axis, MUDSC_E_INVALID, NULL, "split along axis 0", 0,                                        \
+	  mudsc_graph_bind(F.split_graph, 0, "qkv.weight", NULL, 0, MUDSC_ROLE_OUT, 0))             \
+	X(point_at_index, MUDSC_E_RANGE, NULL, "'index' = 2", 0, mudsc_graph_point_at(&O.point, F.graph, 2)) \
+	X(point_find_absent, MUDSC_E_NOT_FOUND, NULL, "'nope'", 0,                                        \
+	  mudsc_graph_point_find(&O.idx, F.graph, "nope"))                                          \
+	X(binding_at_point, MUDSC_E_RANGE, NULL, "'point' = 2", 0,                                        \
+	  mudsc_graph_binding_at(&O.binding, F.graph, 2, 0))                                        \
+	X(binding_at_index, MUDSC_E_RANGE, NULL, "'index' = 99", 0,                                       \
+	  mudsc_graph_binding_at(&O.binding, F.graph, 0, 99))                                       \
+	X(split_at_index, MUDSC_E_RANGE, NULL, "'index' = 1", 0,                                          \
+	  mudsc_graph_split_at(&O.split, F.split_graph, 1))                                         \
+	X(validate_n_models, MUDSC_E_INVALID, NULL, "'n_models'", 0, mudsc_graph_validate(F.graph, F.pair, 0)) \
+	X(validate_models, MUDSC_E_INVALID, NULL, "'models'", 0, mudsc_graph_validate(F.graph, NULL, 2))  \
+	X(validate_missing, MUDSC_E_NOT_FOUND, NULL, "'layers.0.weight'", 0,                              \
+	  mudsc_graph_validate(F.graph, (const mudsc_model *const *)&F.fresh, 1))                   \
+	X(validate_width, MUDSC_E_SHAPE, NULL, "model 1", 0, mudsc_graph_validate(F.graph, F.pair_wide, 2)) \
+	X(unbound_model, MUDSC_E_INVALID, NULL, "'model'", 0,                                             \
+	  mudsc_graph_unbound((size_t *)O.i64, 8, &O.needed, F.graph, NULL))                        \
+	X(unbound_capacity, MUDSC_E_RANGE, NULL, "'capacity' = 2", 6,                                     \
+	  mudsc_graph_unbound((size_t *)O.i64, 2, &F.needed, F.empty_graph, F.m[0]))                \
+	X(unbound_out, MUDSC_E_INVALID, NULL, "'out'", 6,                                                 \
+	  mudsc_graph_unbound(NULL, 8, &F.needed, F.empty_graph, F.m[0]))                           \
+	/* graph JSON */                                                                            \
+	X(from_json_text, MUDSC_E_INVALID, NULL, "'text'", 0,                                             \
+	  mudsc_graph_from_json((mudsc_graph **)&O.p[0], NULL, 10))                                 \
+	X(from_json_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_graph_from_json(NULL, F.json, F.json_len)) \
+	X(from_json_syntax, MUDSC_E_PARSE, "", "line 1", 0,                                             \
+	  mudsc_graph_from_json((mudsc_graph **)&O.p[0], "{\"version\": 1,,}", 16))                 \
+	X(from_json_version, MUDSC_E_PARSE, "", "version", 0, json_with("\"version\": 1", "\"version\": 7")) \
+	X(from_json_width, MUDSC_E_SHAPE, "", "points[0].width", 0, json_with("\"width\": 4", "\"width\": 0")) \
+	X(from_json_role, MUDSC_E_PARSE, "", "role", 0, json_with("\"role\": \"out\"", "\"role\": \"up\"")) \
+	X(load_json_missing, MUDSC_E_IO, NULL, "/nonexistent/g.json", 0,                                  \
+	  mudsc_graph_load_json((mudsc_graph **)&O.p[0], "/nonexistent/g.json"))                    \
+	X(to_json_out, MUDSC_E_INVALID, NULL, "'out_text'", 0, mudsc_graph_to_json(NULL, &O.len, F.graph)) \
+	X(save_json_folder, MUDSC_E_IO, NULL, "/nonexistent/g.json", 0,                                   \
+	  mudsc_graph_save_json(F.graph, "/nonexistent/g.json"))                                    \
+	/* the ready builders' options */                                                           \
+	X(mlp_options_init_opts, MUDSC_E_INVALID, NULL, "'opts'", 0, mudsc_mlp_options_init(NULL))        \
+	X(build_mlp_defaults, MUDSC_E_INVALID, NULL, "n_hidden", 0,                                       \
+	  mudsc_graph_build_mlp((mudsc_graph **)&O.p[0], NULL))                                     \
+	X(build_mlp_size, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "options->size = 3", 0, mlp_size())                      \
+	X(build_mlp_n_hidden, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "n_hidden", 0, mlp_n_hidden())                       \
+	X(build_mlp_hidden, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "hidden", 0, mlp_hidden())                             \
+	X(build_mlp_hidden_1, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "hidden[1]", 0, mlp_hidden_1())                      \
+	X(build_mlp_prefix, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "prefix", 0, mlp_prefix())                             \
+	X(build_resnet_n_stages, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "n_stages", 0, resnet_n_stages())                 \
+	X(build_resnet_blocks, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->blocks = 0", 0, resnet_blocks())                    \
+	X(build_resnet_widths, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->widths = 0", 0, resnet_widths())                    \
+	X(build_resnet_norm, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "norm", 0, resnet_norm())                             \
+	X(build_resnet_bottleneck, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "bottleneck", 0, resnet_bottleneck())           \
+	X(resnet_preset_name, MUDSC_E_NOT_FOUND, "mudsc_resnet_options_preset", "'resnet19'", 0, resnet_preset("resnet19", 1))     \
+	X(resnet_preset_multiplier, MUDSC_E_INVALID, "mudsc_resnet_options_preset", "width_multiplier", 0,                         \
+	  resnet_preset("resnet20", 0))                                                             \
+	X(build_vit_heads, MUDSC_E_INVALID, "mudsc_graph_build_vit", "heads", 0, vit_heads())                                \
+	X(build_vit_depth, MUDSC_E_INVALID, "mudsc_graph_build_vit", "depth", 0, vit_depth())                                \
+	X(build_vit_dim, MUDSC_E_INVALID, "mudsc_graph_build_vit", "dim", 0, vit_dim())                                      \
+	X(build_vit_block_template, MUDSC_E_INVALID, "mudsc_graph_build_vit", "block_template", 0, vit_block_template())     \
+	/* accumulators and features */                                                             \
+	X(accum_options_init_opts, MUDSC_E_INVALID, NULL, "'opts'", 0, mudsc_accum_options_init(NULL))    \
+	X(accum_new_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_accum_new(NULL, 2, H, NULL))            \
+	X(accum_new_n_models, MUDSC_E_INVALID, NULL, "n_models", 0,                                       \
+	  mudsc_accum_new((mudsc_accum **)&O.p[0], 1, H, NULL))                                     \
+	X(accum_new_width, MUDSC_E_INVALID, NULL, "width", 0,                                             \
+	  mudsc_accum_new((mudsc_accum **)&O.p[0], 2, 0, NULL))                                     \
+	X(accum_new_size, MUDSC_E_INVALID, "mudsc_accum_new", "options->size = 1", 0, accum_new_size())                \
+	X(accum_new_nonfinite, MUDSC_E_INVALID, "mudsc_accum_new", "nonfinite", 0, accum_new_nonfinite())              \
+	X(accum_new_max_lead, MUDSC_E_INVALID, "mudsc_accum_new", "max_lead", 0, accum_new_max_lead())                 \
+	X(accum_new_threads, MUDSC_E_INVALID, "mudsc_accum_new", "threads", 0, accum_new_threads())                    \
+	X(update_model, MUDSC_E_RANGE, "mudsc_accum_update", "model", 0,                                                  \
+	  update_with(2, MUDSC_DTYPE_F64, 2, ROWS, H, 1, F.x, NULL))                                \
+	X(update_features, MUDSC_E_INVALID, NULL, "'features'", 0, mudsc_accum_update(F.acc, 0, NULL))    \
+	X(update_dtype, MUDSC_E_INVALID, "mudsc_accum_update", "dtype", 0,                                                \
+	  update_with(0, MUDSC_DTYPE_I32, 2, ROWS, H, 1, F.x, NULL))                                \
+	X(update_rank, MUDSC_E_SHAPE, "mudsc_accum_update", "rank", 0, update_with(0, MUDSC_DTYPE_F64, 0, ROWS, H, 1, F.x, NULL)) \
+	X(update_axis, MUDSC_E_SHAPE, "mudsc_accum_update", "feature_axis", 0,                                            \
+	  update_with(0, MUDSC_DTYPE_F64, 2, ROWS, H, 5, F.x, NULL))                                \
+	X(update_width, MUDSC_E_SHAPE, "mudsc_accum_update", "width", 0,                                                  \
+	  update_with(0, MUDSC_DTYPE_F64, 2, 2, H + 1, 1, F.x, NULL))                               \
+	X(update_shape, MUDSC_E_SHAPE, "mudsc_accum_update", "shape", 0,                                               \
+	  update_with(0, MUDSC_DTYPE_F64, 2, -1, H, 1, F.x, NULL))                                  \
+	X(update_data, MUDSC_E_INVALID, "mudsc_accum_update", "data", 0,                                                  \
+	  update_with(0, MUDSC_DTYPE_F64, 2, ROWS, H, 1, NULL, NULL))                               \
+	X(update_nan, MUDSC_E_NUMERIC, "mudsc_accum_update", "model 0", 0, update_nan())                                  \
+	X(update_max_lead, MUDSC_E_STATE, "mudsc_accum_update", "max_lead", 0, update_too_far_ahead())                    \
+	X(count_model, MUDSC_E_RANGE, NULL, "model", 0, mudsc_accum_count(&O.i64[0], F.acc, 5))           \
+	X(count_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_accum_count(NULL, F.acc, 0))                \
+	X(correlation_capacity, MUDSC_E_RANGE, NULL, "'capacity' = 10", NC * NC,                          \
+	  mudsc_accum_correlation(O.d, 10, &F.needed, F.acc))                                       \
+	X(correlation_out, MUDSC_E_INVALID, NULL, "'out'", NC * NC,                                       \
+	  mudsc_accum_correlation(NULL, NC * NC, &F.needed, F.acc))                                 \
+	X(correlation_empty, MUDSC_E_STATE, NULL, "observation", NC * NC,                                       \
+	  mudsc_accum_correlation(O.d, 64, &F.needed, F.acc_empty))                                 \
+	X(correlation_unequal, MUDSC_E_MISMATCH, NULL, "count", NC * NC,                                        \
+	  mudsc_accum_correlation(O.d, 64, &F.needed, F.acc_lead))                                  \
+	X(means_capacity, MUDSC_E_RANGE, NULL, "'capacity' = 3", NC, mudsc_accum_means(O.d, 3, &F.needed, F.acc)) \
+	X(stddevs_empty, MUDSC_E_STATE, NULL, "observation", NC,                                           \
+	  mudsc_accum_stddevs(O.d, 64, &F.needed, F.acc_empty))                                     \
+	X(covariance_accum, MUDSC_E_INVALID, NULL, "'accum'", 0,                                          \
+	  mudsc_accum_covariance(O.d, 64, &O.needed, NULL))                                         \
+	X(merge_self, MUDSC_E_INVALID, NULL, "src", 0, mudsc_accum_merge(F.acc, F.acc))                   \
+	X(merge_models, MUDSC_E_MISMATCH, NULL, "3", 0, mudsc_accum_merge(F.acc, F.acc3))                 \
+	X(merge_buffered, MUDSC_E_MISMATCH, NULL, "(src)", 0, mudsc_accum_merge(F.acc, F.acc_lead))    \
+	X(serialize_out, MUDSC_E_INVALID, NULL, "'out_buf'", 0, mudsc_accum_serialize(NULL, &O.len, F.acc)) \
+	X(serialize_unequal, MUDSC_E_MISMATCH, NULL, "count", 0,                                          \
+	  mudsc_accum_serialize(&O.p[0], &O.len, F.acc_lead))                                       \
+	X(deserialize_buf, MUDSC_E_INVALID, NULL, "'buf'", 0,                                             \
+	  mudsc_accum_deserialize((mudsc_accum **)&O.p[0], NULL, 64, NULL))                         \
+	X(deserialize_short, MUDSC_E_PARSE, NULL, "'len' = 20", 0,                                             \
+	  mudsc_accum_deserialize((mudsc_accum **)&O.p[0], F.acc_buf, 20, NULL))                    \
+	X(deserialize_magic, MUDSC_E_PARSE, "mudsc_accum_deserialize", "magic", 0, accum_bytes_with(0, 0x20))                  \
+	X(deserialize_version, MUDSC_E_PARSE, "mudsc_accum_deserialize", "version", 0, accum_bytes_with(8, 0x02))              \
+	X(deserialize_hash, MUDSC_E_PARSE, "mudsc_accum_deserialize", "hash", 0, accum_bytes_with(48, 0x01))                   \
+	X(set_block_rows_rows, MUDSC_E_INVALID, NULL, "rows", 0, mudsc_accum_set_block_rows(F.acc_empty, 0)) \
+	X(set_block_rows_state, MUDSC_E_STATE, NULL, "first observations", 0, mudsc_accum_set_block_rows(F.acc, 64))  \
+	/* matchers */                                                                              \
+	X(matcher_options_init_opts, MUDSC_E_INVALID, NULL, "'opts'", 0, mudsc_matcher_options_init(NULL)) \
+	X(matcher_new_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_matcher_new(NULL, F.graph, F.pair, 2, NULL)) \
+	X(matcher_new_graph, MUDSC_E_INVALID, NULL, "'graph'", 0,                                         \
+	  mudsc_matcher_new((mudsc_matcher **)&O.p[0], NULL, F.pair, 2, NULL))                      \
+	X(matcher_new_models, MUDSC_E_INVALID, NULL, "'models'", 0,                                       \
+	  mudsc_matcher_new((mudsc_matcher **)&O.p[0], F.graph, NULL, 2, NULL))                     \
+	X(matcher_new_n_models, MUDSC_E_INVALID, NULL, "n_models", 0,                                     \
+	  mudsc_matcher_new((mudsc_matcher **)&O.p[0], F.graph, F.pair, 1, NULL))                   \
+	X(matcher_new_model_null, MUDSC_E_INVALID, NULL, "models[1]", 0,                                  \
+	  mudsc_matcher_new((mudsc_matcher **)&O.p[0], F.graph, F.pair_null, 2, NULL))              \
+	X(matcher_new_width, MUDSC_E_SHAPE, "", "model 1", 0,                                           \
+	  mudsc_matcher_new((mudsc_matcher **)&O.p[0], F.graph, F.pair_wide, 2, NULL))              \
+	X(matcher_new_dtype, MUDSC_E_MISMATCH, "", "dtype", 0,                                          \
+	  mudsc_matcher_new((mudsc_matcher **)&O.p[0], F.graph, F.pair_f64, 2, NULL))               \
+	X(matcher_new_size, MUDSC_E_INVALID, "mudsc_matcher_new", "options->size = 7", 0, matcher_new_size())            \
+	X(matcher_new_method, MUDSC_E_INVALID, "mudsc_matcher_new", "method", 0, matcher_new_method())                   \
+	X(matcher_new_alpha, MUDSC_E_INVALID, "mudsc_matcher_new", "alpha", 0, matcher_new_alpha())                      \
+	X(matcher_new_alpha_nan, MUDSC_E_INVALID, "mudsc_matcher_new", "alpha", 0, matcher_new_alpha_nan())              \
+	X(matcher_new_similarity, MUDSC_E_INVALID, "mudsc_matcher_new", "similarity", 0, matcher_new_similarity())       \
+	X(matcher_new_zip_r, MUDSC_E_INVALID, "mudsc_matcher_new", "zip_r", 0, matcher_new_zip_r())                      \
+	X(matcher_new_zip_b, MUDSC_E_INVALID, "mudsc_matcher_new", "zip_b", 0, matcher_new_zip_b())                      \
+	X(matcher_new_use_groups, MUDSC_E_INVALID, "mudsc_matcher_new", "use_groups", 0, matcher_new_use_groups())       \
+	X(matcher_new_max_iter, MUDSC_E_INVALID, "mudsc_matcher_new", "max_iter", 0, matcher_new_max_iter())             \
+	X(matcher_new_patience, MUDSC_E_INVALID, "mudsc_matcher_new", "patience", 0, matcher_new_patience())             \
+	X(matcher_new_threads, MUDSC_E_INVALID, "mudsc_matcher_new", "threads", 0, matcher_new_threads())                \
+	X(matcher_new_eps, MUDSC_E_INVALID, "mudsc_matcher_new", "eps", 0, matcher_new_eps())                            \
+	X(set_activations_point, MUDSC_E_RANGE, NULL, "point", 0,                                         \
+	  mudsc_matcher_set_activations(F.unrun, 2, F.acc))                                         \
+	X(set_activations_accum, MUDSC_E_INVALID, NULL, "'accum'", 0,                                     \
+	  mudsc_matcher_set_activations(F.unrun, 0, NULL))                                          \
+	X(set_activations_models, MUDSC_E_MISMATCH, NULL, "3", 0,                                         \
+	  mudsc_matcher_set_activations(F.unrun, 0, F.acc3))                                        \
+	X(set_similarity_len, MUDSC_E_SHAPE, NULL, "len", 0,                                              \
+	  mudsc_matcher_set_activation_similarity(F.unrun, 0, F.S, NC * NC - 1))                    \
+	X(set_similarity_symmetric, MUDSC_E_INVALID, "mudsc_matcher_set_activation_similarity", "symmetric", 0, set_similarity_asymmetric())   \
+	X(set_similarity_nan, MUDSC_E_NUMERIC, "mudsc_matcher_set_activation_similarity", "S_a", 0, set_similarity_nan())                      \
+	X(run_matcher, MUDSC_E_INVALID, NULL, "is NULL", 0, mudsc_matcher_run(NULL))                    \
+	X(run_partial_activations, MUDSC_E_STATE, NULL, "activations", 0, mudsc_matcher_run(F.part_acts)) \
+	X(objectives_state, MUDSC_E_STATE, NULL, "run", 0,                                                \
+	  mudsc_matcher_objectives(O.d, 64, &O.needed, F.unrun))                                    \
+	X(point_result_point, MUDSC_E_RANGE, NULL, "point", 0,                                            \
+	  mudsc_matcher_point_result(&O.i64[0], O.d, F.ran, 2))                                     \
+	X(point_result_state, MUDSC_E_STATE, NULL, "run", 0,                                              \
+	  mudsc_matcher_point_result(&O.i64[0], O.d, F.unrun, 0))                                   \
+	X(assignment_point, MUDSC_E_RANGE, NULL, "point", 0,                                              \
+	  mudsc_matcher_assignment(O.i64, 64, &O.needed, F.ran, 2))                                 \
+	X(assignment_capacity, MUDSC_E_RANGE, NULL, "'capacity' = 4", NC,                                 \
+	  mudsc_matcher_assignment(O.i64, 4, &F.needed, F.ran, 0))                                  \
+	X(matrix_kind, MUDSC_E_INVALID, NULL, "kind", 0,                                                  \
+	  mudsc_matcher_matrix(O.d, 64, &O.needed, F.ran, 0, 0, (mudsc_matrix_kind)5))              \
+	X(matrix_model, MUDSC_E_RANGE, NULL, "model", 0,                                                  \
+	  mudsc_matcher_matrix(O.d, 64, &O.needed, F.ran, 0, 2, MUDSC_MATRIX_MERGE))                \
+	X(permutation_zip, MUDSC_E_STATE, NULL, "zip", H,                                                 \
+	  mudsc_matcher_permutation(O.i64, 64, &F.needed, F.zip, 0, 1))                             \
+	X(permutation_model, MUDSC_E_RANGE, NULL, "model", 0,                                             \
+	  mudsc_matcher_permutation(O.i64, 64, &O.needed, F.ran, 0, -1))                            \
+	X(merge_state, MUDSC_E_STATE, NULL, "run", 0,                                                     \
+	  mudsc_matcher_merge((mudsc_model **)&O.p[0], F.unrun, NULL))                              \
+	X(merge_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_matcher_merge(NULL, F.ran, NULL))           \
+	X(merge_weights, MUDSC_E_INVALID, NULL, "weights[1]", 0,                                          \
+	  mudsc_matcher_merge((mudsc_model **)&O.p[0], F.ran, weights_nan))                         \
+	X(transform_model, MUDSC_E_RANGE, NULL, "model", 0,                                               \
+	  mudsc_matcher_transform((mudsc_model **)&O.p[0], F.ran, 2))                               \
+	X(transform_state, MUDSC_E_STATE, NULL, "run", 0,                                                 \
+	  mudsc_matcher_transform((mudsc_model **)&O.p[0], F.unrun, 1))                             \
+	/* version and BLAS threads */                                                              \
+	X(version_check_old_major, MUDSC_E_MISMATCH, NULL, "header", 0, mudsc_version_check(0))            \
+	X(version_check_newer, MUDSC_E_MISMATCH, NULL, "header", 0,                                       \
+	  mudsc_version_check(MUDSC_VERSION_NUMBER + 1))                                            \
+	X(blas_set_threads_zero, MUDSC_E_INVALID, NULL, "n = 0", 0, mudsc_blas_set_threads(0))              \
+	X(blas_set_threads_neg, MUDSC_E_INVALID, NULL, "n = -4", 0, mudsc_blas_set_threads(-4))              \
+	/* the experimental kernels */                                                              \
+	X(match_options_init_opts, MUDSC_E_INVALID, NULL, "'opts'", 0, mudsc_match_options_init(NULL))    \
+	X(lap_solve_n, MUDSC_E_INVALID, NULL, "'n'", 0, mudsc_lap_solve(O.i64, &O.d[0], F.S, -1))         \
+	X(lap_solve_nan, MUDSC_E_NUMERIC, NULL, "'S' has a non-finite entry", 0, mudsc_lap_solve(O.i64, &O.d[0], S_nan, 2))      \
+	X(align_solve_groups, MUDSC_E_SHAPE, NULL, "G", 0,                                                \
+	  mudsc_align_solve(O.i64, &O.d[0], F.S, 2, H, 3))                                          \
+	X(zip_solve_symmetric, MUDSC_E_INVALID, NULL, "symmetric", 0,                                     \
+	  mudsc_zip_solve(O.i64, &O.i64[40], NULL, &O.d[0], S_asym, 2, 1, 1, NULL))
+
+CASES(ROW)
+#undef ROW
+#define ROW(id, st, prefix, msg, need, ...) {#__VA_ARGS__, st, prefix, msg, need, case_##id},
+static const struct bad_case cases[] = {CASES(ROW)};
+#undef ROW
+
+START_TEST(test_bad_call)
+{
+	const struct bad_case *c = &cases[_i];
+	struct outs sentinel;
+	const char *msg;
+	char fn[64];
+	size_t after[8];
+	mudsc_status st;
+
+	memset(&sentinel, SENTINEL, sizeof sentinel);
+	st = c->run();
+	msg = mudsc_error_message();
+	ck_assert_msg(st == c->status, "%s returned %s (%s), expected %s", c->call,
+	              mudsc_status_name(st), msg, mudsc_status_name(c->status));
+	ck_assert_msg(mudsc_error_status() == c->status, "%s: mudsc_error_status() is %s", c->call,
+	              mudsc_status_name(mudsc_error_status()));
+	ck_assert_msg(strstr(msg, c->message) != NULL, "%s: message '%s' lacks '%s'", c->call, msg,
+	              c->message);
+	/* the message starts with the name of the function called, then ':' or
+	 * ' (' (a row calling a helper of this file gives the library function) */
+	if (c->prefix == NULL) {
+		size_t n = strcspn(c->call, "(");
+		ck_assert_msg(strncmp(c->call, "mudsc_", 6) == 0 && n < sizeof fn,
+		              "row '%s' calls a helper: give the library function", c->call);
+		memcpy(fn, c->call, n);
+		fn[n] = '\0';
+	} else {
+		snprintf(fn, sizeof fn, "%s", c->prefix);
+	}
+	if (fn[0] != '\0')
+		ck_assert_msg(strncmp(msg, fn, strlen(fn)) == 0 &&
+		                  (msg[strlen(fn)] == ':' || msg[strlen(fn)] == ' '),
+		              "%s: message '%s' does not start with '%s'", c->call, msg, fn);
+	ck_assert_msg(memcmp(&O, &sentinel, sizeof O) == 0, "%s wrote an output on failure", c->call);
+	if (c->needed != 0)
+		ck_assert_msg(F.needed == c->needed, "%s: *needed = %zu, expected %zu", c->call, F.needed,
+		              c->needed);
+	snapshot(after);
+	for (int k = 0; k < 8; k++)
+		ck_assert_msg(after[k] == F.counts[k], "%s changed a handle (count %d: %zu -> %zu)",
+		              c->call, k, F.counts[k], after[k]);
+}
+END_TEST
+
+Suite *suite_bad_input(void)
+{
+	Suite *s = suite_create("bad_input");
+	TCase *tc = tcase_create("table");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_bad_call, 0, (int)(sizeof cases / sizeof cases[0]));
+	suite_add_tcase(s, tc);
+	return s;
+}
