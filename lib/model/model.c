@@ -67,18 +67,26 @@ void mudsc__model_adopt_backing(mudsc_model *model, enum model_backing kind, voi
 	model->backing_len = len;
 }
 
-mudsc_status mudsc__model_reserve(mudsc_model *model, size_t n)
+/* Grow *array to exactly n elements unless it already has room. */
+static mudsc_status reserve_exact(void **array, size_t *capacity, size_t n, size_t elem_size,
+                                  const char *what)
 {
 	void *grown;
 
-	if (n <= model->capacity)
+	if (n <= *capacity)
 		return MUDSC_OK;
-	grown = mudsc__realloc_array(model->tensors, n, sizeof *model->tensors, "model tensors");
+	grown = mudsc__realloc_array(*array, n, elem_size, what);
 	if (grown == NULL)
 		return MUDSC_E_NOMEM;
-	model->tensors = grown;
-	model->capacity = n;
+	*array = grown;
+	*capacity = n;
 	return MUDSC_OK;
+}
+
+mudsc_status mudsc__model_reserve(mudsc_model *model, size_t n)
+{
+	return reserve_exact((void **)&model->tensors, &model->capacity, n, sizeof *model->tensors,
+	                     "model tensors");
 }
 
 static mudsc_status check_mutable(const mudsc_model *model, const char *fn)
@@ -299,16 +307,8 @@ void mudsc__model_adopt_arena(mudsc_model *model, char *arena, size_t len)
 
 mudsc_status mudsc__model_reserve_meta(mudsc_model *model, size_t n)
 {
-	void *grown;
-
-	if (n <= model->meta_capacity)
-		return MUDSC_OK;
-	grown = mudsc__realloc_array(model->meta, n, sizeof *model->meta, "metadata");
-	if (grown == NULL)
-		return MUDSC_E_NOMEM;
-	model->meta = grown;
-	model->meta_capacity = n;
-	return MUDSC_OK;
+	return reserve_exact((void **)&model->meta, &model->meta_capacity, n, sizeof *model->meta,
+	                     "metadata");
 }
 
 mudsc_status mudsc__model_add_meta_arena(mudsc_model *model, char *key, char *value)
