@@ -97,9 +97,44 @@ MUDSC_API size_t mudsc_safetensors_max_header(void);
  * from the mapping (zero copy); the mapping lives as long as the model.
  * Every rule of the format is checked (see docs/safetensors.md): a
  * malformed file gives MUDSC_E_PARSE and a message saying which rule
- * failed, an unreadable one MUDSC_E_IO.
+ * failed, an unreadable one MUDSC_E_IO.  Same as mudsc_model_load_mode()
+ * with MUDSC_LOAD_MAP: read what it says about files that change.
  */
 MUDSC_API mudsc_status mudsc_model_load(mudsc_model **out, const char *path);
+
+/** How mudsc_model_load_mode() brings a file's bytes into memory. */
+typedef enum mudsc_load_mode {
+	/**
+	 * Memory-map the file (MAP_PRIVATE, read-only); tensors borrow from the
+	 * mapping, zero copy, and pages are read on first use.  The file must
+	 * not change in place while the model (or any handle holding it) lives:
+	 *  - truncating it (or a disk error) makes a later read of a tensor in
+	 *    the cut part raise SIGBUS, which kills the process unless the host
+	 *    handles that signal;
+	 *  - rewriting its bytes in place (an editor's "save" that writes over
+	 *    the file, `cp` onto it, another program's pwrite) silently changes
+	 *    the loaded tensors: pages not yet read, or evicted, show the new
+	 *    bytes, which the format checks done at load never saw.
+	 * Replacing the file by rename (mudsc_model_save(), most tools' atomic
+	 * saves, `mv`) or deleting it is safe: the mapping keeps the old file.
+	 */
+	MUDSC_LOAD_MAP = 0,
+	/**
+	 * Read the whole file into memory the model owns, with read(2): later
+	 * changes to the file cannot reach the model, and a file that shrinks
+	 * while being read is MUDSC_E_IO.  Costs the file's size in memory and
+	 * the time to read all of it up front.  For files that may change.
+	 */
+	MUDSC_LOAD_READ = 1
+} mudsc_load_mode;
+
+/**
+ * Load a safetensors file, mapped or read as mode says (MUDSC_E_INVALID
+ * naming 'mode' for another value).  Same checks and errors as
+ * mudsc_model_load().
+ */
+MUDSC_API mudsc_status mudsc_model_load_mode(mudsc_model **out, const char *path,
+                                             mudsc_load_mode mode);
 
 /**
  * Parse safetensors bytes held by the host.  With MUDSC_BORROW the tensors
@@ -110,9 +145,14 @@ MUDSC_API mudsc_status mudsc_model_load_buffer(mudsc_model **out, const void *bu
                                                mudsc_add_mode mode);
 
 /**
- * Save as safetensors, atomically: the bytes go to a temporary file in the
- * same folder, which is flushed to disk and renamed over path.  On any
- * error nothing is left behind and path is unchanged.
+ * Save as safetensors, atomically: nothing partial is ever visible at path.
+ * The bytes go to an unnamed file in path's folder (O_TMPFILE; elsewhere a
+ * hidden temporary file), which is flushed to disk and then linked or
+ * renamed over path.  On any error nothing is left behind and path is
+ * unchanged.  A file replaced keeps its permission bits; a new one gets
+ * 0666 & ~umask.  When path is a symbolic link, the file it leads to is
+ * replaced and the link stays.  docs/safetensors.md has the details (what
+ * a killed save can leave on file systems without O_TMPFILE).
  */
 MUDSC_API mudsc_status mudsc_model_save(const mudsc_model *model, const char *path);
 

@@ -1,5 +1,5 @@
 /*
- * Whole files handed to a parser: one way to open, check and map a file,
+ * Whole files handed to a parser: one way to open, check and map (or read) a file,
  * shared by every loader (safetensors models, graph JSON, and later the
  * statistics files), so that each reports the same errors the same way.
  *
@@ -27,5 +27,13 @@ mudsc_status mudsc__file_map(struct mudsc__file *out, const char *path, const ch
 
 /* Release a mapping made by mudsc__file_map(); an empty one is a no-op. */
 void mudsc__file_unmap(const void *data, size_t len);
+
+/*
+ * Read `path` whole into memory the caller owns (free(); NULL when empty):
+ * a copy that later changes to the file cannot reach.  Same errors as
+ * mudsc__file_map(), plus MUDSC_E_IO when the file shrinks while it is read
+ * and MUDSC_E_NOMEM.
+ */
+mudsc_status mudsc__file_read(struct mudsc__file *out, const char *path, const char *fn);
 
 #endif /* MUDSC_CORE_FILE_H */

@@ -3,6 +3,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@ MUDSC_API mudsc_status mudsc_model_new(mudsc_model **out)
 	if (*out == NULL)
 		return MUDSC_E_NOMEM;
 	mudsc__strmap_init(&(*out)->by_name);
+	mudsc__strmap_init(&(*out)->meta_by_key);
 	return MUDSC_OK;
 }
 
@@ -26,6 +28,14 @@ static void release_backing(mudsc_model *model)
 	else if (model->backing == BACKING_HEAP)
 		free(model->backing_addr);
 	model->backing = BACKING_NONE;
+}
+
+/* Strings in the arena are released with it, others one by one. */
+static void free_string(const mudsc_model *model, char *s)
+{
+	uintptr_t p = (uintptr_t)s, a = (uintptr_t)model->arena;
+	if (model->arena == NULL || p < a || p >= a + model->arena_len)
+		free(s);
 }
 
 MUDSC_API void mudsc_model_free(mudsc_model *model)
@@ -39,10 +49,12 @@ MUDSC_API void mudsc_model_free(mudsc_model *model)
 	free(model->tensors);
 	mudsc__strmap_clear(&model->by_name);
 	for (size_t i = 0; i < model->meta_count; i++) {
-		free(model->meta[i].key);
-		free(model->meta[i].value);
+		free_string(model, model->meta[i].key);
+		free_string(model, model->meta[i].value);
 	}
 	free(model->meta);
+	free(model->arena);
+	mudsc__strmap_clear(&model->meta_by_key);
 	release_backing(model);
 	free(model);
 }
@@ -53,6 +65,28 @@ void mudsc__model_adopt_backing(mudsc_model *model, enum model_backing kind, voi
 	model->backing = kind;
 	model->backing_addr = addr;
 	model->backing_len = len;
+}
+
+/* Grow *array to exactly n elements unless it already has room. */
+static mudsc_status reserve_exact(void **array, size_t *capacity, size_t n, size_t elem_size,
+                                  const char *what)
+{
+	void *grown;
+
+	if (n <= *capacity)
+		return MUDSC_OK;
+	grown = mudsc__realloc_array(*array, n, elem_size, what);
+	if (grown == NULL)
+		return MUDSC_E_NOMEM;
+	*array = grown;
+	*capacity = n;
+	return MUDSC_OK;
+}
+
+mudsc_status mudsc__model_reserve(mudsc_model *model, size_t n)
+{
+	return reserve_exact((void **)&model->tensors, &model->capacity, n, sizeof *model->tensors,
+	                     "model tensors");
 }
 
 static mudsc_status check_mutable(const mudsc_model *model, const char *fn)
@@ -226,10 +260,8 @@ MUDSC_API mudsc_status mudsc_model_find(mudsc_tensor *out, const mudsc_model *mo
 
 static long meta_index(const mudsc_model *model, const char *key)
 {
-	for (size_t i = 0; i < model->meta_count; i++)
-		if (strcmp(model->meta[i].key, key) == 0)
-			return (long)i;
-	return -1;
+	size_t at;
+	return mudsc__strmap_get(&model->meta_by_key, key, &at) ? (long)at : -1;
 }
 
 MUDSC_API mudsc_status mudsc_model_set_meta(mudsc_model *model, const char *key, const char *value)
@@ -248,20 +280,47 @@ MUDSC_API mudsc_status mudsc_model_set_meta(mudsc_model *model, const char *key,
 		return MUDSC_E_NOMEM;
 	at = meta_index(model, key);
 	if (at >= 0) {
-		free(model->meta[at].value);
+		free_string(model, model->meta[at].value);
 		model->meta[at].value = v;
 		return MUDSC_OK;
 	}
 	char *k = mudsc__strdup(key, "metadata key");
-	if (k == NULL || mudsc__reserve_one((void **)&model->meta, &model->meta_capacity,
-	                                   model->meta_count, sizeof *model->meta,
-	                                   "metadata") != MUDSC_OK) {
+	if (k == NULL ||
+	    mudsc__reserve_one((void **)&model->meta, &model->meta_capacity, model->meta_count,
+	                       sizeof *model->meta, "metadata") != MUDSC_OK ||
+	    mudsc__strmap_put(&model->meta_by_key, k, model->meta_count) != MUDSC_OK) {
 		free(k);
 		free(v);
 		return MUDSC_E_NOMEM;
 	}
 	model->meta[model->meta_count].key = k;
 	model->meta[model->meta_count].value = v;
+	model->meta_count++;
+	return MUDSC_OK;
+}
+
+void mudsc__model_adopt_arena(mudsc_model *model, char *arena, size_t len)
+{
+	model->arena = arena;
+	model->arena_len = len;
+}
+
+mudsc_status mudsc__model_reserve_meta(mudsc_model *model, size_t n)
+{
+	return reserve_exact((void **)&model->meta, &model->meta_capacity, n, sizeof *model->meta,
+	                     "metadata");
+}
+
+mudsc_status mudsc__model_add_meta_arena(mudsc_model *model, char *key, char *value)
+{
+	if (meta_index(model, key) >= 0)
+		return MUDSC_E_EXISTS;
+	if (mudsc__reserve_one((void **)&model->meta, &model->meta_capacity, model->meta_count,
+	                       sizeof *model->meta, "metadata") != MUDSC_OK ||
+	    mudsc__strmap_put(&model->meta_by_key, key, model->meta_count) != MUDSC_OK)
+		return MUDSC_E_NOMEM;
+	model->meta[model->meta_count].key = key;
+	model->meta[model->meta_count].value = value;
 	model->meta_count++;
 	return MUDSC_OK;
 }

@@ -35,6 +35,11 @@ struct mudsc_model {
 	struct mudsc__strmap by_name;
 	struct model_meta *meta;
 	size_t meta_count, meta_capacity;
+	struct mudsc__strmap meta_by_key; /* key -> index in meta */
+	/* one block of strings a loader decoded, which metadata entries may
+	 * point into (never freed one by one; released with the model) */
+	char *arena;
+	size_t arena_len;
 	/* memory the borrowed tensors may point into, released with the model */
 	enum model_backing backing;
 	void *backing_addr;
@@ -49,6 +54,19 @@ void mudsc__model_adopt_backing(mudsc_model *model, enum model_backing kind, voi
 /* Freeze a model a handle shares (mudsc_model_freeze() of a const model):
  * written only when not yet frozen, atomically. */
 void mudsc__model_freeze_shared(const mudsc_model *model);
+
+/* Room for n tensors in all (a loader that knows how many are coming). */
+mudsc_status mudsc__model_reserve(mudsc_model *model, size_t n);
+
+/* Give the model the block its loader decodes metadata strings into (once). */
+void mudsc__model_adopt_arena(mudsc_model *model, char *arena, size_t len);
+
+/* Room for n metadata entries in all. */
+mudsc_status mudsc__model_reserve_meta(mudsc_model *model, size_t n);
+
+/* Append the metadata entry key -> value, both in the model's arena (no
+ * copy).  MUDSC_E_EXISTS (no message) when key is present, NOMEM. */
+mudsc_status mudsc__model_add_meta_arena(mudsc_model *model, char *key, char *value);
 
 /* The tensor called name, or NULL. */
 const struct model_tensor *mudsc__model_lookup(const mudsc_model *model, const char *name);

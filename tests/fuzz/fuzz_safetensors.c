@@ -1,8 +1,9 @@
 /*
  * Fuzz target for the safetensors reader (libFuzzer entry point).  Any
  * input must give MUDSC_OK or MUDSC_E_PARSE, never a crash, a leak or an
- * out-of-bounds read; an accepted model must save and re-load to the same
- * bytes.
+ * out-of-bounds read; an accepted model must answer every name and
+ * metadata lookup (the hash maps agree with the lists) and save and
+ * re-load to the same bytes.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,6 +12,24 @@
 #include "mudsc/mudsc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Every tensor and metadata entry is found by its name. */
+static void check_lookups(const mudsc_model *m)
+{
+	for (size_t i = 0; i < mudsc_model_count(m); i++) {
+		mudsc_tensor at, found;
+		if (mudsc_model_at(&at, m, i) != MUDSC_OK ||
+		    mudsc_model_find(&found, m, at.name) != MUDSC_OK || found.data != at.data ||
+		    found.nbytes != at.nbytes)
+			abort();
+	}
+	for (size_t i = 0; i < mudsc_model_meta_count(m); i++) {
+		const char *key, *value;
+		if (mudsc_model_meta_at(&key, &value, m, i) != MUDSC_OK ||
+		    mudsc_model_get_meta(m, key) != value)
+			abort();
+	}
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -24,6 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		return 0;
 	}
+	check_lookups(m);
 	if (mudsc_model_save_buffer(&buf, &len, m) != MUDSC_OK ||
 	    mudsc_model_load_buffer(&again, buf, len, MUDSC_BORROW) != MUDSC_OK ||
 	    mudsc_model_save_buffer(&buf2, &len2, again) != MUDSC_OK || len != len2 ||

@@ -178,3 +178,26 @@ def test_load_errors(tmp_path):
     with pytest.raises(mudsc.ParseError):
         mudsc.Model.load(bad)
     assert mudsc.model.max_header() == 100_000_000
+
+
+def test_load_read_mode_is_not_changed_by_the_file(tmp_path):
+    """mode="read" owns its bytes: a rewrite in place and a truncation of the
+    file after loading do not reach the tensors (issue 11, defect 9)."""
+    arr = np.arange(4096, dtype=np.float32)
+    path = tmp_path / "m.safetensors"
+    mudsc.Model.from_numpy({"w": arr}).save(path)
+    with mudsc.Model.load(path, mode="read") as m:
+        size = path.stat().st_size
+        with open(path, "r+b") as f:  # in place: same inode
+            f.seek(size - 4 * 4096)
+            f.write(b"\x55" * (4 * 4096))
+            f.truncate(16)
+        np.testing.assert_array_equal(m["w"], arr)
+    other = tmp_path / "m2.safetensors"
+    mudsc.Model.from_numpy({"w": arr}).save(other)
+    with mudsc.Model.load(other, mode="map") as m2:
+        np.testing.assert_array_equal(m2["w"], arr)
+    with pytest.raises(ValueError, match="'map' or 'read'"):
+        mudsc.Model.load(path, mode="copy")
+    with pytest.raises(mudsc.ParseError):
+        mudsc.Model.load(path, mode="read")

@@ -268,6 +268,7 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_model_is_frozen": (c_int, (P,)),
     "mudsc_model_load": (STATUS, (PP, c_char_p)),
     "mudsc_model_load_buffer": (STATUS, (PP, c_void_p, c_size, ENUM)),
+    "mudsc_model_load_mode": (STATUS, (PP, c_char_p, ENUM)),
     "mudsc_model_meta_at": (STATUS, (POINTER(c_char_p), POINTER(c_char_p), P, c_size)),
     "mudsc_model_meta_count": (c_size, (P,)),
     "mudsc_model_new": (STATUS, (PP,)),

@@ -18,6 +18,8 @@ from ._handle import Handle
 from ._lib import MAX_RANK, Tensor, check, decode, encode, fspath, lib, take_bytes
 
 COPY, BORROW = 0, 1
+#: Model.load modes -> mudsc_load_mode (MUDSC_LOAD_MAP, MUDSC_LOAD_READ)
+LOAD_MODES: Dict[str, int] = {"map": 0, "read": 1}
 
 #: mudsc dtype code -> safetensors name ("F32", "BF16", ...), from the library
 DTYPE_NAMES: Dict[int, str] = {code: lib.mudsc_dtype_name(code).decode() for code in range(16)}
@@ -168,11 +170,20 @@ class Model(Handle):
         check(lib.mudsc_model_remove(self._h, encode(name, "name")))
 
     @classmethod
-    def load(cls, path: Union[str, "os.PathLike[str]"]) -> "Model":
-        """Load a safetensors file, memory-mapped (zero copy).  ParseError
-        names the rule a malformed file breaks; MudscIOError if unreadable."""
+    def load(cls, path: Union[str, "os.PathLike[str]"], mode: str = "map") -> "Model":
+        """Load a safetensors file.  ParseError names the rule a malformed
+        file breaks; MudscIOError if unreadable.
+
+        mode="map" (the default) memory-maps the file, zero copy: the file
+        must not change in place while the model lives (truncating it kills
+        the process with SIGBUS on the next read of a cut tensor; rewriting
+        it in place changes the tensors silently; replacing it by rename, as
+        Model.save does, is safe).  mode="read" reads the whole file into
+        memory the model owns, for files that may change."""
+        if mode not in LOAD_MODES:
+            raise ValueError(f"mode must be 'map' or 'read', not {mode!r}")
         out = ctypes.c_void_p()
-        check(lib.mudsc_model_load(ctypes.byref(out), fspath(path)))
+        check(lib.mudsc_model_load_mode(ctypes.byref(out), fspath(path), LOAD_MODES[mode]))
         return cls._wrap(out.value)
 
     @classmethod

@@ -73,10 +73,25 @@ function Base.delete!(m::Model, name::AbstractString)
     return m
 end
 
-"""`load_model(path)`: load a safetensors file (memory-mapped, zero copy)."""
-load_model(path::AbstractString) =
-    _new(out -> ccall((:mudsc_model_load, libmudsc), Cint, (Ref{Ptr{Cvoid}}, Cstring),
-                      out, _cstr(path)), Model)
+"""
+    load_model(path; mode=:map)
+
+Load a safetensors file.  `mode=:map` (the default) memory-maps it, zero
+copy: the file must not change in place while the model lives (truncating it
+raises SIGBUS on the next read of a cut tensor, rewriting it in place changes
+the tensors silently; replacing it by rename, as `save` does, is safe).
+`mode=:read` reads the whole file into memory the model owns, for files that
+may change.
+"""
+function load_model(path::AbstractString; mode::Symbol=:map)
+    mode === :map &&
+        return _new(out -> ccall((:mudsc_model_load, libmudsc), Cint, (Ref{Ptr{Cvoid}}, Cstring),
+                                 out, _cstr(path)), Model)
+    mode === :read || throw(ArgumentError("mode must be :map or :read, not :$(mode)"))
+    return _new(out -> ccall((:mudsc_model_load_mode, libmudsc), Cint,
+                             (Ref{Ptr{Cvoid}}, Cstring, Cint),
+                             out, _cstr(path), Cint(1)), Model)   # MUDSC_LOAD_READ
+end
 
 """
     load_model(bytes::AbstractVector{UInt8}; copy=false)
