@@ -35,6 +35,15 @@ static void check(mudsc_status st)
 	}
 }
 
+/* CPU time of the process (single-threaded here): the figure that holds
+ * on a busy machine, next to the wall time. */
+static double cpu(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static double peak_rss_mb(void)
 {
 	struct rusage ru;
@@ -105,7 +114,7 @@ int main(int argc, char **argv)
 	size_t P = argc > 2 ? (size_t)strtoull(argv[2], NULL, 10) : 1;
 	int reps = argc > 3 ? atoi(argv[3]) : 5;
 	char path[] = "/tmp/bench-load-graph-XXXXXX";
-	double *tm[5], med[5], rss_text, rss_load;
+	double *tm[5], *tc[5], med[5], medc[5], rss_text, rss_load;
 	static const float one = 1.0f;
 	const int64_t shape[1] = {1};
 	struct text t;
@@ -118,8 +127,10 @@ int main(int argc, char **argv)
 	if (B < 1 || P < 1 || P > B || reps < 1)
 		return fprintf(stderr, "usage: bench-load-graph [bindings >= 1 [1 <= points <= "
 		                       "bindings [reps >= 1]]]\n"), 2;
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 5; i++) {
 		tm[i] = calloc((size_t)reps, sizeof *tm[i]);
+		tc[i] = calloc((size_t)reps, sizeof *tc[i]);
+	}
 	t = generate(B, P);
 	fd = mkstemp(path);
 	if (fd < 0 || (f = fdopen(fd, "wb")) == NULL || fwrite(t.s, 1, t.len, f) != t.len ||
@@ -130,13 +141,16 @@ int main(int argc, char **argv)
 	rss_text = peak_rss_mb();
 
 	for (int r = 0; r < reps; r++) {
-		double t0 = now();
+		double t0 = now(), c0 = cpu();
 		check(mudsc_graph_from_json(&g, t.s, t.len));
 		tm[0][r] = now() - t0;
+		tc[0][r] = cpu() - c0;
 		mudsc_graph_free(g);
 		t0 = now();
+		c0 = cpu();
 		check(mudsc_graph_load_json(&g, path));
 		tm[1][r] = now() - t0;
+		tc[1][r] = cpu() - c0;
 		mudsc_graph_free(g);
 	}
 	rss_load = peak_rss_mb();
@@ -153,34 +167,47 @@ int main(int argc, char **argv)
 		const mudsc_model *models[2] = {model, model};
 		char *out;
 		size_t len;
-		double t0 = now();
+		double t0 = now(), c0 = cpu();
 		check(mudsc_graph_validate(g, models, 2));
 		tm[2][r] = now() - t0;
+		tc[2][r] = cpu() - c0;
 		t0 = now();
+		c0 = cpu();
 		check(mudsc_graph_unbound(NULL, 0, &needed, g, model));
 		tm[3][r] = now() - t0;
+		tc[3][r] = cpu() - c0;
 		if (needed != 0)
 			return fprintf(stderr, "bench-load-graph: %zu tensors unbound\n", needed), 1;
 		t0 = now();
+		c0 = cpu();
 		check(mudsc_graph_to_json(&out, &len, g));
 		tm[4][r] = now() - t0;
+		tc[4][r] = cpu() - c0;
 		mudsc_free(out);
 	}
 	mudsc_graph_free(g);
 	mudsc_model_free(model);
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 5; i++) {
 		med[i] = median(tm[i], reps);
+		medc[i] = median(tc[i], reps);
+	}
 
 	printf("{\n  \"bench\": \"load-graph\",\n  \"bindings\": %zu,\n  \"points\": %zu,\n"
 	       "  \"json_mb\": %.1f,\n  \"reps\": %d,\n  \"medians_s\": {\n"
 	       "    \"from_json\": %.3f,\n    \"load_json\": %.3f,\n"
 	       "    \"validate_2_models\": %.3f,\n    \"unbound\": %.3f,\n    \"to_json\": %.3f\n"
+	       "  },\n  \"cpu_medians_s\": {\n"
+	       "    \"from_json\": %.3f,\n    \"load_json\": %.3f,\n"
+	       "    \"validate_2_models\": %.3f,\n    \"unbound\": %.3f,\n    \"to_json\": %.3f\n"
 	       "  },\n  \"peak_rss_mb\": {\"text_only\": %.0f, \"after_loads\": %.0f, \"end\": %.0f}\n"
 	       "}\n",
-	       B, P, (double)t.len / 1e6, reps, med[0], med[1], med[2], med[3], med[4], rss_text,
+	       B, P, (double)t.len / 1e6, reps, med[0], med[1], med[2], med[3], med[4], medc[0], medc[1], medc[2],
+	       medc[3], medc[4], rss_text,
 	       rss_load, peak_rss_mb());
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 5; i++) {
 		free(tm[i]);
+		free(tc[i]);
+	}
 	free(t.s);
 	return 0;
 }

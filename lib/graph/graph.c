@@ -119,17 +119,14 @@ const struct graph_tensor *mudsc__graph_tensor(const mudsc_graph *graph, const c
 	return mudsc__strmap_get(&graph->tensor_by_name, name, &t) ? &graph->tensors[t] : NULL;
 }
 
-/* The record of tensor `name`, created (with no split and no bindings)
- * when no binding or split names it yet: the last fallible step of
- * mudsc_graph_bind and mudsc_graph_add_split, so a failure leaves the
- * graph as it was. */
-static mudsc_status tensor_record(mudsc_graph *graph, const char *name, size_t *index)
+/* A new record (no split, no bindings) for tensor `name`, which no
+ * binding or split names yet: the last fallible step of mudsc_graph_bind
+ * and mudsc_graph_add_split, so a failure leaves the graph as it was. */
+static mudsc_status new_tensor(mudsc_graph *graph, const char *name, size_t *index)
 {
 	struct graph_tensor t = {.split = -1, .whole = MUDSC__GRAPH_NO_REF};
 	mudsc_status st;
 
-	if (mudsc__strmap_get(&graph->tensor_by_name, name, index))
-		return MUDSC_OK;
 	st = mudsc__reserve_one((void **)&graph->tensors, &graph->cap_tensors, graph->n_tensors,
 	                       sizeof *graph->tensors, "graph tensors");
 	if (st != MUDSC_OK)
@@ -217,10 +214,10 @@ size_t mudsc__graph_bindings_of(const mudsc_graph *graph, const char *tensor, in
 /* The binding that a new (tensor, part, axis) would clash with: one on the
  * same axis of the same part, or of the whole tensor, or, for a
  * whole-tensor binding, of any part.  NULL if none; else *point is its point. */
-static const struct graph_binding *find_clash(const mudsc_graph *graph, const char *tensor,
-                                              int32_t part, int32_t axis, size_t *point)
+static const struct graph_binding *find_clash(const mudsc_graph *graph,
+                                              const struct graph_tensor *t, int32_t part,
+                                              int32_t axis, size_t *point)
 {
-	const struct graph_tensor *t = mudsc__graph_tensor(graph, tensor);
 	const struct graph_split *s;
 	const struct graph_binding *b;
 
@@ -300,7 +297,7 @@ MUDSC_API mudsc_status mudsc_graph_add_split(mudsc_graph *graph, const char *ten
 		                tensor);
 		goto fail;
 	}
-	if (find_clash(graph, tensor, -1, axis, &p) != NULL) {
+	if (find_clash(graph, t, -1, axis, &p) != NULL) {
 		st = mudsc__err(MUDSC_E_INVALID, "mudsc_graph_add_split: tensor '%s' axis %d is "
 		                                "already bound whole (to point '%s'); a split axis is "
 		                                "bound through its parts", tensor, (int)axis,
@@ -316,8 +313,10 @@ MUDSC_API mudsc_status mudsc_graph_add_split(mudsc_graph *graph, const char *ten
 		s.part_first[k] = MUDSC__GRAPH_NO_REF;
 	if ((st = mudsc__reserve_one((void **)&graph->splits, &graph->cap_splits, graph->n_splits,
 	                             sizeof *graph->splits, "graph splits")) != MUDSC_OK ||
-	    (st = tensor_record(graph, tensor, &ti)) != MUDSC_OK)
+	    (t == NULL && (st = new_tensor(graph, tensor, &ti)) != MUDSC_OK))
 		goto fail;
+	if (t != NULL)
+		ti = (size_t)(t - graph->tensors);
 	s.tensor = graph->tensors[ti].name;
 	graph->tensors[ti].split = (int32_t)graph->n_splits;
 	graph->splits[graph->n_splits++] = s;
@@ -327,11 +326,12 @@ fail:
 	return st;
 }
 
-/* Resolve a part name of tensor to its index (-1 for NULL). */
-static mudsc_status resolve_part(const mudsc_graph *graph, const char *tensor, const char *part,
-                                 int32_t axis, int32_t *index)
+/* Resolve a part name of tensor (record t, NULL if none yet) to its index (-1 for NULL). */
+static mudsc_status resolve_part(const mudsc_graph *graph, const struct graph_tensor *t,
+                                 const char *tensor, const char *part, int32_t axis,
+                                 int32_t *index)
 {
-	const struct graph_split *s = mudsc__graph_split_of(graph, tensor);
+	const struct graph_split *s = t != NULL && t->split >= 0 ? &graph->splits[t->split] : NULL;
 	size_t k;
 
 	*index = -1;
@@ -378,6 +378,7 @@ MUDSC_API mudsc_status mudsc_graph_bind(mudsc_graph *graph, size_t point, const 
                                         uint32_t flags)
 {
 	struct graph_point *pt;
+	const struct graph_tensor *known;
 	struct graph_tensor *t;
 	struct graph_ref *first;
 	struct graph_binding bd = {.axis = axis, .role = role, .flags = flags};
@@ -388,16 +389,21 @@ MUDSC_API mudsc_status mudsc_graph_bind(mudsc_graph *graph, size_t point, const 
 	MUDSC__CHECK_NULL(tensor);
 	if ((st = check_bind_args(graph, point, tensor, axis, role, flags)) != MUDSC_OK)
 		return st;
-	if ((st = resolve_part(graph, tensor, part, axis, &bd.part)) != MUDSC_OK)
+	known = mudsc__graph_tensor(graph, tensor);
+	if ((st = resolve_part(graph, known, tensor, part, axis, &bd.part)) != MUDSC_OK)
 		return st;
-	if (find_clash(graph, tensor, bd.part, axis, &other) != NULL)
+	if (find_clash(graph, known, bd.part, axis, &other) != NULL)
 		return mudsc__err(MUDSC_E_EXISTS, "mudsc_graph_bind: tensor '%s'%s%s axis %d is already "
 		                                 "bound to point '%s'", tensor, part ? " part " : "",
 		                 part ? part : "", (int)axis, graph->points[other].name);
 	pt = &graph->points[point];
 	st = mudsc__reserve_one((void **)&pt->bindings, &pt->cap_bindings, pt->n_bindings,
 	                       sizeof *pt->bindings, "point bindings");
-	if (st != MUDSC_OK || (st = tensor_record(graph, tensor, &bd.tensor_index)) != MUDSC_OK)
+	if (st != MUDSC_OK)
+		return st;
+	if (known != NULL)
+		bd.tensor_index = (size_t)(known - graph->tensors);
+	else if ((st = new_tensor(graph, tensor, &bd.tensor_index)) != MUDSC_OK)
 		return st;
 	t = &graph->tensors[bd.tensor_index];
 	bd.tensor = t->name;
