@@ -162,12 +162,13 @@ static const char *part_name(const mudsc_graph *graph, const struct graph_bindin
 	return graph->splits[graph->tensors[b->tensor_index].split].parts[b->part];
 }
 
-/* The binding of the chain from `first` on `axis`, or NULL. */
+/* The binding of the chain from `first` on `axis`, or NULL; *steps counts
+ * the bindings looked at. */
 static const struct graph_binding *chain_axis(const mudsc_graph *graph, struct graph_ref first,
-                                              int32_t axis, size_t *point)
+                                              int32_t axis, size_t *point, size_t *steps)
 {
 	for (struct graph_ref r = first; r.point != SIZE_MAX; r = binding_at(graph, r)->next)
-		if (binding_at(graph, r)->axis == axis) {
+		if (++*steps, binding_at(graph, r)->axis == axis) {
 			*point = r.point;
 			return binding_at(graph, r);
 		}
@@ -216,23 +217,23 @@ size_t mudsc__graph_bindings_of(const mudsc_graph *graph, const char *tensor, in
  * whole-tensor binding, of any part.  NULL if none; else *point is its point. */
 static const struct graph_binding *find_clash(const mudsc_graph *graph,
                                               const struct graph_tensor *t, int32_t part,
-                                              int32_t axis, size_t *point)
+                                              int32_t axis, size_t *point, size_t *steps)
 {
 	const struct graph_split *s;
 	const struct graph_binding *b;
 
 	if (t == NULL)
 		return NULL;
-	if ((b = chain_axis(graph, t->whole, axis, point)) != NULL || t->split < 0)
+	if ((b = chain_axis(graph, t->whole, axis, point, steps)) != NULL || t->split < 0)
 		return b;
 	s = &graph->splits[t->split];
 	if (part >= 0)
-		return chain_axis(graph, s->part_first[part], axis, point);
+		return chain_axis(graph, s->part_first[part], axis, point, steps);
 	if ((t->part_axes >> axis & 1u) == 0)
 		return NULL;
 	/* some part binds the axis: find which (a refusal, so once) */
 	for (size_t k = 0; k < s->n_parts; k++)
-		if ((b = chain_axis(graph, s->part_first[k], axis, point)) != NULL)
+		if ((b = chain_axis(graph, s->part_first[k], axis, point, steps)) != NULL)
 			return b;
 	return NULL;
 }
@@ -297,7 +298,7 @@ MUDSC_API mudsc_status mudsc_graph_add_split(mudsc_graph *graph, const char *ten
 		                tensor);
 		goto fail;
 	}
-	if (find_clash(graph, t, -1, axis, &p) != NULL) {
+	if (find_clash(graph, t, -1, axis, &p, &graph->clash_steps) != NULL) {
 		st = mudsc__err(MUDSC_E_INVALID, "mudsc_graph_add_split: tensor '%s' axis %d is "
 		                                "already bound whole (to point '%s'); a split axis is "
 		                                "bound through its parts", tensor, (int)axis,
@@ -392,7 +393,7 @@ MUDSC_API mudsc_status mudsc_graph_bind(mudsc_graph *graph, size_t point, const 
 	known = mudsc__graph_tensor(graph, tensor);
 	if ((st = resolve_part(graph, known, tensor, part, axis, &bd.part)) != MUDSC_OK)
 		return st;
-	if (find_clash(graph, known, bd.part, axis, &other) != NULL)
+	if (find_clash(graph, known, bd.part, axis, &other, &graph->clash_steps) != NULL)
 		return mudsc__err(MUDSC_E_EXISTS, "mudsc_graph_bind: tensor '%s'%s%s axis %d is already "
 		                                 "bound to point '%s'", tensor, part ? " part " : "",
 		                 part ? part : "", (int)axis, graph->points[other].name);

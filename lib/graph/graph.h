@@ -85,6 +85,10 @@ struct mudsc_graph {
 	size_t n_tensors, cap_tensors;
 	struct mudsc__strmap point_by_name;  /* name -> index into points */
 	struct mudsc__strmap tensor_by_name; /* name -> index into tensors */
+	/* bindings looked at by the clash checks of bind and add_split, the
+	 * tests' measure of their cost: at most MUDSC_MAX_RANK per call (the
+	 * scan before issue 11 looked at every binding of the graph) */
+	size_t clash_steps;
 };
 
 /* The tensor record of name, or NULL when no binding or split names it. */
