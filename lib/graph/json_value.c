@@ -188,7 +188,7 @@ static mudsc_status parse_string(struct parser *P, struct mudsc__json *out)
 		if ((unsigned char)*raw_end < 0x20)
 			return fail(P, raw_end, "control character in a string");
 		if (*raw_end == '\\' && P->end - raw_end < 2)
-			break;
+			return fail(P, P->p, "premature end of input in a string");
 		raw_end += *raw_end == '\\' ? 2 : 1;
 	}
 	if (raw_end >= P->end)
