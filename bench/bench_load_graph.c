@@ -20,28 +20,32 @@
 
 #include "mudsc/mudsc.h"
 
-static double now(void)
+/* Seconds on a clock: CLOCK_MONOTONIC for the wall time, and
+ * CLOCK_PROCESS_CPUTIME_ID for the CPU time of the process (one thread
+ * here), the figure that holds on a busy machine. */
+static double seconds(clockid_t clock)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double now(void)
+{
+	return seconds(CLOCK_MONOTONIC);
+}
+
+static double cpu(void)
+{
+	return seconds(CLOCK_PROCESS_CPUTIME_ID);
 }
 
 static void check(mudsc_status st)
 {
-	if (st != MUDSC_OK) {
-		fprintf(stderr, "bench-load-graph: %s\n", mudsc_error_message());
-		exit(1);
-	}
-}
-
-/* CPU time of the process (single-threaded here): the figure that holds
- * on a busy machine, next to the wall time. */
-static double cpu(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+	if (st == MUDSC_OK)
+		return;
+	fprintf(stderr, "bench-load-graph: %s\n", mudsc_error_message());
+	exit(1);
 }
 
 static double peak_rss_mb(void)

@@ -6,6 +6,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,17 @@ static void skip_ws(struct parser *P)
 {
 	while (P->p < P->end && (*P->p == ' ' || *P->p == '\t' || *P->p == '\n' || *P->p == '\r'))
 		P->p++;
+}
+
+/* Skip white space, then consume c if it is next. */
+static bool accept(struct parser *P, char c)
+{
+	skip_ws(P);
+	if (P->p < P->end && *P->p == c) {
+		P->p++;
+		return true;
+	}
+	return false;
 }
 
 static int hex4(const char *s)
@@ -342,11 +354,8 @@ static mudsc_status parse_object(struct parser *P, struct mudsc__json *out)
 
 	mudsc__strmap_init(&keys);
 	P->p++;
-	skip_ws(P);
-	if (P->p < P->end && *P->p == '}') {
-		P->p++;
+	if (accept(P, '}'))
 		return close_container(P, base, MUDSC__JSON_OBJECT, 0, out);
-	}
 	for (;;) {
 		const char *key_at;
 		skip_ws(P);
@@ -363,26 +372,17 @@ static mudsc_status parse_object(struct parser *P, struct mudsc__json *out)
 		}
 		if (st != MUDSC_OK)
 			break;
-		skip_ws(P);
-		if (P->p >= P->end || *P->p != ':') {
+		if (!accept(P, ':')) {
 			st = fail(P, P->p, "':' expected");
 			break;
 		}
-		P->p++;
 		if ((st = parse_value(P, &v)) != MUDSC_OK || (st = push(P, v)) != MUDSC_OK)
 			break;
 		n++;
-		skip_ws(P);
-		if (P->p < P->end && *P->p == ',') {
-			P->p++;
+		if (accept(P, ','))
 			continue;
-		}
-		if (P->p < P->end && *P->p == '}') {
-			P->p++;
-			st = close_container(P, base, MUDSC__JSON_OBJECT, n, out);
-			break;
-		}
-		st = fail(P, P->p, "',' or '}' expected");
+		st = accept(P, '}') ? close_container(P, base, MUDSC__JSON_OBJECT, n, out)
+		                    : fail(P, P->p, "',' or '}' expected");
 		break;
 	}
 	mudsc__strmap_clear(&keys);
@@ -396,25 +396,16 @@ static mudsc_status parse_array(struct parser *P, struct mudsc__json *out)
 	struct mudsc__json v;
 
 	P->p++;
-	skip_ws(P);
-	if (P->p < P->end && *P->p == ']') {
-		P->p++;
+	if (accept(P, ']'))
 		return close_container(P, base, MUDSC__JSON_ARRAY, 0, out);
-	}
 	for (;;) {
 		if ((st = parse_value(P, &v)) != MUDSC_OK || (st = push(P, v)) != MUDSC_OK)
 			return st;
 		n++;
-		skip_ws(P);
-		if (P->p < P->end && *P->p == ',') {
-			P->p++;
+		if (accept(P, ','))
 			continue;
-		}
-		if (P->p < P->end && *P->p == ']') {
-			P->p++;
-			return close_container(P, base, MUDSC__JSON_ARRAY, n, out);
-		}
-		return fail(P, P->p, "',' or ']' expected");
+		return accept(P, ']') ? close_container(P, base, MUDSC__JSON_ARRAY, n, out)
+		                      : fail(P, P->p, "',' or ']' expected");
 	}
 }
 
