@@ -276,6 +276,112 @@ START_TEST(bindings_of_a_tensor_or_part)
 }
 END_TEST
 
+/* Issue 11, defect 7: the clash check of every bind looked at every
+ * binding of the graph, so building B bindings cost B^2/2 steps (1M did
+ * not finish).  Now a bind looks at most at the MUDSC_MAX_RANK bindings of
+ * its own (tensor, part) and the whole tensor: the count is asserted, not
+ * timed (bench/bench_load_graph.c times 1M). */
+enum { MANY = 20000, PARTS = 500 };
+
+START_TEST(bind_cost_bounded_per_binding)
+{
+	mudsc_graph *g = make_graph();
+	const char **parts = malloc(PARTS * sizeof *parts);
+	char (*names)[16] = malloc(PARTS * sizeof *names);
+	struct graph_ref refs[2 * MUDSC_MAX_RANK];
+	size_t binds = 0;
+	char name[32];
+
+	ck_assert_ptr_nonnull(parts);
+	ck_assert_ptr_nonnull(names);
+	ck_assert_ok(mudsc_graph_add_point(NULL, g, "a", 3, 1));
+	ck_assert_ok(mudsc_graph_add_point(NULL, g, "b", 3, 1));
+	for (size_t k = 0; k < MANY; k++, binds++) {
+		snprintf(name, sizeof name, "t.%zu", k);
+		ck_assert_ok(mudsc_graph_bind(g, k % 2, name, NULL, 0, MUDSC_ROLE_OUT, 0));
+	}
+	/* one tensor on every axis, bound to the points in reverse order */
+	for (int32_t a = 0; a < MUDSC_MAX_RANK; a++, binds++)
+		ck_assert_ok(mudsc_graph_bind(g, (size_t)(a < 4), "w", NULL, a, MUDSC_ROLE_IN, 0));
+	/* a split of many parts, each bound on axes 0..3, with whole axes 4..7 */
+	for (size_t k = 0; k < PARTS; k++) {
+		snprintf(names[k], sizeof names[k], "p%zu", k);
+		parts[k] = names[k];
+	}
+	ck_assert_ok(mudsc_graph_add_split(g, "fused", 0, PARTS, parts));
+	for (size_t k = 0; k < PARTS; k++)
+		for (int32_t a = 0; a < 4; a++, binds++)
+			ck_assert_ok(mudsc_graph_bind(g, k % 2, "fused", parts[k], a, MUDSC_ROLE_OUT, 0));
+	for (int32_t a = 4; a < MUDSC_MAX_RANK; a++, binds++)
+		ck_assert_ok(mudsc_graph_bind(g, 1, "fused", NULL, a, MUDSC_ROLE_IN, 0));
+	ck_assert_msg(g->clash_steps <= (size_t)MUDSC_MAX_RANK * binds,
+	              "%zu steps for %zu bindings", g->clash_steps, binds);
+
+	/* the rules still hold: each axis once, a part axis clashes with a whole one */
+	ck_assert_status(mudsc_graph_bind(g, 0, "t.7", NULL, 0, MUDSC_ROLE_IN, 0), MUDSC_E_EXISTS);
+	ck_assert_error_has("point 'b'");
+	ck_assert_status(mudsc_graph_bind(g, 0, "w", NULL, 5, MUDSC_ROLE_IN, 0), MUDSC_E_EXISTS);
+	ck_assert_status(mudsc_graph_bind(g, 0, "fused", "p7", 5, MUDSC_ROLE_IN, 0), MUDSC_E_EXISTS);
+	ck_assert_status(mudsc_graph_bind(g, 0, "fused", "p7", 2, MUDSC_ROLE_IN, 0), MUDSC_E_EXISTS);
+	ck_assert_error_has("part p7 axis 2");
+	ck_assert_error_has("point 'b'");
+	ck_assert_status(mudsc_graph_bind(g, 0, "fused", NULL, 3, MUDSC_ROLE_IN, 0), MUDSC_E_EXISTS);
+	ck_assert_error_has("point 'a'"); /* p0's binding is the one found */
+	ck_assert_status(mudsc_graph_bind(g, 0, "fused", "p500", 5, MUDSC_ROLE_IN, 0),
+	                 MUDSC_E_NOT_FOUND);
+
+	/* bindings_of: point order then binding order, whatever the order of the calls */
+	ck_assert_uint_eq(mudsc__graph_bindings_of(g, "w", -1, refs, 2 * MUDSC_MAX_RANK),
+	                  MUDSC_MAX_RANK);
+	for (int32_t k = 0; k < MUDSC_MAX_RANK; k++) {
+		const struct graph_binding *b = &g->points[refs[k].point].bindings[refs[k].binding];
+		ck_assert_uint_eq(refs[k].point, k < 4 ? 0 : 1);
+		ck_assert_int_eq(b->axis, k < 4 ? 4 + k : k - 4);
+		ck_assert_str_eq(b->tensor, "w");
+	}
+	/* a part: its 4 axes (point 1 for p7) and the whole tensor's 4 (point 1) */
+	ck_assert_uint_eq(mudsc__graph_bindings_of(g, "fused", 7, refs, 2 * MUDSC_MAX_RANK), 8);
+	for (int k = 1; k < 8; k++)
+		ck_assert_uint_lt(refs[k - 1].binding, refs[k].binding);
+	ck_assert_uint_eq(mudsc__graph_bindings_of(g, "fused", -1, NULL, 0), 4);
+	ck_assert_uint_eq(mudsc__graph_bindings_of(g, "t.12345", -1, refs, 1), 1);
+	ck_assert_uint_eq(refs[0].point, 1);
+	ck_assert_uint_eq(refs[0].binding, 12345 / 2);
+	free(parts);
+	free(names);
+	mudsc_graph_free(g);
+}
+END_TEST
+
+/* A split declared for a tensor that no point binds leaves it unbound; a
+ * failed bind leaves no trace (no tensor record that would count as bound). */
+START_TEST(unbound_counts_bindings_not_names)
+{
+	static const char *const qk[2] = {"q", "k"};
+	static const int64_t shape[2] = {4, 4};
+	static const float data[16] = {0};
+	mudsc_graph *g = make_graph();
+	mudsc_model *m = NULL;
+	size_t out[4], needed = 0;
+
+	ck_assert_ok(mudsc_model_new(&m));
+	ck_assert_ok(mudsc_model_add(m, "qk", MUDSC_DTYPE_F32, 2, shape, data, MUDSC_BORROW));
+	ck_assert_ok(mudsc_model_add(m, "w", MUDSC_DTYPE_F32, 2, shape, data, MUDSC_BORROW));
+	ck_assert_ok(mudsc_model_add(m, "x", MUDSC_DTYPE_F32, 2, shape, data, MUDSC_BORROW));
+	ck_assert_ok(mudsc_graph_add_point(NULL, g, "p", 4, 1));
+	ck_assert_ok(mudsc_graph_add_split(g, "qk", 0, 2, qk));
+	ck_assert_ok(mudsc_graph_bind(g, 0, "w", NULL, 0, MUDSC_ROLE_OUT, 0));
+	ck_assert_status(mudsc_graph_bind(g, 0, "x", "q", 0, MUDSC_ROLE_OUT, 0), MUDSC_E_NOT_FOUND);
+	ck_assert_ok(mudsc_graph_unbound(out, 4, &needed, g, m));
+	ck_assert_uint_eq(needed, 2);
+	ck_assert_uint_eq(out[0], 0);
+	ck_assert_uint_eq(out[1], 2);
+	ck_assert_ptr_null(mudsc__graph_tensor(g, "x"));
+	mudsc_model_free(m);
+	mudsc_graph_free(g);
+}
+END_TEST
+
 /* ---- ResNet and ViT builders: shapes of the graphs ---------------------- */
 
 static size_t resnet_points(const char *preset, int norm, int64_t groups)
@@ -626,6 +732,8 @@ Suite *suite_graph(void)
 	tcase_add_test(tc, split_rules);
 	tcase_add_test(tc, validate_against_models);
 	tcase_add_test(tc, bindings_of_a_tensor_or_part);
+	tcase_add_test(tc, bind_cost_bounded_per_binding);
+	tcase_add_test(tc, unbound_counts_bindings_not_names);
 	tcase_add_test(tc, resnet_presets);
 	tcase_add_test(tc, vit_builder);
 	tcase_add_test(tc, mlp_builder_names);

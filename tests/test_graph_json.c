@@ -309,7 +309,42 @@ static const struct bad_case bad_cases[] = {
 	{HEAD "\"points\": [{\"name\": \"p\", \"width\": 4, \"bindings\": [], \"colour\": 1}]}",
 	 MUDSC_E_PARSE, "points[0]: unknown key 'colour'"},
 	{HEAD "\"points\": [{\"name\": \"p\", \"width\": 4, \"bindings\": [" B("w", 9, "out") "]}]}",
-	 MUDSC_E_SHAPE, "points[0].bindings[0].axis"},
+	 MUDSC_E_SHAPE, "points[0].bindings[0].axis"},	/* the reader (json_value.c): RFC 8259 exactly, with the place */
+	{HEAD "\"points\": [{\"a\": 1, \"b\": 2, \"c\": 3, \"d\": 4, \"e\": 5, \"f\": 6, \"g\": 7, "
+	      "\"h\": 8, \"i\": 9, \"j\": 10, \"b\": 11}]}",
+	 MUDSC_E_PARSE, "duplicate object key 'b'"},
+	{HEAD "\"points\": [{\"name\": \"p\",\n \"name\": \"q\"}]}", MUDSC_E_PARSE, "line 2, column 2"},
+	{HEAD "\"points\": [{\"name\": \"\xc0\xaf\", \"width\": 1, \"bindings\": []}]}",
+	 MUDSC_E_PARSE, "invalid UTF-8"},
+	{HEAD "\"points\": [{\"name\": \"\xed\xa0\x80\", \"width\": 1, \"bindings\": []}]}",
+	 MUDSC_E_PARSE, "invalid UTF-8"},
+	{HEAD "\"points\": [{\"name\": \"\\ud800x\", \"width\": 1, \"bindings\": []}]}",
+	 MUDSC_E_PARSE, "invalid Unicode"},
+	{HEAD "\"points\": [{\"name\": \"\\udc00\", \"width\": 1, \"bindings\": []}]}",
+	 MUDSC_E_PARSE, "invalid Unicode"},
+	{HEAD "\"points\": [{\"name\": \"a\\u0000b\", \"width\": 1, \"bindings\": []}]}",
+	 MUDSC_E_PARSE, "\\u0000"},
+	{HEAD "\"points\": [{\"name\": \"a\\x\", \"width\": 1, \"bindings\": []}]}",
+	 MUDSC_E_PARSE, "invalid escape"},
+	{HEAD "\"points\": [{\"name\": \"a\tb\", \"width\": 1, \"bindings\": []}]}",
+	 MUDSC_E_PARSE, "control character"},
+	{HEAD "\"points\": [{\"name\": \"p\", \"width\": 9223372036854775808, \"bindings\": []}]}",
+	 MUDSC_E_PARSE, "too big integer"},
+	{HEAD "\"points\": [{\"name\": \"p\", \"width\": -9223372036854775808, \"bindings\": []}]}",
+	 MUDSC_E_SHAPE, "points[0].width"},
+	{HEAD "\"points\": [{\"name\": \"p\", \"width\": 01, \"bindings\": []}]}", MUDSC_E_PARSE,
+	 "column"},
+	{HEAD "\"points\": [{\"name\": \"p\", \"width\": 1e2, \"bindings\": []}]}", MUDSC_E_PARSE,
+	 "points[0].width: expected an integer"},
+	{HEAD "\"points\": [],}", MUDSC_E_PARSE, "string or '}' expected"},
+	{HEAD "\"points\": [1,]}", MUDSC_E_PARSE, "invalid token"},
+	{HEAD "\"points\": [tru]}", MUDSC_E_PARSE, "invalid token"},
+	{HEAD "\"points\": [\"abc", MUDSC_E_PARSE, "premature end"},
+	{HEAD "\"points\": [\"abc\\", MUDSC_E_PARSE, "premature end"},
+	{"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+	 "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", MUDSC_E_PARSE, "nesting deeper than 64"},
+	{"  ", MUDSC_E_PARSE, "unexpected end of input"},
+	{"3", MUDSC_E_PARSE, "(top level): expected an object"},
 };
 
 START_TEST(malformed_rejected)
@@ -376,6 +411,27 @@ START_TEST(mutated_documents_fail_cleanly)
 }
 END_TEST
 
+/* Escapes and UTF-8 decode to the bytes they stand for, and write back
+ * as jansson writes them (canonical text unchanged by a round trip). */
+START_TEST(escapes_decoded)
+{
+	static const char text[] =
+		HEAD "\"points\": [{\"name\": \"caf\\u00e9 \\ud83d\\ude00 \\/ \\\"q\\\" \\\\ \\t \xe2\x82\xac\", "
+		"\"width\": 1, \"bindings\": []}]}";
+	mudsc_graph *g = from_json(text);
+	mudsc_point_info p;
+	char *out = to_json(g);
+	mudsc_graph *again = from_json(out);
+
+	ck_assert_ok(mudsc_graph_point_at(&p, g, 0));
+	ck_assert_str_eq(p.name, "caf\xc3\xa9 \xf0\x9f\x98\x80 / \"q\" \\ \t \xe2\x82\xac");
+	assert_same_graph(g, again);
+	mudsc_graph_free(again);
+	mudsc_graph_free(g);
+	mudsc_free(out);
+}
+END_TEST
+
 START_TEST(arguments_checked)
 {
 	mudsc_graph *g = NULL;
@@ -402,6 +458,7 @@ Suite *suite_graph_json(void)
 	tcase_add_test(tc, files_round_trip);
 	tcase_add_loop_test(tc, malformed_rejected, 0, n_bad);
 	tcase_add_test(tc, mutated_documents_fail_cleanly);
+	tcase_add_test(tc, escapes_decoded);
 	tcase_add_test(tc, arguments_checked);
 	suite_add_tcase(s, tc);
 	return s;

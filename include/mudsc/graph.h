@@ -165,7 +165,9 @@ MUDSC_API mudsc_status mudsc_graph_unbound(size_t *out, size_t capacity, size_t 
  * MUDSC_E_PARSE with the line and column; a well-formed document that
  * breaks the schema gives MUDSC_E_PARSE (or MUDSC_E_SHAPE for sizes that
  * do not fit: width, groups, axes) naming the place, e.g.
- * "points[3].bindings[1].axis".
+ * "points[3].bindings[1].axis".  The JSON is read strictly (UTF-8
+ * checked, no duplicate keys, no "\u0000", integers within int64, at most
+ * 64 levels of nesting; docs/graph-format.md) in time linear in len.
  */
 MUDSC_API mudsc_status mudsc_graph_from_json(mudsc_graph **out, const char *text, size_t len);
 

@@ -16,13 +16,12 @@ MUDSC_API mudsc_status mudsc_graph_new(mudsc_graph **out)
 	if (*out == NULL)
 		return MUDSC_E_NOMEM;
 	mudsc__strmap_init(&(*out)->point_by_name);
+	mudsc__strmap_init(&(*out)->tensor_by_name);
 	return MUDSC_OK;
 }
 
 static void free_point(struct graph_point *p)
 {
-	for (size_t b = 0; b < p->n_bindings; b++)
-		free(p->bindings[b].tensor);
 	free(p->bindings);
 	free(p->name);
 	free(p->site_name);
@@ -33,7 +32,8 @@ static void free_split(struct graph_split *s)
 	for (size_t k = 0; k < s->n_parts; k++)
 		free(s->parts[k]);
 	free(s->parts);
-	free(s->tensor);
+	free(s->part_first);
+	mudsc__strmap_clear(&s->part_by_name);
 }
 
 MUDSC_API void mudsc_graph_free(mudsc_graph *graph)
@@ -46,7 +46,11 @@ MUDSC_API void mudsc_graph_free(mudsc_graph *graph)
 	for (size_t s = 0; s < graph->n_splits; s++)
 		free_split(&graph->splits[s]);
 	free(graph->splits);
+	for (size_t t = 0; t < graph->n_tensors; t++)
+		free(graph->tensors[t].name);
+	free(graph->tensors);
 	mudsc__strmap_clear(&graph->point_by_name);
+	mudsc__strmap_clear(&graph->tensor_by_name);
 	free(graph);
 }
 
@@ -108,59 +112,135 @@ MUDSC_API mudsc_status mudsc_graph_set_site(mudsc_graph *graph, size_t point, co
 	return MUDSC_OK;
 }
 
+const struct graph_tensor *mudsc__graph_tensor(const mudsc_graph *graph, const char *name)
+{
+	size_t t;
+
+	return mudsc__strmap_get(&graph->tensor_by_name, name, &t) ? &graph->tensors[t] : NULL;
+}
+
+/* A new record (no split, no bindings) for tensor `name`, which no
+ * binding or split names yet: the last fallible step of mudsc_graph_bind
+ * and mudsc_graph_add_split, so a failure leaves the graph as it was. */
+static mudsc_status new_tensor(mudsc_graph *graph, const char *name, size_t *index)
+{
+	struct graph_tensor t = {.split = -1, .whole = MUDSC__GRAPH_NO_REF};
+	mudsc_status st;
+
+	st = mudsc__reserve_one((void **)&graph->tensors, &graph->cap_tensors, graph->n_tensors,
+	                       sizeof *graph->tensors, "graph tensors");
+	if (st != MUDSC_OK)
+		return st;
+	if ((t.name = mudsc__strdup(name, "tensor name")) == NULL)
+		return MUDSC_E_NOMEM;
+	if (mudsc__strmap_put(&graph->tensor_by_name, t.name, graph->n_tensors) != MUDSC_OK) {
+		free(t.name);
+		return MUDSC_E_NOMEM;
+	}
+	*index = graph->n_tensors;
+	graph->tensors[graph->n_tensors++] = t;
+	return MUDSC_OK;
+}
+
 const struct graph_split *mudsc__graph_split_of(const mudsc_graph *graph, const char *tensor)
 {
-	for (size_t s = 0; s < graph->n_splits; s++)
-		if (strcmp(graph->splits[s].tensor, tensor) == 0)
-			return &graph->splits[s];
+	const struct graph_tensor *t = mudsc__graph_tensor(graph, tensor);
+
+	return t != NULL && t->split >= 0 ? &graph->splits[t->split] : NULL;
+}
+
+static const struct graph_binding *binding_at(const mudsc_graph *graph, struct graph_ref ref)
+{
+	return &graph->points[ref.point].bindings[ref.binding];
+}
+
+/* The name of the part binding b binds, or NULL for the whole tensor. */
+static const char *part_name(const mudsc_graph *graph, const struct graph_binding *b)
+{
+	if (b->part < 0)
+		return NULL;
+	return graph->splits[graph->tensors[b->tensor_index].split].parts[b->part];
+}
+
+/* The binding of the chain from `first` on `axis`, or NULL; *steps counts
+ * the bindings looked at. */
+static const struct graph_binding *chain_axis(const mudsc_graph *graph, struct graph_ref first,
+                                              int32_t axis, size_t *point, size_t *steps)
+{
+	for (struct graph_ref r = first; r.point != SIZE_MAX; r = binding_at(graph, r)->next)
+		if (++*steps, binding_at(graph, r)->axis == axis) {
+			*point = r.point;
+			return binding_at(graph, r);
+		}
 	return NULL;
+}
+
+/* Append the chain from `first` to refs (at most cap in all). */
+static size_t chain_refs(const mudsc_graph *graph, struct graph_ref first, struct graph_ref *refs,
+                         size_t n, size_t cap)
+{
+	for (struct graph_ref r = first; r.point != SIZE_MAX && n < cap; r = binding_at(graph, r)->next)
+		refs[n++] = r;
+	return n;
 }
 
 size_t mudsc__graph_bindings_of(const mudsc_graph *graph, const char *tensor, int32_t part,
                                struct graph_ref *out, size_t cap)
 {
-	size_t n = 0;
+	const struct graph_tensor *t = mudsc__graph_tensor(graph, tensor);
+	struct graph_ref refs[2 * MUDSC_MAX_RANK];
+	size_t n;
 
-	for (size_t p = 0; p < graph->n_points; p++) {
-		const struct graph_point *pt = &graph->points[p];
-		for (size_t b = 0; b < pt->n_bindings; b++) {
-			const struct graph_binding *bd = &pt->bindings[b];
-			if (strcmp(bd->tensor, tensor) != 0 || (bd->part != part && bd->part != -1))
-				continue;
-			if (n < cap && out != NULL)
-				out[n] = (struct graph_ref){p, b};
-			n++;
-		}
+	if (t == NULL)
+		return 0;
+	n = chain_refs(graph, t->whole, refs, 0, 2 * MUDSC_MAX_RANK);
+	if (part >= 0 && t->split >= 0 && (size_t)part < graph->splits[t->split].n_parts)
+		n = chain_refs(graph, graph->splits[t->split].part_first[part], refs, n,
+		               2 * MUDSC_MAX_RANK);
+	/* point order, then binding order (a handful: insertion sort) */
+	for (size_t i = 1; i < n; i++) {
+		struct graph_ref r = refs[i];
+		size_t j = i;
+		for (; j > 0 && (refs[j - 1].point > r.point ||
+		                 (refs[j - 1].point == r.point && refs[j - 1].binding > r.binding));
+		     j--)
+			refs[j] = refs[j - 1];
+		refs[j] = r;
 	}
+	for (size_t i = 0; i < n && i < cap && out != NULL; i++)
+		out[i] = refs[i];
 	return n;
 }
 
-/* A whole-tensor binding on `axis` of tensor, or a part binding on it when
- * part_too: the binding that an new (tensor, part, axis) would clash with. */
-static const struct graph_binding *find_clash(const mudsc_graph *graph, const char *tensor,
-                                              int32_t part, int32_t axis, size_t *point)
+/* The binding that a new (tensor, part, axis) would clash with: one on the
+ * same axis of the same part, or of the whole tensor, or, for a
+ * whole-tensor binding, of any part.  NULL if none; else *point is its point. */
+static const struct graph_binding *find_clash(const mudsc_graph *graph,
+                                              const struct graph_tensor *t, int32_t part,
+                                              int32_t axis, size_t *point, size_t *steps)
 {
-	for (size_t p = 0; p < graph->n_points; p++) {
-		const struct graph_point *pt = &graph->points[p];
-		for (size_t b = 0; b < pt->n_bindings; b++) {
-			const struct graph_binding *bd = &pt->bindings[b];
-			if (bd->axis != axis || strcmp(bd->tensor, tensor) != 0)
-				continue;
-			/* same part, or one side is the whole tensor (applies to all parts) */
-			if (bd->part == part || bd->part == -1 || part == -1) {
-				*point = p;
-				return bd;
-			}
-		}
-	}
+	const struct graph_split *s;
+	const struct graph_binding *b;
+
+	if (t == NULL)
+		return NULL;
+	if ((b = chain_axis(graph, t->whole, axis, point, steps)) != NULL || t->split < 0)
+		return b;
+	s = &graph->splits[t->split];
+	if (part >= 0)
+		return chain_axis(graph, s->part_first[part], axis, point, steps);
+	if ((t->part_axes >> axis & 1u) == 0)
+		return NULL;
+	/* some part binds the axis: find which (a refusal, so once) */
+	for (size_t k = 0; k < s->n_parts; k++)
+		if ((b = chain_axis(graph, s->part_first[k], axis, point, steps)) != NULL)
+			return b;
 	return NULL;
 }
 
-static mudsc_status check_split_args(const mudsc_graph *graph, const char *tensor, int32_t axis,
-                                     size_t n_parts, const char *const *parts)
+static mudsc_status check_split_args(const char *tensor, int32_t axis, size_t n_parts,
+                                     const char *const *parts)
 {
-	size_t p;
-
 	if (tensor[0] == '\0')
 		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_add_split: argument 'tensor' is empty");
 	if (axis < 0)
@@ -171,63 +251,89 @@ static mudsc_status check_split_args(const mudsc_graph *graph, const char *tenso
 		                                  "(need at least 2)", tensor, n_parts);
 	if (parts == NULL)
 		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_add_split: argument 'parts' is NULL");
+	return MUDSC_OK;
+}
+
+/* Copy parts[] into s, with its name table; distinct non-empty names. */
+static mudsc_status copy_parts(struct graph_split *s, const char *tensor, size_t n_parts,
+                               const char *const *parts)
+{
+	s->parts = mudsc__calloc(n_parts, sizeof *s->parts, "split parts");
+	if (s->parts == NULL)
+		return MUDSC_E_NOMEM;
 	for (size_t k = 0; k < n_parts; k++) {
 		if (parts[k] == NULL || parts[k][0] == '\0')
 			return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_add_split: tensor '%s': "
 			                                  "parts[%zu] is NULL or empty", tensor, k);
-		for (size_t j = 0; j < k; j++)
-			if (strcmp(parts[j], parts[k]) == 0)
-				return mudsc__err(MUDSC_E_EXISTS, "mudsc_graph_add_split: tensor '%s': part "
-				                                 "'%s' named twice", tensor, parts[k]);
+		if (mudsc__strmap_get(&s->part_by_name, parts[k], NULL))
+			return mudsc__err(MUDSC_E_EXISTS, "mudsc_graph_add_split: tensor '%s': part "
+			                                 "'%s' named twice", tensor, parts[k]);
+		if ((s->parts[k] = mudsc__strdup(parts[k], "split part name")) == NULL)
+			return MUDSC_E_NOMEM;
+		s->n_parts = k + 1;
+		if (mudsc__strmap_put(&s->part_by_name, s->parts[k], k) != MUDSC_OK)
+			return MUDSC_E_NOMEM;
 	}
-	if (mudsc__graph_split_of(graph, tensor) != NULL)
-		return mudsc__err(MUDSC_E_EXISTS, "mudsc_graph_add_split: tensor '%s' is already split",
-		                 tensor);
-	if (find_clash(graph, tensor, -1, axis, &p) != NULL)
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_add_split: tensor '%s' axis %d is "
-		                                  "already bound whole (to point '%s'); a split axis is "
-		                                  "bound through its parts", tensor, (int)axis,
-		                 graph->points[p].name);
 	return MUDSC_OK;
 }
 
 MUDSC_API mudsc_status mudsc_graph_add_split(mudsc_graph *graph, const char *tensor, int32_t axis,
                                              size_t n_parts, const char *const *parts)
 {
-	struct graph_split s = {0};
+	struct graph_split s = {.axis = axis};
+	const struct graph_tensor *t;
+	size_t p, ti;
 	mudsc_status st;
 
 	MUDSC__CHECK_NULL(graph);
 	MUDSC__CHECK_NULL(tensor);
-	if ((st = check_split_args(graph, tensor, axis, n_parts, parts)) != MUDSC_OK)
+	if ((st = check_split_args(tensor, axis, n_parts, parts)) != MUDSC_OK)
 		return st;
-	st = mudsc__reserve_one((void **)&graph->splits, &graph->cap_splits, graph->n_splits,
-	                       sizeof *graph->splits, "graph splits");
-	if (st != MUDSC_OK)
-		return st;
-	s.axis = axis;
-	s.tensor = mudsc__strdup(tensor, "split tensor name");
-	s.parts = mudsc__calloc(n_parts, sizeof *s.parts, "split parts");
-	if (s.tensor == NULL || s.parts == NULL) {
-		free_split(&s);
-		return MUDSC_E_NOMEM;
+	mudsc__strmap_init(&s.part_by_name);
+	if ((st = copy_parts(&s, tensor, n_parts, parts)) != MUDSC_OK)
+		goto fail;
+	t = mudsc__graph_tensor(graph, tensor);
+	if (t != NULL && t->split >= 0) {
+		st = mudsc__err(MUDSC_E_EXISTS, "mudsc_graph_add_split: tensor '%s' is already split",
+		                tensor);
+		goto fail;
 	}
-	for (; s.n_parts < n_parts; s.n_parts++) {
-		s.parts[s.n_parts] = mudsc__strdup(parts[s.n_parts], "split part name");
-		if (s.parts[s.n_parts] == NULL) {
-			free_split(&s);
-			return MUDSC_E_NOMEM;
-		}
+	if (find_clash(graph, t, -1, axis, &p, &graph->clash_steps) != NULL) {
+		st = mudsc__err(MUDSC_E_INVALID, "mudsc_graph_add_split: tensor '%s' axis %d is "
+		                                "already bound whole (to point '%s'); a split axis is "
+		                                "bound through its parts", tensor, (int)axis,
+		                graph->points[p].name);
+		goto fail;
 	}
+	s.part_first = mudsc__calloc(n_parts, sizeof *s.part_first, "split part bindings");
+	if (s.part_first == NULL) {
+		st = MUDSC_E_NOMEM;
+		goto fail;
+	}
+	for (size_t k = 0; k < n_parts; k++)
+		s.part_first[k] = MUDSC__GRAPH_NO_REF;
+	if ((st = mudsc__reserve_one((void **)&graph->splits, &graph->cap_splits, graph->n_splits,
+	                             sizeof *graph->splits, "graph splits")) != MUDSC_OK ||
+	    (t == NULL && (st = new_tensor(graph, tensor, &ti)) != MUDSC_OK))
+		goto fail;
+	if (t != NULL)
+		ti = (size_t)(t - graph->tensors);
+	s.tensor = graph->tensors[ti].name;
+	graph->tensors[ti].split = (int32_t)graph->n_splits;
 	graph->splits[graph->n_splits++] = s;
 	return MUDSC_OK;
+fail:
+	free_split(&s);
+	return st;
 }
 
-/* Resolve a part name of tensor to its index (-1 for NULL). */
-static mudsc_status resolve_part(const mudsc_graph *graph, const char *tensor, const char *part,
-                                 int32_t axis, int32_t *index)
+/* Resolve a part name of tensor (record t, NULL if none yet) to its index (-1 for NULL). */
+static mudsc_status resolve_part(const mudsc_graph *graph, const struct graph_tensor *t,
+                                 const char *tensor, const char *part, int32_t axis,
+                                 int32_t *index)
 {
-	const struct graph_split *s = mudsc__graph_split_of(graph, tensor);
+	const struct graph_split *s = t != NULL && t->split >= 0 ? &graph->splits[t->split] : NULL;
+	size_t k;
 
 	*index = -1;
 	if (part == NULL) {
@@ -240,13 +346,11 @@ static mudsc_status resolve_part(const mudsc_graph *graph, const char *tensor, c
 	if (s == NULL)
 		return mudsc__err(MUDSC_E_NOT_FOUND, "mudsc_graph_bind: tensor '%s' has no split "
 		                                    "declared, so it has no part '%s'", tensor, part);
-	for (size_t k = 0; k < s->n_parts; k++)
-		if (strcmp(s->parts[k], part) == 0) {
-			*index = (int32_t)k;
-			return MUDSC_OK;
-		}
-	return mudsc__err(MUDSC_E_NOT_FOUND, "mudsc_graph_bind: tensor '%s' has no part '%s'", tensor,
-	                 part);
+	if (!mudsc__strmap_get(&s->part_by_name, part, &k))
+		return mudsc__err(MUDSC_E_NOT_FOUND, "mudsc_graph_bind: tensor '%s' has no part '%s'",
+		                 tensor, part);
+	*index = (int32_t)k;
+	return MUDSC_OK;
 }
 
 static mudsc_status check_bind_args(const mudsc_graph *graph, size_t point, const char *tensor,
@@ -275,7 +379,10 @@ MUDSC_API mudsc_status mudsc_graph_bind(mudsc_graph *graph, size_t point, const 
                                         uint32_t flags)
 {
 	struct graph_point *pt;
-	struct graph_binding bd = {0};
+	const struct graph_tensor *known;
+	struct graph_tensor *t;
+	struct graph_ref *first;
+	struct graph_binding bd = {.axis = axis, .role = role, .flags = flags};
 	size_t other;
 	mudsc_status st;
 
@@ -283,9 +390,10 @@ MUDSC_API mudsc_status mudsc_graph_bind(mudsc_graph *graph, size_t point, const 
 	MUDSC__CHECK_NULL(tensor);
 	if ((st = check_bind_args(graph, point, tensor, axis, role, flags)) != MUDSC_OK)
 		return st;
-	if ((st = resolve_part(graph, tensor, part, axis, &bd.part)) != MUDSC_OK)
+	known = mudsc__graph_tensor(graph, tensor);
+	if ((st = resolve_part(graph, known, tensor, part, axis, &bd.part)) != MUDSC_OK)
 		return st;
-	if (find_clash(graph, tensor, bd.part, axis, &other) != NULL)
+	if (find_clash(graph, known, bd.part, axis, &other, &graph->clash_steps) != NULL)
 		return mudsc__err(MUDSC_E_EXISTS, "mudsc_graph_bind: tensor '%s'%s%s axis %d is already "
 		                                 "bound to point '%s'", tensor, part ? " part " : "",
 		                 part ? part : "", (int)axis, graph->points[other].name);
@@ -294,12 +402,19 @@ MUDSC_API mudsc_status mudsc_graph_bind(mudsc_graph *graph, size_t point, const 
 	                       sizeof *pt->bindings, "point bindings");
 	if (st != MUDSC_OK)
 		return st;
-	bd.tensor = mudsc__strdup(tensor, "bound tensor name");
-	if (bd.tensor == NULL)
-		return MUDSC_E_NOMEM;
-	bd.axis = axis;
-	bd.role = role;
-	bd.flags = flags;
+	if (known != NULL)
+		bd.tensor_index = (size_t)(known - graph->tensors);
+	else if ((st = new_tensor(graph, tensor, &bd.tensor_index)) != MUDSC_OK)
+		return st;
+	t = &graph->tensors[bd.tensor_index];
+	bd.tensor = t->name;
+	/* prepend to the chain of its (tensor, part); nothing fails from here */
+	first = bd.part < 0 ? &t->whole : &graph->splits[t->split].part_first[bd.part];
+	bd.next = *first;
+	*first = (struct graph_ref){point, pt->n_bindings};
+	if (bd.part >= 0)
+		t->part_axes |= 1u << axis;
+	t->n_bindings++;
 	pt->bindings[pt->n_bindings++] = bd;
 	return MUDSC_OK;
 }
@@ -380,7 +495,7 @@ MUDSC_API mudsc_status mudsc_graph_binding_at(mudsc_binding_info *out, const mud
 		return st;
 	b = &p->bindings[index];
 	out->tensor = b->tensor;
-	out->part = b->part >= 0 ? mudsc__graph_split_of(graph, b->tensor)->parts[b->part] : NULL;
+	out->part = part_name(graph, b);
 	out->axis = b->axis;
 	out->role = b->role;
 	out->flags = b->flags;

@@ -7,6 +7,14 @@
  *       .tensor, .part, .axis, ...   part = index into the tensor's split
  *                                    (graph->splits[split].parts), or -1
  *   graph->splits[s]                 fused tensors cut into named parts
+ *   graph->tensors[t]                every tensor named by a binding or a
+ *                                    split, found by name in tensor_by_name
+ *
+ * Every lookup by name is a hash lookup, so building and reading a graph
+ * costs time linear in its size (issue 11, defect 7): the bindings of one
+ * tensor are chained (graph_binding.next) from the tensor, the whole-tensor
+ * ones from graph_tensor.whole and those of part k from split.part_first[k].
+ * Each chain holds at most MUDSC_MAX_RANK bindings (one per axis).
  *
  * Invariants kept by graph.c: point names are unique; width % groups == 0;
  * a (tensor, part, axis) is bound at most once, and a whole-tensor binding
@@ -19,16 +27,27 @@
 #define MUDSC_GRAPH_INTERNAL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "core/core.h"
 #include "mudsc/graph.h"
 
+/* Where a binding lives: graph->points[point].bindings[binding]. */
+struct graph_ref {
+	size_t point, binding;
+};
+
+/* The end of a chain of bindings. */
+#define MUDSC__GRAPH_NO_REF ((struct graph_ref){SIZE_MAX, SIZE_MAX})
+
 struct graph_binding {
-	char *tensor;
+	const char *tensor; /* borrowed: graph->tensors[tensor_index].name */
+	size_t tensor_index;
 	int32_t part; /* index of the part in the tensor's split, or -1: whole tensor */
 	int32_t axis; /* axis of the tensor, or of the part (same numbering) */
 	mudsc_role role;
 	uint32_t flags; /* MUDSC_BIND_IGNORE */
+	struct graph_ref next; /* the next binding of the same (tensor, part) chain */
 };
 
 struct graph_point {
@@ -41,10 +60,20 @@ struct graph_point {
 };
 
 struct graph_split {
-	char *tensor;
+	const char *tensor; /* borrowed: graph->tensors[...].name */
 	int32_t axis;
 	char **parts;
 	size_t n_parts;
+	struct mudsc__strmap part_by_name;  /* part name -> k */
+	struct graph_ref *part_first;       /* [n_parts]: chain of part k's bindings */
+};
+
+struct graph_tensor {
+	char *name;
+	int32_t split;          /* index into graph->splits, or -1 */
+	uint32_t part_axes;     /* bit a: some part of the tensor binds axis a */
+	size_t n_bindings;      /* whole and part bindings */
+	struct graph_ref whole; /* chain of the whole-tensor bindings */
 };
 
 struct mudsc_graph {
@@ -52,13 +81,18 @@ struct mudsc_graph {
 	size_t n_points, cap_points;
 	struct graph_split *splits;
 	size_t n_splits, cap_splits;
-	struct mudsc__strmap point_by_name; /* name -> index into points */
+	struct graph_tensor *tensors;
+	size_t n_tensors, cap_tensors;
+	struct mudsc__strmap point_by_name;  /* name -> index into points */
+	struct mudsc__strmap tensor_by_name; /* name -> index into tensors */
+	/* bindings looked at by the clash checks of bind and add_split, the
+	 * tests' measure of their cost: at most MUDSC_MAX_RANK per call (the
+	 * scan before issue 11 looked at every binding of the graph) */
+	size_t clash_steps;
 };
 
-/* Where a binding lives: graph->points[point].bindings[binding]. */
-struct graph_ref {
-	size_t point, binding;
-};
+/* The tensor record of name, or NULL when no binding or split names it. */
+const struct graph_tensor *mudsc__graph_tensor(const mudsc_graph *graph, const char *name);
 
 /* The split declared for tensor, or NULL. */
 const struct graph_split *mudsc__graph_split_of(const mudsc_graph *graph, const char *tensor);
@@ -68,8 +102,9 @@ const struct graph_split *mudsc__graph_split_of(const mudsc_graph *graph, const 
  * (>= 0): the bindings of exactly that (tensor, part), plus, for a part,
  * the whole-tensor bindings (which apply to every part), in point order
  * then binding order.  Writes at most cap refs to out (may be NULL) and
- * returns the total number; use it to find the "other bound axes" of a
- * tensor when building weight features.
+ * returns the total number (at most MUDSC_MAX_RANK); use it to find the
+ * "other bound axes" of a tensor when building weight features.  Costs
+ * one hash lookup and the few bindings found.
  */
 size_t mudsc__graph_bindings_of(const mudsc_graph *graph, const char *tensor, int32_t part,
                                struct graph_ref *out, size_t cap);

@@ -11,10 +11,40 @@
 
 #include "core/core.h"
 #include "graph/graph.h"
+#include "graph/json_value.h"
 
 #define PATH_MAX_LEN 96
 
 /* ---- loading ------------------------------------------------------------ */
+
+static bool is_object(const struct mudsc__json *v)
+{
+	return v->type == MUDSC__JSON_OBJECT;
+}
+
+/* A non-empty string (the reader keeps no NUL inside one). */
+static bool is_name(const struct mudsc__json *v)
+{
+	return v->type == MUDSC__JSON_STRING && v->n > 0;
+}
+
+/* buf[at..] = "<index>]": the place of an array item, made for every item
+ * of a large array without printf. */
+static void indexed(char *buf, size_t cap, size_t at, size_t index)
+{
+	char digits[24];
+	size_t n = 0;
+
+	if (at + 2 > cap)
+		return;
+	do
+		digits[n++] = (char)('0' + index % 10);
+	while ((index /= 10) != 0);
+	for (; n > 0 && at + 2 < cap; at++)
+		buf[at] = digits[--n];
+	buf[at] = ']';
+	buf[at + 1] = '\0';
+}
 
 static mudsc_status bad(const char *path, const char *what)
 {
@@ -35,13 +65,12 @@ static mudsc_status at_place(mudsc_status st, const char *path)
 }
 
 /* Every key of obj is one of allowed (NULL-terminated). */
-static mudsc_status only_keys(json_t *obj, const char *const *allowed, const char *path)
+static mudsc_status only_keys(const struct mudsc__json *obj, const char *const *allowed, const char *path)
 {
-	const char *key;
-	json_t *v;
 	char sub[PATH_MAX_LEN + 64];
 
-	json_object_foreach(obj, key, v) {
+	for (uint32_t m = 0; m < obj->n; m++) {
+		const char *key = obj->u.items[2 * m].u.s;
 		bool ok = false;
 		for (size_t i = 0; allowed[i] != NULL && !ok; i++)
 			ok = strcmp(key, allowed[i]) == 0;
@@ -53,93 +82,91 @@ static mudsc_status only_keys(json_t *obj, const char *const *allowed, const cha
 	return MUDSC_OK;
 }
 
-static mudsc_status get_string(json_t *obj, const char *key, bool required, const char *path,
+static mudsc_status get_string(const struct mudsc__json *obj, const char *key, bool required, const char *path,
                                const char **out)
 {
-	json_t *v = json_object_get(obj, key);
+	const struct mudsc__json *v = mudsc__json_get(obj, key);
 
 	*out = NULL;
 	if (v == NULL)
 		return required ? mudsc__err(MUDSC_E_PARSE, "graph JSON: %s: missing key '%s'", path, key)
 		                : MUDSC_OK;
-	if (!json_is_string(v) || json_string_length(v) == 0 ||
-	    strlen(json_string_value(v)) != json_string_length(v))
+	if (!is_name(v))
 		return mudsc__err(MUDSC_E_PARSE, "graph JSON: %s.%s: expected a non-empty string "
 		                                "without NUL", path, key);
-	*out = json_string_value(v);
+	*out = v->u.s;
 	return MUDSC_OK;
 }
 
-static mudsc_status get_int(json_t *obj, const char *key, bool required, int64_t lo, int64_t hi,
+static mudsc_status get_int(const struct mudsc__json *obj, const char *key, bool required, int64_t lo, int64_t hi,
                             const char *path, int64_t *out)
 {
-	json_t *v = json_object_get(obj, key);
+	const struct mudsc__json *v = mudsc__json_get(obj, key);
 
 	if (v == NULL)
 		return required ? mudsc__err(MUDSC_E_PARSE, "graph JSON: %s: missing key '%s'", path, key)
 		                : MUDSC_OK;
-	if (!json_is_integer(v))
+	if (v->type != MUDSC__JSON_INTEGER)
 		return mudsc__err(MUDSC_E_PARSE, "graph JSON: %s.%s: expected an integer", path, key);
-	if (json_integer_value(v) < lo || json_integer_value(v) > hi)
+	if (v->u.i < lo || v->u.i > hi)
 		return mudsc__err(MUDSC_E_SHAPE, "graph JSON: %s.%s: %lld outside %lld..%lld", path, key,
-		                 (long long)json_integer_value(v), (long long)lo, (long long)hi);
-	*out = json_integer_value(v);
+		                 (long long)v->u.i, (long long)lo, (long long)hi);
+	*out = v->u.i;
 	return MUDSC_OK;
 }
 
-static mudsc_status get_array(json_t *obj, const char *key, bool required, const char *path,
-                              json_t **out)
+static mudsc_status get_array(const struct mudsc__json *obj, const char *key, bool required, const char *path,
+                              const struct mudsc__json **out)
 {
-	*out = json_object_get(obj, key);
+	*out = mudsc__json_get(obj, key);
 	if (*out == NULL)
 		return required ? mudsc__err(MUDSC_E_PARSE, "graph JSON: %s: missing key '%s'", path, key)
 		                : MUDSC_OK;
-	if (!json_is_array(*out))
+	if ((*out)->type != MUDSC__JSON_ARRAY)
 		return mudsc__err(MUDSC_E_PARSE, "graph JSON: %s.%s: expected an array", path, key);
 	return MUDSC_OK;
 }
 
-static mudsc_status load_split(mudsc_graph *g, json_t *js, const char *path)
+static mudsc_status load_split(mudsc_graph *g, const struct mudsc__json *js, const char *path)
 {
 	static const char *const keys[] = {"tensor", "axis", "parts", NULL};
 	const char *tensor, *names[64];
-	json_t *parts;
+	const struct mudsc__json *parts;
 	int64_t axis = 0;
 	mudsc_status st;
 	char sub[2 * PATH_MAX_LEN];
 
-	if (!json_is_object(js))
+	if (!is_object(js))
 		return bad(path, "expected an object");
 	if ((st = only_keys(js, keys, path)) != MUDSC_OK ||
 	    (st = get_string(js, "tensor", true, path, &tensor)) != MUDSC_OK ||
 	    (st = get_int(js, "axis", true, 0, MUDSC_MAX_RANK - 1, path, &axis)) != MUDSC_OK ||
 	    (st = get_array(js, "parts", true, path, &parts)) != MUDSC_OK)
 		return st;
-	if (json_array_size(parts) < 2 || json_array_size(parts) > 64)
+	if (parts->n < 2 || parts->n > 64)
 		return mudsc__err(MUDSC_E_PARSE, "graph JSON: %s.parts: %zu names, need 2..64", path,
-		                 json_array_size(parts));
-	for (size_t k = 0; k < json_array_size(parts); k++) {
-		json_t *v = json_array_get(parts, k);
-		if (!json_is_string(v) || json_string_length(v) == 0 ||
-		    strlen(json_string_value(v)) != json_string_length(v)) {
+		                 (size_t)parts->n);
+	for (size_t k = 0; k < parts->n; k++) {
+		const struct mudsc__json *v = &parts->u.items[k];
+		if (!is_name(v)) {
 			mudsc__graph_namef(sub, sizeof sub, "%s.parts[%zu]", path, k);
 			return bad(sub, "expected a non-empty string without NUL");
 		}
-		names[k] = json_string_value(v);
+		names[k] = v->u.s;
 	}
-	st = mudsc_graph_add_split(g, tensor, (int32_t)axis, json_array_size(parts), names);
+	st = mudsc_graph_add_split(g, tensor, (int32_t)axis, parts->n, names);
 	return st == MUDSC_OK ? st : at_place(st, path);
 }
 
-static mudsc_status load_binding(mudsc_graph *g, size_t point, json_t *jb, const char *path)
+static mudsc_status load_binding(mudsc_graph *g, size_t point, const struct mudsc__json *jb, const char *path)
 {
 	static const char *const keys[] = {"tensor", "part", "axis", "role", "ignore", NULL};
 	const char *tensor, *part, *role;
-	json_t *ignore;
+	const struct mudsc__json *ignore;
 	int64_t axis = 0;
 	mudsc_status st;
 
-	if (!json_is_object(jb))
+	if (!is_object(jb))
 		return bad(path, "expected an object");
 	if ((st = only_keys(jb, keys, path)) != MUDSC_OK ||
 	    (st = get_string(jb, "tensor", true, path, &tensor)) != MUDSC_OK ||
@@ -150,16 +177,17 @@ static mudsc_status load_binding(mudsc_graph *g, size_t point, json_t *jb, const
 	if (strcmp(role, "out") != 0 && strcmp(role, "in") != 0)
 		return mudsc__err(MUDSC_E_PARSE, "graph JSON: %s.role: '%.40s' is not \"out\" or \"in\"",
 		                 path, role);
-	ignore = json_object_get(jb, "ignore");
-	if (ignore != NULL && !json_is_boolean(ignore))
+	ignore = mudsc__json_get(jb, "ignore");
+	if (ignore != NULL && ignore->type != MUDSC__JSON_TRUE &&
+	    ignore->type != MUDSC__JSON_FALSE)
 		return mudsc__err(MUDSC_E_PARSE, "graph JSON: %s.ignore: expected true or false", path);
 	st = mudsc_graph_bind(g, point, tensor, part, (int32_t)axis,
 	                      role[0] == 'o' ? MUDSC_ROLE_OUT : MUDSC_ROLE_IN,
-	                      json_is_true(ignore) ? MUDSC_BIND_IGNORE : 0);
+	                      ignore != NULL && ignore->type == MUDSC__JSON_TRUE ? MUDSC_BIND_IGNORE : 0);
 	return st == MUDSC_OK ? st : at_place(st, path);
 }
 
-static mudsc_status load_site(mudsc_graph *g, size_t point, json_t *js, const char *path)
+static mudsc_status load_site(mudsc_graph *g, size_t point, const struct mudsc__json *js, const char *path)
 {
 	static const char *const keys[] = {"name", "axis", NULL};
 	const char *name;
@@ -168,7 +196,7 @@ static mudsc_status load_site(mudsc_graph *g, size_t point, json_t *js, const ch
 	char sub[2 * PATH_MAX_LEN];
 
 	mudsc__graph_namef(sub, sizeof sub, "%s.site", path);
-	if (!json_is_object(js))
+	if (!is_object(js))
 		return bad(sub, "expected an object");
 	if ((st = only_keys(js, keys, sub)) != MUDSC_OK ||
 	    (st = get_string(js, "name", true, sub, &name)) != MUDSC_OK ||
@@ -178,17 +206,17 @@ static mudsc_status load_site(mudsc_graph *g, size_t point, json_t *js, const ch
 	return st == MUDSC_OK ? st : at_place(st, sub);
 }
 
-static mudsc_status load_point(mudsc_graph *g, json_t *jp, const char *path)
+static mudsc_status load_point(mudsc_graph *g, const struct mudsc__json *jp, const char *path)
 {
 	static const char *const keys[] = {"name", "width", "groups", "site", "bindings", NULL};
 	const char *name;
-	json_t *site, *bindings;
+	const struct mudsc__json *site, *bindings;
 	int64_t width = 0, groups = 1;
 	size_t index;
 	mudsc_status st;
 	char sub[2 * PATH_MAX_LEN];
 
-	if (!json_is_object(jp))
+	if (!is_object(jp))
 		return bad(path, "expected an object");
 	if ((st = only_keys(jp, keys, path)) != MUDSC_OK ||
 	    (st = get_string(jp, "name", true, path, &name)) != MUDSC_OK ||
@@ -201,36 +229,38 @@ static mudsc_status load_point(mudsc_graph *g, json_t *jp, const char *path)
 		                 path, (long long)groups, (long long)width);
 	if ((st = mudsc_graph_add_point(&index, g, name, width, groups)) != MUDSC_OK)
 		return at_place(st, path);
-	site = json_object_get(jp, "site");
+	site = mudsc__json_get(jp, "site");
 	if (site != NULL && (st = load_site(g, index, site, path)) != MUDSC_OK)
 		return st;
-	for (size_t b = 0; b < json_array_size(bindings); b++) {
-		mudsc__graph_namef(sub, sizeof sub, "%s.bindings[%zu]", path, b);
-		if ((st = load_binding(g, index, json_array_get(bindings, b), sub)) != MUDSC_OK)
+	mudsc__graph_namef(sub, sizeof sub, "%s.bindings[", path);
+	for (size_t b = 0, at = strlen(sub); b < bindings->n; b++) {
+		indexed(sub, sizeof sub, at, b);
+		if ((st = load_binding(g, index, &bindings->u.items[b], sub)) != MUDSC_OK)
 			return st;
 	}
 	return MUDSC_OK;
 }
 
-static mudsc_status load_top(mudsc_graph *g, json_t *root)
+static mudsc_status load_top(mudsc_graph *g, const struct mudsc__json *root)
 {
 	static const char *const keys[] = {"format", "version", "splits", "points", NULL};
 	const char *format;
-	json_t *splits = NULL, *points;
+	const struct mudsc__json *splits = NULL, *points, *jv;
 	int64_t version = 0;
 	mudsc_status st;
 	char sub[2 * PATH_MAX_LEN];
 
-	if (!json_is_object(root))
+	if (!is_object(root))
 		return bad("(top level)", "expected an object");
 	if ((st = only_keys(root, keys, "(top level)")) != MUDSC_OK ||
 	    (st = get_string(root, "format", true, "(top level)", &format)) != MUDSC_OK)
 		return st;
 	if (strcmp(format, "mudsc-graph") != 0)
 		return bad("format", "expected \"mudsc-graph\"");
-	if (!json_is_integer(json_object_get(root, "version")))
+	jv = mudsc__json_get(root, "version");
+	if (jv == NULL || jv->type != MUDSC__JSON_INTEGER)
 		return bad("version", "missing or not an integer");
-	version = json_integer_value(json_object_get(root, "version"));
+	version = jv->u.i;
 	if (version != MUDSC_GRAPH_FORMAT_VERSION)
 		return mudsc__err(MUDSC_E_PARSE, "graph JSON: version: %lld is not a version this "
 		                                "library reads (%d)", (long long)version,
@@ -239,14 +269,14 @@ static mudsc_status load_top(mudsc_graph *g, json_t *root)
 	    (st = get_array(root, "points", true, "(top level)", &points)) != MUDSC_OK)
 		return st;
 	/* splits first, whatever the key order: parts are bound by name */
-	for (size_t s = 0; splits != NULL && s < json_array_size(splits); s++) {
+	for (size_t s = 0; splits != NULL && s < splits->n; s++) {
 		mudsc__graph_namef(sub, sizeof sub, "splits[%zu]", s);
-		if ((st = load_split(g, json_array_get(splits, s), sub)) != MUDSC_OK)
+		if ((st = load_split(g, &splits->u.items[s], sub)) != MUDSC_OK)
 			return st;
 	}
-	for (size_t p = 0; p < json_array_size(points); p++) {
+	for (size_t p = 0; p < points->n; p++) {
 		mudsc__graph_namef(sub, sizeof sub, "points[%zu]", p);
-		if ((st = load_point(g, json_array_get(points, p), sub)) != MUDSC_OK)
+		if ((st = load_point(g, &points->u.items[p], sub)) != MUDSC_OK)
 			return st;
 	}
 	return MUDSC_OK;
@@ -254,21 +284,18 @@ static mudsc_status load_top(mudsc_graph *g, json_t *root)
 
 MUDSC_API mudsc_status mudsc_graph_from_json(mudsc_graph **out, const char *text, size_t len)
 {
-	json_error_t jerr;
-	json_t *root;
+	struct mudsc__json_doc doc;
 	mudsc_graph *g = NULL;
 	mudsc_status st;
 
 	MUDSC__CHECK_NULL(out);
 	MUDSC__CHECK_ARG(text != NULL || len == 0, "text");
-	root = json_loadb(text ? text : "", len, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL)
-		return mudsc__err(MUDSC_E_PARSE, "graph JSON: line %d, column %d: %s", jerr.line,
-		                 jerr.column, jerr.text);
-	st = mudsc_graph_new(&g);
+	st = mudsc__json_parse(&doc, text ? text : "", len, "graph JSON");
 	if (st == MUDSC_OK)
-		st = load_top(g, root);
-	json_decref(root);
+		st = mudsc_graph_new(&g);
+	if (st == MUDSC_OK)
+		st = load_top(g, &doc.root);
+	mudsc__json_free(&doc);
 	if (st != MUDSC_OK) {
 		mudsc_graph_free(g);
 		return st;

@@ -146,38 +146,16 @@ MUDSC_API mudsc_status mudsc_graph_validate(const mudsc_graph *graph,
 	return MUDSC_OK;
 }
 
-/* Every tensor name the graph binds, as a set. */
-static mudsc_status bound_names(const mudsc_graph *graph, struct mudsc__strmap *set)
-{
-	for (size_t p = 0; p < graph->n_points; p++)
-		for (size_t b = 0; b < graph->points[p].n_bindings; b++) {
-			const char *name = graph->points[p].bindings[b].tensor;
-			if (mudsc__strmap_get(set, name, NULL))
-				continue;
-			if (mudsc__strmap_put(set, name, 0) != MUDSC_OK)
-				return MUDSC_E_NOMEM;
-		}
-	return MUDSC_OK;
-}
-
 /* unbound[i]: tensor i of model is bound to no point; *count: how many are. */
-static mudsc_status mark_unbound(const mudsc_graph *graph, const mudsc_model *model, bool *unbound,
-                                 size_t *count)
+static void mark_unbound(const mudsc_graph *graph, const mudsc_model *model, bool *unbound,
+                         size_t *count)
 {
-	struct mudsc__strmap set;
-
-	mudsc__strmap_init(&set);
-	if (bound_names(graph, &set) != MUDSC_OK) {
-		mudsc__strmap_clear(&set);
-		return MUDSC_E_NOMEM;
-	}
 	*count = 0;
 	for (size_t i = 0; i < model->count; i++) {
-		unbound[i] = !mudsc__strmap_get(&set, model->tensors[i].name, NULL);
+		const struct graph_tensor *t = mudsc__graph_tensor(graph, model->tensors[i].name);
+		unbound[i] = t == NULL || t->n_bindings == 0;
 		*count += unbound[i];
 	}
-	mudsc__strmap_clear(&set);
-	return MUDSC_OK;
 }
 
 MUDSC_API mudsc_status mudsc_graph_unbound(size_t *out, size_t capacity, size_t *needed,
@@ -192,9 +170,8 @@ MUDSC_API mudsc_status mudsc_graph_unbound(size_t *out, size_t capacity, size_t 
 	unbound = mudsc__calloc(model->count, sizeof *unbound, "unbound flags");
 	if (unbound == NULL)
 		return MUDSC_E_NOMEM;
-	st = mark_unbound(graph, model, unbound, &n);
-	if (st == MUDSC_OK)
-		st = mudsc__array_out(&fill, out, capacity, needed, n, "mudsc_graph_unbound");
+	mark_unbound(graph, model, unbound, &n);
+	st = mudsc__array_out(&fill, out, capacity, needed, n, "mudsc_graph_unbound");
 	for (size_t i = 0, k = 0; st == MUDSC_OK && fill && i < model->count; i++)
 		if (unbound[i])
 			out[k++] = i;
