@@ -668,18 +668,18 @@ struct bad_case {
 	  mudsc_graph_save_json(F.graph, "/nonexistent/g.json"))                                    \
 	/* the ready builders' options */                                                           \
 	X(mlp_options_init_opts, MUDSC_E_INVALID, NULL, "'opts'", 0, mudsc_mlp_options_init(NULL))        \
-	X(build_mlp_defaults, MUDSC_E_INVALID, NULL, "n_hidden", 0,                                       \
+	X(build_mlp_defaults, MUDSC_E_INVALID, NULL, "opts->n_hidden = 0", 0,                                       \
 	  mudsc_graph_build_mlp((mudsc_graph **)&O.p[0], NULL))                                     \
 	X(build_mlp_size, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "options->size = 3", 0, mlp_size())                      \
-	X(build_mlp_n_hidden, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "n_hidden", 0, mlp_n_hidden())                       \
-	X(build_mlp_hidden, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "hidden", 0, mlp_hidden())                             \
+	X(build_mlp_n_hidden, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->n_hidden = 0", 0, mlp_n_hidden())                       \
+	X(build_mlp_hidden, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->hidden must", 0, mlp_hidden())                             \
 	X(build_mlp_hidden_1, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->hidden[1] = 0", 0, mlp_hidden_1())                      \
 	X(build_mlp_prefix, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->prefix is NULL", 0, mlp_prefix())                             \
 	X(build_mlp_bias, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->bias = 2", 0, mlp_bias()) \
 	X(build_mlp_template, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->layer_template = 'fc' has no \"{i}\"", 0, mlp_template()) \
 	X(build_mlp_template_1, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->layer_template = 'fc' has no \"{i}\"", 0, mlp_template_1()) \
 	X(build_mlp_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_graph_build_mlp(NULL, NULL)) \
-	X(build_resnet_n_stages, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "n_stages", 0, resnet_n_stages())                 \
+	X(build_resnet_n_stages, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->n_stages = 5", 0, resnet_n_stages())                 \
 	X(build_resnet_blocks, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->blocks[1] = 0", 0, resnet_blocks())                    \
 	X(build_resnet_widths, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->widths[2] = 0", 0, resnet_widths())                    \
 	X(build_resnet_norm, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->norm = 7", 0, resnet_norm())                             \
