@@ -7,9 +7,8 @@
  * substring of mudsc_error_message() that names what was wrong; the message
  * must also start with the name of the called function.  Rows whose
  * prefix is "" are not held to that: on main their messages start with the
- * parser ("safetensors: ", "graph JSON: "), the internal step ("matcher: ")
- * or the validation (mudsc_graph_validate from mudsc_matcher_new), not with
- * the function the host called.
+ * parser ("safetensors: ", "graph JSON: "), not with the function the host
+ * called.
  *
  * Every row writes only into `struct outs`, which is filled with a sentinel
  * byte before the call and must hold nothing else afterwards (outputs
@@ -307,6 +306,31 @@ static mudsc_status update_nan(void)
 	return update_with(0, MUDSC_DTYPE_F64, 2, 2, H, 1, x, NULL);
 }
 
+/* f32 values near FLT_MAX: the sums would overflow */
+static mudsc_status update_f32_huge(void)
+{
+	static float x[2 * H];
+
+	mudsc_features v = {.dtype = MUDSC_DTYPE_F32, .rank = 2, .shape = {2, H},
+	                    .feature_axis = 1, .data = x};
+	mudsc_accum *a = NULL;
+	mudsc_status st;
+
+	for (int i = 0; i < 2 * H; i++)
+		x[i] = i == H + 1 ? 3e38f : 0.25f * (float)i;
+	ck_assert_ok(mudsc_accum_new(&a, 2, H, NULL)); /* a fresh one: f32 rows */
+	st = mudsc_accum_update(a, 0, &v);
+	mudsc_accum_free(a);
+	return st;
+}
+
+/* element strides whose byte offsets overflow int64 */
+static mudsc_status update_strides_overflow(void)
+{
+	static const int64_t strides[2] = {INT64_MAX, 1};
+	return update_with(0, MUDSC_DTYPE_F64, 2, 2, H, 1, F.x, strides);
+}
+
 static mudsc_status update_too_far_ahead(void)
 {
 	mudsc_features v = {.dtype = MUDSC_DTYPE_F64, .rank = 2, .shape = {2, H},
@@ -345,6 +369,29 @@ WITH_MATCHER_OPTS(max_iter, max_iter, 0)
 WITH_MATCHER_OPTS(patience, patience, 0)
 WITH_MATCHER_OPTS(threads, threads, -1)
 WITH_MATCHER_OPTS(eps, eps, 0.0)
+WITH_MATCHER_OPTS(max_memory, max_memory, -1)
+
+/* a graph with a point that has no bindings: refused at new() */
+static mudsc_status matcher_new_unbound_point(void)
+{
+	mudsc_mlp_options mo = MUDSC_MLP_OPTIONS_INIT;
+	mudsc_graph *g = NULL;
+	mudsc_status st;
+
+	mo.n_hidden = 2;
+	mo.hidden = hidden2;
+	ck_assert_ok(mudsc_graph_build_mlp(&g, &mo));
+	ck_assert_ok(mudsc_graph_add_point(NULL, g, "lonely", H, 1));
+	st = mudsc_matcher_new((mudsc_matcher **)&O.p[0], g, F.pair, 2, NULL);
+	mudsc_graph_free(g);
+	return st;
+}
+
+static mudsc_status matcher_new_missing(void)
+{
+	const mudsc_model *pair[2] = {F.m[0], F.fresh};
+	return mudsc_matcher_new((mudsc_matcher **)&O.p[0], F.graph, pair, 2, NULL);
+}
 
 #define WITH_MLP_OPTS(tag, field, value)                                                        \
 	static mudsc_status mlp_##tag(void)                                                         \
@@ -360,6 +407,18 @@ WITH_MLP_OPTS(n_hidden, n_hidden, 0)
 WITH_MLP_OPTS(hidden, hidden, NULL)
 WITH_MLP_OPTS(hidden_1, hidden, hidden_bad)
 WITH_MLP_OPTS(prefix, prefix, NULL)
+WITH_MLP_OPTS(bias, bias, 2)
+WITH_MLP_OPTS(template, layer_template, "fc")
+
+/* one hidden layer: still two layers, so still two names needed */
+static mudsc_status mlp_template_1(void)
+{
+	mudsc_mlp_options o = MUDSC_MLP_OPTIONS_INIT;
+	o.n_hidden = 1;
+	o.hidden = hidden2;
+	o.layer_template = "fc";
+	return mudsc_graph_build_mlp((mudsc_graph **)&O.p[0], &o);
+}
 
 #define WITH_RESNET_OPTS(tag, field, value)                                                     \
 	static mudsc_status resnet_##tag(void)                                                      \
@@ -373,6 +432,20 @@ WITH_RESNET_OPTS(blocks, blocks[1], 0)
 WITH_RESNET_OPTS(widths, widths[2], 0)
 WITH_RESNET_OPTS(norm, norm, 7)
 WITH_RESNET_OPTS(bottleneck, bottleneck, 3)
+WITH_RESNET_OPTS(stem_width, stem_width, 0)
+WITH_RESNET_OPTS(widths_big, widths[0], INT64_MAX)
+WITH_RESNET_OPTS(shortcut_same, shortcut_norm, "shortcut.0")
+WITH_RESNET_OPTS(shortcut_block, shortcut_conv, "conv2")
+
+/* GroupNorm(G): G must divide every width (stem 16, widths 16, 32, 64) */
+static mudsc_status resnet_groups(int64_t groups, int64_t width0)
+{
+	mudsc_resnet_options o = MUDSC_RESNET_OPTIONS_INIT;
+	o.norm = MUDSC_NORM_GROUP;
+	o.norm_groups = groups;
+	o.widths[0] = width0;
+	return mudsc_graph_build_resnet((mudsc_graph **)&O.p[0], &o);
+}
 
 static mudsc_status resnet_preset(const char *name, int64_t mult)
 {
@@ -401,6 +474,14 @@ WITH_VIT_OPTS(heads, heads, 5)
 WITH_VIT_OPTS(depth, depth, 0)
 WITH_VIT_OPTS(dim, dim, 0)
 WITH_VIT_OPTS(block_template, block_template, NULL)
+WITH_VIT_OPTS(block_template_fixed, block_template, "block")
+WITH_VIT_OPTS(mlp_dim, mlp_dim, 0)
+WITH_VIT_OPTS(qkv_bias, qkv_bias, 2)
+WITH_VIT_OPTS(patch_embed, patch_embed, -1)
+WITH_VIT_OPTS(cls_token, cls_token, 7)
+WITH_VIT_OPTS(pos_embed, pos_embed, 2)
+WITH_VIT_OPTS(final_norm, final_norm, 3)
+WITH_VIT_OPTS(head, head, 2)
 
 static mudsc_status set_similarity_asymmetric(void)
 {
@@ -497,6 +578,9 @@ struct bad_case {
 	X(load_buffer_trailing, MUDSC_E_PARSE, "", "safetensors", 0,                                    \
 	  mudsc_model_load_buffer((mudsc_model **)&O.p[0], F.st_buf, F.st_len - 1, MUDSC_COPY))     \
 	X(load_path, MUDSC_E_INVALID, NULL, "'path'", 0, mudsc_model_load((mudsc_model **)&O.p[0], NULL))  \
+	X(load_mode_mode, MUDSC_E_INVALID, NULL, "'mode' = 7", 0, mudsc_model_load_mode((mudsc_model **)&O.p[0], "/nonexistent/m.safetensors", (mudsc_load_mode)7)) \
+	X(load_mode_path, MUDSC_E_INVALID, NULL, "'path'", 0, mudsc_model_load_mode((mudsc_model **)&O.p[0], NULL, MUDSC_LOAD_READ)) \
+	X(load_mode_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_model_load_mode(NULL, "/nonexistent/m.safetensors", MUDSC_LOAD_READ)) \
 	X(load_missing, MUDSC_E_IO, NULL, "/nonexistent/m.safetensors", 0,                                \
 	  mudsc_model_load((mudsc_model **)&O.p[0], "/nonexistent/m.safetensors"))                  \
 	X(save_model, MUDSC_E_INVALID, NULL, "'model'", 0, mudsc_model_save(NULL, "/tmp/x.safetensors"))  \
@@ -584,25 +668,46 @@ struct bad_case {
 	  mudsc_graph_save_json(F.graph, "/nonexistent/g.json"))                                    \
 	/* the ready builders' options */                                                           \
 	X(mlp_options_init_opts, MUDSC_E_INVALID, NULL, "'opts'", 0, mudsc_mlp_options_init(NULL))        \
-	X(build_mlp_defaults, MUDSC_E_INVALID, NULL, "n_hidden", 0,                                       \
+	X(build_mlp_defaults, MUDSC_E_INVALID, NULL, "opts->n_hidden = 0", 0,                                       \
 	  mudsc_graph_build_mlp((mudsc_graph **)&O.p[0], NULL))                                     \
 	X(build_mlp_size, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "options->size = 3", 0, mlp_size())                      \
-	X(build_mlp_n_hidden, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "n_hidden", 0, mlp_n_hidden())                       \
-	X(build_mlp_hidden, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "hidden", 0, mlp_hidden())                             \
-	X(build_mlp_hidden_1, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "hidden[1]", 0, mlp_hidden_1())                      \
-	X(build_mlp_prefix, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "prefix", 0, mlp_prefix())                             \
-	X(build_resnet_n_stages, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "n_stages", 0, resnet_n_stages())                 \
-	X(build_resnet_blocks, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->blocks = 0", 0, resnet_blocks())                    \
-	X(build_resnet_widths, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->widths = 0", 0, resnet_widths())                    \
-	X(build_resnet_norm, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "norm", 0, resnet_norm())                             \
-	X(build_resnet_bottleneck, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "bottleneck", 0, resnet_bottleneck())           \
+	X(build_mlp_n_hidden, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->n_hidden = 0", 0, mlp_n_hidden())                       \
+	X(build_mlp_hidden, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->hidden must", 0, mlp_hidden())                             \
+	X(build_mlp_hidden_1, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->hidden[1] = 0", 0, mlp_hidden_1())                      \
+	X(build_mlp_prefix, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->prefix is NULL", 0, mlp_prefix())                             \
+	X(build_mlp_bias, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->bias = 2", 0, mlp_bias()) \
+	X(build_mlp_template, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->layer_template = 'fc' has no \"{i}\"", 0, mlp_template()) \
+	X(build_mlp_template_1, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->layer_template = 'fc' has no \"{i}\"", 0, mlp_template_1()) \
+	X(build_mlp_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_graph_build_mlp(NULL, NULL)) \
+	X(build_resnet_n_stages, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->n_stages = 5", 0, resnet_n_stages())                 \
+	X(build_resnet_blocks, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->blocks[1] = 0", 0, resnet_blocks())                    \
+	X(build_resnet_widths, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->widths[2] = 0", 0, resnet_widths())                    \
+	X(build_resnet_norm, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->norm = 7", 0, resnet_norm())                             \
+	X(build_resnet_bottleneck, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->bottleneck = 3", 0, resnet_bottleneck())           \
+	X(build_resnet_stem_width, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->stem_width = 0", 0, resnet_stem_width()) \
+	X(build_resnet_widths_big, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->widths[0] = 9223372036854775807", 0, resnet_widths_big()) \
+	X(build_resnet_groups_stem, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->norm_groups = 3 does not divide opts->stem_width = 16", 0, resnet_groups(3, 16)) \
+	X(build_resnet_groups_width, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->norm_groups = 8 does not divide opts->widths[0] = 12", 0, resnet_groups(8, 12)) \
+	X(build_resnet_groups_zero, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->norm_groups = 0", 0, resnet_groups(0, 16)) \
+	X(build_resnet_shortcut_same, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->shortcut_norm = 'shortcut.0' is the same as opts->shortcut_conv", 0, resnet_shortcut_same()) \
+	X(build_resnet_shortcut_block, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->shortcut_conv = 'conv2'", 0, resnet_shortcut_block()) \
+	X(build_resnet_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_graph_build_resnet(NULL, NULL)) \
 	X(resnet_preset_name, MUDSC_E_NOT_FOUND, "mudsc_resnet_options_preset", "'resnet19'", 0, resnet_preset("resnet19", 1))     \
 	X(resnet_preset_multiplier, MUDSC_E_INVALID, "mudsc_resnet_options_preset", "width_multiplier", 0,                         \
 	  resnet_preset("resnet20", 0))                                                             \
-	X(build_vit_heads, MUDSC_E_INVALID, "mudsc_graph_build_vit", "heads", 0, vit_heads())                                \
-	X(build_vit_depth, MUDSC_E_INVALID, "mudsc_graph_build_vit", "depth", 0, vit_depth())                                \
-	X(build_vit_dim, MUDSC_E_INVALID, "mudsc_graph_build_vit", "dim", 0, vit_dim())                                      \
-	X(build_vit_block_template, MUDSC_E_INVALID, "mudsc_graph_build_vit", "block_template", 0, vit_block_template())     \
+	X(build_vit_heads, MUDSC_E_INVALID, "mudsc_graph_build_vit", "opts->heads = 5", 0, vit_heads())                                \
+	X(build_vit_depth, MUDSC_E_INVALID, "mudsc_graph_build_vit", "opts->depth = 0", 0, vit_depth())                                \
+	X(build_vit_dim, MUDSC_E_INVALID, "mudsc_graph_build_vit", "opts->dim = 0", 0, vit_dim())                                      \
+	X(build_vit_block_template, MUDSC_E_INVALID, "mudsc_graph_build_vit", "opts->block_template is NULL", 0, vit_block_template())     \
+	X(build_vit_block_template_fixed, MUDSC_E_INVALID, "mudsc_graph_build_vit", "opts->block_template = 'block' has no \"{i}\"", 0, vit_block_template_fixed()) \
+	X(build_vit_mlp_dim, MUDSC_E_INVALID, "mudsc_graph_build_vit", "opts->mlp_dim = 0", 0, vit_mlp_dim()) \
+	X(build_vit_qkv_bias, MUDSC_E_INVALID, "mudsc_graph_build_vit", "opts->qkv_bias = 2", 0, vit_qkv_bias()) \
+	X(build_vit_patch_embed, MUDSC_E_INVALID, "mudsc_graph_build_vit", "opts->patch_embed = -1", 0, vit_patch_embed()) \
+	X(build_vit_cls_token, MUDSC_E_INVALID, "mudsc_graph_build_vit", "opts->cls_token = 7", 0, vit_cls_token()) \
+	X(build_vit_pos_embed, MUDSC_E_INVALID, "mudsc_graph_build_vit", "opts->pos_embed = 2", 0, vit_pos_embed()) \
+	X(build_vit_final_norm, MUDSC_E_INVALID, "mudsc_graph_build_vit", "opts->final_norm = 3", 0, vit_final_norm()) \
+	X(build_vit_head, MUDSC_E_INVALID, "mudsc_graph_build_vit", "opts->head = 2", 0, vit_head()) \
+	X(build_vit_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_graph_build_vit(NULL, NULL)) \
 	/* accumulators and features */                                                             \
 	X(accum_options_init_opts, MUDSC_E_INVALID, NULL, "'opts'", 0, mudsc_accum_options_init(NULL))    \
 	X(accum_new_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_accum_new(NULL, 2, H, NULL))            \
@@ -629,6 +734,9 @@ struct bad_case {
 	X(update_data, MUDSC_E_INVALID, "mudsc_accum_update", "data", 0,                                                  \
 	  update_with(0, MUDSC_DTYPE_F64, 2, ROWS, H, 1, NULL, NULL))                               \
 	X(update_nan, MUDSC_E_NUMERIC, "mudsc_accum_update", "model 0", 0, update_nan())                                  \
+	X(update_f32_huge, MUDSC_E_NUMERIC, "mudsc_accum_update", "model 0, chunk", 0, update_f32_huge()) \
+	X(update_strides_overflow, MUDSC_E_INVALID, "mudsc_accum_update", "features->strides[0] = 9223372036854775807", 0, update_strides_overflow()) \
+	X(accum_new_models_huge, MUDSC_E_INVALID, NULL, "8 x 2147483647^2 bytes", 0, mudsc_accum_new((mudsc_accum **)&O.p[0], INT32_MAX, 1, NULL)) \
 	X(update_max_lead, MUDSC_E_STATE, "mudsc_accum_update", "max_lead", 0, update_too_far_ahead())                    \
 	X(count_model, MUDSC_E_RANGE, NULL, "model", 0, mudsc_accum_count(&O.i64[0], F.acc, 5))           \
 	X(count_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_accum_count(NULL, F.acc, 0))                \
@@ -671,9 +779,9 @@ struct bad_case {
 	  mudsc_matcher_new((mudsc_matcher **)&O.p[0], F.graph, F.pair, 1, NULL))                   \
 	X(matcher_new_model_null, MUDSC_E_INVALID, NULL, "models[1]", 0,                                  \
 	  mudsc_matcher_new((mudsc_matcher **)&O.p[0], F.graph, F.pair_null, 2, NULL))              \
-	X(matcher_new_width, MUDSC_E_SHAPE, "", "model 1", 0,                                           \
+	X(matcher_new_width, MUDSC_E_SHAPE, NULL, "mudsc_graph_validate: model 1", 0,                   \
 	  mudsc_matcher_new((mudsc_matcher **)&O.p[0], F.graph, F.pair_wide, 2, NULL))              \
-	X(matcher_new_dtype, MUDSC_E_MISMATCH, "", "dtype", 0,                                          \
+	X(matcher_new_dtype, MUDSC_E_MISMATCH, NULL, "tensor 'layers.0.weight' differs in dtype between model 0 (F32) and model 1 (F64)", 0, \
 	  mudsc_matcher_new((mudsc_matcher **)&O.p[0], F.graph, F.pair_f64, 2, NULL))               \
 	X(matcher_new_size, MUDSC_E_INVALID, "mudsc_matcher_new", "options->size = 7", 0, matcher_new_size())            \
 	X(matcher_new_method, MUDSC_E_INVALID, "mudsc_matcher_new", "method", 0, matcher_new_method())                   \
@@ -687,6 +795,9 @@ struct bad_case {
 	X(matcher_new_patience, MUDSC_E_INVALID, "mudsc_matcher_new", "patience", 0, matcher_new_patience())             \
 	X(matcher_new_threads, MUDSC_E_INVALID, "mudsc_matcher_new", "threads", 0, matcher_new_threads())                \
 	X(matcher_new_eps, MUDSC_E_INVALID, "mudsc_matcher_new", "eps", 0, matcher_new_eps())                            \
+	X(matcher_new_max_memory, MUDSC_E_INVALID, "mudsc_matcher_new", "'max_memory' = -1", 0, matcher_new_max_memory()) \
+	X(matcher_new_unbound_point, MUDSC_E_INVALID, "mudsc_matcher_new", "point 'lonely' (index 2) of argument 'graph' has no bindings", 0, matcher_new_unbound_point()) \
+	X(matcher_new_missing, MUDSC_E_NOT_FOUND, "mudsc_matcher_new", "'layers.0.weight'", 0, matcher_new_missing()) \
 	X(set_activations_point, MUDSC_E_RANGE, NULL, "point", 0,                                         \
 	  mudsc_matcher_set_activations(F.unrun, 2, F.acc))                                         \
 	X(set_activations_accum, MUDSC_E_INVALID, NULL, "'accum'", 0,                                     \
@@ -697,7 +808,11 @@ struct bad_case {
 	  mudsc_matcher_set_activation_similarity(F.unrun, 0, F.S, NC * NC - 1))                    \
 	X(set_similarity_symmetric, MUDSC_E_INVALID, "mudsc_matcher_set_activation_similarity", "symmetric", 0, set_similarity_asymmetric())   \
 	X(set_similarity_nan, MUDSC_E_NUMERIC, "mudsc_matcher_set_activation_similarity", "S_a", 0, set_similarity_nan())                      \
-	X(run_matcher, MUDSC_E_INVALID, NULL, "is NULL", 0, mudsc_matcher_run(NULL))                    \
+	X(run_matcher, MUDSC_E_INVALID, NULL, "argument 'matcher' is NULL", 0, mudsc_matcher_run(NULL)) \
+	X(set_activations_matcher, MUDSC_E_INVALID, NULL, "argument 'matcher' is NULL", 0, mudsc_matcher_set_activations(NULL, 0, F.acc)) \
+	X(set_similarity_matcher, MUDSC_E_INVALID, NULL, "argument 'matcher' is NULL", 0, mudsc_matcher_set_activation_similarity(NULL, 0, F.S, NC * NC)) \
+	X(objectives_matcher, MUDSC_E_INVALID, NULL, "argument 'matcher' is NULL", 0, mudsc_matcher_objectives(O.d, 64, &O.needed, NULL)) \
+	X(merge_matcher, MUDSC_E_INVALID, NULL, "argument 'matcher' is NULL", 0, mudsc_matcher_merge((mudsc_model **)&O.p[0], NULL, NULL)) \
 	X(run_partial_activations, MUDSC_E_STATE, NULL, "activations", 0, mudsc_matcher_run(F.part_acts)) \
 	X(objectives_state, MUDSC_E_STATE, NULL, "run", 0,                                                \
 	  mudsc_matcher_objectives(O.d, 64, &O.needed, F.unrun))                                    \

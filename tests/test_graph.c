@@ -436,8 +436,8 @@ START_TEST(resnet_presets)
 	mudsc_resnet_options_init(&o);
 	o.norm = MUDSC_NORM_GROUP;
 	o.norm_groups = 3;
-	ck_assert_status(mudsc_graph_build_resnet(&g, &o), MUDSC_E_SHAPE);
-	ck_assert_error_has("groups 3");
+	ck_assert_status(mudsc_graph_build_resnet(&g, &o), MUDSC_E_INVALID);
+	ck_assert_error_has("mudsc_graph_build_resnet: opts->norm_groups = 3 does not divide");
 	mudsc_resnet_options_init(&o);
 	o.n_stages = 5;
 	ck_assert_status(mudsc_graph_build_resnet(&g, &o), MUDSC_E_INVALID);
@@ -499,7 +499,8 @@ START_TEST(vit_builder)
 	/* a template without {i} names every block the same: the points clash */
 	mudsc_vit_options_init(&o);
 	o.block_template = "block";
-	ck_assert_status(mudsc_graph_build_vit(&g, &o), MUDSC_E_EXISTS);
+	ck_assert_status(mudsc_graph_build_vit(&g, &o), MUDSC_E_INVALID);
+	ck_assert_error_has("mudsc_graph_build_vit: opts->block_template = 'block' has no");
 }
 END_TEST
 

@@ -183,7 +183,16 @@ MUDSC_API mudsc_status mudsc_graph_load_json(mudsc_graph **out, const char *path
 MUDSC_API mudsc_status mudsc_graph_to_json(char **out_text, size_t *out_len,
                                            const mudsc_graph *graph);
 
-/** Write mudsc_graph_to_json() to path (replaced atomically through a temporary file). */
+/**
+ * Write mudsc_graph_to_json() to path, atomically: nothing partial is ever
+ * visible at path.  The text goes to an unnamed file in path's folder
+ * (O_TMPFILE; elsewhere a hidden temporary file), which is flushed to disk
+ * and then linked or renamed over path (linkat); on any error nothing is
+ * left behind and path is unchanged.  A file replaced keeps its
+ * permission bits; a new one gets 0666 & ~umask.  When path is a symbolic
+ * link, the file it leads to is replaced and the link stays.  Same
+ * scheme as mudsc_model_save() (docs/safetensors.md has the details).
+ */
 MUDSC_API mudsc_status mudsc_graph_save_json(const mudsc_graph *graph, const char *path);
 
 /* ---- ready builders --------------------------------------------------- */
@@ -205,7 +214,9 @@ typedef enum mudsc_norm_kind {
  * does, re-points it with mudsc_graph_set_site(): a unit-wise activation
  * commutes with permutations, so either site is valid).
  * nn.Sequential(Linear, ReLU, Linear, ...) is layer_template "{i}",
- * index_step 2.
+ * index_step 2.  An MLP has at least two layers, so layer_template must
+ * contain "{i}" (MUDSC_E_INVALID naming opts->layer_template otherwise:
+ * the layers would share one name); bias is 0 or 1.
  */
 typedef struct mudsc_mlp_options {
 	size_t size;            /**< sizeof(mudsc_mlp_options) as the caller compiled it */
@@ -225,7 +236,7 @@ MUDSC_API mudsc_status mudsc_mlp_options_init(mudsc_mlp_options *opts);
 
 /**
  * Build the graph of an MLP.  MUDSC_E_INVALID for bad options, naming the
- * field.  opts may be NULL (the defaults, which name no hidden width and are
+ * field (opts->bias, opts->layer_template, ...), before anything is built.  opts may be NULL (the defaults, which name no hidden width and are
  * refused: set n_hidden and hidden).
  */
 MUDSC_API mudsc_status mudsc_graph_build_mlp(mudsc_graph **out, const mudsc_mlp_options *opts);
@@ -246,6 +257,12 @@ MUDSC_API mudsc_status mudsc_graph_build_mlp(mudsc_graph **out, const mudsc_mlp_
  * bottlenecks).  Sites: the stream's last block output (axis 1), the
  * stem's norm, and each inner point's norm output (axis 1).
  * num_batches_tracked is left unbound (integer).
+ * Checked up front (MUDSC_E_INVALID naming the field): bottleneck 0 or 1,
+ * widths[s] in 1..INT64_MAX/4, with MUDSC_NORM_GROUP norm_groups >= 1
+ * dividing stem_width and every widths[s] (so every point's width),
+ * shortcut_conv and shortcut_norm different from each other and from a
+ * block's own modules (conv1..conv3, bn1..bn3).  Names the options make
+ * clash in another way are MUDSC_E_INVALID too.
  */
 typedef struct mudsc_resnet_options {
 	size_t size;          /**< sizeof(mudsc_resnet_options) as the caller compiled it */
@@ -282,7 +299,7 @@ MUDSC_API mudsc_status mudsc_resnet_options_preset(mudsc_resnet_options *opts, c
                                                    int64_t width_multiplier);
 
 /** Build the graph of a ResNet (opts NULL: ResNet-20).  MUDSC_E_INVALID for bad options,
- * naming the field. */
+ * naming the field (see mudsc_resnet_options). */
 MUDSC_API mudsc_status mudsc_graph_build_resnet(mudsc_graph **out,
                                                 const mudsc_resnet_options *opts);
 
@@ -302,6 +319,10 @@ MUDSC_API mudsc_status mudsc_graph_build_resnet(mudsc_graph **out,
  *   together).  Site: prefix + "<block>.attn.proj:input" (the input
  *   of attn.proj), axis -1.
  * - "<block>.mlp": mlp.fc1 OUT, mlp.fc2 IN; site "<block>.mlp.act", axis -1.
+ * block_template needs "{i}" when depth > 1 (MUDSC_E_INVALID naming
+ * opts->block_template otherwise: the blocks would share one name); with
+ * depth 1 a fixed name is fine.  qkv_bias, patch_embed, cls_token,
+ * pos_embed, final_norm and head are 0 or 1.
  */
 typedef struct mudsc_vit_options {
 	size_t size;        /**< sizeof(mudsc_vit_options) as the caller compiled it */

@@ -96,11 +96,15 @@ mudsc_status mudsc__array_out(bool *fill, const void *out, size_t capacity, size
 			return mudsc__err(MUDSC_E_INVALID, "%s: invalid argument '%s' (%s)", __func__,     \
 			                 name, #cond);                                                     \
 	} while (0)
-#define MUDSC__CHECK_NULL(ptr)                                                                  \
+/* MUDSC__CHECK_NULL names the argument as the definition spells it; where
+ * that differs from the public header's name, MUDSC__CHECK_NULL_AS gives
+ * the header's (messages name arguments as the host reads them). */
+#define MUDSC__CHECK_NULL_AS(ptr, name)                                                         \
 	do {                                                                                       \
 		if (MUDSC__UNLIKELY((ptr) == NULL))                                                     \
-			return mudsc__err(MUDSC_E_INVALID, "%s: argument '%s' is NULL", __func__, #ptr);   \
+			return mudsc__err(MUDSC_E_INVALID, "%s: argument '%s' is NULL", __func__, name);   \
 	} while (0)
+#define MUDSC__CHECK_NULL(ptr) MUDSC__CHECK_NULL_AS(ptr, #ptr)
 
 /* The rest of the room: dtype converters, atomic files, string maps, the
  * seeded generator, execution contexts with the parallel-for, the BLAS shim

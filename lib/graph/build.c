@@ -23,13 +23,19 @@ mudsc_status mudsc__graph_build(mudsc_graph **out, const void *opts,
 	mudsc_graph *g = NULL;
 	mudsc_status st;
 
-	MUDSC__CHECK_NULL(out);
+	if (out == NULL)
+		return mudsc__err(MUDSC_E_INVALID, "%s: argument 'out' is NULL", b->fn);
 	if ((st = mudsc__options_read(&o, opts, b->options, b->fn)) != MUDSC_OK ||
 	    (st = b->check(&o, b->fn)) != MUDSC_OK || (st = mudsc_graph_new(&g)) != MUDSC_OK)
 		return st;
 	if ((st = b->build(g, &o)) != MUDSC_OK) {
 		mudsc_graph_free(g);
-		return st;
+		/* the checks above refuse the options known to clash; any other
+		 * names that do are bad options too, told as the builder's */
+		if (st == MUDSC_E_NOMEM)
+			return st;
+		return mudsc__err_context(MUDSC_E_INVALID, "%s: the options give a graph that cannot be built",
+		                         b->fn);
 	}
 	*out = g;
 	return MUDSC_OK;

@@ -25,11 +25,19 @@ static mudsc_status check_options(const void *opts, const char *fn)
 	if (o->index_step < 1)
 		return mudsc__err(MUDSC_E_INVALID, "%s: opts->index_step = %d (need >= 1)", fn,
 		                 (int)o->index_step);
+	if (o->bias != 0 && o->bias != 1)
+		return mudsc__err(MUDSC_E_INVALID, "%s: opts->bias = %d (need 0 or 1)", fn, (int)o->bias);
 	const struct mudsc__graph_name names[] = {
 		{"prefix", o->prefix, false, false},
 		{"layer_template", o->layer_template, true, false},
 	};
-	return mudsc__graph_check_names(fn, names, sizeof names / sizeof names[0]);
+	mudsc_status st = mudsc__graph_check_names(fn, names, sizeof names / sizeof names[0]);
+	/* n_hidden + 1 >= 2 layers: each needs its own name */
+	if (st == MUDSC_OK && strstr(o->layer_template, "{i}") == NULL)
+		return mudsc__err(MUDSC_E_INVALID, "%s: opts->layer_template = '%s' has no \"{i}\": the "
+		                                  "MLP's %zu layers would share one name",
+		                 fn, o->layer_template, o->n_hidden + 1);
+	return st;
 }
 
 static mudsc_status layer_name(char *buf, const mudsc_mlp_options *o, size_t k)

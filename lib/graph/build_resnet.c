@@ -4,6 +4,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -59,34 +60,84 @@ MUDSC_API mudsc_status mudsc_resnet_options_preset(mudsc_resnet_options *opts, c
 	return MUDSC_OK;
 }
 
+/* The module names of a block (the shortcut's must differ from them). */
+static const char *const block_modules[] = {"conv1", "bn1", "conv2", "bn2", "conv3", "bn3"};
+
+static mudsc_status check_shortcut_names(const mudsc_resnet_options *o, const char *fn)
+{
+	if (strcmp(o->shortcut_conv, o->shortcut_norm) == 0)
+		return mudsc__err(MUDSC_E_INVALID, "%s: opts->shortcut_norm = '%s' is the same as "
+		                                  "opts->shortcut_conv",
+		                 fn, o->shortcut_norm);
+	for (size_t k = 0; k < sizeof block_modules / sizeof block_modules[0]; k++) {
+		const char *field = strcmp(o->shortcut_conv, block_modules[k]) == 0   ? "shortcut_conv"
+		                    : strcmp(o->shortcut_norm, block_modules[k]) == 0 ? "shortcut_norm"
+		                                                                      : NULL;
+		if (field != NULL)
+			return mudsc__err(MUDSC_E_INVALID, "%s: opts->%s = '%s' is also the name of a "
+			                                  "block's own module",
+			                 fn, field, block_modules[k]);
+	}
+	return MUDSC_OK;
+}
+
+/* GroupNorm's groups divide every point's width: the stem's and each
+ * stage's planes (a block's output, planes * expansion, then too). */
+static mudsc_status check_groups(const mudsc_resnet_options *o, const char *fn)
+{
+	if (o->norm_groups < 1)
+		return mudsc__err(MUDSC_E_INVALID, "%s: opts->norm_groups = %lld (need >= 1 with "
+		                                  "MUDSC_NORM_GROUP)",
+		                 fn, (long long)o->norm_groups);
+	if (o->stem_width % o->norm_groups != 0)
+		return mudsc__err(MUDSC_E_INVALID, "%s: opts->norm_groups = %lld does not divide "
+		                                  "opts->stem_width = %lld",
+		                 fn, (long long)o->norm_groups, (long long)o->stem_width);
+	for (int s = 0; s < o->n_stages; s++)
+		if (o->widths[s] % o->norm_groups != 0)
+			return mudsc__err(MUDSC_E_INVALID, "%s: opts->norm_groups = %lld does not divide "
+			                                  "opts->widths[%d] = %lld",
+			                 fn, (long long)o->norm_groups, s, (long long)o->widths[s]);
+	return MUDSC_OK;
+}
+
 static mudsc_status check_options(const void *opts, const char *fn)
 {
 	const mudsc_resnet_options *o = opts;
+	mudsc_status st;
 
 	if (o->n_stages < 1 || o->n_stages > 4)
 		return mudsc__err(MUDSC_E_INVALID, "%s: opts->n_stages = %d outside 1..4", fn,
 		                 (int)o->n_stages);
-	for (int s = 0; s < o->n_stages; s++)
-		if (o->blocks[s] < 1 || o->widths[s] < 1)
-			return mudsc__err(MUDSC_E_INVALID, "%s: stage %d: opts->blocks = %d, opts->widths = "
-			                                  "%lld (need >= 1)",
-			                 fn, s, (int)o->blocks[s], (long long)o->widths[s]);
-	if (o->stem_width < 1 || (o->bottleneck != 0 && o->bottleneck != 1))
-		return mudsc__err(MUDSC_E_INVALID, "%s: opts->stem_width = %lld, opts->bottleneck = %d",
-		                 fn, (long long)o->stem_width, (int)o->bottleneck);
+	for (int s = 0; s < o->n_stages; s++) {
+		if (o->blocks[s] < 1)
+			return mudsc__err(MUDSC_E_INVALID, "%s: opts->blocks[%d] = %d (need >= 1)", fn, s,
+			                 (int)o->blocks[s]);
+		/* a bottleneck block's output is 4 planes: keep that an int64 */
+		if (o->widths[s] < 1 || o->widths[s] > INT64_MAX / 4)
+			return mudsc__err(MUDSC_E_INVALID, "%s: opts->widths[%d] = %lld (need 1..%lld)", fn,
+			                 s, (long long)o->widths[s], (long long)(INT64_MAX / 4));
+	}
+	if (o->stem_width < 1)
+		return mudsc__err(MUDSC_E_INVALID, "%s: opts->stem_width = %lld (need >= 1)", fn,
+		                 (long long)o->stem_width);
+	if (o->bottleneck != 0 && o->bottleneck != 1)
+		return mudsc__err(MUDSC_E_INVALID, "%s: opts->bottleneck = %d (need 0 or 1)", fn,
+		                 (int)o->bottleneck);
 	if (o->norm != MUDSC_NORM_BATCH && o->norm != MUDSC_NORM_GROUP)
 		return mudsc__err(MUDSC_E_INVALID, "%s: opts->norm = %d is not a mudsc_norm_kind", fn,
 		                 (int)o->norm);
-	if (o->norm == MUDSC_NORM_GROUP && o->norm_groups < 1)
-		return mudsc__err(MUDSC_E_INVALID, "%s: opts->norm_groups = %lld", fn,
-		                 (long long)o->norm_groups);
+	if (o->norm == MUDSC_NORM_GROUP && (st = check_groups(o, fn)) != MUDSC_OK)
+		return st;
 	const struct mudsc__graph_name names[] = {
 		{"prefix", o->prefix, false, false},
 		{"shortcut_conv", o->shortcut_conv, true, false},
 		{"shortcut_norm", o->shortcut_norm, true, false},
 		{"head", o->head, false, true},
 	};
-	return mudsc__graph_check_names(fn, names, sizeof names / sizeof names[0]);
+	if ((st = mudsc__graph_check_names(fn, names, sizeof names / sizeof names[0])) != MUDSC_OK)
+		return st;
+	return check_shortcut_names(o, fn);
 }
 
 struct ctx {

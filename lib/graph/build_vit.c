@@ -14,17 +14,43 @@
 static mudsc_status check_options(const void *opts, const char *fn)
 {
 	const mudsc_vit_options *o = opts;
+	const struct {
+		const char *field;
+		int32_t value;
+	} flags[] = {{"qkv_bias", o->qkv_bias},   {"patch_embed", o->patch_embed},
+	             {"cls_token", o->cls_token}, {"pos_embed", o->pos_embed},
+	             {"final_norm", o->final_norm}, {"head", o->head}};
+	mudsc_status st;
 
-	if (o->dim < 1 || o->depth < 1 || o->heads < 1 || o->mlp_dim < 1 || o->dim % o->heads != 0)
-		return mudsc__err(MUDSC_E_INVALID, "%s: opts->dim = %lld, depth = %d, heads = %d, "
-		                                  "mlp_dim = %lld (need all >= 1 and heads dividing dim)",
-		                 fn, (long long)o->dim, (int)o->depth, (int)o->heads,
+	if (o->dim < 1)
+		return mudsc__err(MUDSC_E_INVALID, "%s: opts->dim = %lld (need >= 1)", fn,
+		                 (long long)o->dim);
+	if (o->depth < 1)
+		return mudsc__err(MUDSC_E_INVALID, "%s: opts->depth = %d (need >= 1)", fn,
+		                 (int)o->depth);
+	if (o->heads < 1 || o->dim % o->heads != 0)
+		return mudsc__err(MUDSC_E_INVALID, "%s: opts->heads = %d (need >= 1 and dividing "
+		                                  "opts->dim = %lld)",
+		                 fn, (int)o->heads, (long long)o->dim);
+	if (o->mlp_dim < 1)
+		return mudsc__err(MUDSC_E_INVALID, "%s: opts->mlp_dim = %lld (need >= 1)", fn,
 		                 (long long)o->mlp_dim);
+	for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++)
+		if (flags[k].value != 0 && flags[k].value != 1)
+			return mudsc__err(MUDSC_E_INVALID, "%s: opts->%s = %d (need 0 or 1)", fn,
+			                 flags[k].field, (int)flags[k].value);
 	const struct mudsc__graph_name names[] = {
 		{"prefix", o->prefix, false, false},
 		{"block_template", o->block_template, true, false},
 	};
-	return mudsc__graph_check_names(fn, names, sizeof names / sizeof names[0]);
+	if ((st = mudsc__graph_check_names(fn, names, sizeof names / sizeof names[0])) != MUDSC_OK)
+		return st;
+	/* without "{i}" every block has the one name: enough for depth 1 only */
+	if (o->depth > 1 && strstr(o->block_template, "{i}") == NULL)
+		return mudsc__err(MUDSC_E_INVALID, "%s: opts->block_template = '%s' has no \"{i}\": "
+		                                  "the %d blocks (opts->depth) would share one name",
+		                 fn, o->block_template, (int)o->depth);
+	return MUDSC_OK;
 }
 
 struct ctx {

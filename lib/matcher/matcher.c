@@ -200,7 +200,7 @@ MUDSC_API mudsc_status mudsc_matcher_set_activations(mudsc_matcher *m, size_t po
 	double *S;
 	mudsc_status st;
 
-	MUDSC__CHECK_NULL(m);
+	MUDSC__CHECK_NULL_AS(m, "matcher");
 	MUDSC__CHECK_NULL(accum);
 	if ((st = check_point(m, point, "mudsc_matcher_set_activations")) != MUDSC_OK)
 		return st;
@@ -254,7 +254,7 @@ MUDSC_API mudsc_status mudsc_matcher_set_activation_similarity(mudsc_matcher *m,
 	double *S;
 	mudsc_status st;
 
-	MUDSC__CHECK_NULL(m);
+	MUDSC__CHECK_NULL_AS(m, "matcher");
 	MUDSC__CHECK_NULL(S_a);
 	if ((st = check_point(m, point, "mudsc_matcher_set_activation_similarity")) != MUDSC_OK)
 		return st;
@@ -300,7 +300,7 @@ MUDSC_API mudsc_status mudsc_matcher_run(mudsc_matcher *m)
 	bool acts;
 	mudsc_status st;
 
-	MUDSC__CHECK_NULL(m);
+	MUDSC__CHECK_NULL_AS(m, "matcher");
 	if ((st = activations_given(m, &acts)) != MUDSC_OK)
 		return st;
 	ex = mudsc__exec_make(m->opts.threads);

@@ -6,6 +6,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,27 +23,49 @@ struct builder {
 	struct mudsc__strmap first; /* tensor name -> its first plan tensor */
 };
 
+/* "[4, 3]" into buf (cap bytes; cut short if it must be). */
+static const char *shape_text(char *buf, size_t cap, int32_t rank, const int64_t *shape)
+{
+	size_t used = 0;
+	int n = snprintf(buf, cap, "[");
+
+	for (int32_t d = 0; n >= 0 && (used += (size_t)n) < cap && d < rank; d++)
+		n = snprintf(buf + used, cap - used, "%s%lld", d ? ", " : "", (long long)shape[d]);
+	if (n >= 0 && used < cap)
+		snprintf(buf + used, cap - used, "]");
+	return buf;
+}
+
 /* Every tensor of model 0 must exist in every model with the same dtype
  * and shape: bound ones are transformed, the others averaged, and either
- * reads each model's copy. */
+ * reads each model's copy.  The messages name the function the host
+ * called, the tensor and both models. */
 static mudsc_status check_same(const struct builder *b, const char *name)
 {
 	const struct model_tensor *t0 = mudsc__model_lookup(b->models[0], name);
+	char s0[128], s1[128];
+
 	for (int32_t i = 1; i < b->plan->n_models; i++) {
 		const struct model_tensor *t = mudsc__model_lookup(b->models[i], name);
 		if (t == NULL)
 			return mudsc__err(MUDSC_E_MISMATCH,
-			                 "matcher: tensor '%s' of model 0 is missing from model %d "
+			                 "mudsc_matcher_new: tensor '%s' of model 0 is missing from model %d "
 			                 "(argument 'models')",
 			                 name, (int)i);
-		bool same = t->dtype == t0->dtype && t->rank == t0->rank;
+		if (t->dtype != t0->dtype)
+			return mudsc__err(MUDSC_E_MISMATCH,
+			                 "mudsc_matcher_new: tensor '%s' differs in dtype between model 0 "
+			                 "(%s) and model %d (%s) (argument 'models')",
+			                 name, mudsc_dtype_name(t0->dtype), (int)i, mudsc_dtype_name(t->dtype));
+		bool same = t->rank == t0->rank;
 		for (int32_t d = 0; same && d < t->rank; d++)
 			same = t->shape[d] == t0->shape[d];
 		if (!same)
 			return mudsc__err(MUDSC_E_MISMATCH,
-			                 "matcher: tensor '%s' differs in dtype or shape between model 0 and "
-			                 "model %d (argument 'models')",
-			                 name, (int)i);
+			                 "mudsc_matcher_new: tensor '%s' differs in shape between model 0 "
+			                 "%s and model %d %s (argument 'models')",
+			                 name, shape_text(s0, sizeof s0, t0->rank, t0->shape), (int)i,
+			                 shape_text(s1, sizeof s1, t->rank, t->shape));
 	}
 	return MUDSC_OK;
 }
@@ -159,7 +182,10 @@ mudsc_status mudsc__plan_build(struct mudsc__plan *plan, const mudsc_graph *grap
 
 	memset(plan, 0, sizeof *plan);
 	plan->n_models = n_models;
+	/* the validation's message, told as the matcher's */
 	st = mudsc_graph_validate(graph, models, (size_t)n_models);
+	if (st != MUDSC_OK)
+		return mudsc__err_context(st, "mudsc_matcher_new");
 	for (size_t k = 0; k < mudsc_model_count(models[0]) && st == MUDSC_OK; k++) {
 		mudsc_tensor t;
 		if ((st = mudsc_model_at(&t, models[0], k)) == MUDSC_OK)
