@@ -670,7 +670,7 @@ struct bad_case {
 	X(mlp_options_init_opts, MUDSC_E_INVALID, NULL, "'opts'", 0, mudsc_mlp_options_init(NULL))        \
 	X(build_mlp_defaults, MUDSC_E_INVALID, NULL, "opts->n_hidden = 0", 0,                                       \
 	  mudsc_graph_build_mlp((mudsc_graph **)&O.p[0], NULL))                                     \
-	X(build_mlp_size, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "options->size = 3", 0, mlp_size())                      \
+	X(build_mlp_size, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->size = 3", 0, mlp_size())                      \
 	X(build_mlp_n_hidden, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->n_hidden = 0", 0, mlp_n_hidden())                       \
 	X(build_mlp_hidden, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->hidden must", 0, mlp_hidden())                             \
 	X(build_mlp_hidden_1, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->hidden[1] = 0", 0, mlp_hidden_1())                      \
@@ -715,7 +715,7 @@ struct bad_case {
 	  mudsc_accum_new((mudsc_accum **)&O.p[0], 1, H, NULL))                                     \
 	X(accum_new_width, MUDSC_E_INVALID, NULL, "width", 0,                                             \
 	  mudsc_accum_new((mudsc_accum **)&O.p[0], 2, 0, NULL))                                     \
-	X(accum_new_size, MUDSC_E_INVALID, "mudsc_accum_new", "options->size = 1", 0, accum_new_size())                \
+	X(accum_new_size, MUDSC_E_INVALID, "mudsc_accum_new", "opts->size = 1", 0, accum_new_size())                \
 	X(accum_new_nonfinite, MUDSC_E_INVALID, "mudsc_accum_new", "nonfinite", 0, accum_new_nonfinite())              \
 	X(accum_new_max_lead, MUDSC_E_INVALID, "mudsc_accum_new", "max_lead", 0, accum_new_max_lead())                 \
 	X(accum_new_threads, MUDSC_E_INVALID, "mudsc_accum_new", "threads", 0, accum_new_threads())                    \
@@ -783,7 +783,7 @@ struct bad_case {
 	  mudsc_matcher_new((mudsc_matcher **)&O.p[0], F.graph, F.pair_wide, 2, NULL))              \
 	X(matcher_new_dtype, MUDSC_E_MISMATCH, NULL, "tensor 'layers.0.weight' differs in dtype between model 0 (F32) and model 1 (F64)", 0, \
 	  mudsc_matcher_new((mudsc_matcher **)&O.p[0], F.graph, F.pair_f64, 2, NULL))               \
-	X(matcher_new_size, MUDSC_E_INVALID, "mudsc_matcher_new", "options->size = 7", 0, matcher_new_size())            \
+	X(matcher_new_size, MUDSC_E_INVALID, "mudsc_matcher_new", "opts->size = 7", 0, matcher_new_size())            \
 	X(matcher_new_method, MUDSC_E_INVALID, "mudsc_matcher_new", "method", 0, matcher_new_method())                   \
 	X(matcher_new_alpha, MUDSC_E_INVALID, "mudsc_matcher_new", "alpha", 0, matcher_new_alpha())                      \
 	X(matcher_new_alpha_nan, MUDSC_E_INVALID, "mudsc_matcher_new", "alpha", 0, matcher_new_alpha_nan())              \
@@ -795,7 +795,7 @@ struct bad_case {
 	X(matcher_new_patience, MUDSC_E_INVALID, "mudsc_matcher_new", "patience", 0, matcher_new_patience())             \
 	X(matcher_new_threads, MUDSC_E_INVALID, "mudsc_matcher_new", "threads", 0, matcher_new_threads())                \
 	X(matcher_new_eps, MUDSC_E_INVALID, "mudsc_matcher_new", "eps", 0, matcher_new_eps())                            \
-	X(matcher_new_max_memory, MUDSC_E_INVALID, "mudsc_matcher_new", "'max_memory' = -1", 0, matcher_new_max_memory()) \
+	X(matcher_new_max_memory, MUDSC_E_INVALID, "mudsc_matcher_new", "opts->max_memory = -1", 0, matcher_new_max_memory()) \
 	X(matcher_new_unbound_point, MUDSC_E_INVALID, "mudsc_matcher_new", "point 'lonely' (index 2) of argument 'graph' has no bindings", 0, matcher_new_unbound_point()) \
 	X(matcher_new_missing, MUDSC_E_NOT_FOUND, "mudsc_matcher_new", "'layers.0.weight'", 0, matcher_new_missing()) \
 	X(set_activations_point, MUDSC_E_RANGE, NULL, "point", 0,                                         \

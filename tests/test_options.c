@@ -270,7 +270,7 @@ START_TEST(unknown_sizes_are_refused)
 		void *o = sized_copy(full, bad[k] > sizeof(size_t) ? bad[k] : sizeof(size_t));
 		memcpy(o, &bad[k], sizeof bad[k]);
 		ck_assert_status(c->use(o, false), MUDSC_E_INVALID);
-		snprintf(expect, sizeof expect, "options->size = %zu is not a size of %s (%zu..%zu bytes",
+		snprintf(expect, sizeof expect, "opts->size = %zu is not a size of %s (%zu..%zu bytes",
 		         bad[k], c->name, t->first_size, t->size);
 		ck_assert_error_has(expect);
 		free(o);
@@ -366,10 +366,10 @@ START_TEST(older_caller_gets_the_defaults)
 	memset(&out, 0x5a, sizeof out);
 	old->size = sizeof *old - 1;
 	ck_assert_status(mudsc__options_take(&out, old, &synth, "test"), MUDSC_E_INVALID);
-	ck_assert_error_has("test: options->size = 23 is not a size of synth_options (24..40 bytes");
+	ck_assert_error_has("test: opts->size = 23 is not a size of synth_options (24..40 bytes");
 	now->size = sizeof *now + 1;
 	ck_assert_status(mudsc__options_take(&out, now, &synth, "test"), MUDSC_E_INVALID);
-	ck_assert_error_has("options->size = 41 is not a size of synth_options");
+	ck_assert_error_has("opts->size = 41 is not a size of synth_options");
 	ck_assert_int_eq(out.a, 0x5a5a5a5a);
 	free(old);
 	free(now);

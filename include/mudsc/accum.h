@@ -38,7 +38,7 @@
  * (|mean| past the float range, a centred sum of products past 2^990).
  *
  * Threads: an accumulator belongs to one thread at a time; use one per
- * thread and merge them.  Its thread count is options.threads (0 = the
+ * thread and merge them.  Its thread count is opts->threads (0 = the
  * process-wide count mudsc_blas_get_threads(), read at each call).  The
  * finalisation of the covariance and the correlation uses it (their rows;
  * small results stay on the calling thread), with bit-identical results
@@ -109,7 +109,7 @@ typedef struct mudsc_features {
 
 /**
  * Create an accumulator for n_models >= 2 models of width >= 1 features.
- * options may be NULL (defaults).  Memory: 8 (NC)^2 bytes of double sums,
+ * opts may be NULL (defaults).  Memory: 8 (NC)^2 bytes of double sums,
  * plus, allocated at the first update, a block result of (NC+1)^2 floats,
  * and a row buffer of (NC + 1, padded to 16) floats per row (doubles for
  * both if that first update is F64).  The row buffer grows with use, by
@@ -124,7 +124,7 @@ typedef struct mudsc_features {
  * MUDSC_E_NOMEM.
  */
 MUDSC_API mudsc_status mudsc_accum_new(mudsc_accum **out, int32_t n_models, int64_t width,
-                                       const mudsc_accum_options *options);
+                                       const mudsc_accum_options *opts);
 
 /** Free an accumulator.  NULL is a no-op. */
 MUDSC_API void mudsc_accum_free(mudsc_accum *accum);
@@ -140,7 +140,7 @@ MUDSC_API int64_t mudsc_accum_width(const mudsc_accum *accum);
  * order.  Model i's k-th observation must be the same input as model j's
  * k-th: chunks of different models may interleave and have different
  * sizes.  Observations of a model that is ahead of the slowest one are
- * buffered (at most options.max_lead of them).  The data are read during
+ * buffered (at most opts->max_lead of them).  The data are read during
  * the call only.  The first update of a model fixes that model's shift.
  * The first update of the accumulator fixes its rows' type (float, or
  * double if that update is F64); an update allocates only when the models'
@@ -240,7 +240,7 @@ MUDSC_API mudsc_status mudsc_accum_serialize(void **out_buf, size_t *out_len, mu
  * and merges.
  */
 MUDSC_API mudsc_status mudsc_accum_deserialize(mudsc_accum **out, const void *buf, size_t len,
-                                               const mudsc_accum_options *options);
+                                               const mudsc_accum_options *opts);
 
 MUDSC_END_DECLS
 

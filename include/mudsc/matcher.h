@@ -115,7 +115,7 @@ typedef struct mudsc_matcher_options {
  * N*C, the stacked width of a point: S_w (and S with activations) of the
  * widest point, zip's working copy, align's cached cross blocks
  * ((N-1)*C^2 per point) and the activation similarities ((N*C)^2 per
- * point).  A figure over options.max_memory is MUDSC_E_NOMEM at once, with
+ * point).  A figure over opts->max_memory is MUDSC_E_NOMEM at once, with
  * a message giving the figure, the budget and the option; nothing is
  * allocated.  mudsc_matcher_set_activations() and
  * _set_activation_similarity() check the figure of a run with activations
@@ -144,7 +144,7 @@ MUDSC_API mudsc_status mudsc_matcher_options_init(mudsc_matcher_options *opts);
  * must outlive the matcher unchanged.  opts may be NULL for the defaults;
  * out-of-range options give MUDSC_E_INVALID naming the field.  A point with
  * no binding is MUDSC_E_INVALID naming the point.  A problem whose run or
- * merge would take more memory than options.max_memory is MUDSC_E_NOMEM
+ * merge would take more memory than opts->max_memory is MUDSC_E_NOMEM
  * (see MUDSC_MATCHER_MAX_MEMORY_DEFAULT).
  */
 MUDSC_API mudsc_status mudsc_matcher_new(mudsc_matcher **out, const mudsc_graph *graph,
@@ -161,7 +161,7 @@ MUDSC_API void mudsc_matcher_free(mudsc_matcher *matcher);
  * width (MUDSC_E_MISMATCH).  Activations must be given for every point or
  * for none (checked by run()).  MUDSC_E_NOMEM, before anything is copied,
  * when a run with activations for every point would exceed
- * options.max_memory.
+ * opts->max_memory.
  */
 MUDSC_API mudsc_status mudsc_matcher_set_activations(mudsc_matcher *matcher, size_t point,
                                                      mudsc_accum *accum);

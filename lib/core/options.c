@@ -70,7 +70,7 @@ mudsc_status mudsc__options_take(void *out, const void *in, const struct mudsc__
 	memcpy(&size, in, sizeof size);
 	if (size < t->first_size || size > t->size)
 		return mudsc__err(MUDSC_E_INVALID,
-		                 "%s: options->size = %zu is not a size of %s (%zu..%zu bytes; "
+		                 "%s: opts->size = %zu is not a size of %s (%zu..%zu bytes; "
 		                 "initialise the options with its _init function or _INIT macro)",
 		                 fn, size, t->name, t->first_size, t->size);
 	/* an older caller's struct: its bytes, then the defaults of the fields

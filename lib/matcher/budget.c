@@ -193,8 +193,8 @@ mudsc_status mudsc__budget_check(const struct mudsc__budget *b, double need, con
 	return mudsc__err(MUDSC_E_NOMEM,
 	                 "%s: %s would allocate about %.0f bytes (%.3g GB; the widest point '%s' "
 	                 "has N*C = %lld units, one N*C x N*C matrix is %.3g GB), over the memory "
-	                 "budget options.max_memory = %lld bytes (%.3g GB): raise option "
-	                 "'max_memory', or set it to 0 for no limit",
+	                 "budget opts->max_memory = %lld bytes (%.3g GB): raise it"
+	                 ", or set it to 0 for no limit",
 	                 fn, what, need, need / 1e9, wide->name,
 	                 (long long)plan->n_models * (long long)wide->width, b->widest / 1e9,
 	                 (long long)o->max_memory, (double)o->max_memory / 1e9);

@@ -34,7 +34,7 @@ MUDSC_API mudsc_status mudsc_matcher_options_init(mudsc_matcher_options *opts)
 
 static mudsc_status bad_option(const char *field, double value)
 {
-	return mudsc__err(MUDSC_E_INVALID, "mudsc_matcher_new: option '%s' = %g is out of range",
+	return mudsc__err(MUDSC_E_INVALID, "mudsc_matcher_new: opts->%s = %g is out of range",
 	                 field, value);
 }
 

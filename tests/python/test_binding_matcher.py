@@ -238,7 +238,7 @@ def test_memory_budget_refuses_a_wide_point_at_once():
              "layers.1.weight": rng.standard_normal((1, w)), "layers.1.bias": rng.standard_normal(1)}
             for _ in range(2)]
     g = mudsc.Graph.mlp([w])
-    with pytest.raises(mudsc.OutOfMemoryError, match=r"N\*C = 40000 units.*'max_memory'"):
+    with pytest.raises(mudsc.OutOfMemoryError, match=r"N\*C = 40000 units.*opts->max_memory"):
         mudsc.Matcher(g, nets)
     with pytest.raises(MemoryError, match="max_memory = 1000 bytes"):
         mudsc.merge(nets, g, max_memory=1000)
