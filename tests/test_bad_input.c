@@ -489,12 +489,12 @@ struct bad_case {
 	  mudsc_model_load_buffer((mudsc_model **)&O.p[0], NULL, 16, MUDSC_COPY))                   \
 	X(load_buffer_mode, MUDSC_E_INVALID, NULL, "'mode'", 0,                                           \
 	  mudsc_model_load_buffer((mudsc_model **)&O.p[0], F.st_buf, F.st_len, (mudsc_add_mode)5))  \
-	X(load_buffer_short, MUDSC_E_PARSE, "", "8-byte header", 0,                                     \
+	X(load_buffer_short, MUDSC_E_PARSE, NULL, "8-byte header", 0,                                     \
 	  mudsc_model_load_buffer((mudsc_model **)&O.p[0], F.st_buf, 7, MUDSC_COPY))                \
-	X(load_buffer_header_cap, MUDSC_E_PARSE, "", "cap", 0, load_with_header_len(UINT64_MAX / 2))    \
-	X(load_buffer_header_past_end, MUDSC_E_PARSE, "", "header", 0, load_with_header_len(5000))      \
-	X(load_buffer_not_object, MUDSC_E_PARSE, "", "'{'", 0, load_with_byte(8, '['))                  \
-	X(load_buffer_trailing, MUDSC_E_PARSE, "", "safetensors", 0,                                    \
+	X(load_buffer_header_cap, MUDSC_E_PARSE, "mudsc_model_load_buffer", "cap", 0, load_with_header_len(UINT64_MAX / 2))    \
+	X(load_buffer_header_past_end, MUDSC_E_PARSE, "mudsc_model_load_buffer", "past the end", 0, load_with_header_len(5000))      \
+	X(load_buffer_not_object, MUDSC_E_PARSE, "mudsc_model_load_buffer", "'{'", 0, load_with_byte(8, '['))                  \
+	X(load_buffer_trailing, MUDSC_E_PARSE, NULL, "safetensors: tensors cover", 0,                                    \
 	  mudsc_model_load_buffer((mudsc_model **)&O.p[0], F.st_buf, F.st_len - 1, MUDSC_COPY))     \
 	X(load_path, MUDSC_E_INVALID, NULL, "'path'", 0, mudsc_model_load((mudsc_model **)&O.p[0], NULL))  \
 	X(load_missing, MUDSC_E_IO, NULL, "/nonexistent/m.safetensors", 0,                                \
@@ -572,11 +572,11 @@ struct bad_case {
 	X(from_json_text, MUDSC_E_INVALID, NULL, "'text'", 0,                                             \
 	  mudsc_graph_from_json((mudsc_graph **)&O.p[0], NULL, 10))                                 \
 	X(from_json_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_graph_from_json(NULL, F.json, F.json_len)) \
-	X(from_json_syntax, MUDSC_E_PARSE, "", "line 1", 0,                                             \
+	X(from_json_syntax, MUDSC_E_PARSE, NULL, "graph JSON, line 1, column 15", 0,                                             \
 	  mudsc_graph_from_json((mudsc_graph **)&O.p[0], "{\"version\": 1,,}", 16))                 \
-	X(from_json_version, MUDSC_E_PARSE, "", "version", 0, json_with("\"version\": 1", "\"version\": 7")) \
-	X(from_json_width, MUDSC_E_SHAPE, "", "points[0].width", 0, json_with("\"width\": 4", "\"width\": 0")) \
-	X(from_json_role, MUDSC_E_PARSE, "", "role", 0, json_with("\"role\": \"out\"", "\"role\": \"up\"")) \
+	X(from_json_version, MUDSC_E_PARSE, "mudsc_graph_from_json", "version", 0, json_with("\"version\": 1", "\"version\": 7")) \
+	X(from_json_width, MUDSC_E_SHAPE, "mudsc_graph_from_json", "points[0].width", 0, json_with("\"width\": 4", "\"width\": 0")) \
+	X(from_json_role, MUDSC_E_PARSE, "mudsc_graph_from_json", "role", 0, json_with("\"role\": \"out\"", "\"role\": \"up\"")) \
 	X(load_json_missing, MUDSC_E_IO, NULL, "/nonexistent/g.json", 0,                                  \
 	  mudsc_graph_load_json((mudsc_graph **)&O.p[0], "/nonexistent/g.json"))                    \
 	X(to_json_out, MUDSC_E_INVALID, NULL, "'out_text'", 0, mudsc_graph_to_json(NULL, &O.len, F.graph)) \

@@ -325,6 +325,10 @@ START_TEST(io_errors)
 	fclose(f);
 	ck_assert_status(mudsc_model_load(&m, path), MUDSC_E_PARSE);
 	ck_assert_error_has("garbage.safetensors"); /* the path is named */
+	ck_assert_int_eq(strncmp(mudsc_error_message(), "mudsc_model_load: loading '", 27), 0);
+	ck_assert_ptr_null(m);
+	ck_assert_status(mudsc_model_load_mode(&m, path, MUDSC_LOAD_READ), MUDSC_E_PARSE);
+	ck_assert_int_eq(strncmp(mudsc_error_message(), "mudsc_model_load_mode: loading '", 32), 0);
 	ck_assert_ptr_null(m);
 	unlink(path);
 	snprintf(path, sizeof path, "%s/empty.safetensors", tmpdir);
