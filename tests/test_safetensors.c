@@ -104,6 +104,22 @@ static const struct bad_case bad_cases[] = {
 	{"escaped duplicate name", "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
 	                           "\"\\u0061\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}",
 	 2, UINT64_MAX, "duplicate object key 'a'"},
+	/* objects of more than 8 members: the model's maps refuse the repeat */
+	{"large metadata with a duplicate key",
+	 "{\"__metadata__\":{\"a\":\"\",\"b\":\"\",\"c\":\"\",\"d\":\"\",\"e\":\"\","
+	 "\"f\":\"\",\"g\":\"\",\"h\":\"\",\"i\":\"\",\"\\u0062\":\"\"}}",
+	 0, UINT64_MAX, "duplicate object key 'b'"},
+	{"many entries with a duplicate name",
+	 "{\"__metadata__\":{},\"a\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]},"
+	 "\"b\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]},"
+	 "\"c\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]},"
+	 "\"d\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]},"
+	 "\"e\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]},"
+	 "\"f\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]},"
+	 "\"g\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]},"
+	 "\"h\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]},"
+	 "\"__metadata__\":{}}",
+	 0, UINT64_MAX, "duplicate object key '__metadata__'"},
 	{"NUL escape", "{\"a\\u0000\":{}}", 0, UINT64_MAX, "\\u0000"},
 	{"lone low surrogate", "{\"\\udc00\":{}}", 0, UINT64_MAX, "surrogate"},
 	{"high surrogate unpaired", "{\"\\ud800x\":{}}", 0, UINT64_MAX, "surrogate"},

@@ -28,6 +28,7 @@ struct parser {
 	const char *start, *p, *end;
 	const char *what;
 	struct mudsc__json_doc *doc; /* NULL: check only, build nothing */
+	bool caller_maps_keys;       /* see mudsc__json_check */
 	struct mudsc__json *stack;   /* children of the open containers */
 	size_t n_stack, cap_stack;
 	size_t top_members;
@@ -418,7 +419,8 @@ static bool keys_seen_hashed(struct keys *K, const char *tok, mudsc_status *st)
 }
 
 /* Whether the k-th key of an object (token tok) repeats an earlier one. */
-static bool keys_seen(struct keys *K, size_t k, const char *tok, mudsc_status *st)
+static bool keys_seen(struct keys *K, size_t k, const char *tok, bool caller_maps_keys,
+                      mudsc_status *st)
 {
 	*st = MUDSC_OK;
 	if (k < SMALL_OBJECT) {
@@ -428,6 +430,8 @@ static bool keys_seen(struct keys *K, size_t k, const char *tok, mudsc_status *s
 		K->first[k] = tok;
 		return false;
 	}
+	if (caller_maps_keys)
+		return false;
 	if (k == SMALL_OBJECT) /* the object grows: from now on, by hash */
 		for (size_t j = 0; j < SMALL_OBJECT && *st == MUDSC_OK; j++)
 			keys_seen_hashed(K, K->first[j], st);
@@ -550,7 +554,7 @@ static mudsc_status parse_object(struct parser *P, struct mudsc__json *out)
 		memset(&v, 0, sizeof v);
 		if ((st = parse_string(P, &v)) != MUDSC_OK || (st = push(P, v)) != MUDSC_OK)
 			break;
-		if (keys_seen(&keys, n, key_at, &st)) {
+		if (keys_seen(&keys, n, key_at, P->caller_maps_keys, &st)) {
 			st = fail(P, key_at, "duplicate object key '%s'",
 			          key_text(key_at, text, sizeof text));
 			break;
@@ -663,9 +667,11 @@ mudsc_status mudsc__json_parse(struct mudsc__json_doc *doc, const char *text, si
 	return parse_text(&P, &doc->root);
 }
 
-mudsc_status mudsc__json_check(const char *text, size_t len, const char *what, size_t *members)
+mudsc_status mudsc__json_check(const char *text, size_t len, const char *what, size_t *members,
+                              bool caller_maps_keys)
 {
-	struct parser P = {.start = text, .p = text, .end = text + len, .what = what};
+	struct parser P = {.start = text, .p = text, .end = text + len, .what = what,
+	                   .caller_maps_keys = caller_maps_keys};
 	struct mudsc__json root;
 	mudsc_status st = parse_text(&P, &root);
 

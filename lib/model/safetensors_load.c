@@ -35,6 +35,7 @@ struct st_reader {
 	mudsc_model *model;
 	struct st_span *spans;
 	size_t count;                  /* tensors read */
+	int seen_metadata;
 	struct mudsc__json_buf key, field, value;
 };
 
@@ -193,7 +194,10 @@ static mudsc_status parse_tensor(struct st_reader *r, const char **pp)
 	 * tensor points at the buffer's start, never outside it. */
 	st = mudsc_model_add(r->model, name, dtype, rank, shape,
 	                     r->data + (span.end <= r->data_len ? span.begin : 0), MUDSC_BORROW);
-	if (st != MUDSC_OK) /* names are unique: the JSON rule refused duplicate keys */
+	/* the JSON check left the keys of large objects to the model's map */
+	if (st == MUDSC_E_EXISTS)
+		return mudsc__err(MUDSC_E_PARSE, "safetensors: duplicate object key '%s'", name);
+	if (st != MUDSC_OK)
 		return st;
 	span.index = r->count;
 	r->spans[r->count++] = span;
@@ -215,8 +219,8 @@ static size_t object_size(const char *p, const char *end, const char **after)
 	return n;
 }
 
-/* The __metadata__ object at *pp: strings to strings (no key twice: the
- * JSON rule refused duplicate keys).  Its
+/* The __metadata__ object at *pp: strings to strings, no key twice (the
+ * JSON check leaves the keys of large objects to the model's map).  Its
  * strings are decoded into one block no longer than the object's text,
  * which the model keeps: a few bytes of header never cost a few
  * allocations. */
@@ -227,6 +231,10 @@ static mudsc_status parse_metadata(struct st_reader *r, const char **pp)
 	char *arena;
 	mudsc_status st;
 
+	if (r->seen_metadata)
+		return mudsc__err(MUDSC_E_PARSE, "safetensors: duplicate object key '%s'",
+		                 MUDSC__ST_METADATA_KEY);
+	r->seen_metadata = 1;
 	if (*p != '{')
 		return mudsc__err(MUDSC_E_PARSE, "safetensors: '%s' is not an object", MUDSC__ST_METADATA_KEY);
 	n = object_size(p, r->end, &after);
@@ -246,7 +254,10 @@ static mudsc_status parse_metadata(struct st_reader *r, const char **pp)
 			                 key);
 		value = arena + used;
 		used += mudsc__json_decode(&p, value) + 1;
-		if ((st = mudsc__model_add_meta_arena(r->model, key, value)) != MUDSC_OK)
+		st = mudsc__model_add_meta_arena(r->model, key, value);
+		if (st == MUDSC_E_EXISTS)
+			return mudsc__err(MUDSC_E_PARSE, "safetensors: duplicate object key '%s'", key);
+		if (st != MUDSC_OK)
 			return st;
 		next_element(&p, r->end);
 	}
@@ -330,7 +341,7 @@ static mudsc_status parse_header(const char *text, size_t len, const unsigned ch
 
 	if (len == 0 || text[0] != '{')
 		return mudsc__err(MUDSC_E_PARSE, "safetensors: header does not start with '{'");
-	if ((st = mudsc__json_check(text, len, "safetensors header", &members)) != MUDSC_OK)
+	if ((st = mudsc__json_check(text, len, "safetensors header", &members, true)) != MUDSC_OK)
 		return st;
 	memset(&r, 0, sizeof r);
 	r.text = text;
