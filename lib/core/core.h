@@ -107,13 +107,14 @@ mudsc_status mudsc__array_out(bool *fill, const void *out, size_t capacity, size
 #define MUDSC__CHECK_NULL(ptr) MUDSC__CHECK_NULL_AS(ptr, #ptr)
 
 /* The rest of the room: dtype converters, atomic files, string maps, the
- * seeded generator, execution contexts with the parallel-for, the BLAS shim
- * and the rule of options that grow. */
+ * seeded generator, execution contexts with the parallel-for, the BLAS shim,
+ * the rule of options that grow and the JSON reader. */
 #include "core/atomic_file.h"
 #include "core/blas.h"
 #include "core/convert.h"
 #include "core/exec.h"
 #include "core/file.h"
+#include "core/json.h"
 #include "core/options.h"
 #include "core/rng.h"
 #include "core/strmap.h"

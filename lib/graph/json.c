@@ -11,7 +11,6 @@
 
 #include "core/core.h"
 #include "graph/graph.h"
-#include "graph/json_value.h"
 
 #define PATH_MAX_LEN 96
 
@@ -282,15 +281,15 @@ static mudsc_status load_top(mudsc_graph *g, const struct mudsc__json *root)
 	return MUDSC_OK;
 }
 
-MUDSC_API mudsc_status mudsc_graph_from_json(mudsc_graph **out, const char *text, size_t len)
+/* Read a graph from text[0, len) into *out; messages are the reader's,
+ * the public function puts its name in front. */
+static mudsc_status from_json(mudsc_graph **out, const char *text, size_t len)
 {
 	struct mudsc__json_doc doc;
 	mudsc_graph *g = NULL;
 	mudsc_status st;
 
-	MUDSC__CHECK_NULL(out);
-	MUDSC__CHECK_ARG(text != NULL || len == 0, "text");
-	st = mudsc__json_parse(&doc, text ? text : "", len, "graph JSON");
+	st = mudsc__json_parse(&doc, text, len, "graph JSON");
 	if (st == MUDSC_OK)
 		st = mudsc_graph_new(&g);
 	if (st == MUDSC_OK)
@@ -304,6 +303,16 @@ MUDSC_API mudsc_status mudsc_graph_from_json(mudsc_graph **out, const char *text
 	return MUDSC_OK;
 }
 
+MUDSC_API mudsc_status mudsc_graph_from_json(mudsc_graph **out, const char *text, size_t len)
+{
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL(out);
+	MUDSC__CHECK_ARG(text != NULL || len == 0, "text");
+	st = from_json(out, text ? text : "", len);
+	return st == MUDSC_OK ? st : mudsc__err_context(st, "mudsc_graph_from_json");
+}
+
 MUDSC_API mudsc_status mudsc_graph_load_json(mudsc_graph **out, const char *path)
 {
 	struct mudsc__file file;
@@ -314,11 +323,9 @@ MUDSC_API mudsc_status mudsc_graph_load_json(mudsc_graph **out, const char *path
 	if ((st = mudsc__file_map(&file, path, "mudsc_graph_load_json")) != MUDSC_OK)
 		return st;
 	/* an empty file is empty text, not a NULL argument */
-	st = mudsc_graph_from_json(out, file.data != NULL ? (const char *)file.data : "", file.len);
+	st = from_json(out, file.data != NULL ? (const char *)file.data : "", file.len);
 	mudsc__file_unmap(file.data, file.len);
-	if (st != MUDSC_OK && st != MUDSC_E_NOMEM)
-		return mudsc__err_context(st, "%s", path);
-	return st;
+	return st == MUDSC_OK ? st : mudsc__err_context(st, "mudsc_graph_load_json: '%s'", path);
 }
 
 /* ---- writing ------------------------------------------------------------ */

@@ -2,10 +2,11 @@
  * Safetensors reader.  Every rule of the format is enforced before any
  * tensor is exposed (docs/safetensors.md lists them):
  *   8-byte little-endian header length N, N <= 100 MB, 8 + N <= size;
- *   the header is UTF-8 JSON whose first byte is '{' (trailing spaces are
- *   padding), read without a document tree (model/st_json.h) so that its
- *   memory is the model's; keys are unique; each tensor has exactly dtype, shape and
- *   data_offsets; dtype is known; shape entries are non-negative integers
+ *   the header is JSON by the library's one rule (core/json.h: strict RFC
+ *   8259, UTF-8 checked, no key twice in any object) whose first byte is
+ *   '{' (trailing spaces are padding), checked and then walked without a
+ *   document tree so that its memory is the model's; each tensor has
+ *   exactly dtype, shape and data_offsets; dtype is known; shape entries are non-negative integers
  *   (rank <= 8); byte size = product(shape) * dtype size without overflow
  *   and equals end - begin; the offsets, sorted, are contiguous from 0 and
  *   cover the whole data buffer (no hole, no overlap, exact file length);
@@ -19,7 +20,6 @@
 #include "core/core.h"
 #include "model/model.h"
 #include "model/safetensors.h"
-#include "model/st_json.h"
 
 /* Where a tensor's bytes are: the coverage check sorts these. */
 struct st_span {
@@ -36,7 +36,7 @@ struct st_reader {
 	struct st_span *spans;
 	size_t count;                  /* tensors read */
 	int seen_metadata;
-	struct mudsc__stj_buf key, field, value;
+	struct mudsc__json_buf key, field, value;
 };
 
 /* The value of one tensor field, or NULL when absent. */
@@ -48,7 +48,7 @@ static mudsc_status parse_u64(const char **p, const char *end, const char *name,
                               const char *what, size_t *out)
 {
 	int64_t x;
-	if (!mudsc__stj_integer(p, end, &x))
+	if (!mudsc__json_integer(p, &x))
 		return mudsc__err(MUDSC_E_PARSE, "safetensors: tensor '%s': %s is not an integer", name, what);
 	if (x < 0)
 		return mudsc__err(MUDSC_E_PARSE, "safetensors: tensor '%s': %s is negative", name, what);
@@ -62,12 +62,12 @@ static mudsc_status parse_u64(const char **p, const char *end, const char *name,
 static size_t array_size(const char *p, const char *end)
 {
 	size_t n = 0;
-	p = mudsc__stj_ws(p + 1, end);
+	p = mudsc__json_ws(p + 1, end);
 	while (*p != ']') {
 		n++;
-		p = mudsc__stj_ws(mudsc__stj_skip(p, end), end);
+		p = mudsc__json_ws(mudsc__json_skip(p), end);
 		if (*p == ',')
-			p = mudsc__stj_ws(p + 1, end);
+			p = mudsc__json_ws(p + 1, end);
 	}
 	return n;
 }
@@ -75,9 +75,9 @@ static size_t array_size(const char *p, const char *end)
 /* Move *p from an element (or the ']') to the next element (or the ']'). */
 static void next_element(const char **p, const char *end)
 {
-	*p = mudsc__stj_ws(*p, end);
+	*p = mudsc__json_ws(*p, end);
 	if (**p == ',')
-		*p = mudsc__stj_ws(*p + 1, end);
+		*p = mudsc__json_ws(*p + 1, end);
 }
 
 static mudsc_status parse_shape(const char *p, const char *end, const char *name,
@@ -91,7 +91,7 @@ static mudsc_status parse_shape(const char *p, const char *end, const char *name
 	if (n > MUDSC_MAX_RANK)
 		return mudsc__err(MUDSC_E_PARSE, "safetensors: tensor '%s': rank exceeds 8", name);
 	*rank = (int32_t)n;
-	p = mudsc__stj_ws(p + 1, end);
+	p = mudsc__json_ws(p + 1, end);
 	for (size_t i = 0; i < n; i++) {
 		mudsc_status st = parse_u64(&p, end, name, "a 'shape' entry", &dim);
 		if (st != MUDSC_OK)
@@ -111,7 +111,7 @@ static mudsc_status parse_offsets(const char *p, const char *end, const char *na
 
 	if (*p != '[' || array_size(p, end) != 2)
 		return mudsc__err(MUDSC_E_PARSE, "safetensors: tensor '%s': 'data_offsets' is not [begin, end]", name);
-	p = mudsc__stj_ws(p + 1, end);
+	p = mudsc__json_ws(p + 1, end);
 	if ((st = parse_u64(&p, end, name, "data_offsets[0]", &span->begin)) != MUDSC_OK)
 		return st;
 	next_element(&p, end);
@@ -122,19 +122,20 @@ static mudsc_status parse_offsets(const char *p, const char *end, const char *na
 	return MUDSC_OK;
 }
 
-/* The fields of the tensor object at p: each known, none twice. */
+/* The fields of the tensor object at p: each known (none twice: the
+ * JSON rule refused duplicate keys). */
 static mudsc_status find_fields(struct st_reader *r, const char **pp, const char *name,
                                 struct st_fields *f)
 {
-	const char *p = mudsc__stj_ws(*pp + 1, r->end);
+	const char *p = mudsc__json_ws(*pp + 1, r->end);
 	mudsc_status st;
 
 	memset(f, 0, sizeof *f);
 	while (*p != '}') {
 		const char **slot;
-		if ((st = mudsc__stj_string(&p, r->end, &r->field)) != MUDSC_OK)
+		if ((st = mudsc__json_string(&p, &r->field)) != MUDSC_OK)
 			return st;
-		p = mudsc__stj_ws(mudsc__stj_ws(p, r->end) + 1, r->end); /* past ':' */
+		p = mudsc__json_ws(mudsc__json_ws(p, r->end) + 1, r->end); /* past ':' */
 		if (strcmp(r->field.s, "dtype") == 0)
 			slot = &f->dtype;
 		else if (strcmp(r->field.s, "shape") == 0)
@@ -144,11 +145,8 @@ static mudsc_status find_fields(struct st_reader *r, const char **pp, const char
 		else
 			return mudsc__err(MUDSC_E_PARSE, "safetensors: tensor '%s': unknown field '%s'", name,
 			                 r->field.s);
-		if (*slot != NULL)
-			return mudsc__err(MUDSC_E_PARSE, "safetensors: tensor '%s': duplicate field '%s'",
-			                 name, r->field.s);
 		*slot = p;
-		p = mudsc__stj_skip(p, r->end);
+		p = mudsc__json_skip(p);
 		next_element(&p, r->end);
 	}
 	*pp = p + 1;
@@ -174,7 +172,7 @@ static mudsc_status parse_tensor(struct st_reader *r, const char **pp)
 		return st;
 	if (f.dtype == NULL || *f.dtype != '"')
 		return mudsc__err(MUDSC_E_PARSE, "safetensors: tensor '%s': 'dtype' missing or not a string", name);
-	if ((st = mudsc__stj_string(&f.dtype, r->end, &r->value)) != MUDSC_OK)
+	if ((st = mudsc__json_string(&f.dtype, &r->value)) != MUDSC_OK)
 		return st;
 	if (mudsc_dtype_from_name(&code, r->value.s) != MUDSC_OK)
 		return mudsc__err(MUDSC_E_PARSE, "safetensors: tensor '%s': unknown dtype '%s'", name, r->value.s);
@@ -196,8 +194,9 @@ static mudsc_status parse_tensor(struct st_reader *r, const char **pp)
 	 * tensor points at the buffer's start, never outside it. */
 	st = mudsc_model_add(r->model, name, dtype, rank, shape,
 	                     r->data + (span.end <= r->data_len ? span.begin : 0), MUDSC_BORROW);
+	/* the JSON check left the keys of large objects to the model's map */
 	if (st == MUDSC_E_EXISTS)
-		return mudsc__err(MUDSC_E_PARSE, "safetensors: duplicate tensor name '%s'", name);
+		return mudsc__err(MUDSC_E_PARSE, "safetensors: duplicate object key '%s'", name);
 	if (st != MUDSC_OK)
 		return st;
 	span.index = r->count;
@@ -209,18 +208,19 @@ static mudsc_status parse_tensor(struct st_reader *r, const char **pp)
 static size_t object_size(const char *p, const char *end, const char **after)
 {
 	size_t n = 0;
-	p = mudsc__stj_ws(p + 1, end);
+	p = mudsc__json_ws(p + 1, end);
 	while (*p != '}') {
 		n++;
-		p = mudsc__stj_ws(mudsc__stj_skip(p, end), end) + 1;       /* key, ':' */
-		p = mudsc__stj_skip(mudsc__stj_ws(p, end), end);           /* value */
+		p = mudsc__json_ws(mudsc__json_skip(p), end) + 1;       /* key, ':' */
+		p = mudsc__json_skip(mudsc__json_ws(p, end));           /* value */
 		next_element(&p, end);
 	}
 	*after = p + 1;
 	return n;
 }
 
-/* The __metadata__ object at *pp: strings to strings, no key twice.  Its
+/* The __metadata__ object at *pp: strings to strings, no key twice (the
+ * JSON check leaves the keys of large objects to the model's map).  Its
  * strings are decoded into one block no longer than the object's text,
  * which the model keeps: a few bytes of header never cost a few
  * allocations. */
@@ -232,7 +232,8 @@ static mudsc_status parse_metadata(struct st_reader *r, const char **pp)
 	mudsc_status st;
 
 	if (r->seen_metadata)
-		return mudsc__err(MUDSC_E_PARSE, "safetensors: duplicate key '%s'", MUDSC__ST_METADATA_KEY);
+		return mudsc__err(MUDSC_E_PARSE, "safetensors: duplicate object key '%s'",
+		                 MUDSC__ST_METADATA_KEY);
 	r->seen_metadata = 1;
 	if (*p != '{')
 		return mudsc__err(MUDSC_E_PARSE, "safetensors: '%s' is not an object", MUDSC__ST_METADATA_KEY);
@@ -243,19 +244,19 @@ static mudsc_status parse_metadata(struct st_reader *r, const char **pp)
 	mudsc__model_adopt_arena(r->model, arena, (size_t)(after - p));
 	if ((st = mudsc__model_reserve_meta(r->model, n)) != MUDSC_OK)
 		return st;
-	p = mudsc__stj_ws(p + 1, r->end);
+	p = mudsc__json_ws(p + 1, r->end);
 	while (*p != '}') {
 		char *key = arena + used, *value;
-		used += mudsc__stj_decode(&p, key) + 1;
-		p = mudsc__stj_ws(mudsc__stj_ws(p, r->end) + 1, r->end); /* past ':' */
+		used += mudsc__json_decode(&p, key) + 1;
+		p = mudsc__json_ws(mudsc__json_ws(p, r->end) + 1, r->end); /* past ':' */
 		if (*p != '"')
 			return mudsc__err(MUDSC_E_PARSE, "safetensors: metadata value of '%s' is not a string",
 			                 key);
 		value = arena + used;
-		used += mudsc__stj_decode(&p, value) + 1;
+		used += mudsc__json_decode(&p, value) + 1;
 		st = mudsc__model_add_meta_arena(r->model, key, value);
 		if (st == MUDSC_E_EXISTS)
-			return mudsc__err(MUDSC_E_PARSE, "safetensors: duplicate metadata key '%s'", key);
+			return mudsc__err(MUDSC_E_PARSE, "safetensors: duplicate object key '%s'", key);
 		if (st != MUDSC_OK)
 			return st;
 		next_element(&p, r->end);
@@ -309,13 +310,13 @@ static mudsc_status check_coverage(struct st_reader *r)
 /* Walk the validated header object, member by member, into r->model. */
 static mudsc_status read_members(struct st_reader *r)
 {
-	const char *p = mudsc__stj_ws(r->text + 1, r->end);
+	const char *p = mudsc__json_ws(r->text + 1, r->end);
 	mudsc_status st;
 
 	while (*p != '}') {
-		if ((st = mudsc__stj_string(&p, r->end, &r->key)) != MUDSC_OK)
+		if ((st = mudsc__json_string(&p, &r->key)) != MUDSC_OK)
 			return st;
-		p = mudsc__stj_ws(mudsc__stj_ws(p, r->end) + 1, r->end); /* past ':' */
+		p = mudsc__json_ws(mudsc__json_ws(p, r->end) + 1, r->end); /* past ':' */
 		if (strcmp(r->key.s, MUDSC__ST_METADATA_KEY) == 0)
 			st = parse_metadata(r, &p);
 		else if (r->key.s[0] == '\0')
@@ -340,7 +341,7 @@ static mudsc_status parse_header(const char *text, size_t len, const unsigned ch
 
 	if (len == 0 || text[0] != '{')
 		return mudsc__err(MUDSC_E_PARSE, "safetensors: header does not start with '{'");
-	if ((st = mudsc__stj_validate(text, len, &members)) != MUDSC_OK)
+	if ((st = mudsc__json_check(text, len, "safetensors header", &members, true)) != MUDSC_OK)
 		return st;
 	memset(&r, 0, sizeof r);
 	r.text = text;
@@ -409,14 +410,14 @@ MUDSC_API mudsc_status mudsc_model_load_buffer(mudsc_model **out, const void *bu
 	if (mode == MUDSC_COPY && len > 0) {
 		copy = mudsc__alloc(len, "safetensors buffer copy");
 		if (copy == NULL)
-			return MUDSC_E_NOMEM;
+			return mudsc__err_context(MUDSC_E_NOMEM, "mudsc_model_load_buffer");
 		memcpy(copy, buf, len);
 		buf = copy;
 	}
 	st = parse_bytes(buf, len, &m);
 	if (st != MUDSC_OK) {
 		free(copy);
-		return st;
+		return mudsc__err_context(st, "mudsc_model_load_buffer");
 	}
 	if (copy != NULL)
 		mudsc__model_adopt_backing(m, BACKING_HEAP, copy, len);
@@ -444,7 +445,7 @@ static mudsc_status load_file(mudsc_model **out, const char *path, mudsc_load_mo
 			mudsc__file_unmap(file.data, file.len);
 		else
 			free((void *)file.data);
-		return mudsc__err_context(st, "loading '%s'", path);
+		return mudsc__err_context(st, "%s: loading '%s'", fn, path);
 	}
 	if (file.data != NULL)
 		mudsc__model_adopt_backing(m, mode == MUDSC_LOAD_MAP ? BACKING_MMAP : BACKING_HEAP,
