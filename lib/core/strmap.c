@@ -28,38 +28,33 @@ void mudsc__strmap_init(struct mudsc__strmap *map)
 
 void mudsc__strmap_clear(struct mudsc__strmap *map)
 {
-	free(map->keys);
-	free(map->values);
+	free(map->slots);
 	mudsc__strmap_init(map);
 }
 
-static void insert_slot(const char **keys, size_t *values, size_t cap, const char *key, size_t value)
+static void insert_slot(struct mudsc__strmap_slot *slots, size_t cap, const char *key,
+                        uint64_t hash, size_t value)
 {
-	size_t i = (size_t)hash_str(key) & (cap - 1);
-	while (keys[i] != NULL)
+	size_t i = (size_t)hash & (cap - 1);
+	while (slots[i].key != NULL)
 		i = (i + 1) & (cap - 1);
-	keys[i] = key;
-	values[i] = value;
+	slots[i].key = key;
+	slots[i].hash = hash;
+	slots[i].value = value;
 }
 
 static mudsc_status grow(struct mudsc__strmap *map)
 {
 	size_t cap = map->capacity ? map->capacity * 2 : 16;
-	const char **keys = mudsc__calloc(cap, sizeof *keys, "name table");
-	size_t *values = mudsc__calloc(cap, sizeof *values, "name table");
+	struct mudsc__strmap_slot *slots = mudsc__calloc(cap, sizeof *slots, "name table");
 
-	if (keys == NULL || values == NULL) {
-		free(keys);
-		free(values);
+	if (slots == NULL)
 		return MUDSC_E_NOMEM;
-	}
 	for (size_t i = 0; i < map->capacity; i++)
-		if (map->keys[i] != NULL)
-			insert_slot(keys, values, cap, map->keys[i], map->values[i]);
-	free(map->keys);
-	free(map->values);
-	map->keys = keys;
-	map->values = values;
+		if (map->slots[i].key != NULL)
+			insert_slot(slots, cap, map->slots[i].key, map->slots[i].hash, map->slots[i].value);
+	free(map->slots);
+	map->slots = slots;
 	map->capacity = cap;
 	return MUDSC_OK;
 }
@@ -72,20 +67,23 @@ mudsc_status mudsc__strmap_put(struct mudsc__strmap *map, const char *key, size_
 		if (st != MUDSC_OK)
 			return st;
 	}
-	insert_slot(map->keys, map->values, map->capacity, key, value);
+	insert_slot(map->slots, map->capacity, key, hash_str(key), value);
 	map->count++;
 	return MUDSC_OK;
 }
 
 int mudsc__strmap_get(const struct mudsc__strmap *map, const char *key, size_t *value)
 {
+	uint64_t hash;
+
 	if (map->capacity == 0)
 		return 0;
-	for (size_t i = (size_t)hash_str(key) & (map->capacity - 1); map->keys[i] != NULL;
+	hash = hash_str(key);
+	for (size_t i = (size_t)hash & (map->capacity - 1); map->slots[i].key != NULL;
 	     i = (i + 1) & (map->capacity - 1)) {
-		if (strcmp(map->keys[i], key) == 0) {
+		if (map->slots[i].hash == hash && strcmp(map->slots[i].key, key) == 0) {
 			if (value != NULL)
-				*value = map->values[i];
+				*value = map->slots[i].value;
 			return 1;
 		}
 	}

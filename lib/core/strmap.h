@@ -8,13 +8,22 @@
 #define MUDSC_STRMAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mudsc/common.h"
 
+/* One slot: the key's hash is kept beside it, so a probe compares strings
+ * only on a full hash match and growing re-hashes no string (a header of
+ * 1.5M names spent a third of its load in probes before). */
+struct mudsc__strmap_slot {
+	const char *key; /* NULL = empty slot */
+	uint64_t hash;
+	size_t value;
+};
+
 struct mudsc__strmap {
-	const char **keys; /* NULL = empty slot */
-	size_t *values;
-	size_t capacity;   /* power of two, or 0 */
+	struct mudsc__strmap_slot *slots;
+	size_t capacity; /* power of two, or 0 */
 	size_t count;
 };
 
