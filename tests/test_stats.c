@@ -481,6 +481,19 @@ static void expect_load(const mudsc_model *m, const mudsc_graph *g, mudsc_status
 	free(buf);
 }
 
+static const struct {
+	const char *key, *value, *sub;
+} bad_meta[] = {
+	{ "format", "other", "metadata 'format' is 'other', not 'mudsc.stats'" },
+	{ "format_version", "2", "metadata 'format_version' is '2': this library reads version 1" },
+	{ "n_models", "1", "metadata 'n_models' = \"1\" is not an integer in [2, " },
+	{ "n_models", "3x", "metadata 'n_models' = \"3x\"" },
+	{ "n_models", "4", "tensor 'a.shift' has the wrong dtype or shape" },
+	{ "points", "3", "8 tensors, but 3 points need 12" },
+	{ "point.0.count", "7", "point 'a': model 0's count 600 is not the metadata's 7" },
+	{ "point.1.width", "-3", "metadata 'point.1.width' = \"-3\"" },
+};
+
 START_TEST(test_bad_files)
 {
 	mudsc_graph *g = two_points();
@@ -496,31 +509,12 @@ START_TEST(test_bad_files)
 		feed(s, p, 0, NOBS);
 	m = set_as_model(s);
 	m0 = set_as_model(empty);
-	/* metadata */
-	e = edited(m, NULL, 0, 0, NULL, NULL, "format", "other");
-	expect_load(e, g, MUDSC_E_PARSE, "metadata 'format' is 'other', not 'mudsc.stats'");
-	mudsc_model_free(e);
-	e = edited(m, NULL, 0, 0, NULL, NULL, "format_version", "2");
-	expect_load(e, g, MUDSC_E_PARSE, "metadata 'format_version' is '2': this library reads version 1");
-	mudsc_model_free(e);
-	e = edited(m, NULL, 0, 0, NULL, NULL, "n_models", "1");
-	expect_load(e, g, MUDSC_E_PARSE, "metadata 'n_models' = \"1\" is not an integer in [2, ");
-	mudsc_model_free(e);
-	e = edited(m, NULL, 0, 0, NULL, NULL, "n_models", "3x");
-	expect_load(e, g, MUDSC_E_PARSE, "metadata 'n_models' = \"3x\"");
-	mudsc_model_free(e);
-	e = edited(m, NULL, 0, 0, NULL, NULL, "n_models", "4");
-	expect_load(e, g, MUDSC_E_PARSE, "tensor 'a.shift' has the wrong dtype or shape");
-	mudsc_model_free(e);
-	e = edited(m, NULL, 0, 0, NULL, NULL, "points", "3");
-	expect_load(e, g, MUDSC_E_PARSE, "8 tensors, but 3 points need 12");
-	mudsc_model_free(e);
-	e = edited(m, NULL, 0, 0, NULL, NULL, "point.0.count", "7");
-	expect_load(e, g, MUDSC_E_PARSE, "point 'a': model 0's count 600 is not the metadata's 7");
-	mudsc_model_free(e);
-	e = edited(m, NULL, 0, 0, NULL, NULL, "point.1.width", "-3");
-	expect_load(e, g, MUDSC_E_PARSE, "metadata 'point.1.width' = \"-3\"");
-	mudsc_model_free(e);
+	/* metadata: one entry changed each */
+	for (size_t k = 0; k < sizeof bad_meta / sizeof bad_meta[0]; k++) {
+		e = edited(m, NULL, 0, 0, NULL, NULL, bad_meta[k].key, bad_meta[k].value);
+		expect_load(e, g, MUDSC_E_PARSE, bad_meta[k].sub);
+		mudsc_model_free(e);
+	}
 	e = edited(m, "a.count", MUDSC_DTYPE_I64, 1, s3, counts_bad, NULL, NULL);
 	expect_load(e, g, MUDSC_E_PARSE, "model 2's count 599 is not the metadata's 600");
 	mudsc_model_free(e);

@@ -366,29 +366,44 @@ static mudsc_status from_model(mudsc_stats **out, const mudsc_model *m, const st
 	return MUDSC_OK;
 }
 
+/* MUDSC_E_INVALID naming fn unless n_models is 0 or >= 2. */
+static mudsc_status check_n_models(int32_t n_models, const char *fn)
+{
+	if (n_models != 0 && n_models < 2)
+		return mudsc__err(MUDSC_E_INVALID, "%s: argument 'n_models' = %d, must be 0 or >= 2", fn,
+		                 (int)n_models);
+	return MUDSC_OK;
+}
+
+/* The set of m, which the safetensors reader returned with status st;
+ * frees m. */
+static mudsc_status finish_load(mudsc_stats **out, mudsc_model *m, mudsc_status st,
+                                const struct expect *e, const mudsc_accum_options *options)
+{
+	if (st != MUDSC_OK)
+		return st == MUDSC_E_NOMEM
+		           ? st
+		           : mudsc__err_context(st, "%s: argument '%s'", e->fn, e->arg);
+	st = from_model(out, m, e, options);
+	mudsc_model_free(m);
+	return st;
+}
+
 MUDSC_API mudsc_status mudsc_stats_load_buffer(mudsc_stats **out, const void *buf, size_t len,
                                                const mudsc_graph *graph, int32_t n_models,
                                                const mudsc_accum_options *options)
 {
 	const struct expect e = { graph, n_models, "mudsc_stats_load_buffer", "buf" };
-	mudsc_model *m;
+	mudsc_model *m = NULL;
 	mudsc_status st;
 
 	MUDSC__CHECK_NULL(out);
 	MUDSC__CHECK_NULL(buf);
 	MUDSC__CHECK_NULL(graph);
-	if (n_models != 0 && n_models < 2)
-		return mudsc__err(MUDSC_E_INVALID,
-		                 "mudsc_stats_load_buffer: argument 'n_models' = %d, must be 0 or >= 2",
-		                 (int)n_models);
+	if ((st = check_n_models(n_models, e.fn)) != MUDSC_OK)
+		return st;
 	st = mudsc_model_load_buffer(&m, buf, len, MUDSC_BORROW);
-	if (st != MUDSC_OK)
-		return st == MUDSC_E_NOMEM
-		           ? st
-		           : mudsc__err_context(st, "mudsc_stats_load_buffer: argument 'buf'");
-	st = from_model(out, m, &e, options);
-	mudsc_model_free(m);
-	return st;
+	return finish_load(out, m, st, &e, options);
 }
 
 MUDSC_API mudsc_status mudsc_stats_load(mudsc_stats **out, const char *path,
@@ -396,20 +411,14 @@ MUDSC_API mudsc_status mudsc_stats_load(mudsc_stats **out, const char *path,
                                         const mudsc_accum_options *options)
 {
 	const struct expect e = { graph, n_models, "mudsc_stats_load", "path" };
-	mudsc_model *m;
+	mudsc_model *m = NULL;
 	mudsc_status st;
 
 	MUDSC__CHECK_NULL(out);
 	MUDSC__CHECK_NULL(path);
 	MUDSC__CHECK_NULL(graph);
-	if (n_models != 0 && n_models < 2)
-		return mudsc__err(MUDSC_E_INVALID,
-		                 "mudsc_stats_load: argument 'n_models' = %d, must be 0 or >= 2",
-		                 (int)n_models);
+	if ((st = check_n_models(n_models, e.fn)) != MUDSC_OK)
+		return st;
 	st = mudsc_model_load_mode(&m, path, MUDSC_LOAD_READ);
-	if (st != MUDSC_OK)
-		return st == MUDSC_E_NOMEM ? st : mudsc__err_context(st, "mudsc_stats_load");
-	st = from_model(out, m, &e, options);
-	mudsc_model_free(m);
-	return st;
+	return finish_load(out, m, st, &e, options);
 }
