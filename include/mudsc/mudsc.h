@@ -7,6 +7,8 @@
  *   mudsc_graph    merge points, bindings, JSON, ready builders  graph.h
  *   mudsc_accum    streamed activation statistics (S_a)          accum.h
  *   mudsc_matcher  the MuDSC loop, correspondences, merged model matcher.h
+ *   mudsc_stats    a graph's statistics: one accumulator a point, stats.h
+ *                  merged across shards, one safetensors file
  *
  * Conventions: every fallible call returns mudsc_status (0 = MUDSC_OK) and
  * sets a thread-local message (mudsc_error_message()); constructors fill
@@ -27,5 +29,6 @@
 #include "graph.h"
 #include "accum.h"
 #include "matcher.h"
+#include "stats.h"
 
 #endif /* MUDSC_MUDSC_H */

@@ -70,4 +70,36 @@ mudsc_status mudsc__accum_options_check(struct mudsc__accum_config *out,
 mudsc_status mudsc__accum_create(mudsc_accum **out, int32_t n_models, int64_t width,
                                 const struct mudsc__accum_config *cfg, const char *fn);
 
+/* ---- raw state (lib/stats: one file for a set) ----------------------- */
+
+/* Entries of the packed upper triangle of the products: nc (nc + 1) / 2. */
+size_t mudsc__accum_packed(const mudsc_accum *acc);
+
+/* Settle (MUDSC_E_MISMATCH naming fn if the models' counts differ), then
+ * copy the raw state: shift[nc], sum[nc] (sum_k (z_ku - s_u)),
+ * prod[packed] (the products' upper triangle row by row, a <= b) and the
+ * observation count.  Output pointers may be unaligned (memcpy). */
+mudsc_status mudsc__accum_raw_get(mudsc_accum *acc, void *shift, void *sum, void *prod,
+                                 int64_t *count, const char *fn);
+
+/* Replace a fresh accumulator's state (nothing streamed into it yet) by
+ * raw state as written by mudsc__accum_raw_get() (inputs may be
+ * unaligned).  Checked first, nothing changes on failure: MUDSC_E_PARSE
+ * naming fn and what (the point's name, say) unless the count is in
+ * [0, INT64_MAX / 2], shifts are float values, sums and products are
+ * finite, everything is 0 when the count is 0, and the means and centred sums of products are within
+ * what the sums hold (MUDSC__ACCUM_MEAN_MAX, MUDSC__ACCUM_M_MAX). */
+mudsc_status mudsc__accum_raw_set(mudsc_accum *acc, const void *shift, const void *sum,
+                                 const void *prod, int64_t count, const char *fn,
+                                 const char *what);
+
+/* mudsc_accum_merge() in two steps for a set of accumulators that must
+ * merge all or nothing: _merge_check() settles both and makes every check
+ * of the merge (same statuses, messages naming fn), changing no
+ * statistics; _merge_apply() then merges and cannot fail.  work holds at
+ * least dst's nc doubles. */
+mudsc_status mudsc__accum_merge_check(mudsc_accum *dst, mudsc_accum *src, double *work,
+                                     const char *fn);
+void mudsc__accum_merge_apply(mudsc_accum *dst, const mudsc_accum *src, double *work);
+
 #endif /* MUDSC_ACCUM_INTERNAL_H */

@@ -11,6 +11,7 @@
  */
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,7 +51,8 @@ static double merged_offset(const mudsc_accum *dst, const double *d, size_t a, d
 /* MUDSC_E_NUMERIC unless every merged mean and centred sum of products is
  * within what the sums hold (accum/accum.h): checked before anything of
  * dst changes. */
-static mudsc_status merge_check(const mudsc_accum *dst, const mudsc_accum *src, const double *d)
+static mudsc_status merge_check(const mudsc_accum *dst, const mudsc_accum *src, const double *d,
+                                const char *fn)
 {
 	const size_t nc = dst->nc, C = (size_t)dst->width;
 	const double na = (double)mudsc__stream_done(dst->stream);
@@ -61,17 +63,17 @@ static mudsc_status merge_check(const mudsc_accum *dst, const mudsc_accum *src, 
 		const double mu = shift[a] + merged_offset(dst, d, a, na, nb);
 		if (!(fabs(mu) <= MUDSC__ACCUM_MEAN_MAX))
 			return mudsc__err(MUDSC_E_NUMERIC,
-			                 "mudsc_accum_merge: the merged mean of model %zu, feature %zu (%g) "
+			                 "%s: the merged mean of model %zu, feature %zu (%g) "
 			                 "is outside the float range the accumulator holds",
-			                 a / C, a % C, mu);
+			                 fn, a / C, a % C, mu);
 		for (size_t b = a; b < nc; b++) {
 			const double m2 = merged_m2(dst, src, d, a, b, na, nb);
 			if (!(fabs(m2) <= MUDSC__ACCUM_M_MAX))
 				return mudsc__err(MUDSC_E_NUMERIC,
-				                 "mudsc_accum_merge: the merged sum of products of model %zu, "
+				                 "%s: the merged sum of products of model %zu, "
 				                 "feature %zu and model %zu, feature %zu (%g) is larger than %g, "
 				                 "which the sums hold",
-				                 a / C, a % C, b / C, b % C, m2, MUDSC__ACCUM_M_MAX);
+				                 fn, a / C, a % C, b / C, b % C, m2, MUDSC__ACCUM_M_MAX);
 		}
 	}
 	return MUDSC_OK;
@@ -106,47 +108,67 @@ static void copy_state(mudsc_accum *dst, const mudsc_accum *src)
 	memcpy(dst->prod, src->prod, nc * nc * sizeof *dst->prod);
 }
 
+mudsc_status mudsc__accum_merge_check(mudsc_accum *dst, mudsc_accum *src, double *work,
+                                     const char *fn)
+{
+	char what[96];
+	int64_t n_src, n_dst;
+	mudsc_status st;
+
+	if (dst == src)
+		return mudsc__err(MUDSC_E_INVALID, "%s: 'dst' and 'src' are the same", fn);
+	if (dst->n_models != src->n_models || dst->width != src->width)
+		return mudsc__err(MUDSC_E_MISMATCH, "%s: dst has %d models x width %lld, src %d x %lld",
+		                 fn, (int)dst->n_models, (long long)dst->width, (int)src->n_models,
+		                 (long long)src->width);
+	snprintf(what, sizeof what, "%s (src)", fn);
+	if ((st = mudsc__stream_settle(src->stream, what)) != MUDSC_OK)
+		return st;
+	snprintf(what, sizeof what, "%s (dst)", fn);
+	if ((st = mudsc__stream_settle(dst->stream, what)) != MUDSC_OK)
+		return st;
+	n_src = mudsc__stream_done(src->stream);
+	n_dst = mudsc__stream_done(dst->stream);
+	if (n_src == 0 || n_dst == 0)
+		return MUDSC_OK;
+	if (n_src > INT64_MAX / 2 - n_dst)
+		return mudsc__err(MUDSC_E_RANGE,
+		                 "%s: %" PRId64 " + %" PRId64
+		                 " observations: the merged count would pass %" PRId64,
+		                 fn, n_dst, n_src, INT64_MAX / 2);
+	mean_difference(dst, src, work);
+	return merge_check(dst, src, work, fn);
+}
+
+void mudsc__accum_merge_apply(mudsc_accum *dst, const mudsc_accum *src, double *work)
+{
+	const int64_t n_src = mudsc__stream_done(src->stream);
+	const int64_t n_dst = mudsc__stream_done(dst->stream);
+
+	if (n_src == 0)
+		return;
+	if (n_dst == 0) {
+		copy_state(dst, src);
+	} else {
+		mean_difference(dst, src, work);
+		merge_into(dst, src, work);
+	}
+	mudsc__stream_set_done(dst->stream, n_dst + n_src);
+}
+
 MUDSC_API mudsc_status mudsc_accum_merge(mudsc_accum *dst, mudsc_accum *src)
 {
-	int64_t n_src, n_dst;
 	mudsc_status st;
 	double *d;
 
 	MUDSC__CHECK_NULL(dst);
 	MUDSC__CHECK_NULL(src);
-	if (dst == src)
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_accum_merge: 'dst' and 'src' are the same");
-	if (dst->n_models != src->n_models || dst->width != src->width)
-		return mudsc__err(MUDSC_E_MISMATCH,
-		                 "mudsc_accum_merge: dst has %d models x width %lld, src %d x %lld",
-		                 (int)dst->n_models, (long long)dst->width, (int)src->n_models,
-		                 (long long)src->width);
-	if ((st = mudsc__stream_settle(src->stream, "mudsc_accum_merge (src)")) != MUDSC_OK ||
-	    (st = mudsc__stream_settle(dst->stream, "mudsc_accum_merge (dst)")) != MUDSC_OK)
-		return st;
-	n_src = mudsc__stream_done(src->stream);
-	n_dst = mudsc__stream_done(dst->stream);
-	if (n_src == 0)
-		return MUDSC_OK;
-	if (n_src > INT64_MAX / 2 - n_dst)
-		return mudsc__err(MUDSC_E_RANGE,
-		                 "mudsc_accum_merge: %" PRId64 " + %" PRId64
-		                 " observations: the merged count would pass %" PRId64,
-		                 n_dst, n_src, INT64_MAX / 2);
-	if (n_dst == 0) {
-		copy_state(dst, src);
-	} else {
-		d = mudsc__calloc(dst->nc, sizeof *d, "merge differences");
-		if (d == NULL)
-			return MUDSC_E_NOMEM;
-		mean_difference(dst, src, d);
-		st = merge_check(dst, src, d);
-		if (st == MUDSC_OK)
-			merge_into(dst, src, d);
-		free(d);
-		if (st != MUDSC_OK)
-			return st;
-	}
-	mudsc__stream_set_done(dst->stream, n_dst + n_src);
-	return MUDSC_OK;
+	d = mudsc__calloc(dst->nc, sizeof *d, "merge differences");
+	if (d == NULL)
+		return MUDSC_E_NOMEM;
+	st = mudsc__accum_merge_check(dst, src, d, "mudsc_accum_merge");
+	if (st == MUDSC_OK)
+		mudsc__accum_merge_apply(dst, src, d);
+	free(d);
+	return st;
 }

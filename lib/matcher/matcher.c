@@ -15,6 +15,7 @@
 #include "matcher/plan_build.h"
 #include "matcher/report.h"
 #include "model/model.h"
+#include "stats/stats.h"
 
 struct mudsc_matcher {
 	mudsc_matcher_options opts;
@@ -227,6 +228,74 @@ MUDSC_API mudsc_status mudsc_matcher_set_activations(mudsc_matcher *m, size_t po
 	free(m->S_a[point]);
 	m->S_a[point] = S;
 	return MUDSC_OK;
+}
+
+/* Point p's correlation from the set (found by name, same width) into a
+ * fresh buffer *out; MUDSC_E_MISMATCH naming the point. */
+static mudsc_status stats_correlation(double **out, const mudsc_matcher *m, mudsc_stats *stats,
+                                      size_t point)
+{
+	const char *name = m->plan.points[point].name;
+	const size_t nc = (size_t)stacked_width(m, point);
+	mudsc_accum *acc;
+	int64_t width = 0;
+	size_t k;
+	double *S;
+	mudsc_status st;
+
+	if (mudsc_stats_point_find(&k, stats, name) != MUDSC_OK)
+		return mudsc__err(MUDSC_E_MISMATCH,
+		                 "mudsc_matcher_set_stats: argument 'stats' has no point '%s'", name);
+	mudsc_stats_point_at(NULL, &width, stats, k);
+	if (width != m->plan.points[point].width)
+		return mudsc__err(MUDSC_E_MISMATCH,
+		                 "mudsc_matcher_set_stats: point '%s' has width %lld in argument "
+		                 "'stats', %lld in the matcher",
+		                 name, (long long)width, (long long)m->plan.points[point].width);
+	mudsc_stats_point(&acc, stats, k);
+	S = mudsc__alloc(nc * nc * sizeof *S, "activation similarity");
+	if (S == NULL)
+		return MUDSC_E_NOMEM;
+	st = mudsc_accum_correlation(S, nc * nc, NULL, acc);
+	if (st != MUDSC_OK) {
+		free(S);
+		return mudsc__err_context(st, "mudsc_matcher_set_stats: point '%s'", name);
+	}
+	*out = S;
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_matcher_set_stats(mudsc_matcher *m, mudsc_stats *stats)
+{
+	const size_t np = m ? m->plan.npoints : 0;
+	double **S;
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL(m);
+	MUDSC__CHECK_NULL(stats);
+	if (mudsc_stats_models(stats) != m->plan.n_models)
+		return mudsc__err(MUDSC_E_MISMATCH,
+		                 "mudsc_matcher_set_stats: argument 'stats' has N = %d models, the "
+		                 "matcher %d",
+		                 (int)mudsc_stats_models(stats), (int)m->plan.n_models);
+	if ((st = check_acts_budget(m, "mudsc_matcher_set_stats")) != MUDSC_OK)
+		return st;
+	S = mudsc__calloc(np + 1, sizeof *S, "activation similarities");
+	if (S == NULL)
+		return MUDSC_E_NOMEM;
+	/* every point's correlation first: the matcher changes only if all succeed */
+	for (size_t p = 0; st == MUDSC_OK && p < np; p++)
+		st = stats_correlation(&S[p], m, stats, p);
+	for (size_t p = 0; p < np; p++) {
+		if (st == MUDSC_OK) {
+			free(m->S_a[p]);
+			m->S_a[p] = S[p];
+		} else {
+			free(S[p]);
+		}
+	}
+	free(S);
+	return st;
 }
 
 static mudsc_status check_similarity(const double *S, size_t nc, const char *point)

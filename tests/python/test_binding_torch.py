@@ -273,3 +273,31 @@ def test_merge_with_reset_bn():
     mt.reset_bn_stats(expect, calib)
     torch.testing.assert_close(merged.bn1.running_var, expect.bn1.running_var, rtol=1e-6,
                                atol=1e-9)
+
+
+# ---- statistics sets (issue 12) ----------------------------------------------------
+
+def test_collect_activations_returns_a_stats_that_shards_merge_into(tmp_path):
+    net, graph = resnet()
+    other = permuted_copy(net, graph, seed=12)
+    nets = [net, other]
+    calib = batches_for(net, count=4)
+    whole = mt.collect_activations(nets, graph, calib)
+    assert isinstance(whole, mudsc.Stats) and whole.point_names == graph.point_names
+    # two "processes": shards of the calibration data, saved, loaded, merged
+    for k, part in enumerate((calib[:1], calib[1:])):
+        mt.collect_activations(nets, graph, part).save(tmp_path / f"shard{k}.stats")
+    merged = mudsc.Stats.load(tmp_path / "shard1.stats", graph)
+    merged.merge(mudsc.Stats.load(tmp_path / "shard0.stats", graph))
+    for p in graph.point_names:
+        a, b = whole.point(p).correlation(), merged.point(p).correlation()
+        assert np.max(np.abs(a - b) / np.maximum(np.abs(a), 1e-3)) < 1e-12, p
+    _, by_whole = mt.merge(nets, graph, activations=whole, method="align")
+    _, by_shards = mt.merge(nets, graph, activations=merged, method="align")
+    for name, value in by_whole.tensors.items():
+        np.testing.assert_allclose(by_shards.tensors[name], value, rtol=0, atol=1e-12)
+    # no batch: a set without observations, and merge() matches weights only
+    empty = mt.collect_activations(nets, graph, [])
+    assert empty.point(0).count() == 0
+    _, weights_only = mt.merge(nets, graph, batches=[], method="align")
+    assert weights_only.sweeps >= 1

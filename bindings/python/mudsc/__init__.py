@@ -24,6 +24,7 @@ from .model import Model, TensorInfo
 from .graph import Binding, Graph, Point, Split
 from .accum import Accumulator
 from .matcher import Matcher, PointResult
+from .stats import Stats
 from .merge import MergeResult, merge
 
 __version__ = "0.2.0"
@@ -32,7 +33,7 @@ __all__ = [
     "Accumulator", "Binding", "CancelledError", "ExistsError", "Graph", "InternalError",
     "InvalidArgumentError", "Matcher", "MergeResult", "MismatchError", "Model", "MudscError",
     "MudscIOError", "NotFoundError", "NumericError", "OutOfMemoryError", "ParseError", "Point",
-    "PointResult", "RangeError", "ShapeError", "Split", "StateError", "TensorInfo",
+    "PointResult", "RangeError", "ShapeError", "Split", "StateError", "Stats", "TensorInfo",
     "UnsupportedError", "blas_info", "merge", "set_log_callback", "set_threads", "status_name",
     "status_str", "threads", "version", "version_number",
 ]

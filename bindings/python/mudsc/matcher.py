@@ -19,6 +19,7 @@ from ._lib import F64P, I64P, PROGRESS_FN, MatcherOptions, check, defaults, lib,
 from .accum import Accumulator
 from .graph import Graph
 from .model import Model, as_model
+from .stats import Stats
 
 METHODS = {"align": 0, "zip": 1}
 METHOD_NAMES = {v: k for k, v in METHODS.items()}
@@ -150,6 +151,12 @@ class Matcher(Handle):
         accumulator's correlation is copied.  Activations must be given for
         every point or none (run() checks)."""
         check(lib.mudsc_matcher_set_activations(self._h, self._point(point), accumulator._h))
+
+    def set_stats(self, stats: Stats) -> None:
+        """Give every point its activation statistics from a Stats set in one
+        call (mudsc_matcher_set_stats): points are found by name, widths and
+        N must agree (MismatchError); all or nothing."""
+        check(lib.mudsc_matcher_set_stats(self._h, stats._h))
 
     def set_activation_similarity(self, point: Union[int, str], S: npt.ArrayLike) -> None:
         """Give a point an NC x NC activation similarity computed by the host

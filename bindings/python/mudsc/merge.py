@@ -11,6 +11,7 @@ from .accum import Accumulator
 from .graph import Graph
 from .matcher import Matcher, PointResult
 from .model import Model
+from .stats import Stats
 
 #: activations per point: an Accumulator or an NC x NC similarity array
 Activation = Union[Accumulator, npt.ArrayLike]
@@ -79,7 +80,8 @@ def merge(models: Sequence[Union[Model, Mapping[str, npt.ArrayLike]]], graph: Gr
     """Match and merge models (Models or dicts of NumPy arrays, borrowed)
     described by graph.
 
-    activations: None (weight matching) or, for every point (by name or
+    activations: None (weight matching), a Stats set (every point's
+    statistics, mudsc_matcher_set_stats) or, for every point (by name or
     index), an Accumulator or an NC x NC activation similarity.  method,
     alpha and opts (zip_r, zip_a, zip_b, use_groups, max_iter, patience,
     seed, threads, eps, similarity, progress, max_memory) are Matcher's (None: the
@@ -88,7 +90,10 @@ def merge(models: Sequence[Union[Model, Mapping[str, npt.ArrayLike]]], graph: Gr
     """
     matcher = Matcher(graph, models, method=method, alpha=alpha, **opts)
     try:
-        for point, act in (activations or {}).items():
+        if isinstance(activations, Stats):
+            matcher.set_stats(activations)
+        for point, act in (() if isinstance(activations, Stats)
+                           else (activations or {}).items()):
             if isinstance(act, Accumulator):
                 matcher.set_activations(point, act)
             else:

@@ -18,11 +18,12 @@ import torch
 from torch import nn
 
 from . import errors
-from .accum import DEFAULT_MAX_LEAD, Accumulator
+from .accum import DEFAULT_MAX_LEAD
 from .graph import Graph, Point, site_module
 from .merge import MergeResult
 from .merge import merge as _merge
 from .model import Model
+from .stats import Stats
 
 __all__ = ["model_from_state_dict", "state_dict_from_model", "collect_activations", "merge",
            "reset_bn_stats"]
@@ -155,38 +156,39 @@ def _observations_per_sample(shape: Tuple[int, ...], axis: int) -> Tuple[int, in
     return rest // max(shape[ax], 1), shape[0]
 
 
-def _feed(accs: Dict[str, Accumulator], point: Point, feats: List[torch.Tensor]) -> None:
+def _feed(stats: Stats, point: Point, arrays: List[Tuple[np.ndarray, Optional[str]]]) -> None:
     """Stream the N models' features of one batch into the point's
     accumulator, in slices along axis 0 so no model runs more than max_lead
     observations ahead of the others."""
-    arrays = [_feature_array(t) for t in feats]
     per_sample, rows = _observations_per_sample(arrays[0][0].shape, point.site_axis)
-    acc = accs.get(point.name)
-    if acc is None:
-        acc = Accumulator(len(feats), point.width, max_lead=max(DEFAULT_MAX_LEAD, per_sample))
-        accs[point.name] = acc
     step = max(1, DEFAULT_MAX_LEAD // max(per_sample, 1)) if rows > 1 else 1
     for start in range(0, max(rows, 1), step):
         for i, (arr, dtype) in enumerate(arrays):
             chunk = arr[start:start + step] if rows > 1 else arr
-            acc.update(i, chunk, axis=point.site_axis, dtype=dtype)
+            stats.update(point.name, i, chunk, axis=point.site_axis, dtype=dtype)
 
 
 def collect_activations(nets: Sequence[nn.Module], graph: Graph, batches: Iterable[Any],
-                        max_batches: Optional[int] = None) -> Dict[str, Accumulator]:
+                        max_batches: Optional[int] = None) -> Stats:
     """Activation statistics of every graph point over the batches.
 
     Forward hooks at each point's site (see the module documentation) of
     every net; every batch (a tensor, or a tuple/list whose first item is
     the input) goes through every net in eval mode under no_grad (modes are
-    restored afterwards).  Returns point name -> Accumulator.  A point without
-    a site is InvalidArgumentError, a site module a net lacks NotFoundError.
+    restored afterwards).  Returns a mudsc.Stats: one accumulator per point,
+    which save()s to one file, merge()s with the sets of other shards and
+    goes to mudsc.merge / merge(activations=...) as it is.  A Stats is also
+    the mapping point name -> Accumulator that this function returned
+    before (a dict then), so older callers keep working; without any batch
+    it holds no observations (and merge() then matches weights only).  A
+    point without a site is InvalidArgumentError, a site module a net lacks
+    NotFoundError.
     """
     points, sites = _site_table(graph)
     stash: List[Dict[str, torch.Tensor]] = [{} for _ in nets]
     handles = []
     modes = [net.training for net in nets]
-    accs: Dict[str, Accumulator] = {}
+    stats: Optional[Stats] = None
     try:
         for i, net in enumerate(nets):
             modules = dict(net.named_modules())
@@ -204,14 +206,28 @@ def collect_activations(nets: Sequence[nn.Module], graph: Graph, batches: Iterab
                 for i, net in enumerate(nets):
                     stash[i].clear()
                     net(x.to(_device(net)))
+                feats = {p.name: [_feature_array(stash[i][p.name]) for i in range(len(nets))]
+                         for p in points}
+                if stats is None:
+                    # one max_lead for every point: what the largest sample needs
+                    lead = max([DEFAULT_MAX_LEAD] + [
+                        _observations_per_sample(feats[p.name][0][0].shape, p.site_axis)[0]
+                        for p in points])
+                    stats = Stats(graph, len(nets), max_lead=lead)
                 for p in points:
-                    _feed(accs, p, [stash[i][p.name] for i in range(len(nets))])
+                    _feed(stats, p, feats[p.name])
     finally:
         for h in handles:
             h.remove()
         for net, mode in zip(nets, modes):
             net.train(mode)
-    return accs
+    return stats if stats is not None else Stats(graph, len(nets))
+
+
+def _observed(stats: Any) -> bool:
+    """False for a Stats without observations (collect_activations over no batch)."""
+    return not (isinstance(stats, Stats) and len(stats) > 0 and
+                stats.point(0).count() == 0)
 
 
 # ---- merging ------------------------------------------------------------
@@ -239,6 +255,8 @@ def merge(nets: Sequence[nn.Module], graph: Graph, batches: Optional[Iterable[An
     models = [model_from_state_dict(net.state_dict()) for net in nets]
     if batches is not None:
         activations = collect_activations(nets, graph, batches)
+        if not _observed(activations):
+            activations = None
     result = _merge(models, graph, activations=activations, method=method, alpha=alpha,
                     weights=weights, **opts)
     merged = copy.deepcopy(nets[0])

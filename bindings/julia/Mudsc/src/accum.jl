@@ -20,7 +20,9 @@ count (0: the process-wide setting).
 """
 mutable struct Accumulator <: Handle
     ptr::Ptr{Cvoid}
-    Accumulator(ptr::Ptr{Cvoid}) = finalizer(close, new(ptr))
+    owner::Any   # nothing: the accumulator is its own; else the Stats it belongs to
+    Accumulator(ptr::Ptr{Cvoid}) = finalizer(close, new(ptr, nothing))
+    Accumulator(ptr::Ptr{Cvoid}, owner) = new(ptr, owner)   # a view: freed with its set
 end
 
 function _accum_options(; replace_nonfinite=nothing, max_lead=nothing, threads=nothing)
@@ -45,7 +47,12 @@ function Accumulator(bytes::AbstractVector{UInt8}; options...)
                              out, buf, length(buf), opts), Accumulator)
 end
 
-Base.close(a::Accumulator) = ccall((:mudsc_accum_free, libmudsc), Cvoid, (Ptr{Cvoid},), _release!(a))
+function Base.close(a::Accumulator)
+    p = _release!(a)
+    a.owner === nothing && ccall((:mudsc_accum_free, libmudsc), Cvoid, (Ptr{Cvoid},), p)
+    a.owner = nothing
+    return nothing
+end
 
 """`nmodels(a)`: number of models N."""
 nmodels(a::Accumulator) = Int(ccall((:mudsc_accum_models, libmudsc), Int32, (Ptr{Cvoid},), a))

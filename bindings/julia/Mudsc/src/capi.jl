@@ -155,7 +155,7 @@ end
 # ---- handles ---------------------------------------------------------------
 
 """
-Supertype of the four handle types.  Each is a `mutable struct` whose field
+Supertype of the handle types.  Each is a `mutable struct` whose field
 `ptr` is the C handle (C_NULL once closed), freed by `close` or by its
 finalizer.
 """

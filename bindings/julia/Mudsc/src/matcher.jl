@@ -99,6 +99,12 @@ Base.close(mt::Matcher) = ccall((:mudsc_matcher_free, libmudsc), Cvoid, (Ptr{Cvo
 Give a point (position or name) its activation statistics: an `Accumulator`'s
 correlation, or an NC x NC similarity computed by the host.
 """
+"""`set_stats!(mt, stats)`: every point's activation statistics from a `Stats` set, in one call."""
+function set_stats!(mt::Matcher, stats::Stats)
+    _check(ccall((:mudsc_matcher_set_stats, libmudsc), Cint, (Ptr{Cvoid}, Ptr{Cvoid}), mt, stats))
+    return mt
+end
+
 function set_activations!(mt::Matcher, point, accum::Accumulator)
     _check(ccall((:mudsc_matcher_set_activations, libmudsc), Cint, (Ptr{Cvoid}, Csize_t, Ptr{Cvoid}),
                  mt, _point_index(mt.graph, point), accum))

@@ -1,0 +1,424 @@
+/*
+ * A statistics set's file (docs/stats-format.md): a safetensors file of
+ * the raw state of every point's accumulator, written and read by
+ * lib/model's checked safetensors writer and reader (and saved atomically
+ * by mudsc_model_save()).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "accum/accum.h"
+#include "stats/stats.h"
+
+#define STATS_FORMAT "mudsc.stats"
+#define STATS_VERSION "1"
+
+/* The four tensors of a point, by suffix (none is a suffix of another, so
+ * point name + suffix never collide across points). */
+enum { T_SHIFT, T_SUM, T_PROD, T_COUNT, T_KINDS };
+static const char *const suffix[T_KINDS] = { ".shift", ".sum", ".prod", ".count" };
+
+/* "<name><suffix>" into a fresh string (NULL on NOMEM). */
+static char *tensor_name(const char *point, int kind)
+{
+	size_t a = strlen(point), b = strlen(suffix[kind]);
+	char *s = mudsc__alloc(a + b + 1, "tensor name");
+
+	if (s != NULL) {
+		memcpy(s, point, a);
+		memcpy(s + a, suffix[kind], b + 1);
+	}
+	return s;
+}
+
+static mudsc_status set_meta_i64(mudsc_model *m, const char *key, int64_t v)
+{
+	char text[32];
+
+	snprintf(text, sizeof text, "%" PRId64, v);
+	return mudsc_model_set_meta(m, key, text);
+}
+
+static mudsc_status set_point_meta(mudsc_model *m, size_t p, const char *what, const char *text,
+                                   int64_t v)
+{
+	char key[64];
+
+	snprintf(key, sizeof key, "point.%zu.%s", p, what);
+	return text ? mudsc_model_set_meta(m, key, text) : set_meta_i64(m, key, v);
+}
+
+/* Add point p's four tensors (copies) and metadata to m. */
+static mudsc_status add_point(mudsc_model *m, mudsc_stats *s, size_t p, const char *fn)
+{
+	const size_t N = (size_t)s->n_models, C = (size_t)s->widths[p];
+	const size_t packed = mudsc__accum_packed(s->acc[p]);
+	const int64_t nc_shape[2] = { (int64_t)N, (int64_t)C };
+	const int64_t prod_shape[1] = { (int64_t)packed };
+	const int64_t count_shape[1] = { (int64_t)N };
+	double *shift = mudsc__calloc(2 * N * C + packed, sizeof(double), "raw sums");
+	int64_t *counts = mudsc__calloc(N, sizeof *counts, "counts");
+	int64_t count = 0;
+	mudsc_status st = shift && counts ? MUDSC_OK : MUDSC_E_NOMEM;
+
+	if (st == MUDSC_OK) {
+		st = mudsc__accum_raw_get(s->acc[p], shift, shift + N * C, shift + 2 * N * C, &count,
+		                          "mudsc_accum_serialize");
+		if (st != MUDSC_OK)
+			st = mudsc__err_context(st, "%s: point %zu '%s'", fn, p, s->names[p]);
+	}
+	for (size_t i = 0; i < N; i++)
+		counts[i] = count;
+	for (int k = 0; st == MUDSC_OK && k < T_KINDS; k++) {
+		char *name = tensor_name(s->names[p], k);
+		if (name == NULL) {
+			st = MUDSC_E_NOMEM;
+			break;
+		}
+		if (k == T_COUNT)
+			st = mudsc_model_add(m, name, MUDSC_DTYPE_I64, 1, count_shape, counts, MUDSC_COPY);
+		else if (k == T_PROD)
+			st = mudsc_model_add(m, name, MUDSC_DTYPE_F64, 1, prod_shape, shift + 2 * N * C,
+			                     MUDSC_COPY);
+		else
+			st = mudsc_model_add(m, name, MUDSC_DTYPE_F64, 2, nc_shape,
+			                     shift + (k == T_SUM ? N * C : 0), MUDSC_COPY);
+		free(name);
+	}
+	if (st == MUDSC_OK)
+		st = set_point_meta(m, p, "name", s->names[p], 0);
+	if (st == MUDSC_OK)
+		st = set_point_meta(m, p, "width", NULL, s->widths[p]);
+	if (st == MUDSC_OK)
+		st = set_point_meta(m, p, "count", NULL, count);
+	free(shift);
+	free(counts);
+	return st;
+}
+
+/* The set as a model of copied tensors (docs/stats-format.md). */
+static mudsc_status to_model(mudsc_model **out, mudsc_stats *s, const char *fn)
+{
+	mudsc_model *m;
+	mudsc_status st = mudsc_model_new(&m);
+
+	if (st != MUDSC_OK)
+		return st;
+	st = mudsc_model_set_meta(m, "format", STATS_FORMAT);
+	if (st == MUDSC_OK)
+		st = mudsc_model_set_meta(m, "format_version", STATS_VERSION);
+	if (st == MUDSC_OK)
+		st = set_meta_i64(m, "n_models", s->n_models);
+	if (st == MUDSC_OK)
+		st = set_meta_i64(m, "points", (int64_t)s->n_points);
+	for (size_t p = 0; st == MUDSC_OK && p < s->n_points; p++)
+		st = add_point(m, s, p, fn);
+	if (st != MUDSC_OK) {
+		mudsc_model_free(m);
+		return st;
+	}
+	*out = m;
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_stats_save_buffer(void **out_buf, size_t *out_len,
+                                               mudsc_stats *stats)
+{
+	mudsc_model *m;
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL(out_buf);
+	MUDSC__CHECK_NULL(out_len);
+	MUDSC__CHECK_NULL(stats);
+	st = to_model(&m, stats, "mudsc_stats_save_buffer");
+	if (st != MUDSC_OK)
+		return st;
+	st = mudsc_model_save_buffer(out_buf, out_len, m);
+	mudsc_model_free(m);
+	return st;
+}
+
+MUDSC_API mudsc_status mudsc_stats_save(mudsc_stats *stats, const char *path)
+{
+	mudsc_model *m;
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL(stats);
+	MUDSC__CHECK_NULL(path);
+	st = to_model(&m, stats, "mudsc_stats_save");
+	if (st != MUDSC_OK)
+		return st;
+	st = mudsc_model_save(m, path);
+	mudsc_model_free(m);
+	if (st != MUDSC_OK && st != MUDSC_E_NOMEM)
+		st = mudsc__err_context(st, "mudsc_stats_save: argument 'path'");
+	return st;
+}
+
+/* ---- loading ----------------------------------------------------------- */
+
+/* What a load checks against (the graph's points and N), and how its
+ * messages name the call and the input. */
+struct expect {
+	const mudsc_graph *graph;
+	int32_t n_models;
+	const char *fn;  /* "mudsc_stats_load_buffer" */
+	const char *arg; /* "buf" or "path" */
+};
+
+/* One point of the file, checked: its tensors and count. */
+struct file_point {
+	mudsc_tensor t[T_KINDS];
+	int64_t count;
+};
+
+static mudsc_status parse_error(const struct expect *e, const char *fmt, ...)
+	MUDSC__PRINTF(2, 3);
+
+static mudsc_status parse_error(const struct expect *e, const char *fmt, ...)
+{
+	char rule[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rule, sizeof rule, fmt, ap);
+	va_end(ap);
+	return mudsc__err(MUDSC_E_PARSE, "%s: argument '%s': %s", e->fn, e->arg, rule);
+}
+
+/* The metadata entry key as a decimal integer in [lo, hi]. */
+static mudsc_status meta_int(int64_t *out, const mudsc_model *m, const char *key, int64_t lo,
+                             int64_t hi, const struct expect *e)
+{
+	const char *text = mudsc_model_get_meta(m, key);
+	char *end;
+	long long v;
+
+	if (text == NULL)
+		return parse_error(e, "metadata '%s' is missing", key);
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (!(text[0] == '-' || (text[0] >= '0' && text[0] <= '9')) || *end != '\0' || errno != 0 ||
+	    v < lo || v > hi)
+		return mudsc__err(MUDSC_E_PARSE,
+		                 "%s: argument '%s': metadata '%s' = \"%.64s\" is not an integer in "
+		                 "[%" PRId64 ", %" PRId64 "]",
+		                 e->fn, e->arg, key, text, lo, hi);
+	*out = (int64_t)v;
+	return MUDSC_OK;
+}
+
+/* The file's header metadata: format, version, N and the point count,
+ * then N and the point count against the expectation. */
+static mudsc_status check_header(const mudsc_model *m, const struct expect *e, int64_t *N)
+{
+	const char *format = mudsc_model_get_meta(m, "format");
+	const char *version = mudsc_model_get_meta(m, "format_version");
+	int64_t points = 0;
+	size_t want = mudsc_graph_point_count(e->graph);
+	mudsc_status st;
+
+	if (format == NULL || strcmp(format, STATS_FORMAT) != 0)
+		return parse_error(e, "metadata 'format' is '%.64s', not '%s' (not a statistics set)",
+		                   format ? format : "(missing)", STATS_FORMAT);
+	if (version == NULL || strcmp(version, STATS_VERSION) != 0)
+		return parse_error(e,
+		                   "metadata 'format_version' is '%.64s': this library reads version %s",
+		                   version ? version : "(missing)", STATS_VERSION);
+	if ((st = meta_int(N, m, "n_models", 2, INT32_MAX, e)) != MUDSC_OK ||
+	    (st = meta_int(&points, m, "points", 1, INT32_MAX, e)) != MUDSC_OK)
+		return st;
+	if ((uint64_t)points * T_KINDS != (uint64_t)mudsc_model_count(m))
+		return mudsc__err(MUDSC_E_PARSE,
+		                 "%s: argument '%s': %zu tensors, but %" PRId64 " points need %" PRId64,
+		                 e->fn, e->arg, mudsc_model_count(m), points, points * T_KINDS);
+	if (e->n_models != 0 && *N != e->n_models)
+		return mudsc__err(MUDSC_E_MISMATCH,
+		                 "%s: the set has N = %" PRId64 " models, argument 'n_models' = %d",
+		                 e->fn, *N, (int)e->n_models);
+	if ((size_t)points != want)
+		return mudsc__err(MUDSC_E_MISMATCH,
+		                 "%s: the set has %" PRId64 " points, argument 'graph' has %zu", e->fn,
+		                 points, want);
+	return MUDSC_OK;
+}
+
+/* A point's tensor of kind k, checked for dtype and shape. */
+static mudsc_status point_tensor(mudsc_tensor *t, const mudsc_model *m, const char *point,
+                                 int kind, int64_t N, int64_t C, const struct expect *e)
+{
+	const uint64_t nc = (uint64_t)N * (uint64_t)C, packed = nc * (nc + 1) / 2;
+	char *name = tensor_name(point, kind);
+	mudsc_status st;
+	bool ok;
+
+	if (name == NULL)
+		return MUDSC_E_NOMEM;
+	st = mudsc_model_find(t, m, name);
+	if (st != MUDSC_OK) {
+		st = parse_error(e, "tensor '%.200s' is missing", name);
+	} else {
+		if (kind == T_COUNT)
+			ok = t->dtype == MUDSC_DTYPE_I64 && t->rank == 1 && t->shape[0] == N;
+		else if (kind == T_PROD)
+			ok = t->dtype == MUDSC_DTYPE_F64 && t->rank == 1 &&
+			     (uint64_t)t->shape[0] == packed;
+		else
+			ok = t->dtype == MUDSC_DTYPE_F64 && t->rank == 2 && t->shape[0] == N &&
+			     t->shape[1] == C;
+		if (!ok)
+			st = parse_error(e,
+			                 "tensor '%.200s' has the wrong dtype or shape (docs/stats-format.md)",
+			                 name);
+	}
+	free(name);
+	return st;
+}
+
+/* Point p of the file, checked against the graph's point (name, width)
+ * and N: metadata, tensors and counts, before anything is allocated for
+ * it (so the sizes are those of tensors the input holds). */
+static mudsc_status check_point(struct file_point *fp, const mudsc_model *m, size_t p, int64_t N,
+                                const struct expect *e)
+{
+	char key[64];
+	const char *name;
+	int64_t width = 0, c;
+	mudsc_point_info info;
+	mudsc_status st = mudsc_graph_point_at(&info, e->graph, p);
+
+	if (st != MUDSC_OK)
+		return st;
+	snprintf(key, sizeof key, "point.%zu.name", p);
+	name = mudsc_model_get_meta(m, key);
+	if (name == NULL)
+		return parse_error(e, "metadata '%s' is missing", key);
+	if (strcmp(name, info.name) != 0)
+		return mudsc__err(MUDSC_E_MISMATCH,
+		                 "%s: point %zu of the set is '%.200s', of argument 'graph' '%.200s'",
+		                 e->fn, p, name, info.name);
+	snprintf(key, sizeof key, "point.%zu.width", p);
+	if ((st = meta_int(&width, m, key, 1, INT32_MAX, e)) != MUDSC_OK)
+		return st;
+	if (width != info.width)
+		return mudsc__err(MUDSC_E_MISMATCH,
+		                 "%s: point %zu '%.200s' has width %" PRId64 " in the set, %" PRId64
+		                 " in argument 'graph'",
+		                 e->fn, p, info.name, width, info.width);
+	if (N * width > INT32_MAX)
+		return mudsc__err(MUDSC_E_PARSE,
+		                 "%s: argument '%s': point '%.200s': N = %" PRId64 " x width %" PRId64
+		                 " features, more than %d",
+		                 e->fn, e->arg, info.name, N, width, INT32_MAX);
+	snprintf(key, sizeof key, "point.%zu.count", p);
+	if ((st = meta_int(&fp->count, m, key, 0, INT64_MAX / 2, e)) != MUDSC_OK)
+		return st;
+	for (int k = 0; k < T_KINDS; k++)
+		if ((st = point_tensor(&fp->t[k], m, info.name, k, N, width, e)) != MUDSC_OK)
+			return st;
+	for (int64_t i = 0; i < N; i++) {
+		memcpy(&c, (const unsigned char *)fp->t[T_COUNT].data + (size_t)i * sizeof c, sizeof c);
+		if (c != fp->count)
+			return mudsc__err(MUDSC_E_PARSE,
+			                 "%s: argument '%s': point '%.200s': model %" PRId64
+			                 "'s count %" PRId64 " is not the metadata's %" PRId64,
+			                 e->fn, e->arg, info.name, i, c, fp->count);
+	}
+	return MUDSC_OK;
+}
+
+static mudsc_status from_model(mudsc_stats **out, const mudsc_model *m, const struct expect *e,
+                               const mudsc_accum_options *options)
+{
+	const size_t np = mudsc_graph_point_count(e->graph);
+	struct file_point *fp;
+	mudsc_stats *s = NULL;
+	char what[320];
+	int64_t N = 0;
+	mudsc_status st = check_header(m, e, &N);
+
+	if (st != MUDSC_OK)
+		return st;
+	fp = mudsc__calloc(np, sizeof *fp, "statistics set points");
+	if (fp == NULL)
+		return MUDSC_E_NOMEM;
+	for (size_t p = 0; st == MUDSC_OK && p < np; p++)
+		st = check_point(&fp[p], m, p, N, e);
+	if (st == MUDSC_OK)
+		st = mudsc_stats_new(&s, e->graph, (int32_t)N, options);
+	for (size_t p = 0; st == MUDSC_OK && p < np; p++) {
+		snprintf(what, sizeof what, "argument '%s': point '%.200s'", e->arg, s->names[p]);
+		st = mudsc__accum_raw_set(s->acc[p], fp[p].t[T_SHIFT].data, fp[p].t[T_SUM].data,
+		                          fp[p].t[T_PROD].data, fp[p].count, e->fn, what);
+	}
+	free(fp);
+	if (st != MUDSC_OK) {
+		mudsc_stats_free(s);
+		return st;
+	}
+	*out = s;
+	return MUDSC_OK;
+}
+
+/* MUDSC_E_INVALID naming fn unless n_models is 0 or >= 2. */
+static mudsc_status check_n_models(int32_t n_models, const char *fn)
+{
+	if (n_models != 0 && n_models < 2)
+		return mudsc__err(MUDSC_E_INVALID, "%s: argument 'n_models' = %d, must be 0 or >= 2", fn,
+		                 (int)n_models);
+	return MUDSC_OK;
+}
+
+/* The set of m, which the safetensors reader returned with status st;
+ * frees m. */
+static mudsc_status finish_load(mudsc_stats **out, mudsc_model *m, mudsc_status st,
+                                const struct expect *e, const mudsc_accum_options *options)
+{
+	if (st != MUDSC_OK)
+		return st == MUDSC_E_NOMEM
+		           ? st
+		           : mudsc__err_context(st, "%s: argument '%s'", e->fn, e->arg);
+	st = from_model(out, m, e, options);
+	mudsc_model_free(m);
+	return st;
+}
+
+MUDSC_API mudsc_status mudsc_stats_load_buffer(mudsc_stats **out, const void *buf, size_t len,
+                                               const mudsc_graph *graph, int32_t n_models,
+                                               const mudsc_accum_options *options)
+{
+	const struct expect e = { graph, n_models, "mudsc_stats_load_buffer", "buf" };
+	mudsc_model *m = NULL;
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL(out);
+	MUDSC__CHECK_NULL(buf);
+	MUDSC__CHECK_NULL(graph);
+	if ((st = check_n_models(n_models, e.fn)) != MUDSC_OK)
+		return st;
+	st = mudsc_model_load_buffer(&m, buf, len, MUDSC_BORROW);
+	return finish_load(out, m, st, &e, options);
+}
+
+MUDSC_API mudsc_status mudsc_stats_load(mudsc_stats **out, const char *path,
+                                        const mudsc_graph *graph, int32_t n_models,
+                                        const mudsc_accum_options *options)
+{
+	const struct expect e = { graph, n_models, "mudsc_stats_load", "path" };
+	mudsc_model *m = NULL;
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL(out);
+	MUDSC__CHECK_NULL(path);
+	MUDSC__CHECK_NULL(graph);
+	if ((st = check_n_models(n_models, e.fn)) != MUDSC_OK)
+		return st;
+	st = mudsc_model_load_mode(&m, path, MUDSC_LOAD_READ);
+	return finish_load(out, m, st, &e, options);
+}
