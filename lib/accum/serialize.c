@@ -61,17 +61,6 @@ static double get_f64(const unsigned char *p)
 	return d;
 }
 
-static uint64_t fnv1a64(const unsigned char *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325u;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3u;
-	}
-	return h;
-}
-
 /* Total size for nc units; false on overflow. */
 static bool serialized_size(uint64_t nc, size_t *out)
 {
@@ -125,7 +114,7 @@ MUDSC_API mudsc_status mudsc_accum_serialize(void **out_buf, size_t *out_len, mu
 			/* a constant feature's variance may round to -tiny: store 0 */
 			put_f64(p, a == b ? fmax(m, 0.0) : m);
 		}
-	put_u64(p, fnv1a64(buf, (size_t)(p - buf)));
+	put_u64(p, mudsc__fnv1a(buf, (size_t)(p - buf)));
 	*out_buf = buf;
 	*out_len = len;
 	return MUDSC_OK;
@@ -172,7 +161,7 @@ static mudsc_status check_header(const unsigned char *b, size_t len, int32_t *n_
 		                 "mudsc_accum_deserialize: argument 'len' = %zu, N = %" PRIu64
 		                 " and C = %" PRIu64 " need %zu bytes",
 		                 len, N, C, want);
-	if (get_u64(b + len - 8) != fnv1a64(b, len - 8))
+	if (get_u64(b + len - 8) != mudsc__fnv1a(b, len - 8))
 		return parse_error("hash mismatch (corrupt bytes)");
 	*n_models = (int32_t)N;
 	*width = (int64_t)C;

@@ -108,12 +108,13 @@ mudsc_status mudsc__array_out(bool *fill, const void *out, size_t capacity, size
 
 /* The rest of the room: dtype converters, atomic files, string maps, the
  * seeded generator, execution contexts with the parallel-for, the BLAS shim,
- * the rule of options that grow and the JSON reader. */
+ * the rule of options that grow, the JSON reader and the hash. */
 #include "core/atomic_file.h"
 #include "core/blas.h"
 #include "core/convert.h"
 #include "core/exec.h"
 #include "core/file.h"
+#include "core/hash.h"
 #include "core/json.h"
 #include "core/options.h"
 #include "core/rng.h"

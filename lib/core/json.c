@@ -346,10 +346,10 @@ static bool same_key(const char *a, const char *b)
 static uint64_t key_hash(const char *tok)
 {
 	struct decoder d = {.p = tok + 1};
-	uint64_t h = 14695981039346656037u;
+	uint64_t h = MUDSC__FNV1A_BASIS;
 
 	for (int c; (c = next_byte(&d)) >= 0;)
-		h = (h ^ (unsigned)c) * 1099511628211u;
+		h = mudsc__fnv1a_step(h, (unsigned char)c);
 	return h;
 }
 

@@ -13,11 +13,9 @@
 
 static uint64_t hash_str(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ull;
-	}
+	uint64_t h = MUDSC__FNV1A_BASIS;
+	for (; *s; s++)
+		h = mudsc__fnv1a_step(h, (unsigned char)*s);
 	return h;
 }
 
