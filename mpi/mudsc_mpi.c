@@ -82,40 +82,25 @@ static int64_t fingerprint(mudsc_stats *s)
 	return (int64_t)(h >> 1);
 }
 
-/* Point-to-point transfer of len bytes in CHUNK pieces. */
-static mudsc_status send_bytes(const struct call *c, const void *buf, size_t len, int to)
+enum op { SEND, RECV, BCAST };
+
+/* len bytes sent to, received from or broadcast by rank `peer`, in CHUNK
+ * pieces (the peer's pieces are the same, so they pair up). */
+static mudsc_status transfer(const struct call *c, enum op op, void *buf, size_t len, int peer)
 {
+	static const char *const name[] = { "MPI_Send", "MPI_Recv", "MPI_Bcast" };
 	mudsc_status st = MUDSC_OK;
 
 	for (size_t off = 0; st == MUDSC_OK && off < len; off += CHUNK) {
-		size_t n = len - off < CHUNK ? len - off : CHUNK;
-		st = mpi_check(c, MPI_Send((const char *)buf + off, (int)n, MPI_BYTE, to, TAG, c->comm),
-		               "MPI_Send");
-	}
-	return st;
-}
-
-static mudsc_status recv_bytes(const struct call *c, void *buf, size_t len, int from)
-{
-	mudsc_status st = MUDSC_OK;
-
-	for (size_t off = 0; st == MUDSC_OK && off < len; off += CHUNK) {
-		size_t n = len - off < CHUNK ? len - off : CHUNK;
-		st = mpi_check(c, MPI_Recv((char *)buf + off, (int)n, MPI_BYTE, from, TAG, c->comm,
-		                           MPI_STATUS_IGNORE),
-		               "MPI_Recv");
-	}
-	return st;
-}
-
-static mudsc_status bcast_bytes(const struct call *c, void *buf, size_t len, int root)
-{
-	mudsc_status st = MUDSC_OK;
-
-	for (size_t off = 0; st == MUDSC_OK && off < len; off += CHUNK) {
-		size_t n = len - off < CHUNK ? len - off : CHUNK;
-		st = mpi_check(c, MPI_Bcast((char *)buf + off, (int)n, MPI_BYTE, root, c->comm),
-		               "MPI_Bcast");
+		char *at = (char *)buf + off;
+		int n = (int)(len - off < CHUNK ? len - off : CHUNK), rc;
+		if (op == SEND)
+			rc = MPI_Send(at, n, MPI_BYTE, peer, TAG, c->comm);
+		else if (op == RECV)
+			rc = MPI_Recv(at, n, MPI_BYTE, peer, TAG, c->comm, MPI_STATUS_IGNORE);
+		else
+			rc = MPI_Bcast(at, n, MPI_BYTE, peer, c->comm);
+		st = mpi_check(c, rc, name[op]);
 	}
 	return st;
 }
@@ -175,7 +160,7 @@ static mudsc_status merge_at_root(void **out, size_t *out_len, const struct call
 		const void *bytes = own;
 		mudsc_status rs = MUDSC_OK;
 		if (r != c->rank) {
-			rs = recv_bytes(c, buf, len, r);
+			rs = transfer(c, RECV, buf, len, r);
 			bytes = buf;
 		}
 		if (st == MUDSC_OK)
@@ -289,7 +274,7 @@ static mudsc_status reduce(mudsc_stats *stats, int root, MPI_Comm comm, int ever
 
 	/* 2. the bytes to the root, merged there in rank order */
 	if (c.rank != root) {
-		st = send_bytes(&c, own, own_len, root);
+		st = transfer(&c, SEND, own, own_len, root);
 	} else {
 		st = merge_at_root(&result, &result_len, &c, stats, own, own_len, h);
 		len = (int64_t)result_len;
@@ -305,7 +290,7 @@ static mudsc_status reduce(mudsc_stats *stats, int root, MPI_Comm comm, int ever
 		if (result == NULL) {
 			st = fail(MUDSC_E_NOMEM, "%s: no memory for the %" PRId64 " result bytes", fn, len);
 		} else {
-			st = bcast_bytes(&c, result, result_len, root);
+			st = transfer(&c, BCAST, result, result_len, root);
 		}
 	}
 	if (st == MUDSC_OK && (everyone || c.rank == root))
