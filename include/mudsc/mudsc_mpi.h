@@ -23,7 +23,9 @@
  * Cost, for P ranks and a set of S bytes: the root receives (P - 1) S
  * bytes and performs P - 1 set merges (each O(sum over points of
  * (N C)^2)); the all-reduce adds a broadcast of S bytes and one load per
- * rank.  Memory: about 3 S at the root beyond the set, 2 S elsewhere.
+ * rank.  Memory beyond the set: about 5 S at the root (its own bytes, one
+ * receive buffer, the scratch set, one rank's set, the result bytes), 3 S
+ * elsewhere.
  * Linear in P at the root: meant for tens of ranks, not thousands.
  *
  * Collective calls: every rank of comm must make the same call with the

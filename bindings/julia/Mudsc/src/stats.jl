@@ -120,12 +120,12 @@ function load_stats(bytes::AbstractVector{UInt8}, like::Stats; options...)
 end
 
 """
-    replace!(s::Stats, bytes::AbstractVector{UInt8})
+    replace_stats!(s::Stats, bytes::AbstractVector{UInt8})
 
 Replace every point's statistics of `s` by those of the bytes (checked
 against `s`'s points and N; all or nothing).
 """
-function replace!(s::Stats, bytes::AbstractVector{UInt8})
+function replace_stats!(s::Stats, bytes::AbstractVector{UInt8})
     buf = Vector{UInt8}(bytes)
     _check(ccall((:mudsc_stats_replace_buffer, libmudsc), Cint,
                  (Ptr{Cvoid}, Ptr{Cvoid}, Csize_t), s, buf, length(buf)))
