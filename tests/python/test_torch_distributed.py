@@ -49,6 +49,9 @@ def worker(rank, init_file, out_dir):
             f.write(stats.to_bytes())
         merged, _ = mt.merge(nets, graph(), activations=stats)
         torch.save(merged.state_dict(), os.path.join(out_dir, f"merged{rank}.pt"))
+        direct, _ = mt.merge(nets, graph(), batches=data[rank * k:(rank + 1) * k],
+                             group=dist.group.WORLD)
+        torch.save(direct.state_dict(), os.path.join(out_dir, f"direct{rank}.pt"))
         if rank == 1:  # a rank of another graph: every rank raises alike
             other = mudsc.Graph.mlp([12, 9], layer_template="{i}", index_step=2)
             bad = torch.nn.Sequential(
@@ -93,10 +96,11 @@ def test_two_ranks_equal_one_process(tmp_path):
         assert rel(a.means(), b.means()) <= 1e-12, name
     want = single_merged.state_dict()
     for r in range(WORLD):
-        sd = torch.load(tmp_path / f"merged{r}.pt")
-        assert list(sd) == list(want)
-        for k in want:
-            assert torch.equal(sd[k], want[k]), (r, k)
+        for what in ("merged", "direct"):  # mt.merge(batches=, group=) too
+            sd = torch.load(tmp_path / f"{what}{r}.pt")
+            assert list(sd) == list(want)
+            for k in want:
+                assert torch.equal(sd[k], want[k]), (what, r, k)
     for r in range(WORLD):
         text = (tmp_path / f"mismatch{r}.txt").read_text()
         assert text.startswith("MismatchError"), (r, text)

@@ -296,7 +296,7 @@ def merge(nets: Sequence[nn.Module], graph: Graph, batches: Optional[Iterable[An
           method: Optional[str] = None, alpha: Optional[float] = None,
           weights: Optional[Sequence[float]] = None,
           reset_bn: Optional[Iterable[Any]] = None,
-          activations: Optional[Mapping[str, Any]] = None,
+          activations: Optional[Mapping[str, Any]] = None, group: Any = None,
           **opts: Any) -> Tuple[nn.Module, MergeResult]:
     """Merge networks of one architecture described by graph.
 
@@ -305,6 +305,9 @@ def merge(nets: Sequence[nn.Module], graph: Graph, batches: Optional[Iterable[An
     or what mudsc.merge accepts), so that several merges share one
     collection.  Neither: weight matching only.  method, alpha, weights and
     opts as mudsc.merge.
+    group: with batches, a torch.distributed process group: each rank gives
+    its shard's batches and the statistics are those of the whole data
+    (collect_activations(group=)); every rank then computes the same merge.
     Returns (a deep copy of nets[0] holding the merged state, MergeResult).
     reset_bn: batches on which the merged network's BatchNorm statistics are
     re-estimated (reset_bn_stats), as the paper does after merging.
@@ -314,7 +317,7 @@ def merge(nets: Sequence[nn.Module], graph: Graph, batches: Optional[Iterable[An
             "merge: give 'batches' or 'activations', not both")
     models = [model_from_state_dict(net.state_dict()) for net in nets]
     if batches is not None:
-        activations = collect_activations(nets, graph, batches)
+        activations = collect_activations(nets, graph, batches, group=group)
         if not _observed(activations):
             activations = None
     result = _merge(models, graph, activations=activations, method=method, alpha=alpha,
