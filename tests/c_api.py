@@ -26,6 +26,9 @@ class CType:
 
 #: The header of the experimental API; every other public header is stable.
 EXPERIMENTAL_HEADER = "experimental.h"
+# Headers of companion libraries (not libmudsc's API: their own library,
+# version script and checks; tests/mpi/check_mpi_symbols.py).
+COMPANION_HEADERS = {"mudsc_mpi.h"}
 #: Version-script node names: stable MUDSC_<x.y.z>, experimental MUDSC_EXPERIMENTAL_<x.y.z>.
 STABLE_NODE = re.compile(r"MUDSC_\d+\.\d+\.\d+$")
 EXPERIMENTAL_NODE = re.compile(r"MUDSC_EXPERIMENTAL_\d+\.\d+\.\d+$")
@@ -106,9 +109,12 @@ def parse_params(text, defines):
     return [parse_c_decl(p, defines)[1] for p in split_top(text)]
 
 
-def parse_headers(header_dir):
+def parse_headers(header_dir, companions=False):
+    """libmudsc's API in header_dir (companions=True: also the companion
+    libraries' headers, COMPANION_HEADERS)."""
     api = CApi({}, set(), set(), {}, {})
-    sources = sorted(pathlib.Path(header_dir).glob("*.h"))
+    sources = sorted(p for p in pathlib.Path(header_dir).glob("*.h")
+                     if companions or p.name not in COMPANION_HEADERS)
     texts, defines = [], {}
     for path in sources:
         body, d = strip_c(path.read_text())

@@ -693,6 +693,78 @@ START_TEST(test_matcher_set_stats)
 }
 END_TEST
 
+/* load_buffer_like and replace_buffer: the shape of a set instead of a
+ * graph; bit-exact; mismatches named; replace all or nothing. */
+START_TEST(test_load_like_and_replace)
+{
+	mudsc_graph *g = two_points(), *g2;
+	mudsc_stats *s, *like, *t = NULL, *e, *o;
+	void *b0, *b1, *b2;
+	size_t n0, n1, n2, i;
+
+	fill_data();
+	s = shard(g, 1);
+	like = new_set(g);
+	b0 = bytes_of(s, &n0);
+	ck_assert_ok(mudsc_stats_load_buffer_like(&t, b0, n0, like, NULL));
+	b1 = bytes_of(t, &n1);
+	ck_assert_uint_eq(n0, n1);
+	ck_assert(memcmp(b0, b1, n0) == 0);
+	mudsc_free(b1);
+	/* replace into an empty set: the same bytes back */
+	e = new_set(g);
+	ck_assert_ok(mudsc_stats_replace_buffer(e, b0, n0));
+	b1 = bytes_of(e, &n1);
+	ck_assert_uint_eq(n0, n1);
+	ck_assert(memcmp(b0, b1, n0) == 0);
+	/* replace a set holding data by another's: the other's bytes */
+	mudsc_stats_free(t);
+	t = shard(g, 2);
+	b2 = bytes_of(t, &n2);
+	ck_assert_ok(mudsc_stats_replace_buffer(e, b2, n2));
+	mudsc_free(b1);
+	b1 = bytes_of(e, &n1);
+	ck_assert_uint_eq(n1, n2);
+	ck_assert(memcmp(b1, b2, n2) == 0);
+	/* other N, other points: MISMATCH naming it; e unchanged */
+	ck_assert_ok(mudsc_stats_new(&o, g, 2, NULL));
+	ck_assert_status(mudsc_stats_replace_buffer(o, b0, n0), MUDSC_E_MISMATCH);
+	ck_assert_error_has("mudsc_stats_replace_buffer: the set has N = 3 models");
+	mudsc_stats_free(o);
+	ck_assert_ok(mudsc_graph_new(&g2));
+	ck_assert_ok(mudsc_graph_add_point(&i, g2, "a", widths[0], 1));
+	ck_assert_ok(mudsc_graph_add_point(&i, g2, "c", widths[1], 1));
+	o = new_set(g2);
+	ck_assert_status(mudsc_stats_replace_buffer(o, b0, n0), MUDSC_E_MISMATCH);
+	ck_assert_error_has("point 1 of the set is 'b', of argument 'like' 'c'");
+	mudsc_stats_free(t);
+	t = NULL;
+	ck_assert_status(mudsc_stats_load_buffer_like(&t, b0, n0, o, NULL), MUDSC_E_MISMATCH);
+	ck_assert_error_has("mudsc_stats_load_buffer_like: point 1");
+	ck_assert_ptr_null(t);
+	ck_assert_status(mudsc_stats_replace_buffer(e, b0, n0 / 2), MUDSC_E_PARSE);
+	ck_assert_error_has("mudsc_stats_replace_buffer: argument 'buf'");
+	ck_assert_status(mudsc_stats_replace_buffer(NULL, b0, n0), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_stats_load_buffer_like(&t, b0, n0, NULL, NULL), MUDSC_E_INVALID);
+	mudsc_free(b1);
+	b1 = bytes_of(e, &n1);
+	ck_assert(memcmp(b1, b2, n2) == 0);
+	/* mudsc_error_set: what companion libraries raise */
+	ck_assert_int_eq(mudsc_error_set(MUDSC_E_IO, "x: MPI_Bcast failed"), MUDSC_E_IO);
+	ck_assert_int_eq(mudsc_error_status(), MUDSC_E_IO);
+	ck_assert_str_eq(mudsc_error_message(), "x: MPI_Bcast failed");
+	mudsc_free(b0);
+	mudsc_free(b1);
+	mudsc_free(b2);
+	mudsc_stats_free(s);
+	mudsc_stats_free(like);
+	mudsc_stats_free(e);
+	mudsc_stats_free(o);
+	mudsc_graph_free(g2);
+	mudsc_graph_free(g);
+}
+END_TEST
+
 Suite *suite_stats(void)
 {
 	Suite *s = suite_create("stats");
@@ -704,6 +776,7 @@ Suite *suite_stats(void)
 	tcase_add_test(tc, test_bad_arguments);
 	tcase_add_test(tc, test_bad_files);
 	tcase_add_test(tc, test_matcher_set_stats);
+	tcase_add_test(tc, test_load_like_and_replace);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -96,6 +96,15 @@ MUDSC_API mudsc_status mudsc_error_status(void);
 /** Forget the calling thread's last error. */
 MUDSC_API void mudsc_error_clear(void);
 
+/**
+ * Raise an error on the calling thread: mudsc_error_status() then returns
+ * status and mudsc_error_message() the message (copied; truncated at the
+ * message buffer's size; NULL is "(no message)").  Returns status.  For
+ * companion libraries (libmudsc-mpi, mudsc_mpi.h) and bindings that
+ * report their own failures the way libmudsc does.
+ */
+MUDSC_API mudsc_status mudsc_error_set(mudsc_status status, const char *message);
+
 /** Severity of a log message. */
 typedef enum mudsc_log_level {
 	MUDSC_LOG_ERROR = 0,

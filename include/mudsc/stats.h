@@ -141,6 +141,30 @@ MUDSC_API mudsc_status mudsc_stats_load(mudsc_stats **out, const char *path,
                                         const mudsc_accum_options *options);
 
 /**
+ * mudsc_stats_load_buffer() checked against the set `like` instead of a
+ * graph: the bytes must hold like's points (names, widths, in its order)
+ * and its N (MUDSC_E_MISMATCH naming what differs; MUDSC_E_PARSE as
+ * mudsc_stats_load_buffer()).  The new set has like's points and N, its
+ * accumulators created with options (NULL = defaults); like is only read.
+ * For hosts that hold a set but not its graph (the MPI companion library
+ * rebuilds the other ranks' sets with it, mudsc_mpi.h).
+ */
+MUDSC_API mudsc_status mudsc_stats_load_buffer_like(mudsc_stats **out, const void *buf,
+                                                    size_t len, const mudsc_stats *like,
+                                                    const mudsc_accum_options *options);
+
+/**
+ * Replace the statistics of every point of stats by those of
+ * mudsc_stats_save_buffer() bytes, checked as
+ * mudsc_stats_load_buffer_like(buf, like = stats).  All or nothing: on
+ * error stats is unchanged.  The accumulators keep their options; any
+ * observations stats had buffered (one model ahead of another) are
+ * dropped.  A save of stats afterwards gives the bytes of buf back.
+ */
+MUDSC_API mudsc_status mudsc_stats_replace_buffer(mudsc_stats *stats, const void *buf,
+                                                  size_t len);
+
+/**
  * Give every point of the matcher its activation statistics from the set:
  * what mudsc_matcher_set_activations() does point by point, for all points
  * at once.  The matcher's points are looked up in the set by name; each

@@ -72,6 +72,11 @@ MUDSC_API void mudsc_error_clear(void)
 	last_message[0] = '\0';
 }
 
+MUDSC_API mudsc_status mudsc_error_set(mudsc_status status, const char *message)
+{
+	return mudsc__err(status, "%s", message ? message : "(no message)");
+}
+
 mudsc_status mudsc__err(mudsc_status status, const char *fmt, ...)
 {
 	va_list ap;

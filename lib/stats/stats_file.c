@@ -163,14 +163,40 @@ MUDSC_API mudsc_status mudsc_stats_save(mudsc_stats *stats, const char *path)
 
 /* ---- loading ----------------------------------------------------------- */
 
-/* What a load checks against (the graph's points and N), and how its
- * messages name the call and the input. */
+/* What a load checks against (the points and N of a graph, or of a set
+ * `like`: exactly one of the two is set), and how its messages name the
+ * call and the input. */
 struct expect {
 	const mudsc_graph *graph;
+	const mudsc_stats *like;
 	int32_t n_models;
 	const char *fn;  /* "mudsc_stats_load_buffer" */
 	const char *arg; /* "buf" or "path" */
 };
+
+/* The expected number of points, and point p's name and width. */
+static size_t expect_count(const struct expect *e)
+{
+	return e->like ? e->like->n_points : mudsc_graph_point_count(e->graph);
+}
+
+static mudsc_status expect_point(const char **name, int64_t *width, const struct expect *e,
+                                 size_t p)
+{
+	mudsc_point_info info;
+	mudsc_status st;
+
+	if (e->like) {
+		*name = e->like->names[p];
+		*width = e->like->widths[p];
+		return MUDSC_OK;
+	}
+	if ((st = mudsc_graph_point_at(&info, e->graph, p)) != MUDSC_OK)
+		return st;
+	*name = info.name;
+	*width = info.width;
+	return MUDSC_OK;
+}
 
 /* One point of the file, checked: its tensors and count. */
 struct file_point {
@@ -221,7 +247,8 @@ static mudsc_status check_header(const mudsc_model *m, const struct expect *e, i
 	const char *format = mudsc_model_get_meta(m, "format");
 	const char *version = mudsc_model_get_meta(m, "format_version");
 	int64_t points = 0;
-	size_t want = mudsc_graph_point_count(e->graph);
+	size_t want = expect_count(e);
+	const char *against = e->like ? "argument 'like'" : "argument 'graph'";
 	mudsc_status st;
 
 	if (format == NULL || strcmp(format, STATS_FORMAT) != 0)
@@ -244,8 +271,8 @@ static mudsc_status check_header(const mudsc_model *m, const struct expect *e, i
 		                 e->fn, *N, (int)e->n_models);
 	if ((size_t)points != want)
 		return mudsc__err(MUDSC_E_MISMATCH,
-		                 "%s: the set has %" PRId64 " points, argument 'graph' has %zu", e->fn,
-		                 points, want);
+		                 "%s: the set has %" PRId64 " points, %s has %zu", e->fn, points,
+		                 against, want);
 	return MUDSC_OK;
 }
 
@@ -288,10 +315,14 @@ static mudsc_status check_point(struct file_point *fp, const mudsc_model *m, siz
                                 const struct expect *e)
 {
 	char key[64];
-	const char *name;
-	int64_t width = 0, c;
-	mudsc_point_info info;
-	mudsc_status st = mudsc_graph_point_at(&info, e->graph, p);
+	const char *name, *want_name = NULL;
+	const char *against = e->like ? "argument 'like'" : "argument 'graph'";
+	int64_t width = 0, want_width = 0, c;
+	mudsc_status st = expect_point(&want_name, &want_width, e, p);
+	struct {
+		const char *name;
+		int64_t width;
+	} info = { want_name, want_width };
 
 	if (st != MUDSC_OK)
 		return st;
@@ -301,16 +332,16 @@ static mudsc_status check_point(struct file_point *fp, const mudsc_model *m, siz
 		return parse_error(e, "metadata '%s' is missing", key);
 	if (strcmp(name, info.name) != 0)
 		return mudsc__err(MUDSC_E_MISMATCH,
-		                 "%s: point %zu of the set is '%.200s', of argument 'graph' '%.200s'",
-		                 e->fn, p, name, info.name);
+		                 "%s: point %zu of the set is '%.200s', of %s '%.200s'", e->fn, p,
+		                 name, against, info.name);
 	snprintf(key, sizeof key, "point.%zu.width", p);
 	if ((st = meta_int(&width, m, key, 1, INT32_MAX, e)) != MUDSC_OK)
 		return st;
 	if (width != info.width)
 		return mudsc__err(MUDSC_E_MISMATCH,
 		                 "%s: point %zu '%.200s' has width %" PRId64 " in the set, %" PRId64
-		                 " in argument 'graph'",
-		                 e->fn, p, info.name, width, info.width);
+		                 " in %s",
+		                 e->fn, p, info.name, width, info.width, against);
 	if (N * width > INT32_MAX)
 		return mudsc__err(MUDSC_E_PARSE,
 		                 "%s: argument '%s': point '%.200s': N = %" PRId64 " x width %" PRId64
@@ -336,7 +367,7 @@ static mudsc_status check_point(struct file_point *fp, const mudsc_model *m, siz
 static mudsc_status from_model(mudsc_stats **out, const mudsc_model *m, const struct expect *e,
                                const mudsc_accum_options *options)
 {
-	const size_t np = mudsc_graph_point_count(e->graph);
+	const size_t np = expect_count(e);
 	struct file_point *fp;
 	mudsc_stats *s = NULL;
 	char what[320];
@@ -350,7 +381,10 @@ static mudsc_status from_model(mudsc_stats **out, const mudsc_model *m, const st
 		return MUDSC_E_NOMEM;
 	for (size_t p = 0; st == MUDSC_OK && p < np; p++)
 		st = check_point(&fp[p], m, p, N, e);
-	if (st == MUDSC_OK)
+	if (st == MUDSC_OK && e->like)
+		st = mudsc__stats_create(&s, (int32_t)N, np, (const char *const *)e->like->names,
+		                         e->like->widths, options, e->fn);
+	else if (st == MUDSC_OK)
 		st = mudsc_stats_new(&s, e->graph, (int32_t)N, options);
 	for (size_t p = 0; st == MUDSC_OK && p < np; p++) {
 		snprintf(what, sizeof what, "argument '%s': point '%.200s'", e->arg, s->names[p]);
@@ -393,7 +427,7 @@ MUDSC_API mudsc_status mudsc_stats_load_buffer(mudsc_stats **out, const void *bu
                                                const mudsc_graph *graph, int32_t n_models,
                                                const mudsc_accum_options *options)
 {
-	const struct expect e = { graph, n_models, "mudsc_stats_load_buffer", "buf" };
+	const struct expect e = { graph, NULL, n_models, "mudsc_stats_load_buffer", "buf" };
 	mudsc_model *m = NULL;
 	mudsc_status st;
 
@@ -410,7 +444,7 @@ MUDSC_API mudsc_status mudsc_stats_load(mudsc_stats **out, const char *path,
                                         const mudsc_graph *graph, int32_t n_models,
                                         const mudsc_accum_options *options)
 {
-	const struct expect e = { graph, n_models, "mudsc_stats_load", "path" };
+	const struct expect e = { graph, NULL, n_models, "mudsc_stats_load", "path" };
 	mudsc_model *m = NULL;
 	mudsc_status st;
 
@@ -421,4 +455,53 @@ MUDSC_API mudsc_status mudsc_stats_load(mudsc_stats **out, const char *path,
 		return st;
 	st = mudsc_model_load_mode(&m, path, MUDSC_LOAD_READ);
 	return finish_load(out, m, st, &e, options);
+}
+
+MUDSC_API mudsc_status mudsc_stats_load_buffer_like(mudsc_stats **out, const void *buf,
+                                                    size_t len, const mudsc_stats *like,
+                                                    const mudsc_accum_options *options)
+{
+	struct expect e = { NULL, like, 0, "mudsc_stats_load_buffer_like", "buf" };
+	mudsc_model *m = NULL;
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL(out);
+	MUDSC__CHECK_NULL(buf);
+	MUDSC__CHECK_NULL(like);
+	e.n_models = like->n_models;
+	st = mudsc_model_load_buffer(&m, buf, len, MUDSC_BORROW);
+	return finish_load(out, m, st, &e, options);
+}
+
+MUDSC_API mudsc_status mudsc_stats_replace_buffer(mudsc_stats *stats, const void *buf,
+                                                  size_t len)
+{
+	struct expect e = { NULL, stats, 0, "mudsc_stats_replace_buffer", "buf" };
+	struct file_point fp;
+	mudsc_model *m = NULL;
+	mudsc_stats *tmp = NULL;
+	char what[320];
+	int64_t N = 0;
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL(stats);
+	MUDSC__CHECK_NULL(buf);
+	e.n_models = stats->n_models;
+	st = mudsc_model_load_buffer(&m, buf, len, MUDSC_BORROW);
+	if (st != MUDSC_OK)
+		return st == MUDSC_E_NOMEM ? st : mudsc__err_context(st, "%s: argument 'buf'", e.fn);
+	/* every check on a scratch set first: then setting stats cannot fail */
+	st = from_model(&tmp, m, &e, NULL);
+	mudsc_stats_free(tmp);
+	if (st == MUDSC_OK)
+		st = check_header(m, &e, &N);
+	for (size_t p = 0; st == MUDSC_OK && p < stats->n_points; p++) {
+		st = check_point(&fp, m, p, N, &e);
+		snprintf(what, sizeof what, "argument 'buf': point '%.200s'", stats->names[p]);
+		if (st == MUDSC_OK)
+			st = mudsc__accum_raw_set(stats->acc[p], fp.t[T_SHIFT].data, fp.t[T_SUM].data,
+			                          fp.t[T_PROD].data, fp.count, e.fn, what);
+	}
+	mudsc_model_free(m);
+	return st;
 }

@@ -168,8 +168,57 @@ def _feed(stats: Stats, point: Point, arrays: List[Tuple[np.ndarray, Optional[st
             stats.update(point.name, i, chunk, axis=point.site_axis, dtype=dtype)
 
 
+def _all_reduce_stats(stats: Stats, graph: Graph, group: Any) -> Stats:
+    """The set of the whole data on every rank of the torch.distributed
+    process group: every rank's set as its file bytes (Stats.to_bytes), all
+    gathered as uint8 tensors (padded to the longest), and merged on every
+    rank in rank order (Chan, Stats.merge): every rank computes the same
+    merges of the same bytes, so the result does not depend on timing and
+    equals the single stream over the shards in rank order to 1e-12
+    (F64).  A rank whose set cannot be serialized, or a set of another
+    graph or N, makes every rank raise alike (the failure is exchanged
+    with the lengths before the bytes travel)."""
+    import torch.distributed as dist
+
+    rank, size = dist.get_rank(group), dist.get_world_size(group)
+    try:
+        mine, failure = stats.to_bytes(), None
+    except errors.MudscError as e:  # told to the other ranks before raising
+        mine, failure = b"", e
+    head = torch.tensor([len(mine), 0 if failure is None else 1], dtype=torch.int64)
+    heads = [torch.zeros(2, dtype=torch.int64) for _ in range(size)]
+    dist.all_gather(heads, head, group=group)
+    if failure is not None:
+        raise failure
+    for r, h in enumerate(heads):
+        if int(h[1]) != 0:
+            raise errors.MismatchError.make(
+                f"collect_activations: rank {r} could not serialize its statistics set")
+    most = max(int(h[0]) for h in heads)
+    buf = torch.zeros(most, dtype=torch.uint8)
+    buf[:len(mine)] = torch.frombuffer(bytearray(mine), dtype=torch.uint8) if mine else buf[:0]
+    parts = [torch.zeros(most, dtype=torch.uint8) for _ in range(size)]
+    dist.all_gather(parts, buf, group=group)
+    lead = stats._opts.max_lead
+    whole: Optional[Stats] = None
+    for r in range(size):
+        data = parts[r][:int(heads[r][0])].numpy().tobytes()
+        try:
+            part = Stats.from_bytes(data, graph, stats.n_models, max_lead=lead)
+        except errors.MismatchError as e:
+            raise errors.MismatchError.make(
+                f"collect_activations: rank {r}'s set does not fit rank {rank}'s graph and N: "
+                f"{e}") from None
+        if whole is None:
+            whole = part
+        else:
+            whole.merge(part)
+    assert whole is not None
+    return whole
+
+
 def collect_activations(nets: Sequence[nn.Module], graph: Graph, batches: Iterable[Any],
-                        max_batches: Optional[int] = None) -> Stats:
+                        max_batches: Optional[int] = None, group: Any = None) -> Stats:
     """Activation statistics of every graph point over the batches.
 
     Forward hooks at each point's site (see the module documentation) of
@@ -183,6 +232,13 @@ def collect_activations(nets: Sequence[nn.Module], graph: Graph, batches: Iterab
     it holds no observations (and merge() then matches weights only).  A
     point without a site is InvalidArgumentError, a site module a net lacks
     NotFoundError.
+
+    group: a torch.distributed process group (e.g. torch.distributed.group.WORLD
+    after init_process_group("gloo")): each rank passes the batches of its
+    shard, and every rank of the group gets the set of the whole data --
+    the ranks' sets exchanged as their file bytes and merged in rank order
+    (docs/distributed.md).  A collective call: every rank of the group must
+    make it.
     """
     points, sites = _site_table(graph)
     stash: List[Dict[str, torch.Tensor]] = [{} for _ in nets]
@@ -221,7 +277,11 @@ def collect_activations(nets: Sequence[nn.Module], graph: Graph, batches: Iterab
             h.remove()
         for net, mode in zip(nets, modes):
             net.train(mode)
-    return stats if stats is not None else Stats(graph, len(nets))
+    if stats is None:
+        stats = Stats(graph, len(nets))
+    if group is not None:
+        stats = _all_reduce_stats(stats, graph, group)
+    return stats
 
 
 def _observed(stats: Any) -> bool:
@@ -236,7 +296,7 @@ def merge(nets: Sequence[nn.Module], graph: Graph, batches: Optional[Iterable[An
           method: Optional[str] = None, alpha: Optional[float] = None,
           weights: Optional[Sequence[float]] = None,
           reset_bn: Optional[Iterable[Any]] = None,
-          activations: Optional[Mapping[str, Any]] = None,
+          activations: Optional[Mapping[str, Any]] = None, group: Any = None,
           **opts: Any) -> Tuple[nn.Module, MergeResult]:
     """Merge networks of one architecture described by graph.
 
@@ -245,6 +305,9 @@ def merge(nets: Sequence[nn.Module], graph: Graph, batches: Optional[Iterable[An
     or what mudsc.merge accepts), so that several merges share one
     collection.  Neither: weight matching only.  method, alpha, weights and
     opts as mudsc.merge.
+    group: with batches, a torch.distributed process group: each rank gives
+    its shard's batches and the statistics are those of the whole data
+    (collect_activations(group=)); every rank then computes the same merge.
     Returns (a deep copy of nets[0] holding the merged state, MergeResult).
     reset_bn: batches on which the merged network's BatchNorm statistics are
     re-estimated (reset_bn_stats), as the paper does after merging.
@@ -254,7 +317,7 @@ def merge(nets: Sequence[nn.Module], graph: Graph, batches: Optional[Iterable[An
             "merge: give 'batches' or 'activations', not both")
     models = [model_from_state_dict(net.state_dict()) for net in nets]
     if batches is not None:
-        activations = collect_activations(nets, graph, batches)
+        activations = collect_activations(nets, graph, batches, group=group)
         if not _observed(activations):
             activations = None
     result = _merge(models, graph, activations=activations, method=method, alpha=alpha,

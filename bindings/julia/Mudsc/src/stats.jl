@@ -104,5 +104,33 @@ function load_stats(bytes::AbstractVector{UInt8}, graph::Graph; n_models::Intege
                              out, buf, length(buf), graph, n_models, opts), Stats)
 end
 
+"""
+    load_stats(bytes::AbstractVector{UInt8}, like::Stats; options...)
+
+A set from bytes, checked against the points and N of the set `like`
+(for hosts that hold a set but not its graph).
+"""
+function load_stats(bytes::AbstractVector{UInt8}, like::Stats; options...)
+    buf = Vector{UInt8}(bytes)
+    opts = _accum_options(; options...)
+    return _new(out -> ccall((:mudsc_stats_load_buffer_like, libmudsc), Cint,
+                             (Ref{Ptr{Cvoid}}, Ptr{Cvoid}, Csize_t, Ptr{Cvoid},
+                              Ref{mudsc_accum_options}),
+                             out, buf, length(buf), like, opts), Stats)
+end
+
+"""
+    replace_stats!(s::Stats, bytes::AbstractVector{UInt8})
+
+Replace every point's statistics of `s` by those of the bytes (checked
+against `s`'s points and N; all or nothing).
+"""
+function replace_stats!(s::Stats, bytes::AbstractVector{UInt8})
+    buf = Vector{UInt8}(bytes)
+    _check(ccall((:mudsc_stats_replace_buffer, libmudsc), Cint,
+                 (Ptr{Cvoid}, Ptr{Cvoid}, Csize_t), s, buf, length(buf)))
+    return s
+end
+
 Base.show(io::IO, s::Stats) =
     print(io, "Mudsc.Stats(", isopen(s) ? "$(nmodels(s)) models, $(length(s)) points" : "closed", ")")
