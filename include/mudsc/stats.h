@@ -35,7 +35,7 @@ typedef struct mudsc_stats mudsc_stats;
 /**
  * Create a set for n_models >= 2 models and every point of graph (in the
  * graph's order): point i gets an accumulator of width
- * mudsc_graph_point_at(i).width, created with options (NULL = defaults;
+ * mudsc_graph_point_at(i).width, created with opts (NULL = defaults;
  * the same options for every point).  The set copies the names and widths
  * it needs: the graph may be freed afterwards.  Free the set with
  * mudsc_stats_free().
@@ -43,7 +43,7 @@ typedef struct mudsc_stats mudsc_stats;
  * without points, bad options -- as mudsc_accum_new()), MUDSC_E_NOMEM.
  */
 MUDSC_API mudsc_status mudsc_stats_new(mudsc_stats **out, const mudsc_graph *graph,
-                                       int32_t n_models, const mudsc_accum_options *options);
+                                       int32_t n_models, const mudsc_accum_options *opts);
 
 /** Free a set and its accumulators.  NULL is a no-op. */
 MUDSC_API void mudsc_stats_free(mudsc_stats *stats);
@@ -123,7 +123,7 @@ MUDSC_API mudsc_status mudsc_stats_save(mudsc_stats *stats, const char *path);
  * Rebuild a set from mudsc_stats_save_buffer() bytes, checked against
  * graph: the file must hold exactly the graph's points, in its order,
  * with its widths, and n_models models (n_models = 0: the file's N).
- * Accumulators are created with options (NULL = defaults).  Malformed
+ * Accumulators are created with opts (NULL = defaults).  Malformed
  * safetensors, or a file that is not a version-1 "mudsc.stats" set, or
  * whose tensors and metadata disagree or hold values an accumulator
  * cannot (docs/stats-format.md), is MUDSC_E_PARSE saying which rule; a
@@ -133,25 +133,25 @@ MUDSC_API mudsc_status mudsc_stats_save(mudsc_stats *stats, const char *path);
  */
 MUDSC_API mudsc_status mudsc_stats_load_buffer(mudsc_stats **out, const void *buf, size_t len,
                                                const mudsc_graph *graph, int32_t n_models,
-                                               const mudsc_accum_options *options);
+                                               const mudsc_accum_options *opts);
 
 /** mudsc_stats_load_buffer() of a file (read, not mapped); MUDSC_E_IO if unreadable. */
 MUDSC_API mudsc_status mudsc_stats_load(mudsc_stats **out, const char *path,
                                         const mudsc_graph *graph, int32_t n_models,
-                                        const mudsc_accum_options *options);
+                                        const mudsc_accum_options *opts);
 
 /**
  * mudsc_stats_load_buffer() checked against the set `like` instead of a
  * graph: the bytes must hold like's points (names, widths, in its order)
  * and its N (MUDSC_E_MISMATCH naming what differs; MUDSC_E_PARSE as
  * mudsc_stats_load_buffer()).  The new set has like's points and N, its
- * accumulators created with options (NULL = defaults); like is only read.
+ * accumulators created with opts (NULL = defaults); like is only read.
  * For hosts that hold a set but not its graph (the MPI companion library
  * rebuilds the other ranks' sets with it, mudsc_mpi.h).
  */
 MUDSC_API mudsc_status mudsc_stats_load_buffer_like(mudsc_stats **out, const void *buf,
                                                     size_t len, const mudsc_stats *like,
-                                                    const mudsc_accum_options *options);
+                                                    const mudsc_accum_options *opts);
 
 /**
  * Replace the statistics of every point of stats by those of
