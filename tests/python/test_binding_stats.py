@@ -123,6 +123,26 @@ def test_sharded_low_precision_within_the_accumulator_bound(dtype):
         assert np.max(np.abs(one.point(p).correlation() - corr)) < 2e-6
 
 
+def test_bytes_like_another_set_and_replace():
+    g, d = graph(), data()
+    s, t = fed(g, d, 0, 400), fed(g, d, 400, 900)
+    raw = s.to_bytes()
+    u = mudsc.Stats.from_bytes_like(raw, t)
+    assert u.to_bytes() == raw
+    t.replace_bytes(raw)
+    assert t.to_bytes() == raw
+    other = mudsc.Graph()
+    other.add_point("a", 5)
+    other.add_point("b", 4)
+    wrong = mudsc.Stats(other, N)
+    with pytest.raises(mudsc.MismatchError, match="width"):
+        mudsc.Stats.from_bytes_like(raw, wrong)
+    before = wrong.to_bytes()
+    with pytest.raises(mudsc.MismatchError):
+        wrong.replace_bytes(raw)
+    assert wrong.to_bytes() == before
+
+
 def test_file_round_trip_bit_exact(tmp_path):
     g, d = graph(), data()
     s = fed(g, d, 0, 400)

@@ -132,6 +132,26 @@ class Stats(Handle, Mapping[str, Accumulator]):
         return cls._wrap(out, opts)
 
     @classmethod
+    def from_bytes_like(cls, data: Union[bytes, bytearray, memoryview], like: "Stats",
+                        replace_nonfinite: Optional[bool] = None, max_lead: Optional[int] = None,
+                        threads: Optional[int] = None) -> "Stats":
+        """A set from to_bytes(), checked against the set `like` (its
+        points, names, widths and N) instead of a graph, for code that holds
+        a set but not its graph: MismatchError naming what differs."""
+        raw = bytes(data)
+        opts = _options(replace_nonfinite, max_lead, threads)
+        out = ctypes.c_void_p()
+        check(lib.mudsc_stats_load_buffer_like(ctypes.byref(out), raw, len(raw), like._h,
+                                               ctypes.byref(opts)))
+        return cls._wrap(out, opts)
+
+    def replace_bytes(self, data: Union[bytes, bytearray, memoryview]) -> None:
+        """Replace every point's statistics by those of to_bytes() bytes of a
+        set like this one; all or nothing (the set is unchanged on error)."""
+        raw = bytes(data)
+        check(lib.mudsc_stats_replace_buffer(self._h, raw, len(raw)))
+
+    @classmethod
     def load(cls, path: Union[str, "os.PathLike[str]"], graph: Graph, n_models: int = 0,
              replace_nonfinite: Optional[bool] = None, max_lead: Optional[int] = None,
              threads: Optional[int] = None) -> "Stats":
