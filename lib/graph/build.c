@@ -1,6 +1,6 @@
 /*
  * What the ready graph builders (build_mlp.c, build_resnet.c,
- * build_vit.c) share: their entry (options through the size rule, field
+ * build_vit.c, build_llama.c, build_gpt2.c) share: their entry (options through the size rule, field
  * checks, a new graph freed on failure) and the checks of their name
  * options.
  *
@@ -19,6 +19,8 @@ mudsc_status mudsc__graph_build(mudsc_graph **out, const void *opts,
 		mudsc_mlp_options mlp;
 		mudsc_resnet_options resnet;
 		mudsc_vit_options vit;
+		mudsc_llama_options llama;
+		mudsc_gpt2_options gpt2;
 	} o;
 	mudsc_graph *g = NULL;
 	mudsc_status st;
