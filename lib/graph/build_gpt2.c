@@ -18,33 +18,24 @@ static mudsc_status check_options(const void *opts, const char *fn)
 	const mudsc_gpt2_options *o = opts;
 	mudsc_status st;
 
-	if (o->dim < 1)
-		return mudsc__err(MUDSC_E_INVALID, "%s: opts->dim = %lld (need >= 1)", fn,
-		                 (long long)o->dim);
-	if (o->n_layers < 1)
-		return mudsc__err(MUDSC_E_INVALID, "%s: opts->n_layers = %d (need >= 1)", fn,
-		                 (int)o->n_layers);
+	if ((st = mudsc__graph_check_positive(fn, "dim", o->dim)) != MUDSC_OK ||
+	    (st = mudsc__graph_check_positive(fn, "n_layers", o->n_layers)) != MUDSC_OK)
+		return st;
 	if (o->heads < 1 || o->dim % o->heads != 0)
 		return mudsc__err(MUDSC_E_INVALID, "%s: opts->heads = %d (need >= 1 and dividing "
 		                                  "opts->dim = %lld)",
 		                 fn, (int)o->heads, (long long)o->dim);
-	if (o->mlp_dim < 1)
-		return mudsc__err(MUDSC_E_INVALID, "%s: opts->mlp_dim = %lld (need >= 1)", fn,
-		                 (long long)o->mlp_dim);
-	if (o->lm_head != 0 && o->lm_head != 1)
-		return mudsc__err(MUDSC_E_INVALID, "%s: opts->lm_head = %d (need 0 or 1)", fn,
-		                 (int)o->lm_head);
+	if ((st = mudsc__graph_check_positive(fn, "mlp_dim", o->mlp_dim)) != MUDSC_OK ||
+	    (st = mudsc__graph_check_flag(fn, "lm_head", o->lm_head)) != MUDSC_OK)
+		return st;
 	const struct mudsc__graph_name names[] = {
 		{"prefix", o->prefix, false, false},
 		{"block_template", o->block_template, true, false},
 	};
 	if ((st = mudsc__graph_check_names(fn, names, sizeof names / sizeof names[0])) != MUDSC_OK)
 		return st;
-	if (o->n_layers > 1 && strstr(o->block_template, "{i}") == NULL)
-		return mudsc__err(MUDSC_E_INVALID, "%s: opts->block_template = '%s' has no \"{i}\": "
-		                                  "the %d blocks (opts->n_layers) would share one name",
-		                 fn, o->block_template, (int)o->n_layers);
-	return MUDSC_OK;
+	return mudsc__graph_check_template(fn, "block_template", o->block_template, o->n_layers,
+	                                  "blocks", "n_layers");
 }
 
 struct ctx {
@@ -56,15 +47,12 @@ struct ctx {
 static mudsc_status bind_param(struct ctx *c, size_t p, const char *module, const char *param,
                                const char *part, int32_t axis, mudsc_role role)
 {
-	char t[2 * NAME_CAP];
-	mudsc__graph_namef(t, sizeof t, "%s.%s", module, param);
-	return mudsc_graph_bind(c->g, p, t, part, axis, role, 0);
+	return mudsc__graph_bind_param(c->g, p, module, param, part, axis, role);
 }
 
 static mudsc_status bind_norm(struct ctx *c, const char *norm)
 {
-	mudsc_status st = bind_param(c, c->res, norm, "weight", NULL, 0, MUDSC_ROLE_OUT);
-	return st != MUDSC_OK ? st : bind_param(c, c->res, norm, "bias", NULL, 0, MUDSC_ROLE_OUT);
+	return mudsc__graph_bind_norm(c->g, c->res, norm);
 }
 
 /* A block's point named "<blk>.<what>", its site "<module>:input". */

@@ -22,15 +22,10 @@ static mudsc_status check_options(const void *opts, const char *fn)
 	const mudsc_llama_options *o = opts;
 	mudsc_status st;
 
-	if (o->dim < 1)
-		return mudsc__err(MUDSC_E_INVALID, "%s: opts->dim = %lld (need >= 1)", fn,
-		                 (long long)o->dim);
-	if (o->n_layers < 1)
-		return mudsc__err(MUDSC_E_INVALID, "%s: opts->n_layers = %d (need >= 1)", fn,
-		                 (int)o->n_layers);
-	if (o->num_heads < 1)
-		return mudsc__err(MUDSC_E_INVALID, "%s: opts->num_heads = %d (need >= 1)", fn,
-		                 (int)o->num_heads);
+	if ((st = mudsc__graph_check_positive(fn, "dim", o->dim)) != MUDSC_OK ||
+	    (st = mudsc__graph_check_positive(fn, "n_layers", o->n_layers)) != MUDSC_OK ||
+	    (st = mudsc__graph_check_positive(fn, "num_heads", o->num_heads)) != MUDSC_OK)
+		return st;
 	if (o->num_kv_heads < 1 || o->num_heads % o->num_kv_heads != 0)
 		return mudsc__err(MUDSC_E_INVALID, "%s: opts->num_kv_heads = %d (need >= 1 and dividing "
 		                                  "opts->num_heads = %d)",
@@ -44,12 +39,9 @@ static mudsc_status check_options(const void *opts, const char *fn)
 		return mudsc__err(MUDSC_E_INVALID, "%s: opts->head_dim = %lld times opts->num_heads = "
 		                                  "%d does not fit an int64",
 		                 fn, (long long)o->head_dim, (int)o->num_heads);
-	if (o->mlp_dim < 1)
-		return mudsc__err(MUDSC_E_INVALID, "%s: opts->mlp_dim = %lld (need >= 1)", fn,
-		                 (long long)o->mlp_dim);
-	if (o->attention_bias != 0 && o->attention_bias != 1)
-		return mudsc__err(MUDSC_E_INVALID, "%s: opts->attention_bias = %d (need 0 or 1)", fn,
-		                 (int)o->attention_bias);
+	if ((st = mudsc__graph_check_positive(fn, "mlp_dim", o->mlp_dim)) != MUDSC_OK ||
+	    (st = mudsc__graph_check_flag(fn, "attention_bias", o->attention_bias)) != MUDSC_OK)
+		return st;
 	const struct mudsc__graph_name names[] = {
 		{"prefix", o->prefix, false, false},
 		{"layer_template", o->layer_template, true, false},
@@ -57,11 +49,8 @@ static mudsc_status check_options(const void *opts, const char *fn)
 	};
 	if ((st = mudsc__graph_check_names(fn, names, sizeof names / sizeof names[0])) != MUDSC_OK)
 		return st;
-	if (o->n_layers > 1 && strstr(o->layer_template, "{i}") == NULL)
-		return mudsc__err(MUDSC_E_INVALID, "%s: opts->layer_template = '%s' has no \"{i}\": "
-		                                  "the %d layers (opts->n_layers) would share one name",
-		                 fn, o->layer_template, (int)o->n_layers);
-	return MUDSC_OK;
+	return mudsc__graph_check_template(fn, "layer_template", o->layer_template, o->n_layers,
+	                                  "layers", "n_layers");
 }
 
 struct ctx {
@@ -76,9 +65,7 @@ struct ctx {
 static mudsc_status bind_w(struct ctx *c, size_t p, const char *module, const char *param,
                            const char *part, int32_t axis, mudsc_role role)
 {
-	char t[2 * NAME_CAP];
-	mudsc__graph_namef(t, sizeof t, "%s.%s", module, param);
-	return mudsc_graph_bind(c->g, p, t, part, axis, role, 0);
+	return mudsc__graph_bind_param(c->g, p, module, param, part, axis, role);
 }
 
 /* Part names "h0", "h1", ... for up to num_heads heads (the key/value
