@@ -88,6 +88,12 @@ def child(args):
     b = mudsc.Model.load(args.b)
     t["load_s"] = time.perf_counter() - t0
     g = mudsc.Graph.llama(args.dim, args.layers, args.heads, args.mlp)
+    # the library's own figure for run (mudsc_matcher_new refuses a budget of
+    # 1 byte with a message naming what run would allocate)
+    try:
+        mudsc.Matcher(g, [a, b], method="align", max_memory=1).close()
+    except mudsc.MudscError as e:
+        t["library_run_estimate"] = str(e)
     t1 = time.perf_counter()
     m = mudsc.Matcher(g, [a, b], method="align", max_memory=0, threads=args.threads,
                       max_iter=args.max_iter or None)
@@ -96,6 +102,8 @@ def child(args):
     m.run()
     t["run_s"] = time.perf_counter() - t1
     t["sweeps"] = m.sweeps
+    t["rss_after_run_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps(t), file=sys.stderr, flush=True)
     t1 = time.perf_counter()
     merged = m.merge()
     t["merge_s"] = time.perf_counter() - t1
@@ -146,12 +154,16 @@ def main():
                    "--mlp", str(args.mlp), "--threads", str(args.threads),
                    "--max-iter", str(args.max_iter)]
             load_before = os.getloadavg()
-            r = subprocess.run(cmd, check=True, capture_output=True, text=True)
-            run = json.loads(r.stdout.strip().splitlines()[-1])
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode != 0:  # report how far it got and why it stopped
+                run = {"returncode": r.returncode, "stderr": r.stderr[-4000:]}
+            else:
+                run = json.loads(r.stdout.strip().splitlines()[-1])
             run["load_before"] = load_before
             run["load_after"] = os.getloadavg()
             runs.append(run)
-        rss = sorted(r["peak_rss_bytes"] for r in runs)[len(runs) // 2]
+        done = sorted(r["peak_rss_bytes"] for r in runs if "peak_rss_bytes" in r)
+        rss = done[len(done) // 2] if done else float("nan")
         print(json.dumps({
             "max_iter": args.max_iter or "default", "cpus": os.cpu_count(),
             "shape": {"dim": args.dim, "layers": args.layers, "heads": args.heads,
