@@ -7,8 +7,12 @@ shape of one slice of a 7B model: d = 4096, MLP 11008, 32 heads (no GQA),
 vocabulary 32000, `--layers` decoder layers (default 2).  A child process
 maps both (mudsc_model_load), builds mudsc_graph_build_llama's graph,
 matches by weight matching (align, the library's defaults but
-`--max-iter` sweeps, no memory budget), merges in memory and saves the result (mudsc_model_save); the
-child reports its phases' wall seconds and its peak RSS (getrusage).  The
+`--max-iter` sweeps, no memory budget) and writes the merged model: streamed
+(Matcher.merge_to_file, mudsc_matcher_merge_to_file) when the library has
+it, else merged in memory and saved (mudsc_model_save; also with
+--in-memory).  The child reports its phases' wall seconds, its peak RSS
+(getrusage) and the library's own figure for run (the message of a
+matcher refused with a 1-byte budget).  The
 figure to compare: 1.2 x (both models' bytes + the largest point's
 similarity, NC x NC doubles), the bound of issue 13.  The files live in
 --dir (default a fresh folder under /tmp) and are deleted at the end
@@ -16,10 +20,12 @@ unless --keep.
 
 The models are independent random draws, not permuted copies: weight
 matching does the same work on them.  Run it niced; the load average is
-printed with the figures:
+printed with the figures.  The full slice needs ~21 GB today (the
+weight features of the residual stream, CHANGELOG.md issue 13); meson's
+benchmark `llama-slice` runs it at half the widths:
 
     MUDSC_LIBRARY=build/lib/libmudsc.so.0 nice -n 10 /usr/bin/python3 \\
-        bench/bench_llama_slice.py [--layers 2] [--reps 1]
+        bench/bench_llama_slice.py [--layers 2] [--max-iter 1] [--reps 1]
 """
 import argparse
 import json
@@ -105,11 +111,19 @@ def child(args):
     t["rss_after_run_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(json.dumps(t), file=sys.stderr, flush=True)
     t1 = time.perf_counter()
-    merged = m.merge()
-    t["merge_s"] = time.perf_counter() - t1
-    t1 = time.perf_counter()
-    merged.save(args.out)
-    t["save_s"] = time.perf_counter() - t1
+    if hasattr(m, "merge_to_file") and not args.in_memory:
+        # streamed output (issue 13): written tensor by tensor
+        t["output"] = "streamed"
+        m.merge_to_file(args.out)
+        t["merge_s"] = time.perf_counter() - t1
+        t["save_s"] = 0.0
+    else:
+        t["output"] = "in memory + save"
+        merged = m.merge()
+        t["merge_s"] = time.perf_counter() - t1
+        t1 = time.perf_counter()
+        merged.save(args.out)
+        t["save_s"] = time.perf_counter() - t1
     t["total_s"] = time.perf_counter() - t0
     t["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(json.dumps(t))
@@ -128,6 +142,8 @@ def main():
                     help="most sweeps (0: the library's default, 100 with patience 5)")
     ap.add_argument("--dir", default=None)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--in-memory", action="store_true",
+                    help="merge in memory and save even when merge_to_file exists")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--a"), ap.add_argument("--b"), ap.add_argument("--out")
     args = ap.parse_args()
@@ -152,7 +168,7 @@ def main():
                    "--b", paths[1], "--out", paths[2], "--dim", str(args.dim),
                    "--layers", str(args.layers), "--heads", str(args.heads),
                    "--mlp", str(args.mlp), "--threads", str(args.threads),
-                   "--max-iter", str(args.max_iter)]
+                   "--max-iter", str(args.max_iter)] + (["--in-memory"] if args.in_memory else [])
             load_before = os.getloadavg()
             r = subprocess.run(cmd, capture_output=True, text=True)
             if r.returncode != 0:  # report how far it got and why it stopped
