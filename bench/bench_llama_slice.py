@@ -108,7 +108,9 @@ def child(args):
     m.run()
     t["run_s"] = time.perf_counter() - t1
     t["sweeps"] = m.sweeps
-    t["rss_after_run_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    t["rss_after_run_bytes"] = ru.ru_maxrss * 1024
+    t["cpu_s_after_run"] = ru.ru_utime + ru.ru_stime
     print(json.dumps(t), file=sys.stderr, flush=True)
     t1 = time.perf_counter()
     if hasattr(m, "merge_to_file") and not args.in_memory:
@@ -125,7 +127,9 @@ def child(args):
         merged.save(args.out)
         t["save_s"] = time.perf_counter() - t1
     t["total_s"] = time.perf_counter() - t0
-    t["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    t["peak_rss_bytes"] = ru.ru_maxrss * 1024
+    t["cpu_s"] = ru.ru_utime + ru.ru_stime
     print(json.dumps(t))
 
 
