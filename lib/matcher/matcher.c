@@ -10,6 +10,7 @@
 #include "core/core.h"
 #include "matcher/budget.h"
 #include "matcher/merge_apply.h"
+#include "matcher/merge_file.h"
 #include "mudsc/matcher.h"
 #include "matcher/loop.h"
 #include "matcher/plan_build.h"
@@ -539,6 +540,35 @@ MUDSC_API mudsc_status mudsc_matcher_permutation(int64_t *out, size_t capacity, 
 	return MUDSC_OK;
 }
 
+/* The merge weights (weights, or 1/N each when NULL), checked finite;
+ * *out owned (free()). */
+static mudsc_status merge_weights(double **out, const mudsc_matcher *m, const double *weights,
+                                  const char *fn)
+{
+	double *w = mudsc__alloc((size_t)m->plan.n_models * sizeof *w, "merge weights");
+	if (w == NULL)
+		return MUDSC_E_NOMEM;
+	for (int32_t i = 0; i < m->plan.n_models; i++) {
+		w[i] = weights ? weights[i] : 1.0 / (double)m->plan.n_models;
+		if (!isfinite(w[i])) {
+			double bad = w[i];
+			free(w);
+			return mudsc__err(MUDSC_E_INVALID, "%s: weights[%d] = %g is not finite", fn,
+			                 (int)i, bad);
+		}
+	}
+	*out = w;
+	return MUDSC_OK;
+}
+
+static mudsc_status check_model(const mudsc_matcher *m, int32_t model, const char *fn)
+{
+	if (model < 0 || model >= m->plan.n_models)
+		return mudsc__err(MUDSC_E_RANGE, "%s: model %d outside 0..%d", fn, (int)model,
+		                 (int)m->plan.n_models - 1);
+	return MUDSC_OK;
+}
+
 MUDSC_API mudsc_status mudsc_matcher_merge(mudsc_model **out, const mudsc_matcher *m,
                                            const double *weights)
 {
@@ -548,18 +578,8 @@ MUDSC_API mudsc_status mudsc_matcher_merge(mudsc_model **out, const mudsc_matche
 	if (st != MUDSC_OK)
 		return st;
 	MUDSC__CHECK_NULL(out);
-	w = mudsc__alloc((size_t)m->plan.n_models * sizeof *w, "merge weights");
-	if (w == NULL)
-		return MUDSC_E_NOMEM;
-	for (int32_t i = 0; i < m->plan.n_models; i++) {
-		w[i] = weights ? weights[i] : 1.0 / (double)m->plan.n_models;
-		if (!isfinite(w[i])) {
-			double bad = w[i];
-			free(w);
-			return mudsc__err(MUDSC_E_INVALID, "mudsc_matcher_merge: weights[%d] = %g is not "
-			                                  "finite", (int)i, bad);
-		}
-	}
+	if ((st = merge_weights(&w, m, weights, "mudsc_matcher_merge")) != MUDSC_OK)
+		return st;
 	ex = mudsc__exec_make(m->opts.threads);
 	st = mudsc__merge_apply(out, &m->plan, m->result.corr, m->models, w, -1, &ex);
 	free(w);
@@ -577,16 +597,52 @@ MUDSC_API mudsc_status mudsc_matcher_transform(mudsc_model **out, const mudsc_ma
 	if (st != MUDSC_OK)
 		return st;
 	MUDSC__CHECK_NULL(out);
-	if (model < 0 || model >= m->plan.n_models)
-		return mudsc__err(MUDSC_E_RANGE, "mudsc_matcher_transform: model %d outside 0..%d",
-		                 (int)model, (int)m->plan.n_models - 1);
-	w = mudsc__alloc((size_t)m->plan.n_models * sizeof *w, "merge weights");
-	if (w == NULL)
-		return MUDSC_E_NOMEM;
-	for (int32_t i = 0; i < m->plan.n_models; i++)
-		w[i] = 1.0 / (double)m->plan.n_models;
+	if ((st = check_model(m, model, "mudsc_matcher_transform")) != MUDSC_OK ||
+	    (st = merge_weights(&w, m, NULL, "mudsc_matcher_transform")) != MUDSC_OK)
+		return st;
 	ex = mudsc__exec_make(m->opts.threads);
 	st = mudsc__merge_apply(out, &m->plan, m->result.corr, m->models, w, model, &ex);
+	free(w);
+	return st;
+}
+
+MUDSC_API mudsc_status mudsc_matcher_merge_to_file(const mudsc_matcher *m, const char *path,
+                                                   const double *weights)
+{
+	static const char fn[] = "mudsc_matcher_merge_to_file";
+	struct mudsc__exec ex;
+	double *w;
+	mudsc_status st = check_ran(m, fn);
+	if (st != MUDSC_OK)
+		return st;
+	MUDSC__CHECK_NULL(path);
+	if ((st = merge_weights(&w, m, weights, fn)) != MUDSC_OK)
+		return st;
+	ex = mudsc__exec_make(m->opts.threads);
+	st = mudsc__merge_to_file(fn, path, &m->plan, m->result.corr, m->models, w, -1, &ex,
+	                         m->opts.progress, m->opts.progress_user);
+	free(w);
+	if (st == MUDSC_OK)
+		mudsc__report_merged(m->ignored_bindings);
+	return st;
+}
+
+MUDSC_API mudsc_status mudsc_matcher_transform_to_file(const mudsc_matcher *m, const char *path,
+                                                       int32_t model)
+{
+	static const char fn[] = "mudsc_matcher_transform_to_file";
+	struct mudsc__exec ex;
+	double *w;
+	mudsc_status st = check_ran(m, fn);
+	if (st != MUDSC_OK)
+		return st;
+	MUDSC__CHECK_NULL(path);
+	if ((st = check_model(m, model, fn)) != MUDSC_OK ||
+	    (st = merge_weights(&w, m, NULL, fn)) != MUDSC_OK)
+		return st;
+	ex = mudsc__exec_make(m->opts.threads);
+	st = mudsc__merge_to_file(fn, path, &m->plan, m->result.corr, m->models, w, model, &ex,
+	                         m->opts.progress, m->opts.progress_user);
 	free(w);
 	return st;
 }
