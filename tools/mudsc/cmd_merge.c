@@ -41,7 +41,8 @@ static const char usage[] =
 	"      --sweeps N           most coordinate-descent sweeps (default 100)\n"
 	"      --patience N         sweeps without improvement before stopping (default 5)\n"
 	"      --seed N             seed of the point order (default 0)\n"
-	"      --threads N          threads (default 0: as many as BLAS uses)\n"
+	"      --threads N          threads of the matcher and of BLAS (default 0: BLAS's\n"
+	"                           own count, e.g. OPENBLAS_NUM_THREADS)\n"
 	"      --max-memory SIZE    memory budget, e.g. 8G (default 8G; 0: none)\n"
 	"Output:\n"
 	"  -o, --output PATH        the merged model (safetensors), written atomically\n"
@@ -355,6 +356,9 @@ static int run(struct merge_config *c, const struct args *a)
 		return rc;
 	if (c->stats.n == 0 && !c->alpha_given)
 		c->opts.alpha = 1.0; /* weight matching, without the library's warning */
+	/* the tool is the host: with OpenBLAS its process-wide count is ours to set */
+	if (c->opts.threads > 0 && mudsc_blas_set_threads(c->opts.threads) != MUDSC_OK)
+		return cli_fail_lib(mudsc_error_status(), false, "threads = %d", (int)c->opts.threads);
 	progress_init(&pr, cli_quiet);
 	cli_signals_install();
 	progress_phase(&pr, "loading %d models", (int)n);
