@@ -569,80 +569,66 @@ static mudsc_status check_model(const mudsc_matcher *m, int32_t model, const cha
 	return MUDSC_OK;
 }
 
+/* The merged (only < 0) or transformed (only = model) model, into *out or
+ * streamed to path; the caller checked its own NULL arguments. */
+static mudsc_status produce(mudsc_model **out, const char *path, const mudsc_matcher *m,
+                            const double *weights, int32_t only, const char *fn)
+{
+	struct mudsc__exec ex;
+	double *w = NULL;
+	mudsc_status st;
+
+	if ((only >= 0 && (st = check_model(m, only, fn)) != MUDSC_OK) ||
+	    (st = merge_weights(&w, m, only >= 0 ? NULL : weights, fn)) != MUDSC_OK)
+		return st;
+	ex = mudsc__exec_make(m->opts.threads);
+	if (path == NULL)
+		st = mudsc__merge_apply(out, &m->plan, m->result.corr, m->models, w, only, &ex);
+	else
+		st = mudsc__merge_to_file(fn, path, &m->plan, m->result.corr, m->models, w, only, &ex,
+		                         m->opts.progress, m->opts.progress_user);
+	free(w);
+	if (st == MUDSC_OK && only < 0)
+		mudsc__report_merged(m->ignored_bindings);
+	return st;
+}
+
 MUDSC_API mudsc_status mudsc_matcher_merge(mudsc_model **out, const mudsc_matcher *m,
                                            const double *weights)
 {
-	struct mudsc__exec ex;
-	double *w;
-	mudsc_status st = check_ran(m, "mudsc_matcher_merge");
+	mudsc_status st = check_ran(m, __func__);
 	if (st != MUDSC_OK)
 		return st;
 	MUDSC__CHECK_NULL(out);
-	if ((st = merge_weights(&w, m, weights, "mudsc_matcher_merge")) != MUDSC_OK)
-		return st;
-	ex = mudsc__exec_make(m->opts.threads);
-	st = mudsc__merge_apply(out, &m->plan, m->result.corr, m->models, w, -1, &ex);
-	free(w);
-	if (st == MUDSC_OK)
-		mudsc__report_merged(m->ignored_bindings);
-	return st;
+	return produce(out, NULL, m, weights, -1, __func__);
 }
 
 MUDSC_API mudsc_status mudsc_matcher_transform(mudsc_model **out, const mudsc_matcher *m,
                                                int32_t model)
 {
-	struct mudsc__exec ex;
-	double *w;
-	mudsc_status st = check_ran(m, "mudsc_matcher_transform");
+	mudsc_status st = check_ran(m, __func__);
 	if (st != MUDSC_OK)
 		return st;
 	MUDSC__CHECK_NULL(out);
-	if ((st = check_model(m, model, "mudsc_matcher_transform")) != MUDSC_OK ||
-	    (st = merge_weights(&w, m, NULL, "mudsc_matcher_transform")) != MUDSC_OK)
-		return st;
-	ex = mudsc__exec_make(m->opts.threads);
-	st = mudsc__merge_apply(out, &m->plan, m->result.corr, m->models, w, model, &ex);
-	free(w);
-	return st;
+	return produce(out, NULL, m, NULL, model, __func__);
 }
 
 MUDSC_API mudsc_status mudsc_matcher_merge_to_file(const mudsc_matcher *m, const char *path,
                                                    const double *weights)
 {
-	static const char fn[] = "mudsc_matcher_merge_to_file";
-	struct mudsc__exec ex;
-	double *w;
-	mudsc_status st = check_ran(m, fn);
+	mudsc_status st = check_ran(m, __func__);
 	if (st != MUDSC_OK)
 		return st;
 	MUDSC__CHECK_NULL(path);
-	if ((st = merge_weights(&w, m, weights, fn)) != MUDSC_OK)
-		return st;
-	ex = mudsc__exec_make(m->opts.threads);
-	st = mudsc__merge_to_file(fn, path, &m->plan, m->result.corr, m->models, w, -1, &ex,
-	                         m->opts.progress, m->opts.progress_user);
-	free(w);
-	if (st == MUDSC_OK)
-		mudsc__report_merged(m->ignored_bindings);
-	return st;
+	return produce(NULL, path, m, weights, -1, __func__);
 }
 
 MUDSC_API mudsc_status mudsc_matcher_transform_to_file(const mudsc_matcher *m, const char *path,
                                                        int32_t model)
 {
-	static const char fn[] = "mudsc_matcher_transform_to_file";
-	struct mudsc__exec ex;
-	double *w;
-	mudsc_status st = check_ran(m, fn);
+	mudsc_status st = check_ran(m, __func__);
 	if (st != MUDSC_OK)
 		return st;
 	MUDSC__CHECK_NULL(path);
-	if ((st = check_model(m, model, fn)) != MUDSC_OK ||
-	    (st = merge_weights(&w, m, NULL, fn)) != MUDSC_OK)
-		return st;
-	ex = mudsc__exec_make(m->opts.threads);
-	st = mudsc__merge_to_file(fn, path, &m->plan, m->result.corr, m->models, w, model, &ex,
-	                         m->opts.progress, m->opts.progress_user);
-	free(w);
-	return st;
+	return produce(NULL, path, m, NULL, model, __func__);
 }
