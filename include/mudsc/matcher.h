@@ -38,8 +38,8 @@ MUDSC_BEGIN_DECLS
  * process-wide count mudsc_blas_get_threads(), read at the start of each call;
  * at most 256 are used).  The matcher's own loops use it: the N-1
  * assignments of align with N > 2 (each point of each sweep) and the merged
- * tensors of mudsc_matcher_merge() and mudsc_matcher_transform(), one
- * tensor per thread at a time (each holding scratch of about four double
+ * tensors of mudsc_matcher_merge(), mudsc_matcher_transform() and their
+ * _to_file() forms, one tensor per thread at a time (each holding scratch of about four double
  * copies of its tensor).  Loops too small to gain from threads run on the
  * calling thread.  These loops give bit-identical results for every count.
  * The progress callback is always called on the thread that called

@@ -162,8 +162,8 @@ static int check_against(json_t *out, const mudsc_graph *g, mudsc_model **models
 		rc = cli_fail_lib(st, false, "the models against the graph (model i is the i-th "
 		                            "model file named)");
 	else if (!json)
-		printf("the %zu model%s fit the graph (%zu points)\n", n, n == 1 ? "" : "s",
-		       mudsc_graph_point_count(g));
+		printf("%s %zu model%s fit%s the graph (%zu points)\n", n == 1 ? "the" : "all", n,
+		       n == 1 ? "" : "s", n == 1 ? "s" : "", mudsc_graph_point_count(g));
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		size_t need = 0;
 		mudsc_graph_unbound(NULL, 0, &need, g, models[i]);

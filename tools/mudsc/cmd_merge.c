@@ -372,8 +372,17 @@ static int run(struct merge_config *c, const struct args *a)
 		c->opts.progress = progress_callback;
 		c->opts.progress_user = &pr;
 		st = mudsc_matcher_new(&m, graph, (const mudsc_model *const *)models, n, &c->opts);
-		if (st != MUDSC_OK)
-			rc = cli_fail_lib(st, false, "the models against the graph");
+		if (st != MUDSC_OK) {
+			char which[1024] = "";
+			for (int32_t i = 0; i < n; i++) {
+				size_t at = strlen(which);
+				snprintf(which + at, sizeof which - at, "%smodel %d = '%s'", i ? ", " : "",
+				         (int)i, c->models.v[i]);
+			}
+			rc = cli_fail_lib(st, false, "the models (%s) against the graph%s%s%s", which,
+			                  c->graph.file ? " '" : "", c->graph.file ? c->graph.file : "",
+			                  c->graph.file ? "'" : "");
+		}
 	}
 	t[1] = now();
 	if (rc == 0 && cli_interrupted())
