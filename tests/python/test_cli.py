@@ -198,6 +198,10 @@ def test_merge_bad_inputs(files):
     # unwritable output: the folder is missing / not writable
     assert_fails(merge_cfg(base.replace("o.safetensors", "no/such/o.safetensors")), OUTPUT,
                  "no/such")
+    # an output the library cannot create after the matching ran (even as root): no file
+    assert_fails(merge_cfg(base, "-o", "/proc/mudsc-test.safetensors"), OUTPUT,
+                 "/proc/mudsc-test.safetensors", "MUDSC_E_IO")
+    assert not os.path.exists("/proc/mudsc-test.safetensors")
     # usage errors
     assert_fails(run("merge", "--bogus"), USAGE, "--bogus")
     assert_fails(run("merge", cfg, "--alpha"), USAGE, "needs a value")
@@ -282,6 +286,8 @@ def test_stats(files):
     s2.save(files / "other.stats")
     assert_fails(run("stats", "merge", "-o", files / "x.stats", files / "stats0.safetensors",
                      files / "other.stats"), MISMATCH, "other.stats")
+    assert_fails(run("stats", "merge", "-o", "/proc/mudsc-test.stats", files / "stats0.safetensors"),
+                 OUTPUT, "/proc/mudsc-test.stats")
     assert_fails(run("stats", "info", files / "a.safetensors"), FORMAT, "not a statistics file")
     assert_fails(run("stats", "info", files / "gone.stats"), INPUT, "gone.stats")
     assert_fails(run("stats", "merge", files / "stats0.safetensors"), USAGE, "-o OUT")
