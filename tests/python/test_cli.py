@@ -208,7 +208,8 @@ def test_merge_bad_inputs(files):
     assert_fails(run("merge", cfg, "--alpha", "x"), USAGE, "flag --alpha", "'x'")
     assert_fails(run("merge", files / "missing.yml"), INPUT, "missing.yml")
     assert_fails(run("frobnicate"), USAGE, "unknown command 'frobnicate'")
-    assert_fails(run("average"), USAGE, "unknown command 'average'")
+    assert_fails(run("average"), USAGE, "'average' is not available yet", "issue 17")
+    assert_fails(run("distance", "a", "b"), USAGE, "'distance' is not available yet", "issue 16")
     assert listing(files) == sorted(before + ["bad.json", "c.safetensors", "c.yml", "other.stats",
                                               "wrong.json"])
 

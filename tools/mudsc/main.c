@@ -14,16 +14,15 @@
 static const struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
-	const char *summary;
+	const char *summary; /* for run == NULL: what it waits for */
 } commands[] = {
 	{"merge", cmd_merge, "merge models from a config file or flags"},
 	{"inspect", cmd_inspect, "show safetensors models, graphs and statistics files"},
 	{"graph", cmd_graph, "write a ready builder's graph as JSON"},
 	{"stats", cmd_stats, "merge statistics shards (stats merge), show one (stats info)"},
-	/* not yet: "average" (issue 17, Lookaround) and "distance" (issue 16,
-	 * ModelGiF) come with their issues; until then they are unknown commands */
-	{"average", NULL, NULL},
-	{"distance", NULL, NULL},
+	/* not yet: they come with their issues */
+	{"average", NULL, "weighted averaging of N models with alignment: Lookaround (issue 17)"},
+	{"distance", NULL, "model distances: ModelGiF (issue 16)"},
 	{NULL, NULL, NULL}};
 
 static void help(void)
@@ -71,8 +70,12 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	for (const struct command *c = commands; c->name; c++) {
-		if (strcmp(c->name, argv[1]) != 0 || c->run == NULL)
+		if (strcmp(c->name, argv[1]) != 0)
 			continue;
+		if (c->run == NULL)
+			return cli_fail(EXIT_USAGE, "'mudsc --help' lists the commands of this version",
+			                "'%s' is not available yet: %s is not in libmudsc %s", c->name,
+			                c->summary, mudsc_version_string());
 		cli_command = c->name;
 		return c->run(argc - 1, argv + 1);
 	}
