@@ -916,6 +916,22 @@ struct bad_case {
 	  mudsc_matcher_transform((mudsc_model **)&O.p[0], F.ran, 2))                               \
 	X(transform_state, MUDSC_E_STATE, NULL, "run", 0,                                                 \
 	  mudsc_matcher_transform((mudsc_model **)&O.p[0], F.unrun, 1))                             \
+	X(merge_to_file_matcher, MUDSC_E_INVALID, NULL, "argument 'matcher' is NULL", 0,                \
+	  mudsc_matcher_merge_to_file(NULL, "/tmp/mudsc-bad-never.safetensors", NULL))              \
+	X(merge_to_file_path, MUDSC_E_INVALID, NULL, "'path'", 0,                                        \
+	  mudsc_matcher_merge_to_file(F.ran, NULL, NULL))                                           \
+	X(merge_to_file_state, MUDSC_E_STATE, NULL, "run", 0,                                            \
+	  mudsc_matcher_merge_to_file(F.unrun, "/tmp/mudsc-bad-never.safetensors", NULL))           \
+	X(merge_to_file_weights, MUDSC_E_INVALID, NULL, "weights[1]", 0,                                 \
+	  mudsc_matcher_merge_to_file(F.ran, "/tmp/mudsc-bad-never.safetensors", weights_nan))      \
+	X(merge_to_file_folder, MUDSC_E_IO, NULL, "/nonexistent/m.safetensors", 0,                       \
+	  mudsc_matcher_merge_to_file(F.ran, "/nonexistent/m.safetensors", NULL))                   \
+	X(transform_to_file_model, MUDSC_E_RANGE, NULL, "model 2", 0,                                    \
+	  mudsc_matcher_transform_to_file(F.ran, "/tmp/mudsc-bad-never.safetensors", 2))            \
+	X(transform_to_file_state, MUDSC_E_STATE, NULL, "run", 0,                                        \
+	  mudsc_matcher_transform_to_file(F.unrun, "/tmp/mudsc-bad-never.safetensors", 1))          \
+	X(transform_to_file_path, MUDSC_E_INVALID, NULL, "'path'", 0,                                    \
+	  mudsc_matcher_transform_to_file(F.ran, NULL, 0))                                          \
 	/* version and BLAS threads */                                                              \
 	X(version_check_old_major, MUDSC_E_MISMATCH, NULL, "header", 0, mudsc_version_check(0))            \
 	X(version_check_newer, MUDSC_E_MISMATCH, NULL, "header", 0,                                       \

@@ -267,6 +267,7 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_matcher_free": (None, (P,)),
     "mudsc_matcher_matrix": (STATUS, (F64P, c_size, SIZEP, P, c_size, c_i32, ENUM)),
     "mudsc_matcher_merge": (STATUS, (PP, P, F64P)),
+    "mudsc_matcher_merge_to_file": (STATUS, (P, c_char_p, F64P)),
     "mudsc_matcher_new": (STATUS, (PP, P, PP, c_i32, POINTER(MatcherOptions))),
     "mudsc_matcher_objectives": (STATUS, (F64P, c_size, SIZEP, P)),
     "mudsc_matcher_options_init": (STATUS, (POINTER(MatcherOptions),)),
@@ -277,6 +278,7 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_matcher_set_activations": (STATUS, (P, c_size, P)),
     "mudsc_matcher_set_stats": (STATUS, (P, P)),
     "mudsc_matcher_sweeps": (c_i32, (P,)),
+    "mudsc_matcher_transform_to_file": (STATUS, (P, c_char_p, c_i32)),
     "mudsc_matcher_transform": (STATUS, (PP, P, c_i32)),
     # model.h
     "mudsc_model_add": (STATUS, (P, c_char_p, ENUM, c_i32, I64P, c_void_p, ENUM)),

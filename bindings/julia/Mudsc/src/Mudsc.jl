@@ -32,7 +32,7 @@ export Accumulator, nmodels, width, update!, correlation, covariance, means, std
 export Stats, load_stats, replace_stats!, point_names
 export Matcher, PointResult, set_activations!, set_stats!, set_activation_similarity!, run!,
        sweeps, best_sweep, objectives, point_result, assignment, permutation, matrix,
-       transform
+       transform, merge_to_file, transform_to_file
 export MergeResult
 # `merge` is not exported (Base.merge is another function): call `Mudsc.merge`.
 
