@@ -234,7 +234,8 @@ typedef enum mudsc_options_kind {
 	MUDSC_OPTIONS_ACCUM = 1,   /**< mudsc_accum_options (accum.h) */
 	MUDSC_OPTIONS_MLP = 2,     /**< mudsc_mlp_options (graph.h) */
 	MUDSC_OPTIONS_RESNET = 3,  /**< mudsc_resnet_options (graph.h) */
-	MUDSC_OPTIONS_VIT = 4      /**< mudsc_vit_options (graph.h) */
+	MUDSC_OPTIONS_VIT = 4,     /**< mudsc_vit_options (graph.h) */
+	MUDSC_OPTIONS_FIELD = 5    /**< mudsc_field_options (field.h) */
 } mudsc_options_kind;
 
 /**
