@@ -182,7 +182,6 @@ static mudsc_status load(mudsc_field **out, const void *buf, size_t len,
 	mudsc_field *f;
 	mudsc_status st;
 
-	MUDSC__CHECK_NULL(out);
 	if (buf == NULL && len > 0)
 		return mudsc__err(MUDSC_E_INVALID, "%s: argument 'buf' is NULL", fn);
 	st = mudsc__options_read(&o, opts, MUDSC__OPTIONS_FIELD, fn);
@@ -267,6 +266,7 @@ static mudsc_status load(mudsc_field **out, const void *buf, size_t len,
 MUDSC_API mudsc_status mudsc_field_load_buffer(mudsc_field **out, const void *buf, size_t len,
                                                const mudsc_field_options *opts)
 {
+	MUDSC__CHECK_NULL(out);
 	return load(out, buf, len, opts, "mudsc_field_load_buffer");
 }
 
