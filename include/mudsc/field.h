@@ -1,6 +1,6 @@
 /*
  * ModelGiF: the functional distance of N models over one input space by
- * their gradient fields (docs/algorithm.md section "ModelGiF"), streamed,
+ * their gradient fields (docs/algorithm.md section 14), streamed,
  * mergeable and savable, and the quadrature rules of its path.
  *
  * For an input x, a baseline b and path points x_k = b + t_k (x - b)

@@ -1,6 +1,6 @@
 /*
  * mudsc_field: ModelGiF distances of N models (mudsc/field.h,
- * docs/algorithm.md section "ModelGiF").  The gradients come through the
+ * docs/algorithm.md section 14).  The gradients come through the
  * stream engine (lib/stream, its second consumer): every complete row is
  * one observation, (step s, input b) of the open batch, with the N
  * models' D gradient values side by side, in double.

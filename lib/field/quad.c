@@ -1,7 +1,7 @@
 /*
  * Quadrature rules of [0, 1] (mudsc_quadrature(), docs/algorithm.md
- * section "ModelGiF"): Gauss-Legendre by the Golub-Welsch eigenvalue
- * method, and the Riemann rules.
+ * section 14.1): Gauss-Legendre by the Golub-Welsch eigenvalue method, and
+ * the Riemann rules.
  *
  * SPDX-License-Identifier: MIT
  */

@@ -1,5 +1,5 @@
 """Reference ModelGiF distances, plain NumPy float64, written from the
-definition in docs/algorithm.md (section "ModelGiF"), not from the C code.
+definition in docs/algorithm.md section 14, not from the C code.
 
 rule(name, K) -> (t, w): the quadrature rule on [0, 1]; Gauss-Legendre from
 numpy.polynomial.legendre.leggauss (not Golub-Welsch) mapped from [-1, 1],

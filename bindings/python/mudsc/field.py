@@ -1,5 +1,5 @@
 """Field: ModelGiF distances of N models by their gradient fields
-(mudsc_field, include/mudsc/field.h; docs/algorithm.md, "ModelGiF").
+(mudsc_field, include/mudsc/field.h; docs/algorithm.md section 14).
 
 The host opens a batch of B inputs (begin(inputs, baselines)) and streams
 each model's input-gradients at the path points x_k = b + t_k (x - b), in

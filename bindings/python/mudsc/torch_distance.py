@@ -1,6 +1,6 @@
 """ModelGiF from PyTorch: model_distance(), the functional distance of N
-models over one input space by their gradient fields (docs/algorithm.md,
-"ModelGiF"; the library's Field does the weighting, the path sums, the
+models over one input space by their gradient fields (docs/algorithm.md
+section 14; the library's Field does the weighting, the path sums, the
 products and the pairwise cosines in double).
 
 Importing this module imports torch; mudsc.torch re-exports model_distance.
