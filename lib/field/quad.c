@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/lapack.h"
 #include "field/field.h"
 
 /*
