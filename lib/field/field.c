@@ -51,6 +51,7 @@ static void add_rows(void *ctx, const mudsc__stream_block *blk)
 	mudsc_field *f = ctx;
 	const size_t n = (size_t)f->n, d = (size_t)f->d, nn = n * n, bsz = (size_t)f->batch;
 	const double *rows = blk->rows;
+	const struct mudsc__exec ex = MUDSC__EXEC_SERIAL;
 
 	for (size_t r = 0; r < blk->nrows; r++) {
 		const double *row = rows + r * blk->ld;
@@ -61,26 +62,24 @@ static void add_rows(void *ctx, const mudsc__stream_block *blk)
 		double *per = f->keep_inputs ? f->batch_inputs + b * nn : NULL;
 
 		for (size_t i = 0; i < n; i++) {
-			double *c = f->cum + (i * bsz + b) * d, *fi = f->f + i * d, q = 0.0;
+			double *c = f->cum + (i * bsz + b) * d, *fi = f->f + i * d;
 			const double *g = row + i * d;
 			for (size_t u = 0; u < d; u++) {
 				c[u] += w * g[u];
 				fi[u] = xb[u] * c[u];
-				q += fi[u] * fi[u];
 			}
-			f->norm2[i] = q;
 		}
+		/* the Gram matrix of the N fields (upper triangle): dots and norms */
+		mudsc__blas_dsyrk(&ex, false, f->n, f->d, 1.0, f->f, f->d, 0.0, f->gram, f->n);
 		for (size_t i = 0; i < n; i++) {
-			const double *fi = f->f + i * d;
+			const double ni = f->gram[i * n + i];
 			for (size_t j = i + 1; j < n; j++) {
-				const double *fj = f->f + j * d;
-				double dot = 0.0, cs, v;
-				for (size_t u = 0; u < d; u++)
-					dot += fi[u] * fj[u];
-				if (f->norm2[i] == 0.0 || f->norm2[j] == 0.0)
-					cs = f->norm2[i] == f->norm2[j] ? 1.0 : 0.0;
+				const double nj = f->gram[j * n + j];
+				double cs, v;
+				if (ni == 0.0 || nj == 0.0)
+					cs = ni == nj ? 1.0 : 0.0;
 				else
-					cs = dot / (sqrt(f->norm2[i]) * sqrt(f->norm2[j]));
+					cs = f->gram[i * n + j] / (sqrt(ni) * sqrt(nj));
 				cs = cs > 1.0 ? 1.0 : cs < -1.0 ? -1.0 : cs;
 				v = 1.0 - cs;
 				sums[i * n + j] += v;
@@ -129,8 +128,8 @@ mudsc_status mudsc__field_create(mudsc_field **out, int32_t n, int64_t d, int32_
 	f->opts.keep_inputs = keep_inputs;
 	f->nodes = mudsc__alloc(2 * (size_t)k * sizeof(double), "the field's path");
 	f->step_sums = mudsc__calloc(bytes, 1, "the field's sums");
-	f->norm2 = mudsc__alloc((size_t)n * sizeof(double), "the field's norms");
-	if (f->nodes == NULL || f->step_sums == NULL || f->norm2 == NULL) {
+	f->gram = mudsc__alloc(nn * sizeof(double), "the field's Gram matrix");
+	if (f->nodes == NULL || f->step_sums == NULL || f->gram == NULL) {
 		mudsc_field_free(f);
 		return MUDSC_E_NOMEM;
 	}
@@ -205,7 +204,7 @@ MUDSC_API void mudsc_field_free(mudsc_field *field)
 	free(field->step_sums);
 	free(field->input_sums);
 	free(field->f);
-	free(field->norm2);
+	free(field->gram);
 	free(field);
 }
 

@@ -45,7 +45,7 @@ struct mudsc_field {
 	double *cum;               /* N * B * D: running sum of w_k g_k per model and input */
 	double *batch_inputs;      /* B * N * N (keep_inputs) */
 	double *f;                 /* N * D: the field of one row (from the first batch on) */
-	double *norm2;             /* N */
+	double *gram;              /* N * N: the fields' dot products (upper triangle) */
 	size_t batch_cap;          /* B the batch buffers have room for */
 };
 
