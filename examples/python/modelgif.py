@@ -225,7 +225,12 @@ def main():
         "seconds": {"train_testbed1": round(t_train1, 1), "distance_testbed1": round(t_dist1, 2),
                     "library_testbed1": round(tim1["library"], 3),
                     "train_testbed2": round(t_train2, 1), "distance_testbed2": round(t_dist2, 2),
-                    "library_testbed2": round(tim2["library"], 3)},
+                    "library_testbed2": round(tim2["library"], 3),
+                    "cpu_distance_testbed1": round(tim1["total_cpu"], 2),
+                    "cpu_library_testbed1": round(tim1["library_cpu"], 3),
+                    "cpu_distance_testbed2": round(tim2["total_cpu"], 2),
+                    "cpu_library_testbed2": round(tim2["library_cpu"], 3)},
+        "uptime_at_end": os.popen("uptime").read().strip(),
         "threads": args.threads,
     }
     with open(os.path.join(args.out, "modelgif.json"), "w") as f:
@@ -242,6 +247,9 @@ def main():
     print(f"times: training {t_train1 + t_train2:.1f} s; distances {t_dist1:.2f} s + "
           f"{t_dist2:.2f} s, of which in the library {tim1['library']:.3f} s + "
           f"{tim2['library']:.3f} s")
+    print(f"      CPU: distances {tim1['total_cpu']:.2f} s + {tim2['total_cpu']:.2f} s, library "
+          f"{tim1['library_cpu']:.3f} s + {tim2['library_cpu']:.3f} s "
+          f"({100 * tim1['library_cpu'] / tim1['total_cpu']:.1f}% of testbed 1's)")
     print(f"wrote {os.path.join(args.out, 'modelgif.json')} and modelgif_heatmap.png")
 
 

@@ -159,7 +159,12 @@ MUDSC_API mudsc_status mudsc_field_begin(mudsc_field *field, const mudsc_feature
  * width D as mudsc_accum_update() takes (its dtype, rank, strides and
  * feature axis rules).  Gradients are read as double; non-finite values
  * follow opts->nonfinite.  The batch closes when every model has
- * delivered its B * K observations.
+ * delivered its B * K observations.  Precision: the first gradients the
+ * handle takes fix how it buffers them: F32, F16 or BF16 ones as float
+ * (their values exactly; a later F64 chunk is then rounded to float once),
+ * F64 ones as double; every sum is double either way.  Range: with float
+ * buffering, |g| <= sqrt(FLT_MAX / (2 opts->block_rows)) (8.1e17 with the
+ * default 256); with double buffering |g| <= FLT_MAX.
  * Errors: MUDSC_E_INVALID (NULL, a bad view), MUDSC_E_RANGE (model),
  * MUDSC_E_SHAPE (width), MUDSC_E_STATE (no open batch, more than the
  * batch's B * K observations, a lead past opts->max_lead),

@@ -50,11 +50,9 @@ static void add_rows(void *ctx, const mudsc__stream_block *blk)
 {
 	mudsc_field *f = ctx;
 	const size_t n = (size_t)f->n, d = (size_t)f->d, nn = n * n, bsz = (size_t)f->batch;
-	const double *rows = blk->rows;
 	const struct mudsc__exec ex = MUDSC__EXEC_SERIAL;
 
 	for (size_t r = 0; r < blk->nrows; r++) {
-		const double *row = rows + r * blk->ld;
 		size_t o = (size_t)(blk->first - f->first) + r;
 		size_t s = o / bsz, b = o % bsz;
 		const double w = f->weights[s], *xb = f->xb + b * d;
@@ -63,10 +61,18 @@ static void add_rows(void *ctx, const mudsc__stream_block *blk)
 
 		for (size_t i = 0; i < n; i++) {
 			double *c = f->cum + (i * bsz + b) * d, *fi = f->f + i * d;
-			const double *g = row + i * d;
-			for (size_t u = 0; u < d; u++) {
-				c[u] += w * g[u];
-				fi[u] = xb[u] * c[u];
+			if (blk->f64) {
+				const double *g = (const double *)blk->rows + r * blk->ld + i * d;
+				for (size_t u = 0; u < d; u++) {
+					c[u] += w * g[u];
+					fi[u] = xb[u] * c[u];
+				}
+			} else { /* float rows hold F32/F16/BF16 values exactly */
+				const float *g = (const float *)blk->rows + r * blk->ld + i * d;
+				for (size_t u = 0; u < d; u++) {
+					c[u] += w * (double)g[u];
+					fi[u] = xb[u] * c[u];
+				}
 			}
 		}
 		/* the Gram matrix of the N fields (upper triangle): dots and norms */
@@ -107,7 +113,7 @@ mudsc_status mudsc__field_create(mudsc_field **out, int32_t n, int64_t d, int32_
 	c.nonfinite = opts->nonfinite;
 	c.max_lead = opts->max_lead;
 	c.block_rows = opts->block_rows;
-	c.rows = MUDSC__STREAM_ROWS_F64;
+	c.rows = MUDSC__STREAM_ROWS_AUTO; /* float rows for float input: exact, half the bytes */
 	c.shift = false;
 	c.ones = false;
 	if (!mudsc__stream_fits(&c) || !mudsc__mul_size(nn, (size_t)k, &bytes) ||

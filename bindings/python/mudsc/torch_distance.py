@@ -75,8 +75,9 @@ def model_distance(models: Sequence[nn.Module], batches: Iterable[Any],
     progress: True prints a line per batch to stderr; a callable gets
     (batches done, inputs done, seconds).  return_field: also return the
     Field (step_distances(), to_bytes(), merge with other shards).
-    timings (a dict): receives 'library' (seconds in the library's calls)
-    and 'total'.
+    timings (a dict): receives 'library' and 'total' (wall seconds in the
+    library's calls, binding included, and in the whole call), and
+    'library_cpu' and 'total_cpu' (the same in process CPU seconds).
     """
     models = list(models)
     if len(models) < 2:
@@ -84,8 +85,8 @@ def model_distance(models: Sequence[nn.Module], batches: Iterable[Any],
     score = _scalar_fn(target)
     field: Optional[Field] = None
     modes = [m.training for m in models]
-    t_start = time.perf_counter()
-    lib_s = 0.0
+    t_start, c_start = time.perf_counter(), time.process_time()
+    lib_s = lib_c = 0.0
     done_batches = done_inputs = 0
     try:
         for m in models:
@@ -124,9 +125,10 @@ def model_distance(models: Sequence[nn.Module], batches: Iterable[Any],
             if chunk * bsz > field._opts.max_lead:
                 raise errors.InvalidArgumentError.make(
                     "model_distance: batches must not grow past the first one's size")
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             field.begin(_numpy(x).reshape(bsz, d), _numpy(b).reshape(bsz, d))
             lib_s += time.perf_counter() - t0
+            lib_c += time.process_time() - c0
             chosen = []
             for m in models:
                 dev = next(iter(m.parameters()), torch.empty(0)).device
@@ -156,9 +158,10 @@ def model_distance(models: Sequence[nn.Module], batches: Iterable[Any],
                             f"want one scalar per input ({len(ts) * bsz},)")
                     (g,) = torch.autograd.grad(val.sum(), xi)
                     arr = _numpy(g).reshape(len(ts) * bsz, d)
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), time.process_time()
                     field.update(i, arr)
                     lib_s += time.perf_counter() - t0
+                    lib_c += time.process_time() - c0
             done_batches += 1
             done_inputs += bsz
             if progress is True:
@@ -171,10 +174,11 @@ def model_distance(models: Sequence[nn.Module], batches: Iterable[Any],
             m.train(mode)
     if field is None or field.inputs == 0:
         raise errors.InvalidArgumentError.make("model_distance: no inputs")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     dist = field.distances()
     lib_s += time.perf_counter() - t0
+    lib_c += time.process_time() - c0
     if timings is not None:
-        timings["library"] = lib_s
-        timings["total"] = time.perf_counter() - t_start
+        timings.update(library=lib_s, total=time.perf_counter() - t_start, library_cpu=lib_c,
+                       total_cpu=time.process_time() - c_start)
     return (dist, field) if return_field else dist
