@@ -107,10 +107,28 @@ static mudsc_status save_state(const mudsc_field *f, size_t *len, const char *fn
 	return MUDSC_OK;
 }
 
+/* The bytes of field, into a new buffer (messages name fn). */
+static mudsc_status to_bytes(unsigned char **out, size_t *out_len, const mudsc_field *f,
+                             const char *fn)
+{
+	unsigned char *buf;
+	size_t len;
+	mudsc_status st;
+
+	if ((st = save_state(f, &len, fn)) != MUDSC_OK)
+		return st;
+	buf = mudsc__alloc(len, "the field's bytes");
+	if (buf == NULL)
+		return MUDSC_E_NOMEM;
+	write_bytes(buf, f);
+	*out = buf;
+	*out_len = len;
+	return MUDSC_OK;
+}
+
 MUDSC_API mudsc_status mudsc_field_save_buffer(void **out_buf, size_t *out_len,
                                                const mudsc_field *field)
 {
-	const char *fn = "mudsc_field_save_buffer";
 	unsigned char *buf;
 	size_t len;
 	mudsc_status st;
@@ -118,15 +136,12 @@ MUDSC_API mudsc_status mudsc_field_save_buffer(void **out_buf, size_t *out_len,
 	MUDSC__CHECK_NULL(out_buf);
 	MUDSC__CHECK_NULL(out_len);
 	MUDSC__CHECK_NULL(field);
-	if ((st = save_state(field, &len, fn)) != MUDSC_OK)
-		return st;
-	buf = mudsc__alloc(len, "the field's bytes");
-	if (buf == NULL)
-		return MUDSC_E_NOMEM;
-	write_bytes(buf, field);
-	*out_buf = buf;
-	*out_len = len;
-	return MUDSC_OK;
+	st = to_bytes(&buf, &len, field, "mudsc_field_save_buffer");
+	if (st == MUDSC_OK) {
+		*out_buf = buf;
+		*out_len = len;
+	}
+	return st;
 }
 
 struct save_ctx {
@@ -146,19 +161,13 @@ MUDSC_API mudsc_status mudsc_field_save(const mudsc_field *field, const char *pa
 	const char *fn = "mudsc_field_save";
 	struct save_ctx c;
 	unsigned char *buf;
-	size_t len;
 	mudsc_status st;
 
 	MUDSC__CHECK_NULL(field);
 	MUDSC__CHECK_NULL(path);
-	if ((st = save_state(field, &len, fn)) != MUDSC_OK)
+	if ((st = to_bytes(&buf, &c.len, field, fn)) != MUDSC_OK)
 		return st;
-	buf = mudsc__alloc(len, "the field's bytes");
-	if (buf == NULL)
-		return MUDSC_E_NOMEM;
-	write_bytes(buf, field);
 	c.buf = buf;
-	c.len = len;
 	st = mudsc__atomic_write(fn, path, write_file, &c);
 	free(buf);
 	return st;
