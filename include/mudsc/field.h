@@ -188,8 +188,9 @@ MUDSC_API mudsc_status mudsc_field_merge(mudsc_field *dst, const mudsc_field *sr
  * The N x N distances (row-major, sizing rule of common.h: capacity
  * N * N): entry (f, h) is the mean over the inputs and the K steps of
  * 1 - cos(F_f(x, k), F_h(x, k)), computed from double sums; symmetric, 0
- * on the diagonal.  Errors: MUDSC_E_INVALID (NULL field), MUDSC_E_STATE
- * (an open batch, or no inputs yet), the sizing errors.
+ * on the diagonal.  Errors: MUDSC_E_INVALID (NULL field), the sizing
+ * errors, and, when asked to write (capacity > 0), MUDSC_E_STATE (an open
+ * batch, or no inputs yet).
  */
 MUDSC_API mudsc_status mudsc_field_distances(double *out, size_t capacity, size_t *needed,
                                              const mudsc_field *field);
@@ -205,8 +206,9 @@ MUDSC_API mudsc_status mudsc_field_step_distances(double *out, size_t capacity, 
 /**
  * Per-input detail (only with opts->keep_inputs): M matrices N x N, one
  * per input in stream order (merged shards: dst's, then src's), the mean
- * over the steps of 1 - cos.  Errors as mudsc_field_distances(), and
- * MUDSC_E_STATE without keep_inputs.
+ * over the steps of 1 - cos (the size counts the closed batches' inputs).
+ * Errors as mudsc_field_distances(), and MUDSC_E_STATE without
+ * keep_inputs (before the size).
  */
 MUDSC_API mudsc_status mudsc_field_input_distances(double *out, size_t capacity,
                                                    size_t *needed, const mudsc_field *field);

@@ -554,11 +554,11 @@ MUDSC_API mudsc_status mudsc_field_distances(double *out, size_t capacity, size_
 	mudsc_status st;
 
 	MUDSC__CHECK_NULL(field);
-	if ((st = result_state(field, fn)) != MUDSC_OK)
-		return st;
 	nn = (size_t)field->n * (size_t)field->n;
 	st = mudsc__array_out(&fill, out, capacity, needed, nn, fn);
 	if (st != MUDSC_OK || !fill)
+		return st;
+	if ((st = result_state(field, fn)) != MUDSC_OK)
 		return st;
 	acc = mudsc__calloc(nn, sizeof *acc, "the distances");
 	if (acc == NULL)
@@ -580,10 +580,10 @@ MUDSC_API mudsc_status mudsc_field_step_distances(double *out, size_t capacity, 
 	mudsc_status st;
 
 	MUDSC__CHECK_NULL(field);
-	if ((st = result_state(field, fn)) != MUDSC_OK)
-		return st;
 	st = mudsc__array_out(&fill, out, capacity, needed,
 	                      (size_t)field->k * (size_t)field->n * (size_t)field->n, fn);
+	if (st == MUDSC_OK && fill)
+		st = result_state(field, fn);
 	if (st == MUDSC_OK && fill)
 		fill_matrices(out, field->step_sums, (size_t)field->k, field->n,
 		              1.0 / (double)field->inputs);
@@ -602,11 +602,11 @@ MUDSC_API mudsc_status mudsc_field_input_distances(double *out, size_t capacity,
 	if (!field->keep_inputs)
 		return mudsc__err(MUDSC_E_STATE, "%s: the accumulator keeps no per-input detail "
 		                  "(create it with opts->keep_inputs = 1)", fn);
-	if ((st = result_state(field, fn)) != MUDSC_OK)
-		return st;
 	if (!mudsc__mul_size((size_t)field->inputs, (size_t)field->n * (size_t)field->n, &count))
 		return mudsc__err(MUDSC_E_RANGE, "%s: the detail's size overflows", fn);
 	st = mudsc__array_out(&fill, out, capacity, needed, count, fn);
+	if (st == MUDSC_OK && fill)
+		st = result_state(field, fn);
 	if (st == MUDSC_OK && fill)
 		fill_matrices(out, field->input_sums, (size_t)field->inputs, field->n,
 		              1.0 / (double)field->k);
