@@ -282,6 +282,8 @@ static void read_rows(void *ctx, const mudsc__stream_block *blk)
 	struct read_ctx *rc = ctx;
 	const double *rows = blk->rows;
 
+	if (rc->dst == NULL) /* a view being checked only */
+		return;
 	for (size_t r = 0; r < blk->nrows; r++) {
 		double *o = rc->dst + ((size_t)blk->first + r) * rc->d;
 		const double *x = rows + r * blk->ld;
@@ -338,6 +340,15 @@ static mudsc_status read_view(double *dst, double sign, const mudsc_field *f,
 	return st;
 }
 
+/* The engine's message for a view whose shape view_nobs() refused. */
+static mudsc_status bad_view(const mudsc_field *f, const mudsc_features *x, const char *arg)
+{
+	mudsc_status st = read_view(NULL, 1.0, f, x, 0, arg);
+
+	return st != MUDSC_OK ? st : mudsc__err(MUDSC_E_SHAPE, "mudsc_field_begin: argument '%s': "
+	                                        "negative or overflowing shape", arg);
+}
+
 MUDSC_API mudsc_status mudsc_field_begin(mudsc_field *field, const mudsc_features *inputs,
                                          const mudsc_features *baselines)
 {
@@ -355,11 +366,11 @@ MUDSC_API mudsc_status mudsc_field_begin(mudsc_field *field, const mudsc_feature
 		                  field->batch, (int)field->k);
 	b = view_nobs(inputs);
 	if (b < 0) /* the engine says what is wrong with the view */
-		return read_view(NULL, 1.0, field, inputs, 0, "inputs");
+		return bad_view(field, inputs, "inputs");
 	if (baselines) {
 		bb = view_nobs(baselines);
 		if (bb < 0)
-			return read_view(NULL, -1.0, field, baselines, 0, "baselines");
+			return bad_view(field, baselines, "baselines");
 		if (bb != b)
 			return mudsc__err(MUDSC_E_SHAPE, "%s: argument 'baselines' holds %" PRId64
 			                  " inputs, argument 'inputs' %" PRId64, fn, bb, b);
