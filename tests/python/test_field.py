@@ -303,6 +303,20 @@ def test_model_distance_properties():
     assert np.all(d >= 0) and np.all(d <= 2)
 
 
+def test_model_distance_field_and_progress_lines(capsys):
+    torch.manual_seed(2)
+    batches = [(torch.randn(3, 6, dtype=torch.float64), torch.randint(0, 3, (3,)))
+               for _ in range(2)]
+    t = {}
+    d, field = mt.model_distance([mlp(1), cnn(2)], batches, steps=4, rule="riemann-right",
+                                 progress=True, return_field=True, timings=t)
+    assert field.inputs == 6 and field.rule == "riemann-right" and field.steps == 4
+    np.testing.assert_allclose(field.step_distances().mean(axis=0), d, rtol=1e-14, atol=0)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and lines[1].startswith("model_distance: batch 2, 6 inputs")
+    assert 0 < t["library_cpu"] <= t["total_cpu"] and 0 < t["library"] <= t["total"]
+
+
 def test_model_distance_errors():
     with pytest.raises(mudsc.InvalidArgumentError, match="target"):
         mt.model_distance([mlp(1), mlp(2)], [(torch.zeros(1, 6), torch.zeros(1).long())],
