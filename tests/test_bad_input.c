@@ -38,6 +38,9 @@ struct fx {
 	const mudsc_model *pair[2], *pair_wide[2], *pair_f64[2], *pair_null[2];
 	mudsc_graph *graph, *empty_graph, *split_graph;
 	mudsc_accum *acc, *acc_empty, *acc3, *acc_lead;
+	mudsc_field *gif, *gif3, *gif_open, *gif_done; /* N = 2 (3), D = H, K = 2 */
+	void *gif_buf;              /* gif_done's bytes */
+	size_t gif_len;
 	mudsc_matcher *ran, *unrun, *zip, *part_acts;
 	void *st_buf;               /* model 0 as safetensors bytes */
 	size_t st_len;
@@ -50,7 +53,7 @@ struct fx {
 	double x[ROWS * H];
 	double S[NC * NC];          /* a symmetric similarity */
 	size_t needed;              /* for rows that must receive *needed */
-	size_t counts[8];           /* handle counts before the call */
+	size_t counts[10];          /* handle counts before the call */
 };
 
 /* Everything a row may write: filled with SENTINEL before the call. */
@@ -129,6 +132,8 @@ static void snapshot(size_t *c)
 	ck_assert_ok(mudsc_accum_count(&n, F.acc_lead, 0));
 	c[6] = (size_t)n;
 	c[7] = (size_t)mudsc_matcher_sweeps(F.ran);
+	c[8] = (size_t)mudsc_field_inputs(F.gif_done);
+	c[9] = (size_t)mudsc_field_inputs(F.gif);
 }
 
 static void setup(void)
@@ -193,6 +198,25 @@ static void setup(void)
 		ck_assert_ok(mudsc_accum_update(F.acc_lead, 0, &v)); /* one ahead of model 1 */
 	}
 	ck_assert_ok(mudsc_accum_serialize(&F.acc_buf, &F.acc_len, F.acc));
+	{
+		mudsc_field_options fo = MUDSC_FIELD_OPTIONS_INIT;
+		mudsc_features x = {.dtype = MUDSC_DTYPE_F64, .rank = 2, .shape = {ROWS, H},
+		                    .feature_axis = 1, .data = F.x};
+		fo.steps = 2;
+		fo.max_lead = ROWS;
+		ck_assert_ok(mudsc_field_new(&F.gif, 2, H, &fo));
+		ck_assert_ok(mudsc_field_new(&F.gif3, 3, H, &fo));
+		ck_assert_ok(mudsc_field_new(&F.gif_open, 2, H, &fo));
+		ck_assert_ok(mudsc_field_new(&F.gif_done, 2, H, &fo));
+		ck_assert_ok(mudsc_field_begin(F.gif_open, &x, NULL));
+		ck_assert_ok(mudsc_field_update(F.gif_open, 0, &x)); /* step 1 of model 0 */
+		ck_assert_ok(mudsc_field_begin(F.gif_done, &x, NULL));
+		for (int k = 0; k < 2; k++)
+			for (int i = 0; i < 2; i++)
+				ck_assert_ok(mudsc_field_update(F.gif_done, i, &x));
+		ck_assert_int_eq(mudsc_field_inputs(F.gif_done), ROWS);
+		ck_assert_ok(mudsc_field_save_buffer(&F.gif_buf, &F.gif_len, F.gif_done));
+	}
 
 	ck_assert_ok(mudsc_matcher_new(&F.ran, F.graph, F.pair, 2, NULL));
 	ck_assert_ok(mudsc_matcher_run(F.ran));
@@ -219,6 +243,11 @@ static void teardown(void)
 	mudsc_accum_free(F.acc_empty);
 	mudsc_accum_free(F.acc3);
 	mudsc_accum_free(F.acc_lead);
+	mudsc_field_free(F.gif);
+	mudsc_field_free(F.gif3);
+	mudsc_field_free(F.gif_open);
+	mudsc_field_free(F.gif_done);
+	mudsc_free(F.gif_buf);
 	mudsc_graph_free(F.graph);
 	mudsc_graph_free(F.empty_graph);
 	mudsc_graph_free(F.split_graph);
@@ -551,6 +580,57 @@ static mudsc_status set_similarity_nan(void)
 	memcpy(S, F.S, sizeof S);
 	S[NC + 1] = NAN;
 	return mudsc_matcher_set_activation_similarity(F.unrun, 0, S, NC * NC);
+}
+
+/* ---- field distances (field.h) ---------------------------------------- */
+
+static mudsc_status field_new_with(int which)
+{
+	mudsc_field_options o = MUDSC_FIELD_OPTIONS_INIT;
+
+	switch (which) {
+	case 0: o.steps = 0; break;
+	case 1: o.rule = 9; break;
+	case 2: o.size = 3; break;
+	case 3: o.keep_inputs = 2; break;
+	case 4: o.block_rows = 0; break;
+	case 5: o.rule = MUDSC_QUAD_RIEMANN_TRAPEZOID; o.steps = 1; break;
+	default: o.max_lead = -1; break;
+	}
+	return mudsc_field_new((mudsc_field **)&O.p[0], 2, H, &o);
+}
+
+static mudsc_status field_begin_with(mudsc_field *f, int64_t rows, int64_t width,
+                                     int64_t base_rows, int nan)
+{
+	static double x[ROWS * (H + 1)];
+	mudsc_features v = {.dtype = MUDSC_DTYPE_F64, .rank = 2, .shape = {rows, width},
+	                    .feature_axis = 1, .data = x};
+	mudsc_features b = {.dtype = MUDSC_DTYPE_F64, .rank = 2, .shape = {base_rows, width},
+	                    .feature_axis = 1, .data = x};
+
+	for (int i = 0; i < ROWS * (H + 1); i++)
+		x[i] = nan && i == 5 ? INFINITY : 0.25 * i;
+	return mudsc_field_begin(f, &v, base_rows >= 0 ? &b : NULL);
+}
+
+static mudsc_status field_update_with(mudsc_field *f, int32_t model, int64_t rows, int64_t width)
+{
+	static double g[3 * ROWS * (H + 1)];
+	mudsc_features v = {.dtype = MUDSC_DTYPE_F64, .rank = 2, .shape = {rows, width},
+	                    .feature_axis = 1, .data = g};
+
+	return mudsc_field_update(f, model, &v);
+}
+
+static mudsc_status field_load_flipped(size_t at)
+{
+	static uint8_t buf[4096];
+
+	ck_assert_uint_le(F.gif_len, sizeof buf);
+	memcpy(buf, F.gif_buf, F.gif_len);
+	buf[at] ^= 1;
+	return mudsc_field_load_buffer((mudsc_field **)&O.p[0], buf, F.gif_len, NULL);
 }
 
 static const double weights_nan[2] = {0.5, NAN};
@@ -932,6 +1012,83 @@ struct bad_case {
 	  mudsc_matcher_transform_to_file(F.unrun, "/tmp/mudsc-bad-never.safetensors", 1))          \
 	X(transform_to_file_path, MUDSC_E_INVALID, NULL, "'path'", 0,                                    \
 	  mudsc_matcher_transform_to_file(F.ran, NULL, 0))                                          \
+	/* field distances and the quadrature rules */                                            \
+	X(quadrature_nodes, MUDSC_E_INVALID, NULL, "'nodes'", 0, mudsc_quadrature(NULL, O.d, 0, 5))      \
+	X(quadrature_weights, MUDSC_E_INVALID, NULL, "'weights'", 0, mudsc_quadrature(O.d, NULL, 0, 5))  \
+	X(quadrature_rule, MUDSC_E_INVALID, NULL, "rule = 7", 0, mudsc_quadrature(O.d, &O.d[32], 7, 5))  \
+	X(quadrature_steps, MUDSC_E_INVALID, NULL, "steps = 1", 0,                                   \
+	  mudsc_quadrature(O.d, &O.d[32], MUDSC_QUAD_RIEMANN_TRAPEZOID, 1))                         \
+	X(quadrature_steps_big, MUDSC_E_INVALID, NULL, "steps = 5000", 0,                            \
+	  mudsc_quadrature(O.d, &O.d[32], 0, 5000))                                                 \
+	X(field_options_init_opts, MUDSC_E_INVALID, NULL, "'opts'", 0, mudsc_field_options_init(NULL)) \
+	X(field_new_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_field_new(NULL, 2, H, NULL))          \
+	X(field_new_models, MUDSC_E_INVALID, NULL, "'n_models' = 1", 0,                              \
+	  mudsc_field_new((mudsc_field **)&O.p[0], 1, H, NULL))                                     \
+	X(field_new_size, MUDSC_E_INVALID, NULL, "'input_size' = 0", 0,                              \
+	  mudsc_field_new((mudsc_field **)&O.p[0], 2, 0, NULL))                                     \
+	X(field_new_steps, MUDSC_E_INVALID, "mudsc_field_new", "opts->steps", 0, field_new_with(0))   \
+	X(field_new_rule, MUDSC_E_INVALID, "mudsc_field_new", "opts->rule", 0, field_new_with(1))     \
+	X(field_new_opts_size, MUDSC_E_INVALID, "mudsc_field_new", "opts->size", 0, field_new_with(2)) \
+	X(field_new_keep, MUDSC_E_INVALID, "mudsc_field_new", "opts->keep_inputs", 0, field_new_with(3)) \
+	X(field_new_block_rows, MUDSC_E_INVALID, "mudsc_field_new", "opts->block_rows", 0,          \
+	  field_new_with(4))                                                                        \
+	X(field_new_trapezoid, MUDSC_E_INVALID, "mudsc_field_new", "opts->steps", 0, field_new_with(5)) \
+	X(field_new_lead, MUDSC_E_INVALID, "mudsc_field_new", "opts->max_lead", 0, field_new_with(6)) \
+	X(field_points_field, MUDSC_E_INVALID, NULL, "'field'", 0, mudsc_field_points(O.d, O.d, NULL)) \
+	X(field_begin_field, MUDSC_E_INVALID, NULL, "'field'", 0, mudsc_field_begin(NULL, NULL, NULL)) \
+	X(field_begin_inputs, MUDSC_E_INVALID, NULL, "'inputs'", 0, mudsc_field_begin(F.gif, NULL, NULL)) \
+	X(field_begin_width, MUDSC_E_SHAPE, "mudsc_field_begin", "'inputs'", 0,                     \
+	  field_begin_with(F.gif, ROWS, H + 1, -1, 0))                                              \
+	X(field_begin_rank, MUDSC_E_SHAPE, "mudsc_field_begin", "'inputs'", 0,                      \
+	  field_begin_with(F.gif, ROWS, -1, -1, 0))                                                 \
+	X(field_begin_baselines, MUDSC_E_SHAPE, "mudsc_field_begin", "'baselines'", 0,              \
+	  field_begin_with(F.gif, ROWS, H, ROWS - 1, 0))                                            \
+	X(field_begin_nan, MUDSC_E_NUMERIC, "mudsc_field_begin", "non-finite", 0,                   \
+	  field_begin_with(F.gif, ROWS, H, ROWS, 1))                                                \
+	X(field_begin_open, MUDSC_E_STATE, "mudsc_field_begin", "not complete", 0,                  \
+	  field_begin_with(F.gif_open, ROWS, H, -1, 0))                                             \
+	X(field_update_field, MUDSC_E_INVALID, NULL, "'field'", 0, mudsc_field_update(NULL, 0, NULL))  \
+	X(field_update_gradients, MUDSC_E_INVALID, NULL, "'gradients'", 0,                           \
+	  mudsc_field_update(F.gif_open, 0, NULL))                                                  \
+	X(field_update_model, MUDSC_E_RANGE, "mudsc_field_update", "'model' = 2", 0,                \
+	  field_update_with(F.gif_open, 2, ROWS, H))                                                \
+	X(field_update_closed, MUDSC_E_STATE, "mudsc_field_update", "no open batch", 0,             \
+	  field_update_with(F.gif, 0, ROWS, H))                                                     \
+	X(field_update_past, MUDSC_E_STATE, "mudsc_field_update", "past the batch", 0,              \
+	  field_update_with(F.gif_open, 1, 3 * ROWS, H))                                            \
+	X(field_update_lead, MUDSC_E_STATE, "mudsc_field_update", "max_lead", 0,                    \
+	  field_update_with(F.gif_open, 0, ROWS, H))                                                \
+	X(field_update_width, MUDSC_E_SHAPE, "mudsc_field_update", "'gradients'", 0,                \
+	  field_update_with(F.gif_open, 1, ROWS, H + 1))                                            \
+	X(field_merge_dst, MUDSC_E_INVALID, NULL, "'dst'", 0, mudsc_field_merge(NULL, F.gif))            \
+	X(field_merge_same, MUDSC_E_INVALID, NULL, "same", 0, mudsc_field_merge(F.gif, F.gif))           \
+	X(field_merge_open, MUDSC_E_STATE, NULL, "'src'", 0, mudsc_field_merge(F.gif, F.gif_open))       \
+	X(field_merge_models, MUDSC_E_MISMATCH, NULL, "n_models", 0, mudsc_field_merge(F.gif, F.gif3))   \
+	X(field_distances_field, MUDSC_E_INVALID, NULL, "'field'", 0,                                \
+	  mudsc_field_distances(O.d, 4, NULL, NULL))                                                \
+	X(field_distances_none, MUDSC_E_STATE, NULL, "no inputs", 0,                                 \
+	  mudsc_field_distances(O.d, 4, NULL, F.gif))                                               \
+	X(field_distances_open, MUDSC_E_STATE, NULL, "open batch", 0,                                \
+	  mudsc_field_distances(O.d, 4, NULL, F.gif_open))                                          \
+	X(field_distances_capacity, MUDSC_E_RANGE, NULL, "capacity", 4,                              \
+	  mudsc_field_distances(O.d, 2, &F.needed, F.gif_done))                                     \
+	X(field_step_distances_out, MUDSC_E_INVALID, NULL, "'out'", 8,                                \
+	  mudsc_field_step_distances(NULL, 8, &F.needed, F.gif_done))                               \
+	X(field_input_distances_keep, MUDSC_E_STATE, NULL, "keep_inputs", 0,                         \
+	  mudsc_field_input_distances(O.d, 64, NULL, F.gif_done))                                   \
+	X(field_save_buffer_open, MUDSC_E_STATE, NULL, "open batch", 0,                              \
+	  mudsc_field_save_buffer(&O.p[0], &O.len, F.gif_open))                                     \
+	X(field_save_path, MUDSC_E_INVALID, NULL, "'path'", 0, mudsc_field_save(F.gif, NULL))            \
+	X(field_load_buffer_out, MUDSC_E_INVALID, NULL, "'out'", 0,                                  \
+	  mudsc_field_load_buffer(NULL, F.gif_buf, F.gif_len, NULL))                                \
+	X(field_load_buffer_magic, MUDSC_E_PARSE, "mudsc_field_load_buffer", "magic", 0,            \
+	  field_load_flipped(0))                                                                    \
+	X(field_load_buffer_checksum, MUDSC_E_PARSE, "mudsc_field_load_buffer", "checksum", 0,      \
+	  field_load_flipped(50))                                                                   \
+	X(field_load_buffer_short, MUDSC_E_PARSE, NULL, "shorter", 0,                                \
+	  mudsc_field_load_buffer((mudsc_field **)&O.p[0], F.gif_buf, 20, NULL))                    \
+	X(field_load_io, MUDSC_E_IO, NULL, "/nonexistent/field", 0,                                   \
+	  mudsc_field_load((mudsc_field **)&O.p[0], "/nonexistent/field", NULL))                    \
 	/* version and BLAS threads */                                                              \
 	X(version_check_old_major, MUDSC_E_MISMATCH, NULL, "header", 0, mudsc_version_check(0))            \
 	X(version_check_newer, MUDSC_E_MISMATCH, NULL, "header", 0,                                       \
@@ -959,7 +1116,7 @@ START_TEST(test_bad_call)
 	struct outs sentinel;
 	const char *msg;
 	char fn[64];
-	size_t after[8];
+	size_t after[10];
 	mudsc_status st;
 
 	memset(&sentinel, SENTINEL, sizeof sentinel);
@@ -990,7 +1147,7 @@ START_TEST(test_bad_call)
 		ck_assert_msg(F.needed == c->needed, "%s: *needed = %zu, expected %zu", c->call, F.needed,
 		              c->needed);
 	snapshot(after);
-	for (int k = 0; k < 8; k++)
+	for (int k = 0; k < 10; k++)
 		ck_assert_msg(after[k] == F.counts[k], "%s changed a handle (count %d: %zu -> %zu)",
 		              c->call, k, F.counts[k], after[k]);
 }

@@ -329,7 +329,11 @@ START_TEST(options_size_is_what_init_writes)
 	mudsc_vit_options vo;
 	mudsc_llama_options llo;
 	mudsc_gpt2_options go;
+	mudsc_field_options fo;
 
+	ck_assert_ok(mudsc_field_options_init(&fo));
+	ck_assert_uint_eq(mudsc_options_size(MUDSC_OPTIONS_FIELD), fo.size);
+	ck_assert_uint_eq(fo.size, sizeof fo);
 	ck_assert_ok(mudsc_matcher_options_init(&mo));
 	ck_assert_ok(mudsc_accum_options_init(&ao));
 	ck_assert_ok(mudsc_mlp_options_init(&lo));
@@ -347,7 +351,7 @@ START_TEST(options_size_is_what_init_writes)
 	ck_assert_uint_eq(mo.size, sizeof mo);
 	ck_assert_uint_eq(ao.size, sizeof ao);
 	ck_assert_uint_eq(mudsc_options_size(-1), 0);
-	ck_assert_uint_eq(mudsc_options_size(7), 0);
+	ck_assert_uint_eq(mudsc_options_size(8), 0);
 }
 END_TEST
 

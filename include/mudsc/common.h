@@ -237,7 +237,8 @@ typedef enum mudsc_options_kind {
 	MUDSC_OPTIONS_RESNET = 3,  /**< mudsc_resnet_options (graph.h) */
 	MUDSC_OPTIONS_VIT = 4,     /**< mudsc_vit_options (graph.h) */
 	MUDSC_OPTIONS_LLAMA = 5,   /**< mudsc_llama_options (graph.h) */
-	MUDSC_OPTIONS_GPT2 = 6     /**< mudsc_gpt2_options (graph.h) */
+	MUDSC_OPTIONS_GPT2 = 6,    /**< mudsc_gpt2_options (graph.h) */
+	MUDSC_OPTIONS_FIELD = 7    /**< mudsc_field_options (field.h) */
 } mudsc_options_kind;
 
 /**

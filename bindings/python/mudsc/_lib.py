@@ -176,6 +176,10 @@ class Gpt2Options(ctypes.Structure):
     _fields_ = [("size", c_size), ("dim", c_i64), ("n_layers", c_i32), ("heads", c_i32),
                 ("mlp_dim", c_i64), ("lm_head", c_i32), ("prefix", c_char_p),
                 ("block_template", c_char_p)]
+class FieldOptions(ctypes.Structure):
+    """mudsc_field_options (field.h)."""
+    _fields_ = [("size", c_size), ("rule", c_i32), ("steps", c_i32), ("nonfinite", c_i32),
+                ("keep_inputs", c_i32), ("max_lead", c_i64), ("block_rows", c_i64)]
 
 
 class MatchOptions(ctypes.Structure):
@@ -318,6 +322,27 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_stats_save_buffer": (STATUS, (PP, SIZEP, P)),
     "mudsc_stats_update": (STATUS, (P, c_size, c_i32, POINTER(Features))),
     "mudsc_stats_update_named": (STATUS, (P, c_char_p, c_i32, POINTER(Features))),
+    # field.h
+    "mudsc_field_begin": (STATUS, (P, POINTER(Features), POINTER(Features))),
+    "mudsc_field_distances": (STATUS, (F64P, c_size, SIZEP, P)),
+    "mudsc_field_free": (None, (P,)),
+    "mudsc_field_input_distances": (STATUS, (F64P, c_size, SIZEP, P)),
+    "mudsc_field_input_size": (c_i64, (P,)),
+    "mudsc_field_inputs": (c_i64, (P,)),
+    "mudsc_field_load": (STATUS, (PP, c_char_p, POINTER(FieldOptions))),
+    "mudsc_field_load_buffer": (STATUS, (PP, c_void_p, c_size, POINTER(FieldOptions))),
+    "mudsc_field_merge": (STATUS, (P, P)),
+    "mudsc_field_models": (c_i32, (P,)),
+    "mudsc_field_new": (STATUS, (PP, c_i32, c_i64, POINTER(FieldOptions))),
+    "mudsc_field_options_init": (STATUS, (POINTER(FieldOptions),)),
+    "mudsc_field_points": (STATUS, (F64P, F64P, P)),
+    "mudsc_field_rule": (c_i32, (P,)),
+    "mudsc_field_save": (STATUS, (P, c_char_p)),
+    "mudsc_field_save_buffer": (STATUS, (PP, SIZEP, P)),
+    "mudsc_field_step_distances": (STATUS, (F64P, c_size, SIZEP, P)),
+    "mudsc_field_steps": (c_i32, (P,)),
+    "mudsc_field_update": (STATUS, (P, c_i32, POINTER(Features))),
+    "mudsc_quadrature": (STATUS, (F64P, F64P, c_i32, c_i64)),
     # experimental.h: changes with every release (VERSION_NUMBER is checked)
     "mudsc_align_solve": (STATUS, (I64P, F64P, F64P, c_i64, c_i64, c_i64)),
     "mudsc_lap_solve": (STATUS, (I64P, F64P, F64P, c_i64)),
@@ -342,6 +367,7 @@ OPTIONS: Dict[Any, Tuple[str, Optional[int]]] = {
     VitOptions: ("mudsc_vit_options_init", 4),
     LlamaOptions: ("mudsc_llama_options_init", 5),
     Gpt2Options: ("mudsc_gpt2_options_init", 6),
+    FieldOptions: ("mudsc_field_options_init", 7),
     MatchOptions: ("mudsc_match_options_init", None),
 }
 

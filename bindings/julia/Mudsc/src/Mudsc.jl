@@ -30,6 +30,8 @@ export Graph, Point, Binding, Split, add_point!, set_site!, add_split!, bind!,
        points, splits, validate, unbound
 export Accumulator, nmodels, width, update!, correlation, covariance, means, stddevs
 export Stats, load_stats, replace_stats!, point_names
+export Field, load_field, quadrature, begin!, distances, step_distances, input_distances,
+       ninputs
 export Matcher, PointResult, set_activations!, set_stats!, set_activation_similarity!, run!,
        sweeps, best_sweep, objectives, point_result, assignment, permutation, matrix,
        transform, merge_to_file, transform_to_file
@@ -84,6 +86,7 @@ include("model.jl")
 include("graph.jl")
 include("accum.jl")
 include("stats.jl")
+include("field.jl")
 include("matcher.jl")
 include("merge.jl")
 

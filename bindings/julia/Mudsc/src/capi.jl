@@ -117,6 +117,16 @@ struct mudsc_accum_options
     threads::Int32
 end
 
+struct mudsc_field_options
+    size::Csize_t
+    rule::Int32
+    steps::Int32
+    nonfinite::Int32
+    keep_inputs::Int32
+    max_lead::Int64
+    block_rows::Int64
+end
+
 struct mudsc_features
     dtype::Int32
     rank::Int32
