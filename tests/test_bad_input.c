@@ -863,7 +863,7 @@ struct bad_case {
 	X(permute_point_range, MUDSC_E_RANGE, NULL, "'point' = 2", 0,                                     \
 	  mudsc_permute_point(O.i64, 64, &O.needed, F.graph, 2, 1))                                 \
 	X(permute_point_small, MUDSC_E_RANGE, NULL, "capacity", 4,                                        \
-	  mudsc_permute_point(O.i64, 2, &O.needed, F.graph, 0, 1))                                  \
+	  mudsc_permute_point(O.i64, 2, &F.needed, F.graph, 0, 1))                                  \
 	X(transform_model, MUDSC_E_RANGE, NULL, "model", 0,                                               \
 	  mudsc_matcher_transform((mudsc_model **)&O.p[0], F.ran, 2))                               \
 	X(transform_state, MUDSC_E_STATE, NULL, "run", 0,                                                 \
