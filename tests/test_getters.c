@@ -124,6 +124,10 @@ static mudsc_status g_permutation(struct world *w, void *out, size_t cap, size_t
 {
 	return mudsc_matcher_permutation(out, cap, needed, w->matcher, 0, 1);
 }
+static mudsc_status g_permute_point(struct world *w, void *out, size_t cap, size_t *needed)
+{
+	return mudsc_permute_point(out, cap, needed, w->graph, 0, 7);
+}
 
 static const struct getter getters[] = {
 	{"mudsc_graph_unbound", sizeof(size_t), 2, g_unbound},
@@ -136,6 +140,7 @@ static const struct getter getters[] = {
 	{"mudsc_matcher_assignment", sizeof(int64_t), NC, g_assignment},
 	{"mudsc_matcher_matrix", sizeof(double), C * C, g_matrix},
 	{"mudsc_matcher_permutation", sizeof(int64_t), C, g_permutation},
+	{"mudsc_permute_point", sizeof(int64_t), C, g_permute_point},
 };
 enum { N_GETTERS = sizeof getters / sizeof getters[0] };
 
