@@ -66,6 +66,11 @@ class _Proxy(torch.fx.Proxy):
     def __len__(self) -> int:
         return len(self._value())
 
+    def __iter__(self) -> Any:
+        # the value's length is known: one getitem per element (torch.fx
+        # guesses it from the caller's bytecode, which Python 3.11 changed)
+        return iter([self[i] for i in range(len(self._value()))])
+
     def __bool__(self) -> bool:
         return bool(self._value())
 
@@ -632,9 +637,7 @@ def _m_flatten(A: _Analysis, n: torch.fx.Node, mod: nn.Flatten) -> None:
 
 
 def _m_mha(A: _Analysis, n: torch.fx.Node, mod: nn.MultiheadAttention) -> None:
-    q = n.args[0]
-    k = n.args[1] if len(n.args) > 1 else n.kwargs.get("key")
-    v = n.args[2] if len(n.args) > 2 else n.kwargs.get("value")
+    q, k, v = _arg(n, 0, "query"), _arg(n, 1, "key"), _arg(n, 2, "value")
     if not (q is k is v) or not mod._qkv_same_embed_dim or mod.bias_k is not None or \
             mod.add_zero_attn:
         raise _Refuse("a MultiheadAttention that is not plain self-attention")
@@ -863,7 +866,8 @@ def _split_units(A: _Analysis, n: torch.fx.Node, x: Any, lay: Tuple[Seg, ...],
     """The units' axis reshaped into (P, G, C/G) (a fused q, k, v projection
     with heads) or (G, C/G) (heads)."""
     if len(lay) != 1 or lay[0][2] != 1 or lay[0][0] is None:
-        raise _Refuse("a reshape of a concatenated or repeated axis")
+        raise _Refuse("a reshape that splits a concatenated or repeated axis into several "
+                      "(a channel shuffle mixes units)")
     s = lay[0][0]
     if len(sizes) == 3:
         P = sizes[0]
