@@ -63,35 +63,60 @@ static mudsc_status all_assigns(int64_t ***out, const mudsc_graph *graph, uint64
 	return MUDSC_OK;
 }
 
-/* Plan tensor t permuted along its bound axes, scattered into whole
- * (double, plan axes of the whole tensor); a and b are scratch of
- * numel(t) doubles. */
-static void permute_part(const struct plan_tensor *t, int64_t *const *assign, double *whole,
-                         double *a, double *b)
+/* dst (outer x L x inner elements of es bytes) = src with unit u of the
+ * middle axis moved to assign[u]: a gather of whole inner blocks. */
+static void gather(unsigned char *dst, const unsigned char *src, size_t outer, size_t L,
+                   size_t inner, const int64_t *assign, size_t es)
 {
-	size_t outer, inner, piece;
+	size_t block = inner * es;
 
-	mudsc__plan_load(t, 0, a);
+	for (size_t o = 0; o < outer; o++)
+		for (size_t u = 0; u < L; u++)
+			memcpy(dst + (o * L + (size_t)assign[u]) * block, src + (o * L + u) * block, block);
+}
+
+/* Rows [offset, offset + len) of the split axis (whole length W) of every
+ * outer block, between the whole tensor and a part's own buffer. */
+static void part_copy(unsigned char *part, unsigned char *whole, size_t outer, size_t W,
+                      size_t offset, size_t len, size_t block, int to_whole)
+{
+	for (size_t o = 0; o < outer; o++) {
+		unsigned char *w = whole + (o * W + offset) * block, *p = part + o * len * block;
+		memcpy(to_whole ? w : p, to_whole ? p : w, len * block);
+	}
+}
+
+/* Plan tensor t (model data src) permuted along its bound axes into the
+ * whole tensor dst; a and b are scratch of its size in bytes.  The values
+ * are moved, never converted, so the copy is exact in every dtype. */
+static void permute_part(const struct plan_tensor *t, int64_t *const *assign, unsigned char *dst,
+                         const unsigned char *src, unsigned char *a, unsigned char *b)
+{
+	size_t es = mudsc_dtype_size(t->dtype), n = mudsc__plan_numel(t), outer, inner;
+
+	if (t->part < 0) {
+		memcpy(a, src, n * es);
+	} else {
+		mudsc__axis_split(t->rank, t->shape, t->split_axis, &outer, &inner);
+		part_copy(a, (unsigned char *)src, outer, (size_t)t->whole_shape[t->split_axis],
+		          (size_t)t->part_offset, (size_t)t->shape[t->split_axis], inner * es, 0);
+	}
 	for (int32_t d = 0; d < t->rank; d++) {
 		if (t->point[d] < 0 || assign[t->point[d]] == NULL)
 			continue;
 		mudsc__axis_split(t->rank, t->shape, d, &outer, &inner);
-		mudsc__axis_contract(b, a, outer, t->shape[d], inner, assign[t->point[d]], NULL,
-		                    t->shape[d]);
-		double *tmp = a;
+		gather(b, a, outer, (size_t)t->shape[d], inner, assign[t->point[d]], es);
+		unsigned char *tmp = a;
 		a = b;
 		b = tmp;
 	}
 	if (t->part < 0) {
-		memcpy(whole, a, mudsc__plan_numel(t) * sizeof *whole);
+		memcpy(dst, a, n * es);
 		return;
 	}
 	mudsc__axis_split(t->rank, t->shape, t->split_axis, &outer, &inner);
-	piece = (size_t)t->shape[t->split_axis] * inner;
-	for (size_t o = 0; o < outer; o++)
-		memcpy(whole + (o * (size_t)t->whole_shape[t->split_axis] + (size_t)t->part_offset) *
-		                       inner,
-		       a + o * piece, piece * sizeof *whole);
+	part_copy(a, dst, outer, (size_t)t->whole_shape[t->split_axis], (size_t)t->part_offset,
+	          (size_t)t->shape[t->split_axis], inner * es, 1);
 }
 
 /* Model tensor mt, bound: plan tensors at .. at + nparts - 1, permuted into dst. */
@@ -100,20 +125,15 @@ static mudsc_status permute_tensor(mudsc_model *dst, const struct mudsc__plan *p
 {
 	const struct plan_tensor *t0 = &plan->tensors[at];
 	int32_t parts = t0->part < 0 ? 1 : t0->nparts;
-	size_t n = mt->nbytes / mudsc_dtype_size(mt->dtype);
-	double *whole = mudsc__alloc((n + 1) * sizeof *whole, "permuted tensor");
-	double *a = mudsc__alloc((n + 1) * sizeof *a, "permute scratch");
-	double *b = mudsc__alloc((n + 1) * sizeof *b, "permute scratch");
-	void *bytes = mudsc__alloc(mt->nbytes + 1, "permuted tensor");
-	mudsc_status st = whole && a && b && bytes ? MUDSC_OK : MUDSC_E_NOMEM;
+	unsigned char *bytes = mudsc__alloc(mt->nbytes + 1, "permuted tensor");
+	unsigned char *a = mudsc__alloc(mt->nbytes + 1, "permute scratch");
+	unsigned char *b = mudsc__alloc(mt->nbytes + 1, "permute scratch");
+	mudsc_status st = bytes && a && b ? MUDSC_OK : MUDSC_E_NOMEM;
 
 	for (int32_t j = 0; j < parts && st == MUDSC_OK; j++)
-		permute_part(&plan->tensors[at + (size_t)j], assign, whole, a, b);
-	if (st == MUDSC_OK) {
-		mudsc__convert_from_f64(mt->dtype, whole, n, bytes);
+		permute_part(&plan->tensors[at + (size_t)j], assign, bytes, mt->data, a, b);
+	if (st == MUDSC_OK)
 		st = mudsc_model_add(dst, mt->name, mt->dtype, mt->rank, mt->shape, bytes, MUDSC_COPY);
-	}
-	free(whole);
 	free(a);
 	free(b);
 	free(bytes);
