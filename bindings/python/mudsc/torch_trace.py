@@ -570,36 +570,37 @@ def _m_conv(A: _Analysis, n: torch.fx.Node, mod: nn.modules.conv._ConvNd) -> Non
     A.ann[n] = {1: ("L", out)}
 
 
-def _m_bn(A: _Analysis, n: torch.fx.Node, mod: nn.modules.batchnorm._BatchNorm) -> None:
-    x = n.args[0]
-    ann = A.a(x)
+def _channels(A: _Analysis, n: torch.fx.Node, what: str) -> Optional[Tuple[Seg, ...]]:
+    """The layout of the units on axis 1 of a norm's input (None: not permuted)."""
+    ann = A.a(n.args[0])
     if any(d != 1 for d in ann):
-        raise _Refuse("a BatchNorm whose units are not on axis 1")
-    if 1 in ann:
-        lay = ann[1][1]
-        if mod.affine:
-            A.st.bind(f"{n.target}.weight", 0, lay, "out")
-            A.st.bind(f"{n.target}.bias", 0, lay, "out")
-        if mod.track_running_stats:
-            A.st.bind(f"{n.target}.running_mean", 0, lay, "out", True)
-            A.st.bind(f"{n.target}.running_var", 0, lay, "out", True)
-    A.same(n, x)
+        raise _Refuse(f"a {what} whose units are not on axis 1")
+    return ann[1][1] if 1 in ann else None
+
+
+def _bind_affine(A: _Analysis, n: torch.fx.Node, lay: Tuple[Seg, ...], affine: bool,
+                 stats: bool) -> None:
+    names = (["weight", "bias"] if affine else []) + \
+        (["running_mean", "running_var"] if stats else [])
+    for k in names:
+        A.st.bind(f"{n.target}.{k}", 0, lay, "out", k.startswith("running"))
+
+
+def _m_bn(A: _Analysis, n: torch.fx.Node, mod: nn.modules.batchnorm._BatchNorm) -> None:
+    lay = _channels(A, n, "BatchNorm")
+    if lay is not None:
+        _bind_affine(A, n, lay, mod.affine, mod.track_running_stats)
+    A.same(n, n.args[0])
 
 
 def _m_gn(A: _Analysis, n: torch.fx.Node, mod: nn.GroupNorm) -> None:
-    x = n.args[0]
-    ann = A.a(x)
-    if any(d != 1 for d in ann):
-        raise _Refuse("a GroupNorm whose units are not on axis 1")
-    if 1 in ann:
-        lay = ann[1][1]
+    lay = _channels(A, n, "GroupNorm")
+    if lay is not None:
         if len(lay) != 1 or lay[0][2] != 1:
             raise _Refuse("a GroupNorm on a concatenated axis")
         A.st.find(lay[0][0]).blocks.add(mod.num_channels // mod.num_groups)
-        if mod.affine:
-            A.st.bind(f"{n.target}.weight", 0, lay, "out")
-            A.st.bind(f"{n.target}.bias", 0, lay, "out")
-    A.same(n, x)
+        _bind_affine(A, n, lay, mod.affine, False)
+    A.same(n, n.args[0])
 
 
 def _m_ln(A: _Analysis, n: torch.fx.Node, mod: nn.LayerNorm) -> None:
@@ -636,36 +637,54 @@ def _m_flatten(A: _Analysis, n: torch.fx.Node, mod: nn.Flatten) -> None:
     _reshape(A, n, n.args[0])
 
 
+def _last_only(A: _Analysis, x: Any, what: str) -> Tuple[Any, int]:
+    """(descriptor of x's last axis or None, x's rank); units elsewhere refuse."""
+    ann = dict(A.a(x))
+    nd = A.ndim(x)
+    last = ann.pop(nd - 1, None)
+    if ann:
+        raise _Refuse(f"{what} whose units are not on the last axis")
+    if last is not None and (last[0] != "L" or len(last[1]) != 1):
+        raise _Refuse(f"{what} on a concatenated input or one split into heads")
+    return last, nd
+
+
+def _attention(A: _Analysis, n: torch.fx.Node, x: Any, what: str, E: int, H: int,
+               qw: str, qb: Optional[str], pw: str, pb: Optional[str],
+               hint: str) -> Dict[int, Any]:
+    """Self-attention with a fused q, k, v projection qw (qb) of E = H heads
+    and an output projection pw (pb): q, k, v are parts bound to one point
+    with groups H (q and k units must move together, inside their heads)."""
+    last, nd = _last_only(A, x, what)
+    if last is not None:
+        A.site(n, x)
+        A.st.bind(qw, 1, last[1], "in")
+    a = A.st.new(E, hint)
+    A.st.find(a).blocks.add(E // H)
+    for p in (qw, qb):
+        if p is not None:
+            A.st.qkv[p] = 0
+            A.st.bind(p, 0, ((a, E, 1),) * 3, "out")
+    A.st.bind(pw, 1, _lay1(a, E), "in")
+    o = A.st.new(E, pw.rsplit(".", 1)[0])
+    for p in (pw, pb):
+        if p is not None:
+            A.st.bind(p, 0, _lay1(o, E), "out")
+    return {nd - 1: ("L", _lay1(o, E))}
+
+
 def _m_mha(A: _Analysis, n: torch.fx.Node, mod: nn.MultiheadAttention) -> None:
     q, k, v = _arg(n, 0, "query"), _arg(n, 1, "key"), _arg(n, 2, "value")
     if not (q is k is v) or not mod._qkv_same_embed_dim or mod.bias_k is not None or \
             mod.add_zero_attn:
         raise _Refuse("a MultiheadAttention that is not plain self-attention")
-    ann = dict(A.a(q))
-    nd = A.ndim(q)
-    last = ann.pop(nd - 1, None)
-    if ann:
-        raise _Refuse("a MultiheadAttention whose units are not on the last axis")
-    t, E, H = n.target, mod.embed_dim, mod.num_heads
-    if last is not None:
-        if last[0] != "L" or len(last[1]) != 1:
-            raise _Refuse("a MultiheadAttention on a concatenated input")
-        A.site(n, q)
-        A.st.bind(f"{t}.in_proj_weight", 1, last[1], "in")
-    a = A.st.new(E, f"{t}")
-    A.st.find(a).blocks.add(E // H)
-    qkv = ((a, E, 1),) * 3
-    A.st.qkv[f"{t}.in_proj_weight"] = 0
-    A.st.bind(f"{t}.in_proj_weight", 0, qkv, "out")
-    if mod.in_proj_bias is not None:
-        A.st.qkv[f"{t}.in_proj_bias"] = 0
-        A.st.bind(f"{t}.in_proj_bias", 0, qkv, "out")
-    A.st.bind(f"{t}.out_proj.weight", 1, _lay1(a, E), "in")
-    o = A.st.new(E, f"{t}.out_proj")
-    A.st.bind(f"{t}.out_proj.weight", 0, _lay1(o, E), "out")
-    if mod.out_proj.bias is not None:
-        A.st.bind(f"{t}.out_proj.bias", 0, _lay1(o, E), "out")
-    A.ann[n] = ("tuple", [{nd - 1: ("L", _lay1(o, E))}, {}])
+    t = n.target
+    out = _attention(A, n, q, "a MultiheadAttention", mod.embed_dim, mod.num_heads,
+                     f"{t}.in_proj_weight",
+                     f"{t}.in_proj_bias" if mod.in_proj_bias is not None else None,
+                     f"{t}.out_proj.weight",
+                     f"{t}.out_proj.bias" if mod.out_proj.bias is not None else None, t)
+    A.ann[n] = ("tuple", [out, {}])
 
 
 _UNARY = {"relu", "relu_", "relu6", "gelu", "silu", "sigmoid", "tanh", "hardswish",
@@ -1045,28 +1064,9 @@ def _f_swin_attention(A: _Analysis, n: torch.fx.Node) -> None:
     if qw is None or pw is None or (qb is not None and qbn is None) or \
             (pb is not None and pbn is None) or n.kwargs.get("logit_scale") is not None:
         raise _Refuse("shifted_window_attention with weights that are not parameters")
-    ann = dict(A.a(x))
-    nd = A.ndim(x)
-    last = ann.pop(nd - 1, None)
-    if ann:
-        raise _Refuse("shifted_window_attention whose units are not on the last axis")
     E = int(A.value(_arg(n, 2, "proj_weight")).shape[1])
-    if last is not None:
-        A.st.bind(qw, 1, last[1], "in")
-    a = A.st.new(E, qw.rsplit(".", 2)[0])
-    A.st.find(a).blocks.add(E // heads)
-    qkv = ((a, E, 1),) * 3
-    A.st.qkv[qw] = 0
-    A.st.bind(qw, 0, qkv, "out")
-    if qbn is not None:
-        A.st.qkv[qbn] = 0
-        A.st.bind(qbn, 0, qkv, "out")
-    A.st.bind(pw, 1, _lay1(a, E), "in")
-    o = A.st.new(E, pw.rsplit(".", 1)[0])
-    A.st.bind(pw, 0, _lay1(o, E), "out")
-    if pbn is not None:
-        A.st.bind(pbn, 0, _lay1(o, E), "out")
-    A.ann[n] = {nd - 1: ("L", _lay1(o, E))}
+    A.ann[n] = _attention(A, n, x, "shifted_window_attention", E, heads, qw, qbn, pw, pbn,
+                          qw.rsplit(".", 2)[0])
 
 
 def _f_patch_merging_pad(A: _Analysis, n: torch.fx.Node) -> None:
