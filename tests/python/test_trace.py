@@ -274,3 +274,17 @@ def test_unknown_ops_are_boundaries_or_refused():
         mt.trace_graph(net, x, on_unknown="error")
     with pytest.raises(mudsc.errors.InvalidArgumentError):
         mt.trace_graph(net, x, on_unknown="ignore")
+
+
+def test_traced_sites_feed_activation_matching():
+    # every traced point has a site that collect_activations can hook, and
+    # MuDSC with activations gives a permuted copy back as the model
+    torch.manual_seed(0)
+    net = nets.ResNet([1, 1, 1], [8, 16, 32], 8).eval()
+    x = torch.randn(16, 3, 8, 8)
+    g = mt.trace_graph(net, x)
+    assert all(p.site is not None and p.site.endswith(":input") for p in g.points)
+    twin = _permuted_copy(net, g, seed=6)
+    merged, _ = mt.merge([net, twin], g, batches=[x[:8], x[8:]], alpha=0.5)
+    with torch.no_grad():
+        assert _rel(net(x), merged.eval()(x)) <= 1e-5
