@@ -107,11 +107,17 @@ def test_torchvision_model(name):
             (name == "resnext50_32x4d" and ".bn1." in k or ".conv1." in k), k
     if not (merge_default or SLOW):
         return
-    if name in MERGE_MISSES:
-        pytest.xfail("weight matching does not recover this model's permutation")
     twin = _permuted_copy(model, graph, seed=11)
     with torch.no_grad():
         assert _rel(model(x), twin(x)) <= 1e-5
+    if name in MERGE_MISSES:
+        # MuDSC with activation statistics comes close (mobilenet_v2: 8e-5;
+        # units whose activations tie, such as dead ReLU6 units, may swap)
+        batches = [torch.randn(4, 3, side, side) for _ in range(2)]
+        merged, _ = mt.merge([model, twin], graph, batches=batches, alpha=0.5)
+        with torch.no_grad():
+            assert _rel(model(x), merged.eval()(x)) <= 1e-3
+        pytest.xfail("weight matching alone does not recover this model's permutation")
     merged, _ = mt.merge([model, twin], graph)
     with torch.no_grad():
         assert _rel(model(x), merged.eval()(x)) <= 1e-5
