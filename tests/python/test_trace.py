@@ -4,9 +4,10 @@ The torchvision 0.14 models of the issue, with random weights, in eval mode
 on small inputs: tracing succeeds, the graph keeps the function (verify), and
 weight matching of the model with a randomly permuted copy of itself gives
 the model back.  The traced graphs of the ready builders' networks equal the
-builders' graphs point for point.  The largest models (vit_b_16, vgg11_bn,
-whose permuted copies and merges take tens of seconds each) run only with
-MUDSC_SLOW=1 (meson suite `slow`, test pytest-trace-slow).
+builders' graphs point for point.  The largest models (vit_b_16, vgg11_bn)
+and every merge but resnet18's run only with MUDSC_SLOW=1 (meson suite
+`slow`, test pytest-trace-slow); the merges of vit_b_16 and vgg11_bn only
+with MUDSC_SLOW=2 (by hand: too long for CI).
 """
 import copy
 import os
