@@ -266,6 +266,27 @@ START_TEST(validate_and_json_version_2)
 }
 END_TEST
 
+START_TEST(repeat_past_the_rank_limit_is_refused)
+{
+	/* rank 8 with one repeated axis would need 9 plan axes */
+	int64_t shape[8] = {2, 2, 2, 2, 2, 2, 2, 4};
+	double data[512] = {0};
+	mudsc_model *m, *out = NULL;
+	mudsc_graph *g;
+
+	ck_assert_ok(mudsc_model_new(&m));
+	ck_assert_ok(mudsc_model_add(m, "t", MUDSC_DTYPE_F64, 8, shape, data, MUDSC_BORROW));
+	ck_assert_ok(mudsc_graph_new(&g));
+	ck_assert_ok(mudsc_graph_add_point(NULL, g, "P", 2, 1));
+	ck_assert_ok(mudsc_graph_bind_repeat(g, 0, "t", NULL, 7, MUDSC_ROLE_IN, 0, 2));
+	ck_assert_status(mudsc_permute_model(&out, g, m, 1, -1), MUDSC_E_UNSUPPORTED);
+	ck_assert_error_has("more than 8 axes");
+	ck_assert_ptr_null(out);
+	mudsc_graph_free(g);
+	mudsc_model_free(m);
+}
+END_TEST
+
 static int unbound_seen;
 
 static void count_unbound(mudsc_log_level level, const char *message, void *user)
@@ -306,6 +327,7 @@ Suite *suite_permute(void)
 	tcase_add_test(tc, zip_narrows_repeated_and_concatenated_axes);
 	tcase_add_test(tc, validate_and_json_version_2);
 	tcase_add_test(tc, matcher_logs_unbound_float_tensors);
+	tcase_add_test(tc, repeat_past_the_rank_limit_is_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
