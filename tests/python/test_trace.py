@@ -299,3 +299,41 @@ def test_traced_sites_feed_activation_matching():
     merged, _ = mt.merge([net, twin], g, batches=[x[:8], x[8:]], alpha=0.5)
     with torch.no_grad():
         assert _rel(net(x), merged.eval()(x)) <= 1e-5
+
+
+class _Tokens(torch.nn.Module):
+    """Embedding + learned positions + LayerNorm + MultiheadAttention + a gate."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = torch.nn.Embedding(10, 8)
+        self.pos = torch.nn.Parameter(torch.randn(1, 5, 8))
+        self.norm = torch.nn.LayerNorm(8)
+        self.attn = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+        self.gate = torch.nn.Linear(8, 8)
+        self.head = torch.nn.Linear(8, 3)
+
+    def forward(self, ids):
+        x = self.emb(ids) + self.pos
+        h = self.norm(x)
+        a, _ = self.attn(h, h, h, need_weights=False)
+        x = x + a * torch.sigmoid(self.gate(h))
+        return self.head(x.mean(1))
+
+
+def test_embedding_positions_attention_and_gate():
+    torch.manual_seed(0)
+    net = _Tokens().eval()
+    ids = torch.randint(0, 10, (3, 5))
+    g = mt.trace_graph(net, ids)
+    names = {p.name: p for p in g.points}
+    stream = names["emb"]
+    bound = {(b.tensor, b.axis) for b in stream.bindings}
+    assert {("emb.weight", 1), ("pos", 2), ("norm.weight", 0), ("attn.out_proj.weight", 0),
+            ("gate.weight", 0), ("head.weight", 1)} <= bound
+    assert names["attn"].groups == 2
+    assert mt.verify_graph(net, g, ids).ok
+    twin = _permuted_copy(net, g, seed=8)
+    merged, _ = mt.merge([net, twin], g)
+    with torch.no_grad():
+        assert _rel(net(ids), merged.eval()(ids)) <= 1e-5
