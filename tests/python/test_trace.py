@@ -115,6 +115,11 @@ def test_torchvision_model(name):
     twin = _permuted_copy(model, graph, seed=11)
     with torch.no_grad():
         assert _rel(model(x), twin(x)) <= 1e-5
+    if name in MERGE_MISSES and any(p.site is None for p in graph.points):
+        # swin_t's attention runs inside torchvision's shifted_window_attention:
+        # no module to observe its q, k, v units at, so no site
+        pytest.xfail("weight matching alone does not recover this model's permutation; "
+                     "some points have no site for activation matching")
     if name in MERGE_MISSES:
         # MuDSC with activation statistics comes close (mobilenet_v2: 8e-5;
         # units whose activations tie, such as dead ReLU6 units, may swap)
