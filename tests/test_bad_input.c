@@ -72,6 +72,7 @@ struct outs {
 #define SENTINEL 0xA5
 
 static struct fx F;
+static const int64_t concat_sizes_bad[2] = {3, 0};
 static struct outs O;
 
 static const char *const qkv_parts[] = {"q", "k", "v"};
@@ -748,6 +749,22 @@ struct bad_case {
 	  mudsc_graph_add_split(F.split_graph, "w", -1, 3, qkv_parts))                              \
 	X(add_split_twice, MUDSC_E_EXISTS, NULL, "'qkv.weight'", 0,                                       \
 	  mudsc_graph_add_split(F.split_graph, "qkv.weight", 1, 3, qkv_parts))                      \
+	X(add_concat_sizes_null, MUDSC_E_INVALID, NULL, "'sizes'", 0,                                     \
+	  mudsc_graph_add_concat(F.split_graph, "w", 1, 2, qkv_parts, NULL))                        \
+	X(add_concat_size_zero, MUDSC_E_SHAPE, NULL, "sizes[1] = 0", 0,                                   \
+	  mudsc_graph_add_concat(F.split_graph, "w", 1, 2, qkv_parts, concat_sizes_bad))            \
+	X(add_concat_parts_count, MUDSC_E_INVALID, NULL, "'n_parts' = 1", 0,                              \
+	  mudsc_graph_add_concat(F.split_graph, "w", 1, 1, qkv_parts, concat_sizes_bad))            \
+	X(bind_repeat_zero, MUDSC_E_SHAPE, NULL, "'repeat' = 0", 0,                                      \
+	  mudsc_graph_bind_repeat(F.graph, 0, "x", NULL, 1, MUDSC_ROLE_IN, 0, 0))                   \
+	X(bind_repeat_part, MUDSC_E_UNSUPPORTED, NULL, "'part'", 0,                                      \
+	  mudsc_graph_bind_repeat(F.split_graph, 0, "qkv.weight", "q", 1, MUDSC_ROLE_IN, 0, 2))     \
+	X(bind_repeat_split_axis, MUDSC_E_UNSUPPORTED, NULL, "split", 0,                                 \
+	  mudsc_graph_bind_repeat(F.split_graph, 0, "qkv.weight", NULL, 0, MUDSC_ROLE_IN, 0, 2))    \
+	X(bind_repeat_point, MUDSC_E_RANGE, NULL, "'point' = 2", 0,                                       \
+	  mudsc_graph_bind_repeat(F.graph, 2, "x", NULL, 0, MUDSC_ROLE_OUT, 0, 2))                  \
+	X(bind_repeat_tensor, MUDSC_E_INVALID, NULL, "'tensor'", 0,                                       \
+	  mudsc_graph_bind_repeat(F.graph, 0, NULL, NULL, 0, MUDSC_ROLE_OUT, 0, 2))                 \
 	X(bind_point, MUDSC_E_RANGE, NULL, "'point' = 2", 0,                                              \
 	  mudsc_graph_bind(F.graph, 2, "x", NULL, 0, MUDSC_ROLE_OUT, 0))                            \
 	X(bind_tensor, MUDSC_E_INVALID, NULL, "'tensor'", 0,                                              \
@@ -992,6 +1009,18 @@ struct bad_case {
 	X(merge_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_matcher_merge(NULL, F.ran, NULL))           \
 	X(merge_weights, MUDSC_E_INVALID, NULL, "weights[1]", 0,                                          \
 	  mudsc_matcher_merge((mudsc_model **)&O.p[0], F.ran, weights_nan))                         \
+	X(permute_model_point, MUDSC_E_RANGE, NULL, "'point' = -2", 0,                                    \
+	  mudsc_permute_model((mudsc_model **)&O.p[0], F.graph, F.m[0], 1, -2))                     \
+	X(permute_model_past, MUDSC_E_RANGE, NULL, "'point' = 2", 0,                                      \
+	  mudsc_permute_model((mudsc_model **)&O.p[0], F.graph, F.m[0], 1, 2))                      \
+	X(permute_model_graph, MUDSC_E_INVALID, NULL, "'graph'", 0,                                       \
+	  mudsc_permute_model((mudsc_model **)&O.p[0], NULL, F.m[0], 1, -1))                        \
+	X(permute_model_mismatch, MUDSC_E_SHAPE, NULL, "width", 0,                                        \
+	  mudsc_permute_model((mudsc_model **)&O.p[0], F.graph, F.wide, 1, -1))                     \
+	X(permute_point_range, MUDSC_E_RANGE, NULL, "'point' = 2", 0,                                     \
+	  mudsc_permute_point(O.i64, 64, &O.needed, F.graph, 2, 1))                                 \
+	X(permute_point_small, MUDSC_E_RANGE, NULL, "capacity", 4,                                        \
+	  mudsc_permute_point(O.i64, 2, &F.needed, F.graph, 0, 1))                                  \
 	X(transform_model, MUDSC_E_RANGE, NULL, "model", 0,                                               \
 	  mudsc_matcher_transform((mudsc_model **)&O.p[0], F.ran, 2))                               \
 	X(transform_state, MUDSC_E_STATE, NULL, "run", 0,                                                 \

@@ -146,6 +146,9 @@ static mudsc_status g_field_steps(struct world *w, void *out, size_t cap, size_t
 static mudsc_status g_field_inputs(struct world *w, void *out, size_t cap, size_t *needed)
 {
 	return mudsc_field_input_distances(out, cap, needed, w->field);
+static mudsc_status g_permute_point(struct world *w, void *out, size_t cap, size_t *needed)
+{
+	return mudsc_permute_point(out, cap, needed, w->graph, 0, 7);
 }
 
 static const struct getter getters[] = {
@@ -162,6 +165,7 @@ static const struct getter getters[] = {
 	{"mudsc_field_distances", sizeof(double), N * N, g_field},
 	{"mudsc_field_step_distances", sizeof(double), 2 * N * N, g_field_steps},
 	{"mudsc_field_input_distances", sizeof(double), ROWS * N * N, g_field_inputs},
+	{"mudsc_permute_point", sizeof(int64_t), C, g_permute_point},
 };
 enum { N_GETTERS = sizeof getters / sizeof getters[0] };
 

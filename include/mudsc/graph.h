@@ -32,8 +32,10 @@ typedef enum mudsc_role {
  * features (BatchNorm running statistics). */
 #define MUDSC_BIND_IGNORE 1u
 
-/** Version of the JSON format mudsc_graph_to_json() writes and the loaders read. */
-#define MUDSC_GRAPH_FORMAT_VERSION 1
+/** Newest version of the JSON format: the loaders read versions 1 and 2;
+ * mudsc_graph_to_json() writes 1 when the graph uses nothing new (no
+ * concatenation, no repeated binding), else 2 (docs/graph-format.md). */
+#define MUDSC_GRAPH_FORMAT_VERSION 2
 
 /** Create an empty graph.  Free it with mudsc_graph_free(). */
 MUDSC_API mudsc_status mudsc_graph_new(mudsc_graph **out);
@@ -73,6 +75,22 @@ MUDSC_API mudsc_status mudsc_graph_add_split(mudsc_graph *graph, const char *ten
                                              size_t n_parts, const char *const *parts);
 
 /**
+ * Declare axis `axis` (>= 0) of `tensor` a concatenation of n_parts >= 2
+ * contiguous parts of lengths sizes[0..n_parts-1] (each >= 1; their sum
+ * must be the axis length, checked by mudsc_graph_validate), named
+ * parts[] (distinct, non-empty).  A split with unequal parts: each part is
+ * bound on its own, usually to a different point, e.g. a convolution
+ * whose input is torch.cat([a, b], 1) binds part "a" of its weight's axis
+ * 1 IN to a's point and part "b" IN to b's point (DenseNet).  The rules
+ * of mudsc_graph_add_split() apply (one split per tensor, declared before
+ * its parts are bound, MUDSC_E_EXISTS / MUDSC_E_INVALID); a size < 1 is
+ * MUDSC_E_SHAPE.  sizes is copied.
+ */
+MUDSC_API mudsc_status mudsc_graph_add_concat(mudsc_graph *graph, const char *tensor, int32_t axis,
+                                              size_t n_parts, const char *const *parts,
+                                              const int64_t *sizes);
+
+/**
  * Bind axis `axis` (>= 0) of tensor `tensor` (or of its part `part`; NULL
  * for the whole tensor) to point `point` with role and flags
  * (0 or MUDSC_BIND_IGNORE).  A tensor may bind to several points on
@@ -84,6 +102,20 @@ MUDSC_API mudsc_status mudsc_graph_add_split(mudsc_graph *graph, const char *ten
 MUDSC_API mudsc_status mudsc_graph_bind(mudsc_graph *graph, size_t point, const char *tensor,
                                         const char *part, int32_t axis, mudsc_role role,
                                         uint32_t flags);
+
+/**
+ * mudsc_graph_bind() of an axis that holds each unit `repeat` times in a
+ * block: the axis has width * repeat entries and unit u occupies entries
+ * u*repeat .. u*repeat + repeat - 1 (the flatten of C x H x W into a
+ * Linear: repeat = H*W).  Permuting, merging and transforming move such
+ * blocks whole; a merged axis has width_out * repeat entries.  repeat
+ * 1 is mudsc_graph_bind().  repeat < 1: MUDSC_E_SHAPE; repeat > 1 on a
+ * part or on a split axis: MUDSC_E_UNSUPPORTED.  The matcher refuses a
+ * tensor whose rank plus its repeated axes exceeds MUDSC_MAX_RANK.
+ */
+MUDSC_API mudsc_status mudsc_graph_bind_repeat(mudsc_graph *graph, size_t point,
+                                               const char *tensor, const char *part, int32_t axis,
+                                               mudsc_role role, uint32_t flags, int64_t repeat);
 
 /* ---- accessors (everything returned is borrowed from the graph) ------- */
 
@@ -104,6 +136,7 @@ typedef struct mudsc_binding_info {
 	int32_t axis;
 	int32_t role;     /**< a mudsc_role */
 	uint32_t flags;
+	int64_t repeat;   /**< entries per unit (1; mudsc_graph_bind_repeat()) */
 } mudsc_binding_info;
 
 /** A split declaration.  Strings are borrowed and live as long as the graph. */
@@ -112,6 +145,8 @@ typedef struct mudsc_split_info {
 	int32_t axis;
 	size_t part_count;
 	const char *const *parts;
+	const int64_t *sizes; /**< part lengths of a concatenation (mudsc_graph_add_concat()),
+	                           NULL for equal parts */
 } mudsc_split_info;
 
 /** Number of points (0 for NULL). */
@@ -142,7 +177,8 @@ MUDSC_API mudsc_status mudsc_graph_split_at(mudsc_split_info *out, const mudsc_g
  * Check the graph against n_models >= 1 models: every bound and split
  * tensor exists (MUDSC_E_NOT_FOUND), is a float tensor
  * (MUDSC_E_UNSUPPORTED), every bound axis exists and has the point's width
- * and every split axis divides into its parts (MUDSC_E_SHAPE).  The first
+ * (times the binding's repeat) and every split axis divides into its
+ * parts, or is the sum of a concatenation's sizes (MUDSC_E_SHAPE).  The first
  * problem is reported, naming the model index, point, tensor, axis and
  * sizes.
  */

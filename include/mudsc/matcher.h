@@ -292,6 +292,37 @@ MUDSC_API mudsc_status mudsc_matcher_merge_to_file(const mudsc_matcher *matcher,
  */
 MUDSC_API mudsc_status mudsc_matcher_transform_to_file(const mudsc_matcher *matcher,
                                                        const char *path, int32_t model);
+/* ---- randomly permuted copies (the function-preservation check) ------ */
+
+/**
+ * A copy of `model` with the units of every point of `graph` (or only of
+ * point `point`; -1 = all) permuted at random: each bound axis is
+ * permuted by its point's permutation, through splits, concatenations and
+ * repeated bindings exactly as the matcher moves units, and tensors bound
+ * to no point are copied unchanged.  A graph that describes the network
+ * correctly leaves its function unchanged by this (up to rounding: the
+ * copy's values are the model's, moved), which is the check
+ * mudsc.torch.verify_graph() runs and a C host can run with its own
+ * forward pass (docs/tracing.md).
+ * Point p's permutation depends only on seed and p (mudsc_permute_point()
+ * gives it); with groups G it shuffles each block of width/G consecutive
+ * units within itself.  The graph is checked against the model first
+ * (mudsc_graph_validate()'s errors, under this function's name);
+ * MUDSC_E_RANGE for point < -1 or past the end.  *out is owned by the
+ * caller (mudsc_model_free()); model is only read.
+ */
+MUDSC_API mudsc_status mudsc_permute_model(mudsc_model **out, const mudsc_graph *graph,
+                                           const mudsc_model *model, uint64_t seed,
+                                           int64_t point);
+
+/**
+ * The permutation mudsc_permute_model() applies to point `point` with
+ * seed: out[j] (*needed = width) = the original unit placed at position j
+ * (as PyTorch indexing W[out]).  The sizing rule of array getters
+ * (common.h); MUDSC_E_RANGE for a point past the end.
+ */
+MUDSC_API mudsc_status mudsc_permute_point(int64_t *out, size_t capacity, size_t *needed,
+                                           const mudsc_graph *graph, size_t point, uint64_t seed);
 
 MUDSC_END_DECLS
 

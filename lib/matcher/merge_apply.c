@@ -208,6 +208,7 @@ static mudsc_status bound_tensor(const struct mudsc__merge_job *j, size_t at,
 	}
 	if (st == MUDSC_OK && (out->bytes = to_dtype(t0->dtype, whole, n)) == NULL)
 		st = MUDSC_E_NOMEM;
+	mudsc__plan_model_shape(first, out->shape); /* repeated axes joined again */
 	free(whole);
 	return st;
 }

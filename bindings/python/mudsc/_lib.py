@@ -131,13 +131,13 @@ class PointInfo(ctypes.Structure):
 class BindingInfo(ctypes.Structure):
     """mudsc_binding_info (graph.h)."""
     _fields_ = [("tensor", c_char_p), ("part", c_char_p), ("axis", c_i32), ("role", c_i32),
-                ("flags", c_u32)]
+                ("flags", c_u32), ("repeat", c_i64)]
 
 
 class SplitInfo(ctypes.Structure):
     """mudsc_split_info (graph.h)."""
     _fields_ = [("tensor", c_char_p), ("axis", c_i32), ("part_count", c_size),
-                ("parts", POINTER(c_char_p))]
+                ("parts", POINTER(c_char_p)), ("sizes", I64P)]
 
 
 class MlpOptions(ctypes.Structure):
@@ -222,8 +222,11 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_version_string": (c_char_p, ()),
     # graph.h
     "mudsc_graph_add_point": (STATUS, (SIZEP, P, c_char_p, c_i64, c_i64)),
+    "mudsc_graph_add_concat": (STATUS, (P, c_char_p, c_i32, c_size, POINTER(c_char_p), I64P)),
     "mudsc_graph_add_split": (STATUS, (P, c_char_p, c_i32, c_size, POINTER(c_char_p))),
     "mudsc_graph_bind": (STATUS, (P, c_size, c_char_p, c_char_p, c_i32, ENUM, c_u32)),
+    "mudsc_graph_bind_repeat": (STATUS, (P, c_size, c_char_p, c_char_p, c_i32, ENUM, c_u32,
+                                         c_i64)),
     "mudsc_graph_binding_at": (STATUS, (POINTER(BindingInfo), P, c_size, c_size)),
     "mudsc_graph_build_mlp": (STATUS, (PP, POINTER(MlpOptions))),
     "mudsc_graph_build_resnet": (STATUS, (PP, POINTER(ResnetOptions))),
@@ -284,6 +287,8 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_matcher_sweeps": (c_i32, (P,)),
     "mudsc_matcher_transform_to_file": (STATUS, (P, c_char_p, c_i32)),
     "mudsc_matcher_transform": (STATUS, (PP, P, c_i32)),
+    "mudsc_permute_model": (STATUS, (PP, P, P, c_u64, c_i64)),
+    "mudsc_permute_point": (STATUS, (I64P, c_size, SIZEP, P, c_size, c_u64)),
     # model.h
     "mudsc_model_add": (STATUS, (P, c_char_p, ENUM, c_i32, I64P, c_void_p, ENUM)),
     "mudsc_model_at": (STATUS, (POINTER(Tensor), P, c_size)),

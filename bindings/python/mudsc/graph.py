@@ -36,6 +36,7 @@ class Binding(NamedTuple):
     axis: int
     role: str             # "out" (produces the units) or "in" (consumes them)
     ignore: bool          # transformed and merged, not a weight-similarity feature
+    repeat: int = 1       # entries per unit: unit u is entries u*repeat .. u*repeat+repeat-1
 
 
 class Point(NamedTuple):
@@ -51,10 +52,12 @@ class Point(NamedTuple):
 
 
 class Split(NamedTuple):
-    """A fused tensor declared splittable along axis into equal named parts."""
+    """A fused tensor declared splittable along axis into equal named parts,
+    or (sizes not None) a concatenation of parts of these lengths."""
     tensor: str
     axis: int
     parts: List[str]
+    sizes: Optional[List[int]] = None
 
 
 class Graph(Handle):
@@ -106,16 +109,32 @@ class Graph(Handle):
         arr = (ctypes.c_char_p * max(len(raw), 1))(*raw)
         check(lib.mudsc_graph_add_split(self._h, encode(tensor, "tensor"), axis, len(raw), arr))
 
+    def add_concat(self, tensor: str, axis: int, parts: Sequence[str],
+                   sizes: Sequence[int]) -> None:
+        """Declare axis `axis` of `tensor` a concatenation of contiguous parts
+        of lengths `sizes` named `parts` (mudsc_graph_add_concat), each bound
+        on its own, e.g. the input axis of a layer fed torch.cat([a, b], 1)."""
+        if len(sizes) != len(parts):
+            raise errors.InvalidArgumentError.make(
+                f"add_concat: {len(sizes)} sizes for {len(parts)} parts")
+        raw = [encode(p, "parts[]") for p in parts]
+        arr = (ctypes.c_char_p * max(len(raw), 1))(*raw)
+        lengths = (ctypes.c_int64 * max(len(sizes), 1))(*[int(z) for z in sizes])
+        check(lib.mudsc_graph_add_concat(self._h, encode(tensor, "tensor"), axis, len(raw), arr,
+                                         lengths))
+
     def bind(self, point: Union[int, str], tensor: str, axis: int, role: str = "out",
-             part: Optional[str] = None, ignore: bool = False) -> None:
+             part: Optional[str] = None, ignore: bool = False, repeat: int = 1) -> None:
         """Bind axis `axis` of `tensor` (or of its split part `part`) to a
         point, producing (role "out") or consuming ("in") its units;
-        ignore=True leaves it out of the weight-similarity features."""
+        ignore=True leaves it out of the weight-similarity features.
+        repeat > 1: the axis holds each unit `repeat` times in a block (a
+        flatten of C x H x W: repeat = H*W; mudsc_graph_bind_repeat)."""
         if role not in ROLES:
             raise errors.InvalidArgumentError.make(f"bind: role {role!r} is not 'out' or 'in'")
-        check(lib.mudsc_graph_bind(self._h, self.index(point), encode(tensor, "tensor"),
-                                   encode(part, "part"), axis, ROLES[role],
-                                   BIND_IGNORE if ignore else 0))
+        check(lib.mudsc_graph_bind_repeat(self._h, self.index(point), encode(tensor, "tensor"),
+                                          encode(part, "part"), axis, ROLES[role],
+                                          BIND_IGNORE if ignore else 0, int(repeat)))
 
     # ---- ready builders -----------------------------------------------------
 
@@ -301,7 +320,8 @@ class Graph(Handle):
         for b in range(pi.binding_count):
             check(lib.mudsc_graph_binding_at(ctypes.byref(bi), self._h, index, b))
             bindings.append(Binding(decode(bi.tensor), decode(bi.part), bi.axis,
-                                    ROLE_NAMES[bi.role], bool(bi.flags & BIND_IGNORE)))
+                                    ROLE_NAMES[bi.role], bool(bi.flags & BIND_IGNORE),
+                                    int(bi.repeat)))
         return Point(decode(pi.name), pi.width, pi.groups, decode(pi.site_name),
                      pi.site_axis if pi.site_name is not None else 0, bindings)
 
@@ -327,8 +347,9 @@ class Graph(Handle):
         out = []
         for s in range(lib.mudsc_graph_split_count(self._h)):
             check(lib.mudsc_graph_split_at(ctypes.byref(si), self._h, s))
+            sizes = None if not si.sizes else [int(si.sizes[k]) for k in range(si.part_count)]
             out.append(Split(decode(si.tensor), si.axis,
-                             [decode(si.parts[k]) for k in range(si.part_count)]))
+                             [decode(si.parts[k]) for k in range(si.part_count)], sizes))
         return out
 
     # ---- against models -------------------------------------------------------
@@ -350,6 +371,26 @@ class Graph(Handle):
                          SIZEP, np.uintp)
         names = m.names()
         return [names[i] for i in idx]
+
+    def permute_model(self, model: Union[Model, Mapping[str, npt.ArrayLike]], seed: int = 0,
+                      point: Union[None, int, str] = None) -> Model:
+        """A copy of the model with every point's units (or only those of
+        `point`) permuted at random, along splits, concatenations and
+        repeated bindings (mudsc_permute_model).  A correct graph leaves the
+        network's function unchanged by it (verify_graph in mudsc.torch)."""
+        m = as_model(model)
+        out = ctypes.c_void_p()
+        which = -1 if point is None else self.index(point)
+        check(lib.mudsc_permute_model(ctypes.byref(out), self._h, m._h, seed, which))
+        return Model._wrap(out.value)
+
+    def permutation(self, point: Union[int, str], seed: int = 0) -> "npt.NDArray[np.int64]":
+        """The permutation permute_model(seed=seed) applies to `point`:
+        out[j] = the original unit placed at j (W_permuted = W[out])."""
+        index, h = self.index(point), self._h
+        return read_array(lambda o, cap, needed: lib.mudsc_permute_point(o, cap, needed, h, index,
+                                                                         seed),
+                          ctypes.POINTER(ctypes.c_int64), np.int64)
 
     def __repr__(self) -> str:
         if self.closed:

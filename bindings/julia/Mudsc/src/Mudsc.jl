@@ -25,7 +25,8 @@ using Libdl
 export MudscError
 export version, blas_info, blas_threads, set_threads
 export Model, load_model, save, to_bytes, to_dict, metadata, add!, freeze!, isfrozen
-export Graph, Point, Binding, Split, add_point!, set_site!, add_split!, bind!,
+export Graph, Point, Binding, Split, add_point!, set_site!, add_split!, add_concat!, bind!,
+       permute_model, point_permutation,
        mlp_graph, resnet_graph, vit_graph, llama_graph, gpt2_graph, graph_from_json, load_graph, to_json,
        points, splits, validate, unbound
 export Accumulator, nmodels, width, update!, correlation, covariance, means, stddevs

@@ -34,6 +34,7 @@ struct mudsc_binding_info
     axis::Int32
     role::Int32
     flags::UInt32
+    repeat::Int64
 end
 
 struct mudsc_split_info
@@ -41,6 +42,7 @@ struct mudsc_split_info
     axis::Int32
     part_count::Csize_t
     parts::Ptr{Ptr{UInt8}}
+    sizes::Ptr{Int64}
 end
 
 struct mudsc_mlp_options

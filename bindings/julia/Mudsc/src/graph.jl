@@ -18,14 +18,17 @@ Graph() = _new(out -> ccall((:mudsc_graph_new, libmudsc), Cint, (Ref{Ptr{Cvoid}}
 
 Base.close(g::Graph) = ccall((:mudsc_graph_free, libmudsc), Cvoid, (Ptr{Cvoid},), _release!(g))
 
-"""A bound axis: tensor (and part), C axis from 0, role `:out`/`:in`, ignore flag."""
+"""A bound axis: tensor (and part), C axis from 0, role `:out`/`:in`, ignore flag, and
+repeat (entries per unit: unit u is entries u*repeat .. u*repeat+repeat-1; 1 normally)."""
 struct Binding
     tensor::String
     part::Union{String,Nothing}
     axis::Int
     role::Symbol
     ignore::Bool
+    repeat::Int
 end
+Binding(tensor, part, axis, role, ignore) = Binding(tensor, part, axis, role, ignore, 1)
 
 """A merge point: name, width, groups, activation site (or `nothing`), site axis, bindings."""
 struct Point
@@ -37,12 +40,15 @@ struct Point
     bindings::Vector{Binding}
 end
 
-"""A split declaration: the fused tensor, its C axis and the names of its parts."""
+"""A split declaration: the fused tensor, its C axis, the names of its parts and, for a
+concatenation (`add_concat!`), their sizes (`nothing` for equal parts)."""
 struct Split
     tensor::String
     axis::Int
     parts::Vector{String}
+    sizes::Union{Vector{Int},Nothing}
 end
+Split(tensor, axis, parts) = Split(tensor, axis, parts, nothing)
 
 const _ROLES = Dict(:out => 0, :in => 1)
 const _BIND_IGNORE = UInt32(1)
@@ -95,27 +101,68 @@ function add_split!(g::Graph, tensor::AbstractString, axis::Integer, parts::Abst
     return g
 end
 
-"""
-    bind!(g, point, tensor, axis; role=:out, part=nothing, ignore=false)
-
-Bind C axis `axis` (from 0) of `tensor` (or of its part `part`) to `point`.
-"""
-function bind!(g::Graph, point, tensor::AbstractString, axis::Integer; role=:out,
-               part::Union{AbstractString,Nothing}=nothing, ignore::Bool=false)
-    partarg = part === nothing ? Ptr{UInt8}(C_NULL) : _cstr(part)
-    _check(ccall((:mudsc_graph_bind, libmudsc), Cint,
-                 (Ptr{Cvoid}, Csize_t, Cstring, Ptr{UInt8}, Int32, Cint, UInt32),
-                 g, _point_index(g, point), _cstr(tensor), partarg, axis,
-                 _choice(_ROLES, role, "role"), ignore ? _BIND_IGNORE : UInt32(0)))
+"""`add_concat!(g, tensor, axis, parts, sizes)`: axis `axis` of `tensor` is the concatenation
+of named parts of these lengths, each bound on its own (mudsc_graph_add_concat)."""
+function add_concat!(g::Graph, tensor::AbstractString, axis::Integer, parts::AbstractVector,
+                     sizes::AbstractVector{<:Integer})
+    length(parts) == length(sizes) ||
+        throw(ArgumentError("$(length(sizes)) sizes for $(length(parts)) parts"))
+    names = String[_cstr(p) for p in parts]
+    lengths = Int64[z for z in sizes]
+    GC.@preserve names lengths begin
+        ptrs = Ptr{UInt8}[pointer(s) for s in names]
+        _check(ccall((:mudsc_graph_add_concat, libmudsc), Cint,
+                     (Ptr{Cvoid}, Cstring, Int32, Csize_t, Ptr{Ptr{UInt8}}, Ptr{Int64}),
+                     g, _cstr(tensor), axis, length(ptrs), ptrs, lengths))
+    end
     return g
 end
+
+"""
+    bind!(g, point, tensor, axis; role=:out, part=nothing, ignore=false, repeat=1)
+
+Bind C axis `axis` (from 0) of `tensor` (or of its part `part`) to `point`; repeat > 1:
+the axis holds each unit `repeat` times in a block (a flatten; mudsc_graph_bind_repeat).
+"""
+function bind!(g::Graph, point, tensor::AbstractString, axis::Integer; role=:out,
+               part::Union{AbstractString,Nothing}=nothing, ignore::Bool=false,
+               repeat::Integer=1)
+    partarg = part === nothing ? Ptr{UInt8}(C_NULL) : _cstr(part)
+    _check(ccall((:mudsc_graph_bind_repeat, libmudsc), Cint,
+                 (Ptr{Cvoid}, Csize_t, Cstring, Ptr{UInt8}, Int32, Cint, UInt32, Int64),
+                 g, _point_index(g, point), _cstr(tensor), partarg, axis,
+                 _choice(_ROLES, role, "role"), ignore ? _BIND_IGNORE : UInt32(0), repeat))
+    return g
+end
+
+"""
+    permute_model(g, model; seed=0, point=nothing) -> Model
+
+A copy of `model` with every point's units (or only `point`'s) permuted at random along the
+graph (mudsc_permute_model): a correct graph keeps the network's function.
+"""
+function permute_model(g::Graph, model; seed::Integer=0, point=nothing)
+    m = _as_model(model)
+    which = point === nothing ? Int64(-1) : Int64(_point_index(g, point))
+    return _new(out -> ccall((:mudsc_permute_model, libmudsc), Cint,
+                             (Ref{Ptr{Cvoid}}, Ptr{Cvoid}, Ptr{Cvoid}, UInt64, Int64),
+                             out, g, m, seed, which), Model)
+end
+
+"""`point_permutation(g, point; seed=0)`: the permutation `permute_model` applies to `point`
+(from 0: entry j is the original unit placed at j)."""
+point_permutation(g::Graph, point; seed::Integer=0) =
+    _sized(Int64, (o, n, needed) -> ccall((:mudsc_permute_point, libmudsc), Cint,
+                                          (Ptr{Int64}, Csize_t, Ptr{Csize_t}, Ptr{Cvoid}, Csize_t,
+                                           UInt64),
+                                          o, n, needed, g, _point_index(g, point), seed))
 
 function _binding(g::Graph, point::Integer, index::Integer)
     x = _out(mudsc_binding_info, b -> ccall((:mudsc_graph_binding_at, libmudsc), Cint,
                                             (Ref{mudsc_binding_info}, Ptr{Cvoid}, Csize_t, Csize_t),
                                             b, g, point, index))
     return Binding(unsafe_string(x.tensor), _str(x.part), x.axis, x.role == 0 ? :out : :in,
-                   (x.flags & _BIND_IGNORE) != 0)
+                   (x.flags & _BIND_IGNORE) != 0, x.repeat)
 end
 
 # Point `index` (from 0) with its bindings, copied out of the graph.
@@ -136,8 +183,11 @@ function _split(g::Graph, index::Integer)
     GC.@preserve g begin
         x = _out(mudsc_split_info, s -> ccall((:mudsc_graph_split_at, libmudsc), Cint,
                                               (Ref{mudsc_split_info}, Ptr{Cvoid}, Csize_t), s, g, index))
+        sizes = x.sizes == C_NULL ? nothing :
+                Int[unsafe_load(x.sizes, k) for k in 1:Int(x.part_count)]
         return Split(unsafe_string(x.tensor), x.axis,
-                     String[unsafe_string(unsafe_load(x.parts, k)) for k in 1:Int(x.part_count)])
+                     String[unsafe_string(unsafe_load(x.parts, k)) for k in 1:Int(x.part_count)],
+                     sizes)
     end
 end
 
