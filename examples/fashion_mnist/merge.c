@@ -37,8 +37,7 @@ static void tensor_name(char *buf, size_t len, int32_t layer, const char *kind)
 	snprintf(buf, len, "layers.%d.%s", layer, kind);
 }
 
-/* The net's parameters as a model that borrows them (no copy). */
-static int wrap_net(mudsc_model **out, const struct mlp *net)
+int mlp_as_model(mudsc_model **out, const struct mlp *net)
 {
 	mudsc_model *model;
 	char name[64];
@@ -87,8 +86,8 @@ int merger_new(struct merger *m, const struct mlp *a, const struct mlp *b)
 	memset(m, 0, sizeof(*m));
 	m->nets[0] = a;
 	m->nets[1] = b;
-	if (a->n_layers < 2 || wrap_net(&m->models[0], a) != 0 || wrap_net(&m->models[1], b) != 0 ||
-	    build_graph(m, a) != 0)
+	if (a->n_layers < 2 || mlp_as_model(&m->models[0], a) != 0 ||
+	    mlp_as_model(&m->models[1], b) != 0 || build_graph(m, a) != 0)
 		goto fail;
 	if (mudsc_graph_new(&m->no_points) != MUDSC_OK) {
 		lib_fail("creating an empty graph");

@@ -15,6 +15,11 @@
 #include "data.h"
 #include "mlp.h"
 
+/* The net's parameters as a model that borrows them (no copy; the library
+ * may write into them through mudsc_average).  -1 with the library's
+ * message on stderr. */
+int mlp_as_model(mudsc_model **out, const struct mlp *net);
+
 /* Check the linked library against the headers and set the BLAS threads. */
 int merge_setup(int threads);
 
