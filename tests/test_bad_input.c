@@ -847,7 +847,7 @@ struct bad_case {
 	X(average_dst, MUDSC_E_INVALID, NULL, "'dst'", 0, mudsc_average(NULL, 2, F.pair, NULL, NULL))   \
 	X(average_models, MUDSC_E_INVALID, NULL, "'models'", 0,                                       \
 	  mudsc_average(F.fresh, 2, NULL, NULL, NULL))                                              \
-	X(average_n_models, MUDSC_E_INVALID, NULL, "'n_models' is 0", 0,                              \
+	X(average_n_models, MUDSC_E_INVALID, NULL, "'n_models' is 0 (need >= 1)", 0,                              \
 	  mudsc_average(F.fresh, 0, F.pair, NULL, NULL))                                            \
 	X(average_null_model, MUDSC_E_INVALID, NULL, "models[1] is NULL", 0,                          \
 	  mudsc_average(F.fresh, 2, F.pair_null, NULL, NULL))                                       \

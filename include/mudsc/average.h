@@ -1,7 +1,7 @@
 /*
  * Weighted averaging of N models of one architecture, in place into a
  * destination model: the average step of Lookaround (docs/algorithm.md
- * section 16), model soups, and the aligned average of copies that have
+ * section 14), model soups, and the aligned average of copies that have
  * drifted apart (the matcher's merge written into the destination).
  *
  * SPDX-License-Identifier: MIT
@@ -66,13 +66,13 @@ MUDSC_API mudsc_status mudsc_average_options_init(mudsc_average_options *opts);
  * bool, F8) are copied from models[0].
  *
  * Errors (dst untouched on every error): MUDSC_E_INVALID (NULL dst or
- * models or a NULL entry, n_models = 0, a weight not finite or weights not
+ * models or a NULL entry, n_models < 1, a weight not finite or weights not
  * summing to 1, bad opts); MUDSC_E_MISMATCH (a model or dst with another
  * number of tensors, or a tensor of another dtype); MUDSC_E_NOT_FOUND (a
  * name of models[0] missing in another model or in dst); MUDSC_E_SHAPE (a
  * tensor of another shape); MUDSC_E_STATE (dst frozen or mapped, as above).
  */
-MUDSC_API mudsc_status mudsc_average(mudsc_model *dst, size_t n_models,
+MUDSC_API mudsc_status mudsc_average(mudsc_model *dst, int32_t n_models,
                                      const mudsc_model *const *models, const double *weights,
                                      const mudsc_average_options *opts);
 

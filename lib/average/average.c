@@ -383,11 +383,15 @@ static mudsc_status average_checked(const char *fn, mudsc_model *dst, size_t n_m
 	return st;
 }
 
-MUDSC_API mudsc_status mudsc_average(mudsc_model *dst, size_t n_models,
+MUDSC_API mudsc_status mudsc_average(mudsc_model *dst, int32_t n_models,
                                      const mudsc_model *const *models, const double *weights,
                                      const mudsc_average_options *opts)
 {
-	return average_checked("mudsc_average", dst, n_models, models, weights, opts);
+	if (dst != NULL && models != NULL && n_models < 1)
+		return mudsc__err(MUDSC_E_INVALID, "mudsc_average: argument 'n_models' is %d (need >= 1)",
+		                 (int)n_models);
+	return average_checked("mudsc_average", dst, n_models < 0 ? 0 : (size_t)n_models, models,
+	                       weights, opts);
 }
 
 MUDSC_API mudsc_status mudsc_average_aligned(mudsc_model *dst, const mudsc_matcher *matcher,

@@ -207,7 +207,7 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_version_check": (STATUS, (ctypes.c_uint,)),
     "mudsc_version_string": (c_char_p, ()),
     # average.h
-    "mudsc_average": (STATUS, (P, c_size, PP, F64P, POINTER(AverageOptions))),
+    "mudsc_average": (STATUS, (P, c_i32, PP, F64P, POINTER(AverageOptions))),
     "mudsc_average_aligned": (STATUS, (P, P, F64P, POINTER(AverageOptions))),
     "mudsc_average_options_init": (STATUS, (POINTER(AverageOptions),)),
     # graph.h

@@ -27,7 +27,7 @@ function average!(dst::Model, models::AbstractVector{Model}; weights=nothing, th
     ptrs = _pointers(models)
     GC.@preserve models begin
         _check(ccall((:mudsc_average, libmudsc), Cint,
-                     (Ptr{Cvoid}, Csize_t, Ptr{Ptr{Cvoid}}, Ptr{Cdouble},
+                     (Ptr{Cvoid}, Int32, Ptr{Ptr{Cvoid}}, Ptr{Cdouble},
                       Ref{mudsc_average_options}),
                      dst, length(models), ptrs, w, opts))
     end
