@@ -93,7 +93,10 @@ class Lookaround(Optimizer):
     the heads are averaged after every heads * frequency calls of step().
     Memory: K - 1 extra copies of the parameters and K momentum buffers.
     The parameters' storage (p.data) is switched between the heads' tensors
-    by step(): do not keep references to p.data across steps.
+    by step(): do not keep references to p.data across steps.  state_dict()
+    holds the per-head momentum buffers ("momentum_buffer_<h>") but not the
+    heads' weights nor the step count: a run resumed from it restarts the
+    heads from the network's weights at head 0.
     """
 
     def __init__(self, params: Iterable[Any], lr: float = required, momentum: float = 0,
@@ -130,6 +133,7 @@ class Lookaround(Optimizer):
             with torch.enable_grad():
                 loss = closure()
         n = self.steps
+        self._heads += [None] * (len(self.param_groups) - len(self._heads))  # add_param_group
         for g, group in enumerate(self.param_groups):
             k, f = group["heads"], group["frequency"]
             params = group["params"]
