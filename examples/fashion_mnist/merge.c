@@ -89,10 +89,6 @@ int merger_new(struct merger *m, const struct mlp *a, const struct mlp *b)
 	if (a->n_layers < 2 || mlp_as_model(&m->models[0], a) != 0 ||
 	    mlp_as_model(&m->models[1], b) != 0 || build_graph(m, a) != 0)
 		goto fail;
-	if (mudsc_graph_new(&m->no_points) != MUDSC_OK) {
-		lib_fail("creating an empty graph");
-		goto fail;
-	}
 	for (size_t p = 0; p < m->n_points; p++)
 		if (mudsc_accum_new(&m->accums[p], 2, a->width[p + 1], NULL) != MUDSC_OK) {
 			lib_fail("creating an accumulator");
@@ -163,6 +159,27 @@ static int unwrap_net(struct mlp *out, const mudsc_model *merged, int32_t n_laye
 	return 0;
 }
 
+/* The weight-averaging baseline: mudsc_average straight into out's memory. */
+static int average_nets(struct merger *m, struct mlp *out)
+{
+	mudsc_model *dst = NULL;
+	int rc = -1;
+
+	if (mlp_new_like(out, m->nets[0]) != 0)
+		return -1;
+	if (mlp_as_model(&dst, out) == 0) {
+		if (mudsc_average(dst, 2, (const mudsc_model *const *)m->models, NULL, NULL) ==
+		    MUDSC_OK)
+			rc = 0;
+		else
+			lib_fail("averaging");
+	}
+	mudsc_model_free(dst);
+	if (rc != 0)
+		mlp_free(out);
+	return rc;
+}
+
 int merger_run(struct merger *m, const struct merge_spec *spec, struct mlp *out, int32_t *sweeps)
 {
 	mudsc_matcher_options opts = MUDSC_MATCHER_OPTIONS_INIT;
@@ -170,14 +187,19 @@ int merger_run(struct merger *m, const struct merge_spec *spec, struct mlp *out,
 	mudsc_model *merged = NULL;
 	int rc = -1;
 
+	if (spec->average_only) {
+		if (sweeps)
+			*sweeps = 0;
+		return average_nets(m, out);
+	}
 	opts.method = spec->method;
 	opts.alpha = spec->alpha;
-	if (mudsc_matcher_new(&matcher, spec->average_only ? m->no_points : m->graph,
+	if (mudsc_matcher_new(&matcher, m->graph,
 	                      (const mudsc_model *const *)m->models, 2, &opts) != MUDSC_OK) {
 		lib_fail("creating the matcher");
 		goto done;
 	}
-	for (size_t p = 0; p < m->n_points && spec->use_activations && !spec->average_only; p++)
+	for (size_t p = 0; p < m->n_points && spec->use_activations; p++)
 		if (mudsc_matcher_set_activations(matcher, p, m->accums[p]) != MUDSC_OK) {
 			lib_fail("giving the matcher activations");
 			goto done;
@@ -206,6 +228,5 @@ void merger_free(struct merger *m)
 	mudsc_model_free(m->models[0]);
 	mudsc_model_free(m->models[1]);
 	mudsc_graph_free(m->graph);
-	mudsc_graph_free(m->no_points);
 	memset(m, 0, sizeof(*m));
 }

@@ -27,7 +27,6 @@ struct merger {
 	const struct mlp *nets[2];
 	mudsc_model *models[2]; /* borrow the nets' parameters */
 	mudsc_graph *graph;
-	mudsc_graph *no_points; /* an empty graph: every tensor averaged, nothing matched */
 	mudsc_accum *accums[MLP_MAX_LAYERS]; /* one per hidden layer (merge point) */
 	size_t n_points;
 };
@@ -49,7 +48,8 @@ struct merge_spec {
 	mudsc_method method;  /* align or zip */
 	double alpha;         /* weight of the weight-space similarity */
 	int use_activations;  /* 0: weight matching only (alpha is then 1) */
-	int average_only;     /* 1: no matching at all, the weight-averaging baseline */
+	int average_only;     /* 1: no matching at all, the weight-averaging baseline
+	                         (mudsc_average) */
 };
 
 /*
