@@ -298,6 +298,32 @@ __attribute__((target("avx,f16c"))) static size_t f16_from_f64_f16c(unsigned cha
 }
 #endif
 
+/* d to BF16 for |d| in [2^-126, 2^128) (a normal float, bar overflow):
+ * rounded to nearest even at 8 significant bits directly on the double's
+ * bits (add 2^44 - 1 plus the last kept bit, clear the 45 dropped ones),
+ * which leaves a value float holds exactly.  Others (subnormal results,
+ * zero, inf, NaN) go through mudsc__f64_to_bf16; the same value either way. */
+static inline uint16_t f64_to_bf16_row(double d)
+{
+	uint64_t u, a;
+	double r;
+	float f;
+	uint32_t b;
+
+	memcpy(&u, &d, 8);
+	a = u & UINT64_C(0x7fffffffffffffff);
+	if (a < UINT64_C(0x3810000000000000) || a >= UINT64_C(0x47f0000000000000))
+		return mudsc__f64_to_bf16(d);
+	u += UINT64_C(0x00000fffffffffff) + ((u >> 45) & 1u);
+	u &= ~UINT64_C(0x00001fffffffffff);
+	if ((u & UINT64_C(0x7fffffffffffffff)) >= UINT64_C(0x47f0000000000000))
+		return (uint16_t)((u >> 48) & 0x8000u) | 0x7f80u; /* rounded up to 2^128: inf */
+	memcpy(&r, &u, 8);
+	f = (float)r;
+	memcpy(&b, &f, 4);
+	return (uint16_t)(b >> 16);
+}
+
 void mudsc__convert_from_f64(mudsc_dtype dtype, const double *src, size_t n, void *dst)
 {
 	unsigned char *p = dst;
@@ -319,7 +345,7 @@ void mudsc__convert_from_f64(mudsc_dtype dtype, const double *src, size_t n, voi
 		return;
 	case MUDSC_DTYPE_BF16:
 		for (; i < n; i++) {
-			h = mudsc__f64_to_bf16(src[i]);
+			h = f64_to_bf16_row(src[i]);
 			memcpy(p + 2 * i, &h, 2);
 		}
 		return;
