@@ -40,7 +40,9 @@ MUDSC_API mudsc_status mudsc_average_options_init(mudsc_average_options *opts);
  * models: n_models >= 1 models with the same tensor names (any order), and
  * each name the same dtype and shape in every model.  dst must have the
  * same tensors as well; the library writes into dst's tensor memory and
- * allocates nothing, so a training loop can average every few steps into
+ * allocates nothing (bar one array of N doubles for NULL weights with more
+ * than 32 models; with opts->threads > 1 and a large model the library's
+ * parallel-for starts threads), so a training loop can average every few steps into
  * buffers it owns: build dst once from host buffers with MUDSC_BORROW (the
  * library then writes into those buffers: the host keeps them writable).
  * dst may be one of models[] (or have its tensors borrow the same memory
