@@ -126,6 +126,41 @@ START_TEST(test_f32_f64_definition)
 }
 END_TEST
 
+/* F32 with 1, 2, 4 and 5 inputs (the SSE2 loops of each count, the tail
+ * past a multiple of four, and the buffered path past four inputs)
+ * against the definition. */
+START_TEST(test_f32_counts)
+{
+	enum { N = 5, LEN37 = 37 };
+	static const double w[N][N] = {{1.0}, {0.25, 0.75}, {0}, {0.1, 0.2, 0.3, 0.4},
+	                               {0.3, -0.1, 0.2, 0.4, 0.2}};
+	float x[N][LEN37], out[LEN37];
+	mudsc_model *m[N], *d;
+	uint64_t s = 9;
+
+	for (int i = 0; i < N; i++) {
+		for (int k = 0; k < LEN37; k++)
+			x[i][k] = (float)(lcg(&s) * 8.0);
+		m[i] = one_tensor("x", MUDSC_DTYPE_F32, LEN37, x[i]);
+	}
+	d = one_tensor("x", MUDSC_DTYPE_F32, LEN37, out);
+	for (int n = 1; n <= N; n++) {
+		if (n == 3)
+			continue; /* test_f32_f64_definition */
+		ck_assert_ok(mudsc_average(d, n, (const mudsc_model *const *)m, w[n - 1], NULL));
+		for (int k = 0; k < LEN37; k++) {
+			double e = w[n - 1][0] * (double)x[0][k];
+			for (int i = 1; i < n; i++)
+				e += w[n - 1][i] * (double)x[i][k];
+			ck_assert_msg(out[k] == (float)e, "n = %d, element %d", n, k);
+		}
+	}
+	for (int i = 0; i < N; i++)
+		mudsc_model_free(m[i]);
+	mudsc_model_free(d);
+}
+END_TEST
+
 /* Two tensors (a float one and an I32 one), inputs in different orders;
  * dst is model 0 itself (the Lookaround average step); NULL weights. */
 START_TEST(test_in_place_alias_and_non_float)
@@ -384,6 +419,7 @@ Suite *suite_average(void)
 	tcase_add_test(tc, test_f16_one_rounding);
 	tcase_add_test(tc, test_bf16_one_rounding);
 	tcase_add_test(tc, test_f32_f64_definition);
+	tcase_add_test(tc, test_f32_counts);
 	tcase_add_test(tc, test_in_place_alias_and_non_float);
 	tcase_add_test(tc, test_mismatches_leave_dst);
 	tcase_add_test(tc, test_mapped_dst);

@@ -168,18 +168,52 @@ static size_t f32_sse2(unsigned char *out, const unsigned char *const *x, const 
 
 	for (size_t i = 0; i < n; i++)
 		wv[i] = _mm_set1_pd(w[i]);
-	for (; e + 4 <= m; e += 4) {
-		__m128d lo = _mm_setzero_pd(), hi = _mm_setzero_pd();
-		for (size_t i = 0; i < n; i++) {
-			__m128 v = _mm_loadu_ps((const float *)(const void *)(x[i] + 4 * e));
-			__m128d a = _mm_mul_pd(wv[i], _mm_cvtps_pd(v));
-			__m128d b = _mm_mul_pd(wv[i], _mm_cvtps_pd(_mm_movehl_ps(v, v)));
-			lo = i == 0 ? a : _mm_add_pd(lo, a);
-			hi = i == 0 ? b : _mm_add_pd(hi, b);
+	/* one loop per count, the inputs unrolled: term i of elements e..e+3 */
+#define TERM(i, op)                                                                             \
+	do {                                                                                       \
+		__m128 v = _mm_loadu_ps((const float *)(const void *)(x[i] + 4 * e));                 \
+		lo = op(lo, _mm_mul_pd(wv[i], _mm_cvtps_pd(v)));                                       \
+		hi = op(hi, _mm_mul_pd(wv[i], _mm_cvtps_pd(_mm_movehl_ps(v, v))));                     \
+	} while (0)
+#define FIRST(acc, t) (t)
+#define STORE()                                                                                 \
+	_mm_storeu_ps((float *)(void *)(out + 4 * e), _mm_movelh_ps(_mm_cvtpd_ps(lo), _mm_cvtpd_ps(hi)))
+	__m128d lo = _mm_setzero_pd(), hi = _mm_setzero_pd();
+	switch (n) {
+	case 1:
+		for (; e + 4 <= m; e += 4) {
+			TERM(0, FIRST);
+			STORE();
 		}
-		_mm_storeu_ps((float *)(void *)(out + 4 * e),
-		              _mm_movelh_ps(_mm_cvtpd_ps(lo), _mm_cvtpd_ps(hi)));
+		break;
+	case 2:
+		for (; e + 4 <= m; e += 4) {
+			TERM(0, FIRST);
+			TERM(1, _mm_add_pd);
+			STORE();
+		}
+		break;
+	case 3:
+		for (; e + 4 <= m; e += 4) {
+			TERM(0, FIRST);
+			TERM(1, _mm_add_pd);
+			TERM(2, _mm_add_pd);
+			STORE();
+		}
+		break;
+	default:
+		for (; e + 4 <= m; e += 4) {
+			TERM(0, FIRST);
+			TERM(1, _mm_add_pd);
+			TERM(2, _mm_add_pd);
+			TERM(3, _mm_add_pd);
+			STORE();
+		}
+		break;
 	}
+#undef TERM
+#undef FIRST
+#undef STORE
 	return e;
 }
 #endif
