@@ -406,6 +406,7 @@ WITH_MLP_OPTS(hidden, hidden, NULL)
 WITH_MLP_OPTS(hidden_1, hidden, hidden_bad)
 WITH_MLP_OPTS(prefix, prefix, NULL)
 WITH_MLP_OPTS(bias, bias, 2)
+WITH_MLP_OPTS(site, site, 2)
 WITH_MLP_OPTS(template, layer_template, "fc")
 
 /* one hidden layer: still two layers, so still two names needed */
@@ -430,6 +431,7 @@ WITH_RESNET_OPTS(blocks, blocks[1], 0)
 WITH_RESNET_OPTS(widths, widths[2], 0)
 WITH_RESNET_OPTS(norm, norm, 7)
 WITH_RESNET_OPTS(bottleneck, bottleneck, 3)
+WITH_RESNET_OPTS(site, site, -1)
 WITH_RESNET_OPTS(stem_width, stem_width, 0)
 WITH_RESNET_OPTS(widths_big, widths[0], INT64_MAX)
 WITH_RESNET_OPTS(shortcut_same, shortcut_norm, "shortcut.0")
@@ -674,6 +676,7 @@ struct bad_case {
 	X(build_mlp_hidden_1, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->hidden[1] = 0", 0, mlp_hidden_1())                      \
 	X(build_mlp_prefix, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->prefix is NULL", 0, mlp_prefix())                             \
 	X(build_mlp_bias, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->bias = 2", 0, mlp_bias()) \
+	X(build_mlp_site, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->site = 2", 0, mlp_site()) \
 	X(build_mlp_template, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->layer_template = 'fc' has no \"{i}\"", 0, mlp_template()) \
 	X(build_mlp_template_1, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->layer_template = 'fc' has no \"{i}\"", 0, mlp_template_1()) \
 	X(build_mlp_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_graph_build_mlp(NULL, NULL)) \
@@ -682,6 +685,7 @@ struct bad_case {
 	X(build_resnet_widths, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->widths[2] = 0", 0, resnet_widths())                    \
 	X(build_resnet_norm, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->norm = 7", 0, resnet_norm())                             \
 	X(build_resnet_bottleneck, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->bottleneck = 3", 0, resnet_bottleneck())           \
+	X(build_resnet_site, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->site = -1", 0, resnet_site())           \
 	X(build_resnet_stem_width, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->stem_width = 0", 0, resnet_stem_width()) \
 	X(build_resnet_widths_big, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->widths[0] = 9223372036854775807", 0, resnet_widths_big()) \
 	X(build_resnet_groups_stem, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->norm_groups = 3 does not divide opts->stem_width = 16", 0, resnet_groups(3, 16)) \

@@ -144,7 +144,7 @@ class MlpOptions(ctypes.Structure):
     """mudsc_mlp_options (graph.h)."""
     _fields_ = [("size", c_size), ("n_hidden", c_size), ("hidden", I64P), ("bias", c_i32),
                 ("prefix", c_char_p), ("layer_template", c_char_p), ("index_start", c_i32),
-                ("index_step", c_i32)]
+                ("index_step", c_i32), ("site", c_i32)]
 
 
 class ResnetOptions(ctypes.Structure):
@@ -152,7 +152,8 @@ class ResnetOptions(ctypes.Structure):
     _fields_ = [("size", c_size), ("n_stages", c_i32), ("blocks", c_i32 * 4),
                 ("widths", c_i64 * 4), ("stem_width", c_i64), ("bottleneck", c_i32),
                 ("norm", c_i32), ("norm_groups", c_i64), ("prefix", c_char_p),
-                ("shortcut_conv", c_char_p), ("shortcut_norm", c_char_p), ("head", c_char_p)]
+                ("shortcut_conv", c_char_p), ("shortcut_norm", c_char_p), ("head", c_char_p),
+                ("site", c_i32)]
 
 
 class VitOptions(ctypes.Structure):
