@@ -502,6 +502,45 @@ static mudsc_status set_similarity_nan(void)
 }
 
 static const double weights_nan[2] = {0.5, NAN};
+
+/* mudsc_repair with one thing wrong: a source set of the MLP's points (the
+ * fixture's rows as both models' features), the merge of F.ran, and
+ * merged statistics of width H; everything made here is freed here. */
+enum repair_bad { R_OUT, R_MATCHER, R_SOURCES, R_N_POINTS, R_STATE, R_MIN_STD, R_SIZE, R_WIDTH,
+                  R_STD, R_WEIGHTS, R_ZERO_WEIGHTS };
+
+static mudsc_status repair_bad(enum repair_bad what)
+{
+	static const double zero_w[2] = {0.0, 0.0};
+	double mean[H] = {0.1, 0.2, 0.3, 0.4}, sd[H] = {1, 1, 1, 1}, bad_sd[H] = {1, -1, 1, 1};
+	mudsc_moments ms[2] = {{H, mean, sd}, {H, mean, what == R_STD ? bad_sd : sd}};
+	mudsc_repair_options o = MUDSC_REPAIR_OPTIONS_INIT;
+	mudsc_stats *stats = NULL;
+	mudsc_model *merged = NULL;
+	mudsc_features f = {MUDSC_DTYPE_F64, 2, {ROWS, H}, NULL, -1, F.x};
+	mudsc_status st;
+
+	if (mudsc_stats_new(&stats, F.graph, 2, NULL) != MUDSC_OK ||
+	    mudsc_matcher_merge(&merged, F.ran, NULL) != MUDSC_OK)
+		ck_abort_msg("repair_bad: setup failed: %s", mudsc_error_message());
+	for (size_t q = 0; q < 2; q++)
+		for (int32_t i = 0; i < 2; i++)
+			ck_assert_ok(mudsc_stats_update(stats, q, i, &f));
+	if (what == R_MIN_STD)
+		o.min_std = -1.0;
+	if (what == R_SIZE)
+		o.size = 1;
+	if (what == R_WIDTH)
+		ms[0].width = H + 1;
+	st = mudsc_repair(what == R_OUT ? NULL : (mudsc_model **)&O.p[0],
+	                  what == R_MATCHER ? NULL : what == R_STATE ? F.unrun : F.ran, F.graph,
+	                  merged, what == R_SOURCES ? NULL : stats, ms, what == R_N_POINTS ? 1 : 2,
+	                  what == R_WEIGHTS ? weights_nan : what == R_ZERO_WEIGHTS ? zero_w : NULL,
+	                  &o);
+	mudsc_stats_free(stats);
+	mudsc_model_free(merged);
+	return st;
+}
 static const double S_nan[4] = {1, NAN, 0, 1};
 static const double S_asym[4] = {1, 0.5, 0, 1};
 
@@ -843,6 +882,21 @@ struct bad_case {
 	  mudsc_matcher_transform((mudsc_model **)&O.p[0], F.ran, 2))                               \
 	X(transform_state, MUDSC_E_STATE, NULL, "run", 0,                                                 \
 	  mudsc_matcher_transform((mudsc_model **)&O.p[0], F.unrun, 1))                             \
+	/* REPAIR */                                                                                \
+	X(repair_out, MUDSC_E_INVALID, "mudsc_repair", "'out'", 0, repair_bad(R_OUT))                    \
+	X(repair_matcher, MUDSC_E_INVALID, "mudsc_repair", "'matcher'", 0, repair_bad(R_MATCHER))        \
+	X(repair_sources, MUDSC_E_INVALID, "mudsc_repair", "'sources'", 0, repair_bad(R_SOURCES))        \
+	X(repair_n_points, MUDSC_E_INVALID, "mudsc_repair", "n_points = 1", 0, repair_bad(R_N_POINTS))   \
+	X(repair_state, MUDSC_E_STATE, "mudsc_repair", "point 'layers.0'", 0, repair_bad(R_STATE))      \
+	X(repair_min_std, MUDSC_E_INVALID, "mudsc_repair", "opts->min_std", 0, repair_bad(R_MIN_STD))    \
+	X(repair_size, MUDSC_E_INVALID, "mudsc_repair", "opts->size", 0, repair_bad(R_SIZE))             \
+	X(repair_width, MUDSC_E_MISMATCH, "mudsc_repair", "merged_stats[0].width = 5", 0,                 \
+	  repair_bad(R_WIDTH))                                                                      \
+	X(repair_std, MUDSC_E_INVALID, "mudsc_repair", "merged_stats[1] unit 1", 0, repair_bad(R_STD))   \
+	X(repair_weights, MUDSC_E_INVALID, "mudsc_repair", "weights[1]", 0, repair_bad(R_WEIGHTS))       \
+	X(repair_zero_weights, MUDSC_E_INVALID, "mudsc_repair", "total weight 0", 0,                      \
+	  repair_bad(R_ZERO_WEIGHTS))                                                               \
+	X(repair_options_init_opts, MUDSC_E_INVALID, NULL, "'opts'", 0, mudsc_repair_options_init(NULL)) \
 	/* version and BLAS threads */                                                              \
 	X(version_check_old_major, MUDSC_E_MISMATCH, NULL, "header", 0, mudsc_version_check(0))            \
 	X(version_check_newer, MUDSC_E_MISMATCH, NULL, "header", 0,                                       \

@@ -17,6 +17,7 @@ static const mudsc_mlp_options mlp_defaults = MUDSC_MLP_OPTIONS_INIT;
 static const mudsc_resnet_options resnet_defaults = MUDSC_RESNET_OPTIONS_INIT;
 static const mudsc_vit_options vit_defaults = MUDSC_VIT_OPTIONS_INIT;
 static const mudsc_match_options match_defaults = MUDSC_MATCH_OPTIONS_INIT;
+static const mudsc_repair_options repair_defaults = MUDSC_REPAIR_OPTIONS_INIT;
 
 /*
  * One row per struct.  first_size is the struct's size in the release that
@@ -35,6 +36,7 @@ static const struct mudsc__options_type options_types[MUDSC__OPTIONS_COUNT] = {
 	[MUDSC__OPTIONS_RESNET] = OPTIONS_ROW(mudsc_resnet_options, head, resnet_defaults),
 	[MUDSC__OPTIONS_VIT] = OPTIONS_ROW(mudsc_vit_options, block_template, vit_defaults),
 	[MUDSC__OPTIONS_MATCH] = OPTIONS_ROW(mudsc_match_options, b, match_defaults),
+	[MUDSC__OPTIONS_REPAIR] = OPTIONS_ROW(mudsc_repair_options, min_std, repair_defaults),
 };
 
 /* The public kinds are the first internal ids. */

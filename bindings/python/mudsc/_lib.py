@@ -179,6 +179,16 @@ class MatcherOptions(ctypes.Structure):
                 ("max_memory", c_i64)]
 
 
+class Moments(ctypes.Structure):
+    """mudsc_moments (correct.h)."""
+    _fields_ = [("width", c_i64), ("mean", F64P), ("std", F64P)]
+
+
+class RepairOptions(ctypes.Structure):
+    """mudsc_repair_options (correct.h)."""
+    _fields_ = [("size", c_size), ("min_std", c_double)]
+
+
 # ---- the export list: name -> (restype, argtypes) -------------------------
 
 SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
@@ -298,6 +308,10 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_stats_save_buffer": (STATUS, (PP, SIZEP, P)),
     "mudsc_stats_update": (STATUS, (P, c_size, c_i32, POINTER(Features))),
     "mudsc_stats_update_named": (STATUS, (P, c_char_p, c_i32, POINTER(Features))),
+    # correct.h
+    "mudsc_repair": (STATUS, (PP, P, P, P, P, POINTER(Moments), c_size, F64P,
+                              POINTER(RepairOptions))),
+    "mudsc_repair_options_init": (STATUS, (POINTER(RepairOptions),)),
     # experimental.h: changes with every release (VERSION_NUMBER is checked)
     "mudsc_align_solve": (STATUS, (I64P, F64P, F64P, c_i64, c_i64, c_i64)),
     "mudsc_lap_solve": (STATUS, (I64P, F64P, F64P, c_i64)),
@@ -321,6 +335,7 @@ OPTIONS: Dict[Any, Tuple[str, Optional[int]]] = {
     ResnetOptions: ("mudsc_resnet_options_init", 3),
     VitOptions: ("mudsc_vit_options_init", 4),
     MatchOptions: ("mudsc_match_options_init", None),
+    RepairOptions: ("mudsc_repair_options_init", None),
 }
 
 

@@ -34,6 +34,7 @@ export Matcher, PointResult, set_activations!, set_stats!, set_activation_simila
        sweeps, best_sweep, objectives, point_result, assignment, permutation, matrix,
        transform
 export MergeResult
+export repair
 # `merge` is not exported (Base.merge is another function): call `Mudsc.merge`.
 
 """
@@ -86,5 +87,6 @@ include("accum.jl")
 include("stats.jl")
 include("matcher.jl")
 include("merge.jl")
+include("correct.jl")
 
 end # module Mudsc

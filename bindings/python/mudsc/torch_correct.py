@@ -1,0 +1,100 @@
+"""PyTorch helpers for the corrections of correct.h: mudsc.torch.repair
+collects the merged network's statistics point by point and applies REPAIR
+(docs/algorithm.md section 14).  Re-exported by mudsc.torch."""
+from __future__ import annotations
+
+import copy
+from typing import Any, Iterable, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import errors
+from .correct import _matcher_of
+from .correct import repair as _repair
+from .graph import Graph, Point, site_module
+from .stats import Stats
+from .torch import (_batches, _device, _input, collect_activations, model_from_state_dict,
+                    state_dict_from_model)
+
+
+def _moments(net: nn.Module, point: Point, batches: Iterable[Any],
+             max_batches: Optional[int]) -> Tuple[np.ndarray, np.ndarray]:
+    """The (means, population stds) of net's features at point's site, in
+    float64 over every observation (eval mode, no_grad)."""
+    module_name, observe_input = site_module(point.site)
+    module = dict(net.named_modules()).get(module_name)
+    if module is None:
+        raise errors.InvalidArgumentError.make(
+            f"repair: the merged net has no module {module_name!r} (site of {point.name!r})")
+    sums = {"n": 0, "s1": None, "s2": None}
+
+    def hook(mod: nn.Module, inputs: Tuple[Any, ...], output: Any) -> None:
+        value = inputs[0] if observe_input else output
+        if isinstance(value, (tuple, list)):
+            value = value[0]
+        x = value.detach().to(torch.float64).movedim(point.site_axis, -1)
+        x = x.reshape(-1, x.shape[-1]).cpu()
+        # shifted by the first batch's mean, so the variance does not cancel
+        if sums["s1"] is None:
+            sums["shift"] = x.mean(dim=0)
+            sums["s1"] = torch.zeros(x.shape[1], dtype=torch.float64)
+            sums["s2"] = torch.zeros(x.shape[1], dtype=torch.float64)
+        xc = x - sums["shift"]
+        sums["n"] += x.shape[0]
+        sums["s1"] += xc.sum(dim=0)
+        sums["s2"] += (xc * xc).sum(dim=0)
+
+    handle = module.register_forward_hook(hook)
+    mode = net.training
+    try:
+        net.eval()
+        with torch.no_grad():
+            for batch in _batches(batches, max_batches):
+                net(_input(batch).to(_device(net)))
+    finally:
+        handle.remove()
+        net.train(mode)
+    if sums["n"] == 0:
+        raise errors.InvalidArgumentError.make("repair: no batches")
+    m = sums["s1"] / sums["n"]
+    var = torch.clamp(sums["s2"] / sums["n"] - m * m, min=0.0)
+    return (m + sums["shift"]).numpy(), torch.sqrt(var).numpy()
+
+
+def repair(merged: nn.Module, nets: Sequence[nn.Module], result: Any, batches: Iterable[Any],
+           graph: Optional[Graph] = None, sources: Optional[Stats] = None,
+           weights: Optional[Sequence[float]] = None, min_std: Optional[float] = None,
+           max_batches: Optional[int] = None) -> nn.Module:
+    """REPAIR a merged network: a deep copy of `merged` in which every merged
+    unit's mean and standard deviation on `batches` equal the weighted mean
+    of its source units' (mudsc.repair, correct.h).
+
+    result: mudsc.torch.merge's MergeResult (or the Matcher).  graph: the
+    graph whose sites give the statistics, with the matcher's point names
+    and widths: the pre-activation sites (e.g. Graph.mlp(..., site="pre"),
+    Graph.resnet(site="pre")); default the matcher's own graph.  sources:
+    the source nets' Stats at those sites (default: collected here from
+    `nets` on `batches`).  Points are corrected in graph order, each
+    measured on the net whose earlier points are already corrected (one
+    pass over the batches per point); points REPAIR cannot correct (several
+    producers, no bias) are left as merged.  batches must be re-iterable
+    (a list or a DataLoader).  weights: the merge weights (default 1/N)."""
+    matcher = _matcher_of(result)
+    g = graph if graph is not None else matcher.graph
+    if g.point_names != matcher.graph.point_names:
+        raise errors.InvalidArgumentError.make(
+            "repair: graph's points differ from the matcher's graph's")
+    if sources is None:
+        sources = collect_activations(nets, g, batches, max_batches=max_batches)
+    out = copy.deepcopy(merged)
+    for point in g.points:
+        if point.site is None:
+            continue
+        stats = _moments(out, point, batches, max_batches)
+        model = model_from_state_dict(out.state_dict())
+        fixed = _repair(matcher, model, sources, {point.name: stats}, weights=weights,
+                        min_std=min_std)
+        out.load_state_dict(state_dict_from_model(fixed, copy=True))
+    return out
