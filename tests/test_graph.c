@@ -399,6 +399,17 @@ static size_t resnet_points(const char *preset, int norm, int64_t groups)
 	return n;
 }
 
+/* The site of the point called name. */
+static const char *site_of(const mudsc_graph *g, const char *name)
+{
+	mudsc_point_info pi;
+	size_t p;
+
+	ck_assert_ok(mudsc_graph_point_find(&p, g, name));
+	ck_assert_ok(mudsc_graph_point_at(&pi, g, p));
+	return pi.site_name;
+}
+
 START_TEST(resnet_presets)
 {
 	mudsc_resnet_options o = MUDSC_RESNET_OPTIONS_INIT;
@@ -426,21 +437,13 @@ START_TEST(resnet_presets)
 	ck_assert_int_eq(pi.width, 4096);
 	ck_assert_str_eq(pi.site_name, "backbone.layer4.2");
 	/* inner points: the next conv's input (default) or the norm (pre) */
-	ck_assert_ok(mudsc_graph_point_find(&p, g, "backbone.layer2.1.conv2"));
-	ck_assert_ok(mudsc_graph_point_at(&pi, g, p));
-	ck_assert_str_eq(pi.site_name, "backbone.layer2.1.conv3:input");
-	ck_assert_ok(mudsc_graph_point_find(&p, g, "backbone.stem"));
-	ck_assert_ok(mudsc_graph_point_at(&pi, g, p));
-	ck_assert_str_eq(pi.site_name, "backbone.layer1.0:input");
+	ck_assert_str_eq(site_of(g, "backbone.layer2.1.conv2"), "backbone.layer2.1.conv3:input");
+	ck_assert_str_eq(site_of(g, "backbone.stem"), "backbone.layer1.0:input");
 	mudsc_graph_free(g);
 	o.site = MUDSC_SITE_PRE;
 	ck_assert_ok(mudsc_graph_build_resnet(&g, &o));
-	ck_assert_ok(mudsc_graph_point_find(&p, g, "backbone.layer2.1.conv2"));
-	ck_assert_ok(mudsc_graph_point_at(&pi, g, p));
-	ck_assert_str_eq(pi.site_name, "backbone.layer2.1.bn2");
-	ck_assert_ok(mudsc_graph_point_find(&p, g, "backbone.stem"));
-	ck_assert_ok(mudsc_graph_point_at(&pi, g, p));
-	ck_assert_str_eq(pi.site_name, "backbone.bn1");
+	ck_assert_str_eq(site_of(g, "backbone.layer2.1.conv2"), "backbone.layer2.1.bn2");
+	ck_assert_str_eq(site_of(g, "backbone.stem"), "backbone.bn1");
 	ck_assert_ok(mudsc_graph_point_find(&p, g, "backbone.layer4"));
 	ck_assert_ok(mudsc_graph_point_at(&pi, g, p));
 	o.site = MUDSC_SITE_POST;

@@ -2,18 +2,25 @@
  * The libmudsc side of the example.  Every library call is checked; a
  * failure prints mudsc_error_message() and the status name on stderr.
  *
- * Activation site: the features are observed AFTER each hidden layer's
- * ReLU, as the paper's code does (it hooks the activation modules).  The
- * MLP builder records the Linear's output as the site; either is valid,
- * since a permutation of a layer's units commutes with the unit-wise ReLU.
- * After the ReLU, units that never fire are constant (correlation 0 with
- * every unit) instead of carrying pre-activation noise.
+ * Activation site: by default the features are observed AFTER each hidden
+ * layer's ReLU (the next layer's input), as the paper's code does and as
+ * the MLP builder's default site says; --site pre observes the Linear's
+ * output instead (the builder's MUDSC_SITE_PRE).  Either is valid, since a
+ * permutation of a layer's units commutes with the unit-wise ReLU.  After
+ * the ReLU, units that never fire are constant (correlation 0 with every
+ * unit) instead of carrying pre-activation noise.
+ *
+ * REPAIR always uses the pre-activation statistics (docs/algorithm.md
+ * section 14.2: the correction is exact there), point by point in order,
+ * each point measured on the merged net whose earlier points are repaired.
  *
  * SPDX-License-Identifier: MIT
  */
 #include "merge.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int lib_fail(const char *what)
@@ -69,6 +76,7 @@ static int build_graph(struct merger *m, const struct mlp *net)
 {
 	mudsc_mlp_options opts = MUDSC_MLP_OPTIONS_INIT; /* "layers.{i}", with biases */
 
+	opts.site = m->site;
 	opts.n_hidden = (size_t)(net->n_layers - 1);
 	opts.hidden = net->width + 1;
 	if (mudsc_graph_build_mlp(&m->graph, &opts) != MUDSC_OK)
@@ -82,16 +90,21 @@ static int build_graph(struct merger *m, const struct mlp *net)
 	return 0;
 }
 
-int merger_new(struct merger *m, const struct mlp *a, const struct mlp *b)
+int merger_new(struct merger *m, const struct mlp *a, const struct mlp *b, int site)
 {
 	memset(m, 0, sizeof(*m));
 	m->nets[0] = a;
 	m->nets[1] = b;
+	m->site = site;
 	if (a->n_layers < 2 || wrap_net(&m->models[0], a) != 0 || wrap_net(&m->models[1], b) != 0 ||
 	    build_graph(m, a) != 0)
 		goto fail;
 	if (mudsc_graph_new(&m->no_points) != MUDSC_OK) {
 		lib_fail("creating an empty graph");
+		goto fail;
+	}
+	if (mudsc_stats_new(&m->pre_stats, m->graph, 2, NULL) != MUDSC_OK) {
+		lib_fail("creating the statistics set");
 		goto fail;
 	}
 	for (size_t p = 0; p < m->n_points; p++)
@@ -110,18 +123,26 @@ int merger_calibrate(struct merger *m, const struct dataset *calib, int64_t batc
 	struct mlp_work work;
 	int rc = 0;
 
-	if (mlp_work_new(&work, m->nets[0], batch) != 0)
+	m->calib = calib;
+	m->batch = batch;
+	if (mlp_work_new(&work, m->nets[0], batch) != 0 || mlp_work_keep_pre(&work, m->nets[0]) != 0) {
+		mlp_work_free(&work);
 		return -1;
+	}
 	for (int64_t at = 0; at < calib->n && rc == 0; at += batch) {
 		int64_t rows = calib->n - at < batch ? calib->n - at : batch;
 
 		for (int32_t i = 0; i < 2 && rc == 0; i++) {
 			mlp_forward(m->nets[i], &work, calib->x + at * FMNIST_PIXELS, rows);
 			for (size_t p = 0; p < m->n_points && rc == 0; p++) {
+				const float *site = m->site == MUDSC_SITE_PRE ? work.pre[p + 1] : work.act[p + 1];
 				mudsc_features f = {MUDSC_DTYPE_F32, 2, {rows, m->nets[i]->width[p + 1]},
-				                    NULL, -1, work.act[p + 1]};
+				                    NULL, -1, site};
+				mudsc_features fp = f;
 
-				if (mudsc_accum_update(m->accums[p], i, &f) != MUDSC_OK)
+				fp.data = work.pre[p + 1];
+				if (mudsc_accum_update(m->accums[p], i, &f) != MUDSC_OK ||
+				    mudsc_stats_update(m->pre_stats, p, i, &fp) != MUDSC_OK)
 					rc = lib_fail("streaming calibration features");
 			}
 		}
@@ -164,6 +185,86 @@ static int unwrap_net(struct mlp *out, const mudsc_model *merged, int32_t n_laye
 	return 0;
 }
 
+/* Mean and population std of the pre-activations of point p of net over
+ * the calibration images, in double (shifted by the first image's values). */
+static int pre_moments(struct merger *m, const struct mlp *net, size_t p, double *mean, double *sd)
+{
+	int64_t w = net->width[p + 1], n = 0;
+	struct mlp_work work;
+	double *s1 = calloc((size_t)(3 * w), sizeof(double)), *s2 = s1 ? s1 + w : NULL,
+	       *shift = s1 ? s1 + 2 * w : NULL;
+
+	if (!s1 || mlp_work_new(&work, net, m->batch) != 0) {
+		free(s1);
+		return -1;
+	}
+	if (mlp_work_keep_pre(&work, net) != 0) {
+		mlp_work_free(&work);
+		free(s1);
+		return -1;
+	}
+	for (int64_t at = 0; at < m->calib->n; at += m->batch) {
+		int64_t rows = m->calib->n - at < m->batch ? m->calib->n - at : m->batch;
+		const float *z = work.pre[p + 1];
+
+		mlp_forward(net, &work, m->calib->x + at * FMNIST_PIXELS, rows);
+		if (at == 0)
+			for (int64_t j = 0; j < w; j++)
+				shift[j] = z[j];
+		for (int64_t r = 0; r < rows; r++)
+			for (int64_t j = 0; j < w; j++) {
+				double d = (double)z[r * w + j] - shift[j];
+				s1[j] += d;
+				s2[j] += d * d;
+			}
+		n += rows;
+	}
+	for (int64_t j = 0; j < w; j++) {
+		double mu = s1[j] / (double)n, var = s2[j] / (double)n - mu * mu;
+		mean[j] = shift[j] + mu;
+		sd[j] = sqrt(var > 0.0 ? var : 0.0);
+	}
+	mlp_work_free(&work);
+	free(s1);
+	return 0;
+}
+
+/*
+ * REPAIR *merged (the matcher's merge) point by point: measure point p's
+ * pre-activations on the net repaired so far, correct point p only.
+ */
+static int repair_merged(struct merger *m, mudsc_matcher *matcher, mudsc_model **merged)
+{
+	mudsc_moments ms[MLP_MAX_LAYERS] = {{0}};
+	double mean[2048], sd[2048];
+	int rc = 0;
+
+	for (size_t p = 0; p < m->n_points && rc == 0; p++) {
+		struct mlp net;
+		mudsc_model *fixed = NULL;
+
+		if (unwrap_net(&net, *merged, m->nets[0]->n_layers) != 0)
+			return -1;
+		if (net.width[p + 1] > 2048 || pre_moments(m, &net, p, mean, sd) != 0) {
+			mlp_free(&net);
+			fprintf(stderr, "fashion_mnist: REPAIR statistics failed\n");
+			return -1;
+		}
+		for (size_t q = 0; q < m->n_points; q++)
+			ms[q] = (mudsc_moments){0, NULL, NULL};
+		ms[p] = (mudsc_moments){net.width[p + 1], mean, sd};
+		mlp_free(&net);
+		if (mudsc_repair(&fixed, matcher, m->graph, *merged, m->pre_stats, ms, m->n_points, NULL,
+		                 NULL) != MUDSC_OK)
+			rc = lib_fail("REPAIR");
+		else {
+			mudsc_model_free(*merged);
+			*merged = fixed;
+		}
+	}
+	return rc;
+}
+
 int merger_run(struct merger *m, const struct merge_spec *spec, struct mlp *out, int32_t *sweeps)
 {
 	mudsc_matcher_options opts = MUDSC_MATCHER_OPTIONS_INIT;
@@ -191,6 +292,8 @@ int merger_run(struct merger *m, const struct merge_spec *spec, struct mlp *out,
 		lib_fail("merging");
 		goto done;
 	}
+	if (spec->repair && !spec->average_only && repair_merged(m, matcher, &merged) != 0)
+		goto done;
 	rc = unwrap_net(out, merged, m->nets[0]->n_layers);
 	if (sweeps)
 		*sweeps = mudsc_matcher_sweeps(matcher);
@@ -208,5 +311,6 @@ void merger_free(struct merger *m)
 	mudsc_model_free(m->models[1]);
 	mudsc_graph_free(m->graph);
 	mudsc_graph_free(m->no_points);
+	mudsc_stats_free(m->pre_stats);
 	memset(m, 0, sizeof(*m));
 }

@@ -23,8 +23,12 @@ struct merger {
 	mudsc_model *models[2]; /* borrow the nets' parameters */
 	mudsc_graph *graph;
 	mudsc_graph *no_points; /* an empty graph: every tensor averaged, nothing matched */
-	mudsc_accum *accums[MLP_MAX_LAYERS]; /* one per hidden layer (merge point) */
+	mudsc_accum *accums[MLP_MAX_LAYERS]; /* one per hidden layer (merge point), at the site */
+	mudsc_stats *pre_stats; /* every point's pre-activation statistics, for REPAIR */
 	size_t n_points;
+	int site;               /* MUDSC_SITE_POST or MUDSC_SITE_PRE: what accums observe */
+	const struct dataset *calib; /* the calibration images (REPAIR measures on them) */
+	int64_t batch;
 };
 
 /*
@@ -32,11 +36,13 @@ struct merger {
  * merger lives) and build their graph.  -1 with the library's message on
  * stderr on failure (everything released).
  */
-int merger_new(struct merger *m, const struct mlp *a, const struct mlp *b);
+int merger_new(struct merger *m, const struct mlp *a, const struct mlp *b, int site);
 
 /*
  * Feed every image of calib through both networks and stream each hidden
- * layer's post-ReLU features into that point's accumulator.
+ * layer's features at the graph's site (after the ReLU by default, before
+ * it with site MUDSC_SITE_PRE) into that point's accumulator, and the
+ * pre-activations into pre_stats.  calib must outlive the merger.
  */
 int merger_calibrate(struct merger *m, const struct dataset *calib, int64_t batch);
 
@@ -45,6 +51,7 @@ struct merge_spec {
 	double alpha;         /* weight of the weight-space similarity */
 	int use_activations;  /* 0: weight matching only (alpha is then 1) */
 	int average_only;     /* 1: no matching at all, the weight-averaging baseline */
+	int repair;           /* 1: REPAIR the merge (mudsc_repair, point by point) */
 };
 
 /*
