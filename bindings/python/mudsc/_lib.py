@@ -102,6 +102,7 @@ MAX_RANK = 8
 
 LOG_FN = ctypes.CFUNCTYPE(None, ENUM, c_char_p, c_void_p)
 PROGRESS_FN = ctypes.CFUNCTYPE(c_int, c_i64, c_i32, c_double, c_void_p)
+SCORE_FN = ctypes.CFUNCTYPE(c_int, POINTER(c_double), c_void_p, c_double, c_void_p)
 
 
 class Tensor(ctypes.Structure):
@@ -265,6 +266,7 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_matcher_permutation": (STATUS, (I64P, c_size, SIZEP, P, c_size, c_i32)),
     "mudsc_matcher_point_result": (STATUS, (I64P, F64P, P, c_size)),
     "mudsc_matcher_run": (STATUS, (P,)),
+    "mudsc_matcher_search_alpha": (STATUS, (F64P, F64P, P, F64P, c_size, F64P, SCORE_FN, c_void_p)),
     "mudsc_matcher_set_activation_similarity": (STATUS, (P, c_size, F64P, c_size)),
     "mudsc_matcher_set_activations": (STATUS, (P, c_size, P)),
     "mudsc_matcher_set_stats": (STATUS, (P, P)),

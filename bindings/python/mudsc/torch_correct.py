@@ -1,6 +1,8 @@
-"""PyTorch helpers for the corrections of correct.h: mudsc.torch.repair
-collects the merged network's statistics point by point and applies REPAIR
-(docs/algorithm.md section 14).  Re-exported by mudsc.torch."""
+"""PyTorch helpers of issue 18 (beyond the paper's accuracy):
+mudsc.torch.repair collects the merged network's statistics point by point
+and applies REPAIR (correct.h, docs/algorithm.md section 14);
+mudsc.torch.search_alpha scores a set of alphas on held-out data
+(mudsc_matcher_search_alpha, section 15).  Re-exported by mudsc.torch."""
 from __future__ import annotations
 
 import copy
@@ -14,6 +16,7 @@ from . import errors
 from .correct import _matcher_of
 from .correct import repair as _repair
 from .graph import Graph, Point, site_module
+from .matcher import Matcher
 from .stats import Stats
 from .torch import (_batches, _device, _input, collect_activations, model_from_state_dict,
                     state_dict_from_model)
@@ -98,3 +101,36 @@ def repair(merged: nn.Module, nets: Sequence[nn.Module], result: Any, batches: I
                         min_std=min_std)
         out.load_state_dict(state_dict_from_model(fixed, copy=True))
     return out
+
+
+def search_alpha(nets: Sequence[nn.Module], graph: Graph, alphas: Sequence[float],
+                 score: Any, batches: Optional[Iterable[Any]] = None,
+                 activations: Optional[Stats] = None, method: Optional[str] = None,
+                 weights: Optional[Sequence[float]] = None,
+                 **opts: Any) -> Tuple[nn.Module, float, list, Matcher]:
+    """Alpha search over networks (Matcher.search_alpha,
+    mudsc_matcher_search_alpha): the statistics are collected once (from
+    `batches`, or given as `activations`, a Stats of collect_activations),
+    then for each alpha the matcher runs, merges, and score(net) -> float
+    (higher is better: e.g. accuracy on held-out data, never the test set)
+    scores a deep copy of nets[0] holding the candidate.  method and opts as
+    mudsc.Matcher.  Returns (the best candidate's net, its alpha, every
+    alpha's score, the Matcher holding the best candidate's results)."""
+    if batches is not None and activations is not None:
+        raise errors.InvalidArgumentError.make(
+            "search_alpha: give 'batches' or 'activations', not both")
+    models = [model_from_state_dict(net.state_dict()) for net in nets]
+    matcher = Matcher(graph, models, method=method, **opts)
+    if batches is not None:
+        activations = collect_activations(nets, graph, batches)
+    if activations is not None:
+        matcher.set_stats(activations)
+
+    def as_net(model: Any) -> nn.Module:
+        net = copy.deepcopy(nets[0])
+        net.load_state_dict(state_dict_from_model(model, copy=True))
+        return net
+
+    best, scores = matcher.search_alpha(alphas, lambda model, alpha: score(as_net(model)),
+                                        weights=weights)
+    return as_net(matcher.merge(weights)), best, scores, matcher
