@@ -77,10 +77,16 @@ static mudsc_status point_fix(struct fix *f, const mudsc_matcher *matcher, mudsc
                               size_t q, const mudsc_point_info *pi, const mudsc_moments *m,
                               const double *w, int32_t n, double min_std)
 {
-	size_t idx, nc = (size_t)n * (size_t)pi->width, cw = (size_t)f->width;
+	size_t idx, nc = (size_t)n * (size_t)pi->width, cw = (size_t)f->width, needed = 0;
 	int64_t width;
 	mudsc_accum *acc;
 	mudsc_status st;
+
+	if ((st = inner(mudsc_matcher_assignment(NULL, 0, &needed, matcher, q), pi->name)) != MUDSC_OK)
+		return st;
+	if (needed != nc)
+		return mudsc__err(MUDSC_E_MISMATCH, "%s: sources have %d models, the matcher %zu", FN,
+		                 (int)n, needed / (size_t)pi->width);
 
 	if ((st = mudsc_stats_point_find(&idx, sources, pi->name)) != MUDSC_OK)
 		return mudsc__err(MUDSC_E_MISMATCH, "%s: point '%s' is not in sources", FN, pi->name);

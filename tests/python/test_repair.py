@@ -182,6 +182,9 @@ def test_errors():
         mudsc.repair(matcher, merged, stats, ms, weights=[1.0])
     with pytest.raises(mudsc.InvalidArgumentError, match="total weight 0"):
         mudsc.repair(matcher, merged, stats, ms, weights=[0.0, 0.0])
+    three = source_stats([random_mlp(i) for i in range(3)])
+    with pytest.raises(mudsc.MismatchError, match="sources have 3 models, the matcher 2"):
+        mudsc.repair(matcher, merged, three, ms)
     fresh = mudsc.Matcher(pre_graph(), models)
     with pytest.raises(mudsc.StateError, match="mudsc_repair: point 'layers.0'"):
         mudsc.repair(fresh, merged, stats, ms)
