@@ -525,6 +525,11 @@ static int score_nan(double *score, const mudsc_model *merged, double alpha, voi
 	return 0;
 }
 
+/* mudsc_matcher_search_alpha writing only into O */
+#define SEARCH "mudsc_matcher_search_alpha"
+#define search(matcher, alphas, n, fn)                                                          \
+	mudsc_matcher_search_alpha(&O.d[0], &O.d[1], matcher, alphas, n, NULL, fn, NULL)
+
 /* mudsc_repair with one thing wrong: a source set of the MLP's points (the
  * fixture's rows as both models' features), the merge of F.ran, and
  * merged statistics of width H; everything made here is freed here. */
@@ -905,20 +910,15 @@ struct bad_case {
 	X(transform_state, MUDSC_E_STATE, NULL, "run", 0,                                                 \
 	  mudsc_matcher_transform((mudsc_model **)&O.p[0], F.unrun, 1))                             \
 	/* alpha search */                                                                          \
-	X(search_matcher, MUDSC_E_INVALID, NULL, "'matcher'", 0,                                          \
-	  mudsc_matcher_search_alpha(&O.d[0], &O.d[1], NULL, alphas_ok, 2, NULL, score_zero, NULL))  \
-	X(search_alphas, MUDSC_E_INVALID, NULL, "'alphas'", 0,                                            \
-	  mudsc_matcher_search_alpha(&O.d[0], &O.d[1], F.ran, NULL, 2, NULL, score_zero, NULL))      \
-	X(search_score, MUDSC_E_INVALID, NULL, "'score'", 0,                                              \
-	  mudsc_matcher_search_alpha(&O.d[0], &O.d[1], F.ran, alphas_ok, 2, NULL, NULL, NULL))       \
-	X(search_n_alphas, MUDSC_E_INVALID, NULL, "n_alphas = 0", 0,                                      \
-	  mudsc_matcher_search_alpha(&O.d[0], &O.d[1], F.ran, alphas_ok, 0, NULL, score_zero, NULL)) \
-	X(search_alpha_range, MUDSC_E_INVALID, NULL, "alphas[1] = -0.5", 0,                               \
-	  mudsc_matcher_search_alpha(&O.d[0], &O.d[1], F.ran, alphas_bad, 2, NULL, score_zero, NULL))\
-	X(search_cancel, MUDSC_E_CANCELLED, NULL, "cancelled at alphas[0]", 0,                            \
-	  mudsc_matcher_search_alpha(&O.d[0], &O.d[1], F.ran, alphas_ok, 2, NULL, score_stop, NULL)) \
-	X(search_nan, MUDSC_E_NUMERIC, NULL, "(need finite)", 0,                                          \
-	  mudsc_matcher_search_alpha(&O.d[0], &O.d[1], F.ran, alphas_ok, 2, NULL, score_nan, NULL))  \
+	X(search_matcher, MUDSC_E_INVALID, SEARCH, "'matcher'", 0, search(NULL, alphas_ok, 2, score_zero)) \
+	X(search_alphas, MUDSC_E_INVALID, SEARCH, "'alphas'", 0, search(F.ran, NULL, 2, score_zero))       \
+	X(search_score, MUDSC_E_INVALID, SEARCH, "'score'", 0, search(F.ran, alphas_ok, 2, NULL))          \
+	X(search_n_alphas, MUDSC_E_INVALID, SEARCH, "n_alphas = 0", 0, search(F.ran, alphas_ok, 0, score_zero)) \
+	X(search_alpha_range, MUDSC_E_INVALID, SEARCH, "alphas[1] = -0.5", 0,                               \
+	  search(F.ran, alphas_bad, 2, score_zero))                                                 \
+	X(search_cancel, MUDSC_E_CANCELLED, SEARCH, "cancelled at alphas[0]", 0,                            \
+	  search(F.ran, alphas_ok, 2, score_stop))                                                  \
+	X(search_nan, MUDSC_E_NUMERIC, SEARCH, "(need finite)", 0, search(F.ran, alphas_ok, 2, score_nan)) \
 	/* REPAIR */                                                                                \
 	X(repair_out, MUDSC_E_INVALID, "mudsc_repair", "'out'", 0, repair_bad(R_OUT))                    \
 	X(repair_matcher, MUDSC_E_INVALID, "mudsc_repair", "'matcher'", 0, repair_bad(R_MATCHER))        \
