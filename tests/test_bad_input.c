@@ -919,6 +919,25 @@ struct bad_case {
 	X(search_cancel, MUDSC_E_CANCELLED, SEARCH, "cancelled at alphas[0]", 0,                            \
 	  search(F.ran, alphas_ok, 2, score_stop))                                                  \
 	X(search_nan, MUDSC_E_NUMERIC, SEARCH, "(need finite)", 0, search(F.ran, alphas_ok, 2, score_nan)) \
+	/* partial zipping */                                                                       \
+	X(prefix_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_graph_prefix(NULL, F.graph, 1))            \
+	X(prefix_graph, MUDSC_E_INVALID, NULL, "'graph'", 0,                                              \
+	  mudsc_graph_prefix((mudsc_graph **)&O.p[0], NULL, 1))                                     \
+	X(prefix_zero, MUDSC_E_RANGE, NULL, "depth = 0 outside 1..2", 0,                                  \
+	  mudsc_graph_prefix((mudsc_graph **)&O.p[0], F.graph, 0))                                  \
+	X(prefix_deep, MUDSC_E_RANGE, NULL, "depth = 3", 0,                                               \
+	  mudsc_graph_prefix((mudsc_graph **)&O.p[0], F.graph, 3))                                  \
+	X(partial_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_partial_merge(NULL, F.ran, F.graph, NULL)) \
+	X(partial_matcher, MUDSC_E_INVALID, NULL, "'matcher'", 0,                                         \
+	  mudsc_partial_merge((mudsc_model **)&O.p[0], NULL, F.graph, NULL))                        \
+	X(partial_trunk, MUDSC_E_INVALID, NULL, "'trunk'", 0,                                             \
+	  mudsc_partial_merge((mudsc_model **)&O.p[0], F.ran, NULL, NULL))                          \
+	X(partial_empty, MUDSC_E_INVALID, NULL, "trunk has no points", 0,                                 \
+	  mudsc_partial_merge((mudsc_model **)&O.p[0], F.ran, F.empty_graph, NULL))                 \
+	X(partial_state, MUDSC_E_STATE, NULL, "run", 0,                                                   \
+	  mudsc_partial_merge((mudsc_model **)&O.p[0], F.unrun, F.graph, NULL))                     \
+	X(partial_weights, MUDSC_E_INVALID, NULL, "weights[1]", 0,                                        \
+	  mudsc_partial_merge((mudsc_model **)&O.p[0], F.ran, F.graph, weights_nan))                \
 	/* REPAIR */                                                                                \
 	X(repair_out, MUDSC_E_INVALID, "mudsc_repair", "'out'", 0, repair_bad(R_OUT))                    \
 	X(repair_matcher, MUDSC_E_INVALID, "mudsc_repair", "'matcher'", 0, repair_bad(R_MATCHER))        \

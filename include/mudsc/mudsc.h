@@ -31,5 +31,6 @@
 #include "matcher.h"
 #include "stats.h"
 #include "correct.h"
+#include "partial.h"
 
 #endif /* MUDSC_MUDSC_H */

@@ -314,6 +314,9 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_repair": (STATUS, (PP, P, P, P, P, POINTER(Moments), c_size, F64P,
                               POINTER(RepairOptions))),
     "mudsc_repair_options_init": (STATUS, (POINTER(RepairOptions),)),
+    # partial.h
+    "mudsc_graph_prefix": (STATUS, (PP, P, c_size)),
+    "mudsc_partial_merge": (STATUS, (PP, P, P, F64P)),
     # experimental.h: changes with every release (VERSION_NUMBER is checked)
     "mudsc_align_solve": (STATUS, (I64P, F64P, F64P, c_i64, c_i64, c_i64)),
     "mudsc_lap_solve": (STATUS, (I64P, F64P, F64P, c_i64)),

@@ -118,6 +118,13 @@ class Graph(Handle):
                                    encode(part, "part"), axis, ROLES[role],
                                    BIND_IGNORE if ignore else 0))
 
+    def prefix(self, depth: int) -> "Graph":
+        """The graph of the first `depth` points (mudsc_graph_prefix): a
+        matcher on it merges only those (partial zipping, mudsc.partial_merge)."""
+        out = ctypes.c_void_p()
+        check(lib.mudsc_graph_prefix(ctypes.byref(out), self._h, depth))
+        return Graph._wrap(out)
+
     # ---- ready builders -----------------------------------------------------
 
     @classmethod

@@ -364,4 +364,4 @@ def reset_bn_stats(net: nn.Module, batches: Iterable[Any],
             m.momentum = momentum
         for m, mode in modes:
             m.training = mode
-from .torch_correct import repair, search_alpha  # noqa: E402,F401  (issue 18)
+from .torch_correct import MultiHead, parameter_count, partial_zip, repair, search_alpha  # noqa: E402,F401,E501  (issue 18)

@@ -134,3 +134,61 @@ def search_alpha(nets: Sequence[nn.Module], graph: Graph, alphas: Sequence[float
     best, scores = matcher.search_alpha(alphas, lambda model, alpha: score(as_net(model)),
                                         weights=weights)
     return as_net(matcher.merge(weights)), best, scores, matcher
+
+
+class MultiHead(nn.Module):
+    """A partially zipped network: nets[i] is source model i's architecture
+    holding the merged trunk and its own head; the trunk modules are one set
+    of modules shared by every nets[i] (so parameters() counts them once).
+    forward(x) returns [nets[i](x) for each i] (the trunk is computed once
+    per head)."""
+
+    def __init__(self, nets: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.nets = nn.ModuleList(nets)
+
+    def forward(self, x: Any) -> list:
+        return [net(x) for net in self.nets]
+
+
+def parameter_count(net: nn.Module) -> int:
+    """Parameters of net, each shared tensor counted once."""
+    return sum(p.numel() for p in net.parameters())
+
+
+def _set_module(root: nn.Module, path: str, module: nn.Module) -> None:
+    parent, _, leaf = path.rpartition(".")
+    setattr(root.get_submodule(parent) if parent else root, leaf, module)
+
+
+def partial_zip(nets: Sequence[nn.Module], graph: Graph, depth: int,
+                batches: Optional[Iterable[Any]] = None, activations: Optional[Stats] = None,
+                method: Optional[str] = None, weights: Optional[Sequence[float]] = None,
+                **opts: Any) -> Tuple[MultiHead, Any]:
+    """Partial zipping (mudsc_partial_merge, docs/algorithm.md section 16):
+    match and merge graph's first `depth` points (statistics from `batches`
+    or `activations`), keep one head per source net.  Returns (a MultiHead
+    whose nets share the trunk modules, the trunk + heads Model with names
+    "<name>" for the trunk and "heads.<i>.<name>" for head i)."""
+    from .partial import head_names, partial_merge
+    trunk = graph.prefix(depth)
+    models = [model_from_state_dict(net.state_dict()) for net in nets]
+    matcher = Matcher(trunk, models, method=method, **opts)
+    if batches is not None:
+        activations = collect_activations(nets, trunk, batches)
+    if activations is not None:
+        matcher.set_stats(activations)
+    matcher.run()
+    model = partial_merge(matcher, weights=weights)
+    state = state_dict_from_model(model, copy=True)
+    heads = []
+    for i, net in enumerate(nets):
+        copy_i = copy.deepcopy(net)
+        copy_i.load_state_dict({k: state[v] for k, v in head_names(model, i).items()})
+        heads.append(copy_i)
+    shared = {n.rsplit(".", 1)[0] for n in model.names()
+              if not n.startswith("heads.") and "." in n}
+    for copy_i in heads[1:]:
+        for path in shared:
+            _set_module(copy_i, path, heads[0].get_submodule(path))
+    return MultiHead(heads), model

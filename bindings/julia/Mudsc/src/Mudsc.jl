@@ -34,7 +34,7 @@ export Matcher, PointResult, set_activations!, set_stats!, set_activation_simila
        sweeps, best_sweep, objectives, point_result, assignment, permutation, matrix,
        transform
 export MergeResult
-export repair
+export repair, prefix, partial_merge
 # `merge` is not exported (Base.merge is another function): call `Mudsc.merge`.
 
 """
@@ -88,5 +88,6 @@ include("stats.jl")
 include("matcher.jl")
 include("merge.jl")
 include("correct.jl")
+include("partial.jl")
 
 end # module Mudsc
