@@ -18,7 +18,8 @@ import sys
 ROWS = ["model A", "model B", "ensemble (2 models)", "weight averaging", "weight matching",
         "activation alignment", "ZipIt! (activation zip)", "MuDSC align", "MuDSC zip",
         "weight matching + REPAIR", "activation align + REPAIR", "ZipIt! + REPAIR",
-        "MuDSC align + REPAIR", "MuDSC zip + REPAIR"]
+        "MuDSC align + REPAIR", "MuDSC zip + REPAIR", "ZipIt! partial, depth 1",
+        "ZipIt! partial, depth 2"]
 DEFAULT_DIR = "/usr/share/datasets/fashion-mnist"
 QUICK_NOTE = "its accuracies mean nothing"
 

@@ -63,6 +63,11 @@ struct experiment {
 	} curves[4];
 	int n_curves;
 	double train_s[2], train_wall_s, calib_s;
+	struct params_row {
+		const char *method;
+		int64_t params;
+	} params[4]; /* partial zipping: trunk + both heads */
+	int n_params;
 };
 
 static double now(void)
@@ -299,6 +304,43 @@ fail:
 	return -1;
 }
 
+/*
+ * ZipIt!'s partial zipping (activation zip of the first depth points, one
+ * head per network): task A is scored by head A, task B by head B, joint
+ * on the mean of the two heads' logits (as the ensemble).  The row's
+ * parameter count goes to x->params.
+ */
+static int add_partial(struct experiment *x, const char *method, int32_t depth)
+{
+	struct merge_spec spec = {MUDSC_METHOD_ZIP, 0.0, 1, 0, 0};
+	struct mlp heads[2];
+	struct scores s[3];
+	int64_t params;
+	double t0 = now();
+	int rc = -1;
+
+	if (merger_run_partial(&x->merger, &spec, depth, heads, &params) != 0)
+		return -1;
+	double secs = now() - t0;
+	/* the base models' logits are no longer needed: logits[0..2] are scratch */
+	if (protocol_net_logits(&x->proto, &heads[0], &x->test, x->logits[0]) == 0 &&
+	    protocol_net_logits(&x->proto, &heads[1], &x->test, x->logits[1]) == 0) {
+		for (int64_t i = 0; i < x->test.n * FMNIST_CLASSES; i++)
+			x->logits[2][i] = 0.5f * (x->logits[0][i] + x->logits[1][i]);
+		for (int k = 0; k < 3; k++)
+			s[k] = protocol_score(&x->proto, x->logits[k], x->test.y, x->test.n);
+		struct scores r = {s[2].joint, {s[0].task[0], s[1].task[1]},
+		                   0.5 * (s[0].task[0] + s[1].task[1])};
+		add_row(x, method, 0.0, &r, secs, NAN);
+		if (x->n_params < 4)
+			x->params[x->n_params++] = (struct params_row){method, params};
+		rc = 0;
+	}
+	mlp_free(&heads[0]);
+	mlp_free(&heads[1]);
+	return rc;
+}
+
 /* A fixed-configuration method, then (with REPAIR on) the same with REPAIR. */
 static int add_both(struct experiment *x, const char *method, const char *repaired,
                     struct merge_spec spec)
@@ -332,6 +374,9 @@ static int run_merges(struct experiment *x)
 		return -1;
 	if (x->cfg.repair && (add_mudsc(x, "MuDSC align + REPAIR", MUDSC_METHOD_ALIGN, 1) != 0 ||
 	                      add_mudsc(x, "MuDSC zip + REPAIR", MUDSC_METHOD_ZIP, 1) != 0))
+		return -1;
+	if (add_partial(x, "ZipIt! partial, depth 1", 1) != 0 ||
+	    add_partial(x, "ZipIt! partial, depth 2", 2) != 0)
 		return -1;
 	return 0;
 }
@@ -390,6 +435,10 @@ static void print_timings(const struct experiment *x)
 			printf(" %.2f:%.2f", cv->alpha[k], cv->joint[k]);
 		printf("  (%d merges, %.2f s)\n", cv->n, cv->seconds);
 	}
+	printf("\nparameters: one network %zu, both %zu", x->net[0].n_params, 2 * x->net[0].n_params);
+	for (int i = 0; i < x->n_params; i++)
+		printf("; %s %lld", x->params[i].method, (long long)x->params[i].params);
+	printf("\n");
 	printf("\ntraining: A %.1f s, B %.1f s (%.1f s wall, %d at once); calibration features "
 	       "%.2f s\n",
 	       x->train_s[0], x->train_s[1], x->train_wall_s, x->cfg.threads, x->calib_s);

@@ -151,19 +151,33 @@ int merger_calibrate(struct merger *m, const struct dataset *calib, int64_t batc
 	return rc;
 }
 
-/* Copy the merged model's tensors into a new MLP (zip may change the widths). */
+/* Copy the merged model's tensors into a new MLP (zip may change the
+ * widths); layers >= head_from are read as "heads.<head>.layers.{k}.*". */
+static int unwrap_layers(struct mlp *out, const mudsc_model *merged, int32_t n_layers,
+                         int32_t head_from, int head);
+
 static int unwrap_net(struct mlp *out, const mudsc_model *merged, int32_t n_layers)
+{
+	return unwrap_layers(out, merged, n_layers, n_layers, 0);
+}
+
+static int unwrap_layers(struct mlp *out, const mudsc_model *merged, int32_t n_layers,
+                         int32_t head_from, int head)
 {
 	int64_t width[MLP_MAX_LAYERS + 1] = {0};
 	mudsc_tensor w[MLP_MAX_LAYERS], b[MLP_MAX_LAYERS];
-	char name[64];
+	char name[96];
 
 	for (int32_t k = 0; k < n_layers; k++) {
-		tensor_name(name, sizeof(name), k, "weight");
-		if (mudsc_model_find(&w[k], merged, name) != MUDSC_OK)
+		char base[64];
+
+		tensor_name(base, sizeof(base), k, "weight");
+		snprintf(name, sizeof(name), "heads.%d.%s", head, base);
+		if (mudsc_model_find(&w[k], merged, k >= head_from ? name : base) != MUDSC_OK)
 			return lib_fail("reading the merged model");
-		tensor_name(name, sizeof(name), k, "bias");
-		if (mudsc_model_find(&b[k], merged, name) != MUDSC_OK)
+		tensor_name(base, sizeof(base), k, "bias");
+		snprintf(name, sizeof(name), "heads.%d.%s", head, base);
+		if (mudsc_model_find(&b[k], merged, k >= head_from ? name : base) != MUDSC_OK)
 			return lib_fail("reading the merged model");
 		width[k] = w[k].shape[1];
 		width[k + 1] = w[k].shape[0];
@@ -300,6 +314,54 @@ int merger_run(struct merger *m, const struct merge_spec *spec, struct mlp *out,
 done:
 	mudsc_model_free(merged);
 	mudsc_matcher_free(matcher);
+	return rc;
+}
+
+int merger_run_partial(struct merger *m, const struct merge_spec *spec, int32_t depth,
+                       struct mlp heads[2], int64_t *params)
+{
+	mudsc_matcher_options opts = MUDSC_MATCHER_OPTIONS_INIT;
+	mudsc_graph *trunk = NULL;
+	mudsc_matcher *matcher = NULL;
+	mudsc_model *merged = NULL;
+	int rc = -1, made = 0;
+
+	opts.method = spec->method;
+	opts.alpha = spec->alpha;
+	if (mudsc_graph_prefix(&trunk, m->graph, (size_t)depth) != MUDSC_OK ||
+	    mudsc_matcher_new(&matcher, trunk, (const mudsc_model *const *)m->models, 2, &opts) !=
+	        MUDSC_OK) {
+		lib_fail("preparing the partial merge");
+		goto done;
+	}
+	for (int32_t p = 0; p < depth; p++)
+		if (mudsc_matcher_set_activations(matcher, (size_t)p, m->accums[p]) != MUDSC_OK) {
+			lib_fail("giving the matcher activations");
+			goto done;
+		}
+	if (mudsc_matcher_run(matcher) != MUDSC_OK ||
+	    mudsc_partial_merge(&merged, matcher, trunk, NULL) != MUDSC_OK) {
+		lib_fail("partial merge");
+		goto done;
+	}
+	for (; made < 2; made++)
+		if (unwrap_layers(&heads[made], merged, m->nets[0]->n_layers, depth, made) != 0)
+			goto done;
+	*params = 0;
+	for (size_t k = 0; k < mudsc_model_count(merged); k++) {
+		mudsc_tensor t;
+
+		mudsc_model_at(&t, merged, k);
+		*params += (int64_t)(t.nbytes / sizeof(float));
+	}
+	rc = 0;
+done:
+	if (rc != 0)
+		while (made > 0)
+			mlp_free(&heads[--made]);
+	mudsc_model_free(merged);
+	mudsc_matcher_free(matcher);
+	mudsc_graph_free(trunk);
 	return rc;
 }
 

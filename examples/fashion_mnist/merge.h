@@ -61,6 +61,15 @@ struct merge_spec {
  */
 int merger_run(struct merger *m, const struct merge_spec *spec, struct mlp *out, int32_t *sweeps);
 
+/*
+ * Partial zipping: match and merge the first depth points only (spec's
+ * method and alpha, with activations) and unwrap the two networks trunk +
+ * head i into heads[0], heads[1] (free with mlp_free); *params receives
+ * the parameter count of trunk + both heads.
+ */
+int merger_run_partial(struct merger *m, const struct merge_spec *spec, int32_t depth,
+                       struct mlp heads[2], int64_t *params);
+
 void merger_free(struct merger *m);
 
 #endif /* FMNIST_MERGE_H */
