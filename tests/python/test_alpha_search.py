@@ -90,10 +90,11 @@ def test_errors_leave_the_matcher_as_it_was():
         np.testing.assert_array_equal(m.assignment(p), a)
 
 
-def test_torch_search_alpha_on_mlps():
+def torch_mlp_pair():
+    """Two random nn.Sequential MLPs 6-16-12-3, their graph, three
+    calibration batches and the generator that made them."""
     import torch
     from torch import nn
-    import mudsc.torch as mt
     torch.set_num_threads(1)
     nets = []
     for seed in (0, 1):
@@ -102,7 +103,13 @@ def test_torch_search_alpha_on_mlps():
                                   nn.Linear(12, 3)).eval())
     g = mudsc.Graph.mlp([16, 12], layer_template="{i}", index_step=2)
     gen = torch.Generator().manual_seed(3)
-    batches = [torch.randn(32, 6, generator=gen) for _ in range(3)]
+    return nets, g, [torch.randn(32, 6, generator=gen) for _ in range(3)], gen
+
+
+def test_torch_search_alpha_on_mlps():
+    import torch
+    import mudsc.torch as mt
+    nets, g, batches, gen = torch_mlp_pair()
     held = torch.randn(64, 6, generator=gen)
     target = (nets[0](held) + nets[1](held)).detach() / 2
 

@@ -94,17 +94,9 @@ def test_prefix_errors_and_splits():
 
 def test_torch_partial_zip_shares_the_trunk():
     import torch
-    from torch import nn
     import mudsc.torch as mt
-    torch.set_num_threads(1)
-    nets = []
-    for seed in (0, 1):
-        torch.manual_seed(seed)
-        nets.append(nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 12), nn.ReLU(),
-                                  nn.Linear(12, 3)).eval())
-    g = mudsc.Graph.mlp([16, 12], layer_template="{i}", index_step=2)
-    gen = torch.Generator().manual_seed(3)
-    batches = [torch.randn(32, 6, generator=gen) for _ in range(3)]
+    from test_alpha_search import torch_mlp_pair
+    nets, g, batches, _ = torch_mlp_pair()
     multi, model = mt.partial_zip(nets, g, 1, batches=batches, method="zip")
     outs = multi(batches[0])
     assert len(outs) == 2 and outs[0].shape == (32, 3)

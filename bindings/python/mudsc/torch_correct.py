@@ -103,6 +103,22 @@ def repair(merged: nn.Module, nets: Sequence[nn.Module], result: Any, batches: I
     return out
 
 
+def _matcher(nets: Sequence[nn.Module], graph: Graph, batches: Optional[Iterable[Any]],
+             activations: Optional[Stats], fn: str, method: Optional[str],
+             opts: Any) -> Matcher:
+    """A Matcher over the nets' state dicts with the statistics of `batches`
+    (collected here) or `activations` (given) installed."""
+    if batches is not None and activations is not None:
+        raise errors.InvalidArgumentError.make(f"{fn}: give 'batches' or 'activations', not both")
+    models = [model_from_state_dict(net.state_dict()) for net in nets]
+    matcher = Matcher(graph, models, method=method, **opts)
+    if batches is not None:
+        activations = collect_activations(nets, graph, batches)
+    if activations is not None:
+        matcher.set_stats(activations)
+    return matcher
+
+
 def search_alpha(nets: Sequence[nn.Module], graph: Graph, alphas: Sequence[float],
                  score: Any, batches: Optional[Iterable[Any]] = None,
                  activations: Optional[Stats] = None, method: Optional[str] = None,
@@ -116,15 +132,7 @@ def search_alpha(nets: Sequence[nn.Module], graph: Graph, alphas: Sequence[float
     scores a deep copy of nets[0] holding the candidate.  method and opts as
     mudsc.Matcher.  Returns (the best candidate's net, its alpha, every
     alpha's score, the Matcher holding the best candidate's results)."""
-    if batches is not None and activations is not None:
-        raise errors.InvalidArgumentError.make(
-            "search_alpha: give 'batches' or 'activations', not both")
-    models = [model_from_state_dict(net.state_dict()) for net in nets]
-    matcher = Matcher(graph, models, method=method, **opts)
-    if batches is not None:
-        activations = collect_activations(nets, graph, batches)
-    if activations is not None:
-        matcher.set_stats(activations)
+    matcher = _matcher(nets, graph, batches, activations, "search_alpha", method, opts)
 
     def as_net(model: Any) -> nn.Module:
         net = copy.deepcopy(nets[0])
@@ -172,12 +180,7 @@ def partial_zip(nets: Sequence[nn.Module], graph: Graph, depth: int,
     "<name>" for the trunk and "heads.<i>.<name>" for head i)."""
     from .partial import head_names, partial_merge
     trunk = graph.prefix(depth)
-    models = [model_from_state_dict(net.state_dict()) for net in nets]
-    matcher = Matcher(trunk, models, method=method, **opts)
-    if batches is not None:
-        activations = collect_activations(nets, trunk, batches)
-    if activations is not None:
-        matcher.set_stats(activations)
+    matcher = _matcher(nets, trunk, batches, activations, "partial_zip", method, opts)
     matcher.run()
     model = partial_merge(matcher, weights=weights)
     state = state_dict_from_model(model, copy=True)
