@@ -436,6 +436,7 @@ WITH_MLP_OPTS(hidden, hidden, NULL)
 WITH_MLP_OPTS(hidden_1, hidden, hidden_bad)
 WITH_MLP_OPTS(prefix, prefix, NULL)
 WITH_MLP_OPTS(bias, bias, 2)
+WITH_MLP_OPTS(site, site, 2)
 WITH_MLP_OPTS(template, layer_template, "fc")
 
 /* one hidden layer: still two layers, so still two names needed */
@@ -460,6 +461,7 @@ WITH_RESNET_OPTS(blocks, blocks[1], 0)
 WITH_RESNET_OPTS(widths, widths[2], 0)
 WITH_RESNET_OPTS(norm, norm, 7)
 WITH_RESNET_OPTS(bottleneck, bottleneck, 3)
+WITH_RESNET_OPTS(site, site, -1)
 WITH_RESNET_OPTS(stem_width, stem_width, 0)
 WITH_RESNET_OPTS(widths_big, widths[0], INT64_MAX)
 WITH_RESNET_OPTS(shortcut_same, shortcut_norm, "shortcut.0")
@@ -639,6 +641,72 @@ static const double weights_two[2] = {1.0, 1.0};
 static const mudsc_average_options average_size3 = {.size = 3};
 static const mudsc_average_options average_threads_neg = {.size = sizeof average_threads_neg,
                                                           .threads = -1};
+
+static const double alphas_ok[2] = {0.25, 0.75}, alphas_bad[2] = {0.5, -0.5};
+
+static int score_zero(double *score, const mudsc_model *merged, double alpha, void *user)
+{
+	(void)merged, (void)alpha, (void)user;
+	*score = 0.0;
+	return 0;
+}
+
+static int score_stop(double *score, const mudsc_model *merged, double alpha, void *user)
+{
+	(void)merged, (void)alpha, (void)user, (void)score;
+	return 1;
+}
+
+static int score_nan(double *score, const mudsc_model *merged, double alpha, void *user)
+{
+	(void)merged, (void)alpha, (void)user;
+	*score = NAN;
+	return 0;
+}
+
+/* mudsc_matcher_search_alpha writing only into O */
+#define SEARCH "mudsc_matcher_search_alpha"
+#define search(matcher, alphas, n, fn)                                                          \
+	mudsc_matcher_search_alpha(&O.d[0], &O.d[1], matcher, alphas, n, NULL, fn, NULL)
+
+/* mudsc_repair with one thing wrong: a source set of the MLP's points (the
+ * fixture's rows as both models' features), the merge of F.ran, and
+ * merged statistics of width H; everything made here is freed here. */
+enum repair_bad { R_OUT, R_MATCHER, R_SOURCES, R_N_POINTS, R_STATE, R_MIN_STD, R_SIZE, R_WIDTH,
+                  R_STD, R_WEIGHTS, R_ZERO_WEIGHTS };
+
+static mudsc_status repair_bad(enum repair_bad what)
+{
+	static const double zero_w[2] = {0.0, 0.0};
+	double mean[H] = {0.1, 0.2, 0.3, 0.4}, sd[H] = {1, 1, 1, 1}, bad_sd[H] = {1, -1, 1, 1};
+	mudsc_moments ms[2] = {{H, mean, sd}, {H, mean, what == R_STD ? bad_sd : sd}};
+	mudsc_repair_options o = MUDSC_REPAIR_OPTIONS_INIT;
+	mudsc_stats *stats = NULL;
+	mudsc_model *merged = NULL;
+	mudsc_features f = {MUDSC_DTYPE_F64, 2, {ROWS, H}, NULL, -1, F.x};
+	mudsc_status st;
+
+	if (mudsc_stats_new(&stats, F.graph, 2, NULL) != MUDSC_OK ||
+	    mudsc_matcher_merge(&merged, F.ran, NULL) != MUDSC_OK)
+		ck_abort_msg("repair_bad: setup failed: %s", mudsc_error_message());
+	for (size_t q = 0; q < 2; q++)
+		for (int32_t i = 0; i < 2; i++)
+			ck_assert_ok(mudsc_stats_update(stats, q, i, &f));
+	if (what == R_MIN_STD)
+		o.min_std = -1.0;
+	if (what == R_SIZE)
+		o.size = 1;
+	if (what == R_WIDTH)
+		ms[0].width = H + 1;
+	st = mudsc_repair(what == R_OUT ? NULL : (mudsc_model **)&O.p[0],
+	                  what == R_MATCHER ? NULL : what == R_STATE ? F.unrun : F.ran, F.graph,
+	                  merged, what == R_SOURCES ? NULL : stats, ms, what == R_N_POINTS ? 1 : 2,
+	                  what == R_WEIGHTS ? weights_nan : what == R_ZERO_WEIGHTS ? zero_w : NULL,
+	                  &o);
+	mudsc_stats_free(stats);
+	mudsc_model_free(merged);
+	return st;
+}
 static const double S_nan[4] = {1, NAN, 0, 1};
 static const double S_asym[4] = {1, 0.5, 0, 1};
 
@@ -829,6 +897,7 @@ struct bad_case {
 	X(build_mlp_hidden_1, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->hidden[1] = 0", 0, mlp_hidden_1())                      \
 	X(build_mlp_prefix, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->prefix is NULL", 0, mlp_prefix())                             \
 	X(build_mlp_bias, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->bias = 2", 0, mlp_bias()) \
+	X(build_mlp_site, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->site = 2", 0, mlp_site()) \
 	X(build_mlp_template, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->layer_template = 'fc' has no \"{i}\"", 0, mlp_template()) \
 	X(build_mlp_template_1, MUDSC_E_INVALID, "mudsc_graph_build_mlp", "opts->layer_template = 'fc' has no \"{i}\"", 0, mlp_template_1()) \
 	X(build_mlp_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_graph_build_mlp(NULL, NULL)) \
@@ -837,6 +906,7 @@ struct bad_case {
 	X(build_resnet_widths, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->widths[2] = 0", 0, resnet_widths())                    \
 	X(build_resnet_norm, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->norm = 7", 0, resnet_norm())                             \
 	X(build_resnet_bottleneck, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->bottleneck = 3", 0, resnet_bottleneck())           \
+	X(build_resnet_site, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->site = -1", 0, resnet_site())           \
 	X(build_resnet_stem_width, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->stem_width = 0", 0, resnet_stem_width()) \
 	X(build_resnet_widths_big, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->widths[0] = 9223372036854775807", 0, resnet_widths_big()) \
 	X(build_resnet_groups_stem, MUDSC_E_INVALID, "mudsc_graph_build_resnet", "opts->norm_groups = 3 does not divide opts->stem_width = 16", 0, resnet_groups(3, 16)) \
@@ -1158,6 +1228,50 @@ struct bad_case {
 	  mudsc_average_aligned(F.m[0], F.ran, NULL, NULL))                                         \
 	X(average_aligned_zip, MUDSC_E_SHAPE, NULL, "another shape in dst", 0,                        \
 	  mudsc_average_aligned(F.wide, F.zip, NULL, NULL))                                         \
+	/* alpha search */                                                                          \
+	X(search_matcher, MUDSC_E_INVALID, SEARCH, "'matcher'", 0, search(NULL, alphas_ok, 2, score_zero)) \
+	X(search_alphas, MUDSC_E_INVALID, SEARCH, "'alphas'", 0, search(F.ran, NULL, 2, score_zero))       \
+	X(search_score, MUDSC_E_INVALID, SEARCH, "'score'", 0, search(F.ran, alphas_ok, 2, NULL))          \
+	X(search_n_alphas, MUDSC_E_INVALID, SEARCH, "n_alphas = 0", 0, search(F.ran, alphas_ok, 0, score_zero)) \
+	X(search_alpha_range, MUDSC_E_INVALID, SEARCH, "alphas[1] = -0.5", 0,                               \
+	  search(F.ran, alphas_bad, 2, score_zero))                                                 \
+	X(search_cancel, MUDSC_E_CANCELLED, SEARCH, "cancelled at alphas[0]", 0,                            \
+	  search(F.ran, alphas_ok, 2, score_stop))                                                  \
+	X(search_nan, MUDSC_E_NUMERIC, SEARCH, "(need finite)", 0, search(F.ran, alphas_ok, 2, score_nan)) \
+	/* partial zipping */                                                                       \
+	X(prefix_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_graph_prefix(NULL, F.graph, 1))            \
+	X(prefix_graph, MUDSC_E_INVALID, NULL, "'graph'", 0,                                              \
+	  mudsc_graph_prefix((mudsc_graph **)&O.p[0], NULL, 1))                                     \
+	X(prefix_zero, MUDSC_E_RANGE, NULL, "depth = 0 outside 1..2", 0,                                  \
+	  mudsc_graph_prefix((mudsc_graph **)&O.p[0], F.graph, 0))                                  \
+	X(prefix_deep, MUDSC_E_RANGE, NULL, "depth = 3", 0,                                               \
+	  mudsc_graph_prefix((mudsc_graph **)&O.p[0], F.graph, 3))                                  \
+	X(partial_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_partial_merge(NULL, F.ran, F.graph, NULL)) \
+	X(partial_matcher, MUDSC_E_INVALID, NULL, "'matcher'", 0,                                         \
+	  mudsc_partial_merge((mudsc_model **)&O.p[0], NULL, F.graph, NULL))                        \
+	X(partial_trunk, MUDSC_E_INVALID, NULL, "'trunk'", 0,                                             \
+	  mudsc_partial_merge((mudsc_model **)&O.p[0], F.ran, NULL, NULL))                          \
+	X(partial_empty, MUDSC_E_INVALID, NULL, "trunk has no points", 0,                                 \
+	  mudsc_partial_merge((mudsc_model **)&O.p[0], F.ran, F.empty_graph, NULL))                 \
+	X(partial_state, MUDSC_E_STATE, NULL, "run", 0,                                                   \
+	  mudsc_partial_merge((mudsc_model **)&O.p[0], F.unrun, F.graph, NULL))                     \
+	X(partial_weights, MUDSC_E_INVALID, NULL, "weights[1]", 0,                                        \
+	  mudsc_partial_merge((mudsc_model **)&O.p[0], F.ran, F.graph, weights_nan))                \
+	/* REPAIR */                                                                                \
+	X(repair_out, MUDSC_E_INVALID, "mudsc_repair", "'out'", 0, repair_bad(R_OUT))                    \
+	X(repair_matcher, MUDSC_E_INVALID, "mudsc_repair", "'matcher'", 0, repair_bad(R_MATCHER))        \
+	X(repair_sources, MUDSC_E_INVALID, "mudsc_repair", "'sources'", 0, repair_bad(R_SOURCES))        \
+	X(repair_n_points, MUDSC_E_INVALID, "mudsc_repair", "n_points = 1", 0, repair_bad(R_N_POINTS))   \
+	X(repair_state, MUDSC_E_STATE, "mudsc_repair", "point 'layers.0'", 0, repair_bad(R_STATE))      \
+	X(repair_min_std, MUDSC_E_INVALID, "mudsc_repair", "opts->min_std", 0, repair_bad(R_MIN_STD))    \
+	X(repair_size, MUDSC_E_INVALID, "mudsc_repair", "opts->size", 0, repair_bad(R_SIZE))             \
+	X(repair_width, MUDSC_E_MISMATCH, "mudsc_repair", "merged_stats[0].width = 5", 0,                 \
+	  repair_bad(R_WIDTH))                                                                      \
+	X(repair_std, MUDSC_E_INVALID, "mudsc_repair", "merged_stats[1] unit 1", 0, repair_bad(R_STD))   \
+	X(repair_weights, MUDSC_E_INVALID, "mudsc_repair", "weights[1]", 0, repair_bad(R_WEIGHTS))       \
+	X(repair_zero_weights, MUDSC_E_INVALID, "mudsc_repair", "total weight 0", 0,                      \
+	  repair_bad(R_ZERO_WEIGHTS))                                                               \
+	X(repair_options_init_opts, MUDSC_E_INVALID, NULL, "'opts'", 0, mudsc_repair_options_init(NULL)) \
 	/* version and BLAS threads */                                                              \
 	X(version_check_old_major, MUDSC_E_MISMATCH, NULL, "header", 0, mudsc_version_check(0))            \
 	X(version_check_newer, MUDSC_E_MISMATCH, NULL, "header", 0,                                       \

@@ -399,6 +399,17 @@ static size_t resnet_points(const char *preset, int norm, int64_t groups)
 	return n;
 }
 
+/* The site of the point called name. */
+static const char *site_of(const mudsc_graph *g, const char *name)
+{
+	mudsc_point_info pi;
+	size_t p;
+
+	ck_assert_ok(mudsc_graph_point_find(&p, g, name));
+	ck_assert_ok(mudsc_graph_point_at(&pi, g, p));
+	return pi.site_name;
+}
+
 START_TEST(resnet_presets)
 {
 	mudsc_resnet_options o = MUDSC_RESNET_OPTIONS_INIT;
@@ -425,6 +436,17 @@ START_TEST(resnet_presets)
 	ck_assert_ok(mudsc_graph_point_at(&pi, g, p));
 	ck_assert_int_eq(pi.width, 4096);
 	ck_assert_str_eq(pi.site_name, "backbone.layer4.2");
+	/* inner points: the next conv's input (default) or the norm (pre) */
+	ck_assert_str_eq(site_of(g, "backbone.layer2.1.conv2"), "backbone.layer2.1.conv3:input");
+	ck_assert_str_eq(site_of(g, "backbone.stem"), "backbone.layer1.0:input");
+	mudsc_graph_free(g);
+	o.site = MUDSC_SITE_PRE;
+	ck_assert_ok(mudsc_graph_build_resnet(&g, &o));
+	ck_assert_str_eq(site_of(g, "backbone.layer2.1.conv2"), "backbone.layer2.1.bn2");
+	ck_assert_str_eq(site_of(g, "backbone.stem"), "backbone.bn1");
+	ck_assert_ok(mudsc_graph_point_find(&p, g, "backbone.layer4"));
+	ck_assert_ok(mudsc_graph_point_at(&pi, g, p));
+	o.site = MUDSC_SITE_POST;
 	ck_assert_ok(mudsc_graph_binding_at(&bi, g, p, pi.binding_count - 1));
 	ck_assert_str_eq(bi.tensor, "backbone.fc.weight");
 	ck_assert_int_eq(bi.role, MUDSC_ROLE_IN);
@@ -642,12 +664,21 @@ START_TEST(mlp_builder_names)
 	ck_assert_ok(mudsc_graph_point_at(&pi, g, 1));
 	ck_assert_str_eq(pi.name, "net.2");
 	ck_assert_int_eq(pi.width, 7);
-	ck_assert_str_eq(pi.site_name, "net.2");
+	/* the default site: after the activation, the next layer's input */
+	ck_assert_str_eq(pi.site_name, "net.4:input");
+	ck_assert_int_eq(pi.site_axis, -1);
 	ck_assert_uint_eq(pi.binding_count, 2);
 	ck_assert_ok(mudsc_graph_binding_at(&bi, g, 1, 1));
 	ck_assert_str_eq(bi.tensor, "net.4.weight");
 	ck_assert_int_eq(bi.role, MUDSC_ROLE_IN);
 	mudsc_graph_free(g);
+	/* before the activation: the layer's own output */
+	o.site = MUDSC_SITE_PRE;
+	ck_assert_ok(mudsc_graph_build_mlp(&g, &o));
+	ck_assert_ok(mudsc_graph_point_at(&pi, g, 0));
+	ck_assert_str_eq(pi.site_name, "net.0");
+	mudsc_graph_free(g);
+	o.site = MUDSC_SITE_POST;
 
 	o.size = 3;
 	ck_assert_status(mudsc_graph_build_mlp(&g, &o), MUDSC_E_INVALID);

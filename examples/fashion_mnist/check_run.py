@@ -16,7 +16,10 @@ import subprocess
 import sys
 
 ROWS = ["model A", "model B", "ensemble (2 models)", "weight averaging", "weight matching",
-        "activation alignment", "ZipIt! (activation zip)", "MuDSC align", "MuDSC zip"]
+        "activation alignment", "ZipIt! (activation zip)", "MuDSC align", "MuDSC zip",
+        "weight matching + REPAIR", "activation align + REPAIR", "ZipIt! + REPAIR",
+        "MuDSC align + REPAIR", "MuDSC zip + REPAIR", "ZipIt! partial, depth 1",
+        "ZipIt! partial, depth 2"]
 DEFAULT_DIR = "/usr/share/datasets/fashion-mnist"
 QUICK_NOTE = "its accuracies mean nothing"
 
@@ -49,7 +52,7 @@ def table_problems(out):
         values = [float(v) for v in cells[2:]]
         if not all(0.0 <= v <= 100.0 for v in values):
             problems.append(f"{name}: accuracies out of range {values}")
-    for name in ("MuDSC align", "MuDSC zip"):
+    for name in ("MuDSC align", "MuDSC zip", "MuDSC align + REPAIR", "MuDSC zip + REPAIR"):
         if found[name][1] == "-":
             problems.append(f"{name}: no alpha chosen")
     return problems
@@ -60,7 +63,7 @@ def results(out):
     curves, without the seconds."""
     keep = []
     for line in out.splitlines():
-        if line.startswith("|") or re.match(r"\s+MuDSC \w+\s+\d\.\d\d:", line):
+        if line.startswith("|") or re.match(r"\s+MuDSC [\w +]+?\s+\d\.\d\d:", line):
             keep.append(re.sub(r"\s+\(\d+ merges, [\d.]+ s\)$", "", line))
     return keep
 

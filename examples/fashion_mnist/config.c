@@ -15,14 +15,17 @@ static void usage(FILE *to)
 {
 	fprintf(to,
 	        "usage: fashion_mnist [--data DIR] [--split halves|even-odd|DIGITS] [--seed N]\n"
-	        "                     [--epochs N] [--threads 1|2] [--quick]\n"
-	        "                     [--export DIR]\n"
+	        "                     [--epochs N] [--threads 1|2] [--site post|pre]\n"
+	        "                     [--repair yes|no] [--quick] [--export DIR]\n"
 	        "  --data DIR   Fashion-MNIST idx .gz files (default " FMNIST_DEFAULT_DIR ")\n"
 	        "  --split S    task A's classes: halves (0-4, default), even-odd, or five digits\n"
 	        "  --seed N     networks use seeds 2N and 2N+1, the sampling N (default 0)\n"
 	        "  --epochs N   training epochs per network (default 3)\n"
 	        "  --threads N  networks trained at once, 1 or 2 (default 2); the BLAS runs on\n"
 	        "               one thread either way, so N does not change the table\n"
+	        "  --site S     where the matching statistics are observed: post (after the\n"
+	        "               ReLU, the MLP builder's default) or pre (the Linear's output)\n"
+	        "  --repair R   yes (default): also every matching method with REPAIR\n"
 	        "  --quick      a small, fast run (the test suite's smoke test)\n"
 	        "  --export DIR write the two networks, their graph, the calibration statistics,\n"
 	        "               a config for `mudsc merge` (MuDSC align at the chosen alpha) and\n"
@@ -34,7 +37,7 @@ static void config_defaults(struct config *c)
 	*c = (struct config){
 		.data_dir = FMNIST_DEFAULT_DIR, .split = "halves", .seed = 0, .threads = 2,
 		.epochs = 3, .hidden = 512, .dim = 128, .batch = 128, .holdout = 5000,
-		.calib = 1000, .lr = 1e-3f, .scale = 16.0f, .alpha_step = 0.1,
+		.calib = 1000, .lr = 1e-3f, .scale = 16.0f, .alpha_step = 0.1, .site = 0, .repair = 1,
 	};
 }
 
@@ -82,6 +85,10 @@ static int apply_option(struct config *c, const char *a, const char *val)
 		c->epochs = (int32_t)v;
 	else if (strcmp(a, "--threads") == 0 && parse_int(val, 1, 2, &v) == 0)
 		c->threads = (int)v;
+	else if (strcmp(a, "--site") == 0 && (strcmp(val, "post") == 0 || strcmp(val, "pre") == 0))
+		c->site = strcmp(val, "pre") == 0;
+	else if (strcmp(a, "--repair") == 0 && (strcmp(val, "yes") == 0 || strcmp(val, "no") == 0))
+		c->repair = strcmp(val, "yes") == 0;
 	else
 		return -1;
 	return 0;

@@ -21,6 +21,8 @@ struct config {
 	int64_t test_limit;       /* first test images scored (0: all) */
 	float lr, scale;
 	double alpha_step;        /* alpha grid: alpha_step, 2 alpha_step, ... < 1 */
+	int site;                 /* MUDSC_SITE_POST (0, default) or MUDSC_SITE_PRE (1) */
+	int repair;               /* 1 (default): also every method with REPAIR */
 };
 
 /*

@@ -3,8 +3,9 @@
  * (784-512-512-512-D, ReLU) from different seeds on disjoint halves of
  * Fashion-MNIST's classes, with cosine logits against a fixed class
  * embedding matrix, merges them with libmudsc (weight matching,
- * activation alignment, ZipIt!, MuDSC align and zip; plain weight
- * averaging as the baseline) and prints one table of test accuracies.
+ * activation alignment, ZipIt!, MuDSC align and zip, each also with
+ * REPAIR; plain weight averaging as the baseline) and prints one table of
+ * test accuracies.
  * MuDSC's alpha is chosen by joint accuracy on held-out training images
  * (the last 5,000 of the training set, never trained on), never on the
  * test set.  One job per file: config (options), idx and data (the
@@ -12,7 +13,8 @@
  * merge (every libmudsc call); this file runs the experiment and prints.
  *
  * Usage: fashion_mnist [--data DIR] [--split halves|even-odd|DIGITS]
- *                      [--seed N] [--epochs N] [--threads 1|2] [--quick]
+ *                      [--seed N] [--epochs N] [--threads 1|2]
+ *                      [--site post|pre] [--repair yes|no] [--quick]
  *                      [--export DIR]
  *
  * SPDX-License-Identifier: MIT
@@ -31,7 +33,7 @@
 #include "task.h"
 #include "train.h"
 
-#define MAX_ROWS 16
+#define MAX_ROWS 20
 #define MAX_ALPHAS 32
 
 /* One line of the table. */
@@ -59,9 +61,14 @@ struct experiment {
 		int n;
 		double alpha[MAX_ALPHAS], joint[MAX_ALPHAS];
 		double seconds; /* the whole search */
-	} curves[2];
+	} curves[4];
 	int n_curves;
 	double train_s[2], train_wall_s, calib_s;
+	struct params_row {
+		const char *method;
+		int64_t params;
+	} params[4]; /* partial zipping: trunk + both heads */
+	int n_params;
 };
 
 static double now(void)
@@ -257,7 +264,7 @@ static int add_merge(struct experiment *x, const char *method, const struct merg
  * joint accuracy on the held-out training images (the first on ties),
  * then score that one on the test set.
  */
-static int add_mudsc(struct experiment *x, const char *method, mudsc_method m)
+static int add_mudsc(struct experiment *x, const char *method, mudsc_method m, int repair)
 {
 	struct curve *cv = &x->curves[x->n_curves++];
 	struct mlp best = {0}, cand;
@@ -267,7 +274,7 @@ static int add_mudsc(struct experiment *x, const char *method, mudsc_method m)
 
 	cv->method = method;
 	for (int k = 1; k * x->cfg.alpha_step < 1.0 - 1e-9 && cv->n < MAX_ALPHAS; k++) {
-		struct merge_spec spec = {m, k * x->cfg.alpha_step, 1, 0};
+		struct merge_spec spec = {m, k * x->cfg.alpha_step, 1, 0, repair};
 		double t0 = now(), secs;
 
 		if (merger_run(&x->merger, &spec, &cand, NULL) != 0)
@@ -292,7 +299,7 @@ static int add_mudsc(struct experiment *x, const char *method, mudsc_method m)
 	cv->seconds = now() - start;
 	rc = add_merged(x, method, best_alpha, &best, best_secs);
 	if (rc == 0 && x->cfg.export_dir != NULL && m == MUDSC_METHOD_ALIGN) {
-		struct merge_spec spec = {m, best_alpha, 1, 0};
+		struct merge_spec spec = {m, best_alpha, 1, 0, 0}; /* the tool has no REPAIR */
 		rc = merger_export(&x->merger, &spec, x->cfg.export_dir);
 	}
 	mlp_free(&best);
@@ -302,24 +309,79 @@ fail:
 	return -1;
 }
 
+/*
+ * ZipIt!'s partial zipping (activation zip of the first depth points, one
+ * head per network): task A is scored by head A, task B by head B, joint
+ * on the mean of the two heads' logits (as the ensemble).  The row's
+ * parameter count goes to x->params.
+ */
+static int add_partial(struct experiment *x, const char *method, int32_t depth)
+{
+	struct merge_spec spec = {MUDSC_METHOD_ZIP, 0.0, 1, 0, 0};
+	struct mlp heads[2];
+	struct scores s[3];
+	int64_t params;
+	double t0 = now();
+	int rc = -1;
+
+	if (merger_run_partial(&x->merger, &spec, depth, heads, &params) != 0)
+		return -1;
+	double secs = now() - t0;
+	/* the base models' logits are no longer needed: logits[0..2] are scratch */
+	if (protocol_net_logits(&x->proto, &heads[0], &x->test, x->logits[0]) == 0 &&
+	    protocol_net_logits(&x->proto, &heads[1], &x->test, x->logits[1]) == 0) {
+		for (int64_t i = 0; i < x->test.n * FMNIST_CLASSES; i++)
+			x->logits[2][i] = 0.5f * (x->logits[0][i] + x->logits[1][i]);
+		for (int k = 0; k < 3; k++)
+			s[k] = protocol_score(&x->proto, x->logits[k], x->test.y, x->test.n);
+		struct scores r = {s[2].joint, {s[0].task[0], s[1].task[1]},
+		                   0.5 * (s[0].task[0] + s[1].task[1])};
+		add_row(x, method, 0.0, &r, secs, NAN);
+		if (x->n_params < 4)
+			x->params[x->n_params++] = (struct params_row){method, params};
+		rc = 0;
+	}
+	mlp_free(&heads[0]);
+	mlp_free(&heads[1]);
+	return rc;
+}
+
+/* A fixed-configuration method, then (with REPAIR on) the same with REPAIR. */
+static int add_both(struct experiment *x, const char *method, const char *repaired,
+                    struct merge_spec spec)
+{
+	if (add_merge(x, method, &spec) != 0)
+		return -1;
+	if (!x->cfg.repair)
+		return 0;
+	spec.repair = 1;
+	return add_merge(x, repaired, &spec);
+}
+
 static int run_merges(struct experiment *x)
 {
-	struct merge_spec average = {MUDSC_METHOD_ALIGN, 1.0, 0, 1};
-	struct merge_spec weight = {MUDSC_METHOD_ALIGN, 1.0, 0, 0};
-	struct merge_spec act_align = {MUDSC_METHOD_ALIGN, 0.0, 1, 0};
-	struct merge_spec act_zip = {MUDSC_METHOD_ZIP, 0.0, 1, 0};
+	struct merge_spec average = {MUDSC_METHOD_ALIGN, 1.0, 0, 1, 0};
+	struct merge_spec weight = {MUDSC_METHOD_ALIGN, 1.0, 0, 0, 0};
+	struct merge_spec act_align = {MUDSC_METHOD_ALIGN, 0.0, 1, 0, 0};
+	struct merge_spec act_zip = {MUDSC_METHOD_ZIP, 0.0, 1, 0, 0};
 	double t0 = now();
 
-	if (merger_new(&x->merger, &x->net[0], &x->net[1]) != 0 ||
+	if (merger_new(&x->merger, &x->net[0], &x->net[1], x->cfg.site) != 0 ||
 	    merger_calibrate(&x->merger, &x->calib, x->cfg.batch) != 0)
 		return -1;
 	x->calib_s = now() - t0;
 	if (add_merge(x, "weight averaging", &average) != 0 ||
-	    add_merge(x, "weight matching", &weight) != 0 ||
-	    add_merge(x, "activation alignment", &act_align) != 0 ||
-	    add_merge(x, "ZipIt! (activation zip)", &act_zip) != 0 ||
-	    add_mudsc(x, "MuDSC align", MUDSC_METHOD_ALIGN) != 0 ||
-	    add_mudsc(x, "MuDSC zip", MUDSC_METHOD_ZIP) != 0)
+	    add_both(x, "weight matching", "weight matching + REPAIR", weight) != 0 ||
+	    add_both(x, "activation alignment", "activation align + REPAIR", act_align) != 0 ||
+	    add_both(x, "ZipIt! (activation zip)", "ZipIt! + REPAIR", act_zip) != 0 ||
+	    add_mudsc(x, "MuDSC align", MUDSC_METHOD_ALIGN, 0) != 0 ||
+	    add_mudsc(x, "MuDSC zip", MUDSC_METHOD_ZIP, 0) != 0)
+		return -1;
+	if (x->cfg.repair && (add_mudsc(x, "MuDSC align + REPAIR", MUDSC_METHOD_ALIGN, 1) != 0 ||
+	                      add_mudsc(x, "MuDSC zip + REPAIR", MUDSC_METHOD_ZIP, 1) != 0))
+		return -1;
+	if (add_partial(x, "ZipIt! partial, depth 1", 1) != 0 ||
+	    add_partial(x, "ZipIt! partial, depth 2", 2) != 0)
 		return -1;
 	return 0;
 }
@@ -341,8 +403,10 @@ static void print_header(const struct experiment *x)
 	       (unsigned long long)(2 * c->seed + 1), (long long)x->task_set[0].n,
 	       (long long)x->task_set[1].n, (long long)x->holdout.n, (long long)x->calib.n,
 	       (long long)x->test.n);
-	printf("libmudsc %s, %s, %d BLAS threads\n\n", mudsc_version_string(), mudsc_blas_info(),
-	       mudsc_blas_get_threads());
+	printf("libmudsc %s, %s, %d BLAS threads; matching statistics %s the ReLU%s\n\n",
+	       mudsc_version_string(), mudsc_blas_info(), mudsc_blas_get_threads(),
+	       c->site ? "before" : "after",
+	       c->repair ? "; REPAIR with the pre-activation statistics" : "");
 	if (c->quick)
 		printf("--quick: a smoke run (64-wide networks, 1 epoch, 2000 images per task):\n"
 		       "its accuracies mean nothing.\n\n");
@@ -350,12 +414,12 @@ static void print_header(const struct experiment *x)
 
 static void print_table(const struct experiment *x)
 {
-	printf("| %-24s | alpha | joint | task A | task B |  mean |\n", "method");
-	printf("|--------------------------|------:|------:|-------:|-------:|------:|\n");
+	printf("| %-26s | alpha | joint | task A | task B |  mean |\n", "method");
+	printf("|----------------------------|------:|------:|-------:|-------:|------:|\n");
 	for (int i = 0; i < x->n_rows; i++) {
 		const struct row *r = &x->rows[i];
 
-		printf("| %-24s |", r->method);
+		printf("| %-26s |", r->method);
 		if (isnan(r->alpha))
 			printf("     - |");
 		else
@@ -371,11 +435,15 @@ static void print_timings(const struct experiment *x)
 	for (int i = 0; i < x->n_curves; i++) {
 		const struct curve *cv = &x->curves[i];
 
-		printf("  %-12s", cv->method);
+		printf("  %-20s", cv->method);
 		for (int k = 0; k < cv->n; k++)
 			printf(" %.2f:%.2f", cv->alpha[k], cv->joint[k]);
 		printf("  (%d merges, %.2f s)\n", cv->n, cv->seconds);
 	}
+	printf("\nparameters: one network %zu, both %zu", x->net[0].n_params, 2 * x->net[0].n_params);
+	for (int i = 0; i < x->n_params; i++)
+		printf("; %s %lld", x->params[i].method, (long long)x->params[i].params);
+	printf("\n");
 	printf("\ntraining: A %.1f s, B %.1f s (%.1f s wall, %d at once); calibration features "
 	       "%.2f s\n",
 	       x->train_s[0], x->train_s[1], x->train_wall_s, x->cfg.threads, x->calib_s);
@@ -383,7 +451,7 @@ static void print_timings(const struct experiment *x)
 	       "joint %% on the held-out training images:\n");
 	for (int i = 0; i < x->n_rows; i++)
 		if (!isnan(x->rows[i].seconds))
-			printf("  %-24s %6.3f s  held-out joint %5.2f\n", x->rows[i].method,
+			printf("  %-26s %6.3f s  held-out joint %5.2f\n", x->rows[i].method,
 			       x->rows[i].seconds, x->rows[i].heldout);
 }
 

@@ -2,18 +2,25 @@
  * The libmudsc side of the example.  Every library call is checked; a
  * failure prints mudsc_error_message() and the status name on stderr.
  *
- * Activation site: the features are observed AFTER each hidden layer's
- * ReLU, as the paper's code does (it hooks the activation modules).  The
- * MLP builder records the Linear's output as the site; either is valid,
- * since a permutation of a layer's units commutes with the unit-wise ReLU.
- * After the ReLU, units that never fire are constant (correlation 0 with
- * every unit) instead of carrying pre-activation noise.
+ * Activation site: by default the features are observed AFTER each hidden
+ * layer's ReLU (the next layer's input), as the paper's code does and as
+ * the MLP builder's default site says; --site pre observes the Linear's
+ * output instead (the builder's MUDSC_SITE_PRE).  Either is valid, since a
+ * permutation of a layer's units commutes with the unit-wise ReLU.  After
+ * the ReLU, units that never fire are constant (correlation 0 with every
+ * unit) instead of carrying pre-activation noise.
+ *
+ * REPAIR always uses the pre-activation statistics (docs/algorithm.md
+ * section 14.2: the correction is exact there), point by point in order,
+ * each point measured on the merged net whose earlier points are repaired.
  *
  * SPDX-License-Identifier: MIT
  */
 #include "merge.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int lib_fail(const char *what)
@@ -68,6 +75,7 @@ static int build_graph(struct merger *m, const struct mlp *net)
 {
 	mudsc_mlp_options opts = MUDSC_MLP_OPTIONS_INIT; /* "layers.{i}", with biases */
 
+	opts.site = m->site;
 	opts.n_hidden = (size_t)(net->n_layers - 1);
 	opts.hidden = net->width + 1;
 	if (mudsc_graph_build_mlp(&m->graph, &opts) != MUDSC_OK)
@@ -81,16 +89,18 @@ static int build_graph(struct merger *m, const struct mlp *net)
 	return 0;
 }
 
-int merger_new(struct merger *m, const struct mlp *a, const struct mlp *b)
+int merger_new(struct merger *m, const struct mlp *a, const struct mlp *b, int site)
 {
 	memset(m, 0, sizeof(*m));
 	m->nets[0] = a;
 	m->nets[1] = b;
+	m->site = site;
 	if (a->n_layers < 2 || mlp_as_model(&m->models[0], a) != 0 ||
 	    mlp_as_model(&m->models[1], b) != 0 || build_graph(m, a) != 0)
 		goto fail;
-	if (mudsc_stats_new(&m->stats, m->graph, 2, NULL) != MUDSC_OK) {
-		lib_fail("creating the statistics set");
+	if (mudsc_stats_new(&m->stats, m->graph, 2, NULL) != MUDSC_OK ||
+	    mudsc_stats_new(&m->pre_stats, m->graph, 2, NULL) != MUDSC_OK) {
+		lib_fail("creating the statistics sets");
 		goto fail;
 	}
 	for (size_t p = 0; p < m->n_points; p++)
@@ -109,18 +119,26 @@ int merger_calibrate(struct merger *m, const struct dataset *calib, int64_t batc
 	struct mlp_work work;
 	int rc = 0;
 
-	if (mlp_work_new(&work, m->nets[0], batch) != 0)
+	m->calib = calib;
+	m->batch = batch;
+	if (mlp_work_new(&work, m->nets[0], batch) != 0 || mlp_work_keep_pre(&work, m->nets[0]) != 0) {
+		mlp_work_free(&work);
 		return -1;
+	}
 	for (int64_t at = 0; at < calib->n && rc == 0; at += batch) {
 		int64_t rows = calib->n - at < batch ? calib->n - at : batch;
 
 		for (int32_t i = 0; i < 2 && rc == 0; i++) {
 			mlp_forward(m->nets[i], &work, calib->x + at * FMNIST_PIXELS, rows);
 			for (size_t p = 0; p < m->n_points && rc == 0; p++) {
+				const float *site = m->site == MUDSC_SITE_PRE ? work.pre[p + 1] : work.act[p + 1];
 				mudsc_features f = {MUDSC_DTYPE_F32, 2, {rows, m->nets[i]->width[p + 1]},
-				                    NULL, -1, work.act[p + 1]};
+				                    NULL, -1, site};
+				mudsc_features fp = f;
 
-				if (mudsc_accum_update(m->accums[p], i, &f) != MUDSC_OK)
+				fp.data = work.pre[p + 1];
+				if (mudsc_accum_update(m->accums[p], i, &f) != MUDSC_OK ||
+				    mudsc_stats_update(m->pre_stats, p, i, &fp) != MUDSC_OK)
 					rc = lib_fail("streaming calibration features");
 			}
 		}
@@ -129,19 +147,33 @@ int merger_calibrate(struct merger *m, const struct dataset *calib, int64_t batc
 	return rc;
 }
 
-/* Copy the merged model's tensors into a new MLP (zip may change the widths). */
+/* Copy the merged model's tensors into a new MLP (zip may change the
+ * widths); layers >= head_from are read as "heads.<head>.layers.{k}.*". */
+static int unwrap_layers(struct mlp *out, const mudsc_model *merged, int32_t n_layers,
+                         int32_t head_from, int head);
+
 static int unwrap_net(struct mlp *out, const mudsc_model *merged, int32_t n_layers)
+{
+	return unwrap_layers(out, merged, n_layers, n_layers, 0);
+}
+
+static int unwrap_layers(struct mlp *out, const mudsc_model *merged, int32_t n_layers,
+                         int32_t head_from, int head)
 {
 	int64_t width[MLP_MAX_LAYERS + 1] = {0};
 	mudsc_tensor w[MLP_MAX_LAYERS], b[MLP_MAX_LAYERS];
-	char name[64];
+	char name[96];
 
 	for (int32_t k = 0; k < n_layers; k++) {
-		tensor_name(name, sizeof(name), k, "weight");
-		if (mudsc_model_find(&w[k], merged, name) != MUDSC_OK)
+		char base[64];
+
+		tensor_name(base, sizeof(base), k, "weight");
+		snprintf(name, sizeof(name), "heads.%d.%s", head, base);
+		if (mudsc_model_find(&w[k], merged, k >= head_from ? name : base) != MUDSC_OK)
 			return lib_fail("reading the merged model");
-		tensor_name(name, sizeof(name), k, "bias");
-		if (mudsc_model_find(&b[k], merged, name) != MUDSC_OK)
+		tensor_name(base, sizeof(base), k, "bias");
+		snprintf(name, sizeof(name), "heads.%d.%s", head, base);
+		if (mudsc_model_find(&b[k], merged, k >= head_from ? name : base) != MUDSC_OK)
 			return lib_fail("reading the merged model");
 		width[k] = w[k].shape[1];
 		width[k + 1] = w[k].shape[0];
@@ -161,6 +193,86 @@ static int unwrap_net(struct mlp *out, const mudsc_model *merged, int32_t n_laye
 		memcpy(out->b[k], b[k].data, b[k].nbytes);
 	}
 	return 0;
+}
+
+/* Mean and population std of the pre-activations of point p of net over
+ * the calibration images, in double (shifted by the first image's values). */
+static int pre_moments(struct merger *m, const struct mlp *net, size_t p, double *mean, double *sd)
+{
+	int64_t w = net->width[p + 1], n = 0;
+	struct mlp_work work;
+	double *s1 = calloc((size_t)(3 * w), sizeof(double)), *s2 = s1 ? s1 + w : NULL,
+	       *shift = s1 ? s1 + 2 * w : NULL;
+
+	if (!s1 || mlp_work_new(&work, net, m->batch) != 0) {
+		free(s1);
+		return -1;
+	}
+	if (mlp_work_keep_pre(&work, net) != 0) {
+		mlp_work_free(&work);
+		free(s1);
+		return -1;
+	}
+	for (int64_t at = 0; at < m->calib->n; at += m->batch) {
+		int64_t rows = m->calib->n - at < m->batch ? m->calib->n - at : m->batch;
+		const float *z = work.pre[p + 1];
+
+		mlp_forward(net, &work, m->calib->x + at * FMNIST_PIXELS, rows);
+		if (at == 0)
+			for (int64_t j = 0; j < w; j++)
+				shift[j] = z[j];
+		for (int64_t r = 0; r < rows; r++)
+			for (int64_t j = 0; j < w; j++) {
+				double d = (double)z[r * w + j] - shift[j];
+				s1[j] += d;
+				s2[j] += d * d;
+			}
+		n += rows;
+	}
+	for (int64_t j = 0; j < w; j++) {
+		double mu = s1[j] / (double)n, var = s2[j] / (double)n - mu * mu;
+		mean[j] = shift[j] + mu;
+		sd[j] = sqrt(var > 0.0 ? var : 0.0);
+	}
+	mlp_work_free(&work);
+	free(s1);
+	return 0;
+}
+
+/*
+ * REPAIR *merged (the matcher's merge) point by point: measure point p's
+ * pre-activations on the net repaired so far, correct point p only.
+ */
+static int repair_merged(struct merger *m, mudsc_matcher *matcher, mudsc_model **merged)
+{
+	mudsc_moments ms[MLP_MAX_LAYERS] = {{0}};
+	double mean[2048], sd[2048];
+	int rc = 0;
+
+	for (size_t p = 0; p < m->n_points && rc == 0; p++) {
+		struct mlp net;
+		mudsc_model *fixed = NULL;
+
+		if (unwrap_net(&net, *merged, m->nets[0]->n_layers) != 0)
+			return -1;
+		if (net.width[p + 1] > 2048 || pre_moments(m, &net, p, mean, sd) != 0) {
+			mlp_free(&net);
+			fprintf(stderr, "fashion_mnist: REPAIR statistics failed\n");
+			return -1;
+		}
+		for (size_t q = 0; q < m->n_points; q++)
+			ms[q] = (mudsc_moments){0, NULL, NULL};
+		ms[p] = (mudsc_moments){net.width[p + 1], mean, sd};
+		mlp_free(&net);
+		if (mudsc_repair(&fixed, matcher, m->graph, *merged, m->pre_stats, ms, m->n_points, NULL,
+		                 NULL) != MUDSC_OK)
+			rc = lib_fail("REPAIR");
+		else {
+			mudsc_model_free(*merged);
+			*merged = fixed;
+		}
+	}
+	return rc;
 }
 
 /* The weight-averaging baseline: mudsc_average straight into out's memory. */
@@ -225,12 +337,62 @@ int merger_run(struct merger *m, const struct merge_spec *spec, struct mlp *out,
 		lib_fail("merging");
 		goto done;
 	}
+	if (spec->repair && repair_merged(m, matcher, &merged) != 0)
+		goto done;
 	rc = unwrap_net(out, merged, m->nets[0]->n_layers);
 	if (sweeps)
 		*sweeps = mudsc_matcher_sweeps(matcher);
 done:
 	mudsc_model_free(merged);
 	mudsc_matcher_free(matcher);
+	return rc;
+}
+
+int merger_run_partial(struct merger *m, const struct merge_spec *spec, int32_t depth,
+                       struct mlp heads[2], int64_t *params)
+{
+	mudsc_matcher_options opts = MUDSC_MATCHER_OPTIONS_INIT;
+	mudsc_graph *trunk = NULL;
+	mudsc_matcher *matcher = NULL;
+	mudsc_model *merged = NULL;
+	int rc = -1, made = 0;
+
+	opts.method = spec->method;
+	opts.alpha = spec->alpha;
+	if (mudsc_graph_prefix(&trunk, m->graph, (size_t)depth) != MUDSC_OK ||
+	    mudsc_matcher_new(&matcher, trunk, (const mudsc_model *const *)m->models, 2, &opts) !=
+	        MUDSC_OK) {
+		lib_fail("preparing the partial merge");
+		goto done;
+	}
+	for (int32_t p = 0; p < depth; p++)
+		if (mudsc_matcher_set_activations(matcher, (size_t)p, m->accums[p]) != MUDSC_OK) {
+			lib_fail("giving the matcher activations");
+			goto done;
+		}
+	if (mudsc_matcher_run(matcher) != MUDSC_OK ||
+	    mudsc_partial_merge(&merged, matcher, trunk, NULL) != MUDSC_OK) {
+		lib_fail("partial merge");
+		goto done;
+	}
+	for (; made < 2; made++)
+		if (unwrap_layers(&heads[made], merged, m->nets[0]->n_layers, depth, made) != 0)
+			goto done;
+	*params = 0;
+	for (size_t k = 0; k < mudsc_model_count(merged); k++) {
+		mudsc_tensor t;
+
+		mudsc_model_at(&t, merged, k);
+		*params += (int64_t)(t.nbytes / sizeof(float));
+	}
+	rc = 0;
+done:
+	if (rc != 0)
+		while (made > 0)
+			mlp_free(&heads[--made]);
+	mudsc_model_free(merged);
+	mudsc_matcher_free(matcher);
+	mudsc_graph_free(trunk);
 	return rc;
 }
 
@@ -300,5 +462,6 @@ void merger_free(struct merger *m)
 	mudsc_model_free(m->models[0]);
 	mudsc_model_free(m->models[1]);
 	mudsc_graph_free(m->graph);
+	mudsc_stats_free(m->pre_stats);
 	memset(m, 0, sizeof(*m));
 }

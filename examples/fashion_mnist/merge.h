@@ -15,21 +15,25 @@
 #include "data.h"
 #include "mlp.h"
 
+/* Check the linked library against the headers and set the BLAS threads. */
+int merge_setup(int threads);
+
 /* The net's parameters as a model that borrows them (no copy; the library
  * may write into them through mudsc_average).  -1 with the library's
  * message on stderr. */
 int mlp_as_model(mudsc_model **out, const struct mlp *net);
 
-/* Check the linked library against the headers and set the BLAS threads. */
-int merge_setup(int threads);
-
 struct merger {
 	const struct mlp *nets[2];
 	mudsc_model *models[2]; /* borrow the nets' parameters */
 	mudsc_graph *graph;
-	mudsc_stats *stats;  /* the calibration statistics, one accumulator per point */
+	mudsc_stats *stats;  /* the calibration statistics at the site, one accumulator per point */
 	mudsc_accum *accums[MLP_MAX_LAYERS]; /* the set's accumulators (borrowed from stats) */
+	mudsc_stats *pre_stats; /* every point's pre-activation statistics, for REPAIR */
 	size_t n_points;
+	int site;               /* MUDSC_SITE_POST or MUDSC_SITE_PRE: what accums observe */
+	const struct dataset *calib; /* the calibration images (REPAIR measures on them) */
+	int64_t batch;
 };
 
 /*
@@ -37,11 +41,13 @@ struct merger {
  * merger lives) and build their graph.  -1 with the library's message on
  * stderr on failure (everything released).
  */
-int merger_new(struct merger *m, const struct mlp *a, const struct mlp *b);
+int merger_new(struct merger *m, const struct mlp *a, const struct mlp *b, int site);
 
 /*
  * Feed every image of calib through both networks and stream each hidden
- * layer's post-ReLU features into that point's accumulator.
+ * layer's features at the graph's site (after the ReLU by default, before
+ * it with site MUDSC_SITE_PRE) into that point's accumulator, and the
+ * pre-activations into pre_stats.  calib must outlive the merger.
  */
 int merger_calibrate(struct merger *m, const struct dataset *calib, int64_t batch);
 
@@ -51,6 +57,7 @@ struct merge_spec {
 	int use_activations;  /* 0: weight matching only (alpha is then 1) */
 	int average_only;     /* 1: no matching at all, the weight-averaging baseline
 	                         (mudsc_average) */
+	int repair;           /* 1: REPAIR the merge (mudsc_repair, point by point) */
 };
 
 /*
@@ -59,6 +66,15 @@ struct merge_spec {
  * receives the matcher's sweep count.
  */
 int merger_run(struct merger *m, const struct merge_spec *spec, struct mlp *out, int32_t *sweeps);
+
+/*
+ * Partial zipping: match and merge the first depth points only (spec's
+ * method and alpha, with activations) and unwrap the two networks trunk +
+ * head i into heads[0], heads[1] (free with mlp_free); *params receives
+ * the parameter count of trunk + both heads.
+ */
+int merger_run_partial(struct merger *m, const struct merge_spec *spec, int32_t depth,
+                       struct mlp heads[2], int64_t *params);
 
 /*
  * Write into the folder dir (which must exist) what the `mudsc` tool needs

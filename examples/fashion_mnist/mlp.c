@@ -108,9 +108,23 @@ void mlp_work_free(struct mlp_work *work)
 {
 	for (int k = 0; k <= MLP_MAX_LAYERS; k++)
 		free(work->act[k]);
+	for (int32_t k = 0; k <= MLP_MAX_LAYERS; k++)
+		free(work->pre[k]);
 	free(work->delta[0]);
 	free(work->delta[1]);
 	memset(work, 0, sizeof(*work));
+}
+
+int mlp_work_keep_pre(struct mlp_work *work, const struct mlp *net)
+{
+	for (int32_t k = 1; k < net->n_layers; k++) {
+		work->pre[k] = malloc((size_t)(work->capacity * net->width[k]) * sizeof(float));
+		if (!work->pre[k]) {
+			fprintf(stderr, "fashion_mnist: out of memory for pre-activations\n");
+			return -1;
+		}
+	}
+	return 0;
 }
 
 const float *mlp_forward(const struct mlp *net, struct mlp_work *work, const float *x,
@@ -127,6 +141,8 @@ const float *mlp_forward(const struct mlp *net, struct mlp_work *work, const flo
 		/* z = in w' + b */
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, out_w, in_w, 1.0f, in,
 		            in_w, net->w[k], in_w, 1.0f, z, out_w);
+		if (k + 1 < net->n_layers && work->pre[k + 1])
+			memcpy(work->pre[k + 1], z, (size_t)(rows * out_w) * sizeof(float));
 		if (k + 1 < net->n_layers)
 			for (int64_t i = 0; i < rows * out_w; i++)
 				z[i] = z[i] > 0.0f ? z[i] : 0.0f;

@@ -39,11 +39,16 @@ void mlp_free(struct mlp *net);
 struct mlp_work {
 	int64_t capacity;
 	float *act[MLP_MAX_LAYERS + 1]; /* act[k + 1]: layer k's output, after ReLU if hidden */
+	float *pre[MLP_MAX_LAYERS + 1]; /* pre[k + 1]: hidden layer k's output before the ReLU,
+	                                   kept only after mlp_work_keep_pre() (else NULL) */
 	float *delta[2];                /* backward ping-pong buffers */
 };
 
 int mlp_work_new(struct mlp_work *work, const struct mlp *net, int64_t capacity);
 void mlp_work_free(struct mlp_work *work);
+
+/* Make mlp_forward() also keep the hidden layers' pre-activations in work->pre. */
+int mlp_work_keep_pre(struct mlp_work *work, const struct mlp *net);
 
 /*
  * Forward `rows` <= capacity rows of x (rows x width[0]).  Returns the

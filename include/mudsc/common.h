@@ -134,6 +134,9 @@ typedef enum mudsc_log_level {
  *   the weight similarity (MUDSC_BIND_IGNORE, e.g. BatchNorm running mean
  *   and variance); they are merged as averages: re-estimate them ...": after
  *   a merge whose graph has such bindings.
+ * - INFO "mudsc_repair: point 'NAME' has no single producer (a norm's
+ *   weight and bias, or one layer's weight and bias): left as merged": a
+ *   point given statistics whose OUT tensors REPAIR cannot correct.
  * Errors are never logged: they are returned (mudsc_error_message()).
  */
 typedef void (*mudsc_log_fn)(mudsc_log_level level, const char *message, void *user);

@@ -233,6 +233,15 @@ MUDSC_API mudsc_status mudsc_graph_save_json(const mudsc_graph *graph, const cha
 
 /* ---- ready builders --------------------------------------------------- */
 
+/**
+ * Which activation site a ready builder records for the points that have
+ * both (the option `site` of mudsc_mlp_options and mudsc_resnet_options).
+ */
+typedef enum mudsc_site_kind {
+	MUDSC_SITE_POST = 0, /**< after the activation: the consuming layer's input (default) */
+	MUDSC_SITE_PRE = 1   /**< before it: the producing layer's (or its norm's) output */
+} mudsc_site_kind;
+
 /** Normalisation layers of a ResNet. */
 typedef enum mudsc_norm_kind {
 	MUDSC_NORM_BATCH = 0, /**< BatchNorm: weight, bias, running_mean, running_var (ignored) */
@@ -245,14 +254,17 @@ typedef enum mudsc_norm_kind {
  * "{i}" replaced by index_start + k * index_step; tensors "<layer>.weight"
  * (and "<layer>.bias" when bias != 0).  Point k is called "<layer k>",
  * binds layer k's weight axis 0 and bias OUT and layer k+1's weight axis 1
- * IN; its site is layer k's module output, axis -1 (the pre-activation
- * features; a host that observes after the activation, as the paper's code
- * does, re-points it with mudsc_graph_set_site(): a unit-wise activation
- * commutes with permutations, so either site is valid).
+ * IN; its site (axis -1) is, with opts->site = MUDSC_SITE_POST (the
+ * default), the input of layer k+1, "<layer k+1>:input" (after the
+ * activation, where the paper observes), or with MUDSC_SITE_PRE layer k's
+ * module output (before the activation).  A unit-wise activation commutes
+ * with permutations, so both sites are valid for matching; their
+ * statistics differ (docs/graph-format.md, "Sites").
  * nn.Sequential(Linear, ReLU, Linear, ...) is layer_template "{i}",
  * index_step 2.  An MLP has at least two layers, so layer_template must
  * contain "{i}" (MUDSC_E_INVALID naming opts->layer_template otherwise:
- * the layers would share one name); bias is 0 or 1.
+ * the layers would share one name); bias is 0 or 1, site a
+ * mudsc_site_kind.
  */
 typedef struct mudsc_mlp_options {
 	size_t size;            /**< sizeof(mudsc_mlp_options) as the caller compiled it */
@@ -263,9 +275,12 @@ typedef struct mudsc_mlp_options {
 	const char *layer_template; /**< default "layers.{i}" */
 	int32_t index_start;    /**< default 0 */
 	int32_t index_step;     /**< default 1 */
+	/* ---- fields appended after 0.2.0's first struct (see common.h) ---- */
+	int32_t site;           /**< a mudsc_site_kind; default MUDSC_SITE_POST */
 } mudsc_mlp_options;
 
-#define MUDSC_MLP_OPTIONS_INIT {sizeof(mudsc_mlp_options), 0, NULL, 1, "", "layers.{i}", 0, 1}
+#define MUDSC_MLP_OPTIONS_INIT                                                                  \
+	{sizeof(mudsc_mlp_options), 0, NULL, 1, "", "layers.{i}", 0, 1, MUDSC_SITE_POST}
 
 /** Fill *opts with the defaults (MUDSC_MLP_OPTIONS_INIT).  NULL: MUDSC_E_INVALID. */
 MUDSC_API mudsc_status mudsc_mlp_options_init(mudsc_mlp_options *opts);
@@ -290,8 +305,13 @@ MUDSC_API mudsc_status mudsc_graph_build_mlp(mudsc_graph **out, const mudsc_mlp_
  * Points: the residual stream of each stage ("layer{s}"; the stem joins
  * stage 1's stream when layer1.0 has no shortcut, else it is point
  * "stem"), and inside each block "layer{s}.{j}.conv1" (and ".conv2" for
- * bottlenecks).  Sites: the stream's last block output (axis 1), the
- * stem's norm, and each inner point's norm output (axis 1).
+ * bottlenecks).  Sites (axis 1): the stream's last block output (after
+ * its final activation, whatever opts->site); with opts->site =
+ * MUDSC_SITE_POST (default) the stem's consumer input prefix +
+ * "layer1.0:input" and each inner point's consumer input
+ * "layer{s}.{j}.conv{k+1}:input", with MUDSC_SITE_PRE the stem's norm
+ * "bn1" and each inner point's norm "layer{s}.{j}.bn{k}" (before the
+ * activation).  opts->site is 0 or 1.
  * num_batches_tracked is left unbound (integer).
  * Checked up front (MUDSC_E_INVALID naming the field): bottleneck 0 or 1,
  * widths[s] in 1..INT64_MAX/4, with MUDSC_NORM_GROUP norm_groups >= 1
@@ -313,12 +333,15 @@ typedef struct mudsc_resnet_options {
 	const char *shortcut_conv; /**< default "shortcut.0" */
 	const char *shortcut_norm; /**< default "shortcut.1" */
 	const char *head;     /**< classifier Linear (default "linear"); NULL or "": none */
+	/* ---- fields appended after 0.2.0's first struct (see common.h) ---- */
+	int32_t site;         /**< a mudsc_site_kind for the stem and inner points; default
+	                           MUDSC_SITE_POST */
 } mudsc_resnet_options;
 
 /** ResNet-20 CIFAR style with BatchNorm. */
 #define MUDSC_RESNET_OPTIONS_INIT                                                               \
 	{sizeof(mudsc_resnet_options), 3, {3, 3, 3, 0}, {16, 32, 64, 0}, 16, 0, MUDSC_NORM_BATCH, 1, \
-	 "", "shortcut.0", "shortcut.1", "linear"}
+	 "", "shortcut.0", "shortcut.1", "linear", MUDSC_SITE_POST}
 
 /** Fill *opts with the defaults (MUDSC_RESNET_OPTIONS_INIT).  NULL: MUDSC_E_INVALID. */
 MUDSC_API mudsc_status mudsc_resnet_options_init(mudsc_resnet_options *opts);

@@ -292,6 +292,7 @@ MUDSC_API mudsc_status mudsc_matcher_merge_to_file(const mudsc_matcher *matcher,
  */
 MUDSC_API mudsc_status mudsc_matcher_transform_to_file(const mudsc_matcher *matcher,
                                                        const char *path, int32_t model);
+
 /* ---- randomly permuted copies (the function-preservation check) ------ */
 
 /**
@@ -323,6 +324,39 @@ MUDSC_API mudsc_status mudsc_permute_model(mudsc_model **out, const mudsc_graph 
  */
 MUDSC_API mudsc_status mudsc_permute_point(int64_t *out, size_t capacity, size_t *needed,
                                            const mudsc_graph *graph, size_t point, uint64_t seed);
+
+/* ---- alpha search ------------------------------------------------------ */
+
+/**
+ * Scores a candidate of mudsc_matcher_search_alpha(): *score receives how
+ * good `merged` is (higher is better, finite), typically its accuracy on
+ * held-out data; merged is borrowed during the call only.  Return 0 to go
+ * on, non-zero to cancel the search.
+ */
+typedef int (*mudsc_score_fn)(double *score, const mudsc_model *merged, double alpha,
+                              void *user);
+
+/**
+ * Alpha search (docs/algorithm.md section 18): for each alphas[k] in order
+ * (n_alphas >= 1 values in [0, 1]), run the matcher with that alpha, merge
+ * with weights (as mudsc_matcher_merge(); NULL = 1/N) and call
+ * score(&s, merged, alphas[k], user).  The activation statistics and the
+ * graph's weight features are prepared once and reused by every candidate.
+ * Afterwards the matcher holds the results of the first candidate with the
+ * highest score, and its options' alpha is that candidate's;
+ * *best_alpha (may be NULL) receives it and scores (may be NULL; else
+ * n_alphas doubles) every candidate's score.
+ * Errors: MUDSC_E_INVALID (NULL matcher, alphas or score, n_alphas = 0,
+ * alphas[k] outside [0, 1], a non-finite weight), MUDSC_E_NUMERIC (a
+ * non-finite score, naming k), MUDSC_E_CANCELLED (score returned
+ * non-zero), the errors of mudsc_matcher_run() and mudsc_matcher_merge().
+ * On error the matcher keeps its alpha and the results it had before the
+ * call, and the outputs are untouched.
+ */
+MUDSC_API mudsc_status mudsc_matcher_search_alpha(double *best_alpha, double *scores,
+                                                  mudsc_matcher *matcher, const double *alphas,
+                                                  size_t n_alphas, const double *weights,
+                                                  mudsc_score_fn score, void *user);
 
 MUDSC_END_DECLS
 

@@ -34,5 +34,7 @@
 #include "stats.h"
 #include "field.h"
 #include "average.h"
+#include "correct.h"
+#include "partial.h"
 
 #endif /* MUDSC_MUDSC_H */

@@ -27,6 +27,9 @@ static mudsc_status check_options(const void *opts, const char *fn)
 		                 (int)o->index_step);
 	if (o->bias != 0 && o->bias != 1)
 		return mudsc__err(MUDSC_E_INVALID, "%s: opts->bias = %d (need 0 or 1)", fn, (int)o->bias);
+	if (o->site != MUDSC_SITE_POST && o->site != MUDSC_SITE_PRE)
+		return mudsc__err(MUDSC_E_INVALID, "%s: opts->site = %d (need MUDSC_SITE_POST or "
+		                                  "MUDSC_SITE_PRE)", fn, (int)o->site);
 	const struct mudsc__graph_name names[] = {
 		{"prefix", o->prefix, false, false},
 		{"layer_template", o->layer_template, true, false},
@@ -56,8 +59,14 @@ static mudsc_status add_hidden(mudsc_graph *g, const mudsc_mlp_options *o, size_
 
 	if ((st = layer_name(layer, o, k)) != MUDSC_OK || (st = layer_name(next, o, k + 1)) != MUDSC_OK)
 		return st;
+	/* the site: after the activation, the next layer's input (default), or
+	 * before it, this layer's output */
+	if (o->site == MUDSC_SITE_POST)
+		mudsc__graph_namef(t, sizeof t, "%s:input", next);
+	else
+		mudsc__graph_namef(t, sizeof t, "%s", layer);
 	if ((st = mudsc_graph_add_point(&p, g, layer, o->hidden[k], 1)) != MUDSC_OK ||
-	    (st = mudsc_graph_set_site(g, p, layer, -1)) != MUDSC_OK)
+	    (st = mudsc_graph_set_site(g, p, t, -1)) != MUDSC_OK)
 		return st;
 	mudsc__graph_namef(t, sizeof t, "%s.weight", layer);
 	if ((st = mudsc_graph_bind(g, p, t, NULL, 0, MUDSC_ROLE_OUT, 0)) != MUDSC_OK)

@@ -124,6 +124,9 @@ static mudsc_status check_options(const void *opts, const char *fn)
 	if (o->bottleneck != 0 && o->bottleneck != 1)
 		return mudsc__err(MUDSC_E_INVALID, "%s: opts->bottleneck = %d (need 0 or 1)", fn,
 		                 (int)o->bottleneck);
+	if (o->site != MUDSC_SITE_POST && o->site != MUDSC_SITE_PRE)
+		return mudsc__err(MUDSC_E_INVALID, "%s: opts->site = %d (need MUDSC_SITE_POST or "
+		                                  "MUDSC_SITE_PRE)", fn, (int)o->site);
 	if (o->norm != MUDSC_NORM_BATCH && o->norm != MUDSC_NORM_GROUP)
 		return mudsc__err(MUDSC_E_INVALID, "%s: opts->norm = %d is not a mudsc_norm_kind", fn,
 		                 (int)o->norm);
@@ -186,7 +189,7 @@ static mudsc_status new_point(struct ctx *c, const char *name, int64_t width, co
 /* The points inside block `blk`: conv k's outputs feed conv k+1. */
 static mudsc_status inner_points(struct ctx *c, const char *blk, int64_t planes)
 {
-	char conv[NAME_CAP], norm[NAME_CAP], next[NAME_CAP];
+	char conv[NAME_CAP], norm[NAME_CAP], next[NAME_CAP], site[NAME_CAP + 8];
 	int n_inner = c->o->bottleneck ? 2 : 1;
 	size_t p;
 	mudsc_status st;
@@ -195,7 +198,12 @@ static mudsc_status inner_points(struct ctx *c, const char *blk, int64_t planes)
 		mudsc__graph_namef(conv, sizeof conv, "%s.conv%d", blk, k);
 		mudsc__graph_namef(norm, sizeof norm, "%s.bn%d", blk, k);
 		mudsc__graph_namef(next, sizeof next, "%s.conv%d", blk, k + 1);
-		if ((st = new_point(c, conv, planes, norm, &p)) != MUDSC_OK ||
+		/* after the activation: what enters the next conv; before: the norm */
+		if (c->o->site == MUDSC_SITE_POST)
+			mudsc__graph_namef(site, sizeof site, "%s:input", next);
+		else
+			mudsc__graph_namef(site, sizeof site, "%s", norm);
+		if ((st = new_point(c, conv, planes, site, &p)) != MUDSC_OK ||
 		    (st = bind_conv_norm(c, p, conv, norm)) != MUDSC_OK ||
 		    (st = bind_param(c, p, next, "weight", 1, MUDSC_ROLE_IN, 0)) != MUDSC_OK)
 			return st;
@@ -257,7 +265,10 @@ static mudsc_status stem(struct ctx *c, size_t *cur)
 	int64_t out1 = c->o->widths[0] * (c->o->bottleneck ? 4 : 1);
 	mudsc_status st;
 
-	st = new_point(c, c->o->stem_width != out1 ? "stem" : "layer1", c->o->stem_width, "bn1", cur);
+	/* the stem's site (replaced by the stream's when the stem joins layer1) */
+	const char *site = c->o->site == MUDSC_SITE_POST ? "layer1.0:input" : "bn1";
+
+	st = new_point(c, c->o->stem_width != out1 ? "stem" : "layer1", c->o->stem_width, site, cur);
 	if (st != MUDSC_OK)
 		return st;
 	return bind_conv_norm(c, *cur, "conv1", "bn1");

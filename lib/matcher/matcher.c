@@ -612,6 +612,86 @@ MUDSC_API mudsc_status mudsc_matcher_merge(mudsc_model **out, const mudsc_matche
 	return produce(out, NULL, m, weights, -1, __func__);
 }
 
+/* One candidate of the alpha search: run, merge, score into *s. */
+static mudsc_status search_candidate(double *s, mudsc_matcher *m, double alpha, size_t k,
+                                     const double *weights, mudsc_score_fn score, void *user)
+{
+	mudsc_model *merged = NULL;
+	mudsc_status st;
+
+	m->opts.alpha = alpha;
+	if ((st = mudsc_matcher_run(m)) != MUDSC_OK ||
+	    (st = mudsc_matcher_merge(&merged, m, weights)) != MUDSC_OK)
+		return st;
+	int stop = score(s, merged, alpha, user);
+	mudsc_model_free(merged);
+	if (stop)
+		return mudsc__err(MUDSC_E_CANCELLED, "mudsc_matcher_search_alpha: the score callback "
+		                                    "cancelled at alphas[%zu] = %g", k, alpha);
+	if (!isfinite(*s))
+		return mudsc__err(MUDSC_E_NUMERIC, "mudsc_matcher_search_alpha: the score of "
+		                                  "alphas[%zu] = %g is %g (need finite)", k, alpha, *s);
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_matcher_search_alpha(double *best_alpha, double *scores,
+                                                  mudsc_matcher *m, const double *alphas,
+                                                  size_t n_alphas, const double *weights,
+                                                  mudsc_score_fn score, void *user)
+{
+	MUDSC__CHECK_NULL_AS(m, "matcher");
+	MUDSC__CHECK_NULL(alphas);
+	MUDSC__CHECK_NULL(score);
+	if (n_alphas == 0)
+		return mudsc__err(MUDSC_E_INVALID, "mudsc_matcher_search_alpha: n_alphas = 0");
+	for (size_t k = 0; k < n_alphas; k++)
+		if (!(alphas[k] >= 0.0 && alphas[k] <= 1.0))
+			return mudsc__err(MUDSC_E_INVALID, "mudsc_matcher_search_alpha: alphas[%zu] = %g is "
+			                                  "outside [0, 1]", k, alphas[k]);
+	double *sc = mudsc__alloc(n_alphas * sizeof *sc, "alpha search scores");
+	if (sc == NULL)
+		return MUDSC_E_NOMEM;
+	/* the results before the call, kept aside; the best candidate's so far */
+	struct loop_result saved = m->result, best = {.best_sweep = -1};
+	bool saved_ran = m->ran;
+	double saved_alpha = m->opts.alpha;
+	size_t kbest = 0;
+	mudsc_status st = MUDSC_OK;
+
+	m->result = (struct loop_result){.best_sweep = -1};
+	m->ran = false;
+	for (size_t k = 0; k < n_alphas && st == MUDSC_OK; k++) {
+		st = search_candidate(&sc[k], m, alphas[k], k, weights, score, user);
+		if (st == MUDSC_OK && (k == 0 || sc[k] > sc[kbest])) {
+			mudsc__loop_result_free(&best, m->plan.npoints);
+			best = m->result;
+			kbest = k;
+		} else {
+			mudsc__loop_result_free(&m->result, m->plan.npoints);
+		}
+		m->result = (struct loop_result){.best_sweep = -1};
+		m->ran = false;
+	}
+	if (st != MUDSC_OK) {
+		mudsc__loop_result_free(&best, m->plan.npoints);
+		m->result = saved;
+		m->ran = saved_ran;
+		m->opts.alpha = saved_alpha;
+		free(sc);
+		return st;
+	}
+	mudsc__loop_result_free(&saved, m->plan.npoints);
+	m->result = best;
+	m->ran = true;
+	m->opts.alpha = alphas[kbest];
+	if (best_alpha)
+		*best_alpha = alphas[kbest];
+	if (scores)
+		memcpy(scores, sc, n_alphas * sizeof *sc);
+	free(sc);
+	return MUDSC_OK;
+}
+
 MUDSC_API mudsc_status mudsc_matcher_transform(mudsc_model **out, const mudsc_matcher *m,
                                                int32_t model)
 {

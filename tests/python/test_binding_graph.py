@@ -55,7 +55,12 @@ def test_mlp_builder_options():
     g = mudsc.Graph.mlp([8, 4], bias=False, prefix="net.", layer_template="{i}", index_step=2)
     assert g.point_names == ["net.0", "net.2"]
     p = g.point("net.2")
-    assert (p.width, p.site, p.site_axis) == (4, "net.2", -1)
+    # default site: after the activation, the next layer's input
+    assert (p.width, p.site, p.site_axis) == (4, "net.4:input", -1)
+    pre = mudsc.Graph.mlp([8, 4], layer_template="{i}", index_step=2, site="pre")
+    assert [q.site for q in pre.points] == ["0", "2"]
+    with pytest.raises(mudsc.InvalidArgumentError, match="site 'middle'"):
+        mudsc.Graph.mlp([8], site="middle")
     assert [b.tensor for b in p.bindings] == ["net.2.weight", "net.4.weight"]
     default = mudsc.Graph.mlp([3])
     assert [b.tensor for b in default.points[0].bindings] == [
@@ -65,6 +70,8 @@ def test_mlp_builder_options():
 def test_resnet_builder_options():
     g = mudsc.Graph.resnet()  # ResNet-20, BatchNorm
     assert "layer3" in g.point_names and g.point("layer1").site == "layer1.2"
+    assert g.point("layer2.1.conv1").site == "layer2.1.conv2:input"
+    assert mudsc.Graph.resnet(site="pre").point("layer2.1.conv1").site == "layer2.1.bn1"
     tensors = {b.tensor for p in g.points for b in p.bindings}
     assert "linear.weight" in tensors and "layer2.0.shortcut.0.weight" in tensors
     r18 = mudsc.Graph.resnet("resnet18", norm="group", norm_groups=4, head="")

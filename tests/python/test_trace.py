@@ -163,8 +163,10 @@ def test_shufflenet_channel_shuffle_is_a_reported_boundary():
 # ---- the builders' networks: traced graphs equal the builders' -----------------
 
 def _key(p):
-    return (p.width, p.groups, frozenset((b.tensor, b.part, b.axis, b.role, b.ignore, b.repeat)
-                                         for b in p.bindings))
+    # a sorted tuple, not a set: the lists of keys below are sorted, and a
+    # set's repr (its iteration order) may differ between two equal sets
+    return (p.width, p.groups, tuple(sorted(((b.tensor, b.part, b.axis, b.role, b.ignore, b.repeat)
+                                             for b in p.bindings), key=repr)))
 
 
 BUILDERS = {

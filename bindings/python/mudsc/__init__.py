@@ -28,6 +28,8 @@ from .stats import Stats
 from .merge import MergeResult, merge
 from .field import Field, quadrature
 from .averaging import average
+from .correct import repair
+from .partial import partial_merge
 
 __version__ = "0.2.0"
 
@@ -36,6 +38,7 @@ __all__ = [
     "InvalidArgumentError", "Matcher", "MergeResult", "MismatchError", "Model", "MudscError",
     "MudscIOError", "NotFoundError", "NumericError", "OutOfMemoryError", "ParseError", "Point",
     "PointResult", "RangeError", "ShapeError", "Split", "StateError", "Stats", "TensorInfo",
-    "UnsupportedError", "average", "blas_info", "merge", "set_log_callback", "set_threads",
-    "status_name", "quadrature", "status_str", "threads", "version", "version_number",
+    "UnsupportedError", "average", "blas_info", "merge", "partial_merge", "quadrature",
+    "repair", "set_log_callback", "set_threads", "status_name", "status_str", "threads",
+    "version", "version_number",
 ]

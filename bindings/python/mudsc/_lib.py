@@ -102,6 +102,7 @@ MAX_RANK = 8
 
 LOG_FN = ctypes.CFUNCTYPE(None, ENUM, c_char_p, c_void_p)
 PROGRESS_FN = ctypes.CFUNCTYPE(c_int, c_i64, c_i32, c_double, c_void_p)
+SCORE_FN = ctypes.CFUNCTYPE(c_int, POINTER(c_double), c_void_p, c_double, c_void_p)
 
 
 class Tensor(ctypes.Structure):
@@ -144,7 +145,7 @@ class MlpOptions(ctypes.Structure):
     """mudsc_mlp_options (graph.h)."""
     _fields_ = [("size", c_size), ("n_hidden", c_size), ("hidden", I64P), ("bias", c_i32),
                 ("prefix", c_char_p), ("layer_template", c_char_p), ("index_start", c_i32),
-                ("index_step", c_i32)]
+                ("index_step", c_i32), ("site", c_i32)]
 
 
 class ResnetOptions(ctypes.Structure):
@@ -152,7 +153,8 @@ class ResnetOptions(ctypes.Structure):
     _fields_ = [("size", c_size), ("n_stages", c_i32), ("blocks", c_i32 * 4),
                 ("widths", c_i64 * 4), ("stem_width", c_i64), ("bottleneck", c_i32),
                 ("norm", c_i32), ("norm_groups", c_i64), ("prefix", c_char_p),
-                ("shortcut_conv", c_char_p), ("shortcut_norm", c_char_p), ("head", c_char_p)]
+                ("shortcut_conv", c_char_p), ("shortcut_norm", c_char_p), ("head", c_char_p),
+                ("site", c_i32)]
 
 
 class VitOptions(ctypes.Structure):
@@ -200,6 +202,16 @@ class MatcherOptions(ctypes.Structure):
                 ("seed", c_u64), ("threads", c_i32), ("eps", c_double),
                 ("progress", PROGRESS_FN), ("progress_user", c_void_p),
                 ("max_memory", c_i64)]
+
+
+class Moments(ctypes.Structure):
+    """mudsc_moments (correct.h)."""
+    _fields_ = [("width", c_i64), ("mean", F64P), ("std", F64P)]
+
+
+class RepairOptions(ctypes.Structure):
+    """mudsc_repair_options (correct.h)."""
+    _fields_ = [("size", c_size), ("min_std", c_double)]
 
 
 # ---- the export list: name -> (restype, argtypes) -------------------------
@@ -290,6 +302,7 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_matcher_permutation": (STATUS, (I64P, c_size, SIZEP, P, c_size, c_i32)),
     "mudsc_matcher_point_result": (STATUS, (I64P, F64P, P, c_size)),
     "mudsc_matcher_run": (STATUS, (P,)),
+    "mudsc_matcher_search_alpha": (STATUS, (F64P, F64P, P, F64P, c_size, F64P, SCORE_FN, c_void_p)),
     "mudsc_matcher_set_activation_similarity": (STATUS, (P, c_size, F64P, c_size)),
     "mudsc_matcher_set_activations": (STATUS, (P, c_size, P)),
     "mudsc_matcher_set_stats": (STATUS, (P, P)),
@@ -357,6 +370,13 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_field_steps": (c_i32, (P,)),
     "mudsc_field_update": (STATUS, (P, c_i32, POINTER(Features))),
     "mudsc_quadrature": (STATUS, (F64P, F64P, c_i32, c_i64)),
+    # correct.h
+    "mudsc_repair": (STATUS, (PP, P, P, P, P, POINTER(Moments), c_size, F64P,
+                              POINTER(RepairOptions))),
+    "mudsc_repair_options_init": (STATUS, (POINTER(RepairOptions),)),
+    # partial.h
+    "mudsc_graph_prefix": (STATUS, (PP, P, c_size)),
+    "mudsc_partial_merge": (STATUS, (PP, P, P, F64P)),
     # experimental.h: changes with every release (VERSION_NUMBER is checked)
     "mudsc_align_solve": (STATUS, (I64P, F64P, F64P, c_i64, c_i64, c_i64)),
     "mudsc_lap_solve": (STATUS, (I64P, F64P, F64P, c_i64)),
@@ -384,6 +404,7 @@ OPTIONS: Dict[Any, Tuple[str, Optional[int]]] = {
     FieldOptions: ("mudsc_field_options_init", 7),
     MatchOptions: ("mudsc_match_options_init", None),
     AverageOptions: ("mudsc_average_options_init", None),
+    RepairOptions: ("mudsc_repair_options_init", None),
 }
 
 

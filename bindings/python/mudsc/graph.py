@@ -25,6 +25,7 @@ ROLES = {"out": 0, "in": 1}
 ROLE_NAMES = {v: k for k, v in ROLES.items()}
 BIND_IGNORE = 1
 NORMS = {"batch": 0, "group": 1}
+SITES = {"post": 0, "pre": 1}  # mudsc_site_kind
 #: suffix of a site name that means the module's first input, not its output
 INPUT_SUFFIX = ":input"
 
@@ -136,19 +137,29 @@ class Graph(Handle):
                                           encode(part, "part"), axis, ROLES[role],
                                           BIND_IGNORE if ignore else 0, int(repeat)))
 
+    def prefix(self, depth: int) -> "Graph":
+        """The graph of the first `depth` points (mudsc_graph_prefix): a
+        matcher on it merges only those (partial zipping, mudsc.partial_merge)."""
+        out = ctypes.c_void_p()
+        check(lib.mudsc_graph_prefix(ctypes.byref(out), self._h, depth))
+        return Graph._wrap(out)
+
     # ---- ready builders -----------------------------------------------------
 
     @classmethod
     def mlp(cls, hidden: Sequence[int], bias: Optional[bool] = None,
             prefix: Optional[str] = None, layer_template: Optional[str] = None,
-            index_start: Optional[int] = None, index_step: Optional[int] = None) -> "Graph":
+            index_start: Optional[int] = None, index_step: Optional[int] = None,
+            site: Optional[str] = None) -> "Graph":
         """An MLP of len(hidden) + 1 Linear layers named prefix +
         layer_template ({i} = index_start + k * index_step); one point per
-        hidden width, named as its layer, site: the layer's output.
+        hidden width, named as its layer.  site: "post" (default: the next
+        layer's input, after the activation) or "pre" (the layer's output).
         nn.Sequential(Linear, ReLU, Linear, ...) is layer_template="{i}",
         index_step=2.  Options left None take the library's defaults
-        (mudsc_mlp_options_init: biases, no prefix, "layers.{i}", 0, 1)."""
+        (mudsc_mlp_options_init: biases, no prefix, "layers.{i}", 0, 1, "post")."""
         o = defaults(MlpOptions)
+        _set(o, site=_site(site, "mlp"))
         widths = (ctypes.c_int64 * max(len(hidden), 1))(*hidden)
         o.n_hidden, o.hidden = len(hidden), widths
         _set(o, bias=bias, prefix=prefix, layer_template=layer_template,
@@ -163,7 +174,8 @@ class Graph(Handle):
                prefix: Optional[str] = None, shortcut_conv: Optional[str] = None,
                shortcut_norm: Optional[str] = None, head: Optional[str] = None, *,
                blocks: Optional[Sequence[int]] = None, widths: Optional[Sequence[int]] = None,
-               stem_width: Optional[int] = None, bottleneck: Optional[bool] = None) -> "Graph":
+               stem_width: Optional[int] = None, bottleneck: Optional[bool] = None,
+               site: Optional[str] = None) -> "Graph":
         """A ResNet (graph.h, mudsc_graph_build_resnet).
 
         Starts from the library's defaults (mudsc_resnet_options_init:
@@ -174,7 +186,9 @@ class Graph(Handle):
         (GroupNorm(norm_groups): every point gets groups = norm_groups).
         shortcut_conv, shortcut_norm, head: None keeps the preset's names;
         head="" means no classifier.  blocks, widths (per stage),
-        stem_width, bottleneck override the preset's architecture.  Every
+        stem_width, bottleneck override the preset's architecture.  site:
+        "post" (default: the stem's and inner points' consumer inputs, after
+        the activation) or "pre" (their norms' outputs).  Every
         option left None keeps the library's (or the preset's) value.
         """
         if norm is not None and norm not in NORMS:
@@ -187,6 +201,7 @@ class Graph(Handle):
         if preset is not None:
             check(lib.mudsc_resnet_options_preset(ctypes.byref(o), encode(preset, "preset"),
                                                   width_multiplier))
+        _set(o, site=_site(site, "resnet"))
         _set(o, norm=None if norm is None else NORMS[norm], norm_groups=norm_groups,
              prefix=prefix, shortcut_conv=shortcut_conv, shortcut_norm=shortcut_norm, head=head)
         for field, values in (("blocks", blocks), ("widths", widths)):
@@ -417,3 +432,11 @@ def site_module(site: str) -> Tuple[str, bool]:
     if site.endswith(INPUT_SUFFIX):
         return site[:-len(INPUT_SUFFIX)], True
     return site, False
+
+def _site(site: Optional[str], fn: str) -> Optional[int]:
+    """A builder's site option ("post", "pre" or None) as its mudsc_site_kind."""
+    if site is None:
+        return None
+    if site not in SITES:
+        raise errors.InvalidArgumentError.make(f"{fn}: site {site!r} is not 'post' or 'pre'")
+    return SITES[site]

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from . import errors
 from ._handle import Handle
-from ._lib import (F64P, I64P, PROGRESS_FN, MatcherOptions, check, defaults, fspath, lib,
+from ._lib import (F64P, I64P, PROGRESS_FN, SCORE_FN, MatcherOptions, check, defaults, fspath, lib,
                    read_array)
 from .accum import Accumulator
 from .graph import Graph
@@ -181,6 +181,49 @@ class Matcher(Handle):
             if exc is not None:
                 raise exc
             raise
+
+    def search_alpha(self, alphas: Sequence[float], score: Callable[[Model, float], float],
+                     weights: Optional[Sequence[float]] = None) -> "tuple[float, List[float]]":
+        """Alpha search (mudsc_matcher_search_alpha): for each alpha, run,
+        merge with weights and score(merged_model, alpha) -> float (higher is
+        better; the Model is the caller's copy).  The activation statistics
+        and weight features are prepared once for every candidate.  The
+        matcher keeps the first best candidate's results (and alpha).
+        Returns (best alpha, every candidate's score).  An exception raised
+        by score stops the search and is re-raised; the matcher then keeps
+        the results it had before."""
+        a = np.ascontiguousarray(alphas, dtype=np.float64).reshape(-1)
+        w = None if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+        if w is not None and w.shape != (self.n_models,):
+            raise errors.InvalidArgumentError.make(
+                f"search_alpha: need {self.n_models} weights, got shape {w.shape}")
+        error: List[Optional[BaseException]] = [None]
+
+        def call(out, model_ptr, alpha, user):
+            try:
+                borrowed = Model.__new__(Model)
+                borrowed._adopt(model_ptr, lambda p: None)
+                mine = Model.from_bytes(borrowed.to_bytes(), copy=True)
+                borrowed.close()
+                out[0] = float(score(mine, alpha))
+                return 0
+            except BaseException as exc:  # re-raised after the C call returns
+                error[0] = exc
+                return 1
+
+        fn = SCORE_FN(call)
+        best = ctypes.c_double()
+        scores = np.empty(max(a.size, 1), dtype=np.float64)
+        try:
+            check(lib.mudsc_matcher_search_alpha(ctypes.byref(best), scores.ctypes.data_as(F64P),
+                                                 self._h, a.ctypes.data_as(F64P), a.size,
+                                                 None if w is None else w.ctypes.data_as(F64P),
+                                                 fn, None))
+        except errors.CancelledError:
+            if error[0] is not None:
+                raise error[0]
+            raise
+        return best.value, scores[:a.size].tolist()
 
     @property
     def sweeps(self) -> int:

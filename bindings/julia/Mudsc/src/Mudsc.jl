@@ -38,6 +38,7 @@ export Matcher, PointResult, set_activations!, set_stats!, set_activation_simila
        transform, merge_to_file, transform_to_file
 export MergeResult
 export average, average!, average_aligned!
+export repair, prefix, partial_merge
 # `merge` is not exported (Base.merge is another function): call `Mudsc.merge`.
 
 """
@@ -92,5 +93,7 @@ include("field.jl")
 include("matcher.jl")
 include("merge.jl")
 include("average.jl")
+include("correct.jl")
+include("partial.jl")
 
 end # module Mudsc

@@ -54,6 +54,7 @@ struct mudsc_mlp_options
     layer_template::Ptr{UInt8}
     index_start::Int32
     index_step::Int32
+    site::Int32
 end
 
 struct mudsc_resnet_options
@@ -69,6 +70,7 @@ struct mudsc_resnet_options
     shortcut_conv::Ptr{UInt8}
     shortcut_norm::Ptr{UInt8}
     head::Ptr{UInt8}
+    site::Int32
 end
 
 struct mudsc_vit_options

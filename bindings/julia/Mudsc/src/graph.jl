@@ -265,30 +265,34 @@ _name_strings(names) = Dict{Symbol,String}(k => _cstr(v) for (k, v) in names if 
 _name_pointers(strs) = (k => pointer(v) for (k, v) in strs)
 
 """
-    mlp_graph(hidden; bias, prefix, layer_template, index_start, index_step) -> Graph
+    mlp_graph(hidden; bias, prefix, layer_template, index_start, index_step, site) -> Graph
 
 The graph of an MLP with hidden widths `hidden` (graph.h, mudsc_graph_build_mlp).
-Options not given take the library's defaults (mudsc_mlp_options_init: biases,
-no prefix, "layers.{i}", 0, 1).
+`site`: `:post` (the next layer's input, after the activation) or `:pre` (the
+layer's output).  Options not given take the library's defaults
+(mudsc_mlp_options_init: biases, no prefix, "layers.{i}", 0, 1, `:post`).
 """
 function mlp_graph(hidden::AbstractVector{<:Integer}; bias=nothing, prefix=nothing,
-                   layer_template=nothing, index_start=nothing, index_step=nothing)
+                   layer_template=nothing, index_start=nothing, index_step=nothing, site=nothing)
     widths = Int64[hidden...]
     strs = _name_strings((:prefix => prefix, :layer_template => layer_template))
+    site = site === nothing ? nothing : _choice(_SITES, site, "site")
     GC.@preserve widths strs begin
         opts = _with(_mlp_defaults(); n_hidden=length(widths), hidden=pointer(widths), bias=bias,
-                     index_start=index_start, index_step=index_step, _name_pointers(strs)...)
+                     index_start=index_start, index_step=index_step, site=site,
+                     _name_pointers(strs)...)
         return _new(out -> ccall((:mudsc_graph_build_mlp, libmudsc), Cint,
                                  (Ref{Ptr{Cvoid}}, Ref{mudsc_mlp_options}), out, opts), Graph)
     end
 end
 
 const _NORMS = Dict(:batch => 0, :group => 1)
+const _SITES = Dict(:post => 0, :pre => 1)
 
 """
     resnet_graph(preset=nothing; width_multiplier=1, norm, norm_groups, prefix,
                  shortcut_conv, shortcut_norm, head, blocks, widths, stem_width,
-                 bottleneck) -> Graph
+                 bottleneck, site) -> Graph
 
 The graph of a ResNet (graph.h, mudsc_graph_build_resnet), starting from the
 library's defaults (mudsc_resnet_options_init: ResNet-20, CIFAR style,
@@ -298,13 +302,14 @@ downsample.0/1, fc), widths times `width_multiplier` (which needs a preset).
 `norm`: `:batch` or `:group` (GroupNorm(norm_groups)).  `shortcut_conv`,
 `shortcut_norm`, `head`: `nothing` keeps the preset's names, `head=""` means
 no classifier.  `blocks`, `widths` (per stage), `stem_width`, `bottleneck`
-override the preset's architecture.  Options not given keep the library's (or
-the preset's) values.
+override the preset's architecture.  `site`: `:post` (default: the stem's and
+inner points' consumer inputs) or `:pre` (their norms).  Options not given keep
+the library's (or the preset's) values.
 """
 function resnet_graph(preset::Union{AbstractString,Nothing}=nothing; width_multiplier::Integer=1,
                       norm=nothing, norm_groups=nothing, prefix=nothing, shortcut_conv=nothing,
                       shortcut_norm=nothing, head=nothing, blocks=nothing, widths=nothing,
-                      stem_width=nothing, bottleneck=nothing)
+                      stem_width=nothing, bottleneck=nothing, site=nothing)
     preset === nothing && width_multiplier != 1 &&
         throw(ArgumentError("resnet: width_multiplier scales a preset's widths: give a preset"))
     r = Ref(_resnet_defaults())
@@ -314,7 +319,8 @@ function resnet_graph(preset::Union{AbstractString,Nothing}=nothing; width_multi
     end
     fields = Dict{Symbol,Any}(:norm => norm === nothing ? nothing : _choice(_NORMS, norm, "norm"),
                               :norm_groups => norm_groups, :stem_width => stem_width,
-                              :bottleneck => bottleneck)
+                              :bottleneck => bottleneck,
+                              :site => site === nothing ? nothing : _choice(_SITES, site, "site"))
     for (field, values) in (:blocks => blocks, :widths => widths)
         values === nothing && continue
         length(values) <= 4 || throw(ArgumentError("resnet: $(field) has more than 4 stages"))

@@ -1,0 +1,197 @@
+"""PyTorch helpers of issue 18 (beyond the paper's accuracy):
+mudsc.torch.repair collects the merged network's statistics point by point
+and applies REPAIR (correct.h, docs/algorithm.md section 17);
+mudsc.torch.search_alpha scores a set of alphas on held-out data
+(mudsc_matcher_search_alpha, section 18).  Re-exported by mudsc.torch."""
+from __future__ import annotations
+
+import copy
+from typing import Any, Iterable, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import errors
+from .correct import _matcher_of
+from .correct import repair as _repair
+from .graph import Graph, Point, site_module
+from .matcher import Matcher
+from .stats import Stats
+from .torch import (_batches, _device, _input, collect_activations, model_from_state_dict,
+                    state_dict_from_model)
+
+
+def _moments(net: nn.Module, point: Point, batches: Iterable[Any],
+             max_batches: Optional[int]) -> Tuple[np.ndarray, np.ndarray]:
+    """The (means, population stds) of net's features at point's site, in
+    float64 over every observation (eval mode, no_grad)."""
+    module_name, observe_input = site_module(point.site)
+    module = dict(net.named_modules()).get(module_name)
+    if module is None:
+        raise errors.InvalidArgumentError.make(
+            f"repair: the merged net has no module {module_name!r} (site of {point.name!r})")
+    sums = {"n": 0, "s1": None, "s2": None}
+
+    def hook(mod: nn.Module, inputs: Tuple[Any, ...], output: Any) -> None:
+        value = inputs[0] if observe_input else output
+        if isinstance(value, (tuple, list)):
+            value = value[0]
+        x = value.detach().to(torch.float64).movedim(point.site_axis, -1)
+        x = x.reshape(-1, x.shape[-1]).cpu()
+        # shifted by the first batch's mean, so the variance does not cancel
+        if sums["s1"] is None:
+            sums["shift"] = x.mean(dim=0)
+            sums["s1"] = torch.zeros(x.shape[1], dtype=torch.float64)
+            sums["s2"] = torch.zeros(x.shape[1], dtype=torch.float64)
+        xc = x - sums["shift"]
+        sums["n"] += x.shape[0]
+        sums["s1"] += xc.sum(dim=0)
+        sums["s2"] += (xc * xc).sum(dim=0)
+
+    handle = module.register_forward_hook(hook)
+    mode = net.training
+    try:
+        net.eval()
+        with torch.no_grad():
+            for batch in _batches(batches, max_batches):
+                net(_input(batch).to(_device(net)))
+    finally:
+        handle.remove()
+        net.train(mode)
+    if sums["n"] == 0:
+        raise errors.InvalidArgumentError.make("repair: no batches")
+    m = sums["s1"] / sums["n"]
+    var = torch.clamp(sums["s2"] / sums["n"] - m * m, min=0.0)
+    return (m + sums["shift"]).numpy(), torch.sqrt(var).numpy()
+
+
+def repair(merged: nn.Module, nets: Sequence[nn.Module], result: Any, batches: Iterable[Any],
+           graph: Optional[Graph] = None, sources: Optional[Stats] = None,
+           weights: Optional[Sequence[float]] = None, min_std: Optional[float] = None,
+           max_batches: Optional[int] = None) -> nn.Module:
+    """REPAIR a merged network: a deep copy of `merged` in which every merged
+    unit's mean and standard deviation on `batches` equal the weighted mean
+    of its source units' (mudsc.repair, correct.h).
+
+    result: mudsc.torch.merge's MergeResult (or the Matcher).  graph: the
+    graph whose sites give the statistics, with the matcher's point names
+    and widths: the pre-activation sites (e.g. Graph.mlp(..., site="pre"),
+    Graph.resnet(site="pre")); default the matcher's own graph.  sources:
+    the source nets' Stats at those sites (default: collected here from
+    `nets` on `batches`).  Points are corrected in graph order, each
+    measured on the net whose earlier points are already corrected (one
+    pass over the batches per point); points REPAIR cannot correct (several
+    producers, no bias) are left as merged.  batches must be re-iterable
+    (a list or a DataLoader).  weights: the merge weights (default 1/N)."""
+    matcher = _matcher_of(result)
+    g = graph if graph is not None else matcher.graph
+    if g.point_names != matcher.graph.point_names:
+        raise errors.InvalidArgumentError.make(
+            "repair: graph's points differ from the matcher's graph's")
+    if sources is None:
+        sources = collect_activations(nets, g, batches, max_batches=max_batches)
+    out = copy.deepcopy(merged)
+    for point in g.points:
+        if point.site is None:
+            continue
+        stats = _moments(out, point, batches, max_batches)
+        model = model_from_state_dict(out.state_dict())
+        fixed = _repair(matcher, model, sources, {point.name: stats}, weights=weights,
+                        min_std=min_std)
+        out.load_state_dict(state_dict_from_model(fixed, copy=True))
+    return out
+
+
+def _matcher(nets: Sequence[nn.Module], graph: Graph, batches: Optional[Iterable[Any]],
+             activations: Optional[Stats], fn: str, method: Optional[str],
+             opts: Any) -> Matcher:
+    """A Matcher over the nets' state dicts with the statistics of `batches`
+    (collected here) or `activations` (given) installed."""
+    if batches is not None and activations is not None:
+        raise errors.InvalidArgumentError.make(f"{fn}: give 'batches' or 'activations', not both")
+    models = [model_from_state_dict(net.state_dict()) for net in nets]
+    matcher = Matcher(graph, models, method=method, **opts)
+    if batches is not None:
+        activations = collect_activations(nets, graph, batches)
+    if activations is not None:
+        matcher.set_stats(activations)
+    return matcher
+
+
+def search_alpha(nets: Sequence[nn.Module], graph: Graph, alphas: Sequence[float],
+                 score: Any, batches: Optional[Iterable[Any]] = None,
+                 activations: Optional[Stats] = None, method: Optional[str] = None,
+                 weights: Optional[Sequence[float]] = None,
+                 **opts: Any) -> Tuple[nn.Module, float, list, Matcher]:
+    """Alpha search over networks (Matcher.search_alpha,
+    mudsc_matcher_search_alpha): the statistics are collected once (from
+    `batches`, or given as `activations`, a Stats of collect_activations),
+    then for each alpha the matcher runs, merges, and score(net) -> float
+    (higher is better: e.g. accuracy on held-out data, never the test set)
+    scores a deep copy of nets[0] holding the candidate.  method and opts as
+    mudsc.Matcher.  Returns (the best candidate's net, its alpha, every
+    alpha's score, the Matcher holding the best candidate's results)."""
+    matcher = _matcher(nets, graph, batches, activations, "search_alpha", method, opts)
+
+    def as_net(model: Any) -> nn.Module:
+        net = copy.deepcopy(nets[0])
+        net.load_state_dict(state_dict_from_model(model, copy=True))
+        return net
+
+    best, scores = matcher.search_alpha(alphas, lambda model, alpha: score(as_net(model)),
+                                        weights=weights)
+    return as_net(matcher.merge(weights)), best, scores, matcher
+
+
+class MultiHead(nn.Module):
+    """A partially zipped network: nets[i] is source model i's architecture
+    holding the merged trunk and its own head; the trunk modules are one set
+    of modules shared by every nets[i] (so parameters() counts them once).
+    forward(x) returns [nets[i](x) for each i] (the trunk is computed once
+    per head)."""
+
+    def __init__(self, nets: Sequence[nn.Module]) -> None:
+        super().__init__()
+        self.nets = nn.ModuleList(nets)
+
+    def forward(self, x: Any) -> list:
+        return [net(x) for net in self.nets]
+
+
+def parameter_count(net: nn.Module) -> int:
+    """Parameters of net, each shared tensor counted once."""
+    return sum(p.numel() for p in net.parameters())
+
+
+def _set_module(root: nn.Module, path: str, module: nn.Module) -> None:
+    parent, _, leaf = path.rpartition(".")
+    setattr(root.get_submodule(parent) if parent else root, leaf, module)
+
+
+def partial_zip(nets: Sequence[nn.Module], graph: Graph, depth: int,
+                batches: Optional[Iterable[Any]] = None, activations: Optional[Stats] = None,
+                method: Optional[str] = None, weights: Optional[Sequence[float]] = None,
+                **opts: Any) -> Tuple[MultiHead, Any]:
+    """Partial zipping (mudsc_partial_merge, docs/algorithm.md section 19):
+    match and merge graph's first `depth` points (statistics from `batches`
+    or `activations`), keep one head per source net.  Returns (a MultiHead
+    whose nets share the trunk modules, the trunk + heads Model with names
+    "<name>" for the trunk and "heads.<i>.<name>" for head i)."""
+    from .partial import head_names, partial_merge
+    trunk = graph.prefix(depth)
+    matcher = _matcher(nets, trunk, batches, activations, "partial_zip", method, opts)
+    matcher.run()
+    model = partial_merge(matcher, weights=weights)
+    state = state_dict_from_model(model, copy=True)
+    heads = []
+    for i, net in enumerate(nets):
+        copy_i = copy.deepcopy(net)
+        copy_i.load_state_dict({k: state[v] for k, v in head_names(model, i).items()})
+        heads.append(copy_i)
+    shared = {n.rsplit(".", 1)[0] for n in model.names()
+              if not n.startswith("heads.") and "." in n}
+    for copy_i in heads[1:]:
+        for path in shared:
+            _set_module(copy_i, path, heads[0].get_submodule(path))
+    return MultiHead(heads), model

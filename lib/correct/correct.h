@@ -1,0 +1,31 @@
+/*
+ * The correct room's door: corrections of a merged model after matching
+ * (include/mudsc/correct.h).  repair.c is REPAIR (docs/algorithm.md,
+ * section 17); it reads the matcher, the graph and the statistics through
+ * their public calls only.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef MUDSC_CORRECT_ROOM_H
+#define MUDSC_CORRECT_ROOM_H
+
+#include "mudsc/correct.h"
+#include "core/core.h"
+
+/* The producer of a point's units that REPAIR folds its correction into:
+ * scale[0..n_scale-1] are scaled along axis 0, shift (one of them) also
+ * receives the shift.  Names are borrowed from the graph. */
+struct mudsc__producer {
+	const char *scale[2];
+	size_t n_scale;
+	const char *shift;
+};
+
+/* Find point q's producer (docs/algorithm.md 14.2) among its OUT bindings,
+ * ranks read from model.  *found = false when no rule fits.  Errors:
+ * MUDSC_E_NOT_FOUND naming fn, the point and the tensor missing from model. */
+mudsc_status mudsc__producer_find(struct mudsc__producer *out, bool *found,
+                                  const mudsc_graph *graph, size_t q, const mudsc_model *model,
+                                  const char *fn);
+
+#endif /* MUDSC_CORRECT_ROOM_H */

@@ -1,0 +1,104 @@
+"""mudsc.torch.repair (bindings/python/mudsc/torch_correct.py): on PyTorch
+MLPs with and without BatchNorm, merged by mudsc.torch.merge at the
+post-activation sites and repaired at the pre-activation sites, every merged
+unit's statistics come out at their targets (the weighted mean of its
+members', repair_ref.targets) and the norm rule scales the BatchNorm's
+affine parameters, never the Linear before it."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import mudsc
+import mudsc.torch as mt
+import repair_ref as ref
+
+torch.set_num_threads(1)
+
+
+class BnMlp(nn.Module):
+    def __init__(self, widths, bn):
+        super().__init__()
+        self.fc = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.bn = nn.ModuleList(nn.BatchNorm1d(w) if bn else nn.Identity() for w in widths[1:-1])
+
+    def forward(self, x):
+        for k, fc in enumerate(self.fc):
+            x = fc(x)
+            if k < len(self.bn):
+                x = torch.relu(self.bn[k](x))
+        return x
+
+
+WIDTHS = [5, 12, 9, 3]
+
+
+def bn_graph(site):
+    g = mudsc.Graph()
+    for k, w in enumerate(WIDTHS[1:-1]):
+        g.add_point(f"p{k}", w)
+        g.set_site(f"p{k}", f"bn.{k}" if site == "pre" else f"fc.{k + 1}:input", -1)
+        for t in (f"fc.{k}.weight", f"fc.{k}.bias", f"bn.{k}.weight", f"bn.{k}.bias"):
+            g.bind(f"p{k}", t, 0, "out")
+        for t in (f"bn.{k}.running_mean", f"bn.{k}.running_var"):
+            g.bind(f"p{k}", t, 0, "out", ignore=True)
+        g.bind(f"p{k}", f"fc.{k + 1}.weight", 1, "in")
+    return g
+
+
+def nets_and_batches(bn):
+    nets = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        net = BnMlp(WIDTHS, bn)
+        if bn:
+            for m in net.bn:  # non-trivial running statistics and affine parameters
+                m.running_mean.uniform_(-1, 1)
+                m.running_var.uniform_(0.5, 2)
+                m.weight.data.uniform_(0.5, 1.5)
+                m.bias.data.uniform_(-0.5, 0.5)
+        nets.append(net.eval())
+    g = torch.Generator().manual_seed(5)
+    batches = [torch.randn(64, WIDTHS[0], generator=g) for _ in range(4)]
+    return nets, batches
+
+
+def check_targets(repaired, result, sources, graph, batches):
+    from mudsc.torch_correct import _moments
+    for p in graph.points:
+        acc = sources[p.name]
+        mu, sd = ref.targets(result.matrices._matcher.assignment(p.name), acc.means(),
+                             acc.stddevs(), 2, result.scores[p.name].merged_width)
+        mean, std = _moments(repaired, p, batches, None)
+        np.testing.assert_allclose(mean, mu, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(std, sd, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["align", "zip"])
+def test_bn_mlp_repair_moves_the_norm_and_reaches_the_targets(method):
+    nets, batches = nets_and_batches(bn=True)
+    post, pre = bn_graph("post"), bn_graph("pre")
+    merged, result = mt.merge(nets, post, batches, method=method, alpha=0.5)
+    sources = mt.collect_activations(nets, pre, batches)
+    repaired = mt.repair(merged, nets, result, batches, graph=pre, sources=sources)
+    check_targets(repaired, result, sources, pre, batches)
+    sd_m, sd_r = merged.state_dict(), repaired.state_dict()
+    assert torch.equal(sd_m["fc.0.weight"], sd_r["fc.0.weight"])  # the norm takes it
+    assert not torch.allclose(sd_m["bn.0.weight"], sd_r["bn.0.weight"])
+
+
+def test_plain_mlp_repair_with_sources_collected_by_the_helper():
+    nets, batches = nets_and_batches(bn=False)
+    g = mudsc.Graph()
+    for k, w in enumerate(WIDTHS[1:-1]):
+        g.add_point(f"p{k}", w)
+        g.set_site(f"p{k}", f"fc.{k}", -1)
+        g.bind(f"p{k}", f"fc.{k}.weight", 0, "out")
+        g.bind(f"p{k}", f"fc.{k}.bias", 0, "out")
+        g.bind(f"p{k}", f"fc.{k + 1}.weight", 1, "in")
+    merged, result = mt.merge(nets, g, batches, method="align", alpha=0.3)
+    repaired = mt.repair(merged, nets, result, batches)
+    sources = mt.collect_activations(nets, g, batches)
+    check_targets(repaired, result, sources, g, batches)
+    with pytest.raises(mudsc.InvalidArgumentError, match="points differ"):
+        mt.repair(merged, nets, result, batches, graph=mudsc.Graph.mlp([12, 9]))
