@@ -113,7 +113,7 @@ class Tensor(ctypes.Structure):
 class AccumOptions(ctypes.Structure):
     """mudsc_accum_options (accum.h)."""
     _fields_ = [("size", c_size), ("nonfinite", c_i32), ("max_lead", c_i64),
-                ("threads", c_i32)]
+                ("threads", c_i32), ("mode", c_i32)]
 
 
 class Features(ctypes.Structure):
@@ -230,11 +230,13 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     # accum.h
     "mudsc_accum_correlation": (STATUS, (F64P, c_size, SIZEP, P)),
     "mudsc_accum_count": (STATUS, (I64P, P, c_i32)),
+    "mudsc_accum_cross_correlation": (STATUS, (F64P, c_size, SIZEP, P)),
     "mudsc_accum_covariance": (STATUS, (F64P, c_size, SIZEP, P)),
     "mudsc_accum_deserialize": (STATUS, (PP, c_void_p, c_size, POINTER(AccumOptions))),
     "mudsc_accum_free": (None, (P,)),
     "mudsc_accum_means": (STATUS, (F64P, c_size, SIZEP, P)),
     "mudsc_accum_merge": (STATUS, (P, P)),
+    "mudsc_accum_mode": (c_i32, (P,)),
     "mudsc_accum_models": (c_i32, (P,)),
     "mudsc_accum_new": (STATUS, (PP, c_i32, c_i64, POINTER(AccumOptions))),
     "mudsc_accum_options_init": (STATUS, (POINTER(AccumOptions),)),
