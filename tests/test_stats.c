@@ -485,7 +485,8 @@ static const struct {
 	const char *key, *value, *sub;
 } bad_meta[] = {
 	{ "format", "other", "metadata 'format' is 'other', not 'mudsc.stats'" },
-	{ "format_version", "2", "metadata 'format_version' is '2': this library reads version 1" },
+	{ "format_version", "3", "metadata 'format_version' is '3': this library reads versions 1 and 2" },
+	{ "format_version", "2", "metadata 'mode' is '(missing)', not 'full' or 'cross'" },
 	{ "n_models", "1", "metadata 'n_models' = \"1\" is not an integer in [2, " },
 	{ "n_models", "3x", "metadata 'n_models' = \"3x\"" },
 	{ "n_models", "4", "tensor 'a.shift' has the wrong dtype or shape" },

@@ -165,17 +165,20 @@ MUDSC_API mudsc_status mudsc_stats_replace_buffer(mudsc_stats *stats, const void
                                                   size_t len);
 
 /**
- * Give every point of the matcher its activation statistics from the set:
- * what mudsc_matcher_set_activations() does point by point, for all points
- * at once.  The matcher's points are looked up in the set by name; each
- * must be there with the same width, and the set must have the matcher's
- * N (MUDSC_E_MISMATCH naming the point or N).  All or nothing: every
- * correlation is computed before any is installed, so on error the
- * matcher is unchanged.  The set may be freed afterwards.
- * Errors: MUDSC_E_INVALID (NULL), MUDSC_E_MISMATCH, the errors of
- * mudsc_accum_correlation() naming the point (MUDSC_E_STATE: a point
- * without observations), MUDSC_E_NOMEM (also the memory budget, as
- * mudsc_matcher_set_activations()).
+ * Give every point of the matcher its activation statistics from the set,
+ * on demand (matcher.h, "Statistics on demand"): the matcher keeps a copy
+ * of the set's raw sums (its file bytes, mudsc_stats_save_buffer()) and
+ * computes each point's S_a when it matches the point, with the bits of
+ * mudsc_matcher_set_activations() of that point's accumulator.  The
+ * matcher's points are looked up in the set by name; each must be there
+ * with the same width, and the set must have the matcher's N
+ * (MUDSC_E_MISMATCH naming the point or N).  A cross-block set
+ * (MUDSC_STATS_CROSS) serves align; with zip it is MUDSC_E_UNSUPPORTED.
+ * All or nothing: on error the matcher is unchanged.  The set may be
+ * freed afterwards.
+ * Errors: MUDSC_E_INVALID (NULL), MUDSC_E_MISMATCH, MUDSC_E_STATE (a point
+ * without observations, named), MUDSC_E_UNSUPPORTED, MUDSC_E_NOMEM (also
+ * the memory budget of matcher.h, "Statistics on demand").
  */
 MUDSC_API mudsc_status mudsc_matcher_set_stats(mudsc_matcher *matcher, mudsc_stats *stats);
 

@@ -476,21 +476,31 @@ MUDSC_API mudsc_status mudsc_accum_correlation(double *out, size_t capacity, siz
                                                mudsc_accum *accum)
 {
 	static const char fn[] = "mudsc_accum_correlation";
-	struct mudsc__accum_raw r;
-	struct mudsc__exec ex;
 	bool fill;
 	mudsc_status st = ready(&fill, accum, out, capacity, needed,
 	                        accum ? accum->nc * accum->nc : 0, true, fn);
+
+	if (!fill)
+		return st;
+	return mudsc__accum_similarity(out, accum, fn);
+}
+
+mudsc_status mudsc__accum_similarity(double *S, mudsc_accum *acc, const char *fn)
+{
+	struct mudsc__accum_raw r;
+	struct mudsc__exec ex;
+	bool fill;
+	mudsc_status st = ready(&fill, acc, S, 1, NULL, 1, false, fn);
 	double *sd;
 
 	if (!fill)
 		return st;
-	sd = mudsc__alloc(accum->nc * sizeof *sd, "standard deviations");
+	sd = mudsc__alloc(acc->nc * sizeof *sd, "standard deviations");
 	if (sd == NULL)
 		return MUDSC_E_NOMEM;
-	ex = accum_exec(accum);
-	mudsc__accum_raw_of(&r, accum);
-	mudsc__accum_raw_similarity(out, &r, false, sd, &ex);
+	ex = accum_exec(acc);
+	mudsc__accum_raw_of(&r, acc);
+	mudsc__accum_raw_similarity(S, &r, false, sd, &ex);
 	free(sd);
 	return MUDSC_OK;
 }

@@ -84,6 +84,12 @@ void mudsc__accum_raw_similarity(double *S, const struct mudsc__accum_raw *r, bo
 #define MUDSC__ACCUM_MEAN_MAX 0x1.fffffe8p+127
 #define MUDSC__ACCUM_M_MAX 0x1p+990
 
+/* An accumulator's activation similarity into S (nc x nc) as
+ * mudsc__accum_raw_similarity() (anchor_only false): the errors of
+ * mudsc_accum_correlation() (MUDSC_E_MISMATCH, MUDSC_E_STATE) named fn,
+ * MUDSC_E_NOMEM; any mode. */
+mudsc_status mudsc__accum_similarity(double *S, mudsc_accum *acc, const char *fn);
+
 /* Checked options: the engine's configuration (its sizes are set by
  * mudsc__accum_create()) and the accumulator's thread count. */
 struct mudsc__accum_config {

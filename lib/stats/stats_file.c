@@ -595,3 +595,111 @@ MUDSC_API mudsc_status mudsc_stats_replace_buffer(mudsc_stats *stats, const void
 	mudsc_model_free(m);
 	return st;
 }
+
+/* ---- a view: a file read in place (the matcher's statistics on demand) -- */
+
+void mudsc__stats_view_free(struct mudsc__stats_view *v)
+{
+	if (v == NULL)
+		return;
+	mudsc__strmap_clear(&v->by_name);
+	free(v->points);
+	mudsc_model_free(v->model);
+	mudsc_free(v->bytes);
+	free(v);
+}
+
+/* Every check of a load against the file's own points. */
+static mudsc_status view_check(struct mudsc__stats_view *v, const struct expect *e)
+{
+	char what[320];
+	int64_t N = 0, points = 0;
+	int32_t mode = MUDSC_STATS_FULL;
+	struct file_point fp;
+	mudsc_status st = check_header(v->model, e, &N, &mode, &points);
+
+	if (st != MUDSC_OK)
+		return st;
+	v->n_models = (int32_t)N;
+	v->mode = mode;
+	v->points = mudsc__calloc((size_t)points, sizeof *v->points, "statistics view points");
+	if (v->points == NULL)
+		return MUDSC_E_NOMEM;
+	v->n_points = (size_t)points;
+	for (size_t p = 0; st == MUDSC_OK && p < v->n_points; p++) {
+		struct mudsc__stats_view_point *vp = &v->points[p];
+		struct mudsc__accum_raw r;
+		memset(&fp, 0, sizeof fp);
+		if ((st = check_point(&fp, v->model, p, N, mode, e)) != MUDSC_OK)
+			break;
+		*vp = (struct mudsc__stats_view_point){
+			.name = fp.name,
+			.width = fp.width,
+			.count = fp.count,
+			.shift = fp.t[T_SHIFT].data,
+			.sum = fp.t[T_SUM].data,
+			.second = fp.t[mode == MUDSC_STATS_CROSS ? T_SQ : T_PROD].data,
+			.third = fp.t[T_CROSS].data,
+		};
+		mudsc__stats_view_raw(v, p, &r);
+		snprintf(what, sizeof what, "argument '%s': point '%.200s'", e->arg, vp->name);
+		st = mudsc__accum_raw_check(&r, vp->shift, e->fn, what);
+		if (st == MUDSC_OK) {
+			size_t seen;
+			if (mudsc__strmap_get(&v->by_name, vp->name, &seen))
+				st = parse_error(e, "point '%.200s' is there twice", vp->name);
+			else
+				st = mudsc__strmap_put(&v->by_name, vp->name, p);
+		}
+	}
+	return st;
+}
+
+mudsc_status mudsc__stats_view_open(struct mudsc__stats_view **out, mudsc_model *model,
+                                   void *bytes, size_t held, const char *fn, const char *arg)
+{
+	const struct expect e = { NULL, NULL, 0, fn, arg };
+	struct mudsc__stats_view *v = mudsc__calloc(1, sizeof *v, "statistics view");
+	mudsc_status st;
+
+	if (v == NULL) {
+		mudsc_model_free(model);
+		mudsc_free(bytes);
+		return MUDSC_E_NOMEM;
+	}
+	mudsc__strmap_init(&v->by_name);
+	v->model = model;
+	v->bytes = bytes;
+	v->held = held;
+	st = view_check(v, &e);
+	if (st != MUDSC_OK) {
+		mudsc__stats_view_free(v);
+		return st;
+	}
+	*out = v;
+	return MUDSC_OK;
+}
+
+bool mudsc__stats_view_find(const struct mudsc__stats_view *v, const char *name, size_t *k)
+{
+	return mudsc__strmap_get(&v->by_name, name, k);
+}
+
+void mudsc__stats_view_raw(const struct mudsc__stats_view *v, size_t k,
+                          struct mudsc__accum_raw *r)
+{
+	const struct mudsc__stats_view_point *vp = &v->points[k];
+
+	*r = (struct mudsc__accum_raw){
+		.mode = v->mode,
+		.n_models = v->n_models,
+		.width = vp->width,
+		.count = vp->count,
+		.nc = (size_t)v->n_models * (size_t)vp->width,
+		.packed = true,
+		.sum = vp->sum,
+		.prod = vp->second,
+		.sq = vp->second,
+		.cross = vp->third,
+	};
+}

@@ -102,6 +102,9 @@ MAX_RANK = 8
 
 LOG_FN = ctypes.CFUNCTYPE(None, ENUM, c_char_p, c_void_p)
 PROGRESS_FN = ctypes.CFUNCTYPE(c_int, c_i64, c_i32, c_double, c_void_p)
+#: mudsc_stats_point_fn (matcher.h)
+STATS_POINT_FN = ctypes.CFUNCTYPE(c_int, ctypes.POINTER(c_void_p), c_size, c_char_p, c_i64,
+                                  c_void_p)
 
 
 class Tensor(ctypes.Structure):
@@ -259,6 +262,8 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_matcher_set_activation_similarity": (STATUS, (P, c_size, F64P, c_size)),
     "mudsc_matcher_set_activations": (STATUS, (P, c_size, P)),
     "mudsc_matcher_set_stats": (STATUS, (P, P)),
+    "mudsc_matcher_set_stats_callback": (STATUS, (P, STATS_POINT_FN, c_void_p)),
+    "mudsc_matcher_set_stats_file": (STATUS, (P, c_char_p)),
     "mudsc_matcher_sweeps": (c_i32, (P,)),
     "mudsc_matcher_transform": (STATUS, (PP, P, c_i32)),
     # model.h

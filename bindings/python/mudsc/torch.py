@@ -218,7 +218,8 @@ def _all_reduce_stats(stats: Stats, graph: Graph, group: Any) -> Stats:
 
 
 def collect_activations(nets: Sequence[nn.Module], graph: Graph, batches: Iterable[Any],
-                        max_batches: Optional[int] = None, group: Any = None) -> Stats:
+                        max_batches: Optional[int] = None, group: Any = None,
+                        mode: Optional[str] = None) -> Stats:
     """Activation statistics of every graph point over the batches.
 
     Forward hooks at each point's site (see the module documentation) of
@@ -269,7 +270,7 @@ def collect_activations(nets: Sequence[nn.Module], graph: Graph, batches: Iterab
                     lead = max([DEFAULT_MAX_LEAD] + [
                         _observations_per_sample(feats[p.name][0][0].shape, p.site_axis)[0]
                         for p in points])
-                    stats = Stats(graph, len(nets), max_lead=lead)
+                    stats = Stats(graph, len(nets), max_lead=lead, mode=mode)
                 for p in points:
                     _feed(stats, p, feats[p.name])
     finally:
@@ -278,7 +279,7 @@ def collect_activations(nets: Sequence[nn.Module], graph: Graph, batches: Iterab
         for net, mode in zip(nets, modes):
             net.train(mode)
     if stats is None:
-        stats = Stats(graph, len(nets))
+        stats = Stats(graph, len(nets), mode=mode)
     if group is not None:
         stats = _all_reduce_stats(stats, graph, group)
     return stats

@@ -28,7 +28,8 @@ export Model, load_model, save, to_bytes, to_dict, metadata, add!, freeze!, isfr
 export Graph, Point, Binding, Split, add_point!, set_site!, add_split!, bind!,
        mlp_graph, resnet_graph, vit_graph, graph_from_json, load_graph, to_json,
        points, splits, validate, unbound
-export Accumulator, nmodels, width, update!, correlation, covariance, means, stddevs
+export Accumulator, nmodels, width, update!, correlation, covariance, means, stddevs,
+       cross_correlation, mode
 export Stats, load_stats, replace_stats!, point_names
 export Matcher, PointResult, set_activations!, set_stats!, set_activation_similarity!, run!,
        sweeps, best_sweep, objectives, point_result, assignment, permutation, matrix,
