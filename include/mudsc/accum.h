@@ -73,7 +73,7 @@ typedef enum mudsc_nonfinite {
  * GEMMs (sgemm for float rows, dgemm for F64 rows) of C x C over the
  * block's rows, added into double sums, plus the units' sums and sums of
  * squares in double; the shifts, the range rules and the accuracy are the
- * full mode's (docs/algorithm.md section 2 and 13).  Such an accumulator
+ * full mode's (docs/algorithm.md sections 2 and 14).  Such an accumulator
  * has no NC x NC results: mudsc_accum_correlation() and _covariance() are
  * MUDSC_E_UNSUPPORTED; use mudsc_accum_cross_correlation().  The matcher
  * takes it for align, and refuses it for zip (MUDSC_E_UNSUPPORTED: zip

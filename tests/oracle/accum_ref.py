@@ -46,7 +46,7 @@ def bf16_value(bits):
 
 def cross_stats(xs):
     """Cross-block statistics from the definition (docs/algorithm.md section
-    13): for models i = 1..N-1 the C x C block of Pearson correlations of
+    14): for models i = 1..N-1 the C x C block of Pearson correlations of
     model 0's features (rows) against model i's (columns), each denominator
     floored at 1e-7, shape (N-1, C, C); and every unit's mean and population
     standard deviation (N*C each).  Computed per pair of models, never from

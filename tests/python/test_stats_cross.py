@@ -13,7 +13,7 @@ import toy_nets
 from test_matcher_parity import MLP_WIDTHS, related_mlps
 
 GRAPH = toy_nets.mlp_graph(MLP_WIDTHS)
-# the accumulator's documented bound for F32 input (algorithm.md sections 12, 13)
+# the accumulator's documented bound for F32 input (algorithm.md sections 12, 14)
 F32_BOUND = 2e-6
 
 
