@@ -193,3 +193,30 @@ def test_callback_errors_name_the_point():
     m.set_stats_callback(lambda p, name, w: mudsc.Accumulator(2, w + 1))
     with pytest.raises(mudsc.MismatchError, match="point 'fc1'"):
         m.run()
+
+
+def refused_figure(fn):
+    """The byte figure of a memory-budget refusal ("would allocate about N bytes")."""
+    with pytest.raises(mudsc.OutOfMemoryError) as e:
+        fn()
+    return int(str(e.value).split("about ")[1].split(" bytes")[0])
+
+
+@pytest.mark.parametrize("mode", ["full", "cross"])
+def test_budget_counts_one_point_as_the_header_formula(mode):
+    """matcher.h: with alpha > 0 the peak is H + 8W^2 (S_a) + 8W^2 (S) + the
+    run without activations (8W^2 of S_w + F + L), i.e. the weight-matching
+    figure + 16 W^2 + H, W = max_p N C_p; H = the set's file bytes for
+    set_stats, 0 for a callback.  Not one (N C_p)^2 per point."""
+    models = related_mlps(2, seed=4)
+    cm = [mudsc.Model.from_numpy(m) for m in models]
+    W = 2 * max(MLP_WIDTHS[1:-1])
+    run = refused_figure(lambda: mudsc.Matcher(graph(), cm, alpha=0.5, threads=1, max_memory=1))
+    m = mudsc.Matcher(graph(), cm, alpha=0.5, threads=1, max_memory=run)
+    s = stats_set(models, mode)
+    H = len(s.to_bytes())
+    assert refused_figure(lambda: m.set_stats_callback(lambda p, n, w: s[n])) == run + 16 * W * W
+    assert refused_figure(lambda: m.set_stats(s)) == run + 16 * W * W + H
+    ok = mudsc.Matcher(graph(), cm, alpha=0.5, threads=1, max_memory=run + 16 * W * W + H)
+    ok.set_stats(s)
+    ok.run()
