@@ -3,19 +3,22 @@
  * C, align.  In one run, side by side:
  *   1. cblas_sgemm of the cross block itself: X_0' X_1 over 4096 float rows
  *      laid out as the streaming engine lays them (one row = both models'
- *      C values, ld = 2C), the median of `reps` calls: the machine's rate;
+ *      C values, ld = 2C): the machine's rate;
  *   2. mudsc_stats_update() of 4096-row F32 chunks of both models into a
- *      cross-block set (opts->mode = MUDSC_STATS_CROSS): the median time of
- *      a chunk pair (the second update completes the block: the engine's
- *      row writing, the units' moments and the GEMM), as a rate of the same
- *      2 C^2 4096 flops and as a fraction of (1);
+ *      cross-block set (opts->mode = MUDSC_STATS_CROSS): the time of a
+ *      chunk pair (the second update completes the block: the engine's row
+ *      writing, the units' moments and the GEMM), as a rate of the same
+ *      2 C^2 4096 flops.
+ *   (1) and (2) alternate, `chunks` pairs, so that a loaded machine slows
+ *   both alike: the figure is the median over pairs of sgemm time / chunk
+ *   time, beside the medians of each;
  *   3. the set saved to a statistics file, freed, and the point matched
  *      from the mapped file (mudsc_matcher_set_stats_file, align, alpha = 0,
  *      one activation-only matching): its time, and the peak RSS of the
  *      whole process (accumulation plus matching), beside the figure of
  *      matcher.h's formula.
  * Prints one JSON line (chunk and sgemm times to stderr).
- * Usage: bench-cross [C=16384] [chunks=4] [reps=3] [match=1]
+ * Usage: bench-cross [C=16384] [chunks=4] [match=1]
  * (match = 0: accumulation only, for a machine without the memory.)
  * Run with OPENBLAS_NUM_THREADS set as for the host (both measure with it).
  */
@@ -86,11 +89,11 @@ static int fail(const char *what)
 int main(int argc, char **argv)
 {
 	int64_t C = argc > 1 ? atoll(argv[1]) : 16384;
-	int chunks = argc > 2 ? atoi(argv[2]) : 4, reps = argc > 3 ? atoi(argv[3]) : 3;
-	int match = argc > 4 ? atoi(argv[4]) : 1;
+	int chunks = argc > 2 ? atoi(argv[2]) : 4;
+	int match = argc > 3 ? atoi(argv[3]) : 1;
 	const size_t ld = 2 * (size_t)C;
 	float *rows = malloc(ROWS * ld * sizeof *rows), *out = malloc((size_t)C * C * sizeof *out);
-	double t_gemm[16], t_chunk[64], flops = 2.0 * (double)C * (double)C * ROWS;
+	double t_gemm[64], t_chunk[64], ratio[64], flops = 2.0 * (double)C * (double)C * ROWS;
 	mudsc_mlp_options mo = MUDSC_MLP_OPTIONS_INIT;
 	mudsc_accum_options ao = MUDSC_ACCUM_OPTIONS_INIT;
 	mudsc_matcher_options o = MUDSC_MATCHER_OPTIONS_INIT;
@@ -103,20 +106,11 @@ int main(int argc, char **argv)
 	long rss_accum;
 	double t0, t_save = 0.0, t_match = 0.0;
 
-	if (rows == NULL || out == NULL || C < 2 || chunks < 1 || chunks > 64 || reps < 1 ||
-	    reps > 16)
+	if (rows == NULL || out == NULL || C < 2 || chunks < 1 || chunks > 64)
 		return 1;
 	fill_rows(rows, C, 10.0);
-	/* 1. the machine's sgemm on the same cross block */
-	for (int r = 0; r < reps; r++) {
-		t0 = now();
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)C, (int)C, ROWS, 1.0f, rows,
-		            (int)ld, rows + C, (int)ld, 0.0f, out, (int)C);
-		t_gemm[r] = now() - t0;
-		fprintf(stderr, "sgemm %d: %.4f s\n", r, t_gemm[r]);
-	}
-	free(out);
-	/* 2. the cross-block set, 4096-row chunks of both models */
+	/* 1 and 2 alternating: the machine's sgemm on the same cross block, and
+	 * the cross-block set's 4096-row chunks of both models */
 	mo.n_hidden = 1;
 	mo.hidden = &C;
 	ao.mode = MUDSC_STATS_CROSS;
@@ -130,13 +124,19 @@ int main(int argc, char **argv)
 		mudsc_features f1 = f0;
 		f1.data = rows + C;
 		t0 = now();
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)C, (int)C, ROWS, 1.0f, rows,
+		            (int)ld, rows + C, (int)ld, 0.0f, out, (int)C);
+		t_gemm[k] = now() - t0;
+		t0 = now();
 		if (mudsc_stats_update(stats, 0, 0, &f0) != MUDSC_OK ||
 		    mudsc_stats_update(stats, 0, 1, &f1) != MUDSC_OK)
 			return fail("update");
 		t_chunk[k] = now() - t0;
-		fprintf(stderr, "chunk %d: %.4f s\n", k, t_chunk[k]);
+		ratio[k] = t_gemm[k] / t_chunk[k];
+		fprintf(stderr, "pair %d: sgemm %.4f s, chunk %.4f s\n", k, t_gemm[k], t_chunk[k]);
 	}
 	free(rows);
+	free(out);
 	rss_accum = peak_rss_kb();
 	/* 3. saved, freed, matched from the mapped file */
 	if (!match)
@@ -178,14 +178,15 @@ int main(int argc, char **argv)
 	unlink(path);
 report:
 	{
-		double g = median(t_gemm, reps), c = median(t_chunk, chunks);
+		double f = median(ratio, chunks);
+		double g = median(t_gemm, chunks), c = median(t_chunk, chunks);
 		double W = 2.0 * (double)C;
 		printf("{\"bench\": \"cross-stats\", \"N\": 2, \"width\": %lld, \"rows\": %d, "
 		       "\"chunks\": %d, \"sgemm_s\": %.4f, \"sgemm_gflops\": %.2f, \"chunk_s\": %.4f, "
 		       "\"accum_gflops\": %.2f, \"fraction_of_sgemm\": %.3f, \"save_s\": %.2f, "
 		       "\"match_s\": %.2f, \"peak_rss_accum_mb\": %.0f, \"peak_rss_mb\": %.0f, "
 		       "\"formula_sa_plus_file_mb\": %.0f}\n",
-		       (long long)C, ROWS, chunks, g, flops / g / 1e9, c, flops / c / 1e9, g / c,
+		       (long long)C, ROWS, chunks, g, flops / g / 1e9, c, flops / c / 1e9, f,
 		       t_save, t_match, (double)rss_accum * 1024.0 / 1e6,
 		       (double)peak_rss_kb() * 1024.0 / 1e6,
 		       (8.0 * W * W + 8.0 * (3.0 * W + (double)C * (double)C)) / 1e6);
