@@ -240,6 +240,10 @@ def collect_activations(nets: Sequence[nn.Module], graph: Graph, batches: Iterab
     the ranks' sets exchanged as their file bytes and merged in rank order
     (docs/distributed.md).  A collective call: every rank of the group must
     make it.
+
+    mode: "cross" for cross-block statistics (model 0 against each model
+    and every unit's moments: (N-1)C^2 values a point instead of (NC)^2;
+    align only, zip refuses them), None or "full" for the full ones.
     """
     points, sites = _site_table(graph)
     stash: List[Dict[str, torch.Tensor]] = [{} for _ in nets]
