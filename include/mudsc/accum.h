@@ -133,11 +133,12 @@ typedef struct mudsc_features {
 
 /**
  * Create an accumulator for n_models >= 2 models of width >= 1 features.
- * opts may be NULL (defaults).  Memory: 8 (NC)^2 bytes of double sums
- * (cross mode: 8 ((N-1) C^2 + 2 NC), and a block result of C^2 floats),
+ * opts may be NULL (defaults).  Memory: 8 (NC)^2 bytes of double sums,
  * plus, allocated at the first update, a block result of (NC+1)^2 floats,
  * and a row buffer of (NC + 1, padded to 16) floats per row (doubles for
- * both if that first update is F64).  The row buffer grows with use, by
+ * both if that first update is F64).  Cross mode (opts->mode): 8 ((N-1)
+ * C^2 + 2 NC) bytes of sums, a block result of C^2 floats, rows of NC
+ * (padded to 16) floats, no ones column.  The row buffer grows with use, by
  * doubling, to the rows the models' lead actually needs, at most
  * block_rows + max_lead rows (block_rows being 4096 unless
  * mudsc_accum_set_block_rows() says otherwise): a large max_lead costs
