@@ -280,8 +280,8 @@ def collect_activations(nets: Sequence[nn.Module], graph: Graph, batches: Iterab
     finally:
         for h in handles:
             h.remove()
-        for net, mode in zip(nets, modes):
-            net.train(mode)
+        for net, was_training in zip(nets, modes):
+            net.train(was_training)
     if stats is None:
         stats = Stats(graph, len(nets), mode=mode)
     if group is not None:

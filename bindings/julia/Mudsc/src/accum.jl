@@ -128,7 +128,7 @@ function cross_correlation(a::Accumulator)
     v = _sized(Float64, (o, n, needed) -> ccall((:mudsc_accum_cross_correlation, libmudsc), Cint,
                                                 (Ptr{Cdouble}, Csize_t, Ptr{Csize_t}, Ptr{Cvoid}),
                                                 o, n, needed, a))
-    c = Int(ccall((:mudsc_accum_width, libmudsc), Int64, (Ptr{Cvoid},), a))
+    c = width(a)
     return reshape(v, c, c, length(v) ÷ (c * c))
 end
 
