@@ -529,6 +529,60 @@ WITH_VIT_OPTS(pos_embed, pos_embed, 2)
 WITH_VIT_OPTS(final_norm, final_norm, 3)
 WITH_VIT_OPTS(head, head, 2)
 
+#define WITH_LLAMA_OPTS(tag, field, value)                                                      \
+	static mudsc_status llama_##tag(void)                                                       \
+	{                                                                                           \
+		mudsc_llama_options o = MUDSC_LLAMA_OPTIONS_INIT;                                       \
+		o.n_layers = 2;                                                                         \
+		o.field = (value);                                                                      \
+		return mudsc_graph_build_llama((mudsc_graph **)&O.p[0], &o);                            \
+	}
+WITH_LLAMA_OPTS(dim, dim, 0)
+WITH_LLAMA_OPTS(n_layers, n_layers, 0)
+WITH_LLAMA_OPTS(num_heads, num_heads, 0)
+WITH_LLAMA_OPTS(num_kv_heads, num_kv_heads, 5)
+WITH_LLAMA_OPTS(head_dim, head_dim, -1)
+WITH_LLAMA_OPTS(mlp_dim, mlp_dim, 0)
+WITH_LLAMA_OPTS(attention_bias, attention_bias, 2)
+WITH_LLAMA_OPTS(prefix, prefix, NULL)
+WITH_LLAMA_OPTS(layer_template, layer_template, "layer")
+
+static mudsc_status llama_head_dim_divides(void)
+{
+	mudsc_llama_options o = MUDSC_LLAMA_OPTIONS_INIT;
+	o.num_heads = o.num_kv_heads = 3; /* 4096 / 3 is not whole, head_dim 0 */
+	return mudsc_graph_build_llama((mudsc_graph **)&O.p[0], &o);
+}
+
+static mudsc_status llama_head_dim_overflow(void)
+{
+	mudsc_llama_options o = MUDSC_LLAMA_OPTIONS_INIT;
+	o.head_dim = INT64_MAX / 2;
+	return mudsc_graph_build_llama((mudsc_graph **)&O.p[0], &o);
+}
+
+static mudsc_status llama_size(void)
+{
+	mudsc_llama_options o = MUDSC_LLAMA_OPTIONS_INIT;
+	o.size = 1;
+	return mudsc_graph_build_llama((mudsc_graph **)&O.p[0], &o);
+}
+
+#define WITH_GPT2_OPTS(tag, field, value)                                                       \
+	static mudsc_status gpt2_##tag(void)                                                        \
+	{                                                                                           \
+		mudsc_gpt2_options o = MUDSC_GPT2_OPTIONS_INIT;                                         \
+		o.field = (value);                                                                      \
+		return mudsc_graph_build_gpt2((mudsc_graph **)&O.p[0], &o);                             \
+	}
+WITH_GPT2_OPTS(dim, dim, 0)
+WITH_GPT2_OPTS(n_layers, n_layers, 0)
+WITH_GPT2_OPTS(heads, heads, 5)
+WITH_GPT2_OPTS(mlp_dim, mlp_dim, 0)
+WITH_GPT2_OPTS(lm_head, lm_head, 2)
+WITH_GPT2_OPTS(block_template, block_template, "blk")
+WITH_GPT2_OPTS(prefix, prefix, NULL)
+
 static mudsc_status set_similarity_asymmetric(void)
 {
 	static double S[NC * NC];
@@ -754,6 +808,29 @@ struct bad_case {
 	X(build_vit_final_norm, MUDSC_E_INVALID, "mudsc_graph_build_vit", "opts->final_norm = 3", 0, vit_final_norm()) \
 	X(build_vit_head, MUDSC_E_INVALID, "mudsc_graph_build_vit", "opts->head = 2", 0, vit_head()) \
 	X(build_vit_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_graph_build_vit(NULL, NULL)) \
+	X(llama_options_init_opts, MUDSC_E_INVALID, NULL, "'opts'", 0, mudsc_llama_options_init(NULL)) \
+	X(build_llama_dim, MUDSC_E_INVALID, "mudsc_graph_build_llama", "opts->dim = 0", 0, llama_dim()) \
+	X(build_llama_n_layers, MUDSC_E_INVALID, "mudsc_graph_build_llama", "opts->n_layers = 0", 0, llama_n_layers()) \
+	X(build_llama_num_heads, MUDSC_E_INVALID, "mudsc_graph_build_llama", "opts->num_heads = 0", 0, llama_num_heads()) \
+	X(build_llama_num_kv_heads, MUDSC_E_INVALID, "mudsc_graph_build_llama", "opts->num_kv_heads = 5", 0, llama_num_kv_heads()) \
+	X(build_llama_head_dim, MUDSC_E_INVALID, "mudsc_graph_build_llama", "opts->head_dim = -1", 0, llama_head_dim()) \
+	X(build_llama_head_dim_divides, MUDSC_E_INVALID, "mudsc_graph_build_llama", "opts->head_dim = 0", 0, llama_head_dim_divides()) \
+	X(build_llama_head_dim_overflow, MUDSC_E_INVALID, "mudsc_graph_build_llama", "does not fit an int64", 0, llama_head_dim_overflow()) \
+	X(build_llama_mlp_dim, MUDSC_E_INVALID, "mudsc_graph_build_llama", "opts->mlp_dim = 0", 0, llama_mlp_dim()) \
+	X(build_llama_attention_bias, MUDSC_E_INVALID, "mudsc_graph_build_llama", "opts->attention_bias = 2", 0, llama_attention_bias()) \
+	X(build_llama_prefix, MUDSC_E_INVALID, "mudsc_graph_build_llama", "opts->prefix is NULL", 0, llama_prefix()) \
+	X(build_llama_layer_template, MUDSC_E_INVALID, "mudsc_graph_build_llama", "opts->layer_template = 'layer' has no \"{i}\"", 0, llama_layer_template()) \
+	X(build_llama_size, MUDSC_E_INVALID, "mudsc_graph_build_llama", "opts->size = 1", 0, llama_size()) \
+	X(build_llama_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_graph_build_llama(NULL, NULL)) \
+	X(gpt2_options_init_opts, MUDSC_E_INVALID, NULL, "'opts'", 0, mudsc_gpt2_options_init(NULL)) \
+	X(build_gpt2_dim, MUDSC_E_INVALID, "mudsc_graph_build_gpt2", "opts->dim = 0", 0, gpt2_dim()) \
+	X(build_gpt2_n_layers, MUDSC_E_INVALID, "mudsc_graph_build_gpt2", "opts->n_layers = 0", 0, gpt2_n_layers()) \
+	X(build_gpt2_heads, MUDSC_E_INVALID, "mudsc_graph_build_gpt2", "opts->heads = 5", 0, gpt2_heads()) \
+	X(build_gpt2_mlp_dim, MUDSC_E_INVALID, "mudsc_graph_build_gpt2", "opts->mlp_dim = 0", 0, gpt2_mlp_dim()) \
+	X(build_gpt2_lm_head, MUDSC_E_INVALID, "mudsc_graph_build_gpt2", "opts->lm_head = 2", 0, gpt2_lm_head()) \
+	X(build_gpt2_block_template, MUDSC_E_INVALID, "mudsc_graph_build_gpt2", "opts->block_template = 'blk' has no \"{i}\"", 0, gpt2_block_template()) \
+	X(build_gpt2_prefix, MUDSC_E_INVALID, "mudsc_graph_build_gpt2", "opts->prefix is NULL", 0, gpt2_prefix()) \
+	X(build_gpt2_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_graph_build_gpt2(NULL, NULL)) \
 	/* accumulators and features */                                                             \
 	X(accum_options_init_opts, MUDSC_E_INVALID, NULL, "'opts'", 0, mudsc_accum_options_init(NULL))    \
 	X(accum_new_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_accum_new(NULL, 2, H, NULL))            \
@@ -910,6 +987,22 @@ struct bad_case {
 	  mudsc_matcher_transform((mudsc_model **)&O.p[0], F.ran, 2))                               \
 	X(transform_state, MUDSC_E_STATE, NULL, "run", 0,                                                 \
 	  mudsc_matcher_transform((mudsc_model **)&O.p[0], F.unrun, 1))                             \
+	X(merge_to_file_matcher, MUDSC_E_INVALID, NULL, "argument 'matcher' is NULL", 0,                \
+	  mudsc_matcher_merge_to_file(NULL, "/tmp/mudsc-bad-never.safetensors", NULL))              \
+	X(merge_to_file_path, MUDSC_E_INVALID, NULL, "'path'", 0,                                        \
+	  mudsc_matcher_merge_to_file(F.ran, NULL, NULL))                                           \
+	X(merge_to_file_state, MUDSC_E_STATE, NULL, "run", 0,                                            \
+	  mudsc_matcher_merge_to_file(F.unrun, "/tmp/mudsc-bad-never.safetensors", NULL))           \
+	X(merge_to_file_weights, MUDSC_E_INVALID, NULL, "weights[1]", 0,                                 \
+	  mudsc_matcher_merge_to_file(F.ran, "/tmp/mudsc-bad-never.safetensors", weights_nan))      \
+	X(merge_to_file_folder, MUDSC_E_IO, NULL, "/nonexistent/m.safetensors", 0,                       \
+	  mudsc_matcher_merge_to_file(F.ran, "/nonexistent/m.safetensors", NULL))                   \
+	X(transform_to_file_model, MUDSC_E_RANGE, NULL, "model 2", 0,                                    \
+	  mudsc_matcher_transform_to_file(F.ran, "/tmp/mudsc-bad-never.safetensors", 2))            \
+	X(transform_to_file_state, MUDSC_E_STATE, NULL, "run", 0,                                        \
+	  mudsc_matcher_transform_to_file(F.unrun, "/tmp/mudsc-bad-never.safetensors", 1))          \
+	X(transform_to_file_path, MUDSC_E_INVALID, NULL, "'path'", 0,                                    \
+	  mudsc_matcher_transform_to_file(F.ran, NULL, 0))                                          \
 	/* version and BLAS threads */                                                              \
 	X(version_check_old_major, MUDSC_E_MISMATCH, NULL, "header", 0, mudsc_version_check(0))            \
 	X(version_check_newer, MUDSC_E_MISMATCH, NULL, "header", 0,                                       \

@@ -38,8 +38,8 @@ MUDSC_BEGIN_DECLS
  * process-wide count mudsc_blas_get_threads(), read at the start of each call;
  * at most 256 are used).  The matcher's own loops use it: the N-1
  * assignments of align with N > 2 (each point of each sweep) and the merged
- * tensors of mudsc_matcher_merge() and mudsc_matcher_transform(), one
- * tensor per thread at a time (each holding scratch of about four double
+ * tensors of mudsc_matcher_merge(), mudsc_matcher_transform() and their
+ * _to_file() forms, one tensor per thread at a time (each holding scratch of about four double
  * copies of its tensor).  Loops too small to gain from threads run on the
  * calling thread.  These loops give bit-identical results for every count.
  * The progress callback is always called on the thread that called
@@ -335,6 +335,39 @@ MUDSC_API mudsc_status mudsc_matcher_merge(mudsc_model **out, const mudsc_matche
  */
 MUDSC_API mudsc_status mudsc_matcher_transform(mudsc_model **out, const mudsc_matcher *matcher,
                                                int32_t model);
+
+/**
+ * The merged model of mudsc_matcher_merge() written straight to a
+ * safetensors file at path, tensor by tensor: the header is computed
+ * first from the merged shapes, then each tensor is computed and written
+ * in model 0's order.  The file's bytes are those of mudsc_matcher_merge()
+ * followed by mudsc_model_save() (no metadata).  Memory: instead of the
+ * whole merged model, one window of tensors at a time, `threads` tensors
+ * (see "Threads"), each holding its merged bytes and about four double
+ * copies of itself as scratch: with one thread, about 5 x 8 bytes per
+ * element of the largest tensor.
+ * Atomic as mudsc_model_save(): on any error, cancellation included,
+ * nothing is left at path and a file already there is unchanged.
+ * Progress: opts.progress (if set) is called on the calling thread before
+ * each tensor k with (point = k, sweep = -1, score = the fraction of the
+ * data bytes written so far), and once after the file is in place with
+ * (point = the tensor count, sweep = -1, score = 1); returning non-zero
+ * before a tensor cancels: MUDSC_E_CANCELLED.
+ * Errors: MUDSC_E_INVALID (NULL matcher or path, a weight not finite:
+ * "weights[i]"), MUDSC_E_STATE (no successful run), MUDSC_E_IO (naming
+ * path: a folder that does not exist or cannot be written, a full disk),
+ * MUDSC_E_CANCELLED, MUDSC_E_NOMEM.
+ */
+MUDSC_API mudsc_status mudsc_matcher_merge_to_file(const mudsc_matcher *matcher, const char *path,
+                                                   const double *weights);
+
+/**
+ * mudsc_matcher_transform() written straight to a safetensors file, as
+ * mudsc_matcher_merge_to_file() (same streaming, atomicity, progress and
+ * errors; MUDSC_E_RANGE for a bad model).
+ */
+MUDSC_API mudsc_status mudsc_matcher_transform_to_file(const mudsc_matcher *matcher,
+                                                       const char *path, int32_t model);
 
 MUDSC_END_DECLS
 

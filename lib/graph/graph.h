@@ -154,4 +154,22 @@ struct mudsc__graph_builder {
 mudsc_status mudsc__graph_build(mudsc_graph **out, const void *opts,
                                const struct mudsc__graph_builder *b);
 
+/* The field checks the builders share, each MUDSC_E_INVALID naming fn and
+ * opts->field: value >= 1; value 0 or 1; a template with "{i}" when
+ * count > 1 things (`what`, e.g. "blocks", counted by opts->count_field)
+ * would otherwise share one name. */
+mudsc_status mudsc__graph_check_positive(const char *fn, const char *field, int64_t value);
+mudsc_status mudsc__graph_check_flag(const char *fn, const char *field, int32_t value);
+mudsc_status mudsc__graph_check_template(const char *fn, const char *field,
+                                        const char *template_, int32_t count, const char *what,
+                                        const char *count_field);
+
+/* Bind "<module>.<param>" (just module when param is "") to point. */
+mudsc_status mudsc__graph_bind_param(mudsc_graph *graph, size_t point, const char *module,
+                                    const char *param, const char *part, int32_t axis,
+                                    mudsc_role role);
+
+/* A LayerNorm's weight and bias, OUT axis 0 of point. */
+mudsc_status mudsc__graph_bind_norm(mudsc_graph *graph, size_t point, const char *norm);
+
 #endif /* MUDSC_GRAPH_INTERNAL_H */

@@ -166,6 +166,21 @@ class VitOptions(ctypes.Structure):
                 ("head", c_i32), ("prefix", c_char_p), ("block_template", c_char_p)]
 
 
+class LlamaOptions(ctypes.Structure):
+    """mudsc_llama_options (graph.h)."""
+    _fields_ = [("size", c_size), ("dim", c_i64), ("n_layers", c_i32), ("num_heads", c_i32),
+                ("num_kv_heads", c_i32), ("head_dim", c_i64), ("mlp_dim", c_i64),
+                ("attention_bias", c_i32), ("prefix", c_char_p), ("layer_template", c_char_p),
+                ("lm_head", c_char_p)]
+
+
+class Gpt2Options(ctypes.Structure):
+    """mudsc_gpt2_options (graph.h)."""
+    _fields_ = [("size", c_size), ("dim", c_i64), ("n_layers", c_i32), ("heads", c_i32),
+                ("mlp_dim", c_i64), ("lm_head", c_i32), ("prefix", c_char_p),
+                ("block_template", c_char_p)]
+
+
 class MatchOptions(ctypes.Structure):
     """mudsc_match_options (experimental.h)."""
     _fields_ = [("size", c_size), ("r", c_double), ("a", c_double), ("b", c_double)]
@@ -212,6 +227,8 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_graph_build_mlp": (STATUS, (PP, POINTER(MlpOptions))),
     "mudsc_graph_build_resnet": (STATUS, (PP, POINTER(ResnetOptions))),
     "mudsc_graph_build_vit": (STATUS, (PP, POINTER(VitOptions))),
+    "mudsc_graph_build_llama": (STATUS, (PP, POINTER(LlamaOptions))),
+    "mudsc_graph_build_gpt2": (STATUS, (PP, POINTER(Gpt2Options))),
     "mudsc_graph_free": (None, (P,)),
     "mudsc_graph_from_json": (STATUS, (PP, c_char_p, c_size)),
     "mudsc_graph_load_json": (STATUS, (PP, c_char_p)),
@@ -230,6 +247,8 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_resnet_options_init": (STATUS, (POINTER(ResnetOptions),)),
     "mudsc_resnet_options_preset": (STATUS, (POINTER(ResnetOptions), c_char_p, c_i64)),
     "mudsc_vit_options_init": (STATUS, (POINTER(VitOptions),)),
+    "mudsc_llama_options_init": (STATUS, (POINTER(LlamaOptions),)),
+    "mudsc_gpt2_options_init": (STATUS, (POINTER(Gpt2Options),)),
     # accum.h
     "mudsc_accum_correlation": (STATUS, (F64P, c_size, SIZEP, P)),
     "mudsc_accum_count": (STATUS, (I64P, P, c_i32)),
@@ -253,6 +272,7 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_matcher_free": (None, (P,)),
     "mudsc_matcher_matrix": (STATUS, (F64P, c_size, SIZEP, P, c_size, c_i32, ENUM)),
     "mudsc_matcher_merge": (STATUS, (PP, P, F64P)),
+    "mudsc_matcher_merge_to_file": (STATUS, (P, c_char_p, F64P)),
     "mudsc_matcher_new": (STATUS, (PP, P, PP, c_i32, POINTER(MatcherOptions))),
     "mudsc_matcher_objectives": (STATUS, (F64P, c_size, SIZEP, P)),
     "mudsc_matcher_options_init": (STATUS, (POINTER(MatcherOptions),)),
@@ -265,6 +285,7 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_matcher_set_stats_callback": (STATUS, (P, STATS_POINT_FN, c_void_p)),
     "mudsc_matcher_set_stats_file": (STATUS, (P, c_char_p)),
     "mudsc_matcher_sweeps": (c_i32, (P,)),
+    "mudsc_matcher_transform_to_file": (STATUS, (P, c_char_p, c_i32)),
     "mudsc_matcher_transform": (STATUS, (PP, P, c_i32)),
     # model.h
     "mudsc_model_add": (STATUS, (P, c_char_p, ENUM, c_i32, I64P, c_void_p, ENUM)),
@@ -326,6 +347,8 @@ OPTIONS: Dict[Any, Tuple[str, Optional[int]]] = {
     MlpOptions: ("mudsc_mlp_options_init", 2),
     ResnetOptions: ("mudsc_resnet_options_init", 3),
     VitOptions: ("mudsc_vit_options_init", 4),
+    LlamaOptions: ("mudsc_llama_options_init", 5),
+    Gpt2Options: ("mudsc_gpt2_options_init", 6),
     MatchOptions: ("mudsc_match_options_init", None),
 }
 

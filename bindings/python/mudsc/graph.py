@@ -2,8 +2,8 @@
 
 Merge points (name, width, groups), the tensor axes bound to each, fused
 tensors split into parts, and each point's activation site.  Built by calls,
-by the ready builders (MLP, ResNet, ViT with PyTorch / torchvision / timm
-names) or from JSON (docs/graph-format.md).
+by the ready builders (MLP, ResNet, ViT, Llama, GPT-2 with PyTorch /
+torchvision / timm / Hugging Face names) or from JSON (docs/graph-format.md).
 """
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import numpy.typing as npt
 
 from . import errors
 from ._handle import Handle
-from ._lib import (SIZEP, BindingInfo, MlpOptions, PointInfo, ResnetOptions, SplitInfo,
-                   VitOptions, check, decode, defaults, encode, fspath, lib, read_array,
+from ._lib import (SIZEP, BindingInfo, Gpt2Options, LlamaOptions, MlpOptions, PointInfo,
+                   ResnetOptions, SplitInfo, VitOptions, check, decode, defaults, encode, fspath, lib, read_array,
                    take_bytes)
 from .model import Model, as_model
 
@@ -205,6 +205,58 @@ class Graph(Handle):
              block_template=block_template)
         out = ctypes.c_void_p()
         check(lib.mudsc_graph_build_vit(ctypes.byref(out), ctypes.byref(o)))
+        return cls._wrap(out)
+
+    @classmethod
+    def llama(cls, dim: int, n_layers: int, num_heads: int, mlp_dim: int,
+              num_kv_heads: Optional[int] = None, head_dim: Optional[int] = None,
+              tie_word_embeddings: bool = False, attention_bias: Optional[bool] = None,
+              prefix: Optional[str] = None, layer_template: Optional[str] = None,
+              lm_head: Optional[str] = None) -> "Graph":
+        """A Llama-style decoder with Hugging Face names (graph.h,
+        mudsc_graph_build_llama): points "<prefix>residual" (the residual
+        stream, every RMSNorm weight on it), per layer and key/value head j
+        "<layer>.self_attn.v_head{j}" (the value dimensions of head j: v_proj
+        part j OUT, o_proj parts of its query heads IN; query/key dimensions
+        are not permuted, rotary embeddings forbid it) and "<layer>.mlp".
+        num_kv_heads None: num_heads (no GQA); head_dim None: dim /
+        num_heads; tie_word_embeddings: no lm_head tensor (lm_head is
+        embed_tokens).  Options left None take the library's defaults
+        (mudsc_llama_options_init: prefix "model.", "layers.{i}",
+        "lm_head", no attention biases)."""
+        o = defaults(LlamaOptions)
+        o.dim, o.n_layers, o.num_heads, o.mlp_dim = dim, n_layers, num_heads, mlp_dim
+        o.num_kv_heads = num_heads if num_kv_heads is None else num_kv_heads
+        o.head_dim = 0 if head_dim is None else head_dim
+        if tie_word_embeddings:
+            if lm_head:
+                raise errors.InvalidArgumentError.make(
+                    "llama: tie_word_embeddings=True and lm_head given: a tied model has no "
+                    "lm_head tensor")
+            lm_head = ""
+        _set(o, attention_bias=attention_bias, prefix=prefix, layer_template=layer_template,
+             lm_head=lm_head)
+        out = ctypes.c_void_p()
+        check(lib.mudsc_graph_build_llama(ctypes.byref(out), ctypes.byref(o)))
+        return cls._wrap(out)
+
+    @classmethod
+    def gpt2(cls, dim: int, n_layers: int, heads: int, mlp_dim: Optional[int] = None,
+             lm_head: Optional[bool] = None, prefix: Optional[str] = None,
+             block_template: Optional[str] = None) -> "Graph":
+        """A GPT-2 style decoder with Hugging Face names, Conv1D layout
+        (graph.h, mudsc_graph_build_gpt2): points "<prefix>residual", per
+        block "<block>.attn" (c_attn split along axis 1 into q, k, v;
+        groups = heads) and "<block>.mlp".  mlp_dim None: 4 * dim.  lm_head:
+        bind "lm_head.weight" too.  Options left None take the library's
+        defaults (mudsc_gpt2_options_init: no prefix, "h.{i}", no
+        lm_head)."""
+        o = defaults(Gpt2Options)
+        o.dim, o.n_layers, o.heads = dim, n_layers, heads
+        o.mlp_dim = 4 * dim if mlp_dim is None else mlp_dim
+        _set(o, lm_head=lm_head, prefix=prefix, block_template=block_template)
+        out = ctypes.c_void_p()
+        check(lib.mudsc_graph_build_gpt2(ctypes.byref(out), ctypes.byref(o)))
         return cls._wrap(out)
 
     # ---- JSON -------------------------------------------------------------------

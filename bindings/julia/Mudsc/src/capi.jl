@@ -85,6 +85,31 @@ struct mudsc_vit_options
     block_template::Ptr{UInt8}
 end
 
+struct mudsc_llama_options
+    size::Csize_t
+    dim::Int64
+    n_layers::Int32
+    num_heads::Int32
+    num_kv_heads::Int32
+    head_dim::Int64
+    mlp_dim::Int64
+    attention_bias::Int32
+    prefix::Ptr{UInt8}
+    layer_template::Ptr{UInt8}
+    lm_head::Ptr{UInt8}
+end
+
+struct mudsc_gpt2_options
+    size::Csize_t
+    dim::Int64
+    n_layers::Int32
+    heads::Int32
+    mlp_dim::Int64
+    lm_head::Int32
+    prefix::Ptr{UInt8}
+    block_template::Ptr{UInt8}
+end
+
 struct mudsc_accum_options
     size::Csize_t
     nonfinite::Int32

@@ -6,8 +6,8 @@
     Graph()
 
 A graph description: empty, or from `mlp_graph`, `resnet_graph`, `vit_graph`,
-`graph_from_json` and `load_graph`.  Free with `close(g)` or leave it to the
-garbage collector.
+`llama_graph`, `gpt2_graph`, `graph_from_json` and `load_graph`.  Free with
+`close(g)` or leave it to the garbage collector.
 """
 mutable struct Graph <: Handle
     ptr::Ptr{Cvoid}
@@ -202,6 +202,12 @@ _resnet_defaults() = _defaults(mudsc_resnet_options, 3,
                                           (Ptr{mudsc_resnet_options},), p))
 _vit_defaults() = _defaults(mudsc_vit_options, 4, p -> ccall((:mudsc_vit_options_init, libmudsc),
                                                              Cint, (Ptr{mudsc_vit_options},), p))
+_llama_defaults() = _defaults(mudsc_llama_options, 5,
+                              p -> ccall((:mudsc_llama_options_init, libmudsc), Cint,
+                                         (Ptr{mudsc_llama_options},), p))
+_gpt2_defaults() = _defaults(mudsc_gpt2_options, 6,
+                             p -> ccall((:mudsc_gpt2_options_init, libmudsc), Cint,
+                                        (Ptr{mudsc_gpt2_options},), p))
 
 # Name options given as strings: their NUL-terminated copies (kept alive by
 # the caller across the ccall) and the pointers for `_with`.
@@ -294,6 +300,63 @@ function vit_graph(dim::Integer, depth::Integer, heads::Integer, mlp_dim::Intege
                      _name_pointers(strs)...)
         return _new(out -> ccall((:mudsc_graph_build_vit, libmudsc), Cint,
                                  (Ref{Ptr{Cvoid}}, Ref{mudsc_vit_options}), out, opts), Graph)
+    end
+end
+
+"""
+    llama_graph(dim, n_layers, num_heads, mlp_dim; num_kv_heads, head_dim,
+                tie_word_embeddings=false, attention_bias, prefix, layer_template,
+                lm_head) -> Graph
+
+The graph of a Llama-style decoder with Hugging Face names (graph.h,
+mudsc_graph_build_llama): the residual stream, per layer and key/value head
+the value dimensions ("<layer>.self_attn.v_head{j}"), per layer the MLP.
+`num_kv_heads` not given: `num_heads`; `head_dim` not given: dim / num_heads;
+`tie_word_embeddings`: no lm_head tensor.  Options not given take the
+library's defaults (mudsc_llama_options_init: "model.", "layers.{i}",
+"lm_head", no attention biases).
+"""
+function llama_graph(dim::Integer, n_layers::Integer, num_heads::Integer, mlp_dim::Integer;
+                     num_kv_heads=nothing, head_dim=nothing, tie_word_embeddings::Bool=false,
+                     attention_bias=nothing, prefix=nothing, layer_template=nothing,
+                     lm_head=nothing)
+    if tie_word_embeddings
+        lm_head === nothing || isempty(lm_head) ||
+            throw(ArgumentError("llama: tie_word_embeddings=true and lm_head given: a tied " *
+                                "model has no lm_head tensor"))
+        lm_head = ""
+    end
+    strs = _name_strings((:prefix => prefix, :layer_template => layer_template,
+                          :lm_head => lm_head))
+    GC.@preserve strs begin
+        opts = _with(_llama_defaults(); dim=dim, n_layers=n_layers, num_heads=num_heads,
+                     num_kv_heads=num_kv_heads === nothing ? num_heads : num_kv_heads,
+                     head_dim=head_dim === nothing ? 0 : head_dim, mlp_dim=mlp_dim,
+                     attention_bias=attention_bias, _name_pointers(strs)...)
+        return _new(out -> ccall((:mudsc_graph_build_llama, libmudsc), Cint,
+                                 (Ref{Ptr{Cvoid}}, Ref{mudsc_llama_options}), out, opts), Graph)
+    end
+end
+
+"""
+    gpt2_graph(dim, n_layers, heads; mlp_dim=4dim, lm_head, prefix,
+               block_template) -> Graph
+
+The graph of a GPT-2 style decoder with Hugging Face names, Conv1D layout
+(graph.h, mudsc_graph_build_gpt2): the residual stream, per block the
+attention (c_attn split along axis 1 into q, k, v; groups = heads) and the
+MLP.  Options not given take the library's defaults (mudsc_gpt2_options_init:
+no prefix, "h.{i}", no lm_head).
+"""
+function gpt2_graph(dim::Integer, n_layers::Integer, heads::Integer; mlp_dim=nothing,
+                    lm_head=nothing, prefix=nothing, block_template=nothing)
+    strs = _name_strings((:prefix => prefix, :block_template => block_template))
+    GC.@preserve strs begin
+        opts = _with(_gpt2_defaults(); dim=dim, n_layers=n_layers, heads=heads,
+                     mlp_dim=mlp_dim === nothing ? 4 * dim : mlp_dim, lm_head=lm_head,
+                     _name_pointers(strs)...)
+        return _new(out -> ccall((:mudsc_graph_build_gpt2, libmudsc), Cint,
+                                 (Ref{Ptr{Cvoid}}, Ref{mudsc_gpt2_options}), out, opts), Graph)
     end
 end
 
