@@ -226,6 +226,19 @@ static void drop_dense(mudsc_matcher *m)
 	}
 }
 
+/* Make (view, its points) or (fn, user) the source of statistics on
+ * demand, in place of any previous source and of every dense S_a. */
+static void use_source(mudsc_matcher *m, struct mudsc__stats_view *v, size_t *vp,
+                       mudsc_stats_point_fn fn, void *user)
+{
+	drop_source(m);
+	drop_dense(m);
+	m->view = v;
+	m->view_point = vp;
+	m->stats_fn = fn;
+	m->stats_user = user;
+}
+
 /* A run and a merge with statistics on demand, holding `held` bytes of
  * statistics, fit the memory budget (matcher.h's formula). */
 static mudsc_status check_demand_budget(const mudsc_matcher *m, double held, const char *fn)
@@ -272,10 +285,7 @@ static mudsc_status install_view(mudsc_matcher *m, struct mudsc__stats_view *v, 
 		mudsc__stats_view_free(v);
 		return st;
 	}
-	drop_source(m);
-	drop_dense(m);
-	m->view = v;
-	m->view_point = vp;
+	use_source(m, v, vp, NULL, NULL);
 	return MUDSC_OK;
 }
 
@@ -349,10 +359,7 @@ MUDSC_API mudsc_status mudsc_matcher_set_stats_callback(mudsc_matcher *m,
 	MUDSC__CHECK_NULL(fn);
 	if ((st = check_demand_budget(m, 0.0, "mudsc_matcher_set_stats_callback")) != MUDSC_OK)
 		return st;
-	drop_source(m);
-	drop_dense(m);
-	m->stats_fn = fn;
-	m->stats_user = user;
+	use_source(m, NULL, NULL, fn, user);
 	return MUDSC_OK;
 }
 
