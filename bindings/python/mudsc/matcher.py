@@ -157,7 +157,10 @@ class Matcher(Handle):
     def set_stats(self, stats: Stats) -> None:
         """Give every point its activation statistics from a Stats set in one
         call (mudsc_matcher_set_stats): points are found by name, widths and
-        N must agree (MismatchError); all or nothing."""
+        N must agree (MismatchError); all or nothing.  Read on demand: the
+        matcher keeps the set's file bytes and computes a point's S_a when it
+        matches the point (the set may be closed afterwards).  A cross-block
+        set (mode="cross") serves align; zip raises UnsupportedError."""
         check(lib.mudsc_matcher_set_stats(self._h, stats._h))
         self._stats_source = None
 
