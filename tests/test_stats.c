@@ -763,6 +763,19 @@ START_TEST(test_cross_sets)
 }
 END_TEST
 
+/* A host's statistics callback: the set's accumulator of the point. */
+static mudsc_status set_point(mudsc_accum **out, size_t point, const char *name, int64_t width,
+                              void *user)
+{
+	size_t k;
+
+	(void)point;
+	(void)width;
+	if (mudsc_stats_point_find(&k, user, name) != MUDSC_OK)
+		return MUDSC_E_NOT_FOUND;
+	return mudsc_stats_point(out, user, k);
+}
+
 /* The matcher's three sources of statistics on demand on one cross-block
  * set: the same bits as the all-at-once path; zip refuses them. */
 START_TEST(test_matcher_cross_sources)
@@ -774,7 +787,7 @@ START_TEST(test_matcher_cross_sources)
 	double store[2][64];
 	mudsc_model *models[2];
 	mudsc_graph *g;
-	mudsc_matcher *m[3], *zip;
+	mudsc_matcher *m[4], *zip;
 	mudsc_stats *s;
 	uint64_t seed = 5;
 	char path[] = "/tmp/test-cross-XXXXXX";
@@ -803,7 +816,7 @@ START_TEST(test_matcher_cross_sources)
 		}
 	}
 	ck_assert_ok(mudsc_stats_save(s, path));
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < 4; k++)
 		ck_assert_ok(mudsc_matcher_new(&m[k], g, (const mudsc_model *const *)models, 2, NULL));
 	for (size_t p = 0; p < 2; p++) {
 		mudsc_accum *acc;
@@ -812,7 +825,8 @@ START_TEST(test_matcher_cross_sources)
 	}
 	ck_assert_ok(mudsc_matcher_set_stats(m[1], s));
 	ck_assert_ok(mudsc_matcher_set_stats_file(m[2], path));
-	for (int k = 0; k < 3; k++)
+	ck_assert_ok(mudsc_matcher_set_stats_callback(m[3], set_point, s));
+	for (int k = 0; k < 4; k++)
 		ck_assert_ok(mudsc_matcher_run(m[k]));
 	for (size_t p = 0; p < 2; p++) {
 		int64_t a[2 * H0], b[2 * H0];
@@ -820,7 +834,7 @@ START_TEST(test_matcher_cross_sources)
 		double sa[3], sb[3];
 		ck_assert_ok(mudsc_matcher_assignment(a, nc, NULL, m[0], p));
 		ck_assert_ok(mudsc_matcher_point_result(NULL, sa, m[0], p));
-		for (int k = 1; k < 3; k++) {
+		for (int k = 1; k < 4; k++) {
 			ck_assert_ok(mudsc_matcher_assignment(b, nc, NULL, m[k], p));
 			ck_assert_ok(mudsc_matcher_point_result(NULL, sb, m[k], p));
 			ck_assert(memcmp(a, b, nc * sizeof *a) == 0);
@@ -832,9 +846,12 @@ START_TEST(test_matcher_cross_sources)
 	ck_assert_status(mudsc_matcher_set_stats_file(zip, path), MUDSC_E_UNSUPPORTED);
 	ck_assert_error_has("zip (opts->method = MUDSC_METHOD_ZIP) needs the full mode");
 	ck_assert_status(mudsc_matcher_set_stats(zip, s), MUDSC_E_UNSUPPORTED);
+	ck_assert_ok(mudsc_matcher_set_stats_callback(zip, set_point, s));
+	ck_assert_status(mudsc_matcher_run(zip), MUDSC_E_UNSUPPORTED);
+	ck_assert_error_has("mudsc_matcher_run: point 'layers.0': cross-block statistics");
 	unlink(path);
 	mudsc_matcher_free(zip);
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < 4; k++)
 		mudsc_matcher_free(m[k]);
 	mudsc_stats_free(s);
 	for (int k = 0; k < 2; k++)
