@@ -432,8 +432,11 @@ START_TEST(test_corrupt_serialized_bytes)
 	put_le(bad + 8, 2, 4);
 	expect_parse_error(bad, len, "version 2");
 	memcpy(bad, good, len);
-	put_le(bad + 12, 1, 4);
+	put_le(bad + 12, 2, 4); /* bit 0 is the cross mode; bit 1 is unknown */
 	expect_parse_error(bad, len, "flags");
+	memcpy(bad, good, len);
+	put_le(bad + 12, 1, 4); /* cross mode: the size of a full-mode state is wrong */
+	expect_parse_error(bad, len, "need");
 	memcpy(bad, good, len);
 	put_le(bad + 16, 1, 8);
 	expect_parse_error(bad, len, "N = 1");

@@ -377,6 +377,54 @@ WITH_ACCUM_OPTS(size, 1)
 WITH_ACCUM_OPTS(nonfinite, 5)
 WITH_ACCUM_OPTS(max_lead, -1)
 WITH_ACCUM_OPTS(threads, -1)
+WITH_ACCUM_OPTS(mode, 7)
+
+/* A cross-block accumulator of F.x's rows for both models (issue 13). */
+static mudsc_accum *cross_accum(void)
+{
+	mudsc_accum_options o = MUDSC_ACCUM_OPTIONS_INIT;
+	mudsc_features v = {.dtype = MUDSC_DTYPE_F64, .rank = 2, .shape = {ROWS, H},
+	                    .feature_axis = 1, .data = F.x};
+	mudsc_accum *a = NULL;
+
+	o.mode = MUDSC_STATS_CROSS;
+	ck_assert_ok(mudsc_accum_new(&a, 2, H, &o));
+	ck_assert_ok(mudsc_accum_update(a, 0, &v));
+	ck_assert_ok(mudsc_accum_update(a, 1, &v));
+	return a;
+}
+
+static mudsc_status cross_correlation_of_cross(void)
+{
+	mudsc_accum *a = cross_accum();
+	mudsc_status st = mudsc_accum_correlation(O.d, 64, &F.needed, a);
+
+	mudsc_accum_free(a);
+	return st;
+}
+
+static mudsc_status cross_activations_for_zip(void)
+{
+	mudsc_accum *a = cross_accum();
+	mudsc_status st = mudsc_matcher_set_activations(F.zip, 0, a);
+
+	mudsc_accum_free(a);
+	return st;
+}
+
+static mudsc_status no_stats(mudsc_accum **out, size_t point, const char *name, int64_t width,
+                             void *user)
+{
+	(void)out, (void)point, (void)name, (void)width, (void)user;
+	return MUDSC_E_NOT_FOUND;
+}
+
+static mudsc_status run_with_failing_callback(void)
+{
+	ck_assert_ok(mudsc_matcher_set_stats_callback(F.unrun, no_stats, NULL));
+	return mudsc_matcher_run(F.unrun);
+}
+
 
 #define WITH_MATCHER_OPTS(tag, field, value)                                                    \
 	static mudsc_status matcher_new_##tag(void)                                                 \
@@ -965,6 +1013,29 @@ struct bad_case {
 	X(accum_new_nonfinite, MUDSC_E_INVALID, "mudsc_accum_new", "nonfinite", 0, accum_new_nonfinite())              \
 	X(accum_new_max_lead, MUDSC_E_INVALID, "mudsc_accum_new", "max_lead", 0, accum_new_max_lead())                 \
 	X(accum_new_threads, MUDSC_E_INVALID, "mudsc_accum_new", "threads", 0, accum_new_threads())                    \
+	X(accum_new_mode, MUDSC_E_INVALID, "mudsc_accum_new", "opts->mode = 7", 0, accum_new_mode())                   \
+	X(correlation_of_cross, MUDSC_E_UNSUPPORTED, "mudsc_accum_correlation", "mudsc_accum_cross_correlation()", NC * NC, \
+	  cross_correlation_of_cross())                                                               \
+	X(cross_correlation_capacity, MUDSC_E_RANGE, NULL, "'capacity' = 3", H * H,                     \
+	  mudsc_accum_cross_correlation(O.d, 3, &F.needed, F.acc))                                  \
+	X(cross_correlation_accum, MUDSC_E_INVALID, NULL, "'accum'", 0,                                 \
+	  mudsc_accum_cross_correlation(O.d, 64, NULL, NULL))                                       \
+	X(cross_correlation_empty, MUDSC_E_STATE, NULL, "observation", H * H,                           \
+	  mudsc_accum_cross_correlation(O.d, 64, &F.needed, F.acc_empty))                           \
+	X(set_activations_cross_zip, MUDSC_E_UNSUPPORTED, "mudsc_matcher_set_activations", "zip (opts->method = MUDSC_METHOD_ZIP) needs the full mode", 0, \
+	  cross_activations_for_zip())                                                                \
+	X(set_stats_file_matcher, MUDSC_E_INVALID, NULL, "'matcher'", 0,                                \
+	  mudsc_matcher_set_stats_file(NULL, "x"))                                                  \
+	X(set_stats_file_path, MUDSC_E_INVALID, NULL, "'path'", 0,                                      \
+	  mudsc_matcher_set_stats_file(F.unrun, NULL))                                              \
+	X(set_stats_file_missing, MUDSC_E_IO, NULL, "argument 'path'", 0,                               \
+	  mudsc_matcher_set_stats_file(F.unrun, "/nonexistent/stats.safetensors"))                  \
+	X(set_stats_callback_fn, MUDSC_E_INVALID, NULL, "'fn'", 0,                                      \
+	  mudsc_matcher_set_stats_callback(F.unrun, NULL, NULL))                                    \
+	X(set_stats_callback_matcher, MUDSC_E_INVALID, NULL, "'matcher'", 0,                            \
+	  mudsc_matcher_set_stats_callback(NULL, no_stats, NULL))                                   \
+	X(run_stats_callback_fails, MUDSC_E_NOT_FOUND, "mudsc_matcher_run", "point 'layers.0': the statistics callback failed", 0, \
+	  run_with_failing_callback())                                                                \
 	X(update_model, MUDSC_E_RANGE, "mudsc_accum_update", "model", 0,                                                  \
 	  update_with(2, MUDSC_DTYPE_F64, 2, ROWS, H, 1, F.x, NULL))                                \
 	X(update_features, MUDSC_E_INVALID, NULL, "'features'", 0, mudsc_accum_update(F.acc, 0, NULL))    \

@@ -107,6 +107,10 @@ static mudsc_status g_correlation(struct world *w, void *out, size_t cap, size_t
 {
 	return mudsc_accum_correlation(out, cap, needed, w->accum);
 }
+static mudsc_status g_cross_correlation(struct world *w, void *out, size_t cap, size_t *needed)
+{
+	return mudsc_accum_cross_correlation(out, cap, needed, w->accum);
+}
 static mudsc_status g_covariance(struct world *w, void *out, size_t cap, size_t *needed)
 {
 	return mudsc_accum_covariance(out, cap, needed, w->accum);
@@ -156,6 +160,7 @@ static const struct getter getters[] = {
 	{"mudsc_graph_unbound", sizeof(size_t), 2, g_unbound},
 	{"mudsc_accum_correlation", sizeof(double), NC * NC, g_correlation},
 	{"mudsc_accum_covariance", sizeof(double), NC * NC, g_covariance},
+	{"mudsc_accum_cross_correlation", sizeof(double), (N - 1) * C * C, g_cross_correlation},
 	{"mudsc_accum_means", sizeof(double), NC, g_means},
 	{"mudsc_accum_stddevs", sizeof(double), NC, g_stddevs},
 	{"mudsc_matcher_objectives", sizeof(double), 0 /* the sweeps: from the matcher */,

@@ -485,7 +485,8 @@ static const struct {
 	const char *key, *value, *sub;
 } bad_meta[] = {
 	{ "format", "other", "metadata 'format' is 'other', not 'mudsc.stats'" },
-	{ "format_version", "2", "metadata 'format_version' is '2': this library reads version 1" },
+	{ "format_version", "3", "metadata 'format_version' is '3': this library reads versions 1 and 2" },
+	{ "format_version", "2", "metadata 'mode' is '(missing)', not 'full' or 'cross'" },
 	{ "n_models", "1", "metadata 'n_models' = \"1\" is not an integer in [2, " },
 	{ "n_models", "3x", "metadata 'n_models' = \"3x\"" },
 	{ "n_models", "4", "tensor 'a.shift' has the wrong dtype or shape" },
@@ -695,6 +696,170 @@ END_TEST
 
 /* load_buffer_like and replace_buffer: the shape of a set instead of a
  * graph; bit-exact; mismatches named; replace all or nothing. */
+/* Cross-block sets (issue 13): the cross correlations of a full set, the
+ * file (format_version 2) bit-exact and of its own mode whatever the
+ * loader's options say, mixed modes refused, and the matcher reading a
+ * cross file in place equal to reading the set. */
+START_TEST(test_cross_sets)
+{
+	mudsc_accum_options co = MUDSC_ACCUM_OPTIONS_INIT;
+	mudsc_graph *g = two_points();
+	mudsc_stats *full = new_set(g), *cross = NULL, *back = NULL;
+	void *b1 = NULL, *b2 = NULL, *fb = NULL;
+	size_t n1 = 0, n2 = 0, fn = 0;
+
+	co.mode = MUDSC_STATS_CROSS;
+	ck_assert_ok(mudsc_stats_new(&cross, g, NM, &co));
+	fill_data();
+	feed(full, 0, 0, NOBS);
+	feed(full, 1, 0, NOBS);
+	feed(cross, 0, 0, 250);
+	feed(cross, 0, 250, NOBS);
+	feed(cross, 1, 0, NOBS);
+	for (size_t p = 0; p < 2; p++) {
+		const size_t C = (size_t)widths[p], n = (NM - 1) * C * C;
+		double want[(NM - 1) * 16], got[(NM - 1) * 16], sd_f[NC_MAX], sd_c[NC_MAX];
+		mudsc_accum *af, *ac;
+		ck_assert_ok(mudsc_stats_point(&af, full, p));
+		ck_assert_ok(mudsc_stats_point(&ac, cross, p));
+		ck_assert_int_eq(mudsc_accum_mode(ac), MUDSC_STATS_CROSS);
+		ck_assert_ok(mudsc_accum_cross_correlation(want, n, NULL, af));
+		ck_assert_ok(mudsc_accum_cross_correlation(got, n, NULL, ac));
+		for (size_t k = 0; k < n; k++)
+			ck_assert_double_eq_tol(got[k], want[k], 1e-12);
+		ck_assert_ok(mudsc_accum_stddevs(sd_f, NM * C, NULL, af));
+		ck_assert_ok(mudsc_accum_stddevs(sd_c, NM * C, NULL, ac));
+		for (size_t u = 0; u < NM * C; u++)
+			ck_assert_double_eq_tol(sd_c[u], sd_f[u], 1e-12 * sd_f[u]);
+		ck_assert_status(mudsc_accum_covariance(got, 0, &n1, ac), MUDSC_OK); /* size only */
+		ck_assert_status(mudsc_accum_covariance(got, 1, NULL, ac), MUDSC_E_RANGE);
+	}
+	/* the file: version 2, bit-exact, its own mode under any options */
+	ck_assert_ok(mudsc_stats_save_buffer(&b1, &n1, cross));
+	ck_assert_ok(mudsc_stats_load_buffer(&back, b1, n1, g, 0, NULL));
+	ck_assert_ok(mudsc_stats_save_buffer(&b2, &n2, back));
+	ck_assert_uint_eq(n1, n2);
+	ck_assert(memcmp(b1, b2, n1) == 0);
+	{
+		mudsc_accum *a;
+		ck_assert_ok(mudsc_stats_point(&a, back, 1));
+		ck_assert_int_eq(mudsc_accum_mode(a), MUDSC_STATS_CROSS);
+	}
+	/* modes do not mix */
+	ck_assert_status(mudsc_stats_merge(full, cross), MUDSC_E_MISMATCH);
+	ck_assert_error_has("mudsc_stats_merge: point 0 'a': mudsc_accum_merge: dst keeps full");
+	ck_assert_ok(mudsc_stats_save_buffer(&fb, &fn, full));
+	ck_assert_status(mudsc_stats_replace_buffer(cross, fb, fn), MUDSC_E_MISMATCH);
+	ck_assert_error_has("holds full statistics, argument 'stats' keeps cross-block ones");
+	ck_assert_ok(mudsc_stats_replace_buffer(back, b1, n1));
+	ck_assert_ok(mudsc_stats_merge(back, cross));
+	mudsc_free(b1);
+	mudsc_free(b2);
+	mudsc_free(fb);
+	mudsc_stats_free(back);
+	mudsc_stats_free(full);
+	mudsc_stats_free(cross);
+	mudsc_graph_free(g);
+}
+END_TEST
+
+/* A host's statistics callback: the set's accumulator of the point. */
+static mudsc_status set_point(mudsc_accum **out, size_t point, const char *name, int64_t width,
+                              void *user)
+{
+	size_t k;
+
+	(void)point;
+	(void)width;
+	if (mudsc_stats_point_find(&k, user, name) != MUDSC_OK)
+		return MUDSC_E_NOT_FOUND;
+	return mudsc_stats_point(out, user, k);
+}
+
+/* The matcher's three sources of statistics on demand on one cross-block
+ * set: the same bits as the all-at-once path; zip refuses them. */
+START_TEST(test_matcher_cross_sources)
+{
+	const int64_t hidden[2] = { H0, H1 };
+	mudsc_mlp_options mo = MUDSC_MLP_OPTIONS_INIT;
+	mudsc_accum_options co = MUDSC_ACCUM_OPTIONS_INIT;
+	mudsc_matcher_options zo = MUDSC_MATCHER_OPTIONS_INIT;
+	double store[2][64];
+	mudsc_model *models[2];
+	mudsc_graph *g;
+	mudsc_matcher *m[4], *zip;
+	mudsc_stats *s;
+	uint64_t seed = 5;
+	char path[] = "/tmp/test-cross-XXXXXX";
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	mo.n_hidden = 2;
+	mo.hidden = hidden;
+	mo.bias = 0;
+	co.mode = MUDSC_STATS_CROSS;
+	ck_assert_ok(mudsc_graph_build_mlp(&g, &mo));
+	for (int k = 0; k < 2; k++)
+		models[k] = mlp_model(11 + (uint64_t)k, store[k]);
+	ck_assert_ok(mudsc_stats_new(&s, g, 2, &co));
+	for (size_t p = 0; p < 2; p++) {
+		int64_t w;
+		float x[60 * 2 * H0];
+		ck_assert_ok(mudsc_stats_point_at(NULL, &w, s, p));
+		for (size_t k = 0; k < (size_t)(60 * 2 * w); k++)
+			x[k] = (float)lcg(&seed);
+		for (int32_t mi = 0; mi < 2; mi++) {
+			mudsc_features f = { .dtype = MUDSC_DTYPE_F32, .rank = 2, .shape = { 60, w },
+			                     .feature_axis = 1, .data = x + mi * 60 * w };
+			ck_assert_ok(mudsc_stats_update(s, p, mi, &f));
+		}
+	}
+	ck_assert_ok(mudsc_stats_save(s, path));
+	for (int k = 0; k < 4; k++)
+		ck_assert_ok(mudsc_matcher_new(&m[k], g, (const mudsc_model *const *)models, 2, NULL));
+	for (size_t p = 0; p < 2; p++) {
+		mudsc_accum *acc;
+		ck_assert_ok(mudsc_stats_point(&acc, s, p));
+		ck_assert_ok(mudsc_matcher_set_activations(m[0], p, acc));
+	}
+	ck_assert_ok(mudsc_matcher_set_stats(m[1], s));
+	ck_assert_ok(mudsc_matcher_set_stats_file(m[2], path));
+	ck_assert_ok(mudsc_matcher_set_stats_callback(m[3], set_point, s));
+	for (int k = 0; k < 4; k++)
+		ck_assert_ok(mudsc_matcher_run(m[k]));
+	for (size_t p = 0; p < 2; p++) {
+		int64_t a[2 * H0], b[2 * H0];
+		size_t nc = 2 * (size_t)(p == 0 ? H0 : H1);
+		double sa[3], sb[3];
+		ck_assert_ok(mudsc_matcher_assignment(a, nc, NULL, m[0], p));
+		ck_assert_ok(mudsc_matcher_point_result(NULL, sa, m[0], p));
+		for (int k = 1; k < 4; k++) {
+			ck_assert_ok(mudsc_matcher_assignment(b, nc, NULL, m[k], p));
+			ck_assert_ok(mudsc_matcher_point_result(NULL, sb, m[k], p));
+			ck_assert(memcmp(a, b, nc * sizeof *a) == 0);
+			ck_assert(memcmp(sa, sb, sizeof sa) == 0);
+		}
+	}
+	zo.method = MUDSC_METHOD_ZIP;
+	ck_assert_ok(mudsc_matcher_new(&zip, g, (const mudsc_model *const *)models, 2, &zo));
+	ck_assert_status(mudsc_matcher_set_stats_file(zip, path), MUDSC_E_UNSUPPORTED);
+	ck_assert_error_has("zip (opts->method = MUDSC_METHOD_ZIP) needs the full mode");
+	ck_assert_status(mudsc_matcher_set_stats(zip, s), MUDSC_E_UNSUPPORTED);
+	ck_assert_ok(mudsc_matcher_set_stats_callback(zip, set_point, s));
+	ck_assert_status(mudsc_matcher_run(zip), MUDSC_E_UNSUPPORTED);
+	ck_assert_error_has("mudsc_matcher_run: point 'layers.0': cross-block statistics");
+	unlink(path);
+	mudsc_matcher_free(zip);
+	for (int k = 0; k < 4; k++)
+		mudsc_matcher_free(m[k]);
+	mudsc_stats_free(s);
+	for (int k = 0; k < 2; k++)
+		mudsc_model_free(models[k]);
+	mudsc_graph_free(g);
+}
+END_TEST
+
 START_TEST(test_load_like_and_replace)
 {
 	mudsc_graph *g = two_points(), *g2;
@@ -777,6 +942,8 @@ Suite *suite_stats(void)
 	tcase_add_test(tc, test_bad_files);
 	tcase_add_test(tc, test_matcher_set_stats);
 	tcase_add_test(tc, test_load_like_and_replace);
+	tcase_add_test(tc, test_cross_sets);
+	tcase_add_test(tc, test_matcher_cross_sources);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -66,6 +66,26 @@ typedef enum mudsc_nonfinite {
 } mudsc_nonfinite;
 
 /**
+ * What an accumulator keeps (opts->mode).  Cross-block statistics are what
+ * align needs and no more: the C x C cross blocks of model 0 with each
+ * model i and every unit's mean and variance, 8 ((N-1) C^2 + 2 N C) bytes
+ * of sums instead of 8 (NC)^2.  Each block of observations costs N-1
+ * GEMMs (sgemm for float rows, dgemm for F64 rows) of C x C over the
+ * block's rows, added into double sums, plus the units' sums and sums of
+ * squares in double; the shifts, the range rules and the accuracy are the
+ * full mode's (docs/algorithm.md sections 2 and 14).  Such an accumulator
+ * has no NC x NC results: mudsc_accum_correlation() and _covariance() are
+ * MUDSC_E_UNSUPPORTED; use mudsc_accum_cross_correlation().  The matcher
+ * takes it for align, and refuses it for zip (MUDSC_E_UNSUPPORTED: zip
+ * needs every pair, the full mode).
+ */
+typedef enum mudsc_stats_mode {
+	MUDSC_STATS_FULL = 0, /**< the NC x NC sums of products (default): align and zip */
+	MUDSC_STATS_CROSS = 1 /**< the cross blocks of model 0 with each model and the units'
+	                           moments: align only */
+} mudsc_stats_mode;
+
+/**
  * Options of mudsc_accum_new() and mudsc_accum_deserialize().  Start from
  * MUDSC_ACCUM_OPTIONS_INIT or mudsc_accum_options_init(); the struct grows
  * as described in common.h ("Options structs that grow").  The number of
@@ -81,10 +101,14 @@ typedef struct mudsc_accum_options {
 	int32_t threads;          /**< the accumulator's thread count, >= 0; 0 (default) = the
 	                               process-wide setting (mudsc_blas_get_threads()); see
 	                               "Threads" above */
+	/* ---- fields appended after 0.2.0's first struct (see common.h) ---- */
+	int32_t mode;             /**< a mudsc_stats_mode; default MUDSC_STATS_FULL.  Ignored by
+	                               mudsc_accum_deserialize() and the statistics-set loaders:
+	                               the bytes say their mode */
 } mudsc_accum_options;
 
 /** Default options. */
-#define MUDSC_ACCUM_OPTIONS_INIT { sizeof(mudsc_accum_options), 0, 16384, 0 }
+#define MUDSC_ACCUM_OPTIONS_INIT { sizeof(mudsc_accum_options), 0, 16384, 0, MUDSC_STATS_FULL }
 
 /** Fill *opts with the defaults (same as MUDSC_ACCUM_OPTIONS_INIT).  NULL: MUDSC_E_INVALID. */
 MUDSC_API mudsc_status mudsc_accum_options_init(mudsc_accum_options *opts);
@@ -112,7 +136,9 @@ typedef struct mudsc_features {
  * opts may be NULL (defaults).  Memory: 8 (NC)^2 bytes of double sums,
  * plus, allocated at the first update, a block result of (NC+1)^2 floats,
  * and a row buffer of (NC + 1, padded to 16) floats per row (doubles for
- * both if that first update is F64).  The row buffer grows with use, by
+ * both if that first update is F64).  Cross mode (opts->mode): 8 ((N-1)
+ * C^2 + 2 NC) bytes of sums, a block result of C^2 floats, rows of NC
+ * (padded to 16) floats, no ones column.  The row buffer grows with use, by
  * doubling, to the rows the models' lead actually needs, at most
  * block_rows + max_lead rows (block_rows being 4096 unless
  * mudsc_accum_set_block_rows() says otherwise): a large max_lead costs
@@ -177,7 +203,8 @@ MUDSC_API mudsc_status mudsc_accum_count(int64_t *out, const mudsc_accum *accum,
  * non-const accumulator.
  * Errors: MUDSC_E_INVALID (NULL accum, or NULL out with capacity > 0),
  * MUDSC_E_RANGE (capacity < NC*NC), MUDSC_E_MISMATCH (the models'
- * observation counts differ), MUDSC_E_STATE (no observations yet).  out
+ * observation counts differ), MUDSC_E_STATE (no observations yet),
+ * MUDSC_E_UNSUPPORTED (a cross-block accumulator, with capacity > 0).  out
  * is untouched on error.
  */
 MUDSC_API mudsc_status mudsc_accum_correlation(double *out, size_t capacity, size_t *needed,
@@ -187,11 +214,24 @@ MUDSC_API mudsc_status mudsc_accum_correlation(double *out, size_t capacity, siz
 MUDSC_API mudsc_status mudsc_accum_covariance(double *out, size_t capacity, size_t *needed,
                                               mudsc_accum *accum);
 
-/** The NC means (*needed = NC).  As _correlation(). */
+/**
+ * The cross blocks of the correlation, both modes: out[((i-1) C + a) C + b]
+ * = S[a][i*C + b] of mudsc_accum_correlation() (model 0's unit a against
+ * model i's unit b, i = 1..N-1), *needed = (N-1) C^2.  A full-mode
+ * accumulator gives exactly the bits of the NC x NC correlation's entries.
+ * As _correlation() (but for no mode MUDSC_E_UNSUPPORTED).
+ */
+MUDSC_API mudsc_status mudsc_accum_cross_correlation(double *out, size_t capacity,
+                                                     size_t *needed, mudsc_accum *accum);
+
+/** The accumulator's mudsc_stats_mode (MUDSC_STATS_FULL for NULL). */
+MUDSC_API int32_t mudsc_accum_mode(const mudsc_accum *accum);
+
+/** The NC means (*needed = NC).  As _correlation(), every mode. */
 MUDSC_API mudsc_status mudsc_accum_means(double *out, size_t capacity, size_t *needed,
                                          mudsc_accum *accum);
 
-/** The NC population standard deviations sqrt(max(Sigma[u][u], 0)).  As _means(). */
+/** The NC population standard deviations sqrt(max(Sigma[u][u], 0)).  As _means(), every mode. */
 MUDSC_API mudsc_status mudsc_accum_stddevs(double *out, size_t capacity, size_t *needed,
                                            mudsc_accum *accum);
 
@@ -199,7 +239,7 @@ MUDSC_API mudsc_status mudsc_accum_stddevs(double *out, size_t capacity, size_t 
  * Add src's statistics into dst: afterwards dst describes the union of the
  * two streams (Chan's parallel formula, in double); src is unchanged
  * (apart from processing its buffered complete observations).  dst and src
- * must have the same N and C (MUDSC_E_MISMATCH) and no unmatched buffered
+ * must have the same N, C and mode (MUDSC_E_MISMATCH) and no unmatched buffered
  * observations (MUDSC_E_MISMATCH, see mudsc_accum_count()).  dst keeps its
  * options and shifts.  dst == src: MUDSC_E_INVALID.  A union past the
  * range the sums hold (a mean outside the float range, a centred sum of
@@ -224,13 +264,22 @@ MUDSC_API mudsc_status mudsc_accum_merge(mudsc_accum *dst, mudsc_accum *src);
  *              f64[NC(NC+1)/2]  centred sums of products M[a][b] = sum (z_a - mu_a)(z_b - mu_b),
  *                       upper triangle row by row (a <= b)
  *              u64      FNV-1a 64 hash of every byte before it
- * Options (non-finite policy, max_lead, threads) and block_rows are not stored.
+ * Cross mode (flags bit 0 set, the same version: readers that refuse
+ * unknown flags refuse it), after n:
+ *         40   f64[NC]  means mu
+ *              f64[NC]  centred sums of squares M[u][u]
+ *              f64[(N-1) C^2]  M[a][i*C + b], model 0's unit a against model
+ *                       i's unit b, i = 1..N-1 then a then b
+ *              u64      FNV-1a 64 hash of every byte before it
+ * Options (non-finite policy, max_lead, threads) and block_rows are not
+ * stored; the mode is (the flags).
  */
 MUDSC_API mudsc_status mudsc_accum_serialize(void **out_buf, size_t *out_len, mudsc_accum *accum);
 
 /**
  * Rebuild an accumulator from mudsc_accum_serialize() bytes, with the given
- * options (NULL = defaults).  Checks size, magic, version, flags, N >= 2,
+ * options (NULL = defaults; the mode is the bytes').  Checks size, magic,
+ * version, flags (0 or 1), N >= 2,
  * C >= 1, the hash, finite values, non-negative variances, means within
  * the float range (|mean| <= FLT_MAX + 2^102, which still rounds to
  * FLT_MAX), centred sums of products within 2^990, and all values 0 when

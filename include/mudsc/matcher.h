@@ -158,10 +158,14 @@ MUDSC_API void mudsc_matcher_free(mudsc_matcher *matcher);
  * Give point `point` its activation statistics: the accumulator's NC x NC
  * correlation is copied (the accumulator may be freed afterwards).  The
  * accumulator must have the matcher's number of models and the point's
- * width (MUDSC_E_MISMATCH).  Activations must be given for every point or
- * for none (checked by run()).  MUDSC_E_NOMEM, before anything is copied,
- * when a run with activations for every point would exceed
- * opts->max_memory.
+ * width (MUDSC_E_MISMATCH).  A cross-block accumulator (MUDSC_STATS_CROSS)
+ * gives the blocks of model 0 against each model and their mirror, 0
+ * elsewhere: all that align reads; with opts->method = MUDSC_METHOD_ZIP it
+ * is MUDSC_E_UNSUPPORTED (zip needs the full mode).  Activations must be
+ * given for every point or for none (checked by run()); this call drops
+ * statistics on demand (mudsc_matcher_set_stats() and its kin) if any
+ * were set.  MUDSC_E_NOMEM, before anything is copied, when a run with
+ * activations for every point would exceed opts->max_memory.
  */
 MUDSC_API mudsc_status mudsc_matcher_set_activations(mudsc_matcher *matcher, size_t point,
                                                      mudsc_accum *accum);
@@ -174,6 +178,78 @@ MUDSC_API mudsc_status mudsc_matcher_set_activations(mudsc_matcher *matcher, siz
 MUDSC_API mudsc_status mudsc_matcher_set_activation_similarity(mudsc_matcher *matcher,
                                                                size_t point, const double *S_a,
                                                                size_t len);
+
+/**
+ * Statistics on demand: the source of every point's activation statistics
+ * is a statistics set (mudsc_matcher_set_stats(), stats.h), a statistics
+ * file (mudsc_matcher_set_stats_file()) or a host callback
+ * (mudsc_matcher_set_stats_callback()).  The matcher reads a point's
+ * statistics whenever it matches that point -- once for the activation
+ * initialisation, then once per sweep -- and computes its S_a into one
+ * buffer of the widest point; it never keeps all points' dense matrices.
+ * The three sources give bit-identical results, the same as
+ * mudsc_matcher_set_activations() of every point's accumulator.  Setting a
+ * source replaces any activations given before (and the previous source).
+ *
+ * Peak memory of mudsc_matcher_run() with statistics on demand, in bytes
+ * (the models' own memory not counted), with N models, point widths C_p,
+ * W = max_p N C_p, T = min(threads, N - 1), G_p the groups (1 without),
+ * I = opts->max_iter and align:
+ *     H + 8 W^2 + L                       (opts->alpha = 0)
+ *     H + 8 W^2 + 8 W^2 + 8 W^2 + F + L   (alpha > 0: S_a, S_w and S)
+ *   L = 8 (9 sum_p N C_p + I) + max_p [40 N C_p + T (65 C_p / G_p + B_p)],
+ *       B_p = 8 (G_p^2 + G_p C_p + G_p + C_p) for G_p > 1, else 0
+ *       (the correspondences, the kept ones and the assignments);
+ *   F = the weight features and align's cached cross blocks, as without
+ *       activations (8 (N-1) C_p^2 + 16 N C_p per point, plus the widest
+ *       point's features);
+ *   H = the statistics the matcher holds: for mudsc_matcher_set_stats()
+ *       the set's file bytes (docs/stats-format.md), about
+ *       8 sum_p (2 N C_p + N C_p (N C_p + 1) / 2) in the full mode and
+ *       8 sum_p (3 N C_p + (N-1) C_p^2) in the cross mode; 0 for a file
+ *       (mapped: its pages are the page cache's, read a point at a time)
+ *       and for the callback (the host's).
+ * The S_a of a point from cross-block statistics is dense N C_p x N C_p
+ * with zeros where align does not read.  mudsc_matcher_set_stats*() check
+ * this figure against opts->max_memory (MUDSC_E_NOMEM, the message giving
+ * the figure), counting one point at a time.
+ */
+
+/**
+ * A host's source of statistics: set *out to point `point`'s accumulator
+ * (the matcher's point index, its name and width given), or return an
+ * error status (passed on by mudsc_matcher_run(), with the point named).
+ * The accumulator is borrowed: the matcher reads it (its correlation,
+ * processing buffered observations) before the callback is called again or
+ * run() returns, and never frees it.  It must have the matcher's N and the
+ * point's width (MUDSC_E_MISMATCH), observations, and for zip the full
+ * mode (MUDSC_E_UNSUPPORTED).  Called on the thread that called run().
+ */
+typedef mudsc_status (*mudsc_stats_point_fn)(mudsc_accum **out, size_t point, const char *name,
+                                             int64_t width, void *user);
+
+/**
+ * Statistics on demand from a statistics file (docs/stats-format.md,
+ * either mode), mapped, not read: every rule of mudsc_stats_load() is
+ * checked now (all values are read once), and every matcher point must be
+ * in the file by name with its width, the file's N the matcher's
+ * (MUDSC_E_MISMATCH naming the point); a cross-block file with zip is
+ * MUDSC_E_UNSUPPORTED.  The file must stay unchanged while the matcher
+ * lives.  All or nothing.  Errors: MUDSC_E_INVALID (NULL), MUDSC_E_IO,
+ * MUDSC_E_PARSE, MUDSC_E_MISMATCH, MUDSC_E_STATE (a point without
+ * observations), MUDSC_E_UNSUPPORTED, MUDSC_E_NOMEM (also the memory
+ * budget, see "Statistics on demand").
+ */
+MUDSC_API mudsc_status mudsc_matcher_set_stats_file(mudsc_matcher *matcher, const char *path);
+
+/**
+ * Statistics on demand from a host callback (see mudsc_stats_point_fn),
+ * called with `user` whenever run() matches a point.  Nothing is checked
+ * before run() but the memory budget (H = 0).  Errors: MUDSC_E_INVALID
+ * (NULL matcher or fn), MUDSC_E_NOMEM (the budget).
+ */
+MUDSC_API mudsc_status mudsc_matcher_set_stats_callback(mudsc_matcher *matcher,
+                                                        mudsc_stats_point_fn fn, void *user);
 
 /**
  * Run the matching.  Errors: MUDSC_E_STATE (activations for some points

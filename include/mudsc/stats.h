@@ -13,7 +13,9 @@
  * for F64 input; see docs/algorithm.md section 2 for F32/F16/BF16).
  *
  * File format: docs/stats-format.md (a safetensors file of the raw
- * shifted sums, format "mudsc.stats", version 1).
+ * shifted sums, format "mudsc.stats": version 1 for full statistics,
+ * version 2 for cross-block ones, opts->mode = MUDSC_STATS_CROSS).
+ * A set's points share one mode, its options'.
  *
  * Threads: a set belongs to one thread at a time, as an accumulator.
  *
@@ -95,7 +97,8 @@ MUDSC_API mudsc_status mudsc_stats_update_named(mudsc_stats *stats, const char *
  * dst is unchanged.  src is unchanged apart from processing buffered
  * complete observations.  dst and src must have the same N and the same
  * points (names and widths, in the same order): MUDSC_E_MISMATCH naming
- * the first that differs.  Other errors as mudsc_accum_merge(), prefixed
+ * the first that differs.  Other errors as mudsc_accum_merge() (sets of
+ * different modes: MUDSC_E_MISMATCH), prefixed
  * with the point (MUDSC_E_MISMATCH for unmatched buffered observations,
  * MUDSC_E_NUMERIC, MUDSC_E_RANGE); dst == src is MUDSC_E_INVALID;
  * MUDSC_E_NOMEM.
@@ -123,8 +126,9 @@ MUDSC_API mudsc_status mudsc_stats_save(mudsc_stats *stats, const char *path);
  * Rebuild a set from mudsc_stats_save_buffer() bytes, checked against
  * graph: the file must hold exactly the graph's points, in its order,
  * with its widths, and n_models models (n_models = 0: the file's N).
- * Accumulators are created with opts (NULL = defaults).  Malformed
- * safetensors, or a file that is not a version-1 "mudsc.stats" set, or
+ * Accumulators are created with opts (NULL = defaults), in the file's
+ * mode whatever opts->mode says.  Malformed
+ * safetensors, or a file that is not a version-1 or -2 "mudsc.stats" set, or
  * whose tensors and metadata disagree or hold values an accumulator
  * cannot (docs/stats-format.md), is MUDSC_E_PARSE saying which rule; a
  * valid set for another graph or N is MUDSC_E_MISMATCH naming what
@@ -160,22 +164,26 @@ MUDSC_API mudsc_status mudsc_stats_load_buffer_like(mudsc_stats **out, const voi
  * error stats is unchanged.  The accumulators keep their options; any
  * observations stats had buffered (one model ahead of another) are
  * dropped.  A save of stats afterwards gives the bytes of buf back.
+ * Bytes of the other mode (full or cross-block) are MUDSC_E_MISMATCH.
  */
 MUDSC_API mudsc_status mudsc_stats_replace_buffer(mudsc_stats *stats, const void *buf,
                                                   size_t len);
 
 /**
- * Give every point of the matcher its activation statistics from the set:
- * what mudsc_matcher_set_activations() does point by point, for all points
- * at once.  The matcher's points are looked up in the set by name; each
- * must be there with the same width, and the set must have the matcher's
- * N (MUDSC_E_MISMATCH naming the point or N).  All or nothing: every
- * correlation is computed before any is installed, so on error the
- * matcher is unchanged.  The set may be freed afterwards.
- * Errors: MUDSC_E_INVALID (NULL), MUDSC_E_MISMATCH, the errors of
- * mudsc_accum_correlation() naming the point (MUDSC_E_STATE: a point
- * without observations), MUDSC_E_NOMEM (also the memory budget, as
- * mudsc_matcher_set_activations()).
+ * Give every point of the matcher its activation statistics from the set,
+ * on demand (matcher.h, "Statistics on demand"): the matcher keeps a copy
+ * of the set's raw sums (its file bytes, mudsc_stats_save_buffer()) and
+ * computes each point's S_a when it matches the point, with the bits of
+ * mudsc_matcher_set_activations() of that point's accumulator.  The
+ * matcher's points are looked up in the set by name; each must be there
+ * with the same width, and the set must have the matcher's N
+ * (MUDSC_E_MISMATCH naming the point or N).  A cross-block set
+ * (MUDSC_STATS_CROSS) serves align; with zip it is MUDSC_E_UNSUPPORTED.
+ * All or nothing: on error the matcher is unchanged.  The set may be
+ * freed afterwards.
+ * Errors: MUDSC_E_INVALID (NULL), MUDSC_E_MISMATCH, MUDSC_E_STATE (a point
+ * without observations, named), MUDSC_E_UNSUPPORTED, MUDSC_E_NOMEM (also
+ * the memory budget of matcher.h, "Statistics on demand").
  */
 MUDSC_API mudsc_status mudsc_matcher_set_stats(mudsc_matcher *matcher, mudsc_stats *stats);
 

@@ -40,14 +40,18 @@ mudsc_status mudsc__accum_options_check(struct mudsc__accum_config *out,
 	if (o.threads < 0)
 		return mudsc__err(MUDSC_E_INVALID, "%s: options->threads = %d, must be >= 0", fn,
 		                 (int)o.threads);
+	if (o.mode != MUDSC_STATS_FULL && o.mode != MUDSC_STATS_CROSS)
+		return mudsc__err(MUDSC_E_INVALID, "%s: opts->mode = %d is not a mudsc_stats_mode", fn,
+		                 (int)o.mode);
 	/* Rows with a ones column: the syrk of a block then also yields the column sums.
 	 * The block size is the engine's until mudsc_accum_set_block_rows(). */
 	mudsc__stream_config_init(&c, 0, 0);
 	c.nonfinite = o.nonfinite;
 	c.max_lead = o.max_lead;
-	c.ones = true;
+	c.ones = o.mode == MUDSC_STATS_FULL;
 	out->stream = c;
 	out->threads = o.threads;
+	out->mode = o.mode;
 	return MUDSC_OK;
 }
 
@@ -59,7 +63,8 @@ static const mudsc__stream_consumer accum_consumer = { block_work_bytes, add_blo
 /* MUDSC_E_INVALID naming fn unless the sizes are addressable: NC within
  * BLAS ints, the 8 (NC)^2 bytes of sums and the largest row buffer within
  * size_t.  The message gives the size, or says that it overflows. */
-static mudsc_status check_sizes(const mudsc__stream_config *c, size_t *nc2, const char *fn)
+static mudsc_status check_sizes(const mudsc__stream_config *c, int32_t mode, size_t *nc2,
+                               const char *fn)
 {
 	const int64_t nc = (int64_t)c->n_models * c->width; /* both <= INT32_MAX here */
 	size_t bytes;
@@ -69,8 +74,11 @@ static mudsc_status check_sizes(const mudsc__stream_config *c, size_t *nc2, cons
 		                 "%s: n_models = %d x width = %" PRId64 " = %" PRId64
 		                 " features, more than %d (the BLAS index limit)",
 		                 fn, (int)c->n_models, c->width, nc, INT_MAX);
-	if (!mudsc__mul_size((size_t)nc, (size_t)nc, nc2) ||
-	    !mudsc__mul_size(*nc2, sizeof(double), &bytes))
+	if (mode == MUDSC_STATS_CROSS) /* the cross blocks: (N-1) C^2 < nc^2 */
+		*nc2 = (size_t)(c->n_models - 1) * (size_t)c->width * (size_t)c->width;
+	else if (!mudsc__mul_size((size_t)nc, (size_t)nc, nc2))
+		*nc2 = SIZE_MAX;
+	if (*nc2 == SIZE_MAX || !mudsc__mul_size(*nc2, sizeof(double), &bytes))
 		return mudsc__err(MUDSC_E_INVALID,
 		                 "%s: n_models = %d x width = %" PRId64 ": the sums of products need "
 		                 "8 x %" PRId64 "^2 bytes, which overflows size_t",
@@ -97,7 +105,7 @@ mudsc_status mudsc__accum_create(mudsc_accum **out, int32_t n_models, int64_t wi
 	if (width > INT32_MAX)
 		return mudsc__err(MUDSC_E_INVALID, "%s: width = %" PRId64 ", more than %d", fn, width,
 		                 INT_MAX);
-	st = check_sizes(&c, &nc2, fn);
+	st = check_sizes(&c, cfg->mode, &nc2, fn);
 	if (st != MUDSC_OK)
 		return st;
 	acc = mudsc__calloc(1, sizeof *acc, "accumulator");
@@ -108,9 +116,17 @@ mudsc_status mudsc__accum_create(mudsc_accum **out, int32_t n_models, int64_t wi
 	acc->width = width;
 	acc->nc = nc;
 	acc->threads = cfg->threads;
+	acc->mode = cfg->mode;
 	acc->sum = mudsc__calloc(nc, sizeof(double), "accumulator sums");
-	acc->prod = acc->sum ? mudsc__calloc(nc2, sizeof(double), "accumulator products") : NULL;
-	st = acc->prod ? mudsc__stream_new(&acc->stream, &c, &accum_consumer, acc) : MUDSC_E_NOMEM;
+	if (cfg->mode == MUDSC_STATS_CROSS) {
+		acc->sq = mudsc__calloc(nc, sizeof(double), "accumulator sums of squares");
+		acc->cross = mudsc__calloc(nc2, sizeof(double), "accumulator cross blocks");
+	} else {
+		acc->prod = mudsc__calloc(nc2, sizeof(double), "accumulator products");
+	}
+	st = acc->sum && (acc->prod || (acc->sq && acc->cross))
+	         ? mudsc__stream_new(&acc->stream, &c, &accum_consumer, acc)
+	         : MUDSC_E_NOMEM;
 	if (st != MUDSC_OK) {
 		mudsc_accum_free(acc);
 		return st;
@@ -151,6 +167,8 @@ MUDSC_API void mudsc_accum_free(mudsc_accum *accum)
 	mudsc__stream_free(accum->stream);
 	free(accum->sum);
 	free(accum->prod);
+	free(accum->sq);
+	free(accum->cross);
 	free(accum);
 }
 
@@ -162,6 +180,11 @@ MUDSC_API int32_t mudsc_accum_models(const mudsc_accum *accum)
 MUDSC_API int64_t mudsc_accum_width(const mudsc_accum *accum)
 {
 	return accum ? accum->width : 0;
+}
+
+MUDSC_API int32_t mudsc_accum_mode(const mudsc_accum *accum)
+{
+	return accum ? accum->mode : MUDSC_STATS_FULL;
 }
 
 MUDSC_API mudsc_status mudsc_accum_count(int64_t *out, const mudsc_accum *accum, int32_t model)
@@ -184,12 +207,15 @@ static struct mudsc__exec accum_exec(const mudsc_accum *acc)
 	return mudsc__exec_make(acc->threads);
 }
 
-/* The workspace: one block's (nc+1) x (nc+1) syrk, in the rows' type. */
+/* The workspace: one block's (nc+1) x (nc+1) syrk, or (cross mode) one
+ * C x C cross product, in the rows' type. */
 static size_t block_work_bytes(void *ctx, bool f64)
 {
 	const mudsc_accum *acc = ctx;
-	const size_t n1 = acc->nc + 1;
+	const size_t n1 = acc->nc + 1, C = (size_t)acc->width;
 
+	if (acc->mode == MUDSC_STATS_CROSS)
+		return C * C * (f64 ? sizeof(double) : sizeof(float));
 	return n1 * n1 * (f64 ? sizeof(double) : sizeof(float));
 }
 
@@ -207,6 +233,49 @@ static void add_f32_to_f64(double *restrict dst, const float *restrict src, size
 		dst[v] += (double)src[v];
 }
 
+/* Cross mode: the units' sums and sums of squares in double, row by row
+ * (in stream order), then per model i >= 1 one GEMM X_0' X_i of the
+ * block into the workspace, added into the double cross blocks. */
+static void add_block_cross(mudsc_accum *acc, const mudsc__stream_block *b,
+                            const struct mudsc__exec *ex)
+{
+	const size_t nc = acc->nc, C = (size_t)acc->width, CC = C * C;
+
+	for (size_t r = 0; r < b->nrows; r++) {
+		if (b->f64) {
+			const double *row = (const double *)b->rows + r * b->ld;
+			for (size_t u = 0; u < nc; u++) {
+				acc->sum[u] += row[u];
+				acc->sq[u] += row[u] * row[u];
+			}
+		} else {
+			const float *row = (const float *)b->rows + r * b->ld;
+			for (size_t u = 0; u < nc; u++) {
+				const double x = (double)row[u];
+				acc->sum[u] += x;
+				acc->sq[u] += x * x;
+			}
+		}
+	}
+	for (int32_t i = 1; i < acc->n_models; i++) {
+		double *dst = acc->cross + (size_t)(i - 1) * CC;
+		if (b->f64) {
+			const double *rows = b->rows, *blk = b->work;
+			mudsc__blas_dgemm(ex, true, false, (int64_t)C, (int64_t)C, (int64_t)b->nrows, 1.0,
+			                  rows, (int64_t)b->ld, rows + (size_t)i * C, (int64_t)b->ld, 0.0,
+			                  b->work, (int64_t)C);
+			for (size_t v = 0; v < CC; v++)
+				dst[v] += blk[v];
+		} else {
+			const float *rows = b->rows;
+			mudsc__blas_sgemm(ex, true, false, (int64_t)C, (int64_t)C, (int64_t)b->nrows, 1.0f,
+			                  rows, (int64_t)b->ld, rows + (size_t)i * C, (int64_t)b->ld, 0.0f,
+			                  b->work, (int64_t)C);
+			add_f32_to_f64(dst, b->work, CC);
+		}
+	}
+}
+
 /* Add a block of shifted rows to the sums: one syrk over the rows and
  * their ones column gives the products and (last column) the column sums;
  * float blocks are added into double. */
@@ -216,6 +285,10 @@ static void add_block(void *ctx, const mudsc__stream_block *b)
 	const size_t nc = acc->nc, n1 = nc + 1;
 	const struct mudsc__exec ex = accum_exec(acc);
 
+	if (acc->mode == MUDSC_STATS_CROSS) {
+		add_block_cross(acc, b, &ex);
+		return;
+	}
 	if (b->f64) {
 		const double *blk = b->work;
 		mudsc__blas_dsyrk(&ex, true, (int64_t)n1, (int64_t)b->nrows, 1.0, b->rows,
@@ -250,20 +323,26 @@ MUDSC_API mudsc_status mudsc_accum_update(mudsc_accum *accum, int32_t model,
 
 /* ---- results ----------------------------------------------------------- */
 
-/* The sizing rule for a result of nc^k elements (k = 1 or 2), then the
- * statistics' state; *fill: write the result. */
+/* The sizing rule for a result of `count` elements, then the statistics'
+ * state; *fill: write the result.  full: the result needs the full mode. */
 static mudsc_status ready(bool *fill, mudsc_accum *acc, const double *out, size_t capacity,
-                          size_t *needed, int k, const char *fn)
+                          size_t *needed, size_t count, bool full, const char *fn)
 {
 	mudsc_status st;
 
 	*fill = false;
 	if (acc == NULL)
 		return mudsc__err(MUDSC_E_INVALID, "%s: argument 'accum' is NULL", fn);
-	st = mudsc__array_out(fill, out, capacity, needed, k == 1 ? acc->nc : acc->nc * acc->nc, fn);
+	st = mudsc__array_out(fill, out, capacity, needed, count, fn);
 	if (st != MUDSC_OK || !*fill)
 		return st;
 	*fill = false;
+	if (full && acc->mode == MUDSC_STATS_CROSS)
+		return mudsc__err(MUDSC_E_UNSUPPORTED,
+		                 "%s: argument 'accum' keeps cross-block statistics (opts->mode = "
+		                 "MUDSC_STATS_CROSS), not the NC x NC ones: use "
+		                 "mudsc_accum_cross_correlation()",
+		                 fn);
 	st = mudsc__stream_settle(acc->stream, fn);
 	if (st != MUDSC_OK)
 		return st;
@@ -273,33 +352,63 @@ static mudsc_status ready(bool *fill, mudsc_accum *acc, const double *out, size_
 	return MUDSC_OK;
 }
 
+static double load(const void *base, size_t k)
+{
+	double v;
+
+	memcpy(&v, (const unsigned char *)base + k * sizeof v, sizeof v);
+	return v;
+}
+
+/* The stored sum of products of units a <= b (a stored pair: in cross
+ * mode a == b, or a of model 0 and b of another model). */
+static double raw_product(const struct mudsc__accum_raw *r, size_t a, size_t b)
+{
+	const size_t nc = r->nc, C = (size_t)r->width;
+
+	if (r->mode == MUDSC_STATS_CROSS)
+		return a == b ? load(r->sq, a) : load(r->cross, ((b / C - 1) * C + a) * C + b % C);
+	/* packed: row a starts at sum_{q < a} (nc - q) = a nc - a (a - 1) / 2 */
+	return load(r->prod, r->packed ? a * nc - a * (a - 1) / 2 + (b - a) : a * nc + b);
+}
+
 /* Sigma[a][b] from the sums over n observations: the one expression every
  * result uses. */
-static double cov_entry(const mudsc_accum *acc, size_t a, size_t b, double n)
+static double cov_entry(const struct mudsc__accum_raw *r, size_t a, size_t b, double n)
 {
-	return acc->prod[a * acc->nc + b] / n - (acc->sum[a] / n) * (acc->sum[b] / n);
+	return raw_product(r, a, b) / n - (load(r->sum, a) / n) * (load(r->sum, b) / n);
 }
 
 /* The finalisation of an NC x NC result, one row per task: first the upper
  * triangle (covariance, or divided by max(sd_a sd_b, eps) when sd is
- * given), then the lower one mirrored.  Each task writes only its row. */
+ * given), then the lower one mirrored.  anchor: only the blocks of model 0
+ * against the others (rows of model 0, columns from C on), every other
+ * entry 0.  Each task writes only its row. */
 struct finalise_job {
-	const mudsc_accum *acc;
+	const struct mudsc__accum_raw *r;
 	double n; /* observations */
 	double *out;
 	const double *sd; /* NULL: covariance */
+	bool anchor;
 };
 
 static mudsc_status upper_row(void *arg, size_t a)
 {
 	const struct finalise_job *j = arg;
-	const size_t nc = j->acc->nc;
+	const size_t nc = j->r->nc, C = (size_t)j->r->width;
 	double *row = j->out + a * nc;
+	size_t b0 = a;
 
-	for (size_t b = a; b < nc; b++)
-		row[b] = cov_entry(j->acc, a, b, j->n);
+	if (j->anchor) {
+		memset(row + a, 0, (nc - a) * sizeof *row);
+		if (a >= C)
+			return MUDSC_OK;
+		b0 = C;
+	}
+	for (size_t b = b0; b < nc; b++)
+		row[b] = cov_entry(j->r, a, b, j->n);
 	if (j->sd != NULL)
-		for (size_t b = a; b < nc; b++)
+		for (size_t b = b0; b < nc; b++)
 			row[b] /= fmax(j->sd[a] * j->sd[b], ACCUM_EPS);
 	return MUDSC_OK;
 }
@@ -307,56 +416,125 @@ static mudsc_status upper_row(void *arg, size_t a)
 static mudsc_status lower_row(void *arg, size_t b)
 {
 	const struct finalise_job *j = arg;
-	const size_t nc = j->acc->nc;
+	const size_t nc = j->r->nc;
 
 	for (size_t a = 0; a < b; a++)
 		j->out[b * nc + a] = j->out[a * nc + b];
 	return MUDSC_OK;
 }
 
-/* out = the covariance (sd NULL) or the correlation, on the accumulator's
- * threads; the same bytes for every thread count. */
-static void finalise(const mudsc_accum *acc, double *out, const double *sd)
+/* out = the covariance (sd NULL) or the correlation; the same bytes for
+ * every thread count. */
+static void finalise(const struct mudsc__accum_raw *r, double *out, const double *sd, bool anchor,
+                     const struct mudsc__exec *ex)
 {
-	struct mudsc__exec ex = accum_exec(acc);
-	struct finalise_job j = {.acc = acc, .n = (double)mudsc__stream_done(acc->stream),
-	                         .out = out, .sd = sd};
+	struct finalise_job j = {.r = r, .n = (double)r->count, .out = out, .sd = sd,
+	                         .anchor = anchor};
 	/* a few steps per entry: divisions above, column reads below */
-	double work = 4.0 * (double)acc->nc * (double)acc->nc;
+	double work = 4.0 * (double)r->nc * (double)r->nc;
 
 	/* tasks cannot fail: nothing to check */
-	mudsc__parallel_for(&ex, acc->nc, work, upper_row, &j);
-	mudsc__parallel_for(&ex, acc->nc, work, lower_row, &j);
+	mudsc__parallel_for(ex, r->nc, work, upper_row, &j);
+	mudsc__parallel_for(ex, r->nc, work, lower_row, &j);
+}
+
+/* sd[u] = sqrt(max(Sigma[u][u], 0)) for every unit. */
+static void raw_stddevs(const struct mudsc__accum_raw *r, double *sd)
+{
+	const double n = (double)r->count;
+
+	for (size_t u = 0; u < r->nc; u++)
+		sd[u] = sqrt(fmax(cov_entry(r, u, u, n), 0.0));
+}
+
+void mudsc__accum_raw_similarity(double *S, const struct mudsc__accum_raw *r, bool anchor_only,
+                                double *sd, const struct mudsc__exec *ex)
+{
+	raw_stddevs(r, sd);
+	finalise(r, S, sd, anchor_only || r->mode == MUDSC_STATS_CROSS, ex);
 }
 
 MUDSC_API mudsc_status mudsc_accum_covariance(double *out, size_t capacity, size_t *needed,
                                               mudsc_accum *accum)
 {
+	static const char fn[] = "mudsc_accum_covariance";
+	struct mudsc__accum_raw r;
+	struct mudsc__exec ex;
 	bool fill;
-	mudsc_status st = ready(&fill, accum, out, capacity, needed, 2, "mudsc_accum_covariance");
+	mudsc_status st = ready(&fill, accum, out, capacity, needed,
+	                        accum ? accum->nc * accum->nc : 0, true, fn);
 
 	if (!fill)
 		return st;
-	finalise(accum, out, NULL);
+	ex = accum_exec(accum);
+	mudsc__accum_raw_of(&r, accum);
+	finalise(&r, out, NULL, false, &ex);
 	return MUDSC_OK;
 }
 
 MUDSC_API mudsc_status mudsc_accum_correlation(double *out, size_t capacity, size_t *needed,
                                                mudsc_accum *accum)
 {
+	static const char fn[] = "mudsc_accum_correlation";
 	bool fill;
-	mudsc_status st = ready(&fill, accum, out, capacity, needed, 2, "mudsc_accum_correlation");
+	mudsc_status st = ready(&fill, accum, out, capacity, needed,
+	                        accum ? accum->nc * accum->nc : 0, true, fn);
+
+	if (!fill)
+		return st;
+	return mudsc__accum_similarity(out, accum, fn);
+}
+
+mudsc_status mudsc__accum_similarity(double *S, mudsc_accum *acc, const char *fn)
+{
+	struct mudsc__accum_raw r;
+	struct mudsc__exec ex;
+	bool fill;
+	mudsc_status st = ready(&fill, acc, S, 1, NULL, 1, false, fn);
+	double *sd;
+
+	if (!fill)
+		return st;
+	sd = mudsc__alloc(acc->nc * sizeof *sd, "standard deviations");
+	if (sd == NULL)
+		return MUDSC_E_NOMEM;
+	ex = accum_exec(acc);
+	mudsc__accum_raw_of(&r, acc);
+	mudsc__accum_raw_similarity(S, &r, false, sd, &ex);
+	free(sd);
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_accum_cross_correlation(double *out, size_t capacity,
+                                                     size_t *needed, mudsc_accum *accum)
+{
+	static const char fn[] = "mudsc_accum_cross_correlation";
+	struct mudsc__accum_raw r;
+	size_t C, count = 0;
+	bool fill;
+	mudsc_status st;
 	double *sd, n;
 
+	if (accum != NULL)
+		count = (size_t)(accum->n_models - 1) * (size_t)accum->width * (size_t)accum->width;
+	st = ready(&fill, accum, out, capacity, needed, count, false, fn);
 	if (!fill)
 		return st;
 	sd = mudsc__alloc(accum->nc * sizeof *sd, "standard deviations");
 	if (sd == NULL)
 		return MUDSC_E_NOMEM;
-	n = (double)mudsc__stream_done(accum->stream);
-	for (size_t u = 0; u < accum->nc; u++)
-		sd[u] = sqrt(fmax(cov_entry(accum, u, u, n), 0.0));
-	finalise(accum, out, sd);
+	mudsc__accum_raw_of(&r, accum);
+	raw_stddevs(&r, sd);
+	C = (size_t)accum->width;
+	n = (double)r.count;
+	/* the expression of upper_row, entry by entry */
+	for (size_t i = 1; i < (size_t)accum->n_models; i++)
+		for (size_t a = 0; a < C; a++)
+			for (size_t b = 0; b < C; b++) {
+				double v = cov_entry(&r, a, i * C + b, n);
+				v /= fmax(sd[a] * sd[i * C + b], ACCUM_EPS);
+				out[((i - 1) * C + a) * C + b] = v;
+			}
 	free(sd);
 	return MUDSC_OK;
 }
@@ -365,7 +543,8 @@ MUDSC_API mudsc_status mudsc_accum_means(double *out, size_t capacity, size_t *n
                                          mudsc_accum *accum)
 {
 	bool fill;
-	mudsc_status st = ready(&fill, accum, out, capacity, needed, 1, "mudsc_accum_means");
+	mudsc_status st = ready(&fill, accum, out, capacity, needed, accum ? accum->nc : 0, false,
+	                        "mudsc_accum_means");
 	const double *shift;
 	double n;
 
@@ -381,14 +560,14 @@ MUDSC_API mudsc_status mudsc_accum_means(double *out, size_t capacity, size_t *n
 MUDSC_API mudsc_status mudsc_accum_stddevs(double *out, size_t capacity, size_t *needed,
                                            mudsc_accum *accum)
 {
+	struct mudsc__accum_raw r;
 	bool fill;
-	mudsc_status st = ready(&fill, accum, out, capacity, needed, 1, "mudsc_accum_stddevs");
-	double n;
+	mudsc_status st = ready(&fill, accum, out, capacity, needed, accum ? accum->nc : 0, false,
+	                        "mudsc_accum_stddevs");
 
 	if (!fill)
 		return st;
-	n = (double)mudsc__stream_done(accum->stream);
-	for (size_t u = 0; u < accum->nc; u++)
-		out[u] = sqrt(fmax(cov_entry(accum, u, u, n), 0.0));
+	mudsc__accum_raw_of(&r, accum);
+	raw_stddevs(&r, out);
 	return MUDSC_OK;
 }

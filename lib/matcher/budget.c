@@ -149,7 +149,7 @@ void mudsc__budget_estimate(struct mudsc__budget *b, const struct mudsc__plan *p
 		for (size_t p = 0; p < plan->npoints; p++)
 			nc = dmax(nc, N * (double)plan->points[p].width);
 		b->widest = nc * nc * D8;
-		b->run = b->run_acts = b->merge = b->widest;
+		b->run = b->run_acts = b->run_demand = b->merge = b->widest;
 		return;
 	}
 	for (size_t p = 0; p < plan->npoints; p++)
@@ -178,6 +178,8 @@ void mudsc__budget_estimate(struct mudsc__budget *b, const struct mudsc__plan *p
 	b->run = results + weights + match;
 	/* with activations: their copies, and S beside S_w unless alpha = 0 */
 	b->run_acts = b->acts + results + match + (o->alpha > 0.0 ? weights + b->widest : 0.0);
+	/* on demand: one point's S_a at a time instead of every point's */
+	b->run_demand = b->widest + results + match + (o->alpha > 0.0 ? weights + b->widest : 0.0);
 	free(Cp);
 }
 

@@ -21,6 +21,8 @@
 struct mudsc__budget {
 	double run;       /* run() without activations (weight matching) */
 	double run_acts;  /* run() with activations for every point, their copies included */
+	double run_demand; /* run() with statistics on demand, the held statistics not
+	                      included: one S_a of the widest point (matcher.h's formula) */
 	double merge;     /* merge() or transform() after a run, the kept results included */
 	double acts;      /* the activation similarities alone: sum over points of (N*C)^2 */
 	double widest;    /* one (N*C)^2 matrix of the widest point */

@@ -20,6 +20,7 @@ struct loop_state {
 	int32_t N;
 	struct point_corr *cur, *best;
 	double *Sw, *S; /* NC x NC of the widest point */
+	double *Sa;     /* the same, for statistics on demand (in->fetch) */
 	int64_t *order;
 	uint64_t *versions;       /* per point: bumped when its correspondence changes */
 	struct wsim_cache *cache; /* per point, for align's S_w */
@@ -63,13 +64,33 @@ static mudsc_status weight_similarity(struct loop_state *ls, size_t p)
 	                               o->eps, in->ex);
 }
 
+/* Point p's S_a, or NULL without activations: given, or fetched on demand. */
+static mudsc_status activations(struct loop_state *ls, size_t p, const double **Sa)
+{
+	const struct loop_input *in = ls->in;
+
+	*Sa = NULL;
+	if (in->S_a != NULL)
+		*Sa = in->S_a[p];
+	else if (in->fetch != NULL) {
+		mudsc_status st = in->fetch(in->fetch_ctx, p, ls->Sa);
+		if (st != MUDSC_OK)
+			return st;
+		*Sa = ls->Sa;
+	}
+	return MUDSC_OK;
+}
+
 static mudsc_status init_from_activations(struct loop_state *ls)
 {
 	for (size_t p = 0; p < ls->P; p++) {
-		mudsc_status st = match_from(ls, p, ls->in->S_a[p]);
+		const double *Sa;
+		mudsc_status st = activations(ls, p, &Sa);
+		if (st == MUDSC_OK)
+			st = match_from(ls, p, Sa);
 		if (st != MUDSC_OK)
 			return st;
-		double s = mudsc__corr_pair_mean(&ls->cur[p], ls->in->S_a[p], stacked(ls, p));
+		double s = mudsc__corr_pair_mean(&ls->cur[p], Sa, stacked(ls, p));
 		ls->cur[p].score[0] = NAN;
 		ls->cur[p].score[1] = s;
 		ls->cur[p].score[2] = s;
@@ -83,11 +104,12 @@ static mudsc_status rematch(struct loop_state *ls, size_t p)
 	const struct loop_input *in = ls->in;
 	int64_t NC = stacked(ls, p);
 	size_t n = (size_t)NC * (size_t)NC;
-	const double *Sa = in->S_a ? in->S_a[p] : NULL;
+	const double *Sa;
 	const double alpha = in->opts->alpha;
-	mudsc_status st;
+	mudsc_status st = activations(ls, p, &Sa);
 
-	st = weight_similarity(ls, p);
+	if (st == MUDSC_OK)
+		st = weight_similarity(ls, p);
 	if (st != MUDSC_OK)
 		return st;
 	if (Sa != NULL)
@@ -198,7 +220,8 @@ mudsc_status mudsc__loop_run(struct loop_result *res, const struct loop_input *i
 	struct loop_state ls = {.in = in, .P = in->plan->npoints, .N = in->plan->n_models};
 	struct loop_result r = {.best_sweep = -1};
 	size_t nc = widest_stack(in->plan);
-	bool weights = in->S_a == NULL || in->opts->alpha > 0.0;
+	bool acts = in->S_a != NULL || in->fetch != NULL;
+	bool weights = !acts || in->opts->alpha > 0.0;
 	mudsc_status st = MUDSC_OK;
 
 	ls.cur = mudsc__calloc(ls.P + 1, sizeof *ls.cur, "correspondences");
@@ -210,17 +233,18 @@ mudsc_status mudsc__loop_run(struct loop_result *res, const struct loop_input *i
 	r.objectives = mudsc__calloc((size_t)in->opts->max_iter + 1, sizeof *r.objectives,
 	                             "objectives");
 	ls.Sw = weights ? mudsc__alloc(nc * nc * sizeof *ls.Sw, "S_w") : NULL;
-	ls.S = weights && in->S_a ? mudsc__alloc(nc * nc * sizeof *ls.S, "S") : NULL;
+	ls.S = weights && acts ? mudsc__alloc(nc * nc * sizeof *ls.S, "S") : NULL;
+	ls.Sa = in->S_a == NULL && in->fetch ? mudsc__alloc(nc * nc * sizeof *ls.Sa, "S_a") : NULL;
 	if (!ls.cur || !ls.best || !ls.order || !r.objectives || !ls.versions || !ls.cache ||
-	    !ls.prev || (weights && !ls.Sw) ||
-	    (weights && in->S_a && !ls.S))
+	    !ls.prev || (weights && !ls.Sw) || (weights && acts && !ls.S) ||
+	    (in->S_a == NULL && in->fetch && !ls.Sa))
 		st = MUDSC_E_NOMEM;
-	if (in->S_a == NULL && in->opts->alpha < 1.0)
+	if (!acts && in->opts->alpha < 1.0)
 		mudsc__log(MUDSC_LOG_WARNING,
 		           "mudsc_matcher_run: no activations were given: alpha = %g is taken as 1 "
 		           "(weight matching)",
 		           in->opts->alpha);
-	if (st == MUDSC_OK && in->S_a != NULL)
+	if (st == MUDSC_OK && acts)
 		st = init_from_activations(&ls);
 	if (st == MUDSC_OK && !weights)
 		st = keep_best(&ls); /* alpha = 0: the initialisation is the result */
@@ -236,6 +260,7 @@ mudsc_status mudsc__loop_run(struct loop_result *res, const struct loop_input *i
 	free(ls.order);
 	free(ls.Sw);
 	free(ls.S);
+	free(ls.Sa);
 	if (st != MUDSC_OK) {
 		free_corrs(ls.best, ls.P);
 		free(r.objectives);

@@ -18,12 +18,19 @@
 #include "matcher/report.h"
 #include "model/model.h"
 #include "stats/stats.h"
+#include "accum/accum.h"
 
 struct mudsc_matcher {
 	mudsc_matcher_options opts;
 	const mudsc_model **models;
 	struct mudsc__plan plan;
 	double **S_a;              /* per point, NULL until given */
+	/* statistics on demand (matcher.h): a view of a file or of a set's
+	 * bytes with the view's point of every plan point, or a callback */
+	struct mudsc__stats_view *view;
+	size_t *view_point;
+	mudsc_stats_point_fn stats_fn;
+	void *stats_user;
 	struct loop_result result; /* valid when ran */
 	struct mudsc__budget budget; /* what run() and merge() will allocate */
 	size_t ignored_bindings;   /* MUDSC_BIND_IGNORE bindings: the advice after merge() */
@@ -77,6 +84,8 @@ MUDSC_API void mudsc_matcher_free(mudsc_matcher *m)
 	for (size_t p = 0; m->S_a != NULL && p < m->plan.npoints; p++)
 		free(m->S_a[p]);
 	free(m->S_a);
+	mudsc__stats_view_free(m->view);
+	free(m->view_point);
 	mudsc__loop_result_free(&m->result, m->plan.npoints);
 	mudsc__plan_free(&m->plan);
 	free(m->models);
@@ -184,6 +193,177 @@ static mudsc_status check_acts_budget(const mudsc_matcher *m, const char *fn)
 	                          &m->opts, fn);
 }
 
+/* MUDSC_E_UNSUPPORTED naming fn and the point unless the statistics'
+ * mode serves the matcher's method (zip needs the full mode). */
+static mudsc_status check_mode(const mudsc_matcher *m, int32_t mode, const char *point,
+                               const char *fn)
+{
+	if (mode == MUDSC_STATS_CROSS && m->opts.method == MUDSC_METHOD_ZIP)
+		return mudsc__err(MUDSC_E_UNSUPPORTED,
+		                 "%s: point '%s': cross-block statistics (opts->mode = "
+		                 "MUDSC_STATS_CROSS) serve align only; zip (opts->method = "
+		                 "MUDSC_METHOD_ZIP) needs the full mode (MUDSC_STATS_FULL)",
+		                 fn, point);
+	return MUDSC_OK;
+}
+
+/* Forget the source of statistics on demand, if any. */
+static void drop_source(mudsc_matcher *m)
+{
+	mudsc__stats_view_free(m->view);
+	free(m->view_point);
+	m->view = NULL;
+	m->view_point = NULL;
+	m->stats_fn = NULL;
+	m->stats_user = NULL;
+}
+
+/* Forget every point's dense S_a. */
+static void drop_dense(mudsc_matcher *m)
+{
+	for (size_t p = 0; p < m->plan.npoints; p++) {
+		free(m->S_a[p]);
+		m->S_a[p] = NULL;
+	}
+}
+
+/* Make (view, its points) or (fn, user) the source of statistics on
+ * demand, in place of any previous source and of every dense S_a. */
+static void use_source(mudsc_matcher *m, struct mudsc__stats_view *v, size_t *vp,
+                       mudsc_stats_point_fn fn, void *user)
+{
+	drop_source(m);
+	drop_dense(m);
+	m->view = v;
+	m->view_point = vp;
+	m->stats_fn = fn;
+	m->stats_user = user;
+}
+
+/* A run and a merge with statistics on demand, holding `held` bytes of
+ * statistics, fit the memory budget (matcher.h's formula). */
+static mudsc_status check_demand_budget(const mudsc_matcher *m, double held, const char *fn)
+{
+	const struct mudsc__budget *b = &m->budget;
+	double need = held + (b->run_demand > b->merge ? b->run_demand : b->merge);
+	return mudsc__budget_check(b, need, "mudsc_matcher_run() with statistics on demand",
+	                          &m->plan, &m->opts, fn);
+}
+
+/* Install a view as the source (all or nothing; the view is the
+ * matcher's, freed on failure): every plan point in it by name with its
+ * width and observations, its N the matcher's, its mode the method's. */
+static mudsc_status install_view(mudsc_matcher *m, struct mudsc__stats_view *v, const char *arg,
+                                 const char *fn)
+{
+	const size_t np = m->plan.npoints;
+	size_t *vp = mudsc__calloc(np + 1, sizeof *vp, "statistics points");
+	mudsc_status st = vp ? MUDSC_OK : MUDSC_E_NOMEM;
+
+	if (st == MUDSC_OK && v->n_models != m->plan.n_models)
+		st = mudsc__err(MUDSC_E_MISMATCH, "%s: argument '%s' has N = %d models, the matcher %d",
+		                fn, arg, (int)v->n_models, (int)m->plan.n_models);
+	for (size_t p = 0; st == MUDSC_OK && p < np; p++) {
+		const struct plan_point *pt = &m->plan.points[p];
+		if (!mudsc__stats_view_find(v, pt->name, &vp[p]))
+			st = mudsc__err(MUDSC_E_MISMATCH, "%s: argument '%s' has no point '%s'", fn, arg,
+			                pt->name);
+		else if (v->points[vp[p]].width != pt->width)
+			st = mudsc__err(MUDSC_E_MISMATCH,
+			                "%s: point '%s' has width %lld in argument '%s', %lld in the "
+			                "matcher",
+			                fn, pt->name, (long long)v->points[vp[p]].width, arg,
+			                (long long)pt->width);
+		else if (v->points[vp[p]].count == 0)
+			st = mudsc__err(MUDSC_E_STATE, "%s: point '%s': no observations yet", fn, pt->name);
+		else
+			st = check_mode(m, v->mode, pt->name, fn);
+	}
+	if (st == MUDSC_OK)
+		st = check_demand_budget(m, (double)v->held, fn);
+	if (st != MUDSC_OK) {
+		free(vp);
+		mudsc__stats_view_free(v);
+		return st;
+	}
+	use_source(m, v, vp, NULL, NULL);
+	return MUDSC_OK;
+}
+
+/* The loop's fetch: point p's S_a into S from the source. */
+static mudsc_status fetch_stats(void *ctx, size_t p, double *S)
+{
+	static const char fn[] = "mudsc_matcher_run";
+	mudsc_matcher *m = ctx;
+	const struct plan_point *pt = &m->plan.points[p];
+	const struct mudsc__exec ex = mudsc__exec_make(m->opts.threads);
+	struct mudsc__accum_raw r;
+	mudsc_accum *acc = NULL;
+	double *sd;
+	mudsc_status st;
+
+	if (m->view != NULL) {
+		sd = mudsc__alloc((size_t)stacked_width(m, p) * sizeof *sd, "standard deviations");
+		if (sd == NULL)
+			return MUDSC_E_NOMEM;
+		mudsc__stats_view_raw(m->view, m->view_point[p], &r);
+		mudsc__accum_raw_similarity(S, &r, false, sd, &ex);
+		free(sd);
+		return MUDSC_OK;
+	}
+	st = m->stats_fn(&acc, p, pt->name, pt->width, m->stats_user);
+	if (st != MUDSC_OK)
+		return mudsc__err_context(st, "%s: point '%s': the statistics callback failed (%s)", fn,
+		                         pt->name, mudsc_status_name(st));
+	if (acc == NULL)
+		return mudsc__err(MUDSC_E_INVALID,
+		                 "%s: point '%s': the statistics callback gave no accumulator", fn,
+		                 pt->name);
+	if (mudsc_accum_models(acc) != m->plan.n_models || mudsc_accum_width(acc) != pt->width)
+		return mudsc__err(MUDSC_E_MISMATCH,
+		                 "%s: point '%s': the statistics callback's accumulator has %d models "
+		                 "of width %lld, the point needs %d of width %lld",
+		                 fn, pt->name, (int)mudsc_accum_models(acc),
+		                 (long long)mudsc_accum_width(acc), (int)m->plan.n_models,
+		                 (long long)pt->width);
+	if ((st = check_mode(m, mudsc_accum_mode(acc), pt->name, fn)) != MUDSC_OK)
+		return st;
+	st = mudsc__accum_similarity(S, acc, "mudsc_accum_correlation");
+	if (st != MUDSC_OK)
+		return mudsc__err_context(st, "%s: point '%s'", fn, pt->name);
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_matcher_set_stats_file(mudsc_matcher *m, const char *path)
+{
+	static const char fn[] = "mudsc_matcher_set_stats_file";
+	struct mudsc__stats_view *v;
+	mudsc_model *model = NULL;
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL_AS(m, "matcher");
+	MUDSC__CHECK_NULL(path);
+	st = mudsc_model_load_mode(&model, path, MUDSC_LOAD_MAP);
+	if (st != MUDSC_OK)
+		return st == MUDSC_E_NOMEM ? st : mudsc__err_context(st, "%s: argument 'path'", fn);
+	if ((st = mudsc__stats_view_open(&v, model, NULL, 0, fn, "path")) != MUDSC_OK)
+		return st;
+	return install_view(m, v, "path", fn);
+}
+
+MUDSC_API mudsc_status mudsc_matcher_set_stats_callback(mudsc_matcher *m,
+                                                        mudsc_stats_point_fn fn, void *user)
+{
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL_AS(m, "matcher");
+	MUDSC__CHECK_NULL(fn);
+	if ((st = check_demand_budget(m, 0.0, "mudsc_matcher_set_stats_callback")) != MUDSC_OK)
+		return st;
+	use_source(m, NULL, NULL, fn, user);
+	return MUDSC_OK;
+}
+
 /* Replace point p's S_a by a fresh NC x NC buffer, returned (NULL on NOMEM). */
 static double *fresh_sa(mudsc_matcher *m, size_t point)
 {
@@ -215,89 +395,53 @@ MUDSC_API mudsc_status mudsc_matcher_set_activations(mudsc_matcher *m, size_t po
 		                 (int)mudsc_accum_models(accum), (long long)mudsc_accum_width(accum),
 		                 m->plan.points[point].name, (int)m->plan.n_models,
 		                 (long long)m->plan.points[point].width);
-	if ((st = check_acts_budget(m, "mudsc_matcher_set_activations")) != MUDSC_OK)
+	if ((st = check_mode(m, mudsc_accum_mode(accum), m->plan.points[point].name,
+	                     "mudsc_matcher_set_activations")) != MUDSC_OK ||
+	    (st = check_acts_budget(m, "mudsc_matcher_set_activations")) != MUDSC_OK)
 		return st;
 	nc = (size_t)stacked_width(m, point);
 	S = mudsc__alloc(nc * nc * sizeof *S, "activation similarity");
 	if (S == NULL)
 		return MUDSC_E_NOMEM;
-	st = mudsc_accum_correlation(S, nc * nc, NULL, accum);
+	st = mudsc__accum_similarity(S, accum, "mudsc_accum_correlation");
 	if (st != MUDSC_OK) {
 		free(S);
 		return mudsc__err_context(st, "mudsc_matcher_set_activations: point '%s'",
 		                         m->plan.points[point].name);
 	}
+	drop_source(m);
 	free(m->S_a[point]);
 	m->S_a[point] = S;
 	return MUDSC_OK;
 }
 
-/* Point p's correlation from the set (found by name, same width) into a
- * fresh buffer *out; MUDSC_E_MISMATCH naming the point. */
-static mudsc_status stats_correlation(double **out, const mudsc_matcher *m, mudsc_stats *stats,
-                                      size_t point)
-{
-	const char *name = m->plan.points[point].name;
-	const size_t nc = (size_t)stacked_width(m, point);
-	mudsc_accum *acc;
-	int64_t width = 0;
-	size_t k;
-	double *S;
-	mudsc_status st;
-
-	if (mudsc_stats_point_find(&k, stats, name) != MUDSC_OK)
-		return mudsc__err(MUDSC_E_MISMATCH,
-		                 "mudsc_matcher_set_stats: argument 'stats' has no point '%s'", name);
-	mudsc_stats_point_at(NULL, &width, stats, k);
-	if (width != m->plan.points[point].width)
-		return mudsc__err(MUDSC_E_MISMATCH,
-		                 "mudsc_matcher_set_stats: point '%s' has width %lld in argument "
-		                 "'stats', %lld in the matcher",
-		                 name, (long long)width, (long long)m->plan.points[point].width);
-	mudsc_stats_point(&acc, stats, k);
-	S = mudsc__alloc(nc * nc * sizeof *S, "activation similarity");
-	if (S == NULL)
-		return MUDSC_E_NOMEM;
-	st = mudsc_accum_correlation(S, nc * nc, NULL, acc);
-	if (st != MUDSC_OK) {
-		free(S);
-		return mudsc__err_context(st, "mudsc_matcher_set_stats: point '%s'", name);
-	}
-	*out = S;
-	return MUDSC_OK;
-}
-
 MUDSC_API mudsc_status mudsc_matcher_set_stats(mudsc_matcher *m, mudsc_stats *stats)
 {
-	const size_t np = m ? m->plan.npoints : 0;
-	double **S;
+	static const char fn[] = "mudsc_matcher_set_stats";
+	struct mudsc__stats_view *v;
+	mudsc_model *model = NULL;
+	void *bytes = NULL;
+	size_t len = 0;
 	mudsc_status st;
 
 	MUDSC__CHECK_NULL(m);
 	MUDSC__CHECK_NULL(stats);
 	if (mudsc_stats_models(stats) != m->plan.n_models)
 		return mudsc__err(MUDSC_E_MISMATCH,
-		                 "mudsc_matcher_set_stats: argument 'stats' has N = %d models, the "
-		                 "matcher %d",
+		                 "%s: argument 'stats' has N = %d models, the matcher %d", fn,
 		                 (int)mudsc_stats_models(stats), (int)m->plan.n_models);
-	if ((st = check_acts_budget(m, "mudsc_matcher_set_stats")) != MUDSC_OK)
+	/* the set's raw sums, as its file holds them: read a point at a time */
+	st = mudsc_stats_save_buffer(&bytes, &len, stats);
+	if (st != MUDSC_OK)
+		return st == MUDSC_E_NOMEM ? st : mudsc__err_context(st, "%s: argument 'stats'", fn);
+	st = mudsc_model_load_buffer(&model, bytes, len, MUDSC_BORROW);
+	if (st != MUDSC_OK) {
+		mudsc_free(bytes);
 		return st;
-	S = mudsc__calloc(np + 1, sizeof *S, "activation similarities");
-	if (S == NULL)
-		return MUDSC_E_NOMEM;
-	/* every point's correlation first: the matcher changes only if all succeed */
-	for (size_t p = 0; st == MUDSC_OK && p < np; p++)
-		st = stats_correlation(&S[p], m, stats, p);
-	for (size_t p = 0; p < np; p++) {
-		if (st == MUDSC_OK) {
-			free(m->S_a[p]);
-			m->S_a[p] = S[p];
-		} else {
-			free(S[p]);
-		}
 	}
-	free(S);
-	return st;
+	if ((st = mudsc__stats_view_open(&v, model, bytes, len, fn, "stats")) != MUDSC_OK)
+		return st;
+	return install_view(m, v, "stats", fn);
 }
 
 static mudsc_status check_similarity(const double *S, size_t nc, const char *point)
@@ -342,6 +486,7 @@ MUDSC_API mudsc_status mudsc_matcher_set_activation_similarity(mudsc_matcher *m,
 	if (S == NULL)
 		return MUDSC_E_NOMEM;
 	memcpy(S, S_a, len * sizeof *S);
+	drop_source(m);
 	return MUDSC_OK;
 }
 
@@ -349,6 +494,10 @@ MUDSC_API mudsc_status mudsc_matcher_set_activation_similarity(mudsc_matcher *m,
 static mudsc_status activations_given(const mudsc_matcher *m, bool *all)
 {
 	size_t given = 0;
+	if (m->view != NULL || m->stats_fn != NULL) {
+		*all = true;
+		return MUDSC_OK;
+	}
 	for (size_t p = 0; p < m->plan.npoints; p++)
 		given += m->S_a[p] != NULL;
 	*all = given > 0;
@@ -377,7 +526,10 @@ MUDSC_API mudsc_status mudsc_matcher_run(mudsc_matcher *m)
 	ex = mudsc__exec_make(m->opts.threads);
 	in = (struct loop_input){
 		.plan = &m->plan,
-		.S_a = acts ? (const double *const *)m->S_a : NULL,
+		.S_a = acts && m->view == NULL && m->stats_fn == NULL ? (const double *const *)m->S_a
+		                                                      : NULL,
+		.fetch = m->view != NULL || m->stats_fn != NULL ? fetch_stats : NULL,
+		.fetch_ctx = m,
 		.opts = &m->opts,
 		.ex = &ex,
 	};

@@ -17,12 +17,35 @@
 #include "stats/stats.h"
 
 #define STATS_FORMAT "mudsc.stats"
-#define STATS_VERSION "1"
+#define STATS_VERSION "1"       /* full-mode sets: the bytes of issue 12, unchanged */
+#define STATS_VERSION_CROSS "2" /* sets of cross-block statistics (metadata mode) */
 
-/* The four tensors of a point, by suffix (none is a suffix of another, so
- * point name + suffix never collide across points). */
-enum { T_SHIFT, T_SUM, T_PROD, T_COUNT, T_KINDS };
-static const char *const suffix[T_KINDS] = { ".shift", ".sum", ".prod", ".count" };
+/* The tensors of a point, by suffix (none is a suffix of another, so
+ * point name + suffix never collide across points): full mode shift, sum,
+ * prod, count; cross mode shift, sum, sq, cross, count. */
+enum { T_SHIFT, T_SUM, T_PROD, T_COUNT, T_SQ, T_CROSS, T_KINDS };
+static const char *const suffix[T_KINDS] = { ".shift", ".sum", ".prod", ".count", ".sq",
+	                                          ".cross" };
+
+/* The tensor kinds of a point in mode `mode`, and their number. */
+static int point_kinds(int32_t mode, int *kinds)
+{
+	static const int full[] = { T_SHIFT, T_SUM, T_PROD, T_COUNT };
+	static const int cross[] = { T_SHIFT, T_SUM, T_SQ, T_CROSS, T_COUNT };
+
+	if (mode == MUDSC_STATS_CROSS) {
+		memcpy(kinds, cross, sizeof cross);
+		return 5;
+	}
+	memcpy(kinds, full, sizeof full);
+	return 4;
+}
+
+/* A set's mode: every point's (one set, one options struct). */
+static int32_t set_mode(const mudsc_stats *s)
+{
+	return s->n_points > 0 ? mudsc_accum_mode(s->acc[0]) : MUDSC_STATS_FULL;
+}
 
 /* "<name><suffix>" into a fresh string (NULL on NOMEM). */
 static char *tensor_name(const char *point, int kind)
@@ -57,25 +80,31 @@ static mudsc_status set_point_meta(mudsc_model *m, size_t p, const char *what, c
 /* Add point p's four tensors (copies) and metadata to m. */
 static mudsc_status add_point(mudsc_model *m, mudsc_stats *s, size_t p, const char *fn)
 {
-	const size_t N = (size_t)s->n_models, C = (size_t)s->widths[p];
+	const size_t N = (size_t)s->n_models, C = (size_t)s->widths[p], NC = N * C;
 	const size_t packed = mudsc__accum_packed(s->acc[p]);
+	const bool cross = mudsc_accum_mode(s->acc[p]) == MUDSC_STATS_CROSS;
 	const int64_t nc_shape[2] = { (int64_t)N, (int64_t)C };
 	const int64_t prod_shape[1] = { (int64_t)packed };
+	const int64_t cross_shape[3] = { (int64_t)N - 1, (int64_t)C, (int64_t)C };
 	const int64_t count_shape[1] = { (int64_t)N };
-	double *shift = mudsc__calloc(2 * N * C + packed, sizeof(double), "raw sums");
+	/* shift, sum, then prod (full) or sq and cross */
+	double *shift = mudsc__calloc((cross ? 3 : 2) * NC + packed, sizeof(double), "raw sums");
+	double *second = shift ? shift + 2 * NC : NULL, *third = shift ? shift + 3 * NC : NULL;
 	int64_t *counts = mudsc__calloc(N, sizeof *counts, "counts");
 	int64_t count = 0;
+	int kinds[5], nk = point_kinds(mudsc_accum_mode(s->acc[p]), kinds);
 	mudsc_status st = shift && counts ? MUDSC_OK : MUDSC_E_NOMEM;
 
 	if (st == MUDSC_OK) {
-		st = mudsc__accum_raw_get(s->acc[p], shift, shift + N * C, shift + 2 * N * C, &count,
+		st = mudsc__accum_raw_get(s->acc[p], shift, shift + NC, second, third, &count,
 		                          "mudsc_accum_serialize");
 		if (st != MUDSC_OK)
 			st = mudsc__err_context(st, "%s: point %zu '%s'", fn, p, s->names[p]);
 	}
 	for (size_t i = 0; i < N; i++)
 		counts[i] = count;
-	for (int k = 0; st == MUDSC_OK && k < T_KINDS; k++) {
+	for (int j = 0; st == MUDSC_OK && j < nk; j++) {
+		const int k = kinds[j];
 		char *name = tensor_name(s->names[p], k);
 		if (name == NULL) {
 			st = MUDSC_E_NOMEM;
@@ -84,11 +113,13 @@ static mudsc_status add_point(mudsc_model *m, mudsc_stats *s, size_t p, const ch
 		if (k == T_COUNT)
 			st = mudsc_model_add(m, name, MUDSC_DTYPE_I64, 1, count_shape, counts, MUDSC_COPY);
 		else if (k == T_PROD)
-			st = mudsc_model_add(m, name, MUDSC_DTYPE_F64, 1, prod_shape, shift + 2 * N * C,
-			                     MUDSC_COPY);
+			st = mudsc_model_add(m, name, MUDSC_DTYPE_F64, 1, prod_shape, second, MUDSC_COPY);
+		else if (k == T_CROSS)
+			st = mudsc_model_add(m, name, MUDSC_DTYPE_F64, 3, cross_shape, third, MUDSC_COPY);
 		else
 			st = mudsc_model_add(m, name, MUDSC_DTYPE_F64, 2, nc_shape,
-			                     shift + (k == T_SUM ? N * C : 0), MUDSC_COPY);
+			                     k == T_SUM ? shift + NC : k == T_SQ ? second : shift,
+			                     MUDSC_COPY);
 		free(name);
 	}
 	if (st == MUDSC_OK)
@@ -110,9 +141,13 @@ static mudsc_status to_model(mudsc_model **out, mudsc_stats *s, const char *fn)
 
 	if (st != MUDSC_OK)
 		return st;
+	const bool cross = set_mode(s) == MUDSC_STATS_CROSS;
+
 	st = mudsc_model_set_meta(m, "format", STATS_FORMAT);
 	if (st == MUDSC_OK)
-		st = mudsc_model_set_meta(m, "format_version", STATS_VERSION);
+		st = mudsc_model_set_meta(m, "format_version", cross ? STATS_VERSION_CROSS : STATS_VERSION);
+	if (st == MUDSC_OK && cross)
+		st = mudsc_model_set_meta(m, "mode", "cross");
 	if (st == MUDSC_OK)
 		st = set_meta_i64(m, "n_models", s->n_models);
 	if (st == MUDSC_OK)
@@ -164,8 +199,8 @@ MUDSC_API mudsc_status mudsc_stats_save(mudsc_stats *stats, const char *path)
 /* ---- loading ----------------------------------------------------------- */
 
 /* What a load checks against (the points and N of a graph, or of a set
- * `like`: exactly one of the two is set), and how its messages name the
- * call and the input. */
+ * `like`: at most one of the two is set; neither: the file's own points,
+ * for a view), and how its messages name the call and the input. */
 struct expect {
 	const mudsc_graph *graph;
 	const mudsc_stats *like;
@@ -175,8 +210,10 @@ struct expect {
 };
 
 /* The expected number of points, and point p's name and width. */
-static size_t expect_count(const struct expect *e)
+static size_t expect_count(const struct expect *e, size_t file_points)
 {
+	if (e->like == NULL && e->graph == NULL)
+		return file_points;
 	return e->like ? e->like->n_points : mudsc_graph_point_count(e->graph);
 }
 
@@ -191,6 +228,11 @@ static mudsc_status expect_point(const char **name, int64_t *width, const struct
 		*width = e->like->widths[p];
 		return MUDSC_OK;
 	}
+	if (e->graph == NULL) { /* a view: the file's own points */
+		*name = NULL;
+		*width = 0;
+		return MUDSC_OK;
+	}
 	if ((st = mudsc_graph_point_at(&info, e->graph, p)) != MUDSC_OK)
 		return st;
 	*name = info.name;
@@ -202,6 +244,8 @@ static mudsc_status expect_point(const char **name, int64_t *width, const struct
 struct file_point {
 	mudsc_tensor t[T_KINDS];
 	int64_t count;
+	const char *name; /* the file's (metadata, lives as long as the model) */
+	int64_t width;
 };
 
 static mudsc_status parse_error(const struct expect *e, const char *fmt, ...)
@@ -240,31 +284,49 @@ static mudsc_status meta_int(int64_t *out, const mudsc_model *m, const char *key
 	return MUDSC_OK;
 }
 
-/* The file's header metadata: format, version, N and the point count,
- * then N and the point count against the expectation. */
-static mudsc_status check_header(const mudsc_model *m, const struct expect *e, int64_t *N)
+/* The file's header metadata: format, version (1: full mode; 2: the
+ * metadata 'mode', "full" or "cross"), N and the point count, then N and
+ * the point count against the expectation.  *points: the file's count. */
+static mudsc_status check_header(const mudsc_model *m, const struct expect *e, int64_t *N,
+                                 int32_t *mode, int64_t *points_out)
 {
 	const char *format = mudsc_model_get_meta(m, "format");
 	const char *version = mudsc_model_get_meta(m, "format_version");
+	const char *mode_text = mudsc_model_get_meta(m, "mode");
 	int64_t points = 0;
-	size_t want = expect_count(e);
+	size_t want;
 	const char *against = e->like ? "argument 'like'" : "argument 'graph'";
+	int kinds[5], nk;
 	mudsc_status st;
 
 	if (format == NULL || strcmp(format, STATS_FORMAT) != 0)
 		return parse_error(e, "metadata 'format' is '%.64s', not '%s' (not a statistics set)",
 		                   format ? format : "(missing)", STATS_FORMAT);
-	if (version == NULL || strcmp(version, STATS_VERSION) != 0)
+	if (version == NULL ||
+	    (strcmp(version, STATS_VERSION) != 0 && strcmp(version, STATS_VERSION_CROSS) != 0))
 		return parse_error(e,
-		                   "metadata 'format_version' is '%.64s': this library reads version %s",
-		                   version ? version : "(missing)", STATS_VERSION);
+		                   "metadata 'format_version' is '%.64s': this library reads versions "
+		                   "%s and %s",
+		                   version ? version : "(missing)", STATS_VERSION, STATS_VERSION_CROSS);
+	*mode = MUDSC_STATS_FULL;
+	if (strcmp(version, STATS_VERSION_CROSS) == 0) {
+		if (mode_text != NULL && strcmp(mode_text, "cross") == 0)
+			*mode = MUDSC_STATS_CROSS;
+		else if (mode_text == NULL || strcmp(mode_text, "full") != 0)
+			return parse_error(e, "metadata 'mode' is '%.64s', not 'full' or 'cross' "
+			                      "(format_version 2)",
+			                   mode_text ? mode_text : "(missing)");
+	}
 	if ((st = meta_int(N, m, "n_models", 2, INT32_MAX, e)) != MUDSC_OK ||
 	    (st = meta_int(&points, m, "points", 1, INT32_MAX, e)) != MUDSC_OK)
 		return st;
-	if ((uint64_t)points * T_KINDS != (uint64_t)mudsc_model_count(m))
+	nk = point_kinds(*mode, kinds);
+	if ((uint64_t)points * (uint64_t)nk != (uint64_t)mudsc_model_count(m))
 		return mudsc__err(MUDSC_E_PARSE,
 		                 "%s: argument '%s': %zu tensors, but %" PRId64 " points need %" PRId64,
-		                 e->fn, e->arg, mudsc_model_count(m), points, points * T_KINDS);
+		                 e->fn, e->arg, mudsc_model_count(m), points, points * nk);
+	want = expect_count(e, (size_t)points);
+	*points_out = points;
 	if (e->n_models != 0 && *N != e->n_models)
 		return mudsc__err(MUDSC_E_MISMATCH,
 		                 "%s: the set has N = %" PRId64 " models, argument 'n_models' = %d",
@@ -281,6 +343,7 @@ static mudsc_status point_tensor(mudsc_tensor *t, const mudsc_model *m, const ch
                                  int kind, int64_t N, int64_t C, const struct expect *e)
 {
 	const uint64_t nc = (uint64_t)N * (uint64_t)C, packed = nc * (nc + 1) / 2;
+	const uint64_t cc = (uint64_t)C * (uint64_t)C;
 	char *name = tensor_name(point, kind);
 	mudsc_status st;
 	bool ok;
@@ -296,6 +359,9 @@ static mudsc_status point_tensor(mudsc_tensor *t, const mudsc_model *m, const ch
 		else if (kind == T_PROD)
 			ok = t->dtype == MUDSC_DTYPE_F64 && t->rank == 1 &&
 			     (uint64_t)t->shape[0] == packed;
+		else if (kind == T_CROSS)
+			ok = t->dtype == MUDSC_DTYPE_F64 && t->rank == 3 && t->shape[0] == N - 1 &&
+			     t->shape[1] == C && t->shape[2] == C && cc <= SIZE_MAX / 8;
 		else
 			ok = t->dtype == MUDSC_DTYPE_F64 && t->rank == 2 && t->shape[0] == N &&
 			     t->shape[1] == C;
@@ -312,8 +378,9 @@ static mudsc_status point_tensor(mudsc_tensor *t, const mudsc_model *m, const ch
  * and N: metadata, tensors and counts, before anything is allocated for
  * it (so the sizes are those of tensors the input holds). */
 static mudsc_status check_point(struct file_point *fp, const mudsc_model *m, size_t p, int64_t N,
-                                const struct expect *e)
+                                int32_t mode, const struct expect *e)
 {
+	int kinds[5], nk = point_kinds(mode, kinds);
 	char key[64];
 	const char *name, *want_name = NULL;
 	const char *against = e->like ? "argument 'like'" : "argument 'graph'";
@@ -330,6 +397,8 @@ static mudsc_status check_point(struct file_point *fp, const mudsc_model *m, siz
 	name = mudsc_model_get_meta(m, key);
 	if (name == NULL)
 		return parse_error(e, "metadata '%s' is missing", key);
+	if (info.name == NULL)
+		info.name = name; /* a view: the file's own point */
 	if (strcmp(name, info.name) != 0)
 		return mudsc__err(MUDSC_E_MISMATCH,
 		                 "%s: point %zu of the set is '%.200s', of %s '%.200s'", e->fn, p,
@@ -337,6 +406,10 @@ static mudsc_status check_point(struct file_point *fp, const mudsc_model *m, siz
 	snprintf(key, sizeof key, "point.%zu.width", p);
 	if ((st = meta_int(&width, m, key, 1, INT32_MAX, e)) != MUDSC_OK)
 		return st;
+	if (info.width == 0)
+		info.width = width;
+	fp->name = name;
+	fp->width = width;
 	if (width != info.width)
 		return mudsc__err(MUDSC_E_MISMATCH,
 		                 "%s: point %zu '%.200s' has width %" PRId64 " in the set, %" PRId64
@@ -350,8 +423,9 @@ static mudsc_status check_point(struct file_point *fp, const mudsc_model *m, siz
 	snprintf(key, sizeof key, "point.%zu.count", p);
 	if ((st = meta_int(&fp->count, m, key, 0, INT64_MAX / 2, e)) != MUDSC_OK)
 		return st;
-	for (int k = 0; k < T_KINDS; k++)
-		if ((st = point_tensor(&fp->t[k], m, info.name, k, N, width, e)) != MUDSC_OK)
+	for (int j = 0; j < nk; j++)
+		if ((st = point_tensor(&fp->t[kinds[j]], m, info.name, kinds[j], N, width, e)) !=
+		    MUDSC_OK)
 			return st;
 	for (int64_t i = 0; i < N; i++) {
 		memcpy(&c, (const unsigned char *)fp->t[T_COUNT].data + (size_t)i * sizeof c, sizeof c);
@@ -367,29 +441,37 @@ static mudsc_status check_point(struct file_point *fp, const mudsc_model *m, siz
 static mudsc_status from_model(mudsc_stats **out, const mudsc_model *m, const struct expect *e,
                                const mudsc_accum_options *options)
 {
-	const size_t np = expect_count(e);
+	size_t np;
 	struct file_point *fp;
 	mudsc_stats *s = NULL;
+	mudsc_accum_options o;
 	char what[320];
-	int64_t N = 0;
-	mudsc_status st = check_header(m, e, &N);
+	int64_t N = 0, points = 0;
+	int32_t mode = MUDSC_STATS_FULL;
+	mudsc_status st = check_header(m, e, &N, &mode, &points);
 
+	if (st == MUDSC_OK)
+		st = mudsc__options_read(&o, options, MUDSC__OPTIONS_ACCUM, e->fn);
 	if (st != MUDSC_OK)
 		return st;
+	o.mode = mode; /* the file's */
+	np = expect_count(e, (size_t)points);
 	fp = mudsc__calloc(np, sizeof *fp, "statistics set points");
 	if (fp == NULL)
 		return MUDSC_E_NOMEM;
 	for (size_t p = 0; st == MUDSC_OK && p < np; p++)
-		st = check_point(&fp[p], m, p, N, e);
+		st = check_point(&fp[p], m, p, N, mode, e);
 	if (st == MUDSC_OK && e->like)
 		st = mudsc__stats_create(&s, (int32_t)N, np, (const char *const *)e->like->names,
-		                         e->like->widths, options, e->fn);
+		                         e->like->widths, &o, e->fn);
 	else if (st == MUDSC_OK)
-		st = mudsc_stats_new(&s, e->graph, (int32_t)N, options);
+		st = mudsc_stats_new(&s, e->graph, (int32_t)N, &o);
 	for (size_t p = 0; st == MUDSC_OK && p < np; p++) {
+		const int second = mode == MUDSC_STATS_CROSS ? T_SQ : T_PROD;
 		snprintf(what, sizeof what, "argument '%s': point '%.200s'", e->arg, s->names[p]);
 		st = mudsc__accum_raw_set(s->acc[p], fp[p].t[T_SHIFT].data, fp[p].t[T_SUM].data,
-		                          fp[p].t[T_PROD].data, fp[p].count, e->fn, what);
+		                          fp[p].t[second].data, fp[p].t[T_CROSS].data, fp[p].count,
+		                          e->fn, what);
 	}
 	free(fp);
 	if (st != MUDSC_OK) {
@@ -481,7 +563,8 @@ MUDSC_API mudsc_status mudsc_stats_replace_buffer(mudsc_stats *stats, const void
 	mudsc_model *m = NULL;
 	mudsc_stats *tmp = NULL;
 	char what[320];
-	int64_t N = 0;
+	int64_t N = 0, points = 0;
+	int32_t mode = MUDSC_STATS_FULL;
 	mudsc_status st;
 
 	MUDSC__CHECK_NULL(stats);
@@ -494,14 +577,129 @@ MUDSC_API mudsc_status mudsc_stats_replace_buffer(mudsc_stats *stats, const void
 	st = from_model(&tmp, m, &e, NULL);
 	mudsc_stats_free(tmp);
 	if (st == MUDSC_OK)
-		st = check_header(m, &e, &N);
+		st = check_header(m, &e, &N, &mode, &points);
+	if (st == MUDSC_OK && mode != set_mode(stats))
+		st = mudsc__err(MUDSC_E_MISMATCH,
+		                "%s: argument 'buf' holds %s statistics, argument 'stats' keeps %s ones",
+		                e.fn, mode == MUDSC_STATS_CROSS ? "cross-block" : "full",
+		                set_mode(stats) == MUDSC_STATS_CROSS ? "cross-block" : "full");
 	for (size_t p = 0; st == MUDSC_OK && p < stats->n_points; p++) {
-		st = check_point(&fp, m, p, N, &e);
+		const int second = mode == MUDSC_STATS_CROSS ? T_SQ : T_PROD;
+		st = check_point(&fp, m, p, N, mode, &e);
 		snprintf(what, sizeof what, "argument 'buf': point '%.200s'", stats->names[p]);
 		if (st == MUDSC_OK)
 			st = mudsc__accum_raw_set(stats->acc[p], fp.t[T_SHIFT].data, fp.t[T_SUM].data,
-			                          fp.t[T_PROD].data, fp.count, e.fn, what);
+			                          fp.t[second].data, fp.t[T_CROSS].data, fp.count, e.fn,
+			                          what);
 	}
 	mudsc_model_free(m);
 	return st;
+}
+
+/* ---- a view: a file read in place (the matcher's statistics on demand) -- */
+
+void mudsc__stats_view_free(struct mudsc__stats_view *v)
+{
+	if (v == NULL)
+		return;
+	mudsc__strmap_clear(&v->by_name);
+	free(v->points);
+	mudsc_model_free(v->model);
+	mudsc_free(v->bytes);
+	free(v);
+}
+
+/* Every check of a load against the file's own points. */
+static mudsc_status view_check(struct mudsc__stats_view *v, const struct expect *e)
+{
+	char what[320];
+	int64_t N = 0, points = 0;
+	int32_t mode = MUDSC_STATS_FULL;
+	struct file_point fp;
+	mudsc_status st = check_header(v->model, e, &N, &mode, &points);
+
+	if (st != MUDSC_OK)
+		return st;
+	v->n_models = (int32_t)N;
+	v->mode = mode;
+	v->points = mudsc__calloc((size_t)points, sizeof *v->points, "statistics view points");
+	if (v->points == NULL)
+		return MUDSC_E_NOMEM;
+	v->n_points = (size_t)points;
+	for (size_t p = 0; st == MUDSC_OK && p < v->n_points; p++) {
+		struct mudsc__stats_view_point *vp = &v->points[p];
+		struct mudsc__accum_raw r;
+		memset(&fp, 0, sizeof fp);
+		if ((st = check_point(&fp, v->model, p, N, mode, e)) != MUDSC_OK)
+			break;
+		*vp = (struct mudsc__stats_view_point){
+			.name = fp.name,
+			.width = fp.width,
+			.count = fp.count,
+			.shift = fp.t[T_SHIFT].data,
+			.sum = fp.t[T_SUM].data,
+			.second = fp.t[mode == MUDSC_STATS_CROSS ? T_SQ : T_PROD].data,
+			.third = fp.t[T_CROSS].data,
+		};
+		mudsc__stats_view_raw(v, p, &r);
+		snprintf(what, sizeof what, "argument '%s': point '%.200s'", e->arg, vp->name);
+		st = mudsc__accum_raw_check(&r, vp->shift, e->fn, what);
+		if (st == MUDSC_OK) {
+			size_t seen;
+			if (mudsc__strmap_get(&v->by_name, vp->name, &seen))
+				st = parse_error(e, "point '%.200s' is there twice", vp->name);
+			else
+				st = mudsc__strmap_put(&v->by_name, vp->name, p);
+		}
+	}
+	return st;
+}
+
+mudsc_status mudsc__stats_view_open(struct mudsc__stats_view **out, mudsc_model *model,
+                                   void *bytes, size_t held, const char *fn, const char *arg)
+{
+	const struct expect e = { NULL, NULL, 0, fn, arg };
+	struct mudsc__stats_view *v = mudsc__calloc(1, sizeof *v, "statistics view");
+	mudsc_status st;
+
+	if (v == NULL) {
+		mudsc_model_free(model);
+		mudsc_free(bytes);
+		return MUDSC_E_NOMEM;
+	}
+	mudsc__strmap_init(&v->by_name);
+	v->model = model;
+	v->bytes = bytes;
+	v->held = held;
+	st = view_check(v, &e);
+	if (st != MUDSC_OK) {
+		mudsc__stats_view_free(v);
+		return st;
+	}
+	*out = v;
+	return MUDSC_OK;
+}
+
+bool mudsc__stats_view_find(const struct mudsc__stats_view *v, const char *name, size_t *k)
+{
+	return mudsc__strmap_get(&v->by_name, name, k);
+}
+
+void mudsc__stats_view_raw(const struct mudsc__stats_view *v, size_t k,
+                          struct mudsc__accum_raw *r)
+{
+	const struct mudsc__stats_view_point *vp = &v->points[k];
+
+	*r = (struct mudsc__accum_raw){
+		.mode = v->mode,
+		.n_models = v->n_models,
+		.width = vp->width,
+		.count = vp->count,
+		.nc = (size_t)v->n_models * (size_t)vp->width,
+		.packed = true,
+		.sum = vp->sum,
+		.prod = vp->second,
+		.sq = vp->second,
+		.cross = vp->third,
+	};
 }

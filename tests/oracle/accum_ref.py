@@ -42,3 +42,21 @@ def bf16_bits(x):
 
 def bf16_value(bits):
     return (np.asarray(bits, dtype=np.uint32) << 16).view(np.float32).astype(np.float64)
+
+
+def cross_stats(xs):
+    """Cross-block statistics from the definition (docs/algorithm.md section
+    14): for models i = 1..N-1 the C x C block of Pearson correlations of
+    model 0's features (rows) against model i's (columns), each denominator
+    floored at 1e-7, shape (N-1, C, C); and every unit's mean and population
+    standard deviation (N*C each).  Computed per pair of models, never from
+    the stacked NC x NC matrix."""
+    X = [np.asarray(x, dtype=np.float64) for x in xs]
+    n = X[0].shape[0]
+    mu = [x.mean(axis=0) for x in X]
+    sd = [np.sqrt(np.maximum(((x - m) ** 2).mean(axis=0), 0.0)) for x, m in zip(X, mu)]
+    blocks = []
+    for i in range(1, len(X)):
+        cov = (X[0] - mu[0]).T @ (X[i] - mu[i]) / n
+        blocks.append(cov / np.maximum(np.outer(sd[0], sd[i]), 1e-7))
+    return {"cross": np.stack(blocks), "means": np.concatenate(mu), "std": np.concatenate(sd)}

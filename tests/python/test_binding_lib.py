@@ -25,7 +25,8 @@ SCALARS = {"int64_t": ctypes.c_int64, "int32_t": ctypes.c_int32, "size_t": ctype
            "double": ctypes.c_double, "uint32_t": ctypes.c_uint32, "uint64_t": ctypes.c_uint64,
            "int": ctypes.c_int, "unsigned": ctypes.c_uint}
 FUNCTION_POINTERS = {"mudsc_log_fn": _lib.LOG_FN, "mudsc_progress_fn": _lib.PROGRESS_FN,
-                     "mudsc_score_fn": _lib.SCORE_FN}
+                     "mudsc_score_fn": _lib.SCORE_FN,
+                     "mudsc_stats_point_fn": _lib.STATS_POINT_FN}
 
 
 def compatible(c, ct):

@@ -301,3 +301,17 @@ def test_collect_activations_returns_a_stats_that_shards_merge_into(tmp_path):
     assert empty.point(0).count() == 0
     _, weights_only = mt.merge(nets, graph, batches=[], method="align")
     assert weights_only.sweeps >= 1
+
+
+def test_collect_activations_cross_mode_equals_the_full_sets_cross_blocks():
+    """mode="cross" (issue 13): every point's cross blocks equal those of the
+    full set to the float accumulator's bound (algorithm.md section 20)."""
+    net, graph = FAMILIES["resnet20"]()
+    other = permuted_copy(net, graph, seed=6)
+    batches = batches_for(net)
+    full = mt.collect_activations([net, other], graph, batches)
+    cross = mt.collect_activations([net, other], graph, batches, mode="cross")
+    for name in graph.point_names:
+        assert cross[name].mode == "cross"
+        np.testing.assert_allclose(cross[name].cross_correlation(),
+                                   full[name].cross_correlation(), atol=4e-6, err_msg=name)

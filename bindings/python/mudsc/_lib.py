@@ -103,6 +103,9 @@ MAX_RANK = 8
 LOG_FN = ctypes.CFUNCTYPE(None, ENUM, c_char_p, c_void_p)
 PROGRESS_FN = ctypes.CFUNCTYPE(c_int, c_i64, c_i32, c_double, c_void_p)
 SCORE_FN = ctypes.CFUNCTYPE(c_int, POINTER(c_double), c_void_p, c_double, c_void_p)
+#: mudsc_stats_point_fn (matcher.h)
+STATS_POINT_FN = ctypes.CFUNCTYPE(c_int, ctypes.POINTER(c_void_p), c_size, c_char_p, c_i64,
+                                  c_void_p)
 
 
 class Tensor(ctypes.Structure):
@@ -114,7 +117,7 @@ class Tensor(ctypes.Structure):
 class AccumOptions(ctypes.Structure):
     """mudsc_accum_options (accum.h)."""
     _fields_ = [("size", c_size), ("nonfinite", c_i32), ("max_lead", c_i64),
-                ("threads", c_i32)]
+                ("threads", c_i32), ("mode", c_i32)]
 
 
 class Features(ctypes.Structure):
@@ -277,11 +280,13 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     # accum.h
     "mudsc_accum_correlation": (STATUS, (F64P, c_size, SIZEP, P)),
     "mudsc_accum_count": (STATUS, (I64P, P, c_i32)),
+    "mudsc_accum_cross_correlation": (STATUS, (F64P, c_size, SIZEP, P)),
     "mudsc_accum_covariance": (STATUS, (F64P, c_size, SIZEP, P)),
     "mudsc_accum_deserialize": (STATUS, (PP, c_void_p, c_size, POINTER(AccumOptions))),
     "mudsc_accum_free": (None, (P,)),
     "mudsc_accum_means": (STATUS, (F64P, c_size, SIZEP, P)),
     "mudsc_accum_merge": (STATUS, (P, P)),
+    "mudsc_accum_mode": (c_i32, (P,)),
     "mudsc_accum_models": (c_i32, (P,)),
     "mudsc_accum_new": (STATUS, (PP, c_i32, c_i64, POINTER(AccumOptions))),
     "mudsc_accum_options_init": (STATUS, (POINTER(AccumOptions),)),
@@ -306,6 +311,8 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_matcher_set_activation_similarity": (STATUS, (P, c_size, F64P, c_size)),
     "mudsc_matcher_set_activations": (STATUS, (P, c_size, P)),
     "mudsc_matcher_set_stats": (STATUS, (P, P)),
+    "mudsc_matcher_set_stats_callback": (STATUS, (P, STATS_POINT_FN, c_void_p)),
+    "mudsc_matcher_set_stats_file": (STATUS, (P, c_char_p)),
     "mudsc_matcher_sweeps": (c_i32, (P,)),
     "mudsc_matcher_transform_to_file": (STATUS, (P, c_char_p, c_i32)),
     "mudsc_matcher_transform": (STATUS, (PP, P, c_i32)),

@@ -22,12 +22,20 @@ from .model import DTYPE_CODES, dtype_code, dtype_size, native
 #: dtypes update() takes
 FLOAT_CODES = {DTYPE_CODES[n] for n in ("F16", "BF16", "F32", "F64")}
 NONFINITE_ERROR, NONFINITE_ZERO = 0, 1
+#: mudsc_stats_mode: what an accumulator keeps ("full": NC x NC; "cross":
+#: model 0 against each model, and every unit's moments: align only)
+MODES = {"full": 0, "cross": 1}
 
 
 def _options(replace_nonfinite: Optional[bool], max_lead: Optional[int],
-             threads: Optional[int]) -> AccumOptions:
+             threads: Optional[int], mode: Optional[str] = None) -> AccumOptions:
     """The library's defaults with the fields given (None: keep the default)."""
     o = defaults(AccumOptions)
+    if mode is not None:
+        if mode not in MODES:
+            raise errors.InvalidArgumentError.make(
+                f"mode: {mode!r} is not one of {sorted(MODES)}")
+        o.mode = MODES[mode]
     if replace_nonfinite is not None:
         o.nonfinite = NONFINITE_ZERO if replace_nonfinite else NONFINITE_ERROR
     if max_lead is not None:
@@ -89,15 +97,18 @@ class Accumulator(Handle):
 
     def __init__(self, n_models: int, width: int, replace_nonfinite: Optional[bool] = None,
                  max_lead: Optional[int] = None, block_rows: Optional[int] = None,
-                 threads: Optional[int] = None) -> None:
+                 threads: Optional[int] = None, mode: Optional[str] = None) -> None:
         """n_models >= 2 models of `width` features.  Options left None take
         the library's defaults (mudsc_accum_options_init): replace_nonfinite:
         NaN/inf inputs become 0 instead of raising NumericError; max_lead:
         how far one model may run ahead; threads: the accumulator's thread
         count (0: process-wide).  block_rows: observations per BLAS block,
         through the experimental mudsc_accum_set_block_rows (UnsupportedError
-        with a library of another release)."""
-        self._opts = _options(replace_nonfinite, max_lead, threads)
+        with a library of another release).  mode: "full" (default) or
+        "cross" (cross-block statistics: model 0 against each model and every
+        unit's moments, 8((N-1)C^2 + 2NC) bytes; correlation() and
+        covariance() then raise UnsupportedError, use cross_correlation())."""
+        self._opts = _options(replace_nonfinite, max_lead, threads, mode)
         out = ctypes.c_void_p()
         check(lib.mudsc_accum_new(ctypes.byref(out), n_models, width, ctypes.byref(self._opts)))
         self._adopt(out.value, lib.mudsc_accum_free)
@@ -112,6 +123,12 @@ class Accumulator(Handle):
     def width(self) -> int:
         """C, the features per model."""
         return int(lib.mudsc_accum_width(self._h))
+
+    @property
+    def mode(self) -> str:
+        """"full" or "cross" (mudsc_accum_mode)."""
+        code = int(lib.mudsc_accum_mode(self._h))
+        return next(k for k, v in MODES.items() if v == code)
 
     def update(self, model: int, array: npt.ArrayLike, axis: int = -1,
                dtype: Optional[str] = None) -> None:
@@ -150,6 +167,13 @@ class Accumulator(Handle):
         """The NC x NC population covariance (divided by n)."""
         nc = self._nc()
         return self._result("mudsc_accum_covariance").reshape(nc, nc)
+
+    def cross_correlation(self) -> np.ndarray:
+        """The cross blocks of the correlation, shape (N-1, C, C): [i-1, a, b]
+        is model 0's unit a against model i's unit b (correlation()[a, i*C+b]
+        bit for bit in the full mode); every mode."""
+        n, c = self.n_models, self.width
+        return self._result("mudsc_accum_cross_correlation").reshape(n - 1, c, c)
 
     def means(self) -> np.ndarray:
         """The NC means."""

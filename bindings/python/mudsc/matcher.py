@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import ctypes
 import os  # noqa: F401 - os.PathLike in annotations
-from typing import Callable, List, Mapping, NamedTuple, Optional, Sequence, Union
+from typing import Any, Callable, List, Mapping, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
 
 from . import errors
 from ._handle import Handle
-from ._lib import (F64P, I64P, PROGRESS_FN, SCORE_FN, MatcherOptions, check, defaults, fspath, lib,
-                   read_array)
+from ._lib import (F64P, I64P, PROGRESS_FN, SCORE_FN, STATS_POINT_FN, MatcherOptions, check,
+                   defaults, fspath, lib, read_array)
 from .accum import Accumulator
 from .graph import Graph
 from .model import Model, as_model
@@ -157,8 +157,41 @@ class Matcher(Handle):
     def set_stats(self, stats: Stats) -> None:
         """Give every point its activation statistics from a Stats set in one
         call (mudsc_matcher_set_stats): points are found by name, widths and
-        N must agree (MismatchError); all or nothing."""
+        N must agree (MismatchError); all or nothing.  Read on demand: the
+        matcher keeps the set's file bytes and computes a point's S_a when it
+        matches the point (the set may be closed afterwards).  A cross-block
+        set (mode="cross") serves align; zip raises UnsupportedError."""
         check(lib.mudsc_matcher_set_stats(self._h, stats._h))
+        self._stats_source = None
+
+    def set_stats_file(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """Every point's activation statistics from a statistics file
+        (Stats.save), mapped and read a point at a time when the point is
+        matched (mudsc_matcher_set_stats_file); the file must stay unchanged
+        while the matcher lives."""
+        check(lib.mudsc_matcher_set_stats_file(self._h, fspath(path)))
+        self._stats_source = None
+
+    def set_stats_callback(self, fn: Callable[[int, str, int], Accumulator]) -> None:
+        """Statistics on demand from the host: fn(point, name, width) returns
+        that point's Accumulator whenever run() matches the point
+        (mudsc_matcher_set_stats_callback).  An exception in fn makes run()
+        raise InvalidArgumentError naming the point, chained from it."""
+        keep: List[Any] = []
+
+        def trampoline(out: Any, point: int, name: bytes, width: int, user: Any) -> int:
+            try:
+                acc = fn(int(point), name.decode(), int(width))
+                keep[:] = [acc]  # alive until the next call
+                out[0] = acc._h
+                return 0
+            except Exception as e:  # noqa: BLE001 -- reported through run()
+                self._stats_error = e
+                return -1
+
+        cb = STATS_POINT_FN(trampoline)
+        check(lib.mudsc_matcher_set_stats_callback(self._h, cb, None))
+        self._stats_source = (cb, keep)
 
     def set_activation_similarity(self, point: Union[int, str], S: npt.ArrayLike) -> None:
         """Give a point an NC x NC activation similarity computed by the host
@@ -174,8 +207,13 @@ class Matcher(Handle):
         activations; CancelledError (or progress's own exception) if
         progress cancelled; the previous results are kept on error."""
         self._progress_error[0] = None
+        self._stats_error: Optional[BaseException] = None
         try:
             check(lib.mudsc_matcher_run(self._h))
+        except errors.InvalidArgumentError as e:
+            if self._stats_error is not None:
+                raise e from self._stats_error
+            raise
         except errors.CancelledError:
             exc, self._progress_error[0] = self._progress_error[0], None
             if exc is not None:

@@ -36,11 +36,13 @@ class Stats(Handle, Mapping[str, Accumulator]):
     documentation."""
 
     def __init__(self, graph: Graph, n_models: int, replace_nonfinite: Optional[bool] = None,
-                 max_lead: Optional[int] = None, threads: Optional[int] = None) -> None:
+                 max_lead: Optional[int] = None, threads: Optional[int] = None,
+                 mode: Optional[str] = None) -> None:
         """One accumulator per point of graph for n_models >= 2 models, all
         with the same options (as Accumulator's; None: the library's
-        defaults)."""
-        self._opts = _options(replace_nonfinite, max_lead, threads)
+        defaults).  mode="cross": cross-block statistics (align only; saved
+        as format_version 2)."""
+        self._opts = _options(replace_nonfinite, max_lead, threads, mode)
         out = ctypes.c_void_p()
         check(lib.mudsc_stats_new(ctypes.byref(out), graph._h, n_models,
                                   ctypes.byref(self._opts)))

@@ -218,7 +218,8 @@ def _all_reduce_stats(stats: Stats, graph: Graph, group: Any) -> Stats:
 
 
 def collect_activations(nets: Sequence[nn.Module], graph: Graph, batches: Iterable[Any],
-                        max_batches: Optional[int] = None, group: Any = None) -> Stats:
+                        max_batches: Optional[int] = None, group: Any = None,
+                        mode: Optional[str] = None) -> Stats:
     """Activation statistics of every graph point over the batches.
 
     Forward hooks at each point's site (see the module documentation) of
@@ -239,6 +240,10 @@ def collect_activations(nets: Sequence[nn.Module], graph: Graph, batches: Iterab
     the ranks' sets exchanged as their file bytes and merged in rank order
     (docs/distributed.md).  A collective call: every rank of the group must
     make it.
+
+    mode: "cross" for cross-block statistics (model 0 against each model
+    and every unit's moments: (N-1)C^2 values a point instead of (NC)^2;
+    align only, zip refuses them), None or "full" for the full ones.
     """
     points, sites = _site_table(graph)
     stash: List[Dict[str, torch.Tensor]] = [{} for _ in nets]
@@ -269,16 +274,16 @@ def collect_activations(nets: Sequence[nn.Module], graph: Graph, batches: Iterab
                     lead = max([DEFAULT_MAX_LEAD] + [
                         _observations_per_sample(feats[p.name][0][0].shape, p.site_axis)[0]
                         for p in points])
-                    stats = Stats(graph, len(nets), max_lead=lead)
+                    stats = Stats(graph, len(nets), max_lead=lead, mode=mode)
                 for p in points:
                     _feed(stats, p, feats[p.name])
     finally:
         for h in handles:
             h.remove()
-        for net, mode in zip(nets, modes):
-            net.train(mode)
+        for net, was_training in zip(nets, modes):
+            net.train(was_training)
     if stats is None:
-        stats = Stats(graph, len(nets))
+        stats = Stats(graph, len(nets), mode=mode)
     if group is not None:
         stats = _all_reduce_stats(stats, graph, group)
     return stats

@@ -29,7 +29,8 @@ export Graph, Point, Binding, Split, add_point!, set_site!, add_split!, add_conc
        permute_model, point_permutation,
        mlp_graph, resnet_graph, vit_graph, llama_graph, gpt2_graph, graph_from_json, load_graph, to_json,
        points, splits, validate, unbound
-export Accumulator, nmodels, width, update!, correlation, covariance, means, stddevs
+export Accumulator, nmodels, width, update!, correlation, covariance, means, stddevs,
+       cross_correlation, mode
 export Stats, load_stats, replace_stats!, point_names
 export Field, load_field, quadrature, begin!, distances, step_distances, input_distances,
        ninputs

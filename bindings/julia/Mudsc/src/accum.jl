@@ -25,11 +25,16 @@ mutable struct Accumulator <: Handle
     Accumulator(ptr::Ptr{Cvoid}, owner) = new(ptr, owner)   # a view: freed with its set
 end
 
-function _accum_options(; replace_nonfinite=nothing, max_lead=nothing, threads=nothing)
+# mudsc_stats_mode: :full (NC x NC) or :cross (model 0 against each model: align only)
+const _MODES = Dict(:full => Int32(0), :cross => Int32(1))
+
+function _accum_options(; replace_nonfinite=nothing, max_lead=nothing, threads=nothing,
+                        mode=nothing)
     defaults = _defaults(mudsc_accum_options, 1, p -> ccall((:mudsc_accum_options_init, libmudsc),
                                                             Cint, (Ptr{mudsc_accum_options},), p))
     nonfinite = replace_nonfinite === nothing ? nothing : replace_nonfinite ? 1 : 0  # _ZERO : _ERROR
-    return _with(defaults; nonfinite=nonfinite, max_lead=max_lead, threads=threads)
+    m = mode === nothing ? nothing : _MODES[Symbol(mode)]
+    return _with(defaults; nonfinite=nonfinite, max_lead=max_lead, threads=threads, mode=m)
 end
 
 function Accumulator(n_models::Integer, width::Integer; options...)
@@ -107,6 +112,25 @@ correlation(a::Accumulator) =
     _square(_sized(Float64, (o, n, needed) -> ccall((:mudsc_accum_correlation, libmudsc), Cint,
                                                     (Ptr{Cdouble}, Csize_t, Ptr{Csize_t}, Ptr{Cvoid}),
                                                     o, n, needed, a)))
+
+"""`mode(a)`: `:full` or `:cross` (mudsc_accum_mode)."""
+function mode(a::Accumulator)
+    m = ccall((:mudsc_accum_mode, libmudsc), Int32, (Ptr{Cvoid},), a)
+    return m == 1 ? :cross : :full
+end
+
+"""
+`cross_correlation(a)`: the cross blocks of the correlation, a (C, C, N-1) array
+whose `[b, a, i]` is model 0's unit `a` against model `i`'s unit `b` (the library's
+row-major (N-1) x C x C layout read column-major); every mode.
+"""
+function cross_correlation(a::Accumulator)
+    v = _sized(Float64, (o, n, needed) -> ccall((:mudsc_accum_cross_correlation, libmudsc), Cint,
+                                                (Ptr{Cdouble}, Csize_t, Ptr{Csize_t}, Ptr{Cvoid}),
+                                                o, n, needed, a))
+    c = width(a)
+    return reshape(v, c, c, length(v) ÷ (c * c))
+end
 
 """`covariance(a)`: the NC x NC population covariance."""
 covariance(a::Accumulator) =

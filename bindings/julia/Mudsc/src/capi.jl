@@ -124,6 +124,7 @@ struct mudsc_accum_options
     nonfinite::Int32
     max_lead::Int64
     threads::Int32
+    mode::Int32
 end
 
 struct mudsc_field_options

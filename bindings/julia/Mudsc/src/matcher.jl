@@ -99,9 +99,16 @@ Base.close(mt::Matcher) = ccall((:mudsc_matcher_free, libmudsc), Cvoid, (Ptr{Cvo
 Give a point (position or name) its activation statistics: an `Accumulator`'s
 correlation, or an NC x NC similarity computed by the host.
 """
-"""`set_stats!(mt, stats)`: every point's activation statistics from a `Stats` set, in one call."""
+"""`set_stats!(mt, stats)`: every point's activation statistics from a `Stats` set, in one call
+(read on demand, a point at a time); `set_stats!(mt, path::AbstractString)`: the same from a
+statistics file, mapped (mudsc_matcher_set_stats_file)."""
 function set_stats!(mt::Matcher, stats::Stats)
     _check(ccall((:mudsc_matcher_set_stats, libmudsc), Cint, (Ptr{Cvoid}, Ptr{Cvoid}), mt, stats))
+    return mt
+end
+
+function set_stats!(mt::Matcher, path::AbstractString)
+    _check(ccall((:mudsc_matcher_set_stats_file, libmudsc), Cint, (Ptr{Cvoid}, Cstring), mt, path))
     return mt
 end
 
