@@ -33,5 +33,8 @@ void mudsc__blas_ssyrk(const struct mudsc__exec *ex, bool trans, int64_t n, int6
 void mudsc__blas_dgemm(const struct mudsc__exec *ex, bool trans_a, bool trans_b, int64_t m,
                        int64_t n, int64_t k, double alpha, const double *A, int64_t lda,
                        const double *B, int64_t ldb, double beta, double *C, int64_t ldc);
+void mudsc__blas_sgemm(const struct mudsc__exec *ex, bool trans_a, bool trans_b, int64_t m,
+                       int64_t n, int64_t k, float alpha, const float *A, int64_t lda,
+                       const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
 #endif /* MUDSC_BLAS_H */

@@ -58,9 +58,9 @@ static mudsc_status weight_similarity(struct loop_state *ls, size_t p)
 	if (o->method == MUDSC_METHOD_ALIGN)
 		return mudsc__weight_similarity_align(ls->Sw, &ls->buf, in->plan, p, ls->cur,
 		                                     ls->versions, &ls->cache[p], o->similarity, o->eps,
-		                                     in->ex);
+		                                     o->weight_precision, in->ex);
 	return mudsc__weight_similarity(ls->Sw, &ls->buf, in->plan, p, ls->cur, o->similarity,
-	                               o->eps, in->ex);
+	                               o->eps, o->weight_precision, in->ex);
 }
 
 static mudsc_status init_from_activations(struct loop_state *ls)

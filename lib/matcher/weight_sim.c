@@ -102,6 +102,8 @@ void mudsc__wsim_buffers_free(struct wsim_buffers *buf)
 	free(buf->b);
 	free(buf->scale);
 	free(buf->counts);
+	free(buf->U);
+	free(buf->G);
 	memset(buf, 0, sizeof *buf);
 }
 
@@ -172,10 +174,21 @@ mudsc_status mudsc__weight_features(size_t *D_out, struct wsim_buffers *buf,
 	return MUDSC_OK;
 }
 
+mudsc_status mudsc__wsim_reserve_f32(struct wsim_buffers *buf, size_t n, size_t cols)
+{
+	size_t block = cols < MUDSC__UNIT_BLOCK ? cols : MUDSC__UNIT_BLOCK;
+	mudsc_status st = reserve((void **)&buf->U, &buf->cap_U, n, sizeof *buf->U, "unit rows");
+	if (st == MUDSC_OK)
+		st = reserve((void **)&buf->G, &buf->cap_G, block * cols, sizeof *buf->G,
+		             "product block");
+	return st;
+}
+
 mudsc_status mudsc__weight_similarity(double *S, struct wsim_buffers *buf,
                                      const struct mudsc__plan *plan, size_t p,
                                      const struct point_corr *corr, mudsc_similarity kind,
-                                     double eps, const struct mudsc__exec *ex)
+                                     double eps, mudsc_precision precision,
+                                     const struct mudsc__exec *ex)
 {
 	size_t D;
 	mudsc_status st = mudsc__weight_features(&D, buf, plan, p, corr);
@@ -183,5 +196,5 @@ mudsc_status mudsc__weight_similarity(double *S, struct wsim_buffers *buf,
 	if (st != MUDSC_OK)
 		return st;
 	return mudsc__similarity_rows(S, buf->F, (int64_t)plan->n_models * plan->points[p].width,
-	                             (int64_t)D, kind, eps, ex);
+	                             (int64_t)D, kind, eps, precision, ex);
 }

@@ -16,7 +16,8 @@
 struct wsim_buffers {
 	double *F, *a, *b, *scale;
 	int64_t *counts;
-	size_t cap_F, cap_a, cap_b, cap_scale, cap_counts;
+	float *U, *G; /* float32 products: the unit rows and a block of products */
+	size_t cap_F, cap_a, cap_b, cap_scale, cap_counts, cap_U, cap_G;
 };
 
 void mudsc__wsim_buffers_free(struct wsim_buffers *buf);
@@ -26,11 +27,16 @@ mudsc_status mudsc__weight_features(size_t *D, struct wsim_buffers *buf,
                                    const struct mudsc__plan *plan, size_t p,
                                    const struct point_corr *corr);
 
+/* Room in buf->U for n floats and in buf->G for the product blocks of
+ * rows of length cols (MUDSC__UNIT_BLOCK x cols). */
+mudsc_status mudsc__wsim_reserve_f32(struct wsim_buffers *buf, size_t n, size_t cols);
+
 /* S (NC x NC) for point p; corr has one entry per point (unset = untransformed);
- * BLAS runs with ex's threads. */
+ * products in `precision`; BLAS runs with ex's threads. */
 mudsc_status mudsc__weight_similarity(double *S, struct wsim_buffers *buf,
                                      const struct mudsc__plan *plan, size_t p,
                                      const struct point_corr *corr, mudsc_similarity kind,
-                                     double eps, const struct mudsc__exec *ex);
+                                     double eps, mudsc_precision precision,
+                                     const struct mudsc__exec *ex);
 
 #endif /* MUDSC_WEIGHT_SIM_H */
