@@ -55,7 +55,7 @@ START_TEST(pearson_closed_forms)
 		double tol = f64 ? 1e-12 : 6.0 * 0x1p-24;
 		ck_assert_ok(mudsc__similarity_rows(S, Z, 5, 4, MUDSC_SIMILARITY_CORRELATION, 1e-7,
 		                                    f64 ? MUDSC_PRECISION_F64 : MUDSC_PRECISION_F32,
-		                                    &two));
+		                                    NULL, &two));
 		ck_assert_double_eq_tol(S[0 * 5 + 1], 1.0, tol);
 		ck_assert_double_eq_tol(S[0 * 5 + 2], -1.0, tol);
 		ck_assert_double_eq_tol(S[0 * 5 + 3], 0.0, tol);
@@ -76,7 +76,7 @@ START_TEST(cosine_closed_forms)
 		double tol = f64 ? 1e-15 : 4.0 * 0x1p-24;
 		ck_assert_ok(mudsc__similarity_rows(S, Z, 3, 2, MUDSC_SIMILARITY_COSINE, 1e-7,
 		                                    f64 ? MUDSC_PRECISION_F64 : MUDSC_PRECISION_F32,
-		                                    &MUDSC__EXEC_SERIAL));
+		                                    NULL, &MUDSC__EXEC_SERIAL));
 		ck_assert_double_eq_tol(S[0 * 3 + 1], 0.0, tol);
 		ck_assert_double_eq_tol(S[0 * 3 + 2], sqrt(0.5), tol);
 		ck_assert_double_eq_tol(S[1 * 3 + 1], 1.0, tol);
@@ -89,11 +89,13 @@ START_TEST(similarity_rejects_bad_input)
 	double Z[2] = {1, NAN}, S[4];
 	for (int32_t prec = MUDSC_PRECISION_F32; prec <= MUDSC_PRECISION_F64; prec++) {
 		ck_assert_status(mudsc__similarity_rows(S, Z, 2, 1, MUDSC_SIMILARITY_CORRELATION, 1e-7,
-		                                        (mudsc_precision)prec, &MUDSC__EXEC_SERIAL),
+		                                        (mudsc_precision)prec, NULL,
+		                                        &MUDSC__EXEC_SERIAL),
 		                 MUDSC_E_NUMERIC);
 		ck_assert_error_has("row 1");
 		ck_assert_status(mudsc__similarity_rows(S, Z, 2, 0, MUDSC_SIMILARITY_CORRELATION, 1e-7,
-		                                        (mudsc_precision)prec, &MUDSC__EXEC_SERIAL),
+		                                        (mudsc_precision)prec, NULL,
+		                                        &MUDSC__EXEC_SERIAL),
 		                 MUDSC_E_SHAPE);
 	}
 }

@@ -146,10 +146,16 @@ static mudsc_status descend(struct loop_state *ls, struct loop_result *res)
 
 	mudsc__rng_seed(&rng, ls->in->opts->seed);
 	for (int32_t s = 0; s < ls->in->opts->max_iter; s++) {
-		double objective = 0.0;
+		double objective = 0.0, t0 = mudsc__clock_seconds();
+		ls->buf.products = (struct mudsc__tally){0};
 		mudsc_status st = sweep(ls, &rng, s, &objective);
 		if (st != MUDSC_OK)
 			return st;
+		mudsc__log(MUDSC_LOG_DEBUG,
+		           "mudsc_matcher_run: sweep %d: %.3f s, of which S_w's products %.6g flops "
+		           "in %.3f s",
+		           (int)s, mudsc__clock_seconds() - t0, ls->buf.products.flops,
+		           ls->buf.products.seconds);
 		res->objectives[s] = objective;
 		res->sweeps = s + 1;
 		mudsc__log(MUDSC_LOG_INFO, "mudsc_matcher_run: sweep %d: objective %.9g%s", (int)s,
@@ -209,8 +215,8 @@ mudsc_status mudsc__loop_run(struct loop_result *res, const struct loop_input *i
 	ls.prev = mudsc__calloc(nc + 1, sizeof *ls.prev, "previous assignment");
 	r.objectives = mudsc__calloc((size_t)in->opts->max_iter + 1, sizeof *r.objectives,
 	                             "objectives");
-	ls.Sw = weights ? mudsc__alloc(nc * nc * sizeof *ls.Sw, "S_w") : NULL;
-	ls.S = weights && in->S_a ? mudsc__alloc(nc * nc * sizeof *ls.S, "S") : NULL;
+	ls.Sw = weights ? mudsc__alloc_big(nc * nc * sizeof *ls.Sw, "S_w") : NULL;
+	ls.S = weights && in->S_a ? mudsc__alloc_big(nc * nc * sizeof *ls.S, "S") : NULL;
 	if (!ls.cur || !ls.best || !ls.order || !r.objectives || !ls.versions || !ls.cache ||
 	    !ls.prev || (weights && !ls.Sw) ||
 	    (weights && in->S_a && !ls.S))

@@ -98,12 +98,14 @@ static int64_t widest_point(const struct mudsc__plan *plan, const struct point_c
 void mudsc__wsim_buffers_free(struct wsim_buffers *buf)
 {
 	free(buf->F);
-	free(buf->a);
-	free(buf->b);
-	free(buf->scale);
-	free(buf->counts);
 	free(buf->U);
 	free(buf->G);
+	for (size_t k = 0; k < MUDSC__WSIM_SLOTS; k++) {
+		free(buf->slot[k].a);
+		free(buf->slot[k].b);
+		free(buf->slot[k].scale);
+		free(buf->slot[k].counts);
+	}
 	memset(buf, 0, sizeof *buf);
 }
 
@@ -117,59 +119,100 @@ static mudsc_status reserve(void **p, size_t *cap, size_t n, size_t size, const 
 	if (!mudsc__mul_size(n, size, &bytes))
 		return mudsc__err(MUDSC_E_NOMEM, "size overflow: %zu elements of %s", n, what);
 	free(*p);
-	*p = mudsc__alloc(bytes, what);
+	*p = mudsc__alloc_big(bytes, what);
 	*cap = *p ? n : 0;
 	return *p ? MUDSC_OK : MUDSC_E_NOMEM;
 }
 
-static mudsc_status reserve_all(struct wsim_buffers *buf, size_t nF, size_t nab, size_t nscale,
-                                int32_t N)
+static mudsc_status reserve_slot(struct wsim_scratch *s, size_t nab, size_t nscale, int32_t N)
 {
-	mudsc_status st = reserve((void **)&buf->F, &buf->cap_F, nF, sizeof *buf->F, "weight features");
+	mudsc_status st = reserve((void **)&s->a, &s->cap_a, nab, sizeof *s->a, "feature scratch");
 	if (st == MUDSC_OK)
-		st = reserve((void **)&buf->a, &buf->cap_a, nab, sizeof *buf->a, "feature scratch");
+		st = reserve((void **)&s->b, &s->cap_b, nab, sizeof *s->b, "feature scratch");
 	if (st == MUDSC_OK)
-		st = reserve((void **)&buf->b, &buf->cap_b, nab, sizeof *buf->b, "feature scratch");
-	if (st == MUDSC_OK)
-		st = reserve((void **)&buf->scale, &buf->cap_scale, nscale, sizeof *buf->scale,
+		st = reserve((void **)&s->scale, &s->cap_scale, nscale, sizeof *s->scale,
 		             "merge scales");
 	if (st == MUDSC_OK)
-		st = reserve((void **)&buf->counts, &buf->cap_counts, nscale * (size_t)N,
-		             sizeof *buf->counts,
-		             "member counts");
+		st = reserve((void **)&s->counts, &s->cap_counts, nscale * (size_t)N,
+		             sizeof *s->counts, "member counts");
 	return st;
+}
+
+/* The feature length and scratch of the widest point: reserved at the
+ * first call, so later points rarely grow (and re-fault) the buffers. */
+static void plan_extent(const struct mudsc__plan *plan, const struct point_corr *corr,
+                        size_t *nF, size_t *scratch)
+{
+	*nF = *scratch = 0;
+	for (size_t q = 0; q < plan->npoints; q++) {
+		size_t Dq, sq = scratch_size(plan, &plan->points[q], q, corr, &Dq);
+		size_t n = (size_t)plan->n_models * (size_t)plan->points[q].width * Dq;
+		*nF = n > *nF ? n : *nF;
+		*scratch = sq > *scratch ? sq : *scratch;
+	}
+}
+
+struct feature_job {
+	struct wsim_buffers *buf;
+	const struct mudsc__plan *plan;
+	const struct point_corr *corr;
+	size_t p, D, slots;
+};
+
+/* Slot k builds the blocks of models k, k + slots, ... with its scratch. */
+static mudsc_status feature_task(void *ctx, size_t k)
+{
+	const struct feature_job *j = ctx;
+	const struct plan_point *pt = &j->plan->points[j->p];
+	struct wsim_scratch *s = &j->buf->slot[k];
+
+	for (int32_t i = (int32_t)k; i < j->plan->n_models; i += (int32_t)j->slots) {
+		size_t col = 0;
+		for (size_t f = 0; f < pt->nfeatures; f++) {
+			int64_t shape[MUDSC_MAX_RANK];
+			const struct plan_tensor *t = &j->plan->tensors[pt->features[f].tensor];
+			feature_block(j->buf->F, j->D, col, j->plan, j->p, &pt->features[f], i, j->corr,
+			              s->a, s->b, s->scale, s->counts);
+			col += transformed_shape(t, pt->features[f].axis, j->p, j->corr, shape) /
+			       (size_t)pt->width;
+		}
+	}
+	return MUDSC_OK;
 }
 
 mudsc_status mudsc__weight_features(size_t *D_out, struct wsim_buffers *buf,
                                    const struct mudsc__plan *plan, size_t p,
-                                   const struct point_corr *corr)
+                                   const struct point_corr *corr, const struct mudsc__exec *ex)
 {
 	const struct plan_point *pt = &plan->points[p];
 	int32_t N = plan->n_models;
-	size_t D, scratch = scratch_size(plan, pt, p, corr, &D);
+	size_t D, scratch = scratch_size(plan, pt, p, corr, &D), nF;
+	size_t slots = (size_t)(ex->threads < N ? ex->threads : N);
 	int64_t wide = widest_point(plan, corr);
-	mudsc_status st;
+	mudsc_status st = MUDSC_OK;
 
 	if (pt->nfeatures == 0 || D == 0)
 		return mudsc__err(MUDSC_E_INVALID,
 		                 "weight similarity: point '%s' has no non-ignored binding with elements",
 		                 pt->name);
-	st = reserve_all(buf, (size_t)N * (size_t)pt->width * D, scratch, (size_t)wide, N);
+	slots = slots < 1 ? 1 : slots > MUDSC__WSIM_SLOTS ? MUDSC__WSIM_SLOTS : slots;
+	nF = (size_t)N * (size_t)pt->width * D;
+	if (buf->cap_F == 0) {
+		size_t most_F, most_scratch;
+		plan_extent(plan, corr, &most_F, &most_scratch);
+		nF = most_F > nF ? most_F : nF;
+		scratch = most_scratch > scratch ? most_scratch : scratch;
+	}
+	st = reserve((void **)&buf->F, &buf->cap_F, nF, sizeof *buf->F, "weight features");
+	for (size_t k = 0; k < slots && st == MUDSC_OK; k++)
+		st = reserve_slot(&buf->slot[k], scratch, (size_t)wide, N);
 	if (st != MUDSC_OK) {
 		mudsc__wsim_buffers_free(buf);
 		return st;
 	}
-	for (int32_t i = 0; i < N; i++) {
-		size_t col = 0;
-		for (size_t f = 0; f < pt->nfeatures; f++) {
-			int64_t shape[MUDSC_MAX_RANK];
-			const struct plan_tensor *t = &plan->tensors[pt->features[f].tensor];
-			feature_block(buf->F, D, col, plan, p, &pt->features[f], i, corr, buf->a, buf->b,
-			              buf->scale, buf->counts);
-			col += transformed_shape(t, pt->features[f].axis, p, corr, shape) /
-			       (size_t)pt->width;
-		}
-	}
+	struct feature_job j = {.buf = buf, .plan = plan, .corr = corr, .p = p, .D = D,
+	                        .slots = slots};
+	mudsc__parallel_for(ex, slots, (double)nF * 4.0, feature_task, &j);
 	*D_out = D;
 	return MUDSC_OK;
 }
@@ -191,10 +234,10 @@ mudsc_status mudsc__weight_similarity(double *S, struct wsim_buffers *buf,
                                      const struct mudsc__exec *ex)
 {
 	size_t D;
-	mudsc_status st = mudsc__weight_features(&D, buf, plan, p, corr);
+	mudsc_status st = mudsc__weight_features(&D, buf, plan, p, corr, ex);
 
 	if (st != MUDSC_OK)
 		return st;
 	return mudsc__similarity_rows(S, buf->F, (int64_t)plan->n_models * plan->points[p].width,
-	                             (int64_t)D, kind, eps, precision, ex);
+	                             (int64_t)D, kind, eps, precision, &buf->products, ex);
 }

@@ -11,21 +11,36 @@
 #include "matcher/plan.h"
 #include "kernels/kernels.h"
 
-/* Buffers reused from one call to the next, so large feature matrices are
- * not allocated (and page-faulted in) for every point of every sweep. */
-struct wsim_buffers {
-	double *F, *a, *b, *scale;
+/* One worker's scratch for feature building: two stage buffers, the merge
+ * scales and member counts. */
+struct wsim_scratch {
+	double *a, *b, *scale;
 	int64_t *counts;
+	size_t cap_a, cap_b, cap_scale, cap_counts;
+};
+
+/* Most workers building one point's features (one per model at most). */
+#define MUDSC__WSIM_SLOTS 64
+
+/* Buffers reused from one call to the next, so large feature matrices are
+ * not allocated (and page-faulted in) for every point of every sweep: the
+ * first call reserves for the widest point of the plan. */
+struct wsim_buffers {
+	double *F;
 	float *U, *G; /* float32 products: the unit rows and a block of products */
-	size_t cap_F, cap_a, cap_b, cap_scale, cap_counts, cap_U, cap_G;
+	size_t cap_F, cap_U, cap_G;
+	struct wsim_scratch slot[MUDSC__WSIM_SLOTS];
+	struct mudsc__tally products; /* S_w's GEMMs: flops and seconds, summed */
 };
 
 void mudsc__wsim_buffers_free(struct wsim_buffers *buf);
 
-/* The NC x D weight features of point p, in buf->F (valid until the next call). */
+/* The NC x D weight features of point p, in buf->F (valid until the next
+ * call); the models' blocks are built on up to min(N, ex->threads) threads,
+ * each block by one thread, so F does not depend on the thread count. */
 mudsc_status mudsc__weight_features(size_t *D, struct wsim_buffers *buf,
                                    const struct mudsc__plan *plan, size_t p,
-                                   const struct point_corr *corr);
+                                   const struct point_corr *corr, const struct mudsc__exec *ex);
 
 /* Room in buf->U for n floats and in buf->G for the product blocks of
  * rows of length cols (MUDSC__UNIT_BLOCK x cols). */

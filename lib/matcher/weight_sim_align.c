@@ -50,7 +50,7 @@ static mudsc_status find_deps(struct wsim_cache *c, const struct mudsc__plan *pl
 
 /* Row means and norms: column permutations do not change them. */
 static mudsc_status row_stats(struct wsim_cache *c, const double *F, size_t NC, size_t D,
-                              mudsc_similarity kind)
+                              mudsc_similarity kind, const struct mudsc__exec *ex)
 {
 	mudsc_status st;
 
@@ -59,7 +59,7 @@ static mudsc_status row_stats(struct wsim_cache *c, const double *F, size_t NC, 
 	c->inv = mudsc__alloc(NC * sizeof *c->inv, "row scales");
 	if (c->mu == NULL || c->norm == NULL || c->inv == NULL)
 		return MUDSC_E_NOMEM;
-	if ((st = mudsc__row_stats(c->mu, c->norm, c->inv, F, NC, D, kind)) != MUDSC_OK)
+	if ((st = mudsc__row_stats(c->mu, c->norm, c->inv, F, NC, D, kind, ex)) != MUDSC_OK)
 		return st;
 	c->D = D;
 	c->stats_ready = true;
@@ -90,7 +90,7 @@ static mudsc_status cross_blocks_f32(struct wsim_cache *c, struct wsim_buffers *
 	for (int32_t i = 1; i < N; i++)
 		mudsc__unit_products(c->cross + (size_t)(i - 1) * Cs * Cs, Cs, buf->U, Cs,
 		                     buf->U + (size_t)i * Cs * D, Cs, D, c->norm, c->norm + (size_t)i * Cs,
-		                     eps, false, buf->G, ex);
+		                     eps, false, buf->G, &buf->products, ex);
 	return MUDSC_OK;
 }
 
@@ -106,7 +106,7 @@ static mudsc_status cross_blocks(struct wsim_cache *c, struct wsim_buffers *buf,
 	double *F = buf->F;
 
 	if (c->cross == NULL) {
-		c->cross = mudsc__alloc((size_t)(N - 1) * (size_t)C * (size_t)C * sizeof *c->cross,
+		c->cross = mudsc__alloc_big((size_t)(N - 1) * (size_t)C * (size_t)C * sizeof *c->cross,
 		                       "cross blocks");
 		if (c->cross == NULL)
 			return MUDSC_E_NOMEM;
@@ -123,8 +123,11 @@ static mudsc_status cross_blocks(struct wsim_cache *c, struct wsim_buffers *buf,
 	for (int32_t i = 1; i < N; i++) {
 		double *x = c->cross + (size_t)(i - 1) * (size_t)C * (size_t)C;
 		const double *norm_i = c->norm + (size_t)i * (size_t)C;
+		double t0 = mudsc__clock_seconds();
 		mudsc__blas_dgemm(ex, false, true, C, C, (int64_t)D, 1.0, F, (int64_t)D,
 		                  F + (size_t)i * (size_t)C * D, (int64_t)D, 0.0, x, C);
+		buf->products.seconds += mudsc__clock_seconds() - t0;
+		buf->products.flops += 2.0 * (double)C * (double)C * (double)D;
 		for (int64_t a = 0; a < C; a++)
 			for (int64_t b = 0; b < C; b++) {
 				double den = c->norm[a] * norm_i[b];
@@ -170,10 +173,10 @@ mudsc_status mudsc__weight_similarity_align(double *S, struct wsim_buffers *buf,
 		return st;
 	if (!cross_current(c, versions)) {
 		size_t D;
-		if ((st = mudsc__weight_features(&D, buf, plan, p, corr)) != MUDSC_OK)
+		if ((st = mudsc__weight_features(&D, buf, plan, p, corr, ex)) != MUDSC_OK)
 			return st;
 		if (!c->stats_ready)
-			st = row_stats(c, buf->F, (size_t)N * (size_t)C, D, kind);
+			st = row_stats(c, buf->F, (size_t)N * (size_t)C, D, kind, ex);
 		if (st == MUDSC_OK)
 			st = cross_blocks(c, buf, N, C, D, versions, kind, eps, precision, ex);
 		if (st != MUDSC_OK)
