@@ -72,12 +72,14 @@ typedef enum mudsc_similarity {
 
 /**
  * Arithmetic of the weight-similarity products S_w (the GEMMs over the
- * weight features, docs/algorithm.md section 4 and its float32 section).
+ * weight features, docs/algorithm.md sections 4 and 14).
  * Features are built, centred and normalised in float64 either way; with
  * float32 the unit-norm rows are rounded to float32 and multiplied by
  * sgemm / ssyrk, and every S_w entry is then within (D + 2) u / (1 - (D + 2) u)
  * of the float64 value, u = 2^-24, D the point's feature length (the
- * reduction length); typically within a few sqrt(D) u.
+ * reduction length); typically within a few sqrt(D) u.  Discrete results
+ * are the same in both precisions unless a decision is closer than that
+ * (a near tie).
  */
 typedef enum mudsc_precision {
 	MUDSC_PRECISION_F32 = 0, /**< float32 products (default): about twice the speed */

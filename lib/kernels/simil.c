@@ -1,7 +1,7 @@
 /*
  * Row similarity.  Float64: one BLAS dsyrk: centre (Pearson) or not
  * (cosine), S = Z Z' (/ D), then divide by max(norm_a * norm_b, eps).
- * Float32 (docs/algorithm.md section 4 and its float32 section): the
+ * Float32 (docs/algorithm.md section 14): the
  * centred rows scaled to unit norm in float64 and rounded once to float32,
  * their products by sgemm in blocks of rows, each product then multiplied
  * in float64 by den / max(den, eps) (1 unless a norm is tiny).
@@ -119,7 +119,7 @@ void mudsc__unit_rows_f32(float *U, const double *F, size_t V, size_t D, const d
 	struct unit_job j = {.U = U, .F = F, .mu = mu, .inv = inv, .D = D};
 	size_t whole = V / UNIT_ROWS;
 
-	mudsc__parallel_for(ex, whole, (double)(whole * UNIT_ROWS) * (double)D, unit_task, &j);
+	mudsc__parallel_for(ex, whole, 2.0 * (double)(whole * UNIT_ROWS) * (double)D, unit_task, &j);
 	for (size_t r = whole * UNIT_ROWS; r < V; r++) {
 		const double *f = F + r * D;
 		for (size_t k = 0; k < D; k++)

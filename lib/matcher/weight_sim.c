@@ -50,17 +50,146 @@ static size_t scratch_size(const struct mudsc__plan *plan, const struct plan_poi
 	return most;
 }
 
+/* The tensor's axes other than `axis` whose transform moves something:
+ * for each, its inverse permutation in inv[d] (NULL: untransformed), taken
+ * from idx.  False when some transform is not a permutation of scale 1
+ * (zip's merges): the feature then takes the general route. */
+static bool axis_permutations(const struct plan_tensor *t, int32_t axis, size_t p, int32_t i,
+                              const struct point_corr *corr, int32_t N, const int64_t **inv,
+                              int64_t *idx, double *scale, int64_t *counts)
+{
+	for (int32_t d = 0; d < t->rank; d++) {
+		int32_t q = t->point[d];
+		int64_t L = t->shape[d];
+		inv[d] = NULL;
+		if (d == axis || q < 0 || (size_t)q == p || !corr[q].set)
+			continue;
+		const int64_t *assign = corr[q].assign + (size_t)i * (size_t)L;
+		if (mudsc__axis_is_identity(assign, L, corr[q].width_out))
+			continue;
+		if (corr[q].width_out != L)
+			return false;
+		mudsc__corr_scales(&corr[q], N, L, i,
+		                  t->role[d] == MUDSC_ROLE_IN ? MUDSC_MATRIX_MERGE : MUDSC_MATRIX_UNMERGE,
+		                  NULL, counts, scale);
+		for (int64_t j = 0; j < L; j++)
+			idx[j] = -1;
+		for (int64_t u = 0; u < L; u++) {
+			if (scale[u] != 1.0 || assign[u] < 0 || assign[u] >= L || idx[assign[u]] >= 0)
+				return false;
+			idx[assign[u]] = u;
+		}
+		inv[d] = idx;
+		idx += L;
+	}
+	return true;
+}
+
+/* Offsets (in elements of the source) of the C-order multi-indices of axes
+ * [from, to), each axis d at source index inv[d][j] (or j), stride st[d]. */
+static size_t offsets(int64_t *off, const int64_t *shape, const int64_t *st,
+                      const int64_t *const *inv, int32_t from, int32_t to)
+{
+	size_t n = 1;
+	off[0] = 0;
+	for (int32_t d = from; d < to; d++) {
+		size_t L = (size_t)shape[d];
+		for (size_t k = n; k-- > 0;)
+			for (size_t j = L; j-- > 0;)
+				off[k * L + j] = off[k] + (inv[d] ? inv[d][j] : (int64_t)j) * st[d];
+		n *= L;
+	}
+	return n;
+}
+
+/* Element counts of the offset tables a feature's gather needs. */
+static size_t gather_index_size(const struct plan_tensor *t, int32_t axis)
+{
+	size_t outer = 1, inner = 1, perms = 0;
+	for (int32_t d = 0; d < t->rank; d++) {
+		perms += (size_t)t->shape[d];
+		if (d < axis)
+			outer *= (size_t)t->shape[d];
+		else if (d > axis)
+			inner *= (size_t)t->shape[d];
+	}
+	return perms + outer + inner + 1;
+}
+
+/* One pass for a feature whose transforms are permutations: F's rows
+ * gathered from the source (read in place when it is a whole F32 or F64
+ * tensor, else from its float64 copy in a), axis moved to the front, the
+ * trailing untransformed axes copied as runs. */
+static void gather_to_front(double *F, size_t ld, const struct plan_tensor *t, int32_t model,
+                            int32_t axis, const int64_t *const *inv, int64_t *tables,
+                            double *a)
+{
+	int64_t st[MUDSC_MAX_RANK];
+	int32_t r = t->rank, tail = r;
+	size_t run = 1, L = (size_t)t->shape[axis];
+	const void *src = t->data[model];
+	int kind = t->part < 0 && t->dtype == MUDSC_DTYPE_F32   ? 1
+	           : t->part < 0 && t->dtype == MUDSC_DTYPE_F64 ? 2
+	                                                        : 0;
+
+	if (kind == 0) {
+		mudsc__plan_load(t, model, a);
+		src = a;
+	}
+	st[r - 1] = 1;
+	for (int32_t d = r - 1; d > 0; d--)
+		st[d - 1] = st[d] * t->shape[d];
+	while (tail - 1 > axis && inv[tail - 1] == NULL)
+		run *= (size_t)t->shape[--tail];
+	int64_t *off_out = tables;
+	size_t nout = offsets(off_out, t->shape, st, inv, 0, axis);
+	int64_t *off_in = off_out + nout;
+	size_t nin = offsets(off_in, t->shape, st, inv, axis + 1, tail);
+
+	for (size_t v = 0; v < L; v++) {
+		double *d = F + v * ld;
+		int64_t base = (int64_t)v * st[axis];
+		for (size_t o = 0; o < nout; o++)
+			for (size_t h = 0; h < nin; h++, d += run) {
+				size_t at = (size_t)(base + off_out[o] + off_in[h]);
+				if (kind == 1) {
+					const unsigned char *s = (const unsigned char *)src + at * sizeof(float);
+					for (size_t k = 0; k < run; k++) {
+						float x;
+						memcpy(&x, s + k * sizeof x, sizeof x);
+						d[k] = (double)x;
+					}
+				} else if (kind == 2) {
+					memcpy(d, (const unsigned char *)src + at * sizeof(double),
+					       run * sizeof(double));
+				} else {
+					memcpy(d, (const double *)src + at, run * sizeof(double));
+				}
+			}
+	}
+}
+
 /* Model i's block of feature f into F rows [i*C, (i+1)*C), columns from col. */
 static void feature_block(double *F, size_t D, size_t col, const struct mudsc__plan *plan,
                           size_t p, const struct plan_feature *feat, int32_t i,
-                          const struct point_corr *corr, double *a, double *b, double *scale,
-                          int64_t *counts)
+                          const struct point_corr *corr, struct wsim_scratch *sc)
 {
 	const struct plan_tensor *t = &plan->tensors[feat->tensor];
 	int64_t shape[MUDSC_MAX_RANK];
 	size_t outer, inner;
 	int64_t C = plan->points[p].width;
+	double *a = sc->a, *b = sc->b;
+	const int64_t *inv[MUDSC_MAX_RANK];
 
+	if (axis_permutations(t, feat->axis, p, i, corr, plan->n_models, inv, sc->idx, sc->scale,
+	                      sc->counts)) {
+		size_t perms = 0;
+		for (int32_t d = 0; d < t->rank; d++)
+			perms += inv[d] ? (size_t)t->shape[d] : 0;
+		gather_to_front(F + (size_t)i * (size_t)C * D + col, D, t, i, feat->axis, inv,
+		                sc->idx + perms, a);
+		return;
+	}
 	memcpy(shape, t->shape, sizeof shape);
 	mudsc__plan_load(t, i, a);
 	for (int32_t d = 0; d < t->rank; d++) {
@@ -71,9 +200,11 @@ static void feature_block(double *F, size_t D, size_t col, const struct mudsc__p
 		if (mudsc__axis_is_identity(assign, shape[d], corr[q].width_out))
 			continue; /* model 0 under align: nothing moves (and M, U are 1 there) */
 		mudsc__corr_scales(&corr[q], plan->n_models, shape[d], i,
-		                  t->role[d] == MUDSC_ROLE_IN ? MUDSC_MATRIX_MERGE : MUDSC_MATRIX_UNMERGE, NULL, counts, scale);
+		                  t->role[d] == MUDSC_ROLE_IN ? MUDSC_MATRIX_MERGE : MUDSC_MATRIX_UNMERGE,
+		                  NULL, sc->counts, sc->scale);
 		mudsc__axis_split(t->rank, shape, d, &outer, &inner);
-		mudsc__axis_contract(b, a, outer, shape[d], inner, assign, scale, corr[q].width_out);
+		mudsc__axis_contract(b, a, outer, shape[d], inner, assign, sc->scale,
+		                     corr[q].width_out);
 		shape[d] = corr[q].width_out;
 		double *tmp = a;
 		a = b;
@@ -105,6 +236,7 @@ void mudsc__wsim_buffers_free(struct wsim_buffers *buf)
 		free(buf->slot[k].b);
 		free(buf->slot[k].scale);
 		free(buf->slot[k].counts);
+		free(buf->slot[k].idx);
 	}
 	memset(buf, 0, sizeof *buf);
 }
@@ -124,9 +256,12 @@ static mudsc_status reserve(void **p, size_t *cap, size_t n, size_t size, const 
 	return *p ? MUDSC_OK : MUDSC_E_NOMEM;
 }
 
-static mudsc_status reserve_slot(struct wsim_scratch *s, size_t nab, size_t nscale, int32_t N)
+static mudsc_status reserve_slot(struct wsim_scratch *s, size_t nab, size_t nscale, int32_t N,
+                                 size_t nidx)
 {
 	mudsc_status st = reserve((void **)&s->a, &s->cap_a, nab, sizeof *s->a, "feature scratch");
+	if (st == MUDSC_OK)
+		st = reserve((void **)&s->idx, &s->cap_idx, nidx, sizeof *s->idx, "feature offsets");
 	if (st == MUDSC_OK)
 		st = reserve((void **)&s->b, &s->cap_b, nab, sizeof *s->b, "feature scratch");
 	if (st == MUDSC_OK)
@@ -171,8 +306,7 @@ static mudsc_status feature_task(void *ctx, size_t k)
 		for (size_t f = 0; f < pt->nfeatures; f++) {
 			int64_t shape[MUDSC_MAX_RANK];
 			const struct plan_tensor *t = &j->plan->tensors[pt->features[f].tensor];
-			feature_block(j->buf->F, j->D, col, j->plan, j->p, &pt->features[f], i, j->corr,
-			              s->a, s->b, s->scale, s->counts);
+			feature_block(j->buf->F, j->D, col, j->plan, j->p, &pt->features[f], i, j->corr, s);
 			col += transformed_shape(t, pt->features[f].axis, j->p, j->corr, shape) /
 			       (size_t)pt->width;
 		}
@@ -204,8 +338,14 @@ mudsc_status mudsc__weight_features(size_t *D_out, struct wsim_buffers *buf,
 		scratch = most_scratch > scratch ? most_scratch : scratch;
 	}
 	st = reserve((void **)&buf->F, &buf->cap_F, nF, sizeof *buf->F, "weight features");
+	size_t nidx = 1;
+	for (size_t f = 0; f < pt->nfeatures; f++) {
+		size_t n = gather_index_size(&plan->tensors[pt->features[f].tensor],
+		                             pt->features[f].axis);
+		nidx = n > nidx ? n : nidx;
+	}
 	for (size_t k = 0; k < slots && st == MUDSC_OK; k++)
-		st = reserve_slot(&buf->slot[k], scratch, (size_t)wide, N);
+		st = reserve_slot(&buf->slot[k], scratch, (size_t)wide, N, nidx);
 	if (st != MUDSC_OK) {
 		mudsc__wsim_buffers_free(buf);
 		return st;

@@ -15,8 +15,8 @@
  * scales and member counts. */
 struct wsim_scratch {
 	double *a, *b, *scale;
-	int64_t *counts;
-	size_t cap_a, cap_b, cap_scale, cap_counts;
+	int64_t *counts, *idx; /* idx: inverse permutations and offset tables */
+	size_t cap_a, cap_b, cap_scale, cap_counts, cap_idx;
 };
 
 /* Most workers building one point's features (one per model at most). */
