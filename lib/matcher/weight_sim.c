@@ -6,6 +6,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,26 +117,53 @@ static size_t gather_index_size(const struct plan_tensor *t, int32_t axis)
 	return perms + outer + inner + 1;
 }
 
-/* One pass for a feature whose transforms are permutations: F's rows
- * gathered from the source (read in place when it is a whole F32 or F64
- * tensor, else from its float64 copy in a), axis moved to the front, the
- * trailing untransformed axes copied as runs. */
-static void gather_to_front(double *F, size_t ld, const struct plan_tensor *t, int32_t model,
-                            int32_t axis, const int64_t *const *inv, int64_t *tables,
-                            double *a)
+/* A tensor's values for a pass: read in place (whole F32 or F64 tensors),
+ * else copied as float64 into a. */
+struct source {
+	const void *data;
+	int kind; /* 1: float, 2: double in place, 0: double in a */
+};
+
+static struct source source_of(const struct plan_tensor *t, int32_t model, double *a)
+{
+	struct source s = {t->data[model], 0};
+	if (t->part < 0 && t->dtype == MUDSC_DTYPE_F32)
+		s.kind = 1;
+	else if (t->part < 0 && t->dtype == MUDSC_DTYPE_F64)
+		s.kind = 2;
+	else {
+		mudsc__plan_load(t, model, a);
+		s.data = a;
+	}
+	return s;
+}
+
+static inline double source_at(struct source s, size_t k)
+{
+	if (s.kind == 1) {
+		float x;
+		memcpy(&x, (const unsigned char *)s.data + k * sizeof x, sizeof x);
+		return (double)x;
+	}
+	double x;
+	memcpy(&x, (const unsigned char *)s.data + k * sizeof x, sizeof x);
+	return x;
+}
+
+/*
+ * One pass for a feature whose transforms are permutations: rows gathered
+ * from the source, axis moved to the front, the trailing untransformed axes
+ * copied as runs.  Into F (double, row stride ld) when U is NULL, else into
+ * U (float, row stride ld) as fl32((x - mu[v]) * inv[v]) for row v.
+ */
+static void gather_rows(double *F, float *U, size_t ld, const double *mu, const double *inv_row,
+                        const struct plan_tensor *t, struct source src, int32_t axis,
+                        const int64_t *const *inv, int64_t *tables)
 {
 	int64_t st[MUDSC_MAX_RANK];
 	int32_t r = t->rank, tail = r;
 	size_t run = 1, L = (size_t)t->shape[axis];
-	const void *src = t->data[model];
-	int kind = t->part < 0 && t->dtype == MUDSC_DTYPE_F32   ? 1
-	           : t->part < 0 && t->dtype == MUDSC_DTYPE_F64 ? 2
-	                                                        : 0;
 
-	if (kind == 0) {
-		mudsc__plan_load(t, model, a);
-		src = a;
-	}
 	st[r - 1] = 1;
 	for (int32_t d = r - 1; d > 0; d--)
 		st[d - 1] = st[d] * t->shape[d];
@@ -147,23 +175,23 @@ static void gather_to_front(double *F, size_t ld, const struct plan_tensor *t, i
 	size_t nin = offsets(off_in, t->shape, st, inv, axis + 1, tail);
 
 	for (size_t v = 0; v < L; v++) {
-		double *d = F + v * ld;
 		int64_t base = (int64_t)v * st[axis];
+		size_t col = 0;
+		double m = U ? mu[v] : 0.0, k = U ? inv_row[v] : 1.0;
 		for (size_t o = 0; o < nout; o++)
-			for (size_t h = 0; h < nin; h++, d += run) {
+			for (size_t h = 0; h < nin; h++, col += run) {
 				size_t at = (size_t)(base + off_out[o] + off_in[h]);
-				if (kind == 1) {
-					const unsigned char *s = (const unsigned char *)src + at * sizeof(float);
-					for (size_t k = 0; k < run; k++) {
-						float x;
-						memcpy(&x, s + k * sizeof x, sizeof x);
-						d[k] = (double)x;
-					}
-				} else if (kind == 2) {
-					memcpy(d, (const unsigned char *)src + at * sizeof(double),
-					       run * sizeof(double));
+				if (U != NULL) {
+					float *u = U + v * ld + col;
+					for (size_t j = 0; j < run; j++)
+						u[j] = (float)((source_at(src, at + j) - m) * k);
+				} else if (src.kind == 1) {
+					double *d = F + v * ld + col;
+					for (size_t j = 0; j < run; j++)
+						d[j] = source_at(src, at + j);
 				} else {
-					memcpy(d, (const double *)src + at, run * sizeof(double));
+					memcpy(F + v * ld + col, (const double *)src.data + at,
+					       run * sizeof(double));
 				}
 			}
 	}
@@ -186,8 +214,8 @@ static void feature_block(double *F, size_t D, size_t col, const struct mudsc__p
 		size_t perms = 0;
 		for (int32_t d = 0; d < t->rank; d++)
 			perms += inv[d] ? (size_t)t->shape[d] : 0;
-		gather_to_front(F + (size_t)i * (size_t)C * D + col, D, t, i, feat->axis, inv,
-		                sc->idx + perms, a);
+		gather_rows(F + (size_t)i * (size_t)C * D + col, NULL, D, NULL, NULL, t,
+		            source_of(t, i, a), feat->axis, inv, sc->idx + perms);
 		return;
 	}
 	memcpy(shape, t->shape, sizeof shape);
@@ -380,4 +408,147 @@ mudsc_status mudsc__weight_similarity(double *S, struct wsim_buffers *buf,
 		return st;
 	return mudsc__similarity_rows(S, buf->F, (int64_t)plan->n_models * plan->points[p].width,
 	                             (int64_t)D, kind, eps, precision, &buf->products, ex);
+}
+
+struct units_job {
+	struct wsim_buffers *buf;
+	const struct mudsc__plan *plan;
+	const struct point_corr *corr;
+	size_t p, D, slots;
+	double *mu, *norm, *inv;
+	bool stats_ready;
+	mudsc_similarity kind;
+};
+
+/* Model i's row statistics of point p from its tensors, element by element
+ * in storage order: the sum, then the squares about the mean (float64). */
+static mudsc_status source_stats(const struct units_job *j, int32_t i, struct wsim_scratch *sc)
+{
+	const struct plan_point *pt = &j->plan->points[j->p];
+	size_t C = (size_t)pt->width, row0 = (size_t)i * C;
+	double *mu = j->mu + row0, *ss = j->norm + row0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		size_t col = 0;
+		for (size_t v = 0; v < C; v++)
+			(pass ? ss : mu)[v] = 0.0;
+		for (size_t f = 0; f < pt->nfeatures; f++) {
+			const struct plan_tensor *t = &j->plan->tensors[pt->features[f].tensor];
+			struct source src = source_of(t, i, sc->a);
+			size_t outer, inner, k = 0;
+			mudsc__axis_split(t->rank, t->shape, pt->features[f].axis, &outer, &inner);
+			for (size_t o = 0; o < outer; o++)
+				for (size_t v = 0; v < C; v++)
+					for (size_t e = 0; e < inner; e++, k++) {
+						double x = source_at(src, k);
+						if (pass == 0 && !isfinite(x))
+							return mudsc__err(MUDSC_E_NUMERIC,
+							                 "similarity: feature row %zu, column %zu is %g",
+							                 row0 + v, col + o * inner + e, x);
+						if (pass == 0)
+							mu[v] += x;
+						else
+							ss[v] += (x - mu[v]) * (x - mu[v]);
+					}
+			col += outer * inner;
+		}
+		if (pass == 0)
+			for (size_t v = 0; v < C; v++)
+				mu[v] = j->kind == MUDSC_SIMILARITY_CORRELATION ? mu[v] / (double)j->D : 0.0;
+	}
+	for (size_t v = 0; v < C; v++) {
+		double q = ss[v];
+		j->norm[row0 + v] = j->kind == MUDSC_SIMILARITY_CORRELATION ? sqrt(q / (double)j->D)
+		                                                             : sqrt(q);
+		j->inv[row0 + v] = q > 0.0 ? 1.0 / sqrt(q) : 0.0;
+	}
+	return MUDSC_OK;
+}
+
+static mudsc_status units_task(void *ctx, size_t k)
+{
+	const struct units_job *j = ctx;
+	const struct plan_point *pt = &j->plan->points[j->p];
+	struct wsim_scratch *sc = &j->buf->slot[k];
+	size_t C = (size_t)pt->width;
+
+	for (int32_t i = (int32_t)k; i < j->plan->n_models; i += (int32_t)j->slots) {
+		size_t col = 0, row0 = (size_t)i * C;
+		mudsc_status st = j->stats_ready ? MUDSC_OK : source_stats(j, i, sc);
+		if (st != MUDSC_OK)
+			return st;
+		for (size_t f = 0; f < pt->nfeatures; f++) {
+			const struct plan_tensor *t = &j->plan->tensors[pt->features[f].tensor];
+			const int64_t *inv[MUDSC_MAX_RANK];
+			size_t perms = 0, outer, inner;
+			/* checked before the tasks started */
+			(void)axis_permutations(t, pt->features[f].axis, j->p, i, j->corr,
+			                        j->plan->n_models, inv, sc->idx, sc->scale, sc->counts);
+			for (int32_t d = 0; d < t->rank; d++)
+				perms += inv[d] ? (size_t)t->shape[d] : 0;
+			gather_rows(NULL, j->buf->U + row0 * j->D + col, j->D, j->mu + row0, j->inv + row0,
+			            t, source_of(t, i, sc->a), pt->features[f].axis, inv, sc->idx + perms);
+			mudsc__axis_split(t->rank, t->shape, pt->features[f].axis, &outer, &inner);
+			col += outer * inner;
+		}
+	}
+	return MUDSC_OK;
+}
+
+mudsc_status mudsc__weight_units_f32(bool *done, size_t *D_out, struct wsim_buffers *buf,
+                                    const struct mudsc__plan *plan, size_t p,
+                                    const struct point_corr *corr, double *mu, double *norm,
+                                    double *inv, bool stats_ready, mudsc_similarity kind,
+                                    const struct mudsc__exec *ex)
+{
+	const struct plan_point *pt = &plan->points[p];
+	int32_t N = plan->n_models;
+	size_t D, scratch = scratch_size(plan, pt, p, corr, &D), nidx = 1, nU;
+	size_t slots = (size_t)(ex->threads < N ? ex->threads : N);
+	int64_t wide = widest_point(plan, corr);
+	mudsc_status st = MUDSC_OK;
+
+	*done = false;
+	if (pt->nfeatures == 0 || D == 0)
+		return mudsc__err(MUDSC_E_INVALID,
+		                 "weight similarity: point '%s' has no non-ignored binding with elements",
+		                 pt->name);
+	slots = slots < 1 ? 1 : slots > MUDSC__WSIM_SLOTS ? MUDSC__WSIM_SLOTS : slots;
+	for (size_t f = 0; f < pt->nfeatures; f++) {
+		size_t n = gather_index_size(&plan->tensors[pt->features[f].tensor],
+		                             pt->features[f].axis);
+		nidx = n > nidx ? n : nidx;
+	}
+	for (size_t k = 0; k < slots && st == MUDSC_OK; k++)
+		st = reserve_slot(&buf->slot[k], scratch, (size_t)wide, N, nidx);
+	nU = (size_t)N * (size_t)pt->width * D;
+	if (st == MUDSC_OK && buf->cap_U == 0) {
+		size_t most_F, most_scratch;
+		plan_extent(plan, corr, &most_F, &most_scratch);
+		nU = most_F > nU ? most_F : nU;
+	}
+	if (st == MUDSC_OK)
+		st = mudsc__wsim_reserve_f32(buf, nU, (size_t)pt->width);
+	if (st != MUDSC_OK) {
+		mudsc__wsim_buffers_free(buf);
+		return st;
+	}
+	for (int32_t i = 0; i < N; i++)
+		for (size_t f = 0; f < pt->nfeatures; f++) {
+			const int64_t *inv_axes[MUDSC_MAX_RANK];
+			struct wsim_scratch *sc = &buf->slot[0];
+			if (!axis_permutations(&plan->tensors[pt->features[f].tensor],
+			                       pt->features[f].axis, p, i, corr, N, inv_axes, sc->idx,
+			                       sc->scale, sc->counts))
+				return MUDSC_OK; /* a merge, not a permutation: the float64 route */
+		}
+	struct units_job j = {.buf = buf, .plan = plan, .corr = corr, .p = p, .D = D,
+	                      .slots = slots, .mu = mu, .norm = norm, .inv = inv,
+	                      .stats_ready = stats_ready, .kind = kind};
+	st = mudsc__parallel_for(ex, slots, (double)nU * 4.0, units_task, &j);
+	if (st != MUDSC_OK)
+		return st;
+	*D_out = D;
+	*done = true;
+	return MUDSC_OK;
 }

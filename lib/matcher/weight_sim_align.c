@@ -48,18 +48,26 @@ static mudsc_status find_deps(struct wsim_cache *c, const struct mudsc__plan *pl
 	return MUDSC_OK;
 }
 
+static mudsc_status alloc_stats(struct wsim_cache *c, size_t NC)
+{
+	if (c->mu == NULL)
+		c->mu = mudsc__alloc(NC * sizeof *c->mu, "row means");
+	if (c->norm == NULL)
+		c->norm = mudsc__alloc(NC * sizeof *c->norm, "row norms");
+	if (c->inv == NULL)
+		c->inv = mudsc__alloc(NC * sizeof *c->inv, "row scales");
+	return c->mu && c->norm && c->inv ? MUDSC_OK : MUDSC_E_NOMEM;
+}
+
 /* Row means and norms: column permutations do not change them. */
 static mudsc_status row_stats(struct wsim_cache *c, const double *F, size_t NC, size_t D,
                               mudsc_similarity kind, const struct mudsc__exec *ex)
 {
-	mudsc_status st;
+	mudsc_status st = alloc_stats(c, NC);
 
-	c->mu = mudsc__alloc(NC * sizeof *c->mu, "row means");
-	c->norm = mudsc__alloc(NC * sizeof *c->norm, "row norms");
-	c->inv = mudsc__alloc(NC * sizeof *c->inv, "row scales");
-	if (c->mu == NULL || c->norm == NULL || c->inv == NULL)
-		return MUDSC_E_NOMEM;
-	if ((st = mudsc__row_stats(c->mu, c->norm, c->inv, F, NC, D, kind, ex)) != MUDSC_OK)
+	if (st == MUDSC_OK)
+		st = mudsc__row_stats(c->mu, c->norm, c->inv, F, NC, D, kind, ex);
+	if (st != MUDSC_OK)
 		return st;
 	c->D = D;
 	c->stats_ready = true;
@@ -76,9 +84,10 @@ static bool cross_current(const struct wsim_cache *c, const uint64_t *versions)
 	return true;
 }
 
-/* The cross blocks from float32 products of the unit rows (sgemm). */
+/* The cross blocks from float32 products of the unit rows (sgemm); the
+ * unit rows from buf->F unless `units` (already in buf->U). */
 static mudsc_status cross_blocks_f32(struct wsim_cache *c, struct wsim_buffers *buf,
-                                     int32_t N, int64_t C, size_t D, double eps,
+                                     int32_t N, int64_t C, size_t D, double eps, bool units,
                                      const struct mudsc__exec *ex)
 {
 	size_t NC = (size_t)N * (size_t)C, Cs = (size_t)C;
@@ -86,7 +95,8 @@ static mudsc_status cross_blocks_f32(struct wsim_cache *c, struct wsim_buffers *
 
 	if (st != MUDSC_OK)
 		return st;
-	mudsc__unit_rows_f32(buf->U, buf->F, NC, D, c->mu, c->inv, ex);
+	if (!units)
+		mudsc__unit_rows_f32(buf->U, buf->F, NC, D, c->mu, c->inv, ex);
 	for (int32_t i = 1; i < N; i++)
 		mudsc__unit_products(c->cross + (size_t)(i - 1) * Cs * Cs, Cs, buf->U, Cs,
 		                     buf->U + (size_t)i * Cs * D, Cs, D, c->norm, c->norm + (size_t)i * Cs,
@@ -99,7 +109,7 @@ static mudsc_status cross_blocks_f32(struct wsim_cache *c, struct wsim_buffers *
 static mudsc_status cross_blocks(struct wsim_cache *c, struct wsim_buffers *buf, int32_t N,
                                  int64_t C, size_t D, const uint64_t *versions,
                                  mudsc_similarity kind, double eps, mudsc_precision precision,
-                                 const struct mudsc__exec *ex)
+                                 bool units, const struct mudsc__exec *ex)
 {
 	size_t NC = (size_t)N * (size_t)C;
 	double scale = kind == MUDSC_SIMILARITY_CORRELATION ? 1.0 / (double)D : 1.0;
@@ -112,7 +122,7 @@ static mudsc_status cross_blocks(struct wsim_cache *c, struct wsim_buffers *buf,
 			return MUDSC_E_NOMEM;
 	}
 	if (precision == MUDSC_PRECISION_F32) {
-		mudsc_status st = cross_blocks_f32(c, buf, N, C, D, eps, ex);
+		mudsc_status st = cross_blocks_f32(c, buf, N, C, D, eps, units, ex);
 		if (st != MUDSC_OK)
 			return st;
 		goto done;
@@ -172,13 +182,25 @@ mudsc_status mudsc__weight_similarity_align(double *S, struct wsim_buffers *buf,
 	if (c->deps == NULL && (st = find_deps(c, plan, p)) != MUDSC_OK)
 		return st;
 	if (!cross_current(c, versions)) {
-		size_t D;
-		if ((st = mudsc__weight_features(&D, buf, plan, p, corr, ex)) != MUDSC_OK)
+		size_t D = 0, NC = (size_t)N * (size_t)C;
+		bool units = false;
+		/* float32: unit rows straight from the tensors (no float64 features) */
+		if (precision == MUDSC_PRECISION_F32 && (st = alloc_stats(c, NC)) == MUDSC_OK)
+			st = mudsc__weight_units_f32(&units, &D, buf, plan, p, corr, c->mu, c->norm,
+			                             c->inv, c->stats_ready, kind, ex);
+		if (st != MUDSC_OK)
 			return st;
-		if (!c->stats_ready)
-			st = row_stats(c, buf->F, (size_t)N * (size_t)C, D, kind, ex);
+		if (units) {
+			c->D = D;
+			c->stats_ready = true;
+		} else {
+			if ((st = mudsc__weight_features(&D, buf, plan, p, corr, ex)) != MUDSC_OK)
+				return st;
+			if (!c->stats_ready)
+				st = row_stats(c, buf->F, NC, D, kind, ex);
+		}
 		if (st == MUDSC_OK)
-			st = cross_blocks(c, buf, N, C, D, versions, kind, eps, precision, ex);
+			st = cross_blocks(c, buf, N, C, D, versions, kind, eps, precision, units, ex);
 		if (st != MUDSC_OK)
 			return st;
 	}
