@@ -7,6 +7,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,6 +164,7 @@ static void gather_rows(double *F, float *U, size_t ld, const double *mu, const 
 	int64_t st[MUDSC_MAX_RANK];
 	int32_t r = t->rank, tail = r;
 	size_t run = 1, L = (size_t)t->shape[axis];
+	bool typed_f32 = src.kind == 1 && (uintptr_t)src.data % sizeof(float) == 0;
 
 	st[r - 1] = 1;
 	for (int32_t d = r - 1; d > 0; d--)
@@ -181,7 +183,12 @@ static void gather_rows(double *F, float *U, size_t ld, const double *mu, const 
 		for (size_t o = 0; o < nout; o++)
 			for (size_t h = 0; h < nin; h++, col += run) {
 				size_t at = (size_t)(base + off_out[o] + off_in[h]);
-				if (U != NULL) {
+				if (U != NULL && typed_f32) {
+					float *u = U + v * ld + col;
+					const float *x = (const float *)src.data + at;
+					for (size_t j = 0; j < run; j++)
+						u[j] = (float)(((double)x[j] - m) * k);
+				} else if (U != NULL) {
 					float *u = U + v * ld + col;
 					for (size_t j = 0; j < run; j++)
 						u[j] = (float)((source_at(src, at + j) - m) * k);
@@ -420,8 +427,67 @@ struct units_job {
 	mudsc_similarity kind;
 };
 
-/* Model i's row statistics of point p from its tensors, element by element
- * in storage order: the sum, then the squares about the mean (float64). */
+/* acc[v] += x (sq = false) or (x - mu[v])^2 (sq) over the elements of the
+ * (outer, C, inner) tensor src, in storage order. */
+#define ROW_SUMS(T)                                                                              \
+	for (size_t o = 0, k = 0; o < outer; o++)                                                    \
+		for (size_t v = 0; v < C; v++) {                                                         \
+			const T *x = (const T *)src.data + k;                                                \
+			double t = 0.0, m = sq ? mu[v] : 0.0;                                                \
+			if (sq)                                                                              \
+				for (size_t e = 0; e < inner; e++)                                               \
+					t += ((double)x[e] - m) * ((double)x[e] - m);                                \
+			else                                                                                 \
+				for (size_t e = 0; e < inner; e++)                                               \
+					t += (double)x[e];                                                           \
+			acc[v] += t;                                                                         \
+			k += inner;                                                                          \
+		}
+
+static void row_sums(double *acc, const double *mu, bool sq, struct source src, size_t outer,
+                     size_t C, size_t inner)
+{
+	if (src.kind == 1) {
+		ROW_SUMS(float)
+	} else {
+		ROW_SUMS(double)
+	}
+}
+
+/* The first non-finite element of model i's rows (the message of
+ * MUDSC_E_NUMERIC), or MUDSC_OK when a sum overflowed without one. */
+static mudsc_status first_non_finite(const struct units_job *j, int32_t i,
+                                     struct wsim_scratch *sc)
+{
+	const struct plan_point *pt = &j->plan->points[j->p];
+	size_t C = (size_t)pt->width, col = 0;
+
+	for (size_t f = 0; f < pt->nfeatures; f++) {
+		const struct plan_tensor *t = &j->plan->tensors[pt->features[f].tensor];
+		struct source src = source_of(t, i, sc->a);
+		size_t outer, inner, k = 0;
+		mudsc__axis_split(t->rank, t->shape, pt->features[f].axis, &outer, &inner);
+		for (size_t o = 0; o < outer; o++)
+			for (size_t v = 0; v < C; v++)
+				for (size_t e = 0; e < inner; e++, k++) {
+					double x = source_at(src, k);
+					if (!isfinite(x))
+						return mudsc__err(MUDSC_E_NUMERIC,
+						                 "similarity: feature row %zu, column %zu is %g",
+						                 (size_t)i * C + v, col + o * inner + e, x);
+				}
+		col += outer * inner;
+	}
+	return MUDSC_OK;
+}
+
+/* Model i's row statistics of point p from its tensors (a tensor's
+ * elements of one row in storage order, the tensors in binding order): the
+ * mean, then the squares about it, in float64.  Unaligned sources were
+ * copied (source_of), so the typed loops read aligned data; a whole F32 or
+ * F64 tensor in place is aligned when the model's data is (safetensors
+ * offsets of such tensors are multiples of their size in practice), and
+ * otherwise read through source_at. */
 static mudsc_status source_stats(const struct units_job *j, int32_t i, struct wsim_scratch *sc)
 {
 	const struct plan_point *pt = &j->plan->points[j->p];
@@ -429,29 +495,32 @@ static mudsc_status source_stats(const struct units_job *j, int32_t i, struct ws
 	double *mu = j->mu + row0, *ss = j->norm + row0;
 
 	for (int pass = 0; pass < 2; pass++) {
-		size_t col = 0;
+		double *acc = pass ? ss : mu;
 		for (size_t v = 0; v < C; v++)
-			(pass ? ss : mu)[v] = 0.0;
+			acc[v] = 0.0;
 		for (size_t f = 0; f < pt->nfeatures; f++) {
 			const struct plan_tensor *t = &j->plan->tensors[pt->features[f].tensor];
 			struct source src = source_of(t, i, sc->a);
-			size_t outer, inner, k = 0;
+			size_t outer, inner, align = src.kind == 1 ? sizeof(float) : sizeof(double);
 			mudsc__axis_split(t->rank, t->shape, pt->features[f].axis, &outer, &inner);
-			for (size_t o = 0; o < outer; o++)
-				for (size_t v = 0; v < C; v++)
-					for (size_t e = 0; e < inner; e++, k++) {
-						double x = source_at(src, k);
-						if (pass == 0 && !isfinite(x))
-							return mudsc__err(MUDSC_E_NUMERIC,
-							                 "similarity: feature row %zu, column %zu is %g",
-							                 row0 + v, col + o * inner + e, x);
-						if (pass == 0)
-							mu[v] += x;
-						else
-							ss[v] += (x - mu[v]) * (x - mu[v]);
-					}
-			col += outer * inner;
+			if ((uintptr_t)src.data % align != 0) { /* through source_at */
+				for (size_t o = 0, k = 0; o < outer; o++)
+					for (size_t v = 0; v < C; v++)
+						for (size_t e = 0; e < inner; e++, k++) {
+							double x = source_at(src, k);
+							acc[v] += pass ? (x - mu[v]) * (x - mu[v]) : x;
+						}
+			} else {
+				row_sums(acc, mu, pass == 1, src, outer, C, inner);
+			}
 		}
+		for (size_t v = 0; pass == 0 && v < C; v++)
+			if (!isfinite(mu[v])) {
+				mudsc_status st = first_non_finite(j, i, sc);
+				if (st != MUDSC_OK)
+					return st;
+				break;
+			}
 		if (pass == 0)
 			for (size_t v = 0; v < C; v++)
 				mu[v] = j->kind == MUDSC_SIMILARITY_CORRELATION ? mu[v] / (double)j->D : 0.0;
