@@ -349,38 +349,63 @@ static mudsc_status feature_task(void *ctx, size_t k)
 	return MUDSC_OK;
 }
 
-mudsc_status mudsc__weight_features(size_t *D_out, struct wsim_buffers *buf,
-                                   const struct mudsc__plan *plan, size_t p,
-                                   const struct point_corr *corr, const struct mudsc__exec *ex)
+/* The checks and per-worker scratch of point p: *D its feature length,
+ * *slots the workers (min(N, threads)), each slot's scratch reserved. */
+static mudsc_status prepare_point(size_t *D, size_t *slots, struct wsim_buffers *buf,
+                                  const struct mudsc__plan *plan, size_t p,
+                                  const struct point_corr *corr, const struct mudsc__exec *ex)
 {
 	const struct plan_point *pt = &plan->points[p];
 	int32_t N = plan->n_models;
-	size_t D, scratch = scratch_size(plan, pt, p, corr, &D), nF;
-	size_t slots = (size_t)(ex->threads < N ? ex->threads : N);
+	size_t scratch = scratch_size(plan, pt, p, corr, D), nidx = 1, most_F, most_scratch;
+	size_t k = (size_t)(ex->threads < N ? ex->threads : N);
 	int64_t wide = widest_point(plan, corr);
 	mudsc_status st = MUDSC_OK;
 
-	if (pt->nfeatures == 0 || D == 0)
+	if (pt->nfeatures == 0 || *D == 0)
 		return mudsc__err(MUDSC_E_INVALID,
 		                 "weight similarity: point '%s' has no non-ignored binding with elements",
 		                 pt->name);
-	slots = slots < 1 ? 1 : slots > MUDSC__WSIM_SLOTS ? MUDSC__WSIM_SLOTS : slots;
-	nF = (size_t)N * (size_t)pt->width * D;
-	if (buf->cap_F == 0) {
-		size_t most_F, most_scratch;
+	*slots = k < 1 ? 1 : k > MUDSC__WSIM_SLOTS ? MUDSC__WSIM_SLOTS : k;
+	if (buf->slot[0].cap_a == 0) { /* the first call: room for the widest point */
 		plan_extent(plan, corr, &most_F, &most_scratch);
-		nF = most_F > nF ? most_F : nF;
 		scratch = most_scratch > scratch ? most_scratch : scratch;
 	}
-	st = reserve((void **)&buf->F, &buf->cap_F, nF, sizeof *buf->F, "weight features");
-	size_t nidx = 1;
 	for (size_t f = 0; f < pt->nfeatures; f++) {
 		size_t n = gather_index_size(&plan->tensors[pt->features[f].tensor],
 		                             pt->features[f].axis);
 		nidx = n > nidx ? n : nidx;
 	}
-	for (size_t k = 0; k < slots && st == MUDSC_OK; k++)
-		st = reserve_slot(&buf->slot[k], scratch, (size_t)wide, N, nidx);
+	for (size_t j = 0; j < *slots && st == MUDSC_OK; j++)
+		st = reserve_slot(&buf->slot[j], scratch, (size_t)wide, N, nidx);
+	if (st != MUDSC_OK)
+		mudsc__wsim_buffers_free(buf);
+	return st;
+}
+
+/* n, or the largest feature matrix of the plan when *cap is still 0. */
+static size_t first_reserve(size_t n, size_t cap, const struct mudsc__plan *plan,
+                            const struct point_corr *corr)
+{
+	size_t most_F, most_scratch;
+	if (cap != 0)
+		return n;
+	plan_extent(plan, corr, &most_F, &most_scratch);
+	return most_F > n ? most_F : n;
+}
+
+mudsc_status mudsc__weight_features(size_t *D_out, struct wsim_buffers *buf,
+                                   const struct mudsc__plan *plan, size_t p,
+                                   const struct point_corr *corr, const struct mudsc__exec *ex)
+{
+	size_t D, slots, nF;
+	mudsc_status st = prepare_point(&D, &slots, buf, plan, p, corr, ex);
+
+	if (st != MUDSC_OK)
+		return st;
+	nF = (size_t)plan->n_models * (size_t)plan->points[p].width * D;
+	st = reserve((void **)&buf->F, &buf->cap_F, first_reserve(nF, buf->cap_F, plan, corr),
+	             sizeof *buf->F, "weight features");
 	if (st != MUDSC_OK) {
 		mudsc__wsim_buffers_free(buf);
 		return st;
@@ -572,32 +597,15 @@ mudsc_status mudsc__weight_units_f32(bool *done, size_t *D_out, struct wsim_buff
 {
 	const struct plan_point *pt = &plan->points[p];
 	int32_t N = plan->n_models;
-	size_t D, scratch = scratch_size(plan, pt, p, corr, &D), nidx = 1, nU;
-	size_t slots = (size_t)(ex->threads < N ? ex->threads : N);
-	int64_t wide = widest_point(plan, corr);
-	mudsc_status st = MUDSC_OK;
+	size_t D, slots, nU;
+	mudsc_status st = prepare_point(&D, &slots, buf, plan, p, corr, ex);
 
 	*done = false;
-	if (pt->nfeatures == 0 || D == 0)
-		return mudsc__err(MUDSC_E_INVALID,
-		                 "weight similarity: point '%s' has no non-ignored binding with elements",
-		                 pt->name);
-	slots = slots < 1 ? 1 : slots > MUDSC__WSIM_SLOTS ? MUDSC__WSIM_SLOTS : slots;
-	for (size_t f = 0; f < pt->nfeatures; f++) {
-		size_t n = gather_index_size(&plan->tensors[pt->features[f].tensor],
-		                             pt->features[f].axis);
-		nidx = n > nidx ? n : nidx;
-	}
-	for (size_t k = 0; k < slots && st == MUDSC_OK; k++)
-		st = reserve_slot(&buf->slot[k], scratch, (size_t)wide, N, nidx);
+	if (st != MUDSC_OK)
+		return st;
 	nU = (size_t)N * (size_t)pt->width * D;
-	if (st == MUDSC_OK && buf->cap_U == 0) {
-		size_t most_F, most_scratch;
-		plan_extent(plan, corr, &most_F, &most_scratch);
-		nU = most_F > nU ? most_F : nU;
-	}
-	if (st == MUDSC_OK)
-		st = mudsc__wsim_reserve_f32(buf, nU, (size_t)pt->width);
+	st = mudsc__wsim_reserve_f32(buf, first_reserve(nU, buf->cap_U, plan, corr),
+	                            (size_t)pt->width);
 	if (st != MUDSC_OK) {
 		mudsc__wsim_buffers_free(buf);
 		return st;
