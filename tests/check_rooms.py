@@ -7,6 +7,9 @@
 3. Every global symbol of the static library is either public (in the
    version script) or carries the internal prefix mudsc__, so that no
    private name can be mistaken for the API or clash with a host's.
+4. The command-line tool (tools/) is built on the public API only: it
+   includes <mudsc/...> headers and its own files, never a room's, and
+   names no internal (mudsc__) symbol.
 
 Usage: check_rooms.py LIB_DIR STATIC_LIBRARY MAP
 """
@@ -41,6 +44,19 @@ for path in sorted(lib_dir.rglob("*.[ch]")):
         elif parts[0] != room and parts[1] != f"{parts[0]}.h":
             problems.append(f"lib/{rel}: includes \"{name}\"; another room is entered only "
                             f"through its door \"{parts[0]}/{parts[0]}.h\"")
+
+tools_dir = lib_dir.parent / "tools"
+internal = re.compile(r"\bmudsc__\w+")
+for path in sorted(tools_dir.rglob("*.[ch]")):
+    rel = path.relative_to(lib_dir.parent)
+    text = path.read_text()
+    own = {p.name for p in path.parent.iterdir()}
+    for name in include.findall(text):
+        if name not in own:
+            problems.append(f"{rel}: includes \"{name}\"; the tool uses the public API "
+                            "(<mudsc/mudsc.h>) and its own files only")
+    for sym in sorted(set(internal.findall(text))):
+        problems.append(f"{rel}: uses the internal symbol {sym}")
 
 public = parse_map(mapfile)
 nm = subprocess.run(["nm", "--defined-only", "--extern-only", static_lib], check=True,

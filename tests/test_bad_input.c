@@ -38,6 +38,9 @@ struct fx {
 	const mudsc_model *pair[2], *pair_wide[2], *pair_f64[2], *pair_null[2];
 	mudsc_graph *graph, *empty_graph, *split_graph;
 	mudsc_accum *acc, *acc_empty, *acc3, *acc_lead;
+	mudsc_field *gif, *gif3, *gif_open, *gif_done; /* N = 2 (3), D = H, K = 2 */
+	void *gif_buf;              /* gif_done's bytes */
+	size_t gif_len;
 	mudsc_matcher *ran, *unrun, *zip, *part_acts;
 	void *st_buf;               /* model 0 as safetensors bytes */
 	size_t st_len;
@@ -50,7 +53,7 @@ struct fx {
 	double x[ROWS * H];
 	double S[NC * NC];          /* a symmetric similarity */
 	size_t needed;              /* for rows that must receive *needed */
-	size_t counts[8];           /* handle counts before the call */
+	size_t counts[10];          /* handle counts before the call */
 };
 
 /* Everything a row may write: filled with SENTINEL before the call. */
@@ -69,6 +72,7 @@ struct outs {
 #define SENTINEL 0xA5
 
 static struct fx F;
+static const int64_t concat_sizes_bad[2] = {3, 0};
 static struct outs O;
 
 static const char *const qkv_parts[] = {"q", "k", "v"};
@@ -129,6 +133,8 @@ static void snapshot(size_t *c)
 	ck_assert_ok(mudsc_accum_count(&n, F.acc_lead, 0));
 	c[6] = (size_t)n;
 	c[7] = (size_t)mudsc_matcher_sweeps(F.ran);
+	c[8] = (size_t)mudsc_field_inputs(F.gif_done);
+	c[9] = (size_t)mudsc_field_inputs(F.gif);
 }
 
 static void setup(void)
@@ -193,6 +199,25 @@ static void setup(void)
 		ck_assert_ok(mudsc_accum_update(F.acc_lead, 0, &v)); /* one ahead of model 1 */
 	}
 	ck_assert_ok(mudsc_accum_serialize(&F.acc_buf, &F.acc_len, F.acc));
+	{
+		mudsc_field_options fo = MUDSC_FIELD_OPTIONS_INIT;
+		mudsc_features x = {.dtype = MUDSC_DTYPE_F64, .rank = 2, .shape = {ROWS, H},
+		                    .feature_axis = 1, .data = F.x};
+		fo.steps = 2;
+		fo.max_lead = ROWS;
+		ck_assert_ok(mudsc_field_new(&F.gif, 2, H, &fo));
+		ck_assert_ok(mudsc_field_new(&F.gif3, 3, H, &fo));
+		ck_assert_ok(mudsc_field_new(&F.gif_open, 2, H, &fo));
+		ck_assert_ok(mudsc_field_new(&F.gif_done, 2, H, &fo));
+		ck_assert_ok(mudsc_field_begin(F.gif_open, &x, NULL));
+		ck_assert_ok(mudsc_field_update(F.gif_open, 0, &x)); /* step 1 of model 0 */
+		ck_assert_ok(mudsc_field_begin(F.gif_done, &x, NULL));
+		for (int k = 0; k < 2; k++)
+			for (int i = 0; i < 2; i++)
+				ck_assert_ok(mudsc_field_update(F.gif_done, i, &x));
+		ck_assert_int_eq(mudsc_field_inputs(F.gif_done), ROWS);
+		ck_assert_ok(mudsc_field_save_buffer(&F.gif_buf, &F.gif_len, F.gif_done));
+	}
 
 	ck_assert_ok(mudsc_matcher_new(&F.ran, F.graph, F.pair, 2, NULL));
 	ck_assert_ok(mudsc_matcher_run(F.ran));
@@ -219,6 +244,11 @@ static void teardown(void)
 	mudsc_accum_free(F.acc_empty);
 	mudsc_accum_free(F.acc3);
 	mudsc_accum_free(F.acc_lead);
+	mudsc_field_free(F.gif);
+	mudsc_field_free(F.gif3);
+	mudsc_field_free(F.gif_open);
+	mudsc_field_free(F.gif_done);
+	mudsc_free(F.gif_buf);
 	mudsc_graph_free(F.graph);
 	mudsc_graph_free(F.empty_graph);
 	mudsc_graph_free(F.split_graph);
@@ -482,6 +512,60 @@ WITH_VIT_OPTS(pos_embed, pos_embed, 2)
 WITH_VIT_OPTS(final_norm, final_norm, 3)
 WITH_VIT_OPTS(head, head, 2)
 
+#define WITH_LLAMA_OPTS(tag, field, value)                                                      \
+	static mudsc_status llama_##tag(void)                                                       \
+	{                                                                                           \
+		mudsc_llama_options o = MUDSC_LLAMA_OPTIONS_INIT;                                       \
+		o.n_layers = 2;                                                                         \
+		o.field = (value);                                                                      \
+		return mudsc_graph_build_llama((mudsc_graph **)&O.p[0], &o);                            \
+	}
+WITH_LLAMA_OPTS(dim, dim, 0)
+WITH_LLAMA_OPTS(n_layers, n_layers, 0)
+WITH_LLAMA_OPTS(num_heads, num_heads, 0)
+WITH_LLAMA_OPTS(num_kv_heads, num_kv_heads, 5)
+WITH_LLAMA_OPTS(head_dim, head_dim, -1)
+WITH_LLAMA_OPTS(mlp_dim, mlp_dim, 0)
+WITH_LLAMA_OPTS(attention_bias, attention_bias, 2)
+WITH_LLAMA_OPTS(prefix, prefix, NULL)
+WITH_LLAMA_OPTS(layer_template, layer_template, "layer")
+
+static mudsc_status llama_head_dim_divides(void)
+{
+	mudsc_llama_options o = MUDSC_LLAMA_OPTIONS_INIT;
+	o.num_heads = o.num_kv_heads = 3; /* 4096 / 3 is not whole, head_dim 0 */
+	return mudsc_graph_build_llama((mudsc_graph **)&O.p[0], &o);
+}
+
+static mudsc_status llama_head_dim_overflow(void)
+{
+	mudsc_llama_options o = MUDSC_LLAMA_OPTIONS_INIT;
+	o.head_dim = INT64_MAX / 2;
+	return mudsc_graph_build_llama((mudsc_graph **)&O.p[0], &o);
+}
+
+static mudsc_status llama_size(void)
+{
+	mudsc_llama_options o = MUDSC_LLAMA_OPTIONS_INIT;
+	o.size = 1;
+	return mudsc_graph_build_llama((mudsc_graph **)&O.p[0], &o);
+}
+
+#define WITH_GPT2_OPTS(tag, field, value)                                                       \
+	static mudsc_status gpt2_##tag(void)                                                        \
+	{                                                                                           \
+		mudsc_gpt2_options o = MUDSC_GPT2_OPTIONS_INIT;                                         \
+		o.field = (value);                                                                      \
+		return mudsc_graph_build_gpt2((mudsc_graph **)&O.p[0], &o);                             \
+	}
+WITH_GPT2_OPTS(dim, dim, 0)
+WITH_GPT2_OPTS(n_layers, n_layers, 0)
+WITH_GPT2_OPTS(heads, heads, 5)
+WITH_GPT2_OPTS(mlp_dim, mlp_dim, 0)
+WITH_GPT2_OPTS(lm_head, lm_head, 2)
+WITH_GPT2_OPTS(block_template, block_template, "blk")
+WITH_GPT2_OPTS(prefix, prefix, NULL)
+
 static mudsc_status set_similarity_asymmetric(void)
 {
 	static double S[NC * NC];
@@ -498,6 +582,57 @@ static mudsc_status set_similarity_nan(void)
 	memcpy(S, F.S, sizeof S);
 	S[NC + 1] = NAN;
 	return mudsc_matcher_set_activation_similarity(F.unrun, 0, S, NC * NC);
+}
+
+/* ---- field distances (field.h) ---------------------------------------- */
+
+static mudsc_status field_new_with(int which)
+{
+	mudsc_field_options o = MUDSC_FIELD_OPTIONS_INIT;
+
+	switch (which) {
+	case 0: o.steps = 0; break;
+	case 1: o.rule = 9; break;
+	case 2: o.size = 3; break;
+	case 3: o.keep_inputs = 2; break;
+	case 4: o.block_rows = 0; break;
+	case 5: o.rule = MUDSC_QUAD_RIEMANN_TRAPEZOID; o.steps = 1; break;
+	default: o.max_lead = -1; break;
+	}
+	return mudsc_field_new((mudsc_field **)&O.p[0], 2, H, &o);
+}
+
+static mudsc_status field_begin_with(mudsc_field *f, int64_t rows, int64_t width,
+                                     int64_t base_rows, int nan)
+{
+	static double x[ROWS * (H + 1)];
+	mudsc_features v = {.dtype = MUDSC_DTYPE_F64, .rank = 2, .shape = {rows, width},
+	                    .feature_axis = 1, .data = x};
+	mudsc_features b = {.dtype = MUDSC_DTYPE_F64, .rank = 2, .shape = {base_rows, width},
+	                    .feature_axis = 1, .data = x};
+
+	for (int i = 0; i < ROWS * (H + 1); i++)
+		x[i] = nan && i == 5 ? INFINITY : 0.25 * i;
+	return mudsc_field_begin(f, &v, base_rows >= 0 ? &b : NULL);
+}
+
+static mudsc_status field_update_with(mudsc_field *f, int32_t model, int64_t rows, int64_t width)
+{
+	static double g[3 * ROWS * (H + 1)];
+	mudsc_features v = {.dtype = MUDSC_DTYPE_F64, .rank = 2, .shape = {rows, width},
+	                    .feature_axis = 1, .data = g};
+
+	return mudsc_field_update(f, model, &v);
+}
+
+static mudsc_status field_load_flipped(size_t at)
+{
+	static uint8_t buf[4096];
+
+	ck_assert_uint_le(F.gif_len, sizeof buf);
+	memcpy(buf, F.gif_buf, F.gif_len);
+	buf[at] ^= 1;
+	return mudsc_field_load_buffer((mudsc_field **)&O.p[0], buf, F.gif_len, NULL);
 }
 
 static const double weights_nan[2] = {0.5, NAN};
@@ -615,6 +750,22 @@ struct bad_case {
 	  mudsc_graph_add_split(F.split_graph, "w", -1, 3, qkv_parts))                              \
 	X(add_split_twice, MUDSC_E_EXISTS, NULL, "'qkv.weight'", 0,                                       \
 	  mudsc_graph_add_split(F.split_graph, "qkv.weight", 1, 3, qkv_parts))                      \
+	X(add_concat_sizes_null, MUDSC_E_INVALID, NULL, "'sizes'", 0,                                     \
+	  mudsc_graph_add_concat(F.split_graph, "w", 1, 2, qkv_parts, NULL))                        \
+	X(add_concat_size_zero, MUDSC_E_SHAPE, NULL, "sizes[1] = 0", 0,                                   \
+	  mudsc_graph_add_concat(F.split_graph, "w", 1, 2, qkv_parts, concat_sizes_bad))            \
+	X(add_concat_parts_count, MUDSC_E_INVALID, NULL, "'n_parts' = 1", 0,                              \
+	  mudsc_graph_add_concat(F.split_graph, "w", 1, 1, qkv_parts, concat_sizes_bad))            \
+	X(bind_repeat_zero, MUDSC_E_SHAPE, NULL, "'repeat' = 0", 0,                                      \
+	  mudsc_graph_bind_repeat(F.graph, 0, "x", NULL, 1, MUDSC_ROLE_IN, 0, 0))                   \
+	X(bind_repeat_part, MUDSC_E_UNSUPPORTED, NULL, "'part'", 0,                                      \
+	  mudsc_graph_bind_repeat(F.split_graph, 0, "qkv.weight", "q", 1, MUDSC_ROLE_IN, 0, 2))     \
+	X(bind_repeat_split_axis, MUDSC_E_UNSUPPORTED, NULL, "split", 0,                                 \
+	  mudsc_graph_bind_repeat(F.split_graph, 0, "qkv.weight", NULL, 0, MUDSC_ROLE_IN, 0, 2))    \
+	X(bind_repeat_point, MUDSC_E_RANGE, NULL, "'point' = 2", 0,                                       \
+	  mudsc_graph_bind_repeat(F.graph, 2, "x", NULL, 0, MUDSC_ROLE_OUT, 0, 2))                  \
+	X(bind_repeat_tensor, MUDSC_E_INVALID, NULL, "'tensor'", 0,                                       \
+	  mudsc_graph_bind_repeat(F.graph, 0, NULL, NULL, 0, MUDSC_ROLE_OUT, 0, 2))                 \
 	X(bind_point, MUDSC_E_RANGE, NULL, "'point' = 2", 0,                                              \
 	  mudsc_graph_bind(F.graph, 2, "x", NULL, 0, MUDSC_ROLE_OUT, 0))                            \
 	X(bind_tensor, MUDSC_E_INVALID, NULL, "'tensor'", 0,                                              \
@@ -707,6 +858,29 @@ struct bad_case {
 	X(build_vit_final_norm, MUDSC_E_INVALID, "mudsc_graph_build_vit", "opts->final_norm = 3", 0, vit_final_norm()) \
 	X(build_vit_head, MUDSC_E_INVALID, "mudsc_graph_build_vit", "opts->head = 2", 0, vit_head()) \
 	X(build_vit_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_graph_build_vit(NULL, NULL)) \
+	X(llama_options_init_opts, MUDSC_E_INVALID, NULL, "'opts'", 0, mudsc_llama_options_init(NULL)) \
+	X(build_llama_dim, MUDSC_E_INVALID, "mudsc_graph_build_llama", "opts->dim = 0", 0, llama_dim()) \
+	X(build_llama_n_layers, MUDSC_E_INVALID, "mudsc_graph_build_llama", "opts->n_layers = 0", 0, llama_n_layers()) \
+	X(build_llama_num_heads, MUDSC_E_INVALID, "mudsc_graph_build_llama", "opts->num_heads = 0", 0, llama_num_heads()) \
+	X(build_llama_num_kv_heads, MUDSC_E_INVALID, "mudsc_graph_build_llama", "opts->num_kv_heads = 5", 0, llama_num_kv_heads()) \
+	X(build_llama_head_dim, MUDSC_E_INVALID, "mudsc_graph_build_llama", "opts->head_dim = -1", 0, llama_head_dim()) \
+	X(build_llama_head_dim_divides, MUDSC_E_INVALID, "mudsc_graph_build_llama", "opts->head_dim = 0", 0, llama_head_dim_divides()) \
+	X(build_llama_head_dim_overflow, MUDSC_E_INVALID, "mudsc_graph_build_llama", "does not fit an int64", 0, llama_head_dim_overflow()) \
+	X(build_llama_mlp_dim, MUDSC_E_INVALID, "mudsc_graph_build_llama", "opts->mlp_dim = 0", 0, llama_mlp_dim()) \
+	X(build_llama_attention_bias, MUDSC_E_INVALID, "mudsc_graph_build_llama", "opts->attention_bias = 2", 0, llama_attention_bias()) \
+	X(build_llama_prefix, MUDSC_E_INVALID, "mudsc_graph_build_llama", "opts->prefix is NULL", 0, llama_prefix()) \
+	X(build_llama_layer_template, MUDSC_E_INVALID, "mudsc_graph_build_llama", "opts->layer_template = 'layer' has no \"{i}\"", 0, llama_layer_template()) \
+	X(build_llama_size, MUDSC_E_INVALID, "mudsc_graph_build_llama", "opts->size = 1", 0, llama_size()) \
+	X(build_llama_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_graph_build_llama(NULL, NULL)) \
+	X(gpt2_options_init_opts, MUDSC_E_INVALID, NULL, "'opts'", 0, mudsc_gpt2_options_init(NULL)) \
+	X(build_gpt2_dim, MUDSC_E_INVALID, "mudsc_graph_build_gpt2", "opts->dim = 0", 0, gpt2_dim()) \
+	X(build_gpt2_n_layers, MUDSC_E_INVALID, "mudsc_graph_build_gpt2", "opts->n_layers = 0", 0, gpt2_n_layers()) \
+	X(build_gpt2_heads, MUDSC_E_INVALID, "mudsc_graph_build_gpt2", "opts->heads = 5", 0, gpt2_heads()) \
+	X(build_gpt2_mlp_dim, MUDSC_E_INVALID, "mudsc_graph_build_gpt2", "opts->mlp_dim = 0", 0, gpt2_mlp_dim()) \
+	X(build_gpt2_lm_head, MUDSC_E_INVALID, "mudsc_graph_build_gpt2", "opts->lm_head = 2", 0, gpt2_lm_head()) \
+	X(build_gpt2_block_template, MUDSC_E_INVALID, "mudsc_graph_build_gpt2", "opts->block_template = 'blk' has no \"{i}\"", 0, gpt2_block_template()) \
+	X(build_gpt2_prefix, MUDSC_E_INVALID, "mudsc_graph_build_gpt2", "opts->prefix is NULL", 0, gpt2_prefix()) \
+	X(build_gpt2_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_graph_build_gpt2(NULL, NULL)) \
 	/* accumulators and features */                                                             \
 	X(accum_options_init_opts, MUDSC_E_INVALID, NULL, "'opts'", 0, mudsc_accum_options_init(NULL))    \
 	X(accum_new_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_accum_new(NULL, 2, H, NULL))            \
@@ -837,10 +1011,115 @@ struct bad_case {
 	X(merge_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_matcher_merge(NULL, F.ran, NULL))           \
 	X(merge_weights, MUDSC_E_INVALID, NULL, "weights[1]", 0,                                          \
 	  mudsc_matcher_merge((mudsc_model **)&O.p[0], F.ran, weights_nan))                         \
+	X(permute_model_point, MUDSC_E_RANGE, NULL, "'point' = -2", 0,                                    \
+	  mudsc_permute_model((mudsc_model **)&O.p[0], F.graph, F.m[0], 1, -2))                     \
+	X(permute_model_past, MUDSC_E_RANGE, NULL, "'point' = 2", 0,                                      \
+	  mudsc_permute_model((mudsc_model **)&O.p[0], F.graph, F.m[0], 1, 2))                      \
+	X(permute_model_graph, MUDSC_E_INVALID, NULL, "'graph'", 0,                                       \
+	  mudsc_permute_model((mudsc_model **)&O.p[0], NULL, F.m[0], 1, -1))                        \
+	X(permute_model_mismatch, MUDSC_E_SHAPE, NULL, "width", 0,                                        \
+	  mudsc_permute_model((mudsc_model **)&O.p[0], F.graph, F.wide, 1, -1))                     \
+	X(permute_point_range, MUDSC_E_RANGE, NULL, "'point' = 2", 0,                                     \
+	  mudsc_permute_point(O.i64, 64, &O.needed, F.graph, 2, 1))                                 \
+	X(permute_point_small, MUDSC_E_RANGE, NULL, "capacity", 4,                                        \
+	  mudsc_permute_point(O.i64, 2, &F.needed, F.graph, 0, 1))                                  \
 	X(transform_model, MUDSC_E_RANGE, NULL, "model", 0,                                               \
 	  mudsc_matcher_transform((mudsc_model **)&O.p[0], F.ran, 2))                               \
 	X(transform_state, MUDSC_E_STATE, NULL, "run", 0,                                                 \
 	  mudsc_matcher_transform((mudsc_model **)&O.p[0], F.unrun, 1))                             \
+	X(merge_to_file_matcher, MUDSC_E_INVALID, NULL, "argument 'matcher' is NULL", 0,                \
+	  mudsc_matcher_merge_to_file(NULL, "/tmp/mudsc-bad-never.safetensors", NULL))              \
+	X(merge_to_file_path, MUDSC_E_INVALID, NULL, "'path'", 0,                                        \
+	  mudsc_matcher_merge_to_file(F.ran, NULL, NULL))                                           \
+	X(merge_to_file_state, MUDSC_E_STATE, NULL, "run", 0,                                            \
+	  mudsc_matcher_merge_to_file(F.unrun, "/tmp/mudsc-bad-never.safetensors", NULL))           \
+	X(merge_to_file_weights, MUDSC_E_INVALID, NULL, "weights[1]", 0,                                 \
+	  mudsc_matcher_merge_to_file(F.ran, "/tmp/mudsc-bad-never.safetensors", weights_nan))      \
+	X(merge_to_file_folder, MUDSC_E_IO, NULL, "/nonexistent/m.safetensors", 0,                       \
+	  mudsc_matcher_merge_to_file(F.ran, "/nonexistent/m.safetensors", NULL))                   \
+	X(transform_to_file_model, MUDSC_E_RANGE, NULL, "model 2", 0,                                    \
+	  mudsc_matcher_transform_to_file(F.ran, "/tmp/mudsc-bad-never.safetensors", 2))            \
+	X(transform_to_file_state, MUDSC_E_STATE, NULL, "run", 0,                                        \
+	  mudsc_matcher_transform_to_file(F.unrun, "/tmp/mudsc-bad-never.safetensors", 1))          \
+	X(transform_to_file_path, MUDSC_E_INVALID, NULL, "'path'", 0,                                    \
+	  mudsc_matcher_transform_to_file(F.ran, NULL, 0))                                          \
+	/* field distances and the quadrature rules */                                            \
+	X(quadrature_nodes, MUDSC_E_INVALID, NULL, "'nodes'", 0, mudsc_quadrature(NULL, O.d, 0, 5))      \
+	X(quadrature_weights, MUDSC_E_INVALID, NULL, "'weights'", 0, mudsc_quadrature(O.d, NULL, 0, 5))  \
+	X(quadrature_rule, MUDSC_E_INVALID, NULL, "rule = 7", 0, mudsc_quadrature(O.d, &O.d[32], 7, 5))  \
+	X(quadrature_steps, MUDSC_E_INVALID, NULL, "steps = 1", 0,                                   \
+	  mudsc_quadrature(O.d, &O.d[32], MUDSC_QUAD_RIEMANN_TRAPEZOID, 1))                         \
+	X(quadrature_steps_big, MUDSC_E_INVALID, NULL, "steps = 5000", 0,                            \
+	  mudsc_quadrature(O.d, &O.d[32], 0, 5000))                                                 \
+	X(field_options_init_opts, MUDSC_E_INVALID, NULL, "'opts'", 0, mudsc_field_options_init(NULL)) \
+	X(field_new_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_field_new(NULL, 2, H, NULL))          \
+	X(field_new_models, MUDSC_E_INVALID, NULL, "'n_models' = 1", 0,                              \
+	  mudsc_field_new((mudsc_field **)&O.p[0], 1, H, NULL))                                     \
+	X(field_new_size, MUDSC_E_INVALID, NULL, "'input_size' = 0", 0,                              \
+	  mudsc_field_new((mudsc_field **)&O.p[0], 2, 0, NULL))                                     \
+	X(field_new_steps, MUDSC_E_INVALID, "mudsc_field_new", "opts->steps", 0, field_new_with(0))   \
+	X(field_new_rule, MUDSC_E_INVALID, "mudsc_field_new", "opts->rule", 0, field_new_with(1))     \
+	X(field_new_opts_size, MUDSC_E_INVALID, "mudsc_field_new", "opts->size", 0, field_new_with(2)) \
+	X(field_new_keep, MUDSC_E_INVALID, "mudsc_field_new", "opts->keep_inputs", 0, field_new_with(3)) \
+	X(field_new_block_rows, MUDSC_E_INVALID, "mudsc_field_new", "opts->block_rows", 0,          \
+	  field_new_with(4))                                                                        \
+	X(field_new_trapezoid, MUDSC_E_INVALID, "mudsc_field_new", "opts->steps", 0, field_new_with(5)) \
+	X(field_new_lead, MUDSC_E_INVALID, "mudsc_field_new", "opts->max_lead", 0, field_new_with(6)) \
+	X(field_points_field, MUDSC_E_INVALID, NULL, "'field'", 0, mudsc_field_points(O.d, O.d, NULL)) \
+	X(field_begin_field, MUDSC_E_INVALID, NULL, "'field'", 0, mudsc_field_begin(NULL, NULL, NULL)) \
+	X(field_begin_inputs, MUDSC_E_INVALID, NULL, "'inputs'", 0, mudsc_field_begin(F.gif, NULL, NULL)) \
+	X(field_begin_width, MUDSC_E_SHAPE, "mudsc_field_begin", "'inputs'", 0,                     \
+	  field_begin_with(F.gif, ROWS, H + 1, -1, 0))                                              \
+	X(field_begin_rank, MUDSC_E_SHAPE, "mudsc_field_begin", "'inputs'", 0,                      \
+	  field_begin_with(F.gif, ROWS, -1, -1, 0))                                                 \
+	X(field_begin_baselines, MUDSC_E_SHAPE, "mudsc_field_begin", "'baselines'", 0,              \
+	  field_begin_with(F.gif, ROWS, H, ROWS - 1, 0))                                            \
+	X(field_begin_nan, MUDSC_E_NUMERIC, "mudsc_field_begin", "non-finite", 0,                   \
+	  field_begin_with(F.gif, ROWS, H, ROWS, 1))                                                \
+	X(field_begin_open, MUDSC_E_STATE, "mudsc_field_begin", "not complete", 0,                  \
+	  field_begin_with(F.gif_open, ROWS, H, -1, 0))                                             \
+	X(field_update_field, MUDSC_E_INVALID, NULL, "'field'", 0, mudsc_field_update(NULL, 0, NULL))  \
+	X(field_update_gradients, MUDSC_E_INVALID, NULL, "'gradients'", 0,                           \
+	  mudsc_field_update(F.gif_open, 0, NULL))                                                  \
+	X(field_update_model, MUDSC_E_RANGE, "mudsc_field_update", "'model' = 2", 0,                \
+	  field_update_with(F.gif_open, 2, ROWS, H))                                                \
+	X(field_update_closed, MUDSC_E_STATE, "mudsc_field_update", "no open batch", 0,             \
+	  field_update_with(F.gif, 0, ROWS, H))                                                     \
+	X(field_update_past, MUDSC_E_STATE, "mudsc_field_update", "past the batch", 0,              \
+	  field_update_with(F.gif_open, 1, 3 * ROWS, H))                                            \
+	X(field_update_lead, MUDSC_E_STATE, "mudsc_field_update", "max_lead", 0,                    \
+	  field_update_with(F.gif_open, 0, ROWS, H))                                                \
+	X(field_update_width, MUDSC_E_SHAPE, "mudsc_field_update", "'gradients'", 0,                \
+	  field_update_with(F.gif_open, 1, ROWS, H + 1))                                            \
+	X(field_merge_dst, MUDSC_E_INVALID, NULL, "'dst'", 0, mudsc_field_merge(NULL, F.gif))            \
+	X(field_merge_same, MUDSC_E_INVALID, NULL, "same", 0, mudsc_field_merge(F.gif, F.gif))           \
+	X(field_merge_open, MUDSC_E_STATE, NULL, "'src'", 0, mudsc_field_merge(F.gif, F.gif_open))       \
+	X(field_merge_models, MUDSC_E_MISMATCH, NULL, "n_models", 0, mudsc_field_merge(F.gif, F.gif3))   \
+	X(field_distances_field, MUDSC_E_INVALID, NULL, "'field'", 0,                                \
+	  mudsc_field_distances(O.d, 4, NULL, NULL))                                                \
+	X(field_distances_none, MUDSC_E_STATE, NULL, "no inputs", 0,                                 \
+	  mudsc_field_distances(O.d, 4, NULL, F.gif))                                               \
+	X(field_distances_open, MUDSC_E_STATE, NULL, "open batch", 0,                                \
+	  mudsc_field_distances(O.d, 4, NULL, F.gif_open))                                          \
+	X(field_distances_capacity, MUDSC_E_RANGE, NULL, "capacity", 4,                              \
+	  mudsc_field_distances(O.d, 2, &F.needed, F.gif_done))                                     \
+	X(field_step_distances_out, MUDSC_E_INVALID, NULL, "'out'", 8,                                \
+	  mudsc_field_step_distances(NULL, 8, &F.needed, F.gif_done))                               \
+	X(field_input_distances_keep, MUDSC_E_STATE, NULL, "keep_inputs", 0,                         \
+	  mudsc_field_input_distances(O.d, 64, NULL, F.gif_done))                                   \
+	X(field_save_buffer_open, MUDSC_E_STATE, NULL, "open batch", 0,                              \
+	  mudsc_field_save_buffer(&O.p[0], &O.len, F.gif_open))                                     \
+	X(field_save_path, MUDSC_E_INVALID, NULL, "'path'", 0, mudsc_field_save(F.gif, NULL))            \
+	X(field_load_buffer_out, MUDSC_E_INVALID, NULL, "'out'", 0,                                  \
+	  mudsc_field_load_buffer(NULL, F.gif_buf, F.gif_len, NULL))                                \
+	X(field_load_buffer_magic, MUDSC_E_PARSE, "mudsc_field_load_buffer", "magic", 0,            \
+	  field_load_flipped(0))                                                                    \
+	X(field_load_buffer_checksum, MUDSC_E_PARSE, "mudsc_field_load_buffer", "checksum", 0,      \
+	  field_load_flipped(50))                                                                   \
+	X(field_load_buffer_short, MUDSC_E_PARSE, NULL, "shorter", 0,                                \
+	  mudsc_field_load_buffer((mudsc_field **)&O.p[0], F.gif_buf, 20, NULL))                    \
+	X(field_load_io, MUDSC_E_IO, NULL, "/nonexistent/field", 0,                                   \
+	  mudsc_field_load((mudsc_field **)&O.p[0], "/nonexistent/field", NULL))                    \
 	/* version and BLAS threads */                                                              \
 	X(version_check_old_major, MUDSC_E_MISMATCH, NULL, "header", 0, mudsc_version_check(0))            \
 	X(version_check_newer, MUDSC_E_MISMATCH, NULL, "header", 0,                                       \
@@ -868,7 +1147,7 @@ START_TEST(test_bad_call)
 	struct outs sentinel;
 	const char *msg;
 	char fn[64];
-	size_t after[8];
+	size_t after[10];
 	mudsc_status st;
 
 	memset(&sentinel, SENTINEL, sizeof sentinel);
@@ -899,7 +1178,7 @@ START_TEST(test_bad_call)
 		ck_assert_msg(F.needed == c->needed, "%s: *needed = %zu, expected %zu", c->call, F.needed,
 		              c->needed);
 	snapshot(after);
-	for (int k = 0; k < 8; k++)
+	for (int k = 0; k < 10; k++)
 		ck_assert_msg(after[k] == F.counts[k], "%s changed a handle (count %d: %zu -> %zu)",
 		              c->call, k, F.counts[k], after[k]);
 }

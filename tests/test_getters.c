@@ -20,6 +20,7 @@ struct world {
 	mudsc_graph *graph;
 	mudsc_matcher *matcher;
 	mudsc_accum *accum;
+	mudsc_field *field; /* K = 2, ROWS inputs, per-input detail kept */
 };
 
 /* Two 2-3-1 MLPs (model 1 a permuted copy of model 0), a matcher that has
@@ -69,11 +70,21 @@ static void make_world(struct world *w)
 	                    .feature_axis = -1, .data = x};
 	ck_assert_ok(mudsc_accum_update(w->accum, 0, &f));
 	ck_assert_ok(mudsc_accum_update(w->accum, 1, &f));
+	{
+		mudsc_field_options fo = MUDSC_FIELD_OPTIONS_INIT;
+		fo.steps = 2;
+		fo.keep_inputs = 1;
+		ck_assert_ok(mudsc_field_new(&w->field, N, C, &fo));
+		ck_assert_ok(mudsc_field_begin(w->field, &f, NULL));
+		for (int k = 0; k < 2 * N; k++)
+			ck_assert_ok(mudsc_field_update(w->field, k % N, &f));
+	}
 }
 
 static void free_world(struct world *w)
 {
 	mudsc_accum_free(w->accum);
+	mudsc_field_free(w->field);
 	mudsc_matcher_free(w->matcher);
 	mudsc_graph_free(w->graph);
 	for (int i = 0; i < N; i++)
@@ -124,6 +135,21 @@ static mudsc_status g_permutation(struct world *w, void *out, size_t cap, size_t
 {
 	return mudsc_matcher_permutation(out, cap, needed, w->matcher, 0, 1);
 }
+static mudsc_status g_field(struct world *w, void *out, size_t cap, size_t *needed)
+{
+	return mudsc_field_distances(out, cap, needed, w->field);
+}
+static mudsc_status g_field_steps(struct world *w, void *out, size_t cap, size_t *needed)
+{
+	return mudsc_field_step_distances(out, cap, needed, w->field);
+}
+static mudsc_status g_field_inputs(struct world *w, void *out, size_t cap, size_t *needed)
+{
+	return mudsc_field_input_distances(out, cap, needed, w->field);
+static mudsc_status g_permute_point(struct world *w, void *out, size_t cap, size_t *needed)
+{
+	return mudsc_permute_point(out, cap, needed, w->graph, 0, 7);
+}
 
 static const struct getter getters[] = {
 	{"mudsc_graph_unbound", sizeof(size_t), 2, g_unbound},
@@ -136,6 +162,10 @@ static const struct getter getters[] = {
 	{"mudsc_matcher_assignment", sizeof(int64_t), NC, g_assignment},
 	{"mudsc_matcher_matrix", sizeof(double), C * C, g_matrix},
 	{"mudsc_matcher_permutation", sizeof(int64_t), C, g_permutation},
+	{"mudsc_field_distances", sizeof(double), N * N, g_field},
+	{"mudsc_field_step_distances", sizeof(double), 2 * N * N, g_field_steps},
+	{"mudsc_field_input_distances", sizeof(double), ROWS * N * N, g_field_inputs},
+	{"mudsc_permute_point", sizeof(int64_t), C, g_permute_point},
 };
 enum { N_GETTERS = sizeof getters / sizeof getters[0] };
 
@@ -171,6 +201,16 @@ START_TEST(errors_before_the_size)
 	ck_assert_uint_eq(needed, NC);
 	ck_assert_status(mudsc_accum_means((double[NC]){0}, NC, NULL, empty), MUDSC_E_STATE);
 	mudsc_accum_free(empty);
+	/* a field without inputs: the size, then MUDSC_E_STATE */
+	{
+		mudsc_field *none;
+		ck_assert_ok(mudsc_field_new(&none, N, C, NULL));
+		ck_assert_ok(mudsc_field_distances(NULL, 0, &needed, none));
+		ck_assert_uint_eq(needed, N * N);
+		ck_assert_status(mudsc_field_distances((double[N * N]){0}, N * N, NULL, none),
+		                 MUDSC_E_STATE);
+		mudsc_field_free(none);
+	}
 	free_world(&w);
 }
 END_TEST

@@ -504,6 +504,123 @@ START_TEST(vit_builder)
 }
 END_TEST
 
+/* ---- decoder builders (function preservation: test_graph_decoders.py) --- */
+
+START_TEST(llama_builder)
+{
+	mudsc_llama_options o = MUDSC_LLAMA_OPTIONS_INIT;
+	mudsc_graph *g = NULL;
+	mudsc_point_info pi;
+	mudsc_binding_info bi;
+	mudsc_split_info si;
+	size_t p;
+
+	/* Llama-2-7B: the stream, then per layer 32 value heads and the MLP */
+	ck_assert_ok(mudsc_graph_build_llama(&g, &o));
+	ck_assert_uint_eq(mudsc_graph_point_count(g), 1 + 32 * 33);
+	ck_assert_uint_eq(mudsc_graph_split_count(g), 32 * 2);
+	ck_assert_ok(mudsc_graph_point_at(&pi, g, 0));
+	ck_assert_str_eq(pi.name, "model.residual");
+	ck_assert_str_eq(pi.site_name, "model.norm");
+	/* embed, 32 x (2 norms, q/k/v IN, o OUT, gate/up IN, down OUT), norm, lm_head */
+	ck_assert_uint_eq(pi.binding_count, 1 + 32 * 9 + 2);
+	ck_assert_ok(mudsc_graph_binding_at(&bi, g, 0, 0));
+	ck_assert_str_eq(bi.tensor, "model.embed_tokens.weight");
+	ck_assert_int_eq(bi.axis, 1);
+	ck_assert_int_eq(bi.role, MUDSC_ROLE_OUT);
+	ck_assert_ok(mudsc_graph_point_find(&p, g, "model.layers.31.self_attn.v_head31"));
+	ck_assert_ok(mudsc_graph_point_at(&pi, g, p));
+	ck_assert_int_eq(pi.width, 128);
+	ck_assert_uint_eq(pi.binding_count, 2);
+	ck_assert_ok(mudsc_graph_binding_at(&bi, g, p, 1));
+	ck_assert_str_eq(bi.tensor, "model.layers.31.self_attn.o_proj.weight");
+	ck_assert_str_eq(bi.part, "h31");
+	ck_assert_int_eq(bi.axis, 1);
+	ck_assert_int_eq(bi.role, MUDSC_ROLE_IN);
+	ck_assert_ok(mudsc_graph_point_find(&p, g, "model.layers.0.mlp"));
+	ck_assert_ok(mudsc_graph_point_at(&pi, g, p));
+	ck_assert_int_eq(pi.width, 11008);
+	ck_assert_str_eq(pi.site_name, "model.layers.0.mlp.down_proj:input");
+	mudsc_graph_free(g);
+
+	/* GQA 32/8 with biases, tied, one layer: value head j serves query
+	 * heads 4j..4j+3 */
+	o.n_layers = 1;
+	o.num_kv_heads = 8;
+	o.attention_bias = 1;
+	o.lm_head = NULL;
+	ck_assert_ok(mudsc_graph_build_llama(&g, &o));
+	ck_assert_uint_eq(mudsc_graph_point_count(g), 1 + 8 + 1);
+	ck_assert_uint_eq(mudsc_graph_split_count(g), 3);
+	ck_assert_ok(mudsc_graph_split_at(&si, g, 2));
+	ck_assert_str_eq(si.tensor, "model.layers.0.self_attn.o_proj.weight");
+	ck_assert_int_eq(si.axis, 1);
+	ck_assert_uint_eq(si.part_count, 32);
+	ck_assert_ok(mudsc_graph_point_at(&pi, g, 0));
+	ck_assert_uint_eq(pi.binding_count, 1 + 10 + 1); /* + o_proj.bias, no lm_head */
+	ck_assert_ok(mudsc_graph_point_find(&p, g, "model.layers.0.self_attn.v_head2"));
+	ck_assert_ok(mudsc_graph_point_at(&pi, g, p));
+	ck_assert_uint_eq(pi.binding_count, 2 + 4);
+	ck_assert_ok(mudsc_graph_binding_at(&bi, g, p, 2));
+	ck_assert_str_eq(bi.part, "h8");
+	ck_assert_ok(mudsc_graph_binding_at(&bi, g, p, 5));
+	ck_assert_str_eq(bi.part, "h11");
+	mudsc_graph_free(g);
+
+	/* multi-query: one value head, v_proj unsplit */
+	o.num_kv_heads = 1;
+	o.attention_bias = 0;
+	o.head_dim = 64;
+	ck_assert_ok(mudsc_graph_build_llama(&g, &o));
+	ck_assert_uint_eq(mudsc_graph_split_count(g), 1);
+	ck_assert_ok(mudsc_graph_point_at(&pi, g, 1));
+	ck_assert_int_eq(pi.width, 64);
+	ck_assert_uint_eq(pi.binding_count, 1 + 32);
+	ck_assert_ok(mudsc_graph_binding_at(&bi, g, 1, 0));
+	ck_assert_ptr_null(bi.part);
+	mudsc_graph_free(g);
+
+	mudsc_llama_options_init(&o);
+	o.num_kv_heads = 5;
+	g = NULL;
+	ck_assert_status(mudsc_graph_build_llama(&g, &o), MUDSC_E_INVALID);
+	ck_assert_error_has("mudsc_graph_build_llama: opts->num_kv_heads = 5");
+	ck_assert_ptr_null(g);
+}
+END_TEST
+
+START_TEST(gpt2_builder)
+{
+	mudsc_gpt2_options o = MUDSC_GPT2_OPTIONS_INIT;
+	mudsc_graph *g = NULL;
+	mudsc_point_info pi;
+	mudsc_split_info si;
+	size_t p;
+
+	ck_assert_ok(mudsc_graph_build_gpt2(&g, &o));
+	ck_assert_uint_eq(mudsc_graph_point_count(g), 1 + 2 * 12);
+	ck_assert_uint_eq(mudsc_graph_split_count(g), 2 * 12);
+	ck_assert_ok(mudsc_graph_split_at(&si, g, 0));
+	ck_assert_str_eq(si.tensor, "h.0.attn.c_attn.weight");
+	ck_assert_int_eq(si.axis, 1);
+	ck_assert_ok(mudsc_graph_point_at(&pi, g, 0));
+	/* wte, wpe, 12 x (ln_1 2, c_attn IN, c_proj 2, ln_2 2, c_fc IN, c_proj 2), ln_f 2 */
+	ck_assert_uint_eq(pi.binding_count, 2 + 12 * 10 + 2);
+	ck_assert_ok(mudsc_graph_point_find(&p, g, "h.11.attn"));
+	ck_assert_ok(mudsc_graph_point_at(&pi, g, p));
+	ck_assert_int_eq(pi.groups, 12);
+	ck_assert_uint_eq(pi.binding_count, 7);
+	ck_assert_str_eq(pi.site_name, "h.11.attn.c_proj:input");
+	mudsc_graph_free(g);
+	o.lm_head = 1;
+	o.n_layers = 1;
+	ck_assert_ok(mudsc_graph_build_gpt2(&g, &o));
+	ck_assert_ok(mudsc_graph_point_at(&pi, g, 0));
+	ck_assert_uint_eq(pi.binding_count, 2 + 10 + 2 + 1);
+	mudsc_graph_free(g);
+}
+END_TEST
+
 /* ---- MLP builder: names, and function preservation ---------------------- */
 
 START_TEST(mlp_builder_names)
@@ -737,6 +854,8 @@ Suite *suite_graph(void)
 	tcase_add_test(tc, unbound_counts_bindings_not_names);
 	tcase_add_test(tc, resnet_presets);
 	tcase_add_test(tc, vit_builder);
+	tcase_add_test(tc, llama_builder);
+	tcase_add_test(tc, gpt2_builder);
 	tcase_add_test(tc, mlp_builder_names);
 	tcase_add_test(tc, mlp_function_preserved);
 	tcase_add_test(tc, mlp_missing_consumer_breaks_function);

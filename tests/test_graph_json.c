@@ -261,7 +261,7 @@ static const struct bad_case bad_cases[] = {
 	{HEAD "\"points\": [],\n\n \"points\": []}", MUDSC_E_PARSE, "line 3"},
 	{"[1, 2]", MUDSC_E_PARSE, "(top level)"},
 	{"{\"format\": \"other\", \"version\": 1, \"points\": []}", MUDSC_E_PARSE, "format"},
-	{"{\"format\": \"mudsc-graph\", \"version\": 2, \"points\": []}", MUDSC_E_PARSE, "version"},
+	{"{\"format\": \"mudsc-graph\", \"version\": 3, \"points\": []}", MUDSC_E_PARSE, "version"},
 	{HEAD "\"splits\": []}", MUDSC_E_PARSE, "missing key 'points'"},
 	{HEAD "\"points\": [], \"extra\": 1}", MUDSC_E_PARSE, "unknown key 'extra'"},
 	{HEAD "\"points\": {}}", MUDSC_E_PARSE, "points: expected an array"},

@@ -182,6 +182,28 @@ static mudsc_status use_vit(const void *o, bool custom)
 	return use_graph(st, g, custom ? 3 : 1 + 2 * 12, "residual", true);
 }
 
+static void set_llama(void *o)
+{
+	((mudsc_llama_options *)o)->n_layers = 1;
+}
+static mudsc_status use_llama(const void *o, bool custom)
+{
+	mudsc_graph *g = NULL;
+	mudsc_status st = mudsc_graph_build_llama(&g, o);
+	/* the stream, then per layer 32 value heads and the MLP */
+	return use_graph(st, g, 1 + (custom ? 1 : 32) * 33, "model.residual", true);
+}
+static void set_gpt2(void *o)
+{
+	((mudsc_gpt2_options *)o)->n_layers = 1;
+}
+static mudsc_status use_gpt2(const void *o, bool custom)
+{
+	mudsc_graph *g = NULL;
+	mudsc_status st = mudsc_graph_build_gpt2(&g, o);
+	return use_graph(st, g, custom ? 3 : 1 + 2 * 12, "residual", true);
+}
+
 /* match kernels: r = 0.75 in the caller's bytes: zip keeps 2 of 8 units */
 static void set_match(void *o)
 {
@@ -217,6 +239,8 @@ static mudsc_status init_accum(void *o) { return mudsc_accum_options_init(o); }
 static mudsc_status init_mlp(void *o) { return mudsc_mlp_options_init(o); }
 static mudsc_status init_resnet(void *o) { return mudsc_resnet_options_init(o); }
 static mudsc_status init_vit(void *o) { return mudsc_vit_options_init(o); }
+static mudsc_status init_llama(void *o) { return mudsc_llama_options_init(o); }
+static mudsc_status init_gpt2(void *o) { return mudsc_gpt2_options_init(o); }
 static mudsc_status init_match(void *o) { return mudsc_match_options_init(o); }
 
 static const struct options_case cases[] = {
@@ -226,6 +250,8 @@ static const struct options_case cases[] = {
 	{MUDSC__OPTIONS_MLP, "mudsc_mlp_options", init_mlp, set_mlp, use_mlp},
 	{MUDSC__OPTIONS_RESNET, "mudsc_resnet_options", init_resnet, set_resnet, use_resnet},
 	{MUDSC__OPTIONS_VIT, "mudsc_vit_options", init_vit, set_vit, use_vit},
+	{MUDSC__OPTIONS_LLAMA, "mudsc_llama_options", init_llama, set_llama, use_llama},
+	{MUDSC__OPTIONS_GPT2, "mudsc_gpt2_options", init_gpt2, set_gpt2, use_gpt2},
 	{MUDSC__OPTIONS_MATCH, "mudsc_match_options", init_match, set_match, use_match},
 };
 enum { N_CASES = sizeof cases / sizeof cases[0] };
@@ -282,9 +308,10 @@ START_TEST(init_refuses_null)
 {
 	static const char *const names[] = {
 		"mudsc_matcher_options_init", "mudsc_accum_options_init", "mudsc_mlp_options_init",
-		"mudsc_resnet_options_init", "mudsc_vit_options_init", "mudsc_match_options_init"};
-	mudsc_status (*const inits[])(void *) = {init_matcher, init_accum, init_mlp,
-	                                         init_resnet, init_vit, init_match};
+		"mudsc_resnet_options_init", "mudsc_vit_options_init", "mudsc_llama_options_init",
+		"mudsc_gpt2_options_init", "mudsc_match_options_init"};
+	mudsc_status (*const inits[])(void *) = {init_matcher, init_accum, init_mlp, init_resnet,
+	                                         init_vit, init_llama, init_gpt2, init_match};
 	for (size_t k = 0; k < sizeof inits / sizeof inits[0]; k++) {
 		ck_assert_status(inits[k](NULL), MUDSC_E_INVALID);
 		ck_assert_error_has(names[k]);
@@ -300,21 +327,31 @@ START_TEST(options_size_is_what_init_writes)
 	mudsc_mlp_options lo;
 	mudsc_resnet_options ro;
 	mudsc_vit_options vo;
+	mudsc_llama_options llo;
+	mudsc_gpt2_options go;
+	mudsc_field_options fo;
 
+	ck_assert_ok(mudsc_field_options_init(&fo));
+	ck_assert_uint_eq(mudsc_options_size(MUDSC_OPTIONS_FIELD), fo.size);
+	ck_assert_uint_eq(fo.size, sizeof fo);
 	ck_assert_ok(mudsc_matcher_options_init(&mo));
 	ck_assert_ok(mudsc_accum_options_init(&ao));
 	ck_assert_ok(mudsc_mlp_options_init(&lo));
 	ck_assert_ok(mudsc_resnet_options_init(&ro));
 	ck_assert_ok(mudsc_vit_options_init(&vo));
+	ck_assert_ok(mudsc_llama_options_init(&llo));
+	ck_assert_ok(mudsc_gpt2_options_init(&go));
 	ck_assert_uint_eq(mudsc_options_size(MUDSC_OPTIONS_MATCHER), mo.size);
 	ck_assert_uint_eq(mudsc_options_size(MUDSC_OPTIONS_ACCUM), ao.size);
 	ck_assert_uint_eq(mudsc_options_size(MUDSC_OPTIONS_MLP), lo.size);
 	ck_assert_uint_eq(mudsc_options_size(MUDSC_OPTIONS_RESNET), ro.size);
 	ck_assert_uint_eq(mudsc_options_size(MUDSC_OPTIONS_VIT), vo.size);
+	ck_assert_uint_eq(mudsc_options_size(MUDSC_OPTIONS_LLAMA), llo.size);
+	ck_assert_uint_eq(mudsc_options_size(MUDSC_OPTIONS_GPT2), go.size);
 	ck_assert_uint_eq(mo.size, sizeof mo);
 	ck_assert_uint_eq(ao.size, sizeof ao);
 	ck_assert_uint_eq(mudsc_options_size(-1), 0);
-	ck_assert_uint_eq(mudsc_options_size(5), 0);
+	ck_assert_uint_eq(mudsc_options_size(8), 0);
 }
 END_TEST
 

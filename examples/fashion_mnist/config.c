@@ -16,13 +16,17 @@ static void usage(FILE *to)
 	fprintf(to,
 	        "usage: fashion_mnist [--data DIR] [--split halves|even-odd|DIGITS] [--seed N]\n"
 	        "                     [--epochs N] [--threads 1|2] [--quick]\n"
+	        "                     [--export DIR]\n"
 	        "  --data DIR   Fashion-MNIST idx .gz files (default " FMNIST_DEFAULT_DIR ")\n"
 	        "  --split S    task A's classes: halves (0-4, default), even-odd, or five digits\n"
 	        "  --seed N     networks use seeds 2N and 2N+1, the sampling N (default 0)\n"
 	        "  --epochs N   training epochs per network (default 3)\n"
 	        "  --threads N  networks trained at once, 1 or 2 (default 2); the BLAS runs on\n"
 	        "               one thread either way, so N does not change the table\n"
-	        "  --quick      a small, fast run (the test suite's smoke test)\n");
+	        "  --quick      a small, fast run (the test suite's smoke test)\n"
+	        "  --export DIR write the two networks, their graph, the calibration statistics,\n"
+	        "               a config for `mudsc merge` (MuDSC align at the chosen alpha) and\n"
+	        "               the example's own merge with those settings into DIR\n");
 }
 
 static void config_defaults(struct config *c)
@@ -68,6 +72,8 @@ static int apply_option(struct config *c, const char *a, const char *val)
 		return -1;
 	if (strcmp(a, "--data") == 0)
 		c->data_dir = val;
+	else if (strcmp(a, "--export") == 0)
+		c->export_dir = val;
 	else if (strcmp(a, "--split") == 0)
 		c->split = val;
 	else if (strcmp(a, "--seed") == 0 && parse_int(val, 0, INT32_MAX, &v) == 0)

@@ -11,6 +11,7 @@
 
 struct config {
 	const char *data_dir, *split;
+	const char *export_dir;   /* --export DIR: files for the mudsc tool, or NULL */
 	uint64_t seed;
 	int threads, quick;       /* threads: networks trained at once (1 or 2) */
 	int32_t epochs;

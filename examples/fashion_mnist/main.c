@@ -13,6 +13,7 @@
  *
  * Usage: fashion_mnist [--data DIR] [--split halves|even-odd|DIGITS]
  *                      [--seed N] [--epochs N] [--threads 1|2] [--quick]
+ *                      [--export DIR]
  *
  * SPDX-License-Identifier: MIT
  */
@@ -290,6 +291,10 @@ static int add_mudsc(struct experiment *x, const char *method, mudsc_method m)
 	}
 	cv->seconds = now() - start;
 	rc = add_merged(x, method, best_alpha, &best, best_secs);
+	if (rc == 0 && x->cfg.export_dir != NULL && m == MUDSC_METHOD_ALIGN) {
+		struct merge_spec spec = {m, best_alpha, 1, 0};
+		rc = merger_export(&x->merger, &spec, x->cfg.export_dir);
+	}
 	mlp_free(&best);
 	return rc;
 fail:

@@ -94,9 +94,13 @@ int merger_new(struct merger *m, const struct mlp *a, const struct mlp *b)
 		lib_fail("creating an empty graph");
 		goto fail;
 	}
+	if (mudsc_stats_new(&m->stats, m->graph, 2, NULL) != MUDSC_OK) {
+		lib_fail("creating the statistics set");
+		goto fail;
+	}
 	for (size_t p = 0; p < m->n_points; p++)
-		if (mudsc_accum_new(&m->accums[p], 2, a->width[p + 1], NULL) != MUDSC_OK) {
-			lib_fail("creating an accumulator");
+		if (mudsc_stats_point(&m->accums[p], m->stats, p) != MUDSC_OK) {
+			lib_fail("taking a point's accumulator");
 			goto fail;
 		}
 	return 0;
@@ -164,29 +168,38 @@ static int unwrap_net(struct mlp *out, const mudsc_model *merged, int32_t n_laye
 	return 0;
 }
 
-int merger_run(struct merger *m, const struct merge_spec *spec, struct mlp *out, int32_t *sweeps)
+/* A matcher that ran spec on the merger's models (*out; free it). */
+static int run_matcher(mudsc_matcher **out, struct merger *m, const struct merge_spec *spec)
 {
 	mudsc_matcher_options opts = MUDSC_MATCHER_OPTIONS_INIT;
 	mudsc_matcher *matcher = NULL;
-	mudsc_model *merged = NULL;
-	int rc = -1;
 
 	opts.method = spec->method;
 	opts.alpha = spec->alpha;
 	if (mudsc_matcher_new(&matcher, spec->average_only ? m->no_points : m->graph,
-	                      (const mudsc_model *const *)m->models, 2, &opts) != MUDSC_OK) {
-		lib_fail("creating the matcher");
-		goto done;
-	}
+	                      (const mudsc_model *const *)m->models, 2, &opts) != MUDSC_OK)
+		return lib_fail("creating the matcher");
 	for (size_t p = 0; p < m->n_points && spec->use_activations && !spec->average_only; p++)
 		if (mudsc_matcher_set_activations(matcher, p, m->accums[p]) != MUDSC_OK) {
-			lib_fail("giving the matcher activations");
-			goto done;
+			mudsc_matcher_free(matcher);
+			return lib_fail("giving the matcher activations");
 		}
 	if (mudsc_matcher_run(matcher) != MUDSC_OK) {
-		lib_fail("matching");
-		goto done;
+		mudsc_matcher_free(matcher);
+		return lib_fail("matching");
 	}
+	*out = matcher;
+	return 0;
+}
+
+int merger_run(struct merger *m, const struct merge_spec *spec, struct mlp *out, int32_t *sweeps)
+{
+	mudsc_matcher *matcher = NULL;
+	mudsc_model *merged = NULL;
+	int rc = -1;
+
+	if (run_matcher(&matcher, m, spec) != 0)
+		return -1;
 	if (mudsc_matcher_merge(&merged, matcher, NULL) != MUDSC_OK) {
 		lib_fail("merging");
 		goto done;
@@ -200,10 +213,69 @@ done:
 	return rc;
 }
 
+static int save_in(const char *dir, const char *name, char *path, size_t cap)
+{
+	if ((size_t)snprintf(path, cap, "%s/%s", dir, name) >= cap) {
+		fprintf(stderr, "fashion_mnist: --export: the folder name is too long\n");
+		return -1;
+	}
+	return 0;
+}
+
+int merger_export(struct merger *m, const struct merge_spec *spec, const char *dir)
+{
+	static const char *const nets[2] = {"net_a.safetensors", "net_b.safetensors"};
+	mudsc_matcher *matcher = NULL;
+	mudsc_model *merged = NULL;
+	char path[4096];
+	int rc = -1;
+
+	for (int i = 0; i < 2; i++)
+		if (save_in(dir, nets[i], path, sizeof path) != 0 ||
+		    mudsc_model_save(m->models[i], path) != MUDSC_OK)
+			return lib_fail("--export: saving a network");
+	if (save_in(dir, "graph.json", path, sizeof path) != 0 ||
+	    mudsc_graph_save_json(m->graph, path) != MUDSC_OK)
+		return lib_fail("--export: saving the graph");
+	if (save_in(dir, "stats.safetensors", path, sizeof path) != 0 ||
+	    mudsc_stats_save(m->stats, path) != MUDSC_OK)
+		return lib_fail("--export: saving the statistics");
+	if (save_in(dir, "merge.yml", path, sizeof path) != 0)
+		return -1;
+	FILE *fp = fopen(path, "w");
+	if (fp == NULL) {
+		perror("fashion_mnist: --export: merge.yml");
+		return -1;
+	}
+	fprintf(fp, "# Written by fashion_mnist --export: `mudsc merge merge.yml` repeats the\n"
+	            "# example's %s merge at alpha = %.2f (chosen on held-out images).\n"
+	            "models:\n  - path: %s\n  - path: %s\n"
+	            "graph: graph.json\n"
+	            "statistics: [stats.safetensors]\n"
+	            "method: %s\nalpha: %.17g\nthreads: 1\n"
+	            "output: merged_cli.safetensors\nreport: report.json\n",
+	        spec->method == MUDSC_METHOD_ZIP ? "MuDSC zip" : "MuDSC align", spec->alpha,
+	        nets[0], nets[1], spec->method == MUDSC_METHOD_ZIP ? "zip" : "align", spec->alpha);
+	if (fclose(fp) != 0) {
+		perror("fashion_mnist: --export: merge.yml");
+		return -1;
+	}
+	if (run_matcher(&matcher, m, spec) != 0)
+		return -1;
+	if (save_in(dir, "merged_example.safetensors", path, sizeof path) == 0 &&
+	    mudsc_matcher_merge(&merged, matcher, NULL) == MUDSC_OK &&
+	    mudsc_model_save(merged, path) == MUDSC_OK)
+		rc = 0;
+	else
+		lib_fail("--export: the example's own merge");
+	mudsc_model_free(merged);
+	mudsc_matcher_free(matcher);
+	return rc;
+}
+
 void merger_free(struct merger *m)
 {
-	for (size_t p = 0; p < MLP_MAX_LAYERS; p++)
-		mudsc_accum_free(m->accums[p]);
+	mudsc_stats_free(m->stats); /* and the accumulators it owns */
 	mudsc_model_free(m->models[0]);
 	mudsc_model_free(m->models[1]);
 	mudsc_graph_free(m->graph);

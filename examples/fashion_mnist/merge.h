@@ -23,7 +23,8 @@ struct merger {
 	mudsc_model *models[2]; /* borrow the nets' parameters */
 	mudsc_graph *graph;
 	mudsc_graph *no_points; /* an empty graph: every tensor averaged, nothing matched */
-	mudsc_accum *accums[MLP_MAX_LAYERS]; /* one per hidden layer (merge point) */
+	mudsc_stats *stats;  /* the calibration statistics, one accumulator per point */
+	mudsc_accum *accums[MLP_MAX_LAYERS]; /* the set's accumulators (borrowed from stats) */
 	size_t n_points;
 };
 
@@ -53,6 +54,15 @@ struct merge_spec {
  * receives the matcher's sweep count.
  */
 int merger_run(struct merger *m, const struct merge_spec *spec, struct mlp *out, int32_t *sweeps);
+
+/*
+ * Write into the folder dir (which must exist) what the `mudsc` tool needs
+ * to repeat the merge spec (activations, equal weights): net_a.safetensors,
+ * net_b.safetensors, graph.json, stats.safetensors (the calibration
+ * statistics), merge.yml (its config), and the example's own merge of
+ * that spec, merged_example.safetensors.  -1 with a message on failure.
+ */
+int merger_export(struct merger *m, const struct merge_spec *spec, const char *dir);
 
 void merger_free(struct merger *m);
 

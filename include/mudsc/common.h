@@ -213,7 +213,8 @@ MUDSC_API mudsc_status mudsc_blas_set_threads(int n);
 /**
  * Options structs that grow.  Every options struct of the API
  * (mudsc_matcher_options, mudsc_accum_options, mudsc_mlp_options,
- * mudsc_resnet_options, mudsc_vit_options and the experimental
+ * mudsc_resnet_options, mudsc_vit_options, mudsc_llama_options,
+ * mudsc_gpt2_options and the experimental
  * mudsc_match_options) starts with `size_t size`, set by its _INIT macro
  * and its _init() function to sizeof the struct as the caller compiles it.
  * A later release only appends fields.  A program built against an older
@@ -234,7 +235,10 @@ typedef enum mudsc_options_kind {
 	MUDSC_OPTIONS_ACCUM = 1,   /**< mudsc_accum_options (accum.h) */
 	MUDSC_OPTIONS_MLP = 2,     /**< mudsc_mlp_options (graph.h) */
 	MUDSC_OPTIONS_RESNET = 3,  /**< mudsc_resnet_options (graph.h) */
-	MUDSC_OPTIONS_VIT = 4      /**< mudsc_vit_options (graph.h) */
+	MUDSC_OPTIONS_VIT = 4,     /**< mudsc_vit_options (graph.h) */
+	MUDSC_OPTIONS_LLAMA = 5,   /**< mudsc_llama_options (graph.h) */
+	MUDSC_OPTIONS_GPT2 = 6,    /**< mudsc_gpt2_options (graph.h) */
+	MUDSC_OPTIONS_FIELD = 7    /**< mudsc_field_options (field.h) */
 } mudsc_options_kind;
 
 /**

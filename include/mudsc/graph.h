@@ -32,8 +32,10 @@ typedef enum mudsc_role {
  * features (BatchNorm running statistics). */
 #define MUDSC_BIND_IGNORE 1u
 
-/** Version of the JSON format mudsc_graph_to_json() writes and the loaders read. */
-#define MUDSC_GRAPH_FORMAT_VERSION 1
+/** Newest version of the JSON format: the loaders read versions 1 and 2;
+ * mudsc_graph_to_json() writes 1 when the graph uses nothing new (no
+ * concatenation, no repeated binding), else 2 (docs/graph-format.md). */
+#define MUDSC_GRAPH_FORMAT_VERSION 2
 
 /** Create an empty graph.  Free it with mudsc_graph_free(). */
 MUDSC_API mudsc_status mudsc_graph_new(mudsc_graph **out);
@@ -73,6 +75,22 @@ MUDSC_API mudsc_status mudsc_graph_add_split(mudsc_graph *graph, const char *ten
                                              size_t n_parts, const char *const *parts);
 
 /**
+ * Declare axis `axis` (>= 0) of `tensor` a concatenation of n_parts >= 2
+ * contiguous parts of lengths sizes[0..n_parts-1] (each >= 1; their sum
+ * must be the axis length, checked by mudsc_graph_validate), named
+ * parts[] (distinct, non-empty).  A split with unequal parts: each part is
+ * bound on its own, usually to a different point, e.g. a convolution
+ * whose input is torch.cat([a, b], 1) binds part "a" of its weight's axis
+ * 1 IN to a's point and part "b" IN to b's point (DenseNet).  The rules
+ * of mudsc_graph_add_split() apply (one split per tensor, declared before
+ * its parts are bound, MUDSC_E_EXISTS / MUDSC_E_INVALID); a size < 1 is
+ * MUDSC_E_SHAPE.  sizes is copied.
+ */
+MUDSC_API mudsc_status mudsc_graph_add_concat(mudsc_graph *graph, const char *tensor, int32_t axis,
+                                              size_t n_parts, const char *const *parts,
+                                              const int64_t *sizes);
+
+/**
  * Bind axis `axis` (>= 0) of tensor `tensor` (or of its part `part`; NULL
  * for the whole tensor) to point `point` with role and flags
  * (0 or MUDSC_BIND_IGNORE).  A tensor may bind to several points on
@@ -84,6 +102,20 @@ MUDSC_API mudsc_status mudsc_graph_add_split(mudsc_graph *graph, const char *ten
 MUDSC_API mudsc_status mudsc_graph_bind(mudsc_graph *graph, size_t point, const char *tensor,
                                         const char *part, int32_t axis, mudsc_role role,
                                         uint32_t flags);
+
+/**
+ * mudsc_graph_bind() of an axis that holds each unit `repeat` times in a
+ * block: the axis has width * repeat entries and unit u occupies entries
+ * u*repeat .. u*repeat + repeat - 1 (the flatten of C x H x W into a
+ * Linear: repeat = H*W).  Permuting, merging and transforming move such
+ * blocks whole; a merged axis has width_out * repeat entries.  repeat
+ * 1 is mudsc_graph_bind().  repeat < 1: MUDSC_E_SHAPE; repeat > 1 on a
+ * part or on a split axis: MUDSC_E_UNSUPPORTED.  The matcher refuses a
+ * tensor whose rank plus its repeated axes exceeds MUDSC_MAX_RANK.
+ */
+MUDSC_API mudsc_status mudsc_graph_bind_repeat(mudsc_graph *graph, size_t point,
+                                               const char *tensor, const char *part, int32_t axis,
+                                               mudsc_role role, uint32_t flags, int64_t repeat);
 
 /* ---- accessors (everything returned is borrowed from the graph) ------- */
 
@@ -104,6 +136,7 @@ typedef struct mudsc_binding_info {
 	int32_t axis;
 	int32_t role;     /**< a mudsc_role */
 	uint32_t flags;
+	int64_t repeat;   /**< entries per unit (1; mudsc_graph_bind_repeat()) */
 } mudsc_binding_info;
 
 /** A split declaration.  Strings are borrowed and live as long as the graph. */
@@ -112,6 +145,8 @@ typedef struct mudsc_split_info {
 	int32_t axis;
 	size_t part_count;
 	const char *const *parts;
+	const int64_t *sizes; /**< part lengths of a concatenation (mudsc_graph_add_concat()),
+	                           NULL for equal parts */
 } mudsc_split_info;
 
 /** Number of points (0 for NULL). */
@@ -142,7 +177,8 @@ MUDSC_API mudsc_status mudsc_graph_split_at(mudsc_split_info *out, const mudsc_g
  * Check the graph against n_models >= 1 models: every bound and split
  * tensor exists (MUDSC_E_NOT_FOUND), is a float tensor
  * (MUDSC_E_UNSUPPORTED), every bound axis exists and has the point's width
- * and every split axis divides into its parts (MUDSC_E_SHAPE).  The first
+ * (times the binding's repeat) and every split axis divides into its
+ * parts, or is the sum of a concatenation's sizes (MUDSC_E_SHAPE).  The first
  * problem is reported, naming the model index, point, tensor, axis and
  * sizes.
  */
@@ -350,6 +386,123 @@ MUDSC_API mudsc_status mudsc_vit_options_init(mudsc_vit_options *opts);
 /** Build the graph of a ViT (opts NULL: the defaults).  MUDSC_E_INVALID for bad options,
  * naming the field. */
 MUDSC_API mudsc_status mudsc_graph_build_vit(mudsc_graph **out, const mudsc_vit_options *opts);
+
+/**
+ * A Llama-style decoder transformer (Hugging Face LlamaForCausalLM names;
+ * also Mistral, Qwen2 with attention_bias, and other checkpoints with the
+ * same layout): prefix + "embed_tokens", layer_template ("{i}" = layer) +
+ * ".self_attn.q_proj", ".k_proj", ".v_proj", ".o_proj", ".mlp.gate_proj",
+ * ".up_proj", ".down_proj", ".input_layernorm", ".post_attention_layernorm"
+ * (RMSNorm: weight only), then prefix + "norm" and lm_head (no prefix).
+ * Names of tensors are these + ".weight" (".bias" for the attention
+ * projections when attention_bias is 1).  Points, in this order:
+ * - prefix + "residual", width dim: the residual stream.  embed_tokens
+ *   axis 1, o_proj and down_proj axis 0 (and o_proj's bias), every
+ *   RMSNorm weight OUT; q/k/v_proj, gate_proj, up_proj and lm_head axis 1
+ *   IN.  Site prefix + "norm", axis -1.
+ * - per layer and key/value head j (0 <= j < num_kv_heads):
+ *   "<layer>.self_attn.v_head{j}", width head_dim: the dimensions of value
+ *   head j.  v_proj (and its bias) is split along axis 0 into the
+ *   num_kv_heads parts "h0", "h1", ... (unsplit when there is one), part j
+ *   OUT axis 0; o_proj is split along axis 1 into the num_heads parts
+ *   "h0", ... (one per query head), and part h IN axis 1 of the point of
+ *   the key/value head it reads, j = h / (num_heads / num_kv_heads) (the
+ *   grouping of Hugging Face's repeat_kv).  Site "<layer>.self_attn.v_proj",
+ *   axis -1, whose features [j * head_dim, (j + 1) * head_dim) are this
+ *   point's units (a host observing activations takes that slice).
+ * - per layer "<layer>.mlp", width mlp_dim: gate_proj and up_proj OUT
+ *   axis 0, down_proj IN axis 1 (SiLU(gate) * up is unit-wise).  Site
+ *   "<layer>.mlp.down_proj:input", axis -1.
+ * What is not permuted, and why (docs/graph-format.md): the query and key
+ * dimensions.  Rotary embeddings rotate dimension pairs (i, i + head_dim/2)
+ * of a head by angles that differ from pair to pair, so no reordering of a
+ * head's query/key dimensions other than the identity keeps q . k for
+ * every position; q_proj and k_proj are bound on their residual axis only.
+ * The value dimensions of a head may be reordered freely (the same order
+ * in v_proj's rows and o_proj's columns of every query head reading it),
+ * but heads stay in place: moving whole heads (q, k, v, o together within a
+ * key/value group) needs a binding whose unit is a block of rows, which
+ * the graph does not have.
+ * Checked up front (MUDSC_E_INVALID naming the field): dim, n_layers,
+ * num_heads, num_kv_heads, mlp_dim >= 1; num_kv_heads divides num_heads;
+ * head_dim >= 1, or 0 for dim / num_heads (which must then divide);
+ * attention_bias 0 or 1; layer_template with "{i}" when n_layers > 1;
+ * lm_head NULL or "" for tied embeddings (tie_word_embeddings: the head is
+ * embed_tokens itself, already bound, and no lm_head tensor exists).
+ */
+typedef struct mudsc_llama_options {
+	size_t size;           /**< sizeof(mudsc_llama_options) as the caller compiled it */
+	int64_t dim;           /**< hidden_size */
+	int32_t n_layers;      /**< num_hidden_layers (>= 1) */
+	int32_t num_heads;     /**< num_attention_heads */
+	int32_t num_kv_heads;  /**< num_key_value_heads (divides num_heads; = num_heads: no GQA) */
+	int64_t head_dim;      /**< per-head width; 0: dim / num_heads (default) */
+	int64_t mlp_dim;       /**< intermediate_size */
+	int32_t attention_bias; /**< 1: q/k/v/o_proj have biases (default 0) */
+	const char *prefix;    /**< prepended to the body's names (default "model.") */
+	const char *layer_template; /**< default "layers.{i}" (after prefix) */
+	const char *lm_head;   /**< default "lm_head"; NULL or "": tied to embed_tokens */
+} mudsc_llama_options;
+
+/** Llama-2-7B-like defaults: dim 4096, 32 layers, 32 heads (no GQA), MLP 11008, untied. */
+#define MUDSC_LLAMA_OPTIONS_INIT                                                                \
+	{sizeof(mudsc_llama_options), 4096, 32, 32, 32, 0, 11008, 0, "model.", "layers.{i}",      \
+	 "lm_head"}
+
+/** Fill *opts with the defaults (MUDSC_LLAMA_OPTIONS_INIT).  NULL: MUDSC_E_INVALID. */
+MUDSC_API mudsc_status mudsc_llama_options_init(mudsc_llama_options *opts);
+
+/** Build the graph of a Llama-style decoder (opts NULL: the defaults).  MUDSC_E_INVALID
+ * for bad options, naming the field (see mudsc_llama_options). */
+MUDSC_API mudsc_status mudsc_graph_build_llama(mudsc_graph **out,
+                                               const mudsc_llama_options *opts);
+
+/**
+ * A GPT-2 style decoder (Hugging Face GPT2Model names; Conv1D layout: every
+ * weight is [in, out]): prefix + "wte", "wpe", block_template ("{i}" =
+ * block) + ".ln_1", ".attn.c_attn", ".attn.c_proj", ".ln_2", ".mlp.c_fc",
+ * ".mlp.c_proj", then prefix + "ln_f" and, when lm_head is 1, "lm_head"
+ * (no prefix; GPT2LMHeadModel ties it to wte and safetensors files often
+ * leave it out).  Points:
+ * - prefix + "residual", width dim: wte and wpe axis 1, attn.c_proj and
+ *   mlp.c_proj axis 1 and their biases, every LayerNorm weight and bias
+ *   OUT; attn.c_attn and mlp.c_fc axis 0 and lm_head axis 1 IN.  Site
+ *   prefix + "ln_f", axis -1.
+ * - "<block>.attn", width dim, groups = heads: c_attn.weight is split
+ *   along axis 1 (its OUT axis in Conv1D layout) and c_attn.bias along
+ *   axis 0 into q, k, v; the parts OUT, attn.c_proj IN axis 0.  As in the
+ *   ViT graph, one point carries q, k and v (no rotary embeddings here, so
+ *   a head's q and k dimensions may move, together).  Site
+ *   "<block>.attn.c_proj:input", axis -1.
+ * - "<block>.mlp", width mlp_dim: mlp.c_fc axis 1 and bias OUT,
+ *   mlp.c_proj axis 0 IN.  Site "<block>.mlp.c_proj:input", axis -1.
+ * The causal-mask buffers of old checkpoints ("<block>.attn.bias",
+ * ".attn.masked_bias") stay unbound (averaged, and equal in every model).
+ * Checked up front (MUDSC_E_INVALID naming the field): dim, n_layers,
+ * heads (dividing dim), mlp_dim >= 1, lm_head 0 or 1, block_template with
+ * "{i}" when n_layers > 1.
+ */
+typedef struct mudsc_gpt2_options {
+	size_t size;        /**< sizeof(mudsc_gpt2_options) as the caller compiled it */
+	int64_t dim;        /**< n_embd */
+	int32_t n_layers;   /**< n_layer (>= 1) */
+	int32_t heads;      /**< n_head (divides dim) */
+	int64_t mlp_dim;    /**< n_inner (4 * dim in GPT-2) */
+	int32_t lm_head;    /**< 1: bind lm_head.weight IN axis 1 (default 0) */
+	const char *prefix; /**< prepended to every name but lm_head (default ""; "transformer."
+	                       for GPT2LMHeadModel state dicts) */
+	const char *block_template; /**< default "h.{i}" (after prefix) */
+} mudsc_gpt2_options;
+
+/** GPT-2 small defaults: dim 768, 12 layers, 12 heads, MLP 3072, no lm_head. */
+#define MUDSC_GPT2_OPTIONS_INIT {sizeof(mudsc_gpt2_options), 768, 12, 12, 3072, 0, "", "h.{i}"}
+
+/** Fill *opts with the defaults (MUDSC_GPT2_OPTIONS_INIT).  NULL: MUDSC_E_INVALID. */
+MUDSC_API mudsc_status mudsc_gpt2_options_init(mudsc_gpt2_options *opts);
+
+/** Build the graph of a GPT-2 style decoder (opts NULL: GPT-2 small).  MUDSC_E_INVALID for
+ * bad options, naming the field (see mudsc_gpt2_options). */
+MUDSC_API mudsc_status mudsc_graph_build_gpt2(mudsc_graph **out, const mudsc_gpt2_options *opts);
 
 MUDSC_END_DECLS
 

@@ -38,8 +38,8 @@ MUDSC_BEGIN_DECLS
  * process-wide count mudsc_blas_get_threads(), read at the start of each call;
  * at most 256 are used).  The matcher's own loops use it: the N-1
  * assignments of align with N > 2 (each point of each sweep) and the merged
- * tensors of mudsc_matcher_merge() and mudsc_matcher_transform(), one
- * tensor per thread at a time (each holding scratch of about four double
+ * tensors of mudsc_matcher_merge(), mudsc_matcher_transform() and their
+ * _to_file() forms, one tensor per thread at a time (each holding scratch of about four double
  * copies of its tensor).  Loops too small to gain from threads run on the
  * calling thread.  These loops give bit-identical results for every count.
  * The progress callback is always called on the thread that called
@@ -72,7 +72,7 @@ typedef enum mudsc_similarity {
 
 /**
  * Arithmetic of the weight-similarity products S_w (the GEMMs over the
- * weight features, docs/algorithm.md sections 4 and 15).
+ * weight features, docs/algorithm.md sections 4 and 16).
  * Features are built, centred and normalised in float64 either way; with
  * float32 the unit-norm rows are rounded to float32 and multiplied by
  * sgemm / ssyrk, and every S_w entry is then within (D + 2) u / (1 - (D + 2) u)
@@ -278,6 +278,70 @@ MUDSC_API mudsc_status mudsc_matcher_merge(mudsc_model **out, const mudsc_matche
  */
 MUDSC_API mudsc_status mudsc_matcher_transform(mudsc_model **out, const mudsc_matcher *matcher,
                                                int32_t model);
+
+/**
+ * The merged model of mudsc_matcher_merge() written straight to a
+ * safetensors file at path, tensor by tensor: the header is computed
+ * first from the merged shapes, then each tensor is computed and written
+ * in model 0's order.  The file's bytes are those of mudsc_matcher_merge()
+ * followed by mudsc_model_save() (no metadata).  Memory: instead of the
+ * whole merged model, one window of tensors at a time, `threads` tensors
+ * (see "Threads"), each holding its merged bytes and about four double
+ * copies of itself as scratch: with one thread, about 5 x 8 bytes per
+ * element of the largest tensor.
+ * Atomic as mudsc_model_save(): on any error, cancellation included,
+ * nothing is left at path and a file already there is unchanged.
+ * Progress: opts.progress (if set) is called on the calling thread before
+ * each tensor k with (point = k, sweep = -1, score = the fraction of the
+ * data bytes written so far), and once after the file is in place with
+ * (point = the tensor count, sweep = -1, score = 1); returning non-zero
+ * before a tensor cancels: MUDSC_E_CANCELLED.
+ * Errors: MUDSC_E_INVALID (NULL matcher or path, a weight not finite:
+ * "weights[i]"), MUDSC_E_STATE (no successful run), MUDSC_E_IO (naming
+ * path: a folder that does not exist or cannot be written, a full disk),
+ * MUDSC_E_CANCELLED, MUDSC_E_NOMEM.
+ */
+MUDSC_API mudsc_status mudsc_matcher_merge_to_file(const mudsc_matcher *matcher, const char *path,
+                                                   const double *weights);
+
+/**
+ * mudsc_matcher_transform() written straight to a safetensors file, as
+ * mudsc_matcher_merge_to_file() (same streaming, atomicity, progress and
+ * errors; MUDSC_E_RANGE for a bad model).
+ */
+MUDSC_API mudsc_status mudsc_matcher_transform_to_file(const mudsc_matcher *matcher,
+                                                       const char *path, int32_t model);
+/* ---- randomly permuted copies (the function-preservation check) ------ */
+
+/**
+ * A copy of `model` with the units of every point of `graph` (or only of
+ * point `point`; -1 = all) permuted at random: each bound axis is
+ * permuted by its point's permutation, through splits, concatenations and
+ * repeated bindings exactly as the matcher moves units, and tensors bound
+ * to no point are copied unchanged.  A graph that describes the network
+ * correctly leaves its function unchanged by this (up to rounding: the
+ * copy's values are the model's, moved), which is the check
+ * mudsc.torch.verify_graph() runs and a C host can run with its own
+ * forward pass (docs/tracing.md).
+ * Point p's permutation depends only on seed and p (mudsc_permute_point()
+ * gives it); with groups G it shuffles each block of width/G consecutive
+ * units within itself.  The graph is checked against the model first
+ * (mudsc_graph_validate()'s errors, under this function's name);
+ * MUDSC_E_RANGE for point < -1 or past the end.  *out is owned by the
+ * caller (mudsc_model_free()); model is only read.
+ */
+MUDSC_API mudsc_status mudsc_permute_model(mudsc_model **out, const mudsc_graph *graph,
+                                           const mudsc_model *model, uint64_t seed,
+                                           int64_t point);
+
+/**
+ * The permutation mudsc_permute_model() applies to point `point` with
+ * seed: out[j] (*needed = width) = the original unit placed at position j
+ * (as PyTorch indexing W[out]).  The sizing rule of array getters
+ * (common.h); MUDSC_E_RANGE for a point past the end.
+ */
+MUDSC_API mudsc_status mudsc_permute_point(int64_t *out, size_t capacity, size_t *needed,
+                                           const mudsc_graph *graph, size_t point, uint64_t seed);
 
 MUDSC_END_DECLS
 

@@ -30,5 +30,6 @@
 #include "accum.h"
 #include "matcher.h"
 #include "stats.h"
+#include "field.h"
 
 #endif /* MUDSC_MUDSC_H */

@@ -111,8 +111,8 @@ mudsc_status mudsc__array_out(bool *fill, const void *out, size_t capacity, size
 #define MUDSC__CHECK_NULL(ptr) MUDSC__CHECK_NULL_AS(ptr, #ptr)
 
 /* The rest of the room: dtype converters, atomic files, string maps, the
- * seeded generator, execution contexts with the parallel-for, the BLAS shim,
- * the rule of options that grow, the JSON reader and the hash. */
+ * seeded generator, execution contexts with the parallel-for, the BLAS and
+ * LAPACK shims, the rule of options that grow, the JSON reader and the hash. */
 #include "core/atomic_file.h"
 #include "core/blas.h"
 #include "core/convert.h"
@@ -120,6 +120,7 @@ mudsc_status mudsc__array_out(bool *fill, const void *out, size_t capacity, size
 #include "core/file.h"
 #include "core/hash.h"
 #include "core/json.h"
+#include "core/lapack.h"
 #include "core/options.h"
 #include "core/rng.h"
 #include "core/strmap.h"

@@ -16,7 +16,10 @@ static const mudsc_accum_options accum_defaults = MUDSC_ACCUM_OPTIONS_INIT;
 static const mudsc_mlp_options mlp_defaults = MUDSC_MLP_OPTIONS_INIT;
 static const mudsc_resnet_options resnet_defaults = MUDSC_RESNET_OPTIONS_INIT;
 static const mudsc_vit_options vit_defaults = MUDSC_VIT_OPTIONS_INIT;
+static const mudsc_llama_options llama_defaults = MUDSC_LLAMA_OPTIONS_INIT;
+static const mudsc_gpt2_options gpt2_defaults = MUDSC_GPT2_OPTIONS_INIT;
 static const mudsc_match_options match_defaults = MUDSC_MATCH_OPTIONS_INIT;
+static const mudsc_field_options field_defaults = MUDSC_FIELD_OPTIONS_INIT;
 
 /*
  * One row per struct.  first_size is the struct's size in the release that
@@ -34,7 +37,10 @@ static const struct mudsc__options_type options_types[MUDSC__OPTIONS_COUNT] = {
 	[MUDSC__OPTIONS_MLP] = OPTIONS_ROW(mudsc_mlp_options, index_step, mlp_defaults),
 	[MUDSC__OPTIONS_RESNET] = OPTIONS_ROW(mudsc_resnet_options, head, resnet_defaults),
 	[MUDSC__OPTIONS_VIT] = OPTIONS_ROW(mudsc_vit_options, block_template, vit_defaults),
+	[MUDSC__OPTIONS_LLAMA] = OPTIONS_ROW(mudsc_llama_options, lm_head, llama_defaults),
+	[MUDSC__OPTIONS_GPT2] = OPTIONS_ROW(mudsc_gpt2_options, block_template, gpt2_defaults),
 	[MUDSC__OPTIONS_MATCH] = OPTIONS_ROW(mudsc_match_options, b, match_defaults),
+	[MUDSC__OPTIONS_FIELD] = OPTIONS_ROW(mudsc_field_options, block_rows, field_defaults),
 };
 
 /* The public kinds are the first internal ids. */
@@ -42,7 +48,10 @@ _Static_assert((int)MUDSC_OPTIONS_MATCHER == (int)MUDSC__OPTIONS_MATCHER &&
                    (int)MUDSC_OPTIONS_ACCUM == (int)MUDSC__OPTIONS_ACCUM &&
                    (int)MUDSC_OPTIONS_MLP == (int)MUDSC__OPTIONS_MLP &&
                    (int)MUDSC_OPTIONS_RESNET == (int)MUDSC__OPTIONS_RESNET &&
-                   (int)MUDSC_OPTIONS_VIT == (int)MUDSC__OPTIONS_VIT,
+                   (int)MUDSC_OPTIONS_VIT == (int)MUDSC__OPTIONS_VIT &&
+                   (int)MUDSC_OPTIONS_LLAMA == (int)MUDSC__OPTIONS_LLAMA &&
+                   (int)MUDSC_OPTIONS_GPT2 == (int)MUDSC__OPTIONS_GPT2 &&
+                   (int)MUDSC_OPTIONS_FIELD == (int)MUDSC__OPTIONS_FIELD,
                "mudsc_options_kind and mudsc__options_id disagree");
 
 const struct mudsc__options_type *mudsc__options_type_of(enum mudsc__options_id id)
@@ -52,7 +61,7 @@ const struct mudsc__options_type *mudsc__options_type_of(enum mudsc__options_id 
 
 MUDSC_API size_t mudsc_options_size(int32_t kind)
 {
-	if (kind < MUDSC_OPTIONS_MATCHER || kind > MUDSC_OPTIONS_VIT)
+	if (kind < MUDSC_OPTIONS_MATCHER || kind > MUDSC_OPTIONS_FIELD)
 		return 0;
 	return options_types[kind].size;
 }

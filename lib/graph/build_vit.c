@@ -22,23 +22,18 @@ static mudsc_status check_options(const void *opts, const char *fn)
 	             {"final_norm", o->final_norm}, {"head", o->head}};
 	mudsc_status st;
 
-	if (o->dim < 1)
-		return mudsc__err(MUDSC_E_INVALID, "%s: opts->dim = %lld (need >= 1)", fn,
-		                 (long long)o->dim);
-	if (o->depth < 1)
-		return mudsc__err(MUDSC_E_INVALID, "%s: opts->depth = %d (need >= 1)", fn,
-		                 (int)o->depth);
+	if ((st = mudsc__graph_check_positive(fn, "dim", o->dim)) != MUDSC_OK ||
+	    (st = mudsc__graph_check_positive(fn, "depth", o->depth)) != MUDSC_OK)
+		return st;
 	if (o->heads < 1 || o->dim % o->heads != 0)
 		return mudsc__err(MUDSC_E_INVALID, "%s: opts->heads = %d (need >= 1 and dividing "
 		                                  "opts->dim = %lld)",
 		                 fn, (int)o->heads, (long long)o->dim);
-	if (o->mlp_dim < 1)
-		return mudsc__err(MUDSC_E_INVALID, "%s: opts->mlp_dim = %lld (need >= 1)", fn,
-		                 (long long)o->mlp_dim);
+	if ((st = mudsc__graph_check_positive(fn, "mlp_dim", o->mlp_dim)) != MUDSC_OK)
+		return st;
 	for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++)
-		if (flags[k].value != 0 && flags[k].value != 1)
-			return mudsc__err(MUDSC_E_INVALID, "%s: opts->%s = %d (need 0 or 1)", fn,
-			                 flags[k].field, (int)flags[k].value);
+		if ((st = mudsc__graph_check_flag(fn, flags[k].field, flags[k].value)) != MUDSC_OK)
+			return st;
 	const struct mudsc__graph_name names[] = {
 		{"prefix", o->prefix, false, false},
 		{"block_template", o->block_template, true, false},
@@ -46,11 +41,8 @@ static mudsc_status check_options(const void *opts, const char *fn)
 	if ((st = mudsc__graph_check_names(fn, names, sizeof names / sizeof names[0])) != MUDSC_OK)
 		return st;
 	/* without "{i}" every block has the one name: enough for depth 1 only */
-	if (o->depth > 1 && strstr(o->block_template, "{i}") == NULL)
-		return mudsc__err(MUDSC_E_INVALID, "%s: opts->block_template = '%s' has no \"{i}\": "
-		                                  "the %d blocks (opts->depth) would share one name",
-		                 fn, o->block_template, (int)o->depth);
-	return MUDSC_OK;
+	return mudsc__graph_check_template(fn, "block_template", o->block_template, o->depth,
+	                                  "blocks", "depth");
 }
 
 struct ctx {
@@ -59,19 +51,15 @@ struct ctx {
 	size_t res; /* the residual stream point */
 };
 
-/* Bind "<module>.<param>" (module already carries the prefix). */
 static mudsc_status bind_param(struct ctx *c, size_t p, const char *module, const char *param,
                          const char *part, int32_t axis, mudsc_role role)
 {
-	char t[2 * NAME_CAP];
-	mudsc__graph_namef(t, sizeof t, "%s%s%s", module, param[0] ? "." : "", param);
-	return mudsc_graph_bind(c->g, p, t, part, axis, role, 0);
+	return mudsc__graph_bind_param(c->g, p, module, param, part, axis, role);
 }
 
 static mudsc_status bind_norm(struct ctx *c, const char *norm)
 {
-	mudsc_status st = bind_param(c, c->res, norm, "weight", NULL, 0, MUDSC_ROLE_OUT);
-	return st != MUDSC_OK ? st : bind_param(c, c->res, norm, "bias", NULL, 0, MUDSC_ROLE_OUT);
+	return mudsc__graph_bind_norm(c->g, c->res, norm);
 }
 
 static mudsc_status named_point(struct ctx *c, const char *blk, const char *what, int64_t width,

@@ -32,6 +32,7 @@ static void free_split(struct graph_split *s)
 	for (size_t k = 0; k < s->n_parts; k++)
 		free(s->parts[k]);
 	free(s->parts);
+	free(s->sizes);
 	free(s->part_first);
 	mudsc__strmap_clear(&s->part_by_name);
 }
@@ -238,36 +239,36 @@ static const struct graph_binding *find_clash(const mudsc_graph *graph,
 	return NULL;
 }
 
-static mudsc_status check_split_args(const char *tensor, int32_t axis, size_t n_parts,
-                                     const char *const *parts)
+static mudsc_status check_split_args(const char *fn, const char *tensor, int32_t axis,
+                                     size_t n_parts, const char *const *parts)
 {
 	if (tensor[0] == '\0')
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_add_split: argument 'tensor' is empty");
+		return mudsc__err(MUDSC_E_INVALID, "%s: argument 'tensor' is empty", fn);
 	if (axis < 0)
-		return mudsc__err(MUDSC_E_SHAPE, "mudsc_graph_add_split: tensor '%s': axis %d is "
-		                                "negative", tensor, (int)axis);
+		return mudsc__err(MUDSC_E_SHAPE, "%s: tensor '%s': axis %d is negative", fn, tensor,
+		                 (int)axis);
 	if (n_parts < 2 || n_parts > INT32_MAX)
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_add_split: tensor '%s': 'n_parts' = %zu "
-		                                  "(need at least 2)", tensor, n_parts);
+		return mudsc__err(MUDSC_E_INVALID, "%s: tensor '%s': 'n_parts' = %zu (need at least 2)",
+		                 fn, tensor, n_parts);
 	if (parts == NULL)
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_add_split: argument 'parts' is NULL");
+		return mudsc__err(MUDSC_E_INVALID, "%s: argument 'parts' is NULL", fn);
 	return MUDSC_OK;
 }
 
 /* Copy parts[] into s, with its name table; distinct non-empty names. */
-static mudsc_status copy_parts(struct graph_split *s, const char *tensor, size_t n_parts,
-                               const char *const *parts)
+static mudsc_status copy_parts(const char *fn, struct graph_split *s, const char *tensor,
+                               size_t n_parts, const char *const *parts)
 {
 	s->parts = mudsc__calloc(n_parts, sizeof *s->parts, "split parts");
 	if (s->parts == NULL)
 		return MUDSC_E_NOMEM;
 	for (size_t k = 0; k < n_parts; k++) {
 		if (parts[k] == NULL || parts[k][0] == '\0')
-			return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_add_split: tensor '%s': "
-			                                  "parts[%zu] is NULL or empty", tensor, k);
+			return mudsc__err(MUDSC_E_INVALID, "%s: tensor '%s': parts[%zu] is NULL or empty",
+			                 fn, tensor, k);
 		if (mudsc__strmap_get(&s->part_by_name, parts[k], NULL))
-			return mudsc__err(MUDSC_E_EXISTS, "mudsc_graph_add_split: tensor '%s': part "
-			                                 "'%s' named twice", tensor, parts[k]);
+			return mudsc__err(MUDSC_E_EXISTS, "%s: tensor '%s': part '%s' named twice", fn,
+			                 tensor, parts[k]);
 		if ((s->parts[k] = mudsc__strdup(parts[k], "split part name")) == NULL)
 			return MUDSC_E_NOMEM;
 		s->n_parts = k + 1;
@@ -277,32 +278,45 @@ static mudsc_status copy_parts(struct graph_split *s, const char *tensor, size_t
 	return MUDSC_OK;
 }
 
-MUDSC_API mudsc_status mudsc_graph_add_split(mudsc_graph *graph, const char *tensor, int32_t axis,
-                                             size_t n_parts, const char *const *parts)
+/* A split (sizes NULL: equal parts) or a concatenation (sizes: the parts'
+ * lengths); fn names the public call in messages. */
+static mudsc_status add_split(mudsc_graph *graph, const char *tensor, int32_t axis, size_t n_parts,
+                              const char *const *parts, const int64_t *sizes, const char *fn)
 {
 	struct graph_split s = {.axis = axis};
 	const struct graph_tensor *t;
 	size_t p, ti;
 	mudsc_status st;
 
-	MUDSC__CHECK_NULL(graph);
-	MUDSC__CHECK_NULL(tensor);
-	if ((st = check_split_args(tensor, axis, n_parts, parts)) != MUDSC_OK)
+	if ((st = check_split_args(fn, tensor, axis, n_parts, parts)) != MUDSC_OK)
 		return st;
 	mudsc__strmap_init(&s.part_by_name);
-	if ((st = copy_parts(&s, tensor, n_parts, parts)) != MUDSC_OK)
+	if ((st = copy_parts(fn, &s, tensor, n_parts, parts)) != MUDSC_OK)
 		goto fail;
+	if (sizes != NULL) {
+		s.sizes = mudsc__calloc(n_parts, sizeof *s.sizes, "concatenation sizes");
+		if (s.sizes == NULL) {
+			st = MUDSC_E_NOMEM;
+			goto fail;
+		}
+		for (size_t k = 0; k < n_parts; k++) {
+			if (sizes[k] < 1) {
+				st = mudsc__err(MUDSC_E_SHAPE, "%s: tensor '%s': sizes[%zu] = %lld (need >= 1)",
+				                fn, tensor, k, (long long)sizes[k]);
+				goto fail;
+			}
+			s.sizes[k] = sizes[k];
+		}
+	}
 	t = mudsc__graph_tensor(graph, tensor);
 	if (t != NULL && t->split >= 0) {
-		st = mudsc__err(MUDSC_E_EXISTS, "mudsc_graph_add_split: tensor '%s' is already split",
-		                tensor);
+		st = mudsc__err(MUDSC_E_EXISTS, "%s: tensor '%s' is already split", fn, tensor);
 		goto fail;
 	}
 	if (find_clash(graph, t, -1, axis, &p, &graph->clash_steps) != NULL) {
-		st = mudsc__err(MUDSC_E_INVALID, "mudsc_graph_add_split: tensor '%s' axis %d is "
-		                                "already bound whole (to point '%s'); a split axis is "
-		                                "bound through its parts", tensor, (int)axis,
-		                graph->points[p].name);
+		st = mudsc__err(MUDSC_E_INVALID, "%s: tensor '%s' axis %d is already bound whole (to "
+		                                "point '%s'); a split axis is bound through its parts",
+		                fn, tensor, (int)axis, graph->points[p].name);
 		goto fail;
 	}
 	s.part_first = mudsc__calloc(n_parts, sizeof *s.part_first, "split part bindings");
@@ -327,8 +341,53 @@ fail:
 	return st;
 }
 
+MUDSC_API mudsc_status mudsc_graph_add_split(mudsc_graph *graph, const char *tensor, int32_t axis,
+                                             size_t n_parts, const char *const *parts)
+{
+	MUDSC__CHECK_NULL(graph);
+	MUDSC__CHECK_NULL(tensor);
+	return add_split(graph, tensor, axis, n_parts, parts, NULL, "mudsc_graph_add_split");
+}
+
+MUDSC_API mudsc_status mudsc_graph_add_concat(mudsc_graph *graph, const char *tensor, int32_t axis,
+                                              size_t n_parts, const char *const *parts,
+                                              const int64_t *sizes)
+{
+	MUDSC__CHECK_NULL(graph);
+	MUDSC__CHECK_NULL(tensor);
+	MUDSC__CHECK_NULL(sizes);
+	return add_split(graph, tensor, axis, n_parts, parts, sizes, "mudsc_graph_add_concat");
+}
+
+void mudsc__graph_part_range(const struct graph_split *s, size_t k, int64_t L, int64_t *offset,
+                            int64_t *length)
+{
+	if (s->sizes == NULL) {
+		*length = L / (int64_t)s->n_parts;
+		*offset = (int64_t)k * *length;
+		return;
+	}
+	*offset = 0;
+	for (size_t j = 0; j < k; j++)
+		*offset += s->sizes[j];
+	*length = s->sizes[k];
+}
+
+int mudsc__graph_needs_v2(const mudsc_graph *graph)
+{
+	for (size_t s = 0; s < graph->n_splits; s++)
+		if (graph->splits[s].sizes != NULL)
+			return 1;
+	for (size_t p = 0; p < graph->n_points; p++)
+		for (size_t b = 0; b < graph->points[p].n_bindings; b++)
+			if (graph->points[p].bindings[b].repeat != 1)
+				return 1;
+	return 0;
+}
+
 /* Resolve a part name of tensor (record t, NULL if none yet) to its index (-1 for NULL). */
-static mudsc_status resolve_part(const mudsc_graph *graph, const struct graph_tensor *t,
+static mudsc_status resolve_part(const char *fn, const mudsc_graph *graph,
+                                 const struct graph_tensor *t,
                                  const char *tensor, const char *part, int32_t axis,
                                  int32_t *index)
 {
@@ -338,64 +397,63 @@ static mudsc_status resolve_part(const mudsc_graph *graph, const struct graph_te
 	*index = -1;
 	if (part == NULL) {
 		if (s != NULL && s->axis == axis)
-			return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_bind: tensor '%s' is split along "
-			                                  "axis %d, which is bound through its parts only",
-			                 tensor, (int)axis);
+			return mudsc__err(MUDSC_E_INVALID, "%s: tensor '%s' is split along axis %d, which "
+			                                  "is bound through its parts only", fn, tensor,
+			                 (int)axis);
 		return MUDSC_OK;
 	}
 	if (s == NULL)
-		return mudsc__err(MUDSC_E_NOT_FOUND, "mudsc_graph_bind: tensor '%s' has no split "
-		                                    "declared, so it has no part '%s'", tensor, part);
+		return mudsc__err(MUDSC_E_NOT_FOUND, "%s: tensor '%s' has no split declared, so it has "
+		                                    "no part '%s'", fn, tensor, part);
 	if (!mudsc__strmap_get(&s->part_by_name, part, &k))
-		return mudsc__err(MUDSC_E_NOT_FOUND, "mudsc_graph_bind: tensor '%s' has no part '%s'",
-		                 tensor, part);
+		return mudsc__err(MUDSC_E_NOT_FOUND, "%s: tensor '%s' has no part '%s'", fn, tensor,
+		                 part);
 	*index = (int32_t)k;
 	return MUDSC_OK;
 }
 
-static mudsc_status check_bind_args(const mudsc_graph *graph, size_t point, const char *tensor,
-                                    int32_t axis, mudsc_role role, uint32_t flags)
+static mudsc_status check_bind_args(const char *fn, const mudsc_graph *graph, size_t point,
+                                    const char *tensor, int32_t axis, mudsc_role role,
+                                    uint32_t flags)
 {
 	if (point >= graph->n_points)
-		return mudsc__err(MUDSC_E_RANGE, "mudsc_graph_bind: argument 'point' = %zu, the graph "
-		                                "has %zu points", point, graph->n_points);
+		return mudsc__err(MUDSC_E_RANGE, "%s: argument 'point' = %zu, the graph has %zu points",
+		                 fn, point, graph->n_points);
 	if (tensor[0] == '\0')
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_bind: argument 'tensor' is empty");
+		return mudsc__err(MUDSC_E_INVALID, "%s: argument 'tensor' is empty", fn);
 	if (axis < 0 || axis >= MUDSC_MAX_RANK)
-		return mudsc__err(MUDSC_E_SHAPE, "mudsc_graph_bind: tensor '%s': axis %d outside 0..%d",
-		                 tensor, (int)axis, MUDSC_MAX_RANK - 1);
+		return mudsc__err(MUDSC_E_SHAPE, "%s: tensor '%s': axis %d outside 0..%d", fn, tensor,
+		                 (int)axis, MUDSC_MAX_RANK - 1);
 	if (role != MUDSC_ROLE_OUT && role != MUDSC_ROLE_IN)
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_bind: tensor '%s': argument 'role' = %d "
-		                                  "is not MUDSC_ROLE_OUT or MUDSC_ROLE_IN", tensor,
+		return mudsc__err(MUDSC_E_INVALID, "%s: tensor '%s': argument 'role' = %d is not "
+		                                  "MUDSC_ROLE_OUT or MUDSC_ROLE_IN", fn, tensor,
 		                 (int)role);
 	if ((flags & ~MUDSC_BIND_IGNORE) != 0)
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_bind: tensor '%s': unknown bits in "
-		                                  "'flags' = 0x%x", tensor, (unsigned)flags);
+		return mudsc__err(MUDSC_E_INVALID, "%s: tensor '%s': unknown bits in 'flags' = 0x%x",
+		                 fn, tensor, (unsigned)flags);
 	return MUDSC_OK;
 }
 
-MUDSC_API mudsc_status mudsc_graph_bind(mudsc_graph *graph, size_t point, const char *tensor,
-                                        const char *part, int32_t axis, mudsc_role role,
-                                        uint32_t flags)
+static mudsc_status bind(mudsc_graph *graph, size_t point, const char *tensor, const char *part,
+                         int32_t axis, mudsc_role role, uint32_t flags, int64_t repeat,
+                         const char *fn)
 {
 	struct graph_point *pt;
 	const struct graph_tensor *known;
 	struct graph_tensor *t;
 	struct graph_ref *first;
-	struct graph_binding bd = {.axis = axis, .role = role, .flags = flags};
+	struct graph_binding bd = {.axis = axis, .role = role, .flags = flags, .repeat = repeat};
 	size_t other;
 	mudsc_status st;
 
-	MUDSC__CHECK_NULL(graph);
-	MUDSC__CHECK_NULL(tensor);
-	if ((st = check_bind_args(graph, point, tensor, axis, role, flags)) != MUDSC_OK)
+	if ((st = check_bind_args(fn, graph, point, tensor, axis, role, flags)) != MUDSC_OK)
 		return st;
 	known = mudsc__graph_tensor(graph, tensor);
-	if ((st = resolve_part(graph, known, tensor, part, axis, &bd.part)) != MUDSC_OK)
+	if ((st = resolve_part(fn, graph, known, tensor, part, axis, &bd.part)) != MUDSC_OK)
 		return st;
 	if (find_clash(graph, known, bd.part, axis, &other, &graph->clash_steps) != NULL)
-		return mudsc__err(MUDSC_E_EXISTS, "mudsc_graph_bind: tensor '%s'%s%s axis %d is already "
-		                                 "bound to point '%s'", tensor, part ? " part " : "",
+		return mudsc__err(MUDSC_E_EXISTS, "%s: tensor '%s'%s%s axis %d is already "
+		                                 "bound to point '%s'", fn, tensor, part ? " part " : "",
 		                 part ? part : "", (int)axis, graph->points[other].name);
 	pt = &graph->points[point];
 	st = mudsc__reserve_one((void **)&pt->bindings, &pt->cap_bindings, pt->n_bindings,
@@ -417,6 +475,39 @@ MUDSC_API mudsc_status mudsc_graph_bind(mudsc_graph *graph, size_t point, const 
 	t->n_bindings++;
 	pt->bindings[pt->n_bindings++] = bd;
 	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_graph_bind(mudsc_graph *graph, size_t point, const char *tensor,
+                                        const char *part, int32_t axis, mudsc_role role,
+                                        uint32_t flags)
+{
+	MUDSC__CHECK_NULL(graph);
+	MUDSC__CHECK_NULL(tensor);
+	return bind(graph, point, tensor, part, axis, role, flags, 1, "mudsc_graph_bind");
+}
+
+MUDSC_API mudsc_status mudsc_graph_bind_repeat(mudsc_graph *graph, size_t point,
+                                               const char *tensor, const char *part, int32_t axis,
+                                               mudsc_role role, uint32_t flags, int64_t repeat)
+{
+	MUDSC__CHECK_NULL(graph);
+	MUDSC__CHECK_NULL(tensor);
+	if (repeat < 1)
+		return mudsc__err(MUDSC_E_SHAPE, "mudsc_graph_bind_repeat: tensor '%s': argument "
+		                                "'repeat' = %lld (need >= 1)", tensor, (long long)repeat);
+	if (repeat > 1 && part != NULL)
+		return mudsc__err(MUDSC_E_UNSUPPORTED, "mudsc_graph_bind_repeat: tensor '%s' part '%s': "
+		                                      "a repeated binding is of a whole tensor only "
+		                                      "(argument 'part')", tensor, part);
+	if (repeat > 1) {
+		const struct graph_split *sp = mudsc__graph_split_of(graph, tensor);
+		if (sp != NULL && sp->axis == axis)
+			return mudsc__err(MUDSC_E_UNSUPPORTED, "mudsc_graph_bind_repeat: tensor '%s' axis "
+			                                      "%d is split; a repeated binding may not be "
+			                                      "on a split axis (argument 'axis')", tensor,
+			                 (int)axis);
+	}
+	return bind(graph, point, tensor, part, axis, role, flags, repeat, "mudsc_graph_bind_repeat");
 }
 
 /* The accessors' one prologue: graph and out are not NULL and index is below
@@ -499,6 +590,7 @@ MUDSC_API mudsc_status mudsc_graph_binding_at(mudsc_binding_info *out, const mud
 	out->axis = b->axis;
 	out->role = b->role;
 	out->flags = b->flags;
+	out->repeat = b->repeat;
 	return MUDSC_OK;
 }
 
@@ -522,5 +614,6 @@ MUDSC_API mudsc_status mudsc_graph_split_at(mudsc_split_info *out, const mudsc_g
 	out->axis = s->axis;
 	out->part_count = s->n_parts;
 	out->parts = (const char *const *)s->parts;
+	out->sizes = s->sizes;
 	return MUDSC_OK;
 }

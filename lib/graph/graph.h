@@ -47,6 +47,7 @@ struct graph_binding {
 	int32_t axis; /* axis of the tensor, or of the part (same numbering) */
 	mudsc_role role;
 	uint32_t flags; /* MUDSC_BIND_IGNORE */
+	int64_t repeat; /* each unit occupies `repeat` consecutive entries of the axis (>= 1) */
 	struct graph_ref next; /* the next binding of the same (tensor, part) chain */
 };
 
@@ -64,6 +65,7 @@ struct graph_split {
 	int32_t axis;
 	char **parts;
 	size_t n_parts;
+	int64_t *sizes; /* [n_parts] lengths of a concatenation, or NULL: equal parts */
 	struct mudsc__strmap part_by_name;  /* part name -> k */
 	struct graph_ref *part_first;       /* [n_parts]: chain of part k's bindings */
 };
@@ -93,6 +95,14 @@ struct mudsc_graph {
 
 /* The tensor record of name, or NULL when no binding or split names it. */
 const struct graph_tensor *mudsc__graph_tensor(const mudsc_graph *graph, const char *name);
+
+/* Offset and length of part k of split s on an axis of length L. */
+void mudsc__graph_part_range(const struct graph_split *s, size_t k, int64_t L, int64_t *offset,
+                            int64_t *length);
+
+/* 1 when the graph uses what only format version 2 can say (a concatenation
+ * or a repeated binding), else 0. */
+int mudsc__graph_needs_v2(const mudsc_graph *graph);
 
 /* The split declared for tensor, or NULL. */
 const struct graph_split *mudsc__graph_split_of(const mudsc_graph *graph, const char *tensor);
@@ -153,5 +163,23 @@ struct mudsc__graph_builder {
  * is freed on failure; *out is written only on success. */
 mudsc_status mudsc__graph_build(mudsc_graph **out, const void *opts,
                                const struct mudsc__graph_builder *b);
+
+/* The field checks the builders share, each MUDSC_E_INVALID naming fn and
+ * opts->field: value >= 1; value 0 or 1; a template with "{i}" when
+ * count > 1 things (`what`, e.g. "blocks", counted by opts->count_field)
+ * would otherwise share one name. */
+mudsc_status mudsc__graph_check_positive(const char *fn, const char *field, int64_t value);
+mudsc_status mudsc__graph_check_flag(const char *fn, const char *field, int32_t value);
+mudsc_status mudsc__graph_check_template(const char *fn, const char *field,
+                                        const char *template_, int32_t count, const char *what,
+                                        const char *count_field);
+
+/* Bind "<module>.<param>" (just module when param is "") to point. */
+mudsc_status mudsc__graph_bind_param(mudsc_graph *graph, size_t point, const char *module,
+                                    const char *param, const char *part, int32_t axis,
+                                    mudsc_role role);
+
+/* A LayerNorm's weight and bias, OUT axis 0 of point. */
+mudsc_status mudsc__graph_bind_norm(mudsc_graph *graph, size_t point, const char *norm);
 
 #endif /* MUDSC_GRAPH_INTERNAL_H */

@@ -128,9 +128,10 @@ static mudsc_status get_array(const struct mudsc__json *obj, const char *key, bo
 
 static mudsc_status load_split(mudsc_graph *g, const struct mudsc__json *js, const char *path)
 {
-	static const char *const keys[] = {"tensor", "axis", "parts", NULL};
+	static const char *const keys[] = {"tensor", "axis", "parts", "sizes", NULL};
 	const char *tensor, *names[64];
-	const struct mudsc__json *parts;
+	const struct mudsc__json *parts, *sizes = NULL;
+	int64_t lengths[64];
 	int64_t axis = 0;
 	mudsc_status st;
 	char sub[2 * PATH_MAX_LEN];
@@ -140,8 +141,12 @@ static mudsc_status load_split(mudsc_graph *g, const struct mudsc__json *js, con
 	if ((st = only_keys(js, keys, path)) != MUDSC_OK ||
 	    (st = get_string(js, "tensor", true, path, &tensor)) != MUDSC_OK ||
 	    (st = get_int(js, "axis", true, 0, MUDSC_MAX_RANK - 1, path, &axis)) != MUDSC_OK ||
-	    (st = get_array(js, "parts", true, path, &parts)) != MUDSC_OK)
+	    (st = get_array(js, "parts", true, path, &parts)) != MUDSC_OK ||
+	    (st = get_array(js, "sizes", false, path, &sizes)) != MUDSC_OK)
 		return st;
+	if (sizes != NULL && sizes->n != parts->n)
+		return mudsc__err(MUDSC_E_PARSE, "graph JSON: %s.sizes: %zu sizes for %zu parts", path,
+		                 (size_t)sizes->n, (size_t)parts->n);
 	if (parts->n < 2 || parts->n > 64)
 		return mudsc__err(MUDSC_E_PARSE, "graph JSON: %s.parts: %zu names, need 2..64", path,
 		                 (size_t)parts->n);
@@ -152,17 +157,31 @@ static mudsc_status load_split(mudsc_graph *g, const struct mudsc__json *js, con
 			return bad(sub, "expected a non-empty string without NUL");
 		}
 		names[k] = v->u.s;
+		if (sizes != NULL) {
+			const struct mudsc__json *z = &sizes->u.items[k];
+			mudsc__graph_namef(sub, sizeof sub, "%s.sizes[%zu]", path, k);
+			if (z->type != MUDSC__JSON_INTEGER)
+				return bad(sub, "expected an integer");
+			if (z->u.i < 1)
+				return mudsc__err(MUDSC_E_SHAPE, "graph JSON: %s: %lld (need >= 1)", sub,
+				                 (long long)z->u.i);
+			lengths[k] = z->u.i;
+		}
 	}
-	st = mudsc_graph_add_split(g, tensor, (int32_t)axis, parts->n, names);
+	if (sizes != NULL)
+		st = mudsc_graph_add_concat(g, tensor, (int32_t)axis, parts->n, names, lengths);
+	else
+		st = mudsc_graph_add_split(g, tensor, (int32_t)axis, parts->n, names);
 	return st == MUDSC_OK ? st : at_place(st, path);
 }
 
 static mudsc_status load_binding(mudsc_graph *g, size_t point, const struct mudsc__json *jb, const char *path)
 {
-	static const char *const keys[] = {"tensor", "part", "axis", "role", "ignore", NULL};
+	static const char *const keys[] = {"tensor", "part", "axis", "role", "ignore", "repeat",
+	                                   NULL};
 	const char *tensor, *part, *role;
 	const struct mudsc__json *ignore;
-	int64_t axis = 0;
+	int64_t axis = 0, repeat = 1;
 	mudsc_status st;
 
 	if (!is_object(jb))
@@ -171,7 +190,8 @@ static mudsc_status load_binding(mudsc_graph *g, size_t point, const struct muds
 	    (st = get_string(jb, "tensor", true, path, &tensor)) != MUDSC_OK ||
 	    (st = get_string(jb, "part", false, path, &part)) != MUDSC_OK ||
 	    (st = get_int(jb, "axis", true, 0, MUDSC_MAX_RANK - 1, path, &axis)) != MUDSC_OK ||
-	    (st = get_string(jb, "role", true, path, &role)) != MUDSC_OK)
+	    (st = get_string(jb, "role", true, path, &role)) != MUDSC_OK ||
+	    (st = get_int(jb, "repeat", false, 1, INT64_MAX, path, &repeat)) != MUDSC_OK)
 		return st;
 	if (strcmp(role, "out") != 0 && strcmp(role, "in") != 0)
 		return mudsc__err(MUDSC_E_PARSE, "graph JSON: %s.role: '%.40s' is not \"out\" or \"in\"",
@@ -180,9 +200,12 @@ static mudsc_status load_binding(mudsc_graph *g, size_t point, const struct muds
 	if (ignore != NULL && ignore->type != MUDSC__JSON_TRUE &&
 	    ignore->type != MUDSC__JSON_FALSE)
 		return mudsc__err(MUDSC_E_PARSE, "graph JSON: %s.ignore: expected true or false", path);
-	st = mudsc_graph_bind(g, point, tensor, part, (int32_t)axis,
-	                      role[0] == 'o' ? MUDSC_ROLE_OUT : MUDSC_ROLE_IN,
-	                      ignore != NULL && ignore->type == MUDSC__JSON_TRUE ? MUDSC_BIND_IGNORE : 0);
+	st = mudsc_graph_bind_repeat(g, point, tensor, part, (int32_t)axis,
+	                             role[0] == 'o' ? MUDSC_ROLE_OUT : MUDSC_ROLE_IN,
+	                             ignore != NULL && ignore->type == MUDSC__JSON_TRUE
+	                                     ? MUDSC_BIND_IGNORE
+	                                     : 0,
+	                             repeat);
 	return st == MUDSC_OK ? st : at_place(st, path);
 }
 
@@ -260,9 +283,9 @@ static mudsc_status load_top(mudsc_graph *g, const struct mudsc__json *root)
 	if (jv == NULL || jv->type != MUDSC__JSON_INTEGER)
 		return bad("version", "missing or not an integer");
 	version = jv->u.i;
-	if (version != MUDSC_GRAPH_FORMAT_VERSION)
+	if (version < 1 || version > MUDSC_GRAPH_FORMAT_VERSION)
 		return mudsc__err(MUDSC_E_PARSE, "graph JSON: version: %lld is not a version this "
-		                                "library reads (%d)", (long long)version,
+		                                "library reads (1..%d)", (long long)version,
 		                 MUDSC_GRAPH_FORMAT_VERSION);
 	if ((st = get_array(root, "splits", false, "(top level)", &splits)) != MUDSC_OK ||
 	    (st = get_array(root, "points", true, "(top level)", &points)) != MUDSC_OK)
@@ -278,6 +301,9 @@ static mudsc_status load_top(mudsc_graph *g, const struct mudsc__json *root)
 		if ((st = load_point(g, &points->u.items[p], sub)) != MUDSC_OK)
 			return st;
 	}
+	if (version == 1 && mudsc__graph_needs_v2(g))
+		return bad("version", "1 has no concatenations ('sizes') nor repeated bindings "
+		                      "('repeat'): use version 2");
 	return MUDSC_OK;
 }
 
@@ -357,6 +383,12 @@ static json_t *dump_split(const struct graph_split *s, bool *ok)
 	put(o, "tensor", json_string(s->tensor), ok);
 	put(o, "axis", json_integer(s->axis), ok);
 	put(o, "parts", parts, ok);
+	if (s->sizes != NULL) {
+		json_t *sizes = json_array();
+		for (size_t k = 0; k < s->n_parts && sizes != NULL; k++)
+			push(sizes, json_integer(s->sizes[k]), ok);
+		put(o, "sizes", sizes, ok);
+	}
 	return o;
 }
 
@@ -375,6 +407,8 @@ static json_t *dump_binding(const mudsc_graph *g, const struct graph_binding *b,
 	put(o, "role", json_string(b->role == MUDSC_ROLE_OUT ? "out" : "in"), ok);
 	if (b->flags & MUDSC_BIND_IGNORE)
 		put(o, "ignore", json_true(), ok);
+	if (b->repeat != 1)
+		put(o, "repeat", json_integer(b->repeat), ok);
 	return o;
 }
 
@@ -414,7 +448,7 @@ static json_t *dump_graph(const mudsc_graph *g)
 		return NULL;
 	}
 	put(root, "format", json_string("mudsc-graph"), &ok);
-	put(root, "version", json_integer(MUDSC_GRAPH_FORMAT_VERSION), &ok);
+	put(root, "version", json_integer(mudsc__graph_needs_v2(g) ? 2 : 1), &ok);
 	put(root, "splits", splits, &ok);
 	put(root, "points", points, &ok);
 	if (!ok) {

@@ -22,6 +22,17 @@ static mudsc_status check_split(const struct graph_split *s, const mudsc_model *
 		return mudsc__err(MUDSC_E_SHAPE, "mudsc_graph_validate: model %zu: split tensor '%s' "
 		                                "axis %d, the tensor has rank %d", m, s->tensor,
 		                 (int)s->axis, (int)t->rank);
+	if (s->sizes != NULL) {
+		int64_t sum = 0;
+		for (size_t k = 0; k < s->n_parts; k++)
+			sum += s->sizes[k];
+		if (sum != t->shape[s->axis])
+			return mudsc__err(MUDSC_E_SHAPE, "mudsc_graph_validate: model %zu: concatenated "
+			                                "tensor '%s' axis %d has length %lld, its parts' "
+			                                "sizes add up to %lld", m, s->tensor, (int)s->axis,
+			                 (long long)t->shape[s->axis], (long long)sum);
+		return MUDSC_OK;
+	}
 	if (t->shape[s->axis] % (int64_t)s->n_parts != 0)
 		return mudsc__err(MUDSC_E_SHAPE, "mudsc_graph_validate: model %zu: split tensor '%s' "
 		                                "axis %d has length %lld, not divisible into %zu parts",
@@ -33,12 +44,12 @@ static mudsc_status check_split(const struct graph_split *s, const mudsc_model *
 static int64_t bound_length(const mudsc_graph *graph, const struct graph_binding *b,
                             const struct model_tensor *t)
 {
-	int64_t len = t->shape[b->axis];
+	int64_t len = t->shape[b->axis], offset;
 
 	if (b->part >= 0) {
 		const struct graph_split *s = mudsc__graph_split_of(graph, b->tensor);
 		if (s->axis == b->axis)
-			len /= (int64_t)s->n_parts;
+			mudsc__graph_part_range(s, (size_t)b->part, t->shape[b->axis], &offset, &len);
 	}
 	return len;
 }
@@ -64,7 +75,13 @@ static mudsc_status check_binding(const mudsc_graph *graph, const struct graph_p
 		                                "'%s' axis %d, the tensor has rank %d", m, p->name,
 		                 b->tensor, (int)b->axis, (int)t->rank);
 	len = bound_length(graph, b, t);
-	if (len != p->width)
+	if (b->repeat != 1 && len != p->width * b->repeat)
+		return mudsc__err(MUDSC_E_SHAPE, "mudsc_graph_validate: model %zu: point '%s' has width "
+		                                "%lld but tensor '%s' axis %d (repeat %lld) has length "
+		                                "%lld, not width * repeat", m, p->name,
+		                 (long long)p->width, b->tensor, (int)b->axis, (long long)b->repeat,
+		                 (long long)len);
+	if (b->repeat == 1 && len != p->width)
 		return mudsc__err(MUDSC_E_SHAPE, "mudsc_graph_validate: model %zu: point '%s' has width "
 		                                "%lld but tensor '%s'%s axis %d has length %lld", m,
 		                 p->name, (long long)p->width, b->tensor, b->part >= 0 ? " (a part)" : "",

@@ -10,6 +10,7 @@
 #include "core/core.h"
 #include "matcher/budget.h"
 #include "matcher/merge_apply.h"
+#include "matcher/merge_file.h"
 #include "mudsc/matcher.h"
 #include "matcher/loop.h"
 #include "matcher/plan_build.h"
@@ -541,16 +542,12 @@ MUDSC_API mudsc_status mudsc_matcher_permutation(int64_t *out, size_t capacity, 
 	return MUDSC_OK;
 }
 
-MUDSC_API mudsc_status mudsc_matcher_merge(mudsc_model **out, const mudsc_matcher *m,
-                                           const double *weights)
+/* The merge weights (weights, or 1/N each when NULL), checked finite;
+ * *out owned (free()). */
+static mudsc_status merge_weights(double **out, const mudsc_matcher *m, const double *weights,
+                                  const char *fn)
 {
-	struct mudsc__exec ex;
-	double *w;
-	mudsc_status st = check_ran(m, "mudsc_matcher_merge");
-	if (st != MUDSC_OK)
-		return st;
-	MUDSC__CHECK_NULL(out);
-	w = mudsc__alloc((size_t)m->plan.n_models * sizeof *w, "merge weights");
+	double *w = mudsc__alloc((size_t)m->plan.n_models * sizeof *w, "merge weights");
 	if (w == NULL)
 		return MUDSC_E_NOMEM;
 	for (int32_t i = 0; i < m->plan.n_models; i++) {
@@ -558,37 +555,82 @@ MUDSC_API mudsc_status mudsc_matcher_merge(mudsc_model **out, const mudsc_matche
 		if (!isfinite(w[i])) {
 			double bad = w[i];
 			free(w);
-			return mudsc__err(MUDSC_E_INVALID, "mudsc_matcher_merge: weights[%d] = %g is not "
-			                                  "finite", (int)i, bad);
+			return mudsc__err(MUDSC_E_INVALID, "%s: weights[%d] = %g is not finite", fn,
+			                 (int)i, bad);
 		}
 	}
+	*out = w;
+	return MUDSC_OK;
+}
+
+static mudsc_status check_model(const mudsc_matcher *m, int32_t model, const char *fn)
+{
+	if (model < 0 || model >= m->plan.n_models)
+		return mudsc__err(MUDSC_E_RANGE, "%s: model %d outside 0..%d", fn, (int)model,
+		                 (int)m->plan.n_models - 1);
+	return MUDSC_OK;
+}
+
+/* The merged (only < 0) or transformed (only = model) model, into *out or
+ * streamed to path; the caller checked its own NULL arguments. */
+static mudsc_status produce(mudsc_model **out, const char *path, const mudsc_matcher *m,
+                            const double *weights, int32_t only, const char *fn)
+{
+	struct mudsc__exec ex;
+	double *w = NULL;
+	mudsc_status st;
+
+	if ((only >= 0 && (st = check_model(m, only, fn)) != MUDSC_OK) ||
+	    (st = merge_weights(&w, m, only >= 0 ? NULL : weights, fn)) != MUDSC_OK)
+		return st;
 	ex = mudsc__exec_make(m->opts.threads);
-	st = mudsc__merge_apply(out, &m->plan, m->result.corr, m->models, w, -1, &ex);
+	if (path == NULL)
+		st = mudsc__merge_apply(out, &m->plan, m->result.corr, m->models, w, only, &ex);
+	else
+		st = mudsc__merge_to_file(fn, path, &m->plan, m->result.corr, m->models, w, only, &ex,
+		                         m->opts.progress, m->opts.progress_user);
 	free(w);
-	if (st == MUDSC_OK)
+	if (st == MUDSC_OK && only < 0)
 		mudsc__report_merged(m->ignored_bindings);
 	return st;
+}
+
+MUDSC_API mudsc_status mudsc_matcher_merge(mudsc_model **out, const mudsc_matcher *m,
+                                           const double *weights)
+{
+	mudsc_status st = check_ran(m, __func__);
+	if (st != MUDSC_OK)
+		return st;
+	MUDSC__CHECK_NULL(out);
+	return produce(out, NULL, m, weights, -1, __func__);
 }
 
 MUDSC_API mudsc_status mudsc_matcher_transform(mudsc_model **out, const mudsc_matcher *m,
                                                int32_t model)
 {
-	struct mudsc__exec ex;
-	double *w;
-	mudsc_status st = check_ran(m, "mudsc_matcher_transform");
+	mudsc_status st = check_ran(m, __func__);
 	if (st != MUDSC_OK)
 		return st;
 	MUDSC__CHECK_NULL(out);
-	if (model < 0 || model >= m->plan.n_models)
-		return mudsc__err(MUDSC_E_RANGE, "mudsc_matcher_transform: model %d outside 0..%d",
-		                 (int)model, (int)m->plan.n_models - 1);
-	w = mudsc__alloc((size_t)m->plan.n_models * sizeof *w, "merge weights");
-	if (w == NULL)
-		return MUDSC_E_NOMEM;
-	for (int32_t i = 0; i < m->plan.n_models; i++)
-		w[i] = 1.0 / (double)m->plan.n_models;
-	ex = mudsc__exec_make(m->opts.threads);
-	st = mudsc__merge_apply(out, &m->plan, m->result.corr, m->models, w, model, &ex);
-	free(w);
-	return st;
+	return produce(out, NULL, m, NULL, model, __func__);
+}
+
+MUDSC_API mudsc_status mudsc_matcher_merge_to_file(const mudsc_matcher *m, const char *path,
+                                                   const double *weights)
+{
+	mudsc_status st = check_ran(m, __func__);
+	if (st != MUDSC_OK)
+		return st;
+	MUDSC__CHECK_NULL(path);
+	return produce(NULL, path, m, weights, -1, __func__);
+}
+
+MUDSC_API mudsc_status mudsc_matcher_transform_to_file(const mudsc_matcher *m, const char *path,
+                                                       int32_t model)
+{
+	mudsc_status st = check_ran(m, __func__);
+	if (st != MUDSC_OK)
+		return st;
+	MUDSC__CHECK_NULL(path);
+	return produce(NULL, path, m, NULL, model, __func__);
 }

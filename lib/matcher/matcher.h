@@ -1,8 +1,8 @@
 /*
  * The matcher room's door: the plan of a run (plan.h, plan_build.h), the
  * correspondences (corr.h), the MuDSC loop (loop.h), weight similarity
- * (weight_sim*.h), tensor axis operations (axis_ops.h) and the merged
- * tensors (merge_apply.h).  Only mudsc_matcher (matcher.c) and white-box
+ * (weight_sim*.h), tensor axis operations (axis_ops.h), the merged
+ * tensors (merge_apply.h) and their streamed output (merge_file.h).  Only mudsc_matcher (matcher.c) and white-box
  * tests use them.
  *
  * SPDX-License-Identifier: MIT
@@ -15,6 +15,7 @@
 #include "matcher/corr.h"
 #include "matcher/loop.h"
 #include "matcher/merge_apply.h"
+#include "matcher/merge_file.h"
 #include "matcher/plan.h"
 #include "matcher/plan_build.h"
 #include "matcher/report.h"

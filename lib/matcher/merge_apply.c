@@ -186,30 +186,9 @@ static void *to_dtype(mudsc_dtype dtype, const double *values, size_t n)
 	return bytes;
 }
 
-/* One tensor of the result: new bytes in model 0's dtype, or (bytes NULL)
- * the bytes of one model taken as they are. */
-struct merged_tensor {
-	void *bytes;
-	int64_t shape[MUDSC_MAX_RANK];
-};
-
-/* Everything the tasks read (never written while they run), and their
- * outputs: task k writes out[k] only. */
-struct merge_job {
-	const struct mudsc__plan *plan;
-	const struct point_corr *corr;
-	const mudsc_model *const *models;
-	const double *weights;
-	int32_t only;
-	struct mudsc__strmap first_part; /* tensor name -> its first plan tensor */
-	size_t units;                    /* entries of the scale buffers: the widest C */
-	size_t members;                  /* entries of the count buffers: the widest N*C' */
-	struct merged_tensor *out;       /* one per tensor of model 0 */
-};
-
 /* A bound tensor (plan tensors at .. at+nparts-1) merged or transformed. */
-static mudsc_status bound_tensor(const struct merge_job *j, size_t at,
-                                 const struct model_tensor *t0, struct merged_tensor *out)
+static mudsc_status bound_tensor(const struct mudsc__merge_job *j, size_t at,
+                                 const struct model_tensor *t0, struct mudsc__merged_tensor *out)
 {
 	const struct plan_tensor *first = &j->plan->tensors[at];
 	int32_t parts = first->part < 0 ? 1 : first->nparts;
@@ -229,13 +208,14 @@ static mudsc_status bound_tensor(const struct merge_job *j, size_t at,
 	}
 	if (st == MUDSC_OK && (out->bytes = to_dtype(t0->dtype, whole, n)) == NULL)
 		st = MUDSC_E_NOMEM;
+	mudsc__plan_model_shape(first, out->shape); /* repeated axes joined again */
 	free(whole);
 	return st;
 }
 
 /* A float tensor bound to no point, merged: the weighted sum. */
-static mudsc_status averaged_tensor(const struct merge_job *j, const struct model_tensor *t0,
-                                    struct merged_tensor *out)
+static mudsc_status averaged_tensor(const struct mudsc__merge_job *j, const struct model_tensor *t0,
+                                    struct mudsc__merged_tensor *out)
 {
 	size_t n = t0->nbytes / mudsc_dtype_size(t0->dtype);
 	double *buf = mudsc__alloc(n * sizeof *buf, "merge scratch");
@@ -258,9 +238,9 @@ static mudsc_status averaged_tensor(const struct merge_job *j, const struct mode
 
 /* Task k: model 0's tensor k.  Non-float unbound tensors (and every unbound
  * one when transforming) need no work: their bytes are taken as they are. */
-static mudsc_status merge_task(void *arg, size_t k)
+mudsc_status mudsc__merge_job_task(void *arg, size_t k)
 {
-	struct merge_job *j = arg;
+	struct mudsc__merge_job *j = arg;
 	const struct model_tensor *t0 = &j->models[0]->tensors[k];
 	size_t at;
 
@@ -271,22 +251,46 @@ static mudsc_status merge_task(void *arg, size_t k)
 	return MUDSC_OK;
 }
 
-/* The result in model 0's order, from the tasks' outputs. */
-static mudsc_status assemble(mudsc_model *dst, const struct merge_job *j)
+void mudsc__merge_job_describe(struct model_tensor *desc, const struct mudsc__merge_job *j,
+                               size_t k)
 {
-	const mudsc_model *m0 = j->models[0];
-	mudsc_status st = MUDSC_OK;
+	const struct model_tensor *t0 = &j->models[0]->tensors[k];
+	size_t at, n;
 
-	for (size_t k = 0; k < m0->count && st == MUDSC_OK; k++) {
-		const struct model_tensor *t0 = &m0->tensors[k];
-		if (j->out[k].bytes != NULL) {
-			st = mudsc_model_add(dst, t0->name, t0->dtype, t0->rank, j->out[k].shape,
-			                     j->out[k].bytes, MUDSC_COPY);
-		} else {
-			const struct model_tensor *t =
-				mudsc__model_lookup(j->models[j->only >= 0 ? j->only : 0], t0->name);
-			st = mudsc_model_add(dst, t->name, t->dtype, t->rank, t->shape, t->data, MUDSC_COPY);
-		}
+	memset(desc, 0, sizeof *desc);
+	if (mudsc__strmap_get(&j->first_part, t0->name, &at)) {
+		n = merged_shape(j->plan, j->corr, at, desc->shape);
+	} else if (mudsc_dtype_is_float(t0->dtype) && j->only < 0) {
+		memcpy(desc->shape, t0->shape, sizeof desc->shape);
+		n = t0->nbytes / mudsc_dtype_size(t0->dtype);
+	} else {
+		/* taken as it is from one model */
+		*desc = *mudsc__model_lookup(j->models[j->only >= 0 ? j->only : 0], t0->name);
+		desc->owned = NULL;
+		return;
+	}
+	desc->name = t0->name;
+	desc->dtype = t0->dtype;
+	desc->rank = t0->rank;
+	desc->nbytes = n * mudsc_dtype_size(t0->dtype);
+	desc->data = j->out[k].bytes;
+}
+
+void mudsc__merge_job_release(struct mudsc__merge_job *j, size_t k)
+{
+	free(j->out[k].bytes);
+	j->out[k].bytes = NULL;
+}
+
+/* The result in model 0's order, from the tasks' outputs. */
+static mudsc_status assemble(mudsc_model *dst, const struct mudsc__merge_job *j)
+{
+	mudsc_status st = MUDSC_OK;
+	struct model_tensor d;
+
+	for (size_t k = 0; k < j->models[0]->count && st == MUDSC_OK; k++) {
+		mudsc__merge_job_describe(&d, j, k);
+		st = mudsc_model_add(dst, d.name, d.dtype, d.rank, d.shape, d.data, MUDSC_COPY);
 	}
 	return st;
 }
@@ -295,10 +299,14 @@ static mudsc_status assemble(mudsc_model *dst, const struct merge_job *j)
  * element of every model, loaded and contracted along a few axes).  A
  * scale has one entry per unit of a model (C), the counts one per merged
  * unit of each model (N*C'): zip may give C > N*C' (issue 11, defect 1). */
-static mudsc_status job_init(struct merge_job *j, double *work)
+mudsc_status mudsc__merge_job_init(struct mudsc__merge_job *j, const struct mudsc__plan *plan,
+                                  const struct point_corr *corr,
+                                  const mudsc_model *const *models, const double *weights,
+                                  int32_t only, double *work)
 {
-	const struct mudsc__plan *plan = j->plan;
-	const mudsc_model *m0 = j->models[0];
+	*j = (struct mudsc__merge_job){.plan = plan, .corr = corr, .models = models,
+	                               .weights = weights, .only = only};
+	const mudsc_model *m0 = models[0];
 	size_t elements = 0;
 	mudsc_status st = MUDSC_OK;
 
@@ -322,27 +330,32 @@ static mudsc_status job_init(struct merge_job *j, double *work)
 	return st == MUDSC_OK && j->out == NULL ? MUDSC_E_NOMEM : st;
 }
 
+void mudsc__merge_job_clear(struct mudsc__merge_job *j)
+{
+	for (size_t k = 0; j->out != NULL && k < j->models[0]->count; k++)
+		free(j->out[k].bytes);
+	free(j->out);
+	j->out = NULL;
+	mudsc__strmap_clear(&j->first_part);
+}
+
 mudsc_status mudsc__merge_apply(mudsc_model **out, const struct mudsc__plan *plan,
                                const struct point_corr *corr, const mudsc_model *const *models,
                                const double *weights, int32_t only,
                                const struct mudsc__exec *ex)
 {
-	struct merge_job j = {.plan = plan, .corr = corr, .models = models, .weights = weights,
-	                      .only = only};
+	struct mudsc__merge_job j;
 	mudsc_model *dst = NULL;
 	double work = 0.0;
-	mudsc_status st = job_init(&j, &work);
+	mudsc_status st = mudsc__merge_job_init(&j, plan, corr, models, weights, only, &work);
 
 	if (st == MUDSC_OK)
-		st = mudsc__parallel_for(ex, models[0]->count, work, merge_task, &j);
+		st = mudsc__parallel_for(ex, models[0]->count, work, mudsc__merge_job_task, &j);
 	if (st == MUDSC_OK)
 		st = mudsc_model_new(&dst);
 	if (st == MUDSC_OK)
 		st = assemble(dst, &j);
-	for (size_t k = 0; j.out != NULL && k < models[0]->count; k++)
-		free(j.out[k].bytes);
-	free(j.out);
-	mudsc__strmap_clear(&j.first_part);
+	mudsc__merge_job_clear(&j);
 	if (st != MUDSC_OK) {
 		mudsc_model_free(dst);
 		return st;

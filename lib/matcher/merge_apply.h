@@ -7,8 +7,10 @@
 #ifndef MUDSC_MERGE_APPLY_H
 #define MUDSC_MERGE_APPLY_H
 
+#include "core/core.h"
 #include "matcher/corr.h"
 #include "matcher/plan.h"
+#include "model/model.h"
 
 /*
  * A new model with every tensor of models[0]'s order:
@@ -22,5 +24,45 @@ mudsc_status mudsc__merge_apply(mudsc_model **out, const struct mudsc__plan *pla
                                const struct point_corr *corr, const mudsc_model *const *models,
                                const double *weights, int32_t only,
                                const struct mudsc__exec *ex);
+
+/*
+ * The same tensors one by one, for the streamed output (merge_file.c).  A
+ * job's task k (mudsc__merge_job_task, a mudsc__task_fn over model 0's
+ * tensors) computes tensor k's new bytes, if it has any (bound tensors,
+ * and unbound float ones when merging); the others are taken as they are
+ * from one model.
+ */
+struct mudsc__merged_tensor {
+	void *bytes; /* NULL until computed, and for tensors taken as they are */
+	int64_t shape[MUDSC_MAX_RANK];
+};
+
+struct mudsc__merge_job {
+	const struct mudsc__plan *plan;
+	const struct point_corr *corr;
+	const mudsc_model *const *models;
+	const double *weights;
+	int32_t only;
+	struct mudsc__strmap first_part; /* tensor name -> its first plan tensor */
+	size_t units;                    /* entries of the scale buffers: the widest C */
+	size_t members;                  /* entries of the count buffers: the widest N*C' */
+	struct mudsc__merged_tensor *out; /* one per tensor of model 0; task k writes out[k] */
+};
+
+/* Set up a job (arguments as mudsc__merge_apply); *work = the rough work
+ * of all tasks, for mudsc__parallel_for.  Clear it even on failure. */
+mudsc_status mudsc__merge_job_init(struct mudsc__merge_job *j, const struct mudsc__plan *plan,
+                                  const struct point_corr *corr,
+                                  const mudsc_model *const *models, const double *weights,
+                                  int32_t only, double *work);
+mudsc_status mudsc__merge_job_task(void *job, size_t k);
+/* Tensor k of the result: name, dtype, rank, shape and nbytes at any time
+ * (the header), data once task k ran (or at once for a tensor taken as it
+ * is).  Everything borrowed from the job and the models. */
+void mudsc__merge_job_describe(struct model_tensor *desc, const struct mudsc__merge_job *j,
+                               size_t k);
+/* Free tensor k's computed bytes (a later task k computes them again). */
+void mudsc__merge_job_release(struct mudsc__merge_job *j, size_t k);
+void mudsc__merge_job_clear(struct mudsc__merge_job *j);
 
 #endif /* MUDSC_MERGE_APPLY_H */

@@ -82,10 +82,46 @@ static mudsc_status bind_axes(const struct builder *b, struct plan_tensor *t)
 	for (size_t k = 0; k < n; k++) {
 		const struct graph_binding *gb =
 			&b->graph->points[refs[k].point].bindings[refs[k].binding];
-		t->point[gb->axis] = (int32_t)refs[k].point;
-		t->role[gb->axis] = (uint8_t)gb->role;
+		t->point[t->plan_axis[gb->axis]] = (int32_t)refs[k].point;
+		t->role[t->plan_axis[gb->axis]] = (uint8_t)gb->role;
 	}
 	free(refs);
+	return MUDSC_OK;
+}
+
+/* The plan axes of t from the model tensor mt: an axis with a repeated
+ * whole-tensor binding (repeat k) becomes (length / k, k). */
+static mudsc_status plan_axes(const struct builder *b, struct plan_tensor *t,
+                              const struct model_tensor *mt)
+{
+	int64_t repeat[MUDSC_MAX_RANK];
+	struct graph_ref refs[2 * MUDSC_MAX_RANK];
+	size_t n = mudsc__graph_bindings_of(b->graph, t->name, -1, refs, 2 * MUDSC_MAX_RANK);
+	int32_t r = 0;
+
+	for (int32_t a = 0; a < MUDSC_MAX_RANK; a++)
+		repeat[a] = 1;
+	for (size_t k = 0; k < n; k++) {
+		const struct graph_binding *gb =
+			&b->graph->points[refs[k].point].bindings[refs[k].binding];
+		repeat[gb->axis] = gb->repeat;
+	}
+	t->model_rank = mt->rank;
+	for (int32_t a = 0; a < mt->rank; a++) {
+		if (r + 1 + (repeat[a] > 1) > MUDSC_MAX_RANK)
+			return mudsc__err(MUDSC_E_UNSUPPORTED,
+			                 "mudsc_matcher_new: tensor '%s': rank %d with repeated bindings "
+			                 "needs more than %d axes", t->name, (int)mt->rank, MUDSC_MAX_RANK);
+		t->plan_axis[a] = (int8_t)r;
+		t->model_axis[r] = (int8_t)a;
+		t->whole_shape[r++] = mt->shape[a] / repeat[a];
+		if (repeat[a] > 1) {
+			t->model_axis[r] = (int8_t)a;
+			t->whole_shape[r++] = repeat[a];
+		}
+	}
+	t->rank = r;
+	memcpy(t->shape, t->whole_shape, sizeof t->shape);
 	return MUDSC_OK;
 }
 
@@ -94,6 +130,7 @@ static mudsc_status add_tensor(struct builder *b, const char *name, int32_t part
 {
 	const struct model_tensor *mt = mudsc__model_lookup(b->models[0], name);
 	struct plan_tensor *t;
+	int64_t offset = 0, length = 0;
 	mudsc_status st;
 
 	st = mudsc__reserve_one((void **)&b->plan->tensors, &b->cap, b->plan->ntensors,
@@ -105,19 +142,23 @@ static mudsc_status add_tensor(struct builder *b, const char *name, int32_t part
 	t->name = mt->name;
 	t->part = part;
 	t->nparts = split ? (int32_t)split->n_parts : 1;
-	t->split_axis = split ? split->axis : -1;
-	t->rank = mt->rank;
 	t->dtype = mt->dtype;
-	memcpy(t->whole_shape, mt->shape, sizeof t->whole_shape);
-	memcpy(t->shape, mt->shape, sizeof t->shape);
-	if (split)
-		t->shape[split->axis] /= (int64_t)split->n_parts;
 	for (int32_t d = 0; d < MUDSC_MAX_RANK; d++)
 		t->point[d] = -1;
+	t->split_axis = -1;
+	b->plan->ntensors++; /* counted now, so the plan frees what it holds */
+	if ((st = plan_axes(b, t, mt)) != MUDSC_OK)
+		return st;
+	if (split) {
+		/* a split axis is never repeated, so it is one plan axis */
+		t->split_axis = t->plan_axis[split->axis];
+		mudsc__graph_part_range(split, (size_t)part, mt->shape[split->axis], &offset, &length);
+		t->shape[t->split_axis] = length;
+		t->part_offset = offset;
+	}
 	t->data = mudsc__calloc((size_t)b->plan->n_models, sizeof *t->data, "plan tensor data");
 	if (t->data == NULL)
 		return MUDSC_E_NOMEM;
-	b->plan->ntensors++;
 	for (int32_t i = 0; i < b->plan->n_models; i++)
 		t->data[i] = mudsc__model_lookup(b->models[i], name)->data;
 	return bind_axes(b, t);
@@ -165,11 +206,12 @@ static mudsc_status build_point(struct builder *b, size_t p)
 		if ((st = tensor_index(b, gb->tensor, &first)) != MUDSC_OK || gb->flags & MUDSC_BIND_IGNORE)
 			continue;
 		int32_t parts = b->plan->tensors[first].nparts;
+		int32_t axis = b->plan->tensors[first].plan_axis[gb->axis];
 		if (gb->part >= 0)
-			st = add_feature(pp, &cap, (int32_t)(first + (size_t)gb->part), gb->axis);
+			st = add_feature(pp, &cap, (int32_t)(first + (size_t)gb->part), axis);
 		else
 			for (int32_t j = 0; j < parts && st == MUDSC_OK; j++)
-				st = add_feature(pp, &cap, (int32_t)(first + (size_t)j), gb->axis);
+				st = add_feature(pp, &cap, (int32_t)(first + (size_t)j), axis);
 	}
 	return st;
 }

@@ -71,4 +71,25 @@ mudsc_status mudsc__model_add_meta_arena(mudsc_model *model, char *key, char *va
 /* The tensor called name, or NULL. */
 const struct model_tensor *mudsc__model_lookup(const mudsc_model *model, const char *name);
 
+/*
+ * Streamed safetensors output.  The source gives tensor k's bytes
+ * (desc[k].nbytes of them, valid until its next call), for k = 0, 1, ...
+ * in order; it may be asked again from k = 0 (the atomic writer's second
+ * try, see core/atomic_file.h) and must give the same bytes.  A status
+ * other than MUDSC_OK (with its message set) stops the write.
+ */
+typedef mudsc_status (*mudsc__tensor_source)(void *ctx, size_t k, const void **data);
+
+/*
+ * Write a safetensors file of the tensors desc[0..count-1] (name, dtype,
+ * rank, shape and nbytes are read; data is not), in that order and without
+ * metadata, atomically (core/atomic_file.h): the header is computed from
+ * the descriptors first, then each tensor is written as the source
+ * produces it.  The bytes are those mudsc_model_save() writes for a model
+ * of those tensors.  fn names the public function in messages.
+ */
+mudsc_status mudsc__safetensors_write_stream(const char *fn, const char *path,
+                                            const struct model_tensor *desc, size_t count,
+                                            mudsc__tensor_source source, void *ctx);
+
 #endif /* MUDSC_MODEL_INTERNAL_H */

@@ -57,8 +57,11 @@ static mudsc_status add_metadata_json(json_t *root, const mudsc_model *model)
 	return MUDSC_OK;
 }
 
-/* The padded header text; *out is owned (free()), *out_len a multiple of 8. */
-static mudsc_status build_header(const mudsc_model *model, char **out, size_t *out_len)
+/* The padded header text of tensors[0..count-1] (in that order, data
+ * contiguous) and meta's metadata (NULL: none); *out is owned (free()),
+ * *out_len a multiple of 8. */
+static mudsc_status build_header_of(const struct model_tensor *tensors, size_t count,
+                                    const mudsc_model *meta, char **out, size_t *out_len)
 {
 	json_t *root = json_object();
 	mudsc_status st = MUDSC_OK;
@@ -67,10 +70,11 @@ static mudsc_status build_header(const mudsc_model *model, char **out, size_t *o
 
 	if (root == NULL)
 		return mudsc__err(MUDSC_E_NOMEM, "safetensors: out of memory building the header");
-	st = add_metadata_json(root, model);
-	for (size_t i = 0; i < model->count && st == MUDSC_OK; i++) {
-		st = add_tensor_json(root, &model->tensors[i], pos);
-		pos += model->tensors[i].nbytes;
+	if (meta != NULL)
+		st = add_metadata_json(root, meta);
+	for (size_t i = 0; i < count && st == MUDSC_OK; i++) {
+		st = add_tensor_json(root, &tensors[i], pos);
+		pos += tensors[i].nbytes;
 	}
 	text = st == MUDSC_OK ? json_dumps(root, JSON_COMPACT) : NULL;
 	json_decref(root);
@@ -90,6 +94,11 @@ static mudsc_status build_header(const mudsc_model *model, char **out, size_t *o
 	*out = buf;
 	*out_len = padded;
 	return MUDSC_OK;
+}
+
+static mudsc_status build_header(const mudsc_model *model, char **out, size_t *out_len)
+{
+	return build_header_of(model->tensors, model->count, model, out, out_len);
 }
 
 static void put_le64(unsigned char *dst, uint64_t v)
@@ -165,4 +174,47 @@ MUDSC_API mudsc_status mudsc_model_save(const mudsc_model *model, const char *pa
 	MUDSC__CHECK_NULL(model);
 	MUDSC__CHECK_NULL(path);
 	return mudsc__atomic_write("mudsc_model_save", path, write_model, (void *)model);
+}
+
+/* ---- streamed writing: the header from the descriptors, then the tensors
+ * one by one as the source produces them ---- */
+
+struct stream_write {
+	const char *fn;
+	const struct model_tensor *desc;
+	size_t count;
+	mudsc__tensor_source source;
+	void *ctx;
+};
+
+static mudsc_status write_stream(int fd, const char *tmp, void *arg)
+{
+	const struct stream_write *w = arg;
+	unsigned char lenbuf[8];
+	char *header;
+	size_t hlen;
+	mudsc_status st = build_header_of(w->desc, w->count, NULL, &header, &hlen);
+
+	if (st != MUDSC_OK)
+		return st;
+	put_le64(lenbuf, hlen);
+	st = mudsc__write_all(w->fn, fd, lenbuf, 8, tmp);
+	if (st == MUDSC_OK)
+		st = mudsc__write_all(w->fn, fd, header, hlen, tmp);
+	free(header);
+	for (size_t k = 0; k < w->count && st == MUDSC_OK; k++) {
+		const void *data = NULL;
+		st = w->source(w->ctx, k, &data);
+		if (st == MUDSC_OK && w->desc[k].nbytes > 0)
+			st = mudsc__write_all(w->fn, fd, data, w->desc[k].nbytes, tmp);
+	}
+	return st;
+}
+
+mudsc_status mudsc__safetensors_write_stream(const char *fn, const char *path,
+                                            const struct model_tensor *desc, size_t count,
+                                            mudsc__tensor_source source, void *ctx)
+{
+	struct stream_write w = {fn, desc, count, source, ctx};
+	return mudsc__atomic_write(fn, path, write_stream, &w);
 }

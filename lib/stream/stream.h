@@ -24,16 +24,18 @@
  *   - mudsc_accum (lib/accum), the first: one syrk per block of the rows
  *     with their ones column gives the sums of products and the column
  *     sums; it keeps only those sums, merge, serialization and the results.
- *   - The ModelGiF field accumulator (a later issue), the second: N models,
+ *   - The ModelGiF field accumulator (lib/field), the second: N models,
  *     D = width gradient values per observation (one input at one path
  *     point), streamed per model; per observation it needs all N models'
  *     D-vectors side by side for pairwise work (dot products and norms of
  *     the field curves).  It configures shift = false (cosines need the raw
- *     values), ones = false, rows = F64 when it wants double products, and
- *     uses mudsc__stream_block.first to know which observation (input,
- *     path point) a row is; merged or loaded shards restart the count with
- *     mudsc__stream_set_done.  This interface is meant to serve it
- *     unchanged; a change here must keep both consumers in mind.
+ *     values), ones = false, rows = AUTO (float rows hold F32/F16/BF16
+ *     gradients exactly; F64 ones get double rows), and uses
+ *     mudsc__stream_block.first, counted from the open batch's first
+ *     observation, to know which (step, input) a row is; it settles at the
+ *     end of every batch.  Merged or loaded shards need no engine state (the
+ *     field's sums are per batch).  It also reads its inputs and baselines
+ *     through a one-model engine of its own, for the view rules and checks.
  *   - Cross-block statistics (a later issue) read the same rows with
  *     their own GEMMs.
  *

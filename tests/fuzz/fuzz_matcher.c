@@ -2,7 +2,8 @@
  * Structured fuzz target for the matcher (libFuzzer entry point).  The
  * bytes choose a small graph built by the C API (points of width 1..8,
  * Linear-like layers whose weight and bias OUT and IN axes bind to points,
- * sometimes ignored bindings, groups and a split tensor), 2 or 3 models that
+ * sometimes ignored bindings, groups, a split or concatenated tensor and an
+ * input axis with each unit repeated (graph format 2)), 2 or 3 models that
  * fit it (or nearly: a tensor missing, another shape or dtype, a NaN),
  * random options and sometimes activation similarities; then
  * mudsc_matcher_new, run, the getters, merge and transform.
@@ -118,8 +119,13 @@ static void build_graph(struct problem *pb, struct bytes *b)
 		int32_t in_p = (int32_t)pick(b, (unsigned)pb->npoints + 1) - 1;
 		unsigned flags = take(b);
 		int64_t parts = (flags & 0x30) == 0x30 ? 2 : 1;
-		int64_t out = out_p >= 0 ? pb->width[out_p] * parts : 1 + (int64_t)pick(b, 4);
-		int64_t in = in_p >= 0 ? pb->width[in_p] : 1 + (int64_t)pick(b, 4);
+		/* a concatenation: part 1 bound to another point, sized for it */
+		int32_t to = parts > 1 && (flags & 0x40) ? (int32_t)pick(b, (unsigned)pb->npoints) : out_p;
+		/* an input axis holding each unit `repeat` times (a flatten) */
+		int64_t repeat = 1 + (int64_t)pick(b, 3);
+		int64_t out = out_p >= 0 ? pb->width[out_p] + (parts > 1 ? pb->width[to] : 0)
+		                         : 1 + (int64_t)pick(b, 4);
+		int64_t in = in_p >= 0 ? pb->width[in_p] * repeat : 1 + (int64_t)pick(b, 4);
 		struct tensor_spec *w = &pb->t[pb->ntensors++], *bias = &pb->t[pb->ntensors++];
 		uint32_t ignore = flags & 1 ? MUDSC_BIND_IGNORE : 0;
 		mudsc_role out_role = flags & 2 ? MUDSC_ROLE_IN : MUDSC_ROLE_OUT; /* 2: wrong on purpose */
@@ -138,14 +144,17 @@ static void build_graph(struct problem *pb, struct bytes *b)
 			const char *names[2] = {q, v};
 			snprintf(q, sizeof q, "l%d.q", (int)k);
 			snprintf(v, sizeof v, "l%d.v", (int)k);
-			(void)checked(mudsc_graph_add_split(pb->graph, w->name, 0, 2, names), "add_split");
-			for (int j = 0; j < 2; j++) {
-				int32_t to = (flags & 0x40) && j == 1 ? (int32_t)pick(b, (unsigned)pb->npoints)
-				                                      : out_p;
-				(void)checked(mudsc_graph_bind(pb->graph, (size_t)to, w->name, names[j], 0,
-				                               out_role, ignore),
+			const int64_t sizes[2] = {pb->width[out_p], pb->width[to]};
+			if (to != out_p)
+				(void)checked(mudsc_graph_add_concat(pb->graph, w->name, 0, 2, names, sizes),
+				              "add_concat");
+			else
+				(void)checked(mudsc_graph_add_split(pb->graph, w->name, 0, 2, names),
+				              "add_split");
+			for (int j = 0; j < 2; j++)
+				(void)checked(mudsc_graph_bind(pb->graph, (size_t)(j == 1 ? to : out_p),
+				                               w->name, names[j], 0, out_role, ignore),
 				              "bind part");
-			}
 		} else if (out_p >= 0) {
 			(void)checked(mudsc_graph_bind(pb->graph, (size_t)out_p, w->name, NULL, 0, out_role,
 			                               ignore),
@@ -156,8 +165,10 @@ static void build_graph(struct problem *pb, struct bytes *b)
 				              "bind bias");
 		}
 		if (in_p >= 0)
-			(void)checked(mudsc_graph_bind(pb->graph, (size_t)in_p, w->name, NULL, 1,
-			                               MUDSC_ROLE_IN, (flags & 0x40) && !(flags & 1) ? 0 : ignore),
+			(void)checked(mudsc_graph_bind_repeat(pb->graph, (size_t)in_p, w->name, NULL, 1,
+			                                      MUDSC_ROLE_IN,
+			                                      (flags & 0x40) && !(flags & 1) ? 0 : ignore,
+			                                      repeat),
 			              "bind input");
 	}
 	if (take(b) & 1) { /* a float tensor bound to no point, and a counter */

@@ -13,6 +13,9 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "bindings", "python"))
 import mudsc  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from corpus_checksum import fnv1a64, rehash  # noqa: E402,F401
+
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
 rng = np.random.default_rng(0)
@@ -21,18 +24,6 @@ rng = np.random.default_rng(0)
 def save(name, acc):
     with open(os.path.join(out, name), "wb") as f:
         f.write(acc.to_bytes())
-
-
-def fnv1a64(b):
-    h = 0xcbf29ce484222325
-    for x in b:
-        h = ((h ^ x) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
-    return h
-
-
-def rehash(b):
-    b = bytearray(b[:-8])
-    return bytes(b) + struct.pack("<Q", fnv1a64(b))
 
 
 a = mudsc.Accumulator(2, 3)

@@ -156,3 +156,37 @@ def test_error_paths():
     g.close()
     with pytest.raises(mudsc.StateError):
         len(g)
+
+
+def test_concat_repeat_and_permuted_copy():
+    # point P (4 units) feeds f flattened (3 entries a unit) and part 0 of c's
+    # concatenated axis; Q (2 units) feeds part 1
+    g = mudsc.Graph()
+    g.add_point("P", 4)
+    g.add_point("Q", 2)
+    g.add_concat("c", 1, ["p", "q"], [4, 2])
+    g.bind("P", "a", 0)
+    g.bind("P", "f", 1, "in", repeat=3)
+    g.bind("P", "c", 1, "in", part="p")
+    g.bind("Q", "d", 0)
+    g.bind("Q", "c", 1, "in", part="q")
+    assert g.splits == [mudsc.Split("c", 1, ["p", "q"], [4, 2])]
+    assert g.point("P").bindings[1] == mudsc.Binding("f", None, 1, "in", False, 3)
+    rng = np.random.default_rng(0)
+    m = {"a": rng.normal(size=(4, 3)), "d": rng.normal(size=(2, 3)),
+         "f": rng.normal(size=(2, 12)), "c": rng.normal(size=(5, 6))}
+    out = g.permute_model(m, seed=9)
+    p, q = g.permutation("P", seed=9), g.permutation("Q", seed=9)
+    assert sorted(p) == [0, 1, 2, 3] and sorted(q) == [0, 1]
+    np.testing.assert_array_equal(out["a"], m["a"][p])
+    np.testing.assert_array_equal(out["d"], m["d"][q])
+    np.testing.assert_array_equal(out["f"], m["f"].reshape(2, 4, 3)[:, p].reshape(2, 12))
+    np.testing.assert_array_equal(out["c"], m["c"][:, np.concatenate([p, 4 + q])])
+    only = g.permute_model(m, seed=9, point="Q")
+    np.testing.assert_array_equal(only["a"], m["a"])
+    with pytest.raises(mudsc.errors.ShapeError):
+        g.bind("P", "e", 0, repeat=0)
+    with pytest.raises(mudsc.errors.InvalidArgumentError):
+        g.add_concat("e", 0, ["x", "y"], [1])
+    back = mudsc.Graph.from_json(g.to_json())
+    assert back.splits == g.splits and back.points == g.points

@@ -41,7 +41,7 @@ def accumulators(models, seed):
 
 
 def assert_result_equals_oracle(result, expect, models, method, rtol=1e-10, score_atol=None):
-    """score_atol: the float32 bound (docs/algorithm.md section 15) for the
+    """score_atol: the float32 bound (docs/algorithm.md section 16) for the
     objectives and scores of a float32 run; None: float64, to rtol."""
     g = ref.load_graph(GRAPH)
     srtol, satol = (0.0, score_atol) if score_atol is not None else (rtol, 1e-12)
@@ -256,3 +256,39 @@ def test_memory_budget_refuses_a_wide_point_at_once():
     assert m.options.max_memory == 0
     m.close()
     assert mudsc.Matcher(graph(), related_mlps(2, seed=1)).options.max_memory == 8 << 30
+
+
+@pytest.mark.parametrize("method", ["align", "zip"])
+def test_merge_to_file_is_merge_then_save(tmp_path, method):
+    models = related_mlps(3, seed=12)
+    m = mudsc.Matcher(graph(), models, method=method)
+    m.run()
+    want = tmp_path / "want.safetensors"
+    got = tmp_path / "got.safetensors"
+    m.merge(weights=[0.5, 0.3, 0.2]).save(want)
+    m.merge_to_file(got, weights=[0.5, 0.3, 0.2])
+    assert got.read_bytes() == want.read_bytes()
+    m.transform(2).save(want)
+    m.transform_to_file(got, 2)
+    assert got.read_bytes() == want.read_bytes()
+    with pytest.raises(mudsc.InvalidArgumentError, match="weights"):
+        m.merge_to_file(got, weights=[1.0])
+    with pytest.raises(mudsc.errors.MudscIOError, match="nonexistent"):
+        m.merge_to_file(tmp_path / "nonexistent" / "x.safetensors")
+
+
+def test_merge_to_file_progress_cancels_without_a_file(tmp_path):
+    calls = []
+
+    def progress(point, sweep, score):
+        calls.append((point, sweep, score))
+        if sweep == -1 and point == 2:
+            raise KeyboardInterrupt
+
+    m = mudsc.Matcher(graph(), related_mlps(2, seed=3), progress=progress)
+    m.run()
+    out = tmp_path / "out.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        m.merge_to_file(out)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    assert [c[0] for c in calls if c[1] == -1] == [0, 1, 2]

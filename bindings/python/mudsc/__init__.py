@@ -26,14 +26,15 @@ from .accum import Accumulator
 from .matcher import Matcher, PointResult
 from .stats import Stats
 from .merge import MergeResult, merge
+from .field import Field, quadrature
 
 __version__ = "0.2.0"
 
 __all__ = [
-    "Accumulator", "Binding", "CancelledError", "ExistsError", "Graph", "InternalError",
+    "Accumulator", "Binding", "CancelledError", "ExistsError", "Field", "Graph", "InternalError",
     "InvalidArgumentError", "Matcher", "MergeResult", "MismatchError", "Model", "MudscError",
     "MudscIOError", "NotFoundError", "NumericError", "OutOfMemoryError", "ParseError", "Point",
     "PointResult", "RangeError", "ShapeError", "Split", "StateError", "Stats", "TensorInfo",
     "UnsupportedError", "blas_info", "merge", "set_log_callback", "set_threads", "status_name",
-    "status_str", "threads", "version", "version_number",
+    "quadrature", "status_str", "threads", "version", "version_number",
 ]

@@ -131,13 +131,13 @@ class PointInfo(ctypes.Structure):
 class BindingInfo(ctypes.Structure):
     """mudsc_binding_info (graph.h)."""
     _fields_ = [("tensor", c_char_p), ("part", c_char_p), ("axis", c_i32), ("role", c_i32),
-                ("flags", c_u32)]
+                ("flags", c_u32), ("repeat", c_i64)]
 
 
 class SplitInfo(ctypes.Structure):
     """mudsc_split_info (graph.h)."""
     _fields_ = [("tensor", c_char_p), ("axis", c_i32), ("part_count", c_size),
-                ("parts", POINTER(c_char_p))]
+                ("parts", POINTER(c_char_p)), ("sizes", I64P)]
 
 
 class MlpOptions(ctypes.Structure):
@@ -161,6 +161,25 @@ class VitOptions(ctypes.Structure):
                 ("mlp_dim", c_i64), ("qkv_bias", c_i32), ("patch_embed", c_i32),
                 ("cls_token", c_i32), ("pos_embed", c_i32), ("final_norm", c_i32),
                 ("head", c_i32), ("prefix", c_char_p), ("block_template", c_char_p)]
+
+
+class LlamaOptions(ctypes.Structure):
+    """mudsc_llama_options (graph.h)."""
+    _fields_ = [("size", c_size), ("dim", c_i64), ("n_layers", c_i32), ("num_heads", c_i32),
+                ("num_kv_heads", c_i32), ("head_dim", c_i64), ("mlp_dim", c_i64),
+                ("attention_bias", c_i32), ("prefix", c_char_p), ("layer_template", c_char_p),
+                ("lm_head", c_char_p)]
+
+
+class Gpt2Options(ctypes.Structure):
+    """mudsc_gpt2_options (graph.h)."""
+    _fields_ = [("size", c_size), ("dim", c_i64), ("n_layers", c_i32), ("heads", c_i32),
+                ("mlp_dim", c_i64), ("lm_head", c_i32), ("prefix", c_char_p),
+                ("block_template", c_char_p)]
+class FieldOptions(ctypes.Structure):
+    """mudsc_field_options (field.h)."""
+    _fields_ = [("size", c_size), ("rule", c_i32), ("steps", c_i32), ("nonfinite", c_i32),
+                ("keep_inputs", c_i32), ("max_lead", c_i64), ("block_rows", c_i64)]
 
 
 class MatchOptions(ctypes.Structure):
@@ -203,12 +222,17 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_version_string": (c_char_p, ()),
     # graph.h
     "mudsc_graph_add_point": (STATUS, (SIZEP, P, c_char_p, c_i64, c_i64)),
+    "mudsc_graph_add_concat": (STATUS, (P, c_char_p, c_i32, c_size, POINTER(c_char_p), I64P)),
     "mudsc_graph_add_split": (STATUS, (P, c_char_p, c_i32, c_size, POINTER(c_char_p))),
     "mudsc_graph_bind": (STATUS, (P, c_size, c_char_p, c_char_p, c_i32, ENUM, c_u32)),
+    "mudsc_graph_bind_repeat": (STATUS, (P, c_size, c_char_p, c_char_p, c_i32, ENUM, c_u32,
+                                         c_i64)),
     "mudsc_graph_binding_at": (STATUS, (POINTER(BindingInfo), P, c_size, c_size)),
     "mudsc_graph_build_mlp": (STATUS, (PP, POINTER(MlpOptions))),
     "mudsc_graph_build_resnet": (STATUS, (PP, POINTER(ResnetOptions))),
     "mudsc_graph_build_vit": (STATUS, (PP, POINTER(VitOptions))),
+    "mudsc_graph_build_llama": (STATUS, (PP, POINTER(LlamaOptions))),
+    "mudsc_graph_build_gpt2": (STATUS, (PP, POINTER(Gpt2Options))),
     "mudsc_graph_free": (None, (P,)),
     "mudsc_graph_from_json": (STATUS, (PP, c_char_p, c_size)),
     "mudsc_graph_load_json": (STATUS, (PP, c_char_p)),
@@ -227,6 +251,8 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_resnet_options_init": (STATUS, (POINTER(ResnetOptions),)),
     "mudsc_resnet_options_preset": (STATUS, (POINTER(ResnetOptions), c_char_p, c_i64)),
     "mudsc_vit_options_init": (STATUS, (POINTER(VitOptions),)),
+    "mudsc_llama_options_init": (STATUS, (POINTER(LlamaOptions),)),
+    "mudsc_gpt2_options_init": (STATUS, (POINTER(Gpt2Options),)),
     # accum.h
     "mudsc_accum_correlation": (STATUS, (F64P, c_size, SIZEP, P)),
     "mudsc_accum_count": (STATUS, (I64P, P, c_i32)),
@@ -248,6 +274,7 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_matcher_free": (None, (P,)),
     "mudsc_matcher_matrix": (STATUS, (F64P, c_size, SIZEP, P, c_size, c_i32, ENUM)),
     "mudsc_matcher_merge": (STATUS, (PP, P, F64P)),
+    "mudsc_matcher_merge_to_file": (STATUS, (P, c_char_p, F64P)),
     "mudsc_matcher_new": (STATUS, (PP, P, PP, c_i32, POINTER(MatcherOptions))),
     "mudsc_matcher_objectives": (STATUS, (F64P, c_size, SIZEP, P)),
     "mudsc_matcher_options_init": (STATUS, (POINTER(MatcherOptions),)),
@@ -258,7 +285,10 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_matcher_set_activations": (STATUS, (P, c_size, P)),
     "mudsc_matcher_set_stats": (STATUS, (P, P)),
     "mudsc_matcher_sweeps": (c_i32, (P,)),
+    "mudsc_matcher_transform_to_file": (STATUS, (P, c_char_p, c_i32)),
     "mudsc_matcher_transform": (STATUS, (PP, P, c_i32)),
+    "mudsc_permute_model": (STATUS, (PP, P, P, c_u64, c_i64)),
+    "mudsc_permute_point": (STATUS, (I64P, c_size, SIZEP, P, c_size, c_u64)),
     # model.h
     "mudsc_model_add": (STATUS, (P, c_char_p, ENUM, c_i32, I64P, c_void_p, ENUM)),
     "mudsc_model_at": (STATUS, (POINTER(Tensor), P, c_size)),
@@ -297,6 +327,27 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_stats_save_buffer": (STATUS, (PP, SIZEP, P)),
     "mudsc_stats_update": (STATUS, (P, c_size, c_i32, POINTER(Features))),
     "mudsc_stats_update_named": (STATUS, (P, c_char_p, c_i32, POINTER(Features))),
+    # field.h
+    "mudsc_field_begin": (STATUS, (P, POINTER(Features), POINTER(Features))),
+    "mudsc_field_distances": (STATUS, (F64P, c_size, SIZEP, P)),
+    "mudsc_field_free": (None, (P,)),
+    "mudsc_field_input_distances": (STATUS, (F64P, c_size, SIZEP, P)),
+    "mudsc_field_input_size": (c_i64, (P,)),
+    "mudsc_field_inputs": (c_i64, (P,)),
+    "mudsc_field_load": (STATUS, (PP, c_char_p, POINTER(FieldOptions))),
+    "mudsc_field_load_buffer": (STATUS, (PP, c_void_p, c_size, POINTER(FieldOptions))),
+    "mudsc_field_merge": (STATUS, (P, P)),
+    "mudsc_field_models": (c_i32, (P,)),
+    "mudsc_field_new": (STATUS, (PP, c_i32, c_i64, POINTER(FieldOptions))),
+    "mudsc_field_options_init": (STATUS, (POINTER(FieldOptions),)),
+    "mudsc_field_points": (STATUS, (F64P, F64P, P)),
+    "mudsc_field_rule": (c_i32, (P,)),
+    "mudsc_field_save": (STATUS, (P, c_char_p)),
+    "mudsc_field_save_buffer": (STATUS, (PP, SIZEP, P)),
+    "mudsc_field_step_distances": (STATUS, (F64P, c_size, SIZEP, P)),
+    "mudsc_field_steps": (c_i32, (P,)),
+    "mudsc_field_update": (STATUS, (P, c_i32, POINTER(Features))),
+    "mudsc_quadrature": (STATUS, (F64P, F64P, c_i32, c_i64)),
     # experimental.h: changes with every release (VERSION_NUMBER is checked)
     "mudsc_align_solve": (STATUS, (I64P, F64P, F64P, c_i64, c_i64, c_i64)),
     "mudsc_lap_solve": (STATUS, (I64P, F64P, F64P, c_i64)),
@@ -319,6 +370,9 @@ OPTIONS: Dict[Any, Tuple[str, Optional[int]]] = {
     MlpOptions: ("mudsc_mlp_options_init", 2),
     ResnetOptions: ("mudsc_resnet_options_init", 3),
     VitOptions: ("mudsc_vit_options_init", 4),
+    LlamaOptions: ("mudsc_llama_options_init", 5),
+    Gpt2Options: ("mudsc_gpt2_options_init", 6),
+    FieldOptions: ("mudsc_field_options_init", 7),
     MatchOptions: ("mudsc_match_options_init", None),
 }
 

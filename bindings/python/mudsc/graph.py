@@ -2,8 +2,8 @@
 
 Merge points (name, width, groups), the tensor axes bound to each, fused
 tensors split into parts, and each point's activation site.  Built by calls,
-by the ready builders (MLP, ResNet, ViT with PyTorch / torchvision / timm
-names) or from JSON (docs/graph-format.md).
+by the ready builders (MLP, ResNet, ViT, Llama, GPT-2 with PyTorch /
+torchvision / timm / Hugging Face names) or from JSON (docs/graph-format.md).
 """
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import numpy.typing as npt
 
 from . import errors
 from ._handle import Handle
-from ._lib import (SIZEP, BindingInfo, MlpOptions, PointInfo, ResnetOptions, SplitInfo,
-                   VitOptions, check, decode, defaults, encode, fspath, lib, read_array,
+from ._lib import (SIZEP, BindingInfo, Gpt2Options, LlamaOptions, MlpOptions, PointInfo,
+                   ResnetOptions, SplitInfo, VitOptions, check, decode, defaults, encode, fspath, lib, read_array,
                    take_bytes)
 from .model import Model, as_model
 
@@ -36,6 +36,7 @@ class Binding(NamedTuple):
     axis: int
     role: str             # "out" (produces the units) or "in" (consumes them)
     ignore: bool          # transformed and merged, not a weight-similarity feature
+    repeat: int = 1       # entries per unit: unit u is entries u*repeat .. u*repeat+repeat-1
 
 
 class Point(NamedTuple):
@@ -51,10 +52,12 @@ class Point(NamedTuple):
 
 
 class Split(NamedTuple):
-    """A fused tensor declared splittable along axis into equal named parts."""
+    """A fused tensor declared splittable along axis into equal named parts,
+    or (sizes not None) a concatenation of parts of these lengths."""
     tensor: str
     axis: int
     parts: List[str]
+    sizes: Optional[List[int]] = None
 
 
 class Graph(Handle):
@@ -106,16 +109,32 @@ class Graph(Handle):
         arr = (ctypes.c_char_p * max(len(raw), 1))(*raw)
         check(lib.mudsc_graph_add_split(self._h, encode(tensor, "tensor"), axis, len(raw), arr))
 
+    def add_concat(self, tensor: str, axis: int, parts: Sequence[str],
+                   sizes: Sequence[int]) -> None:
+        """Declare axis `axis` of `tensor` a concatenation of contiguous parts
+        of lengths `sizes` named `parts` (mudsc_graph_add_concat), each bound
+        on its own, e.g. the input axis of a layer fed torch.cat([a, b], 1)."""
+        if len(sizes) != len(parts):
+            raise errors.InvalidArgumentError.make(
+                f"add_concat: {len(sizes)} sizes for {len(parts)} parts")
+        raw = [encode(p, "parts[]") for p in parts]
+        arr = (ctypes.c_char_p * max(len(raw), 1))(*raw)
+        lengths = (ctypes.c_int64 * max(len(sizes), 1))(*[int(z) for z in sizes])
+        check(lib.mudsc_graph_add_concat(self._h, encode(tensor, "tensor"), axis, len(raw), arr,
+                                         lengths))
+
     def bind(self, point: Union[int, str], tensor: str, axis: int, role: str = "out",
-             part: Optional[str] = None, ignore: bool = False) -> None:
+             part: Optional[str] = None, ignore: bool = False, repeat: int = 1) -> None:
         """Bind axis `axis` of `tensor` (or of its split part `part`) to a
         point, producing (role "out") or consuming ("in") its units;
-        ignore=True leaves it out of the weight-similarity features."""
+        ignore=True leaves it out of the weight-similarity features.
+        repeat > 1: the axis holds each unit `repeat` times in a block (a
+        flatten of C x H x W: repeat = H*W; mudsc_graph_bind_repeat)."""
         if role not in ROLES:
             raise errors.InvalidArgumentError.make(f"bind: role {role!r} is not 'out' or 'in'")
-        check(lib.mudsc_graph_bind(self._h, self.index(point), encode(tensor, "tensor"),
-                                   encode(part, "part"), axis, ROLES[role],
-                                   BIND_IGNORE if ignore else 0))
+        check(lib.mudsc_graph_bind_repeat(self._h, self.index(point), encode(tensor, "tensor"),
+                                          encode(part, "part"), axis, ROLES[role],
+                                          BIND_IGNORE if ignore else 0, int(repeat)))
 
     # ---- ready builders -----------------------------------------------------
 
@@ -207,6 +226,58 @@ class Graph(Handle):
         check(lib.mudsc_graph_build_vit(ctypes.byref(out), ctypes.byref(o)))
         return cls._wrap(out)
 
+    @classmethod
+    def llama(cls, dim: int, n_layers: int, num_heads: int, mlp_dim: int,
+              num_kv_heads: Optional[int] = None, head_dim: Optional[int] = None,
+              tie_word_embeddings: bool = False, attention_bias: Optional[bool] = None,
+              prefix: Optional[str] = None, layer_template: Optional[str] = None,
+              lm_head: Optional[str] = None) -> "Graph":
+        """A Llama-style decoder with Hugging Face names (graph.h,
+        mudsc_graph_build_llama): points "<prefix>residual" (the residual
+        stream, every RMSNorm weight on it), per layer and key/value head j
+        "<layer>.self_attn.v_head{j}" (the value dimensions of head j: v_proj
+        part j OUT, o_proj parts of its query heads IN; query/key dimensions
+        are not permuted, rotary embeddings forbid it) and "<layer>.mlp".
+        num_kv_heads None: num_heads (no GQA); head_dim None: dim /
+        num_heads; tie_word_embeddings: no lm_head tensor (lm_head is
+        embed_tokens).  Options left None take the library's defaults
+        (mudsc_llama_options_init: prefix "model.", "layers.{i}",
+        "lm_head", no attention biases)."""
+        o = defaults(LlamaOptions)
+        o.dim, o.n_layers, o.num_heads, o.mlp_dim = dim, n_layers, num_heads, mlp_dim
+        o.num_kv_heads = num_heads if num_kv_heads is None else num_kv_heads
+        o.head_dim = 0 if head_dim is None else head_dim
+        if tie_word_embeddings:
+            if lm_head:
+                raise errors.InvalidArgumentError.make(
+                    "llama: tie_word_embeddings=True and lm_head given: a tied model has no "
+                    "lm_head tensor")
+            lm_head = ""
+        _set(o, attention_bias=attention_bias, prefix=prefix, layer_template=layer_template,
+             lm_head=lm_head)
+        out = ctypes.c_void_p()
+        check(lib.mudsc_graph_build_llama(ctypes.byref(out), ctypes.byref(o)))
+        return cls._wrap(out)
+
+    @classmethod
+    def gpt2(cls, dim: int, n_layers: int, heads: int, mlp_dim: Optional[int] = None,
+             lm_head: Optional[bool] = None, prefix: Optional[str] = None,
+             block_template: Optional[str] = None) -> "Graph":
+        """A GPT-2 style decoder with Hugging Face names, Conv1D layout
+        (graph.h, mudsc_graph_build_gpt2): points "<prefix>residual", per
+        block "<block>.attn" (c_attn split along axis 1 into q, k, v;
+        groups = heads) and "<block>.mlp".  mlp_dim None: 4 * dim.  lm_head:
+        bind "lm_head.weight" too.  Options left None take the library's
+        defaults (mudsc_gpt2_options_init: no prefix, "h.{i}", no
+        lm_head)."""
+        o = defaults(Gpt2Options)
+        o.dim, o.n_layers, o.heads = dim, n_layers, heads
+        o.mlp_dim = 4 * dim if mlp_dim is None else mlp_dim
+        _set(o, lm_head=lm_head, prefix=prefix, block_template=block_template)
+        out = ctypes.c_void_p()
+        check(lib.mudsc_graph_build_gpt2(ctypes.byref(out), ctypes.byref(o)))
+        return cls._wrap(out)
+
     # ---- JSON -------------------------------------------------------------------
 
     @classmethod
@@ -249,7 +320,8 @@ class Graph(Handle):
         for b in range(pi.binding_count):
             check(lib.mudsc_graph_binding_at(ctypes.byref(bi), self._h, index, b))
             bindings.append(Binding(decode(bi.tensor), decode(bi.part), bi.axis,
-                                    ROLE_NAMES[bi.role], bool(bi.flags & BIND_IGNORE)))
+                                    ROLE_NAMES[bi.role], bool(bi.flags & BIND_IGNORE),
+                                    int(bi.repeat)))
         return Point(decode(pi.name), pi.width, pi.groups, decode(pi.site_name),
                      pi.site_axis if pi.site_name is not None else 0, bindings)
 
@@ -275,8 +347,9 @@ class Graph(Handle):
         out = []
         for s in range(lib.mudsc_graph_split_count(self._h)):
             check(lib.mudsc_graph_split_at(ctypes.byref(si), self._h, s))
+            sizes = None if not si.sizes else [int(si.sizes[k]) for k in range(si.part_count)]
             out.append(Split(decode(si.tensor), si.axis,
-                             [decode(si.parts[k]) for k in range(si.part_count)]))
+                             [decode(si.parts[k]) for k in range(si.part_count)], sizes))
         return out
 
     # ---- against models -------------------------------------------------------
@@ -298,6 +371,26 @@ class Graph(Handle):
                          SIZEP, np.uintp)
         names = m.names()
         return [names[i] for i in idx]
+
+    def permute_model(self, model: Union[Model, Mapping[str, npt.ArrayLike]], seed: int = 0,
+                      point: Union[None, int, str] = None) -> Model:
+        """A copy of the model with every point's units (or only those of
+        `point`) permuted at random, along splits, concatenations and
+        repeated bindings (mudsc_permute_model).  A correct graph leaves the
+        network's function unchanged by it (verify_graph in mudsc.torch)."""
+        m = as_model(model)
+        out = ctypes.c_void_p()
+        which = -1 if point is None else self.index(point)
+        check(lib.mudsc_permute_model(ctypes.byref(out), self._h, m._h, seed, which))
+        return Model._wrap(out.value)
+
+    def permutation(self, point: Union[int, str], seed: int = 0) -> "npt.NDArray[np.int64]":
+        """The permutation permute_model(seed=seed) applies to `point`:
+        out[j] = the original unit placed at j (W_permuted = W[out])."""
+        index, h = self.index(point), self._h
+        return read_array(lambda o, cap, needed: lib.mudsc_permute_point(o, cap, needed, h, index,
+                                                                         seed),
+                          ctypes.POINTER(ctypes.c_int64), np.int64)
 
     def __repr__(self) -> str:
         if self.closed:

@@ -8,6 +8,7 @@ activation-initialised coordinate descent keeping the best sweep
 from __future__ import annotations
 
 import ctypes
+import os  # noqa: F401 - os.PathLike in annotations
 from typing import Callable, List, Mapping, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
@@ -15,7 +16,8 @@ import numpy.typing as npt
 
 from . import errors
 from ._handle import Handle
-from ._lib import F64P, I64P, PROGRESS_FN, MatcherOptions, check, defaults, lib, read_array
+from ._lib import (F64P, I64P, PROGRESS_FN, MatcherOptions, check, defaults, fspath, lib,
+                   read_array)
 from .accum import Accumulator
 from .graph import Graph
 from .model import Model, as_model
@@ -109,7 +111,7 @@ class Matcher(Handle):
         MUDSC_MATCHER_MAX_MEMORY_DEFAULT); weight_precision "float32"
         (default: S_w's products by sgemm over unit rows, each entry within
         (D + 2) * 2**-24 of float64, D the point's feature length) or
-        "float64" (docs/algorithm.md section 15)."""
+        "float64" (docs/algorithm.md section 16)."""
         self.graph = graph
         self.models: List[Model] = [as_model(m) for m in models]
         # progress's exception, kept in a list the callback closes over (not
@@ -257,6 +259,38 @@ class Matcher(Handle):
         out = ctypes.c_void_p()
         check(lib.mudsc_matcher_transform(ctypes.byref(out), self._h, model))
         return Model._wrap(out.value)
+
+    def _to_file(self, call: Callable[[], int]) -> None:
+        self._progress_error[0] = None
+        try:
+            check(call())
+        except errors.CancelledError:
+            exc, self._progress_error[0] = self._progress_error[0], None
+            if exc is not None:
+                raise exc
+            raise
+
+    def merge_to_file(self, path: Union[str, "os.PathLike[str]"],
+                      weights: Optional[Sequence[float]] = None) -> None:
+        """Write the merged model (the tensors merge(weights) returns) straight
+        to a safetensors file, tensor by tensor and atomically
+        (mudsc_matcher_merge_to_file): the same bytes as merge().save(path),
+        holding about one tensor at a time instead of the whole model.  The
+        progress callback gets (tensor, -1, fraction written) before each
+        tensor and may cancel (CancelledError; nothing is left at path)."""
+        w = None if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+        if w is not None and w.shape != (self.n_models,):
+            raise errors.InvalidArgumentError.make(
+                f"merge_to_file: need {self.n_models} weights, got shape {w.shape}")
+        p = fspath(path)
+        self._to_file(lambda: lib.mudsc_matcher_merge_to_file(
+            self._h, p, None if w is None else w.ctypes.data_as(F64P)))
+
+    def transform_to_file(self, path: Union[str, "os.PathLike[str]"], model: int) -> None:
+        """transform(model) written straight to a safetensors file, as
+        merge_to_file()."""
+        p = fspath(path)
+        self._to_file(lambda: lib.mudsc_matcher_transform_to_file(self._h, p, model))
 
     def __repr__(self) -> str:
         if self.closed:

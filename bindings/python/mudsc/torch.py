@@ -364,3 +364,5 @@ def reset_bn_stats(net: nn.Module, batches: Iterable[Any],
             m.momentum = momentum
         for m, mode in modes:
             m.training = mode
+from .torch_distance import model_distance  # noqa: E402,F401  (issue 16: ModelGiF)
+from .torch_trace import TraceReport, VerifyResult, trace_graph, verify_graph  # noqa: E402,F401  (issue 14)

@@ -25,14 +25,17 @@ using Libdl
 export MudscError
 export version, blas_info, blas_threads, set_threads
 export Model, load_model, save, to_bytes, to_dict, metadata, add!, freeze!, isfrozen
-export Graph, Point, Binding, Split, add_point!, set_site!, add_split!, bind!,
-       mlp_graph, resnet_graph, vit_graph, graph_from_json, load_graph, to_json,
+export Graph, Point, Binding, Split, add_point!, set_site!, add_split!, add_concat!, bind!,
+       permute_model, point_permutation,
+       mlp_graph, resnet_graph, vit_graph, llama_graph, gpt2_graph, graph_from_json, load_graph, to_json,
        points, splits, validate, unbound
 export Accumulator, nmodels, width, update!, correlation, covariance, means, stddevs
 export Stats, load_stats, replace_stats!, point_names
+export Field, load_field, quadrature, begin!, distances, step_distances, input_distances,
+       ninputs
 export Matcher, PointResult, set_activations!, set_stats!, set_activation_similarity!, run!,
        sweeps, best_sweep, objectives, point_result, assignment, permutation, matrix,
-       transform
+       transform, merge_to_file, transform_to_file
 export MergeResult
 # `merge` is not exported (Base.merge is another function): call `Mudsc.merge`.
 
@@ -84,6 +87,7 @@ include("model.jl")
 include("graph.jl")
 include("accum.jl")
 include("stats.jl")
+include("field.jl")
 include("matcher.jl")
 include("merge.jl")
 

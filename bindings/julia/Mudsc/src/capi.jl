@@ -34,6 +34,7 @@ struct mudsc_binding_info
     axis::Int32
     role::Int32
     flags::UInt32
+    repeat::Int64
 end
 
 struct mudsc_split_info
@@ -41,6 +42,7 @@ struct mudsc_split_info
     axis::Int32
     part_count::Csize_t
     parts::Ptr{Ptr{UInt8}}
+    sizes::Ptr{Int64}
 end
 
 struct mudsc_mlp_options
@@ -85,11 +87,46 @@ struct mudsc_vit_options
     block_template::Ptr{UInt8}
 end
 
+struct mudsc_llama_options
+    size::Csize_t
+    dim::Int64
+    n_layers::Int32
+    num_heads::Int32
+    num_kv_heads::Int32
+    head_dim::Int64
+    mlp_dim::Int64
+    attention_bias::Int32
+    prefix::Ptr{UInt8}
+    layer_template::Ptr{UInt8}
+    lm_head::Ptr{UInt8}
+end
+
+struct mudsc_gpt2_options
+    size::Csize_t
+    dim::Int64
+    n_layers::Int32
+    heads::Int32
+    mlp_dim::Int64
+    lm_head::Int32
+    prefix::Ptr{UInt8}
+    block_template::Ptr{UInt8}
+end
+
 struct mudsc_accum_options
     size::Csize_t
     nonfinite::Int32
     max_lead::Int64
     threads::Int32
+end
+
+struct mudsc_field_options
+    size::Csize_t
+    rule::Int32
+    steps::Int32
+    nonfinite::Int32
+    keep_inputs::Int32
+    max_lead::Int64
+    block_rows::Int64
 end
 
 struct mudsc_features

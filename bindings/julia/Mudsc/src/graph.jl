@@ -6,8 +6,8 @@
     Graph()
 
 A graph description: empty, or from `mlp_graph`, `resnet_graph`, `vit_graph`,
-`graph_from_json` and `load_graph`.  Free with `close(g)` or leave it to the
-garbage collector.
+`llama_graph`, `gpt2_graph`, `graph_from_json` and `load_graph`.  Free with
+`close(g)` or leave it to the garbage collector.
 """
 mutable struct Graph <: Handle
     ptr::Ptr{Cvoid}
@@ -18,14 +18,17 @@ Graph() = _new(out -> ccall((:mudsc_graph_new, libmudsc), Cint, (Ref{Ptr{Cvoid}}
 
 Base.close(g::Graph) = ccall((:mudsc_graph_free, libmudsc), Cvoid, (Ptr{Cvoid},), _release!(g))
 
-"""A bound axis: tensor (and part), C axis from 0, role `:out`/`:in`, ignore flag."""
+"""A bound axis: tensor (and part), C axis from 0, role `:out`/`:in`, ignore flag, and
+repeat (entries per unit: unit u is entries u*repeat .. u*repeat+repeat-1; 1 normally)."""
 struct Binding
     tensor::String
     part::Union{String,Nothing}
     axis::Int
     role::Symbol
     ignore::Bool
+    repeat::Int
 end
+Binding(tensor, part, axis, role, ignore) = Binding(tensor, part, axis, role, ignore, 1)
 
 """A merge point: name, width, groups, activation site (or `nothing`), site axis, bindings."""
 struct Point
@@ -37,12 +40,15 @@ struct Point
     bindings::Vector{Binding}
 end
 
-"""A split declaration: the fused tensor, its C axis and the names of its parts."""
+"""A split declaration: the fused tensor, its C axis, the names of its parts and, for a
+concatenation (`add_concat!`), their sizes (`nothing` for equal parts)."""
 struct Split
     tensor::String
     axis::Int
     parts::Vector{String}
+    sizes::Union{Vector{Int},Nothing}
 end
+Split(tensor, axis, parts) = Split(tensor, axis, parts, nothing)
 
 const _ROLES = Dict(:out => 0, :in => 1)
 const _BIND_IGNORE = UInt32(1)
@@ -95,27 +101,68 @@ function add_split!(g::Graph, tensor::AbstractString, axis::Integer, parts::Abst
     return g
 end
 
-"""
-    bind!(g, point, tensor, axis; role=:out, part=nothing, ignore=false)
-
-Bind C axis `axis` (from 0) of `tensor` (or of its part `part`) to `point`.
-"""
-function bind!(g::Graph, point, tensor::AbstractString, axis::Integer; role=:out,
-               part::Union{AbstractString,Nothing}=nothing, ignore::Bool=false)
-    partarg = part === nothing ? Ptr{UInt8}(C_NULL) : _cstr(part)
-    _check(ccall((:mudsc_graph_bind, libmudsc), Cint,
-                 (Ptr{Cvoid}, Csize_t, Cstring, Ptr{UInt8}, Int32, Cint, UInt32),
-                 g, _point_index(g, point), _cstr(tensor), partarg, axis,
-                 _choice(_ROLES, role, "role"), ignore ? _BIND_IGNORE : UInt32(0)))
+"""`add_concat!(g, tensor, axis, parts, sizes)`: axis `axis` of `tensor` is the concatenation
+of named parts of these lengths, each bound on its own (mudsc_graph_add_concat)."""
+function add_concat!(g::Graph, tensor::AbstractString, axis::Integer, parts::AbstractVector,
+                     sizes::AbstractVector{<:Integer})
+    length(parts) == length(sizes) ||
+        throw(ArgumentError("$(length(sizes)) sizes for $(length(parts)) parts"))
+    names = String[_cstr(p) for p in parts]
+    lengths = Int64[z for z in sizes]
+    GC.@preserve names lengths begin
+        ptrs = Ptr{UInt8}[pointer(s) for s in names]
+        _check(ccall((:mudsc_graph_add_concat, libmudsc), Cint,
+                     (Ptr{Cvoid}, Cstring, Int32, Csize_t, Ptr{Ptr{UInt8}}, Ptr{Int64}),
+                     g, _cstr(tensor), axis, length(ptrs), ptrs, lengths))
+    end
     return g
 end
+
+"""
+    bind!(g, point, tensor, axis; role=:out, part=nothing, ignore=false, repeat=1)
+
+Bind C axis `axis` (from 0) of `tensor` (or of its part `part`) to `point`; repeat > 1:
+the axis holds each unit `repeat` times in a block (a flatten; mudsc_graph_bind_repeat).
+"""
+function bind!(g::Graph, point, tensor::AbstractString, axis::Integer; role=:out,
+               part::Union{AbstractString,Nothing}=nothing, ignore::Bool=false,
+               repeat::Integer=1)
+    partarg = part === nothing ? Ptr{UInt8}(C_NULL) : _cstr(part)
+    _check(ccall((:mudsc_graph_bind_repeat, libmudsc), Cint,
+                 (Ptr{Cvoid}, Csize_t, Cstring, Ptr{UInt8}, Int32, Cint, UInt32, Int64),
+                 g, _point_index(g, point), _cstr(tensor), partarg, axis,
+                 _choice(_ROLES, role, "role"), ignore ? _BIND_IGNORE : UInt32(0), repeat))
+    return g
+end
+
+"""
+    permute_model(g, model; seed=0, point=nothing) -> Model
+
+A copy of `model` with every point's units (or only `point`'s) permuted at random along the
+graph (mudsc_permute_model): a correct graph keeps the network's function.
+"""
+function permute_model(g::Graph, model; seed::Integer=0, point=nothing)
+    m = _as_model(model)
+    which = point === nothing ? Int64(-1) : Int64(_point_index(g, point))
+    return _new(out -> ccall((:mudsc_permute_model, libmudsc), Cint,
+                             (Ref{Ptr{Cvoid}}, Ptr{Cvoid}, Ptr{Cvoid}, UInt64, Int64),
+                             out, g, m, seed, which), Model)
+end
+
+"""`point_permutation(g, point; seed=0)`: the permutation `permute_model` applies to `point`
+(from 0: entry j is the original unit placed at j)."""
+point_permutation(g::Graph, point; seed::Integer=0) =
+    _sized(Int64, (o, n, needed) -> ccall((:mudsc_permute_point, libmudsc), Cint,
+                                          (Ptr{Int64}, Csize_t, Ptr{Csize_t}, Ptr{Cvoid}, Csize_t,
+                                           UInt64),
+                                          o, n, needed, g, _point_index(g, point), seed))
 
 function _binding(g::Graph, point::Integer, index::Integer)
     x = _out(mudsc_binding_info, b -> ccall((:mudsc_graph_binding_at, libmudsc), Cint,
                                             (Ref{mudsc_binding_info}, Ptr{Cvoid}, Csize_t, Csize_t),
                                             b, g, point, index))
     return Binding(unsafe_string(x.tensor), _str(x.part), x.axis, x.role == 0 ? :out : :in,
-                   (x.flags & _BIND_IGNORE) != 0)
+                   (x.flags & _BIND_IGNORE) != 0, x.repeat)
 end
 
 # Point `index` (from 0) with its bindings, copied out of the graph.
@@ -136,8 +183,11 @@ function _split(g::Graph, index::Integer)
     GC.@preserve g begin
         x = _out(mudsc_split_info, s -> ccall((:mudsc_graph_split_at, libmudsc), Cint,
                                               (Ref{mudsc_split_info}, Ptr{Cvoid}, Csize_t), s, g, index))
+        sizes = x.sizes == C_NULL ? nothing :
+                Int[unsafe_load(x.sizes, k) for k in 1:Int(x.part_count)]
         return Split(unsafe_string(x.tensor), x.axis,
-                     String[unsafe_string(unsafe_load(x.parts, k)) for k in 1:Int(x.part_count)])
+                     String[unsafe_string(unsafe_load(x.parts, k)) for k in 1:Int(x.part_count)],
+                     sizes)
     end
 end
 
@@ -202,6 +252,12 @@ _resnet_defaults() = _defaults(mudsc_resnet_options, 3,
                                           (Ptr{mudsc_resnet_options},), p))
 _vit_defaults() = _defaults(mudsc_vit_options, 4, p -> ccall((:mudsc_vit_options_init, libmudsc),
                                                              Cint, (Ptr{mudsc_vit_options},), p))
+_llama_defaults() = _defaults(mudsc_llama_options, 5,
+                              p -> ccall((:mudsc_llama_options_init, libmudsc), Cint,
+                                         (Ptr{mudsc_llama_options},), p))
+_gpt2_defaults() = _defaults(mudsc_gpt2_options, 6,
+                             p -> ccall((:mudsc_gpt2_options_init, libmudsc), Cint,
+                                        (Ptr{mudsc_gpt2_options},), p))
 
 # Name options given as strings: their NUL-terminated copies (kept alive by
 # the caller across the ccall) and the pointers for `_with`.
@@ -294,6 +350,63 @@ function vit_graph(dim::Integer, depth::Integer, heads::Integer, mlp_dim::Intege
                      _name_pointers(strs)...)
         return _new(out -> ccall((:mudsc_graph_build_vit, libmudsc), Cint,
                                  (Ref{Ptr{Cvoid}}, Ref{mudsc_vit_options}), out, opts), Graph)
+    end
+end
+
+"""
+    llama_graph(dim, n_layers, num_heads, mlp_dim; num_kv_heads, head_dim,
+                tie_word_embeddings=false, attention_bias, prefix, layer_template,
+                lm_head) -> Graph
+
+The graph of a Llama-style decoder with Hugging Face names (graph.h,
+mudsc_graph_build_llama): the residual stream, per layer and key/value head
+the value dimensions ("<layer>.self_attn.v_head{j}"), per layer the MLP.
+`num_kv_heads` not given: `num_heads`; `head_dim` not given: dim / num_heads;
+`tie_word_embeddings`: no lm_head tensor.  Options not given take the
+library's defaults (mudsc_llama_options_init: "model.", "layers.{i}",
+"lm_head", no attention biases).
+"""
+function llama_graph(dim::Integer, n_layers::Integer, num_heads::Integer, mlp_dim::Integer;
+                     num_kv_heads=nothing, head_dim=nothing, tie_word_embeddings::Bool=false,
+                     attention_bias=nothing, prefix=nothing, layer_template=nothing,
+                     lm_head=nothing)
+    if tie_word_embeddings
+        lm_head === nothing || isempty(lm_head) ||
+            throw(ArgumentError("llama: tie_word_embeddings=true and lm_head given: a tied " *
+                                "model has no lm_head tensor"))
+        lm_head = ""
+    end
+    strs = _name_strings((:prefix => prefix, :layer_template => layer_template,
+                          :lm_head => lm_head))
+    GC.@preserve strs begin
+        opts = _with(_llama_defaults(); dim=dim, n_layers=n_layers, num_heads=num_heads,
+                     num_kv_heads=num_kv_heads === nothing ? num_heads : num_kv_heads,
+                     head_dim=head_dim === nothing ? 0 : head_dim, mlp_dim=mlp_dim,
+                     attention_bias=attention_bias, _name_pointers(strs)...)
+        return _new(out -> ccall((:mudsc_graph_build_llama, libmudsc), Cint,
+                                 (Ref{Ptr{Cvoid}}, Ref{mudsc_llama_options}), out, opts), Graph)
+    end
+end
+
+"""
+    gpt2_graph(dim, n_layers, heads; mlp_dim=4dim, lm_head, prefix,
+               block_template) -> Graph
+
+The graph of a GPT-2 style decoder with Hugging Face names, Conv1D layout
+(graph.h, mudsc_graph_build_gpt2): the residual stream, per block the
+attention (c_attn split along axis 1 into q, k, v; groups = heads) and the
+MLP.  Options not given take the library's defaults (mudsc_gpt2_options_init:
+no prefix, "h.{i}", no lm_head).
+"""
+function gpt2_graph(dim::Integer, n_layers::Integer, heads::Integer; mlp_dim=nothing,
+                    lm_head=nothing, prefix=nothing, block_template=nothing)
+    strs = _name_strings((:prefix => prefix, :block_template => block_template))
+    GC.@preserve strs begin
+        opts = _with(_gpt2_defaults(); dim=dim, n_layers=n_layers, heads=heads,
+                     mlp_dim=mlp_dim === nothing ? 4 * dim : mlp_dim, lm_head=lm_head,
+                     _name_pointers(strs)...)
+        return _new(out -> ccall((:mudsc_graph_build_gpt2, libmudsc), Cint,
+                                 (Ref{Ptr{Cvoid}}, Ref{mudsc_gpt2_options}), out, opts), Graph)
     end
 end
 

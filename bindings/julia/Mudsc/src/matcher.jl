@@ -230,5 +230,31 @@ transform(mt::Matcher, model::Integer) =
     _new(out -> ccall((:mudsc_matcher_transform, libmudsc), Cint, (Ref{Ptr{Cvoid}}, Ptr{Cvoid}, Int32),
                       out, mt, model - 1), Model)
 
+"""
+    merge_to_file(mt, path; weights=nothing)
+
+The merged model of `Mudsc.merge(mt; weights)` written straight to a safetensors
+file, tensor by tensor and atomically (`mudsc_matcher_merge_to_file`): the same
+bytes as `save(Mudsc.merge(mt), path)`, holding about one tensor at a time.
+"""
+function merge_to_file(mt::Matcher, path::AbstractString;
+                       weights::Union{AbstractVector{<:Real},Nothing}=nothing)
+    if weights !== nothing && length(weights) != length(mt.models)
+        throw(ArgumentError("$(length(weights)) weights for $(length(mt.models)) models"))
+    end
+    w = weights === nothing ? Ptr{Cdouble}(C_NULL) : Vector{Float64}(weights)
+    _check(ccall((:mudsc_matcher_merge_to_file, libmudsc), Cint,
+                 (Ptr{Cvoid}, Cstring, Ptr{Cdouble}), mt, _cstr(path), w))
+    return nothing
+end
+
+"""`transform_to_file(mt, path, model)`: `transform(mt, model)` (model from 1) written
+straight to a safetensors file, as `merge_to_file`."""
+function transform_to_file(mt::Matcher, path::AbstractString, model::Integer)
+    _check(ccall((:mudsc_matcher_transform_to_file, libmudsc), Cint,
+                 (Ptr{Cvoid}, Cstring, Int32), mt, _cstr(path), model - 1))
+    return nothing
+end
+
 Base.show(io::IO, mt::Matcher) =
     print(io, "Mudsc.Matcher(", isopen(mt) ? "$(length(mt.models)) models" : "closed", ")")
