@@ -636,6 +636,10 @@ static mudsc_status field_load_flipped(size_t at)
 }
 
 static const double weights_nan[2] = {0.5, NAN};
+static const double weights_two[2] = {1.0, 1.0};
+static const mudsc_average_options average_size3 = {.size = 3};
+static const mudsc_average_options average_threads_neg = {.size = sizeof average_threads_neg,
+                                                          .threads = -1};
 static const double S_nan[4] = {1, NAN, 0, 1};
 static const double S_asym[4] = {1, 0.5, 0, 1};
 
@@ -1120,6 +1124,42 @@ struct bad_case {
 	  mudsc_field_load_buffer((mudsc_field **)&O.p[0], F.gif_buf, 20, NULL))                    \
 	X(field_load_io, MUDSC_E_IO, NULL, "/nonexistent/field", 0,                                   \
 	  mudsc_field_load((mudsc_field **)&O.p[0], "/nonexistent/field", NULL))                    \
+	/* averaging (average.h) */                                                                 \
+	X(average_dst, MUDSC_E_INVALID, NULL, "'dst'", 0, mudsc_average(NULL, 2, F.pair, NULL, NULL))   \
+	X(average_models, MUDSC_E_INVALID, NULL, "'models'", 0,                                       \
+	  mudsc_average(F.fresh, 2, NULL, NULL, NULL))                                              \
+	X(average_n_models, MUDSC_E_INVALID, NULL, "'n_models' is 0 (need >= 1)", 0,                              \
+	  mudsc_average(F.fresh, 0, F.pair, NULL, NULL))                                            \
+	X(average_null_model, MUDSC_E_INVALID, NULL, "models[1] is NULL", 0,                          \
+	  mudsc_average(F.fresh, 2, F.pair_null, NULL, NULL))                                       \
+	X(average_weights_nan, MUDSC_E_INVALID, NULL, "weights[1]", 0,                                \
+	  mudsc_average(F.fresh, 2, F.pair, weights_nan, NULL))                                     \
+	X(average_weights_sum, MUDSC_E_INVALID, NULL, "weights sum to 2", 0,                          \
+	  mudsc_average(F.fresh, 2, F.pair, weights_two, NULL))                                     \
+	X(average_opts_size, MUDSC_E_INVALID, NULL, "opts->size = 3", 0,                              \
+	  mudsc_average(F.fresh, 2, F.pair, NULL, &average_size3))                                  \
+	X(average_opts_threads, MUDSC_E_INVALID, NULL, "opts->threads = -1", 0,                       \
+	  mudsc_average(F.fresh, 2, F.pair, NULL, &average_threads_neg))                            \
+	X(average_count, MUDSC_E_MISMATCH, NULL, "dst has 1 tensors", 0,                              \
+	  mudsc_average(F.fresh, 2, F.pair, NULL, NULL))                                            \
+	X(average_shape, MUDSC_E_SHAPE, NULL, "'layers.0.weight' has another shape in models[1]", 0,  \
+	  mudsc_average(F.wide, 2, F.pair_wide, NULL, NULL))                                        \
+	X(average_dtype, MUDSC_E_MISMATCH, NULL, "is F64 in models[1]", 0,                            \
+	  mudsc_average(F.wide, 2, F.pair_f64, NULL, NULL))                                         \
+	X(average_frozen, MUDSC_E_STATE, NULL, "frozen", 0, mudsc_average(F.m[1], 2, F.pair, NULL, NULL)) \
+	X(average_options_init, MUDSC_E_INVALID, NULL, "'opts'", 0, mudsc_average_options_init(NULL))  \
+	X(average_aligned_dst, MUDSC_E_INVALID, NULL, "'dst'", 0,                                     \
+	  mudsc_average_aligned(NULL, F.ran, NULL, NULL))                                           \
+	X(average_aligned_matcher, MUDSC_E_INVALID, NULL, "'matcher'", 0,                             \
+	  mudsc_average_aligned(F.wide, NULL, NULL, NULL))                                          \
+	X(average_aligned_state, MUDSC_E_STATE, NULL, "run", 0,                                       \
+	  mudsc_average_aligned(F.wide, F.unrun, NULL, NULL))                                       \
+	X(average_aligned_weights, MUDSC_E_INVALID, NULL, "weights sum to 2", 0,                      \
+	  mudsc_average_aligned(F.wide, F.ran, weights_two, NULL))                                  \
+	X(average_aligned_frozen, MUDSC_E_STATE, NULL, "frozen", 0,                                   \
+	  mudsc_average_aligned(F.m[0], F.ran, NULL, NULL))                                         \
+	X(average_aligned_zip, MUDSC_E_SHAPE, NULL, "another shape in dst", 0,                        \
+	  mudsc_average_aligned(F.wide, F.zip, NULL, NULL))                                         \
 	/* version and BLAS threads */                                                              \
 	X(version_check_old_major, MUDSC_E_MISMATCH, NULL, "header", 0, mudsc_version_check(0))            \
 	X(version_check_newer, MUDSC_E_MISMATCH, NULL, "header", 0,                                       \

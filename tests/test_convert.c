@@ -211,6 +211,68 @@ END_TEST
 
 /* Strided reads (steps negative, 0, and wider than an element) and the
  * scalar loaders give the values of the element-by-element definition. */
+/* The row converter from double (F16 eight at a time through F16C, BF16
+ * rounded on the double's bits) gives the scalar converters' values: for
+ * every 16-bit pattern's value, the midpoints to its neighbour and the
+ * doubles just beside them, values near overflow and below the normal
+ * range, zeros, infinities (NaN: a NaN). */
+static double bits_double(uint64_t u)
+{
+	double d;
+	memcpy(&d, &u, 8);
+	return d;
+}
+
+START_TEST(row_from_f64_equals_scalar)
+{
+	enum { PER = 7 };
+	static double src[65536 * PER + 16];
+	static uint16_t row[65536 * PER + 16];
+	const mudsc_dtype types[2] = {MUDSC_DTYPE_F16, MUDSC_DTYPE_BF16};
+
+	for (int t = 0; t < 2; t++) {
+		size_t n = 0;
+		for (uint32_t h = 0; h < 65536; h++) {
+			double v = t == 0 ? mudsc__f16_to_f32((uint16_t)h) : mudsc__bf16_to_f32((uint16_t)h);
+			double next = t == 0 ? mudsc__f16_to_f32((uint16_t)(h + 1))
+			                     : mudsc__bf16_to_f32((uint16_t)(h + 1));
+			double mid = isfinite(v) && isfinite(next) ? v + (next - v) / 2 : v;
+			src[n++] = v;
+			src[n++] = mid;
+			src[n++] = nextafter(mid, INFINITY);
+			src[n++] = nextafter(mid, -INFINITY);
+			src[n++] = v * (1.0 + 0x1p-40);
+			src[n++] = -mid;
+			src[n++] = mid * 0x1p-130; /* the BF16 subnormal range */
+		}
+		src[n++] = bits_double(UINT64_C(0x47efffffffffffff)); /* just below 2^128 */
+		src[n++] = bits_double(UINT64_C(0x47efe00000000000));
+		src[n++] = bits_double(UINT64_C(0x47efe00000000001));
+		src[n++] = -bits_double(UINT64_C(0x47efe00000000001));
+		src[n++] = 0x1p128;
+		src[n++] = 0x1p-126;
+		src[n++] = nextafter(0x1p-126, 0.0);
+		src[n++] = -0.0;
+		src[n++] = INFINITY;
+		src[n++] = -INFINITY;
+		src[n++] = 65520.0;
+		src[n++] = 65519.99;
+		src[n++] = NAN;
+		mudsc__convert_from_f64(types[t], src, n, row);
+		for (size_t i = 0; i < n; i++) {
+			uint16_t want = t == 0 ? mudsc__f64_to_f16(src[i]) : mudsc__f64_to_bf16(src[i]);
+			if (isnan(src[i]))
+				ck_assert_msg((row[i] & 0x7fffu) > (t == 0 ? 0x7c00u : 0x7f80u),
+				              "NaN %zu -> %04x", i, (unsigned)row[i]);
+			else
+				ck_assert_msg(row[i] == want, "%s %zu: %.17g -> %04x, scalar %04x",
+				              t == 0 ? "F16" : "BF16", i, src[i], (unsigned)row[i],
+				              (unsigned)want);
+		}
+	}
+}
+END_TEST
+
 START_TEST(strided_and_scalar_loads)
 {
 	const double src[6] = { 1.5, -2.25, 0.0, 0.125, -65504.0, 3.0 };
@@ -247,6 +309,7 @@ Suite *suite_convert(void)
 	tcase_add_test(tc, f16_row_all_patterns_with_and_without_f16c);
 	tcase_add_test(tc, f16c_detection_is_stable);
 	tcase_add_test(tc, strided_and_scalar_loads);
+	tcase_add_test(tc, row_from_f64_equals_scalar);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -146,6 +146,7 @@ static mudsc_status g_field_steps(struct world *w, void *out, size_t cap, size_t
 static mudsc_status g_field_inputs(struct world *w, void *out, size_t cap, size_t *needed)
 {
 	return mudsc_field_input_distances(out, cap, needed, w->field);
+}
 static mudsc_status g_permute_point(struct world *w, void *out, size_t cap, size_t *needed)
 {
 	return mudsc_permute_point(out, cap, needed, w->graph, 0, 7);

@@ -153,7 +153,7 @@ static void *train_one(void *arg)
 	const struct config *c = &x->cfg;
 	int t = job->task;
 	int64_t width[5] = {FMNIST_PIXELS, c->hidden, c->hidden, c->hidden, c->dim};
-	struct train_options o = {c->epochs, c->batch, c->lr, 2 * c->seed + (uint64_t)t};
+	struct train_options o = {c->epochs, c->batch, c->lr, 2 * c->seed + (uint64_t)t, 0, 0, 0};
 	double t0 = now();
 
 	job->rc = mlp_new(&x->net[t], 4, width) != 0 ||

@@ -37,8 +37,7 @@ static void tensor_name(char *buf, size_t len, int32_t layer, const char *kind)
 	snprintf(buf, len, "layers.%d.%s", layer, kind);
 }
 
-/* The net's parameters as a model that borrows them (no copy). */
-static int wrap_net(mudsc_model **out, const struct mlp *net)
+int mlp_as_model(mudsc_model **out, const struct mlp *net)
 {
 	mudsc_model *model;
 	char name[64];
@@ -87,13 +86,9 @@ int merger_new(struct merger *m, const struct mlp *a, const struct mlp *b)
 	memset(m, 0, sizeof(*m));
 	m->nets[0] = a;
 	m->nets[1] = b;
-	if (a->n_layers < 2 || wrap_net(&m->models[0], a) != 0 || wrap_net(&m->models[1], b) != 0 ||
-	    build_graph(m, a) != 0)
+	if (a->n_layers < 2 || mlp_as_model(&m->models[0], a) != 0 ||
+	    mlp_as_model(&m->models[1], b) != 0 || build_graph(m, a) != 0)
 		goto fail;
-	if (mudsc_graph_new(&m->no_points) != MUDSC_OK) {
-		lib_fail("creating an empty graph");
-		goto fail;
-	}
 	if (mudsc_stats_new(&m->stats, m->graph, 2, NULL) != MUDSC_OK) {
 		lib_fail("creating the statistics set");
 		goto fail;
@@ -168,6 +163,27 @@ static int unwrap_net(struct mlp *out, const mudsc_model *merged, int32_t n_laye
 	return 0;
 }
 
+/* The weight-averaging baseline: mudsc_average straight into out's memory. */
+static int average_nets(struct merger *m, struct mlp *out)
+{
+	mudsc_model *dst = NULL;
+	int rc = -1;
+
+	if (mlp_new_like(out, m->nets[0]) != 0)
+		return -1;
+	if (mlp_as_model(&dst, out) == 0) {
+		if (mudsc_average(dst, 2, (const mudsc_model *const *)m->models, NULL, NULL) ==
+		    MUDSC_OK)
+			rc = 0;
+		else
+			lib_fail("averaging");
+	}
+	mudsc_model_free(dst);
+	if (rc != 0)
+		mlp_free(out);
+	return rc;
+}
+
 /* A matcher that ran spec on the merger's models (*out; free it). */
 static int run_matcher(mudsc_matcher **out, struct merger *m, const struct merge_spec *spec)
 {
@@ -176,10 +192,10 @@ static int run_matcher(mudsc_matcher **out, struct merger *m, const struct merge
 
 	opts.method = spec->method;
 	opts.alpha = spec->alpha;
-	if (mudsc_matcher_new(&matcher, spec->average_only ? m->no_points : m->graph,
-	                      (const mudsc_model *const *)m->models, 2, &opts) != MUDSC_OK)
+	if (mudsc_matcher_new(&matcher, m->graph, (const mudsc_model *const *)m->models, 2, &opts) !=
+	    MUDSC_OK)
 		return lib_fail("creating the matcher");
-	for (size_t p = 0; p < m->n_points && spec->use_activations && !spec->average_only; p++)
+	for (size_t p = 0; p < m->n_points && spec->use_activations; p++)
 		if (mudsc_matcher_set_activations(matcher, p, m->accums[p]) != MUDSC_OK) {
 			mudsc_matcher_free(matcher);
 			return lib_fail("giving the matcher activations");
@@ -198,6 +214,11 @@ int merger_run(struct merger *m, const struct merge_spec *spec, struct mlp *out,
 	mudsc_model *merged = NULL;
 	int rc = -1;
 
+	if (spec->average_only) {
+		if (sweeps)
+			*sweeps = 0;
+		return average_nets(m, out);
+	}
 	if (run_matcher(&matcher, m, spec) != 0)
 		return -1;
 	if (mudsc_matcher_merge(&merged, matcher, NULL) != MUDSC_OK) {
@@ -279,6 +300,5 @@ void merger_free(struct merger *m)
 	mudsc_model_free(m->models[0]);
 	mudsc_model_free(m->models[1]);
 	mudsc_graph_free(m->graph);
-	mudsc_graph_free(m->no_points);
 	memset(m, 0, sizeof(*m));
 }

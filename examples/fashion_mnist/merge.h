@@ -15,6 +15,11 @@
 #include "data.h"
 #include "mlp.h"
 
+/* The net's parameters as a model that borrows them (no copy; the library
+ * may write into them through mudsc_average).  -1 with the library's
+ * message on stderr. */
+int mlp_as_model(mudsc_model **out, const struct mlp *net);
+
 /* Check the linked library against the headers and set the BLAS threads. */
 int merge_setup(int threads);
 
@@ -22,7 +27,6 @@ struct merger {
 	const struct mlp *nets[2];
 	mudsc_model *models[2]; /* borrow the nets' parameters */
 	mudsc_graph *graph;
-	mudsc_graph *no_points; /* an empty graph: every tensor averaged, nothing matched */
 	mudsc_stats *stats;  /* the calibration statistics, one accumulator per point */
 	mudsc_accum *accums[MLP_MAX_LAYERS]; /* the set's accumulators (borrowed from stats) */
 	size_t n_points;
@@ -45,7 +49,8 @@ struct merge_spec {
 	mudsc_method method;  /* align or zip */
 	double alpha;         /* weight of the weight-space similarity */
 	int use_activations;  /* 0: weight matching only (alpha is then 1) */
-	int average_only;     /* 1: no matching at all, the weight-averaging baseline */
+	int average_only;     /* 1: no matching at all, the weight-averaging baseline
+	                         (mudsc_average) */
 };
 
 /*

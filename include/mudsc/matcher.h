@@ -72,7 +72,7 @@ typedef enum mudsc_similarity {
 
 /**
  * Arithmetic of the weight-similarity products S_w (the GEMMs over the
- * weight features, docs/algorithm.md sections 4 and 16).
+ * weight features, docs/algorithm.md sections 4 and 17).
  * Features are built, centred and normalised in float64 either way; with
  * float32 the unit-norm rows are rounded to float32 and multiplied by
  * sgemm / ssyrk, and every S_w entry is then within (D + 2) u / (1 - (D + 2) u)

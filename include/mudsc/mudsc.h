@@ -9,6 +9,8 @@
  *   mudsc_matcher  the MuDSC loop, correspondences, merged model matcher.h
  *   mudsc_stats    a graph's statistics: one accumulator a point, stats.h
  *                  merged across shards, one safetensors file
+ *   mudsc_average  weighted averages of models, in place (plain average.h
+ *                  and aligned through the matcher)
  *
  * Conventions: every fallible call returns mudsc_status (0 = MUDSC_OK) and
  * sets a thread-local message (mudsc_error_message()); constructors fill
@@ -31,5 +33,6 @@
 #include "matcher.h"
 #include "stats.h"
 #include "field.h"
+#include "average.h"
 
 #endif /* MUDSC_MUDSC_H */

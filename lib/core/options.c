@@ -20,6 +20,7 @@ static const mudsc_llama_options llama_defaults = MUDSC_LLAMA_OPTIONS_INIT;
 static const mudsc_gpt2_options gpt2_defaults = MUDSC_GPT2_OPTIONS_INIT;
 static const mudsc_match_options match_defaults = MUDSC_MATCH_OPTIONS_INIT;
 static const mudsc_field_options field_defaults = MUDSC_FIELD_OPTIONS_INIT;
+static const mudsc_average_options average_defaults = MUDSC_AVERAGE_OPTIONS_INIT;
 
 /*
  * One row per struct.  first_size is the struct's size in the release that
@@ -41,6 +42,7 @@ static const struct mudsc__options_type options_types[MUDSC__OPTIONS_COUNT] = {
 	[MUDSC__OPTIONS_GPT2] = OPTIONS_ROW(mudsc_gpt2_options, block_template, gpt2_defaults),
 	[MUDSC__OPTIONS_MATCH] = OPTIONS_ROW(mudsc_match_options, b, match_defaults),
 	[MUDSC__OPTIONS_FIELD] = OPTIONS_ROW(mudsc_field_options, block_rows, field_defaults),
+	[MUDSC__OPTIONS_AVERAGE] = OPTIONS_ROW(mudsc_average_options, threads, average_defaults),
 };
 
 /* The public kinds are the first internal ids. */

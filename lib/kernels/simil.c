@@ -1,7 +1,7 @@
 /*
  * Row similarity.  Float64: one BLAS dsyrk: centre (Pearson) or not
  * (cosine), S = Z Z' (/ D), then divide by max(norm_a * norm_b, eps).
- * Float32 (docs/algorithm.md section 16): the
+ * Float32 (docs/algorithm.md section 17): the
  * centred rows scaled to unit norm in float64 and rounded once to float32,
  * their products by sgemm in blocks of rows, each product then multiplied
  * in float64 by den / max(den, eps) (1 unless a norm is tiny).

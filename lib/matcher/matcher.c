@@ -9,6 +9,7 @@
 
 #include "core/core.h"
 #include "matcher/budget.h"
+#include "matcher/matcher.h"
 #include "matcher/merge_apply.h"
 #include "matcher/merge_file.h"
 #include "mudsc/matcher.h"
@@ -408,6 +409,14 @@ static mudsc_status check_ran(const mudsc_matcher *m, const char *fn)
 	if (!m->ran)
 		return mudsc__err(MUDSC_E_STATE, "%s: no successful mudsc_matcher_run() yet", fn);
 	return MUDSC_OK;
+}
+
+mudsc_status mudsc__matcher_ran(const mudsc_matcher *m, const char *fn, int32_t *n_models)
+{
+	mudsc_status st = check_ran(m, fn);
+	if (st == MUDSC_OK)
+		*n_models = m->plan.n_models;
+	return st;
 }
 
 MUDSC_API mudsc_status mudsc_matcher_objectives(double *out, size_t capacity, size_t *needed,

@@ -22,4 +22,8 @@
 #include "matcher/weight_sim.h"
 #include "matcher/weight_sim_align.h"
 
+/* For the average room: MUDSC_OK and *n_models when the matcher has run;
+ * else the status and message of mudsc_matcher_merge()'s check, naming fn. */
+mudsc_status mudsc__matcher_ran(const mudsc_matcher *m, const char *fn, int32_t *n_models);
+
 #endif /* MUDSC_MATCHER_ROOM_H */

@@ -208,7 +208,6 @@ static mudsc_status bound_tensor(const struct mudsc__merge_job *j, size_t at,
 	}
 	if (st == MUDSC_OK && (out->bytes = to_dtype(t0->dtype, whole, n)) == NULL)
 		st = MUDSC_E_NOMEM;
-	mudsc__plan_model_shape(first, out->shape); /* repeated axes joined again */
 	free(whole);
 	return st;
 }
@@ -260,6 +259,8 @@ void mudsc__merge_job_describe(struct model_tensor *desc, const struct mudsc__me
 	memset(desc, 0, sizeof *desc);
 	if (mudsc__strmap_get(&j->first_part, t0->name, &at)) {
 		n = merged_shape(j->plan, j->corr, at, desc->shape);
+		/* the plan's view of repeated axes, (C, k), joined again */
+		mudsc__plan_model_shape(&j->plan->tensors[at], desc->shape);
 	} else if (mudsc_dtype_is_float(t0->dtype) && j->only < 0) {
 		memcpy(desc->shape, t0->shape, sizeof desc->shape);
 		n = t0->nbytes / mudsc_dtype_size(t0->dtype);

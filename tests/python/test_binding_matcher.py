@@ -41,7 +41,7 @@ def accumulators(models, seed):
 
 
 def assert_result_equals_oracle(result, expect, models, method, rtol=1e-10, score_atol=None):
-    """score_atol: the float32 bound (docs/algorithm.md section 16) for the
+    """score_atol: the float32 bound (docs/algorithm.md section 17) for the
     objectives and scores of a float32 run; None: float64, to rtol."""
     g = ref.load_graph(GRAPH)
     srtol, satol = (0.0, score_atol) if score_atol is not None else (rtol, 1e-12)

@@ -7,7 +7,7 @@ N = 2 and 3.  Networks are related (a noisy permuted copy) so optima are unique.
 Both weight precisions: with float64 products (weight_precision="float64")
 everything agrees to 1e-10 as above; with the default float32 products the
 correspondences, sweeps and merged tensors are the same and every score and
-objective is within the bound of docs/algorithm.md section 16 ((D + 2) u /
+objective is within the bound of docs/algorithm.md section 17 ((D + 2) u /
 (1 - (D + 2) u), u = 2^-24, D the longest feature row), against the float64
 oracle."""
 import json

@@ -27,6 +27,7 @@ from .matcher import Matcher, PointResult
 from .stats import Stats
 from .merge import MergeResult, merge
 from .field import Field, quadrature
+from .averaging import average
 
 __version__ = "0.2.0"
 
@@ -35,6 +36,6 @@ __all__ = [
     "InvalidArgumentError", "Matcher", "MergeResult", "MismatchError", "Model", "MudscError",
     "MudscIOError", "NotFoundError", "NumericError", "OutOfMemoryError", "ParseError", "Point",
     "PointResult", "RangeError", "ShapeError", "Split", "StateError", "Stats", "TensorInfo",
-    "UnsupportedError", "blas_info", "merge", "set_log_callback", "set_threads", "status_name",
-    "quadrature", "status_str", "threads", "version", "version_number",
+    "UnsupportedError", "average", "blas_info", "merge", "set_log_callback", "set_threads",
+    "status_name", "quadrature", "status_str", "threads", "version", "version_number",
 ]

@@ -187,6 +187,11 @@ class MatchOptions(ctypes.Structure):
     _fields_ = [("size", c_size), ("r", c_double), ("a", c_double), ("b", c_double)]
 
 
+class AverageOptions(ctypes.Structure):
+    """mudsc_average_options (average.h)."""
+    _fields_ = [("size", c_size), ("threads", c_i32)]
+
+
 class MatcherOptions(ctypes.Structure):
     """mudsc_matcher_options (matcher.h)."""
     _fields_ = [("size", c_size), ("method", c_i32), ("alpha", c_double), ("similarity", c_i32),
@@ -220,6 +225,10 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_version": (ctypes.c_uint, ()),
     "mudsc_version_check": (STATUS, (ctypes.c_uint,)),
     "mudsc_version_string": (c_char_p, ()),
+    # average.h
+    "mudsc_average": (STATUS, (P, c_i32, PP, F64P, POINTER(AverageOptions))),
+    "mudsc_average_aligned": (STATUS, (P, P, F64P, POINTER(AverageOptions))),
+    "mudsc_average_options_init": (STATUS, (POINTER(AverageOptions),)),
     # graph.h
     "mudsc_graph_add_point": (STATUS, (SIZEP, P, c_char_p, c_i64, c_i64)),
     "mudsc_graph_add_concat": (STATUS, (P, c_char_p, c_i32, c_size, POINTER(c_char_p), I64P)),
@@ -374,6 +383,7 @@ OPTIONS: Dict[Any, Tuple[str, Optional[int]]] = {
     Gpt2Options: ("mudsc_gpt2_options_init", 6),
     FieldOptions: ("mudsc_field_options_init", 7),
     MatchOptions: ("mudsc_match_options_init", None),
+    AverageOptions: ("mudsc_average_options_init", None),
 }
 
 

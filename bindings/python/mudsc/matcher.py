@@ -111,7 +111,7 @@ class Matcher(Handle):
         MUDSC_MATCHER_MAX_MEMORY_DEFAULT); weight_precision "float32"
         (default: S_w's products by sgemm over unit rows, each entry within
         (D + 2) * 2**-24 of float64, D the point's feature length) or
-        "float64" (docs/algorithm.md section 16)."""
+        "float64" (docs/algorithm.md section 17)."""
         self.graph = graph
         self.models: List[Model] = [as_model(m) for m in models]
         # progress's exception, kept in a list the callback closes over (not

@@ -366,3 +366,4 @@ def reset_bn_stats(net: nn.Module, batches: Iterable[Any],
             m.training = mode
 from .torch_distance import model_distance  # noqa: E402,F401  (issue 16: ModelGiF)
 from .torch_trace import TraceReport, VerifyResult, trace_graph, verify_graph  # noqa: E402,F401  (issue 14)
+from .torch_lookaround import Lookaround, average  # noqa: E402,F401  (issue 17)

@@ -37,6 +37,7 @@ export Matcher, PointResult, set_activations!, set_stats!, set_activation_simila
        sweeps, best_sweep, objectives, point_result, assignment, permutation, matrix,
        transform, merge_to_file, transform_to_file
 export MergeResult
+export average, average!, average_aligned!
 # `merge` is not exported (Base.merge is another function): call `Mudsc.merge`.
 
 """
@@ -90,5 +91,6 @@ include("stats.jl")
 include("field.jl")
 include("matcher.jl")
 include("merge.jl")
+include("average.jl")
 
 end # module Mudsc

@@ -112,6 +112,11 @@ struct mudsc_gpt2_options
     block_template::Ptr{UInt8}
 end
 
+struct mudsc_average_options
+    size::Csize_t
+    threads::Int32
+end
+
 struct mudsc_accum_options
     size::Csize_t
     nonfinite::Int32

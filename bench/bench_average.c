@@ -1,0 +1,156 @@
+/*
+ * mudsc_average against memcpy, side by side in one run, reps interleaved,
+ * medians.  K models of 16 tensors (ELEMS elements in all, beyond the
+ * caches) averaged into model 0 itself (the Lookaround average step) move
+ * (K + 1) x B bytes (K reads, one write of B = a model's bytes); memcpy of
+ * (K + 1) / 2 x B bytes moves the same (one read, one write of each byte).
+ * ratio = memcpy time / average time for the same traffic (the issue's
+ * target: >= 0.8).  Cases: F32 with K = 2, 3, 4 on 1 thread, K = 3 on 2
+ * threads (memcpy stays one thread: the ratio then exceeds 1 if the
+ * memory system has headroom), BF16 and F16 with K = 3.
+ * Prints one JSON object.  Usage: bench-average [reps [elems [case]]]
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mudsc/mudsc.h"
+
+enum { TENSORS = 16, MAX_K = 4, MAX_REPS = 64 };
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void check(mudsc_status st)
+{
+	if (st != MUDSC_OK) {
+		fprintf(stderr, "%s\n", mudsc_error_message());
+		exit(1);
+	}
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp);
+	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* A model of TENSORS tensors borrowing buf (elems elements of dtype). */
+static mudsc_model *model_over(unsigned char *buf, mudsc_dtype dtype, size_t elems)
+{
+	mudsc_model *m;
+	size_t each = elems / TENSORS, size = mudsc_dtype_size(dtype);
+
+	check(mudsc_model_new(&m));
+	for (int t = 0; t < TENSORS; t++) {
+		char name[32];
+		int64_t shape[1] = {(int64_t)each};
+		snprintf(name, sizeof name, "layer%d.weight", t);
+		check(mudsc_model_add(m, name, dtype, 1, shape, buf + (size_t)t * each * size,
+		                      MUDSC_BORROW));
+	}
+	return m;
+}
+
+struct result {
+	double avg_s, copy_s;
+};
+
+static struct result run_case(mudsc_dtype dtype, int k, int threads, int reps, size_t elems)
+{
+	size_t size = mudsc_dtype_size(dtype), bytes = elems / TENSORS * TENSORS * size;
+	size_t copy_bytes = (size_t)(k + 1) * bytes / 2;
+	unsigned char *buf[MAX_K], *src = malloc(copy_bytes), *dst = malloc(copy_bytes);
+	mudsc_model *m[MAX_K];
+	mudsc_average_options o = MUDSC_AVERAGE_OPTIONS_INIT;
+	double ta[MAX_REPS], tc[MAX_REPS];
+	uint64_t s = 1;
+
+	if (src == NULL || dst == NULL)
+		exit(1);
+	for (int i = 0; i < k; i++) {
+		buf[i] = malloc(bytes);
+		if (buf[i] == NULL)
+			exit(1);
+		for (size_t b = 0; b + 1 < bytes; b += 2) {
+			/* values near 1 in every dtype: the low byte random, the high
+			 * one 0x3F (a float's or bfloat16's exponent bits of ~1) */
+			s = s * 6364136223846793005ull + 1442695040888963407ull;
+			buf[i][b] = (unsigned char)(s >> 56);
+			buf[i][b + 1] = dtype == MUDSC_DTYPE_F16 ? 0x3B : 0x3F;
+		}
+		m[i] = model_over(buf[i], dtype, elems);
+	}
+	memset(src, 1, copy_bytes);
+	memset(dst, 2, copy_bytes);
+	o.threads = threads;
+	for (int r = 0; r < reps; r++) {
+		double t0 = now();
+		check(mudsc_average(m[0], (size_t)k, (const mudsc_model *const *)m, NULL, &o));
+		double t1 = now();
+		memcpy(dst, src, copy_bytes);
+		double t2 = now();
+		ta[r] = t1 - t0;
+		tc[r] = t2 - t1;
+		src[r] = dst[copy_bytes - 1 - (size_t)r]; /* keep the copy observable */
+	}
+	for (int i = 0; i < k; i++) {
+		mudsc_model_free(m[i]);
+		free(buf[i]);
+	}
+	free(src);
+	free(dst);
+	return (struct result){median(ta, reps), median(tc, reps)};
+}
+
+int main(int argc, char **argv)
+{
+	int reps = argc > 1 ? atoi(argv[1]) : 7;
+	size_t elems = argc > 2 ? (size_t)atoll(argv[2]) : (size_t)8 << 20;
+	static const struct {
+		mudsc_dtype dtype;
+		int k, threads;
+		const char *name;
+	} cases[] = {
+		{MUDSC_DTYPE_F32, 2, 1, "f32_k2_t1"},  {MUDSC_DTYPE_F32, 3, 1, "f32_k3_t1"},
+		{MUDSC_DTYPE_F32, 4, 1, "f32_k4_t1"},  {MUDSC_DTYPE_F32, 3, 2, "f32_k3_t2"},
+		{MUDSC_DTYPE_BF16, 3, 1, "bf16_k3_t1"}, {MUDSC_DTYPE_F16, 3, 1, "f16_k3_t1"},
+	};
+	const size_t n = sizeof cases / sizeof cases[0];
+	int printed = 0;
+
+	if (reps < 1 || reps > MAX_REPS || elems < TENSORS) {
+		fprintf(stderr, "usage: bench-average [reps (1..%d) [elems]]\n", MAX_REPS);
+		return 2;
+	}
+	printf("{\"reps\": %d, \"elements\": %zu, \"tensors\": %d, \"cases\": {", reps, elems,
+	       TENSORS);
+	for (size_t c = 0; c < n; c++) {
+		if (argc > 3 && strcmp(argv[3], cases[c].name) != 0)
+			continue;
+		size_t bytes = elems / TENSORS * TENSORS * mudsc_dtype_size(cases[c].dtype);
+		double traffic = (double)(cases[c].k + 1) * (double)bytes;
+		struct result r = run_case(cases[c].dtype, cases[c].k, cases[c].threads, reps, elems);
+		printf("%s\n  \"%s\": {\"average_s\": %.6f, \"memcpy_s\": %.6f, \"average_GBps\": %.3f, "
+		       "\"memcpy_GBps\": %.3f, \"ratio\": %.3f}",
+		       printed++ ? "," : "", cases[c].name, r.avg_s, r.copy_s, traffic / r.avg_s / 1e9,
+		       traffic / r.copy_s / 1e9, r.copy_s / r.avg_s);
+		fflush(stdout);
+	}
+	printf("\n}}\n");
+	return 0;
+}

@@ -1,0 +1,458 @@
+/*
+ * mudsc_average and mudsc_average_aligned: dst = sum_i w_i * model_i,
+ * each float element summed in double in model order and rounded once
+ * (docs/algorithm.md section 16).  Everything is checked before the first
+ * byte of dst is written; the element loop allocates nothing (a stack
+ * buffer of doubles per chunk).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "average/average.h"
+#include "matcher/matcher.h"
+#include "model/model.h"
+
+/* Elements averaged through one stack buffer: 8 KiB of doubles stay in L1. */
+#define CHUNK 1024
+/* Most models whose tensor pointers one task keeps on its stack; more are
+ * looked up again per chunk. */
+#define STACK_MODELS 32
+
+MUDSC_API mudsc_status mudsc_average_options_init(mudsc_average_options *opts)
+{
+	return mudsc__options_init(opts, MUDSC__OPTIONS_AVERAGE, "mudsc_average_options_init");
+}
+
+/* Model m's tensor called like t0 (index k of models[0]): its own index k
+ * when the models share their order (the usual case), else by name. */
+static const struct model_tensor *tensor_like(const mudsc_model *m, size_t k,
+                                              const struct model_tensor *t0)
+{
+	if (k < m->count && strcmp(m->tensors[k].name, t0->name) == 0)
+		return &m->tensors[k];
+	return mudsc__model_lookup(m, t0->name);
+}
+
+static void label(char *buf, size_t len, long i)
+{
+	if (i < 0)
+		snprintf(buf, len, "dst");
+	else
+		snprintf(buf, len, "models[%ld]", i);
+}
+
+/* m (models[i], or dst for i = -1) against models[0]. */
+static mudsc_status check_like(const char *fn, const mudsc_model *m, long i,
+                               const mudsc_model *m0)
+{
+	char who[32];
+
+	label(who, sizeof who, i);
+	if (m->count != m0->count)
+		return mudsc__err(MUDSC_E_MISMATCH, "%s: %s has %zu tensors, models[0] has %zu", fn, who,
+		                 m->count, m0->count);
+	for (size_t k = 0; k < m0->count; k++) {
+		const struct model_tensor *t0 = &m0->tensors[k], *t = tensor_like(m, k, t0);
+		if (t == NULL)
+			return mudsc__err(MUDSC_E_NOT_FOUND, "%s: tensor '%s' of models[0] is not in %s",
+			                 fn, t0->name, who);
+		if (t->dtype != t0->dtype)
+			return mudsc__err(MUDSC_E_MISMATCH, "%s: tensor '%s' is %s in %s, %s in models[0]",
+			                 fn, t0->name, mudsc_dtype_name(t->dtype), who,
+			                 mudsc_dtype_name(t0->dtype));
+		if (t->rank != t0->rank ||
+		    memcmp(t->shape, t0->shape, (size_t)t0->rank * sizeof *t0->shape) != 0)
+			return mudsc__err(MUDSC_E_SHAPE,
+			                 "%s: tensor '%s' has another shape in %s than in models[0]", fn,
+			                 t0->name, who);
+	}
+	return MUDSC_OK;
+}
+
+static bool in_mapping(const mudsc_model *m, const void *p)
+{
+	uintptr_t a = (uintptr_t)m->backing_addr, q = (uintptr_t)p;
+	return m->backing == BACKING_MMAP && q >= a && q < a + m->backing_len;
+}
+
+static mudsc_status check_dst(const char *fn, const mudsc_model *dst)
+{
+	if (mudsc_model_is_frozen(dst))
+		return mudsc__err(MUDSC_E_STATE, "%s: dst is frozen (shared) and cannot be written", fn);
+	for (size_t k = 0; k < dst->count; k++)
+		if (dst->tensors[k].nbytes > 0 && in_mapping(dst, dst->tensors[k].data))
+			return mudsc__err(MUDSC_E_STATE,
+			                 "%s: tensor '%s' of dst lives in a read-only file mapping (load "
+			                 "dst with MUDSC_LOAD_READ to write into it)",
+			                 fn, dst->tensors[k].name);
+	return MUDSC_OK;
+}
+
+static mudsc_status check_weights(const char *fn, const double *w, size_t n)
+{
+	double sum = 0.0;
+
+	if (w == NULL)
+		return MUDSC_OK;
+	for (size_t i = 0; i < n; i++) {
+		if (!isfinite(w[i]))
+			return mudsc__err(MUDSC_E_INVALID, "%s: weights[%zu] = %g is not finite", fn, i,
+			                 w[i]);
+		sum += w[i];
+	}
+	if (!(fabs(sum - 1.0) <= 1e-6))
+		return mudsc__err(MUDSC_E_INVALID,
+		                 "%s: weights sum to %.17g, not 1 (within 1e-6): pass weights that sum "
+		                 "to 1, or NULL for 1/N each",
+		                 fn, sum);
+	return MUDSC_OK;
+}
+
+/* ---- the element loop ---------------------------------------------------- */
+
+struct average_job {
+	size_t n;                       /* models */
+	const mudsc_model *const *models;
+	const double *w;                /* n weights */
+	size_t k;                       /* the tensor, index in models[0] */
+	void *out;                      /* dst's tensor memory */
+	size_t numel;
+};
+
+static const void *src_of(const struct average_job *j, size_t i)
+{
+	const struct model_tensor *t0 = &j->models[0]->tensors[j->k];
+	return tensor_like(j->models[i], j->k, t0)->data;
+}
+
+/* More models than STACK_MODELS: each input looked up and converted to
+ * double per chunk (the same sums in the same order). */
+static void many_chunk(const struct average_job *j, mudsc_dtype dtype, unsigned char *out,
+                       size_t at, size_t m, double *acc)
+{
+	double tmp[CHUNK];
+	const size_t size = mudsc_dtype_size(dtype);
+	for (size_t i = 0; i < j->n; i++) {
+		const unsigned char *x = (const unsigned char *)src_of(j, i) + at * size;
+		mudsc__convert_to_f64(dtype, x, m, tmp);
+		for (size_t e = 0; e < m; e++)
+			acc[e] = i == 0 ? j->w[0] * tmp[e] : acc[e] + j->w[i] * tmp[e];
+	}
+	mudsc__convert_from_f64(dtype, acc, m, out);
+}
+
+static inline double ld32(const unsigned char *p, size_t e)
+{
+	float f;
+	memcpy(&f, p + 4 * e, 4);
+	return (double)f;
+}
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define AVERAGE_SSE2 1
+
+/* The F32 sums four elements at a time with SSE2 (every x86-64 has it):
+ * the same products and additions in the same order as the scalar loop
+ * (no fused multiply-add), so the same bits.  Returns the elements done. */
+static size_t f32_sse2(unsigned char *out, const unsigned char *const *x, const double *w,
+                       size_t n, size_t m)
+{
+	__m128d wv[4];
+	size_t e = 0;
+
+	for (size_t i = 0; i < n; i++)
+		wv[i] = _mm_set1_pd(w[i]);
+	/* one loop per count, the inputs unrolled: term i of elements e..e+3 */
+#define TERM(i, op)                                                                             \
+	do {                                                                                       \
+		__m128 v = _mm_loadu_ps((const float *)(const void *)(x[i] + 4 * e));                 \
+		lo = op(lo, _mm_mul_pd(wv[i], _mm_cvtps_pd(v)));                                       \
+		hi = op(hi, _mm_mul_pd(wv[i], _mm_cvtps_pd(_mm_movehl_ps(v, v))));                     \
+	} while (0)
+#define FIRST(acc, t) (t)
+#define STORE()                                                                                 \
+	_mm_storeu_ps((float *)(void *)(out + 4 * e), _mm_movelh_ps(_mm_cvtpd_ps(lo), _mm_cvtpd_ps(hi)))
+	__m128d lo = _mm_setzero_pd(), hi = _mm_setzero_pd();
+	switch (n) {
+	case 1:
+		for (; e + 4 <= m; e += 4) {
+			TERM(0, FIRST);
+			STORE();
+		}
+		break;
+	case 2:
+		for (; e + 4 <= m; e += 4) {
+			TERM(0, FIRST);
+			TERM(1, _mm_add_pd);
+			STORE();
+		}
+		break;
+	case 3:
+		for (; e + 4 <= m; e += 4) {
+			TERM(0, FIRST);
+			TERM(1, _mm_add_pd);
+			TERM(2, _mm_add_pd);
+			STORE();
+		}
+		break;
+	default:
+		for (; e + 4 <= m; e += 4) {
+			TERM(0, FIRST);
+			TERM(1, _mm_add_pd);
+			TERM(2, _mm_add_pd);
+			TERM(3, _mm_add_pd);
+			STORE();
+		}
+		break;
+	}
+#undef TERM
+#undef FIRST
+#undef STORE
+	return e;
+}
+#endif
+
+/* F32, the fast path: out[e] = (float)(w0 x0[e] + w1 x1[e] + ...), the sum
+ * left to right in double; up to four inputs in one pass without a buffer
+ * (one loop per count, so each vectorises), more through acc. */
+static void f32_chunk(unsigned char *out, const unsigned char *const *x, const double *w,
+                      size_t n, size_t m, double *acc)
+{
+	size_t i;
+#ifdef AVERAGE_SSE2
+	const unsigned char *tail[4]; /* the inputs past what SSE2 did */
+	if (n <= 4) {
+		size_t done = f32_sse2(out, x, w, n, m);
+		for (i = 0; i < n; i++)
+			tail[i] = x[i] + 4 * done;
+		x = tail;
+		out += 4 * done;
+		m -= done;
+	}
+#endif
+	switch (n) {
+	case 1:
+		for (size_t e = 0; e < m; e++)
+			acc[e] = w[0] * ld32(x[0], e);
+		break;
+	case 2:
+		for (size_t e = 0; e < m; e++)
+			acc[e] = w[0] * ld32(x[0], e) + w[1] * ld32(x[1], e);
+		break;
+	case 3:
+		for (size_t e = 0; e < m; e++)
+			acc[e] = w[0] * ld32(x[0], e) + w[1] * ld32(x[1], e) + w[2] * ld32(x[2], e);
+		break;
+	default:
+		for (size_t e = 0; e < m; e++)
+			acc[e] = w[0] * ld32(x[0], e) + w[1] * ld32(x[1], e) + w[2] * ld32(x[2], e) +
+			         w[3] * ld32(x[3], e);
+		for (i = 4; i < n; i++)
+			for (size_t e = 0; e < m; e++)
+				acc[e] += w[i] * ld32(x[i], e);
+		break;
+	}
+	for (size_t e = 0; e < m; e++) {
+		float f = (float)acc[e];
+		memcpy(out + 4 * e, &f, 4);
+	}
+}
+
+/* F64: the same sums, stored as they are. */
+static void f64_chunk(unsigned char *out, const unsigned char *const *x, const double *w,
+                      size_t n, size_t m, double *acc)
+{
+	for (size_t e = 0; e < m; e++) {
+		double d;
+		memcpy(&d, x[0] + 8 * e, 8);
+		acc[e] = w[0] * d;
+	}
+	for (size_t i = 1; i < n; i++)
+		for (size_t e = 0; e < m; e++) {
+			double d;
+			memcpy(&d, x[i] + 8 * e, 8);
+			acc[e] += w[i] * d;
+		}
+	memcpy(out, acc, m * 8);
+}
+
+/* F16 and BF16: each input converted exactly to double through the row
+ * converters, summed, then rounded once by core/convert.c. */
+static void half_chunk(mudsc_dtype dtype, unsigned char *out, const unsigned char *const *x,
+                       const double *w, size_t n, size_t m, double *acc)
+{
+	float tmp[CHUNK]; /* F16 and BF16 are exact in float (F16 through F16C) */
+	mudsc__convert_to_f32(dtype, x[0], m, tmp);
+	for (size_t e = 0; e < m; e++)
+		acc[e] = w[0] * (double)tmp[e];
+	for (size_t i = 1; i < n; i++) {
+		mudsc__convert_to_f32(dtype, x[i], m, tmp);
+		for (size_t e = 0; e < m; e++)
+			acc[e] += w[i] * (double)tmp[e];
+	}
+	mudsc__convert_from_f64(dtype, acc, m, out);
+}
+
+/* Task t: elements [t*TASK, (t+1)*TASK) of the job's tensor. */
+static mudsc_status average_task(void *arg, size_t t)
+{
+	const struct average_job *j = arg;
+	const mudsc_dtype dtype = j->models[0]->tensors[j->k].dtype;
+	const size_t size = mudsc_dtype_size(dtype);
+	const size_t lo = t * MUDSC__AVERAGE_TASK;
+	const size_t hi = lo + MUDSC__AVERAGE_TASK < j->numel ? lo + MUDSC__AVERAGE_TASK : j->numel;
+	const unsigned char *base[STACK_MODELS], *x[STACK_MODELS];
+	double acc[CHUNK];
+	const size_t n = j->n < STACK_MODELS ? j->n : STACK_MODELS;
+	const size_t rest = j->n - n; /* more models than the stack holds: in groups */
+
+	for (size_t i = 0; i < n; i++)
+		base[i] = src_of(j, i);
+	for (size_t at = lo; at < hi; at += CHUNK) {
+		size_t m = hi - at < CHUNK ? hi - at : CHUNK;
+		unsigned char *out = (unsigned char *)j->out + at * size;
+		for (size_t i = 0; i < n; i++)
+			x[i] = base[i] + at * size;
+		if (rest == 0 && dtype == MUDSC_DTYPE_F32)
+			f32_chunk(out, x, j->w, n, m, acc);
+		else if (rest == 0 && dtype == MUDSC_DTYPE_F64)
+			f64_chunk(out, x, j->w, n, m, acc);
+		else if (rest == 0)
+			half_chunk(dtype, out, x, j->w, n, m, acc);
+		else
+			many_chunk(j, dtype, out, at, m, acc);
+	}
+	return MUDSC_OK;
+}
+
+/* Write the average into dst; everything was checked. */
+static mudsc_status average_into(mudsc_model *dst, size_t n, const mudsc_model *const *models,
+                                 const double *w, const struct mudsc__exec *ex)
+{
+	const mudsc_model *m0 = models[0];
+	struct average_job j = {.n = n, .models = models, .w = w};
+
+	for (size_t k = 0; k < m0->count; k++) {
+		const struct model_tensor *t0 = &m0->tensors[k];
+		const struct model_tensor *d = tensor_like(dst, k, t0);
+		size_t tasks;
+		if (t0->nbytes == 0)
+			continue;
+		if (!mudsc_dtype_is_float(t0->dtype)) {
+			if (d->data != t0->data)
+				memmove((void *)(uintptr_t)d->data, t0->data, t0->nbytes);
+			continue;
+		}
+		j.k = k;
+		j.out = (void *)(uintptr_t)d->data;
+		j.numel = t0->nbytes / mudsc_dtype_size(t0->dtype);
+		tasks = (j.numel + MUDSC__AVERAGE_TASK - 1) / MUDSC__AVERAGE_TASK;
+		mudsc_status st = mudsc__parallel_for(ex, tasks, (double)j.numel * (double)n,
+		                                      average_task, &j);
+		if (st != MUDSC_OK)
+			return st; /* tasks never fail: kept for the parallel-for's contract */
+	}
+	return MUDSC_OK;
+}
+
+static mudsc_status take_options(mudsc_average_options *o, const mudsc_average_options *opts,
+                                 const char *fn)
+{
+	mudsc_status st = mudsc__options_read(o, opts, MUDSC__OPTIONS_AVERAGE, fn);
+	if (st == MUDSC_OK && o->threads < 0)
+		return mudsc__err(MUDSC_E_INVALID, "%s: opts->threads = %d is negative", fn,
+		                 (int)o->threads);
+	return st;
+}
+
+static mudsc_status average_checked(const char *fn, mudsc_model *dst, size_t n_models,
+                                    const mudsc_model *const *models, const double *weights,
+                                    const mudsc_average_options *opts)
+{
+	mudsc_average_options o;
+	struct mudsc__exec ex;
+	double uniform[STACK_MODELS];
+	double *w = (double *)(uintptr_t)weights;
+	mudsc_status st;
+
+	if (dst == NULL)
+		return mudsc__err(MUDSC_E_INVALID, "%s: argument 'dst' is NULL", fn);
+	if (models == NULL)
+		return mudsc__err(MUDSC_E_INVALID, "%s: argument 'models' is NULL", fn);
+	if (n_models == 0)
+		return mudsc__err(MUDSC_E_INVALID, "%s: argument 'n_models' is 0", fn);
+	for (size_t i = 0; i < n_models; i++)
+		if (models[i] == NULL)
+			return mudsc__err(MUDSC_E_INVALID, "%s: models[%zu] is NULL", fn, i);
+	if ((st = take_options(&o, opts, fn)) != MUDSC_OK ||
+	    (st = check_weights(fn, weights, n_models)) != MUDSC_OK)
+		return st;
+	for (size_t i = 1; i < n_models; i++)
+		if ((st = check_like(fn, models[i], (long)i, models[0])) != MUDSC_OK)
+			return st;
+	if ((st = check_like(fn, dst, -1, models[0])) != MUDSC_OK ||
+	    (st = check_dst(fn, dst)) != MUDSC_OK)
+		return st;
+	if (weights == NULL) {
+		if (n_models > STACK_MODELS) {
+			w = mudsc__alloc(n_models * sizeof *w, "average weights");
+			if (w == NULL)
+				return MUDSC_E_NOMEM;
+		} else {
+			w = uniform;
+		}
+		for (size_t i = 0; i < n_models; i++)
+			w[i] = 1.0 / (double)n_models;
+	}
+	ex = mudsc__exec_make(o.threads);
+	st = average_into(dst, n_models, models, w, &ex);
+	if (w != weights && w != uniform)
+		free(w);
+	return st;
+}
+
+MUDSC_API mudsc_status mudsc_average(mudsc_model *dst, int32_t n_models,
+                                     const mudsc_model *const *models, const double *weights,
+                                     const mudsc_average_options *opts)
+{
+	if (dst != NULL && models != NULL && n_models < 1)
+		return mudsc__err(MUDSC_E_INVALID, "mudsc_average: argument 'n_models' is %d (need >= 1)",
+		                 (int)n_models);
+	return average_checked("mudsc_average", dst, n_models < 0 ? 0 : (size_t)n_models, models,
+	                       weights, opts);
+}
+
+MUDSC_API mudsc_status mudsc_average_aligned(mudsc_model *dst, const mudsc_matcher *matcher,
+                                             const double *weights,
+                                             const mudsc_average_options *opts)
+{
+	static const char fn[] = "mudsc_average_aligned";
+	mudsc_average_options o;
+	mudsc_model *merged = NULL;
+	const mudsc_model *one[1];
+	int32_t n = 0;
+	mudsc_status st;
+
+	if (dst == NULL)
+		return mudsc__err(MUDSC_E_INVALID, "%s: argument 'dst' is NULL", fn);
+	if ((st = mudsc__matcher_ran(matcher, fn, &n)) != MUDSC_OK ||
+	    (st = take_options(&o, opts, fn)) != MUDSC_OK ||
+	    (st = check_weights(fn, weights, (size_t)n)) != MUDSC_OK ||
+	    (st = check_dst(fn, dst)) != MUDSC_OK)
+		return st;
+	/* the matcher's merge computes the aligned weighted sum, rounded once;
+	 * copying it with weight 1 is exact (double holds every float dtype) */
+	st = mudsc_matcher_merge(&merged, matcher, weights);
+	if (st != MUDSC_OK)
+		return st;
+	one[0] = merged;
+	st = average_checked(fn, dst, 1, one, NULL, &o);
+	mudsc_model_free(merged);
+	return st;
+}
