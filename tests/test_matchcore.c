@@ -50,15 +50,21 @@ START_TEST(pearson_closed_forms)
 	                   1e8 + 1, 1e8 + 2, 1e8 + 3, 1e8 + 4};
 	double S[25];
 	struct mudsc__exec two = mudsc__exec_make(2); /* with BLIS: a 2-thread rntm_t */
-	ck_assert_ok(mudsc__similarity_rows(S, Z, 5, 4, MUDSC_SIMILARITY_CORRELATION, 1e-7, &two));
-	ck_assert_double_eq_tol(S[0 * 5 + 1], 1.0, 1e-12);
-	ck_assert_double_eq_tol(S[0 * 5 + 2], -1.0, 1e-12);
-	ck_assert_double_eq_tol(S[0 * 5 + 3], 0.0, 1e-12);
-	ck_assert_double_eq_tol(S[3 * 5 + 3], 0.0, 1e-12);
-	ck_assert_double_eq_tol(S[0 * 5 + 4], 1.0, 1e-9);
-	for (int a = 0; a < 5; a++)
-		for (int b = 0; b < 5; b++)
-			ck_assert(S[a * 5 + b] == S[b * 5 + a]); /* exactly symmetric */
+	/* float32 products: within (D + 2) u of the float64 value (D = 4) */
+	for (int f64 = 0; f64 < 2; f64++) {
+		double tol = f64 ? 1e-12 : 6.0 * 0x1p-24;
+		ck_assert_ok(mudsc__similarity_rows(S, Z, 5, 4, MUDSC_SIMILARITY_CORRELATION, 1e-7,
+		                                    f64 ? MUDSC_PRECISION_F64 : MUDSC_PRECISION_F32,
+		                                    NULL, &two));
+		ck_assert_double_eq_tol(S[0 * 5 + 1], 1.0, tol);
+		ck_assert_double_eq_tol(S[0 * 5 + 2], -1.0, tol);
+		ck_assert_double_eq_tol(S[0 * 5 + 3], 0.0, tol);
+		ck_assert_double_eq_tol(S[3 * 5 + 3], 0.0, tol);
+		ck_assert_double_eq_tol(S[0 * 5 + 4], 1.0, f64 ? 1e-9 : tol);
+		for (int a = 0; a < 5; a++)
+			for (int b = 0; b < 5; b++)
+				ck_assert(S[a * 5 + b] == S[b * 5 + a]); /* exactly symmetric */
+	}
 }
 END_TEST
 
@@ -66,24 +72,32 @@ START_TEST(cosine_closed_forms)
 {
 	double Z[3 * 2] = {1, 0, 0, 2, 3, 3};
 	double S[9];
-	ck_assert_ok(mudsc__similarity_rows(S, Z, 3, 2, MUDSC_SIMILARITY_COSINE, 1e-7,
-	                                    &MUDSC__EXEC_SERIAL));
-	ck_assert_double_eq_tol(S[0 * 3 + 1], 0.0, 1e-15);
-	ck_assert_double_eq_tol(S[0 * 3 + 2], sqrt(0.5), 1e-15);
-	ck_assert_double_eq_tol(S[1 * 3 + 1], 1.0, 1e-15);
+	for (int f64 = 0; f64 < 2; f64++) {
+		double tol = f64 ? 1e-15 : 4.0 * 0x1p-24;
+		ck_assert_ok(mudsc__similarity_rows(S, Z, 3, 2, MUDSC_SIMILARITY_COSINE, 1e-7,
+		                                    f64 ? MUDSC_PRECISION_F64 : MUDSC_PRECISION_F32,
+		                                    NULL, &MUDSC__EXEC_SERIAL));
+		ck_assert_double_eq_tol(S[0 * 3 + 1], 0.0, tol);
+		ck_assert_double_eq_tol(S[0 * 3 + 2], sqrt(0.5), tol);
+		ck_assert_double_eq_tol(S[1 * 3 + 1], 1.0, tol);
+	}
 }
 END_TEST
 
 START_TEST(similarity_rejects_bad_input)
 {
 	double Z[2] = {1, NAN}, S[4];
-	ck_assert_status(mudsc__similarity_rows(S, Z, 2, 1, MUDSC_SIMILARITY_CORRELATION, 1e-7,
-	                                        &MUDSC__EXEC_SERIAL),
-	                 MUDSC_E_NUMERIC);
-	ck_assert_error_has("row 1");
-	ck_assert_status(mudsc__similarity_rows(S, Z, 2, 0, MUDSC_SIMILARITY_CORRELATION, 1e-7,
-	                                        &MUDSC__EXEC_SERIAL),
-	                 MUDSC_E_SHAPE);
+	for (int32_t prec = MUDSC_PRECISION_F32; prec <= MUDSC_PRECISION_F64; prec++) {
+		ck_assert_status(mudsc__similarity_rows(S, Z, 2, 1, MUDSC_SIMILARITY_CORRELATION, 1e-7,
+		                                        (mudsc_precision)prec, NULL,
+		                                        &MUDSC__EXEC_SERIAL),
+		                 MUDSC_E_NUMERIC);
+		ck_assert_error_has("row 1");
+		ck_assert_status(mudsc__similarity_rows(S, Z, 2, 0, MUDSC_SIMILARITY_CORRELATION, 1e-7,
+		                                        (mudsc_precision)prec, NULL,
+		                                        &MUDSC__EXEC_SERIAL),
+		                 MUDSC_E_SHAPE);
+	}
 }
 END_TEST
 

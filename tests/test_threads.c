@@ -1,9 +1,12 @@
 /* Threads per handle: a matcher's results (sweeps, objectives, assignments,
  * scores, merged and transformed models) and an accumulator's correlation
  * are bit-identical for 1, 2 and 4 threads; a run never changes the
- * process-wide BLAS count; a failure inside the threaded merge is reported
+ * process-wide BLAS count; a wide point's weight similarity (features,
+ * row statistics, unit rows and products on the threads) gives the same
+ * matching bit for bit for 1, 2 and 3 threads, both precisions; a failure inside the threaded merge is reported
  * as with one thread (the first failing tensor's message). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "suites.h"
@@ -170,6 +173,31 @@ START_TEST(correlation_same_for_every_thread_count)
 }
 END_TEST
 
+/* Weight matching and weight zip on the wide MLP, both precisions, N = 2
+ * and 3: sweeps, objectives, scores and assignments bit for bit with 1, 2
+ * and 3 threads. */
+START_TEST(weight_similarity_same_for_every_thread_count)
+{
+	struct tf_wide f;
+	struct tf_wide_result one, more;
+
+	ck_assert_ok(tf_wide_make(&f, 3));
+	for (int32_t n = 2; n <= 3; n++)
+		for (int32_t method = MUDSC_METHOD_ALIGN; method <= MUDSC_METHOD_ZIP; method++)
+			for (int32_t prec = MUDSC_PRECISION_F32; prec <= MUDSC_PRECISION_F64; prec++) {
+				ck_assert_ok(tf_wide_run(&one, &f, n, method, prec, 1));
+				ck_assert_int_ge(one.sweeps, 1);
+				for (int32_t threads = 2; threads <= 3; threads++) {
+					ck_assert_ok(tf_wide_run(&more, &f, n, method, prec, threads));
+					ck_assert_msg(memcmp(&one, &more, sizeof one) == 0,
+					              "N = %d, method %d, precision %d: results differ with %d "
+					              "threads", (int)n, (int)method, (int)prec, (int)threads);
+				}
+			}
+	tf_wide_free(&f);
+}
+END_TEST
+
 Suite *suite_threads(void)
 {
 	Suite *s = suite_create("threads");
@@ -180,6 +208,7 @@ Suite *suite_threads(void)
 	tcase_add_test(tc, run_leaves_the_process_wide_blas_count);
 	tcase_add_test(tc, first_failing_tensor_is_reported);
 	tcase_add_test(tc, correlation_same_for_every_thread_count);
+	tcase_add_test(tc, weight_similarity_same_for_every_thread_count);
 	suite_add_tcase(s, tc);
 	return s;
 }

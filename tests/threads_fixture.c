@@ -185,3 +185,79 @@ const char *tf_diff(const struct tf_result *a, const struct tf_result *b)
 		return "transformed model";
 	return NULL;
 }
+
+mudsc_status tf_wide_make(struct tf_wide *f, int32_t n)
+{
+	const int64_t shapes[4][2] = {{TF_WIDE_H, TF_WIDE_IN},
+	                              {TF_WIDE_H, 1},
+	                              {TF_WIDE_OUT, TF_WIDE_H},
+	                              {TF_WIDE_OUT, 1}};
+	const char *names[4] = {"layers.0.weight", "layers.0.bias", "layers.1.weight",
+	                        "layers.1.bias"};
+	size_t total = 0;
+	uint64_t seed = 5;
+	int64_t hidden = TF_WIDE_H;
+	mudsc_mlp_options o = MUDSC_MLP_OPTIONS_INIT;
+	mudsc_status st = MUDSC_OK;
+
+	memset(f, 0, sizeof *f);
+	for (int k = 0; k < 4; k++)
+		total += (size_t)(shapes[k][0] * shapes[k][1]);
+	for (int32_t i = 0; i < n && i < TF_WIDE_MODELS && st == MUDSC_OK; i++) {
+		float *w = f->w[i] = malloc(total * sizeof *w);
+		if (w == NULL)
+			return MUDSC_E_NOMEM;
+		for (size_t k = 0; k < total; k++)
+			w[k] = (float)lcg(&seed);
+		st = mudsc_model_new(&f->m[i]);
+		for (int k = 0; k < 4 && st == MUDSC_OK; k++) {
+			int32_t rank = shapes[k][1] == 1 ? 1 : 2;
+			st = mudsc_model_add(f->m[i], names[k], MUDSC_DTYPE_F32, rank, shapes[k], w,
+			                     MUDSC_BORROW);
+			w += shapes[k][0] * shapes[k][1];
+		}
+	}
+	o.n_hidden = 1;
+	o.hidden = &hidden;
+	if (st == MUDSC_OK)
+		st = mudsc_graph_build_mlp(&f->graph, &o);
+	return st;
+}
+
+void tf_wide_free(struct tf_wide *f)
+{
+	for (int32_t i = 0; i < TF_WIDE_MODELS; i++) {
+		mudsc_model_free(f->m[i]);
+		free(f->w[i]);
+	}
+	mudsc_graph_free(f->graph);
+}
+
+mudsc_status tf_wide_run(struct tf_wide_result *r, const struct tf_wide *f, int32_t n,
+                         int32_t method, int32_t precision, int32_t threads)
+{
+	mudsc_matcher_options o = MUDSC_MATCHER_OPTIONS_INIT;
+	mudsc_matcher *m = NULL;
+	size_t need;
+	mudsc_status st;
+
+	memset(r, 0, sizeof *r);
+	o.method = method;
+	o.weight_precision = precision;
+	o.max_iter = 2;
+	o.patience = 1;
+	o.threads = threads;
+	st = mudsc_matcher_new(&m, f->graph, (const mudsc_model *const *)f->m, n, &o);
+	if (st == MUDSC_OK)
+		st = mudsc_matcher_run(m);
+	if (st == MUDSC_OK) {
+		r->sweeps = mudsc_matcher_sweeps(m);
+		st = mudsc_matcher_objectives(r->objectives, 4, &need, m);
+	}
+	if (st == MUDSC_OK)
+		st = mudsc_matcher_point_result(&r->width, r->scores, m, 0);
+	if (st == MUDSC_OK)
+		st = mudsc_matcher_assignment(r->assign, TF_WIDE_MODELS * TF_WIDE_H, &need, m, 0);
+	mudsc_matcher_free(m);
+	return st;
+}

@@ -61,4 +61,31 @@ const char *tf_diff(const struct tf_result *a, const struct tf_result *b);
 /* NULL when the two models hold the same tensors with the same bytes. */
 const char *tf_models_differ(const mudsc_model *a, const mudsc_model *b);
 
+/* A wide MLP (TF_WIDE_IN -> TF_WIDE_H -> TF_WIDE_OUT, F32, seeded): the
+ * hidden point's weight features (N x 256 rows of 1041) are large enough
+ * that their building, row statistics and unit rows run on the matcher's
+ * threads. */
+enum { TF_WIDE_IN = 1024, TF_WIDE_H = 256, TF_WIDE_OUT = 16, TF_WIDE_MODELS = 3 };
+
+struct tf_wide {
+	mudsc_model *m[TF_WIDE_MODELS];
+	float *w[TF_WIDE_MODELS];
+	mudsc_graph *graph;
+};
+
+/* What a weight-only run on it produces (zeroed first: compare bytes). */
+struct tf_wide_result {
+	int32_t sweeps;
+	double objectives[4], scores[3];
+	int64_t assign[TF_WIDE_MODELS * TF_WIDE_H], width;
+};
+
+mudsc_status tf_wide_make(struct tf_wide *f, int32_t n);
+void tf_wide_free(struct tf_wide *f);
+
+/* Two sweeps (patience 1) of `method` without activations on the first n
+ * models, S_w's products in `precision`, with `threads`. */
+mudsc_status tf_wide_run(struct tf_wide_result *r, const struct tf_wide *f, int32_t n,
+                         int32_t method, int32_t precision, int32_t threads);
+
 #endif /* MUDSC_THREADS_FIXTURE_H */

@@ -22,6 +22,10 @@
  *    also validating the graph against the models, writing it as JSON and
  *    the models as safetensors bytes, and reading tensors; then run and
  *    merge.
+ * 4. Two weight-only matchers (align in float32 with 2 threads, zip in
+ *    float64 with 3) on a wide MLP at once: each point's weight features
+ *    built per model on the matcher's threads, its row statistics and unit
+ *    rows in tasks on them (issue 13).
  *
  * Run with OPENBLAS_NUM_THREADS=1: OpenBLAS is not instrumented and its own
  * worker threads take and hand back work through spin flags TSan cannot
@@ -430,6 +434,55 @@ static int shared_handles(void)
 	return failures;
 }
 
+/* ---- 4: two matchers on the wide MLP at once (2 and 3 threads): weight
+ * features per model, row statistics, unit rows and S_w's products on
+ * their threads ---- */
+
+struct wide_job {
+	const struct tf_wide *f;
+	int32_t method, precision, threads;
+	struct tf_wide_result got;
+	mudsc_status st;
+};
+
+static void *wide_job_run(void *arg)
+{
+	struct wide_job *j = arg;
+	j->st = tf_wide_run(&j->got, j->f, 2, j->method, j->precision, j->threads);
+	return NULL;
+}
+
+static int wide_matchers(void)
+{
+	struct tf_wide f;
+	struct wide_job jobs[2] = {
+		{.f = &f, .method = MUDSC_METHOD_ALIGN, .precision = MUDSC_PRECISION_F32, .threads = 2},
+		{.f = &f, .method = MUDSC_METHOD_ZIP, .precision = MUDSC_PRECISION_F64, .threads = 3}};
+	struct tf_wide_result ref[2];
+	pthread_t tid[2];
+	int failures = 0;
+
+	if (tf_wide_make(&f, 2) != MUDSC_OK)
+		return fprintf(stderr, "wide models: %s\n", mudsc_error_message()), 1;
+	for (int k = 0; k < 2; k++)
+		if (tf_wide_run(&ref[k], &f, 2, jobs[k].method, jobs[k].precision, 1) != MUDSC_OK)
+			return fprintf(stderr, "wide reference: %s\n", mudsc_error_message()), 1;
+	for (int k = 0; k < 2; k++)
+		pthread_create(&tid[k], NULL, wide_job_run, &jobs[k]);
+	for (int k = 0; k < 2; k++)
+		pthread_join(tid[k], NULL);
+	for (int k = 0; k < 2; k++)
+		if (jobs[k].st != MUDSC_OK || memcmp(&ref[k], &jobs[k].got, sizeof ref[k]) != 0) {
+			fprintf(stderr, "wide matcher %d (%d threads): %s\n", k, (int)jobs[k].threads,
+			        jobs[k].st != MUDSC_OK ? mudsc_status_name(jobs[k].st) : "results differ");
+			failures++;
+		}
+	tf_wide_free(&f);
+	printf("two wide weight-only matchers (2 and 3 threads): %s\n",
+	       failures ? "FAILED" : "same results as serial runs");
+	return failures;
+}
+
 int main(void)
 {
 	struct tf_models f;
@@ -470,5 +523,6 @@ int main(void)
 	       failures ? "FAILED" : "same results as serial runs");
 	failures += distinct_handles();
 	failures += shared_handles();
+	failures += wide_matchers();
 	return failures ? 1 : 0;
 }

@@ -71,6 +71,22 @@ typedef enum mudsc_similarity {
 } mudsc_similarity;
 
 /**
+ * Arithmetic of the weight-similarity products S_w (the GEMMs over the
+ * weight features, docs/algorithm.md sections 4 and 17).
+ * Features are built, centred and normalised in float64 either way; with
+ * float32 the unit-norm rows are rounded to float32 and multiplied by
+ * sgemm / ssyrk, and every S_w entry is then within (D + 2) u / (1 - (D + 2) u)
+ * of the float64 value, u = 2^-24, D the point's feature length (the
+ * reduction length); typically within a few sqrt(D) u.  Discrete results
+ * are the same in both precisions unless a decision is closer than that
+ * (a near tie).
+ */
+typedef enum mudsc_precision {
+	MUDSC_PRECISION_F32 = 0, /**< float32 products (default): about twice the speed */
+	MUDSC_PRECISION_F64 = 1  /**< float64 products, as the oracle computes them */
+} mudsc_precision;
+
+/**
  * Progress callback, called after each point is re-matched: the point's
  * index, the sweep (0-based) and the point's combined score.  Return
  * non-zero to cancel: mudsc_matcher_run() then returns MUDSC_E_CANCELLED
@@ -104,6 +120,8 @@ typedef struct mudsc_matcher_options {
 	/* ---- fields appended after 0.2.0's first struct (see common.h) ---- */
 	int64_t max_memory;          /**< memory budget in bytes, >= 0; 0 = no limit; default
 	                                  MUDSC_MATCHER_MAX_MEMORY_DEFAULT (see "Memory budget") */
+	int32_t weight_precision;    /**< a mudsc_precision: the arithmetic of S_w's products;
+	                                  default MUDSC_PRECISION_F32 */
 } mudsc_matcher_options;
 
 /**
@@ -128,7 +146,8 @@ typedef struct mudsc_matcher_options {
 #define MUDSC_MATCHER_OPTIONS_INIT                                                              \
 	{                                                                                           \
 		sizeof(mudsc_matcher_options), MUDSC_METHOD_ALIGN, 0.5, MUDSC_SIMILARITY_CORRELATION,   \
-			0.5, 0.5, 1.0, 1, 100, 5, 0, 0, 1e-7, NULL, NULL, MUDSC_MATCHER_MAX_MEMORY_DEFAULT  \
+			0.5, 0.5, 1.0, 1, 100, 5, 0, 0, 1e-7, NULL, NULL, MUDSC_MATCHER_MAX_MEMORY_DEFAULT, \
+			MUDSC_PRECISION_F32                                                                 \
 	}
 
 /** Fill *opts with the defaults (opts->size included).  NULL: MUDSC_E_INVALID. */

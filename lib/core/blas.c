@@ -1,6 +1,6 @@
 /*
  * The BLAS shim's calls (blas.h): the typed expert interface with a
- * per-call rntm_t for BLIS, CBLAS for OpenBLAS.  syrk is written once for
+ * per-call rntm_t for BLIS, CBLAS for OpenBLAS.  syrk and gemm are written once for
  * both element types (p = d or s, T = double or float), as BLIS writes its
  * typed API.
  *
@@ -12,6 +12,11 @@
 #define SYRK_SIGNATURE(p, T)                                                                     \
 	void mudsc__blas_##p##syrk(const struct mudsc__exec *ex, bool trans, int64_t n, int64_t k,    \
 	                           T alpha, const T *A, int64_t lda, T beta, T *C, int64_t ldc)
+
+#define GEMM_SIGNATURE(p, T)                                                                     \
+	void mudsc__blas_##p##gemm(const struct mudsc__exec *ex, bool trans_a, bool trans_b,          \
+	                           int64_t m, int64_t n, int64_t k, T alpha, const T *A, int64_t lda, \
+	                           const T *B, int64_t ldb, T beta, T *C, int64_t ldc)
 
 #if defined(MUDSC_BLAS_BLIS)
 
@@ -42,14 +47,13 @@ static trans_t blis_trans(bool trans)
 		                 ldc, 1, NULL, call_rntm(&r, ex));                                       \
 	}
 
-void mudsc__blas_dgemm(const struct mudsc__exec *ex, bool trans_a, bool trans_b, int64_t m,
-                       int64_t n, int64_t k, double alpha, const double *A, int64_t lda,
-                       const double *B, int64_t ldb, double beta, double *C, int64_t ldc)
-{
-	rntm_t r;
-	bli_dgemm_ex(blis_trans(trans_a), blis_trans(trans_b), m, n, k, &alpha, (double *)A, lda, 1,
-	             (double *)B, ldb, 1, &beta, C, ldc, 1, NULL, call_rntm(&r, ex));
-}
+#define GEMM(p, T)                                                                               \
+	GEMM_SIGNATURE(p, T)                                                                         \
+	{                                                                                            \
+		rntm_t r;                                                                                \
+		bli_##p##gemm_ex(blis_trans(trans_a), blis_trans(trans_b), m, n, k, &alpha, (T *)A, lda, \
+		                 1, (T *)B, ldb, 1, &beta, C, ldc, 1, NULL, call_rntm(&r, ex));          \
+	}
 
 void mudsc__blas_sgemm(const struct mudsc__exec *ex, bool trans_a, bool trans_b, int64_t m,
                        int64_t n, int64_t k, float alpha, const float *A, int64_t lda,
@@ -75,14 +79,13 @@ static enum CBLAS_TRANSPOSE cblas_trans(bool trans)
 		                (int)lda, beta, C, (int)ldc);                                            \
 	}
 
-void mudsc__blas_dgemm(const struct mudsc__exec *ex, bool trans_a, bool trans_b, int64_t m,
-                       int64_t n, int64_t k, double alpha, const double *A, int64_t lda,
-                       const double *B, int64_t ldb, double beta, double *C, int64_t ldc)
-{
-	(void)ex;
-	cblas_dgemm(CblasRowMajor, cblas_trans(trans_a), cblas_trans(trans_b), (int)m, (int)n, (int)k,
-	            alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
-}
+#define GEMM(p, T)                                                                               \
+	GEMM_SIGNATURE(p, T)                                                                         \
+	{                                                                                            \
+		(void)ex;                                                                                \
+		cblas_##p##gemm(CblasRowMajor, cblas_trans(trans_a), cblas_trans(trans_b), (int)m,       \
+		                (int)n, (int)k, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);     \
+	}
 
 void mudsc__blas_sgemm(const struct mudsc__exec *ex, bool trans_a, bool trans_b, int64_t m,
                        int64_t n, int64_t k, float alpha, const float *A, int64_t lda,
@@ -97,3 +100,5 @@ void mudsc__blas_sgemm(const struct mudsc__exec *ex, bool trans_a, bool trans_b,
 
 SYRK(d, double)
 SYRK(s, float)
+GEMM(d, double)
+GEMM(s, float)

@@ -57,6 +57,10 @@ int mudsc__log_enabled(mudsc_log_level level);
 
 /* Allocation that records MUDSC_E_NOMEM with `what` in the message on failure. */
 void *mudsc__alloc(size_t size, const char *what);
+/* mudsc__alloc for large work buffers (free() frees them): from 4 MiB on,
+ * aligned to 2 MiB and advised for transparent huge pages, so a buffer
+ * touched once per call costs a fault per 2 MiB, not per 4 KiB. */
+void *mudsc__alloc_big(size_t size, const char *what);
 void *mudsc__calloc(size_t count, size_t size, const char *what);
 void *mudsc__realloc_array(void *ptr, size_t count, size_t size, const char *what);
 char *mudsc__strdup(const char *s, const char *what);

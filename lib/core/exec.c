@@ -7,6 +7,7 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "core/core.h"
 
@@ -99,4 +100,11 @@ mudsc_status mudsc__parallel_for(const struct mudsc__exec *ex, size_t ntasks, do
 	if (atomic_load(&r.first_bad) < ntasks)
 		return mudsc__err_raise(&r.err);
 	return MUDSC_OK;
+}
+
+double mudsc__clock_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

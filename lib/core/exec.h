@@ -58,4 +58,12 @@ typedef mudsc_status (*mudsc__task_fn)(void *ctx, size_t task);
 mudsc_status mudsc__parallel_for(const struct mudsc__exec *ex, size_t ntasks, double work,
                                  mudsc__task_fn fn, void *ctx);
 
+/* Seconds on the monotonic clock (for the figures the library logs). */
+double mudsc__clock_seconds(void);
+
+/* Work counted while it runs: flops of BLAS products and their seconds. */
+struct mudsc__tally {
+	double flops, seconds;
+};
+
 #endif /* MUDSC_CORE_EXEC_H */

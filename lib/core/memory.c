@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/core.h"
 
@@ -13,6 +14,23 @@ void *mudsc__alloc(size_t size, const char *what)
 	void *p = malloc(size ? size : 1);
 	if (p == NULL)
 		mudsc__err(MUDSC_E_NOMEM, "out of memory allocating %zu bytes for %s", size, what);
+	return p;
+}
+
+void *mudsc__alloc_big(size_t size, const char *what)
+{
+	const size_t huge = (size_t)2 << 20;
+	void *p = NULL;
+
+	if (size < 2 * huge)
+		return mudsc__alloc(size, what);
+	if (posix_memalign(&p, huge, size) != 0) {
+		mudsc__err(MUDSC_E_NOMEM, "out of memory allocating %zu bytes for %s", size, what);
+		return NULL;
+	}
+#ifdef MADV_HUGEPAGE
+	(void)madvise(p, size - size % huge, MADV_HUGEPAGE); /* advice only: may fail */
+#endif
 	return p;
 }
 

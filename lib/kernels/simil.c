@@ -1,6 +1,10 @@
 /*
- * Row similarity with one BLAS dsyrk: centre (Pearson) or not (cosine),
- * S = Z Z' (/ D), then divide by max(norm_a * norm_b, eps).
+ * Row similarity.  Float64: one BLAS dsyrk: centre (Pearson) or not
+ * (cosine), S = Z Z' (/ D), then divide by max(norm_a * norm_b, eps).
+ * Float32 (docs/algorithm.md section 21): the
+ * centred rows scaled to unit norm in float64 and rounded once to float32,
+ * their products by sgemm in blocks of rows, each product then multiplied
+ * in float64 by den / max(den, eps) (1 unless a norm is tiny).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -44,16 +48,157 @@ static double *prepared_rows(const double *Z, int64_t V, int64_t D, mudsc_simila
 	return W;
 }
 
-mudsc_status mudsc__similarity_rows(double *S, const double *Z, int64_t V, int64_t D,
-                                   mudsc_similarity kind, double eps,
+struct stats_job {
+	double *mu, *norm, *inv;
+	const double *F;
+	size_t V, D;
+	mudsc_similarity kind;
+};
+
+/* Rows of one task: enough that a task is worth its claim. */
+#define STAT_ROWS 16
+
+static mudsc_status stats_task(void *ctx, size_t task)
+{
+	const struct stats_job *j = ctx;
+	size_t D = j->D, end = (task + 1) * STAT_ROWS < j->V ? (task + 1) * STAT_ROWS : j->V;
+
+	for (size_t r = task * STAT_ROWS; r < end; r++) {
+		const double *f = j->F + r * D;
+		double mean = 0.0, ss = 0.0;
+		for (size_t k = 0; k < D; k++) {
+			if (!isfinite(f[k]))
+				return mudsc__err(MUDSC_E_NUMERIC, "similarity: feature row %zu, column %zu "
+				                                  "is %g", r, k, f[k]);
+			mean += f[k];
+		}
+		mean = j->kind == MUDSC_SIMILARITY_CORRELATION ? mean / (double)D : 0.0;
+		for (size_t k = 0; k < D; k++)
+			ss += (f[k] - mean) * (f[k] - mean);
+		j->mu[r] = mean;
+		j->norm[r] = j->kind == MUDSC_SIMILARITY_CORRELATION ? sqrt(ss / (double)D) : sqrt(ss);
+		j->inv[r] = ss > 0.0 ? 1.0 / sqrt(ss) : 0.0;
+	}
+	return MUDSC_OK;
+}
+
+mudsc_status mudsc__row_stats(double *mu, double *norm, double *inv, const double *F, size_t V,
+                             size_t D, mudsc_similarity kind, const struct mudsc__exec *ex)
+{
+	struct stats_job j = {.mu = mu, .norm = norm, .inv = inv, .F = F, .V = V, .D = D,
+	                      .kind = kind};
+	return mudsc__parallel_for(ex, (V + STAT_ROWS - 1) / STAT_ROWS, 2.0 * (double)V * (double)D,
+	                           stats_task, &j);
+}
+
+struct unit_job {
+	float *U;
+	const double *F, *mu, *inv;
+	size_t D;
+};
+
+#define UNIT_ROWS 16
+
+static mudsc_status unit_task(void *ctx, size_t task)
+{
+	const struct unit_job *j = ctx;
+	size_t D = j->D;
+	for (size_t r = task * UNIT_ROWS, end = r + UNIT_ROWS; r < end; r++) {
+		const double *f = j->F + r * D;
+		float *u = j->U + r * D;
+		double m = j->mu[r], s = j->inv[r];
+		for (size_t k = 0; k < D; k++)
+			u[k] = (float)((f[k] - m) * s);
+	}
+	return MUDSC_OK;
+}
+
+void mudsc__unit_rows_f32(float *U, const double *F, size_t V, size_t D, const double *mu,
+                         const double *inv, const struct mudsc__exec *ex)
+{
+	struct unit_job j = {.U = U, .F = F, .mu = mu, .inv = inv, .D = D};
+	size_t whole = V / UNIT_ROWS;
+
+	mudsc__parallel_for(ex, whole, 2.0 * (double)(whole * UNIT_ROWS) * (double)D, unit_task, &j);
+	for (size_t r = whole * UNIT_ROWS; r < V; r++) {
+		const double *f = F + r * D;
+		for (size_t k = 0; k < D; k++)
+			U[r * D + k] = (float)((f[k] - mu[r]) * inv[r]);
+	}
+}
+
+void mudsc__unit_products(double *out, size_t ldo, const float *A, size_t m, const float *B,
+                         size_t n, size_t D, const double *normA, const double *normB,
+                         double eps, bool upper, float *scratch, struct mudsc__tally *tally,
+                         const struct mudsc__exec *ex)
+{
+	for (size_t a0 = 0; a0 < m; a0 += MUDSC__UNIT_BLOCK) {
+		size_t rows = m - a0 < MUDSC__UNIT_BLOCK ? m - a0 : MUDSC__UNIT_BLOCK;
+		size_t b0 = upper ? a0 : 0, cols = n - b0;
+		double t0 = tally ? mudsc__clock_seconds() : 0.0;
+		mudsc__blas_sgemm(ex, false, true, (int64_t)rows, (int64_t)cols, (int64_t)D, 1.0f,
+		                  A + a0 * D, (int64_t)D, B + b0 * D, (int64_t)D, 0.0f, scratch,
+		                  (int64_t)cols);
+		if (tally) {
+			tally->seconds += mudsc__clock_seconds() - t0;
+			tally->flops += 2.0 * (double)rows * (double)cols * (double)D;
+		}
+		for (size_t r = 0; r < rows; r++) {
+			size_t a = a0 + r;
+			const float *g = scratch + r * cols;
+			double *o = out + a * ldo;
+			for (size_t b = upper ? a : 0; b < n; b++) {
+				double den = normA[a] * normB[b], s = (double)g[b - b0];
+				o[b] = den >= eps ? s : s * (den / eps);
+			}
+		}
+	}
+}
+
+/* S for float32 products (the upper triangle by blocks, then mirrored). */
+static mudsc_status similarity_f32(double *S, const double *Z, size_t V, size_t D,
+                                   mudsc_similarity kind, double eps, struct mudsc__tally *tally,
                                    const struct mudsc__exec *ex)
 {
-	double *W, *norm;
+	size_t n, block = V < MUDSC__UNIT_BLOCK ? V : MUDSC__UNIT_BLOCK;
+	float *U, *scratch;
+	double *stats;
+	mudsc_status st;
+
+	if (!mudsc__mul_size(V, D, &n) || !mudsc__mul_size(n, sizeof(float), &n))
+		return mudsc__err(MUDSC_E_NOMEM, "similarity: %zu x %zu features overflow", V, D);
+	U = mudsc__alloc(n, "similarity features");
+	scratch = mudsc__alloc(block * V * sizeof *scratch, "similarity block");
+	stats = mudsc__alloc(3 * V * sizeof *stats, "similarity row statistics");
+	st = U && scratch && stats ? MUDSC_OK : MUDSC_E_NOMEM;
+	if (st == MUDSC_OK)
+		st = mudsc__row_stats(stats, stats + V, stats + 2 * V, Z, V, D, kind, ex);
+	if (st == MUDSC_OK) {
+		mudsc__unit_rows_f32(U, Z, V, D, stats, stats + 2 * V, ex);
+		mudsc__unit_products(S, V, U, V, U, V, D, stats + V, stats + V, eps, true, scratch,
+		                     tally, ex);
+		for (size_t a = 0; a < V; a++)
+			for (size_t b = a + 1; b < V; b++)
+				S[b * V + a] = S[a * V + b];
+	}
+	free(stats);
+	free(scratch);
+	free(U);
+	return st;
+}
+
+mudsc_status mudsc__similarity_rows(double *S, const double *Z, int64_t V, int64_t D,
+                                   mudsc_similarity kind, double eps, mudsc_precision precision,
+                                   struct mudsc__tally *tally, const struct mudsc__exec *ex)
+{
+	double *W, *norm, t0;
 	double scale = kind == MUDSC_SIMILARITY_CORRELATION ? 1.0 / (double)D : 1.0;
 
 	if (V < 1 || D < 1)
 		return mudsc__err(MUDSC_E_SHAPE, "similarity: need V >= 1 rows and D >= 1 columns, got "
 		                                "%lld x %lld", (long long)V, (long long)D);
+	if (precision == MUDSC_PRECISION_F32)
+		return similarity_f32(S, Z, (size_t)V, (size_t)D, kind, eps, tally, ex);
 	W = prepared_rows(Z, V, D, kind);
 	if (W == NULL)
 		return mudsc_error_status();
@@ -62,7 +207,12 @@ mudsc_status mudsc__similarity_rows(double *S, const double *Z, int64_t V, int64
 		free(W);
 		return MUDSC_E_NOMEM;
 	}
+	t0 = tally ? mudsc__clock_seconds() : 0.0;
 	mudsc__blas_dsyrk(ex, false, V, D, scale, W, D, 0.0, S, V);
+	if (tally) {
+		tally->seconds += mudsc__clock_seconds() - t0;
+		tally->flops += (double)V * (double)(V + 1) * (double)D;
+	}
 	for (int64_t a = 0; a < V; a++)
 		norm[a] = sqrt(fmax(S[a * V + a], 0.0));
 	for (int64_t a = 0; a < V; a++) {

@@ -41,10 +41,22 @@ void mudsc__axis_contract(double *dst, const double *src, size_t outer, int64_t 
 void mudsc__axis_to_front(double *dst, size_t ld, const double *src, size_t outer, int64_t L,
                          size_t inner)
 {
-	for (size_t o = 0; o < outer; o++)
-		for (int64_t u = 0; u < L; u++)
-			memcpy(dst + (size_t)u * ld + o * inner, src + (o * (size_t)L + (size_t)u) * inner,
-			       inner * sizeof *dst);
+	if (inner >= 16) {
+		for (size_t o = 0; o < outer; o++)
+			for (int64_t u = 0; u < L; u++)
+				memcpy(dst + (size_t)u * ld + o * inner,
+				       src + (o * (size_t)L + (size_t)u) * inner, inner * sizeof *dst);
+		return;
+	}
+	/* short pieces (an IN axis with a 3x3 kernel: 9): copied row by row of
+	 * dst, which is then written in order, without a call per piece */
+	for (int64_t u = 0; u < L; u++) {
+		double *d = dst + (size_t)u * ld;
+		const double *s = src + (size_t)u * inner;
+		for (size_t o = 0; o < outer; o++, d += inner, s += (size_t)L * inner)
+			for (size_t i = 0; i < inner; i++)
+				d[i] = s[i];
+	}
 }
 
 int mudsc__axis_is_identity(const int64_t *assign, int64_t L, int64_t Lout)

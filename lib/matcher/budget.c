@@ -94,7 +94,14 @@ static double feature_cost(const struct mudsc__plan *plan, size_t p, const doubl
 	}
 	*F_out = NC * D * D8;
 	*stage_out = 2.0 * stage * D8;
-	return o->method == MUDSC_METHOD_ZIP ? NC * D * D8 + NC * D8 : 0.0;
+	/* zip: the similarity's copy of F (float64), or in float32 its unit rows,
+	 * a block of 512 rows of products and three row statistics */
+	double f32 = NC * D * 4.0 + 512.0 * NC * 4.0 + 3.0 * NC * D8;
+	if (o->weight_precision == MUDSC_PRECISION_F32 && o->method == MUDSC_METHOD_ALIGN)
+		return NC * D * 4.0 + dmin(NC, 512.0) * NC * 4.0; /* unit rows and a product block */
+	if (o->method == MUDSC_METHOD_ZIP)
+		return dmax(NC * D * D8 + NC * D8, o->weight_precision == MUDSC_PRECISION_F32 ? f32 : 0.0);
+	return 0.0;
 }
 
 /* merge() / transform(): per task the double result, three stage buffers,
@@ -167,7 +174,7 @@ void mudsc__budget_estimate(struct mudsc__budget *b, const struct mudsc__plan *p
 		match = dmax(match, match_cost(plan, p, o, T));
 		c = feature_cost(plan, p, Cp, o, &f, &s);
 		F = dmax(F, f);
-		stage = dmax(stage, s);
+		stage = dmax(stage, s * dmin(T, N)); /* one scratch per worker building features */
 		copy = dmax(copy, c);
 	}
 	b->widest = nc * nc * D8;

@@ -59,9 +59,9 @@ static mudsc_status weight_similarity(struct loop_state *ls, size_t p)
 	if (o->method == MUDSC_METHOD_ALIGN)
 		return mudsc__weight_similarity_align(ls->Sw, &ls->buf, in->plan, p, ls->cur,
 		                                     ls->versions, &ls->cache[p], o->similarity, o->eps,
-		                                     in->ex);
+		                                     o->weight_precision, in->ex);
 	return mudsc__weight_similarity(ls->Sw, &ls->buf, in->plan, p, ls->cur, o->similarity,
-	                               o->eps, in->ex);
+	                               o->eps, o->weight_precision, in->ex);
 }
 
 /* Point p's S_a, or NULL without activations: given, or fetched on demand. */
@@ -168,10 +168,16 @@ static mudsc_status descend(struct loop_state *ls, struct loop_result *res)
 
 	mudsc__rng_seed(&rng, ls->in->opts->seed);
 	for (int32_t s = 0; s < ls->in->opts->max_iter; s++) {
-		double objective = 0.0;
+		double objective = 0.0, t0 = mudsc__clock_seconds();
+		ls->buf.products = (struct mudsc__tally){0};
 		mudsc_status st = sweep(ls, &rng, s, &objective);
 		if (st != MUDSC_OK)
 			return st;
+		mudsc__log(MUDSC_LOG_DEBUG,
+		           "mudsc_matcher_run: sweep %d: %.3f s, of which S_w's products %.6g flops "
+		           "in %.3f s",
+		           (int)s, mudsc__clock_seconds() - t0, ls->buf.products.flops,
+		           ls->buf.products.seconds);
 		res->objectives[s] = objective;
 		res->sweeps = s + 1;
 		mudsc__log(MUDSC_LOG_INFO, "mudsc_matcher_run: sweep %d: objective %.9g%s", (int)s,
@@ -232,9 +238,9 @@ mudsc_status mudsc__loop_run(struct loop_result *res, const struct loop_input *i
 	ls.prev = mudsc__calloc(nc + 1, sizeof *ls.prev, "previous assignment");
 	r.objectives = mudsc__calloc((size_t)in->opts->max_iter + 1, sizeof *r.objectives,
 	                             "objectives");
-	ls.Sw = weights ? mudsc__alloc(nc * nc * sizeof *ls.Sw, "S_w") : NULL;
-	ls.S = weights && acts ? mudsc__alloc(nc * nc * sizeof *ls.S, "S") : NULL;
-	ls.Sa = in->S_a == NULL && in->fetch ? mudsc__alloc(nc * nc * sizeof *ls.Sa, "S_a") : NULL;
+	ls.Sw = weights ? mudsc__alloc_big(nc * nc * sizeof *ls.Sw, "S_w") : NULL;
+	ls.S = weights && acts ? mudsc__alloc_big(nc * nc * sizeof *ls.S, "S") : NULL;
+	ls.Sa = in->S_a == NULL && in->fetch ? mudsc__alloc_big(nc * nc * sizeof *ls.Sa, "S_a") : NULL;
 	if (!ls.cur || !ls.best || !ls.order || !r.objectives || !ls.versions || !ls.cache ||
 	    !ls.prev || (weights && !ls.Sw) || (weights && acts && !ls.S) ||
 	    (in->S_a == NULL && in->fetch && !ls.Sa))

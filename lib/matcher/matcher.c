@@ -74,6 +74,8 @@ static mudsc_status check_options(const mudsc_matcher_options *o)
 		return bad_option("eps", o->eps);
 	if (o->max_memory < 0)
 		return bad_option("max_memory", (double)o->max_memory);
+	if (o->weight_precision != MUDSC_PRECISION_F32 && o->weight_precision != MUDSC_PRECISION_F64)
+		return bad_option("weight_precision", o->weight_precision);
 	return MUDSC_OK;
 }
 

@@ -6,6 +6,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,17 +52,179 @@ static size_t scratch_size(const struct mudsc__plan *plan, const struct plan_poi
 	return most;
 }
 
+/* The tensor's axes other than `axis` whose transform moves something:
+ * for each, its inverse permutation in inv[d] (NULL: untransformed), taken
+ * from idx.  False when some transform is not a permutation of scale 1
+ * (zip's merges): the feature then takes the general route. */
+static bool axis_permutations(const struct plan_tensor *t, int32_t axis, size_t p, int32_t i,
+                              const struct point_corr *corr, int32_t N, const int64_t **inv,
+                              int64_t *idx, double *scale, int64_t *counts)
+{
+	for (int32_t d = 0; d < t->rank; d++) {
+		int32_t q = t->point[d];
+		int64_t L = t->shape[d];
+		inv[d] = NULL;
+		if (d == axis || q < 0 || (size_t)q == p || !corr[q].set)
+			continue;
+		const int64_t *assign = corr[q].assign + (size_t)i * (size_t)L;
+		if (mudsc__axis_is_identity(assign, L, corr[q].width_out))
+			continue;
+		if (corr[q].width_out != L)
+			return false;
+		mudsc__corr_scales(&corr[q], N, L, i,
+		                  t->role[d] == MUDSC_ROLE_IN ? MUDSC_MATRIX_MERGE : MUDSC_MATRIX_UNMERGE,
+		                  NULL, counts, scale);
+		for (int64_t j = 0; j < L; j++)
+			idx[j] = -1;
+		for (int64_t u = 0; u < L; u++) {
+			if (scale[u] != 1.0 || assign[u] < 0 || assign[u] >= L || idx[assign[u]] >= 0)
+				return false;
+			idx[assign[u]] = u;
+		}
+		inv[d] = idx;
+		idx += L;
+	}
+	return true;
+}
+
+/* Offsets (in elements of the source) of the C-order multi-indices of axes
+ * [from, to), each axis d at source index inv[d][j] (or j), stride st[d]. */
+static size_t offsets(int64_t *off, const int64_t *shape, const int64_t *st,
+                      const int64_t *const *inv, int32_t from, int32_t to)
+{
+	size_t n = 1;
+	off[0] = 0;
+	for (int32_t d = from; d < to; d++) {
+		size_t L = (size_t)shape[d];
+		for (size_t k = n; k-- > 0;)
+			for (size_t j = L; j-- > 0;)
+				off[k * L + j] = off[k] + (inv[d] ? inv[d][j] : (int64_t)j) * st[d];
+		n *= L;
+	}
+	return n;
+}
+
+/* Element counts of the offset tables a feature's gather needs. */
+static size_t gather_index_size(const struct plan_tensor *t, int32_t axis)
+{
+	size_t outer = 1, inner = 1, perms = 0;
+	for (int32_t d = 0; d < t->rank; d++) {
+		perms += (size_t)t->shape[d];
+		if (d < axis)
+			outer *= (size_t)t->shape[d];
+		else if (d > axis)
+			inner *= (size_t)t->shape[d];
+	}
+	return perms + outer + inner + 1;
+}
+
+/* A tensor's values for a pass: read in place (whole F32 or F64 tensors),
+ * else copied as float64 into a. */
+struct source {
+	const void *data;
+	int kind; /* 1: float, 2: double in place, 0: double in a */
+};
+
+static struct source source_of(const struct plan_tensor *t, int32_t model, double *a)
+{
+	struct source s = {t->data[model], 0};
+	if (t->part < 0 && t->dtype == MUDSC_DTYPE_F32)
+		s.kind = 1;
+	else if (t->part < 0 && t->dtype == MUDSC_DTYPE_F64)
+		s.kind = 2;
+	else {
+		mudsc__plan_load(t, model, a);
+		s.data = a;
+	}
+	return s;
+}
+
+static inline double source_at(struct source s, size_t k)
+{
+	if (s.kind == 1) {
+		float x;
+		memcpy(&x, (const unsigned char *)s.data + k * sizeof x, sizeof x);
+		return (double)x;
+	}
+	double x;
+	memcpy(&x, (const unsigned char *)s.data + k * sizeof x, sizeof x);
+	return x;
+}
+
+/*
+ * One pass for a feature whose transforms are permutations: rows gathered
+ * from the source, axis moved to the front, the trailing untransformed axes
+ * copied as runs.  Into F (double, row stride ld) when U is NULL, else into
+ * U (float, row stride ld) as fl32((x - mu[v]) * inv[v]) for row v.
+ */
+static void gather_rows(double *F, float *U, size_t ld, const double *mu, const double *inv_row,
+                        const struct plan_tensor *t, struct source src, int32_t axis,
+                        const int64_t *const *inv, int64_t *tables)
+{
+	int64_t st[MUDSC_MAX_RANK];
+	int32_t r = t->rank, tail = r;
+	size_t run = 1, L = (size_t)t->shape[axis];
+	bool typed_f32 = src.kind == 1 && (uintptr_t)src.data % sizeof(float) == 0;
+
+	st[r - 1] = 1;
+	for (int32_t d = r - 1; d > 0; d--)
+		st[d - 1] = st[d] * t->shape[d];
+	while (tail - 1 > axis && inv[tail - 1] == NULL)
+		run *= (size_t)t->shape[--tail];
+	int64_t *off_out = tables;
+	size_t nout = offsets(off_out, t->shape, st, inv, 0, axis);
+	int64_t *off_in = off_out + nout;
+	size_t nin = offsets(off_in, t->shape, st, inv, axis + 1, tail);
+
+	for (size_t v = 0; v < L; v++) {
+		int64_t base = (int64_t)v * st[axis];
+		size_t col = 0;
+		double m = U ? mu[v] : 0.0, k = U ? inv_row[v] : 1.0;
+		for (size_t o = 0; o < nout; o++)
+			for (size_t h = 0; h < nin; h++, col += run) {
+				size_t at = (size_t)(base + off_out[o] + off_in[h]);
+				if (U != NULL && typed_f32) {
+					float *u = U + v * ld + col;
+					const float *x = (const float *)src.data + at;
+					for (size_t j = 0; j < run; j++)
+						u[j] = (float)(((double)x[j] - m) * k);
+				} else if (U != NULL) {
+					float *u = U + v * ld + col;
+					for (size_t j = 0; j < run; j++)
+						u[j] = (float)((source_at(src, at + j) - m) * k);
+				} else if (src.kind == 1) {
+					double *d = F + v * ld + col;
+					for (size_t j = 0; j < run; j++)
+						d[j] = source_at(src, at + j);
+				} else {
+					memcpy(F + v * ld + col, (const double *)src.data + at,
+					       run * sizeof(double));
+				}
+			}
+	}
+}
+
 /* Model i's block of feature f into F rows [i*C, (i+1)*C), columns from col. */
 static void feature_block(double *F, size_t D, size_t col, const struct mudsc__plan *plan,
                           size_t p, const struct plan_feature *feat, int32_t i,
-                          const struct point_corr *corr, double *a, double *b, double *scale,
-                          int64_t *counts)
+                          const struct point_corr *corr, struct wsim_scratch *sc)
 {
 	const struct plan_tensor *t = &plan->tensors[feat->tensor];
 	int64_t shape[MUDSC_MAX_RANK];
 	size_t outer, inner;
 	int64_t C = plan->points[p].width;
+	double *a = sc->a, *b = sc->b;
+	const int64_t *inv[MUDSC_MAX_RANK];
 
+	if (axis_permutations(t, feat->axis, p, i, corr, plan->n_models, inv, sc->idx, sc->scale,
+	                      sc->counts)) {
+		size_t perms = 0;
+		for (int32_t d = 0; d < t->rank; d++)
+			perms += inv[d] ? (size_t)t->shape[d] : 0;
+		gather_rows(F + (size_t)i * (size_t)C * D + col, NULL, D, NULL, NULL, t,
+		            source_of(t, i, a), feat->axis, inv, sc->idx + perms);
+		return;
+	}
 	memcpy(shape, t->shape, sizeof shape);
 	mudsc__plan_load(t, i, a);
 	for (int32_t d = 0; d < t->rank; d++) {
@@ -71,9 +235,11 @@ static void feature_block(double *F, size_t D, size_t col, const struct mudsc__p
 		if (mudsc__axis_is_identity(assign, shape[d], corr[q].width_out))
 			continue; /* model 0 under align: nothing moves (and M, U are 1 there) */
 		mudsc__corr_scales(&corr[q], plan->n_models, shape[d], i,
-		                  t->role[d] == MUDSC_ROLE_IN ? MUDSC_MATRIX_MERGE : MUDSC_MATRIX_UNMERGE, NULL, counts, scale);
+		                  t->role[d] == MUDSC_ROLE_IN ? MUDSC_MATRIX_MERGE : MUDSC_MATRIX_UNMERGE,
+		                  NULL, sc->counts, sc->scale);
 		mudsc__axis_split(t->rank, shape, d, &outer, &inner);
-		mudsc__axis_contract(b, a, outer, shape[d], inner, assign, scale, corr[q].width_out);
+		mudsc__axis_contract(b, a, outer, shape[d], inner, assign, sc->scale,
+		                     corr[q].width_out);
 		shape[d] = corr[q].width_out;
 		double *tmp = a;
 		a = b;
@@ -98,10 +264,15 @@ static int64_t widest_point(const struct mudsc__plan *plan, const struct point_c
 void mudsc__wsim_buffers_free(struct wsim_buffers *buf)
 {
 	free(buf->F);
-	free(buf->a);
-	free(buf->b);
-	free(buf->scale);
-	free(buf->counts);
+	free(buf->U);
+	free(buf->G);
+	for (size_t k = 0; k < MUDSC__WSIM_SLOTS; k++) {
+		free(buf->slot[k].a);
+		free(buf->slot[k].b);
+		free(buf->slot[k].scale);
+		free(buf->slot[k].counts);
+		free(buf->slot[k].idx);
+	}
 	memset(buf, 0, sizeof *buf);
 }
 
@@ -115,73 +286,346 @@ static mudsc_status reserve(void **p, size_t *cap, size_t n, size_t size, const 
 	if (!mudsc__mul_size(n, size, &bytes))
 		return mudsc__err(MUDSC_E_NOMEM, "size overflow: %zu elements of %s", n, what);
 	free(*p);
-	*p = mudsc__alloc(bytes, what);
+	*p = mudsc__alloc_big(bytes, what);
 	*cap = *p ? n : 0;
 	return *p ? MUDSC_OK : MUDSC_E_NOMEM;
 }
 
-static mudsc_status reserve_all(struct wsim_buffers *buf, size_t nF, size_t nab, size_t nscale,
-                                int32_t N)
+static mudsc_status reserve_slot(struct wsim_scratch *s, size_t nab, size_t nscale, int32_t N,
+                                 size_t nidx)
 {
-	mudsc_status st = reserve((void **)&buf->F, &buf->cap_F, nF, sizeof *buf->F, "weight features");
+	mudsc_status st = reserve((void **)&s->a, &s->cap_a, nab, sizeof *s->a, "feature scratch");
 	if (st == MUDSC_OK)
-		st = reserve((void **)&buf->a, &buf->cap_a, nab, sizeof *buf->a, "feature scratch");
+		st = reserve((void **)&s->idx, &s->cap_idx, nidx, sizeof *s->idx, "feature offsets");
 	if (st == MUDSC_OK)
-		st = reserve((void **)&buf->b, &buf->cap_b, nab, sizeof *buf->b, "feature scratch");
+		st = reserve((void **)&s->b, &s->cap_b, nab, sizeof *s->b, "feature scratch");
 	if (st == MUDSC_OK)
-		st = reserve((void **)&buf->scale, &buf->cap_scale, nscale, sizeof *buf->scale,
+		st = reserve((void **)&s->scale, &s->cap_scale, nscale, sizeof *s->scale,
 		             "merge scales");
 	if (st == MUDSC_OK)
-		st = reserve((void **)&buf->counts, &buf->cap_counts, nscale * (size_t)N,
-		             sizeof *buf->counts,
-		             "member counts");
+		st = reserve((void **)&s->counts, &s->cap_counts, nscale * (size_t)N,
+		             sizeof *s->counts, "member counts");
 	return st;
+}
+
+/* The feature length and scratch of the widest point: reserved at the
+ * first call, so later points rarely grow (and re-fault) the buffers. */
+static void plan_extent(const struct mudsc__plan *plan, const struct point_corr *corr,
+                        size_t *nF, size_t *scratch)
+{
+	*nF = *scratch = 0;
+	for (size_t q = 0; q < plan->npoints; q++) {
+		size_t Dq, sq = scratch_size(plan, &plan->points[q], q, corr, &Dq);
+		size_t n = (size_t)plan->n_models * (size_t)plan->points[q].width * Dq;
+		*nF = n > *nF ? n : *nF;
+		*scratch = sq > *scratch ? sq : *scratch;
+	}
+}
+
+struct feature_job {
+	struct wsim_buffers *buf;
+	const struct mudsc__plan *plan;
+	const struct point_corr *corr;
+	size_t p, D, slots;
+};
+
+/* Slot k builds the blocks of models k, k + slots, ... with its scratch. */
+static mudsc_status feature_task(void *ctx, size_t k)
+{
+	const struct feature_job *j = ctx;
+	const struct plan_point *pt = &j->plan->points[j->p];
+	struct wsim_scratch *s = &j->buf->slot[k];
+
+	for (int32_t i = (int32_t)k; i < j->plan->n_models; i += (int32_t)j->slots) {
+		size_t col = 0;
+		for (size_t f = 0; f < pt->nfeatures; f++) {
+			int64_t shape[MUDSC_MAX_RANK];
+			const struct plan_tensor *t = &j->plan->tensors[pt->features[f].tensor];
+			feature_block(j->buf->F, j->D, col, j->plan, j->p, &pt->features[f], i, j->corr, s);
+			col += transformed_shape(t, pt->features[f].axis, j->p, j->corr, shape) /
+			       (size_t)pt->width;
+		}
+	}
+	return MUDSC_OK;
+}
+
+/* The checks and per-worker scratch of point p: *D its feature length,
+ * *slots the workers (min(N, threads)), each slot's scratch reserved. */
+static mudsc_status prepare_point(size_t *D, size_t *slots, struct wsim_buffers *buf,
+                                  const struct mudsc__plan *plan, size_t p,
+                                  const struct point_corr *corr, const struct mudsc__exec *ex)
+{
+	const struct plan_point *pt = &plan->points[p];
+	int32_t N = plan->n_models;
+	size_t scratch = scratch_size(plan, pt, p, corr, D), nidx = 1, most_F, most_scratch;
+	size_t k = (size_t)(ex->threads < N ? ex->threads : N);
+	int64_t wide = widest_point(plan, corr);
+	mudsc_status st = MUDSC_OK;
+
+	if (pt->nfeatures == 0 || *D == 0)
+		return mudsc__err(MUDSC_E_INVALID,
+		                 "weight similarity: point '%s' has no non-ignored binding with elements",
+		                 pt->name);
+	*slots = k < 1 ? 1 : k > MUDSC__WSIM_SLOTS ? MUDSC__WSIM_SLOTS : k;
+	if (buf->slot[0].cap_a == 0) { /* the first call: room for the widest point */
+		plan_extent(plan, corr, &most_F, &most_scratch);
+		scratch = most_scratch > scratch ? most_scratch : scratch;
+	}
+	for (size_t f = 0; f < pt->nfeatures; f++) {
+		size_t n = gather_index_size(&plan->tensors[pt->features[f].tensor],
+		                             pt->features[f].axis);
+		nidx = n > nidx ? n : nidx;
+	}
+	for (size_t j = 0; j < *slots && st == MUDSC_OK; j++)
+		st = reserve_slot(&buf->slot[j], scratch, (size_t)wide, N, nidx);
+	if (st != MUDSC_OK)
+		mudsc__wsim_buffers_free(buf);
+	return st;
+}
+
+/* n, or the largest feature matrix of the plan when *cap is still 0. */
+static size_t first_reserve(size_t n, size_t cap, const struct mudsc__plan *plan,
+                            const struct point_corr *corr)
+{
+	size_t most_F, most_scratch;
+	if (cap != 0)
+		return n;
+	plan_extent(plan, corr, &most_F, &most_scratch);
+	return most_F > n ? most_F : n;
 }
 
 mudsc_status mudsc__weight_features(size_t *D_out, struct wsim_buffers *buf,
                                    const struct mudsc__plan *plan, size_t p,
-                                   const struct point_corr *corr)
+                                   const struct point_corr *corr, const struct mudsc__exec *ex)
 {
-	const struct plan_point *pt = &plan->points[p];
-	int32_t N = plan->n_models;
-	size_t D, scratch = scratch_size(plan, pt, p, corr, &D);
-	int64_t wide = widest_point(plan, corr);
-	mudsc_status st;
+	size_t D, slots, nF;
+	mudsc_status st = prepare_point(&D, &slots, buf, plan, p, corr, ex);
 
-	if (pt->nfeatures == 0 || D == 0)
-		return mudsc__err(MUDSC_E_INVALID,
-		                 "weight similarity: point '%s' has no non-ignored binding with elements",
-		                 pt->name);
-	st = reserve_all(buf, (size_t)N * (size_t)pt->width * D, scratch, (size_t)wide, N);
+	if (st != MUDSC_OK)
+		return st;
+	nF = (size_t)plan->n_models * (size_t)plan->points[p].width * D;
+	st = reserve((void **)&buf->F, &buf->cap_F, first_reserve(nF, buf->cap_F, plan, corr),
+	             sizeof *buf->F, "weight features");
 	if (st != MUDSC_OK) {
 		mudsc__wsim_buffers_free(buf);
 		return st;
 	}
-	for (int32_t i = 0; i < N; i++) {
-		size_t col = 0;
-		for (size_t f = 0; f < pt->nfeatures; f++) {
-			int64_t shape[MUDSC_MAX_RANK];
-			const struct plan_tensor *t = &plan->tensors[pt->features[f].tensor];
-			feature_block(buf->F, D, col, plan, p, &pt->features[f], i, corr, buf->a, buf->b,
-			              buf->scale, buf->counts);
-			col += transformed_shape(t, pt->features[f].axis, p, corr, shape) /
-			       (size_t)pt->width;
-		}
-	}
+	struct feature_job j = {.buf = buf, .plan = plan, .corr = corr, .p = p, .D = D,
+	                        .slots = slots};
+	mudsc__parallel_for(ex, slots, (double)nF * 4.0, feature_task, &j);
 	*D_out = D;
 	return MUDSC_OK;
+}
+
+mudsc_status mudsc__wsim_reserve_f32(struct wsim_buffers *buf, size_t n, size_t cols)
+{
+	size_t block = cols < MUDSC__UNIT_BLOCK ? cols : MUDSC__UNIT_BLOCK;
+	mudsc_status st = reserve((void **)&buf->U, &buf->cap_U, n, sizeof *buf->U, "unit rows");
+	if (st == MUDSC_OK)
+		st = reserve((void **)&buf->G, &buf->cap_G, block * cols, sizeof *buf->G,
+		             "product block");
+	return st;
 }
 
 mudsc_status mudsc__weight_similarity(double *S, struct wsim_buffers *buf,
                                      const struct mudsc__plan *plan, size_t p,
                                      const struct point_corr *corr, mudsc_similarity kind,
-                                     double eps, const struct mudsc__exec *ex)
+                                     double eps, mudsc_precision precision,
+                                     const struct mudsc__exec *ex)
 {
 	size_t D;
-	mudsc_status st = mudsc__weight_features(&D, buf, plan, p, corr);
+	mudsc_status st = mudsc__weight_features(&D, buf, plan, p, corr, ex);
 
 	if (st != MUDSC_OK)
 		return st;
 	return mudsc__similarity_rows(S, buf->F, (int64_t)plan->n_models * plan->points[p].width,
-	                             (int64_t)D, kind, eps, ex);
+	                             (int64_t)D, kind, eps, precision, &buf->products, ex);
+}
+
+struct units_job {
+	struct wsim_buffers *buf;
+	const struct mudsc__plan *plan;
+	const struct point_corr *corr;
+	size_t p, D, slots;
+	double *mu, *norm, *inv;
+	bool stats_ready;
+	mudsc_similarity kind;
+};
+
+/* acc[v] += x (sq = false) or (x - mu[v])^2 (sq) over the elements of the
+ * (outer, C, inner) tensor src, in storage order. */
+#define ROW_SUMS(T)                                                                              \
+	for (size_t o = 0, k = 0; o < outer; o++)                                                    \
+		for (size_t v = 0; v < C; v++) {                                                         \
+			const T *x = (const T *)src.data + k;                                                \
+			double t = 0.0, m = sq ? mu[v] : 0.0;                                                \
+			if (sq)                                                                              \
+				for (size_t e = 0; e < inner; e++)                                               \
+					t += ((double)x[e] - m) * ((double)x[e] - m);                                \
+			else                                                                                 \
+				for (size_t e = 0; e < inner; e++)                                               \
+					t += (double)x[e];                                                           \
+			acc[v] += t;                                                                         \
+			k += inner;                                                                          \
+		}
+
+static void row_sums(double *acc, const double *mu, bool sq, struct source src, size_t outer,
+                     size_t C, size_t inner)
+{
+	if (src.kind == 1) {
+		ROW_SUMS(float)
+	} else {
+		ROW_SUMS(double)
+	}
+}
+
+/* The first non-finite element of model i's rows (the message of
+ * MUDSC_E_NUMERIC), or MUDSC_OK when a sum overflowed without one. */
+static mudsc_status first_non_finite(const struct units_job *j, int32_t i,
+                                     struct wsim_scratch *sc)
+{
+	const struct plan_point *pt = &j->plan->points[j->p];
+	size_t C = (size_t)pt->width, col = 0;
+
+	for (size_t f = 0; f < pt->nfeatures; f++) {
+		const struct plan_tensor *t = &j->plan->tensors[pt->features[f].tensor];
+		struct source src = source_of(t, i, sc->a);
+		size_t outer, inner, k = 0;
+		mudsc__axis_split(t->rank, t->shape, pt->features[f].axis, &outer, &inner);
+		for (size_t o = 0; o < outer; o++)
+			for (size_t v = 0; v < C; v++)
+				for (size_t e = 0; e < inner; e++, k++) {
+					double x = source_at(src, k);
+					if (!isfinite(x))
+						return mudsc__err(MUDSC_E_NUMERIC,
+						                 "similarity: feature row %zu, column %zu is %g",
+						                 (size_t)i * C + v, col + o * inner + e, x);
+				}
+		col += outer * inner;
+	}
+	return MUDSC_OK;
+}
+
+/* Model i's row statistics of point p from its tensors (a tensor's
+ * elements of one row in storage order, the tensors in binding order): the
+ * mean, then the squares about it, in float64.  Unaligned sources were
+ * copied (source_of), so the typed loops read aligned data; a whole F32 or
+ * F64 tensor in place is aligned when the model's data is (safetensors
+ * offsets of such tensors are multiples of their size in practice), and
+ * otherwise read through source_at. */
+static mudsc_status source_stats(const struct units_job *j, int32_t i, struct wsim_scratch *sc)
+{
+	const struct plan_point *pt = &j->plan->points[j->p];
+	size_t C = (size_t)pt->width, row0 = (size_t)i * C;
+	double *mu = j->mu + row0, *ss = j->norm + row0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		double *acc = pass ? ss : mu;
+		for (size_t v = 0; v < C; v++)
+			acc[v] = 0.0;
+		for (size_t f = 0; f < pt->nfeatures; f++) {
+			const struct plan_tensor *t = &j->plan->tensors[pt->features[f].tensor];
+			struct source src = source_of(t, i, sc->a);
+			size_t outer, inner, align = src.kind == 1 ? sizeof(float) : sizeof(double);
+			mudsc__axis_split(t->rank, t->shape, pt->features[f].axis, &outer, &inner);
+			if ((uintptr_t)src.data % align != 0) { /* through source_at */
+				for (size_t o = 0, k = 0; o < outer; o++)
+					for (size_t v = 0; v < C; v++)
+						for (size_t e = 0; e < inner; e++, k++) {
+							double x = source_at(src, k);
+							acc[v] += pass ? (x - mu[v]) * (x - mu[v]) : x;
+						}
+			} else {
+				row_sums(acc, mu, pass == 1, src, outer, C, inner);
+			}
+		}
+		for (size_t v = 0; pass == 0 && v < C; v++)
+			if (!isfinite(mu[v])) {
+				mudsc_status st = first_non_finite(j, i, sc);
+				if (st != MUDSC_OK)
+					return st;
+				break;
+			}
+		if (pass == 0)
+			for (size_t v = 0; v < C; v++)
+				mu[v] = j->kind == MUDSC_SIMILARITY_CORRELATION ? mu[v] / (double)j->D : 0.0;
+	}
+	for (size_t v = 0; v < C; v++) {
+		double q = ss[v];
+		j->norm[row0 + v] = j->kind == MUDSC_SIMILARITY_CORRELATION ? sqrt(q / (double)j->D)
+		                                                             : sqrt(q);
+		j->inv[row0 + v] = q > 0.0 ? 1.0 / sqrt(q) : 0.0;
+	}
+	return MUDSC_OK;
+}
+
+static mudsc_status units_task(void *ctx, size_t k)
+{
+	const struct units_job *j = ctx;
+	const struct plan_point *pt = &j->plan->points[j->p];
+	struct wsim_scratch *sc = &j->buf->slot[k];
+	size_t C = (size_t)pt->width;
+
+	for (int32_t i = (int32_t)k; i < j->plan->n_models; i += (int32_t)j->slots) {
+		size_t col = 0, row0 = (size_t)i * C;
+		mudsc_status st = j->stats_ready ? MUDSC_OK : source_stats(j, i, sc);
+		if (st != MUDSC_OK)
+			return st;
+		for (size_t f = 0; f < pt->nfeatures; f++) {
+			const struct plan_tensor *t = &j->plan->tensors[pt->features[f].tensor];
+			const int64_t *inv[MUDSC_MAX_RANK];
+			size_t perms = 0, outer, inner;
+			/* checked before the tasks started */
+			(void)axis_permutations(t, pt->features[f].axis, j->p, i, j->corr,
+			                        j->plan->n_models, inv, sc->idx, sc->scale, sc->counts);
+			for (int32_t d = 0; d < t->rank; d++)
+				perms += inv[d] ? (size_t)t->shape[d] : 0;
+			gather_rows(NULL, j->buf->U + row0 * j->D + col, j->D, j->mu + row0, j->inv + row0,
+			            t, source_of(t, i, sc->a), pt->features[f].axis, inv, sc->idx + perms);
+			mudsc__axis_split(t->rank, t->shape, pt->features[f].axis, &outer, &inner);
+			col += outer * inner;
+		}
+	}
+	return MUDSC_OK;
+}
+
+mudsc_status mudsc__weight_units_f32(bool *done, size_t *D_out, struct wsim_buffers *buf,
+                                    const struct mudsc__plan *plan, size_t p,
+                                    const struct point_corr *corr, double *mu, double *norm,
+                                    double *inv, bool stats_ready, mudsc_similarity kind,
+                                    const struct mudsc__exec *ex)
+{
+	const struct plan_point *pt = &plan->points[p];
+	int32_t N = plan->n_models;
+	size_t D, slots, nU;
+	mudsc_status st = prepare_point(&D, &slots, buf, plan, p, corr, ex);
+
+	*done = false;
+	if (st != MUDSC_OK)
+		return st;
+	nU = (size_t)N * (size_t)pt->width * D;
+	st = mudsc__wsim_reserve_f32(buf, first_reserve(nU, buf->cap_U, plan, corr),
+	                            (size_t)pt->width);
+	if (st != MUDSC_OK) {
+		mudsc__wsim_buffers_free(buf);
+		return st;
+	}
+	for (int32_t i = 0; i < N; i++)
+		for (size_t f = 0; f < pt->nfeatures; f++) {
+			const int64_t *inv_axes[MUDSC_MAX_RANK];
+			struct wsim_scratch *sc = &buf->slot[0];
+			if (!axis_permutations(&plan->tensors[pt->features[f].tensor],
+			                       pt->features[f].axis, p, i, corr, N, inv_axes, sc->idx,
+			                       sc->scale, sc->counts))
+				return MUDSC_OK; /* a merge, not a permutation: the float64 route */
+		}
+	struct units_job j = {.buf = buf, .plan = plan, .corr = corr, .p = p, .D = D,
+	                      .slots = slots, .mu = mu, .norm = norm, .inv = inv,
+	                      .stats_ready = stats_ready, .kind = kind};
+	st = mudsc__parallel_for(ex, slots, (double)nU * 4.0, units_task, &j);
+	if (st != MUDSC_OK)
+		return st;
+	*D_out = D;
+	*done = true;
+	return MUDSC_OK;
 }

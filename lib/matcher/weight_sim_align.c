@@ -15,6 +15,7 @@ void mudsc__wsim_cache_free(struct wsim_cache *c)
 {
 	free(c->mu);
 	free(c->norm);
+	free(c->inv);
 	free(c->cross);
 	free(c->deps);
 	free(c->dep_versions);
@@ -47,29 +48,27 @@ static mudsc_status find_deps(struct wsim_cache *c, const struct mudsc__plan *pl
 	return MUDSC_OK;
 }
 
+static mudsc_status alloc_stats(struct wsim_cache *c, size_t NC)
+{
+	if (c->mu == NULL)
+		c->mu = mudsc__alloc(NC * sizeof *c->mu, "row means");
+	if (c->norm == NULL)
+		c->norm = mudsc__alloc(NC * sizeof *c->norm, "row norms");
+	if (c->inv == NULL)
+		c->inv = mudsc__alloc(NC * sizeof *c->inv, "row scales");
+	return c->mu && c->norm && c->inv ? MUDSC_OK : MUDSC_E_NOMEM;
+}
+
 /* Row means and norms: column permutations do not change them. */
 static mudsc_status row_stats(struct wsim_cache *c, const double *F, size_t NC, size_t D,
-                              mudsc_similarity kind)
+                              mudsc_similarity kind, const struct mudsc__exec *ex)
 {
-	c->mu = mudsc__alloc(NC * sizeof *c->mu, "row means");
-	c->norm = mudsc__alloc(NC * sizeof *c->norm, "row norms");
-	if (c->mu == NULL || c->norm == NULL)
-		return MUDSC_E_NOMEM;
-	for (size_t r = 0; r < NC; r++) {
-		const double *f = F + r * D;
-		double mean = 0.0, ss = 0.0;
-		for (size_t k = 0; k < D; k++) {
-			if (!isfinite(f[k]))
-				return mudsc__err(MUDSC_E_NUMERIC, "similarity: feature row %zu, column %zu "
-				                                  "is %g", r, k, f[k]);
-			mean += f[k];
-		}
-		mean = kind == MUDSC_SIMILARITY_CORRELATION ? mean / (double)D : 0.0;
-		for (size_t k = 0; k < D; k++)
-			ss += (f[k] - mean) * (f[k] - mean);
-		c->mu[r] = mean;
-		c->norm[r] = kind == MUDSC_SIMILARITY_CORRELATION ? sqrt(ss / (double)D) : sqrt(ss);
-	}
+	mudsc_status st = alloc_stats(c, NC);
+
+	if (st == MUDSC_OK)
+		st = mudsc__row_stats(c->mu, c->norm, c->inv, F, NC, D, kind, ex);
+	if (st != MUDSC_OK)
+		return st;
 	c->D = D;
 	c->stats_ready = true;
 	return MUDSC_OK;
@@ -85,20 +84,48 @@ static bool cross_current(const struct wsim_cache *c, const uint64_t *versions)
 	return true;
 }
 
+/* The cross blocks from float32 products of the unit rows (sgemm); the
+ * unit rows from buf->F unless `units` (already in buf->U). */
+static mudsc_status cross_blocks_f32(struct wsim_cache *c, struct wsim_buffers *buf,
+                                     int32_t N, int64_t C, size_t D, double eps, bool units,
+                                     const struct mudsc__exec *ex)
+{
+	size_t NC = (size_t)N * (size_t)C, Cs = (size_t)C;
+	mudsc_status st = mudsc__wsim_reserve_f32(buf, NC * D, Cs);
+
+	if (st != MUDSC_OK)
+		return st;
+	if (!units)
+		mudsc__unit_rows_f32(buf->U, buf->F, NC, D, c->mu, c->inv, ex);
+	for (int32_t i = 1; i < N; i++)
+		mudsc__unit_products(c->cross + (size_t)(i - 1) * Cs * Cs, Cs, buf->U, Cs,
+		                     buf->U + (size_t)i * Cs * D, Cs, D, c->norm, c->norm + (size_t)i * Cs,
+		                     eps, false, buf->G, &buf->products, ex);
+	return MUDSC_OK;
+}
+
 /* cross_i = the S_w block of anchor rows and model-i columns: centred
- * F_0 F_i' (one dgemm), divided by D (Pearson) and the row norms. */
-static mudsc_status cross_blocks(struct wsim_cache *c, double *F, int32_t N, int64_t C, size_t D,
-                                 const uint64_t *versions, mudsc_similarity kind, double eps,
-                                 const struct mudsc__exec *ex)
+ * F_0 F_i' (one gemm), divided by D (Pearson) and the row norms. */
+static mudsc_status cross_blocks(struct wsim_cache *c, struct wsim_buffers *buf, int32_t N,
+                                 int64_t C, size_t D, const uint64_t *versions,
+                                 mudsc_similarity kind, double eps, mudsc_precision precision,
+                                 bool units, const struct mudsc__exec *ex)
 {
 	size_t NC = (size_t)N * (size_t)C;
 	double scale = kind == MUDSC_SIMILARITY_CORRELATION ? 1.0 / (double)D : 1.0;
+	double *F = buf->F;
 
 	if (c->cross == NULL) {
-		c->cross = mudsc__alloc((size_t)(N - 1) * (size_t)C * (size_t)C * sizeof *c->cross,
+		c->cross = mudsc__alloc_big((size_t)(N - 1) * (size_t)C * (size_t)C * sizeof *c->cross,
 		                       "cross blocks");
 		if (c->cross == NULL)
 			return MUDSC_E_NOMEM;
+	}
+	if (precision == MUDSC_PRECISION_F32) {
+		mudsc_status st = cross_blocks_f32(c, buf, N, C, D, eps, units, ex);
+		if (st != MUDSC_OK)
+			return st;
+		goto done;
 	}
 	for (size_t r = 0; r < NC; r++)
 		for (size_t k = 0; k < D; k++)
@@ -106,14 +133,18 @@ static mudsc_status cross_blocks(struct wsim_cache *c, double *F, int32_t N, int
 	for (int32_t i = 1; i < N; i++) {
 		double *x = c->cross + (size_t)(i - 1) * (size_t)C * (size_t)C;
 		const double *norm_i = c->norm + (size_t)i * (size_t)C;
+		double t0 = mudsc__clock_seconds();
 		mudsc__blas_dgemm(ex, false, true, C, C, (int64_t)D, 1.0, F, (int64_t)D,
 		                  F + (size_t)i * (size_t)C * D, (int64_t)D, 0.0, x, C);
+		buf->products.seconds += mudsc__clock_seconds() - t0;
+		buf->products.flops += 2.0 * (double)C * (double)C * (double)D;
 		for (int64_t a = 0; a < C; a++)
 			for (int64_t b = 0; b < C; b++) {
 				double den = c->norm[a] * norm_i[b];
 				x[a * C + b] = x[a * C + b] * scale / (den > eps ? den : eps);
 			}
 	}
+done:
 	for (size_t k = 0; k < c->ndeps; k++)
 		c->dep_versions[k] = versions[c->deps[k]];
 	c->cross_valid = true;
@@ -141,6 +172,7 @@ mudsc_status mudsc__weight_similarity_align(double *S, struct wsim_buffers *buf,
                                            const struct point_corr *corr,
                                            const uint64_t *versions, struct wsim_cache *c,
                                            mudsc_similarity kind, double eps,
+                                           mudsc_precision precision,
                                            const struct mudsc__exec *ex)
 {
 	int32_t N = plan->n_models;
@@ -150,13 +182,25 @@ mudsc_status mudsc__weight_similarity_align(double *S, struct wsim_buffers *buf,
 	if (c->deps == NULL && (st = find_deps(c, plan, p)) != MUDSC_OK)
 		return st;
 	if (!cross_current(c, versions)) {
-		size_t D;
-		if ((st = mudsc__weight_features(&D, buf, plan, p, corr)) != MUDSC_OK)
+		size_t D = 0, NC = (size_t)N * (size_t)C;
+		bool units = false;
+		/* float32: unit rows straight from the tensors (no float64 features) */
+		if (precision == MUDSC_PRECISION_F32 && (st = alloc_stats(c, NC)) == MUDSC_OK)
+			st = mudsc__weight_units_f32(&units, &D, buf, plan, p, corr, c->mu, c->norm,
+			                             c->inv, c->stats_ready, kind, ex);
+		if (st != MUDSC_OK)
 			return st;
-		if (!c->stats_ready)
-			st = row_stats(c, buf->F, (size_t)N * (size_t)C, D, kind);
+		if (units) {
+			c->D = D;
+			c->stats_ready = true;
+		} else {
+			if ((st = mudsc__weight_features(&D, buf, plan, p, corr, ex)) != MUDSC_OK)
+				return st;
+			if (!c->stats_ready)
+				st = row_stats(c, buf->F, NC, D, kind, ex);
+		}
 		if (st == MUDSC_OK)
-			st = cross_blocks(c, buf->F, N, C, D, versions, kind, eps, ex);
+			st = cross_blocks(c, buf, N, C, D, versions, kind, eps, precision, units, ex);
 		if (st != MUDSC_OK)
 			return st;
 	}

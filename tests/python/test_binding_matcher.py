@@ -12,7 +12,7 @@ import pytest
 import mudsc
 import mudsc_ref as ref
 import toy_nets
-from test_matcher_parity import MLP_WIDTHS, mlp_activations, related_mlps
+from test_matcher_parity import MLP_WIDTHS, f32_bound, mlp_activations, related_mlps
 
 GRAPH = toy_nets.mlp_graph(MLP_WIDTHS)
 
@@ -40,16 +40,19 @@ def accumulators(models, seed):
     return out
 
 
-def assert_result_equals_oracle(result, expect, models, method, rtol=1e-10):
+def assert_result_equals_oracle(result, expect, models, method, rtol=1e-10, score_atol=None):
+    """score_atol: the float32 bound (docs/algorithm.md section 21) for the
+    objectives and scores of a float32 run; None: float64, to rtol."""
     g = ref.load_graph(GRAPH)
+    srtol, satol = (0.0, score_atol) if score_atol is not None else (rtol, 1e-12)
     assert result.points == [p.name for p in g.points]
     assert result.sweeps == expect.sweeps and result.best_sweep == expect.best_sweep
-    np.testing.assert_allclose(result.objectives, expect.objectives, rtol=rtol, atol=1e-12)
+    np.testing.assert_allclose(result.objectives, expect.objectives, rtol=srtol, atol=satol)
     for p in g.points:
         corr = expect.corr[p.name]
         score = result.scores[p.name]
         assert isinstance(score, mudsc.PointResult) and score.merged_width == corr.Cp
-        np.testing.assert_allclose(score[1:], expect.scores[p.name], rtol=rtol, atol=1e-12,
+        np.testing.assert_allclose(score[1:], expect.scores[p.name], rtol=srtol, atol=satol,
                                    equal_nan=True)
         for i in range(len(models)):
             merge_m, unmerge_m = result.matrices[p.name][i]
@@ -70,15 +73,21 @@ CASES = [("align", 1.0, False), ("align", 0.0, True), ("align", 0.5, True),
          ("zip", 0.0, True), ("zip", 0.5, True)]
 
 
+@pytest.mark.parametrize("precision", ["float64", "float32"])
 @pytest.mark.parametrize("N", [2, 3])
 @pytest.mark.parametrize("method, alpha, with_acts", CASES)
-def test_merge_equals_oracle(N, method, alpha, with_acts):
+def test_merge_equals_oracle(N, method, alpha, with_acts, precision):
+    """mudsc.merge passes weight_precision on: float64 agrees to 1e-10, the
+    default float32 within its bound (the same correspondences and tensors)."""
     models = related_mlps(N, seed=N)
     acts = mlp_activations(models, seed=N) if with_acts else None
     expect = ref.mudsc(ref.load_graph(GRAPH), models, activations=acts, method=method,
                        alpha=alpha, seed=3)
-    result = mudsc.merge(models, graph(), activations=acts, method=method, alpha=alpha, seed=3)
-    assert_result_equals_oracle(result, expect, models, method)
+    kw = {} if precision == "float32" else {"weight_precision": precision}
+    result = mudsc.merge(models, graph(), activations=acts, method=method, alpha=alpha, seed=3,
+                         **kw)
+    bound = f32_bound(ref.load_graph(GRAPH), models) if precision == "float32" else None
+    assert_result_equals_oracle(result, expect, models, method, score_atol=bound)
 
 
 @pytest.mark.parametrize("method", ["align", "zip"])
@@ -89,7 +98,8 @@ def test_merge_with_streamed_accumulators_equals_oracle(method):
     expect = ref.mudsc(ref.load_graph(GRAPH), models, activations=acts, method=method,
                        alpha=0.5)
     result = mudsc.merge([mudsc.Model.from_numpy(m) for m in models], graph(),
-                         activations=accumulators(models, 9), method=method, alpha=0.5)
+                         activations=accumulators(models, 9), method=method, alpha=0.5,
+                         weight_precision="float64")
     assert_result_equals_oracle(result, expect, models, method, rtol=1e-8)
 
 

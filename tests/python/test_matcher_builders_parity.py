@@ -64,10 +64,11 @@ METHODS = {
 }
 
 
+@pytest.mark.parametrize("precision", ["float64", "float32"])
 @pytest.mark.parametrize("N", [2, 3])
 @pytest.mark.parametrize("method", list(METHODS))
 @pytest.mark.parametrize("family", list(GRAPHS))
-def test_builder_graph_parity(family, method, N):
+def test_builder_graph_parity(family, method, N, precision):
     make_net, make_graph = GRAPHS[family]
     kind, alpha, with_acts = METHODS[method]
     g = make_graph()
@@ -79,7 +80,7 @@ def test_builder_graph_parity(family, method, N):
     expect = ref.mudsc(graph, models, activations=acts, method=kind, alpha=alpha,
                        max_iter=4, patience=2, seed=5)
     m = Matcher(g, [Model.from_numpy(x) for x in models], method=kind, alpha=alpha, max_iter=4,
-                patience=2, seed=5)
+                patience=2, seed=5, weight_precision=precision)
     if acts:
         for k, p in enumerate(graph.points):
             m.set_activation_similarity(k, acts[p.name])

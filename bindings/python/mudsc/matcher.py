@@ -26,6 +26,7 @@ from .stats import Stats
 METHODS = {"align": 0, "zip": 1}
 METHOD_NAMES = {v: k for k, v in METHODS.items()}
 SIMILARITIES = {"correlation": 0, "cosine": 1}
+PRECISIONS = {"float32": 0, "float64": 1}
 MATRIX_KINDS = {"merge": 0, "unmerge": 1}
 
 #: progress(point, sweep, score) -> truthy to cancel
@@ -48,7 +49,8 @@ def _options(fields: Mapping[str, object]) -> MatcherOptions:
     for name, value in fields.items():
         if value is None:
             continue
-        table = {"method": METHODS, "similarity": SIMILARITIES}.get(name)
+        table = {"method": METHODS, "similarity": SIMILARITIES,
+                 "weight_precision": PRECISIONS}.get(name)
         if table is not None:
             if value not in table:
                 raise errors.InvalidArgumentError.make(
@@ -89,7 +91,8 @@ class Matcher(Handle):
                  patience: Optional[int] = None, seed: Optional[int] = None,
                  threads: Optional[int] = None, eps: Optional[float] = None,
                  progress: Optional[ProgressFn] = None,
-                 max_memory: Optional[int] = None) -> None:
+                 max_memory: Optional[int] = None,
+                 weight_precision: Optional[str] = None) -> None:
         """Every option left None takes the library's default
         (mudsc_matcher_options_init, matcher.h).  method "align"
         (permutations onto model 0) or "zip"; alpha: weight of S_w in
@@ -105,7 +108,10 @@ class Matcher(Handle):
         is re-raised by run()); max_memory: the memory budget in bytes (0: no
         limit; default 8 GiB): a problem whose run or merge would allocate
         more raises OutOfMemoryError here, naming the figure (matcher.h,
-        MUDSC_MATCHER_MAX_MEMORY_DEFAULT)."""
+        MUDSC_MATCHER_MAX_MEMORY_DEFAULT); weight_precision "float32"
+        (default: S_w's products by sgemm over unit rows, each entry within
+        (D + 2) * 2**-24 of float64, D the point's feature length) or
+        "float64" (docs/algorithm.md section 21)."""
         self.graph = graph
         self.models: List[Model] = [as_model(m) for m in models]
         # progress's exception, kept in a list the callback closes over (not
@@ -117,7 +123,7 @@ class Matcher(Handle):
             "method": method, "alpha": alpha, "similarity": similarity, "zip_r": zip_r,
             "zip_a": zip_a, "zip_b": zip_b, "use_groups": use_groups, "max_iter": max_iter,
             "patience": patience, "seed": seed, "threads": threads, "eps": eps,
-            "max_memory": max_memory})
+            "max_memory": max_memory, "weight_precision": weight_precision})
         if self._progress is not None:
             opts.progress = self._progress
         #: the options the matcher was created with (a copy)

@@ -13,7 +13,7 @@ end
 """
     Matcher(graph, models; method, alpha, similarity, zip_r, zip_a, zip_b,
             use_groups, max_iter, patience, seed, threads, eps, max_memory,
-            progress=nothing)
+            weight_precision, progress=nothing)
 
 A matcher for two or more models (`Model`s, or tensor dictionaries turned
 into models) described by `graph`.  The models are frozen.  Options not
@@ -23,7 +23,9 @@ given (or `nothing`) take the library's defaults
 `progress(point, sweep, score)` after each re-matched point; returning
 `true` cancels the run.  `max_memory` is the memory budget in bytes (0: no
 limit; default 8 GiB): a problem whose run or merge would allocate more is
-refused here (MUDSC_E_NOMEM, naming the figure).
+refused here (MUDSC_E_NOMEM, naming the figure).  `weight_precision` is
+`:float32` (the default: S_w's products by sgemm over unit rows, each entry
+within (D + 2) 2^-24 of float64, D the feature length) or `:float64`.
 """
 mutable struct Matcher <: Handle
     ptr::Ptr{Cvoid}
@@ -46,6 +48,7 @@ end
 
 const _METHODS = Dict(:align => 0, :zip => 1)
 const _SIMILARITIES = Dict(:correlation => 0, :cosine => 1)
+const _PRECISIONS = Dict(:float32 => 0, :float64 => 1)
 const _MATRIX_KINDS = Dict(:merge => 0, :unmerge => 1)
 
 # Called by the C matcher on the thread running run!; non-zero cancels.  An
@@ -60,7 +63,8 @@ function _progress_trampoline(point::Int64, sweep::Int32, score::Cdouble, user::
     end
 end
 
-function _matcher_options(progress::_Progress; method=nothing, similarity=nothing, options...)
+function _matcher_options(progress::_Progress; method=nothing, similarity=nothing,
+                          weight_precision=nothing, options...)
     for k in keys(options)
         k in (:size, :progress, :progress_user) && throw(ArgumentError("unknown option $(k)"))
     end
@@ -69,7 +73,10 @@ function _matcher_options(progress::_Progress; method=nothing, similarity=nothin
     opts = _with(defaults;
                  method=method === nothing ? nothing : _choice(_METHODS, method, "method"),
                  similarity=similarity === nothing ? nothing :
-                            _choice(_SIMILARITIES, similarity, "similarity"), options...)
+                            _choice(_SIMILARITIES, similarity, "similarity"),
+                 weight_precision=weight_precision === nothing ? nothing :
+                                  _choice(_PRECISIONS, weight_precision, "weight_precision"),
+                 options...)
     progress.f === nothing && return opts
     callback = @cfunction(_progress_trampoline, Cint, (Int64, Int32, Cdouble, Ptr{Cvoid}))
     return _with(opts; progress=callback, progress_user=pointer_from_objref(progress))
