@@ -55,15 +55,6 @@ static trans_t blis_trans(bool trans)
 		                 1, (T *)B, ldb, 1, &beta, C, ldc, 1, NULL, call_rntm(&r, ex));          \
 	}
 
-void mudsc__blas_sgemm(const struct mudsc__exec *ex, bool trans_a, bool trans_b, int64_t m,
-                       int64_t n, int64_t k, float alpha, const float *A, int64_t lda,
-                       const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
-{
-	rntm_t r;
-	bli_sgemm_ex(blis_trans(trans_a), blis_trans(trans_b), m, n, k, &alpha, (float *)A, lda, 1,
-	             (float *)B, ldb, 1, &beta, C, ldc, 1, NULL, call_rntm(&r, ex));
-}
-
 #else /* OpenBLAS: one process-wide thread count, which the shim leaves alone */
 
 static enum CBLAS_TRANSPOSE cblas_trans(bool trans)
@@ -86,15 +77,6 @@ static enum CBLAS_TRANSPOSE cblas_trans(bool trans)
 		cblas_##p##gemm(CblasRowMajor, cblas_trans(trans_a), cblas_trans(trans_b), (int)m,       \
 		                (int)n, (int)k, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);     \
 	}
-
-void mudsc__blas_sgemm(const struct mudsc__exec *ex, bool trans_a, bool trans_b, int64_t m,
-                       int64_t n, int64_t k, float alpha, const float *A, int64_t lda,
-                       const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
-{
-	(void)ex;
-	cblas_sgemm(CblasRowMajor, cblas_trans(trans_a), cblas_trans(trans_b), (int)m, (int)n, (int)k,
-	            alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
-}
 
 #endif
 
