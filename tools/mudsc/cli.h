@@ -7,7 +7,8 @@
  *   config.c    merge settings: the YAML/JSON config file and the flags
  *   graphspec.c a graph from a JSON file or a ready builder and its options
  *   progress.c  the live line on a terminal, plain lines elsewhere, Ctrl-C
- *   cmd_merge.c, cmd_inspect.c, cmd_graph.c, cmd_stats.c: the subcommands
+ *   cmd_merge.c, cmd_inspect.c, cmd_graph.c, cmd_stats.c, cmd_average.c,
+ *   cmd_distance.c: the subcommands
  *
  * SPDX-License-Identifier: MIT
  */
@@ -133,6 +134,8 @@ int cmd_merge(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_average(int argc, char **argv);
+int cmd_distance(int argc, char **argv);
 
 /* A report's or --json output's text written atomically to path ("-" =
  * stdout); returns 0 or the exit code. */
