@@ -90,6 +90,9 @@ struct graph_spec {
 	struct strlist wheres; /* where each option came from, for messages */
 };
 void graph_spec_free(struct graph_spec *g);
+/* The graph is a JSON file (builder NULL) or a builder (file NULL): the
+ * other one is dropped; the text is copied. */
+void graph_spec_set(struct graph_spec *g, const char *file, const char *builder);
 /* Add "key=value" from the command line (where = the flag). */
 int graph_spec_add_kv(struct graph_spec *g, const char *kv, const char *where);
 /* Build or load the graph; on failure returns the exit code (message printed). */

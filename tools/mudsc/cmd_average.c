@@ -117,16 +117,10 @@ static int parse(int argc, char **argv, struct avg_args *a)
 			a->output = value;
 			break;
 		case 3:
-			free(a->graph.file);
-			a->graph.file = strdup(value);
-			free(a->graph.builder);
-			a->graph.builder = NULL;
+			graph_spec_set(&a->graph, value, NULL);
 			break;
 		case 4:
-			free(a->graph.builder);
-			a->graph.builder = strdup(value);
-			free(a->graph.file);
-			a->graph.file = NULL;
+			graph_spec_set(&a->graph, NULL, value);
 			break;
 		case 5:
 			rc = graph_spec_add_kv(&a->graph, value, "flag --builder-option");
