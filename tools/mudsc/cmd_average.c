@@ -187,6 +187,7 @@ static int run(struct avg_args *a)
 	if (a->threads > 0 && mudsc_blas_set_threads((int32_t)a->threads) != MUDSC_OK)
 		rc = cli_fail_lib(mudsc_error_status(), false, "threads = %lld", (long long)a->threads);
 	progress_init(&pr, cli_quiet);
+	cli_signals_install(); /* Ctrl-C: stop before the output is written */
 	if (rc == 0)
 		progress_phase(&pr, "loading %d models", (int)n);
 	for (int32_t i = 0; i < n && rc == 0; i++)
@@ -198,11 +199,14 @@ static int run(struct avg_args *a)
 	mudsc_average_options opts = MUDSC_AVERAGE_OPTIONS_INIT;
 	opts.threads = (int32_t)a->threads;
 	char which[1024] = "";
+	const char **names = NULL;
 	if (rc == 0 && a->align) {
 		rc = graph_spec_build(&graph, &a->graph, a->graph.file ? "graph" : "graph builder");
 		mudsc_matcher_options mo = MUDSC_MATCHER_OPTIONS_INIT;
 		mo.alpha = 1.0; /* weight matching */
 		mo.threads = (int32_t)a->threads;
+		mo.progress = progress_callback; /* Ctrl-C cancels the matching */
+		mo.progress_user = &pr;
 		if (rc == 0 &&
 		    (st = mudsc_matcher_new(&m, graph, (const mudsc_model *const *)models, n, &mo)) !=
 		            MUDSC_OK) {
@@ -212,10 +216,21 @@ static int run(struct avg_args *a)
 			                  a->graph.file ? "'" : "");
 		}
 		if (rc == 0) {
+			size_t np = mudsc_graph_point_count(graph);
+			names = calloc(np + 1, sizeof *names);
+			for (size_t p = 0; p < np; p++) {
+				mudsc_point_info info;
+				mudsc_graph_point_at(&info, graph, p);
+				names[p] = info.name;
+			}
+			pr.npoints = (int64_t)np;
+			pr.point_names = names;
+			pr.max_iter = mo.max_iter;
 			progress_phase(&pr, "aligning %d models (weight matching, %zu points)", (int)n,
 			               mudsc_graph_point_count(graph));
 			if ((st = mudsc_matcher_run(m)) != MUDSC_OK)
-				rc = cli_fail_lib(st, false, "aligning");
+				rc = st == MUDSC_E_CANCELLED ? EXIT_CANCELLED
+				                             : cli_fail_lib(st, false, "aligning");
 		}
 		if (rc == 0 && (st = mudsc_average_aligned(dst, m, w, &opts)) != MUDSC_OK)
 			rc = cli_fail_lib(st, false, "the aligned average of the models");
@@ -228,6 +243,8 @@ static int run(struct avg_args *a)
 			rc = cli_fail_lib(st, false, "averaging %s", which);
 		}
 	}
+	if (rc == 0 && cli_interrupted())
+		rc = EXIT_CANCELLED;
 	if (rc == 0) {
 		if ((st = mudsc_model_save(dst, a->output)) != MUDSC_OK)
 			rc = cli_fail_lib(st, true, "output '%s'", a->output);
@@ -235,6 +252,10 @@ static int run(struct avg_args *a)
 			progress_phase(&pr, "wrote %s (%zu tensors)", a->output, mudsc_model_count(dst));
 	}
 	progress_end(&pr);
+	if (rc == EXIT_CANCELLED)
+		cli_fail(EXIT_CANCELLED, NULL, "interrupted: nothing was written (%s untouched)",
+		         a->output);
+	free(names);
 	mudsc_matcher_free(m);
 	mudsc_graph_free(graph);
 	mudsc_model_free(dst);
