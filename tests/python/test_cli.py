@@ -208,8 +208,8 @@ def test_merge_bad_inputs(files):
     assert_fails(run("merge", cfg, "--alpha", "x"), USAGE, "flag --alpha", "'x'")
     assert_fails(run("merge", files / "missing.yml"), INPUT, "missing.yml")
     assert_fails(run("frobnicate"), USAGE, "unknown command 'frobnicate'")
-    assert_fails(run("average"), USAGE, "'average' is not available yet", "issue 17")
-    assert_fails(run("distance", "a", "b"), USAGE, "'distance' is not available yet", "issue 16")
+    assert_fails(run("average"), USAGE, "0 models")  # average and distance have landed
+    assert_fails(run("distance", "a", "b"), INPUT, "'a'")
     assert listing(files) == sorted(before + ["bad.json", "c.safetensors", "c.yml", "other.stats",
                                               "wrong.json"])
 
@@ -299,8 +299,7 @@ def test_stats(files):
 def test_help_and_version():
     r = run("--help")
     assert r.returncode == 0 and "merge" in r.stdout and "Exit codes" in r.stdout
-    assert "average" not in r.stdout and "distance" not in r.stdout
-    for cmd in ["merge", "inspect", "graph", "stats"]:
+    for cmd in ["merge", "inspect", "graph", "stats", "average", "distance"]:
         r = run(cmd, "--help")
         assert r.returncode == 0 and r.stdout.startswith("Usage: mudsc " + cmd), cmd
     r = run("--version")
@@ -414,3 +413,195 @@ def test_ctrl_c_leaves_no_file(files):
     assert "interrupted: nothing was written" in err
     assert not out.exists()
     assert not [n for n in listing(files) if n.startswith(".")]
+
+
+# ---- mudsc average (issue 17) and mudsc distance (issue 16) ----
+
+def tensors(model):
+    """name -> (dtype, shape, bytes) of every tensor of a Model."""
+    return {n: (np.asarray(model[n]).dtype, np.asarray(model[n]).shape, model.bits(n).tobytes())
+            for n in model.names()}
+
+
+def three_models(d):
+    paths = []
+    for i, seed in enumerate([1, 2, 3]):
+        p = d / f"m{i}.safetensors"
+        mudsc.Model.from_numpy(mlp(seed)).save(p)
+        paths.append(p)
+    return paths
+
+
+@pytest.mark.parametrize("weights", [None, [0.25, 0.75], [0.5, 0.2, 0.3], [1.5, -0.25, -0.25]])
+def test_average_is_bit_identical_to_python(files, weights):
+    paths = three_models(files)[:2 if weights is None or len(weights) == 2 else 3]
+    args = [a for p in paths for a in ("-m", p)]
+    if weights is not None:
+        args += ["-w", ",".join(repr(w) for w in weights)]
+    out = files / "avg.safetensors"
+    r = run("average", "-q", *args, "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == "" and r.stdout == ""
+    want = mudsc.average([mudsc.Model.load(p) for p in paths], weights=weights)
+    got = mudsc.Model.load(out)
+    assert tensors(got) == tensors(want)
+    assert np.asarray(got["steps"]).tolist() == [1]  # non-float tensors from model 0
+
+
+def test_average_weights_repeated_flags_and_threads(files):
+    paths = three_models(files)
+    out = files / "avg.safetensors"
+    r = run("average", "-q", "-m", paths[0], "-m", paths[1], "-m", paths[2],
+            "-w", "0.5", "-w", "0.2,0.3", "--threads", "2", "-o", out)
+    assert r.returncode == 0, r.stderr
+    want = mudsc.average([mudsc.Model.load(p) for p in paths], weights=[0.5, 0.2, 0.3])
+    assert tensors(mudsc.Model.load(out)) == tensors(want)
+
+
+@pytest.mark.parametrize("weights", [None, [0.6, 0.4], [0.2, 0.3, 0.5]])
+def test_aligned_average_is_bit_identical_to_python(files, weights):
+    paths = three_models(files)[:3 if weights is not None and len(weights) == 3 else 2]
+    args = [a for p in paths for a in ("-m", p)]
+    if weights is not None:
+        args += ["--weights=" + ",".join(map(str, weights))]
+    want = mudsc.average([mudsc.Model.load(p) for p in paths], weights=weights,
+                         align=mudsc.Graph.mlp(HIDDEN))
+    plain = mudsc.average([mudsc.Model.load(p) for p in paths], weights=weights)
+    assert tensors(want) != tensors(plain)  # the alignment changes something
+    for graph in [["-g", files / "graph.json"], ["-b", "mlp", "-O", "hidden=16,12"]]:
+        out = files / "aligned.safetensors"
+        r = run("average", "-q", "--align", *graph, *args, "-o", out)
+        assert r.returncode == 0, r.stderr
+        assert tensors(mudsc.Model.load(out)) == tensors(want)
+        out.unlink()
+    r = run("average", "--align", "-g", files / "graph.json", *args, "-o", out)
+    assert r.returncode == 0 and "aligning" in r.stderr and "wrote" in r.stderr, r.stderr
+
+
+def test_average_bad_inputs(files):
+    a, b = files / "a.safetensors", files / "b.safetensors"
+    out = files / "x.safetensors"
+    before = listing(files)
+    other = mlp(5, widths=(D_IN, 16, 10, D_OUT))
+    mudsc.Model.from_numpy(other).save(files / "other.safetensors")
+    fewer = mlp(6)
+    del fewer["layers.2.bias"]
+    mudsc.Model.from_numpy(fewer).save(files / "fewer.safetensors")
+    (files / "junk.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
+    before = listing(files)
+    assert_fails(run("average", "-m", a, "-m", files / "other.safetensors", "-o", out),
+                 MISMATCH, "layers.1.weight")
+    assert_fails(run("average", "-m", a, "-m", files / "fewer.safetensors", "-o", out), MISMATCH)
+    assert_fails(run("average", "--align", "-g", files / "graph.json", "-m", a,
+                     "-m", files / "other.safetensors", "-o", out), MISMATCH)
+    assert_fails(run("average", "-m", a, "-m", files / "gone.safetensors", "-o", out),
+                 INPUT, "gone.safetensors")
+    assert_fails(run("average", "-m", a, "-m", files / "junk.safetensors", "-o", out),
+                 FORMAT, "junk.safetensors")
+    assert_fails(run("average", "-m", a, "-m", b, "-w", "0.5,0.6", "-o", out), CONFIG, "weights")
+    assert_fails(run("average", "-m", a, "-m", b, "-w", "0.5", "-o", out), USAGE, "1 weights for 2")
+    assert_fails(run("average", "-m", a, "-m", b, "-w", "x", "-o", out), USAGE, "'x'")
+    assert_fails(run("average", "-m", a, "-m", b), USAGE, "-o OUT")
+    assert_fails(run("average", "-o", out), USAGE, "0 models")
+    assert_fails(run("average", "--align", "-m", a, "-m", b, "-o", out), USAGE, "graph")
+    assert_fails(run("average", "-g", files / "graph.json", "-m", a, "-m", b, "-o", out),
+                 USAGE, "--align")
+    assert_fails(run("average", "--align", "-m", a, "-o", out, "-g", files / "graph.json"),
+                 USAGE, "1 model")
+    assert_fails(run("average", "--align", "-g", files / "gone.json", "-m", a, "-m", b,
+                     "-o", out), INPUT, "gone.json")
+    assert_fails(run("average", "--bogus"), USAGE, "--bogus")
+    assert_fails(run("average", "-m", a, "-m", b, "-o", files / "no" / "x.safetensors"),
+                 OUTPUT, "does not exist")
+    assert_fails(run("average", "-m", a, "-m", b, "-o", "/proc/mudsc-avg.safetensors"), OUTPUT)
+    assert listing(files) == before
+
+
+def field_shards(d, n=3, dim=6, steps=4, rule=None, seed=0, sizes=(5, 3, 4)):
+    """Field shards of n linear-ish 'models' (random gradients), saved; the
+    Python fields are returned too."""
+    rng = np.random.default_rng(seed)
+    fields, paths = [], []
+    for s, b in enumerate(sizes):
+        f = mudsc.Field(n, dim, steps=steps, **({} if rule is None else {"rule": rule}))
+        f.begin(rng.standard_normal((b, dim)))
+        for k in range(steps):
+            for i in range(n):
+                f.update(i, rng.standard_normal((b, dim)).astype(np.float32))
+        p = d / f"field{seed}.{s}.gif"
+        f.save(p)
+        fields.append(f)
+        paths.append(p)
+    return fields, paths
+
+
+def test_distance_equals_python_field(files):
+    _, paths = field_shards(files)
+    want = mudsc.Field.load(paths[0])
+    for p in paths[1:]:
+        want.merge(mudsc.Field.load(p))
+    w = want.distances()
+    r = run("distance", "--json", *paths)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert np.array(got["distances"]).tobytes() == w.tobytes()  # bit for bit
+    assert got["n_models"] == 3 and got["input_size"] == 6 and got["steps"] == 4
+    assert got["inputs"] == 12 and got["rule"] == "gauss-legendre"
+    assert got["shards"] == [str(p) for p in paths]
+    # the table
+    r = run("distance", *paths)
+    assert r.returncode == 0, r.stderr
+    rows = r.stdout.splitlines()
+    assert "3 models" in rows[0] and "12 inputs" in rows[0] and "3 shards" in rows[0]
+    table = np.array([[float(v) for v in row.split()[1:]] for row in rows[2:]])
+    assert np.allclose(table, w, atol=1e-6, rtol=0)
+    # -o FILE: JSON or CSV, atomically; one shard alone
+    r = run("distance", "-q", "-o", files / "d.json", *paths)
+    assert r.returncode == 0 and r.stdout == "", r.stderr
+    assert np.array(json.loads((files / "d.json").read_text())["distances"]).tobytes() == w.tobytes()
+    r = run("distance", "-q", "-o", files / "d.csv", *paths)
+    assert r.returncode == 0, r.stderr
+    csv = np.array([[float(v) for v in line.split(",")]
+                    for line in (files / "d.csv").read_text().splitlines()])
+    assert csv.tobytes() == w.tobytes()
+    r = run("distance", "-q", "--format", "csv", "-o", files / "d.txt", paths[0])
+    assert r.returncode == 0, r.stderr
+    one = np.array([[float(v) for v in line.split(",")]
+                    for line in (files / "d.txt").read_text().splitlines()])
+    assert one.tobytes() == mudsc.Field.load(paths[0]).distances().tobytes()
+
+
+def test_distance_bad_shards(files):
+    _, paths = field_shards(files)
+    _, other_n = field_shards(files, n=4, seed=1, sizes=(2,))
+    _, other_d = field_shards(files, dim=5, seed=2, sizes=(2,))
+    _, other_rule = field_shards(files, rule="riemann-left", seed=3, sizes=(2,))
+    corrupt = files / "corrupt.gif"
+    data = bytearray(paths[0].read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    corrupt.write_bytes(bytes(data))
+    (files / "short.gif").write_bytes(paths[0].read_bytes()[:20])
+    out = files / "d.json"
+    before = listing(files)
+    assert_fails(run("distance", "-o", out, paths[0], files / "gone.gif"), INPUT, "gone.gif")
+    assert_fails(run("distance", "-o", out, paths[0], corrupt), FORMAT, "corrupt.gif")
+    assert_fails(run("distance", "-o", out, files / "short.gif"), FORMAT, "short.gif")
+    assert_fails(run("distance", "-o", out, files / "a.safetensors"), FORMAT, "a.safetensors")
+    for bad in (other_n, other_d, other_rule):
+        r = run("distance", "-o", out, paths[0], paths[1], bad[0])
+        assert_fails(r, MISMATCH, str(bad[0]))
+    assert_fails(run("distance"), USAGE, "no field shards")
+    assert_fails(run("distance", "--format", "xml", "-o", out, paths[0]), USAGE, "xml")
+    assert_fails(run("distance", "--bogus", paths[0]), USAGE, "--bogus")
+    assert_fails(run("distance", "-o", files / "no" / "d.json", paths[0]), OUTPUT, "d.json")
+    r = run("distance", "--json", paths[0], files / "gone.gif")
+    assert r.returncode == INPUT and r.stdout == ""
+    assert listing(files) == before
+
+
+def test_average_and_distance_help():
+    r = run("--help")
+    assert "average" in r.stdout and "distance" in r.stdout
+    for cmd in ["average", "distance"]:
+        r = run(cmd, "--help")
+        assert r.returncode == 0 and r.stdout.startswith("Usage: mudsc " + cmd), cmd

@@ -7,7 +7,8 @@
  *   config.c    merge settings: the YAML/JSON config file and the flags
  *   graphspec.c a graph from a JSON file or a ready builder and its options
  *   progress.c  the live line on a terminal, plain lines elsewhere, Ctrl-C
- *   cmd_merge.c, cmd_inspect.c, cmd_graph.c, cmd_stats.c: the subcommands
+ *   cmd_merge.c, cmd_inspect.c, cmd_graph.c, cmd_stats.c, cmd_average.c,
+ *   cmd_distance.c: the subcommands
  *
  * SPDX-License-Identifier: MIT
  */
@@ -89,6 +90,9 @@ struct graph_spec {
 	struct strlist wheres; /* where each option came from, for messages */
 };
 void graph_spec_free(struct graph_spec *g);
+/* The graph is a JSON file (builder NULL) or a builder (file NULL): the
+ * other one is dropped; the text is copied. */
+void graph_spec_set(struct graph_spec *g, const char *file, const char *builder);
 /* Add "key=value" from the command line (where = the flag). */
 int graph_spec_add_kv(struct graph_spec *g, const char *kv, const char *where);
 /* Build or load the graph; on failure returns the exit code (message printed). */
@@ -133,6 +137,8 @@ int cmd_merge(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_average(int argc, char **argv);
+int cmd_distance(int argc, char **argv);
 
 /* A report's or --json output's text written atomically to path ("-" =
  * stdout); returns 0 or the exit code. */

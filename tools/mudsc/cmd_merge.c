@@ -119,18 +119,9 @@ static int apply_flag(struct merge_config *c, const struct flag *f, const char *
 			return cli_usage("%s: %zu weights for %zu models", where, i, c->models.n);
 		return 0;
 	}
-	if (strcmp(f->key, "+graph") == 0) {
-		free(c->graph.file);
-		c->graph.file = strdup(v);
-		free(c->graph.builder);
-		c->graph.builder = NULL;
-		return 0;
-	}
-	if (strcmp(f->key, "+builder") == 0) {
-		free(c->graph.builder);
-		c->graph.builder = strdup(v);
-		free(c->graph.file);
-		c->graph.file = NULL;
+	if (strcmp(f->key, "+graph") == 0 || strcmp(f->key, "+builder") == 0) {
+		bool file = strcmp(f->key, "+graph") == 0;
+		graph_spec_set(&c->graph, file ? v : NULL, file ? NULL : v);
 		return 0;
 	}
 	if (strcmp(f->key, "+bopt") == 0)

@@ -94,8 +94,24 @@ int cli_exit_for(mudsc_status st, bool output)
 	}
 }
 
+static bool command_is(const char *name)
+{
+	return cli_command != NULL && strcmp(cli_command, name) == 0;
+}
+
 static const char *hint_for(int code)
 {
+	if (command_is("distance") && (code == EXIT_FORMAT || code == EXIT_MISMATCH))
+		return code == EXIT_FORMAT
+		               ? "field shards are files of mudsc_field_save() or mudsc.Field.save() "
+		                 "(docs/field-format.md)"
+		               : "merge only shards of one field: the same models (N), input size "
+		                 "(D), rule, steps and keep_inputs";
+	if (command_is("average") && code == EXIT_MISMATCH)
+		return "every model must have the first model's tensor names, dtypes and shapes "
+		       "(and fit the graph with --align): 'mudsc inspect MODEL...' lists them";
+	if (command_is("average") && code == EXIT_CONFIG)
+		return "see 'mudsc average --help': one weight per model, summing to 1";
 	switch (code) {
 	case EXIT_INPUT:
 		return "check that the file exists and is readable (paths in a config file are "

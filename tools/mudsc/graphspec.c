@@ -23,6 +23,14 @@ void graph_spec_free(struct graph_spec *g)
 	*g = (struct graph_spec){0};
 }
 
+void graph_spec_set(struct graph_spec *g, const char *file, const char *builder)
+{
+	free(g->file);
+	free(g->builder);
+	g->file = file ? strdup(file) : NULL;
+	g->builder = builder ? strdup(builder) : NULL;
+}
+
 int graph_spec_add_kv(struct graph_spec *g, const char *kv, const char *where)
 {
 	const char *eq = strchr(kv, '=');

@@ -1,8 +1,7 @@
 /*
  * mudsc: the command-line tool of libmudsc.  The command table below is
  * the dispatch: a command that is not ready yet has run == NULL and is
- * left out of the help (average waits for the Lookaround issue, distance
- * for ModelGiF); adding one is one row and one cmd_*.c file.
+ * left out of the help; adding one is one row and one cmd_*.c file.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -20,9 +19,8 @@ static const struct command {
 	{"inspect", cmd_inspect, "show safetensors models, graphs and statistics files"},
 	{"graph", cmd_graph, "write a ready builder's graph as JSON"},
 	{"stats", cmd_stats, "merge statistics shards (stats merge), show one (stats info)"},
-	/* not yet: they come with their issues */
-	{"average", NULL, "weighted averaging of N models with alignment: Lookaround (issue 17)"},
-	{"distance", NULL, "model distances: ModelGiF (issue 16)"},
+	{"average", cmd_average, "weighted average of N models, aligned by weight matching or not"},
+	{"distance", cmd_distance, "ModelGiF distances of N models from field shards"},
 	{NULL, NULL, NULL}};
 
 static void help(void)
