@@ -337,7 +337,7 @@ class Pane:
     def text(self):
         return tmux("-L", self.sock, "capture-pane", "-p", "-t", "t").stdout
 
-    def wait_for(self, pred, timeout=60):
+    def wait_for(self, pred, timeout=300):  # generous: CI machines are busy
         deadline = time.time() + timeout
         while time.time() < deadline:
             pane = self.text()
