@@ -8,6 +8,7 @@
  * that mutations reach the checks behind the hash.
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,13 +26,24 @@ static void check_results(mudsc_accum *acc)
 
 	if (out == NULL)
 		return;
+	/* a cross-block accumulator has no NC x NC results, only its cross
+	 * blocks ((N-1) C^2 <= (NC)^2 values) */
+	const bool cross = mudsc_accum_mode(acc) == MUDSC_STATS_CROSS;
 	st = mudsc_accum_correlation(out, nc * nc, NULL, acc);
+	if (cross ? st != MUDSC_E_UNSUPPORTED : st != MUDSC_OK && st != MUDSC_E_STATE)
+		abort();
 	for (size_t k = 0; st == MUDSC_OK && k < nc * nc; k++)
 		if (!isfinite(out[k]))
 			abort();
+	st = mudsc_accum_cross_correlation(out, nc * nc, NULL, acc);
 	if (st != MUDSC_OK && st != MUDSC_E_STATE)
 		abort();
+	for (size_t k = 0; st == MUDSC_OK && k < nc * nc / mudsc_accum_models(acc); k++)
+		if (!isfinite(out[k]))
+			abort();
 	st = mudsc_accum_covariance(out, nc * nc, NULL, acc);
+	if (cross && st != MUDSC_E_UNSUPPORTED)
+		abort();
 	for (size_t k = 0; st == MUDSC_OK && k < nc * nc; k++)
 		if (!isfinite(out[k]))
 			abort();
