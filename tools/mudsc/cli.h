@@ -117,6 +117,11 @@ struct progress {
 /* PROGRESS_LIVE when stderr is a terminal (and TERM is not "dumb"), else
  * PROGRESS_PLAIN; PROGRESS_OFF when quiet. */
 void progress_init(struct progress *p, bool quiet);
+/* Name the graph's points for the per-point lines and set the sweep count:
+ * the names are borrowed from graph (which must outlive the run) into an
+ * array the caller frees; NULL (with the message printed) when out of
+ * memory. */
+const char **progress_set_points(struct progress *p, const mudsc_graph *graph, int64_t max_iter);
 /* A phase's line ("loading 2 models", ...). */
 void progress_phase(struct progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The matcher's callback (user = struct progress *); returns 1 once Ctrl-C was pressed. */

@@ -215,17 +215,9 @@ static int run(struct avg_args *a)
 			                  a->graph.file ? " '" : "", a->graph.file ? a->graph.file : "",
 			                  a->graph.file ? "'" : "");
 		}
+		if (rc == 0 && (names = progress_set_points(&pr, graph, mo.max_iter)) == NULL)
+			rc = EXIT_MEMORY;
 		if (rc == 0) {
-			size_t np = mudsc_graph_point_count(graph);
-			names = calloc(np + 1, sizeof *names);
-			for (size_t p = 0; p < np; p++) {
-				mudsc_point_info info;
-				mudsc_graph_point_at(&info, graph, p);
-				names[p] = info.name;
-			}
-			pr.npoints = (int64_t)np;
-			pr.point_names = names;
-			pr.max_iter = mo.max_iter;
 			progress_phase(&pr, "aligning %d models (weight matching, %zu points)", (int)n,
 			               mudsc_graph_point_count(graph));
 			if ((st = mudsc_matcher_run(m)) != MUDSC_OK)

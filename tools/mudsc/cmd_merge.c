@@ -387,18 +387,10 @@ static int run(struct merge_config *c, const struct args *a)
 	t[2] = now();
 	if (rc == 0 && cli_interrupted())
 		rc = EXIT_CANCELLED;
+	if (rc == 0 && (names = progress_set_points(&pr, graph, c->opts.max_iter)) == NULL)
+		rc = EXIT_MEMORY;
 	if (rc == 0) {
-		size_t np = mudsc_graph_point_count(graph);
-		names = calloc(np + 1, sizeof *names);
-		for (size_t p = 0; p < np; p++) {
-			mudsc_point_info info;
-			mudsc_graph_point_at(&info, graph, p);
-			names[p] = info.name;
-		}
-		pr.npoints = (int64_t)np;
-		pr.point_names = names;
-		pr.max_iter = c->opts.max_iter;
-		progress_phase(&pr, "matching %zu points (%s%s)", np,
+		progress_phase(&pr, "matching %lld points (%s%s)", (long long)pr.npoints,
 		               c->opts.method == MUDSC_METHOD_ZIP ? "zip" : "align",
 		               c->stats.n ? ", with activations" : ", weight matching");
 		progress_attach_log(&pr);

@@ -57,6 +57,26 @@ void progress_init(struct progress *p, bool quiet)
 	p->sweep = -1;
 }
 
+const char **progress_set_points(struct progress *p, const mudsc_graph *graph, int64_t max_iter)
+{
+	size_t np = mudsc_graph_point_count(graph);
+	const char **names = calloc(np + 1, sizeof *names);
+
+	if (names == NULL) {
+		cli_fail(EXIT_MEMORY, NULL, "out of memory naming %zu points", np);
+		return NULL;
+	}
+	for (size_t k = 0; k < np; k++) {
+		mudsc_point_info info;
+		mudsc_graph_point_at(&info, graph, k);
+		names[k] = info.name;
+	}
+	p->npoints = (int64_t)np;
+	p->point_names = names;
+	p->max_iter = max_iter;
+	return names;
+}
+
 static void live(struct progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void live(struct progress *p, const char *fmt, ...)
 {
