@@ -20,12 +20,7 @@
 #include "mudsc/experimental.h"
 #include "mudsc/mudsc.h"
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench_util.h"
 
 static uint16_t to_bf16(float f)
 {

@@ -20,32 +20,13 @@
 
 #include "mudsc/mudsc.h"
 
+#include "bench_util.h"
+
 enum { TENSORS = 16, MAX_K = 4, MAX_REPS = 64 };
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void check(mudsc_status st)
-{
-	if (st != MUDSC_OK) {
-		fprintf(stderr, "%s\n", mudsc_error_message());
-		exit(1);
-	}
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
 
 static double median(double *v, int n)
 {
-	qsort(v, (size_t)n, sizeof *v, cmp);
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
 	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 

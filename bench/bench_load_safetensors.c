@@ -28,12 +28,7 @@
 
 #include "mudsc/mudsc.h"
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench_util.h"
 
 static void die(const char *what)
 {
@@ -142,12 +137,6 @@ static int child_load(const char *path, int metadata, long count)
 		return 4;
 	mudsc_model_free(m);
 	return 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
 }
 
 static double median(double *v, int n)

@@ -21,6 +21,8 @@
 #include "mudsc/experimental.h"
 #include "mudsc/mudsc.h"
 
+#include "bench_util.h"
+
 static uint64_t rng_state = 12345;
 
 static uint64_t next_u64(void)
@@ -40,13 +42,6 @@ static double gaussian(void)
 {
 	double u = uniform(), v = uniform();
 	return sqrt(-2.0 * log(1.0 - u)) * cos(6.283185307179586 * v);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static void *xmalloc(size_t bytes)

@@ -17,6 +17,8 @@
 
 #include "mudsc/mudsc.h"
 
+#include "bench_util.h"
+
 enum { IN = 64, OUT = 10 };
 
 struct pair {
@@ -117,19 +119,6 @@ static int one_case(int64_t W, int method)
 	return 0;
 }
 
-static double now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv)
 {
 	static const int64_t widths[] = {1000, 2000, 3000};
@@ -161,7 +150,7 @@ int main(int argc, char **argv)
 		if (st != MUDSC_E_NOMEM)
 			return 1;
 	}
-	qsort(t, (size_t)reps, sizeof *t, cmp);
+	qsort(t, (size_t)reps, sizeof *t, cmp_double);
 	printf("{\"bench\": \"matcher-memory-refusal\", \"width\": 20000, \"N\": 2, "
 	       "\"median_ms\": %.3f, \"reps\": %d}\n",
 	       1e3 * t[reps / 2], reps);

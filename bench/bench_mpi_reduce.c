@@ -17,11 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
+#include "bench_util.h"
 
 static int64_t spatial(int64_t width)
 {
@@ -104,8 +100,8 @@ int main(int argc, char **argv)
 		}
 		mudsc_stats_free(st);
 	}
-	qsort(acc_t, (size_t)runs, sizeof(double), cmp);
-	qsort(red_t, (size_t)runs, sizeof(double), cmp);
+	qsort(acc_t, (size_t)runs, sizeof(double), cmp_double);
+	qsort(red_t, (size_t)runs, sizeof(double), cmp_double);
 	if (rank == 0)
 		printf("{\"P\": %d, \"images\": %d, \"runs\": %d, \"accumulate_s\": %.4f, "
 		       "\"allreduce_s\": %.4f, \"ratio\": %.4f, \"set_bytes\": %zu}\n",

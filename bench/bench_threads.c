@@ -20,22 +20,9 @@
 
 #include "mudsc/mudsc.h"
 
+#include "bench_util.h"
+
 enum { MAX_LAYERS = 8 };
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void check(mudsc_status st)
-{
-	if (st != MUDSC_OK) {
-		fprintf(stderr, "%s\n", mudsc_error_message());
-		exit(1);
-	}
-}
 
 static float lcg(uint64_t *s)
 {
