@@ -14,9 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/blas.h"
 #include "core/core.h"
-#include "core/lapack.h"
 #include "matcher/cca.h"
 
 static const char fn[] = "mudsc_matcher_run";

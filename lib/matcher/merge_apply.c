@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "matcher/axis_ops.h"
-#include "core/blas.h"
 #include "core/core.h"
 #include "matcher/merge_apply.h"
 #include "model/model.h"
