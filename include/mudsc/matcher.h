@@ -3,7 +3,7 @@
  * optional activation statistics per merge point, and produces the
  * correspondences, their scores and the merged model.
  *
- * What it computes is docs/algorithm.md (sections 5, 10 and 11):
+ * What it computes is docs/algorithm.md (sections 5, 10 and 11; CCA: section 22):
  * S = alpha*S_w + (1-alpha)*S_a; without
  * activations weight matching (alpha taken as 1); with activations and
  * alpha = 0 one activation-only matching; otherwise activation-initialised,
@@ -211,7 +211,8 @@ MUDSC_API void mudsc_matcher_free(mudsc_matcher *matcher);
 
 /**
  * Give point `point` its activation statistics: the accumulator's NC x NC
- * correlation is copied (the accumulator may be freed afterwards).  The
+ * correlation is copied (its covariance for MUDSC_METHOD_CCA; the
+ * accumulator may be freed afterwards).  The
  * accumulator must have the matcher's number of models and the point's
  * width (MUDSC_E_MISMATCH).  A cross-block accumulator (MUDSC_STATS_CROSS)
  * gives the blocks of model 0 against each model and their mirror, 0
@@ -228,6 +229,7 @@ MUDSC_API mudsc_status mudsc_matcher_set_activations(mudsc_matcher *matcher, siz
 /**
  * Give point `point` an activation similarity S_a computed by the host:
  * len = (N*C)^2 doubles, row-major, finite, exactly symmetric.  Copied.
+ * For MUDSC_METHOD_CCA it is the stacked covariance instead.
  * The memory budget is checked as by mudsc_matcher_set_activations().
  */
 MUDSC_API mudsc_status mudsc_matcher_set_activation_similarity(mudsc_matcher *matcher,
