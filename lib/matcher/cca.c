@@ -81,6 +81,9 @@ static mudsc_status roots(double *root, double *inv, double *S, int64_t g, doubl
 	gamma = ridge * trace / (double)g;
 	for (int64_t a = 0; a < g; a++)
 		S[a * g + a] += gamma;
+	if (!isfinite(trace) || !isfinite(gamma))
+		return mudsc__err(MUDSC_E_NUMERIC, "%s: point '%s': model %d's covariance overflows "
+		                                  "(its trace is %g)", fn, point, (int)model, trace);
 	if (mudsc__lapack_dsyevd(g, S, g, k->w) != 0)
 		return mudsc__err(MUDSC_E_NUMERIC, "%s: point '%s': the eigendecomposition of model "
 		                                  "%d's covariance failed", fn, point, (int)model);
@@ -101,6 +104,14 @@ static mudsc_status roots(double *root, double *inv, double *S, int64_t g, doubl
 		                  pass == 0 ? root : inv, g);
 	}
 	return MUDSC_OK;
+}
+
+static bool all_finite(const double *x, size_t n)
+{
+	for (size_t j = 0; j < n; j++)
+		if (!isfinite(x[j]))
+			return false;
+	return true;
 }
 
 /* C = op(A) op(B) (g x g). */
@@ -128,7 +139,8 @@ static mudsc_status one_block(struct point_corr *c, const double *S, int64_t N, 
 		return st;
 	mul(k, k->T, k->xi, false, k->Sxy, false, g); /* A = Sx^-1/2 C0i Sy^-1/2 */
 	mul(k, k->T2, k->T, false, k->yi, false, g);
-	if (mudsc__lapack_dgesdd(g, g, k->T2, g, k->s, k->U, g, k->Vt, g) != 0)
+	if (!all_finite(k->T2, (size_t)(g * g)) ||
+	    mudsc__lapack_dgesdd(g, g, k->T2, g, k->s, k->U, g, k->Vt, g) != 0)
 		return mudsc__err(MUDSC_E_NUMERIC, "%s: point '%s': the SVD of models 0 and %d's "
 		                                  "whitened cross-covariance failed", fn, point, (int)i);
 	for (int64_t j = 0; j < g; j++)
@@ -139,6 +151,9 @@ static mudsc_status one_block(struct point_corr *c, const double *S, int64_t N, 
 		double *dst = (pass == 0 ? c->dense : c->dense_un) + (size_t)i * (size_t)(C * C);
 		mul(k, k->T, pass == 0 ? k->yi : k->yr, false, k->Q, true, g);
 		mul(k, k->T2, k->T, false, pass == 0 ? k->xr : k->xi, false, g);
+		if (!all_finite(k->T2, (size_t)(g * g)))
+			return mudsc__err(MUDSC_E_NUMERIC, "%s: point '%s': model %d's transform is not "
+			                                  "finite", fn, point, (int)i);
 		for (int64_t u = 0; u < g; u++)
 			memcpy(dst + (size_t)(b * g + u) * (size_t)C + (size_t)(b * g),
 			       k->T2 + u * g, (size_t)g * sizeof *dst);

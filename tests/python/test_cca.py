@@ -234,6 +234,12 @@ def test_errors():
     m = run_cca(doc, models, dead, 2, ridge=0.1)  # the ridge makes it regular
     with pytest.raises(mudsc.NumericError, match="model 1.*singular.*cca_ridge"):
         run_cca(doc, models, dead, 2, ridge=0.0)
+    # a covariance that overflows
+    huge = mudsc.Matcher(g, models, method="cca")
+    for p in doc["points"]:
+        huge.set_activation_similarity(p["name"], np.eye(2 * p["width"]) * 1e308)
+    with pytest.raises(mudsc.NumericError, match="overflows"):
+        huge.run()
     # dense results are not assignments
     with pytest.raises(mudsc.StateError, match="dense"):
         m.assignment(0)
