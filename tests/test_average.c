@@ -603,6 +603,25 @@ START_TEST(test_simd_random)
 				for (size_t i = 0; i < n; i++)
 					w[i] /= sum;
 				EXPECT_SAME(HALVES[d], x, w, n, M - (size_t)round);
+				if (d == 0) { /* F32: the AVX path and the SSE2/scalar one, bit for bit */
+					const void *xf[KMAX];
+					float *in[KMAX], *fast = malloc(M * 4), *port = malloc(M * 4);
+					for (size_t i = 0; i < n; i++) {
+						in[i] = malloc(M * 4);
+						for (size_t e = 0; e < M; e++)
+							in[i][e] = (float)lcg(&s) * (round % 2 ? 1.0f : 0x1p-100f);
+						xf[i] = in[i];
+					}
+					mudsc__average_rows(MUDSC_DTYPE_F32, fast, xf, w, n, M - (size_t)round, true);
+					mudsc__average_rows(MUDSC_DTYPE_F32, port, xf, w, n, M - (size_t)round,
+					                    false);
+					if (memcmp(fast, port, (M - (size_t)round) * 4) != 0)
+						ck_abort_msg("F32 n=%zu: the AVX and portable paths differ", n);
+					for (size_t i = 0; i < n; i++)
+						free(in[i]);
+					free(fast);
+					free(port);
+				}
 			}
 	for (int i = 0; i < KMAX; i++)
 		free(buf[i]);

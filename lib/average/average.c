@@ -147,6 +147,16 @@ static void many_chunk(const struct average_job *j, mudsc_dtype dtype, unsigned 
 	mudsc__convert_from_f64(dtype, acc, m, out);
 }
 
+/* The inputs x advanced by done elements of 4 bytes, in tail. */
+static inline const unsigned char *const *tail_of(const unsigned char **tail,
+                                                  const unsigned char *const *x, size_t n,
+                                                  size_t done)
+{
+	for (size_t i = 0; i < n; i++)
+		tail[i] = x[i] + 4 * done;
+	return tail;
+}
+
 static inline double ld32(const unsigned char *p, size_t e)
 {
 	float f;
@@ -219,17 +229,30 @@ static size_t f32_sse2(unsigned char *out, const unsigned char *const *x, const 
 }
 #endif
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#define AVERAGE_AVX2 1
+static bool have_avx2(void);
+static size_t f32_avx2(unsigned char *out, const unsigned char *const *x, const double *w,
+                       size_t n, size_t m);
+#endif
+
 /* F32, the fast path: out[e] = (float)(w0 x0[e] + w1 x1[e] + ...), the sum
  * left to right in double; up to four inputs in one pass without a buffer
  * (one loop per count, so each vectorises), more through acc. */
 static void f32_chunk(unsigned char *out, const unsigned char *const *x, const double *w,
-                      size_t n, size_t m, double *acc)
+                      size_t n, size_t m, double *acc, bool simd)
 {
 	size_t i;
+	(void)simd;
 #ifdef AVERAGE_SSE2
-	const unsigned char *tail[4]; /* the inputs past what SSE2 did */
+	const unsigned char *tail[4]; /* the inputs past what SSE2 (and AVX2) did */
 	if (n <= 4) {
-		size_t done = f32_sse2(out, x, w, n, m);
+		size_t done = 0;
+#ifdef AVERAGE_AVX2
+		if (simd && have_avx2())
+			done = f32_avx2(out, x, w, n, m);
+#endif
+		done += f32_sse2(out + 4 * done, tail_of(tail, x, n, done), w, n, m - done);
 		for (i = 0; i < n; i++)
 			tail[i] = x[i] + 4 * done;
 		x = tail;
@@ -301,9 +324,8 @@ static void half_chunk(mudsc_dtype dtype, unsigned char *out, const unsigned cha
 	mudsc__convert_from_f64(dtype, acc, m, out);
 }
 
-#if defined(__GNUC__) && defined(__x86_64__)
+#ifdef AVERAGE_AVX2
 #include <immintrin.h>
-#define AVERAGE_AVX2 1
 #define AVX2_TARGET __attribute__((target("avx2,f16c")))
 #define AVX2_INLINE AVX2_TARGET static inline __attribute__((always_inline))
 
@@ -450,10 +472,56 @@ HALF_KERNEL(bf16_avx2, MUDSC_DTYPE_BF16)
 #undef HALF_KERNEL
 #undef HALF_LOOP
 
-static bool cpu_has_avx2_f16c(void)
+/* F32 with AVX: the SSE2 loop (f32_sse2) eight elements wide, the same
+ * products and sums, so the same bits. */
+#define F32_LOOP(nn)                                                                            \
+	for (; e + 8 <= m; e += 8) {                                                               \
+		__m256d lo = _mm256_setzero_pd(), hi = lo;                                             \
+		for (size_t i = 0; i < (nn); i++) {                                                    \
+			__m256 f = _mm256_loadu_ps((const float *)(const void *)(x[i] + 4 * e));           \
+			__m256d wv = _mm256_set1_pd(w[i]);                                                 \
+			__m256d pl = _mm256_mul_pd(wv, _mm256_cvtps_pd(_mm256_castps256_ps128(f)));        \
+			__m256d ph = _mm256_mul_pd(wv, _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1)));      \
+			lo = i == 0 ? pl : _mm256_add_pd(lo, pl);                                          \
+			hi = i == 0 ? ph : _mm256_add_pd(hi, ph);                                          \
+		}                                                                                      \
+		_mm256_storeu_ps((float *)(void *)(out + 4 * e),                                       \
+		                 _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo)));           \
+	}
+
+AVX2_TARGET static size_t f32_avx2(unsigned char *out, const unsigned char *const *x,
+                                   const double *w, size_t n, size_t m)
 {
-	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+	size_t e = 0;
+	switch (n) {
+	case 1:
+		F32_LOOP(1);
+		break;
+	case 2:
+		F32_LOOP(2);
+		break;
+	case 3:
+		F32_LOOP(3);
+		break;
+	default:
+		F32_LOOP(4);
+		break;
+	}
+	return e;
+}
+#undef F32_LOOP
+
+/* AVX2 and F16C, asked once (libgcc's answer includes the OS's YMM state). */
+static bool have_avx2(void)
+{
+	static int avx2; /* 0: not asked yet, 1: no, 2: yes (racing threads store the same) */
+	int have = __atomic_load_n(&avx2, __ATOMIC_RELAXED);
+	if (have == 0) {
+		__builtin_cpu_init();
+		have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") ? 2 : 1;
+		__atomic_store_n(&avx2, have, __ATOMIC_RELAXED);
+	}
+	return have == 2;
 }
 #endif
 
@@ -463,13 +531,7 @@ static void half_rows(mudsc_dtype dtype, unsigned char *out, const unsigned char
                       const double *w, size_t n, size_t m, double *acc, bool simd)
 {
 #ifdef AVERAGE_AVX2
-	static int avx2; /* 0: not asked yet, 1: no, 2: yes (racing threads store the same) */
-	int have = __atomic_load_n(&avx2, __ATOMIC_RELAXED);
-	if (have == 0) {
-		have = cpu_has_avx2_f16c() ? 2 : 1;
-		__atomic_store_n(&avx2, have, __ATOMIC_RELAXED);
-	}
-	if (simd && have == 2 && n <= STACK_MODELS) {
+	if (simd && n <= STACK_MODELS && have_avx2()) {
 		const unsigned char *tail[STACK_MODELS];
 		size_t done = dtype == MUDSC_DTYPE_F16 ? f16_avx2(out, x, w, n, m)
 		                                       : bf16_avx2(out, x, w, n, m);
@@ -501,7 +563,7 @@ void mudsc__average_rows(mudsc_dtype dtype, void *out, const void *const *x, con
 		for (size_t i = 0; i < n; i++)
 			at[i] = (const unsigned char *)x[i] + done * size;
 		if (dtype == MUDSC_DTYPE_F32)
-			f32_chunk(o, at, w, n, c, acc);
+			f32_chunk(o, at, w, n, c, acc, simd);
 		else if (dtype == MUDSC_DTYPE_F64)
 			f64_chunk(o, at, w, n, c, acc);
 		else
@@ -555,7 +617,7 @@ static mudsc_status average_task(void *arg, size_t t)
 		for (size_t i = 0; i < n; i++)
 			x[i] = base[i] + at * size;
 		if (rest == 0 && dtype == MUDSC_DTYPE_F32)
-			f32_chunk(out, x, j->w, n, m, acc);
+			f32_chunk(out, x, j->w, n, m, acc, true);
 		else if (rest == 0 && dtype == MUDSC_DTYPE_F64)
 			f64_chunk(out, x, j->w, n, m, acc);
 		else if (rest == 0)
