@@ -511,14 +511,16 @@ AVX2_TARGET static size_t f32_avx2(unsigned char *out, const unsigned char *cons
 }
 #undef F32_LOOP
 
-/* AVX2 and F16C, asked once (libgcc's answer includes the OS's YMM state). */
+/* AVX2 and F16C, asked once: F16C (and the OS's YMM state) through
+ * core/convert.c, AVX2 through the compiler's runtime (whose answer also
+ * includes the YMM state; clang-14 does not know "f16c" there). */
 static bool have_avx2(void)
 {
 	static int avx2; /* 0: not asked yet, 1: no, 2: yes (racing threads store the same) */
 	int have = __atomic_load_n(&avx2, __ATOMIC_RELAXED);
 	if (have == 0) {
 		__builtin_cpu_init();
-		have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") ? 2 : 1;
+		have = mudsc__cpu_has_f16c() && __builtin_cpu_supports("avx2") ? 2 : 1;
 		__atomic_store_n(&avx2, have, __ATOMIC_RELAXED);
 	}
 	return have == 2;
