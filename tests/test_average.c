@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "average/average.h"
+#include "core/core.h"
 #include "suites.h"
 #include "testutil.h"
 
@@ -411,6 +413,281 @@ START_TEST(test_aligned_recovers_permuted_copy)
 }
 END_TEST
 
+/* ---- the AVX2/F16C path against the definition, bit for bit ------------- */
+
+/* The definition, element by element: the sum in double in model order,
+ * rounded once by the scalar converters of core/convert.c (tested there
+ * over every pattern). */
+static uint16_t half_def(mudsc_dtype dtype, const uint16_t *const *x, const double *w, size_t n,
+                         size_t e)
+{
+	double s = 0.0;
+	for (size_t i = 0; i < n; i++) {
+		double v = dtype == MUDSC_DTYPE_F16 ? (double)mudsc__f16_to_f32(x[i][e])
+		                                    : (double)mudsc__bf16_to_f32(x[i][e]);
+		s = i == 0 ? w[0] * v : s + w[i] * v;
+	}
+	return dtype == MUDSC_DTYPE_F16 ? mudsc__f64_to_f16(s) : mudsc__f64_to_bf16(s);
+}
+
+/* Both paths of mudsc__average_rows against half_def over m elements: the
+ * count of differing elements (0 expected); the first one is reported in
+ * msg.  A NaN made of several NaNs may carry either's sign and payload
+ * (the order of a commutative add is the compiler's), so where the
+ * definition is NaN from n > 1 inputs the results need only be NaNs. */
+static size_t half_diffs(mudsc_dtype dtype, const uint16_t *const *x, const double *w, size_t n,
+                         size_t m, char *msg, size_t len)
+{
+	uint16_t *fast = malloc(m * 2), *port = malloc(m * 2);
+	size_t bad = 0;
+
+	ck_assert_ptr_nonnull(fast);
+	ck_assert_ptr_nonnull(port);
+	mudsc__average_rows(dtype, fast, (const void *const *)x, w, n, m, true);
+	mudsc__average_rows(dtype, port, (const void *const *)x, w, n, m, false);
+	for (size_t e = 0; e < m; e++) {
+		uint16_t want = half_def(dtype, x, w, n, e);
+		bool nan_ok = false;
+		if (n > 1) {
+			float fw = dtype == MUDSC_DTYPE_F16 ? mudsc__f16_to_f32(want)
+			                                    : mudsc__bf16_to_f32(want);
+			float ff = dtype == MUDSC_DTYPE_F16 ? mudsc__f16_to_f32(fast[e])
+			                                    : mudsc__bf16_to_f32(fast[e]);
+			float fp = dtype == MUDSC_DTYPE_F16 ? mudsc__f16_to_f32(port[e])
+			                                    : mudsc__bf16_to_f32(port[e]);
+			nan_ok = isnan(fw) && isnan(ff) && isnan(fp);
+		}
+		if (!nan_ok && (fast[e] != want || port[e] != want)) {
+			if (bad++ == 0)
+				snprintf(msg, len,
+				         "%s n=%zu element %zu (x0=%04x): definition %04x, simd %04x, "
+				         "portable %04x",
+				         mudsc_dtype_name(dtype), n, e, (unsigned)x[0][e], (unsigned)want,
+				         (unsigned)fast[e], (unsigned)port[e]);
+		}
+	}
+	free(fast);
+	free(port);
+	return bad;
+}
+
+#define EXPECT_SAME(dtype, x, w, n, m)                                                         \
+	do {                                                                                       \
+		char msg_[200] = "";                                                                   \
+		size_t bad_ = half_diffs(dtype, x, w, n, m, msg_, sizeof msg_);                        \
+		if (bad_ != 0)                                                                         \
+			ck_abort_msg("%zu elements differ; first: %s", bad_, msg_);                         \
+	} while (0)
+
+static const mudsc_dtype HALVES[2] = {MUDSC_DTYPE_F16, MUDSC_DTYPE_BF16};
+
+/* K = 1: every 16-bit pattern (NaNs, infinities, subnormals, zeros)
+ * times weights that keep it, halve it (subnormal ties), scale it past
+ * the largest finite value (overflow), or round it (1/3, 0.1). */
+START_TEST(test_simd_every_pattern)
+{
+	static const double ws[] = {1.0, 0.5, 0.25, 3.0, 1.0 / 3.0, 0.1, -1.0, 0x1p-10, 0x1p20};
+	uint16_t *x0 = malloc(65536 * 2);
+	const uint16_t *x[1] = {x0};
+
+	ck_assert_ptr_nonnull(x0);
+	for (uint32_t p = 0; p < 65536; p++)
+		x0[p] = (uint16_t)p;
+	for (int d = 0; d < 2; d++)
+		for (size_t k = 0; k < sizeof ws / sizeof ws[0]; k++)
+			EXPECT_SAME(HALVES[d], x, &ws[k], 1, 65536);
+	free(x0);
+}
+END_TEST
+
+/* K = 2 and 3 over every pattern of x0 with x1 and x2 its neighbours, its
+ * negation (cancellation to zero or a subnormal), the next binade, and a
+ * fixed partner; weights that make ties (1/2, 1/4), overflow (1, 1) and
+ * sums that land next to half-way between two results. */
+START_TEST(test_simd_pairs_and_triples)
+{
+	static const uint16_t deltas[] = {1, 0xFFFF, 0x8000, 0x0400, 0x0080};
+	static const double w2[][2] = {{0.5, 0.5}, {1.0, 1.0}, {0.75, 0.25}, {1.0, 0x1p-12},
+	                               {1.0, -0x1p-9}};
+	static const double w3[][3] = {
+	    {1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0}, {0.5, 0.25, 0.25}, {1.0, 1.0, 0x1p-30}};
+	uint16_t *x0 = malloc(65536 * 2), *x1 = malloc(65536 * 2), *x2 = malloc(65536 * 2);
+	const uint16_t *x[3] = {x0, x1, x2};
+
+	for (uint32_t p = 0; p < 65536; p++)
+		x0[p] = (uint16_t)p;
+	for (int d = 0; d < 2; d++)
+		for (size_t a = 0; a < sizeof deltas / sizeof deltas[0]; a++) {
+			for (uint32_t p = 0; p < 65536; p++) {
+				x1[p] = (uint16_t)(p + deltas[a]);
+				x2[p] = (uint16_t)(p ^ deltas[(a + 1) % 5]);
+			}
+			for (size_t k = 0; k < sizeof w2 / sizeof w2[0]; k++)
+				EXPECT_SAME(HALVES[d], x, w2[k], 2, 65536);
+			for (size_t k = 0; k < sizeof w3 / sizeof w3[0]; k++)
+				EXPECT_SAME(HALVES[d], x, w3[k], 3, 65536);
+		}
+	free(x0);
+	free(x1);
+	free(x2);
+}
+END_TEST
+
+/* Sums a hair beside a tie of the dtype: 1 + half an ulp +- 2^-40.  A
+ * plain double -> float -> half would round twice (the float is the tie
+ * itself, then to even); one rounding goes to the side of the hair.
+ * Closed forms, in the vector part (8 elements) and the tail (1). */
+START_TEST(test_simd_near_ties)
+{
+	/* F16: 1.0 = 0x3C00, 2^-11 = 0x1000, smallest subnormal 2^-24 = 0x0001 */
+	static const double up[3] = {1.0, 1.0, 0x1p-16}, down[3] = {1.0, 1.0, -0x1p-16};
+	/* BF16: 1.0 = 0x3F80, 2^-8 = 0x3B80, 2^-40 = 0x2B80 */
+	static const double one3[3] = {1.0, 1.0, 1.0}, neg3[3] = {1.0, 1.0, -1.0};
+	uint16_t a[9], b[9], c[9], out[9];
+	const void *x[3] = {a, b, c};
+
+	for (int e = 0; e < 9; e++) {
+		a[e] = 0x3C00;
+		b[e] = 0x1000;
+		c[e] = 0x0001;
+	}
+	mudsc__average_rows(MUDSC_DTYPE_F16, out, x, up, 3, 9, true);
+	for (int e = 0; e < 9; e++)
+		ck_assert_uint_eq(out[e], 0x3C01);
+	mudsc__average_rows(MUDSC_DTYPE_F16, out, x, down, 3, 9, true);
+	for (int e = 0; e < 9; e++)
+		ck_assert_uint_eq(out[e], 0x3C00);
+	for (int e = 0; e < 9; e++) {
+		a[e] = 0x3F80;
+		b[e] = 0x3B80;
+		c[e] = 0x2B80;
+	}
+	mudsc__average_rows(MUDSC_DTYPE_BF16, out, x, one3, 3, 9, true);
+	for (int e = 0; e < 9; e++)
+		ck_assert_uint_eq(out[e], 0x3F81);
+	mudsc__average_rows(MUDSC_DTYPE_BF16, out, x, neg3, 3, 9, true);
+	for (int e = 0; e < 9; e++)
+		ck_assert_uint_eq(out[e], 0x3F80);
+}
+END_TEST
+
+/* Random patterns (all 16 bits, and values near 1 as in training), K = 1
+ * to 5, lengths with a tail, random weights summing to 1. */
+START_TEST(test_simd_random)
+{
+	enum { M = 4099, KMAX = 5 };
+	uint16_t *buf[KMAX];
+	const uint16_t *x[KMAX];
+	double w[KMAX];
+	uint64_t s = 11;
+
+	for (int i = 0; i < KMAX; i++) {
+		buf[i] = malloc(M * 2);
+		x[i] = buf[i];
+	}
+	for (int round = 0; round < 8; round++)
+		for (int d = 0; d < 2; d++)
+			for (size_t n = 1; n <= KMAX; n++) {
+				double sum = 0.0;
+				for (size_t i = 0; i < n; i++) {
+					for (size_t e = 0; e < M; e++) {
+						uint16_t r = (uint16_t)((lcg(&s) + 0.5) * 65536.0);
+						/* odd rounds: exponent bits of ~1 (0x3B/0x3C, 0x3F) */
+						if (round % 2)
+							r = (uint16_t)((r & 0x03FF) | (d == 0 ? 0x3800 : 0x3F00));
+						buf[i][e] = r;
+					}
+					w[i] = lcg(&s) + 1.0;
+					sum += w[i];
+				}
+				for (size_t i = 0; i < n; i++)
+					w[i] /= sum;
+				EXPECT_SAME(HALVES[d], x, w, n, M - (size_t)round);
+				if (d == 0) { /* F32: the AVX path and the SSE2/scalar one, bit for bit */
+					const void *xf[KMAX];
+					float *in[KMAX], *fast = malloc(M * 4), *port = malloc(M * 4);
+					for (size_t i = 0; i < n; i++) {
+						in[i] = malloc(M * 4);
+						for (size_t e = 0; e < M; e++)
+							in[i][e] = (float)lcg(&s) * (round % 2 ? 1.0f : 0x1p-100f);
+						xf[i] = in[i];
+					}
+					mudsc__average_rows(MUDSC_DTYPE_F32, fast, xf, w, n, M - (size_t)round, true);
+					mudsc__average_rows(MUDSC_DTYPE_F32, port, xf, w, n, M - (size_t)round,
+					                    false);
+					if (memcmp(fast, port, (M - (size_t)round) * 4) != 0)
+						ck_abort_msg("F32 n=%zu: the AVX and portable paths differ", n);
+					for (size_t i = 0; i < n; i++)
+						free(in[i]);
+					free(fast);
+					free(port);
+				}
+			}
+	for (int i = 0; i < KMAX; i++)
+		free(buf[i]);
+}
+END_TEST
+
+/* A model of several tensors of every float dtype, some longer than a
+ * task: 1 and 3 threads give the same bits, and those of the rows. */
+START_TEST(test_model_tasks_same_bits)
+{
+	static const mudsc_dtype dt[4] = {MUDSC_DTYPE_F16, MUDSC_DTYPE_BF16, MUDSC_DTYPE_F32,
+	                                  MUDSC_DTYPE_F64};
+	static const int64_t len[4] = {2 * 65536 + 5, 7, 65536 + 1, 300};
+	unsigned char *in[3][4], *o1[4], *o3[4], *ref[4];
+	mudsc_model *m[3], *d1, *d3;
+	mudsc_average_options opts = MUDSC_AVERAGE_OPTIONS_INIT;
+	uint64_t s = 5;
+
+	for (int i = 0; i < 3; i++)
+		ck_assert_ok(mudsc_model_new(&m[i]));
+	ck_assert_ok(mudsc_model_new(&d1));
+	ck_assert_ok(mudsc_model_new(&d3));
+	for (int t = 0; t < 4; t++) {
+		size_t bytes = (size_t)len[t] * mudsc_dtype_size(dt[t]);
+		char name[16];
+		snprintf(name, sizeof name, "t%d", t);
+		for (int i = 0; i < 3; i++) {
+			in[i][t] = malloc(bytes);
+			for (size_t b = 0; b < bytes; b++)
+				in[i][t][b] = (unsigned char)((lcg(&s) + 0.5) * 256.0);
+			for (size_t b = mudsc_dtype_size(dt[t]) - 1; b < bytes; b += mudsc_dtype_size(dt[t]))
+				in[i][t][b] = 0x3F; /* finite values near 1 (no NaN) */
+			ck_assert_ok(mudsc_model_add(m[i], name, dt[t], 1, &len[t], in[i][t], MUDSC_BORROW));
+		}
+		o1[t] = calloc(1, bytes);
+		o3[t] = calloc(1, bytes);
+		ref[t] = calloc(1, bytes);
+		ck_assert_ok(mudsc_model_add(d1, name, dt[t], 1, &len[t], o1[t], MUDSC_BORROW));
+		ck_assert_ok(mudsc_model_add(d3, name, dt[t], 1, &len[t], o3[t], MUDSC_BORROW));
+		{
+			const void *x[3] = {in[0][t], in[1][t], in[2][t]};
+			const double w[3] = {1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0};
+			mudsc__average_rows(dt[t], ref[t], x, w, 3, (size_t)len[t], false);
+		}
+	}
+	opts.threads = 1;
+	ck_assert_ok(mudsc_average(d1, 3, (const mudsc_model *const *)m, NULL, &opts));
+	opts.threads = 3;
+	ck_assert_ok(mudsc_average(d3, 3, (const mudsc_model *const *)m, NULL, &opts));
+	for (int t = 0; t < 4; t++) {
+		size_t bytes = (size_t)len[t] * mudsc_dtype_size(dt[t]);
+		ck_assert_int_eq(memcmp(o1[t], ref[t], bytes), 0);
+		ck_assert_int_eq(memcmp(o3[t], ref[t], bytes), 0);
+		for (int i = 0; i < 3; i++)
+			free(in[i][t]);
+		free(o1[t]);
+		free(o3[t]);
+		free(ref[t]);
+	}
+	for (int i = 0; i < 3; i++)
+		mudsc_model_free(m[i]);
+	mudsc_model_free(d1);
+	mudsc_model_free(d3);
+}
+END_TEST
+
 Suite *suite_average(void)
 {
 	Suite *s = suite_create("average");
@@ -425,6 +702,11 @@ Suite *suite_average(void)
 	tcase_add_test(tc, test_mapped_dst);
 	tcase_add_test(tc, test_threads_same_bits);
 	tcase_add_test(tc, test_aligned_recovers_permuted_copy);
+	tcase_add_test(tc, test_simd_every_pattern);
+	tcase_add_test(tc, test_simd_pairs_and_triples);
+	tcase_add_test(tc, test_simd_near_ties);
+	tcase_add_test(tc, test_simd_random);
+	tcase_add_test(tc, test_model_tasks_same_bits);
 	suite_add_tcase(s, tc);
 	return s;
 }

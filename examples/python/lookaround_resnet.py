@@ -23,6 +23,7 @@ run is small (6000 training images, 2000 test images, 4 epochs' worth of
 steps, 2 seeds; the README's figures are an even smaller run, say which);
 --quick is the smoke test.  SPDX-License-Identifier: MIT"""
 import argparse
+import json
 import math
 import statistics
 import sys
@@ -204,6 +205,13 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--plot", default=None)
     ap.add_argument("--quick", action="store_true", help="the smoke test: tiny, meaningless")
+    ap.add_argument("--seed-list", default=None, help="comma-separated seeds to run instead "
+                    "of 0..seeds-1 (to run seeds in separate processes)")
+    ap.add_argument("--kinds", default="sgd,lookaround", help="which optimizers to run "
+                    "(comma-separated: sgd, lookaround)")
+    ap.add_argument("--save", default=None, help="write the runs' results to this JSON file")
+    ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                    help="train nothing: print the table and plot of saved runs")
     args = ap.parse_args(argv)
     if args.quick:
         args.per_class, args.test_images, args.epochs, args.directions = 10, 100, 1, 1
@@ -223,18 +231,46 @@ def main(argv=None):
     steps = int(math.ceil(args.epochs * len(xtr) / args.batch / cycle)) * cycle
     eval_every = max(cycle, (steps // max(args.evals, 1)) // cycle * cycle)
 
+    if args.merge:
+        results, meta = [], None
+        for path in args.merge:
+            with open(path) as f:
+                saved = json.load(f)
+            meta = meta or saved["meta"]
+            if saved["meta"] != meta:
+                sys.exit(f"{path}: a different setting than {args.merge[0]}")
+            for r in saved["results"]:
+                r["flat"] = {float(k): v for k, v in r["flat"].items()}
+                results.append(r)
+        results.sort(key=lambda r: (r["seed"], r["kind"] != "sgd"))
+        if {r["kind"] for r in results} != {"sgd", "lookaround"}:
+            sys.exit("--merge needs runs of both optimizers")
+        return report(results, meta, args.plot)
+    seeds = ([int(v) for v in args.seed_list.split(",")] if args.seed_list
+             else list(range(args.seeds)))
     results = []
-    for seed in range(args.seeds):
-        for kind in ("sgd", "lookaround"):
+    for seed in seeds:
+        for kind in args.kinds.split(","):
             results.append(run(kind, seed, args, xtr, ytr, xte, yte, xflat, yflat, emb, steps,
                                eval_every, log))
-    title = (f"ResNet-20 x{args.width}, Fashion-MNIST {len(xtr)} train / {len(xte)} test images, "
-             f"{steps} steps, Lookaround K={args.heads} every {args.frequency}"
-             + (" (--quick: meaningless)" if args.quick else ""))
-    print(f"# {title}")
-    print(f"# same batches and augmentations ({', '.join(AUGMENTATIONS[:args.heads])}) in "
-          f"turn for both; flatness on {len(xflat)} training images, {args.directions} "
-          f"directions\n")
+    meta = dict(title=(f"ResNet-20 x{args.width}, Fashion-MNIST {len(xtr)} train / {len(xte)} "
+                       f"test images, {steps} steps (batch {args.batch}), Lookaround "
+                       f"K={args.heads} every {args.frequency}"
+                       + (" (--quick: meaningless)" if args.quick else "")),
+                note=(f"same batches and augmentations ({', '.join(AUGMENTATIONS[:args.heads])}) "
+                      f"in turn for both; lr {args.lr} cosine, momentum 0.9, weight decay 5e-4; "
+                      f"flatness on {len(xflat)} training images, {args.directions} directions"),
+                steps=steps)
+    if args.save:
+        with open(args.save, "w") as f:
+            json.dump(dict(meta=meta, results=results), f, indent=1)
+    return report(results, meta, args.plot)
+
+
+def report(results, meta, plot_path):
+    steps = meta["steps"]
+    print(f"# {meta['title']}")
+    print(f"# {meta['note']}\n")
     print("| seed | optimizer  | steps | test % | loss   | " +
           " | ".join(f"rho={r:.2f}" for r in RHOS) + " | sec |")
     print("|------|------------|-------|--------|--------|" + "----------|" * len(RHOS) +
@@ -253,9 +289,9 @@ def main(argv=None):
             statistics.mean(r["loss"] for r in rs),
             {rho: statistics.mean(r["flat"][rho] for r in rs) for rho in RHOS},
             statistics.mean(r["seconds"] for r in rs))
-    if args.plot:
-        plot(results, args.plot, title)
-        print(f"\nplot: {args.plot}")
+    if plot_path:
+        plot(results, plot_path, meta["title"])
+        print(f"\nplot: {plot_path}")
     return 0
 
 

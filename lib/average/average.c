@@ -122,6 +122,7 @@ struct average_job {
 	size_t k;                       /* the tensor, index in models[0] */
 	void *out;                      /* dst's tensor memory */
 	size_t numel;
+	const mudsc_model *dst;
 };
 
 static const void *src_of(const struct average_job *j, size_t i)
@@ -144,6 +145,16 @@ static void many_chunk(const struct average_job *j, mudsc_dtype dtype, unsigned 
 			acc[e] = i == 0 ? j->w[0] * tmp[e] : acc[e] + j->w[i] * tmp[e];
 	}
 	mudsc__convert_from_f64(dtype, acc, m, out);
+}
+
+/* The inputs x advanced by done elements of 4 bytes, in tail. */
+static inline const unsigned char *const *tail_of(const unsigned char **tail,
+                                                  const unsigned char *const *x, size_t n,
+                                                  size_t done)
+{
+	for (size_t i = 0; i < n; i++)
+		tail[i] = x[i] + 4 * done;
+	return tail;
 }
 
 static inline double ld32(const unsigned char *p, size_t e)
@@ -218,17 +229,30 @@ static size_t f32_sse2(unsigned char *out, const unsigned char *const *x, const 
 }
 #endif
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#define AVERAGE_AVX2 1
+static bool have_avx2(void);
+static size_t f32_avx2(unsigned char *out, const unsigned char *const *x, const double *w,
+                       size_t n, size_t m);
+#endif
+
 /* F32, the fast path: out[e] = (float)(w0 x0[e] + w1 x1[e] + ...), the sum
  * left to right in double; up to four inputs in one pass without a buffer
  * (one loop per count, so each vectorises), more through acc. */
 static void f32_chunk(unsigned char *out, const unsigned char *const *x, const double *w,
-                      size_t n, size_t m, double *acc)
+                      size_t n, size_t m, double *acc, bool simd)
 {
 	size_t i;
+	(void)simd;
 #ifdef AVERAGE_SSE2
-	const unsigned char *tail[4]; /* the inputs past what SSE2 did */
+	const unsigned char *tail[4]; /* the inputs past what SSE2 (and AVX2) did */
 	if (n <= 4) {
-		size_t done = f32_sse2(out, x, w, n, m);
+		size_t done = 0;
+#ifdef AVERAGE_AVX2
+		if (simd && have_avx2())
+			done = f32_avx2(out, x, w, n, m);
+#endif
+		done += f32_sse2(out + 4 * done, tail_of(tail, x, n, done), w, n, m - done);
 		for (i = 0; i < n; i++)
 			tail[i] = x[i] + 4 * done;
 		x = tail;
@@ -283,7 +307,8 @@ static void f64_chunk(unsigned char *out, const unsigned char *const *x, const d
 }
 
 /* F16 and BF16: each input converted exactly to double through the row
- * converters, summed, then rounded once by core/convert.c. */
+ * converters, summed, then rounded once by core/convert.c (the portable
+ * path, and the one for CPUs without AVX2 and F16C). */
 static void half_chunk(mudsc_dtype dtype, unsigned char *out, const unsigned char *const *x,
                        const double *w, size_t n, size_t m, double *acc)
 {
@@ -299,12 +324,286 @@ static void half_chunk(mudsc_dtype dtype, unsigned char *out, const unsigned cha
 	mudsc__convert_from_f64(dtype, acc, m, out);
 }
 
-/* Task t: elements [t*TASK, (t+1)*TASK) of the job's tensor. */
+#ifdef AVERAGE_AVX2
+#include <immintrin.h>
+#define AVX2_TARGET __attribute__((target("avx2,f16c")))
+#define AVX2_INLINE AVX2_TARGET static inline __attribute__((always_inline))
+
+/* The x86-64 path for F16 and BF16 (docs/algorithm.md section 16): eight
+ * elements at a time, the same products and sums in double in model order
+ * as half_chunk (no fused multiply-add: the target has none), then one
+ * rounding of each double sum to the dtype, nearest even, bit for bit the
+ * values of mudsc__f64_to_f16 / mudsc__f64_to_bf16 (NaNs included; BF16
+ * blocks holding a NaN or a sum below 2^-126 go through half_chunk). */
+
+/* Sums of elements e..e+7 (lo: the first four) of the n inputs. */
+AVX2_INLINE void sum8(mudsc_dtype dtype, const unsigned char *const *x, const double *w,
+                      size_t n, size_t e, __m256d *lo, __m256d *hi)
+{
+	for (size_t i = 0; i < n; i++) {
+		__m128i h = _mm_loadu_si128((const __m128i *)(const void *)(x[i] + 2 * e));
+		__m256 f = dtype == MUDSC_DTYPE_F16
+		                   ? _mm256_cvtph_ps(h)
+		                   : _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+		__m256d wv = _mm256_set1_pd(w[i]);
+		__m256d pl = _mm256_mul_pd(wv, _mm256_cvtps_pd(_mm256_castps256_ps128(f)));
+		__m256d ph = _mm256_mul_pd(wv, _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1)));
+		*lo = i == 0 ? pl : _mm256_add_pd(*lo, pl);
+		*hi = i == 0 ? ph : _mm256_add_pd(*hi, ph);
+	}
+}
+
+/* Four doubles rounded to odd at float's 24 bits on their bits: the 29
+ * dropped bits cleared, bit 29 set when any was set; the result is exact
+ * in float when |d| is in float's normal range, and cvtpd_ps only moves
+ * it.  Outside that range (see f16_avx2) the float is wrong but its F16
+ * rounding is not. */
+AVX2_INLINE __m128 odd4(__m256d d)
+{
+	const __m256i drop = _mm256_set1_epi64x(0x1fffffff), sticky = _mm256_set1_epi64x(0x20000000);
+	__m256i u = _mm256_castpd_si256(d);
+	__m256i exact = _mm256_cmpeq_epi64(_mm256_and_si256(u, drop), _mm256_setzero_si256());
+	u = _mm256_or_si256(_mm256_andnot_si256(drop, u), _mm256_andnot_si256(exact, sticky));
+	return _mm256_cvtpd_ps(_mm256_castsi256_pd(u));
+}
+
+/* F16: round-to-odd in float, then F16C's nearest even (11 bits: float's
+ * 24 are >= 11 + 2, so the two roundings are one).  Sums of magnitude
+ * 2^128 or more give a float of at least 2^128 (inf) where round-to-odd
+ * would give FLT_MAX: both are inf in F16; sums below 2^-126 give a float
+ * of at most 2^-126 where round-to-odd gives another one: both are a zero
+ * of the sum's sign in F16.  A NaN becomes the quiet NaN of its sign
+ * without payload (what mudsc__f32_to_f16 gives). */
+AVX2_INLINE void f16_store8(unsigned char *out, __m256d lo, __m256d hi)
+{
+	const __m256i sign = _mm256_set1_epi32(INT32_MIN), qnan = _mm256_set1_epi32(0x7fc00000);
+	__m256 f = _mm256_set_m128(odd4(hi), odd4(lo));
+	__m256 nan = _mm256_cmp_ps(f, f, _CMP_UNORD_Q);
+	__m256 canon = _mm256_castsi256_ps(
+	    _mm256_or_si256(_mm256_and_si256(_mm256_castps_si256(f), sign), qnan));
+	f = _mm256_blendv_ps(f, canon, nan);
+	_mm_storeu_si128((__m128i *)(void *)out, _mm256_cvtps_ph(f, _MM_FROUND_TO_NEAREST_INT));
+}
+
+/* BF16 blocks that the vector rounding serves: every |d| >= 2^-126 or
+ * d = 0 (not NaN). */
+AVX2_INLINE bool bf16_ok(__m256d lo, __m256d hi)
+{
+	const __m256d abs = _mm256_castsi256_pd(_mm256_set1_epi64x(INT64_C(0x7fffffffffffffff)));
+	const __m256d tiny = _mm256_set1_pd(0x1p-126), zero = _mm256_setzero_pd();
+	__m256d bad_lo = _mm256_and_pd(_mm256_cmp_pd(_mm256_and_pd(lo, abs), tiny, _CMP_NGE_UQ),
+	                               _mm256_cmp_pd(lo, zero, _CMP_NEQ_UQ));
+	__m256d bad_hi = _mm256_and_pd(_mm256_cmp_pd(_mm256_and_pd(hi, abs), tiny, _CMP_NGE_UQ),
+	                               _mm256_cmp_pd(hi, zero, _CMP_NEQ_UQ));
+	return _mm256_testz_pd(_mm256_or_pd(bad_lo, bad_hi), _mm256_or_pd(bad_lo, bad_hi)) != 0;
+}
+
+/* BF16 of four doubles with |d| >= 2^-126 or d = 0 (bf16_ok), as floats
+ * holding the BF16 value: rounded to nearest even at 8 bits on the
+ * double's bits (add 2^44 - 1 plus the last kept bit, clear the 45 dropped
+ * ones; a carry into the exponent is the next binade), one rounding; the
+ * result is exact in float, or at least 2^128, which cvtpd_ps makes inf
+ * (the BF16 overflow); inf stays inf. */
+AVX2_INLINE __m128 bf16_4(__m256d d)
+{
+	const __m256i half = _mm256_set1_epi64x(INT64_C(0x00000fffffffffff)),
+	              one = _mm256_set1_epi64x(1),
+	              drop = _mm256_set1_epi64x(INT64_C(0x00001fffffffffff));
+	__m256i u = _mm256_castpd_si256(d);
+	__m256i lsb = _mm256_and_si256(_mm256_srli_epi64(u, 45), one);
+	u = _mm256_add_epi64(u, _mm256_add_epi64(half, lsb));
+	return _mm256_cvtpd_ps(_mm256_castsi256_pd(_mm256_andnot_si256(drop, u)));
+}
+
+AVX2_INLINE void bf16_store8(unsigned char *out, __m256d lo, __m256d hi)
+{
+	__m256i r = _mm256_srli_epi32(_mm256_castps_si256(_mm256_set_m128(bf16_4(hi), bf16_4(lo))), 16);
+	r = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), _MM_SHUFFLE(3, 1, 2, 0));
+	_mm_storeu_si128((__m128i *)(void *)out, _mm256_castsi256_si128(r));
+}
+
+/* Elements 0..8*(m/8) of one chunk; returns how many were done.  One loop
+ * per count of models up to 4, so that the loop over them unrolls; a BF16
+ * block that bf16_ok refuses goes through half_chunk. */
+#define HALF_LOOP(dtype, nn)                                                                    \
+	for (; e + 8 <= m; e += 8) {                                                               \
+		__m256d lo = _mm256_setzero_pd(), hi = lo;                                             \
+		sum8(dtype, x, w, nn, e, &lo, &hi);                                                    \
+		if (dtype == MUDSC_DTYPE_F16) {                                                        \
+			f16_store8(out + 2 * e, lo, hi);                                                   \
+		} else if (bf16_ok(lo, hi)) {                                                          \
+			bf16_store8(out + 2 * e, lo, hi);                                                  \
+		} else {                                                                               \
+			const unsigned char *at[STACK_MODELS];                                             \
+			double acc8[8];                                                                    \
+			for (size_t i = 0; i < (nn); i++)                                                  \
+				at[i] = x[i] + 2 * e;                                                          \
+			half_chunk(dtype, out + 2 * e, at, w, nn, 8, acc8);                               \
+		}                                                                                      \
+	}
+
+#define HALF_KERNEL(name, dtype)                                                                \
+	AVX2_TARGET static size_t name(unsigned char *out, const unsigned char *const *x,          \
+	                               const double *w, size_t n, size_t m)                        \
+	{                                                                                          \
+		size_t e = 0;                                                                          \
+		switch (n) {                                                                           \
+		case 1:                                                                                \
+			HALF_LOOP(dtype, 1);                                                               \
+			break;                                                                             \
+		case 2:                                                                                \
+			HALF_LOOP(dtype, 2);                                                               \
+			break;                                                                             \
+		case 3:                                                                                \
+			HALF_LOOP(dtype, 3);                                                               \
+			break;                                                                             \
+		case 4:                                                                                \
+			HALF_LOOP(dtype, 4);                                                               \
+			break;                                                                             \
+		default:                                                                               \
+			HALF_LOOP(dtype, n);                                                               \
+			break;                                                                             \
+		}                                                                                      \
+		return e;                                                                              \
+	}
+
+HALF_KERNEL(f16_avx2, MUDSC_DTYPE_F16)
+HALF_KERNEL(bf16_avx2, MUDSC_DTYPE_BF16)
+#undef HALF_KERNEL
+#undef HALF_LOOP
+
+/* F32 with AVX: the SSE2 loop (f32_sse2) eight elements wide, the same
+ * products and sums, so the same bits. */
+#define F32_LOOP(nn)                                                                            \
+	for (; e + 8 <= m; e += 8) {                                                               \
+		__m256d lo = _mm256_setzero_pd(), hi = lo;                                             \
+		for (size_t i = 0; i < (nn); i++) {                                                    \
+			__m256 f = _mm256_loadu_ps((const float *)(const void *)(x[i] + 4 * e));           \
+			__m256d wv = _mm256_set1_pd(w[i]);                                                 \
+			__m256d pl = _mm256_mul_pd(wv, _mm256_cvtps_pd(_mm256_castps256_ps128(f)));        \
+			__m256d ph = _mm256_mul_pd(wv, _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1)));      \
+			lo = i == 0 ? pl : _mm256_add_pd(lo, pl);                                          \
+			hi = i == 0 ? ph : _mm256_add_pd(hi, ph);                                          \
+		}                                                                                      \
+		_mm256_storeu_ps((float *)(void *)(out + 4 * e),                                       \
+		                 _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo)));           \
+	}
+
+AVX2_TARGET static size_t f32_avx2(unsigned char *out, const unsigned char *const *x,
+                                   const double *w, size_t n, size_t m)
+{
+	size_t e = 0;
+	switch (n) {
+	case 1:
+		F32_LOOP(1);
+		break;
+	case 2:
+		F32_LOOP(2);
+		break;
+	case 3:
+		F32_LOOP(3);
+		break;
+	default:
+		F32_LOOP(4);
+		break;
+	}
+	return e;
+}
+#undef F32_LOOP
+
+/* AVX2 and F16C, asked once: F16C (and the OS's YMM state) through
+ * core/convert.c, AVX2 through the compiler's runtime (whose answer also
+ * includes the YMM state; clang-14 does not know "f16c" there). */
+static bool have_avx2(void)
+{
+	static int avx2; /* 0: not asked yet, 1: no, 2: yes (racing threads store the same) */
+	int have = __atomic_load_n(&avx2, __ATOMIC_RELAXED);
+	if (have == 0) {
+		__builtin_cpu_init();
+		have = mudsc__cpu_has_f16c() && __builtin_cpu_supports("avx2") ? 2 : 1;
+		__atomic_store_n(&avx2, have, __ATOMIC_RELAXED);
+	}
+	return have == 2;
+}
+#endif
+
+/* F16 and BF16 rows: the AVX2 path when the CPU has it and simd is set,
+ * the tail (m mod 8) and other CPUs through half_chunk.  The same bits. */
+static void half_rows(mudsc_dtype dtype, unsigned char *out, const unsigned char *const *x,
+                      const double *w, size_t n, size_t m, double *acc, bool simd)
+{
+#ifdef AVERAGE_AVX2
+	if (simd && n <= STACK_MODELS && have_avx2()) {
+		const unsigned char *tail[STACK_MODELS];
+		size_t done = dtype == MUDSC_DTYPE_F16 ? f16_avx2(out, x, w, n, m)
+		                                       : bf16_avx2(out, x, w, n, m);
+		if (done == m)
+			return;
+		for (size_t i = 0; i < n; i++)
+			tail[i] = x[i] + 2 * done;
+		half_chunk(dtype, out + 2 * done, tail, w, n, m - done, acc);
+		return;
+	}
+#else
+	(void)simd;
+#endif
+	half_chunk(dtype, out, x, w, n, m, acc);
+}
+
+void mudsc__average_rows(mudsc_dtype dtype, void *out, const void *const *x, const double *w,
+                         size_t n, size_t m, bool simd)
+{
+	const size_t size = mudsc_dtype_size(dtype);
+	const unsigned char *at[STACK_MODELS];
+	double acc[CHUNK];
+
+	if (n == 0 || n > STACK_MODELS)
+		return;
+	for (size_t done = 0; done < m; done += CHUNK) {
+		size_t c = m - done < CHUNK ? m - done : CHUNK;
+		unsigned char *o = (unsigned char *)out + done * size;
+		for (size_t i = 0; i < n; i++)
+			at[i] = (const unsigned char *)x[i] + done * size;
+		if (dtype == MUDSC_DTYPE_F32)
+			f32_chunk(o, at, w, n, c, acc, simd);
+		else if (dtype == MUDSC_DTYPE_F64)
+			f64_chunk(o, at, w, n, c, acc);
+		else
+			half_rows(dtype, o, at, w, n, c, acc, simd);
+	}
+}
+
+/* The job's tasks run over every float tensor: task t is a piece of at
+ * most MUDSC__AVERAGE_TASK elements of one tensor, the tensors in
+ * models[0]'s order (one parallel for per call, not one per tensor). */
+static size_t tensor_tasks(const struct model_tensor *t0)
+{
+	size_t numel;
+	if (t0->nbytes == 0 || !mudsc_dtype_is_float(t0->dtype))
+		return 0;
+	numel = t0->nbytes / mudsc_dtype_size(t0->dtype);
+	return (numel + MUDSC__AVERAGE_TASK - 1) / MUDSC__AVERAGE_TASK;
+}
+
+/* Task t: its tensor (j->k, j->out set per task in a copy) and piece. */
 static mudsc_status average_task(void *arg, size_t t)
 {
-	const struct average_job *j = arg;
-	const mudsc_dtype dtype = j->models[0]->tensors[j->k].dtype;
+	const struct average_job *all = arg;
+	struct average_job one = *all, *j = &one;
+	const mudsc_model *m0 = all->models[0];
+	size_t k = 0, n_tasks;
+
+	/* a linear walk: tensors are few next to the elements of a task */
+	while ((n_tasks = tensor_tasks(&m0->tensors[k])) <= t) {
+		t -= n_tasks;
+		k++;
+	}
+	const struct model_tensor *t0 = &m0->tensors[k];
+	const mudsc_dtype dtype = t0->dtype;
 	const size_t size = mudsc_dtype_size(dtype);
+	j->k = k;
+	j->out = (void *)(uintptr_t)tensor_like(all->dst, k, t0)->data;
+	j->numel = t0->nbytes / size;
 	const size_t lo = t * MUDSC__AVERAGE_TASK;
 	const size_t hi = lo + MUDSC__AVERAGE_TASK < j->numel ? lo + MUDSC__AVERAGE_TASK : j->numel;
 	const unsigned char *base[STACK_MODELS], *x[STACK_MODELS];
@@ -320,28 +619,31 @@ static mudsc_status average_task(void *arg, size_t t)
 		for (size_t i = 0; i < n; i++)
 			x[i] = base[i] + at * size;
 		if (rest == 0 && dtype == MUDSC_DTYPE_F32)
-			f32_chunk(out, x, j->w, n, m, acc);
+			f32_chunk(out, x, j->w, n, m, acc, true);
 		else if (rest == 0 && dtype == MUDSC_DTYPE_F64)
 			f64_chunk(out, x, j->w, n, m, acc);
 		else if (rest == 0)
-			half_chunk(dtype, out, x, j->w, n, m, acc);
+			half_rows(dtype, out, x, j->w, n, m, acc, true);
 		else
 			many_chunk(j, dtype, out, at, m, acc);
 	}
 	return MUDSC_OK;
 }
 
-/* Write the average into dst; everything was checked. */
+/* Write the average into dst; everything was checked.  Non-float tensors
+ * are copied from models[0] first, then one parallel for averages all
+ * float tensors. */
 static mudsc_status average_into(mudsc_model *dst, size_t n, const mudsc_model *const *models,
                                  const double *w, const struct mudsc__exec *ex)
 {
 	const mudsc_model *m0 = models[0];
-	struct average_job j = {.n = n, .models = models, .w = w};
+	struct average_job j = {.n = n, .models = models, .w = w, .dst = dst};
+	size_t tasks = 0;
+	double work = 0.0;
 
 	for (size_t k = 0; k < m0->count; k++) {
 		const struct model_tensor *t0 = &m0->tensors[k];
 		const struct model_tensor *d = tensor_like(dst, k, t0);
-		size_t tasks;
 		if (t0->nbytes == 0)
 			continue;
 		if (!mudsc_dtype_is_float(t0->dtype)) {
@@ -349,16 +651,13 @@ static mudsc_status average_into(mudsc_model *dst, size_t n, const mudsc_model *
 				memmove((void *)(uintptr_t)d->data, t0->data, t0->nbytes);
 			continue;
 		}
-		j.k = k;
-		j.out = (void *)(uintptr_t)d->data;
-		j.numel = t0->nbytes / mudsc_dtype_size(t0->dtype);
-		tasks = (j.numel + MUDSC__AVERAGE_TASK - 1) / MUDSC__AVERAGE_TASK;
-		mudsc_status st = mudsc__parallel_for(ex, tasks, (double)j.numel * (double)n,
-		                                      average_task, &j);
-		if (st != MUDSC_OK)
-			return st; /* tasks never fail: kept for the parallel-for's contract */
+		tasks += tensor_tasks(t0);
+		work += (double)(t0->nbytes / mudsc_dtype_size(t0->dtype)) * (double)n;
 	}
-	return MUDSC_OK;
+	if (tasks == 0)
+		return MUDSC_OK;
+	/* tasks never fail: the status is kept for the parallel-for's contract */
+	return mudsc__parallel_for(ex, tasks, work, average_task, &j);
 }
 
 static mudsc_status take_options(mudsc_average_options *o, const mudsc_average_options *opts,

@@ -281,7 +281,7 @@ uint16_t mudsc__f64_to_bf16(double d)
 #ifdef CONVERT_X86
 /* Eight at a time: each double rounded to odd in float (exact for the
  * second rounding, as above), then F16C's round to nearest even: the same
- * value as mudsc__f64_to_f16 (a NaN stays NaN; its payload may differ). */
+ * bits as mudsc__f64_to_f16 (a NaN included: quiet, its sign, no payload). */
 __attribute__((target("avx,f16c"))) static size_t f16_from_f64_f16c(unsigned char *p,
                                                                       const double *src, size_t n)
 {
@@ -289,8 +289,11 @@ __attribute__((target("avx,f16c"))) static size_t f16_from_f64_f16c(unsigned cha
 	size_t c = 0;
 
 	for (; c + 8 <= n; c += 8) {
-		for (size_t k = 0; k < 8; k++)
+		for (size_t k = 0; k < 8; k++) {
 			odd[k] = round_to_odd_f32(src[c + k]);
+			if (isnan(odd[k])) /* the NaN mudsc__f32_to_f16 gives: sign, no payload */
+				odd[k] = bits_f32((f32_bits(odd[k]) & 0x80000000u) | 0x7fc00000u);
+		}
 		__m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(odd), _MM_FROUND_TO_NEAREST_INT);
 		_mm_storeu_si128((__m128i *)(void *)(p + 2 * c), h);
 	}
