@@ -447,6 +447,7 @@ WITH_MATCHER_OPTS(threads, threads, -1)
 WITH_MATCHER_OPTS(eps, eps, 0.0)
 WITH_MATCHER_OPTS(max_memory, max_memory, -1)
 WITH_MATCHER_OPTS(weight_precision, weight_precision, 2)
+WITH_MATCHER_OPTS(sweep_order, sweep_order, 2)
 
 /* a graph with a point that has no bindings: refused at new() */
 static mudsc_status matcher_new_unbound_point(void)
@@ -1115,6 +1116,7 @@ struct bad_case {
 	X(matcher_new_eps, MUDSC_E_INVALID, "mudsc_matcher_new", "eps", 0, matcher_new_eps())                            \
 	X(matcher_new_max_memory, MUDSC_E_INVALID, "mudsc_matcher_new", "opts->max_memory = -1", 0, matcher_new_max_memory()) \
 	X(matcher_new_weight_precision, MUDSC_E_INVALID, "mudsc_matcher_new", "opts->weight_precision = 2", 0, matcher_new_weight_precision()) \
+	X(matcher_new_sweep_order, MUDSC_E_INVALID, "mudsc_matcher_new", "opts->sweep_order = 2", 0, matcher_new_sweep_order()) \
 	X(matcher_new_unbound_point, MUDSC_E_INVALID, "mudsc_matcher_new", "point 'lonely' (index 2) of argument 'graph' has no bindings", 0, matcher_new_unbound_point()) \
 	X(matcher_new_missing, MUDSC_E_NOT_FOUND, "mudsc_matcher_new", "'layers.0.weight'", 0, matcher_new_missing()) \
 	X(set_activations_point, MUDSC_E_RANGE, NULL, "point", 0,                                         \

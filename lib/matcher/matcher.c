@@ -76,6 +76,8 @@ static mudsc_status check_options(const mudsc_matcher_options *o)
 		return bad_option("max_memory", (double)o->max_memory);
 	if (o->weight_precision != MUDSC_PRECISION_F32 && o->weight_precision != MUDSC_PRECISION_F64)
 		return bad_option("weight_precision", o->weight_precision);
+	if (o->sweep_order != MUDSC_SWEEP_RANDOM && o->sweep_order != MUDSC_SWEEP_GRAPH_FIRST)
+		return bad_option("sweep_order", o->sweep_order);
 	return MUDSC_OK;
 }
 
