@@ -1,7 +1,9 @@
 /*
  * The MuDSC loop.  Working correspondences `cur` are re-matched point by
- * point; after each sweep the set is copied to `best` when the sweep's
- * objective is strictly the largest so far.
+ * point, in a seeded random order per sweep (MUDSC_SWEEP_GRAPH_FIRST: the
+ * first sweep in the graph's point order, docs/algorithm.md 10.2); after
+ * each sweep the set is copied to `best` when the sweep's objective is
+ * strictly the largest so far.
  *
  * SPDX-License-Identifier: MIT
  */
