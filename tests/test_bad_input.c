@@ -533,6 +533,7 @@ WITH_MATCHER_OPTS(max_memory, max_memory, -1)
 WITH_MATCHER_OPTS(weight_precision, weight_precision, 2)
 WITH_MATCHER_OPTS(cca_ridge, cca_ridge, -1.0)
 WITH_MATCHER_OPTS(cca_ridge_nan, cca_ridge, NAN)
+WITH_MATCHER_OPTS(sweep_order, sweep_order, 2)
 
 /* a graph with a point that has no bindings: refused at new() */
 static mudsc_status matcher_new_unbound_point(void)
@@ -1211,6 +1212,7 @@ struct bad_case {
 	  cca_run_singular())                                                                       \
 	X(assignment_cca, MUDSC_E_STATE, "mudsc_matcher_assignment", "are dense transforms", 0, cca_assignment()) \
 	X(permutation_cca, MUDSC_E_STATE, "mudsc_matcher_permutation", "are dense transforms", 0, cca_permutation()) \
+	X(matcher_new_sweep_order, MUDSC_E_INVALID, "mudsc_matcher_new", "opts->sweep_order = 2", 0, matcher_new_sweep_order()) \
 	X(matcher_new_unbound_point, MUDSC_E_INVALID, "mudsc_matcher_new", "point 'lonely' (index 2) of argument 'graph' has no bindings", 0, matcher_new_unbound_point()) \
 	X(matcher_new_missing, MUDSC_E_NOT_FOUND, "mudsc_matcher_new", "'layers.0.weight'", 0, matcher_new_missing()) \
 	X(set_activations_point, MUDSC_E_RANGE, NULL, "point", 0,                                         \

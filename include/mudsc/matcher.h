@@ -120,6 +120,19 @@ typedef enum mudsc_precision {
 } mudsc_precision;
 
 /**
+ * Order of the points within a sweep of the coordinate descent
+ * (docs/algorithm.md section 10, "Sweep order").
+ */
+typedef enum mudsc_sweep_order {
+	MUDSC_SWEEP_RANDOM = 0,     /**< every sweep in a random order drawn from opts->seed
+	                                 (default; the paper's weight matching) */
+	MUDSC_SWEEP_GRAPH_FIRST = 1 /**< the first sweep in the graph's point order (0, 1, ...,
+	                                 the network's order for traced and built graphs), the
+	                                 later sweeps in the random orders of
+	                                 MUDSC_SWEEP_RANDOM */
+} mudsc_sweep_order;
+
+/**
  * Progress callback, called after each point is re-matched: the point's
  * index, the sweep (0-based) and the point's combined score.  Return
  * non-zero to cancel: mudsc_matcher_run() then returns MUDSC_E_CANCELLED
@@ -158,6 +171,7 @@ typedef struct mudsc_matcher_options {
 	double cca_ridge;            /**< CCA only: the ridge r >= 0, finite, relative: each
 	                                  covariance block B (g x g) becomes B + r (tr B / g) I;
 	                                  default 0.1 (docs/algorithm.md section 22) */
+	int32_t sweep_order;         /**< a mudsc_sweep_order; default MUDSC_SWEEP_RANDOM */
 } mudsc_matcher_options;
 
 /**
@@ -183,7 +197,7 @@ typedef struct mudsc_matcher_options {
 	{                                                                                           \
 		sizeof(mudsc_matcher_options), MUDSC_METHOD_ALIGN, 0.5, MUDSC_SIMILARITY_CORRELATION,   \
 			0.5, 0.5, 1.0, 1, 100, 5, 0, 0, 1e-7, NULL, NULL, MUDSC_MATCHER_MAX_MEMORY_DEFAULT, \
-			MUDSC_PRECISION_F32, 0.1                                                            \
+			MUDSC_PRECISION_F32, 0.1, MUDSC_SWEEP_RANDOM                                        \
 	}
 
 /** Fill *opts with the defaults (opts->size included).  NULL: MUDSC_E_INVALID. */

@@ -1,7 +1,9 @@
 /*
  * The MuDSC loop.  Working correspondences `cur` are re-matched point by
- * point; after each sweep the set is copied to `best` when the sweep's
- * objective is strictly the largest so far.
+ * point, in a seeded random order per sweep (MUDSC_SWEEP_GRAPH_FIRST: the
+ * first sweep in the graph's point order, docs/algorithm.md 10.2); after
+ * each sweep the set is copied to `best` when the sweep's objective is
+ * strictly the largest so far.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -134,7 +136,9 @@ static mudsc_status keep_best(struct loop_state *ls)
 	return MUDSC_OK;
 }
 
-/* One sweep; *objective = mean over points (in point order) of the S scores. */
+/* One sweep; *objective = mean over points (in point order) of the S scores.
+ * The order is drawn every sweep, so that with MUDSC_SWEEP_GRAPH_FIRST the
+ * later sweeps visit the points in the orders of MUDSC_SWEEP_RANDOM. */
 static mudsc_status sweep(struct loop_state *ls, struct mudsc__rng *rng, int32_t index,
                           double *objective)
 {
@@ -142,6 +146,9 @@ static mudsc_status sweep(struct loop_state *ls, struct mudsc__rng *rng, int32_t
 	double sum = 0.0;
 
 	mudsc__rng_order(rng, ls->order, (int64_t)ls->P);
+	if (index == 0 && o->sweep_order == MUDSC_SWEEP_GRAPH_FIRST)
+		for (size_t k = 0; k < ls->P; k++)
+			ls->order[k] = (int64_t)k;
 	for (size_t k = 0; k < ls->P; k++) {
 		size_t p = (size_t)ls->order[k];
 		mudsc_status st = rematch(ls, p);

@@ -80,6 +80,8 @@ static mudsc_status check_options(const mudsc_matcher_options *o)
 		return bad_option("weight_precision", o->weight_precision);
 	if (!(o->cca_ridge >= 0.0) || !isfinite(o->cca_ridge))
 		return bad_option("cca_ridge", o->cca_ridge);
+	if (o->sweep_order != MUDSC_SWEEP_RANDOM && o->sweep_order != MUDSC_SWEEP_GRAPH_FIRST)
+		return bad_option("sweep_order", o->sweep_order);
 	return MUDSC_OK;
 }
 

@@ -800,7 +800,8 @@ class MudscResult:
 
 
 def mudsc(graph, models, activations=None, method="align", alpha=0.5, r=0.5, a=0.5,
-          b=1.0, use_groups=True, max_iter=100, patience=5, seed=0, kind="pearson"):
+          b=1.0, use_groups=True, max_iter=100, patience=5, seed=0, kind="pearson",
+          sweep_order="random"):
     """Run MuDSC (algorithm.md §10).
 
     activations: None (weight matching only; alpha is taken as 1) or a dict
@@ -810,6 +811,9 @@ def mudsc(graph, models, activations=None, method="align", alpha=0.5, r=0.5, a=0
       order 0..P-1); alpha = 0 stops there (0 sweeps).
     - Each sweep (alpha > 0) visits the points in the order given by
       shuffled_order(rng, P) with one SplitMix64(seed) for the whole run;
+      with sweep_order="graph_first" the first sweep visits 0..P-1 instead
+      (its shuffled order is still drawn, so the later sweeps visit the
+      same orders as with "random");
       for each point S_w is recomputed with the current correspondences of
       the other points, S = alpha*S_w + (1-alpha)*S_a (S = S_w without
       activations), the point is re-matched and its scores recorded.
@@ -857,7 +861,12 @@ def mudsc(graph, models, activations=None, method="align", alpha=0.5, r=0.5, a=0
     since_best = 0
     for sweep in range(max_iter):
         sweep_scores = {}
-        for k in shuffled_order(rng, npts):
+        order = shuffled_order(rng, npts)
+        if sweep == 0 and sweep_order == "graph_first":
+            order = list(range(npts))
+        elif sweep_order not in ("random", "graph_first"):
+            raise ValueError(f"sweep_order {sweep_order!r}")
+        for k in order:
             p = graph.points[k]
             Sw = weight_similarity(graph, models, k, corr, kind)
             S = Sw if sa is None else alpha * Sw + (1.0 - alpha) * sa[p.name]

@@ -113,9 +113,10 @@ def test_documented_defaults_are_the_library_defaults():
     doc = documented_defaults()
     opts = MatcherOptions()
     lib.mudsc_matcher_options_init(ctypes.byref(opts))
-    names = {"method": {"align": 0, "zip": 1}, "similarity": {"Pearson": 0, "cosine": 1}}
+    names = {"method": {"align": 0, "zip": 1}, "similarity": {"Pearson": 0, "cosine": 1},
+             "sweep_order": {"random": 0, "graph_first": 1}}
     fields = [f for f in doc if f != "S_a eps (fixed)"]
-    assert len(fields) == 11
+    assert len(fields) == 12
     for field in fields:
         want = names[field][doc[field]] if field in names else float(doc[field])
         assert getattr(opts, field) == want, (field, doc[field], getattr(opts, field))

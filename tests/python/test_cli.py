@@ -141,6 +141,31 @@ def test_merge_json_config_and_flags(files):
     assert (files / "z.safetensors").read_bytes() == python_merge(files, "zip", stats=False)
 
 
+def test_merge_sweep_order(files):
+    # --sweep-order / sweep_order: the bytes of the binding's merge with the
+    # same option; a bad value is refused naming the choices
+    r = run("merge", "-q", "-m", files / "a.safetensors", "-m", files / "b.safetensors",
+            "-b", "mlp", "-O", "hidden=16,12", "-o", files / "g.safetensors",
+            "--sweep-order", "graph_first", "--seed", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    assert (files / "g.safetensors").read_bytes() == python_merge(
+        files, "align", stats=False, seed=2, sweep_order="graph_first")
+    objectives = {}
+    for order in ("graph_first", "random"):
+        m = mudsc.Matcher(mudsc.Graph.mlp(HIDDEN), [mudsc.Model.load(files / f"{x}.safetensors")
+                                                    for x in "ab"], seed=2, sweep_order=order)
+        m.run()
+        objectives[order] = m.objectives
+    assert json.loads(r.stdout)["objectives"] == pytest.approx(objectives["graph_first"],
+                                                              rel=1e-12)
+    assert objectives["graph_first"][0] != objectives["random"][0]
+    r = run("merge", "-q", "-m", files / "a.safetensors", "-m", files / "b.safetensors",
+            "-b", "mlp", "-O", "hidden=16,12", "-o", files / "h.safetensors",
+            "--sweep-order", "network")
+    assert r.returncode != 0 and "random or graph_first" in r.stderr, r.stderr
+    assert not (files / "h.safetensors").exists()
+
+
 def assert_fails(r, code, *subs):
     assert r.returncode == code, (r.returncode, r.stderr)
     for s in subs:

@@ -77,7 +77,8 @@ def run_both(graph_dict, models, acts, weight_precision="float64", **opts):
     copts = {"method": opts.get("method", "align"), "alpha": opts.get("alpha", 0.5),
              "weight_precision": weight_precision}
     for ours, theirs in (("zip_r", "r"), ("zip_a", "a"), ("zip_b", "b"), ("seed", "seed"),
-                         ("max_iter", "max_iter"), ("patience", "patience")):
+                         ("max_iter", "max_iter"), ("patience", "patience"),
+                         ("sweep_order", "sweep_order")):
         if theirs in opts:
             copts[ours] = opts[theirs]
     if "use_groups" in opts:
@@ -141,6 +142,34 @@ def test_mlp_parity(N, desc, opts, with_acts, precision):
     m, expect, graph = run_both(toy_nets.mlp_graph(MLP_WIDTHS), models, acts, seed=3,
                                 weight_precision=precision, **opts)
     assert_same(m, expect, graph, models, N)
+
+
+@pytest.mark.parametrize("N", [2, 3])
+@pytest.mark.parametrize("desc, opts, with_acts", [CASES[0], CASES[2], CASES[5]],
+                         ids=[CASES[k][0] for k in (0, 2, 5)])
+def test_graph_first_sweep_order_parity(N, desc, opts, with_acts):
+    """sweep_order="graph_first": the first sweep in point order 0..P-1,
+    the later ones in the random orders (algorithm.md section 10).  Seed 2
+    draws the order (1, 0) first, so the two orders differ."""
+    models = related_mlps(N, seed=N)
+    acts = mlp_activations(models, seed=N) if with_acts else None
+    graph = toy_nets.mlp_graph(MLP_WIDTHS)
+    m, expect, g = run_both(graph, models, acts, seed=2, sweep_order="graph_first", **opts)
+    assert_same(m, expect, g, models, N)
+    assert ref.shuffled_order(ref.SplitMix64(2), len(g.points)) == [1, 0]
+    visits = {}
+    for order in ("graph_first", "random"):
+        seen = []
+        c = Matcher(Graph.from_json(json.dumps(graph)), [Model.from_numpy(x) for x in models],
+                    method=opts["method"], alpha=opts.get("alpha", 0.5), seed=2,
+                    sweep_order=order,
+                    progress=lambda p, s, score, seen=seen: seen.append((s, p)) and False)
+        if acts:
+            for k, p in enumerate(g.points):
+                c.set_activation_similarity(k, acts[p.name])
+        c.run()
+        visits[order] = [p for s, p in seen if s == 0]
+    assert visits == {"graph_first": [0, 1], "random": [1, 0]}
 
 
 @pytest.mark.parametrize("precision", PRECISIONS)

@@ -41,6 +41,8 @@ static const char usage[] =
 	"      --sweeps N           most coordinate-descent sweeps (default 100)\n"
 	"      --patience N         sweeps without improvement before stopping (default 5)\n"
 	"      --seed N             seed of the point order (default 0)\n"
+	"      --sweep-order random|graph_first   the first sweep in the graph's order\n"
+	"                           with graph_first (default random)\n"
 	"      --threads N          threads of the matcher and of BLAS (default 0: BLAS's\n"
 	"                           own count, e.g. OPENBLAS_NUM_THREADS)\n"
 	"      --max-memory SIZE    memory budget, e.g. 8G (default 8G; 0: none)\n"
@@ -70,7 +72,8 @@ static const struct flag flags[] = {
 	{"zip-a", 0, "zip_a"},           {"zip-b", 0, "zip_b"},
 	{"use-groups", 0, "use_groups"}, {"sweeps", 0, "sweeps"},
 	{"patience", 0, "patience"},     {"seed", 0, "seed"},
-	{"threads", 0, "threads"},       {"eps", 0, "eps"},
+	{"sweep-order", 0, "sweep_order"}, {"threads", 0, "threads"},
+	{"eps", 0, "eps"},
 	{"max-memory", 0, "max_memory"}, {"output", 'o', "output"},
 	{"transform", 0, "transform"},   {"report", 0, "report"},
 	{NULL, 0, NULL}};

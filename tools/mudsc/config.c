@@ -109,6 +109,13 @@ int merge_config_set(struct merge_config *c, const char *key, const char *v, con
 		if (!cli_parse_i64(v, &i) || i < 0)
 			return bad(where, key, v, "an integer >= 0");
 		o->seed = (uint64_t)i;
+	} else if (strcmp(key, "sweep_order") == 0) {
+		if (strcmp(v, "random") == 0)
+			o->sweep_order = MUDSC_SWEEP_RANDOM;
+		else if (strcmp(v, "graph_first") == 0)
+			o->sweep_order = MUDSC_SWEEP_GRAPH_FIRST;
+		else
+			return bad(where, key, v, "random or graph_first");
 	} else if (strcmp(key, "threads") == 0) {
 		if (!cli_parse_i64(v, &i) || i < 0 || i > 256)
 			return bad(where, key, v, "an integer in 0..256 (0: all cores)");
@@ -381,7 +388,7 @@ static int graph_entry(struct reader *r, yaml_node_t *n)
 
 static const char *const top_keys[] = {
 	"models", "graph", "statistics", "method", "alpha", "similarity", "zip", "use_groups",
-	"sweeps", "patience", "seed", "threads", "eps", "max_memory", "output", "report",
+	"sweeps", "patience", "seed", "sweep_order", "threads", "eps", "max_memory", "output", "report",
 	"transform", NULL};
 
 static int top_level(struct reader *r, yaml_node_t *root)

@@ -205,7 +205,7 @@ class MatcherOptions(ctypes.Structure):
                 ("seed", c_u64), ("threads", c_i32), ("eps", c_double),
                 ("progress", PROGRESS_FN), ("progress_user", c_void_p),
                 ("max_memory", c_i64), ("weight_precision", c_i32),
-                ("cca_ridge", c_double)]
+                ("cca_ridge", c_double), ("sweep_order", c_i32)]
 
 
 class Moments(ctypes.Structure):

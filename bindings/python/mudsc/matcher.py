@@ -27,6 +27,7 @@ METHODS = {"align": 0, "zip": 1, "cca": 2}
 METHOD_NAMES = {v: k for k, v in METHODS.items()}
 SIMILARITIES = {"correlation": 0, "cosine": 1}
 PRECISIONS = {"float32": 0, "float64": 1}
+SWEEP_ORDERS = {"random": 0, "graph_first": 1}
 MATRIX_KINDS = {"merge": 0, "unmerge": 1}
 
 #: progress(point, sweep, score) -> truthy to cancel
@@ -50,7 +51,7 @@ def _options(fields: Mapping[str, object]) -> MatcherOptions:
         if value is None:
             continue
         table = {"method": METHODS, "similarity": SIMILARITIES,
-                 "weight_precision": PRECISIONS}.get(name)
+                 "weight_precision": PRECISIONS, "sweep_order": SWEEP_ORDERS}.get(name)
         if table is not None:
             if value not in table:
                 raise errors.InvalidArgumentError.make(
@@ -93,7 +94,8 @@ class Matcher(Handle):
                  progress: Optional[ProgressFn] = None,
                  max_memory: Optional[int] = None,
                  weight_precision: Optional[str] = None,
-                 cca_ridge: Optional[float] = None) -> None:
+                 cca_ridge: Optional[float] = None,
+                 sweep_order: Optional[str] = None) -> None:
         """Every option left None takes the library's default
         (mudsc_matcher_options_init, matcher.h).  method "align"
         (permutations onto model 0), "zip" or "cca" (dense CCA transforms
@@ -115,7 +117,12 @@ class Matcher(Handle):
         MUDSC_MATCHER_MAX_MEMORY_DEFAULT); weight_precision "float32"
         (default: S_w's products by sgemm over unit rows, each entry within
         (D + 2) * 2**-24 of float64, D the point's feature length) or
-        "float64" (docs/algorithm.md section 21)."""
+        "float64" (docs/algorithm.md section 21); sweep_order "random"
+        (default: every sweep in a random order drawn from seed, as the
+        paper) or "graph_first" (the first sweep in the graph's point order,
+        the network's order for traced and built graphs; the later sweeps
+        random): recovers a permuted copy where random orders stay near the
+        identity (docs/algorithm.md section 10)."""
         self.graph = graph
         self.models: List[Model] = [as_model(m) for m in models]
         # progress's exception, kept in a list the callback closes over (not
@@ -128,7 +135,7 @@ class Matcher(Handle):
             "zip_a": zip_a, "zip_b": zip_b, "use_groups": use_groups, "max_iter": max_iter,
             "patience": patience, "seed": seed, "threads": threads, "eps": eps,
             "max_memory": max_memory, "weight_precision": weight_precision,
-            "cca_ridge": cca_ridge})
+            "cca_ridge": cca_ridge, "sweep_order": sweep_order})
         if self._progress is not None:
             opts.progress = self._progress
         #: the options the matcher was created with (a copy)

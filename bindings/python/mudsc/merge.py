@@ -86,7 +86,7 @@ def merge(models: Sequence[Union[Model, Mapping[str, npt.ArrayLike]]], graph: Gr
     alpha and opts (method "cca" takes Accumulators or a Stats set in the
     full mode, or host covariances; zip_r, zip_a, zip_b, use_groups, max_iter, patience,
     seed, threads, eps, similarity, progress, max_memory, weight_precision,
-    cca_ridge) are
+    cca_ridge, sweep_order) are
     Matcher's (None: the
     library's defaults); weights: one per model for the average (default
     1/N).

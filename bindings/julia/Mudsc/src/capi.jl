@@ -165,6 +165,7 @@ struct mudsc_matcher_options
     max_memory::Int64
     weight_precision::Int32
     cca_ridge::Cdouble
+    sweep_order::Int32
 end
 
 # A copy of the mirror `x` with the fields named in `kw` replaced (converted

@@ -13,7 +13,7 @@ end
 """
     Matcher(graph, models; method, alpha, similarity, zip_r, zip_a, zip_b,
             use_groups, max_iter, patience, seed, threads, eps, max_memory,
-            weight_precision, cca_ridge, progress=nothing)
+            weight_precision, cca_ridge, sweep_order, progress=nothing)
 
 A matcher for two or more models (`Model`s, or tensor dictionaries turned
 into models) described by `graph`.  The models are frozen.  Options not
@@ -28,6 +28,9 @@ limit; default 8 GiB): a problem whose run or merge would allocate more is
 refused here (MUDSC_E_NOMEM, naming the figure).  `weight_precision` is
 `:float32` (the default: S_w's products by sgemm over unit rows, each entry
 within (D + 2) 2^-24 of float64, D the feature length) or `:float64`.
+`sweep_order` is `:random` (the default: every sweep in a random order from
+`seed`) or `:graph_first` (the first sweep in the graph's point order, the
+later ones random; docs/algorithm.md section 10).
 """
 mutable struct Matcher <: Handle
     ptr::Ptr{Cvoid}
@@ -51,6 +54,7 @@ end
 const _METHODS = Dict(:align => 0, :zip => 1, :cca => 2)
 const _SIMILARITIES = Dict(:correlation => 0, :cosine => 1)
 const _PRECISIONS = Dict(:float32 => 0, :float64 => 1)
+const _SWEEP_ORDERS = Dict(:random => 0, :graph_first => 1)
 const _MATRIX_KINDS = Dict(:merge => 0, :unmerge => 1)
 
 # Called by the C matcher on the thread running run!; non-zero cancels.  An
@@ -66,7 +70,7 @@ function _progress_trampoline(point::Int64, sweep::Int32, score::Cdouble, user::
 end
 
 function _matcher_options(progress::_Progress; method=nothing, similarity=nothing,
-                          weight_precision=nothing, options...)
+                          weight_precision=nothing, sweep_order=nothing, options...)
     for k in keys(options)
         k in (:size, :progress, :progress_user) && throw(ArgumentError("unknown option $(k)"))
     end
@@ -78,6 +82,8 @@ function _matcher_options(progress::_Progress; method=nothing, similarity=nothin
                             _choice(_SIMILARITIES, similarity, "similarity"),
                  weight_precision=weight_precision === nothing ? nothing :
                                   _choice(_PRECISIONS, weight_precision, "weight_precision"),
+                 sweep_order=sweep_order === nothing ? nothing :
+                             _choice(_SWEEP_ORDERS, sweep_order, "sweep_order"),
                  options...)
     progress.f === nothing && return opts
     callback = @cfunction(_progress_trampoline, Cint, (Int64, Int32, Cdouble, Ptr{Cvoid}))
