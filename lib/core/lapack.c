@@ -37,3 +37,15 @@ int mudsc__lapack_dsyevd(int64_t n, double *a, int64_t lda, double *w)
 	return info_of(LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)n, a,
 	                              (lapack_int)lda, w));
 }
+
+int mudsc__lapack_dposv(int64_t n, int64_t nrhs, double *a, int64_t lda, double *b,
+                        int64_t ldb)
+{
+	if (!fits(n, lda) || nrhs < 0 || ldb < (nrhs > 1 ? nrhs : 1) || ldb > (int64_t)INT32_MAX ||
+	    a == NULL || b == NULL)
+		return -1;
+	if (n == 0 || nrhs == 0)
+		return 0;
+	return info_of(LAPACKE_dposv(LAPACK_ROW_MAJOR, 'U', (lapack_int)n, (lapack_int)nrhs, a,
+	                             (lapack_int)lda, b, (lapack_int)ldb));
+}

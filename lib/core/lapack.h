@@ -27,4 +27,11 @@ int mudsc__lapack_dstev(int64_t n, double *d, double *e, double *z, int64_t ldz)
  * upper triangle a holds (dsyevd, divide and conquer). */
 int mudsc__lapack_dsyevd(int64_t n, double *a, int64_t lda, double *w);
 
+/* Solve A X = B for the symmetric positive definite n x n A (its upper
+ * triangle in a, overwritten by the Cholesky factor) and the n x nrhs
+ * right-hand sides b (overwritten by X) (dposv).  A positive info: A is
+ * not positive definite (the least-squares correction, lib/correct/lsq.c). */
+int mudsc__lapack_dposv(int64_t n, int64_t nrhs, double *a, int64_t lda, double *b,
+                        int64_t ldb);
+
 #endif /* MUDSC_LAPACK_H */
