@@ -131,9 +131,11 @@ MUDSC_API mudsc_status mudsc_lsq_options_init(mudsc_lsq_options *opts);
  * target: merged unit j's target is the weighted mean, over its members u
  * (assign[u] = j, mudsc_matcher_assignment; model i = u / C has weight
  * w_i), of the source models' outputs of that layer on the same input.
- * Memory: 8((D+1)^2 + (D+1)C' + NC + 2C') bytes, plus per update the rows
- * of that call (8 n C' bytes) and the streaming engine's blocks (at most
- * 1024 rows of D + 1 and of NC doubles); never the data.
+ * Memory: 8((D+1)^2 + (D+1)C' + 2NC) bytes, plus during an update of n
+ * observations a second copy of the sums, 8 n C' bytes of targets and the
+ * streaming engine's rows (n rows of NC doubles for the sources, 1024 of
+ * D + 1 for the inputs): it grows with the chunk, never with the data
+ * (docs/algorithm.md 23.2).
  * Threads: a handle belongs to one thread at a time.
  */
 typedef struct mudsc_lsq mudsc_lsq;
@@ -175,7 +177,7 @@ MUDSC_API void mudsc_lsq_free(mudsc_lsq *lsq);
  * value, naming the view), MUDSC_E_NOMEM.
  */
 MUDSC_API mudsc_status mudsc_lsq_update(mudsc_lsq *lsq, const mudsc_features *inputs,
-                                        const mudsc_features *outputs, size_t n_models);
+                                        const mudsc_features *outputs, int32_t n_models);
 
 /** Observations added so far (0 for NULL). */
 MUDSC_API int64_t mudsc_lsq_rows(const mudsc_lsq *lsq);
@@ -207,9 +209,9 @@ MUDSC_API mudsc_status mudsc_lsq_error(double *err, const mudsc_lsq *lsq,
  * shape), MUDSC_E_NUMERIC (G + lambda I is not positive definite: ridge 0
  * with inputs that do not span D + 1 dimensions), MUDSC_E_NOMEM.
  * *out untouched on error.
- * Accuracy: the corrected tensors equal tests/oracle/lsq_ref.py to 1e-9
- * relative for F64 models with a well-conditioned G (tested to 1e-6 for
- * F64 and F32); a layer that already fits its targets exactly (a model
+ * Accuracy: the corrected tensors equal tests/oracle/lsq_ref.py (tested
+ * to 1e-6 for F64 models, 1e-5 for F32 ones, whose stored values' rounding
+ * dominates); a layer that already fits its targets exactly (a model
  * merged with a permuted copy of itself) comes back to rounding (tested);
  * and its error never exceeds the merged layer's (exactly: the objective
  * at the solution is at most its value at W~_merged).

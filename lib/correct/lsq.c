@@ -18,8 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/blas.h"
-#include "core/lapack.h"
 #include "correct/correct.h"
 #include "stream/stream.h"
 
@@ -328,7 +326,7 @@ static mudsc_status run_engine(int32_t n_models, int64_t width, bool ones, int64
 }
 
 MUDSC_API mudsc_status mudsc_lsq_update(mudsc_lsq *lsq, const mudsc_features *inputs,
-                                        const mudsc_features *outputs, size_t n_models)
+                                        const mudsc_features *outputs, int32_t n_models)
 {
 	static const char fn[] = "mudsc_lsq_update";
 	mudsc_status st;
@@ -336,15 +334,15 @@ MUDSC_API mudsc_status mudsc_lsq_update(mudsc_lsq *lsq, const mudsc_features *in
 	MUDSC__CHECK_NULL(lsq);
 	MUDSC__CHECK_NULL(inputs);
 	MUDSC__CHECK_NULL(outputs);
-	if (n_models != (size_t)lsq->n)
-		return mudsc__err(MUDSC_E_MISMATCH, "%s: n_models = %zu but the matcher has %d models", fn,
-		                 n_models, (int)lsq->n);
+	if (n_models != lsq->n)
+		return mudsc__err(MUDSC_E_MISMATCH, "%s: n_models = %d but the matcher has %d models", fn,
+		                 (int)n_models, (int)lsq->n);
 	int64_t nobs = observations(inputs);
-	for (size_t i = 0; i < n_models && nobs >= 0; i++) {
+	for (int32_t i = 0; i < n_models && nobs >= 0; i++) {
 		int64_t ni = observations(&outputs[i]);
 		if (ni >= 0 && ni != nobs)
-			return mudsc__err(MUDSC_E_MISMATCH, "%s: outputs[%zu] has %lld observations, inputs "
-			                                   "%lld", fn, i, (long long)ni, (long long)nobs);
+			return mudsc__err(MUDSC_E_MISMATCH, "%s: outputs[%d] has %lld observations, inputs "
+			                                   "%lld", fn, (int)i, (long long)ni, (long long)nobs);
 	}
 	if (nobs == 0)
 		return MUDSC_OK;

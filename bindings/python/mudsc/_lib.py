@@ -392,7 +392,7 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_lsq_options_init": (STATUS, (POINTER(LsqOptions),)),
     "mudsc_lsq_rows": (c_i64, (P,)),
     "mudsc_lsq_solve": (STATUS, (PP, P, P, POINTER(LsqOptions))),
-    "mudsc_lsq_update": (STATUS, (P, POINTER(Features), POINTER(Features), c_size)),
+    "mudsc_lsq_update": (STATUS, (P, POINTER(Features), POINTER(Features), c_i32)),
     # partial.h
     "mudsc_graph_prefix": (STATUS, (PP, P, c_size)),
     "mudsc_partial_merge": (STATUS, (PP, P, P, F64P)),
