@@ -441,16 +441,10 @@ static mudsc_status build(mudsc_model **out, const mudsc_lsq *l, const mudsc_mod
 		free(bytes);
 		return MUDSC_E_NOMEM;
 	}
-	if ((st = mudsc_model_new(&dst)) != MUDSC_OK) {
+	if ((st = mudsc__correct_copy_start(&dst, merged)) != MUDSC_OK) {
 		free(v);
 		free(bytes);
 		return st;
-	}
-	for (size_t k = 0; k < mudsc_model_meta_count(merged) && st == MUDSC_OK; k++) {
-		const char *key, *value;
-
-		if ((st = mudsc_model_meta_at(&key, &value, merged, k)) == MUDSC_OK)
-			st = mudsc_model_set_meta(dst, key, value);
 	}
 	for (size_t k = 0; k < mudsc_model_count(merged) && st == MUDSC_OK; k++) {
 		mudsc_tensor t;

@@ -12,18 +12,7 @@ import pytest
 import lsq_ref as ref
 import mudsc
 import repair_ref
-
-WIDTHS = [6, 10, 8, 4]
-N_LAYERS = len(WIDTHS) - 1
-X = np.random.default_rng(99).standard_normal((400, WIDTHS[0]))
-
-
-def random_mlp(seed, dtype=np.float64):
-    rng = np.random.default_rng(seed)
-    return {name: rng.standard_normal(shape).astype(dtype)
-            for k in range(N_LAYERS)
-            for name, shape in ((f"layers.{k}.weight", (WIDTHS[k + 1], WIDTHS[k])),
-                                (f"layers.{k}.bias", (WIDTHS[k + 1],)))}
+from test_repair import N_LAYERS, WIDTHS, X, random_mlp  # the same random MLPs
 
 
 def layer_io(tensors, k, x=X):
