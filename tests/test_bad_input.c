@@ -412,6 +412,90 @@ static mudsc_status cross_activations_for_zip(void)
 	return st;
 }
 
+/* CCA (issue 18): a CCA matcher of the fixture's MLPs, freed by the helpers */
+static mudsc_matcher *cca_matcher(double ridge)
+{
+	mudsc_matcher_options o = MUDSC_MATCHER_OPTIONS_INIT;
+	mudsc_matcher *m = NULL;
+
+	o.method = MUDSC_METHOD_CCA;
+	o.cca_ridge = ridge;
+	ck_assert_ok(mudsc_matcher_new(&m, F.graph, F.pair, 2, &o));
+	return m;
+}
+
+static mudsc_status cross_activations_for_cca(void)
+{
+	mudsc_matcher *m = cca_matcher(0.1);
+	mudsc_accum *a = cross_accum();
+	mudsc_status st = mudsc_matcher_set_activations(m, 0, a);
+
+	mudsc_accum_free(a);
+	mudsc_matcher_free(m);
+	return st;
+}
+
+static mudsc_status cca_run_without_stats(void)
+{
+	mudsc_matcher *m = cca_matcher(0.1);
+	mudsc_status st = mudsc_matcher_run(m);
+
+	mudsc_matcher_free(m);
+	return st;
+}
+
+/* Covariances I but for unit `dead` (stacked index), 0: singular without a
+ * ridge.  dead < 0: every point regular, and the run succeeds. */
+static mudsc_matcher *cca_with_covariance(double ridge, int dead)
+{
+	mudsc_matcher *m = cca_matcher(ridge);
+	double S[NC * NC] = {0};
+
+	for (int a = 0; a < NC; a++)
+		S[a * NC + a] = a == dead ? 0.0 : 1.0 + 0.1 * a;
+	S[0 * NC + H] = S[H * NC + 0] = 0.5; /* a cross entry */
+	for (size_t p = 0; p < 2; p++)
+		ck_assert_ok(mudsc_matcher_set_activation_similarity(m, p, S, NC * NC));
+	return m;
+}
+
+static mudsc_status cca_run_singular(void)
+{
+	mudsc_matcher *m = cca_with_covariance(0.0, H + 1);
+	mudsc_status st = mudsc_matcher_run(m);
+
+	mudsc_matcher_free(m);
+	return st;
+}
+
+/* the discrete getters of a CCA result (the run succeeds, merge works) */
+static mudsc_status cca_getter(int which)
+{
+	mudsc_matcher *m = cca_with_covariance(0.0, -1);
+	mudsc_model *merged = NULL;
+	double M[H * H];
+	mudsc_status st;
+
+	ck_assert_ok(mudsc_matcher_run(m));
+	ck_assert_ok(mudsc_matcher_matrix(M, H * H, NULL, m, 0, 1, MUDSC_MATRIX_UNMERGE));
+	ck_assert_ok(mudsc_matcher_merge(&merged, m, NULL));
+	mudsc_model_free(merged);
+	st = which == 0 ? mudsc_matcher_assignment(O.i64, 8, NULL, m, 0)
+	                : mudsc_matcher_permutation(O.i64, 8, NULL, m, 0, 1);
+	mudsc_matcher_free(m);
+	return st;
+}
+
+static mudsc_status cca_assignment(void)
+{
+	return cca_getter(0);
+}
+
+static mudsc_status cca_permutation(void)
+{
+	return cca_getter(1);
+}
+
 static mudsc_status no_stats(mudsc_accum **out, size_t point, const char *name, int64_t width,
                              void *user)
 {
@@ -447,6 +531,8 @@ WITH_MATCHER_OPTS(threads, threads, -1)
 WITH_MATCHER_OPTS(eps, eps, 0.0)
 WITH_MATCHER_OPTS(max_memory, max_memory, -1)
 WITH_MATCHER_OPTS(weight_precision, weight_precision, 2)
+WITH_MATCHER_OPTS(cca_ridge, cca_ridge, -1.0)
+WITH_MATCHER_OPTS(cca_ridge_nan, cca_ridge, NAN)
 
 /* a graph with a point that has no bindings: refused at new() */
 static mudsc_status matcher_new_unbound_point(void)
@@ -1238,6 +1324,16 @@ struct bad_case {
 	X(matcher_new_eps, MUDSC_E_INVALID, "mudsc_matcher_new", "eps", 0, matcher_new_eps())                            \
 	X(matcher_new_max_memory, MUDSC_E_INVALID, "mudsc_matcher_new", "opts->max_memory = -1", 0, matcher_new_max_memory()) \
 	X(matcher_new_weight_precision, MUDSC_E_INVALID, "mudsc_matcher_new", "opts->weight_precision = 2", 0, matcher_new_weight_precision()) \
+	X(matcher_new_cca_ridge, MUDSC_E_INVALID, "mudsc_matcher_new", "opts->cca_ridge = -1", 0, matcher_new_cca_ridge()) \
+	X(matcher_new_cca_ridge_nan, MUDSC_E_INVALID, "mudsc_matcher_new", "opts->cca_ridge = nan", 0, matcher_new_cca_ridge_nan()) \
+	X(set_activations_cross_cca, MUDSC_E_UNSUPPORTED, "mudsc_matcher_set_activations", "CCA (opts->method = MUDSC_METHOD_CCA) needs the full mode", 0, \
+	  cross_activations_for_cca())                                                              \
+	X(run_cca_without_stats, MUDSC_E_STATE, "mudsc_matcher_run", "CCA (opts->method = MUDSC_METHOD_CCA) needs activation statistics", 0, \
+	  cca_run_without_stats())                                                                  \
+	X(run_cca_singular, MUDSC_E_NUMERIC, "mudsc_matcher_run", "point 'layers.0': model 1's covariance plus the ridge is singular", 0, \
+	  cca_run_singular())                                                                       \
+	X(assignment_cca, MUDSC_E_STATE, "mudsc_matcher_assignment", "are dense transforms", 0, cca_assignment()) \
+	X(permutation_cca, MUDSC_E_STATE, "mudsc_matcher_permutation", "are dense transforms", 0, cca_permutation()) \
 	X(matcher_new_unbound_point, MUDSC_E_INVALID, "mudsc_matcher_new", "point 'lonely' (index 2) of argument 'graph' has no bindings", 0, matcher_new_unbound_point()) \
 	X(matcher_new_missing, MUDSC_E_NOT_FOUND, "mudsc_matcher_new", "'layers.0.weight'", 0, matcher_new_missing()) \
 	X(set_activations_point, MUDSC_E_RANGE, NULL, "point", 0,                                         \

@@ -150,7 +150,8 @@ typedef struct mudsc_lsq mudsc_lsq;
  * Errors: MUDSC_E_INVALID (NULL arguments, non-finite weights, a merged
  * unit whose members' weights sum to 0), MUDSC_E_NOT_FOUND (no point
  * `point`, a producer tensor missing from merged), MUDSC_E_STATE (the
- * matcher has not run), MUDSC_E_UNSUPPORTED (the point's OUT tensors are
+ * matcher has not run, or ran MUDSC_METHOD_CCA, which has no
+ * correspondence), MUDSC_E_UNSUPPORTED (the point's OUT tensors are
  * not one layer's weight and bias, or not float), MUDSC_E_MISMATCH (the
  * producer's axis 0 is not C'), MUDSC_E_NOMEM.  *out untouched on error.
  */

@@ -3,7 +3,7 @@
  * optional activation statistics per merge point, and produces the
  * correspondences, their scores and the merged model.
  *
- * What it computes is docs/algorithm.md (sections 5, 10 and 11):
+ * What it computes is docs/algorithm.md (sections 5, 10 and 11; CCA: section 22):
  * S = alpha*S_w + (1-alpha)*S_a; without
  * activations weight matching (alpha taken as 1); with activations and
  * alpha = 0 one activation-only matching; otherwise activation-initialised,
@@ -57,10 +57,43 @@ MUDSC_BEGIN_DECLS
  */
 typedef struct mudsc_matcher mudsc_matcher;
 
-/** How units are matched. */
+/**
+ * How units are matched.
+ *
+ * MUDSC_METHOD_CCA (CCA Merge, Horoi et al. 2024; docs/algorithm.md
+ * section 22) gives every model i >= 1 a dense C x C transform M_i onto
+ * model 0's units from a canonical correlation analysis of the point's
+ * activation covariances (model 0's block, model i's, and the cross block),
+ * regularised by opts->cca_ridge; its inverse transpose U_i = M_i^-T takes
+ * the consuming side.  Merged tensors are sum_i w_i T_i' with those dense
+ * matrices on the bound axes (OUT: M_i, IN: U_i), exactly as for align.
+ * With groups (heads) and opts->use_groups = 1 the transforms are block
+ * diagonal, one CCA per group; a residual stream point gets one transform
+ * for every tensor bound to it.  CCA needs activation statistics in the
+ * full mode for every point (without them mudsc_matcher_run() is
+ * MUDSC_E_STATE; cross-block statistics are MUDSC_E_UNSUPPORTED); it reads
+ * covariances, not correlations (mudsc_matcher_set_activation_similarity()
+ * then takes the host's NC x NC stacked covariance).  It does no weight
+ * matching (opts->alpha, max_iter and patience are not used; sweeps = 0).
+ * Results: mudsc_matcher_matrix() returns the dense M_i and U_i;
+ * mudsc_matcher_assignment() and _permutation() are MUDSC_E_STATE (so are
+ * the calls built on them: mudsc_repair(), mudsc_partial_merge()); a
+ * point's score is the mean canonical correlation of the regularised
+ * problem.  Singular covariances (a dead unit with cca_ridge = 0) are
+ * MUDSC_E_NUMERIC naming the point and the model.  Accuracy: the
+ * transforms come from LAPACK's eigen- and singular value decompositions in
+ * double; the merged tensors agree with tests/oracle/cca_ref.py within
+ * 1e-6 (relative to the tensor's largest entry) when the smallest
+ * regularised eigenvalue and the smallest canonical correlation are not
+ * tiny (the transform's condition is the covariances' square root's).
+ * Dense transforms do not commute with the nonlinearity between a layer
+ * and its consumer: the merge is exact only for linear maps (a model
+ * merged with a permuted copy of itself comes back within rounding).
+ */
 typedef enum mudsc_method {
 	MUDSC_METHOD_ALIGN = 0, /**< permutations onto model 0 (the anchor) */
-	MUDSC_METHOD_ZIP = 1    /**< ZipIt!-style merging, also within models */
+	MUDSC_METHOD_ZIP = 1,   /**< ZipIt!-style merging, also within models */
+	MUDSC_METHOD_CCA = 2    /**< dense CCA transforms onto model 0 (see above) */
 } mudsc_method;
 
 /** Similarity of units. */
@@ -122,6 +155,9 @@ typedef struct mudsc_matcher_options {
 	                                  MUDSC_MATCHER_MAX_MEMORY_DEFAULT (see "Memory budget") */
 	int32_t weight_precision;    /**< a mudsc_precision: the arithmetic of S_w's products;
 	                                  default MUDSC_PRECISION_F32 */
+	double cca_ridge;            /**< CCA only: the ridge r >= 0, finite, relative: each
+	                                  covariance block B (g x g) becomes B + r (tr B / g) I;
+	                                  default 0.1 (docs/algorithm.md section 22) */
 } mudsc_matcher_options;
 
 /**
@@ -147,7 +183,7 @@ typedef struct mudsc_matcher_options {
 	{                                                                                           \
 		sizeof(mudsc_matcher_options), MUDSC_METHOD_ALIGN, 0.5, MUDSC_SIMILARITY_CORRELATION,   \
 			0.5, 0.5, 1.0, 1, 100, 5, 0, 0, 1e-7, NULL, NULL, MUDSC_MATCHER_MAX_MEMORY_DEFAULT, \
-			MUDSC_PRECISION_F32                                                                 \
+			MUDSC_PRECISION_F32, 0.1                                                            \
 	}
 
 /** Fill *opts with the defaults (opts->size included).  NULL: MUDSC_E_INVALID. */
@@ -175,7 +211,8 @@ MUDSC_API void mudsc_matcher_free(mudsc_matcher *matcher);
 
 /**
  * Give point `point` its activation statistics: the accumulator's NC x NC
- * correlation is copied (the accumulator may be freed afterwards).  The
+ * correlation is copied (its covariance for MUDSC_METHOD_CCA; the
+ * accumulator may be freed afterwards).  The
  * accumulator must have the matcher's number of models and the point's
  * width (MUDSC_E_MISMATCH).  A cross-block accumulator (MUDSC_STATS_CROSS)
  * gives the blocks of model 0 against each model and their mirror, 0
@@ -192,6 +229,7 @@ MUDSC_API mudsc_status mudsc_matcher_set_activations(mudsc_matcher *matcher, siz
 /**
  * Give point `point` an activation similarity S_a computed by the host:
  * len = (N*C)^2 doubles, row-major, finite, exactly symmetric.  Copied.
+ * For MUDSC_METHOD_CCA it is the stacked covariance instead.
  * The memory budget is checked as by mudsc_matcher_set_activations().
  */
 MUDSC_API mudsc_status mudsc_matcher_set_activation_similarity(mudsc_matcher *matcher,
@@ -314,8 +352,9 @@ MUDSC_API mudsc_status mudsc_matcher_assignment(int64_t *out, size_t capacity, s
 /** Which matrix mudsc_matcher_matrix() returns. */
 typedef enum mudsc_matrix_kind {
 	MUDSC_MATRIX_MERGE = 0,  /**< M_i: model i's block of P, each non-empty column divided by
-	                              model i's member count (for align: the permutation) */
-	MUDSC_MATRIX_UNMERGE = 1 /**< U_i: model i's block of P (0/1) */
+	                              model i's member count (for align: the permutation; for
+	                              CCA: the dense transform) */
+	MUDSC_MATRIX_UNMERGE = 1 /**< U_i: model i's block of P (0/1; for CCA: M_i^-T) */
 } mudsc_matrix_kind;
 
 /**

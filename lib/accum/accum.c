@@ -454,6 +454,12 @@ void mudsc__accum_raw_similarity(double *S, const struct mudsc__accum_raw *r, bo
 	finalise(r, S, sd, anchor_only || r->mode == MUDSC_STATS_CROSS, ex);
 }
 
+void mudsc__accum_raw_covariance(double *S, const struct mudsc__accum_raw *r,
+                                 const struct mudsc__exec *ex)
+{
+	finalise(r, S, NULL, false, ex);
+}
+
 MUDSC_API mudsc_status mudsc_accum_covariance(double *out, size_t capacity, size_t *needed,
                                               mudsc_accum *accum)
 {

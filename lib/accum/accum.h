@@ -67,6 +67,12 @@ void mudsc__accum_raw_of(struct mudsc__accum_raw *r, const mudsc_accum *acc);
 void mudsc__accum_raw_similarity(double *S, const struct mudsc__accum_raw *r, bool anchor_only,
                                 double *sd, const struct mudsc__exec *ex);
 
+/* Point p's NC x NC population covariance from full-mode raw statistics
+ * with count > 0: the bits of mudsc_accum_covariance() (the CCA
+ * matcher's statistics on demand).  Cannot fail. */
+void mudsc__accum_raw_covariance(double *S, const struct mudsc__accum_raw *r,
+                                 const struct mudsc__exec *ex);
+
 /*
  * What the sums hold (docs/algorithm.md 2.7): updates take values within
  * the float range and float rows within their block bound (lib/stream), so

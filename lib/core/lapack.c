@@ -38,6 +38,19 @@ int mudsc__lapack_dsyevd(int64_t n, double *a, int64_t lda, double *w)
 	                              (lapack_int)lda, w));
 }
 
+int mudsc__lapack_dgesdd(int64_t m, int64_t n, double *a, int64_t lda, double *s, double *u,
+                         int64_t ldu, double *vt, int64_t ldvt)
+{
+	if (!fits(m, ldu) || !fits(n, lda) || !fits(n, ldvt) ||
+	    a == NULL || s == NULL || u == NULL || vt == NULL)
+		return -1;
+	if (m == 0 || n == 0)
+		return 0;
+	return info_of(LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'A', (lapack_int)m, (lapack_int)n, a,
+	                              (lapack_int)lda, s, u, (lapack_int)ldu, vt,
+	                              (lapack_int)ldvt));
+}
+
 int mudsc__lapack_dposv(int64_t n, int64_t nrhs, double *a, int64_t lda, double *b,
                         int64_t ldb)
 {

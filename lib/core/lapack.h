@@ -27,6 +27,13 @@ int mudsc__lapack_dstev(int64_t n, double *d, double *e, double *z, int64_t ldz)
  * upper triangle a holds (dsyevd, divide and conquer). */
 int mudsc__lapack_dsyevd(int64_t n, double *a, int64_t lda, double *w);
 
+/* The singular value decomposition a = u diag(s) vt of the m x n matrix a
+ * (destroyed): s[0..min(m,n)-1] descending, u m x m and vt n x n
+ * orthogonal (dgesdd, divide and conquer, every vector computed).  (The
+ * CCA transforms of matcher/cca.c use it.) */
+int mudsc__lapack_dgesdd(int64_t m, int64_t n, double *a, int64_t lda, double *s, double *u,
+                         int64_t ldu, double *vt, int64_t ldvt);
+
 /* Solve A X = B for the symmetric positive definite n x n A (its upper
  * triangle in a, overwritten by the Cholesky factor) and the n x nrhs
  * right-hand sides b (overwritten by X) (dposv).  A positive info: A is

@@ -14,6 +14,8 @@ void mudsc__corr_free(struct point_corr *c)
 {
 	free(c->assign);
 	free(c->pairs);
+	free(c->dense);
+	free(c->dense_un);
 	memset(c, 0, sizeof *c);
 }
 
@@ -23,14 +25,26 @@ mudsc_status mudsc__corr_copy(struct point_corr *dst, const struct point_corr *s
 
 	c.assign = mudsc__alloc((size_t)NC * sizeof *c.assign, "correspondence");
 	c.pairs = mudsc__alloc((2 * src->npairs + 1) * sizeof *c.pairs, "correspondence pairs");
-	if (c.assign == NULL || c.pairs == NULL) {
+	c.dense = c.dense_un = NULL;
+	if (src->dense != NULL) {
+		c.dense = mudsc__alloc(src->ndense * sizeof *c.dense, "dense transforms");
+		c.dense_un = mudsc__alloc(src->ndense * sizeof *c.dense_un, "dense transforms");
+	}
+	if (c.assign == NULL || c.pairs == NULL ||
+	    (src->dense != NULL && (c.dense == NULL || c.dense_un == NULL))) {
 		free(c.assign);
 		free(c.pairs);
+		free(c.dense);
+		free(c.dense_un);
 		memset(dst, 0, sizeof *dst);
 		return MUDSC_E_NOMEM;
 	}
 	memcpy(c.assign, src->assign, (size_t)NC * sizeof *c.assign);
 	memcpy(c.pairs, src->pairs, 2 * src->npairs * sizeof *c.pairs);
+	if (src->dense != NULL) {
+		memcpy(c.dense, src->dense, src->ndense * sizeof *c.dense);
+		memcpy(c.dense_un, src->dense_un, src->ndense * sizeof *c.dense_un);
+	}
 	*dst = c;
 	return MUDSC_OK;
 }

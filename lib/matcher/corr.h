@@ -20,6 +20,13 @@ struct point_corr {
 	int64_t *pairs;    /* 2*npairs stacked indices whose similarity is the score */
 	size_t npairs;
 	double score[3];   /* mean S_w, S_a, S at the pairs (NaN when not computed) */
+	/* Dense transforms (CCA, docs/algorithm.md section 22), NULL otherwise:
+	 * model i's C x C' merge matrix at dense + i*C*C', row-major (row u =
+	 * model i's unit, column j = merged unit), and its unmerge matrix at
+	 * dense_un + i*C*C'.  When set they replace assign's 0/1 matrices in
+	 * the merged tensors; ndense = N*C*C' doubles in each. */
+	double *dense, *dense_un;
+	size_t ndense;
 };
 
 /* Which matrix mudsc__corr_scales() describes: a mudsc_matrix_kind

@@ -9,6 +9,7 @@
 
 #include "core/core.h"
 #include "matcher/budget.h"
+#include "matcher/cca.h"
 #include "matcher/matcher.h"
 #include "matcher/merge_apply.h"
 #include "matcher/merge_file.h"
@@ -50,7 +51,8 @@ static mudsc_status bad_option(const char *field, double value)
 
 static mudsc_status check_options(const mudsc_matcher_options *o)
 {
-	if (o->method != MUDSC_METHOD_ALIGN && o->method != MUDSC_METHOD_ZIP)
+	if (o->method != MUDSC_METHOD_ALIGN && o->method != MUDSC_METHOD_ZIP &&
+	    o->method != MUDSC_METHOD_CCA)
 		return bad_option("method", o->method);
 	if (!(o->alpha >= 0.0 && o->alpha <= 1.0))
 		return bad_option("alpha", o->alpha);
@@ -76,6 +78,8 @@ static mudsc_status check_options(const mudsc_matcher_options *o)
 		return bad_option("max_memory", (double)o->max_memory);
 	if (o->weight_precision != MUDSC_PRECISION_F32 && o->weight_precision != MUDSC_PRECISION_F64)
 		return bad_option("weight_precision", o->weight_precision);
+	if (!(o->cca_ridge >= 0.0) || !isfinite(o->cca_ridge))
+		return bad_option("cca_ridge", o->cca_ridge);
 	return MUDSC_OK;
 }
 
@@ -200,12 +204,14 @@ static mudsc_status check_acts_budget(const mudsc_matcher *m, const char *fn)
 static mudsc_status check_mode(const mudsc_matcher *m, int32_t mode, const char *point,
                                const char *fn)
 {
-	if (mode == MUDSC_STATS_CROSS && m->opts.method == MUDSC_METHOD_ZIP)
+	if (mode == MUDSC_STATS_CROSS && m->opts.method != MUDSC_METHOD_ALIGN)
 		return mudsc__err(MUDSC_E_UNSUPPORTED,
 		                 "%s: point '%s': cross-block statistics (opts->mode = "
-		                 "MUDSC_STATS_CROSS) serve align only; zip (opts->method = "
-		                 "MUDSC_METHOD_ZIP) needs the full mode (MUDSC_STATS_FULL)",
-		                 fn, point);
+		                 "MUDSC_STATS_CROSS) serve align only; %s (opts->method = %s) needs "
+		                 "the full mode (MUDSC_STATS_FULL)",
+		                 fn, point, m->opts.method == MUDSC_METHOD_ZIP ? "zip" : "CCA",
+		                 m->opts.method == MUDSC_METHOD_ZIP ? "MUDSC_METHOD_ZIP"
+		                                                    : "MUDSC_METHOD_CCA");
 	return MUDSC_OK;
 }
 
@@ -292,6 +298,16 @@ static mudsc_status install_view(mudsc_matcher *m, struct mudsc__stats_view *v, 
 	return MUDSC_OK;
 }
 
+/* What the method reads from an accumulator into S (NC x NC): the
+ * correlation, or the covariance for CCA (docs/algorithm.md section 22). */
+static mudsc_status point_stats(double *S, mudsc_accum *acc, const mudsc_matcher *m)
+{
+	size_t nc = (size_t)mudsc_accum_models(acc) * (size_t)mudsc_accum_width(acc);
+	if (m->opts.method == MUDSC_METHOD_CCA)
+		return mudsc_accum_covariance(S, nc * nc, NULL, acc);
+	return mudsc__accum_similarity(S, acc, "mudsc_accum_correlation");
+}
+
 /* The loop's fetch: point p's S_a into S from the source. */
 static mudsc_status fetch_stats(void *ctx, size_t p, double *S)
 {
@@ -309,7 +325,10 @@ static mudsc_status fetch_stats(void *ctx, size_t p, double *S)
 		if (sd == NULL)
 			return MUDSC_E_NOMEM;
 		mudsc__stats_view_raw(m->view, m->view_point[p], &r);
-		mudsc__accum_raw_similarity(S, &r, false, sd, &ex);
+		if (m->opts.method == MUDSC_METHOD_CCA)
+			mudsc__accum_raw_covariance(S, &r, &ex);
+		else
+			mudsc__accum_raw_similarity(S, &r, false, sd, &ex);
 		free(sd);
 		return MUDSC_OK;
 	}
@@ -330,7 +349,7 @@ static mudsc_status fetch_stats(void *ctx, size_t p, double *S)
 		                 (long long)pt->width);
 	if ((st = check_mode(m, mudsc_accum_mode(acc), pt->name, fn)) != MUDSC_OK)
 		return st;
-	st = mudsc__accum_similarity(S, acc, "mudsc_accum_correlation");
+	st = point_stats(S, acc, m);
 	if (st != MUDSC_OK)
 		return mudsc__err_context(st, "%s: point '%s'", fn, pt->name);
 	return MUDSC_OK;
@@ -405,7 +424,7 @@ MUDSC_API mudsc_status mudsc_matcher_set_activations(mudsc_matcher *m, size_t po
 	S = mudsc__alloc(nc * nc * sizeof *S, "activation similarity");
 	if (S == NULL)
 		return MUDSC_E_NOMEM;
-	st = mudsc__accum_similarity(S, accum, "mudsc_accum_correlation");
+	st = point_stats(S, accum, m);
 	if (st != MUDSC_OK) {
 		free(S);
 		return mudsc__err_context(st, "mudsc_matcher_set_activations: point '%s'",
@@ -535,7 +554,8 @@ MUDSC_API mudsc_status mudsc_matcher_run(mudsc_matcher *m)
 		.opts = &m->opts,
 		.ex = &ex,
 	};
-	st = mudsc__loop_run(&res, &in);
+	st = m->opts.method == MUDSC_METHOD_CCA ? mudsc__cca_run(&res, &in)
+	                                        : mudsc__loop_run(&res, &in);
 	if (st != MUDSC_OK)
 		return st;
 	mudsc__loop_result_free(&m->result, m->plan.npoints);
@@ -618,12 +638,23 @@ static mudsc_status check_getter(const mudsc_matcher *m, size_t point, int32_t m
 	return MUDSC_OK;
 }
 
+/* MUDSC_E_STATE for the getters of discrete results under CCA. */
+static mudsc_status not_discrete(const char *fn)
+{
+	return mudsc__err(MUDSC_E_STATE, "%s: CCA results (opts->method = MUDSC_METHOD_CCA) are "
+	                                "dense transforms, not assignments; use "
+	                                "mudsc_matcher_matrix()", fn);
+}
+
 MUDSC_API mudsc_status mudsc_matcher_assignment(int64_t *out, size_t capacity, size_t *needed,
                                                 const mudsc_matcher *m, size_t point)
 {
 	static const char fn[] = "mudsc_matcher_assignment";
 	bool fill;
 	mudsc_status st = check_getter(m, point, 0, fn);
+
+	if (st == MUDSC_OK && m->opts.method == MUDSC_METHOD_CCA)
+		return not_discrete(fn);
 
 	if (st == MUDSC_OK)
 		st = mudsc__array_out(&fill, out, capacity, needed, (size_t)stacked_width(m, point), fn);
@@ -643,6 +674,14 @@ static mudsc_status fill_matrix(double *out, const mudsc_matcher *m, size_t poin
 	int64_t *counts = mudsc__alloc((size_t)m->plan.n_models * (size_t)c->width_out *
 	                              sizeof *counts, "member counts");
 
+	if (c->dense != NULL) {
+		size_t CC = (size_t)C * (size_t)c->width_out;
+		memcpy(out, (kind == MUDSC_MATRIX_MERGE ? c->dense : c->dense_un) + (size_t)model * CC,
+		       CC * sizeof *out);
+		free(scale);
+		free(counts);
+		return MUDSC_OK;
+	}
 	if (scale == NULL || counts == NULL) {
 		free(scale);
 		free(counts);
@@ -687,6 +726,9 @@ MUDSC_API mudsc_status mudsc_matcher_permutation(int64_t *out, size_t capacity, 
 	bool fill;
 	mudsc_status st = check_getter(m, point, model, fn);
 	int64_t C;
+
+	if (st == MUDSC_OK && m->opts.method == MUDSC_METHOD_CCA)
+		return not_discrete(fn);
 
 	if (st == MUDSC_OK)
 		st = mudsc__array_out(&fill, out, capacity, needed, (size_t)m->plan.points[point].width,

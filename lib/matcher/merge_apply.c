@@ -1,7 +1,10 @@
 /*
  * Merged tensors: along each bound axis contract model i's tensor with
  * Mhat_i (OUT) or U_i (IN), then take sum_i w_i T_i'; split parts are
- * transformed one by one and re-joined along the split axis.
+ * transformed one by one and re-joined along the split axis.  The
+ * matrices are the correspondence's 0/1 matrices (align, zip: a gather
+ * with scales, axis_ops.h) or its dense transforms (CCA: a product per
+ * outer block, dense_contract()).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -31,6 +34,19 @@ static size_t out_shape(const struct plan_tensor *t, const struct point_corr *co
 	return n;
 }
 
+/* dst (outer x Lout x inner) = the axis of src (outer x L x inner)
+ * contracted with the dense L x Lout matrix X: dst[o] = X' src[o].  One
+ * BLAS thread setting per call (the merge's tasks are its threads). */
+static void dense_contract(double *dst, const double *src, size_t outer, int64_t L, size_t inner,
+                           const double *X, int64_t Lout)
+{
+	const struct mudsc__exec one = mudsc__exec_make(1);
+	for (size_t o = 0; o < outer; o++)
+		mudsc__blas_dgemm(&one, true, false, Lout, (int64_t)inner, L, 1.0, X, Lout,
+		                  src + o * (size_t)L * inner, (int64_t)inner, 0.0,
+		                  dst + o * (size_t)Lout * inner, (int64_t)inner);
+}
+
 /* acc += w * T_i' for one plan tensor. */
 static mudsc_status add_transformed(const struct mudsc__plan *plan, const struct point_corr *corr,
                                     const struct plan_tensor *t, int32_t i, double w,
@@ -46,16 +62,23 @@ static mudsc_status add_transformed(const struct mudsc__plan *plan, const struct
 		const struct point_corr *c = t->point[d] >= 0 ? &corr[t->point[d]] : NULL;
 		if (c == NULL)
 			continue;
-		if (!mudsc__corr_scales(c, plan->n_models, shape[d], i,
+		mudsc__axis_split(t->rank, shape, d, &outer, &inner);
+		if (c->dense != NULL) {
+			/* Mhat_i = M_i: every merged unit has one member per model */
+			size_t block = (size_t)shape[d] * (size_t)c->width_out * (size_t)i;
+			dense_contract(b, a, outer, shape[d], inner,
+			               (t->role[d] == MUDSC_ROLE_OUT ? c->dense : c->dense_un) + block,
+			               c->width_out);
+		} else if (!mudsc__corr_scales(c, plan->n_models, shape[d], i,
 		                       t->role[d] == MUDSC_ROLE_OUT ? MUDSC__MATRIX_MERGE_HAT : MUDSC_MATRIX_UNMERGE, weights,
 		                       s->counts, s->scale))
 			return mudsc__err(MUDSC_E_INVALID,
 			                 "merge: tensor '%s': a merged unit of point '%s' has zero total "
 			                 "weight (argument 'weights')",
 			                 t->name, plan->points[t->point[d]].name);
-		mudsc__axis_split(t->rank, shape, d, &outer, &inner);
-		mudsc__axis_contract(b, a, outer, shape[d], inner, c->assign + (size_t)i * shape[d],
-		                    s->scale, c->width_out);
+		else
+			mudsc__axis_contract(b, a, outer, shape[d], inner,
+			                    c->assign + (size_t)i * shape[d], s->scale, c->width_out);
 		shape[d] = c->width_out;
 		double *tmp = a;
 		a = b;

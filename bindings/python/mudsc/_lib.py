@@ -204,7 +204,8 @@ class MatcherOptions(ctypes.Structure):
                 ("use_groups", c_i32), ("max_iter", c_i32), ("patience", c_i32),
                 ("seed", c_u64), ("threads", c_i32), ("eps", c_double),
                 ("progress", PROGRESS_FN), ("progress_user", c_void_p),
-                ("max_memory", c_i64), ("weight_precision", c_i32)]
+                ("max_memory", c_i64), ("weight_precision", c_i32),
+                ("cca_ridge", c_double)]
 
 
 class Moments(ctypes.Structure):

@@ -23,7 +23,7 @@ from .graph import Graph
 from .model import Model, as_model
 from .stats import Stats
 
-METHODS = {"align": 0, "zip": 1}
+METHODS = {"align": 0, "zip": 1, "cca": 2}
 METHOD_NAMES = {v: k for k, v in METHODS.items()}
 SIMILARITIES = {"correlation": 0, "cosine": 1}
 PRECISIONS = {"float32": 0, "float64": 1}
@@ -92,10 +92,14 @@ class Matcher(Handle):
                  threads: Optional[int] = None, eps: Optional[float] = None,
                  progress: Optional[ProgressFn] = None,
                  max_memory: Optional[int] = None,
-                 weight_precision: Optional[str] = None) -> None:
+                 weight_precision: Optional[str] = None,
+                 cca_ridge: Optional[float] = None) -> None:
         """Every option left None takes the library's default
         (mudsc_matcher_options_init, matcher.h).  method "align"
-        (permutations onto model 0) or "zip"; alpha: weight of S_w in
+        (permutations onto model 0), "zip" or "cca" (dense CCA transforms
+        onto model 0 from the activation covariances, docs/algorithm.md
+        section 22: needs full-mode activations for every point; cca_ridge,
+        default 0.1, is its relative ridge); alpha: weight of S_w in
         [0, 1]; similarity "correlation" or "cosine"; zip_r, zip_a, zip_b:
         zip's reduce ratio, merged-row factor and within-model budget;
         use_groups: respect the points' groups; max_iter, patience: sweeps;
@@ -123,7 +127,8 @@ class Matcher(Handle):
             "method": method, "alpha": alpha, "similarity": similarity, "zip_r": zip_r,
             "zip_a": zip_a, "zip_b": zip_b, "use_groups": use_groups, "max_iter": max_iter,
             "patience": patience, "seed": seed, "threads": threads, "eps": eps,
-            "max_memory": max_memory, "weight_precision": weight_precision})
+            "max_memory": max_memory, "weight_precision": weight_precision,
+            "cca_ridge": cca_ridge})
         if self._progress is not None:
             opts.progress = self._progress
         #: the options the matcher was created with (a copy)
@@ -143,7 +148,7 @@ class Matcher(Handle):
 
     @property
     def method(self) -> str:
-        """"align" or "zip"."""
+        """"align", "zip" or "cca"."""
         return METHOD_NAMES[self.options.method]
 
     def _point(self, point: Union[int, str]) -> int:
@@ -201,7 +206,8 @@ class Matcher(Handle):
 
     def set_activation_similarity(self, point: Union[int, str], S: npt.ArrayLike) -> None:
         """Give a point an NC x NC activation similarity computed by the host
-        (finite, exactly symmetric; copied)."""
+        (finite, exactly symmetric; copied); for method "cca" the stacked
+        covariance."""
         arr = np.ascontiguousarray(S, dtype=np.float64)
         check(lib.mudsc_matcher_set_activation_similarity(
             self._h, self._point(point), arr.ctypes.data_as(F64P), arr.size))
@@ -299,7 +305,8 @@ class Matcher(Handle):
         return PointResult(width.value, float(scores[0]), float(scores[1]), float(scores[2]))
 
     def assignment(self, point: Union[int, str]) -> np.ndarray:
-        """The merged unit of every stacked unit u = i*C + c (length N*C)."""
+        """The merged unit of every stacked unit u = i*C + c (length N*C);
+        StateError for CCA results (dense: see matrix())."""
         h, p = self._h, self._point(point)
         return read_array(lambda o, cap, needed: lib.mudsc_matcher_assignment(o, cap, needed, h, p),
                           I64P, np.int64)
@@ -313,7 +320,8 @@ class Matcher(Handle):
             I64P, np.int64)
 
     def matrix(self, point: Union[int, str], model: int, kind: str = "merge") -> np.ndarray:
-        """Model `model`'s C x C' merge ("merge") or unmerge ("unmerge") matrix."""
+        """Model `model`'s C x C' merge ("merge") or unmerge ("unmerge") matrix
+        (dense for CCA: M_i and M_i^-T)."""
         if kind not in MATRIX_KINDS:
             raise errors.InvalidArgumentError.make(f"matrix: kind {kind!r} is not 'merge' or "
                                                    f"'unmerge'")

@@ -83,8 +83,10 @@ def merge(models: Sequence[Union[Model, Mapping[str, npt.ArrayLike]]], graph: Gr
     activations: None (weight matching), a Stats set (every point's
     statistics, mudsc_matcher_set_stats) or, for every point (by name or
     index), an Accumulator or an NC x NC activation similarity.  method,
-    alpha and opts (zip_r, zip_a, zip_b, use_groups, max_iter, patience,
-    seed, threads, eps, similarity, progress, max_memory, weight_precision) are
+    alpha and opts (method "cca" takes Accumulators or a Stats set in the
+    full mode, or host covariances; zip_r, zip_a, zip_b, use_groups, max_iter, patience,
+    seed, threads, eps, similarity, progress, max_memory, weight_precision,
+    cca_ridge) are
     Matcher's (None: the
     library's defaults); weights: one per model for the average (default
     1/N).

@@ -164,6 +164,7 @@ struct mudsc_matcher_options
     progress_user::Ptr{Cvoid}
     max_memory::Int64
     weight_precision::Int32
+    cca_ridge::Cdouble
 end
 
 # A copy of the mirror `x` with the fields named in `kw` replaced (converted

@@ -13,12 +13,14 @@ end
 """
     Matcher(graph, models; method, alpha, similarity, zip_r, zip_a, zip_b,
             use_groups, max_iter, patience, seed, threads, eps, max_memory,
-            weight_precision, progress=nothing)
+            weight_precision, cca_ridge, progress=nothing)
 
 A matcher for two or more models (`Model`s, or tensor dictionaries turned
 into models) described by `graph`.  The models are frozen.  Options not
 given (or `nothing`) take the library's defaults
-(mudsc_matcher_options_init, matcher.h); `method` is `:align` or `:zip`,
+(mudsc_matcher_options_init, matcher.h); `method` is `:align`, `:zip` or
+`:cca` (dense CCA transforms from full-mode activation covariances, with the
+relative ridge `cca_ridge`, default 0.1; docs/algorithm.md section 22),
 `similarity` `:correlation` or `:cosine`.  `progress`, if given, is called as
 `progress(point, sweep, score)` after each re-matched point; returning
 `true` cancels the run.  `max_memory` is the memory budget in bytes (0: no
@@ -46,7 +48,7 @@ struct PointResult
     combined::Float64
 end
 
-const _METHODS = Dict(:align => 0, :zip => 1)
+const _METHODS = Dict(:align => 0, :zip => 1, :cca => 2)
 const _SIMILARITIES = Dict(:correlation => 0, :cosine => 1)
 const _PRECISIONS = Dict(:float32 => 0, :float64 => 1)
 const _MATRIX_KINDS = Dict(:merge => 0, :unmerge => 1)
