@@ -843,6 +843,129 @@ static mudsc_status repair_bad(enum repair_bad what)
 	mudsc_model_free(merged);
 	return st;
 }
+/* The mudsc_lsq_* calls with one thing wrong, on point "layers.1" of the
+ * merge of F.ran (inputs and outputs: the fixture's rows, width H); the
+ * handle, when the call is not mudsc_lsq_new, holds ROWS observations
+ * (none for L_EMPTY); everything made here is freed here, and the handle's
+ * row count must not change on a failed update. */
+enum lsq_bad { L_OUT, L_MATCHER, L_POINT, L_NOT_FOUND, L_STATE, L_WEIGHTS, L_ZERO_WEIGHTS,
+               L_UNSUPPORTED, L_UPDATE_LSQ, L_UPDATE_OUTPUTS, L_UPDATE_N, L_UPDATE_ROWS,
+               L_UPDATE_WIDTH, L_UPDATE_NAN, L_SOLVE_OUT, L_SOLVE_RIDGE, L_SOLVE_SIZE, L_EMPTY,
+               L_SINGULAR, L_SOLVE_SHAPE, L_ERROR_ERR, L_ERROR_EMPTY };
+
+static mudsc_status lsq_bad(enum lsq_bad what)
+{
+	static const double zero_w[2] = {0.0, 0.0};
+	mudsc_lsq_options o = MUDSC_LSQ_OPTIONS_INIT;
+	mudsc_model *merged = NULL, *other = NULL;
+	mudsc_lsq *l = NULL;
+	double nan_x[ROWS * H];
+	mudsc_features x = {MUDSC_DTYPE_F64, 2, {ROWS, H}, NULL, -1, F.x};
+	mudsc_features y[2] = {x, x};
+	mudsc_status st;
+
+	if (mudsc_matcher_merge(&merged, F.ran, NULL) != MUDSC_OK)
+		ck_abort_msg("lsq_bad: setup failed: %s", mudsc_error_message());
+	if (what <= L_UNSUPPORTED) {
+		const char *point = what == L_POINT ? NULL : what == L_NOT_FOUND ? "nope" : "layers.1";
+		if (what == L_UNSUPPORTED) { /* merged with an integer layers.1.weight */
+			static const int32_t ints[H * H];
+			if (mudsc_model_new(&other) != MUDSC_OK)
+				ck_abort_msg("lsq_bad: setup failed: %s", mudsc_error_message());
+			for (size_t k = 0; k < mudsc_model_count(merged); k++) {
+				mudsc_tensor t;
+				ck_assert_ok(mudsc_model_at(&t, merged, k));
+				int w1 = strcmp(t.name, "layers.1.weight") == 0;
+				ck_assert_ok(mudsc_model_add(other, t.name, w1 ? MUDSC_DTYPE_I32 : t.dtype,
+				                             t.rank, t.shape, w1 ? (const void *)ints : t.data,
+				                             MUDSC_BORROW));
+			}
+			st = mudsc_lsq_new((mudsc_lsq **)&O.p[0], F.ran, F.graph, other, "layers.1", NULL);
+			mudsc_model_free(other);
+		} else {
+			st = mudsc_lsq_new(what == L_OUT ? NULL : (mudsc_lsq **)&O.p[0],
+			                   what == L_MATCHER ? NULL : what == L_STATE ? F.unrun : F.ran,
+			                   F.graph, merged, point,
+			                   what == L_WEIGHTS ? weights_nan
+			                   : what == L_ZERO_WEIGHTS ? zero_w : NULL);
+		}
+		mudsc_model_free(merged);
+		return st;
+	}
+	if (mudsc_lsq_new(&l, F.ran, F.graph, merged, "layers.1", NULL) != MUDSC_OK ||
+	    (what != L_EMPTY && what != L_ERROR_EMPTY && what != L_SINGULAR &&
+	     mudsc_lsq_update(l, &x, y, 2) != MUDSC_OK))
+		ck_abort_msg("lsq_bad: setup failed: %s", mudsc_error_message());
+	int64_t rows = mudsc_lsq_rows(l);
+	memcpy(nan_x, F.x, sizeof nan_x);
+	nan_x[3 * H + 1] = NAN;
+	switch (what) {
+	case L_UPDATE_LSQ:
+		st = mudsc_lsq_update(NULL, &x, y, 2);
+		break;
+	case L_UPDATE_OUTPUTS:
+		st = mudsc_lsq_update(l, &x, NULL, 2);
+		break;
+	case L_UPDATE_N:
+		st = mudsc_lsq_update(l, &x, y, 3);
+		break;
+	case L_UPDATE_ROWS:
+		y[1].shape[0] = ROWS - 1;
+		st = mudsc_lsq_update(l, &x, y, 2);
+		break;
+	case L_UPDATE_WIDTH:
+		x.shape[1] = H - 1;
+		x.shape[0] = ROWS;
+		st = mudsc_lsq_update(l, &x, y, 2);
+		break;
+	case L_UPDATE_NAN:
+		y[1].data = nan_x;
+		st = mudsc_lsq_update(l, &x, y, 2);
+		break;
+	case L_SOLVE_OUT:
+		st = mudsc_lsq_solve(NULL, l, merged, NULL);
+		break;
+	case L_SOLVE_RIDGE:
+		o.ridge = -1.0;
+		st = mudsc_lsq_solve((mudsc_model **)&O.p[0], l, merged, &o);
+		break;
+	case L_SOLVE_SIZE:
+		o.size = 1;
+		st = mudsc_lsq_solve((mudsc_model **)&O.p[0], l, merged, &o);
+		break;
+	case L_EMPTY:
+		st = mudsc_lsq_solve((mudsc_model **)&O.p[0], l, merged, NULL);
+		break;
+	case L_SINGULAR: /* two observations cannot span D + 1 = 5 dimensions */
+		x.shape[0] = y[0].shape[0] = y[1].shape[0] = 2;
+		if (mudsc_lsq_update(l, &x, y, 2) != MUDSC_OK)
+			ck_abort_msg("lsq_bad: setup failed: %s", mudsc_error_message());
+		rows = mudsc_lsq_rows(l);
+		o.ridge = 0.0;
+		st = mudsc_lsq_solve((mudsc_model **)&O.p[0], l, merged, &o);
+		break;
+	case L_SOLVE_SHAPE:
+		/* F.m[0] has the shapes (in F32): accepted */
+		ck_assert_ok(mudsc_lsq_solve(&other, l, F.m[0], NULL));
+		mudsc_model_free(other);
+		other = NULL;
+		st = mudsc_lsq_solve((mudsc_model **)&O.p[0], l, F.fresh, NULL);
+		break;
+	case L_ERROR_ERR:
+		st = mudsc_lsq_error(NULL, l, merged);
+		break;
+	case L_ERROR_EMPTY:
+		st = mudsc_lsq_error(&O.d[0], l, merged);
+		break;
+	default:
+		st = MUDSC_OK;
+	}
+	ck_assert_int_eq(mudsc_lsq_rows(l), rows);
+	mudsc_lsq_free(l);
+	mudsc_model_free(other);
+	mudsc_model_free(merged);
+	return st;
+}
 static const double S_nan[4] = {1, NAN, 0, 1};
 static const double S_asym[4] = {1, 0.5, 0, 1};
 
@@ -1443,6 +1566,39 @@ struct bad_case {
 	X(repair_zero_weights, MUDSC_E_INVALID, "mudsc_repair", "total weight 0", 0,                      \
 	  repair_bad(R_ZERO_WEIGHTS))                                                               \
 	X(repair_options_init_opts, MUDSC_E_INVALID, NULL, "'opts'", 0, mudsc_repair_options_init(NULL)) \
+	/* least-squares correction */                                                              \
+	X(lsq_new_out, MUDSC_E_INVALID, "mudsc_lsq_new", "'out'", 0, lsq_bad(L_OUT))                     \
+	X(lsq_new_matcher, MUDSC_E_INVALID, "mudsc_lsq_new", "'matcher'", 0, lsq_bad(L_MATCHER))         \
+	X(lsq_new_point, MUDSC_E_INVALID, "mudsc_lsq_new", "'point'", 0, lsq_bad(L_POINT))               \
+	X(lsq_new_not_found, MUDSC_E_NOT_FOUND, "mudsc_lsq_new", "point 'nope'", 0,                      \
+	  lsq_bad(L_NOT_FOUND))                                                                     \
+	X(lsq_new_state, MUDSC_E_STATE, "mudsc_lsq_new", "point 'layers.1'", 0, lsq_bad(L_STATE))         \
+	X(lsq_new_weights, MUDSC_E_INVALID, "mudsc_lsq_new", "weights[1]", 0, lsq_bad(L_WEIGHTS))         \
+	X(lsq_new_zero_weights, MUDSC_E_INVALID, "mudsc_lsq_new", "total weight 0", 0,                   \
+	  lsq_bad(L_ZERO_WEIGHTS))                                                                  \
+	X(lsq_new_dtype, MUDSC_E_UNSUPPORTED, "mudsc_lsq_new", "not a float", 0,                       \
+	  lsq_bad(L_UNSUPPORTED))                                                                   \
+	X(lsq_update_lsq, MUDSC_E_INVALID, "mudsc_lsq_update", "'lsq'", 0, lsq_bad(L_UPDATE_LSQ))        \
+	X(lsq_update_outputs, MUDSC_E_INVALID, "mudsc_lsq_update", "'outputs'", 0,                       \
+	  lsq_bad(L_UPDATE_OUTPUTS))                                                                \
+	X(lsq_update_n, MUDSC_E_MISMATCH, "mudsc_lsq_update", "n_models = 3", 0, lsq_bad(L_UPDATE_N))    \
+	X(lsq_update_rows, MUDSC_E_MISMATCH, "mudsc_lsq_update", "outputs[1] has 7 observations", 0,     \
+	  lsq_bad(L_UPDATE_ROWS))                                                                   \
+	X(lsq_update_width, MUDSC_E_SHAPE, "mudsc_lsq_update", "inputs", 0, lsq_bad(L_UPDATE_WIDTH))     \
+	X(lsq_update_nan, MUDSC_E_NUMERIC, "mudsc_lsq_update", "outputs: model 1", 0,                    \
+	  lsq_bad(L_UPDATE_NAN))                                                                    \
+	X(lsq_solve_out, MUDSC_E_INVALID, "mudsc_lsq_solve", "'out'", 0, lsq_bad(L_SOLVE_OUT))           \
+	X(lsq_solve_ridge, MUDSC_E_INVALID, "mudsc_lsq_solve", "opts->ridge", 0, lsq_bad(L_SOLVE_RIDGE)) \
+	X(lsq_solve_size, MUDSC_E_INVALID, "mudsc_lsq_solve", "opts->size", 0, lsq_bad(L_SOLVE_SIZE))    \
+	X(lsq_solve_empty, MUDSC_E_STATE, "mudsc_lsq_solve", "no observations", 0, lsq_bad(L_EMPTY))    \
+	X(lsq_solve_singular, MUDSC_E_NUMERIC, "mudsc_lsq_solve", "not positive definite", 0,            \
+	  lsq_bad(L_SINGULAR))                                                                      \
+	X(lsq_solve_shape, MUDSC_E_NOT_FOUND, "mudsc_lsq_solve", "is not in merged", 0,                  \
+	  lsq_bad(L_SOLVE_SHAPE))                                                                   \
+	X(lsq_error_err, MUDSC_E_INVALID, "mudsc_lsq_error", "'err'", 0, lsq_bad(L_ERROR_ERR))           \
+	X(lsq_error_empty, MUDSC_E_STATE, "mudsc_lsq_error", "no observations", 0,                       \
+	  lsq_bad(L_ERROR_EMPTY))                                                                   \
+	X(lsq_options_init_opts, MUDSC_E_INVALID, NULL, "'opts'", 0, mudsc_lsq_options_init(NULL))       \
 	/* version and BLAS threads */                                                              \
 	X(version_check_old_major, MUDSC_E_MISMATCH, NULL, "header", 0, mudsc_version_check(0))            \
 	X(version_check_newer, MUDSC_E_MISMATCH, NULL, "header", 0,                                       \

@@ -241,7 +241,8 @@ typedef enum mudsc_options_kind {
 	MUDSC_OPTIONS_VIT = 4,     /**< mudsc_vit_options (graph.h) */
 	MUDSC_OPTIONS_LLAMA = 5,   /**< mudsc_llama_options (graph.h) */
 	MUDSC_OPTIONS_GPT2 = 6,    /**< mudsc_gpt2_options (graph.h) */
-	MUDSC_OPTIONS_FIELD = 7    /**< mudsc_field_options (field.h) */
+	MUDSC_OPTIONS_FIELD = 7,   /**< mudsc_field_options (field.h) */
+	MUDSC_OPTIONS_LSQ = 9      /**< mudsc_lsq_options (correct.h) */
 } mudsc_options_kind;
 
 /**

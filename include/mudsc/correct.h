@@ -100,6 +100,126 @@ MUDSC_API mudsc_status mudsc_repair(mudsc_model **out, const mudsc_matcher *matc
                                     size_t n_points, const double *weights,
                                     const mudsc_repair_options *opts);
 
+/* ---- least-squares correction (PLeaS-style; docs/algorithm.md section 23) ---- */
+
+/**
+ * Least-squares correction options.  Initialise with MUDSC_LSQ_OPTIONS_INIT
+ * or mudsc_lsq_options_init(); the struct grows as common.h describes
+ * (mudsc_options_size(MUDSC_OPTIONS_LSQ)).
+ */
+typedef struct mudsc_lsq_options {
+	size_t size;  /**< sizeof(mudsc_lsq_options) as the caller compiled it */
+	double ridge; /**< the relative ridge r >= 0 (finite): the solve adds
+	                   lambda = r * trace(G) / (D + 1) times |W - W_merged|^2 to the squared
+	                   error (docs/algorithm.md 23.1), so r = 0 is plain least squares and a
+	                   large r keeps the merged weights; default 1e-4 */
+} mudsc_lsq_options;
+
+#define MUDSC_LSQ_OPTIONS_INIT {sizeof(mudsc_lsq_options), 1e-4}
+
+/** Fill *opts with the defaults (MUDSC_LSQ_OPTIONS_INIT).  NULL: MUDSC_E_INVALID. */
+MUDSC_API mudsc_status mudsc_lsq_options_init(mudsc_lsq_options *opts);
+
+/**
+ * The statistics of the least-squares correction of one point's producer
+ * layer (docs/algorithm.md section 23): a weight "X.weight" of rank >= 2
+ * (C' rows of D = the product of its other axes) and its bias "X.bias", the
+ * point's only OUT tensors (the layer rule of docs/algorithm.md 14.2).  It
+ * holds, in double, G = sum x~ x~' ((D+1) x (D+1)), H = sum x~ t'
+ * ((D+1) x C') and the sum of |t|^2 over the observations, where x~ = (x, 1)
+ * is an observation of the merged network's input to the layer and t its
+ * target: merged unit j's target is the weighted mean, over its members u
+ * (assign[u] = j, mudsc_matcher_assignment; model i = u / C has weight
+ * w_i), of the source models' outputs of that layer on the same input.
+ * Memory: 8((D+1)^2 + (D+1)C' + 2NC) bytes, plus during an update of n
+ * observations a second copy of the sums, 8 n C' bytes of targets and the
+ * streaming engine's rows (n rows of NC doubles for the sources, 1024 of
+ * D + 1 for the inputs): it grows with the chunk, never with the data
+ * (docs/algorithm.md 23.2).
+ * Threads: a handle belongs to one thread at a time.
+ */
+typedef struct mudsc_lsq mudsc_lsq;
+
+/**
+ * Start the statistics of point `point` (its name in graph) into *out
+ * (owned: mudsc_lsq_free()).  matcher: has run on graph (its
+ * correspondence maps the source outputs into merged coordinates, for align
+ * and zip, any N).  merged: the merged model (read for the producer's names
+ * and shapes only).  weights: the merge weights (N values, NULL = 1/N),
+ * copied.
+ * Errors: MUDSC_E_INVALID (NULL arguments, non-finite weights, a merged
+ * unit whose members' weights sum to 0), MUDSC_E_NOT_FOUND (no point
+ * `point`, a producer tensor missing from merged), MUDSC_E_STATE (the
+ * matcher has not run, or ran MUDSC_METHOD_CCA, which has no
+ * correspondence), MUDSC_E_UNSUPPORTED (the point's OUT tensors are
+ * not one layer's weight and bias, or not float), MUDSC_E_MISMATCH (the
+ * producer's axis 0 is not C'), MUDSC_E_NOMEM.  *out untouched on error.
+ */
+MUDSC_API mudsc_status mudsc_lsq_new(mudsc_lsq **out, const mudsc_matcher *matcher,
+                                     const mudsc_graph *graph, const mudsc_model *merged,
+                                     const char *point, const double *weights);
+
+/** Free the handle (NULL is a no-op). */
+MUDSC_API void mudsc_lsq_free(mudsc_lsq *lsq);
+
+/**
+ * Add a chunk of observations: inputs, a mudsc_features view of the
+ * merged network's inputs to the layer (width D: for a convolution the
+ * unfolded patches, im2col, in the weight's (in, kh, kw) order), and
+ * outputs[0..n_models-1], model i's outputs of the layer on the same
+ * inputs (width C, the layer's pre-activation output with its bias, in
+ * model i's own unit order), each with the same number of observations in
+ * the same order.  Views are borrowed during the call (F32, F64, F16 or
+ * BF16, any strides, as mudsc_accum_update()).  All or nothing: on error
+ * the statistics are unchanged.
+ * Errors: MUDSC_E_INVALID (NULL arguments, a bad view), MUDSC_E_MISMATCH
+ * (n_models not the matcher's N, observation counts that differ),
+ * MUDSC_E_SHAPE (a width that is not D or C), MUDSC_E_NUMERIC (a non-finite
+ * value, naming the view), MUDSC_E_NOMEM.
+ */
+MUDSC_API mudsc_status mudsc_lsq_update(mudsc_lsq *lsq, const mudsc_features *inputs,
+                                        const mudsc_features *outputs, int32_t n_models);
+
+/** Observations added so far (0 for NULL). */
+MUDSC_API int64_t mudsc_lsq_rows(const mudsc_lsq *lsq);
+
+/**
+ * The mean squared error of the layer of `model` (its producer tensors,
+ * looked up by the handle's names; merged or a corrected copy) against the
+ * targets over the observations so far: sum |W~ x~ - t|^2 / (n C'),
+ * computed from the statistics (trace form, docs/algorithm.md 23.2), into
+ * *err.  Absolute accuracy about 1e-13 times the targets' mean square.
+ * Errors: MUDSC_E_INVALID (NULL), MUDSC_E_STATE (no observations),
+ * MUDSC_E_NOT_FOUND / MUDSC_E_MISMATCH (the tensors missing or of other
+ * shapes than at mudsc_lsq_new()).  *err untouched on error.
+ */
+MUDSC_API mudsc_status mudsc_lsq_error(double *err, const mudsc_lsq *lsq,
+                                       const mudsc_model *model);
+
+/**
+ * Solve the corrected layer and write it into a copy *out of merged
+ * (owned: mudsc_model_free()): W~ = [W b] (C' x (D+1)) minimises
+ * |X~ W~' - T|^2 + lambda |W~ - W~_merged|^2, that is
+ * (G + lambda I) W~' = H + lambda W~_merged' (Cholesky, through LAPACK),
+ * lambda = opts->ridge * trace(G) / (D+1); docs/algorithm.md 23.1.  Every
+ * other tensor and the metadata are copied; the two tensors are computed
+ * in double and rounded once to their dtype.  All or nothing.
+ * Errors: MUDSC_E_INVALID (NULL arguments, bad options naming
+ * opts->field), MUDSC_E_STATE (no observations), MUDSC_E_NOT_FOUND /
+ * MUDSC_E_MISMATCH (merged lacks the producer tensors or they changed
+ * shape), MUDSC_E_NUMERIC (G + lambda I is not positive definite: ridge 0
+ * with inputs that do not span D + 1 dimensions), MUDSC_E_NOMEM.
+ * *out untouched on error.
+ * Accuracy: the corrected tensors equal tests/oracle/lsq_ref.py (tested
+ * to 1e-6 for F64 models, 1e-5 for F32 ones, whose stored values' rounding
+ * dominates); a layer that already fits its targets exactly (a model
+ * merged with a permuted copy of itself) comes back to rounding (tested);
+ * and its error never exceeds the merged layer's (exactly: the objective
+ * at the solution is at most its value at W~_merged).
+ */
+MUDSC_API mudsc_status mudsc_lsq_solve(mudsc_model **out, const mudsc_lsq *lsq,
+                                       const mudsc_model *merged, const mudsc_lsq_options *opts);
+
 MUDSC_END_DECLS
 
 #endif /* MUDSC_CORRECT_H */

@@ -50,3 +50,15 @@ int mudsc__lapack_dgesdd(int64_t m, int64_t n, double *a, int64_t lda, double *s
 	                              (lapack_int)lda, s, u, (lapack_int)ldu, vt,
 	                              (lapack_int)ldvt));
 }
+
+int mudsc__lapack_dposv(int64_t n, int64_t nrhs, double *a, int64_t lda, double *b,
+                        int64_t ldb)
+{
+	if (!fits(n, lda) || nrhs < 0 || ldb < (nrhs > 1 ? nrhs : 1) || ldb > (int64_t)INT32_MAX ||
+	    a == NULL || b == NULL)
+		return -1;
+	if (n == 0 || nrhs == 0)
+		return 0;
+	return info_of(LAPACKE_dposv(LAPACK_ROW_MAJOR, 'U', (lapack_int)n, (lapack_int)nrhs, a,
+	                             (lapack_int)lda, b, (lapack_int)ldb));
+}

@@ -34,4 +34,11 @@ int mudsc__lapack_dsyevd(int64_t n, double *a, int64_t lda, double *w);
 int mudsc__lapack_dgesdd(int64_t m, int64_t n, double *a, int64_t lda, double *s, double *u,
                          int64_t ldu, double *vt, int64_t ldvt);
 
+/* Solve A X = B for the symmetric positive definite n x n A (its upper
+ * triangle in a, overwritten by the Cholesky factor) and the n x nrhs
+ * right-hand sides b (overwritten by X) (dposv).  A positive info: A is
+ * not positive definite (the least-squares correction, lib/correct/lsq.c). */
+int mudsc__lapack_dposv(int64_t n, int64_t nrhs, double *a, int64_t lda, double *b,
+                        int64_t ldb);
+
 #endif /* MUDSC_LAPACK_H */

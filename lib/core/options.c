@@ -22,6 +22,7 @@ static const mudsc_match_options match_defaults = MUDSC_MATCH_OPTIONS_INIT;
 static const mudsc_field_options field_defaults = MUDSC_FIELD_OPTIONS_INIT;
 static const mudsc_average_options average_defaults = MUDSC_AVERAGE_OPTIONS_INIT;
 static const mudsc_repair_options repair_defaults = MUDSC_REPAIR_OPTIONS_INIT;
+static const mudsc_lsq_options lsq_defaults = MUDSC_LSQ_OPTIONS_INIT;
 
 /*
  * One row per struct.  first_size is the struct's size in the release that
@@ -45,6 +46,7 @@ static const struct mudsc__options_type options_types[MUDSC__OPTIONS_COUNT] = {
 	[MUDSC__OPTIONS_FIELD] = OPTIONS_ROW(mudsc_field_options, block_rows, field_defaults),
 	[MUDSC__OPTIONS_AVERAGE] = OPTIONS_ROW(mudsc_average_options, threads, average_defaults),
 	[MUDSC__OPTIONS_REPAIR] = OPTIONS_ROW(mudsc_repair_options, min_std, repair_defaults),
+	[MUDSC__OPTIONS_LSQ] = OPTIONS_ROW(mudsc_lsq_options, ridge, lsq_defaults),
 };
 
 /* The public kinds are the first internal ids. */
@@ -65,6 +67,8 @@ const struct mudsc__options_type *mudsc__options_type_of(enum mudsc__options_id 
 
 MUDSC_API size_t mudsc_options_size(int32_t kind)
 {
+	if (kind == MUDSC_OPTIONS_LSQ) /* public kinds past FIELD map to later rows */
+		return options_types[MUDSC__OPTIONS_LSQ].size;
 	if (kind < MUDSC_OPTIONS_MATCHER || kind > MUDSC_OPTIONS_FIELD)
 		return 0;
 	return options_types[kind].size;

@@ -1,7 +1,7 @@
 /*
  * The correct room's door: corrections of a merged model after matching
  * (include/mudsc/correct.h).  repair.c is REPAIR (docs/algorithm.md,
- * section 17); it reads the matcher, the graph and the statistics through
+ * section 17), lsq.c the least-squares correction (section 23); they read the matcher, the graph and the statistics through
  * their public calls only.
  *
  * SPDX-License-Identifier: MIT
@@ -27,5 +27,9 @@ struct mudsc__producer {
 mudsc_status mudsc__producer_find(struct mudsc__producer *out, bool *found,
                                   const mudsc_graph *graph, size_t q, const mudsc_model *model,
                                   const char *fn);
+
+/* A new model *out holding src's metadata (the start of every corrected
+ * copy: repair.c, lsq.c).  MUDSC_E_NOMEM; *out untouched on error. */
+mudsc_status mudsc__correct_copy_start(mudsc_model **out, const mudsc_model *src);
 
 #endif /* MUDSC_CORRECT_ROOM_H */

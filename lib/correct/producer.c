@@ -93,3 +93,24 @@ mudsc_status mudsc__producer_find(struct mudsc__producer *out, bool *found,
 	}
 	return MUDSC_OK;
 }
+
+mudsc_status mudsc__correct_copy_start(mudsc_model **out, const mudsc_model *src)
+{
+	mudsc_model *dst;
+	mudsc_status st;
+
+	if ((st = mudsc_model_new(&dst)) != MUDSC_OK)
+		return st;
+	for (size_t k = 0; k < mudsc_model_meta_count(src) && st == MUDSC_OK; k++) {
+		const char *key, *value;
+
+		if ((st = mudsc_model_meta_at(&key, &value, src, k)) == MUDSC_OK)
+			st = mudsc_model_set_meta(dst, key, value);
+	}
+	if (st != MUDSC_OK) {
+		mudsc_model_free(dst);
+		return st;
+	}
+	*out = dst;
+	return MUDSC_OK;
+}

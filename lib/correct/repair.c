@@ -172,14 +172,8 @@ static mudsc_status build(mudsc_model **out, const mudsc_model *merged, const st
 	mudsc_model *dst;
 	mudsc_status st;
 
-	if ((st = mudsc_model_new(&dst)) != MUDSC_OK)
+	if ((st = mudsc__correct_copy_start(&dst, merged)) != MUDSC_OK)
 		return st;
-	for (size_t k = 0; k < mudsc_model_meta_count(merged) && st == MUDSC_OK; k++) {
-		const char *key, *value;
-
-		if ((st = mudsc_model_meta_at(&key, &value, merged, k)) == MUDSC_OK)
-			st = mudsc_model_set_meta(dst, key, value);
-	}
 	for (size_t k = 0; k < mudsc_model_count(merged) && st == MUDSC_OK; k++) {
 		mudsc_tensor t;
 		const struct fix *f = NULL;

@@ -29,13 +29,14 @@ from .merge import MergeResult, merge
 from .field import Field, quadrature
 from .averaging import average
 from .correct import repair
+from .lsq import Lsq
 from .partial import partial_merge
 
 __version__ = "0.2.0"
 
 __all__ = [
     "Accumulator", "Binding", "CancelledError", "ExistsError", "Field", "Graph", "InternalError",
-    "InvalidArgumentError", "Matcher", "MergeResult", "MismatchError", "Model", "MudscError",
+    "InvalidArgumentError", "Lsq", "Matcher", "MergeResult", "MismatchError", "Model", "MudscError",
     "MudscIOError", "NotFoundError", "NumericError", "OutOfMemoryError", "ParseError", "Point",
     "PointResult", "RangeError", "ShapeError", "Split", "StateError", "Stats", "TensorInfo",
     "UnsupportedError", "average", "blas_info", "merge", "partial_merge", "quadrature",

@@ -218,6 +218,11 @@ class RepairOptions(ctypes.Structure):
     _fields_ = [("size", c_size), ("min_std", c_double)]
 
 
+class LsqOptions(ctypes.Structure):
+    """mudsc_lsq_options (correct.h)."""
+    _fields_ = [("size", c_size), ("ridge", c_double)]
+
+
 # ---- the export list: name -> (restype, argtypes) -------------------------
 
 SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
@@ -382,6 +387,13 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_repair": (STATUS, (PP, P, P, P, P, POINTER(Moments), c_size, F64P,
                               POINTER(RepairOptions))),
     "mudsc_repair_options_init": (STATUS, (POINTER(RepairOptions),)),
+    "mudsc_lsq_error": (STATUS, (F64P, P, P)),
+    "mudsc_lsq_free": (None, (P,)),
+    "mudsc_lsq_new": (STATUS, (PP, P, P, P, c_char_p, F64P)),
+    "mudsc_lsq_options_init": (STATUS, (POINTER(LsqOptions),)),
+    "mudsc_lsq_rows": (c_i64, (P,)),
+    "mudsc_lsq_solve": (STATUS, (PP, P, P, POINTER(LsqOptions))),
+    "mudsc_lsq_update": (STATUS, (P, POINTER(Features), POINTER(Features), c_i32)),
     # partial.h
     "mudsc_graph_prefix": (STATUS, (PP, P, c_size)),
     "mudsc_partial_merge": (STATUS, (PP, P, P, F64P)),
@@ -413,6 +425,7 @@ OPTIONS: Dict[Any, Tuple[str, Optional[int]]] = {
     MatchOptions: ("mudsc_match_options_init", None),
     AverageOptions: ("mudsc_average_options_init", None),
     RepairOptions: ("mudsc_repair_options_init", None),
+    LsqOptions: ("mudsc_lsq_options_init", 9),
 }
 
 

@@ -373,3 +373,4 @@ from .torch_distance import model_distance  # noqa: E402,F401  (issue 16: ModelG
 from .torch_trace import TraceReport, VerifyResult, trace_graph, verify_graph  # noqa: E402,F401  (issue 14)
 from .torch_lookaround import Lookaround, average  # noqa: E402,F401  (issue 17)
 from .torch_correct import MultiHead, parameter_count, partial_zip, repair, search_alpha  # noqa: E402,F401,E501  (issue 18)
+from .torch_lsq import lsq_correct  # noqa: E402,F401  (issue 18: least-squares correction)

@@ -1,4 +1,4 @@
-# Corrections of a merged model (correct.h): REPAIR.
+# Corrections of a merged model (correct.h): REPAIR and the least-squares correction.
 
 struct mudsc_moments
     width::Int64
@@ -43,5 +43,99 @@ function repair(mt::Matcher, merged::Model, sources::Stats, merged_stats::Abstra
                                   Ptr{mudsc_repair_options}),
                                  out, mt, mt.graph, merged, sources, moments, length(moments), w,
                                  po), Model)
+    end
+end
+
+# ---- the least-squares correction (correct.h, docs/algorithm.md section 23) ----
+
+struct mudsc_lsq_options
+    size::Csize_t
+    ridge::Cdouble
+end
+
+"""
+    Lsq(mt, merged, point; weights=nothing)
+
+The statistics of the least-squares correction of point `point` (its name)
+of `mt`'s graph (mudsc_lsq_new): the point's producer layer (`X.weight`,
+`X.bias`) of the merged `Model` `merged`.  `weights`: the merge weights
+(default 1/N).  Feed it with `lsq_update!`, then `lsq_solve`.
+"""
+mutable struct Lsq <: Handle
+    ptr::Ptr{Cvoid}
+    keep::Any    # the matcher (its graph) the handle was made from
+    Lsq(ptr::Ptr{Cvoid}, keep) = finalizer(close, new(ptr, keep))
+end
+
+function Lsq(mt::Matcher, merged::Model, point::AbstractString;
+             weights::Union{AbstractVector{<:Real},Nothing}=nothing)
+    w = weights === nothing ? Ptr{Cdouble}(C_NULL) : Vector{Float64}(weights)
+    GC.@preserve w begin
+        return _new(out -> ccall((:mudsc_lsq_new, libmudsc), Cint,
+                                 (Ref{Ptr{Cvoid}}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{Cvoid}, Cstring,
+                                  Ptr{Cdouble}),
+                                 out, mt, mt.graph, merged, _cstr(point), w), Lsq, mt)
+    end
+end
+
+Base.close(l::Lsq) = ccall((:mudsc_lsq_free, libmudsc), Cvoid, (Ptr{Cvoid},), _release!(l))
+
+"""`rows(l)`: observations added so far (mudsc_lsq_rows)."""
+rows(l::Lsq) = Int(ccall((:mudsc_lsq_rows, libmudsc), Int64, (Ptr{Cvoid},), l))
+
+# A dense array as a C view (dimensions reversed, as Accumulator's update!).
+function _lsq_view(x::Array, axis::Integer)
+    n = ndims(x)
+    1 <= n <= MAX_RANK || throw(ArgumentError("features of rank $(n), need 1 to $(MAX_RANK)"))
+    ax = axis < 0 ? n + 1 + axis : Int(axis)
+    1 <= ax <= n || throw(ArgumentError("axis $(axis) outside 1:$(n)"))
+    return mudsc_features(_dtype(eltype(x), nothing), n, _shape8(reverse(size(x))),
+                          Ptr{Int64}(C_NULL), n - ax, pointer(x))
+end
+
+"""
+    lsq_update!(l, inputs, outputs; axis=1)
+
+Add observations (mudsc_lsq_update): `inputs`, the merged network's inputs to
+the layer (D features along Julia dimension `axis`: a (D, B) matrix is B
+observations; a convolution's im2col patches), and `outputs`, a vector of
+the N source models' outputs of the layer on the same inputs (C features
+along `axis`, each model's own unit order).  Arrays are collected to dense
+Float32/Float64 arrays if needed, read during the call only.  All or nothing.
+"""
+function lsq_update!(l::Lsq, inputs::AbstractArray, outputs::AbstractVector; axis::Integer=1)
+    x = inputs isa Array ? inputs : collect(inputs)
+    ys = [y isa Array ? y : collect(y) for y in outputs]
+    GC.@preserve x ys begin
+        fx = _lsq_view(x, axis)
+        fy = [_lsq_view(y, axis) for y in ys]
+        _check(ccall((:mudsc_lsq_update, libmudsc), Cint,
+                     (Ptr{Cvoid}, Ref{mudsc_features}, Ptr{mudsc_features}, Int32),
+                     l, fx, fy, length(fy)))
+    end
+    return l
+end
+
+"""`lsq_error(l, model)`: the mean squared error of `model`'s layer against the
+targets over the observations so far (mudsc_lsq_error)."""
+lsq_error(l::Lsq, model::Model) =
+    _out(Float64, out -> ccall((:mudsc_lsq_error, libmudsc), Cint,
+                               (Ref{Cdouble}, Ptr{Cvoid}, Ptr{Cvoid}), out, l, model))
+
+"""
+    lsq_solve(l, merged; ridge=nothing) -> Model
+
+A new `Model`: `merged` with the point's weight and bias solved
+(mudsc_lsq_solve; `ridge`: the relative ridge, default 1e-4).
+"""
+function lsq_solve(l::Lsq, merged::Model; ridge=nothing)
+    opts = ridge === nothing ? nothing :
+           Ref(mudsc_lsq_options(sizeof(mudsc_lsq_options), Float64(ridge)))
+    GC.@preserve opts begin
+        po = opts === nothing ? Ptr{mudsc_lsq_options}(C_NULL) :
+             Base.unsafe_convert(Ptr{mudsc_lsq_options}, opts)
+        return _new(out -> ccall((:mudsc_lsq_solve, libmudsc), Cint,
+                                 (Ref{Ptr{Cvoid}}, Ptr{Cvoid}, Ptr{Cvoid}, Ptr{mudsc_lsq_options}),
+                                 out, l, merged, po), Model)
     end
 end
