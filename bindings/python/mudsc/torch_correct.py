@@ -66,6 +66,35 @@ def _moments(net: nn.Module, point: Point, batches: Iterable[Any],
     return (m + sums["shift"]).numpy(), torch.sqrt(var).numpy()
 
 
+def pre_activation_graph(graph: Graph, nets: Optional[Sequence[nn.Module]] = None) -> Graph:
+    """A copy of graph whose points observe their producer's output (the
+    pre-activation site: the norm's output when the point has one, else
+    the layer's), the site REPAIR's correction is exact at (docs/algorithm.md
+    17.2); points without a single producer keep their site.  The feature
+    axis is kept.  nets (optional): the modules are looked up there to tell
+    a norm (BatchNorm, LayerNorm, GroupNorm) from a layer."""
+    g = Graph.from_json(graph.to_json())
+    modules = dict(nets[0].named_modules()) if nets else {}
+    norm_types = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
+    for point in graph.points:
+        outs = [b.tensor for b in point.bindings if b.role == "out" and not b.ignore]
+        if any(b.part is not None or b.axis != 0 for b in point.bindings
+               if b.role == "out" and not b.ignore):
+            continue
+        stems = [t[:-len(".weight")] for t in outs if t.endswith(".weight")]
+        paired = [s for s in stems if s + ".bias" in outs]
+        norms = [s for s in paired if isinstance(modules.get(s), norm_types)]
+        if len(norms) == 1:
+            producer = norms[0]
+        elif len(outs) == 2 and len(paired) == 1:
+            producer = paired[0]
+        else:
+            continue
+        if point.site is not None:
+            g.set_site(point.name, producer, point.site_axis)
+    return g
+
+
 def repair(merged: nn.Module, nets: Sequence[nn.Module], result: Any, batches: Iterable[Any],
            graph: Optional[Graph] = None, sources: Optional[Stats] = None,
            weights: Optional[Sequence[float]] = None, min_std: Optional[float] = None,
@@ -77,7 +106,11 @@ def repair(merged: nn.Module, nets: Sequence[nn.Module], result: Any, batches: I
     result: mudsc.torch.merge's MergeResult (or the Matcher).  graph: the
     graph whose sites give the statistics, with the matcher's point names
     and widths: the pre-activation sites (e.g. Graph.mlp(..., site="pre"),
-    Graph.resnet(site="pre")); default the matcher's own graph.  sources:
+    Graph.resnet(site="pre")); default pre_activation_graph(the matcher's
+    graph, nets): each point observed at its producer's output, whatever
+    site the matching used (the builders' default, after the activation,
+    would make the fold approximate: a pre-activation affine map correcting
+    post-activation moments).  sources:
     the source nets' Stats at those sites (default: collected here from
     `nets` on `batches`).  Points are corrected in graph order, each
     measured on the net whose earlier points are already corrected (one
@@ -85,7 +118,7 @@ def repair(merged: nn.Module, nets: Sequence[nn.Module], result: Any, batches: I
     producers, no bias) are left as merged.  batches must be re-iterable
     (a list or a DataLoader).  weights: the merge weights (default 1/N)."""
     matcher = _matcher_of(result)
-    g = graph if graph is not None else matcher.graph
+    g = graph if graph is not None else pre_activation_graph(matcher.graph, nets)
     if g.point_names != matcher.graph.point_names:
         raise errors.InvalidArgumentError.make(
             "repair: graph's points differ from the matcher's graph's")
