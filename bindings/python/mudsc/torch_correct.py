@@ -66,6 +66,32 @@ def _moments(net: nn.Module, point: Point, batches: Iterable[Any],
     return (m + sums["shift"]).numpy(), torch.sqrt(var).numpy()
 
 
+def _producers(graph: Graph, nets: Optional[Sequence[nn.Module]]) -> dict:
+    """Point name -> the module whose output the point's units are, by the
+    rule mudsc_repair folds its correction into (docs/algorithm.md 17.2):
+    among the OUT bindings (whole tensors, axis 0, not ignored) exactly one
+    norm N ("N.weight" and "N.bias", N a BatchNorm, LayerNorm or GroupNorm
+    of nets[0]), else exactly two tensors "X.weight" and "X.bias"; None
+    when neither rule applies (a residual stream, split parts)."""
+    modules = dict(nets[0].named_modules()) if nets else {}
+    norm_types = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
+    found = {}
+    for point in graph.points:
+        outs = [b for b in point.bindings if b.role == "out" and not b.ignore]
+        names = [b.tensor for b in outs]
+        found[point.name] = None
+        if any(b.part is not None or b.axis != 0 for b in outs):
+            continue
+        paired = [t[:-len(".weight")] for t in names
+                  if t.endswith(".weight") and t[:-len(".weight")] + ".bias" in names]
+        norms = [m for m in paired if isinstance(modules.get(m), norm_types)]
+        if len(norms) == 1:
+            found[point.name] = norms[0]
+        elif len(names) == 2 and len(paired) == 1:
+            found[point.name] = paired[0]
+    return found
+
+
 def pre_activation_graph(graph: Graph, nets: Optional[Sequence[nn.Module]] = None) -> Graph:
     """A copy of graph whose points observe their producer's output (the
     pre-activation site: the norm's output when the point has one, else
@@ -74,23 +100,10 @@ def pre_activation_graph(graph: Graph, nets: Optional[Sequence[nn.Module]] = Non
     axis is kept.  nets (optional): the modules are looked up there to tell
     a norm (BatchNorm, LayerNorm, GroupNorm) from a layer."""
     g = Graph.from_json(graph.to_json())
-    modules = dict(nets[0].named_modules()) if nets else {}
-    norm_types = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
+    found = _producers(graph, nets)
     for point in graph.points:
-        outs = [b.tensor for b in point.bindings if b.role == "out" and not b.ignore]
-        if any(b.part is not None or b.axis != 0 for b in point.bindings
-               if b.role == "out" and not b.ignore):
-            continue
-        stems = [t[:-len(".weight")] for t in outs if t.endswith(".weight")]
-        paired = [s for s in stems if s + ".bias" in outs]
-        norms = [s for s in paired if isinstance(modules.get(s), norm_types)]
-        if len(norms) == 1:
-            producer = norms[0]
-        elif len(outs) == 2 and len(paired) == 1:
-            producer = paired[0]
-        else:
-            continue
-        if point.site is not None:
+        producer = found[point.name]
+        if producer is not None and point.site is not None:
             g.set_site(point.name, producer, point.site_axis)
     return g
 
@@ -122,11 +135,15 @@ def repair(merged: nn.Module, nets: Sequence[nn.Module], result: Any, batches: I
     if g.point_names != matcher.graph.point_names:
         raise errors.InvalidArgumentError.make(
             "repair: graph's points differ from the matcher's graph's")
+    # by default, points without a single producer (residual streams) are
+    # not measured: mudsc_repair would leave them as merged anyway
+    skip = set() if graph is not None else {
+        name for name, prod in _producers(matcher.graph, nets).items() if prod is None}
     if sources is None:
         sources = collect_activations(nets, g, batches, max_batches=max_batches)
     out = copy.deepcopy(merged)
     for point in g.points:
-        if point.site is None:
+        if point.site is None or point.name in skip:
             continue
         stats = _moments(out, point, batches, max_batches)
         model = model_from_state_dict(out.state_dict())
