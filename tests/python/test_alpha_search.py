@@ -206,3 +206,24 @@ def test_point_search_errors_leave_the_matcher_as_it_was():
         m.set_point_alphas([1.5] * len(m.graph.point_names))
     with pytest.raises(mudsc.InvalidArgumentError, match="n_points = 1"):
         m.set_point_alphas([0.5])
+
+
+def test_torch_search_alpha_per_point_on_mlps():
+    import torch
+    import mudsc.torch as mt
+    nets, g, batches, gen = torch_mlp_pair()
+    held = torch.randn(64, 6, generator=gen)
+    target = (nets[0](held) + nets[1](held)).detach() / 2
+
+    def score(net):
+        with torch.no_grad():
+            return -float(((net(held) - target) ** 2).mean())
+
+    grid = [0.1, 0.5, 0.9]
+    _, _, scores, _ = mt.search_alpha(nets, g, grid, score, batches=batches, method="zip")
+    net, alphas, best, matcher = mt.search_alpha(nets, g, grid, score, batches=batches,
+                                                 method="zip", per_point=True, rounds=2)
+    assert list(alphas) == g.point_names and set(alphas.values()) <= set(grid)
+    assert best >= max(scores)
+    assert score(net) == pytest.approx(best, rel=1e-6)
+    assert matcher.point_alphas == [alphas[p] for p in g.point_names]

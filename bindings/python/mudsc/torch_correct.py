@@ -172,8 +172,8 @@ def _matcher(nets: Sequence[nn.Module], graph: Graph, batches: Optional[Iterable
 def search_alpha(nets: Sequence[nn.Module], graph: Graph, alphas: Sequence[float],
                  score: Any, batches: Optional[Iterable[Any]] = None,
                  activations: Optional[Stats] = None, method: Optional[str] = None,
-                 weights: Optional[Sequence[float]] = None,
-                 **opts: Any) -> Tuple[nn.Module, float, list, Matcher]:
+                 weights: Optional[Sequence[float]] = None, per_point: bool = False,
+                 rounds: int = 1, **opts: Any) -> Tuple[nn.Module, Any, Any, Matcher]:
     """Alpha search over networks (Matcher.search_alpha,
     mudsc_matcher_search_alpha): the statistics are collected once (from
     `batches`, or given as `activations`, a Stats of collect_activations),
@@ -181,7 +181,11 @@ def search_alpha(nets: Sequence[nn.Module], graph: Graph, alphas: Sequence[float
     (higher is better: e.g. accuracy on held-out data, never the test set)
     scores a deep copy of nets[0] holding the candidate.  method and opts as
     mudsc.Matcher.  Returns (the best candidate's net, its alpha, every
-    alpha's score, the Matcher holding the best candidate's results)."""
+    alpha's score, the Matcher holding the best candidate's results).
+    per_point=True: per-point alphas (Matcher.search_point_alphas,
+    docs/algorithm.md section 24): the global search, then up to `rounds`
+    coordinate rounds over the points; the second and third entries are then
+    the per-point alphas (a dict point name -> alpha) and the best score."""
     matcher = _matcher(nets, graph, batches, activations, "search_alpha", method, opts)
 
     def as_net(model: Any) -> nn.Module:
@@ -189,6 +193,11 @@ def search_alpha(nets: Sequence[nn.Module], graph: Graph, alphas: Sequence[float
         net.load_state_dict(state_dict_from_model(model, copy=True))
         return net
 
+    if per_point:
+        point_alphas, best_score = matcher.search_point_alphas(
+            alphas, lambda model, alpha: score(as_net(model)), rounds=rounds, weights=weights)
+        return (as_net(matcher.merge(weights)), dict(zip(graph.point_names, point_alphas)),
+                best_score, matcher)
     best, scores = matcher.search_alpha(alphas, lambda model, alpha: score(as_net(model)),
                                         weights=weights)
     return as_net(matcher.merge(weights)), best, scores, matcher
