@@ -284,8 +284,8 @@ def main(argv=None):
     all_secs = []
     for key in args.methods:
         for c in args.corrections:
-            if c != "none" and not table[key].reset_bn:
-                continue  # the raw average is the no-reset reference only
+            if c != "none" and table[key].kind == "average":
+                continue  # no matcher, no correspondences: nothing to correct through
             row, secs = run_method(table[key], c, nets, graphs, acts, calib, hold, test, emb,
                                    tasks, log)
             rows.append(row)
