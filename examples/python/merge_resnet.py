@@ -134,11 +134,13 @@ def parse_args(argv):
     p.add_argument("--plot", default="resnet_scores.png",
                    help="PNG of the match scores ('' for none)")
     p.add_argument("--quick", action="store_true",
-                   help="smoke test: tiny subsets, one epoch, alpha 0.5, no cache")
+                   help="smoke test: tiny subsets, one epoch, alpha 0.5, no cache, one "
+                   "partial depth")
     a = p.parse_args(argv)
     if a.quick:
         a.epochs, a.per_class, a.grid, a.holdout, a.calib = 1, 100, "0.5", 20, 20
         a.test_per_class, a.cache = 50, ""
+    a.depths = PARTIAL_DEPTHS[:1] if a.quick else PARTIAL_DEPTHS
     a.grid = tuple(float(v) for v in a.grid.split(","))
     a.seeds = tuple(int(v) for v in a.seeds.split(","))
     a.methods = [m for m in a.methods.split(",") if m]
@@ -291,7 +293,7 @@ def main(argv=None):
             rows.append(row)
             all_secs += secs
     for key in args.partial:
-        for depth, label in PARTIAL_DEPTHS:
+        for depth, label in args.depths:
             row, params = run_partial(table[key], depth, label, nets, graphs["resnet"],
                                       acts, calib, hold, test, emb, tasks, log)
             row.params = params
