@@ -802,6 +802,18 @@ static mudsc_status check_alphas(const double *alphas, size_t n, const char *wha
 	return MUDSC_OK;
 }
 
+/* The arguments both searches share. */
+static mudsc_status check_search(const mudsc_matcher *m, const double *alphas, size_t n_alphas,
+                                 mudsc_score_fn score, const char *fn)
+{
+	if (m == NULL || alphas == NULL || score == NULL)
+		return mudsc__err(MUDSC_E_INVALID, "%s: argument '%s' is NULL", fn,
+		                 m == NULL ? "matcher" : alphas == NULL ? "alphas" : "score");
+	if (n_alphas == 0)
+		return mudsc__err(MUDSC_E_INVALID, "%s: n_alphas = 0", fn);
+	return check_alphas(alphas, n_alphas, "alphas", fn);
+}
+
 /* The global search of section 18 (arguments checked), every candidate
  * with one alpha at every point; sc: n_alphas scores.  On success the
  * matcher holds the best candidate's results, its alpha, and no per-point
@@ -869,12 +881,7 @@ MUDSC_API mudsc_status mudsc_matcher_search_alpha(double *best_alpha, double *sc
 	mudsc_status st;
 	double best;
 
-	MUDSC__CHECK_NULL_AS(m, "matcher");
-	MUDSC__CHECK_NULL(alphas);
-	MUDSC__CHECK_NULL(score);
-	if (n_alphas == 0)
-		return mudsc__err(MUDSC_E_INVALID, "%s: n_alphas = 0", fn);
-	if ((st = check_alphas(alphas, n_alphas, "alphas", fn)) != MUDSC_OK)
+	if ((st = check_search(m, alphas, n_alphas, score, fn)) != MUDSC_OK)
 		return st;
 	double *sc = mudsc__alloc(n_alphas * sizeof *sc, "alpha search scores");
 	if (sc == NULL)
@@ -1021,15 +1028,10 @@ MUDSC_API mudsc_status mudsc_matcher_search_point_alphas(double *point_alphas, d
 	double best_alpha, best;
 	mudsc_status st;
 
-	MUDSC__CHECK_NULL_AS(m, "matcher");
-	MUDSC__CHECK_NULL(alphas);
-	MUDSC__CHECK_NULL(score);
-	if (n_alphas == 0)
-		return mudsc__err(MUDSC_E_INVALID, "%s: n_alphas = 0", fn);
+	if ((st = check_search(m, alphas, n_alphas, score, fn)) != MUDSC_OK)
+		return st;
 	if (rounds < 0)
 		return mudsc__err(MUDSC_E_INVALID, "%s: rounds = %d (need >= 0)", fn, (int)rounds);
-	if ((st = check_alphas(alphas, n_alphas, "alphas", fn)) != MUDSC_OK)
-		return st;
 	size_t P = m->plan.npoints;
 	double *sc = mudsc__alloc(n_alphas * sizeof *sc, "alpha search scores");
 	double *a = mudsc__alloc((P ? P : 1) * sizeof *a, "per-point alphas");

@@ -106,9 +106,10 @@ def torch_mlp_pair():
     return nets, g, [torch.randn(32, 6, generator=gen) for _ in range(3)], gen
 
 
-def test_torch_search_alpha_on_mlps():
+def torch_pair_and_score():
+    """The torch MLP pair, its batches and a held-out score: minus the squared
+    error against the mean of the two nets' outputs."""
     import torch
-    import mudsc.torch as mt
     nets, g, batches, gen = torch_mlp_pair()
     held = torch.randn(64, 6, generator=gen)
     target = (nets[0](held) + nets[1](held)).detach() / 2
@@ -117,6 +118,12 @@ def test_torch_search_alpha_on_mlps():
         with torch.no_grad():
             return -float(((net(held) - target) ** 2).mean())
 
+    return nets, g, batches, score
+
+
+def test_torch_search_alpha_on_mlps():
+    import mudsc.torch as mt
+    nets, g, batches, score = torch_pair_and_score()
     net, best, scores, matcher = mt.search_alpha(nets, g, [0.1, 0.5, 0.9], score, batches=batches,
                                                  method="zip")
     assert best == [0.1, 0.5, 0.9][int(np.argmax(scores))]
@@ -209,16 +216,8 @@ def test_point_search_errors_leave_the_matcher_as_it_was():
 
 
 def test_torch_search_alpha_per_point_on_mlps():
-    import torch
     import mudsc.torch as mt
-    nets, g, batches, gen = torch_mlp_pair()
-    held = torch.randn(64, 6, generator=gen)
-    target = (nets[0](held) + nets[1](held)).detach() / 2
-
-    def score(net):
-        with torch.no_grad():
-            return -float(((net(held) - target) ** 2).mean())
-
+    nets, g, batches, score = torch_pair_and_score()
     grid = [0.1, 0.5, 0.9]
     _, _, scores, _ = mt.search_alpha(nets, g, grid, score, batches=batches, method="zip")
     net, alphas, best, matcher = mt.search_alpha(nets, g, grid, score, batches=batches,

@@ -87,15 +87,22 @@ def test_bn_mlp_repair_moves_the_norm_and_reaches_the_targets(method):
     assert not torch.allclose(sd_m["bn.0.weight"], sd_r["bn.0.weight"])
 
 
-def test_plain_mlp_repair_with_sources_collected_by_the_helper():
-    nets, batches = nets_and_batches(bn=False)
+def plain_graph(site):
+    """The plain MLP's graph, observed at the Linear's output ("pre") or the
+    next Linear's input, after the ReLU ("post")."""
     g = mudsc.Graph()
     for k, w in enumerate(WIDTHS[1:-1]):
         g.add_point(f"p{k}", w)
-        g.set_site(f"p{k}", f"fc.{k}", -1)
+        g.set_site(f"p{k}", f"fc.{k}" if site == "pre" else f"fc.{k + 1}:input", -1)
         g.bind(f"p{k}", f"fc.{k}.weight", 0, "out")
         g.bind(f"p{k}", f"fc.{k}.bias", 0, "out")
         g.bind(f"p{k}", f"fc.{k + 1}.weight", 1, "in")
+    return g
+
+
+def test_plain_mlp_repair_with_sources_collected_by_the_helper():
+    nets, batches = nets_and_batches(bn=False)
+    g = plain_graph("pre")
     merged, result = mt.merge(nets, g, batches, method="align", alpha=0.3)
     repaired = mt.repair(merged, nets, result, batches)
     sources = mt.collect_activations(nets, g, batches)
@@ -138,15 +145,7 @@ def test_default_repair_corrects_the_pre_activations_of_a_post_activation_match(
     # correction is folded into the producer, so by default REPAIR must
     # measure the producer's output: there every unit reaches its targets.
     nets, batches = nets_and_batches(bn=bn)
-    post = bn_graph("post")
-    if not bn:
-        post = mudsc.Graph()
-        for k, w in enumerate(WIDTHS[1:-1]):
-            post.add_point(f"p{k}", w)
-            post.set_site(f"p{k}", f"fc.{k + 1}:input", -1)
-            post.bind(f"p{k}", f"fc.{k}.weight", 0, "out")
-            post.bind(f"p{k}", f"fc.{k}.bias", 0, "out")
-            post.bind(f"p{k}", f"fc.{k + 1}.weight", 1, "in")
+    post = bn_graph("post") if bn else plain_graph("post")
     merged, result = mt.merge(nets, post, batches, method=method, alpha=0.5)
     repaired = mt.repair(merged, nets, result, batches)
     for k in range(len(WIDTHS) - 2):
