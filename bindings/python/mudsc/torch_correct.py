@@ -22,6 +22,10 @@ from .torch import (_batches, _device, _input, collect_activations, model_from_s
                     state_dict_from_model)
 
 
+class _Seen(Exception):
+    """Raised by _moments' hook once the site is observed: stops the forward."""
+
+
 def _moments(net: nn.Module, point: Point, batches: Iterable[Any],
              max_batches: Optional[int]) -> Tuple[np.ndarray, np.ndarray]:
     """The (means, population stds) of net's features at point's site, in
@@ -48,6 +52,7 @@ def _moments(net: nn.Module, point: Point, batches: Iterable[Any],
         sums["n"] += x.shape[0]
         sums["s1"] += xc.sum(dim=0)
         sums["s2"] += (xc * xc).sum(dim=0)
+        raise _Seen()  # the rest of the forward pass is not needed
 
     handle = module.register_forward_hook(hook)
     mode = net.training
@@ -55,7 +60,10 @@ def _moments(net: nn.Module, point: Point, batches: Iterable[Any],
         net.eval()
         with torch.no_grad():
             for batch in _batches(batches, max_batches):
-                net(_input(batch).to(_device(net)))
+                try:
+                    net(_input(batch).to(_device(net)))
+                except _Seen:
+                    pass
     finally:
         handle.remove()
         net.train(mode)
@@ -127,7 +135,9 @@ def repair(merged: nn.Module, nets: Sequence[nn.Module], result: Any, batches: I
     the source nets' Stats at those sites (default: collected here from
     `nets` on `batches`).  Points are corrected in graph order, each
     measured on the net whose earlier points are already corrected (one
-    pass over the batches per point); points REPAIR cannot correct (several
+    pass over the batches per point, each stopped once the point's site
+    has been observed, so a site module called twice in a forward pass is
+    measured at its first call); points REPAIR cannot correct (several
     producers, no bias) are left as merged.  batches must be re-iterable
     (a list or a DataLoader).  weights: the merge weights (default 1/N)."""
     matcher = _matcher_of(result)
