@@ -228,7 +228,7 @@ def run_partial(method, depth, label, nets, graph, acts, calib, hold, test, emb,
 
 
 def format_table(rows):
-    head = (f"| {'method':34s} | alpha | held-out | joint | task A | task B |  mean "
+    head = (f"| {'method':40s} | alpha | held-out | joint | task A | task B |  mean "
             f"| parameters | merge s |")
     lines = [head, "|" + "|".join("-" * (len(c)) for c in head.split("|")[1:-1]) + "|"]
     for r in rows:
@@ -237,7 +237,7 @@ def format_table(rows):
         held = "-" if r.held is None else f"{r.held:.2f}"
         params = "-" if r.params is None else f"{r.params:,}"
         s = r.scores
-        lines.append(f"| {r.name:34s} | {alpha:>5s} | {held:>8s} | {s.joint:5.2f} | {s.a:6.2f} "
+        lines.append(f"| {r.name:40s} | {alpha:>5s} | {held:>8s} | {s.joint:5.2f} | {s.a:6.2f} "
                      f"| {s.b:6.2f} | {s.mean:5.2f} | {params:>10s} | {secs:>7s} |")
     return "\n".join(lines)
 
