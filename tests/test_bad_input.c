@@ -805,6 +805,13 @@ static int score_nan(double *score, const mudsc_model *merged, double alpha, voi
 #define search(matcher, alphas, n, fn)                                                          \
 	mudsc_matcher_search_alpha(&O.d[0], &O.d[1], matcher, alphas, n, NULL, fn, NULL)
 
+/* mudsc_matcher_search_point_alphas writing only into O (2 points) */
+#define PSEARCH "mudsc_matcher_search_point_alphas"
+#define psearch(matcher, alphas, n, rounds, fn)                                                 \
+	mudsc_matcher_search_point_alphas(&O.d[0], &O.d[8], matcher, alphas, n, rounds, NULL, fn,   \
+	                                  NULL)
+#define SETPA "mudsc_matcher_set_point_alphas"
+
 /* mudsc_repair with one thing wrong: a source set of the MLP's points (the
  * fixture's rows as both models' features), the merge of F.ran, and
  * merged statistics of width H; everything made here is freed here. */
@@ -1532,6 +1539,29 @@ struct bad_case {
 	X(search_cancel, MUDSC_E_CANCELLED, SEARCH, "cancelled at alphas[0]", 0,                            \
 	  search(F.ran, alphas_ok, 2, score_stop))                                                  \
 	X(search_nan, MUDSC_E_NUMERIC, SEARCH, "(need finite)", 0, search(F.ran, alphas_ok, 2, score_nan)) \
+	/* per-point alphas */                                                                      \
+	X(psearch_matcher, MUDSC_E_INVALID, PSEARCH, "'matcher'", 0,                                  \
+	  psearch(NULL, alphas_ok, 2, 1, score_zero))                                               \
+	X(psearch_alphas, MUDSC_E_INVALID, PSEARCH, "'alphas'", 0, psearch(F.ran, NULL, 2, 1, score_zero)) \
+	X(psearch_score, MUDSC_E_INVALID, PSEARCH, "'score'", 0, psearch(F.ran, alphas_ok, 2, 1, NULL)) \
+	X(psearch_n_alphas, MUDSC_E_INVALID, PSEARCH, "n_alphas = 0", 0,                              \
+	  psearch(F.ran, alphas_ok, 0, 1, score_zero))                                              \
+	X(psearch_rounds, MUDSC_E_INVALID, PSEARCH, "rounds = -1", 0,                                 \
+	  psearch(F.ran, alphas_ok, 2, -1, score_zero))                                             \
+	X(psearch_alpha_range, MUDSC_E_INVALID, PSEARCH, "alphas[1] = -0.5", 0,                       \
+	  psearch(F.ran, alphas_bad, 2, 1, score_zero))                                             \
+	X(psearch_cancel, MUDSC_E_CANCELLED, PSEARCH, "cancelled at alphas[0]", 0,                    \
+	  psearch(F.ran, alphas_ok, 2, 1, score_stop))                                              \
+	X(psearch_nan, MUDSC_E_NUMERIC, PSEARCH, "(need finite)", 0,                                  \
+	  psearch(F.ran, alphas_ok, 2, 1, score_nan))                                               \
+	X(set_point_alphas_matcher, MUDSC_E_INVALID, SETPA, "'matcher'", 0,                           \
+	  mudsc_matcher_set_point_alphas(NULL, alphas_ok, 2))                                       \
+	X(set_point_alphas_n, MUDSC_E_INVALID, SETPA, "n_points = 1", 0,                              \
+	  mudsc_matcher_set_point_alphas(F.ran, alphas_ok, 1))                                      \
+	X(set_point_alphas_range, MUDSC_E_INVALID, SETPA, "alphas[1] = -0.5", 0,                      \
+	  mudsc_matcher_set_point_alphas(F.ran, alphas_bad, 2))                                     \
+	X(point_alphas_matcher, MUDSC_E_INVALID, "mudsc_matcher_point_alphas", "'matcher'", 0,        \
+	  mudsc_matcher_point_alphas(&O.d[0], 2, &O.needed, NULL))                                  \
 	/* partial zipping */                                                                       \
 	X(prefix_out, MUDSC_E_INVALID, NULL, "'out'", 0, mudsc_graph_prefix(NULL, F.graph, 1))            \
 	X(prefix_graph, MUDSC_E_INVALID, NULL, "'graph'", 0,                                              \

@@ -310,16 +310,38 @@ fail:
 }
 
 /*
+ * Scores of a partially zipped pair on d: task A by head A, task B by
+ * head B, joint on the mean of the two heads' logits (as the ensemble).
+ * logits[0..2] are scratch (the base models' logits are no longer needed).
+ */
+static int score_heads(struct scores *out, struct experiment *x, const struct mlp heads[2],
+                       const struct dataset *d)
+{
+	struct scores s[3];
+
+	if (protocol_net_logits(&x->proto, &heads[0], d, x->logits[0]) != 0 ||
+	    protocol_net_logits(&x->proto, &heads[1], d, x->logits[1]) != 0)
+		return -1;
+	for (int64_t i = 0; i < d->n * FMNIST_CLASSES; i++)
+		x->logits[2][i] = 0.5f * (x->logits[0][i] + x->logits[1][i]);
+	for (int k = 0; k < 3; k++)
+		s[k] = protocol_score(&x->proto, x->logits[k], d->y, d->n);
+	*out = (struct scores){s[2].joint, {s[0].task[0], s[1].task[1]},
+	                       0.5 * (s[0].task[0] + s[1].task[1])};
+	return 0;
+}
+
+/*
  * ZipIt!'s partial zipping (activation zip of the first depth points, one
- * head per network): task A is scored by head A, task B by head B, joint
- * on the mean of the two heads' logits (as the ensemble).  The row's
- * parameter count goes to x->params.
+ * head per network), scored by score_heads on the test set and, for
+ * reference, on the held-out images.  The row's parameter count goes to
+ * x->params.
  */
 static int add_partial(struct experiment *x, const char *method, int32_t depth)
 {
 	struct merge_spec spec = {MUDSC_METHOD_ZIP, 0.0, 1, 0, 0};
 	struct mlp heads[2];
-	struct scores s[3];
+	struct scores test, held;
 	int64_t params;
 	double t0 = now();
 	int rc = -1;
@@ -327,16 +349,9 @@ static int add_partial(struct experiment *x, const char *method, int32_t depth)
 	if (merger_run_partial(&x->merger, &spec, depth, heads, &params) != 0)
 		return -1;
 	double secs = now() - t0;
-	/* the base models' logits are no longer needed: logits[0..2] are scratch */
-	if (protocol_net_logits(&x->proto, &heads[0], &x->test, x->logits[0]) == 0 &&
-	    protocol_net_logits(&x->proto, &heads[1], &x->test, x->logits[1]) == 0) {
-		for (int64_t i = 0; i < x->test.n * FMNIST_CLASSES; i++)
-			x->logits[2][i] = 0.5f * (x->logits[0][i] + x->logits[1][i]);
-		for (int k = 0; k < 3; k++)
-			s[k] = protocol_score(&x->proto, x->logits[k], x->test.y, x->test.n);
-		struct scores r = {s[2].joint, {s[0].task[0], s[1].task[1]},
-		                   0.5 * (s[0].task[0] + s[1].task[1])};
-		add_row(x, method, 0.0, &r, secs, NAN);
+	if (score_heads(&held, x, heads, &x->holdout) == 0 &&
+	    score_heads(&test, x, heads, &x->test) == 0) {
+		add_row(x, method, 0.0, &test, secs, held.joint);
 		if (x->n_params < 4)
 			x->params[x->n_params++] = (struct params_row){method, params};
 		rc = 0;

@@ -3,8 +3,15 @@
 on disjoint halves of the Fashion-MNIST classes, with every method libmudsc
 offers (weight averaging, weight matching, activation alignment, ZipIt!,
 MuDSC align and zip), through mudsc and mudsc.torch, with BatchNorm
-re-estimation; alpha is chosen by joint accuracy on held-out training
-images.  Prints one table and plots the per-point match scores.
+re-estimation alone and with each correction (REPAIR); alpha is chosen by
+joint accuracy on held-out training images (after the correction), never on
+the test set.  Then partial zipping (ZipIt! and MuDSC zip of the first
+points only, one head per network) at a few depths, with its parameter
+count.  Prints one table and plots the per-point match scores.
+
+Methods and corrections are the registries METHODS and CORRECTIONS below
+(--methods, --corrections pick from them): a new library method or
+correction is one line there.
 
     MUDSC_LIBRARY=build/lib/libmudsc.so.0 PYTHONPATH=bindings/python \\
         /usr/bin/python3 examples/python/merge_resnet.py --split halves --plot resnet_halves.png
@@ -33,22 +40,55 @@ import train
 @dataclass
 class Method:
     name: str
-    kind: str            # "average", "align" or "zip"
+    kind: str            # "average" or a matcher method: "align", "zip", ...
     alphas: tuple = (None,)
     activations: bool = True
     reset_bn: bool = True
 
 
 def methods(grid):
-    return [
-        Method("weight averaging, no BN reset", "average", reset_bn=False),
-        Method("weight averaging", "average"),
-        Method("weight matching", "align", (1.0,), activations=False),
-        Method("activation alignment", "align", (0.0,)),
-        Method("ZipIt! (zip)", "zip", (0.0,)),
-        Method("MuDSC align", "align", grid),
-        Method("MuDSC zip", "zip", grid),
-    ]
+    """Every method of the table, by key (--methods)."""
+    return {
+        "average-raw": Method("weight averaging, no BN reset", "average", reset_bn=False),
+        "average": Method("weight averaging", "average"),
+        "wm": Method("weight matching", "align", (1.0,), activations=False),
+        "act-align": Method("activation alignment", "align", (0.0,)),
+        "zipit": Method("ZipIt! (zip)", "zip", (0.0,)),
+        "mudsc-align": Method("MuDSC align", "align", grid),
+        "mudsc-zip": Method("MuDSC zip", "zip", grid),
+        # CCA merging (issue 18, branch cca18): the matcher method "cca"
+        "cca": Method("CCA merge", "cca", (0.0,)),
+    }
+
+
+DEFAULT_METHODS = "average-raw,average,wm,act-align,zipit,mudsc-align,mudsc-zip"
+
+
+def _repair(net, nets, result, calib):
+    # mudsc.torch.repair observes each point's producer (the pre-activation
+    # site) by default, whatever site the matching used
+    return mt.repair(net, nets, result, calib)
+
+
+def _lsq(net, nets, result, calib):
+    # the least-squares correction (issue 18, branch ls18)
+    return mt.lsq_correct(net, nets, result, calib)
+
+
+# Corrections applied after the BatchNorm reset: (table suffix, function
+# (merged net, source nets, MergeResult, calibration batches) -> net).
+CORRECTIONS = {
+    "none": ("", None),
+    "repair": (" + REPAIR", _repair),
+    "lsq": (" + LSQ", _lsq),
+}
+
+DEFAULT_CORRECTIONS = "none,repair"
+
+# Partial zipping: (table name, graph points merged).  The ResNet-20 graph's
+# points are in order: stage 1 (its stream, then its three inner points),
+# stage 2, stage 3; a prefix ending at a stage boundary keeps whole stages.
+PARTIAL_DEPTHS = ((4, "stage 1"), (8, "stages 1-2"), (10, "stages 1-2 + 3.0"))
 
 
 @dataclass
@@ -58,6 +98,8 @@ class Row:
     scores: protocol.Scores
     seconds: object = None
     result: object = None  # the MergeResult of the chosen alpha
+    held: object = None    # held-out joint accuracy of the chosen alpha
+    params: object = None  # parameter count, when it differs from one network's
 
 
 def parse_args(argv):
@@ -70,6 +112,14 @@ def parse_args(argv):
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--per-class", type=int, default=2000, help="training images per class")
     p.add_argument("--dim", type=int, default=64, help="embedding dimension D")
+    p.add_argument("--methods", default=DEFAULT_METHODS,
+                   help="methods of the table (keys of METHODS: " + ",".join(methods(()))
+                   + ")")
+    p.add_argument("--corrections", default=DEFAULT_CORRECTIONS,
+                   help="corrections after the BatchNorm reset (keys of CORRECTIONS: "
+                   + ",".join(CORRECTIONS) + "); 'none' is the reset alone")
+    p.add_argument("--partial", default="zipit,mudsc-zip",
+                   help="methods of the partial-zipping rows ('' for none)")
     p.add_argument("--grid", default="0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9",
                    help="alphas tried by the MuDSC methods")
     p.add_argument("--holdout", type=int, default=100,
@@ -84,21 +134,34 @@ def parse_args(argv):
     p.add_argument("--plot", default="resnet_scores.png",
                    help="PNG of the match scores ('' for none)")
     p.add_argument("--quick", action="store_true",
-                   help="smoke test: tiny subsets, one epoch, alpha 0.5, no cache")
+                   help="smoke test: tiny subsets, one epoch, alpha 0.5, no cache, one "
+                   "partial depth")
     a = p.parse_args(argv)
     if a.quick:
         a.epochs, a.per_class, a.grid, a.holdout, a.calib = 1, 100, "0.5", 20, 20
         a.test_per_class, a.cache = 50, ""
+    a.depths = PARTIAL_DEPTHS[:1] if a.quick else PARTIAL_DEPTHS
     a.grid = tuple(float(v) for v in a.grid.split(","))
     a.seeds = tuple(int(v) for v in a.seeds.split(","))
+    a.methods = [m for m in a.methods.split(",") if m]
+    a.corrections = [c for c in a.corrections.split(",") if c]
+    a.partial = [m for m in a.partial.split(",") if m]
+    known = methods(())
+    for m in a.methods + a.partial:
+        if m not in known:
+            p.error(f"unknown method {m!r} (known: {', '.join(known)})")
+    for c in a.corrections:
+        if c not in CORRECTIONS:
+            p.error(f"unknown correction {c!r} (known: {', '.join(CORRECTIONS)})")
     return a
 
 
-def merge_once(nets, graph, acts, method, alpha, calib):
+def merge_once(nets, graph, acts, method, alpha, calib, correct):
     """One merged network and its MergeResult through mudsc.torch.merge, with
-    the activation statistics collected once for all merges; the seconds of
-    the merge step (matcher run, merged tensors, network built) and, apart,
-    of the BatchNorm re-estimation."""
+    the activation statistics collected once for all merges, then the
+    BatchNorm re-estimation and the correction (a function or None); the
+    seconds of the merge step (matcher run, merged tensors, network built)
+    and, apart, of the reset plus correction."""
     opts = {} if method.kind == "average" else {"method": method.kind, "alpha": alpha}
     if method.activations and method.kind != "average":
         opts["activations"] = acts
@@ -107,36 +170,75 @@ def merge_once(nets, graph, acts, method, alpha, calib):
     t1 = time.perf_counter()
     if method.reset_bn:
         mt.reset_bn_stats(net, calib)
+    if correct is not None:
+        net = correct(net, nets, result, calib)
     return net, result, t1 - t0, time.perf_counter() - t1
 
 
-def run_method(method, nets, graphs, acts, calib, hold, test, emb, tasks, log):
-    """Merge at every alpha of the method, keep the one with the best joint
-    accuracy on the held-out training images, score it on the test set."""
+def run_method(method, correction, nets, graphs, acts, calib, hold, test, emb, tasks, log):
+    """Merge (and correct) at every alpha of the method, keep the one with
+    the best joint accuracy on the held-out training images, score it on
+    the test set."""
+    suffix, correct = CORRECTIONS[correction]
+    name = method.name + suffix
     graph = graphs["average" if method.kind == "average" else "resnet"]
     best, all_secs = None, []
     for alpha in method.alphas:
-        net, result, secs, bn_secs = merge_once(nets, graph, acts, method, alpha, calib)
+        net, result, secs, bn_secs = merge_once(nets, graph, acts, method, alpha, calib, correct)
         all_secs.append(secs)
         held = protocol.joint_accuracy(net, *hold, emb)
-        log(f"  {method.name:30s} alpha {alpha!s:4s}: merge {secs:.3f} s ({result.sweeps} sweeps), "
-            f"BN reset {bn_secs:.2f} s, held-out joint {held:.2f}%")
+        log(f"  {name:30s} alpha {alpha!s:4s}: merge {secs:.3f} s ({result.sweeps} sweeps), "
+            f"BN reset{suffix} {bn_secs:.2f} s, held-out joint {held:.2f}%")
         if best is None or held > best[0]:
             best = (held, alpha, net, result, secs)
-    _, alpha, net, result, secs = best
+    held, alpha, net, result, secs = best
     scores = protocol.score(protocol.net_logits(net, test[0], emb), test[1], *tasks)
-    return Row(method.name, alpha, scores, secs, result), all_secs
+    return Row(name, alpha, scores, secs, result, held), all_secs
+
+
+def heads_scores(model, x, y, emb, tasks):
+    """Scores of a MultiHead: task A through head A, task B through head B,
+    joint on the mean of the heads' logits (as the output ensemble)."""
+    lg = [protocol.net_logits(h, x, emb) for h in model.nets]
+    s = [protocol.score(v, y, *tasks) for v in lg]
+    return protocol.Scores(protocol.score((lg[0] + lg[1]) / 2, y, *tasks).joint, s[0].a, s[1].b)
+
+
+def run_partial(method, depth, label, nets, graph, acts, calib, hold, test, emb, tasks, log):
+    """Partial zipping of the first `depth` points (mudsc.torch.partial_zip)
+    at every alpha of the method, BatchNorm reset, alpha by held-out joint
+    accuracy; the row's name carries the parameter count."""
+    best = None
+    for alpha in method.alphas:
+        t0 = time.perf_counter()
+        model, _ = mt.partial_zip(nets, graph, depth, activations=acts, method=method.kind,
+                                  alpha=alpha)
+        secs = time.perf_counter() - t0
+        mt.reset_bn_stats(model, calib)
+        held = heads_scores(model, *hold, emb, tasks).joint
+        log(f"  partial {method.name} {label} alpha {alpha!s:4s}: {secs:.3f} s, "
+            f"held-out joint {held:.2f}%")
+        if best is None or held > best[0]:
+            best = (held, alpha, model, secs)
+    held, alpha, model, secs = best
+    params = mt.parameter_count(model)
+    row = Row(f"{method.name} partial, {label}", alpha, heads_scores(model, *test, emb, tasks),
+              secs, None, held)
+    return row, params
 
 
 def format_table(rows):
-    head = f"| {'method':30s} | alpha | joint | task A | task B |  mean | merge s |"
+    head = (f"| {'method':40s} | alpha | held-out | joint | task A | task B |  mean "
+            f"| parameters | merge s |")
     lines = [head, "|" + "|".join("-" * (len(c)) for c in head.split("|")[1:-1]) + "|"]
     for r in rows:
         alpha = "-" if r.alpha is None else f"{r.alpha:.1f}"
         secs = "-" if r.seconds is None else f"{r.seconds:.3f}"
+        held = "-" if r.held is None else f"{r.held:.2f}"
+        params = "-" if r.params is None else f"{r.params:,}"
         s = r.scores
-        lines.append(f"| {r.name:30s} | {alpha:>5s} | {s.joint:5.2f} | {s.a:6.2f} | {s.b:6.2f} "
-                     f"| {s.mean:5.2f} | {secs:>7s} |")
+        lines.append(f"| {r.name:40s} | {alpha:>5s} | {held:>8s} | {s.joint:5.2f} | {s.a:6.2f} "
+                     f"| {s.b:6.2f} | {s.mean:5.2f} | {params:>10s} | {secs:>7s} |")
     return "\n".join(lines)
 
 
@@ -178,11 +280,24 @@ def main(argv=None):
     acts = mt.collect_activations(nets, graphs["resnet"], calib)
     log(f"activations of {len(pools.calib)} calibration images: {time.perf_counter() - t0:.2f} s")
 
+    one_net = mt.parameter_count(nets[0])
+    rows[2].params = 2 * one_net
+    table = methods(args.grid)
     all_secs = []
-    for m in methods(args.grid):
-        row, secs = run_method(m, nets, graphs, acts, calib, hold, test, emb, tasks, log)
-        rows.append(row)
-        all_secs += secs
+    for key in args.methods:
+        for c in args.corrections:
+            if c != "none" and table[key].kind == "average":
+                continue  # no matcher, no correspondences: nothing to correct through
+            row, secs = run_method(table[key], c, nets, graphs, acts, calib, hold, test, emb,
+                                   tasks, log)
+            rows.append(row)
+            all_secs += secs
+    for key in args.partial:
+        for depth, label in args.depths:
+            row, params = run_partial(table[key], depth, label, nets, graphs["resnet"],
+                                      acts, calib, hold, test, emb, tasks, log)
+            row.params = params
+            rows.append(row)
 
     log(f"\nResNet-20 x2 on Fashion-MNIST, split A={task_a} B={task_b}, seeds {args.seeds}, "
         f"{args.epochs} epochs x {5 * args.per_class} images, test images {len(test[1])}")
@@ -190,6 +305,7 @@ def main(argv=None):
         log("--quick: a smoke run (100 images per class, 1 epoch, alpha 0.5): "
             "its accuracies mean nothing.")
     log(format_table(rows))
+    log(f"parameters: one network {one_net:,}; a full-size merge has as many")
     log(f"merge step (mudsc.torch.merge, statistics given) over {len(all_secs)} merges: "
         f"median {statistics.median(all_secs):.3f} s, min {min(all_secs):.3f} s, "
         f"max {max(all_secs):.3f} s")

@@ -499,12 +499,64 @@ typedef int (*mudsc_score_fn)(double *score, const mudsc_model *merged, double a
  * non-finite score, naming k), MUDSC_E_CANCELLED (score returned
  * non-zero), the errors of mudsc_matcher_run() and mudsc_matcher_merge().
  * On error the matcher keeps its alpha and the results it had before the
- * call, and the outputs are untouched.
+ * call, and the outputs are untouched.  Every candidate uses one alpha at
+ * every point: per-point alphas set before (mudsc_matcher_set_point_alphas)
+ * are dropped on success, kept on error.
  */
 MUDSC_API mudsc_status mudsc_matcher_search_alpha(double *best_alpha, double *scores,
                                                   mudsc_matcher *matcher, const double *alphas,
                                                   size_t n_alphas, const double *weights,
                                                   mudsc_score_fn score, void *user);
+
+/* ---- per-point alphas (docs/algorithm.md section 24) -------------------- */
+
+/**
+ * Per-point alphas: mudsc_matcher_run() then re-matches point p from
+ * S = alphas[p] S_w + (1 - alphas[p]) S_a instead of opts.alpha (the loop
+ * sweeps when any alphas[p] > 0; without activations every alpha is taken
+ * as 1).  n_points = the graph's point count, values in [0, 1], copied.
+ * alphas = NULL: back to opts.alpha at every point.  The results change at
+ * the next run.  Errors: MUDSC_E_INVALID (NULL matcher, n_points differing
+ * from the graph's, a value outside [0, 1]), MUDSC_E_NOMEM; on error
+ * nothing changes.
+ */
+MUDSC_API mudsc_status mudsc_matcher_set_point_alphas(mudsc_matcher *matcher,
+                                                      const double *alphas, size_t n_points);
+
+/**
+ * The alpha each point is matched with (per-point alphas, or opts.alpha
+ * at every point when none are set): the sizing rule of array getters
+ * (common.h), *needed = the graph's point count.  MUDSC_E_INVALID for a
+ * NULL matcher.
+ */
+MUDSC_API mudsc_status mudsc_matcher_point_alphas(double *out, size_t capacity, size_t *needed,
+                                                  const mudsc_matcher *matcher);
+
+/**
+ * Alpha search with per-point alphas (docs/algorithm.md section 24): first
+ * the global search of mudsc_matcher_search_alpha() over alphas (one alpha
+ * everywhere, a* the first best); then up to `rounds` coordinate rounds:
+ * for each point p in graph order, every other value of alphas is tried at
+ * p with the other points' alphas fixed (run, merge with weights,
+ * score(&s, merged, the value tried at p, user)), and the first value with
+ * the highest score is kept if it is strictly better than the best so far.
+ * A round that changes no point ends the search.  Candidates: n_alphas +
+ * at most rounds * P * (n_alphas - 1).  The statistics and weight features
+ * are prepared once for all (as the global search).  rounds = 0 is the
+ * global search.  Afterwards the matcher holds the best candidate's
+ * results, its per-point alphas (mudsc_matcher_point_alphas()) and
+ * opts.alpha = a*; point_alphas (may be NULL; else the graph's point count
+ * doubles) and *best_score (may be NULL) receive them and the best score.
+ * Errors: those of mudsc_matcher_search_alpha() (naming this function) and
+ * MUDSC_E_INVALID for rounds < 0.  On error the matcher keeps its alpha,
+ * per-point alphas and results from before the call, and the outputs are
+ * untouched.
+ */
+MUDSC_API mudsc_status mudsc_matcher_search_point_alphas(double *point_alphas, double *best_score,
+                                                         mudsc_matcher *matcher,
+                                                         const double *alphas, size_t n_alphas,
+                                                         int32_t rounds, const double *weights,
+                                                         mudsc_score_fn score, void *user);
 
 MUDSC_END_DECLS
 

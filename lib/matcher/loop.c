@@ -107,7 +107,7 @@ static mudsc_status rematch(struct loop_state *ls, size_t p)
 	int64_t NC = stacked(ls, p);
 	size_t n = (size_t)NC * (size_t)NC;
 	const double *Sa;
-	const double alpha = in->opts->alpha;
+	const double alpha = in->point_alpha ? in->point_alpha[p] : in->opts->alpha;
 	mudsc_status st = activations(ls, p, &Sa);
 
 	if (st == MUDSC_OK)
@@ -235,6 +235,13 @@ mudsc_status mudsc__loop_run(struct loop_result *res, const struct loop_input *i
 	size_t nc = widest_stack(in->plan);
 	bool acts = in->S_a != NULL || in->fetch != NULL;
 	bool weights = !acts || in->opts->alpha > 0.0;
+
+	if (in->point_alpha) { /* per-point alphas: sweeps when any point uses S_w */
+		bool any = false;
+		for (size_t p = 0; p < ls.P; p++)
+			any = any || in->point_alpha[p] > 0.0;
+		weights = !acts || any;
+	}
 	mudsc_status st = MUDSC_OK;
 
 	ls.cur = mudsc__calloc(ls.P + 1, sizeof *ls.cur, "correspondences");
@@ -252,7 +259,7 @@ mudsc_status mudsc__loop_run(struct loop_result *res, const struct loop_input *i
 	    !ls.prev || (weights && !ls.Sw) || (weights && acts && !ls.S) ||
 	    (in->S_a == NULL && in->fetch && !ls.Sa))
 		st = MUDSC_E_NOMEM;
-	if (!acts && in->opts->alpha < 1.0)
+	if (!acts && in->opts->alpha < 1.0 && !in->point_alpha)
 		mudsc__log(MUDSC_LOG_WARNING,
 		           "mudsc_matcher_run: no activations were given: alpha = %g is taken as 1 "
 		           "(weight matching)",

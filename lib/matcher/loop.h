@@ -21,6 +21,7 @@ struct loop_input {
 	mudsc_status (*fetch)(void *ctx, size_t p, double *S);
 	void *fetch_ctx;
 	const mudsc_matcher_options *opts; /* the matcher's, validated */
+	const double *point_alpha;         /* per point, or NULL: opts->alpha everywhere */
 	const struct mudsc__exec *ex;      /* the matcher's threads */
 };
 

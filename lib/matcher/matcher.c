@@ -35,6 +35,7 @@ struct mudsc_matcher {
 	struct loop_result result; /* valid when ran */
 	struct mudsc__budget budget; /* what run() and merge() will allocate */
 	size_t ignored_bindings;   /* MUDSC_BIND_IGNORE bindings: the advice after merge() */
+	double *point_alpha;       /* per point (npoints), or NULL: opts.alpha everywhere */
 	bool ran;
 };
 
@@ -96,6 +97,7 @@ MUDSC_API void mudsc_matcher_free(mudsc_matcher *m)
 	free(m->view_point);
 	mudsc__loop_result_free(&m->result, m->plan.npoints);
 	mudsc__plan_free(&m->plan);
+	free(m->point_alpha);
 	free(m->models);
 	free(m);
 }
@@ -554,6 +556,7 @@ MUDSC_API mudsc_status mudsc_matcher_run(mudsc_matcher *m)
 		.fetch = m->view != NULL || m->stats_fn != NULL ? fetch_stats : NULL,
 		.fetch_ctx = m,
 		.opts = &m->opts,
+		.point_alpha = m->point_alpha,
 		.ex = &ex,
 	};
 	st = m->opts.method == MUDSC_METHOD_CCA ? mudsc__cca_run(&res, &in)
@@ -812,7 +815,8 @@ MUDSC_API mudsc_status mudsc_matcher_merge(mudsc_model **out, const mudsc_matche
 
 /* One candidate of the alpha search: run, merge, score into *s. */
 static mudsc_status search_candidate(double *s, mudsc_matcher *m, double alpha, size_t k,
-                                     const double *weights, mudsc_score_fn score, void *user)
+                                     const double *weights, mudsc_score_fn score, void *user,
+                                     const char *fn)
 {
 	mudsc_model *merged = NULL;
 	mudsc_status st;
@@ -824,42 +828,63 @@ static mudsc_status search_candidate(double *s, mudsc_matcher *m, double alpha, 
 	int stop = score(s, merged, alpha, user);
 	mudsc_model_free(merged);
 	if (stop)
-		return mudsc__err(MUDSC_E_CANCELLED, "mudsc_matcher_search_alpha: the score callback "
-		                                    "cancelled at alphas[%zu] = %g", k, alpha);
+		return mudsc__err(MUDSC_E_CANCELLED, "%s: the score callback cancelled at alphas[%zu] "
+		                                    "= %g", fn, k, alpha);
 	if (!isfinite(*s))
-		return mudsc__err(MUDSC_E_NUMERIC, "mudsc_matcher_search_alpha: the score of "
-		                                  "alphas[%zu] = %g is %g (need finite)", k, alpha, *s);
+		return mudsc__err(MUDSC_E_NUMERIC, "%s: the score of alphas[%zu] = %g is %g (need "
+		                                  "finite)", fn, k, alpha, *s);
 	return MUDSC_OK;
 }
 
-MUDSC_API mudsc_status mudsc_matcher_search_alpha(double *best_alpha, double *scores,
-                                                  mudsc_matcher *m, const double *alphas,
-                                                  size_t n_alphas, const double *weights,
-                                                  mudsc_score_fn score, void *user)
+static mudsc_status check_alphas(const double *alphas, size_t n, const char *what,
+                                 const char *fn)
 {
-	MUDSC__CHECK_NULL_AS(m, "matcher");
-	MUDSC__CHECK_NULL(alphas);
-	MUDSC__CHECK_NULL(score);
-	if (n_alphas == 0)
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_matcher_search_alpha: n_alphas = 0");
-	for (size_t k = 0; k < n_alphas; k++)
+	for (size_t k = 0; k < n; k++)
 		if (!(alphas[k] >= 0.0 && alphas[k] <= 1.0))
-			return mudsc__err(MUDSC_E_INVALID, "mudsc_matcher_search_alpha: alphas[%zu] = %g is "
-			                                  "outside [0, 1]", k, alphas[k]);
-	double *sc = mudsc__alloc(n_alphas * sizeof *sc, "alpha search scores");
-	if (sc == NULL)
-		return MUDSC_E_NOMEM;
+			return mudsc__err(MUDSC_E_INVALID, "%s: %s[%zu] = %g is outside [0, 1]", fn, what,
+			                 k, alphas[k]);
+	return MUDSC_OK;
+}
+
+/* The arguments both searches share. */
+static mudsc_status check_search(const mudsc_matcher *m, const double *alphas, size_t n_alphas,
+                                 mudsc_score_fn score, const char *fn)
+{
+	if (m == NULL || alphas == NULL || score == NULL)
+		return mudsc__err(MUDSC_E_INVALID, "%s: argument '%s' is NULL", fn,
+		                 m == NULL ? "matcher" : alphas == NULL ? "alphas" : "score");
+	if (n_alphas == 0)
+		return mudsc__err(MUDSC_E_INVALID, "%s: n_alphas = 0", fn);
+	return check_alphas(alphas, n_alphas, "alphas", fn);
+}
+
+/* The global search of section 18 (arguments checked), every candidate
+ * with one alpha at every point; sc: n_alphas scores.  On success the
+ * matcher holds the best candidate's results, its alpha, and no per-point
+ * alphas; on error it keeps everything it had. */
+struct matcher_state {
+	struct loop_result result;
+	bool ran;
+	double alpha, *point_alpha;
+};
+
+static mudsc_status search_global(double *best_alpha, double *sc, mudsc_matcher *m,
+                                  const double *alphas, size_t n_alphas, const double *weights,
+                                  mudsc_score_fn score, void *user, const char *fn,
+                                  struct matcher_state *old)
+{
 	/* the results before the call, kept aside; the best candidate's so far */
 	struct loop_result saved = m->result, best = {.best_sweep = -1};
 	bool saved_ran = m->ran;
-	double saved_alpha = m->opts.alpha;
+	double saved_alpha = m->opts.alpha, *saved_point = m->point_alpha;
 	size_t kbest = 0;
 	mudsc_status st = MUDSC_OK;
 
+	m->point_alpha = NULL;
 	m->result = (struct loop_result){.best_sweep = -1};
 	m->ran = false;
 	for (size_t k = 0; k < n_alphas && st == MUDSC_OK; k++) {
-		st = search_candidate(&sc[k], m, alphas[k], k, weights, score, user);
+		st = search_candidate(&sc[k], m, alphas[k], k, weights, score, user, fn);
 		if (st == MUDSC_OK && (k == 0 || sc[k] > sc[kbest])) {
 			mudsc__loop_result_free(&best, m->plan.npoints);
 			best = m->result;
@@ -875,19 +900,222 @@ MUDSC_API mudsc_status mudsc_matcher_search_alpha(double *best_alpha, double *sc
 		m->result = saved;
 		m->ran = saved_ran;
 		m->opts.alpha = saved_alpha;
-		free(sc);
+		m->point_alpha = saved_point;
 		return st;
 	}
-	mudsc__loop_result_free(&saved, m->plan.npoints);
+	if (old) /* the caller takes the state before the call */
+		*old = (struct matcher_state){saved, saved_ran, saved_alpha, saved_point};
+	else {
+		mudsc__loop_result_free(&saved, m->plan.npoints);
+		free(saved_point);
+	}
 	m->result = best;
 	m->ran = true;
 	m->opts.alpha = alphas[kbest];
-	if (best_alpha)
-		*best_alpha = alphas[kbest];
-	if (scores)
-		memcpy(scores, sc, n_alphas * sizeof *sc);
-	free(sc);
+	*best_alpha = alphas[kbest];
 	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_matcher_search_alpha(double *best_alpha, double *scores,
+                                                  mudsc_matcher *m, const double *alphas,
+                                                  size_t n_alphas, const double *weights,
+                                                  mudsc_score_fn score, void *user)
+{
+	static const char fn[] = "mudsc_matcher_search_alpha";
+	mudsc_status st;
+	double best;
+
+	if ((st = check_search(m, alphas, n_alphas, score, fn)) != MUDSC_OK)
+		return st;
+	double *sc = mudsc__alloc(n_alphas * sizeof *sc, "alpha search scores");
+	if (sc == NULL)
+		return MUDSC_E_NOMEM;
+	st = search_global(&best, sc, m, alphas, n_alphas, weights, score, user, fn, NULL);
+	if (st == MUDSC_OK) {
+		if (best_alpha)
+			*best_alpha = best;
+		if (scores)
+			memcpy(scores, sc, n_alphas * sizeof *sc);
+	}
+	free(sc);
+	return st;
+}
+
+/* ---- per-point alphas (docs/algorithm.md section 24) -------------------- */
+
+MUDSC_API mudsc_status mudsc_matcher_set_point_alphas(mudsc_matcher *m, const double *alphas,
+                                                      size_t n_points)
+{
+	static const char fn[] = "mudsc_matcher_set_point_alphas";
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL_AS(m, "matcher");
+	if (alphas == NULL) {
+		free(m->point_alpha);
+		m->point_alpha = NULL;
+		return MUDSC_OK;
+	}
+	if (n_points != m->plan.npoints)
+		return mudsc__err(MUDSC_E_INVALID, "%s: n_points = %zu but the graph has %zu points", fn,
+		                 n_points, m->plan.npoints);
+	if ((st = check_alphas(alphas, n_points, "alphas", fn)) != MUDSC_OK)
+		return st;
+	double *a = mudsc__alloc((n_points ? n_points : 1) * sizeof *a, "per-point alphas");
+	if (a == NULL)
+		return MUDSC_E_NOMEM;
+	memcpy(a, alphas, n_points * sizeof *a);
+	free(m->point_alpha);
+	m->point_alpha = a;
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_matcher_point_alphas(double *out, size_t capacity, size_t *needed,
+                                                  const mudsc_matcher *m)
+{
+	bool fill;
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL_AS(m, "matcher");
+	if ((st = mudsc__array_out(&fill, out, capacity, needed, m->plan.npoints,
+	                           "mudsc_matcher_point_alphas")) != MUDSC_OK || !fill)
+		return st;
+	for (size_t p = 0; p < m->plan.npoints; p++)
+		out[p] = m->point_alpha ? m->point_alpha[p] : m->opts.alpha;
+	return MUDSC_OK;
+}
+
+/* One candidate of the per-point search: the matcher's point alphas as set,
+ * run, merge, score (the alpha tried at point p passed to the callback). */
+static mudsc_status point_candidate(double *s, mudsc_matcher *m, size_t p, const double *weights,
+                                    mudsc_score_fn score, void *user)
+{
+	static const char fn[] = "mudsc_matcher_search_point_alphas";
+	mudsc_model *merged = NULL;
+	mudsc_status st;
+	double alpha = m->point_alpha[p];
+
+	if ((st = mudsc_matcher_run(m)) != MUDSC_OK ||
+	    (st = mudsc_matcher_merge(&merged, m, weights)) != MUDSC_OK)
+		return st;
+	int stop = score(s, merged, alpha, user);
+	mudsc_model_free(merged);
+	if (stop)
+		return mudsc__err(MUDSC_E_CANCELLED, "%s: the score callback cancelled at point '%s', "
+		                                    "alpha %g", fn, m->plan.points[p].name, alpha);
+	if (!isfinite(*s))
+		return mudsc__err(MUDSC_E_NUMERIC, "%s: the score at point '%s', alpha %g is %g (need "
+		                                  "finite)", fn, m->plan.points[p].name, alpha, *s);
+	return MUDSC_OK;
+}
+
+/* The coordinate rounds of section 24 from the global phase's state (the
+ * matcher holds the global best's results; a[] its alpha everywhere,
+ * *best its score).  m->point_alpha is a (owned by the caller here). */
+static mudsc_status point_rounds(double *best, double *a, mudsc_matcher *m, const double *alphas,
+                                 size_t n_alphas, int32_t rounds, const double *weights,
+                                 mudsc_score_fn score, void *user)
+{
+	size_t P = m->plan.npoints;
+	mudsc_status st = MUDSC_OK;
+
+	for (int32_t r = 0; r < rounds && st == MUDSC_OK; r++) {
+		bool changed = false;
+		for (size_t p = 0; p < P && st == MUDSC_OK; p++) {
+			double keep = a[p], s, pick = keep, pick_s = *best;
+			struct loop_result kept = m->result, cand = {.best_sweep = -1};
+
+			m->result = (struct loop_result){.best_sweep = -1};
+			m->ran = false;
+			for (size_t k = 0; k < n_alphas && st == MUDSC_OK; k++) {
+				if (alphas[k] == keep)
+					continue;
+				a[p] = alphas[k];
+				st = point_candidate(&s, m, p, weights, score, user);
+				if (st == MUDSC_OK && s > pick_s) {
+					mudsc__loop_result_free(&cand, P);
+					cand = m->result;
+					pick = alphas[k];
+					pick_s = s;
+				} else {
+					mudsc__loop_result_free(&m->result, P);
+				}
+				m->result = (struct loop_result){.best_sweep = -1};
+				m->ran = false;
+			}
+			if (st == MUDSC_OK && pick != keep) {
+				mudsc__loop_result_free(&kept, P);
+				m->result = cand;
+				a[p] = pick;
+				*best = pick_s;
+				changed = true;
+			} else {
+				mudsc__loop_result_free(&cand, P);
+				m->result = kept;
+				a[p] = keep;
+			}
+			m->ran = true;
+		}
+		if (!changed)
+			break;
+	}
+	return st;
+}
+
+MUDSC_API mudsc_status mudsc_matcher_search_point_alphas(double *point_alphas, double *best_score,
+                                                         mudsc_matcher *m, const double *alphas,
+                                                         size_t n_alphas, int32_t rounds,
+                                                         const double *weights,
+                                                         mudsc_score_fn score, void *user)
+{
+	static const char fn[] = "mudsc_matcher_search_point_alphas";
+	struct matcher_state old;
+	double best_alpha, best;
+	mudsc_status st;
+
+	if ((st = check_search(m, alphas, n_alphas, score, fn)) != MUDSC_OK)
+		return st;
+	if (rounds < 0)
+		return mudsc__err(MUDSC_E_INVALID, "%s: rounds = %d (need >= 0)", fn, (int)rounds);
+	size_t P = m->plan.npoints;
+	double *sc = mudsc__alloc(n_alphas * sizeof *sc, "alpha search scores");
+	double *a = mudsc__alloc((P ? P : 1) * sizeof *a, "per-point alphas");
+	if (sc == NULL || a == NULL) {
+		free(sc);
+		free(a);
+		return MUDSC_E_NOMEM;
+	}
+	/* phase 1: the global search (section 18); the old state is handed back */
+	st = search_global(&best_alpha, sc, m, alphas, n_alphas, weights, score, user, fn, &old);
+	if (st != MUDSC_OK) { /* the matcher is as before the call */
+		free(a);
+		free(sc);
+		return st;
+	}
+	best = sc[0];
+	for (size_t k = 1; k < n_alphas; k++)
+		best = sc[k] > best ? sc[k] : best;
+	for (size_t p = 0; p < P; p++)
+		a[p] = best_alpha;
+	m->point_alpha = a;
+	/* phase 2: coordinate rounds over the points */
+	st = point_rounds(&best, a, m, alphas, n_alphas, rounds, weights, score, user);
+	free(sc);
+	if (st != MUDSC_OK) { /* back to the state before the call */
+		mudsc__loop_result_free(&m->result, P);
+		free(a);
+		m->result = old.result;
+		m->ran = old.ran;
+		m->opts.alpha = old.alpha;
+		m->point_alpha = old.point_alpha;
+		return st;
+	}
+	mudsc__loop_result_free(&old.result, P);
+	free(old.point_alpha);
+	if (point_alphas)
+		memcpy(point_alphas, a, P * sizeof *a);
+	if (best_score)
+		*best_score = best;
+	return MUDSC_OK; /* m->point_alpha = a; opts.alpha: the global best */
 }
 
 MUDSC_API mudsc_status mudsc_matcher_transform(mudsc_model **out, const mudsc_matcher *m,

@@ -824,9 +824,11 @@ def mudsc(graph, models, activations=None, method="align", alpha=0.5, r=0.5, a=0
       after max_iter sweeps."""
     N = len(models)
     check_graph(graph, models)
-    if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha {alpha} outside [0, 1]")
     npts = len(graph.points)
+    # alpha: one value, or one per point in graph order (algorithm.md §24)
+    alphas = [float(v) for v in alpha] if np.ndim(alpha) else [float(alpha)] * npts
+    if len(alphas) != npts or not all(0.0 <= v <= 1.0 for v in alphas):
+        raise ValueError(f"alpha {alpha} outside [0, 1] or not one per point")
     names = [p.name for p in graph.points]
     sa = None
     given = {k: v for k, v in (activations or {}).items() if v is not None}
@@ -840,7 +842,7 @@ def mudsc(graph, models, activations=None, method="align", alpha=0.5, r=0.5, a=0
             if sa[p.name].shape != (N * p.width, N * p.width):
                 raise ValueError(f"S_a of {p.name!r} has shape {sa[p.name].shape}")
     else:
-        alpha = 1.0
+        alphas = [1.0] * npts
 
     def matcher(S, p):
         G = p.groups if use_groups else 1
@@ -854,7 +856,7 @@ def mudsc(graph, models, activations=None, method="align", alpha=0.5, r=0.5, a=0
             s = score(sa[p.name], c)
             scores[p.name] = (float("nan"), s, s)
     result = MudscResult(dict(corr), dict(scores))
-    if alpha == 0.0 or npts == 0:
+    if all(v == 0.0 for v in alphas) or npts == 0:
         return result
     rng = SplitMix64(seed)
     best = -math.inf
@@ -869,7 +871,7 @@ def mudsc(graph, models, activations=None, method="align", alpha=0.5, r=0.5, a=0
         for k in order:
             p = graph.points[k]
             Sw = weight_similarity(graph, models, k, corr, kind)
-            S = Sw if sa is None else alpha * Sw + (1.0 - alpha) * sa[p.name]
+            S = Sw if sa is None else alphas[k] * Sw + (1.0 - alphas[k]) * sa[p.name]
             c = matcher(S, p)
             corr[p.name] = c
             sweep_scores[p.name] = (score(Sw, c),

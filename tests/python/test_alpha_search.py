@@ -106,9 +106,10 @@ def torch_mlp_pair():
     return nets, g, [torch.randn(32, 6, generator=gen) for _ in range(3)], gen
 
 
-def test_torch_search_alpha_on_mlps():
+def torch_pair_and_score():
+    """The torch MLP pair, its batches and a held-out score: minus the squared
+    error against the mean of the two nets' outputs."""
     import torch
-    import mudsc.torch as mt
     nets, g, batches, gen = torch_mlp_pair()
     held = torch.randn(64, 6, generator=gen)
     target = (nets[0](held) + nets[1](held)).detach() / 2
@@ -117,8 +118,111 @@ def test_torch_search_alpha_on_mlps():
         with torch.no_grad():
             return -float(((net(held) - target) ** 2).mean())
 
+    return nets, g, batches, score
+
+
+def test_torch_search_alpha_on_mlps():
+    import mudsc.torch as mt
+    nets, g, batches, score = torch_pair_and_score()
     net, best, scores, matcher = mt.search_alpha(nets, g, [0.1, 0.5, 0.9], score, batches=batches,
                                                  method="zip")
     assert best == [0.1, 0.5, 0.9][int(np.argmax(scores))]
     assert score(net) == pytest.approx(max(scores), rel=1e-6)
     assert isinstance(matcher, mudsc.Matcher)
+
+
+# ---- per-point alphas (docs/algorithm.md section 24) ------------------------
+
+@pytest.mark.parametrize("method", ["align", "zip"])
+@pytest.mark.parametrize("n", [2, 3])
+def test_point_search_equals_the_oracle(method, n):
+    models = [toy_nets.random_mlp(MLP_WIDTHS, 10 * n + i) for i in range(n)]
+    acts = mlp_activations(models, seed=n)
+    weights = None if n == 2 else [0.2, 0.3, 0.5]
+    m = matcher(models, acts, method)
+    seen = []
+    got_a, got_best = m.search_point_alphas(
+        ALPHAS, lambda model, a: seen.append(score_tensors(model.to_numpy(), a)) or seen[-1],
+        rounds=2, weights=weights)
+    want_a, want_best, want_tensors, want_scores = aref.search_point_alphas(
+        ref.load_graph(GRAPH), models, acts, ALPHAS, score_tensors, 2, method, weights)
+    np.testing.assert_allclose(seen, want_scores, rtol=1e-10, atol=1e-12)
+    assert got_a == want_a and m.point_alphas == want_a
+    assert got_best == pytest.approx(want_best, rel=1e-10, abs=1e-12)
+    got = m.merge(weights).to_numpy()
+    for k, v in want_tensors.items():
+        np.testing.assert_allclose(got[k], v, rtol=1e-10, atol=1e-12, err_msg=k)
+    # never worse than the global search, which is its first phase
+    assert got_best >= max(seen[:len(ALPHAS)])
+
+
+def test_point_search_can_beat_the_global_one_and_a_rerun_reproduces_it():
+    # a score that wants alpha 0 at the first point and 1 at the others: no
+    # single alpha has it, the coordinate rounds find it
+    models = [toy_nets.random_mlp(MLP_WIDTHS, 40 + i) for i in range(2)]
+    acts = mlp_activations(models, seed=4)
+    m = matcher(models, acts, "align")
+    names = m.graph.point_names
+    # score by the merged tensors against the goal's merged tensors
+    fresh = matcher(models, acts, "align")
+    fresh.set_point_alphas([0.0 if j == 0 else 1.0 for j in range(len(names))])
+    fresh.run()
+    target = fresh.merge().to_numpy()
+
+    def closeness(model, alpha):
+        t = model.to_numpy()
+        return -sum(float(np.sum((t[k] - target[k]) ** 2)) for k in target)
+
+    got_a, best = m.search_point_alphas(ALPHAS, closeness, rounds=3)
+    assert best == pytest.approx(0.0, abs=1e-18)
+    _, global_scores = matcher(models, acts, "align").search_alpha(ALPHAS, closeness)
+    assert best > max(global_scores)  # the per-point search found better
+    again = matcher(models, acts, "align")
+    again.set_point_alphas(got_a)
+    again.run()
+    for name in names:
+        np.testing.assert_array_equal(again.assignment(name), m.assignment(name))
+    # search_alpha drops per-point alphas on success
+    m.search_alpha([0.5], closeness)
+    assert m.point_alphas == [0.5] * len(names)
+
+
+def test_point_search_errors_leave_the_matcher_as_it_was():
+    models = related_mlps(2, seed=1)
+    acts = mlp_activations(models, seed=1)
+    m = matcher(models, acts, "align")
+    m.set_point_alphas([0.3] * len(m.graph.point_names))
+    m.run()
+    before = {p: m.assignment(p) for p in m.graph.point_names}
+    calls = []
+
+    def boom(model, alpha):
+        calls.append(alpha)
+        if len(calls) > len(ALPHAS) + 2:  # fails in the coordinate rounds
+            raise KeyError("stop here")
+        return float(len(calls))
+
+    with pytest.raises(KeyError, match="stop here"):
+        m.search_point_alphas(ALPHAS, boom, rounds=1)
+    assert m.point_alphas == [0.3] * len(m.graph.point_names)
+    for p, a in before.items():
+        np.testing.assert_array_equal(m.assignment(p), a)
+    with pytest.raises(mudsc.InvalidArgumentError, match="rounds = -1"):
+        m.search_point_alphas(ALPHAS, boom, rounds=-1)
+    with pytest.raises(mudsc.InvalidArgumentError, match=r"alphas\[0\] = 1.5"):
+        m.set_point_alphas([1.5] * len(m.graph.point_names))
+    with pytest.raises(mudsc.InvalidArgumentError, match="n_points = 1"):
+        m.set_point_alphas([0.5])
+
+
+def test_torch_search_alpha_per_point_on_mlps():
+    import mudsc.torch as mt
+    nets, g, batches, score = torch_pair_and_score()
+    grid = [0.1, 0.5, 0.9]
+    _, _, scores, _ = mt.search_alpha(nets, g, grid, score, batches=batches, method="zip")
+    net, alphas, best, matcher = mt.search_alpha(nets, g, grid, score, batches=batches,
+                                                 method="zip", per_point=True, rounds=2)
+    assert list(alphas) == g.point_names and set(alphas.values()) <= set(grid)
+    assert best >= max(scores)
+    assert score(net) == pytest.approx(best, rel=1e-6)
+    assert matcher.point_alphas == [alphas[p] for p in g.point_names]

@@ -48,7 +48,7 @@ def array_getters():
 
 def test_every_array_getter_has_the_one_sizing_rule():
     getters = array_getters()
-    assert len(getters) == 14
+    assert len(getters) == 15
     for fn in getters:
         (out, out_decl), (cap, cap_decl), (needed, needed_decl) = DECLS[fn][:3]
         assert (out, cap, needed) == ("out", "capacity", "needed"), fn

@@ -87,18 +87,88 @@ def test_bn_mlp_repair_moves_the_norm_and_reaches_the_targets(method):
     assert not torch.allclose(sd_m["bn.0.weight"], sd_r["bn.0.weight"])
 
 
-def test_plain_mlp_repair_with_sources_collected_by_the_helper():
-    nets, batches = nets_and_batches(bn=False)
+def plain_graph(site):
+    """The plain MLP's graph, observed at the Linear's output ("pre") or the
+    next Linear's input, after the ReLU ("post")."""
     g = mudsc.Graph()
     for k, w in enumerate(WIDTHS[1:-1]):
         g.add_point(f"p{k}", w)
-        g.set_site(f"p{k}", f"fc.{k}", -1)
+        g.set_site(f"p{k}", f"fc.{k}" if site == "pre" else f"fc.{k + 1}:input", -1)
         g.bind(f"p{k}", f"fc.{k}.weight", 0, "out")
         g.bind(f"p{k}", f"fc.{k}.bias", 0, "out")
         g.bind(f"p{k}", f"fc.{k + 1}.weight", 1, "in")
+    return g
+
+
+def test_plain_mlp_repair_with_sources_collected_by_the_helper():
+    nets, batches = nets_and_batches(bn=False)
+    g = plain_graph("pre")
     merged, result = mt.merge(nets, g, batches, method="align", alpha=0.3)
     repaired = mt.repair(merged, nets, result, batches)
     sources = mt.collect_activations(nets, g, batches)
     check_targets(repaired, result, sources, g, batches)
     with pytest.raises(mudsc.InvalidArgumentError, match="points differ"):
         mt.repair(merged, nets, result, batches, graph=mudsc.Graph.mlp([12, 9]))
+
+
+def pre_activations(net, batches, k):
+    """Layer k's pre-activation values (the norm's output with BatchNorm, else
+    the Linear's) over every batch, written out here from the forward pass."""
+    rows = []
+    with torch.no_grad():
+        for x in batches:
+            for j, fc in enumerate(net.fc):
+                x = fc(x)
+                if j < len(net.bn):
+                    x = net.bn[j](x)
+                    if j == k:
+                        rows.append(x.double().numpy())
+                        break
+                    x = torch.relu(x)
+    return np.concatenate(rows)
+
+
+def pre_targets(nets, result, batches, k):
+    """The targets of point p<k> from the source nets' pre-activation moments
+    (population std), through the matcher's assignment (repair_ref.targets)."""
+    z = [pre_activations(n, batches, k) for n in nets]
+    mean = np.concatenate([v.mean(0) for v in z])
+    std = np.concatenate([v.std(0) for v in z])
+    return ref.targets(result.matrices._matcher.assignment(f"p{k}"), mean, std, 2,
+                       result.scores[f"p{k}"].merged_width)
+
+
+@pytest.mark.parametrize("bn", [False, True])
+@pytest.mark.parametrize("method", ["align", "zip"])
+def test_default_repair_corrects_the_pre_activations_of_a_post_activation_match(bn, method):
+    # The matching observes after the ReLU (the builders' default site); the
+    # correction is folded into the producer, so by default REPAIR must
+    # measure the producer's output: there every unit reaches its targets.
+    nets, batches = nets_and_batches(bn=bn)
+    post = bn_graph("post") if bn else plain_graph("post")
+    merged, result = mt.merge(nets, post, batches, method=method, alpha=0.5)
+    repaired = mt.repair(merged, nets, result, batches)
+    for k in range(len(WIDTHS) - 2):
+        mu, sd = pre_targets(nets, result, batches, k)
+        z = pre_activations(repaired, batches, k)
+        np.testing.assert_allclose(z.mean(0), mu, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(z.std(0), sd, rtol=1e-4, atol=1e-5)
+    # what the default did before: the post-activation moments pushed through
+    # the pre-activation fold miss the pre-activation targets
+    wrong = mt.repair(merged, nets, result, batches, graph=post)
+    mu, sd = pre_targets(nets, result, batches, 0)
+    z = pre_activations(wrong, batches, 0)
+    assert np.max(np.abs(z.std(0) - sd)) > 1e-2
+
+
+def test_pre_activation_graph_observes_each_producer():
+    nets, _ = nets_and_batches(bn=True)
+    pre = mt.pre_activation_graph(bn_graph("post"), nets)
+    assert [(p.site, p.site_axis) for p in pre.points] == [("bn.0", -1), ("bn.1", -1)]
+    plain = mudsc.Graph.mlp([12, 9])  # layers.{i}, observed after the ReLU
+    assert [p.site for p in plain.points] == ["layers.1:input", "layers.2:input"]
+    assert [p.site for p in mt.pre_activation_graph(plain).points] == ["layers.0", "layers.1"]
+    # a residual stream (several producers) keeps its site
+    res = mudsc.Graph.resnet("resnet20")
+    moved = mt.pre_activation_graph(res)
+    assert moved.point("layer1").site == res.point("layer1").site

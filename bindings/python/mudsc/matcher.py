@@ -239,23 +239,8 @@ class Matcher(Handle):
                 raise exc
             raise
 
-    def search_alpha(self, alphas: Sequence[float], score: Callable[[Model, float], float],
-                     weights: Optional[Sequence[float]] = None) -> "tuple[float, List[float]]":
-        """Alpha search (mudsc_matcher_search_alpha): for each alpha, run,
-        merge with weights and score(merged_model, alpha) -> float (higher is
-        better; the Model is the caller's copy).  The activation statistics
-        and weight features are prepared once for every candidate.  The
-        matcher keeps the first best candidate's results (and alpha).
-        Returns (best alpha, every candidate's score).  An exception raised
-        by score stops the search and is re-raised; the matcher then keeps
-        the results it had before."""
-        a = np.ascontiguousarray(alphas, dtype=np.float64).reshape(-1)
-        w = None if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
-        if w is not None and w.shape != (self.n_models,):
-            raise errors.InvalidArgumentError.make(
-                f"search_alpha: need {self.n_models} weights, got shape {w.shape}")
-        error: List[Optional[BaseException]] = [None]
-
+    def _score_callback(self, score: Callable[[Model, float], float],
+                        error: List[Optional[BaseException]]) -> Any:
         def call(out, model_ptr, alpha, user):
             try:
                 borrowed = Model.__new__(Model)
@@ -267,8 +252,29 @@ class Matcher(Handle):
             except BaseException as exc:  # re-raised after the C call returns
                 error[0] = exc
                 return 1
+        return SCORE_FN(call)
 
-        fn = SCORE_FN(call)
+    def _search_weights(self, weights: Optional[Sequence[float]], fn: str) -> Any:
+        w = None if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+        if w is not None and w.shape != (self.n_models,):
+            raise errors.InvalidArgumentError.make(
+                f"{fn}: need {self.n_models} weights, got shape {w.shape}")
+        return w
+
+    def search_alpha(self, alphas: Sequence[float], score: Callable[[Model, float], float],
+                     weights: Optional[Sequence[float]] = None) -> "tuple[float, List[float]]":
+        """Alpha search (mudsc_matcher_search_alpha): for each alpha, run,
+        merge with weights and score(merged_model, alpha) -> float (higher is
+        better; the Model is the caller's copy).  The activation statistics
+        and weight features are prepared once for every candidate.  The
+        matcher keeps the first best candidate's results (and alpha).
+        Returns (best alpha, every candidate's score).  An exception raised
+        by score stops the search and is re-raised; the matcher then keeps
+        the results it had before."""
+        a = np.ascontiguousarray(alphas, dtype=np.float64).reshape(-1)
+        w = self._search_weights(weights, "search_alpha")
+        error: List[Optional[BaseException]] = [None]
+        fn = self._score_callback(score, error)
         best = ctypes.c_double()
         scores = np.empty(max(a.size, 1), dtype=np.float64)
         try:
@@ -281,6 +287,52 @@ class Matcher(Handle):
                 raise error[0]
             raise
         return best.value, scores[:a.size].tolist()
+
+    def search_point_alphas(self, alphas: Sequence[float],
+                            score: Callable[[Model, float], float], rounds: int = 1,
+                            weights: Optional[Sequence[float]] = None
+                            ) -> "tuple[List[float], float]":
+        """Alpha search with per-point alphas (mudsc_matcher_search_point_alphas,
+        docs/algorithm.md section 24): the global search, then up to `rounds`
+        coordinate rounds over the points (each point tries every other
+        value with the others fixed; kept when strictly better).  score as
+        search_alpha (its alpha: the value tried at the point searched).
+        Returns (the per-point alphas in graph order, the best score); the
+        matcher keeps that candidate's results and per-point alphas."""
+        a = np.ascontiguousarray(alphas, dtype=np.float64).reshape(-1)
+        w = self._search_weights(weights, "search_point_alphas")
+        error: List[Optional[BaseException]] = [None]
+        fn = self._score_callback(score, error)
+        out = np.empty(max(len(self.graph), 1), dtype=np.float64)
+        best = ctypes.c_double()
+        try:
+            check(lib.mudsc_matcher_search_point_alphas(
+                out.ctypes.data_as(F64P), ctypes.byref(best), self._h, a.ctypes.data_as(F64P),
+                a.size, int(rounds), None if w is None else w.ctypes.data_as(F64P), fn, None))
+        except errors.CancelledError:
+            if error[0] is not None:
+                raise error[0]
+            raise
+        return out[:len(self.graph)].tolist(), best.value
+
+    def set_point_alphas(self, alphas: Optional[Sequence[float]]) -> None:
+        """Per-point alphas for the next run (mudsc_matcher_set_point_alphas):
+        one per point in graph order, or None for opts.alpha everywhere."""
+        if alphas is None:
+            check(lib.mudsc_matcher_set_point_alphas(self._h, None, 0))
+            return
+        a = np.ascontiguousarray(alphas, dtype=np.float64).reshape(-1)
+        check(lib.mudsc_matcher_set_point_alphas(self._h, a.ctypes.data_as(F64P), a.size))
+
+    @property
+    def point_alphas(self) -> List[float]:
+        """The alpha each point is matched with (mudsc_matcher_point_alphas)."""
+        n = len(self.graph)
+        out = np.empty(max(n, 1), dtype=np.float64)
+        needed = ctypes.c_size_t()
+        check(lib.mudsc_matcher_point_alphas(out.ctypes.data_as(F64P), out.size,
+                                             ctypes.byref(needed), self._h))
+        return out[:n].tolist()
 
     @property
     def sweeps(self) -> int:

@@ -372,5 +372,5 @@ def reset_bn_stats(net: nn.Module, batches: Iterable[Any],
 from .torch_distance import model_distance  # noqa: E402,F401  (issue 16: ModelGiF)
 from .torch_trace import TraceReport, VerifyResult, trace_graph, verify_graph  # noqa: E402,F401  (issue 14)
 from .torch_lookaround import Lookaround, average  # noqa: E402,F401  (issue 17)
-from .torch_correct import MultiHead, parameter_count, partial_zip, repair, search_alpha  # noqa: E402,F401,E501  (issue 18)
+from .torch_correct import MultiHead, parameter_count, partial_zip, pre_activation_graph, repair, search_alpha  # noqa: E402,F401,E501  (issue 18)
 from .torch_lsq import lsq_correct  # noqa: E402,F401  (issue 18: least-squares correction)

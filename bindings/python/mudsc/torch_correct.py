@@ -22,6 +22,10 @@ from .torch import (_batches, _device, _input, collect_activations, model_from_s
                     state_dict_from_model)
 
 
+class _Seen(Exception):
+    """Raised by _moments' hook once the site is observed: stops the forward."""
+
+
 def _moments(net: nn.Module, point: Point, batches: Iterable[Any],
              max_batches: Optional[int]) -> Tuple[np.ndarray, np.ndarray]:
     """The (means, population stds) of net's features at point's site, in
@@ -48,6 +52,7 @@ def _moments(net: nn.Module, point: Point, batches: Iterable[Any],
         sums["n"] += x.shape[0]
         sums["s1"] += xc.sum(dim=0)
         sums["s2"] += (xc * xc).sum(dim=0)
+        raise _Seen()  # the rest of the forward pass is not needed
 
     handle = module.register_forward_hook(hook)
     mode = net.training
@@ -55,7 +60,10 @@ def _moments(net: nn.Module, point: Point, batches: Iterable[Any],
         net.eval()
         with torch.no_grad():
             for batch in _batches(batches, max_batches):
-                net(_input(batch).to(_device(net)))
+                try:
+                    net(_input(batch).to(_device(net)))
+                except _Seen:
+                    pass
     finally:
         handle.remove()
         net.train(mode)
@@ -64,6 +72,48 @@ def _moments(net: nn.Module, point: Point, batches: Iterable[Any],
     m = sums["s1"] / sums["n"]
     var = torch.clamp(sums["s2"] / sums["n"] - m * m, min=0.0)
     return (m + sums["shift"]).numpy(), torch.sqrt(var).numpy()
+
+
+def _producers(graph: Graph, nets: Optional[Sequence[nn.Module]]) -> dict:
+    """Point name -> the module whose output the point's units are, by the
+    rule mudsc_repair folds its correction into (docs/algorithm.md 17.2):
+    among the OUT bindings (whole tensors, axis 0, not ignored) exactly one
+    norm N ("N.weight" and "N.bias", N a BatchNorm, LayerNorm or GroupNorm
+    of nets[0]), else exactly two tensors "X.weight" and "X.bias"; None
+    when neither rule applies (a residual stream, split parts)."""
+    modules = dict(nets[0].named_modules()) if nets else {}
+    norm_types = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
+    found = {}
+    for point in graph.points:
+        outs = [b for b in point.bindings if b.role == "out" and not b.ignore]
+        names = [b.tensor for b in outs]
+        found[point.name] = None
+        if any(b.part is not None or b.axis != 0 for b in outs):
+            continue
+        paired = [t[:-len(".weight")] for t in names
+                  if t.endswith(".weight") and t[:-len(".weight")] + ".bias" in names]
+        norms = [m for m in paired if isinstance(modules.get(m), norm_types)]
+        if len(norms) == 1:
+            found[point.name] = norms[0]
+        elif len(names) == 2 and len(paired) == 1:
+            found[point.name] = paired[0]
+    return found
+
+
+def pre_activation_graph(graph: Graph, nets: Optional[Sequence[nn.Module]] = None) -> Graph:
+    """A copy of graph whose points observe their producer's output (the
+    pre-activation site: the norm's output when the point has one, else
+    the layer's), the site REPAIR's correction is exact at (docs/algorithm.md
+    17.2); points without a single producer keep their site.  The feature
+    axis is kept.  nets (optional): the modules are looked up there to tell
+    a norm (BatchNorm, LayerNorm, GroupNorm) from a layer."""
+    g = Graph.from_json(graph.to_json())
+    found = _producers(graph, nets)
+    for point in graph.points:
+        producer = found[point.name]
+        if producer is not None and point.site is not None:
+            g.set_site(point.name, producer, point.site_axis)
+    return g
 
 
 def repair(merged: nn.Module, nets: Sequence[nn.Module], result: Any, batches: Iterable[Any],
@@ -77,23 +127,33 @@ def repair(merged: nn.Module, nets: Sequence[nn.Module], result: Any, batches: I
     result: mudsc.torch.merge's MergeResult (or the Matcher).  graph: the
     graph whose sites give the statistics, with the matcher's point names
     and widths: the pre-activation sites (e.g. Graph.mlp(..., site="pre"),
-    Graph.resnet(site="pre")); default the matcher's own graph.  sources:
+    Graph.resnet(site="pre")); default pre_activation_graph(the matcher's
+    graph, nets): each point observed at its producer's output, whatever
+    site the matching used (the builders' default, after the activation,
+    would make the fold approximate: a pre-activation affine map correcting
+    post-activation moments).  sources:
     the source nets' Stats at those sites (default: collected here from
     `nets` on `batches`).  Points are corrected in graph order, each
     measured on the net whose earlier points are already corrected (one
-    pass over the batches per point); points REPAIR cannot correct (several
+    pass over the batches per point, each stopped once the point's site
+    has been observed, so a site module called twice in a forward pass is
+    measured at its first call); points REPAIR cannot correct (several
     producers, no bias) are left as merged.  batches must be re-iterable
     (a list or a DataLoader).  weights: the merge weights (default 1/N)."""
     matcher = _matcher_of(result)
-    g = graph if graph is not None else matcher.graph
+    g = graph if graph is not None else pre_activation_graph(matcher.graph, nets)
     if g.point_names != matcher.graph.point_names:
         raise errors.InvalidArgumentError.make(
             "repair: graph's points differ from the matcher's graph's")
+    # by default, points without a single producer (residual streams) are
+    # not measured: mudsc_repair would leave them as merged anyway
+    skip = set() if graph is not None else {
+        name for name, prod in _producers(matcher.graph, nets).items() if prod is None}
     if sources is None:
         sources = collect_activations(nets, g, batches, max_batches=max_batches)
     out = copy.deepcopy(merged)
     for point in g.points:
-        if point.site is None:
+        if point.site is None or point.name in skip:
             continue
         stats = _moments(out, point, batches, max_batches)
         model = model_from_state_dict(out.state_dict())
@@ -122,8 +182,8 @@ def _matcher(nets: Sequence[nn.Module], graph: Graph, batches: Optional[Iterable
 def search_alpha(nets: Sequence[nn.Module], graph: Graph, alphas: Sequence[float],
                  score: Any, batches: Optional[Iterable[Any]] = None,
                  activations: Optional[Stats] = None, method: Optional[str] = None,
-                 weights: Optional[Sequence[float]] = None,
-                 **opts: Any) -> Tuple[nn.Module, float, list, Matcher]:
+                 weights: Optional[Sequence[float]] = None, per_point: bool = False,
+                 rounds: int = 1, **opts: Any) -> Tuple[nn.Module, Any, Any, Matcher]:
     """Alpha search over networks (Matcher.search_alpha,
     mudsc_matcher_search_alpha): the statistics are collected once (from
     `batches`, or given as `activations`, a Stats of collect_activations),
@@ -131,7 +191,11 @@ def search_alpha(nets: Sequence[nn.Module], graph: Graph, alphas: Sequence[float
     (higher is better: e.g. accuracy on held-out data, never the test set)
     scores a deep copy of nets[0] holding the candidate.  method and opts as
     mudsc.Matcher.  Returns (the best candidate's net, its alpha, every
-    alpha's score, the Matcher holding the best candidate's results)."""
+    alpha's score, the Matcher holding the best candidate's results).
+    per_point=True: per-point alphas (Matcher.search_point_alphas,
+    docs/algorithm.md section 24): the global search, then up to `rounds`
+    coordinate rounds over the points; the second and third entries are then
+    the per-point alphas (a dict point name -> alpha) and the best score."""
     matcher = _matcher(nets, graph, batches, activations, "search_alpha", method, opts)
 
     def as_net(model: Any) -> nn.Module:
@@ -139,6 +203,11 @@ def search_alpha(nets: Sequence[nn.Module], graph: Graph, alphas: Sequence[float
         net.load_state_dict(state_dict_from_model(model, copy=True))
         return net
 
+    if per_point:
+        point_alphas, best_score = matcher.search_point_alphas(
+            alphas, lambda model, alpha: score(as_net(model)), rounds=rounds, weights=weights)
+        return (as_net(matcher.merge(weights)), dict(zip(graph.point_names, point_alphas)),
+                best_score, matcher)
     best, scores = matcher.search_alpha(alphas, lambda model, alpha: score(as_net(model)),
                                         weights=weights)
     return as_net(matcher.merge(weights)), best, scores, matcher
