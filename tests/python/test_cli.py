@@ -356,11 +356,16 @@ class Pane:
 
     def __init__(self, command):
         self.sock = f"mudsc-test-{os.getpid()}-{id(self)}"
-        tmux("-L", self.sock, "new-session", "-d", "-x", "150", "-y", "50", "-s", "t",
+        # A history long enough that no line scrolls away: a sweep can take
+        # under a millisecond, so thousands of lasting lines pass between polls.
+        tmux("-L", self.sock, "-f", "/dev/null", "start-server", ";",
+             "set-option", "-g", "history-limit", "10000000", ";",
+             "new-session", "-d", "-x", "150", "-y", "50", "-s", "t",
              f"env TERM=xterm sh -c 'trap : INT; {command}; echo EXIT=$?; sleep 60'")
 
     def text(self):
-        return tmux("-L", self.sock, "capture-pane", "-p", "-t", "t").stdout
+        """Everything the terminal showed, the scrolled-away history included."""
+        return tmux("-L", self.sock, "capture-pane", "-p", "-S", "-", "-t", "t").stdout
 
     def wait_for(self, pred, timeout=300):  # generous: CI machines are busy
         deadline = time.time() + timeout
@@ -387,7 +392,8 @@ LIVE = re.compile(r"^sweep \d+/100000: point [1-3]/3 layers\.[0-2], score -?\d\.
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="no tmux")
 def test_progress_live_line_in_a_terminal_and_ctrl_c(files):
-    flags = " ".join(map(str, big_pair(files, 128)))
+    # wide enough that a poll often lands inside a sweep, where the live line shows
+    flags = " ".join(map(str, big_pair(files, 384)))
     out = files / "o.safetensors"
     # a run that does not stop by itself: the live line, then Ctrl-C from the keyboard
     pane = Pane(f"{os.path.abspath(TOOL)} merge {flags} -o {out} --sweeps 100000 "
