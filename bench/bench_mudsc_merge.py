@@ -20,7 +20,9 @@ Two modes:
   OpenBLAS libmudsc links, n = 2048, the same threads) against the rate of
   the weight-similarity GEMMs inside libmudsc's sweeps (the library logs their
   flops and seconds per sweep at level debug), and the rest of the sweep.
-  `uptime` is printed before and after: on a loaded machine the paper's code
+  libmudsc's time is split into run_s (mudsc_matcher_run: the sweep) and
+  merge_s (merge + to_numpy: the merged state dict, ~1/3 of the total at
+  ResNet-20 x8).  `uptime` is printed before and after: on a loaded machine the paper's code
   (PyTorch, many small operations) slows down more than the library.
 
 (default): the older check against the NumPy oracle (tests/oracle/mudsc_ref.py):
@@ -288,8 +290,11 @@ def run_case(paper, method, net_name, args, log):
         if acts64:
             for i, name in enumerate(point_names):
                 m.set_activation_similarity(i, acts64[name])
+        t0 = time.perf_counter()
         m.run()
+        t1 = time.perf_counter()
         merged = m.merge().to_numpy()
+        split.append((t1 - t0, time.perf_counter() - t1))
         widths = [m.point_result(i).merged_width for i in range(len(point_names))]
         m.close()
         return merged, widths
@@ -303,7 +308,7 @@ def run_case(paper, method, net_name, args, log):
                                   in_weight_space=tr["iws"])
         return merged
 
-    t_ours, t_theirs, sweep_lines = [], [], []
+    t_ours, t_theirs, sweep_lines, split = [], [], [], []
     with torch.no_grad():
         for _ in range(args.reps):
             log.sweeps.clear()
@@ -319,6 +324,8 @@ def run_case(paper, method, net_name, args, log):
     row = {"case": f"{method}-{net_name}", "libmudsc_s": round(statistics.median(t_ours), 4),
            "paper_s": round(statistics.median(t_theirs), 4),
            "speedup": round(statistics.median(t_theirs) / statistics.median(t_ours), 1),
+           "run_s": round(statistics.median(r for r, _ in split), 4),
+           "merge_s": round(statistics.median(g for _, g in split), 4),
            "merged_shapes_agree": shapes_agree, "merged_widths": sorted(set(widths))}
     if method == "zipit":  # no sweep: the same algorithm on the same S_a gives the same merge
         row["max_rel_diff_vs_paper"] = float(max(
