@@ -454,6 +454,39 @@ void mudsc__accum_raw_similarity(double *S, const struct mudsc__accum_raw *r, bo
 	finalise(r, S, sd, anchor_only || r->mode == MUDSC_STATS_CROSS, ex);
 }
 
+/* Anchor row a of every block of the (N-1) x C x C layout: the
+ * expression of upper_row, entry by entry (the same bits). */
+struct blocks_job {
+	const struct mudsc__accum_raw *r;
+	double n, *out;
+	const double *sd;
+};
+
+static mudsc_status blocks_row(void *arg, size_t a)
+{
+	const struct blocks_job *j = arg;
+	const size_t C = (size_t)j->r->width, N = (size_t)j->r->n_models;
+
+	for (size_t i = 1; i < N; i++) {
+		double *row = j->out + ((i - 1) * C + a) * C;
+		for (size_t b = 0; b < C; b++)
+			row[b] = cov_entry(j->r, a, i * C + b, j->n);
+		for (size_t b = 0; b < C; b++)
+			row[b] /= fmax(j->sd[a] * j->sd[i * C + b], ACCUM_EPS);
+	}
+	return MUDSC_OK;
+}
+
+void mudsc__accum_raw_anchor_blocks(double *X, const struct mudsc__accum_raw *r, double *sd,
+                                   const struct mudsc__exec *ex)
+{
+	struct blocks_job j = {.r = r, .n = (double)r->count, .out = X, .sd = sd};
+	double work = 4.0 * (double)r->nc * (double)r->width;
+
+	raw_stddevs(r, sd);
+	mudsc__parallel_for(ex, (size_t)r->width, work, blocks_row, &j);
+}
+
 MUDSC_API mudsc_status mudsc_accum_covariance(double *out, size_t capacity, size_t *needed,
                                               mudsc_accum *accum)
 {
@@ -501,6 +534,26 @@ mudsc_status mudsc__accum_similarity(double *S, mudsc_accum *acc, const char *fn
 	ex = accum_exec(acc);
 	mudsc__accum_raw_of(&r, acc);
 	mudsc__accum_raw_similarity(S, &r, false, sd, &ex);
+	free(sd);
+	return MUDSC_OK;
+}
+
+mudsc_status mudsc__accum_anchor_blocks(double *X, mudsc_accum *acc, const char *fn)
+{
+	struct mudsc__accum_raw r;
+	struct mudsc__exec ex;
+	bool fill;
+	mudsc_status st = ready(&fill, acc, X, 1, NULL, 1, false, fn);
+	double *sd;
+
+	if (!fill)
+		return st;
+	sd = mudsc__alloc(acc->nc * sizeof *sd, "standard deviations");
+	if (sd == NULL)
+		return MUDSC_E_NOMEM;
+	ex = accum_exec(acc);
+	mudsc__accum_raw_of(&r, acc);
+	mudsc__accum_raw_anchor_blocks(X, &r, sd, &ex);
 	free(sd);
 	return MUDSC_OK;
 }

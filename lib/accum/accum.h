@@ -67,6 +67,12 @@ void mudsc__accum_raw_of(struct mudsc__accum_raw *r, const mudsc_accum *acc);
 void mudsc__accum_raw_similarity(double *S, const struct mudsc__accum_raw *r, bool anchor_only,
                                 double *sd, const struct mudsc__exec *ex);
 
+/* The anchor blocks of that similarity, (N-1) x C x C (block i-1, row a,
+ * column b = S[a, iC + b]: the matcher's align layout), the same bits as
+ * mudsc__accum_raw_similarity() there, any mode.  Cannot fail. */
+void mudsc__accum_raw_anchor_blocks(double *X, const struct mudsc__accum_raw *r, double *sd,
+                                   const struct mudsc__exec *ex);
+
 /*
  * What the sums hold (docs/algorithm.md 2.7): updates take values within
  * the float range and float rows within their block bound (lib/stream), so
@@ -89,6 +95,10 @@ void mudsc__accum_raw_similarity(double *S, const struct mudsc__accum_raw *r, bo
  * mudsc_accum_correlation() (MUDSC_E_MISMATCH, MUDSC_E_STATE) named fn,
  * MUDSC_E_NOMEM; any mode. */
 mudsc_status mudsc__accum_similarity(double *S, mudsc_accum *acc, const char *fn);
+
+/* mudsc__accum_similarity() into the anchor-block layout
+ * (mudsc__accum_raw_anchor_blocks()), with its errors. */
+mudsc_status mudsc__accum_anchor_blocks(double *X, mudsc_accum *acc, const char *fn);
 
 /* Checked options: the engine's configuration (its sizes are set by
  * mudsc__accum_create()) and the accumulator's thread count. */

@@ -156,7 +156,8 @@ void mudsc__budget_estimate(struct mudsc__budget *b, const struct mudsc__plan *p
 		for (size_t p = 0; p < plan->npoints; p++)
 			nc = dmax(nc, N * (double)plan->points[p].width);
 		b->widest = nc * nc * D8;
-		b->run = b->run_acts = b->run_demand = b->merge = b->widest;
+		b->sim = align ? (N - 1.0) * (nc / N) * (nc / N) * D8 : b->widest;
+		b->run = b->run_acts = b->run_demand = b->merge = b->sim;
 		return;
 	}
 	for (size_t p = 0; p < plan->npoints; p++)
@@ -178,15 +179,21 @@ void mudsc__budget_estimate(struct mudsc__budget *b, const struct mudsc__plan *p
 		copy = dmax(copy, c);
 	}
 	b->widest = nc * nc * D8;
+	/* one similarity in the method's layout: align holds only the anchor
+	 * blocks, (N-1) C^2 of the widest point (weight_sim_align.h) */
+	b->sim = align ? (N - 1.0) * (nc / N) * (nc / N) * D8 : b->widest;
 	/* the results kept from a previous run, the working and best sets */
 	double results = 3.0 * corr + (double)o->max_iter * D8;
-	double weights = b->widest + F + stage + copy + caches; /* S_w and its features */
+	/* S_w and its features; align's S_w is its cached cross blocks */
+	double weights = (align ? 0.0 : b->widest) + F + stage + copy + caches;
 	b->merge = corr + merge_cost(plan, Cp, model0, T);
 	b->run = results + weights + match;
-	/* with activations: their copies, and S beside S_w unless alpha = 0 */
-	b->run_acts = b->acts + results + match + (o->alpha > 0.0 ? weights + b->widest : 0.0);
+	/* with activations: their copies (align: and one point's anchor blocks
+	 * of them), and S beside S_w unless alpha = 0 */
+	b->run_acts = b->acts + (align ? b->sim : 0.0) + results + match +
+	              (o->alpha > 0.0 ? weights + b->sim : 0.0);
 	/* on demand: one point's S_a at a time instead of every point's */
-	b->run_demand = b->widest + results + match + (o->alpha > 0.0 ? weights + b->widest : 0.0);
+	b->run_demand = b->sim + results + match + (o->alpha > 0.0 ? weights + b->sim : 0.0);
 	free(Cp);
 }
 
@@ -201,10 +208,13 @@ mudsc_status mudsc__budget_check(const struct mudsc__budget *b, double need, con
 	wide = &plan->points[b->wide_point];
 	return mudsc__err(MUDSC_E_NOMEM,
 	                 "%s: %s would allocate about %.0f bytes (%.3g GB; the widest point '%s' "
-	                 "has N*C = %lld units, one N*C x N*C matrix is %.3g GB), over the memory "
+	                 "has N*C = %lld units, one similarity (%s) is %.3g GB), over the memory "
 	                 "budget opts->max_memory = %lld bytes (%.3g GB): raise it"
 	                 ", or set it to 0 for no limit",
 	                 fn, what, need, need / 1e9, wide->name,
-	                 (long long)plan->n_models * (long long)wide->width, b->widest / 1e9,
+	                 (long long)plan->n_models * (long long)wide->width,
+	                 o->method == MUDSC_METHOD_ALIGN ? "align's (N-1) x C x C anchor blocks"
+	                                                 : "N*C x N*C",
+	                 b->sim / 1e9,
 	                 (long long)o->max_memory, (double)o->max_memory / 1e9);
 }

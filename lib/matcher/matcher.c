@@ -301,6 +301,7 @@ static mudsc_status fetch_stats(void *ctx, size_t p, double *S)
 	const struct mudsc__exec ex = mudsc__exec_make(m->opts.threads);
 	struct mudsc__accum_raw r;
 	mudsc_accum *acc = NULL;
+	bool align = m->opts.method == MUDSC_METHOD_ALIGN; /* S in align's layout (loop.h) */
 	double *sd;
 	mudsc_status st;
 
@@ -309,7 +310,10 @@ static mudsc_status fetch_stats(void *ctx, size_t p, double *S)
 		if (sd == NULL)
 			return MUDSC_E_NOMEM;
 		mudsc__stats_view_raw(m->view, m->view_point[p], &r);
-		mudsc__accum_raw_similarity(S, &r, false, sd, &ex);
+		if (align)
+			mudsc__accum_raw_anchor_blocks(S, &r, sd, &ex);
+		else
+			mudsc__accum_raw_similarity(S, &r, false, sd, &ex);
 		free(sd);
 		return MUDSC_OK;
 	}
@@ -330,7 +334,8 @@ static mudsc_status fetch_stats(void *ctx, size_t p, double *S)
 		                 (long long)pt->width);
 	if ((st = check_mode(m, mudsc_accum_mode(acc), pt->name, fn)) != MUDSC_OK)
 		return st;
-	st = mudsc__accum_similarity(S, acc, "mudsc_accum_correlation");
+	st = align ? mudsc__accum_anchor_blocks(S, acc, "mudsc_accum_correlation")
+	           : mudsc__accum_similarity(S, acc, "mudsc_accum_correlation");
 	if (st != MUDSC_OK)
 		return mudsc__err_context(st, "%s: point '%s'", fn, pt->name);
 	return MUDSC_OK;

@@ -151,23 +151,33 @@ done:
 	return MUDSC_OK;
 }
 
-static void fill_similarity(double *S, const struct wsim_cache *c, int32_t N, int64_t C)
+double mudsc__anchor_pair_mean(const struct point_corr *c, const double *X, int32_t N,
+                              int64_t C)
 {
-	size_t NC = (size_t)N * (size_t)C;
+	size_t Cs = (size_t)C;
+	double sum = 0.0;
 
-	memset(S, 0, NC * NC * sizeof *S);
-	for (int32_t i = 1; i < N; i++) {
-		const double *x = c->cross + (size_t)(i - 1) * (size_t)C * (size_t)C;
-		size_t off = (size_t)i * (size_t)C;
-		for (int64_t a = 0; a < C; a++) {
-			memcpy(S + (size_t)a * NC + off, x + a * C, (size_t)C * sizeof *S);
-			for (int64_t b = 0; b < C; b++)
-				S[(off + (size_t)b) * NC + (size_t)a] = x[a * C + b];
-		}
+	(void)N;
+	if (c->npairs == 0)
+		return NAN;
+	for (size_t k = 0; k < c->npairs; k++) {
+		size_t a = (size_t)c->pairs[2 * k], u = (size_t)c->pairs[2 * k + 1];
+		size_t i = u / Cs; /* a < C: the anchor; u in model i >= 1 */
+		sum += X[((i - 1) * Cs + a) * Cs + u % Cs];
 	}
+	return sum / (double)c->npairs;
 }
 
-mudsc_status mudsc__weight_similarity_align(double *S, struct wsim_buffers *buf,
+void mudsc__anchor_blocks_of(double *X, const double *S, int32_t N, int64_t C)
+{
+	size_t Cs = (size_t)C, NC = (size_t)N * Cs;
+	for (int32_t i = 1; i < N; i++)
+		for (size_t a = 0; a < Cs; a++)
+			memcpy(X + ((size_t)(i - 1) * Cs + a) * Cs, S + a * NC + (size_t)i * Cs,
+			       Cs * sizeof *X);
+}
+
+mudsc_status mudsc__weight_similarity_align(const double **Sw, struct wsim_buffers *buf,
                                            const struct mudsc__plan *plan, size_t p,
                                            const struct point_corr *corr,
                                            const uint64_t *versions, struct wsim_cache *c,
@@ -204,6 +214,6 @@ mudsc_status mudsc__weight_similarity_align(double *S, struct wsim_buffers *buf,
 		if (st != MUDSC_OK)
 			return st;
 	}
-	fill_similarity(S, c, N, C);
+	*Sw = c->cross;
 	return MUDSC_OK;
 }

@@ -29,19 +29,29 @@ struct wsim_cache {
 void mudsc__wsim_cache_free(struct wsim_cache *cache);
 
 /*
- * S (NC x NC): the anchor-vs-model blocks of S_w (and their mirror), equal
- * to those of mudsc__weight_similarity(); the blocks within a model and
- * between two non-anchor models are 0 (align does not read them).
- * versions[q] changes whenever point q's correspondence changes.  Products
- * in `precision` (float32: sgemm over unit rows, kernels/simil.h).  BLAS runs
- * with ex's threads.
+ * *Sw = point p's S_w in align's anchor-block layout: (N-1) x C x C, block
+ * i-1 holding S_w[a, iC + b] for anchor unit a and model-i unit b (row
+ * major), the entries of mudsc__weight_similarity() there; align reads no
+ * other entry.  *Sw is cache->cross (no copy), valid until the next call
+ * with this cache.  versions[q] changes whenever point q's correspondence
+ * changes.  Products in `precision` (float32: sgemm over unit rows,
+ * kernels/simil.h).  BLAS runs with ex's threads.
  */
-mudsc_status mudsc__weight_similarity_align(double *S, struct wsim_buffers *buf,
+mudsc_status mudsc__weight_similarity_align(const double **Sw, struct wsim_buffers *buf,
                                            const struct mudsc__plan *plan, size_t p,
                                            const struct point_corr *corr,
                                            const uint64_t *versions, struct wsim_cache *cache,
                                            mudsc_similarity kind, double eps,
                                            mudsc_precision precision,
                                            const struct mudsc__exec *ex);
+
+/* mudsc__corr_pair_mean() of an align correspondence (pairs: anchor unit,
+ * model-i unit) read from X in the anchor-block layout: the same values
+ * summed in the same order, so the same bits. */
+double mudsc__anchor_pair_mean(const struct point_corr *c, const double *X, int32_t N,
+                              int64_t C);
+
+/* X ((N-1) x C x C) = the anchor blocks of a dense NC x NC S. */
+void mudsc__anchor_blocks_of(double *X, const double *S, int32_t N, int64_t C);
 
 #endif /* MUDSC_WEIGHT_SIM_ALIGN_H */
