@@ -28,6 +28,16 @@ struct wsim_cache {
 
 void mudsc__wsim_cache_free(struct wsim_cache *cache);
 
+/* Float32 S_w is built tensor by tensor (docs/algorithm.md section 25):
+ * the point's feature tensors, in binding order, are grouped into chunks
+ * of at most this many floats of unit rows (N C x the chunk's columns; a
+ * tensor larger than that is a chunk alone), each chunk's sgemm products
+ * summed in float64.  The default, 2^24 (64 MiB), keeps every point of a
+ * small model in one chunk (the bits of a single product over all
+ * columns); tests lower it to split every tensor. */
+#define MUDSC__WSIM_CHUNK_FLOATS ((size_t)1 << 24)
+extern size_t mudsc__wsim_chunk_floats;
+
 /*
  * *Sw = point p's S_w in align's anchor-block layout: (N-1) x C x C, block
  * i-1 holding S_w[a, iC + b] for anchor unit a and model-i unit b (row
