@@ -10,6 +10,7 @@
 
 #include "core/core.h"
 #include "matcher/budget.h"
+#include "matcher/weight_sim_align.h"
 #include "model/model.h"
 
 #define D8 8.0 /* bytes of a double or an int64 */
@@ -79,13 +80,35 @@ static double match_cost(const struct mudsc__plan *plan, size_t p, const mudsc_m
 	return corr + 2.0 * NC * D8 + dmin(threads, N - 1.0) * (lap + block);
 }
 
+/* Floats of float32 align's largest chunk of unit rows: the chunks of
+ * weight_sim_align.c (features in binding order while N C x columns stays
+ * within mudsc__wsim_chunk_floats, a larger tensor alone). */
+static double largest_chunk(const struct mudsc__plan *plan, size_t p, const double *Cp)
+{
+	const struct plan_point *pt = &plan->points[p];
+	double NC = (double)plan->n_models * (double)pt->width, cols = 0.0, most = 0.0;
+
+	for (size_t f = 0; f < pt->nfeatures; f++) {
+		const struct plan_tensor *t = &plan->tensors[pt->features[f].tensor];
+		double c = widest_stage(t, Cp, pt->features[f].axis) / (double)pt->width;
+		if (f > 0 && (cols + c) * NC > (double)mudsc__wsim_chunk_floats)
+			cols = 0.0;
+		cols += c;
+		most = dmax(most, cols * NC);
+	}
+	return most;
+}
+
 /* Point p's weight features: F (NC x D), the two stage buffers, and for
- * zip the similarity's own copy of F (align centres F in place). */
+ * zip the similarity's own copy of F (align centres F in place).  Float32
+ * align builds no F: its unit rows a chunk of tensors at a time and one
+ * stage buffer. */
 static double feature_cost(const struct mudsc__plan *plan, size_t p, const double *Cp,
                            const mudsc_matcher_options *o, double *F_out, double *stage_out)
 {
 	const struct plan_point *pt = &plan->points[p];
 	double D = 0.0, stage = 0.0, NC = (double)plan->n_models * (double)pt->width;
+	double C = (double)pt->width;
 
 	for (size_t f = 0; f < pt->nfeatures; f++) {
 		const struct plan_tensor *t = &plan->tensors[pt->features[f].tensor];
@@ -94,11 +117,15 @@ static double feature_cost(const struct mudsc__plan *plan, size_t p, const doubl
 	}
 	*F_out = NC * D * D8;
 	*stage_out = 2.0 * stage * D8;
+	if (o->weight_precision == MUDSC_PRECISION_F32 && o->method == MUDSC_METHOD_ALIGN) {
+		/* the chunk's unit rows and a block of products */
+		*F_out = 0.0;
+		*stage_out = stage * D8;
+		return largest_chunk(plan, p, Cp) * 4.0 + dmin(C, 512.0) * C * 4.0;
+	}
 	/* zip: the similarity's copy of F (float64), or in float32 its unit rows,
 	 * a block of 512 rows of products and three row statistics */
 	double f32 = NC * D * 4.0 + 512.0 * NC * 4.0 + 3.0 * NC * D8;
-	if (o->weight_precision == MUDSC_PRECISION_F32 && o->method == MUDSC_METHOD_ALIGN)
-		return NC * D * 4.0 + dmin(NC, 512.0) * NC * 4.0; /* unit rows and a product block */
 	if (o->method == MUDSC_METHOD_ZIP)
 		return dmax(NC * D * D8 + NC * D8, o->weight_precision == MUDSC_PRECISION_F32 ? f32 : 0.0);
 	return 0.0;

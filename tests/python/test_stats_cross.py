@@ -214,7 +214,11 @@ def test_budget_counts_one_point_as_the_header_formula(mode):
     C = max(MLP_WIDTHS[1:-1])
     W = C  # (N-1) C^2 = C^2 at N = 2
     run = refused_figure(lambda: mudsc.Matcher(graph(), cm, alpha=0.5, threads=1, max_memory=1))
-    m = mudsc.Matcher(graph(), cm, alpha=0.5, threads=1, max_memory=run)
+    # new() checks run() first, then merge(), which may need more
+    merge = refused_figure(lambda: mudsc.Matcher(graph(), cm, alpha=0.5, threads=1,
+                                                 max_memory=run))
+    assert run + 16 * W * W > merge
+    m = mudsc.Matcher(graph(), cm, alpha=0.5, threads=1, max_memory=merge)
     s = stats_set(models, mode)
     H = len(s.to_bytes())
     assert refused_figure(lambda: m.set_stats_callback(lambda p, n, w: s[n])) == run + 16 * W * W
