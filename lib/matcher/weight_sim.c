@@ -139,6 +139,19 @@ static struct source source_of(const struct plan_tensor *t, int32_t model, doubl
 	return s;
 }
 
+/* The same for the float32 unit rows: whole 16-bit float tensors are
+ * converted to float (exact, half the scratch of doubles), the rest as
+ * source_of. */
+static struct source source_units(const struct plan_tensor *t, int32_t model, double *a)
+{
+	if (t->part < 0 && (t->dtype == MUDSC_DTYPE_F16 || t->dtype == MUDSC_DTYPE_BF16)) {
+		float *f = (float *)(void *)a;
+		mudsc__convert_to_f32(t->dtype, t->data[model], mudsc__plan_numel(t), f);
+		return (struct source){f, 1};
+	}
+	return source_of(t, model, a);
+}
+
 static inline double source_at(struct source s, size_t k)
 {
 	if (s.kind == 1) {
@@ -491,7 +504,7 @@ static mudsc_status first_non_finite(const struct units_job *j, int32_t i,
 
 	for (size_t f = 0; f < pt->nfeatures; f++) {
 		const struct plan_tensor *t = &j->plan->tensors[pt->features[f].tensor];
-		struct source src = source_of(t, i, sc->a);
+		struct source src = source_units(t, i, sc->a);
 		size_t outer, inner, k = 0;
 		mudsc__axis_split(t->rank, t->shape, pt->features[f].axis, &outer, &inner);
 		for (size_t o = 0; o < outer; o++)
@@ -527,7 +540,7 @@ static mudsc_status source_stats(const struct units_job *j, int32_t i, struct ws
 			acc[v] = 0.0;
 		for (size_t f = 0; f < pt->nfeatures; f++) {
 			const struct plan_tensor *t = &j->plan->tensors[pt->features[f].tensor];
-			struct source src = source_of(t, i, sc->a);
+			struct source src = source_units(t, i, sc->a);
 			size_t outer, inner, align = src.kind == 1 ? sizeof(float) : sizeof(double);
 			mudsc__axis_split(t->rank, t->shape, pt->features[f].axis, &outer, &inner);
 			if ((uintptr_t)src.data % align != 0) { /* through source_at */
@@ -583,7 +596,7 @@ static mudsc_status units_task(void *ctx, size_t k)
 			for (int32_t d = 0; d < t->rank; d++)
 				perms += inv[d] ? (size_t)t->shape[d] : 0;
 			gather_rows(NULL, j->buf->U + row0 * j->Dc + col, j->Dc, j->mu + row0, j->inv + row0,
-			            t, source_of(t, i, sc->a), pt->features[f].axis, inv, sc->idx + perms);
+			            t, source_units(t, i, sc->a), pt->features[f].axis, inv, sc->idx + perms);
 			mudsc__axis_split(t->rank, t->shape, pt->features[f].axis, &outer, &inner);
 			col += outer * inner;
 		}
