@@ -518,7 +518,9 @@ MUDSC_API mudsc_status mudsc_accum_correlation(double *out, size_t capacity, siz
 	return mudsc__accum_similarity(out, accum, fn);
 }
 
-mudsc_status mudsc__accum_similarity(double *S, mudsc_accum *acc, const char *fn)
+/* The matcher's S_a of an accumulator: dense (blocks false) or in the
+ * anchor-block layout. */
+static mudsc_status similarity_of(double *S, mudsc_accum *acc, bool blocks, const char *fn)
 {
 	struct mudsc__accum_raw r;
 	struct mudsc__exec ex;
@@ -533,29 +535,22 @@ mudsc_status mudsc__accum_similarity(double *S, mudsc_accum *acc, const char *fn
 		return MUDSC_E_NOMEM;
 	ex = accum_exec(acc);
 	mudsc__accum_raw_of(&r, acc);
-	mudsc__accum_raw_similarity(S, &r, false, sd, &ex);
+	if (blocks)
+		mudsc__accum_raw_anchor_blocks(S, &r, sd, &ex);
+	else
+		mudsc__accum_raw_similarity(S, &r, false, sd, &ex);
 	free(sd);
 	return MUDSC_OK;
 }
 
+mudsc_status mudsc__accum_similarity(double *S, mudsc_accum *acc, const char *fn)
+{
+	return similarity_of(S, acc, false, fn);
+}
+
 mudsc_status mudsc__accum_anchor_blocks(double *X, mudsc_accum *acc, const char *fn)
 {
-	struct mudsc__accum_raw r;
-	struct mudsc__exec ex;
-	bool fill;
-	mudsc_status st = ready(&fill, acc, X, 1, NULL, 1, false, fn);
-	double *sd;
-
-	if (!fill)
-		return st;
-	sd = mudsc__alloc(acc->nc * sizeof *sd, "standard deviations");
-	if (sd == NULL)
-		return MUDSC_E_NOMEM;
-	ex = accum_exec(acc);
-	mudsc__accum_raw_of(&r, acc);
-	mudsc__accum_raw_anchor_blocks(X, &r, sd, &ex);
-	free(sd);
-	return MUDSC_OK;
+	return similarity_of(X, acc, true, fn);
 }
 
 MUDSC_API mudsc_status mudsc_accum_cross_correlation(double *out, size_t capacity,
