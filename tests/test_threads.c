@@ -200,7 +200,8 @@ START_TEST(weight_similarity_same_for_every_thread_count)
 }
 END_TEST
 
-/* Tensor by tensor (docs/algorithm.md section 25): with a chunk budget of
+/* Tensor by tensor (docs/algorithm.md section 25; and with the cross
+ * blocks released after each matching, 25.3): with a chunk budget of
  * one float every feature tensor of the wide MLP's hidden point (w0, b0,
  * w1 of layer 1: 1024, 1 and 16 columns) is a chunk of its own.  Weight
  * matching in float32 then gives the assignments of one chunk, objectives
@@ -234,6 +235,12 @@ START_TEST(weight_similarity_tensor_by_tensor)
 			              "N = %d: tensor by tensor differs with %d threads", (int)n,
 			              (int)threads);
 		}
+		/* the cross blocks released after every matching: the same bits */
+		mudsc__wsim_cache_keep = 0.0;
+		ck_assert_ok(tf_wide_run(&more, &f, n, MUDSC_METHOD_ALIGN, MUDSC_PRECISION_F32, 2));
+		mudsc__wsim_cache_keep = MUDSC__WSIM_CACHE_KEEP;
+		ck_assert_msg(memcmp(&chunked, &more, sizeof more) == 0,
+		              "N = %d: released cross blocks change the result", (int)n);
 	}
 	mudsc__wsim_chunk_floats = MUDSC__WSIM_CHUNK_FLOATS;
 	tf_wide_free(&f);

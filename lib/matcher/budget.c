@@ -174,7 +174,7 @@ void mudsc__budget_estimate(struct mudsc__budget *b, const struct mudsc__plan *p
 {
 	const double N = (double)plan->n_models, T = (double)(threads > 0 ? threads : 1);
 	double *Cp = malloc((plan->npoints + 1) * sizeof *Cp);
-	double corr = 0.0, caches = 0.0, match = 0.0, F = 0.0, stage = 0.0, copy = 0.0;
+	double corr = 0.0, caches = 0.0, caches_linear = 0.0, match = 0.0, F = 0.0, stage = 0.0, copy = 0.0;
 	double nc = 1.0;
 	bool align = o->method == MUDSC_METHOD_ALIGN;
 
@@ -198,13 +198,17 @@ void mudsc__budget_estimate(struct mudsc__budget *b, const struct mudsc__plan *p
 		corr += 3.0 * NCp * D8;
 		b->acts += NCp * NCp * D8;
 		if (align)
-			caches += ((N - 1.0) * C * C + 2.0 * NCp) * D8;
+			caches += ((N - 1.0) * C * C + 2.0 * NCp) * D8, caches_linear += 2.0 * NCp * D8;
 		match = dmax(match, match_cost(plan, p, o, T));
 		c = feature_cost(plan, p, Cp, o, &f, &s);
 		F = dmax(F, f);
 		stage = dmax(stage, s * dmin(T, N)); /* one scratch per worker building features */
 		copy = dmax(copy, c);
 	}
+	/* align keeps every point's cross blocks only when they are small, else
+	 * the widest point's (weight_sim_align.h) */
+	if (align && !mudsc__wsim_keep_caches(plan))
+		caches = ((N - 1.0) * (nc / N) * (nc / N)) * D8 + caches_linear;
 	b->widest = nc * nc * D8;
 	/* one similarity in the method's layout: align holds only the anchor
 	 * blocks, (N-1) C^2 of the widest point (weight_sim_align.h) */

@@ -22,6 +22,21 @@ void mudsc__wsim_cache_free(struct wsim_cache *c)
 	memset(c, 0, sizeof *c);
 }
 
+bool mudsc__wsim_keep_caches(const struct mudsc__plan *plan)
+{
+	double total = 0.0, N = (double)plan->n_models;
+	for (size_t p = 0; p < plan->npoints; p++)
+		total += 8.0 * (N - 1.0) * (double)plan->points[p].width * (double)plan->points[p].width;
+	return total <= mudsc__wsim_cache_keep;
+}
+
+void mudsc__wsim_cache_release(struct wsim_cache *c)
+{
+	free(c->cross);
+	c->cross = NULL;
+	c->cross_valid = false;
+}
+
 /* The points bound to other axes of p's feature tensors. */
 static mudsc_status find_deps(struct wsim_cache *c, const struct mudsc__plan *plan, size_t p)
 {
@@ -75,6 +90,7 @@ static mudsc_status row_stats(struct wsim_cache *c, const double *F, size_t NC, 
 }
 
 size_t mudsc__wsim_chunk_floats = MUDSC__WSIM_CHUNK_FLOATS;
+double mudsc__wsim_cache_keep = MUDSC__WSIM_CACHE_KEEP;
 
 /* The first feature after the chunk starting at f0. */
 static size_t chunk_end(const struct mudsc__plan *plan, size_t p, size_t f0, size_t NC)

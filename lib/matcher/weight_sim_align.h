@@ -28,6 +28,20 @@ struct wsim_cache {
 
 void mudsc__wsim_cache_free(struct wsim_cache *cache);
 
+/* Align keeps every point's cross blocks between its matchings when they
+ * total at most this many bytes (8 sum_p (N-1) C_p^2), else only the
+ * point being matched (mudsc__wsim_cache_release after each): the same
+ * bits, recomputed when next needed, and memory of one point's blocks. */
+#define MUDSC__WSIM_CACHE_KEEP ((double)((size_t)1 << 30))
+extern double mudsc__wsim_cache_keep; /* that, lowered by tests */
+
+/* Whether plan's cross blocks are kept (the rule above). */
+bool mudsc__wsim_keep_caches(const struct mudsc__plan *plan);
+
+/* Free the cross blocks (the row statistics stay): the next call
+ * recomputes them. */
+void mudsc__wsim_cache_release(struct wsim_cache *cache);
+
 /* Float32 S_w is built tensor by tensor (docs/algorithm.md section 25):
  * the point's feature tensors, in binding order, are grouped into chunks
  * of at most this many floats of unit rows (N C x the chunk's columns; a
