@@ -224,8 +224,10 @@ MUDSC_API mudsc_status mudsc_matcher_set_activation_similarity(mudsc_matcher *ma
  *       B_p = 8 (G_p^2 + G_p C_p + G_p + C_p) for G_p > 1, else 0
  *       (the correspondences, the kept ones and the assignments);
  *   F = the weight features and align's cached cross blocks, as without
- *       activations (8 (N-1) C_p^2 + 16 N C_p per point, plus the widest
- *       point's features);
+ *       activations (8 (N-1) C_p^2 + 16 N C_p per point; when the blocks
+ *       of all points exceed 1 GiB only the widest point's are held, the
+ *       others released after each matching; plus the widest point's
+ *       features: in float32 one chunk of unit rows, section 25);
  *   H = the statistics the matcher holds: for mudsc_matcher_set_stats()
  *       the set's file bytes (docs/stats-format.md), about
  *       8 sum_p (2 N C_p + N C_p (N C_p + 1) / 2) in the full mode and
