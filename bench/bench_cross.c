@@ -13,12 +13,15 @@
  *   both alike: the figure is the median over pairs of sgemm time / chunk
  *   time, beside the medians of each;
  *   3. the set saved to a statistics file, freed, and the point matched
- *      from the mapped file (mudsc_matcher_set_stats_file, align, alpha = 0,
- *      one activation-only matching): its time, and the peak RSS of the
- *      whole process (accumulation plus matching), beside the figure of
- *      matcher.h's formula.
+ *      from the mapped file (mudsc_matcher_set_stats_file, align, alpha
+ *      given, one sweep: with alpha > 0 the activation matching, then S_w,
+ *      S and a second matching): its time, and the peak RSS of the whole
+ *      process (accumulation plus matching), beside the figure of
+ *      matcher.h's formula (the library's own, read from a refusal at
+ *      max_memory = 1) plus the file's bytes (mapped: its pages count in
+ *      the RSS).
  * Prints one JSON line (chunk and sgemm times to stderr).
- * Usage: bench-cross [C=16384] [chunks=4] [match=1]
+ * Usage: bench-cross [C=16384] [chunks=4] [match=1] [alpha=0.5]
  * (match = 0: accumulation only, for a machine without the memory.)
  * Run with OPENBLAS_NUM_THREADS set as for the host (both measure with it).
  */
@@ -69,6 +72,13 @@ static long peak_rss_kb(void)
 	return ru.ru_maxrss;
 }
 
+/* The bytes of a memory-budget refusal ("would allocate about N bytes"). */
+static double refused_bytes(void)
+{
+	const char *at = strstr(mudsc_error_message(), "about ");
+	return at != NULL ? atof(at + 6) : 0.0;
+}
+
 static int fail(const char *what)
 {
 	fprintf(stderr, "bench-cross: %s: %s\n", what, mudsc_error_message());
@@ -80,6 +90,7 @@ int main(int argc, char **argv)
 	int64_t C = argc > 1 ? atoll(argv[1]) : 16384;
 	int chunks = argc > 2 ? atoi(argv[2]) : 4;
 	int match = argc > 3 ? atoi(argv[3]) : 1;
+	double alpha = argc > 4 ? atof(argv[4]) : 0.5, formula = 0.0, file_bytes = 0.0;
 	const size_t ld = 2 * (size_t)C;
 	float *rows = malloc(ROWS * ld * sizeof *rows), *out = malloc((size_t)C * C * sizeof *out);
 	double t_gemm[64], t_chunk[64], ratio[64], flops = 2.0 * (double)C * (double)C * ROWS;
@@ -155,10 +166,31 @@ int main(int argc, char **argv)
 		                    w[i] + C * IN + C + C * OUT, MUDSC_BORROW) != MUDSC_OK)
 			return fail("models");
 	}
-	o.alpha = 0.0;
+	o.alpha = alpha;
 	o.max_iter = 1;
 	o.threads = 1;
-	o.max_memory = 0;
+	{
+		/* matcher.h's figure as the library computes it, from two refusals:
+		 * new() at max_memory = 1 gives the run's, set_stats_file() at that
+		 * budget the figure on demand (H = 0 for a mapped file) */
+		FILE *fp = fopen(path, "rb");
+		if (fp != NULL && fseek(fp, 0, SEEK_END) == 0)
+			file_bytes = (double)ftell(fp);
+		if (fp != NULL)
+			fclose(fp);
+		o.max_memory = 1;
+		if (mudsc_matcher_new(&m, graph, (const mudsc_model *const *)models, 2, &o) !=
+		    MUDSC_E_NOMEM)
+			return fail("budget");
+		o.max_memory = (int64_t)refused_bytes();
+		if (mudsc_matcher_new(&m, graph, (const mudsc_model *const *)models, 2, &o) != MUDSC_OK)
+			return fail("budget");
+		if (mudsc_matcher_set_stats_file(m, path) == MUDSC_E_NOMEM)
+			formula = refused_bytes();
+		mudsc_matcher_free(m);
+		m = NULL;
+		o.max_memory = 0;
+	}
 	t0 = now();
 	if (mudsc_matcher_new(&m, graph, (const mudsc_model *const *)models, 2, &o) != MUDSC_OK ||
 	    mudsc_matcher_set_stats_file(m, path) != MUDSC_OK || mudsc_matcher_run(m) != MUDSC_OK)
@@ -169,16 +201,16 @@ report:
 	{
 		double f = median(ratio, chunks);
 		double g = median(t_gemm, chunks), c = median(t_chunk, chunks);
-		double W = 2.0 * (double)C;
 		printf("{\"bench\": \"cross-stats\", \"N\": 2, \"width\": %lld, \"rows\": %d, "
 		       "\"chunks\": %d, \"sgemm_s\": %.4f, \"sgemm_gflops\": %.2f, \"chunk_s\": %.4f, "
 		       "\"accum_gflops\": %.2f, \"fraction_of_sgemm\": %.3f, \"save_s\": %.2f, "
-		       "\"match_s\": %.2f, \"peak_rss_accum_mb\": %.0f, \"peak_rss_mb\": %.0f, "
-		       "\"formula_sa_plus_file_mb\": %.0f}\n",
+		       "\"alpha\": %g, \"match_s\": %.2f, \"peak_rss_accum_mb\": %.0f, "
+		       "\"peak_rss_mb\": %.0f, \"formula_mb\": %.0f, \"file_mb\": %.0f, "
+		       "\"formula_plus_file_mb\": %.0f}\n",
 		       (long long)C, ROWS, chunks, g, flops / g / 1e9, c, flops / c / 1e9, f,
-		       t_save, t_match, (double)rss_accum * 1024.0 / 1e6,
-		       (double)peak_rss_kb() * 1024.0 / 1e6,
-		       (8.0 * W * W + 8.0 * (3.0 * W + (double)C * (double)C)) / 1e6);
+		       t_save, alpha, t_match, (double)rss_accum * 1024.0 / 1e6,
+		       (double)peak_rss_kb() * 1024.0 / 1e6, formula / 1e6, file_bytes / 1e6,
+		       (formula + file_bytes) / 1e6);
 	}
 	mudsc_matcher_free(m);
 	for (int i = 0; match && i < 2; i++) {

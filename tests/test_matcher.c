@@ -583,13 +583,14 @@ START_TEST(point_without_bindings_refused_at_new)
 }
 END_TEST
 
-/* Defect 8: a point of width 20000 with N = 2 (S_w alone: 40000^2 doubles,
- * 12.8 GB) is refused by mudsc_matcher_new under the default budget, at
- * once and naming the figure, the budget and the option; an older caller's
- * struct (without max_memory) gets the default; 0 means no limit. */
+/* Defect 8: a point of width 40000 with N = 2 (align's cross blocks
+ * alone: 40000^2 doubles, 12.8 GB; zip's S_w 80000^2, 51.2 GB) is refused
+ * by mudsc_matcher_new under the default budget, at once and naming the
+ * figure, the budget and the option; an older caller's struct (without
+ * max_memory) gets the default; 0 means no limit. */
 START_TEST(memory_budget_refuses_at_new)
 {
-	enum { W = 20000 };
+	enum { W = 40000 };
 	static double w0[2][W], b0[2][W], w1[2][W], b1[2][1];
 	mudsc_model *models[2];
 	const mudsc_model *shared[2];
@@ -612,7 +613,10 @@ START_TEST(memory_budget_refuses_at_new)
 		ck_assert_status(mudsc_matcher_new(&m, g, shared, 2, &o), MUDSC_E_NOMEM);
 		ck_assert_ptr_null(m);
 		ck_assert_error_has("mudsc_matcher_new: mudsc_matcher_run() would allocate about");
-		ck_assert_error_has("'layers.0' has N*C = 40000 units, one N*C x N*C matrix is 12.8 GB");
+		ck_assert_error_has(method == 0 ? "'layers.0' has N*C = 80000 units, one similarity "
+		                                  "(align's (N-1) x C x C anchor blocks) is 12.8 GB"
+		                                : "'layers.0' has N*C = 80000 units, one similarity "
+		                                  "(N*C x N*C) is 51.2 GB");
 		ck_assert_error_has("opts->max_memory = 8589934592 bytes");
 		ck_assert_error_has("opts->max_memory");
 	}

@@ -5,10 +5,12 @@
  * row statistics, unit rows and products on the threads) gives the same
  * matching bit for bit for 1, 2 and 3 threads, both precisions; a failure inside the threaded merge is reported
  * as with one thread (the first failing tensor's message). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "matcher/weight_sim_align.h"
 #include "suites.h"
 #include "testutil.h"
 #include "threads_fixture.h"
@@ -198,6 +200,53 @@ START_TEST(weight_similarity_same_for_every_thread_count)
 }
 END_TEST
 
+/* Tensor by tensor (docs/algorithm.md section 25; and with the cross
+ * blocks released after each matching, 25.3): with a chunk budget of
+ * one float every feature tensor of the wide MLP's hidden point (w0, b0,
+ * w1 of layer 1: 1024, 1 and 16 columns) is a chunk of its own.  Weight
+ * matching in float32 then gives the assignments of one chunk, objectives
+ * within the float32 bound of section 21, (D+2)u/(1-(D+2)u) with D = 1041,
+ * of the float64 run, and the same bits for 1, 2 and 3 threads. */
+START_TEST(weight_similarity_tensor_by_tensor)
+{
+	struct tf_wide f;
+	struct tf_wide_result one, chunked, f64, more;
+	const double u = 0x1p-24, Du = (1041.0 + 2.0) * u, bound = Du / (1.0 - Du);
+
+	ck_assert_ok(tf_wide_make(&f, 3));
+	for (int32_t n = 2; n <= 3; n++) {
+		mudsc__wsim_chunk_floats = MUDSC__WSIM_CHUNK_FLOATS;
+		ck_assert_ok(tf_wide_run(&one, &f, n, MUDSC_METHOD_ALIGN, MUDSC_PRECISION_F32, 1));
+		ck_assert_ok(tf_wide_run(&f64, &f, n, MUDSC_METHOD_ALIGN, MUDSC_PRECISION_F64, 1));
+		mudsc__wsim_chunk_floats = 1;
+		ck_assert_ok(tf_wide_run(&chunked, &f, n, MUDSC_METHOD_ALIGN, MUDSC_PRECISION_F32, 1));
+		ck_assert_int_eq(chunked.sweeps, one.sweeps);
+		ck_assert_int_eq(chunked.sweeps, f64.sweeps);
+		ck_assert_msg(memcmp(chunked.assign, one.assign, sizeof one.assign) == 0,
+		              "N = %d: tensor by tensor changed the assignments", (int)n);
+		for (int32_t s = 0; s < chunked.sweeps; s++)
+			ck_assert_msg(fabs(chunked.objectives[s] - f64.objectives[s]) <= bound,
+			              "N = %d, sweep %d: %.17g against float64 %.17g", (int)n, (int)s,
+			              chunked.objectives[s], f64.objectives[s]);
+		for (int32_t threads = 2; threads <= 3; threads++) {
+			ck_assert_ok(tf_wide_run(&more, &f, n, MUDSC_METHOD_ALIGN, MUDSC_PRECISION_F32,
+			                         threads));
+			ck_assert_msg(memcmp(&chunked, &more, sizeof more) == 0,
+			              "N = %d: tensor by tensor differs with %d threads", (int)n,
+			              (int)threads);
+		}
+		/* the cross blocks released after every matching: the same bits */
+		mudsc__wsim_cache_keep = 0.0;
+		ck_assert_ok(tf_wide_run(&more, &f, n, MUDSC_METHOD_ALIGN, MUDSC_PRECISION_F32, 2));
+		mudsc__wsim_cache_keep = MUDSC__WSIM_CACHE_KEEP;
+		ck_assert_msg(memcmp(&chunked, &more, sizeof more) == 0,
+		              "N = %d: released cross blocks change the result", (int)n);
+	}
+	mudsc__wsim_chunk_floats = MUDSC__WSIM_CHUNK_FLOATS;
+	tf_wide_free(&f);
+}
+END_TEST
+
 Suite *suite_threads(void)
 {
 	Suite *s = suite_create("threads");
@@ -209,6 +258,7 @@ Suite *suite_threads(void)
 	tcase_add_test(tc, first_failing_tensor_is_reported);
 	tcase_add_test(tc, correlation_same_for_every_thread_count);
 	tcase_add_test(tc, weight_similarity_same_for_every_thread_count);
+	tcase_add_test(tc, weight_similarity_tensor_by_tensor);
 	suite_add_tcase(s, tc);
 	return s;
 }

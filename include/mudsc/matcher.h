@@ -180,16 +180,17 @@ typedef struct mudsc_matcher_options {
  * the matcher's own buffers will take at their peak in mudsc_matcher_run()
  * (weight matching) and in mudsc_matcher_merge() / _transform() (the
  * models' own memory not counted).  The largest terms are quadratic in
- * N*C, the stacked width of a point: S_w (and S with activations) of the
- * widest point, zip's working copy, align's cached cross blocks
- * ((N-1)*C^2 per point) and the activation similarities ((N*C)^2 per
- * point).  A figure over opts->max_memory is MUDSC_E_NOMEM at once, with
+ * N*C, the stacked width of a point: zip's S_w (and S with activations)
+ * of the widest point and its working copy, align's cached cross blocks
+ * ((N-1)*C^2 per point, which are align's S_w; its S and S_a are one
+ * point's (N-1)*C^2 anchor blocks) and the activation similarities
+ * ((N*C)^2 per point).  A figure over opts->max_memory is MUDSC_E_NOMEM at once, with
  * a message giving the figure, the budget and the option; nothing is
  * allocated.  mudsc_matcher_set_activations() and
  * _set_activation_similarity() check the figure of a run with activations
- * for every point the same way.  For example a point of width 20000 with
- * N = 2 (one 40000 x 40000 matrix is 12.8 GB) is refused under the
- * default.  0 turns the check off.
+ * for every point the same way.  For example a point of width 40000 with
+ * N = 2 (align's cross blocks, 40000 x 40000, are 12.8 GB) is refused
+ * under the default.  0 turns the check off.
  */
 #define MUDSC_MATCHER_MAX_MEMORY_DEFAULT ((int64_t)8 << 30)
 
@@ -264,24 +265,29 @@ MUDSC_API mudsc_status mudsc_matcher_set_activation_similarity(mudsc_matcher *ma
  *
  * Peak memory of mudsc_matcher_run() with statistics on demand, in bytes
  * (the models' own memory not counted), with N models, point widths C_p,
- * W = max_p N C_p, T = min(threads, N - 1), G_p the groups (1 without),
- * I = opts->max_iter and align:
- *     H + 8 W^2 + L                       (opts->alpha = 0)
- *     H + 8 W^2 + 8 W^2 + 8 W^2 + F + L   (alpha > 0: S_a, S_w and S)
+ * W = max_p N C_p, X = (N-1) (max_p C_p)^2, T = min(threads, N - 1), G_p
+ * the groups (1 without), I = opts->max_iter and align, which holds a
+ * point's S_a and S as its (N-1) x C_p x C_p anchor blocks (model 0
+ * against each model i: all that align reads) and whose S_w is the cached
+ * cross blocks counted in F (docs/algorithm.md section 25):
+ *     H + 8 X + L                         (opts->alpha = 0)
+ *     H + 8 X + 8 X + F + L               (alpha > 0: S_a and S)
  *   L = 8 (9 sum_p N C_p + I) + max_p [40 N C_p + T (65 C_p / G_p + B_p)],
  *       B_p = 8 (G_p^2 + G_p C_p + G_p + C_p) for G_p > 1, else 0
  *       (the correspondences, the kept ones and the assignments);
  *   F = the weight features and align's cached cross blocks, as without
- *       activations (8 (N-1) C_p^2 + 16 N C_p per point, plus the widest
- *       point's features);
+ *       activations (8 (N-1) C_p^2 + 16 N C_p per point; when the blocks
+ *       of all points exceed 1 GiB only the widest point's are held, the
+ *       others released after each matching; plus the widest point's
+ *       features: in float32 one chunk of unit rows, section 25);
  *   H = the statistics the matcher holds: for mudsc_matcher_set_stats()
  *       the set's file bytes (docs/stats-format.md), about
  *       8 sum_p (2 N C_p + N C_p (N C_p + 1) / 2) in the full mode and
  *       8 sum_p (3 N C_p + (N-1) C_p^2) in the cross mode; 0 for a file
  *       (mapped: its pages are the page cache's, read a point at a time)
  *       and for the callback (the host's).
- * The S_a of a point from cross-block statistics is dense N C_p x N C_p
- * with zeros where align does not read.  mudsc_matcher_set_stats*() check
+ * Zip holds S_w, S and S_a dense: 8 W^2 each in place of 8 X, and S_w
+ * beside F.  mudsc_matcher_set_stats*() check
  * this figure against opts->max_memory (MUDSC_E_NOMEM, the message giving
  * the figure), counting one point at a time.
  */

@@ -460,6 +460,39 @@ void mudsc__accum_raw_covariance(double *S, const struct mudsc__accum_raw *r,
 	finalise(r, S, NULL, false, ex);
 }
 
+/* Anchor row a of every block of the (N-1) x C x C layout: the
+ * expression of upper_row, entry by entry (the same bits). */
+struct blocks_job {
+	const struct mudsc__accum_raw *r;
+	double n, *out;
+	const double *sd;
+};
+
+static mudsc_status blocks_row(void *arg, size_t a)
+{
+	const struct blocks_job *j = arg;
+	const size_t C = (size_t)j->r->width, N = (size_t)j->r->n_models;
+
+	for (size_t i = 1; i < N; i++) {
+		double *row = j->out + ((i - 1) * C + a) * C;
+		for (size_t b = 0; b < C; b++)
+			row[b] = cov_entry(j->r, a, i * C + b, j->n);
+		for (size_t b = 0; b < C; b++)
+			row[b] /= fmax(j->sd[a] * j->sd[i * C + b], ACCUM_EPS);
+	}
+	return MUDSC_OK;
+}
+
+void mudsc__accum_raw_anchor_blocks(double *X, const struct mudsc__accum_raw *r, double *sd,
+                                   const struct mudsc__exec *ex)
+{
+	struct blocks_job j = {.r = r, .n = (double)r->count, .out = X, .sd = sd};
+	double work = 4.0 * (double)r->nc * (double)r->width;
+
+	raw_stddevs(r, sd);
+	mudsc__parallel_for(ex, (size_t)r->width, work, blocks_row, &j);
+}
+
 MUDSC_API mudsc_status mudsc_accum_covariance(double *out, size_t capacity, size_t *needed,
                                               mudsc_accum *accum)
 {
@@ -491,7 +524,9 @@ MUDSC_API mudsc_status mudsc_accum_correlation(double *out, size_t capacity, siz
 	return mudsc__accum_similarity(out, accum, fn);
 }
 
-mudsc_status mudsc__accum_similarity(double *S, mudsc_accum *acc, const char *fn)
+/* The matcher's S_a of an accumulator: dense (blocks false) or in the
+ * anchor-block layout. */
+static mudsc_status similarity_of(double *S, mudsc_accum *acc, bool blocks, const char *fn)
 {
 	struct mudsc__accum_raw r;
 	struct mudsc__exec ex;
@@ -506,9 +541,22 @@ mudsc_status mudsc__accum_similarity(double *S, mudsc_accum *acc, const char *fn
 		return MUDSC_E_NOMEM;
 	ex = accum_exec(acc);
 	mudsc__accum_raw_of(&r, acc);
-	mudsc__accum_raw_similarity(S, &r, false, sd, &ex);
+	if (blocks)
+		mudsc__accum_raw_anchor_blocks(S, &r, sd, &ex);
+	else
+		mudsc__accum_raw_similarity(S, &r, false, sd, &ex);
 	free(sd);
 	return MUDSC_OK;
+}
+
+mudsc_status mudsc__accum_similarity(double *S, mudsc_accum *acc, const char *fn)
+{
+	return similarity_of(S, acc, false, fn);
+}
+
+mudsc_status mudsc__accum_anchor_blocks(double *X, mudsc_accum *acc, const char *fn)
+{
+	return similarity_of(X, acc, true, fn);
 }
 
 MUDSC_API mudsc_status mudsc_accum_cross_correlation(double *out, size_t capacity,

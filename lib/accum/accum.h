@@ -67,6 +67,12 @@ void mudsc__accum_raw_of(struct mudsc__accum_raw *r, const mudsc_accum *acc);
 void mudsc__accum_raw_similarity(double *S, const struct mudsc__accum_raw *r, bool anchor_only,
                                 double *sd, const struct mudsc__exec *ex);
 
+/* The anchor blocks of that similarity, (N-1) x C x C (block i-1, row a,
+ * column b = S[a, iC + b]: the matcher's align layout), the same bits as
+ * mudsc__accum_raw_similarity() there, any mode.  Cannot fail. */
+void mudsc__accum_raw_anchor_blocks(double *X, const struct mudsc__accum_raw *r, double *sd,
+                                   const struct mudsc__exec *ex);
+
 /* Point p's NC x NC population covariance from full-mode raw statistics
  * with count > 0: the bits of mudsc_accum_covariance() (the CCA
  * matcher's statistics on demand).  Cannot fail. */
@@ -95,6 +101,10 @@ void mudsc__accum_raw_covariance(double *S, const struct mudsc__accum_raw *r,
  * mudsc_accum_correlation() (MUDSC_E_MISMATCH, MUDSC_E_STATE) named fn,
  * MUDSC_E_NOMEM; any mode. */
 mudsc_status mudsc__accum_similarity(double *S, mudsc_accum *acc, const char *fn);
+
+/* mudsc__accum_similarity() into the anchor-block layout
+ * (mudsc__accum_raw_anchor_blocks()), with its errors. */
+mudsc_status mudsc__accum_anchor_blocks(double *X, mudsc_accum *acc, const char *fn);
 
 /* Checked options: the engine's configuration (its sizes are set by
  * mudsc__accum_create()) and the accumulator's thread count. */

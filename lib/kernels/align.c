@@ -7,8 +7,8 @@
 
 #include "kernels/kernels.h"
 
-mudsc_status mudsc__match_check_args(const char *fn, const double *S, int64_t N, int64_t C,
-                                    int64_t G)
+/* Everything of mudsc__match_check_args() but the entries. */
+static mudsc_status check_shape(const char *fn, const double *S, int64_t N, int64_t C, int64_t G)
 {
 	if (S == NULL)
 		return mudsc__err(MUDSC_E_INVALID, "%s: argument 'S' is NULL", fn);
@@ -30,7 +30,16 @@ mudsc_status mudsc__match_check_args(const char *fn, const double *S, int64_t N,
 		return mudsc__err(MUDSC_E_INVALID,
 		                 "%s: arguments 'N' = %lld, 'C' = %lld: NC x NC is too large", fn,
 		                 (long long)N, (long long)C);
-	return mudsc__match_check_entries(fn, S, (int64_t)nc, (int64_t)nc);
+	return MUDSC_OK;
+}
+
+mudsc_status mudsc__match_check_args(const char *fn, const double *S, int64_t N, int64_t C,
+                                    int64_t G)
+{
+	mudsc_status st = check_shape(fn, S, N, C, G);
+	if (st != MUDSC_OK)
+		return st;
+	return mudsc__match_check_entries(fn, S, N * C, N * C);
 }
 
 /* One inner assignment per block pair (g, h), scored by its mean matched
@@ -91,22 +100,34 @@ struct align_job {
 	const double *S;
 	size_t ld;
 	int64_t C, G;
+	bool blocks; /* S is (N-1) x C x C: model i's block at (i-1) C^2, ld C */
 };
+
+/* Entry (j, k) of the anchor-vs-model-i block: S[j*ld + k] from the
+ * returned pointer. */
+static const double *model_block(const struct align_job *j, int64_t i, int64_t *col)
+{
+	*col = j->blocks ? 0 : i;
+	return j->blocks ? j->S + (size_t)(i - 1) * (size_t)j->C * (size_t)j->C : j->S;
+}
 
 static mudsc_status align_task(void *arg, size_t k)
 {
 	const struct align_job *j = arg;
-	int64_t i = (int64_t)k + 1;
-	return align_model(j->p + i * j->C, j->S, j->ld, i, j->C, j->G);
+	int64_t i = (int64_t)k + 1, col;
+	const double *S = model_block(j, i, &col);
+	return align_model(j->p + i * j->C, S, j->ld, col, j->C, j->G);
 }
 
-mudsc_status mudsc__align_solve(int64_t *perm, double *score, const double *S, int64_t N,
-                               int64_t C, int64_t G, const struct mudsc__exec *ex)
+static mudsc_status align_run(int64_t *perm, double *score, const double *S, int64_t N,
+                              int64_t C, int64_t G, bool blocks, const struct mudsc__exec *ex)
 {
 	static const char fn[] = "mudsc_align_solve";
 	if (perm == NULL)
 		return mudsc__err(MUDSC_E_INVALID, "%s: argument 'perm' is NULL", fn);
-	mudsc_status st = mudsc__match_check_args(fn, S, N, C, G);
+	mudsc_status st = blocks ? check_shape(fn, S, N, C, G) : mudsc__match_check_args(fn, S, N, C, G);
+	if (st == MUDSC_OK && blocks)
+		st = mudsc__match_check_entries(fn, S, (N - 1) * C, C);
 	if (st != MUDSC_OK)
 		return st;
 	size_t NC = (size_t)N * (size_t)C;
@@ -115,16 +136,20 @@ mudsc_status mudsc__align_solve(int64_t *perm, double *score, const double *S, i
 		return MUDSC_E_NOMEM;
 	for (int64_t j = 0; j < C; j++)
 		p[j] = j;
-	struct align_job job = {.p = p, .S = S, .ld = NC, .C = C, .G = G};
+	struct align_job job = {.p = p, .S = S, .ld = blocks ? (size_t)C : NC, .C = C, .G = G,
+	                        .blocks = blocks};
 	/* an assignment of C units takes up to ~C^3/G steps */
 	double work = (double)(N - 1) * (double)C * (double)C * (double)C / (double)G;
 	st = mudsc__parallel_for(ex, (size_t)(N - 1), work, align_task, &job);
 	if (st == MUDSC_OK) {
 		/* summed in model order after the solves: the same value for any thread count */
 		double sum = 0;
-		for (int64_t i = 1; i < N; i++)
+		for (int64_t i = 1; i < N; i++) {
+			int64_t col;
+			const double *X = model_block(&job, i, &col);
 			for (int64_t j = 0; j < C; j++)
-				sum += S[(size_t)j * NC + (size_t)(i * C + p[i * C + j])];
+				sum += X[(size_t)j * job.ld + (size_t)(col * C + p[i * C + j])];
+		}
 		memcpy(perm, p, NC * sizeof *p);
 		if (score)
 			*score = mudsc__match_mean(sum, (N - 1) * C);
@@ -134,6 +159,18 @@ mudsc_status mudsc__align_solve(int64_t *perm, double *score, const double *S, i
 	}
 	mudsc_free(p);
 	return st;
+}
+
+mudsc_status mudsc__align_solve(int64_t *perm, double *score, const double *S, int64_t N,
+                               int64_t C, int64_t G, const struct mudsc__exec *ex)
+{
+	return align_run(perm, score, S, N, C, G, false, ex);
+}
+
+mudsc_status mudsc__align_solve_blocks(int64_t *perm, double *score, const double *X, int64_t N,
+                                      int64_t C, int64_t G, const struct mudsc__exec *ex)
+{
+	return align_run(perm, score, X, N, C, G, true, ex);
 }
 
 MUDSC_API mudsc_status mudsc_align_solve(int64_t *perm, double *score, const double *S, int64_t N,

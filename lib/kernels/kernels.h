@@ -36,6 +36,13 @@ mudsc_status mudsc__block_assign(int64_t *bperm, int64_t *inner, const double *S
 mudsc_status mudsc__align_solve(int64_t *perm, double *score, const double *S, int64_t N,
                                int64_t C, int64_t G, const struct mudsc__exec *ex);
 
+/* The same with only the anchor rows' cross blocks (the matcher's align
+ * layout): X is (N-1) x C x C, block i-1 = S[0:C, iC:(i+1)C] of the NC x NC
+ * S, so the N-1 assignments read exactly what mudsc__align_solve() reads;
+ * the same perm and score bits.  Entries checked are X's. */
+mudsc_status mudsc__align_solve_blocks(int64_t *perm, double *score, const double *X, int64_t N,
+                                      int64_t C, int64_t G, const struct mudsc__exec *ex);
+
 /* Common argument checks of align and zip, messages prefixed with fn:
  * S non-NULL, N, C, G > 0 (MUDSC_E_INVALID), C % G == 0 (MUDSC_E_SHAPE),
  * NC x NC doubles addressable (MUDSC_E_INVALID), entries finite or -inf

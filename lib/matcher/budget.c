@@ -10,6 +10,7 @@
 
 #include "core/core.h"
 #include "matcher/budget.h"
+#include "matcher/weight_sim_align.h"
 #include "model/model.h"
 
 #define D8 8.0 /* bytes of a double or an int64 */
@@ -79,13 +80,35 @@ static double match_cost(const struct mudsc__plan *plan, size_t p, const mudsc_m
 	return corr + 2.0 * NC * D8 + dmin(threads, N - 1.0) * (lap + block);
 }
 
+/* Floats of float32 align's largest chunk of unit rows: the chunks of
+ * weight_sim_align.c (features in binding order while N C x columns stays
+ * within mudsc__wsim_chunk_floats, a larger tensor alone). */
+static double largest_chunk(const struct mudsc__plan *plan, size_t p, const double *Cp)
+{
+	const struct plan_point *pt = &plan->points[p];
+	double NC = (double)plan->n_models * (double)pt->width, cols = 0.0, most = 0.0;
+
+	for (size_t f = 0; f < pt->nfeatures; f++) {
+		const struct plan_tensor *t = &plan->tensors[pt->features[f].tensor];
+		double c = widest_stage(t, Cp, pt->features[f].axis) / (double)pt->width;
+		if (f > 0 && (cols + c) * NC > (double)mudsc__wsim_chunk_floats)
+			cols = 0.0;
+		cols += c;
+		most = dmax(most, cols * NC);
+	}
+	return most;
+}
+
 /* Point p's weight features: F (NC x D), the two stage buffers, and for
- * zip the similarity's own copy of F (align centres F in place). */
+ * zip the similarity's own copy of F (align centres F in place).  Float32
+ * align builds no F: its unit rows a chunk of tensors at a time and one
+ * stage buffer. */
 static double feature_cost(const struct mudsc__plan *plan, size_t p, const double *Cp,
                            const mudsc_matcher_options *o, double *F_out, double *stage_out)
 {
 	const struct plan_point *pt = &plan->points[p];
 	double D = 0.0, stage = 0.0, NC = (double)plan->n_models * (double)pt->width;
+	double C = (double)pt->width;
 
 	for (size_t f = 0; f < pt->nfeatures; f++) {
 		const struct plan_tensor *t = &plan->tensors[pt->features[f].tensor];
@@ -94,11 +117,15 @@ static double feature_cost(const struct mudsc__plan *plan, size_t p, const doubl
 	}
 	*F_out = NC * D * D8;
 	*stage_out = 2.0 * stage * D8;
+	if (o->weight_precision == MUDSC_PRECISION_F32 && o->method == MUDSC_METHOD_ALIGN) {
+		/* the chunk's unit rows and a block of products */
+		*F_out = 0.0;
+		*stage_out = stage * D8;
+		return largest_chunk(plan, p, Cp) * 4.0 + dmin(C, 512.0) * C * 4.0;
+	}
 	/* zip: the similarity's copy of F (float64), or in float32 its unit rows,
 	 * a block of 512 rows of products and three row statistics */
 	double f32 = NC * D * 4.0 + 512.0 * NC * 4.0 + 3.0 * NC * D8;
-	if (o->weight_precision == MUDSC_PRECISION_F32 && o->method == MUDSC_METHOD_ALIGN)
-		return NC * D * 4.0 + dmin(NC, 512.0) * NC * 4.0; /* unit rows and a product block */
 	if (o->method == MUDSC_METHOD_ZIP)
 		return dmax(NC * D * D8 + NC * D8, o->weight_precision == MUDSC_PRECISION_F32 ? f32 : 0.0);
 	return 0.0;
@@ -147,7 +174,7 @@ void mudsc__budget_estimate(struct mudsc__budget *b, const struct mudsc__plan *p
 {
 	const double N = (double)plan->n_models, T = (double)(threads > 0 ? threads : 1);
 	double *Cp = malloc((plan->npoints + 1) * sizeof *Cp);
-	double corr = 0.0, caches = 0.0, match = 0.0, F = 0.0, stage = 0.0, copy = 0.0;
+	double corr = 0.0, caches = 0.0, caches_linear = 0.0, match = 0.0, F = 0.0, stage = 0.0, copy = 0.0;
 	double nc = 1.0;
 	bool align = o->method == MUDSC_METHOD_ALIGN;
 
@@ -156,7 +183,8 @@ void mudsc__budget_estimate(struct mudsc__budget *b, const struct mudsc__plan *p
 		for (size_t p = 0; p < plan->npoints; p++)
 			nc = dmax(nc, N * (double)plan->points[p].width);
 		b->widest = nc * nc * D8;
-		b->run = b->run_acts = b->run_demand = b->merge = b->widest;
+		b->sim = align ? (N - 1.0) * (nc / N) * (nc / N) * D8 : b->widest;
+		b->run = b->run_acts = b->run_demand = b->merge = b->sim;
 		return;
 	}
 	for (size_t p = 0; p < plan->npoints; p++)
@@ -170,23 +198,33 @@ void mudsc__budget_estimate(struct mudsc__budget *b, const struct mudsc__plan *p
 		corr += 3.0 * NCp * D8;
 		b->acts += NCp * NCp * D8;
 		if (align)
-			caches += ((N - 1.0) * C * C + 2.0 * NCp) * D8;
+			caches += ((N - 1.0) * C * C + 2.0 * NCp) * D8, caches_linear += 2.0 * NCp * D8;
 		match = dmax(match, match_cost(plan, p, o, T));
 		c = feature_cost(plan, p, Cp, o, &f, &s);
 		F = dmax(F, f);
 		stage = dmax(stage, s * dmin(T, N)); /* one scratch per worker building features */
 		copy = dmax(copy, c);
 	}
+	/* align keeps every point's cross blocks only when they are small, else
+	 * the widest point's (weight_sim_align.h) */
+	if (align && !mudsc__wsim_keep_caches(plan))
+		caches = ((N - 1.0) * (nc / N) * (nc / N)) * D8 + caches_linear;
 	b->widest = nc * nc * D8;
+	/* one similarity in the method's layout: align holds only the anchor
+	 * blocks, (N-1) C^2 of the widest point (weight_sim_align.h) */
+	b->sim = align ? (N - 1.0) * (nc / N) * (nc / N) * D8 : b->widest;
 	/* the results kept from a previous run, the working and best sets */
 	double results = 3.0 * corr + (double)o->max_iter * D8;
-	double weights = b->widest + F + stage + copy + caches; /* S_w and its features */
+	/* S_w and its features; align's S_w is its cached cross blocks */
+	double weights = (align ? 0.0 : b->widest) + F + stage + copy + caches;
 	b->merge = corr + merge_cost(plan, Cp, model0, T);
 	b->run = results + weights + match;
-	/* with activations: their copies, and S beside S_w unless alpha = 0 */
-	b->run_acts = b->acts + results + match + (o->alpha > 0.0 ? weights + b->widest : 0.0);
+	/* with activations: their copies (align: and one point's anchor blocks
+	 * of them), and S beside S_w unless alpha = 0 */
+	b->run_acts = b->acts + (align ? b->sim : 0.0) + results + match +
+	              (o->alpha > 0.0 ? weights + b->sim : 0.0);
 	/* on demand: one point's S_a at a time instead of every point's */
-	b->run_demand = b->widest + results + match + (o->alpha > 0.0 ? weights + b->widest : 0.0);
+	b->run_demand = b->sim + results + match + (o->alpha > 0.0 ? weights + b->sim : 0.0);
 	free(Cp);
 }
 
@@ -201,10 +239,13 @@ mudsc_status mudsc__budget_check(const struct mudsc__budget *b, double need, con
 	wide = &plan->points[b->wide_point];
 	return mudsc__err(MUDSC_E_NOMEM,
 	                 "%s: %s would allocate about %.0f bytes (%.3g GB; the widest point '%s' "
-	                 "has N*C = %lld units, one N*C x N*C matrix is %.3g GB), over the memory "
+	                 "has N*C = %lld units, one similarity (%s) is %.3g GB), over the memory "
 	                 "budget opts->max_memory = %lld bytes (%.3g GB): raise it"
 	                 ", or set it to 0 for no limit",
 	                 fn, what, need, need / 1e9, wide->name,
-	                 (long long)plan->n_models * (long long)wide->width, b->widest / 1e9,
+	                 (long long)plan->n_models * (long long)wide->width,
+	                 o->method == MUDSC_METHOD_ALIGN ? "align's (N-1) x C x C anchor blocks"
+	                                                 : "N*C x N*C",
+	                 b->sim / 1e9,
 	                 (long long)o->max_memory, (double)o->max_memory / 1e9);
 }

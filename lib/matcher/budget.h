@@ -17,7 +17,9 @@
  * matcher's own buffers at their peak, the models not counted.  The
  * quadratic buffers (similarities, zip's working matrix, align's cached
  * cross blocks, the activation similarities) are counted exactly, the
- * linear ones as an upper bound. */
+ * linear ones as an upper bound.  Align holds S_a and S as (N-1) x C x C
+ * anchor blocks and its S_w is the cached cross blocks (no copy); zip
+ * holds S_w, S and S_a as N*C x N*C. */
 struct mudsc__budget {
 	double run;       /* run() without activations (weight matching) */
 	double run_acts;  /* run() with activations for every point, their copies included */
@@ -26,6 +28,8 @@ struct mudsc__budget {
 	double merge;     /* merge() or transform() after a run, the kept results included */
 	double acts;      /* the activation similarities alone: sum over points of (N*C)^2 */
 	double widest;    /* one (N*C)^2 matrix of the widest point */
+	double sim;       /* one similarity of it in the method's layout: align's
+	                     (N-1) C^2 anchor blocks (S_a, S), zip's (N*C)^2 */
 	size_t wide_point; /* its index */
 };
 

@@ -21,18 +21,41 @@ struct loop_state {
 	size_t P;
 	int32_t N;
 	struct point_corr *cur, *best;
-	double *Sw, *S; /* NC x NC of the widest point */
-	double *Sa;     /* the same, for statistics on demand (in->fetch) */
+	/* similarities in the method's layout (align: the (N-1) x C x C anchor
+	 * blocks, weight_sim_align.h; zip: NC x NC), buffers of the widest point */
+	const double *Sw; /* the current point's S_w: Sw_own (zip) or align's cache */
+	double *Sw_own, *S;
+	double *Sa;       /* S_a on demand (in->fetch), or align's blocks of in->S_a */
 	int64_t *order;
 	uint64_t *versions;       /* per point: bumped when its correspondence changes */
 	struct wsim_cache *cache; /* per point, for align's S_w */
 	int64_t *prev;            /* NC: the assignment before a re-match */
 	struct wsim_buffers buf;  /* feature buffers reused across points and sweeps */
+	bool keep_caches;         /* align: every point's cross blocks kept (weight_sim_align.h) */
 };
 
 static int64_t stacked(const struct loop_state *ls, size_t p)
 {
 	return (int64_t)ls->N * ls->in->plan->points[p].width;
+}
+
+static bool align(const struct loop_state *ls)
+{
+	return ls->in->opts->method == MUDSC_METHOD_ALIGN;
+}
+
+/* Entries of point p's similarities in the method's layout. */
+static size_t sim_len(const struct loop_state *ls, size_t p)
+{
+	size_t C = (size_t)ls->in->plan->points[p].width, N = (size_t)ls->N;
+	return align(ls) ? (N - 1) * C * C : N * C * N * C;
+}
+
+static double pair_mean(const struct loop_state *ls, size_t p, const double *X)
+{
+	if (align(ls))
+		return mudsc__anchor_pair_mean(&ls->cur[p], X, ls->N, ls->in->plan->points[p].width);
+	return mudsc__corr_pair_mean(&ls->cur[p], X, stacked(ls, p));
 }
 
 static mudsc_status match_from(struct loop_state *ls, size_t p, const double *S)
@@ -59,10 +82,11 @@ static mudsc_status weight_similarity(struct loop_state *ls, size_t p)
 	const struct loop_input *in = ls->in;
 	const mudsc_matcher_options *o = in->opts;
 	if (o->method == MUDSC_METHOD_ALIGN)
-		return mudsc__weight_similarity_align(ls->Sw, &ls->buf, in->plan, p, ls->cur,
+		return mudsc__weight_similarity_align(&ls->Sw, &ls->buf, in->plan, p, ls->cur,
 		                                     ls->versions, &ls->cache[p], o->similarity, o->eps,
 		                                     o->weight_precision, in->ex);
-	return mudsc__weight_similarity(ls->Sw, &ls->buf, in->plan, p, ls->cur, o->similarity,
+	ls->Sw = ls->Sw_own;
+	return mudsc__weight_similarity(ls->Sw_own, &ls->buf, in->plan, p, ls->cur, o->similarity,
 	                               o->eps, o->weight_precision, in->ex);
 }
 
@@ -72,7 +96,10 @@ static mudsc_status activations(struct loop_state *ls, size_t p, const double **
 	const struct loop_input *in = ls->in;
 
 	*Sa = NULL;
-	if (in->S_a != NULL)
+	if (in->S_a != NULL && align(ls)) {
+		mudsc__anchor_blocks_of(ls->Sa, in->S_a[p], ls->N, in->plan->points[p].width);
+		*Sa = ls->Sa;
+	} else if (in->S_a != NULL)
 		*Sa = in->S_a[p];
 	else if (in->fetch != NULL) {
 		mudsc_status st = in->fetch(in->fetch_ctx, p, ls->Sa);
@@ -92,7 +119,7 @@ static mudsc_status init_from_activations(struct loop_state *ls)
 			st = match_from(ls, p, Sa);
 		if (st != MUDSC_OK)
 			return st;
-		double s = mudsc__corr_pair_mean(&ls->cur[p], Sa, stacked(ls, p));
+		double s = pair_mean(ls, p, Sa);
 		ls->cur[p].score[0] = NAN;
 		ls->cur[p].score[1] = s;
 		ls->cur[p].score[2] = s;
@@ -104,8 +131,7 @@ static mudsc_status init_from_activations(struct loop_state *ls)
 static mudsc_status rematch(struct loop_state *ls, size_t p)
 {
 	const struct loop_input *in = ls->in;
-	int64_t NC = stacked(ls, p);
-	size_t n = (size_t)NC * (size_t)NC;
+	size_t n = sim_len(ls, p);
 	const double *Sa;
 	const double alpha = in->point_alpha ? in->point_alpha[p] : in->opts->alpha;
 	mudsc_status st = activations(ls, p, &Sa);
@@ -120,9 +146,9 @@ static mudsc_status rematch(struct loop_state *ls, size_t p)
 	st = match_from(ls, p, Sa != NULL ? ls->S : ls->Sw);
 	if (st != MUDSC_OK)
 		return st;
-	ls->cur[p].score[0] = mudsc__corr_pair_mean(&ls->cur[p], ls->Sw, NC);
-	ls->cur[p].score[1] = Sa ? mudsc__corr_pair_mean(&ls->cur[p], Sa, NC) : NAN;
-	ls->cur[p].score[2] = Sa ? mudsc__corr_pair_mean(&ls->cur[p], ls->S, NC) : ls->cur[p].score[0];
+	ls->cur[p].score[0] = pair_mean(ls, p, ls->Sw);
+	ls->cur[p].score[1] = Sa ? pair_mean(ls, p, Sa) : NAN;
+	ls->cur[p].score[2] = Sa ? pair_mean(ls, p, ls->S) : ls->cur[p].score[0];
 	return MUDSC_OK;
 }
 
@@ -154,6 +180,8 @@ static mudsc_status sweep(struct loop_state *ls, struct mudsc__rng *rng, int32_t
 		mudsc_status st = rematch(ls, p);
 		if (st != MUDSC_OK)
 			return st;
+		if (!ls->keep_caches)
+			mudsc__wsim_cache_release(&ls->cache[p]);
 		if (o->progress != NULL &&
 		    o->progress((int64_t)p, index, ls->cur[p].score[2], o->progress_user))
 			return mudsc__err(MUDSC_E_CANCELLED,
@@ -202,6 +230,15 @@ static mudsc_status descend(struct loop_state *ls, struct loop_result *res)
 	return MUDSC_OK;
 }
 
+/* Entries of the widest point's similarity in the method's layout. */
+static size_t widest_sim(const struct loop_state *ls)
+{
+	size_t most = 1;
+	for (size_t p = 0; p < ls->P; p++)
+		most = sim_len(ls, p) > most ? sim_len(ls, p) : most;
+	return most;
+}
+
 static size_t widest_stack(const struct mudsc__plan *plan)
 {
 	size_t most = 1;
@@ -232,7 +269,8 @@ mudsc_status mudsc__loop_run(struct loop_result *res, const struct loop_input *i
 {
 	struct loop_state ls = {.in = in, .P = in->plan->npoints, .N = in->plan->n_models};
 	struct loop_result r = {.best_sweep = -1};
-	size_t nc = widest_stack(in->plan);
+	size_t nc = widest_stack(in->plan), ns = widest_sim(&ls);
+	ls.keep_caches = mudsc__wsim_keep_caches(in->plan);
 	bool acts = in->S_a != NULL || in->fetch != NULL;
 	bool weights = !acts || in->opts->alpha > 0.0;
 
@@ -252,12 +290,12 @@ mudsc_status mudsc__loop_run(struct loop_result *res, const struct loop_input *i
 	ls.prev = mudsc__calloc(nc + 1, sizeof *ls.prev, "previous assignment");
 	r.objectives = mudsc__calloc((size_t)in->opts->max_iter + 1, sizeof *r.objectives,
 	                             "objectives");
-	ls.Sw = weights ? mudsc__alloc_big(nc * nc * sizeof *ls.Sw, "S_w") : NULL;
-	ls.S = weights && acts ? mudsc__alloc_big(nc * nc * sizeof *ls.S, "S") : NULL;
-	ls.Sa = in->S_a == NULL && in->fetch ? mudsc__alloc_big(nc * nc * sizeof *ls.Sa, "S_a") : NULL;
+	bool own_sw = weights && !align(&ls), own_sa = in->S_a ? align(&ls) : in->fetch != NULL;
+	ls.Sw_own = own_sw ? mudsc__alloc_big(ns * sizeof *ls.Sw_own, "S_w") : NULL;
+	ls.S = weights && acts ? mudsc__alloc_big(ns * sizeof *ls.S, "S") : NULL;
+	ls.Sa = own_sa ? mudsc__alloc_big(ns * sizeof *ls.Sa, "S_a") : NULL;
 	if (!ls.cur || !ls.best || !ls.order || !r.objectives || !ls.versions || !ls.cache ||
-	    !ls.prev || (weights && !ls.Sw) || (weights && acts && !ls.S) ||
-	    (in->S_a == NULL && in->fetch && !ls.Sa))
+	    !ls.prev || (own_sw && !ls.Sw_own) || (weights && acts && !ls.S) || (own_sa && !ls.Sa))
 		st = MUDSC_E_NOMEM;
 	if (!acts && in->opts->alpha < 1.0 && !in->point_alpha)
 		mudsc__log(MUDSC_LOG_WARNING,
@@ -278,7 +316,7 @@ mudsc_status mudsc__loop_run(struct loop_result *res, const struct loop_input *i
 	free(ls.versions);
 	free(ls.prev);
 	free(ls.order);
-	free(ls.Sw);
+	free(ls.Sw_own);
 	free(ls.S);
 	free(ls.Sa);
 	if (st != MUDSC_OK) {

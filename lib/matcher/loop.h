@@ -15,9 +15,10 @@
 struct loop_input {
 	const struct mudsc__plan *plan;
 	const double *const *S_a;          /* per point (NC x NC), or NULL: weight matching only */
-	/* Statistics on demand (S_a NULL, fetch set): point p's S_a into S (its
-	 * NC x NC), called whenever the loop matches p; one buffer of the
-	 * widest point is all the loop keeps. */
+	/* Statistics on demand (S_a NULL, fetch set): point p's S_a into S in
+	 * the method's layout (align: the (N-1) x C x C anchor blocks of
+	 * weight_sim_align.h; zip: NC x NC), called whenever the loop matches
+	 * p; one buffer of the widest point is all the loop keeps. */
 	mudsc_status (*fetch)(void *ctx, size_t p, double *S);
 	void *fetch_ctx;
 	const mudsc_matcher_options *opts; /* the matcher's, validated */

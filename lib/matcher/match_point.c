@@ -20,7 +20,7 @@ static mudsc_status align_point(struct point_corr *c, const double *S, int32_t N
 
 	if (perm == NULL)
 		return MUDSC_E_NOMEM;
-	st = mudsc__align_solve(perm, &c->score[2], S, N, C, G, ex);
+	st = mudsc__align_solve_blocks(perm, &c->score[2], S, N, C, G, ex);
 	if (st == MUDSC_OK) {
 		/* merged unit j is anchor unit j; model i's unit perm[i*C + j] joins it */
 		for (int32_t i = 0; i < N; i++)

@@ -1,6 +1,8 @@
 /*
- * Matching one point from its similarity S (NC x NC): align or zip, with
- * or without groups, into a point_corr with its scored pairs.
+ * Matching one point from its similarity S: align or zip, with or without
+ * groups, into a point_corr with its scored pairs.  Align reads S in the
+ * anchor-block layout, (N-1) x C x C (weight_sim_align.h); zip the dense
+ * NC x NC.
  *
  * SPDX-License-Identifier: MIT
  */

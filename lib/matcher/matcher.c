@@ -321,6 +321,7 @@ static mudsc_status fetch_stats(void *ctx, size_t p, double *S)
 	const struct mudsc__exec ex = mudsc__exec_make(m->opts.threads);
 	struct mudsc__accum_raw r;
 	mudsc_accum *acc = NULL;
+	bool align = m->opts.method == MUDSC_METHOD_ALIGN; /* S in align's layout (loop.h) */
 	double *sd;
 	mudsc_status st;
 
@@ -331,6 +332,8 @@ static mudsc_status fetch_stats(void *ctx, size_t p, double *S)
 		mudsc__stats_view_raw(m->view, m->view_point[p], &r);
 		if (m->opts.method == MUDSC_METHOD_CCA)
 			mudsc__accum_raw_covariance(S, &r, &ex);
+		else if (align)
+			mudsc__accum_raw_anchor_blocks(S, &r, sd, &ex);
 		else
 			mudsc__accum_raw_similarity(S, &r, false, sd, &ex);
 		free(sd);
@@ -353,7 +356,8 @@ static mudsc_status fetch_stats(void *ctx, size_t p, double *S)
 		                 (long long)pt->width);
 	if ((st = check_mode(m, mudsc_accum_mode(acc), pt->name, fn)) != MUDSC_OK)
 		return st;
-	st = point_stats(S, acc, m);
+	st = align ? mudsc__accum_anchor_blocks(S, acc, "mudsc_accum_correlation")
+	           : point_stats(S, acc, m);
 	if (st != MUDSC_OK)
 		return mudsc__err_context(st, "%s: point '%s'", fn, pt->name);
 	return MUDSC_OK;

@@ -139,6 +139,19 @@ static struct source source_of(const struct plan_tensor *t, int32_t model, doubl
 	return s;
 }
 
+/* The same for the float32 unit rows: whole 16-bit float tensors are
+ * converted to float (exact, half the scratch of doubles), the rest as
+ * source_of. */
+static struct source source_units(const struct plan_tensor *t, int32_t model, double *a)
+{
+	if (t->part < 0 && (t->dtype == MUDSC_DTYPE_F16 || t->dtype == MUDSC_DTYPE_BF16)) {
+		float *f = (float *)(void *)a;
+		mudsc__convert_to_f32(t->dtype, t->data[model], mudsc__plan_numel(t), f);
+		return (struct source){f, 1};
+	}
+	return source_of(t, model, a);
+}
+
 static inline double source_at(struct source s, size_t k)
 {
 	if (s.kind == 1) {
@@ -292,12 +305,12 @@ static mudsc_status reserve(void **p, size_t *cap, size_t n, size_t size, const 
 }
 
 static mudsc_status reserve_slot(struct wsim_scratch *s, size_t nab, size_t nscale, int32_t N,
-                                 size_t nidx)
+                                 size_t nidx, bool general)
 {
 	mudsc_status st = reserve((void **)&s->a, &s->cap_a, nab, sizeof *s->a, "feature scratch");
 	if (st == MUDSC_OK)
 		st = reserve((void **)&s->idx, &s->cap_idx, nidx, sizeof *s->idx, "feature offsets");
-	if (st == MUDSC_OK)
+	if (st == MUDSC_OK && general) /* the second stage buffer: feature_block's general route */
 		st = reserve((void **)&s->b, &s->cap_b, nab, sizeof *s->b, "feature scratch");
 	if (st == MUDSC_OK)
 		st = reserve((void **)&s->scale, &s->cap_scale, nscale, sizeof *s->scale,
@@ -353,7 +366,8 @@ static mudsc_status feature_task(void *ctx, size_t k)
  * *slots the workers (min(N, threads)), each slot's scratch reserved. */
 static mudsc_status prepare_point(size_t *D, size_t *slots, struct wsim_buffers *buf,
                                   const struct mudsc__plan *plan, size_t p,
-                                  const struct point_corr *corr, const struct mudsc__exec *ex)
+                                  const struct point_corr *corr, bool general,
+                                  const struct mudsc__exec *ex)
 {
 	const struct plan_point *pt = &plan->points[p];
 	int32_t N = plan->n_models;
@@ -377,7 +391,7 @@ static mudsc_status prepare_point(size_t *D, size_t *slots, struct wsim_buffers 
 		nidx = n > nidx ? n : nidx;
 	}
 	for (size_t j = 0; j < *slots && st == MUDSC_OK; j++)
-		st = reserve_slot(&buf->slot[j], scratch, (size_t)wide, N, nidx);
+		st = reserve_slot(&buf->slot[j], scratch, (size_t)wide, N, nidx, general);
 	if (st != MUDSC_OK)
 		mudsc__wsim_buffers_free(buf);
 	return st;
@@ -399,7 +413,7 @@ mudsc_status mudsc__weight_features(size_t *D_out, struct wsim_buffers *buf,
                                    const struct point_corr *corr, const struct mudsc__exec *ex)
 {
 	size_t D, slots, nF;
-	mudsc_status st = prepare_point(&D, &slots, buf, plan, p, corr, ex);
+	mudsc_status st = prepare_point(&D, &slots, buf, plan, p, corr, true, ex);
 
 	if (st != MUDSC_OK)
 		return st;
@@ -447,6 +461,7 @@ struct units_job {
 	const struct mudsc__plan *plan;
 	const struct point_corr *corr;
 	size_t p, D, slots;
+	size_t f0, f1, Dc; /* the features gathered, their columns (U's row stride) */
 	double *mu, *norm, *inv;
 	bool stats_ready;
 	mudsc_similarity kind;
@@ -489,7 +504,7 @@ static mudsc_status first_non_finite(const struct units_job *j, int32_t i,
 
 	for (size_t f = 0; f < pt->nfeatures; f++) {
 		const struct plan_tensor *t = &j->plan->tensors[pt->features[f].tensor];
-		struct source src = source_of(t, i, sc->a);
+		struct source src = source_units(t, i, sc->a);
 		size_t outer, inner, k = 0;
 		mudsc__axis_split(t->rank, t->shape, pt->features[f].axis, &outer, &inner);
 		for (size_t o = 0; o < outer; o++)
@@ -525,7 +540,7 @@ static mudsc_status source_stats(const struct units_job *j, int32_t i, struct ws
 			acc[v] = 0.0;
 		for (size_t f = 0; f < pt->nfeatures; f++) {
 			const struct plan_tensor *t = &j->plan->tensors[pt->features[f].tensor];
-			struct source src = source_of(t, i, sc->a);
+			struct source src = source_units(t, i, sc->a);
 			size_t outer, inner, align = src.kind == 1 ? sizeof(float) : sizeof(double);
 			mudsc__axis_split(t->rank, t->shape, pt->features[f].axis, &outer, &inner);
 			if ((uintptr_t)src.data % align != 0) { /* through source_at */
@@ -571,7 +586,7 @@ static mudsc_status units_task(void *ctx, size_t k)
 		mudsc_status st = j->stats_ready ? MUDSC_OK : source_stats(j, i, sc);
 		if (st != MUDSC_OK)
 			return st;
-		for (size_t f = 0; f < pt->nfeatures; f++) {
+		for (size_t f = j->f0; f < j->f1; f++) {
 			const struct plan_tensor *t = &j->plan->tensors[pt->features[f].tensor];
 			const int64_t *inv[MUDSC_MAX_RANK];
 			size_t perms = 0, outer, inner;
@@ -580,8 +595,8 @@ static mudsc_status units_task(void *ctx, size_t k)
 			                        j->plan->n_models, inv, sc->idx, sc->scale, sc->counts);
 			for (int32_t d = 0; d < t->rank; d++)
 				perms += inv[d] ? (size_t)t->shape[d] : 0;
-			gather_rows(NULL, j->buf->U + row0 * j->D + col, j->D, j->mu + row0, j->inv + row0,
-			            t, source_of(t, i, sc->a), pt->features[f].axis, inv, sc->idx + perms);
+			gather_rows(NULL, j->buf->U + row0 * j->Dc + col, j->Dc, j->mu + row0, j->inv + row0,
+			            t, source_units(t, i, sc->a), pt->features[f].axis, inv, sc->idx + perms);
 			mudsc__axis_split(t->rank, t->shape, pt->features[f].axis, &outer, &inner);
 			col += outer * inner;
 		}
@@ -589,23 +604,33 @@ static mudsc_status units_task(void *ctx, size_t k)
 	return MUDSC_OK;
 }
 
+size_t mudsc__feature_columns(const struct mudsc__plan *plan, size_t p, size_t f)
+{
+	const struct plan_point *pt = &plan->points[p];
+	const struct plan_tensor *t = &plan->tensors[pt->features[f].tensor];
+	size_t outer, inner;
+	mudsc__axis_split(t->rank, t->shape, pt->features[f].axis, &outer, &inner);
+	return outer * inner;
+}
+
 mudsc_status mudsc__weight_units_f32(bool *done, size_t *D_out, struct wsim_buffers *buf,
                                     const struct mudsc__plan *plan, size_t p,
                                     const struct point_corr *corr, double *mu, double *norm,
                                     double *inv, bool stats_ready, mudsc_similarity kind,
-                                    const struct mudsc__exec *ex)
+                                    size_t f0, size_t f1, const struct mudsc__exec *ex)
 {
 	const struct plan_point *pt = &plan->points[p];
 	int32_t N = plan->n_models;
-	size_t D, slots, nU;
-	mudsc_status st = prepare_point(&D, &slots, buf, plan, p, corr, ex);
+	size_t D, slots, nU, Dc = 0;
+	mudsc_status st = prepare_point(&D, &slots, buf, plan, p, corr, false, ex);
 
 	*done = false;
 	if (st != MUDSC_OK)
 		return st;
-	nU = (size_t)N * (size_t)pt->width * D;
-	st = mudsc__wsim_reserve_f32(buf, first_reserve(nU, buf->cap_U, plan, corr),
-	                            (size_t)pt->width);
+	for (size_t f = f0; f < f1; f++)
+		Dc += mudsc__feature_columns(plan, p, f);
+	nU = (size_t)N * (size_t)pt->width * Dc;
+	st = mudsc__wsim_reserve_f32(buf, nU, (size_t)pt->width);
 	if (st != MUDSC_OK) {
 		mudsc__wsim_buffers_free(buf);
 		return st;
@@ -620,6 +645,7 @@ mudsc_status mudsc__weight_units_f32(bool *done, size_t *D_out, struct wsim_buff
 				return MUDSC_OK; /* a merge, not a permutation: the float64 route */
 		}
 	struct units_job j = {.buf = buf, .plan = plan, .corr = corr, .p = p, .D = D,
+	                      .f0 = f0, .f1 = f1, .Dc = Dc,
 	                      .slots = slots, .mu = mu, .norm = norm, .inv = inv,
 	                      .stats_ready = stats_ready, .kind = kind};
 	st = mudsc__parallel_for(ex, slots, (double)nU * 4.0, units_task, &j);

@@ -44,19 +44,25 @@ mudsc_status mudsc__weight_features(size_t *D, struct wsim_buffers *buf,
 
 /*
  * For float32 products when every transform of point p's features is a
- * permutation (align): the unit rows U (NC x D floats, in buf->U) straight
- * from the models' tensors, with no float64 feature matrix; first the row
- * statistics mu, norm, inv (NC each, as mudsc__row_stats defines them, but
- * summed over the tensors' elements in storage order) unless stats_ready.
- * Models on up to min(N, ex->threads) threads, each model by one.  *done =
- * false (nothing computed) when a transform is not a permutation.
- * Errors: MUDSC_E_NUMERIC for a non-finite entry, MUDSC_E_NOMEM.
+ * permutation (align): the unit rows of features [f0, f1) of the point
+ * (tensor by tensor: U is NC x Dc floats in buf->U, Dc = the sum of
+ * their mudsc__feature_columns()) straight from the models' tensors, with
+ * no float64 feature matrix; first the row statistics mu, norm, inv (NC
+ * each, over all D columns of all features, as mudsc__row_stats defines
+ * them, but summed over the tensors' elements in storage order) unless
+ * stats_ready.  *D = the point's whole feature length.  Models on up to
+ * min(N, ex->threads) threads, each model by one.  *done = false (nothing
+ * computed) when a transform is not a permutation.  Errors:
+ * MUDSC_E_NUMERIC for a non-finite entry, MUDSC_E_NOMEM.
  */
 mudsc_status mudsc__weight_units_f32(bool *done, size_t *D, struct wsim_buffers *buf,
                                     const struct mudsc__plan *plan, size_t p,
                                     const struct point_corr *corr, double *mu, double *norm,
                                     double *inv, bool stats_ready, mudsc_similarity kind,
-                                    const struct mudsc__exec *ex);
+                                    size_t f0, size_t f1, const struct mudsc__exec *ex);
+
+/* Columns of point p's feature f untransformed (its tensor's elements / C). */
+size_t mudsc__feature_columns(const struct mudsc__plan *plan, size_t p, size_t f);
 
 /* Room in buf->U for n floats and in buf->G for the product blocks of
  * rows of length cols (MUDSC__UNIT_BLOCK x cols). */

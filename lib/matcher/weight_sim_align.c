@@ -22,6 +22,21 @@ void mudsc__wsim_cache_free(struct wsim_cache *c)
 	memset(c, 0, sizeof *c);
 }
 
+bool mudsc__wsim_keep_caches(const struct mudsc__plan *plan)
+{
+	double total = 0.0, N = (double)plan->n_models;
+	for (size_t p = 0; p < plan->npoints; p++)
+		total += 8.0 * (N - 1.0) * (double)plan->points[p].width * (double)plan->points[p].width;
+	return total <= mudsc__wsim_cache_keep;
+}
+
+void mudsc__wsim_cache_release(struct wsim_cache *c)
+{
+	free(c->cross);
+	c->cross = NULL;
+	c->cross_valid = false;
+}
+
 /* The points bound to other axes of p's feature tensors. */
 static mudsc_status find_deps(struct wsim_cache *c, const struct mudsc__plan *plan, size_t p)
 {
@@ -71,6 +86,102 @@ static mudsc_status row_stats(struct wsim_cache *c, const double *F, size_t NC, 
 		return st;
 	c->D = D;
 	c->stats_ready = true;
+	return MUDSC_OK;
+}
+
+size_t mudsc__wsim_chunk_floats = MUDSC__WSIM_CHUNK_FLOATS;
+double mudsc__wsim_cache_keep = MUDSC__WSIM_CACHE_KEEP;
+
+/* The first feature after the chunk starting at f0. */
+static size_t chunk_end(const struct mudsc__plan *plan, size_t p, size_t f0, size_t NC)
+{
+	size_t f = f0, cols = 0, nf = plan->points[p].nfeatures;
+	while (f < nf) {
+		size_t c = mudsc__feature_columns(plan, p, f);
+		if (f > f0 && (cols + c) * NC > mudsc__wsim_chunk_floats)
+			break;
+		cols += c;
+		f++;
+	}
+	return f;
+}
+
+/* acc (rows x C, ld C) = (first) or += the float32 products of unit rows
+ * A (rows x Dc) and B (C x Dc), by blocks of MUDSC__UNIT_BLOCK rows. */
+static void add_products(double *acc, const float *A, size_t rows, const float *B, size_t C,
+                         size_t Dc, bool first, float *G, struct mudsc__tally *tally,
+                         const struct mudsc__exec *ex)
+{
+	for (size_t a0 = 0; a0 < rows; a0 += MUDSC__UNIT_BLOCK) {
+		size_t m = rows - a0 < MUDSC__UNIT_BLOCK ? rows - a0 : MUDSC__UNIT_BLOCK;
+		double t0 = mudsc__clock_seconds();
+		mudsc__blas_sgemm(ex, false, true, (int64_t)m, (int64_t)C, (int64_t)Dc, 1.0f,
+		                  A + a0 * Dc, (int64_t)Dc, B, (int64_t)Dc, 0.0f, G, (int64_t)C);
+		tally->seconds += mudsc__clock_seconds() - t0;
+		tally->flops += 2.0 * (double)m * (double)C * (double)Dc;
+		for (size_t r = 0; r < m; r++) {
+			double *o = acc + (a0 + r) * C;
+			const float *g = G + r * C;
+			if (first)
+				for (size_t b = 0; b < C; b++)
+					o[b] = (double)g[b];
+			else
+				for (size_t b = 0; b < C; b++)
+					o[b] += (double)g[b];
+		}
+	}
+}
+
+/*
+ * The cross blocks from float32 products of unit rows built chunk by chunk
+ * (tensor by tensor, chunk_end): each chunk's sgemm products, rounded to
+ * double, summed over the chunks in binding order, then the factor of
+ * mudsc__unit_products (den = norm_a norm_b; s when den >= eps, else
+ * s den / eps).  One chunk (a point whose unit rows fit the budget) is
+ * exactly mudsc__unit_products over all D columns.  *done = false (nothing
+ * computed) when a transform is not a permutation.
+ */
+static mudsc_status cross_blocks_chunked(bool *done, struct wsim_cache *c,
+                                         struct wsim_buffers *buf,
+                                         const struct mudsc__plan *plan, size_t p,
+                                         const struct point_corr *corr, mudsc_similarity kind,
+                                         double eps, const struct mudsc__exec *ex)
+{
+	int32_t N = plan->n_models;
+	size_t Cs = (size_t)plan->points[p].width, NC = (size_t)N * Cs, D = 0;
+	size_t nf = plan->points[p].nfeatures;
+	mudsc_status st = alloc_stats(c, NC);
+
+	*done = false;
+	for (size_t f0 = 0, f1; st == MUDSC_OK && f0 < nf; f0 = f1) {
+		size_t Dc = 0;
+		bool ok;
+		f1 = chunk_end(plan, p, f0, NC);
+		for (size_t f = f0; f < f1; f++)
+			Dc += mudsc__feature_columns(plan, p, f);
+		st = mudsc__weight_units_f32(&ok, &D, buf, plan, p, corr, c->mu, c->norm, c->inv,
+		                             c->stats_ready, kind, f0, f1, ex);
+		if (st != MUDSC_OK || !ok)
+			return st;
+		c->D = D;
+		c->stats_ready = true;
+		for (int32_t i = 1; i < N; i++)
+			add_products(c->cross + (size_t)(i - 1) * Cs * Cs, buf->U, Cs,
+			             buf->U + (size_t)i * Cs * Dc, Cs, Dc, f0 == 0, buf->G, &buf->products,
+			             ex);
+	}
+	if (st != MUDSC_OK)
+		return st;
+	for (int32_t i = 1; i < N; i++) {
+		double *x = c->cross + (size_t)(i - 1) * Cs * Cs;
+		const double *norm_i = c->norm + (size_t)i * Cs;
+		for (size_t a = 0; a < Cs; a++)
+			for (size_t b = 0; b < Cs; b++) {
+				double den = c->norm[a] * norm_i[b], v = x[a * Cs + b];
+				x[a * Cs + b] = den >= eps ? v : v * (den / eps);
+			}
+	}
+	*done = true;
 	return MUDSC_OK;
 }
 
@@ -151,23 +262,33 @@ done:
 	return MUDSC_OK;
 }
 
-static void fill_similarity(double *S, const struct wsim_cache *c, int32_t N, int64_t C)
+double mudsc__anchor_pair_mean(const struct point_corr *c, const double *X, int32_t N,
+                              int64_t C)
 {
-	size_t NC = (size_t)N * (size_t)C;
+	size_t Cs = (size_t)C;
+	double sum = 0.0;
 
-	memset(S, 0, NC * NC * sizeof *S);
-	for (int32_t i = 1; i < N; i++) {
-		const double *x = c->cross + (size_t)(i - 1) * (size_t)C * (size_t)C;
-		size_t off = (size_t)i * (size_t)C;
-		for (int64_t a = 0; a < C; a++) {
-			memcpy(S + (size_t)a * NC + off, x + a * C, (size_t)C * sizeof *S);
-			for (int64_t b = 0; b < C; b++)
-				S[(off + (size_t)b) * NC + (size_t)a] = x[a * C + b];
-		}
+	(void)N;
+	if (c->npairs == 0)
+		return NAN;
+	for (size_t k = 0; k < c->npairs; k++) {
+		size_t a = (size_t)c->pairs[2 * k], u = (size_t)c->pairs[2 * k + 1];
+		size_t i = u / Cs; /* a < C: the anchor; u in model i >= 1 */
+		sum += X[((i - 1) * Cs + a) * Cs + u % Cs];
 	}
+	return sum / (double)c->npairs;
 }
 
-mudsc_status mudsc__weight_similarity_align(double *S, struct wsim_buffers *buf,
+void mudsc__anchor_blocks_of(double *X, const double *S, int32_t N, int64_t C)
+{
+	size_t Cs = (size_t)C, NC = (size_t)N * Cs;
+	for (int32_t i = 1; i < N; i++)
+		for (size_t a = 0; a < Cs; a++)
+			memcpy(X + ((size_t)(i - 1) * Cs + a) * Cs, S + a * NC + (size_t)i * Cs,
+			       Cs * sizeof *X);
+}
+
+mudsc_status mudsc__weight_similarity_align(const double **Sw, struct wsim_buffers *buf,
                                            const struct mudsc__plan *plan, size_t p,
                                            const struct point_corr *corr,
                                            const uint64_t *versions, struct wsim_cache *c,
@@ -184,26 +305,34 @@ mudsc_status mudsc__weight_similarity_align(double *S, struct wsim_buffers *buf,
 	if (!cross_current(c, versions)) {
 		size_t D = 0, NC = (size_t)N * (size_t)C;
 		bool units = false;
-		/* float32: unit rows straight from the tensors (no float64 features) */
-		if (precision == MUDSC_PRECISION_F32 && (st = alloc_stats(c, NC)) == MUDSC_OK)
-			st = mudsc__weight_units_f32(&units, &D, buf, plan, p, corr, c->mu, c->norm,
-			                             c->inv, c->stats_ready, kind, ex);
+		if (c->cross == NULL) {
+			c->cross = mudsc__alloc_big((size_t)(N - 1) * (size_t)C * (size_t)C *
+			                                sizeof *c->cross,
+			                            "cross blocks");
+			if (c->cross == NULL)
+				return MUDSC_E_NOMEM;
+		}
+		/* float32: unit rows straight from the tensors, a chunk of tensors
+		 * at a time (no float64 features, no NC x D matrix) */
+		if (precision == MUDSC_PRECISION_F32)
+			st = cross_blocks_chunked(&units, c, buf, plan, p, corr, kind, eps, ex);
 		if (st != MUDSC_OK)
 			return st;
 		if (units) {
-			c->D = D;
-			c->stats_ready = true;
+			for (size_t k = 0; k < c->ndeps; k++)
+				c->dep_versions[k] = versions[c->deps[k]];
+			c->cross_valid = true;
 		} else {
 			if ((st = mudsc__weight_features(&D, buf, plan, p, corr, ex)) != MUDSC_OK)
 				return st;
 			if (!c->stats_ready)
 				st = row_stats(c, buf->F, NC, D, kind, ex);
+			if (st == MUDSC_OK)
+				st = cross_blocks(c, buf, N, C, D, versions, kind, eps, precision, false, ex);
+			if (st != MUDSC_OK)
+				return st;
 		}
-		if (st == MUDSC_OK)
-			st = cross_blocks(c, buf, N, C, D, versions, kind, eps, precision, units, ex);
-		if (st != MUDSC_OK)
-			return st;
 	}
-	fill_similarity(S, c, N, C);
+	*Sw = c->cross;
 	return MUDSC_OK;
 }

@@ -238,17 +238,17 @@ def test_error_paths():
 
 
 def test_memory_budget_refuses_a_wide_point_at_once():
-    """Issue 11 defect 8: a point of width 20000 with N = 2 (one 40000 x 40000
-    matrix is 12.8 GB) is refused by the Matcher itself under the default
-    budget, naming the figure and the option; max_memory=0 lifts the limit,
-    and mudsc.merge passes max_memory on."""
+    """Issue 11 defect 8: a point of width 40000 with N = 2 (align's cross
+    blocks, 40000 x 40000, are 12.8 GB) is refused by the Matcher itself
+    under the default budget, naming the figure and the option; max_memory=0
+    lifts the limit, and mudsc.merge passes max_memory on."""
     rng = np.random.default_rng(5)
-    w = 20000
+    w = 40000
     nets = [{"layers.0.weight": rng.standard_normal((w, 1)), "layers.0.bias": rng.standard_normal(w),
              "layers.1.weight": rng.standard_normal((1, w)), "layers.1.bias": rng.standard_normal(1)}
             for _ in range(2)]
     g = mudsc.Graph.mlp([w])
-    with pytest.raises(mudsc.OutOfMemoryError, match=r"N\*C = 40000 units.*opts->max_memory"):
+    with pytest.raises(mudsc.OutOfMemoryError, match=r"N\*C = 80000 units.*12.8 GB.*opts->max_memory"):
         mudsc.Matcher(g, nets)
     with pytest.raises(MemoryError, match="max_memory = 1000 bytes"):
         mudsc.merge(nets, g, max_memory=1000)

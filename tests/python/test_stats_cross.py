@@ -204,15 +204,21 @@ def refused_figure(fn):
 
 @pytest.mark.parametrize("mode", ["full", "cross"])
 def test_budget_counts_one_point_as_the_header_formula(mode):
-    """matcher.h: with alpha > 0 the peak is H + 8W^2 (S_a) + 8W^2 (S) + the
-    run without activations (8W^2 of S_w + F + L), i.e. the weight-matching
-    figure + 16 W^2 + H, W = max_p N C_p; H = the set's file bytes for
-    set_stats, 0 for a callback.  Not one (N C_p)^2 per point."""
+    """matcher.h: align with alpha > 0 peaks at H + 8X (S_a) + 8X (S) + the
+    run without activations (F + L; S_w is the cached cross blocks), i.e. the
+    weight-matching figure + 16 X + H, X = (N-1) C^2 of the widest point (the
+    anchor blocks); H = the set's file bytes for set_stats, 0 for a callback.
+    Not one (N C_p)^2 per point."""
     models = related_mlps(2, seed=4)
     cm = [mudsc.Model.from_numpy(m) for m in models]
-    W = 2 * max(MLP_WIDTHS[1:-1])
+    C = max(MLP_WIDTHS[1:-1])
+    W = C  # (N-1) C^2 = C^2 at N = 2
     run = refused_figure(lambda: mudsc.Matcher(graph(), cm, alpha=0.5, threads=1, max_memory=1))
-    m = mudsc.Matcher(graph(), cm, alpha=0.5, threads=1, max_memory=run)
+    # new() checks run() first, then merge(), which may need more
+    merge = refused_figure(lambda: mudsc.Matcher(graph(), cm, alpha=0.5, threads=1,
+                                                 max_memory=run))
+    assert run + 16 * W * W > merge
+    m = mudsc.Matcher(graph(), cm, alpha=0.5, threads=1, max_memory=merge)
     s = stats_set(models, mode)
     H = len(s.to_bytes())
     assert refused_figure(lambda: m.set_stats_callback(lambda p, n, w: s[n])) == run + 16 * W * W
