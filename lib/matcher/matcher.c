@@ -817,20 +817,34 @@ MUDSC_API mudsc_status mudsc_matcher_merge(mudsc_model **out, const mudsc_matche
 	return produce(out, NULL, m, weights, -1, __func__);
 }
 
+/* Run the matcher as it stands, merge, and score the merged model into *s
+ * (alpha: what the callback is told); *stop: the callback's answer.  What
+ * both searches do per candidate; they word the errors. */
+static mudsc_status run_and_score(double *s, int *stop, mudsc_matcher *m, const double *weights,
+                                  double alpha, mudsc_score_fn score, void *user)
+{
+	mudsc_model *merged = NULL;
+	mudsc_status st;
+
+	if ((st = mudsc_matcher_run(m)) != MUDSC_OK ||
+	    (st = mudsc_matcher_merge(&merged, m, weights)) != MUDSC_OK)
+		return st;
+	*stop = score(s, merged, alpha, user);
+	mudsc_model_free(merged);
+	return MUDSC_OK;
+}
+
 /* One candidate of the alpha search: run, merge, score into *s. */
 static mudsc_status search_candidate(double *s, mudsc_matcher *m, double alpha, size_t k,
                                      const double *weights, mudsc_score_fn score, void *user,
                                      const char *fn)
 {
-	mudsc_model *merged = NULL;
+	int stop;
 	mudsc_status st;
 
 	m->opts.alpha = alpha;
-	if ((st = mudsc_matcher_run(m)) != MUDSC_OK ||
-	    (st = mudsc_matcher_merge(&merged, m, weights)) != MUDSC_OK)
+	if ((st = run_and_score(s, &stop, m, weights, alpha, score, user)) != MUDSC_OK)
 		return st;
-	int stop = score(s, merged, alpha, user);
-	mudsc_model_free(merged);
 	if (stop)
 		return mudsc__err(MUDSC_E_CANCELLED, "%s: the score callback cancelled at alphas[%zu] "
 		                                    "= %g", fn, k, alpha);
@@ -994,15 +1008,12 @@ static mudsc_status point_candidate(double *s, mudsc_matcher *m, size_t p, const
                                     mudsc_score_fn score, void *user)
 {
 	static const char fn[] = "mudsc_matcher_search_point_alphas";
-	mudsc_model *merged = NULL;
+	int stop;
 	mudsc_status st;
 	double alpha = m->point_alpha[p];
 
-	if ((st = mudsc_matcher_run(m)) != MUDSC_OK ||
-	    (st = mudsc_matcher_merge(&merged, m, weights)) != MUDSC_OK)
+	if ((st = run_and_score(s, &stop, m, weights, alpha, score, user)) != MUDSC_OK)
 		return st;
-	int stop = score(s, merged, alpha, user);
-	mudsc_model_free(merged);
 	if (stop)
 		return mudsc__err(MUDSC_E_CANCELLED, "%s: the score callback cancelled at point '%s', "
 		                                    "alpha %g", fn, m->plan.points[p].name, alpha);
