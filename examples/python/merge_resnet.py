@@ -56,7 +56,7 @@ def methods(grid):
         "zipit": Method("ZipIt! (zip)", "zip", (0.0,)),
         "mudsc-align": Method("MuDSC align", "align", grid),
         "mudsc-zip": Method("MuDSC zip", "zip", grid),
-        # CCA merging (issue 18, branch cca18): the matcher method "cca"
+        # CCA merging (issue 18, docs/algorithm.md section 22): the matcher method "cca"
         "cca": Method("CCA merge", "cca", (0.0,)),
     }
 
@@ -71,7 +71,8 @@ def _repair(net, nets, result, calib):
 
 
 def _lsq(net, nets, result, calib):
-    # the least-squares correction (issue 18, branch ls18)
+    # the least-squares correction (issue 18, section 23): it corrects Linear and
+    # Conv2d producers only, so it skips the ResNet's BatchNorm-produced points
     return mt.lsq_correct(net, nets, result, calib)
 
 
@@ -286,8 +287,10 @@ def main(argv=None):
     all_secs = []
     for key in args.methods:
         for c in args.corrections:
-            if c != "none" and table[key].kind == "average":
-                continue  # no matcher, no correspondences: nothing to correct through
+            if c != "none" and table[key].kind in ("average", "cca"):
+                # no correspondences to correct through: averaging has no matcher, and
+                # CCA's dense transforms are refused by REPAIR and LSQ (MUDSC_E_STATE)
+                continue
             row, secs = run_method(table[key], c, nets, graphs, acts, calib, hold, test, emb,
                                    tasks, log)
             rows.append(row)
