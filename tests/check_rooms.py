@@ -64,7 +64,9 @@ nm = subprocess.run(["nm", "--defined-only", "--extern-only", static_lib], check
 for line in nm.splitlines():
     fields = line.split()
     if len(fields) == 3 and fields[1] in "TDBRVW":
-        sym = fields[2]
+        # AddressSanitizer adds an ODR indicator __odr_asan.<name> beside each
+        # instrumented global variable: check the variable's own name
+        sym = fields[2].removeprefix("__odr_asan.")
         if sym not in public and not sym.startswith("mudsc__"):
             problems.append(f"{sym}: a global symbol of the static library that is neither "
                             "public nor prefixed mudsc__")
