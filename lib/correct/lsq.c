@@ -387,27 +387,43 @@ static void symmetric(double *a, const double *g, size_t n)
 			a[r * n + c] = c >= r ? g[r * n + c] : g[c * n + r];
 }
 
+/* What error and solve both start from: observations present, the layer's
+ * tensors in `model` (named `arg` in messages) of the handle's shapes, its
+ * W~' read into *wt and a (D+1) x (D+1+C') work block in *a (`what` names
+ * it); on failure nothing is allocated. */
+static mudsc_status layer_work(double **wt, double **a, const mudsc_lsq *lsq,
+                               const mudsc_model *model, const char *fn, const char *arg,
+                               const char *what)
+{
+	mudsc_status st;
+
+	if (lsq->rows == 0)
+		return mudsc__err(MUDSC_E_STATE, "%s: point '%s': no observations yet", fn, lsq->point);
+	if ((st = producer_shapes(lsq, model, fn, arg)) != MUDSC_OK ||
+	    (st = read_layer(wt, lsq, model)) != MUDSC_OK)
+		return st;
+	size_t d1 = (size_t)lsq->d + 1, cw = (size_t)lsq->cw;
+	*a = mudsc__alloc_big(d1 * (d1 + cw) * sizeof(double), what);
+	if (*a == NULL) {
+		free(*wt);
+		return MUDSC_E_NOMEM;
+	}
+	return MUDSC_OK;
+}
+
 MUDSC_API mudsc_status mudsc_lsq_error(double *err, const mudsc_lsq *lsq,
                                        const mudsc_model *model)
 {
 	static const char fn[] = "mudsc_lsq_error";
 	mudsc_status st;
-	double *wt;
+	double *wt, *a;
 
 	MUDSC__CHECK_NULL(err);
 	MUDSC__CHECK_NULL(lsq);
 	MUDSC__CHECK_NULL(model);
-	if (lsq->rows == 0)
-		return mudsc__err(MUDSC_E_STATE, "%s: point '%s': no observations yet", fn, lsq->point);
-	if ((st = producer_shapes(lsq, model, fn, "model")) != MUDSC_OK ||
-	    (st = read_layer(&wt, lsq, model)) != MUDSC_OK)
+	if ((st = layer_work(&wt, &a, lsq, model, fn, "model", "least-squares error")) != MUDSC_OK)
 		return st;
 	size_t d1 = (size_t)lsq->d + 1, cw = (size_t)lsq->cw;
-	double *a = mudsc__alloc_big(d1 * (d1 + cw) * sizeof(double), "least-squares error");
-	if (!a) {
-		free(wt);
-		return MUDSC_E_NOMEM;
-	}
 	double *gw = a + d1 * d1; /* G W~' : (D+1) x C' */
 	const struct mudsc__exec ex = MUDSC__EXEC_SERIAL;
 	symmetric(a, lsq->g, d1);
@@ -479,7 +495,7 @@ MUDSC_API mudsc_status mudsc_lsq_solve(mudsc_model **out, const mudsc_lsq *lsq,
 	static const char fn[] = "mudsc_lsq_solve";
 	mudsc_lsq_options o;
 	mudsc_status st;
-	double *wt;
+	double *wt, *a;
 
 	MUDSC__CHECK_NULL(out);
 	MUDSC__CHECK_NULL(lsq);
@@ -489,17 +505,9 @@ MUDSC_API mudsc_status mudsc_lsq_solve(mudsc_model **out, const mudsc_lsq *lsq,
 	if (!(o.ridge >= 0.0) || !isfinite(o.ridge))
 		return mudsc__err(MUDSC_E_INVALID, "%s: opts->ridge = %g (need finite, >= 0)", fn,
 		                 o.ridge);
-	if (lsq->rows == 0)
-		return mudsc__err(MUDSC_E_STATE, "%s: point '%s': no observations yet", fn, lsq->point);
-	if ((st = producer_shapes(lsq, merged, fn, "merged")) != MUDSC_OK ||
-	    (st = read_layer(&wt, lsq, merged)) != MUDSC_OK)
+	if ((st = layer_work(&wt, &a, lsq, merged, fn, "merged", "least-squares solve")) != MUDSC_OK)
 		return st;
 	size_t d1 = (size_t)lsq->d + 1, cw = (size_t)lsq->cw;
-	double *a = mudsc__alloc_big(d1 * (d1 + cw) * sizeof(double), "least-squares solve");
-	if (!a) {
-		free(wt);
-		return MUDSC_E_NOMEM;
-	}
 	double *b = a + d1 * d1, trace = 0.0;
 	memcpy(a, lsq->g, d1 * d1 * sizeof(double));
 	for (size_t r = 0; r < d1; r++)
