@@ -37,6 +37,7 @@ export Field, load_field, quadrature, begin!, distances, step_distances, input_d
 export Matcher, PointResult, set_activations!, set_stats!, set_activation_similarity!, run!,
        sweeps, best_sweep, objectives, point_result, assignment, permutation, matrix,
        transform, merge_to_file, transform_to_file
+export search_alpha!, search_point_alphas!, set_point_alphas!, point_alphas
 export MergeResult
 export average, average!, average_aligned!
 export repair, prefix, partial_merge
@@ -93,6 +94,7 @@ include("accum.jl")
 include("stats.jl")
 include("field.jl")
 include("matcher.jl")
+include("alpha.jl")
 include("merge.jl")
 include("average.jl")
 include("correct.jl")
