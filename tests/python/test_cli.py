@@ -104,18 +104,24 @@ report: out/report.json
 """
 
 
-@pytest.mark.parametrize("method", ["align", "zip"])
+@pytest.mark.parametrize("method", ["align", "zip", "cca"])
 def test_merge_yaml_is_bit_identical_to_python(files, method):
     (files / "out").mkdir()
-    (files / "merge.yml").write_text(YAML.format(method=method))
+    text = YAML.format(method=method)
+    opts = {}
+    if method == "cca":
+        text += "cca_ridge: 0.05\n"
+        opts["cca_ridge"] = 0.05
+    (files / "merge.yml").write_text(text)
     r = run("merge", "--quiet", files / "merge.yml", cwd="/")  # paths relative to the config
     assert r.returncode == 0, r.stderr
     assert r.stderr == ""
-    want = python_merge(files, method, weights=[0.6, 0.4], alpha=0.3, seed=3)
+    want = python_merge(files, method, weights=[0.6, 0.4], alpha=0.3, seed=3, **opts)
     assert (files / "out" / "merged.safetensors").read_bytes() == want
     rep = json.loads((files / "out" / "report.json").read_text())
     assert [p["name"] for p in rep["points"]] == ["layers.0", "layers.1"]
-    assert rep["method"] == method and rep["sweeps"] >= 1
+    assert rep["method"] == method
+    assert rep["sweeps"] == 0 if method == "cca" else rep["sweeps"] >= 1  # CCA: no sweeps
     assert len(rep["objectives"]) == rep["sweeps"]
     assert rep["unbound_tensors"] == ["layers.2.bias", "steps"] or "steps" in rep["unbound_tensors"]
     assert set(rep["timings"]) >= {"load_s", "match_s", "write_s", "total_s"}
@@ -194,6 +200,9 @@ def test_merge_bad_inputs(files):
     assert_fails(merge_cfg(base + "alpah: 0.5\n"), CONFIG, "c.yml:4:1", "unknown field 'alpah'")
     assert_fails(merge_cfg(base + "alpha: 2\n"), CONFIG, "c.yml:4:8", "'alpha'", "[0, 1]")
     assert_fails(merge_cfg(base + "method: [align]\n"), CONFIG, "field 'method'")
+    assert_fails(merge_cfg(base + "method: pca\n"), CONFIG, "'method'", "align, zip or cca")
+    assert_fails(merge_cfg(base + "method: cca\n"), CONFIG, "method cca needs activation statistics")
+    assert_fails(merge_cfg(base + "cca_ridge: -1\n"), CONFIG, "'cca_ridge'", ">= 0")
     assert_fails(merge_cfg("models: [a.safetensors]\ngraph: graph.json\noutput: o.safetensors\n"),
                  CONFIG, "1 model given")
     # missing model file, missing graph, wrong graph, mismatched models

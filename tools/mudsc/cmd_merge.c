@@ -32,7 +32,9 @@ static const char usage[] =
 	"  -O, --builder-option K=V an option of the builder (repeat), e.g. hidden=512,512\n"
 	"  -s, --stats PATH         activation statistics (repeat: shards are merged)\n"
 	"Matching:\n"
-	"      --method align|zip   default align\n"
+	"      --method align|zip|cca   default align (cca: dense CCA transforms, needs\n"
+	"                           full-mode statistics)\n"
+	"      --cca-ridge R        CCA's relative ridge, >= 0 (default 0.1)\n"
 	"      --alpha A            weight of the weight similarity, in [0, 1]; default 0.5\n"
 	"                           (without statistics: weight matching, alpha = 1)\n"
 	"      --similarity correlation|cosine\n"
@@ -70,6 +72,7 @@ static const struct flag flags[] = {
 	{"method", 0, "method"},         {"alpha", 0, "alpha"},
 	{"similarity", 0, "similarity"}, {"zip-r", 0, "zip_r"},
 	{"zip-a", 0, "zip_a"},           {"zip-b", 0, "zip_b"},
+	{"cca-ridge", 0, "cca_ridge"},
 	{"use-groups", 0, "use_groups"}, {"sweeps", 0, "sweeps"},
 	{"patience", 0, "patience"},     {"seed", 0, "seed"},
 	{"sweep-order", 0, "sweep_order"}, {"threads", 0, "threads"},
@@ -77,6 +80,19 @@ static const struct flag flags[] = {
 	{"max-memory", 0, "max_memory"}, {"output", 'o', "output"},
 	{"transform", 0, "transform"},   {"report", 0, "report"},
 	{NULL, 0, NULL}};
+
+/* The method's name as the config spells it. */
+static const char *method_name(int32_t method)
+{
+	switch (method) {
+	case MUDSC_METHOD_ZIP:
+		return "zip";
+	case MUDSC_METHOD_CCA:
+		return "cca";
+	default:
+		return "align";
+	}
+}
 
 static double now(void)
 {
@@ -255,7 +271,7 @@ static json_t *report(const struct merge_config *c, const mudsc_matcher *m,
 	json_object_set_new(r, "statistics", stats);
 	json_object_set_new(r, "output", json_string(c->output));
 	json_object_set_new(r, "method",
-	                    json_string(c->opts.method == MUDSC_METHOD_ZIP ? "zip" : "align"));
+	                    json_string(method_name(c->opts.method)));
 	json_object_set_new(r, "alpha", json_real(c->stats.n ? c->opts.alpha : 1.0));
 	for (size_t p = 0; p < np; p++) {
 		mudsc_point_info info;
@@ -311,6 +327,9 @@ static int check_settings(const struct merge_config *c)
 	if (c->output == NULL)
 		return cli_fail(EXIT_CONFIG, "give 'output:' in the config or -o PATH",
 		                "no output file");
+	if (c->opts.method == MUDSC_METHOD_CCA && c->stats.n == 0)
+		return cli_fail(EXIT_CONFIG, "give 'statistics:' (full mode) or -s PATH",
+		                "method cca needs activation statistics");
 	if (c->transform >= (int32_t)c->models.n)
 		return cli_fail(EXIT_CONFIG, NULL, "transform = %d: there are %zu models (0..%zu)",
 		                (int)c->transform, c->models.n, c->models.n - 1);
@@ -394,7 +413,7 @@ static int run(struct merge_config *c, const struct args *a)
 		rc = EXIT_MEMORY;
 	if (rc == 0) {
 		progress_phase(&pr, "matching %lld points (%s%s)", (long long)pr.npoints,
-		               c->opts.method == MUDSC_METHOD_ZIP ? "zip" : "align",
+		               method_name(c->opts.method),
 		               c->stats.n ? ", with activations" : ", weight matching");
 		progress_attach_log(&pr);
 		st = mudsc_matcher_run(m);

@@ -67,8 +67,10 @@ int merge_config_set(struct merge_config *c, const char *key, const char *v, con
 			o->method = MUDSC_METHOD_ALIGN;
 		else if (strcmp(v, "zip") == 0)
 			o->method = MUDSC_METHOD_ZIP;
+		else if (strcmp(v, "cca") == 0)
+			o->method = MUDSC_METHOD_CCA;
 		else
-			return bad(where, key, v, "align or zip");
+			return bad(where, key, v, "align, zip or cca");
 	} else if (strcmp(key, "similarity") == 0) {
 		if (strcmp(v, "correlation") == 0)
 			o->similarity = MUDSC_SIMILARITY_CORRELATION;
@@ -93,6 +95,10 @@ int merge_config_set(struct merge_config *c, const char *key, const char *v, con
 		if (!cli_parse_double(v, &d) || d < 0)
 			return bad(where, key, v, "a number >= 0");
 		o->zip_b = d;
+	} else if (strcmp(key, "cca_ridge") == 0) {
+		if (!cli_parse_double(v, &d) || d < 0)
+			return bad(where, key, v, "a number >= 0");
+		o->cca_ridge = d;
 	} else if (strcmp(key, "use_groups") == 0) {
 		if (!cli_parse_bool(v, &b))
 			return bad(where, key, v, "true or false");
@@ -387,9 +393,9 @@ static int graph_entry(struct reader *r, yaml_node_t *n)
 }
 
 static const char *const top_keys[] = {
-	"models", "graph", "statistics", "method", "alpha", "similarity", "zip", "use_groups",
-	"sweeps", "patience", "seed", "sweep_order", "threads", "eps", "max_memory", "output", "report",
-	"transform", NULL};
+	"models", "graph", "statistics", "method", "alpha", "similarity", "zip", "cca_ridge",
+	"use_groups", "sweeps", "patience", "seed", "sweep_order", "threads", "eps", "max_memory",
+	"output", "report", "transform", NULL};
 
 static int top_level(struct reader *r, yaml_node_t *root)
 {
