@@ -29,7 +29,7 @@ static void usage(FILE *to)
 	        "  --repair R   yes (default): also every matching method with REPAIR\n"
 	        "  --alpha-by M what chooses MuDSC's alpha on the held-out training images:\n"
 	        "               mean (default: mean per-task accuracy, the table's measure)\n"
-	        "               or joint (10-class accuracy, the criterion before 0.2.0)\n"
+	        "               or joint (10-class accuracy, the criterion until 2026-12-01)\n"
 	        "  --alpha-step X  the alpha grid X, 2X, ... < 1 (default 0.1; 0.02-0.5)\n"
 	        "  --quick      a small, fast run (the test suite's smoke test)\n"
 	        "  --export DIR write the two networks, their graph, the calibration statistics,\n"
