@@ -4,8 +4,10 @@ prints a table row, with accuracies in [0, 100], for every base model and
 merge method; a --quick run says that its accuracies mean nothing.  With
 --repeat it runs twice, with --threads 1 and with --threads 2, and requires
 the same table and the same held-out alpha curves (only timings may differ):
-the job is reproducible and the thread count does not change it.  Skips
-(77) without the dataset.
+the job is reproducible and the thread count does not change it.  Every
+MuDSC row's alpha must be the best of its printed held-out curve by the
+criterion the header names (mean per-task accuracy unless --alpha-by
+joint; docs/algorithm.md section 27).  Skips (77) without the dataset.
 
 Usage: check_run.py [--repeat] FASHION_MNIST [ARGS...]
 """
@@ -58,6 +60,40 @@ def table_problems(out):
     return problems
 
 
+def alpha_problems(out):
+    """Each MuDSC row's alpha against its held-out curve (empty if right)."""
+    by = re.search(r"chosen by held-out (mean per-task|joint) accuracy", out)
+    if by is None:
+        return ["the header does not say what chooses alpha"]
+    pick = 0 if by.group(1) == "mean per-task" else 1
+    chosen = {}
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 6 and cells[0].startswith("MuDSC"):
+            chosen[cells[0]] = cells[1]
+    problems = []
+    curves = 0
+    for line in out.splitlines():
+        m = re.match(r"\s+(MuDSC [\w +]+?)\s+(\d\.\d\d:.*?)\s+\(\d+ merges", line)
+        if not m:
+            continue
+        curves += 1
+        points = {}
+        for item in m.group(2).split():
+            alpha, scores = item.split(":")
+            points[alpha] = float(scores.split("/")[pick])
+        best = max(points.values())
+        name = m.group(1)
+        if name not in chosen or chosen[name] not in points:
+            problems.append(f"{name}: alpha {chosen.get(name)} is not on its curve")
+        elif points[chosen[name]] != best:
+            problems.append(f"{name}: alpha {chosen[name]} scores {points[chosen[name]]} on "
+                            f"the held-out images, the curve's best is {best}")
+    if curves != 4:
+        problems.append(f"{curves} alpha curves printed, expected 4")
+    return problems
+
+
 def results(out):
     """The lines that must not change between runs: the table and the alpha
     curves, without the seconds."""
@@ -81,7 +117,7 @@ def main():
         out = run(exe, run_args)
         if out is None:
             return 1
-        problems = table_problems(out)
+        problems = table_problems(out) or alpha_problems(out)
         if "--quick" in run_args and QUICK_NOTE not in out:
             problems.append(f"a --quick run does not say that {QUICK_NOTE}")
         if problems:

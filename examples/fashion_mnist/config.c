@@ -16,7 +16,8 @@ static void usage(FILE *to)
 	fprintf(to,
 	        "usage: fashion_mnist [--data DIR] [--split halves|even-odd|DIGITS] [--seed N]\n"
 	        "                     [--epochs N] [--threads 1|2] [--site post|pre]\n"
-	        "                     [--repair yes|no] [--quick] [--export DIR]\n"
+	        "                     [--repair yes|no] [--alpha-by mean|joint]\n"
+	        "                     [--alpha-step X] [--quick] [--export DIR]\n"
 	        "  --data DIR   Fashion-MNIST idx .gz files (default " FMNIST_DEFAULT_DIR ")\n"
 	        "  --split S    task A's classes: halves (0-4, default), even-odd, or five digits\n"
 	        "  --seed N     networks use seeds 2N and 2N+1, the sampling N (default 0)\n"
@@ -26,6 +27,10 @@ static void usage(FILE *to)
 	        "  --site S     where the matching statistics are observed: post (after the\n"
 	        "               ReLU, the MLP builder's default) or pre (the Linear's output)\n"
 	        "  --repair R   yes (default): also every matching method with REPAIR\n"
+	        "  --alpha-by M what chooses MuDSC's alpha on the held-out training images:\n"
+	        "               mean (default: mean per-task accuracy, the table's measure)\n"
+	        "               or joint (10-class accuracy, the criterion until 2026-12-01)\n"
+	        "  --alpha-step X  the alpha grid X, 2X, ... < 1 (default 0.1; 0.02-0.5)\n"
 	        "  --quick      a small, fast run (the test suite's smoke test)\n"
 	        "  --export DIR write the two networks, their graph, the calibration statistics,\n"
 	        "               a config for `mudsc merge` (MuDSC align at the chosen alpha) and\n"
@@ -66,6 +71,18 @@ static int parse_int(const char *s, long long lo, long long hi, long long *out)
 	return 0;
 }
 
+/* A grid step in [0.02, 0.5] (at most 49 alphas); -1 if malformed. */
+static int parse_step(const char *s, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (!*s || *end || !(v >= 0.02 && v <= 0.5))
+		return -1;
+	*out = v;
+	return 0;
+}
+
 /* Apply option a with value val (may be NULL); -1 if unknown or malformed. */
 static int apply_option(struct config *c, const char *a, const char *val)
 {
@@ -87,6 +104,13 @@ static int apply_option(struct config *c, const char *a, const char *val)
 		c->threads = (int)v;
 	else if (strcmp(a, "--site") == 0 && (strcmp(val, "post") == 0 || strcmp(val, "pre") == 0))
 		c->site = strcmp(val, "pre") == 0;
+	else if (strcmp(a, "--alpha-by") == 0 &&
+	         (strcmp(val, "mean") == 0 || strcmp(val, "joint") == 0))
+		c->alpha_by = strcmp(val, "joint") == 0 ? ALPHA_BY_JOINT : ALPHA_BY_MEAN;
+	else if (strcmp(a, "--alpha-step") == 0) {
+		if (parse_step(val, &c->alpha_step) != 0)
+			return -1;
+	}
 	else if (strcmp(a, "--repair") == 0 && (strcmp(val, "yes") == 0 || strcmp(val, "no") == 0))
 		c->repair = strcmp(val, "yes") == 0;
 	else

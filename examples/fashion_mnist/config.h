@@ -23,7 +23,12 @@ struct config {
 	double alpha_step;        /* alpha grid: alpha_step, 2 alpha_step, ... < 1 */
 	int site;                 /* MUDSC_SITE_POST (0, default) or MUDSC_SITE_PRE (1) */
 	int repair;               /* 1 (default): also every method with REPAIR */
+	int alpha_by;             /* what picks alpha on the held-out images: ALPHA_BY_MEAN
+	                             (default, the table's measure) or ALPHA_BY_JOINT */
 };
+
+/* The held-out score that chooses MuDSC's alpha (--alpha-by). */
+enum { ALPHA_BY_MEAN = 0, ALPHA_BY_JOINT = 1 };
 
 /*
  * Fill c from the defaults, --quick and the command line.  --help prints
