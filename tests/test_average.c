@@ -430,50 +430,53 @@ static uint16_t half_def(mudsc_dtype dtype, const uint16_t *const *x, const doub
 	return dtype == MUDSC_DTYPE_F16 ? mudsc__f64_to_f16(s) : mudsc__f64_to_bf16(s);
 }
 
-/* Both paths of mudsc__average_rows against half_def over m elements: the
- * count of differing elements (0 expected); the first one is reported in
- * msg.  A NaN made of several NaNs may carry either's sign and payload
- * (the order of a commutative add is the compiler's), so where the
- * definition is NaN from n > 1 inputs the results need only be NaNs. */
+/* The three paths of mudsc__average_rows (the float filter, the double
+ * vectors, the portable loop) against half_def over m elements: the count
+ * of differing elements (0 expected); the first one is reported in msg.
+ * A NaN made of several NaNs may carry either's sign and payload (the
+ * order of a commutative add is the compiler's), so where the definition
+ * is NaN from n > 1 inputs the results need only be NaNs. */
 static size_t half_diffs(mudsc_dtype dtype, const uint16_t *const *x, const double *w, size_t n,
                          size_t m, char *msg, size_t len)
 {
-	uint16_t *fast = malloc(m * 2), *port = malloc(m * 2);
+	static const int paths[3] = {MUDSC__AVERAGE_FAST, MUDSC__AVERAGE_DOUBLE,
+	                             MUDSC__AVERAGE_PORTABLE};
+	uint16_t *got[3];
 	size_t bad = 0;
 
-	ck_assert_ptr_nonnull(fast);
-	ck_assert_ptr_nonnull(port);
-	mudsc__average_rows(dtype, fast, (const void *const *)x, w, n, m, true);
-	mudsc__average_rows(dtype, port, (const void *const *)x, w, n, m, false);
+	for (int p = 0; p < 3; p++) {
+		got[p] = malloc(m * 2);
+		ck_assert_ptr_nonnull(got[p]);
+		mudsc__average_rows(dtype, got[p], (const void *const *)x, w, n, m, paths[p]);
+	}
 	for (size_t e = 0; e < m; e++) {
 		uint16_t want = half_def(dtype, x, w, n, e);
-		bool nan_ok = false;
-		if (n > 1) {
+		bool nan_ok = n > 1, same = true;
+		for (int p = 0; p < 3; p++) {
 			float fw = dtype == MUDSC_DTYPE_F16 ? mudsc__f16_to_f32(want)
 			                                    : mudsc__bf16_to_f32(want);
-			float ff = dtype == MUDSC_DTYPE_F16 ? mudsc__f16_to_f32(fast[e])
-			                                    : mudsc__bf16_to_f32(fast[e]);
-			float fp = dtype == MUDSC_DTYPE_F16 ? mudsc__f16_to_f32(port[e])
-			                                    : mudsc__bf16_to_f32(port[e]);
-			nan_ok = isnan(fw) && isnan(ff) && isnan(fp);
+			float fg = dtype == MUDSC_DTYPE_F16 ? mudsc__f16_to_f32(got[p][e])
+			                                    : mudsc__bf16_to_f32(got[p][e]);
+			nan_ok = nan_ok && isnan(fw) && isnan(fg);
+			same = same && got[p][e] == want;
 		}
-		if (!nan_ok && (fast[e] != want || port[e] != want)) {
+		if (!nan_ok && !same) {
 			if (bad++ == 0)
 				snprintf(msg, len,
-				         "%s n=%zu element %zu (x0=%04x): definition %04x, simd %04x, "
-				         "portable %04x",
+				         "%s n=%zu element %zu (x0=%04x): definition %04x, filter %04x, "
+				         "double vectors %04x, portable %04x",
 				         mudsc_dtype_name(dtype), n, e, (unsigned)x[0][e], (unsigned)want,
-				         (unsigned)fast[e], (unsigned)port[e]);
+				         (unsigned)got[0][e], (unsigned)got[1][e], (unsigned)got[2][e]);
 		}
 	}
-	free(fast);
-	free(port);
+	for (int p = 0; p < 3; p++)
+		free(got[p]);
 	return bad;
 }
 
 #define EXPECT_SAME(dtype, x, w, n, m)                                                         \
 	do {                                                                                       \
-		char msg_[200] = "";                                                                   \
+		char msg_[240] = "";                                                                   \
 		size_t bad_ = half_diffs(dtype, x, w, n, m, msg_, sizeof msg_);                        \
 		if (bad_ != 0)                                                                         \
 			ck_abort_msg("%zu elements differ; first: %s", bad_, msg_);                         \
@@ -551,10 +554,10 @@ START_TEST(test_simd_near_ties)
 		b[e] = 0x1000;
 		c[e] = 0x0001;
 	}
-	mudsc__average_rows(MUDSC_DTYPE_F16, out, x, up, 3, 9, true);
+	mudsc__average_rows(MUDSC_DTYPE_F16, out, x, up, 3, 9, MUDSC__AVERAGE_FAST);
 	for (int e = 0; e < 9; e++)
 		ck_assert_uint_eq(out[e], 0x3C01);
-	mudsc__average_rows(MUDSC_DTYPE_F16, out, x, down, 3, 9, true);
+	mudsc__average_rows(MUDSC_DTYPE_F16, out, x, down, 3, 9, MUDSC__AVERAGE_FAST);
 	for (int e = 0; e < 9; e++)
 		ck_assert_uint_eq(out[e], 0x3C00);
 	for (int e = 0; e < 9; e++) {
@@ -562,10 +565,10 @@ START_TEST(test_simd_near_ties)
 		b[e] = 0x3B80;
 		c[e] = 0x2B80;
 	}
-	mudsc__average_rows(MUDSC_DTYPE_BF16, out, x, one3, 3, 9, true);
+	mudsc__average_rows(MUDSC_DTYPE_BF16, out, x, one3, 3, 9, MUDSC__AVERAGE_FAST);
 	for (int e = 0; e < 9; e++)
 		ck_assert_uint_eq(out[e], 0x3F81);
-	mudsc__average_rows(MUDSC_DTYPE_BF16, out, x, neg3, 3, 9, true);
+	mudsc__average_rows(MUDSC_DTYPE_BF16, out, x, neg3, 3, 9, MUDSC__AVERAGE_FAST);
 	for (int e = 0; e < 9; e++)
 		ck_assert_uint_eq(out[e], 0x3F80);
 }
@@ -612,9 +615,10 @@ START_TEST(test_simd_random)
 							in[i][e] = (float)lcg(&s) * (round % 2 ? 1.0f : 0x1p-100f);
 						xf[i] = in[i];
 					}
-					mudsc__average_rows(MUDSC_DTYPE_F32, fast, xf, w, n, M - (size_t)round, true);
+					mudsc__average_rows(MUDSC_DTYPE_F32, fast, xf, w, n, M - (size_t)round,
+					                    MUDSC__AVERAGE_FAST);
 					mudsc__average_rows(MUDSC_DTYPE_F32, port, xf, w, n, M - (size_t)round,
-					                    false);
+					                    MUDSC__AVERAGE_PORTABLE);
 					if (memcmp(fast, port, (M - (size_t)round) * 4) != 0)
 						ck_abort_msg("F32 n=%zu: the AVX and portable paths differ", n);
 					for (size_t i = 0; i < n; i++)
@@ -664,7 +668,8 @@ START_TEST(test_model_tasks_same_bits)
 		{
 			const void *x[3] = {in[0][t], in[1][t], in[2][t]};
 			const double w[3] = {1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0};
-			mudsc__average_rows(dt[t], ref[t], x, w, 3, (size_t)len[t], false);
+			mudsc__average_rows(dt[t], ref[t], x, w, 3, (size_t)len[t],
+			                    MUDSC__AVERAGE_PORTABLE);
 		}
 	}
 	opts.threads = 1;
