@@ -632,6 +632,99 @@ START_TEST(test_simd_random)
 }
 END_TEST
 
+/* The float filter (docs/algorithm.md 16.4) on adversarial rows: for
+ * K = 2..8 and weights equal (1/K), dyadic (powers of two), unequal,
+ * extrapolating (negative) or tiny, every element's last input is chosen
+ * so that the exact weighted sum lands on, or a few input ulps beside, a
+ * midpoint between two values of the dtype (where the float interval
+ * must not decide), in random binades (F16 subnormals; BF16 down to its
+ * subnormals), with cancellation (x1 = -x0 nearby), zeros of both signs,
+ * infinities and NaNs sprinkled in.  All three paths against the
+ * definition, bit for bit. */
+static uint16_t to_half(mudsc_dtype dtype, double v)
+{
+	return dtype == MUDSC_DTYPE_F16 ? mudsc__f64_to_f16(v) : mudsc__f64_to_bf16(v);
+}
+
+static double from_half(mudsc_dtype dtype, uint16_t h)
+{
+	return dtype == MUDSC_DTYPE_F16 ? (double)mudsc__f16_to_f32(h) : (double)mudsc__bf16_to_f32(h);
+}
+
+/* Uniform in [0, 1). */
+static double u01(uint64_t *s)
+{
+	return lcg(s) + 0.5;
+}
+
+START_TEST(test_filter_adversarial)
+{
+	enum { M = 4096 + 3, KMAX = 8 };
+	uint16_t *buf[KMAX];
+	const uint16_t *x[KMAX];
+	double w[KMAX];
+	uint64_t s = 17;
+
+	for (int i = 0; i < KMAX; i++) {
+		buf[i] = malloc(M * 2);
+		ck_assert_ptr_nonnull(buf[i]);
+		x[i] = buf[i];
+	}
+	for (int d = 0; d < 2; d++)
+		for (size_t n = 2; n <= KMAX; n++)
+			for (int kind = 0; kind < 5; kind++) {
+				double sum = 0.0;
+				for (size_t i = 0; i < n; i++) {
+					switch (kind) {
+					case 0: w[i] = 1.0 / (double)n; break;       /* the default */
+					case 1: w[i] = 0.5; break;                   /* dyadic (2 and 4 sum to 1) */
+					case 2: w[i] = u01(&s) + 0.5; break;         /* unequal */
+					case 3: w[i] = i == 0 ? 2.0 : -1.0; break;   /* extrapolating */
+					default: w[i] = i == 0 ? 1.0 : 0x1p-30; break; /* tiny partners */
+					}
+					sum += w[i];
+				}
+				if (kind == 1) /* 1/2 for n = 2, 1/4 for n = 4, else halves and quarters */
+					for (size_t i = 0; i < n; i++)
+						w[i] = n == 2 ? 0.5 : n == 4 ? 0.25 : (i == 0 ? 0.5 : 0.5 / (double)(n - 1));
+				else if (kind == 3)
+					w[n - 1] += 1.0 - sum;
+				else if (kind != 4)
+					for (size_t i = 0; i < n; i++)
+						w[i] /= sum;
+				for (size_t e = 0; e < M; e++) {
+					/* a midpoint y of the dtype in a random binade */
+					int lo = d == 0 ? -26 : -136, span = d == 0 ? 44 : 150;
+					double mag = ldexp(1.0 + u01(&s), lo + (int)(u01(&s) * span));
+					uint16_t a = to_half(HALVES[d], mag);
+					double y = 0.5 * (from_half(HALVES[d], a) + from_half(HALVES[d], (uint16_t)(a + 1)));
+					double rest = y;
+					if (u01(&s) < 0.5)
+						y = -y, rest = -rest;
+					for (size_t i = 0; i + 1 < n; i++) {
+						/* near y, or cancelling the previous input */
+						double v = i > 0 && u01(&s) < 0.2 ? -from_half(HALVES[d], buf[i - 1][e]) * 1.001
+						                                   : y * (0.75 + 0.5 * u01(&s));
+						buf[i][e] = to_half(HALVES[d], v);
+						rest -= w[i] * from_half(HALVES[d], buf[i][e]);
+					}
+					uint16_t last = to_half(HALVES[d], rest / w[n - 1]);
+					/* on the midpoint, or 1-2 ulps of the last input beside it */
+					double r = u01(&s);
+					last = (uint16_t)(r < 0.6 ? last : r < 0.7 ? last + 1 : r < 0.8 ? last - 1 : r < 0.9 ? last + 2 : last - 2);
+					buf[n - 1][e] = last;
+					r = u01(&s);
+					if (r < 0.01) /* specials: signed zeros, inf, NaN */
+						buf[(size_t)(u01(&s) * (double)n)][e] =
+						    r < 0.0025 ? 0x8000 : r < 0.005 ? 0x0000 : r < 0.0075 ? (d == 0 ? 0x7C00 : 0x7F80) : (d == 0 ? 0x7E01 : 0x7FC1);
+				}
+				EXPECT_SAME(HALVES[d], x, w, n, M);
+			}
+	for (int i = 0; i < KMAX; i++)
+		free(buf[i]);
+}
+END_TEST
+
 /* A model of several tensors of every float dtype, some longer than a
  * task: 1 and 3 threads give the same bits, and those of the rows. */
 START_TEST(test_model_tasks_same_bits)
@@ -711,6 +804,7 @@ Suite *suite_average(void)
 	tcase_add_test(tc, test_simd_pairs_and_triples);
 	tcase_add_test(tc, test_simd_near_ties);
 	tcase_add_test(tc, test_simd_random);
+	tcase_add_test(tc, test_filter_adversarial);
 	tcase_add_test(tc, test_model_tasks_same_bits);
 	suite_add_tcase(s, tc);
 	return s;

@@ -479,12 +479,12 @@ HALF_KERNEL(bf16_avx2, MUDSC_DTYPE_BF16)
 #undef HALF_KERNEL
 #undef HALF_LOOP
 
-/* ---- the float filter for F16 and BF16 (docs/algorithm.md 16.5) ---------- */
+/* ---- the float filter for F16 and BF16 (docs/algorithm.md 16.4) ---------- */
 
 #define FILTER_TARGET __attribute__((target("avx2,f16c,fma")))
 #define FILTER_INLINE FILTER_TARGET static inline __attribute__((always_inline))
 
-/* The bound of 16.5: |S - s| <= FILTER_C(n) A + FILTER_TAU for the float
+/* The bound of 16.4: |S - s| <= FILTER_C(n) A + FILTER_TAU for the float
  * sum S, the float sum A of the |products| and the definition's double
  * sum s, n models; weights 0 or of magnitude in [2^-60, 2^60]. */
 #define FILTER_C(n) ((float)((n) + 3) * 0x1p-24f)
@@ -516,23 +516,47 @@ FILTER_INLINE __m128i round8(mudsc_dtype dtype, __m256 f)
 	return _mm256_castsi256_si128(u);
 }
 
+/* Lanes where p = w x (w a power of two, x the input f) is exact: all
+ * of them for F16 (|p| in [2^-84, 2^77)); for BF16 where p is 0 from a
+ * zero x or of magnitude >= 2^-126 (no bits lost below float's normal
+ * range). */
+FILTER_INLINE __m256 exact_product(mudsc_dtype dtype, __m256 p, __m256 f)
+{
+	if (dtype == MUDSC_DTYPE_F16)
+		return _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+	const __m256 abs = _mm256_castsi256_ps(_mm256_set1_epi32(INT32_MAX));
+	return _mm256_or_ps(_mm256_cmp_ps(_mm256_and_ps(p, abs), _mm256_set1_ps(0x1p-126f), _CMP_GE_OQ),
+	                    _mm256_cmp_ps(f, _mm256_setzero_ps(), _CMP_EQ_OQ));
+}
+
 /* Eight elements: S and A in float with fused multiply-adds (any order
  * would do; model order here), the interval [S - B, S + B] around the
  * definition's double sum, and its two ends rounded to the dtype.  Where
  * both ends give the same bits for all eight and A < 2^120 (finite, not
  * NaN), those bits are the definition's (monotonic rounding); otherwise
  * the block goes through the exact double vectors (exact8). */
-#define FILTER_LOOP(dtype, nn)                                                                  \
+#define FILTER_LOOP(dtype, nn, dyadic)                                                          \
 	for (; e + 8 <= m; e += 8) {                                                               \
 		__m256 f = load8_ps(dtype, x[0] + 2 * e);                                              \
 		__m256 s = _mm256_mul_ps(wv[0], f);                                                    \
 		__m256 a = _mm256_mul_ps(av[0], _mm256_and_ps(f, abs));                                \
+		__m256 ex = dyadic ? exact_product(dtype, s, f) : s;                                   \
 		for (size_t i = 1; i < (nn); i++) {                                                    \
 			f = load8_ps(dtype, x[i] + 2 * e);                                                 \
-			s = _mm256_fmadd_ps(wv[i], f, s);                                                  \
+			if (dyadic) {                                                                      \
+				__m256 p = _mm256_mul_ps(wv[i], f), t = _mm256_add_ps(s, p);                    \
+				ex = _mm256_and_ps(ex, exact_product(dtype, p, f));                             \
+				ex = _mm256_and_ps(ex, _mm256_cmp_ps(_mm256_sub_ps(t, p), s, _CMP_EQ_OQ));     \
+				ex = _mm256_and_ps(ex, _mm256_cmp_ps(_mm256_sub_ps(t, s), p, _CMP_EQ_OQ));     \
+				s = t;                                                                         \
+			} else {                                                                           \
+				s = _mm256_fmadd_ps(wv[i], f, s);                                              \
+			}                                                                                  \
 			a = _mm256_fmadd_ps(av[i], _mm256_and_ps(f, abs), a);                              \
 		}                                                                                      \
 		__m256 b = _mm256_fmadd_ps(c, a, tau);                                                 \
+		if (dyadic)                                                                            \
+			b = _mm256_andnot_ps(ex, b);                                                       \
 		__m128i rl = round8(dtype, _mm256_sub_ps(s, b));                                       \
 		__m128i rh = round8(dtype, _mm256_add_ps(s, b));                                       \
 		int finite = _mm256_movemask_ps(_mm256_cmp_ps(a, big, _CMP_LT_OQ));                    \
@@ -545,7 +569,7 @@ FILTER_INLINE __m128i round8(mudsc_dtype dtype, __m256 f)
 
 #define FILTER_KERNEL(name, dtype)                                                              \
 	FILTER_TARGET static size_t name(unsigned char *out, const unsigned char *const *x,        \
-	                                 const double *w, size_t n, size_t m)                      \
+	                                 const double *w, size_t n, size_t m, bool dyadic)         \
 	{                                                                                          \
 		const __m256 abs = _mm256_castsi256_ps(_mm256_set1_epi32(INT32_MAX));                  \
 		const __m256 c = _mm256_set1_ps(FILTER_C(n)), tau = _mm256_set1_ps(FILTER_TAU);        \
@@ -556,21 +580,30 @@ FILTER_INLINE __m128i round8(mudsc_dtype dtype, __m256 f)
 			wv[i] = _mm256_set1_ps((float)w[i]);                                               \
 			av[i] = _mm256_and_ps(wv[i], abs);                                                 \
 		}                                                                                      \
-		switch (n) {                                                                           \
+		switch (n + (dyadic ? 8 : 0)) {                                                        \
 		case 1:                                                                                \
-			FILTER_LOOP(dtype, 1);                                                             \
+			FILTER_LOOP(dtype, 1, false);                                                      \
 			break;                                                                             \
 		case 2:                                                                                \
-			FILTER_LOOP(dtype, 2);                                                             \
+			FILTER_LOOP(dtype, 2, false);                                                      \
 			break;                                                                             \
 		case 3:                                                                                \
-			FILTER_LOOP(dtype, 3);                                                             \
+			FILTER_LOOP(dtype, 3, false);                                                      \
 			break;                                                                             \
 		case 4:                                                                                \
-			FILTER_LOOP(dtype, 4);                                                             \
+			FILTER_LOOP(dtype, 4, false);                                                      \
+			break;                                                                             \
+		case 8 + 2:                                                                            \
+			FILTER_LOOP(dtype, 2, true);                                                       \
+			break;                                                                             \
+		case 8 + 4:                                                                            \
+			FILTER_LOOP(dtype, 4, true);                                                       \
 			break;                                                                             \
 		default:                                                                               \
-			FILTER_LOOP(dtype, n);                                                             \
+			if (dyadic)                                                                        \
+				FILTER_LOOP(dtype, n, true)                                                    \
+			else                                                                               \
+				FILTER_LOOP(dtype, n, false)                                                   \
 			break;                                                                             \
 		}                                                                                      \
 		return e;                                                                              \
@@ -583,13 +616,19 @@ FILTER_KERNEL(bf16_filter, MUDSC_DTYPE_BF16)
 
 /* The filter's bound holds for weights that are 0 or of magnitude in
  * [2^-60, 2^60] (float then holds each weight within 2^-24 relative and
- * no product of a finite input overflows unseen: A catches it). */
-static bool filter_weights(const double *w, size_t n)
+ * no product of a finite input overflows unseen: A catches it); *dyadic
+ * tells whether each is also 0 or a power of two (1/2, 1/4: float holds
+ * it exactly and its products are exact). */
+static bool filter_weights(const double *w, size_t n, bool *dyadic)
 {
+	*dyadic = true;
 	for (size_t i = 0; i < n; i++) {
 		double a = fabs(w[i]);
+		int ex;
 		if (a != 0.0 && !(a >= 0x1p-60 && a <= 0x1p60))
 			return false;
+		if (a != 0.0 && frexp(a, &ex) != 0.5)
+			*dyadic = false;
 	}
 	return true;
 }
@@ -674,9 +713,10 @@ static void half_rows(mudsc_dtype dtype, unsigned char *out, const unsigned char
 	if (path != MUDSC__AVERAGE_PORTABLE && n <= STACK_MODELS && have_avx2()) {
 		const unsigned char *tail[STACK_MODELS];
 		size_t done;
-		if (path == MUDSC__AVERAGE_FAST && have_fma() && filter_weights(w, n))
-			done = dtype == MUDSC_DTYPE_F16 ? f16_filter(out, x, w, n, m)
-			                                : bf16_filter(out, x, w, n, m);
+		bool dyadic;
+		if (path == MUDSC__AVERAGE_FAST && have_fma() && filter_weights(w, n, &dyadic))
+			done = dtype == MUDSC_DTYPE_F16 ? f16_filter(out, x, w, n, m, dyadic)
+			                                : bf16_filter(out, x, w, n, m, dyadic);
 		else
 			done = dtype == MUDSC_DTYPE_F16 ? f16_avx2(out, x, w, n, m)
 			                                : bf16_avx2(out, x, w, n, m);

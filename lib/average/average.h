@@ -18,7 +18,7 @@
 /* The paths of the element loop, for the tests (the same bits each,
  * docs/algorithm.md section 16.4): the portable C loop; the AVX2 vectors
  * summing in double (F16, BF16, F32); and the fastest, which mudsc_average
- * takes: for F16 and BF16 the float filter of 16.5 with the double vectors
+ * takes: for F16 and BF16 the float filter of 16.4 with the double vectors
  * near a rounding boundary (CPUs without AVX2, F16C and FMA: the portable
  * loop). */
 enum { MUDSC__AVERAGE_PORTABLE = 0, MUDSC__AVERAGE_DOUBLE = 1, MUDSC__AVERAGE_FAST = 2 };
