@@ -574,6 +574,16 @@ START_TEST(test_simd_near_ties)
 }
 END_TEST
 
+/* k rows of m 16-bit elements, buf[i] writable and x[i] the same row. */
+static void rows_new(uint16_t **buf, const uint16_t **x, size_t k, size_t m)
+{
+	for (size_t i = 0; i < k; i++) {
+		buf[i] = malloc(m * 2);
+		ck_assert_ptr_nonnull(buf[i]);
+		x[i] = buf[i];
+	}
+}
+
 /* Random patterns (all 16 bits, and values near 1 as in training), K = 1
  * to 5, lengths with a tail, random weights summing to 1. */
 START_TEST(test_simd_random)
@@ -584,10 +594,7 @@ START_TEST(test_simd_random)
 	double w[KMAX];
 	uint64_t s = 11;
 
-	for (int i = 0; i < KMAX; i++) {
-		buf[i] = malloc(M * 2);
-		x[i] = buf[i];
-	}
+	rows_new(buf, x, KMAX, M);
 	for (int round = 0; round < 8; round++)
 		for (int d = 0; d < 2; d++)
 			for (size_t n = 1; n <= KMAX; n++) {
@@ -665,11 +672,7 @@ START_TEST(test_filter_adversarial)
 	double w[KMAX];
 	uint64_t s = 17;
 
-	for (int i = 0; i < KMAX; i++) {
-		buf[i] = malloc(M * 2);
-		ck_assert_ptr_nonnull(buf[i]);
-		x[i] = buf[i];
-	}
+	rows_new(buf, x, KMAX, M);
 	for (int d = 0; d < 2; d++)
 		for (size_t n = 2; n <= KMAX; n++)
 			for (int kind = 0; kind < 5; kind++) {
