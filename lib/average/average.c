@@ -17,6 +17,15 @@
 #include "matcher/matcher.h"
 #include "model/model.h"
 
+/* No contraction of a product and a sum into a fused multiply-add: the
+ * definition rounds every product (docs/algorithm.md 16.1).  gcc in C11
+ * mode does not contract; clang contracts by default, and inside the
+ * functions compiled for FMA (the float filter, which inlines the double
+ * vectors for its fallback) it would fuse the double products and sums. */
+#ifdef __clang__
+#pragma clang fp contract(off)
+#endif
+
 /* Elements averaged through one stack buffer: 8 KiB of doubles stay in L1. */
 #define CHUNK 1024
 /* Most models whose tensor pointers one task keeps on its stack; more are
