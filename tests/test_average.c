@@ -430,50 +430,53 @@ static uint16_t half_def(mudsc_dtype dtype, const uint16_t *const *x, const doub
 	return dtype == MUDSC_DTYPE_F16 ? mudsc__f64_to_f16(s) : mudsc__f64_to_bf16(s);
 }
 
-/* Both paths of mudsc__average_rows against half_def over m elements: the
- * count of differing elements (0 expected); the first one is reported in
- * msg.  A NaN made of several NaNs may carry either's sign and payload
- * (the order of a commutative add is the compiler's), so where the
- * definition is NaN from n > 1 inputs the results need only be NaNs. */
+/* The three paths of mudsc__average_rows (the float filter, the double
+ * vectors, the portable loop) against half_def over m elements: the count
+ * of differing elements (0 expected); the first one is reported in msg.
+ * A NaN made of several NaNs may carry either's sign and payload (the
+ * order of a commutative add is the compiler's), so where the definition
+ * is NaN from n > 1 inputs the results need only be NaNs. */
 static size_t half_diffs(mudsc_dtype dtype, const uint16_t *const *x, const double *w, size_t n,
                          size_t m, char *msg, size_t len)
 {
-	uint16_t *fast = malloc(m * 2), *port = malloc(m * 2);
+	static const int paths[3] = {MUDSC__AVERAGE_FAST, MUDSC__AVERAGE_DOUBLE,
+	                             MUDSC__AVERAGE_PORTABLE};
+	uint16_t *got[3];
 	size_t bad = 0;
 
-	ck_assert_ptr_nonnull(fast);
-	ck_assert_ptr_nonnull(port);
-	mudsc__average_rows(dtype, fast, (const void *const *)x, w, n, m, true);
-	mudsc__average_rows(dtype, port, (const void *const *)x, w, n, m, false);
+	for (int p = 0; p < 3; p++) {
+		got[p] = malloc(m * 2);
+		ck_assert_ptr_nonnull(got[p]);
+		mudsc__average_rows(dtype, got[p], (const void *const *)x, w, n, m, paths[p]);
+	}
 	for (size_t e = 0; e < m; e++) {
 		uint16_t want = half_def(dtype, x, w, n, e);
-		bool nan_ok = false;
-		if (n > 1) {
+		bool nan_ok = n > 1, same = true;
+		for (int p = 0; p < 3; p++) {
 			float fw = dtype == MUDSC_DTYPE_F16 ? mudsc__f16_to_f32(want)
 			                                    : mudsc__bf16_to_f32(want);
-			float ff = dtype == MUDSC_DTYPE_F16 ? mudsc__f16_to_f32(fast[e])
-			                                    : mudsc__bf16_to_f32(fast[e]);
-			float fp = dtype == MUDSC_DTYPE_F16 ? mudsc__f16_to_f32(port[e])
-			                                    : mudsc__bf16_to_f32(port[e]);
-			nan_ok = isnan(fw) && isnan(ff) && isnan(fp);
+			float fg = dtype == MUDSC_DTYPE_F16 ? mudsc__f16_to_f32(got[p][e])
+			                                    : mudsc__bf16_to_f32(got[p][e]);
+			nan_ok = nan_ok && isnan(fw) && isnan(fg);
+			same = same && got[p][e] == want;
 		}
-		if (!nan_ok && (fast[e] != want || port[e] != want)) {
+		if (!nan_ok && !same) {
 			if (bad++ == 0)
 				snprintf(msg, len,
-				         "%s n=%zu element %zu (x0=%04x): definition %04x, simd %04x, "
-				         "portable %04x",
+				         "%s n=%zu element %zu (x0=%04x): definition %04x, filter %04x, "
+				         "double vectors %04x, portable %04x",
 				         mudsc_dtype_name(dtype), n, e, (unsigned)x[0][e], (unsigned)want,
-				         (unsigned)fast[e], (unsigned)port[e]);
+				         (unsigned)got[0][e], (unsigned)got[1][e], (unsigned)got[2][e]);
 		}
 	}
-	free(fast);
-	free(port);
+	for (int p = 0; p < 3; p++)
+		free(got[p]);
 	return bad;
 }
 
 #define EXPECT_SAME(dtype, x, w, n, m)                                                         \
 	do {                                                                                       \
-		char msg_[200] = "";                                                                   \
+		char msg_[240] = "";                                                                   \
 		size_t bad_ = half_diffs(dtype, x, w, n, m, msg_, sizeof msg_);                        \
 		if (bad_ != 0)                                                                         \
 			ck_abort_msg("%zu elements differ; first: %s", bad_, msg_);                         \
@@ -551,10 +554,10 @@ START_TEST(test_simd_near_ties)
 		b[e] = 0x1000;
 		c[e] = 0x0001;
 	}
-	mudsc__average_rows(MUDSC_DTYPE_F16, out, x, up, 3, 9, true);
+	mudsc__average_rows(MUDSC_DTYPE_F16, out, x, up, 3, 9, MUDSC__AVERAGE_FAST);
 	for (int e = 0; e < 9; e++)
 		ck_assert_uint_eq(out[e], 0x3C01);
-	mudsc__average_rows(MUDSC_DTYPE_F16, out, x, down, 3, 9, true);
+	mudsc__average_rows(MUDSC_DTYPE_F16, out, x, down, 3, 9, MUDSC__AVERAGE_FAST);
 	for (int e = 0; e < 9; e++)
 		ck_assert_uint_eq(out[e], 0x3C00);
 	for (int e = 0; e < 9; e++) {
@@ -562,14 +565,24 @@ START_TEST(test_simd_near_ties)
 		b[e] = 0x3B80;
 		c[e] = 0x2B80;
 	}
-	mudsc__average_rows(MUDSC_DTYPE_BF16, out, x, one3, 3, 9, true);
+	mudsc__average_rows(MUDSC_DTYPE_BF16, out, x, one3, 3, 9, MUDSC__AVERAGE_FAST);
 	for (int e = 0; e < 9; e++)
 		ck_assert_uint_eq(out[e], 0x3F81);
-	mudsc__average_rows(MUDSC_DTYPE_BF16, out, x, neg3, 3, 9, true);
+	mudsc__average_rows(MUDSC_DTYPE_BF16, out, x, neg3, 3, 9, MUDSC__AVERAGE_FAST);
 	for (int e = 0; e < 9; e++)
 		ck_assert_uint_eq(out[e], 0x3F80);
 }
 END_TEST
+
+/* k rows of m 16-bit elements, buf[i] writable and x[i] the same row. */
+static void rows_new(uint16_t **buf, const uint16_t **x, size_t k, size_t m)
+{
+	for (size_t i = 0; i < k; i++) {
+		buf[i] = malloc(m * 2);
+		ck_assert_ptr_nonnull(buf[i]);
+		x[i] = buf[i];
+	}
+}
 
 /* Random patterns (all 16 bits, and values near 1 as in training), K = 1
  * to 5, lengths with a tail, random weights summing to 1. */
@@ -581,10 +594,7 @@ START_TEST(test_simd_random)
 	double w[KMAX];
 	uint64_t s = 11;
 
-	for (int i = 0; i < KMAX; i++) {
-		buf[i] = malloc(M * 2);
-		x[i] = buf[i];
-	}
+	rows_new(buf, x, KMAX, M);
 	for (int round = 0; round < 8; round++)
 		for (int d = 0; d < 2; d++)
 			for (size_t n = 1; n <= KMAX; n++) {
@@ -612,9 +622,10 @@ START_TEST(test_simd_random)
 							in[i][e] = (float)lcg(&s) * (round % 2 ? 1.0f : 0x1p-100f);
 						xf[i] = in[i];
 					}
-					mudsc__average_rows(MUDSC_DTYPE_F32, fast, xf, w, n, M - (size_t)round, true);
+					mudsc__average_rows(MUDSC_DTYPE_F32, fast, xf, w, n, M - (size_t)round,
+					                    MUDSC__AVERAGE_FAST);
 					mudsc__average_rows(MUDSC_DTYPE_F32, port, xf, w, n, M - (size_t)round,
-					                    false);
+					                    MUDSC__AVERAGE_PORTABLE);
 					if (memcmp(fast, port, (M - (size_t)round) * 4) != 0)
 						ck_abort_msg("F32 n=%zu: the AVX and portable paths differ", n);
 					for (size_t i = 0; i < n; i++)
@@ -622,6 +633,95 @@ START_TEST(test_simd_random)
 					free(fast);
 					free(port);
 				}
+			}
+	for (int i = 0; i < KMAX; i++)
+		free(buf[i]);
+}
+END_TEST
+
+/* The float filter (docs/algorithm.md 16.4) on adversarial rows: for
+ * K = 2..8 and weights equal (1/K), dyadic (powers of two), unequal,
+ * extrapolating (negative) or tiny, every element's last input is chosen
+ * so that the exact weighted sum lands on, or a few input ulps beside, a
+ * midpoint between two values of the dtype (where the float interval
+ * must not decide), in random binades (F16 subnormals; BF16 down to its
+ * subnormals), with cancellation (x1 = -x0 nearby), zeros of both signs,
+ * infinities and NaNs sprinkled in.  All three paths against the
+ * definition, bit for bit. */
+static uint16_t to_half(mudsc_dtype dtype, double v)
+{
+	return dtype == MUDSC_DTYPE_F16 ? mudsc__f64_to_f16(v) : mudsc__f64_to_bf16(v);
+}
+
+static double from_half(mudsc_dtype dtype, uint16_t h)
+{
+	return dtype == MUDSC_DTYPE_F16 ? (double)mudsc__f16_to_f32(h) : (double)mudsc__bf16_to_f32(h);
+}
+
+/* Uniform in [0, 1). */
+static double u01(uint64_t *s)
+{
+	return lcg(s) + 0.5;
+}
+
+START_TEST(test_filter_adversarial)
+{
+	enum { M = 4096 + 3, KMAX = 8 };
+	uint16_t *buf[KMAX];
+	const uint16_t *x[KMAX];
+	double w[KMAX];
+	uint64_t s = 17;
+
+	rows_new(buf, x, KMAX, M);
+	for (int d = 0; d < 2; d++)
+		for (size_t n = 2; n <= KMAX; n++)
+			for (int kind = 0; kind < 5; kind++) {
+				double sum = 0.0;
+				for (size_t i = 0; i < n; i++) {
+					switch (kind) {
+					case 0: w[i] = 1.0 / (double)n; break;       /* the default */
+					case 1: w[i] = 0.5; break;                   /* dyadic (2 and 4 sum to 1) */
+					case 2: w[i] = u01(&s) + 0.5; break;         /* unequal */
+					case 3: w[i] = i == 0 ? 2.0 : -1.0; break;   /* extrapolating */
+					default: w[i] = i == 0 ? 1.0 : 0x1p-30; break; /* tiny partners */
+					}
+					sum += w[i];
+				}
+				if (kind == 1) /* 1/2 for n = 2, 1/4 for n = 4, else halves and quarters */
+					for (size_t i = 0; i < n; i++)
+						w[i] = n == 2 ? 0.5 : n == 4 ? 0.25 : (i == 0 ? 0.5 : 0.5 / (double)(n - 1));
+				else if (kind == 3)
+					w[n - 1] += 1.0 - sum;
+				else if (kind != 4)
+					for (size_t i = 0; i < n; i++)
+						w[i] /= sum;
+				for (size_t e = 0; e < M; e++) {
+					/* a midpoint y of the dtype in a random binade */
+					int lo = d == 0 ? -26 : -136, span = d == 0 ? 44 : 150;
+					double mag = ldexp(1.0 + u01(&s), lo + (int)(u01(&s) * span));
+					uint16_t a = to_half(HALVES[d], mag);
+					double y = 0.5 * (from_half(HALVES[d], a) + from_half(HALVES[d], (uint16_t)(a + 1)));
+					double rest = y;
+					if (u01(&s) < 0.5)
+						y = -y, rest = -rest;
+					for (size_t i = 0; i + 1 < n; i++) {
+						/* near y, or cancelling the previous input */
+						double v = i > 0 && u01(&s) < 0.2 ? -from_half(HALVES[d], buf[i - 1][e]) * 1.001
+						                                   : y * (0.75 + 0.5 * u01(&s));
+						buf[i][e] = to_half(HALVES[d], v);
+						rest -= w[i] * from_half(HALVES[d], buf[i][e]);
+					}
+					uint16_t last = to_half(HALVES[d], rest / w[n - 1]);
+					/* on the midpoint, or 1-2 ulps of the last input beside it */
+					double r = u01(&s);
+					last = (uint16_t)(r < 0.6 ? last : r < 0.7 ? last + 1 : r < 0.8 ? last - 1 : r < 0.9 ? last + 2 : last - 2);
+					buf[n - 1][e] = last;
+					r = u01(&s);
+					if (r < 0.01) /* specials: signed zeros, inf, NaN */
+						buf[(size_t)(u01(&s) * (double)n)][e] =
+						    r < 0.0025 ? 0x8000 : r < 0.005 ? 0x0000 : r < 0.0075 ? (d == 0 ? 0x7C00 : 0x7F80) : (d == 0 ? 0x7E01 : 0x7FC1);
+				}
+				EXPECT_SAME(HALVES[d], x, w, n, M);
 			}
 	for (int i = 0; i < KMAX; i++)
 		free(buf[i]);
@@ -664,7 +764,8 @@ START_TEST(test_model_tasks_same_bits)
 		{
 			const void *x[3] = {in[0][t], in[1][t], in[2][t]};
 			const double w[3] = {1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0};
-			mudsc__average_rows(dt[t], ref[t], x, w, 3, (size_t)len[t], false);
+			mudsc__average_rows(dt[t], ref[t], x, w, 3, (size_t)len[t],
+			                    MUDSC__AVERAGE_PORTABLE);
 		}
 	}
 	opts.threads = 1;
@@ -706,6 +807,7 @@ Suite *suite_average(void)
 	tcase_add_test(tc, test_simd_pairs_and_triples);
 	tcase_add_test(tc, test_simd_near_ties);
 	tcase_add_test(tc, test_simd_random);
+	tcase_add_test(tc, test_filter_adversarial);
 	tcase_add_test(tc, test_model_tasks_same_bits);
 	suite_add_tcase(s, tc);
 	return s;

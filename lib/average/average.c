@@ -17,6 +17,15 @@
 #include "matcher/matcher.h"
 #include "model/model.h"
 
+/* No contraction of a product and a sum into a fused multiply-add: the
+ * definition rounds every product (docs/algorithm.md 16.1).  gcc in C11
+ * mode does not contract; clang contracts by default, and inside the
+ * functions compiled for FMA (the float filter, which inlines the double
+ * vectors for its fallback) it would fuse the double products and sums. */
+#ifdef __clang__
+#pragma clang fp contract(off)
+#endif
+
 /* Elements averaged through one stack buffer: 8 KiB of doubles stay in L1. */
 #define CHUNK 1024
 /* Most models whose tensor pointers one task keeps on its stack; more are
@@ -422,25 +431,32 @@ AVX2_INLINE void bf16_store8(unsigned char *out, __m256d lo, __m256d hi)
 	_mm_storeu_si128((__m128i *)(void *)out, _mm256_castsi256_si128(r));
 }
 
-/* Elements 0..8*(m/8) of one chunk; returns how many were done.  One loop
- * per count of models up to 4, so that the loop over them unrolls; a BF16
- * block that bf16_ok refuses goes through half_chunk. */
-#define HALF_LOOP(dtype, nn)                                                                    \
-	for (; e + 8 <= m; e += 8) {                                                               \
-		__m256d lo = _mm256_setzero_pd(), hi = lo;                                             \
-		sum8(dtype, x, w, nn, e, &lo, &hi);                                                    \
-		if (dtype == MUDSC_DTYPE_F16) {                                                        \
-			f16_store8(out + 2 * e, lo, hi);                                                   \
-		} else if (bf16_ok(lo, hi)) {                                                          \
-			bf16_store8(out + 2 * e, lo, hi);                                                  \
-		} else {                                                                               \
-			const unsigned char *at[STACK_MODELS];                                             \
-			double acc8[8];                                                                    \
-			for (size_t i = 0; i < (nn); i++)                                                  \
-				at[i] = x[i] + 2 * e;                                                          \
-			half_chunk(dtype, out + 2 * e, at, w, nn, 8, acc8);                               \
-		}                                                                                      \
+/* One block of eight elements (e..e+7) through the double vectors: the
+ * exact path, bit for bit the definition; a BF16 block that bf16_ok
+ * refuses goes through half_chunk. */
+AVX2_INLINE void exact8(mudsc_dtype dtype, unsigned char *out, const unsigned char *const *x,
+                        const double *w, size_t n, size_t e)
+{
+	__m256d lo = _mm256_setzero_pd(), hi = lo;
+	sum8(dtype, x, w, n, e, &lo, &hi);
+	if (dtype == MUDSC_DTYPE_F16) {
+		f16_store8(out + 2 * e, lo, hi);
+	} else if (bf16_ok(lo, hi)) {
+		bf16_store8(out + 2 * e, lo, hi);
+	} else {
+		const unsigned char *at[STACK_MODELS];
+		double acc8[8];
+		for (size_t i = 0; i < n; i++)
+			at[i] = x[i] + 2 * e;
+		half_chunk(dtype, out + 2 * e, at, w, n, 8, acc8);
 	}
+}
+
+/* Elements 0..8*(m/8) of one chunk; returns how many were done.  One loop
+ * per count of models up to 4, so that the loop over them unrolls. */
+#define HALF_LOOP(dtype, nn)                                                                    \
+	for (; e + 8 <= m; e += 8)                                                                 \
+		exact8(dtype, out, x, w, nn, e);
 
 #define HALF_KERNEL(name, dtype)                                                                \
 	AVX2_TARGET static size_t name(unsigned char *out, const unsigned char *const *x,          \
@@ -471,6 +487,160 @@ HALF_KERNEL(f16_avx2, MUDSC_DTYPE_F16)
 HALF_KERNEL(bf16_avx2, MUDSC_DTYPE_BF16)
 #undef HALF_KERNEL
 #undef HALF_LOOP
+
+/* ---- the float filter for F16 and BF16 (docs/algorithm.md 16.4) ---------- */
+
+#define FILTER_TARGET __attribute__((target("avx2,f16c,fma")))
+#define FILTER_INLINE FILTER_TARGET static inline __attribute__((always_inline))
+
+/* The bound of 16.4: |S - s| <= FILTER_C(n) A + FILTER_TAU for the float
+ * sum S, the float sum A of the |products| and the definition's double
+ * sum s, n models; weights 0 or of magnitude in [2^-60, 2^60]. */
+#define FILTER_C(n) ((float)((n) + 3) * 0x1p-24f)
+#define FILTER_TAU 0x1p-120f
+#define FILTER_BIG 0x1p120f
+
+/* Eight F16 or BF16 values, exactly, as floats. */
+FILTER_INLINE __m256 load8_ps(mudsc_dtype dtype, const unsigned char *p)
+{
+	__m128i h = _mm_loadu_si128((const __m128i *)(const void *)p);
+	if (dtype == MUDSC_DTYPE_F16)
+		return _mm256_cvtph_ps(h);
+	return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+/* Eight finite floats rounded to the dtype, nearest even (F16C; for BF16
+ * on the float's bits: add 0x7fff plus the last kept bit, keep the high
+ * half, which rounds every finite float, subnormals and the overflow to
+ * inf included). */
+FILTER_INLINE __m128i round8(mudsc_dtype dtype, __m256 f)
+{
+	if (dtype == MUDSC_DTYPE_F16)
+		return _mm256_cvtps_ph(f, _MM_FROUND_TO_NEAREST_INT);
+	__m256i u = _mm256_castps_si256(f);
+	__m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+	u = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), lsb)),
+	                      16);
+	u = _mm256_permute4x64_epi64(_mm256_packus_epi32(u, u), _MM_SHUFFLE(3, 1, 2, 0));
+	return _mm256_castsi256_si128(u);
+}
+
+/* Lanes where p = w x (w a power of two, x the input f) is exact: all
+ * of them for F16 (|p| in [2^-84, 2^77)); for BF16 where p is 0 from a
+ * zero x or of magnitude >= 2^-126 (no bits lost below float's normal
+ * range). */
+FILTER_INLINE __m256 exact_product(mudsc_dtype dtype, __m256 p, __m256 f)
+{
+	if (dtype == MUDSC_DTYPE_F16)
+		return _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+	const __m256 abs = _mm256_castsi256_ps(_mm256_set1_epi32(INT32_MAX));
+	return _mm256_or_ps(_mm256_cmp_ps(_mm256_and_ps(p, abs), _mm256_set1_ps(0x1p-126f), _CMP_GE_OQ),
+	                    _mm256_cmp_ps(f, _mm256_setzero_ps(), _CMP_EQ_OQ));
+}
+
+/* Eight elements: S and A in float with fused multiply-adds (any order
+ * would do; model order here), the interval [S - B, S + B] around the
+ * definition's double sum, and its two ends rounded to the dtype.  Where
+ * both ends give the same bits for all eight and A < 2^120 (finite, not
+ * NaN), those bits are the definition's (monotonic rounding); otherwise
+ * the block goes through the exact double vectors (exact8). */
+#define FILTER_LOOP(dtype, nn, dyadic)                                                          \
+	for (; e + 8 <= m; e += 8) {                                                               \
+		__m256 f = load8_ps(dtype, x[0] + 2 * e);                                              \
+		__m256 s = _mm256_mul_ps(wv[0], f);                                                    \
+		__m256 a = _mm256_mul_ps(av[0], _mm256_and_ps(f, abs));                                \
+		__m256 ex = dyadic ? exact_product(dtype, s, f) : s;                                   \
+		for (size_t i = 1; i < (nn); i++) {                                                    \
+			f = load8_ps(dtype, x[i] + 2 * e);                                                 \
+			if (dyadic) {                                                                      \
+				__m256 p = _mm256_mul_ps(wv[i], f), t = _mm256_add_ps(s, p);                    \
+				ex = _mm256_and_ps(ex, exact_product(dtype, p, f));                             \
+				ex = _mm256_and_ps(ex, _mm256_cmp_ps(_mm256_sub_ps(t, p), s, _CMP_EQ_OQ));     \
+				ex = _mm256_and_ps(ex, _mm256_cmp_ps(_mm256_sub_ps(t, s), p, _CMP_EQ_OQ));     \
+				s = t;                                                                         \
+			} else {                                                                           \
+				s = _mm256_fmadd_ps(wv[i], f, s);                                              \
+			}                                                                                  \
+			a = _mm256_fmadd_ps(av[i], _mm256_and_ps(f, abs), a);                              \
+		}                                                                                      \
+		__m256 b = _mm256_fmadd_ps(c, a, tau);                                                 \
+		if (dyadic)                                                                            \
+			b = _mm256_andnot_ps(ex, b);                                                       \
+		__m128i rl = round8(dtype, _mm256_sub_ps(s, b));                                       \
+		__m128i rh = round8(dtype, _mm256_add_ps(s, b));                                       \
+		int finite = _mm256_movemask_ps(_mm256_cmp_ps(a, big, _CMP_LT_OQ));                    \
+		int same = _mm_movemask_epi8(_mm_cmpeq_epi16(rl, rh));                                 \
+		if (finite == 0xff && same == 0xffff)                                                  \
+			_mm_storeu_si128((__m128i *)(void *)(out + 2 * e), rl);                            \
+		else                                                                                   \
+			exact8(dtype, out, x, w, nn, e);                                                   \
+	}
+
+#define FILTER_KERNEL(name, dtype)                                                              \
+	FILTER_TARGET static size_t name(unsigned char *out, const unsigned char *const *x,        \
+	                                 const double *w, size_t n, size_t m, bool dyadic)         \
+	{                                                                                          \
+		const __m256 abs = _mm256_castsi256_ps(_mm256_set1_epi32(INT32_MAX));                  \
+		const __m256 c = _mm256_set1_ps(FILTER_C(n)), tau = _mm256_set1_ps(FILTER_TAU);        \
+		const __m256 big = _mm256_set1_ps(FILTER_BIG);                                         \
+		__m256 wv[STACK_MODELS], av[STACK_MODELS];                                             \
+		size_t e = 0;                                                                          \
+		for (size_t i = 0; i < n; i++) {                                                       \
+			wv[i] = _mm256_set1_ps((float)w[i]);                                               \
+			av[i] = _mm256_and_ps(wv[i], abs);                                                 \
+		}                                                                                      \
+		switch (n + (dyadic ? 8 : 0)) {                                                        \
+		case 1:                                                                                \
+			FILTER_LOOP(dtype, 1, false);                                                      \
+			break;                                                                             \
+		case 2:                                                                                \
+			FILTER_LOOP(dtype, 2, false);                                                      \
+			break;                                                                             \
+		case 3:                                                                                \
+			FILTER_LOOP(dtype, 3, false);                                                      \
+			break;                                                                             \
+		case 4:                                                                                \
+			FILTER_LOOP(dtype, 4, false);                                                      \
+			break;                                                                             \
+		case 8 + 2:                                                                            \
+			FILTER_LOOP(dtype, 2, true);                                                       \
+			break;                                                                             \
+		case 8 + 4:                                                                            \
+			FILTER_LOOP(dtype, 4, true);                                                       \
+			break;                                                                             \
+		default:                                                                               \
+			if (dyadic)                                                                        \
+				FILTER_LOOP(dtype, n, true)                                                    \
+			else                                                                               \
+				FILTER_LOOP(dtype, n, false)                                                   \
+			break;                                                                             \
+		}                                                                                      \
+		return e;                                                                              \
+	}
+
+FILTER_KERNEL(f16_filter, MUDSC_DTYPE_F16)
+FILTER_KERNEL(bf16_filter, MUDSC_DTYPE_BF16)
+#undef FILTER_KERNEL
+#undef FILTER_LOOP
+
+/* The filter's bound holds for weights that are 0 or of magnitude in
+ * [2^-60, 2^60] (float then holds each weight within 2^-24 relative and
+ * no product of a finite input overflows unseen: A catches it); *dyadic
+ * tells whether each is also 0 or a power of two (1/2, 1/4: float holds
+ * it exactly and its products are exact). */
+static bool filter_weights(const double *w, size_t n, bool *dyadic)
+{
+	*dyadic = true;
+	for (size_t i = 0; i < n; i++) {
+		double a = fabs(w[i]);
+		int ex;
+		if (a != 0.0 && !(a >= 0x1p-60 && a <= 0x1p60))
+			return false;
+		if (a != 0.0 && frexp(a, &ex) != 0.5)
+			*dyadic = false;
+	}
+	return true;
+}
 
 /* F32 with AVX: the SSE2 loop (f32_sse2) eight elements wide, the same
  * products and sums, so the same bits. */
@@ -525,18 +695,40 @@ static bool have_avx2(void)
 	}
 	return have == 2;
 }
+
+/* AVX2 and F16C (have_avx2) and FMA, asked once. */
+static bool have_fma(void)
+{
+	static int fma; /* as in have_avx2 */
+	int have = __atomic_load_n(&fma, __ATOMIC_RELAXED);
+	if (have == 0) {
+		__builtin_cpu_init();
+		have = have_avx2() && __builtin_cpu_supports("fma") ? 2 : 1;
+		__atomic_store_n(&fma, have, __ATOMIC_RELAXED);
+	}
+	return have == 2;
+}
 #endif
 
-/* F16 and BF16 rows: the AVX2 path when the CPU has it and simd is set,
- * the tail (m mod 8) and other CPUs through half_chunk.  The same bits. */
+/* F16 and BF16 rows: through path (MUDSC__AVERAGE_FAST: the float filter
+ * when the CPU has FMA and the weights suit it, else the double vectors;
+ * MUDSC__AVERAGE_DOUBLE: the double vectors) when the CPU has AVX2 and
+ * F16C; the tail (m mod 8) and other CPUs through half_chunk.  The same
+ * bits on every path. */
 static void half_rows(mudsc_dtype dtype, unsigned char *out, const unsigned char *const *x,
-                      const double *w, size_t n, size_t m, double *acc, bool simd)
+                      const double *w, size_t n, size_t m, double *acc, int path)
 {
 #ifdef AVERAGE_AVX2
-	if (simd && n <= STACK_MODELS && have_avx2()) {
+	if (path != MUDSC__AVERAGE_PORTABLE && n <= STACK_MODELS && have_avx2()) {
 		const unsigned char *tail[STACK_MODELS];
-		size_t done = dtype == MUDSC_DTYPE_F16 ? f16_avx2(out, x, w, n, m)
-		                                       : bf16_avx2(out, x, w, n, m);
+		size_t done;
+		bool dyadic;
+		if (path == MUDSC__AVERAGE_FAST && have_fma() && filter_weights(w, n, &dyadic))
+			done = dtype == MUDSC_DTYPE_F16 ? f16_filter(out, x, w, n, m, dyadic)
+			                                : bf16_filter(out, x, w, n, m, dyadic);
+		else
+			done = dtype == MUDSC_DTYPE_F16 ? f16_avx2(out, x, w, n, m)
+			                                : bf16_avx2(out, x, w, n, m);
 		if (done == m)
 			return;
 		for (size_t i = 0; i < n; i++)
@@ -545,13 +737,13 @@ static void half_rows(mudsc_dtype dtype, unsigned char *out, const unsigned char
 		return;
 	}
 #else
-	(void)simd;
+	(void)path;
 #endif
 	half_chunk(dtype, out, x, w, n, m, acc);
 }
 
 void mudsc__average_rows(mudsc_dtype dtype, void *out, const void *const *x, const double *w,
-                         size_t n, size_t m, bool simd)
+                         size_t n, size_t m, int path)
 {
 	const size_t size = mudsc_dtype_size(dtype);
 	const unsigned char *at[STACK_MODELS];
@@ -565,11 +757,11 @@ void mudsc__average_rows(mudsc_dtype dtype, void *out, const void *const *x, con
 		for (size_t i = 0; i < n; i++)
 			at[i] = (const unsigned char *)x[i] + done * size;
 		if (dtype == MUDSC_DTYPE_F32)
-			f32_chunk(o, at, w, n, c, acc, simd);
+			f32_chunk(o, at, w, n, c, acc, path != MUDSC__AVERAGE_PORTABLE);
 		else if (dtype == MUDSC_DTYPE_F64)
 			f64_chunk(o, at, w, n, c, acc);
 		else
-			half_rows(dtype, o, at, w, n, c, acc, simd);
+			half_rows(dtype, o, at, w, n, c, acc, path);
 	}
 }
 
@@ -623,7 +815,7 @@ static mudsc_status average_task(void *arg, size_t t)
 		else if (rest == 0 && dtype == MUDSC_DTYPE_F64)
 			f64_chunk(out, x, j->w, n, m, acc);
 		else if (rest == 0)
-			half_rows(dtype, out, x, j->w, n, m, acc, true);
+			half_rows(dtype, out, x, j->w, n, m, acc, MUDSC__AVERAGE_FAST);
 		else
 			many_chunk(j, dtype, out, at, m, acc);
 	}

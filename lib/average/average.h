@@ -15,13 +15,19 @@
  * this many elements, each averaged through a stack buffer of doubles). */
 #define MUDSC__AVERAGE_TASK 65536
 
+/* The paths of the element loop, for the tests (the same bits each,
+ * docs/algorithm.md section 16.4): the portable C loop; the AVX2 vectors
+ * summing in double (F16, BF16, F32); and the fastest, which mudsc_average
+ * takes: for F16 and BF16 the float filter of 16.4 with the double vectors
+ * near a rounding boundary (CPUs without AVX2, F16C and FMA: the portable
+ * loop). */
+enum { MUDSC__AVERAGE_PORTABLE = 0, MUDSC__AVERAGE_DOUBLE = 1, MUDSC__AVERAGE_FAST = 2 };
+
 /* The element loop of mudsc_average on rows, for the tests: out[e] =
  * sum_i w[i] * x[i][e] (i < n, in order, in double) rounded once to dtype
- * (F16, BF16, F32 or F64), e < m; n <= 32 (more: nothing is written).
- * simd false forces the portable path for F16 and BF16, true takes the
- * AVX2/F16C path when the CPU has it (the same bits, docs/algorithm.md
- * section 16). */
+ * (F16, BF16, F32 or F64), e < m; n <= 32 (more: nothing is written),
+ * through path (one of the MUDSC__AVERAGE_ values). */
 void mudsc__average_rows(mudsc_dtype dtype, void *out, const void *const *x, const double *w,
-                         size_t n, size_t m, bool simd);
+                         size_t n, size_t m, int path);
 
 #endif /* MUDSC_AVERAGE_ROOM_H */
