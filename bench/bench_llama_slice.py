@@ -23,13 +23,16 @@ unless --keep.
 
 The models are independent random draws, not permuted copies: weight
 matching does the same work on them.  Run it niced; the load average is
-printed with the figures.  The full slice needs ~21 GB today (the
-weight features of the residual stream, CHANGELOG.md issue 13) without
-the tensor-by-tensor similarity of section 25; meson's benchmark
+printed with the figures (RSS does not depend on the load, times do).
+With --timeline FILE the parent samples the child's VmRSS and VmHWM every
+0.2 s into FILE and the child adds the library's log lines (sweeps) and
+the bench's phases with their time and VmRSS, so the peak can be placed.
+The full slice peaks near 4 GB since the blocks of columns and rows of
+algorithm.md section 25 (its bound is 4.37 GB); meson's benchmark
 `llama-slice` runs it at half the widths:
 
     MUDSC_LIBRARY=build/lib/libmudsc.so.0 nice -n 10 /usr/bin/python3 \\
-        bench/bench_llama_slice.py [--layers 2] [--max-iter 1] [--reps 1]
+        bench/bench_llama_slice.py [--layers 2] [--max-iter 1] [--reps 1] [--timeline F]
 """
 import argparse
 import json
@@ -172,22 +175,23 @@ def run_sampled(cmd, timeline):
     if not timeline:
         return subprocess.run(cmd, capture_output=True, text=True)
     err = tempfile.TemporaryFile(mode="w+")
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
-    t0, samples = time.perf_counter(), []
-    while p.poll() is None:
-        v = vm_status(p.pid)
-        if v:
-            samples.append(f"{time.perf_counter() - t0:.2f} {v.get('VmRSS', 0)} "
-                           f"{v.get('VmHWM', 0)}")
-        time.sleep(0.2)
-    out = p.stdout.read()
-    err.seek(0)
-    stderr = err.read()
-    with open(timeline, "a") as f:
+    out = tempfile.TemporaryFile(mode="w+")
+    p = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+    t0 = time.perf_counter()
+    with open(timeline, "a") as f:  # written as it goes: a stopped run keeps its samples
         f.write("# seconds VmRSS VmHWM (samples) / MARK seconds VmRSS VmHWM message\n")
-        f.write("\n".join(samples) + "\n")
+        while p.poll() is None:
+            v = vm_status(p.pid)
+            if v:
+                f.write(f"{time.perf_counter() - t0:.2f} {v.get('VmRSS', 0)} "
+                        f"{v.get('VmHWM', 0)}\n")
+                f.flush()
+            time.sleep(0.2)
+        err.seek(0)
+        stderr = err.read()
         f.write("\n".join(l for l in stderr.splitlines() if l.startswith("MARK")) + "\n")
-    return subprocess.CompletedProcess(cmd, p.returncode, out, stderr)
+    out.seek(0)
+    return subprocess.CompletedProcess(cmd, p.returncode, out.read(), stderr)
 
 
 def main():
