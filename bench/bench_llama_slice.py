@@ -27,8 +27,9 @@ printed with the figures (RSS does not depend on the load, times do).
 With --timeline FILE the parent samples the child's VmRSS and VmHWM every
 0.2 s into FILE and the child adds the library's log lines (sweeps) and
 the bench's phases with their time and VmRSS, so the peak can be placed.
-The full slice peaks near 4 GB since the blocks of columns and rows of
-algorithm.md section 25 (its bound is 4.37 GB); meson's benchmark
+The full slice peaked at 3.80 GB (its bound 4.36 GB; CHANGELOG.md issue
+13, mem13b) since the blocks of columns and rows of algorithm.md section
+25, in ~280 CPU s a sweep; meson's benchmark
 `llama-slice` runs it at half the widths:
 
     MUDSC_LIBRARY=build/lib/libmudsc.so.0 nice -n 10 /usr/bin/python3 \\
