@@ -23,13 +23,17 @@ unless --keep.
 
 The models are independent random draws, not permuted copies: weight
 matching does the same work on them.  Run it niced; the load average is
-printed with the figures.  The full slice needs ~21 GB today (the
-weight features of the residual stream, CHANGELOG.md issue 13) without
-the tensor-by-tensor similarity of section 25; meson's benchmark
+printed with the figures (RSS does not depend on the load, times do).
+With --timeline FILE the parent samples the child's VmRSS and VmHWM every
+0.2 s into FILE and the child adds the library's log lines (sweeps) and
+the bench's phases with their time and VmRSS, so the peak can be placed.
+The full slice peaked at 3.80 GB (its bound 4.36 GB; CHANGELOG.md issue
+13, mem13b) since the blocks of columns and rows of algorithm.md section
+25, in ~280 CPU s a sweep; meson's benchmark
 `llama-slice` runs it at half the widths:
 
     MUDSC_LIBRARY=build/lib/libmudsc.so.0 nice -n 10 /usr/bin/python3 \\
-        bench/bench_llama_slice.py [--layers 2] [--max-iter 1] [--reps 1]
+        bench/bench_llama_slice.py [--layers 2] [--max-iter 1] [--reps 1] [--timeline F]
 """
 import argparse
 import json
@@ -89,14 +93,39 @@ def write_random_safetensors(path, tensors, seed, chunk=1 << 24):
     return offset + 8 + len(raw)
 
 
+def vm_status(pid="self"):
+    """VmRSS and VmHWM of a process in bytes (Linux /proc), or None."""
+    out = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    out[line.split(":")[0]] = int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return out
+
+
 def child(args):
     """The measured process: map, match, merge, save."""
     import mudsc
+    if args.timeline:  # the library's log lines, with the time and VmRSS, as phase marks
+        t_start = time.perf_counter()
+
+        def mark(level, message):
+            v = vm_status() or {}
+            print(f"MARK {time.perf_counter() - t_start:.2f} {v.get('VmRSS', 0)} "
+                  f"{v.get('VmHWM', 0)} {message}", file=sys.stderr, flush=True)
+        mudsc.set_log_callback(mark, "debug")
+    else:
+        def mark(level, message):
+            pass
     t = {"rss_after_import_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
     t0 = time.perf_counter()
     a = mudsc.Model.load(args.a)
     b = mudsc.Model.load(args.b)
     t["load_s"] = time.perf_counter() - t0
+    mark("bench", "phase: models mapped")
     g = mudsc.Graph.llama(args.dim, args.layers, args.heads, args.mlp)
     # the library's own figure for run (mudsc_matcher_new refuses a budget of
     # 1 byte with a message naming what run would allocate)
@@ -108,8 +137,10 @@ def child(args):
     m = mudsc.Matcher(g, [a, b], method="align", max_memory=0, threads=args.threads,
                       max_iter=args.max_iter or None)
     t["matcher_new_s"] = time.perf_counter() - t1
+    mark("bench", "phase: matcher made, run starts")
     t1 = time.perf_counter()
     m.run()
+    mark("bench", "phase: run done")
     t["run_s"] = time.perf_counter() - t1
     t["sweeps"] = m.sweeps
     ru = resource.getrusage(resource.RUSAGE_SELF)
@@ -130,11 +161,38 @@ def child(args):
         t1 = time.perf_counter()
         merged.save(args.out)
         t["save_s"] = time.perf_counter() - t1
+    mark("bench", "phase: output written")
     t["total_s"] = time.perf_counter() - t0
     ru = resource.getrusage(resource.RUSAGE_SELF)
     t["peak_rss_bytes"] = ru.ru_maxrss * 1024
     t["cpu_s"] = ru.ru_utime + ru.ru_stime
     print(json.dumps(t))
+
+
+def run_sampled(cmd, timeline):
+    """subprocess.run(cmd), and with `timeline` (a file name) the child's
+    VmRSS / VmHWM sampled every 0.2 s into that file (seconds, bytes,
+    bytes), with the child's MARK lines (its log) between the samples."""
+    if not timeline:
+        return subprocess.run(cmd, capture_output=True, text=True)
+    err = tempfile.TemporaryFile(mode="w+")
+    out = tempfile.TemporaryFile(mode="w+")
+    p = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+    t0 = time.perf_counter()
+    with open(timeline, "a") as f:  # written as it goes: a stopped run keeps its samples
+        f.write("# seconds VmRSS VmHWM (samples) / MARK seconds VmRSS VmHWM message\n")
+        while p.poll() is None:
+            v = vm_status(p.pid)
+            if v:
+                f.write(f"{time.perf_counter() - t0:.2f} {v.get('VmRSS', 0)} "
+                        f"{v.get('VmHWM', 0)}\n")
+                f.flush()
+            time.sleep(0.2)
+        err.seek(0)
+        stderr = err.read()
+        f.write("\n".join(l for l in stderr.splitlines() if l.startswith("MARK")) + "\n")
+    out.seek(0)
+    return subprocess.CompletedProcess(cmd, p.returncode, out.read(), stderr)
 
 
 def main():
@@ -152,6 +210,9 @@ def main():
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--in-memory", action="store_true",
                     help="merge in memory and save even when merge_to_file exists")
+    ap.add_argument("--timeline", nargs="?", const=True, default=None,
+                    help="append the child's VmRSS/VmHWM every 0.2 s and its log lines "
+                         "(phase marks) to this file")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--a"), ap.add_argument("--b"), ap.add_argument("--out")
     args = ap.parse_args()
@@ -179,7 +240,9 @@ def main():
                    "--mlp", str(args.mlp), "--threads", str(args.threads),
                    "--max-iter", str(args.max_iter)] + (["--in-memory"] if args.in_memory else [])
             load_before = os.getloadavg()
-            r = subprocess.run(cmd, capture_output=True, text=True)
+            if args.timeline:
+                cmd.append("--timeline")
+            r = run_sampled(cmd, args.timeline)
             if r.returncode != 0:  # report how far it got and why it stopped
                 run = {"returncode": r.returncode, "stderr": r.stderr[-4000:]}
             else:

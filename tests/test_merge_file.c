@@ -1,13 +1,16 @@
 /* mudsc_matcher_merge_to_file() and _transform_to_file(): the file holds
  * exactly the bytes of mudsc_matcher_merge() + mudsc_model_save() (align
  * and zip, one and three threads, F32 and F16 tensors, an unbound float
- * and an integer tensor), and a cancel through the progress callback or a
- * failure leaves no file and an existing file unchanged. */
+ * and an integer tensor), also when every bound tensor is written in
+ * blocks of rows (the block size lowered to one row and to a few), and a
+ * cancel through the progress callback or a failure leaves no file and an
+ * existing file unchanged. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "matcher/merge_apply.h"
 #include "suites.h"
 #include "testutil.h"
 
@@ -135,22 +138,29 @@ START_TEST(file_is_merge_then_save)
 	fx_setup(&f);
 	mudsc_matcher *m = ran(&f, method, threads, n);
 
-	ck_assert_ok(mudsc_matcher_merge(&merged, m, NULL));
-	ck_assert_ok(mudsc_matcher_merge_to_file(m, f.path, NULL));
-	assert_file_is(f.path, merged);
-	mudsc_model_free(merged);
-
-	ck_assert_ok(mudsc_matcher_merge(&merged, m, n == 3 ? w3 : w2));
-	ck_assert_ok(mudsc_matcher_merge_to_file(m, f.path, n == 3 ? w3 : w2));
-	assert_file_is(f.path, merged);
-	mudsc_model_free(merged);
-
-	for (int32_t i = 0; i < n; i++) {
-		ck_assert_ok(mudsc_matcher_transform(&merged, m, i));
-		ck_assert_ok(mudsc_matcher_transform_to_file(m, f.path, i));
+	/* whole tensors; every bound tensor in blocks of one row (one thread) or
+	 * of a few rows (three threads: sub-blocks side by side) */
+	const size_t blocks[2] = {MUDSC__MERGE_BLOCK, threads == 1 ? 1 : 3 * H1};
+	for (int b = 0; b < 2; b++) {
+		mudsc__merge_block = blocks[b];
+		ck_assert_ok(mudsc_matcher_merge(&merged, m, NULL));
+		ck_assert_ok(mudsc_matcher_merge_to_file(m, f.path, NULL));
 		assert_file_is(f.path, merged);
 		mudsc_model_free(merged);
+
+		ck_assert_ok(mudsc_matcher_merge(&merged, m, n == 3 ? w3 : w2));
+		ck_assert_ok(mudsc_matcher_merge_to_file(m, f.path, n == 3 ? w3 : w2));
+		assert_file_is(f.path, merged);
+		mudsc_model_free(merged);
+
+		for (int32_t i = 0; i < n; i++) {
+			ck_assert_ok(mudsc_matcher_transform(&merged, m, i));
+			ck_assert_ok(mudsc_matcher_transform_to_file(m, f.path, i));
+			assert_file_is(f.path, merged);
+			mudsc_model_free(merged);
+		}
 	}
+	mudsc__merge_block = MUDSC__MERGE_BLOCK;
 	mudsc_matcher_free(m);
 	fx_teardown(&f);
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/convert.h"
 #include "matcher/weight_sim_align.h"
 #include "suites.h"
 #include "testutil.h"
@@ -199,13 +200,15 @@ START_TEST(weight_similarity_same_for_every_thread_count)
 }
 END_TEST
 
-/* Tensor by tensor (docs/algorithm.md section 25; and with the cross
- * blocks released after each matching, 25.3): with a chunk budget of
- * one float every feature tensor of the wide MLP's hidden point (w0, b0,
- * w1 of layer 1: 600, 1 and 16 columns) is a chunk of its own.  Weight
- * matching in float32 then gives the assignments of one chunk, objectives
- * within the float32 bound of section 21, (D+2)u/(1-(D+2)u) with D = 617,
- * of the float64 run, and the same bits for 1 and 3 threads. */
+/* Tensor by tensor, in blocks of columns (docs/algorithm.md section 25;
+ * and with the cross blocks released after each matching, 25.3): with a
+ * chunk budget of 7 N C floats the wide MLP's hidden point (w0, b0, w1 of
+ * layer 1: 600, 1 and 16 columns) is cut into chunks of at most 7 columns,
+ * w0 in 86 blocks whose last 5 columns are joined by b0, then w1 in blocks
+ * of 7, 7 and 2.  Weight matching in float32 then gives the assignments
+ * of one chunk, objectives within the float32 bound of section 21,
+ * (D+2)u/(1-(D+2)u) with D = 617, of the float64 run, and the same bits
+ * for 1 and 3 threads. */
 START_TEST(weight_similarity_tensor_by_tensor)
 {
 	struct tf_wide f;
@@ -217,7 +220,7 @@ START_TEST(weight_similarity_tensor_by_tensor)
 		mudsc__wsim_chunk_floats = MUDSC__WSIM_CHUNK_FLOATS;
 		ck_assert_ok(tf_wide_run(&one, &f, n, MUDSC_METHOD_ALIGN, MUDSC_PRECISION_F32, 1));
 		ck_assert_ok(tf_wide_run(&f64, &f, n, MUDSC_METHOD_ALIGN, MUDSC_PRECISION_F64, 1));
-		mudsc__wsim_chunk_floats = 1;
+		mudsc__wsim_chunk_floats = 7 * (size_t)n * TF_WIDE_H;
 		ck_assert_ok(tf_wide_run(&chunked, &f, n, MUDSC_METHOD_ALIGN, MUDSC_PRECISION_F32, 1));
 		ck_assert_int_eq(chunked.sweeps, one.sweeps);
 		ck_assert_int_eq(chunked.sweeps, f64.sweeps);
@@ -242,6 +245,66 @@ START_TEST(weight_similarity_tensor_by_tensor)
 }
 END_TEST
 
+/* The fixture's models with every tensor rounded to F16. */
+static void wide_f16(struct tf_wide *h, const struct tf_wide *f, int32_t n)
+{
+	*h = *f;
+	for (int32_t i = 0; i < n; i++) {
+		ck_assert_ok(mudsc_model_new(&h->m[i]));
+		for (size_t k = 0; k < mudsc_model_count(f->m[i]); k++) {
+			mudsc_tensor t;
+			ck_assert_ok(mudsc_model_at(&t, f->m[i], k));
+			size_t numel = t.nbytes / 4;
+			uint16_t *x = malloc(numel * sizeof *x + 2);
+			for (size_t e = 0; e < numel; e++)
+				x[e] = mudsc__f32_to_f16(((const float *)t.data)[e]);
+			ck_assert_ok(mudsc_model_add(h->m[i], t.name, MUDSC_DTYPE_F16, t.rank, t.shape, x,
+			                             MUDSC_COPY));
+			free(x);
+		}
+	}
+}
+
+/* 16-bit tensors read in place (section 25.2): the float copy of the span
+ * a block of columns reads and the element-by-element reads
+ * (mudsc__wsim_span_floats = 0) give the same bits, with one chunk and in
+ * blocks of 7 columns; the blocks give the assignments of one chunk and
+ * objectives within twice the float32 bound of it (each is within the
+ * bound of float64; no float64 run, to keep the suite short under
+ * valgrind). */
+START_TEST(weight_similarity_f16_in_place)
+{
+	struct tf_wide f, h;
+	struct tf_wide_result one, elem, chunked, chunked_elem;
+	const double u = 0x1p-24, Du = (617.0 + 2.0) * u, bound = Du / (1.0 - Du);
+	const int32_t n = 2;
+
+	ck_assert_ok(tf_wide_make(&f, n));
+	wide_f16(&h, &f, n);
+	ck_assert_ok(tf_wide_run(&one, &h, n, MUDSC_METHOD_ALIGN, MUDSC_PRECISION_F32, 2));
+	mudsc__wsim_span_floats = 0;
+	ck_assert_ok(tf_wide_run(&elem, &h, n, MUDSC_METHOD_ALIGN, MUDSC_PRECISION_F32, 2));
+	ck_assert_msg(memcmp(&one, &elem, sizeof one) == 0, "element reads differ from the span");
+	mudsc__wsim_chunk_floats = 7 * (size_t)n * TF_WIDE_H;
+	ck_assert_ok(tf_wide_run(&chunked_elem, &h, n, MUDSC_METHOD_ALIGN, MUDSC_PRECISION_F32, 2));
+	mudsc__wsim_span_floats = MUDSC__WSIM_SPAN_FLOATS;
+	ck_assert_ok(tf_wide_run(&chunked, &h, n, MUDSC_METHOD_ALIGN, MUDSC_PRECISION_F32, 2));
+	mudsc__wsim_chunk_floats = MUDSC__WSIM_CHUNK_FLOATS;
+	ck_assert_msg(memcmp(&chunked, &chunked_elem, sizeof one) == 0,
+	              "blocks: element reads differ from the span");
+	ck_assert_int_eq(chunked.sweeps, one.sweeps);
+	ck_assert_msg(memcmp(chunked.assign, one.assign, sizeof one.assign) == 0,
+	              "blocks of columns changed the assignments");
+	for (int32_t s = 0; s < chunked.sweeps; s++)
+		ck_assert_msg(fabs(chunked.objectives[s] - one.objectives[s]) <= 2.0 * bound,
+		              "sweep %d: %.17g against one chunk %.17g", (int)s, chunked.objectives[s],
+		              one.objectives[s]);
+	for (int32_t i = 0; i < n; i++)
+		mudsc_model_free(h.m[i]);
+	tf_wide_free(&f);
+}
+END_TEST
+
 Suite *suite_threads(void)
 {
 	Suite *s = suite_create("threads");
@@ -254,6 +317,7 @@ Suite *suite_threads(void)
 	tcase_add_test(tc, correlation_same_for_every_thread_count);
 	tcase_add_test(tc, weight_similarity_same_for_every_thread_count);
 	tcase_add_test(tc, weight_similarity_tensor_by_tensor);
+	tcase_add_test(tc, weight_similarity_f16_in_place);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -39,8 +39,8 @@ MUDSC_BEGIN_DECLS
  * at most 256 are used).  The matcher's own loops use it: the N-1
  * assignments of align with N > 2 (each point of each sweep) and the merged
  * tensors of mudsc_matcher_merge(), mudsc_matcher_transform() and their
- * _to_file() forms, one tensor per thread at a time (each holding scratch of about four double
- * copies of its tensor).  Loops too small to gain from threads run on the
+ * _to_file() forms, one tensor per thread at a time (each holding scratch of about three double
+ * copies of its tensor; the _to_file() forms cut large tensors into blocks of rows).  Loops too small to gain from threads run on the
  * calling thread.  These loops give bit-identical results for every count.
  * The progress callback is always called on the thread that called
  * mudsc_matcher_run().
@@ -279,7 +279,11 @@ MUDSC_API mudsc_status mudsc_matcher_set_activation_similarity(mudsc_matcher *ma
  *       activations (8 (N-1) C_p^2 + 16 N C_p per point; when the blocks
  *       of all points exceed 1 GiB only the widest point's are held, the
  *       others released after each matching; plus the widest point's
- *       features: in float32 one chunk of unit rows, section 25);
+ *       features: in float32 one chunk of unit rows, at most
+ *       max(2^24, N C_p) floats since a larger tensor is cut into blocks
+ *       of columns, a block of 512 x C_p product floats and per worker
+ *       the float copy of at most 2^24 elements of a 16-bit tensor
+ *       (read in place otherwise), section 25);
  *   H = the statistics the matcher holds: for mudsc_matcher_set_stats()
  *       the set's file bytes (docs/stats-format.md), about
  *       8 sum_p (2 N C_p + N C_p (N C_p + 1) / 2) in the full mode and
@@ -421,9 +425,15 @@ MUDSC_API mudsc_status mudsc_matcher_transform(mudsc_model **out, const mudsc_ma
  * in model 0's order.  The file's bytes are those of mudsc_matcher_merge()
  * followed by mudsc_model_save() (no metadata).  Memory: instead of the
  * whole merged model, one window of tensors at a time, `threads` tensors
- * (see "Threads"), each holding its merged bytes and about four double
- * copies of itself as scratch: with one thread, about 5 x 8 bytes per
- * element of the largest tensor.
+ * (see "Threads"), each holding its merged bytes and three double stage
+ * buffers of itself as scratch.  A bound tensor of more than 2^21 stage
+ * elements whose first axis is unbound or matched by an assignment (every
+ * large tensor of align and zip: embeddings, lm_head, MLP weights) is
+ * computed and written in blocks of rows instead, `threads` sub-blocks of
+ * about 2^21 stage elements each (3 x 16 MiB of doubles per thread, plus
+ * the block's bytes), with the same bytes; so the extra memory is about
+ * max(threads x 50 MiB, 3 x 8 bytes x the largest tensor that cannot be
+ * cut: a tensor split into parts, a CCA transform on its first axis).
  * Atomic as mudsc_model_save(): on any error, cancellation included,
  * nothing is left at path and a file already there is unchanged.
  * Progress: opts.progress (if set) is called on the calling thread before

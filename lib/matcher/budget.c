@@ -81,22 +81,46 @@ static double match_cost(const struct mudsc__plan *plan, size_t p, const mudsc_m
 }
 
 /* Floats of float32 align's largest chunk of unit rows: the chunks of
- * weight_sim_align.c (features in binding order while N C x columns stays
- * within mudsc__wsim_chunk_floats, a larger tensor alone). */
+ * weight_sim_align.c (chunk_end: features in binding order while N C x
+ * columns stays within mudsc__wsim_chunk_floats; a larger tensor in blocks
+ * of max(1, chunk / NC) columns, its last block joined by what follows). */
 static double largest_chunk(const struct mudsc__plan *plan, size_t p, const double *Cp)
 {
 	const struct plan_point *pt = &plan->points[p];
 	double NC = (double)plan->n_models * (double)pt->width, cols = 0.0, most = 0.0;
+	double block = dmax(1.0, floor((double)mudsc__wsim_chunk_floats / NC));
 
 	for (size_t f = 0; f < pt->nfeatures; f++) {
 		const struct plan_tensor *t = &plan->tensors[pt->features[f].tensor];
 		double c = widest_stage(t, Cp, pt->features[f].axis) / (double)pt->width;
-		if (f > 0 && (cols + c) * NC > (double)mudsc__wsim_chunk_floats)
-			cols = 0.0;
-		cols += c;
-		most = dmax(most, cols * NC);
+		while (c > 0.0) {
+			if (cols + c <= block) {
+				cols += c;
+				c = 0.0;
+			} else if (cols == 0.0) { /* a block of this tensor's columns alone */
+				most = dmax(most, block);
+				c -= block;
+			} else { /* the chunk ends before this tensor */
+				most = dmax(most, cols);
+				cols = 0.0;
+			}
+		}
 	}
-	return most;
+	return dmax(most, cols) * NC;
+}
+
+/* Bytes of the stage buffer one worker building float32 unit rows touches
+ * for tensor t (weight_sim.c units_scratch): a part's float64 copy, a
+ * 16-bit tensor's float span (at most mudsc__wsim_span_floats), nothing for
+ * whole F32 / F64 tensors (read in place). */
+static double units_stage(const struct plan_tensor *t, double numel)
+{
+	bool whole = t->part < 0;
+	if (whole && (t->dtype == MUDSC_DTYPE_F32 || t->dtype == MUDSC_DTYPE_F64))
+		return 0.0;
+	if (whole && (t->dtype == MUDSC_DTYPE_F16 || t->dtype == MUDSC_DTYPE_BF16))
+		return 4.0 * dmin(numel, (double)mudsc__wsim_span_floats);
+	return numel * D8;
 }
 
 /* Point p's weight features: F (NC x D), the two stage buffers, and for
@@ -107,20 +131,21 @@ static double feature_cost(const struct mudsc__plan *plan, size_t p, const doubl
                            const mudsc_matcher_options *o, double *F_out, double *stage_out)
 {
 	const struct plan_point *pt = &plan->points[p];
-	double D = 0.0, stage = 0.0, NC = (double)plan->n_models * (double)pt->width;
+	double D = 0.0, stage = 0.0, units = 0.0, NC = (double)plan->n_models * (double)pt->width;
 	double C = (double)pt->width;
 
 	for (size_t f = 0; f < pt->nfeatures; f++) {
 		const struct plan_tensor *t = &plan->tensors[pt->features[f].tensor];
 		D += widest_stage(t, Cp, pt->features[f].axis) / (double)pt->width;
 		stage = dmax(stage, widest_stage(t, Cp, -1));
+		units = dmax(units, units_stage(t, widest_stage(t, Cp, -1)));
 	}
 	*F_out = NC * D * D8;
 	*stage_out = 2.0 * stage * D8;
 	if (o->weight_precision == MUDSC_PRECISION_F32 && o->method == MUDSC_METHOD_ALIGN) {
 		/* the chunk's unit rows and a block of products */
 		*F_out = 0.0;
-		*stage_out = stage * D8;
+		*stage_out = units;
 		return largest_chunk(plan, p, Cp) * 4.0 + dmin(C, 512.0) * C * 4.0;
 	}
 	/* zip: the similarity's copy of F (float64), or in float32 its unit rows,

@@ -17,8 +17,8 @@
 #include "model/model.h"
 
 struct merge_scratch {
-	double *a, *b, *acc, *scale;
-	int64_t *counts;
+	double *a, *b, *acc, *scale, *sel_scale;
+	int64_t *counts, *sel_assign; /* sel_*: the rows of a block (rows_in) */
 	size_t cap;  /* elements of a, b, acc */
 };
 
@@ -47,18 +47,75 @@ static void dense_contract(double *dst, const double *src, size_t outer, int64_t
 		                  dst + o * (size_t)Lout * inner, (int64_t)inner);
 }
 
-/* acc += w * T_i' for one plan tensor. */
+/* Model i's rows of a (non-part) plan tensor t that reach merged rows
+ * [r0, r1) of axis 0, loaded into a (double) and brought to those rows
+ * (axis 0 contracted, into b when it is bound): the rows in increasing
+ * order, so every merged row sums the same terms in the same order as the
+ * whole tensor's contraction.  shape[0] becomes r1 - r0; returns the
+ * buffer holding the result (a or b). */
+static double *rows_in(const struct mudsc__plan *plan, const struct point_corr *corr,
+                       const struct plan_tensor *t, int32_t i, const double *weights,
+                       struct merge_scratch *s, int64_t *shape, size_t r0, size_t r1,
+                       mudsc_status *st)
+{
+	const struct point_corr *c = t->point[0] >= 0 ? &corr[t->point[0]] : NULL;
+	size_t L = (size_t)shape[0], row = mudsc__plan_numel(t) / (L ? L : 1), m = 0;
+	size_t width = mudsc_dtype_size(t->dtype);
+	const unsigned char *src = t->data[i];
+
+	*st = MUDSC_OK;
+	shape[0] = (int64_t)(r1 - r0);
+	if (c == NULL) { /* unbound: the rows themselves */
+		mudsc__convert_to_f64(t->dtype, src + r0 * row * width, (r1 - r0) * row, s->a);
+		return s->a;
+	}
+	if (!mudsc__corr_scales(c, plan->n_models, (int64_t)L, i,
+	                        t->role[0] == MUDSC_ROLE_OUT ? MUDSC__MATRIX_MERGE_HAT
+	                                                     : MUDSC_MATRIX_UNMERGE,
+	                        weights, s->counts, s->scale)) {
+		*st = mudsc__err(MUDSC_E_INVALID,
+		                 "merge: tensor '%s': a merged unit of point '%s' has zero total "
+		                 "weight (argument 'weights')",
+		                 t->name, plan->points[t->point[0]].name);
+		return NULL;
+	}
+	const int64_t *assign = c->assign + (size_t)i * L;
+	for (size_t v = 0; v < L; v++)
+		if (assign[v] >= (int64_t)r0 && assign[v] < (int64_t)r1) {
+			mudsc__convert_to_f64(t->dtype, src + v * row * width, row, s->a + m * row);
+			s->sel_assign[m] = assign[v] - (int64_t)r0;
+			s->sel_scale[m++] = s->scale[v];
+		}
+	mudsc__axis_contract(s->b, s->a, 1, (int64_t)m, row, s->sel_assign, s->sel_scale,
+	                     (int64_t)(r1 - r0));
+	return s->b;
+}
+
+/* acc += w * T_i' for one plan tensor; with rows (r0 < r1) only merged rows
+ * [r0, r1) of axis 0 (a non-part tensor whose axis 0 has no dense
+ * transform), the same bits as those rows of the whole. */
 static mudsc_status add_transformed(const struct mudsc__plan *plan, const struct point_corr *corr,
                                     const struct plan_tensor *t, int32_t i, double w,
-                                    const double *weights, struct merge_scratch *s)
+                                    const double *weights, struct merge_scratch *s,
+                                    size_t r0, size_t r1)
 {
 	int64_t shape[MUDSC_MAX_RANK];
 	double *a = s->a, *b = s->b;
 	size_t outer, inner, n;
+	int32_t d0 = 0;
 
 	memcpy(shape, t->shape, sizeof shape);
-	mudsc__plan_load(t, i, a);
-	for (int32_t d = 0; d < t->rank; d++) {
+	if (r0 < r1) {
+		mudsc_status st;
+		a = rows_in(plan, corr, t, i, weights, s, shape, r0, r1, &st);
+		if (a == NULL)
+			return st;
+		b = a == s->a ? s->b : s->a;
+		d0 = 1;
+	} else {
+		mudsc__plan_load(t, i, a);
+	}
+	for (int32_t d = d0; d < t->rank; d++) {
 		const struct point_corr *c = t->point[d] >= 0 ? &corr[t->point[d]] : NULL;
 		if (c == NULL)
 			continue;
@@ -85,6 +142,8 @@ static mudsc_status add_transformed(const struct mudsc__plan *plan, const struct
 		b = tmp;
 	}
 	n = out_shape(t, corr, shape);
+	if (r0 < r1)
+		n = n / (size_t)shape[0] * (r1 - r0);
 	for (size_t k = 0; k < n; k++)
 		s->acc[k] += w * a[k];
 	return MUDSC_OK;
@@ -120,6 +179,8 @@ static void scratch_free(struct merge_scratch *s)
 	free(s->acc);
 	free(s->scale);
 	free(s->counts);
+	free(s->sel_scale);
+	free(s->sel_assign);
 }
 
 /* One task's scratch: a, b, acc of `need` doubles, scale of `units`
@@ -132,8 +193,10 @@ static mudsc_status scratch_alloc(struct merge_scratch *s, size_t need, size_t u
 	s->acc = mudsc__alloc(need * sizeof *s->acc, "merge scratch");
 	s->scale = mudsc__alloc(units * sizeof *s->scale, "merge scales");
 	s->counts = mudsc__alloc(members * sizeof *s->counts, "member counts");
+	s->sel_scale = mudsc__alloc(units * sizeof *s->sel_scale, "merge scales");
+	s->sel_assign = mudsc__alloc(units * sizeof *s->sel_assign, "block rows");
 	s->cap = need;
-	if (s->a && s->b && s->acc && s->scale && s->counts)
+	if (s->a && s->b && s->acc && s->scale && s->counts && s->sel_scale && s->sel_assign)
 		return MUDSC_OK;
 	scratch_free(s);
 	return MUDSC_E_NOMEM;
@@ -179,12 +242,14 @@ static mudsc_status merge_one(const struct mudsc__plan *plan, const struct point
 		for (int32_t i = 0; i < plan->n_models; i++) {
 			if (only >= 0 && i != only)
 				continue;
-			st = add_transformed(plan, corr, t, i, only >= 0 ? 1.0 : weights[i], weights, s);
+			st = add_transformed(plan, corr, t, i, only >= 0 ? 1.0 : weights[i], weights, s,
+			                     0, 0);
 			if (st != MUDSC_OK)
 				return st;
 		}
 		if (t->part < 0) {
-			memcpy(whole, s->acc, n * sizeof *whole);
+			if (whole != NULL) /* NULL: the result stays in s->acc */
+				memcpy(whole, s->acc, n * sizeof *whole);
 		} else {
 			for (int32_t d = 0; d < t->rank; d++)
 				if (d != t->split_axis && shape[d] != whole_shape[d])
@@ -223,6 +288,16 @@ static mudsc_status bound_tensor(const struct mudsc__merge_job *j, size_t at,
 		size_t need = stage_size(&j->plan->tensors[at + (size_t)p], j->corr);
 		stage = need > stage ? need : stage;
 	}
+	if (parts == 1 && first->part < 0) { /* one plan tensor: its result is s.acc, no copy */
+		st = scratch_alloc(&s, stage, j->units, j->members);
+		if (st == MUDSC_OK)
+			st = merge_one(j->plan, j->corr, at, j->weights, j->only, &s, NULL, out->shape);
+		if (st == MUDSC_OK && (out->bytes = to_dtype(t0->dtype, s.acc, n)) == NULL)
+			st = MUDSC_E_NOMEM;
+		if (s.a != NULL)
+			scratch_free(&s);
+		return st;
+	}
 	double *whole = mudsc__alloc(n * sizeof *whole, "merged tensor");
 	st = whole ? scratch_alloc(&s, stage, j->units, j->members) : MUDSC_E_NOMEM;
 	if (st == MUDSC_OK) {
@@ -255,6 +330,62 @@ static mudsc_status averaged_tensor(const struct mudsc__merge_job *j, const stru
 		st = MUDSC_E_NOMEM;
 	free(buf);
 	free(sum);
+	return st;
+}
+
+bool mudsc__merge_job_blockable(const struct mudsc__merge_job *j, size_t k, size_t *rows,
+                               size_t *row_stage)
+{
+	const struct model_tensor *t0 = &j->models[0]->tensors[k];
+	int64_t shape[MUDSC_MAX_RANK];
+	size_t at;
+
+	if (!mudsc__strmap_get(&j->first_part, t0->name, &at))
+		return false;
+	const struct plan_tensor *t = &j->plan->tensors[at];
+	if (t->part >= 0 || t->rank < 1 ||
+	    (t->point[0] >= 0 && j->corr[t->point[0]].dense != NULL))
+		return false;
+	out_shape(t, j->corr, shape);
+	size_t L0 = (size_t)(shape[0] > t->shape[0] ? shape[0] : t->shape[0]);
+	*rows = (size_t)shape[0];
+	*row_stage = L0 > 0 ? stage_size(t, j->corr) / L0 : 0;
+	return *rows > 0 && *row_stage > 0;
+}
+
+mudsc_status mudsc__merge_job_rows(const struct mudsc__merge_job *j, size_t k, size_t r0,
+                                  size_t r1, void *bytes)
+{
+	const struct model_tensor *t0 = &j->models[0]->tensors[k];
+	int64_t shape[MUDSC_MAX_RANK];
+	size_t at, rows, row_stage, most = r1 - r0;
+	struct merge_scratch s = {0};
+	mudsc_status st = MUDSC_OK;
+
+	if (!mudsc__merge_job_blockable(j, k, &rows, &row_stage) || r0 >= r1 || r1 > rows)
+		return mudsc__err(MUDSC_E_INTERNAL, "merge: tensor '%s': rows %zu..%zu of %zu",
+		                  t0->name, r0, r1, rows);
+	(void)mudsc__strmap_get(&j->first_part, t0->name, &at);
+	const struct plan_tensor *t = &j->plan->tensors[at];
+	if (t->point[0] >= 0) /* the most rows of one model that reach the block (zip: several) */
+		for (int32_t i = 0; i < j->plan->n_models; i++) {
+			const int64_t *assign = j->corr[t->point[0]].assign + (size_t)i * (size_t)t->shape[0];
+			size_t m = 0;
+			for (int64_t v = 0; v < t->shape[0]; v++)
+				m += assign[v] >= (int64_t)r0 && assign[v] < (int64_t)r1;
+			most = m > most ? m : most;
+		}
+	size_t n = out_shape(t, j->corr, shape) / rows * (r1 - r0);
+	if ((st = scratch_alloc(&s, most * row_stage, j->units, j->members)) != MUDSC_OK)
+		return st;
+	memset(s.acc, 0, n * sizeof *s.acc);
+	for (int32_t i = 0; i < j->plan->n_models && st == MUDSC_OK; i++)
+		if (j->only < 0 || i == j->only)
+			st = add_transformed(j->plan, j->corr, t, i, j->only >= 0 ? 1.0 : j->weights[i],
+			                     j->weights, &s, r0, r1);
+	if (st == MUDSC_OK)
+		mudsc__convert_from_f64(t0->dtype, s.acc, n, bytes);
+	scratch_free(&s);
 	return st;
 }
 

@@ -61,6 +61,31 @@ mudsc_status mudsc__merge_job_task(void *job, size_t k);
  * is).  Everything borrowed from the job and the models. */
 void mudsc__merge_job_describe(struct model_tensor *desc, const struct mudsc__merge_job *j,
                                size_t k);
+/*
+ * Blocks of rows, for a large tensor of the streamed output: whether model
+ * 0's tensor k can be produced by mudsc__merge_job_rows (a bound tensor of
+ * one plan tensor, not split into parts, whose axis 0 is unbound or matched
+ * by an assignment, not CCA's dense transform); *rows = its merged axis-0
+ * length, *row_stage = the scratch doubles of one row in each of the three
+ * stage buffers (each axis at max(before, after), as a whole tensor's).
+ */
+/* The stage doubles of one sub-block of rows of the streamed output. */
+#ifndef MUDSC__MERGE_BLOCK
+#define MUDSC__MERGE_BLOCK ((size_t)1 << 21)
+#endif
+extern size_t mudsc__merge_block; /* the value used; tests lower it */
+bool mudsc__merge_job_blockable(const struct mudsc__merge_job *j, size_t k, size_t *rows,
+                               size_t *row_stage);
+/*
+ * Merged rows [r0, r1) of axis 0 of tensor k into bytes ((r1 - r0) rows of
+ * its dtype, C order): the bits of those rows of the whole tensor (each
+ * merged row sums the same terms in the same order).  Scratch: three
+ * buffers of m x row_stage doubles, m = the most rows of one model that
+ * reach the block (r1 - r0 for a permutation).  Safe to call from several
+ * threads at once on different blocks.
+ */
+mudsc_status mudsc__merge_job_rows(const struct mudsc__merge_job *j, size_t k, size_t r0,
+                                  size_t r1, void *bytes);
 /* Free tensor k's computed bytes (a later task k computes them again). */
 void mudsc__merge_job_release(struct mudsc__merge_job *j, size_t k);
 void mudsc__merge_job_clear(struct mudsc__merge_job *j);

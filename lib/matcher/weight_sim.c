@@ -119,15 +119,18 @@ static size_t gather_index_size(const struct plan_tensor *t, int32_t axis)
 }
 
 /* A tensor's values for a pass: read in place (whole F32 or F64 tensors),
- * else copied as float64 into a. */
+ * else copied as float64 into a; element k of the tensor is element k - lo
+ * of data (lo > 0: a float copy of the span a window of columns reads). */
 struct source {
 	const void *data;
-	int kind; /* 1: float, 2: double in place, 0: double in a */
+	int kind; /* 1: float, 2: double in place, 0: double in a, 3: F16/BF16 in place */
+	mudsc_dtype dtype;
+	size_t lo;
 };
 
 static struct source source_of(const struct plan_tensor *t, int32_t model, double *a)
 {
-	struct source s = {t->data[model], 0};
+	struct source s = {t->data[model], 0, t->dtype, 0};
 	if (t->part < 0 && t->dtype == MUDSC_DTYPE_F32)
 		s.kind = 1;
 	else if (t->part < 0 && t->dtype == MUDSC_DTYPE_F64)
@@ -139,21 +142,21 @@ static struct source source_of(const struct plan_tensor *t, int32_t model, doubl
 	return s;
 }
 
-/* The same for the float32 unit rows: whole 16-bit float tensors are
- * converted to float (exact, half the scratch of doubles), the rest as
- * source_of. */
+/* The same for the float32 unit rows: whole 16-bit float tensors are read
+ * in place (kind 3, converted exactly as they are read: no copy of the
+ * tensor), the rest as source_of. */
 static struct source source_units(const struct plan_tensor *t, int32_t model, double *a)
 {
-	if (t->part < 0 && (t->dtype == MUDSC_DTYPE_F16 || t->dtype == MUDSC_DTYPE_BF16)) {
-		float *f = (float *)(void *)a;
-		mudsc__convert_to_f32(t->dtype, t->data[model], mudsc__plan_numel(t), f);
-		return (struct source){f, 1};
-	}
+	if (t->part < 0 && (t->dtype == MUDSC_DTYPE_F16 || t->dtype == MUDSC_DTYPE_BF16))
+		return (struct source){t->data[model], 3, t->dtype, 0};
 	return source_of(t, model, a);
 }
 
 static inline double source_at(struct source s, size_t k)
 {
+	k -= s.lo;
+	if (s.kind == 3)
+		return (double)mudsc__load_f32(s.dtype, s.data, k);
 	if (s.kind == 1) {
 		float x;
 		memcpy(&x, (const unsigned char *)s.data + k * sizeof x, sizeof x);
@@ -164,56 +167,89 @@ static inline double source_at(struct source s, size_t k)
 	return x;
 }
 
+/* The offset tables of a feature's gather (gather_rows): trailing
+ * untransformed axes as runs, offsets of the outer and inner indices. */
+struct gather_plan {
+	int64_t st[MUDSC_MAX_RANK];
+	size_t run, nout, nin, L;
+	int64_t *off_out, *off_in;
+};
+
+static void gather_plan(struct gather_plan *g, const struct plan_tensor *t, int32_t axis,
+                        const int64_t *const *inv, int64_t *tables)
+{
+	int32_t r = t->rank, tail = r;
+
+	g->run = 1;
+	g->L = (size_t)t->shape[axis];
+	g->st[r - 1] = 1;
+	for (int32_t d = r - 1; d > 0; d--)
+		g->st[d - 1] = g->st[d] * t->shape[d];
+	while (tail - 1 > axis && inv[tail - 1] == NULL)
+		g->run *= (size_t)t->shape[--tail];
+	g->off_out = tables;
+	g->nout = offsets(g->off_out, t->shape, g->st, inv, 0, axis);
+	g->off_in = g->off_out + g->nout;
+	g->nin = offsets(g->off_in, t->shape, g->st, inv, axis + 1, tail);
+}
+
+/* The source elements [*lo, *hi) that columns [c0, c1) of a gather read. */
+static void gather_span(const struct gather_plan *g, int32_t axis, size_t c0, size_t c1,
+                        size_t *lo, size_t *hi)
+{
+	int64_t least = INT64_MAX, most = INT64_MIN;
+	for (size_t b = c0 / g->run; b * g->run < c1; b++) {
+		int64_t at = g->off_out[b / g->nin] + g->off_in[b % g->nin];
+		size_t j0 = b * g->run < c0 ? c0 - b * g->run : 0;
+		size_t j1 = (b + 1) * g->run > c1 ? c1 - b * g->run : g->run;
+		least = at + (int64_t)j0 < least ? at + (int64_t)j0 : least;
+		most = at + (int64_t)j1 > most ? at + (int64_t)j1 : most;
+	}
+	*lo = (size_t)least;
+	*hi = (size_t)most + (g->L - 1) * (size_t)g->st[axis];
+}
+
 /*
  * One pass for a feature whose transforms are permutations: rows gathered
  * from the source, axis moved to the front, the trailing untransformed axes
  * copied as runs.  Into F (double, row stride ld) when U is NULL, else into
- * U (float, row stride ld) as fl32((x - mu[v]) * inv[v]) for row v.
+ * U (float, row stride ld) as fl32((x - mu[v]) * inv[v]) for row v.  Only
+ * the feature's columns [c0, c1) (in the gathered order), column c at
+ * c - c0 of the row.
  */
 static void gather_rows(double *F, float *U, size_t ld, const double *mu, const double *inv_row,
-                        const struct plan_tensor *t, struct source src, int32_t axis,
-                        const int64_t *const *inv, int64_t *tables)
+                        const struct gather_plan *g, struct source src, int32_t axis, size_t c0,
+                        size_t c1)
 {
-	int64_t st[MUDSC_MAX_RANK];
-	int32_t r = t->rank, tail = r;
-	size_t run = 1, L = (size_t)t->shape[axis];
+	size_t run = g->run;
 	bool typed_f32 = src.kind == 1 && (uintptr_t)src.data % sizeof(float) == 0;
 
-	st[r - 1] = 1;
-	for (int32_t d = r - 1; d > 0; d--)
-		st[d - 1] = st[d] * t->shape[d];
-	while (tail - 1 > axis && inv[tail - 1] == NULL)
-		run *= (size_t)t->shape[--tail];
-	int64_t *off_out = tables;
-	size_t nout = offsets(off_out, t->shape, st, inv, 0, axis);
-	int64_t *off_in = off_out + nout;
-	size_t nin = offsets(off_in, t->shape, st, inv, axis + 1, tail);
-
-	for (size_t v = 0; v < L; v++) {
-		int64_t base = (int64_t)v * st[axis];
-		size_t col = 0;
+	for (size_t v = 0; v < g->L; v++) {
+		int64_t base = (int64_t)v * g->st[axis];
 		double m = U ? mu[v] : 0.0, k = U ? inv_row[v] : 1.0;
-		for (size_t o = 0; o < nout; o++)
-			for (size_t h = 0; h < nin; h++, col += run) {
-				size_t at = (size_t)(base + off_out[o] + off_in[h]);
-				if (U != NULL && typed_f32) {
-					float *u = U + v * ld + col;
-					const float *x = (const float *)src.data + at;
-					for (size_t j = 0; j < run; j++)
-						u[j] = (float)(((double)x[j] - m) * k);
-				} else if (U != NULL) {
-					float *u = U + v * ld + col;
-					for (size_t j = 0; j < run; j++)
-						u[j] = (float)((source_at(src, at + j) - m) * k);
-				} else if (src.kind == 1) {
-					double *d = F + v * ld + col;
-					for (size_t j = 0; j < run; j++)
-						d[j] = source_at(src, at + j);
-				} else {
-					memcpy(F + v * ld + col, (const double *)src.data + at,
-					       run * sizeof(double));
-				}
+		for (size_t b = c0 / run; b * run < c1; b++) {
+			size_t j0 = b * run < c0 ? c0 - b * run : 0;
+			size_t j1 = (b + 1) * run > c1 ? c1 - b * run : run;
+			size_t col = b * run + j0 - c0, n = j1 - j0;
+			size_t at = (size_t)(base + g->off_out[b / g->nin] + g->off_in[b % g->nin]) + j0;
+			if (U != NULL && typed_f32) {
+				float *u = U + v * ld + col;
+				const float *x = (const float *)src.data + (at - src.lo);
+				for (size_t j = 0; j < n; j++)
+					u[j] = (float)(((double)x[j] - m) * k);
+			} else if (U != NULL) {
+				float *u = U + v * ld + col;
+				for (size_t j = 0; j < n; j++)
+					u[j] = (float)((source_at(src, at + j) - m) * k);
+			} else if (src.kind != 0 && src.kind != 2) {
+				double *d = F + v * ld + col;
+				for (size_t j = 0; j < n; j++)
+					d[j] = source_at(src, at + j);
+			} else {
+				memcpy(F + v * ld + col, (const double *)src.data + (at - src.lo),
+				       n * sizeof(double));
 			}
+		}
 	}
 }
 
@@ -234,8 +270,10 @@ static void feature_block(double *F, size_t D, size_t col, const struct mudsc__p
 		size_t perms = 0;
 		for (int32_t d = 0; d < t->rank; d++)
 			perms += inv[d] ? (size_t)t->shape[d] : 0;
-		gather_rows(F + (size_t)i * (size_t)C * D + col, NULL, D, NULL, NULL, t,
-		            source_of(t, i, a), feat->axis, inv, sc->idx + perms);
+		struct gather_plan g;
+		gather_plan(&g, t, feat->axis, inv, sc->idx + perms);
+		gather_rows(F + (size_t)i * (size_t)C * D + col, NULL, D, NULL, NULL, &g,
+		            source_of(t, i, a), feat->axis, 0, mudsc__plan_numel(t) / g.L);
 		return;
 	}
 	memcpy(shape, t->shape, sizeof shape);
@@ -335,6 +373,26 @@ static void plan_extent(const struct mudsc__plan *plan, const struct point_corr 
 	}
 }
 
+/* The stage doubles the float32 unit rows of point p need per worker: a
+ * part's float64 copy (source_of), the float copy of a 16-bit tensor's
+ * span (window_source: at most mudsc__wsim_span_floats floats); nothing
+ * for whole F32 / F64 tensors, read in place. */
+static size_t units_scratch(const struct mudsc__plan *plan, size_t p)
+{
+	const struct plan_point *pt = &plan->points[p];
+	size_t most = 1;
+	for (size_t f = 0; f < pt->nfeatures; f++) {
+		const struct plan_tensor *t = &plan->tensors[pt->features[f].tensor];
+		size_t n = mudsc__plan_numel(t);
+		if (t->part < 0 && (t->dtype == MUDSC_DTYPE_F32 || t->dtype == MUDSC_DTYPE_F64))
+			n = 0;
+		else if (t->part < 0 && (t->dtype == MUDSC_DTYPE_F16 || t->dtype == MUDSC_DTYPE_BF16))
+			n = ((n < mudsc__wsim_span_floats ? n : mudsc__wsim_span_floats) + 1) / 2;
+		most = n > most ? n : most;
+	}
+	return most;
+}
+
 struct feature_job {
 	struct wsim_buffers *buf;
 	const struct mudsc__plan *plan;
@@ -381,7 +439,14 @@ static mudsc_status prepare_point(size_t *D, size_t *slots, struct wsim_buffers 
 		                 "weight similarity: point '%s' has no non-ignored binding with elements",
 		                 pt->name);
 	*slots = k < 1 ? 1 : k > MUDSC__WSIM_SLOTS ? MUDSC__WSIM_SLOTS : k;
-	if (buf->slot[0].cap_a == 0) { /* the first call: room for the widest point */
+	if (!general) { /* the unit rows' stage: this point's, at the first call every point's */
+		bool first = buf->slot[0].cap_a == 0;
+		scratch = units_scratch(plan, p);
+		for (size_t q = 0; first && q < plan->npoints; q++) {
+			size_t n = units_scratch(plan, q);
+			scratch = n > scratch ? n : scratch;
+		}
+	} else if (buf->slot[0].cap_a == 0) { /* the first call: room for the widest point */
 		plan_extent(plan, corr, &most_F, &most_scratch);
 		scratch = most_scratch > scratch ? most_scratch : scratch;
 	}
@@ -461,7 +526,7 @@ struct units_job {
 	const struct mudsc__plan *plan;
 	const struct point_corr *corr;
 	size_t p, D, slots;
-	size_t f0, f1, Dc; /* the features gathered, their columns (U's row stride) */
+	size_t g0, g1, Dc; /* the columns gathered (all features side by side), g1 - g0 */
 	double *mu, *norm, *inv;
 	bool stats_ready;
 	mudsc_similarity kind;
@@ -484,10 +549,38 @@ struct units_job {
 			k += inner;                                                                          \
 		}
 
+/* The same sums for a 16-bit float source read in place: converted a piece
+ * at a time (exact), each element added in the same order as ROW_SUMS, so
+ * the same bits as the sums over a float copy of the tensor. */
+static void row_sums_16(double *acc, const double *mu, bool sq, struct source src, size_t outer,
+                        size_t C, size_t inner)
+{
+	float x[1024];
+	size_t n = outer * C * inner, e = 0, v = 0;
+	double t = 0.0;
+
+	for (size_t k0 = 0; k0 < n; k0 += sizeof x / sizeof *x) {
+		size_t m = n - k0 < sizeof x / sizeof *x ? n - k0 : sizeof x / sizeof *x;
+		mudsc__convert_to_f32(src.dtype, (const unsigned char *)src.data + k0 * 2, m, x);
+		for (size_t k = 0; k < m; k++) {
+			double d = (double)x[k] - (sq ? mu[v] : 0.0);
+			t += sq ? d * d : (double)x[k];
+			if (++e == inner) {
+				acc[v] += t;
+				t = 0.0;
+				e = 0;
+				v = v + 1 == C ? 0 : v + 1;
+			}
+		}
+	}
+}
+
 static void row_sums(double *acc, const double *mu, bool sq, struct source src, size_t outer,
                      size_t C, size_t inner)
 {
-	if (src.kind == 1) {
+	if (src.kind == 3) {
+		row_sums_16(acc, mu, sq, src, outer, C, inner);
+	} else if (src.kind == 1) {
 		ROW_SUMS(float)
 	} else {
 		ROW_SUMS(double)
@@ -541,7 +634,8 @@ static mudsc_status source_stats(const struct units_job *j, int32_t i, struct ws
 		for (size_t f = 0; f < pt->nfeatures; f++) {
 			const struct plan_tensor *t = &j->plan->tensors[pt->features[f].tensor];
 			struct source src = source_units(t, i, sc->a);
-			size_t outer, inner, align = src.kind == 1 ? sizeof(float) : sizeof(double);
+			size_t outer, inner, align = src.kind == 3 ? 1
+			                             : src.kind == 1 ? sizeof(float) : sizeof(double);
 			mudsc__axis_split(t->rank, t->shape, pt->features[f].axis, &outer, &inner);
 			if ((uintptr_t)src.data % align != 0) { /* through source_at */
 				for (size_t o = 0, k = 0; o < outer; o++)
@@ -574,6 +668,30 @@ static mudsc_status source_stats(const struct units_job *j, int32_t i, struct ws
 	return MUDSC_OK;
 }
 
+size_t mudsc__wsim_span_floats = MUDSC__WSIM_SPAN_FLOATS;
+
+/* The source of feature f's columns [c0, c1) for a gather: a 16-bit float
+ * tensor read in place is converted (exactly) into the slot's scratch for
+ * the span those columns read, when that span is at most
+ * mudsc__wsim_span_floats (and fits the scratch), else read element by
+ * element; the same values either way. */
+static struct source window_source(const struct plan_tensor *t, int32_t i,
+                                   const struct gather_plan *g, int32_t axis, size_t c0,
+                                   size_t c1, struct wsim_scratch *sc)
+{
+	struct source src = source_units(t, i, sc->a);
+	size_t lo, hi;
+
+	if (src.kind != 3)
+		return src;
+	gather_span(g, axis, c0, c1, &lo, &hi);
+	if (hi - lo > mudsc__wsim_span_floats || hi - lo > 2 * sc->cap_a)
+		return src;
+	float *f = (float *)(void *)sc->a;
+	mudsc__convert_to_f32(t->dtype, (const unsigned char *)src.data + lo * 2, hi - lo, f);
+	return (struct source){f, 1, MUDSC_DTYPE_F32, lo};
+}
+
 static mudsc_status units_task(void *ctx, size_t k)
 {
 	const struct units_job *j = ctx;
@@ -582,23 +700,32 @@ static mudsc_status units_task(void *ctx, size_t k)
 	size_t C = (size_t)pt->width;
 
 	for (int32_t i = (int32_t)k; i < j->plan->n_models; i += (int32_t)j->slots) {
-		size_t col = 0, row0 = (size_t)i * C;
+		size_t cs = 0, row0 = (size_t)i * C;
 		mudsc_status st = j->stats_ready ? MUDSC_OK : source_stats(j, i, sc);
 		if (st != MUDSC_OK)
 			return st;
-		for (size_t f = j->f0; f < j->f1; f++) {
+		for (size_t f = 0; f < pt->nfeatures && cs < j->g1; f++) {
+			size_t cf = mudsc__feature_columns(j->plan, j->p, f), f_lo = cs;
+			cs += cf;
+			if (cs <= j->g0)
+				continue;
+			/* this feature's columns [c0, c1) in the chunk, at column f_lo + c0 - g0 */
+			size_t c0 = j->g0 > f_lo ? j->g0 - f_lo : 0;
+			size_t c1 = j->g1 < cs ? j->g1 - f_lo : cf;
 			const struct plan_tensor *t = &j->plan->tensors[pt->features[f].tensor];
 			const int64_t *inv[MUDSC_MAX_RANK];
-			size_t perms = 0, outer, inner;
+			int32_t axis = pt->features[f].axis;
+			struct gather_plan g;
+			size_t perms = 0;
 			/* checked before the tasks started */
-			(void)axis_permutations(t, pt->features[f].axis, j->p, i, j->corr,
-			                        j->plan->n_models, inv, sc->idx, sc->scale, sc->counts);
+			(void)axis_permutations(t, axis, j->p, i, j->corr, j->plan->n_models, inv, sc->idx,
+			                        sc->scale, sc->counts);
 			for (int32_t d = 0; d < t->rank; d++)
 				perms += inv[d] ? (size_t)t->shape[d] : 0;
-			gather_rows(NULL, j->buf->U + row0 * j->Dc + col, j->Dc, j->mu + row0, j->inv + row0,
-			            t, source_units(t, i, sc->a), pt->features[f].axis, inv, sc->idx + perms);
-			mudsc__axis_split(t->rank, t->shape, pt->features[f].axis, &outer, &inner);
-			col += outer * inner;
+			gather_plan(&g, t, axis, inv, sc->idx + perms);
+			gather_rows(NULL, j->buf->U + row0 * j->Dc + (f_lo + c0 - j->g0), j->Dc,
+			            j->mu + row0, j->inv + row0, &g,
+			            window_source(t, i, &g, axis, c0, c1, sc), axis, c0, c1);
 		}
 	}
 	return MUDSC_OK;
@@ -617,18 +744,16 @@ mudsc_status mudsc__weight_units_f32(bool *done, size_t *D_out, struct wsim_buff
                                     const struct mudsc__plan *plan, size_t p,
                                     const struct point_corr *corr, double *mu, double *norm,
                                     double *inv, bool stats_ready, mudsc_similarity kind,
-                                    size_t f0, size_t f1, const struct mudsc__exec *ex)
+                                    size_t g0, size_t g1, const struct mudsc__exec *ex)
 {
 	const struct plan_point *pt = &plan->points[p];
 	int32_t N = plan->n_models;
-	size_t D, slots, nU, Dc = 0;
+	size_t D, slots, nU, Dc = g1 - g0;
 	mudsc_status st = prepare_point(&D, &slots, buf, plan, p, corr, false, ex);
 
 	*done = false;
 	if (st != MUDSC_OK)
 		return st;
-	for (size_t f = f0; f < f1; f++)
-		Dc += mudsc__feature_columns(plan, p, f);
 	nU = (size_t)N * (size_t)pt->width * Dc;
 	st = mudsc__wsim_reserve_f32(buf, nU, (size_t)pt->width);
 	if (st != MUDSC_OK) {
@@ -645,7 +770,7 @@ mudsc_status mudsc__weight_units_f32(bool *done, size_t *D_out, struct wsim_buff
 				return MUDSC_OK; /* a merge, not a permutation: the float64 route */
 		}
 	struct units_job j = {.buf = buf, .plan = plan, .corr = corr, .p = p, .D = D,
-	                      .f0 = f0, .f1 = f1, .Dc = Dc,
+	                      .g0 = g0, .g1 = g1, .Dc = Dc,
 	                      .slots = slots, .mu = mu, .norm = norm, .inv = inv,
 	                      .stats_ready = stats_ready, .kind = kind};
 	st = mudsc__parallel_for(ex, slots, (double)nU * 4.0, units_task, &j);

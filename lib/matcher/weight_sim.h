@@ -44,13 +44,17 @@ mudsc_status mudsc__weight_features(size_t *D, struct wsim_buffers *buf,
 
 /*
  * For float32 products when every transform of point p's features is a
- * permutation (align): the unit rows of features [f0, f1) of the point
- * (tensor by tensor: U is NC x Dc floats in buf->U, Dc = the sum of
- * their mudsc__feature_columns()) straight from the models' tensors, with
- * no float64 feature matrix; first the row statistics mu, norm, inv (NC
- * each, over all D columns of all features, as mudsc__row_stats defines
- * them, but summed over the tensors' elements in storage order) unless
- * stats_ready.  *D = the point's whole feature length.  Models on up to
+ * permutation (align): the unit rows of columns [g0, g1) of the point (its
+ * features' mudsc__feature_columns() side by side in binding order, so a
+ * range may start or end inside a tensor: U is NC x Dc floats in buf->U,
+ * Dc = g1 - g0) straight from the models' tensors, with no float64
+ * feature matrix; first the row statistics mu, norm, inv (NC each, over
+ * all D columns of all features, as mudsc__row_stats defines them, but
+ * summed over the tensors' elements in storage order) unless stats_ready.
+ * 16-bit float tensors are read in place (no copy of the tensor: the span
+ * a range reads is converted into the worker's scratch when it has at most
+ * mudsc__wsim_span_floats floats, else element by element; the same
+ * values).  *D = the point's whole feature length.  Models on up to
  * min(N, ex->threads) threads, each model by one.  *done = false (nothing
  * computed) when a transform is not a permutation.  Errors:
  * MUDSC_E_NUMERIC for a non-finite entry, MUDSC_E_NOMEM.
@@ -59,7 +63,13 @@ mudsc_status mudsc__weight_units_f32(bool *done, size_t *D, struct wsim_buffers 
                                     const struct mudsc__plan *plan, size_t p,
                                     const struct point_corr *corr, double *mu, double *norm,
                                     double *inv, bool stats_ready, mudsc_similarity kind,
-                                    size_t f0, size_t f1, const struct mudsc__exec *ex);
+                                    size_t g0, size_t g1, const struct mudsc__exec *ex);
+
+/* The most floats of a 16-bit tensor's span converted at once for the unit
+ * rows (per worker); larger spans are read element by element.  Tests
+ * lower it (0: always element by element). */
+#define MUDSC__WSIM_SPAN_FLOATS ((size_t)1 << 24)
+extern size_t mudsc__wsim_span_floats;
 
 /* Columns of point p's feature f untransformed (its tensor's elements / C). */
 size_t mudsc__feature_columns(const struct mudsc__plan *plan, size_t p, size_t f);

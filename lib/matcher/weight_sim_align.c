@@ -92,18 +92,31 @@ static mudsc_status row_stats(struct wsim_cache *c, const double *F, size_t NC, 
 size_t mudsc__wsim_chunk_floats = MUDSC__WSIM_CHUNK_FLOATS;
 double mudsc__wsim_cache_keep = MUDSC__WSIM_CACHE_KEEP;
 
-/* The first feature after the chunk starting at f0. */
-static size_t chunk_end(const struct mudsc__plan *plan, size_t p, size_t f0, size_t NC)
+/* The end of the chunk of columns starting at g0 (the point's features'
+ * columns side by side): the features from there while N C x the columns
+ * stays within mudsc__wsim_chunk_floats; when the first one does not fit,
+ * its next max(1, chunk / NC) columns alone (a large tensor in row blocks:
+ * its unit rows are never held whole).  D = every feature's columns. */
+static size_t chunk_end(const struct mudsc__plan *plan, size_t p, size_t g0, size_t NC)
 {
-	size_t f = f0, cols = 0, nf = plan->points[p].nfeatures;
-	while (f < nf) {
-		size_t c = mudsc__feature_columns(plan, p, f);
-		if (f > f0 && (cols + c) * NC > mudsc__wsim_chunk_floats)
-			break;
-		cols += c;
-		f++;
+	size_t cs = 0, nf = plan->points[p].nfeatures, most = mudsc__wsim_chunk_floats / NC;
+	size_t end = g0;
+
+	most = most < 1 ? 1 : most;
+	for (size_t f = 0; f < nf; f++) {
+		size_t c = mudsc__feature_columns(plan, p, f), f_end = cs + c;
+		cs = f_end;
+		if (f_end <= end)
+			continue;
+		if (f_end - g0 <= most) { /* the rest of this feature fits */
+			end = f_end;
+			continue;
+		}
+		if (end == g0) /* the first does not fit: a block of its columns */
+			end = g0 + most;
+		break;
 	}
-	return f;
+	return end;
 }
 
 /* acc (rows x C, ld C) = (first) or += the float32 products of unit rows
@@ -153,21 +166,23 @@ static mudsc_status cross_blocks_chunked(bool *done, struct wsim_cache *c,
 	mudsc_status st = alloc_stats(c, NC);
 
 	*done = false;
-	for (size_t f0 = 0, f1; st == MUDSC_OK && f0 < nf; f0 = f1) {
-		size_t Dc = 0;
+	size_t cols = 0;
+	for (size_t f = 0; f < nf; f++)
+		cols += mudsc__feature_columns(plan, p, f);
+	for (size_t g0 = 0, g1; st == MUDSC_OK && g0 < cols; g0 = g1) {
+		size_t Dc;
 		bool ok;
-		f1 = chunk_end(plan, p, f0, NC);
-		for (size_t f = f0; f < f1; f++)
-			Dc += mudsc__feature_columns(plan, p, f);
+		g1 = chunk_end(plan, p, g0, NC);
+		Dc = g1 - g0;
 		st = mudsc__weight_units_f32(&ok, &D, buf, plan, p, corr, c->mu, c->norm, c->inv,
-		                             c->stats_ready, kind, f0, f1, ex);
+		                             c->stats_ready, kind, g0, g1, ex);
 		if (st != MUDSC_OK || !ok)
 			return st;
 		c->D = D;
 		c->stats_ready = true;
 		for (int32_t i = 1; i < N; i++)
 			add_products(c->cross + (size_t)(i - 1) * Cs * Cs, buf->U, Cs,
-			             buf->U + (size_t)i * Cs * Dc, Cs, Dc, f0 == 0, buf->G, &buf->products,
+			             buf->U + (size_t)i * Cs * Dc, Cs, Dc, g0 == 0, buf->G, &buf->products,
 			             ex);
 	}
 	if (st != MUDSC_OK)

@@ -43,12 +43,13 @@ bool mudsc__wsim_keep_caches(const struct mudsc__plan *plan);
 void mudsc__wsim_cache_release(struct wsim_cache *cache);
 
 /* Float32 S_w is built tensor by tensor (docs/algorithm.md section 25):
- * the point's feature tensors, in binding order, are grouped into chunks
- * of at most this many floats of unit rows (N C x the chunk's columns; a
- * tensor larger than that is a chunk alone), each chunk's sgemm products
- * summed in float64.  The default, 2^24 (64 MiB), keeps every point of a
- * small model in one chunk (the bits of a single product over all
- * columns); tests lower it to split every tensor. */
+ * the point's columns (its feature tensors', in binding order) are cut
+ * into chunks of at most this many floats of unit rows (N C x the chunk's
+ * columns: whole tensors while they fit, a larger tensor in blocks of
+ * max(1, this / (N C)) columns), each chunk's sgemm products summed in
+ * float64.  The default, 2^24 (64 MiB), keeps every point of a small
+ * model in one chunk (the bits of a single product over all columns);
+ * tests lower it to cut tensors into blocks. */
 #define MUDSC__WSIM_CHUNK_FLOATS ((size_t)1 << 24)
 extern size_t mudsc__wsim_chunk_floats;
 

@@ -72,13 +72,20 @@ mudsc_status mudsc__model_add_meta_arena(mudsc_model *model, char *key, char *va
 const struct model_tensor *mudsc__model_lookup(const mudsc_model *model, const char *name);
 
 /*
- * Streamed safetensors output.  The source gives tensor k's bytes
- * (desc[k].nbytes of them, valid until its next call), for k = 0, 1, ...
- * in order; it may be asked again from k = 0 (the atomic writer's second
- * try, see core/atomic_file.h) and must give the same bytes.  A status
- * other than MUDSC_OK (with its message set) stops the write.
+ * Streamed safetensors output.  The source gives tensor k's bytes from
+ * byte `offset` on: *data and *nbytes (at least 1, at most
+ * desc[k].nbytes - offset; valid until its next call) are the next piece.
+ * It is asked for k = 0, 1, ... in order, and within a tensor for offset =
+ * 0 and then the end of each piece it gave, until desc[k].nbytes are
+ * written (an empty tensor is asked once, at offset 0, and its piece is not
+ * read), so a large tensor can be produced in blocks of rows.  It may be
+ * asked again from k = 0 (the atomic writer's second try, see
+ * core/atomic_file.h) and must give the same bytes.  A status other than
+ * MUDSC_OK (with its message set) stops the write; a piece of a wrong
+ * length is MUDSC_E_INTERNAL.
  */
-typedef mudsc_status (*mudsc__tensor_source)(void *ctx, size_t k, const void **data);
+typedef mudsc_status (*mudsc__tensor_source)(void *ctx, size_t k, size_t offset,
+                                             const void **data, size_t *nbytes);
 
 /*
  * Write a safetensors file of the tensors desc[0..count-1] (name, dtype,

@@ -203,10 +203,20 @@ static mudsc_status write_stream(int fd, const char *tmp, void *arg)
 		st = mudsc__write_all(w->fn, fd, header, hlen, tmp);
 	free(header);
 	for (size_t k = 0; k < w->count && st == MUDSC_OK; k++) {
-		const void *data = NULL;
-		st = w->source(w->ctx, k, &data);
-		if (st == MUDSC_OK && w->desc[k].nbytes > 0)
-			st = mudsc__write_all(w->fn, fd, data, w->desc[k].nbytes, tmp);
+		size_t at = 0;
+		do { /* the tensor's pieces, in order, until its nbytes are written */
+			const void *data = NULL;
+			size_t n = 0;
+			st = w->source(w->ctx, k, at, &data, &n);
+			if (st == MUDSC_OK && (n == 0 || n > w->desc[k].nbytes - at) &&
+			    w->desc[k].nbytes > 0)
+				st = mudsc__err(MUDSC_E_INTERNAL, "%s: tensor '%s': a piece of %zu bytes at "
+				                                 "byte %zu of %zu",
+				                w->fn, w->desc[k].name, n, at, w->desc[k].nbytes);
+			if (st == MUDSC_OK && n > 0)
+				st = mudsc__write_all(w->fn, fd, data, n, tmp);
+			at += n;
+		} while (st == MUDSC_OK && at < w->desc[k].nbytes);
 	}
 	return st;
 }
