@@ -328,9 +328,10 @@ def main(argv=None):
     log("held-out: the mean per-task accuracy on the held-out training images, what alpha "
         "is chosen by")
     log(f"parameters: one network {one_net:,}; a full-size merge has as many")
-    log(f"merge step (mudsc.torch.merge, statistics given) over {len(all_secs)} merges: "
-        f"median {statistics.median(all_secs):.3f} s, min {min(all_secs):.3f} s, "
-        f"max {max(all_secs):.3f} s")
+    if all_secs:  # none with --methods '' (partial rows only)
+        log(f"merge step (mudsc.torch.merge, statistics given) over {len(all_secs)} merges: "
+            f"median {statistics.median(all_secs):.3f} s, min {min(all_secs):.3f} s, "
+            f"max {max(all_secs):.3f} s")
     if args.plot:
         plot.match_scores([r for r in rows if r.result is not None and r.result.scores],
                           args.plot, f"ResNet-20 x2, split A={task_a} B={task_b}")
