@@ -88,12 +88,14 @@ def test_bn_mlp_repair_moves_the_norm_and_reaches_the_targets(method):
 
 
 def plain_graph(site):
-    """The plain MLP's graph, observed at the Linear's output ("pre") or the
-    next Linear's input, after the ReLU ("post")."""
+    """The plain MLP's graph, observed at the Linear's output ("pre"), at
+    the nn.Identity after it ("identity": the same values, another module)
+    or at the next Linear's input, after the ReLU ("post")."""
     g = mudsc.Graph()
     for k, w in enumerate(WIDTHS[1:-1]):
         g.add_point(f"p{k}", w)
-        g.set_site(f"p{k}", f"fc.{k}" if site == "pre" else f"fc.{k + 1}:input", -1)
+        where = {"pre": f"fc.{k}", "identity": f"bn.{k}"}.get(site, f"fc.{k + 1}:input")
+        g.set_site(f"p{k}", where, -1)
         g.bind(f"p{k}", f"fc.{k}.weight", 0, "out")
         g.bind(f"p{k}", f"fc.{k}.bias", 0, "out")
         g.bind(f"p{k}", f"fc.{k + 1}.weight", 1, "in")
@@ -172,3 +174,75 @@ def test_pre_activation_graph_observes_each_producer():
     res = mudsc.Graph.resnet("resnet20")
     moved = mt.pre_activation_graph(res)
     assert moved.point("layer1").site == res.point("layer1").site
+
+
+def repair_both_ways(monkeypatch, merged, nets, result, batches, **kw):
+    """mt.repair through the lockstep (one forward pass per batch) and
+    through one pass per point (the definition), as state dicts, and how
+    many points the lockstep handed over to one pass each."""
+    import mudsc.torch_correct as tc
+    calls = []
+    one_pass = tc._moments
+    monkeypatch.setattr(tc, "_moments", lambda *a: calls.append(1) or one_pass(*a))
+    fast = mt.repair(merged, nets, result, batches, **kw).state_dict()
+    handed_over = len(calls)
+    monkeypatch.setattr(tc, "_LOCKSTEP", False)
+    slow = mt.repair(merged, nets, result, batches, **kw).state_dict()
+    monkeypatch.setattr(tc, "_LOCKSTEP", True)
+    assert len(calls) == handed_over + len(WIDTHS) - 2  # the definition: a pass per point
+    return fast, slow, handed_over
+
+
+def reversed_bn_graph():
+    """bn_graph("pre") with its points listed last layer first: the sites run
+    out of graph order, so the lockstep must hand over to one pass per point."""
+    g, src = mudsc.Graph(), bn_graph("pre")
+    for p in reversed(src.points):
+        g.add_point(p.name, p.width)
+        g.set_site(p.name, p.site, p.site_axis)
+        for b in p.bindings:
+            g.bind(p.name, b.tensor, b.axis, b.role, ignore=b.ignore)
+    return g
+
+
+@pytest.mark.parametrize("case", ["bn", "plain", "identity-site", "reversed"])
+@pytest.mark.parametrize("method", ["align", "zip"])
+def test_lockstep_repair_equals_one_pass_per_point(monkeypatch, case, method):
+    # bn, plain: the lockstep does every point; identity-site: the sites are
+    # the Identity after each Linear while the correction changes the Linear,
+    # so it stops after the first point; reversed: sites out of graph order,
+    # so it hands every point over.  The same bits in every case.
+    nets, batches = nets_and_batches(bn=case != "plain" and case != "identity-site")
+    if case == "reversed":
+        graph = reversed_bn_graph()
+        match, kw = graph, {"graph": graph}
+    elif case == "identity-site":
+        graph = plain_graph("identity")
+        match, kw = graph, {"graph": graph}
+    else:
+        match, kw = (bn_graph("post") if case == "bn" else plain_graph("post")), {}
+    merged, result = mt.merge(nets, match, batches, method=method, alpha=0.5)
+    fast, slow, handed_over = repair_both_ways(monkeypatch, merged, nets, result, batches, **kw)
+    assert handed_over == {"bn": 0, "plain": 0, "identity-site": 1, "reversed": 2}[case]
+    assert fast.keys() == slow.keys()
+    for name in fast:
+        assert torch.equal(fast[name], slow[name]), name
+    # and the repair did something
+    base = merged.state_dict()
+    assert any(not torch.equal(base[n], fast[n]) for n in base)
+
+
+def test_lockstep_repair_stops_each_pass_and_restores_the_hooks(monkeypatch):
+    # the lockstep leaves no hook behind and keeps the merged net's mode;
+    # max_batches limits both ways alike
+    nets, batches = nets_and_batches(bn=True)
+    merged, result = mt.merge(nets, bn_graph("post"), batches, method="zip", alpha=0.5)
+    merged.train()
+    fast, slow, handed_over = repair_both_ways(monkeypatch, merged, nets, result, batches,
+                                               max_batches=2)
+    assert handed_over == 0
+    for name in fast:
+        assert torch.equal(fast[name], slow[name]), name
+    out = mt.repair(merged, nets, result, batches)
+    assert out.training
+    assert all(not m._forward_hooks for m in out.modules())

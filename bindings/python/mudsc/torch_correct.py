@@ -26,32 +26,62 @@ class _Seen(Exception):
     """Raised by _moments' hook once the site is observed: stops the forward."""
 
 
-def _moments(net: nn.Module, point: Point, batches: Iterable[Any],
-             max_batches: Optional[int]) -> Tuple[np.ndarray, np.ndarray]:
-    """The (means, population stds) of net's features at point's site, in
-    float64 over every observation (eval mode, no_grad)."""
+def _site_value(point: Point, observe_input: bool, inputs: Tuple[Any, ...],
+                output: Any) -> torch.Tensor:
+    """The features a forward hook sees at point's site, as a float64 CPU
+    matrix (observations x units)."""
+    value = inputs[0] if observe_input else output
+    if isinstance(value, (tuple, list)):
+        value = value[0]
+    x = value.detach().to(torch.float64).movedim(point.site_axis, -1)
+    return x.reshape(-1, x.shape[-1]).cpu()
+
+
+def _accumulate(sums: dict, x: torch.Tensor) -> None:
+    """Adds one batch's observations to the shifted sums (shifted by the
+    first batch's mean, so the variance does not cancel)."""
+    if sums["s1"] is None:
+        sums["shift"] = x.mean(dim=0)
+        sums["s1"] = torch.zeros(x.shape[1], dtype=torch.float64)
+        sums["s2"] = torch.zeros(x.shape[1], dtype=torch.float64)
+    xc = x - sums["shift"]
+    sums["n"] += x.shape[0]
+    sums["s1"] += xc.sum(dim=0)
+    sums["s2"] += (xc * xc).sum(dim=0)
+
+
+def _new_sums() -> dict:
+    return {"n": 0, "s1": None, "s2": None}
+
+
+def _finish(sums: dict) -> Tuple[np.ndarray, np.ndarray]:
+    """(means, population stds) of the accumulated observations."""
+    if sums["n"] == 0:
+        raise errors.InvalidArgumentError.make("repair: no batches")
+    m = sums["s1"] / sums["n"]
+    var = torch.clamp(sums["s2"] / sums["n"] - m * m, min=0.0)
+    return (m + sums["shift"]).numpy(), torch.sqrt(var).numpy()
+
+
+def _site_of(net: nn.Module, point: Point) -> Tuple[str, nn.Module, bool]:
     module_name, observe_input = site_module(point.site)
     module = dict(net.named_modules()).get(module_name)
     if module is None:
         raise errors.InvalidArgumentError.make(
             f"repair: the merged net has no module {module_name!r} (site of {point.name!r})")
-    sums = {"n": 0, "s1": None, "s2": None}
+    return module_name, module, observe_input
+
+
+def _moments(net: nn.Module, point: Point, batches: Iterable[Any],
+             max_batches: Optional[int]) -> Tuple[np.ndarray, np.ndarray]:
+    """The (means, population stds) of net's features at point's site, in
+    float64 over every observation (eval mode, no_grad): one pass over the
+    batches, each stopped once the site has been observed."""
+    _, module, observe_input = _site_of(net, point)
+    sums = _new_sums()
 
     def hook(mod: nn.Module, inputs: Tuple[Any, ...], output: Any) -> None:
-        value = inputs[0] if observe_input else output
-        if isinstance(value, (tuple, list)):
-            value = value[0]
-        x = value.detach().to(torch.float64).movedim(point.site_axis, -1)
-        x = x.reshape(-1, x.shape[-1]).cpu()
-        # shifted by the first batch's mean, so the variance does not cancel
-        if sums["s1"] is None:
-            sums["shift"] = x.mean(dim=0)
-            sums["s1"] = torch.zeros(x.shape[1], dtype=torch.float64)
-            sums["s2"] = torch.zeros(x.shape[1], dtype=torch.float64)
-        xc = x - sums["shift"]
-        sums["n"] += x.shape[0]
-        sums["s1"] += xc.sum(dim=0)
-        sums["s2"] += (xc * xc).sum(dim=0)
+        _accumulate(sums, _site_value(point, observe_input, inputs, output))
         raise _Seen()  # the rest of the forward pass is not needed
 
     handle = module.register_forward_hook(hook)
@@ -67,11 +97,115 @@ def _moments(net: nn.Module, point: Point, batches: Iterable[Any],
     finally:
         handle.remove()
         net.train(mode)
-    if sums["n"] == 0:
-        raise errors.InvalidArgumentError.make("repair: no batches")
-    m = sums["s1"] / sums["n"]
-    var = torch.clamp(sums["s2"] / sums["n"] - m * m, min=0.0)
-    return (m + sums["shift"]).numpy(), torch.sqrt(var).numpy()
+    return _finish(sums)
+
+
+class _Stop(Exception):
+    """Raised inside a lockstep worker's forward pass to end it."""
+
+
+class _Lockstep:
+    """REPAIR's measurements in one forward pass per batch (the exact
+    equivalent of one pass per point, _moments, when the points' sites run
+    in graph order and each point's correction changes only its site
+    module's own tensors, the pre-activation sites' case).
+
+    Every batch runs its forward pass in a thread of its own; one thread runs
+    at a time (a baton, so the work and the sums' order are those of the
+    sequential passes).  At point k's site module each batch hands over the
+    site's features and waits; once every batch has, the caller corrects
+    point k (the site module's tensors change in place), and each batch goes
+    on with the site module's output recomputed by the corrected module, the
+    value a fresh pass over the corrected network computes there, since
+    nothing before the site depends on the correction.  Anything else (a
+    site reached out of order or not at all, an error in the forward pass,
+    a correction that changes other modules' tensors) stops the lockstep;
+    the caller then measures the remaining points one pass each."""
+
+    def __init__(self, net: nn.Module, inputs: Sequence[Any],
+                 sites: Sequence[Tuple[Point, str, nn.Module]]) -> None:
+        import threading
+        self.net, self.inputs, self.sites = net, inputs, sites
+        self.index = {id(m): k for k, (_, _, m) in enumerate(sites)}
+        self.k = 0
+        self.stop = False
+        self.go = [threading.Semaphore(0) for _ in inputs]
+        self.back = threading.Semaphore(0)
+        self.msg: list = [None] * len(inputs)
+        self.local = threading.local()
+        self.threads = [threading.Thread(target=self._run, args=(b,), daemon=True)
+                        for b in range(len(inputs))]
+        self.handles = [m.register_forward_hook(self._hook) for _, _, m in sites]
+        self.started = False
+
+    def _run(self, b: int) -> None:
+        self.local.b = b
+        self.go[b].acquire()
+        msg: Tuple[str, Any] = ("end", None)
+        try:
+            if not self.stop:
+                with torch.no_grad():
+                    self.net(self.inputs[b])
+        except _Stop:
+            pass
+        except BaseException as e:  # noqa: B902  (handed to the caller, which falls back)
+            msg = ("error", e)
+        self.msg[b] = msg
+        self.back.release()
+
+    def _hook(self, mod: nn.Module, inputs: Tuple[Any, ...], output: Any) -> Any:
+        b = getattr(self.local, "b", None)
+        if b is None:  # not a lockstep pass
+            return None
+        k = self.index[id(mod)]
+        if k < self.k:  # a later call of a corrected point's module
+            return None
+        if self.stop or k > self.k:  # ended, or sites out of graph order
+            raise _Stop()
+        self.msg[b] = ("seen", _site_value(self.sites[k][0], False, inputs, output))
+        self.back.release()
+        self.go[b].acquire()
+        if self.stop:
+            raise _Stop()
+        return mod.forward(*inputs)  # point k corrected: its output anew
+
+    def _step(self, b: int) -> Tuple[str, Any]:
+        self.go[b].release()
+        self.back.acquire()
+        return self.msg[b]
+
+    def measure(self, k: int) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+        """Point k's moments, every batch run on to its site; None when the
+        lockstep cannot give them (then it has stopped)."""
+        if not self.started:
+            for t in self.threads:
+                t.start()
+            self.started = True
+        self.k = k
+        sums = _new_sums()
+        for b in range(len(self.inputs)):
+            kind, value = self._step(b)
+            if kind != "seen":
+                self.close()
+                return None
+            _accumulate(sums, value)
+        return _finish(sums)
+
+    def close(self) -> None:
+        """Ends every batch's pass and removes the hooks."""
+        self.stop = True
+        if self.started:
+            for b, t in enumerate(self.threads):
+                if t.is_alive() and (self.msg[b] is None or self.msg[b][0] == "seen"):
+                    self.go[b].release()
+            for t in self.threads:
+                t.join()
+        for h in self.handles:
+            h.remove()
+        self.handles = []
+
+
+_LOCKSTEP = True  # False: one pass per point (the definition; tests compare the two)
 
 
 def _producers(graph: Graph, nets: Optional[Sequence[nn.Module]]) -> dict:
@@ -133,11 +267,17 @@ def repair(merged: nn.Module, nets: Sequence[nn.Module], result: Any, batches: I
     would make the fold approximate: a pre-activation affine map correcting
     post-activation moments).  sources:
     the source nets' Stats at those sites (default: collected here from
-    `nets` on `batches`).  Points are corrected in graph order, each
-    measured on the net whose earlier points are already corrected (one
-    pass over the batches per point, each stopped once the point's site
-    has been observed, so a site module called twice in a forward pass is
-    measured at its first call); points REPAIR cannot correct (several
+    `nets` on `batches`; a caller repairing several merges of the same
+    nets collects them once, at the same graph's sites).  Points are
+    corrected in graph order, each measured on the net whose earlier points
+    are already corrected, at the first call of its site module in a
+    forward pass.  That is one pass over the batches per point by
+    definition; done as one forward pass per batch, paused at each site
+    until the point is corrected (the same bits, about a point count's
+    fewer passes), while the sites run in graph order at a module's output
+    and each correction changes only its site module, the pre-activation
+    sites' case; one pass per point from the first point that does not.
+    Memory: every batch's forward state at once.  Points REPAIR cannot correct (several
     producers, no bias) are left as merged.  batches must be re-iterable
     (a list or a DataLoader).  weights: the merge weights (default 1/N)."""
     matcher = _matcher_of(result)
@@ -152,14 +292,51 @@ def repair(merged: nn.Module, nets: Sequence[nn.Module], result: Any, batches: I
     if sources is None:
         sources = collect_activations(nets, g, batches, max_batches=max_batches)
     out = copy.deepcopy(merged)
-    for point in g.points:
-        if point.site is None or point.name in skip:
-            continue
-        stats = _moments(out, point, batches, max_batches)
-        model = model_from_state_dict(out.state_dict())
+    points = [p for p in g.points if p.site is not None and p.name not in skip]
+
+    def correct(point: Point, stats: Tuple[np.ndarray, np.ndarray]) -> set:
+        """Folds point's correction into out; the names of the tensors it changed."""
+        before = out.state_dict()
+        model = model_from_state_dict(before)
         fixed = _repair(matcher, model, sources, {point.name: stats}, weights=weights,
                         min_std=min_std)
-        out.load_state_dict(state_dict_from_model(fixed, copy=True))
+        after = state_dict_from_model(fixed, copy=True)
+        changed = {n for n, t in after.items() if not torch.equal(t, before[n])}
+        out.load_state_dict(after)
+        return changed
+
+    done = 0
+    if _LOCKSTEP and points:
+        # the lockstep's sites: the leading points observed at a module's
+        # output, each module once
+        sites, seen = [], set()
+        modules = dict(out.named_modules())
+        for point in points:
+            name, observe_input = site_module(point.site)
+            module = modules.get(name)
+            if module is None or observe_input or id(module) in seen:
+                break
+            seen.add(id(module))
+            sites.append((point, name, module))
+        if sites:
+            mode = out.training
+            out.eval()
+            inputs = [_input(batch).to(_device(out)) for batch in _batches(batches, max_batches)]
+            step = _Lockstep(out, inputs, sites)
+            try:
+                for point, name, _ in sites:
+                    stats = step.measure(done)
+                    if stats is None:
+                        break
+                    changed = correct(point, stats)
+                    done += 1
+                    if any(not n.startswith(name + ".") for n in changed):
+                        break  # the corrected tensors are not all the site's own
+            finally:
+                step.close()
+                out.train(mode)
+    for point in points[done:]:
+        correct(point, _moments(out, point, batches, max_batches))
     return out
 
 
