@@ -7,7 +7,7 @@ the same table and the same held-out alpha curves (only timings may differ):
 the job is reproducible and the thread count does not change it.  Every
 MuDSC row's alpha must be the best of its printed held-out curve by the
 criterion the header names (mean per-task accuracy unless --alpha-by
-joint; docs/algorithm.md section 27).  Skips (77) without the dataset.
+joint; docs/algorithm.md section 26).  Skips (77) without the dataset.
 
 Usage: check_run.py [--repeat] FASHION_MNIST [ARGS...]
 """
