@@ -47,6 +47,24 @@ static void dense_contract(double *dst, const double *src, size_t outer, int64_t
 		                  dst + o * (size_t)Lout * inner, (int64_t)inner);
 }
 
+/* s->scale = the scales of model i's L units along axis d of t (Mhat_i for
+ * an OUT axis, U_i for an IN axis); MUDSC_E_INVALID, naming the tensor and
+ * the point, when a merged unit has zero total weight. */
+static mudsc_status axis_scales(const struct mudsc__plan *plan, const struct point_corr *c,
+                                const struct plan_tensor *t, int32_t d, int64_t L, int32_t i,
+                                const double *weights, struct merge_scratch *s)
+{
+	if (mudsc__corr_scales(c, plan->n_models, L, i,
+	                       t->role[d] == MUDSC_ROLE_OUT ? MUDSC__MATRIX_MERGE_HAT
+	                                                    : MUDSC_MATRIX_UNMERGE,
+	                       weights, s->counts, s->scale))
+		return MUDSC_OK;
+	return mudsc__err(MUDSC_E_INVALID,
+	                  "merge: tensor '%s': a merged unit of point '%s' has zero total "
+	                  "weight (argument 'weights')",
+	                  t->name, plan->points[t->point[d]].name);
+}
+
 /* Model i's rows of a (non-part) plan tensor t that reach merged rows
  * [r0, r1) of axis 0, loaded into a (double) and brought to those rows
  * (axis 0 contracted, into b when it is bound): the rows in increasing
@@ -69,16 +87,8 @@ static double *rows_in(const struct mudsc__plan *plan, const struct point_corr *
 		mudsc__convert_to_f64(t->dtype, src + r0 * row * width, (r1 - r0) * row, s->a);
 		return s->a;
 	}
-	if (!mudsc__corr_scales(c, plan->n_models, (int64_t)L, i,
-	                        t->role[0] == MUDSC_ROLE_OUT ? MUDSC__MATRIX_MERGE_HAT
-	                                                     : MUDSC_MATRIX_UNMERGE,
-	                        weights, s->counts, s->scale)) {
-		*st = mudsc__err(MUDSC_E_INVALID,
-		                 "merge: tensor '%s': a merged unit of point '%s' has zero total "
-		                 "weight (argument 'weights')",
-		                 t->name, plan->points[t->point[0]].name);
+	if ((*st = axis_scales(plan, c, t, 0, (int64_t)L, i, weights, s)) != MUDSC_OK)
 		return NULL;
-	}
 	const int64_t *assign = c->assign + (size_t)i * L;
 	for (size_t v = 0; v < L; v++)
 		if (assign[v] >= (int64_t)r0 && assign[v] < (int64_t)r1) {
@@ -126,16 +136,13 @@ static mudsc_status add_transformed(const struct mudsc__plan *plan, const struct
 			dense_contract(b, a, outer, shape[d], inner,
 			               (t->role[d] == MUDSC_ROLE_OUT ? c->dense : c->dense_un) + block,
 			               c->width_out);
-		} else if (!mudsc__corr_scales(c, plan->n_models, shape[d], i,
-		                       t->role[d] == MUDSC_ROLE_OUT ? MUDSC__MATRIX_MERGE_HAT : MUDSC_MATRIX_UNMERGE, weights,
-		                       s->counts, s->scale))
-			return mudsc__err(MUDSC_E_INVALID,
-			                 "merge: tensor '%s': a merged unit of point '%s' has zero total "
-			                 "weight (argument 'weights')",
-			                 t->name, plan->points[t->point[d]].name);
-		else
+		} else {
+			mudsc_status st = axis_scales(plan, c, t, d, shape[d], i, weights, s);
+			if (st != MUDSC_OK)
+				return st;
 			mudsc__axis_contract(b, a, outer, shape[d], inner,
 			                    c->assign + (size_t)i * shape[d], s->scale, c->width_out);
+		}
 		shape[d] = c->width_out;
 		double *tmp = a;
 		a = b;

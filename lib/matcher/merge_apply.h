@@ -61,6 +61,11 @@ mudsc_status mudsc__merge_job_task(void *job, size_t k);
  * is).  Everything borrowed from the job and the models. */
 void mudsc__merge_job_describe(struct model_tensor *desc, const struct mudsc__merge_job *j,
                                size_t k);
+/* The stage doubles of one sub-block of rows of the streamed output. */
+#ifndef MUDSC__MERGE_BLOCK
+#define MUDSC__MERGE_BLOCK ((size_t)1 << 21)
+#endif
+extern size_t mudsc__merge_block; /* the value used; tests lower it */
 /*
  * Blocks of rows, for a large tensor of the streamed output: whether model
  * 0's tensor k can be produced by mudsc__merge_job_rows (a bound tensor of
@@ -69,11 +74,6 @@ void mudsc__merge_job_describe(struct model_tensor *desc, const struct mudsc__me
  * length, *row_stage = the scratch doubles of one row in each of the three
  * stage buffers (each axis at max(before, after), as a whole tensor's).
  */
-/* The stage doubles of one sub-block of rows of the streamed output. */
-#ifndef MUDSC__MERGE_BLOCK
-#define MUDSC__MERGE_BLOCK ((size_t)1 << 21)
-#endif
-extern size_t mudsc__merge_block; /* the value used; tests lower it */
 bool mudsc__merge_job_blockable(const struct mudsc__merge_job *j, size_t k, size_t *rows,
                                size_t *row_stage);
 /*
