@@ -29,13 +29,6 @@ end
 
 _score_callback() = @cfunction(_score_trampoline, Cint, (Ptr{Cdouble}, Ptr{Cvoid}, Cdouble, Ptr{Cvoid}))
 
-function _search_weights(mt::Matcher, weights, fn)
-    weights === nothing && return Ptr{Cdouble}(C_NULL)
-    length(weights) == length(mt.models) ||
-        throw(ArgumentError("$(fn): $(length(weights)) weights for $(length(mt.models)) models"))
-    return Vector{Float64}(weights)
-end
-
 # Run a search ccall `call(callback, user)`; rethrow the score function's
 # exception (the C call then reports MUDSC_E_CANCELLED).
 function _with_score(call, score)
@@ -58,7 +51,7 @@ what it had before.
 """
 function search_alpha!(mt::Matcher, alphas::AbstractVector{<:Real}, score; weights=nothing)
     a = Vector{Float64}(alphas)
-    w = _search_weights(mt, weights, "search_alpha!")
+    w = _merge_weights(mt, weights, "search_alpha!: ")
     best = Ref{Cdouble}(0)
     scores = Vector{Float64}(undef, max(length(a), 1))
     _with_score(score) do callback, user
@@ -84,7 +77,7 @@ candidate's results and per-point alphas.
 function search_point_alphas!(mt::Matcher, alphas::AbstractVector{<:Real}, score; rounds::Integer=1,
                               weights=nothing)
     a = Vector{Float64}(alphas)
-    w = _search_weights(mt, weights, "search_point_alphas!")
+    w = _merge_weights(mt, weights, "search_point_alphas!: ")
     out = Vector{Float64}(undef, max(length(mt.graph), 1))
     best = Ref{Cdouble}(0)
     _with_score(score) do callback, user

@@ -231,11 +231,16 @@ function matrix(mt::Matcher, point, model::Integer; kind=:merge)
     return permutedims(reshape(out, :, c))
 end
 
+# The merge weights for a C call: C_NULL (1/N each) or one Float64 per model.
+function _merge_weights(mt::Matcher, weights, fn="")
+    weights === nothing && return Ptr{Cdouble}(C_NULL)
+    length(weights) == length(mt.models) ||
+        throw(ArgumentError("$(fn)$(length(weights)) weights for $(length(mt.models)) models"))
+    return Vector{Float64}(weights)
+end
+
 function merge(mt::Matcher; weights::Union{AbstractVector{<:Real},Nothing}=nothing)
-    if weights !== nothing && length(weights) != length(mt.models)
-        throw(ArgumentError("$(length(weights)) weights for $(length(mt.models)) models"))
-    end
-    w = weights === nothing ? Ptr{Cdouble}(C_NULL) : Vector{Float64}(weights)
+    w = _merge_weights(mt, weights)
     return _new(out -> ccall((:mudsc_matcher_merge, libmudsc), Cint,
                              (Ref{Ptr{Cvoid}}, Ptr{Cvoid}, Ptr{Cdouble}), out, mt, w), Model)
 end
@@ -254,10 +259,7 @@ bytes as `save(Mudsc.merge(mt), path)`, holding about one tensor at a time.
 """
 function merge_to_file(mt::Matcher, path::AbstractString;
                        weights::Union{AbstractVector{<:Real},Nothing}=nothing)
-    if weights !== nothing && length(weights) != length(mt.models)
-        throw(ArgumentError("$(length(weights)) weights for $(length(mt.models)) models"))
-    end
-    w = weights === nothing ? Ptr{Cdouble}(C_NULL) : Vector{Float64}(weights)
+    w = _merge_weights(mt, weights)
     _check(ccall((:mudsc_matcher_merge_to_file, libmudsc), Cint,
                  (Ptr{Cvoid}, Cstring, Ptr{Cdouble}), mt, _cstr(path), w))
     return nothing
