@@ -9,9 +9,10 @@
  * MuDSC's alpha is chosen by mean per-task accuracy (the table's measure;
  * --alpha-by joint: by joint accuracy) on held-out training images (the
  * last 5,000 of the training set, never trained on), never on the test
- * set, the same way for every row that has an alpha.  One job per file: config (options), idx and data (the
- * dataset), mlp, adam and train (the networks), task (the protocol),
- * merge (every libmudsc call); this file runs the experiment and prints.
+ * set, the same way for every row that has an alpha.  One job per file:
+ * config (options), idx and data (the dataset), mlp, adam and train (the
+ * networks), task (the protocol), merge (every libmudsc call); this file
+ * runs the experiment and prints.
  *
  * Usage: fashion_mnist [--data DIR] [--split halves|even-odd|DIGITS]
  *                      [--seed N] [--epochs N] [--threads 1|2]
@@ -216,6 +217,12 @@ static void add_row(struct experiment *x, const char *method, double alpha,
 {
 	if (x->n_rows < MAX_ROWS)
 		x->rows[x->n_rows++] = (struct row){method, alpha, *s, seconds, *held};
+}
+
+/* The name of that score, for the printed headers. */
+static const char *criterion_name(const struct config *c)
+{
+	return c->alpha_by == ALPHA_BY_JOINT ? "joint accuracy" : "mean per-task accuracy";
 }
 
 /* The held-out score that chooses alpha (--alpha-by). */
@@ -436,7 +443,7 @@ static void print_header(const struct experiment *x)
 	       c->site ? "before" : "after",
 	       c->repair ? "; REPAIR with the pre-activation statistics" : "");
 	printf("MuDSC's alpha: grid step %.2f, chosen by held-out %s\n\n", c->alpha_step,
-	       c->alpha_by == ALPHA_BY_JOINT ? "joint accuracy" : "mean per-task accuracy");
+	       criterion_name(c));
 	if (c->quick)
 		printf("--quick: a smoke run (64-wide networks, 1 epoch, 2000 images per task):\n"
 		       "its accuracies mean nothing.\n\n");
@@ -463,7 +470,7 @@ static void print_timings(const struct experiment *x)
 {
 	printf("\nalpha search, alpha:mean/joint %% on the held-out training images (alpha\n"
 	       "chosen by the %s, the first on ties; test never used):\n",
-	       x->cfg.alpha_by == ALPHA_BY_JOINT ? "joint accuracy" : "mean per-task accuracy");
+	       criterion_name(&x->cfg));
 	for (int i = 0; i < x->n_curves; i++) {
 		const struct curve *cv = &x->curves[i];
 
