@@ -5,9 +5,9 @@ offers (weight averaging, weight matching, activation alignment, ZipIt!,
 MuDSC align and zip), through mudsc and mudsc.torch, with BatchNorm
 re-estimation alone and with each correction (REPAIR); alpha is chosen by
 mean per-task accuracy on held-out training images (after the correction,
-protocol.selection_score), never on the test set.  Then partial zipping (ZipIt! and MuDSC zip of the first
-points only, one head per network) at a few depths, with its parameter
-count.  Prints one table and plots the per-point match scores.
+protocol.selection_score), never on the test set.  Then partial zipping
+(ZipIt! and MuDSC zip of the first points only, one head per network) at a
+few depths, with its parameter count.  Prints one table and plots the per-point match scores.
 
 Methods and corrections are the registries METHODS and CORRECTIONS below
 (--methods, --corrections pick from them): a new library method or
