@@ -118,8 +118,12 @@ def test_lsq_correct_equals_the_oracle(method, n):
     done = [r for r in report if "skipped" not in r]
     assert [r["point"] for r in done] == [p.name for p in graph.points][:len(done)]
     assert len(done) == 3
+    # The first layer's merge already fits its targets exactly (the averaged
+    # outputs are linear in the shared input), so there both errors are
+    # rounding noise (~1e-16) and either may be the larger, depending on the
+    # BLAS kernel; 1e-12 is far below the other points' errors (>= 1e-3).
     for r in done:
-        assert r["error_after"] <= r["error_before"]
+        assert r["error_after"] <= r["error_before"] + 1e-12
     assert done[-1]["error_after"] < 0.9 * done[-1]["error_before"]
     # the merged net is really changed (the test can fail)
     assert not torch.allclose(fixed.conv2.weight, merged.conv2.weight)
