@@ -185,7 +185,7 @@ END_TEST
  * correlations (every range's first and last entries and 40 others per
  * block) equal a two-pass double computation here, to the rounding of the
  * rows' type. */
-enum { XC_C = 640, XC_ROWS = 1100, XC_BLOCK = 512, XC_CHUNK = 300 };
+enum { XC_C = 640, XC_ROWS = 700, XC_BLOCK = 512, XC_CHUNK = 300 };
 
 static mudsc_accum *cross_accum(int32_t n, int32_t threads, const double *x, bool f32)
 {
