@@ -18,7 +18,10 @@
  *   process-wide BLAS count, mudsc_blas_set_threads, which both sides use)
  *   `chunks` chunk pairs, each between two sgemms (s_0 c_0 s_1 c_1 ...
  *   s_chunks): the figure is the median over pairs of mean(s_k, s_k+1) /
- *   c_k, so that a load that comes and goes slows both alike;
+ *   c_k, so that a load that comes and goes slows both alike; beside it
+ *   the same ratio of the process's CPU seconds (getrusage), which does not
+ *   depend on how much of the machine the run got (OpenBLAS's threads
+ *   count while they wait for each other, so it is only a cross-check);
  *   3. the set saved to a statistics file, freed, and the point matched
  *      from the mapped file (mudsc_matcher_set_stats_file, align, alpha
  *      given, one sweep: with alpha > 0 the activation matching (S_a
@@ -162,6 +165,15 @@ static void phase(const char *name, int threads)
 
 /* ---------------------------------------------------------------------------- */
 
+/* CPU seconds of the process (all its threads), user and system. */
+static double cpu_s(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+	       (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+}
+
 static long peak_rss_kb(void)
 {
 	struct rusage ru;
@@ -219,7 +231,7 @@ static int chunk_pair(mudsc_stats *stats, const float *rows, int64_t C)
 
 struct at_threads {
 	int threads;
-	double sgemm_s, chunk_s, fraction;
+	double sgemm_s, chunk_s, fraction, cpu_fraction;
 };
 
 int main(int argc, char **argv)
@@ -295,26 +307,38 @@ int main(int argc, char **argv)
 	/* 1 and 2 alternating, s_0 c_0 s_1 ... c_(chunks-1) s_chunks */
 	for (int a = 0; a < n_at; a++) {
 		double t_gemm[MAX_CHUNKS + 1], t_chunk[MAX_CHUNKS], ratio[MAX_CHUNKS];
+		double c_gemm[MAX_CHUNKS + 1], c_chunk, c_ratio[MAX_CHUNKS], c0;
 		phase("accumulate", at[a].threads);
 		check(mudsc_blas_set_threads(at[a].threads));
 		t0 = now();
+		c0 = cpu_s();
 		sgemm(rows, out, C);
 		t_gemm[0] = now() - t0;
+		c_gemm[0] = cpu_s() - c0;
 		for (int k = 0; k < chunks; k++) {
 			t0 = now();
+			c0 = cpu_s();
 			if (!chunk_pair(stats, rows, C))
 				return fail("update");
 			t_chunk[k] = now() - t0;
+			c_chunk = cpu_s() - c0;
 			t0 = now();
+			c0 = cpu_s();
 			sgemm(rows, out, C);
 			t_gemm[k + 1] = now() - t0;
+			c_gemm[k + 1] = cpu_s() - c0;
 			ratio[k] = 0.5 * (t_gemm[k] + t_gemm[k + 1]) / t_chunk[k];
-			fprintf(stderr, "%d threads, pair %d: sgemm %.4f s, chunk %.4f s, sgemm %.4f s\n",
-			        at[a].threads, k, t_gemm[k], t_chunk[k], t_gemm[k + 1]);
+			c_ratio[k] = 0.5 * (c_gemm[k] + c_gemm[k + 1]) / c_chunk;
+			fprintf(stderr,
+			        "%d threads, pair %d: sgemm %.4f s, chunk %.4f s, sgemm %.4f s "
+			        "(CPU s: %.2f, %.2f, %.2f)\n",
+			        at[a].threads, k, t_gemm[k], t_chunk[k], t_gemm[k + 1], c_gemm[k], c_chunk,
+			        c_gemm[k + 1]);
 		}
 		at[a].sgemm_s = median(t_gemm, chunks + 1);
 		at[a].chunk_s = median(t_chunk, chunks);
 		at[a].fraction = median(ratio, chunks);
+		at[a].cpu_fraction = median(c_ratio, chunks);
 	}
 	free(rows);
 	free(out);
@@ -417,9 +441,10 @@ report:
 	       (long long)C, ROWS, chunks, flops / 1e9, t_first_gemm, t_first);
 	for (int a = 0; a < n_at; a++)
 		printf("%s{\"threads\": %d, \"sgemm_s\": %.4f, \"sgemm_gflops\": %.2f, "
-		       "\"chunk_s\": %.4f, \"accum_gflops\": %.2f, \"fraction_of_sgemm\": %.3f}",
+		       "\"chunk_s\": %.4f, \"accum_gflops\": %.2f, \"fraction_of_sgemm\": %.3f, "
+		       "\"cpu_fraction_of_sgemm\": %.3f}",
 		       a ? ", " : "", at[a].threads, at[a].sgemm_s, flops / at[a].sgemm_s / 1e9,
-		       at[a].chunk_s, flops / at[a].chunk_s / 1e9, at[a].fraction);
+		       at[a].chunk_s, flops / at[a].chunk_s / 1e9, at[a].fraction, at[a].cpu_fraction);
 	printf("], \"save_s\": %.2f, \"alpha\": %g, \"match_threads\": %d, \"match_new_s\": %.2f, "
 	       "\"match_run_s\": %.2f, \"match_sweep_s\": %.2f, \"lap_uniform_s\": %.2f, "
 	       "\"peak_rss_accum_mb\": %.0f, \"peak_rss_mb\": %.0f, \"formula_mb\": %.0f, "
