@@ -177,6 +177,116 @@ START_TEST(correlation_same_for_every_thread_count)
 }
 END_TEST
 
+/* Cross-block accumulators (N = 2 and 3, C = 640, blocks of 512 rows, F64
+ * and F32 chunks): the moments of the 3 x 512-unit ranges and the
+ * additions of the 2 x 2^18-entry ranges of each product run on the
+ * threads (lib/accum/accum.c, cross_task).  The state is bit-identical for
+ * 1 and 3 threads, and the means, standard deviations and sampled cross
+ * correlations (every range's first and last entries and 40 others per
+ * block) equal a two-pass double computation here, to the rounding of the
+ * rows' type. */
+enum { XC_C = 640, XC_ROWS = 700, XC_BLOCK = 512, XC_CHUNK = 300 };
+
+static mudsc_accum *cross_accum(int32_t n, int32_t threads, const double *x, bool f32)
+{
+	mudsc_accum_options o = MUDSC_ACCUM_OPTIONS_INIT;
+	mudsc_accum *acc;
+	static float xf[3 * XC_ROWS * XC_C];
+
+	o.mode = MUDSC_STATS_CROSS;
+	o.threads = threads;
+	ck_assert_ok(mudsc_accum_new(&acc, n, XC_C, &o));
+	ck_assert_ok(mudsc_accum_set_block_rows(acc, XC_BLOCK));
+	for (size_t k = 0; k < (size_t)n * XC_ROWS * XC_C; k++)
+		xf[k] = (float)x[k];
+	for (int64_t r = 0; r < XC_ROWS; r += XC_CHUNK)
+		for (int32_t i = 0; i < n; i++) {
+			const int64_t rows = XC_ROWS - r < XC_CHUNK ? XC_ROWS - r : XC_CHUNK;
+			const size_t at = ((size_t)i * XC_ROWS + (size_t)r) * XC_C;
+			mudsc_features v = {.dtype = f32 ? MUDSC_DTYPE_F32 : MUDSC_DTYPE_F64, .rank = 2,
+			                    .shape = {rows, XC_C}, .feature_axis = 1};
+			v.data = f32 ? (const void *)(xf + at) : (const void *)(x + at);
+			ck_assert_ok(mudsc_accum_update(acc, i, &v));
+		}
+	return acc;
+}
+
+/* The correlation of model 0's unit a and model i's unit b, two passes in double. */
+static double cross_entry(const double *x, int32_t i, size_t a, size_t b, const double *mean,
+                          const double *sd)
+{
+	double s = 0.0;
+	for (size_t r = 0; r < XC_ROWS; r++)
+		s += (x[r * XC_C + a] - mean[a]) *
+		     (x[((size_t)i * XC_ROWS + r) * XC_C + b] - mean[(size_t)i * XC_C + b]);
+	return s / XC_ROWS / fmax(sd[a] * sd[(size_t)i * XC_C + b], 1e-7);
+}
+
+START_TEST(cross_blocks_same_for_every_thread_count)
+{
+	static double x[3 * XC_ROWS * XC_C], X[2 * XC_C * XC_C];
+	const size_t CC = (size_t)XC_C * XC_C, NC = 3 * XC_C;
+	double mean[3 * XC_C], sd[3 * XC_C], got_mean[3 * XC_C], got_sd[3 * XC_C];
+	uint64_t seed = 5;
+
+	/* model i's unit b follows model 0's unit (3 b + i) % C, plus noise */
+	for (size_t r = 0; r < XC_ROWS; r++)
+		for (size_t i = 0; i < 3; i++)
+			for (size_t b = 0; b < XC_C; b++) {
+				seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+				double e = (double)(seed >> 11) / 9007199254740992.0 - 0.5;
+				x[(i * XC_ROWS + r) * XC_C + b] =
+					i == 0 ? 3.0 + e + 1e-3 * (double)b
+					       : 0.7 * x[r * XC_C + (3 * b + i) % XC_C] + 0.5 * e;
+			}
+	for (size_t u = 0; u < NC; u++) {
+		const size_t i = u / XC_C, c = u % XC_C;
+		double s = 0.0, q = 0.0;
+		for (size_t r = 0; r < XC_ROWS; r++)
+			s += x[(i * XC_ROWS + r) * XC_C + c];
+		mean[u] = s / XC_ROWS;
+		for (size_t r = 0; r < XC_ROWS; r++)
+			q += (x[(i * XC_ROWS + r) * XC_C + c] - mean[u]) *
+			     (x[(i * XC_ROWS + r) * XC_C + c] - mean[u]);
+		sd[u] = sqrt(q / XC_ROWS);
+	}
+	for (int32_t n = 2; n <= 3; n++)
+		for (int f32 = 0; f32 <= 1; f32++) {
+			const double tol = f32 ? 2e-4 : 1e-10;
+			mudsc_accum *one = cross_accum(n, 1, x, f32), *more = cross_accum(n, 3, x, f32);
+			void *b1, *b3;
+			size_t l1, l3;
+			ck_assert_ok(mudsc_accum_serialize(&b1, &l1, one));
+			ck_assert_ok(mudsc_accum_serialize(&b3, &l3, more));
+			ck_assert_msg(l1 == l3 && memcmp(b1, b3, l1) == 0,
+			              "N = %d, %s: the state differs with 3 threads", (int)n,
+			              f32 ? "F32" : "F64");
+			mudsc_free(b1);
+			mudsc_free(b3);
+			ck_assert_ok(mudsc_accum_means(got_mean, NC, NULL, more));
+			ck_assert_ok(mudsc_accum_stddevs(got_sd, NC, NULL, more));
+			ck_assert_ok(mudsc_accum_cross_correlation(X, 2 * CC, NULL, more));
+			for (size_t u = 0; u < (size_t)n * XC_C; u++) {
+				ck_assert_double_eq_tol(got_mean[u], mean[u], tol * 10.0);
+				ck_assert_double_eq_tol(got_sd[u], sd[u], tol);
+			}
+			for (int32_t i = 1; i < n; i++)
+				for (size_t e = 0; e < 44; e++) {
+					/* the ranges' ends: 0, 2^18 - 1, 2^18, CC - 1; then spread out */
+					const size_t ends[4] = {0, (1u << 18) - 1, 1u << 18, CC - 1};
+					const size_t v = e < 4 ? ends[e] : (e * 104729u + 7u * (size_t)i) % CC;
+					const double want = cross_entry(x, i, v / XC_C, v % XC_C, mean, sd);
+					ck_assert_msg(fabs(X[(size_t)(i - 1) * CC + v] - want) <= tol,
+					              "N = %d, %s, model %d, entry %zu: %.17g, expected %.17g",
+					              (int)n, f32 ? "F32" : "F64", (int)i, v,
+					              X[(size_t)(i - 1) * CC + v], want);
+				}
+			mudsc_accum_free(one);
+			mudsc_accum_free(more);
+		}
+}
+END_TEST
+
 /* Weight matching and weight zip on the wide MLP, both precisions, N = 2
  * and 3: sweeps, objectives, scores and assignments bit for bit with 1 and
  * 3 threads (3 threads are min(N, 3) workers: 2 for N = 2, 3 for N = 3). */
@@ -315,6 +425,7 @@ Suite *suite_threads(void)
 	tcase_add_test(tc, run_leaves_the_process_wide_blas_count);
 	tcase_add_test(tc, first_failing_tensor_is_reported);
 	tcase_add_test(tc, correlation_same_for_every_thread_count);
+	tcase_add_test(tc, cross_blocks_same_for_every_thread_count);
 	tcase_add_test(tc, weight_similarity_same_for_every_thread_count);
 	tcase_add_test(tc, weight_similarity_tensor_by_tensor);
 	tcase_add_test(tc, weight_similarity_f16_in_place);

@@ -41,8 +41,10 @@
  * thread and merge them.  Its thread count is opts->threads (0 = the
  * process-wide count mudsc_blas_get_threads(), read at each call).  The
  * finalisation of the covariance and the correlation uses it (their rows;
- * small results stay on the calling thread), with bit-identical results
- * for every count.  With BLIS the BLAS calls of updates use it too, each
+ * small results stay on the calling thread), and so do a cross-block
+ * update's moments and the additions of its products into the double
+ * sums (ranges of units and of entries), with bit-identical results for
+ * every count.  With BLIS the BLAS calls of updates use it too, each
  * call with its own BLIS runtime object; with OpenBLAS the BLAS count is
  * the host's, process-wide (mudsc_blas_set_threads()), never changed by
  * the library.

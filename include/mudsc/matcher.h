@@ -276,9 +276,11 @@ MUDSC_API mudsc_status mudsc_matcher_set_activation_similarity(mudsc_matcher *ma
  *       B_p = 8 (G_p^2 + G_p C_p + G_p + C_p) for G_p > 1, else 0
  *       (the correspondences, the kept ones and the assignments);
  *   F = the weight features and align's cached cross blocks, as without
- *       activations (8 (N-1) C_p^2 + 16 N C_p per point; when the blocks
- *       of all points exceed 1 GiB only the widest point's are held, the
- *       others released after each matching; plus the widest point's
+ *       activations (16 N C_p per point and the widest point's 8 (N-1) C_p^2
+ *       of blocks; the other points' blocks are kept between matchings,
+ *       beyond this figure, only while all points' total at most 1 GiB and
+ *       the figure plus them fits opts->max_memory (or max_memory = 0),
+ *       else a point's are released after it is matched; plus the widest point's
  *       features: in float32 one chunk of unit rows, at most
  *       max(2^24, N C_p) floats since a larger tensor is cut into blocks
  *       of columns, a block of 512 x C_p product floats and per worker

@@ -117,7 +117,10 @@ MUDSC_API mudsc_status mudsc_stats_save_buffer(void **out_buf, size_t *out_len,
 
 /**
  * Save the set as a safetensors file, atomically as mudsc_model_save()
- * (nothing partial is ever visible at path).  Errors as
+ * (nothing partial is ever visible at path).  Extra memory: the points'
+ * shifts, sums and squares (a few N C doubles each) and, in the full mode,
+ * each point's packed products (4 N C (N C + 1) bytes); cross blocks are
+ * written from the accumulators in place.  Errors as
  * mudsc_stats_save_buffer(), MUDSC_E_IO.
  */
 MUDSC_API mudsc_status mudsc_stats_save(mudsc_stats *stats, const char *path);

@@ -233,46 +233,94 @@ static void add_f32_to_f64(double *restrict dst, const float *restrict src, size
 		dst[v] += (double)src[v];
 }
 
-/* Cross mode: the units' sums and sums of squares in double, row by row
- * (in stream order), then per model i >= 1 one GEMM X_0' X_i of the
- * block into the workspace, added into the double cross blocks. */
+/* Cross mode's work outside the GEMMs, on the accumulator's threads: tasks
+ * [0, moment_tasks) add the block's rows to the sums and sums of squares of
+ * CROSS_UNITS units each, in row order; the tasks after them add the
+ * workspace's product of model i (float or double) into its double cross
+ * block, CROSS_ENTRIES entries each.  Every sum gets the same terms in the
+ * same order as one serial pass, so the bits do not depend on the threads. */
+enum { CROSS_UNITS = 512, CROSS_ENTRIES = 1 << 18 };
+
+struct cross_job {
+	mudsc_accum *acc;
+	const mudsc__stream_block *b;
+	double *dst;          /* model i's cross block, C^2 */
+	size_t moment_tasks;  /* 0 after the first model's product */
+	size_t entries;       /* C^2 */
+};
+
+static mudsc_status cross_task(void *arg, size_t task)
+{
+	const struct cross_job *j = arg;
+	const mudsc__stream_block *b = j->b;
+	mudsc_accum *acc = j->acc;
+
+	if (task < j->moment_tasks) {
+		const size_t u0 = task * CROSS_UNITS;
+		const size_t u1 = u0 + CROSS_UNITS < acc->nc ? u0 + CROSS_UNITS : acc->nc;
+		double *restrict sum = acc->sum, *restrict sq = acc->sq;
+		for (size_t r = 0; r < b->nrows; r++) {
+			if (b->f64) {
+				const double *row = (const double *)b->rows + r * b->ld;
+				for (size_t u = u0; u < u1; u++) {
+					sum[u] += row[u];
+					sq[u] += row[u] * row[u];
+				}
+			} else {
+				const float *row = (const float *)b->rows + r * b->ld;
+				for (size_t u = u0; u < u1; u++) {
+					const double x = (double)row[u];
+					sum[u] += x;
+					sq[u] += x * x;
+				}
+			}
+		}
+		return MUDSC_OK;
+	}
+	const size_t v0 = (task - j->moment_tasks) * CROSS_ENTRIES;
+	const size_t n = j->entries - v0 < CROSS_ENTRIES ? j->entries - v0 : CROSS_ENTRIES;
+	if (b->f64) {
+		double *restrict dst = j->dst + v0;
+		const double *restrict blk = (const double *)b->work + v0;
+		for (size_t v = 0; v < n; v++)
+			dst[v] += blk[v];
+	} else {
+		add_f32_to_f64(j->dst + v0, (const float *)b->work + v0, n);
+	}
+	return MUDSC_OK;
+}
+
+/* Cross mode: per model i >= 1 one GEMM X_0' X_i of the block into the
+ * workspace, then (cross_task) the product added into the double cross
+ * block, with the units' sums and sums of squares in double (row by row,
+ * in stream order) beside the first model's. */
 static void add_block_cross(mudsc_accum *acc, const mudsc__stream_block *b,
                             const struct mudsc__exec *ex)
 {
-	const size_t nc = acc->nc, C = (size_t)acc->width, CC = C * C;
+	const size_t C = (size_t)acc->width, CC = C * C;
+	struct cross_job j = {.acc = acc, .b = b, .entries = CC,
+	                      .moment_tasks = (acc->nc + CROSS_UNITS - 1) / CROSS_UNITS};
 
-	for (size_t r = 0; r < b->nrows; r++) {
-		if (b->f64) {
-			const double *row = (const double *)b->rows + r * b->ld;
-			for (size_t u = 0; u < nc; u++) {
-				acc->sum[u] += row[u];
-				acc->sq[u] += row[u] * row[u];
-			}
-		} else {
-			const float *row = (const float *)b->rows + r * b->ld;
-			for (size_t u = 0; u < nc; u++) {
-				const double x = (double)row[u];
-				acc->sum[u] += x;
-				acc->sq[u] += x * x;
-			}
-		}
-	}
 	for (int32_t i = 1; i < acc->n_models; i++) {
-		double *dst = acc->cross + (size_t)(i - 1) * CC;
+		const size_t add_tasks = (CC + CROSS_ENTRIES - 1) / CROSS_ENTRIES;
+		/* two sums per stacked value of a row, one addition per entry */
+		const double work = 2.0 * (double)b->nrows * (double)acc->nc * (j.moment_tasks > 0) +
+		                    (double)CC;
 		if (b->f64) {
-			const double *rows = b->rows, *blk = b->work;
+			const double *rows = b->rows;
 			mudsc__blas_dgemm(ex, true, false, (int64_t)C, (int64_t)C, (int64_t)b->nrows, 1.0,
 			                  rows, (int64_t)b->ld, rows + (size_t)i * C, (int64_t)b->ld, 0.0,
 			                  b->work, (int64_t)C);
-			for (size_t v = 0; v < CC; v++)
-				dst[v] += blk[v];
 		} else {
 			const float *rows = b->rows;
 			mudsc__blas_sgemm(ex, true, false, (int64_t)C, (int64_t)C, (int64_t)b->nrows, 1.0f,
 			                  rows, (int64_t)b->ld, rows + (size_t)i * C, (int64_t)b->ld, 0.0f,
 			                  b->work, (int64_t)C);
-			add_f32_to_f64(dst, b->work, CC);
 		}
+		j.dst = acc->cross + (size_t)(i - 1) * CC;
+		/* tasks cannot fail: nothing to check */
+		mudsc__parallel_for(ex, j.moment_tasks + add_tasks, work, cross_task, &j);
+		j.moment_tasks = 0;
 	}
 }
 

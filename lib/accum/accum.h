@@ -135,7 +135,8 @@ size_t mudsc__accum_packed(const mudsc_accum *acc);
  * copy the raw state: shift[nc], sum[nc] (sum_k (z_ku - s_u)), then
  * full mode: second = prod[packed] (the products' upper triangle row by
  * row, a <= b), third unused (may be NULL); cross mode: second = sq[nc],
- * third = cross[(N-1) C C] (as struct mudsc_accum); and the observation
+ * third = cross[(N-1) C C] (as struct mudsc_accum), or NULL: not copied
+ * (mudsc__accum_raw_of() reads them in place); and the observation
  * count.  Output pointers may be unaligned (memcpy). */
 mudsc_status mudsc__accum_raw_get(mudsc_accum *acc, void *shift, void *sum, void *second,
                                  void *third, int64_t *count, const char *fn);

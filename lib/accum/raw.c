@@ -69,7 +69,8 @@ mudsc_status mudsc__accum_raw_get(mudsc_accum *acc, void *shift, void *sum, void
 	}
 	if (acc->mode == MUDSC_STATS_CROSS) {
 		memcpy(second, acc->sq, nc * sizeof *acc->sq);
-		memcpy(third, acc->cross, mudsc__accum_packed(acc) * sizeof *acc->cross);
+		if (third != NULL)
+			memcpy(third, acc->cross, mudsc__accum_packed(acc) * sizeof *acc->cross);
 	} else {
 		for (size_t a = 0; a < nc; a++)
 			for (size_t b = a; b < nc; b++)

@@ -6,6 +6,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "core/core.h"
@@ -230,10 +231,15 @@ void mudsc__budget_estimate(struct mudsc__budget *b, const struct mudsc__plan *p
 		stage = dmax(stage, s * dmin(T, N)); /* one scratch per worker building features */
 		copy = dmax(copy, c);
 	}
-	/* align keeps every point's cross blocks only when they are small, else
-	 * the widest point's (weight_sim_align.h) */
-	if (align && !mudsc__wsim_keep_caches(plan))
-		caches = ((N - 1.0) * (nc / N) * (nc / N)) * D8 + caches_linear;
+	/* the figures count the widest point's cross blocks; align keeps the
+	 * others' too when they are small and the budget has room for them
+	 * (budget.h, weight_sim_align.h) */
+	if (align) {
+		double widest_only = ((N - 1.0) * (nc / N) * (nc / N)) * D8 + caches_linear;
+		b->keep_rule = mudsc__wsim_keep_caches(plan);
+		b->cache_extra = dmax(caches - widest_only, 0.0);
+		caches = widest_only;
+	}
 	b->widest = nc * nc * D8;
 	/* one similarity in the method's layout: align holds only the anchor
 	 * blocks, (N-1) C^2 of the widest point (weight_sim_align.h) */
@@ -253,24 +259,36 @@ void mudsc__budget_estimate(struct mudsc__budget *b, const struct mudsc__plan *p
 	free(Cp);
 }
 
+bool mudsc__budget_keep_caches(const struct mudsc__budget *b, double need,
+                               const mudsc_matcher_options *o)
+{
+	return b->keep_rule && (o->max_memory == 0 || need + b->cache_extra <= (double)o->max_memory);
+}
+
 mudsc_status mudsc__budget_check(const struct mudsc__budget *b, double need, const char *what,
                                 const struct mudsc__plan *plan, const mudsc_matcher_options *o,
                                 const char *fn)
 {
 	const struct plan_point *wide;
+	char others[128] = "";
 
 	if (o->max_memory == 0 || need <= (double)o->max_memory)
 		return MUDSC_OK;
 	wide = &plan->points[b->wide_point];
+	if (b->keep_rule && b->cache_extra > 0.0)
+		snprintf(others, sizeof others,
+		         "; keeping the other points' cross blocks, when the budget has room, takes "
+		         "%.0f bytes more",
+		         b->cache_extra);
 	return mudsc__err(MUDSC_E_NOMEM,
 	                 "%s: %s would allocate about %.0f bytes (%.3g GB; the widest point '%s' "
-	                 "has N*C = %lld units, one similarity (%s) is %.3g GB), over the memory "
+	                 "has N*C = %lld units, one similarity (%s) is %.3g GB%s), over the memory "
 	                 "budget opts->max_memory = %lld bytes (%.3g GB): raise it"
 	                 ", or set it to 0 for no limit",
 	                 fn, what, need, need / 1e9, wide->name,
 	                 (long long)plan->n_models * (long long)wide->width,
 	                 o->method == MUDSC_METHOD_ALIGN ? "align's (N-1) x C x C anchor blocks"
 	                                                 : "N*C x N*C",
-	                 b->sim / 1e9,
+	                 b->sim / 1e9, others,
 	                 (long long)o->max_memory, (double)o->max_memory / 1e9);
 }

@@ -31,7 +31,19 @@ struct mudsc__budget {
 	double sim;       /* one similarity of it in the method's layout: align's
 	                     (N-1) C^2 anchor blocks (S_a, S), zip's (N*C)^2 */
 	size_t wide_point; /* its index */
+	/* Align's cross blocks (weight_sim_align.h): the figures above count
+	 * only the widest point's (and every point's linear terms).  Every
+	 * point's are kept between matchings when they total at most 1 GiB
+	 * (keep_rule) and the run's figure plus cache_extra, the other points'
+	 * blocks, fits opts->max_memory (mudsc__budget_keep_caches). */
+	bool keep_rule;
+	double cache_extra;
 };
+
+/* Whether a run whose figure is `need` keeps every point's cross blocks:
+ * keep_rule, and need + cache_extra within o->max_memory (or no limit). */
+bool mudsc__budget_keep_caches(const struct mudsc__budget *b, double need,
+                               const mudsc_matcher_options *o);
 
 /* The figures for plan under the (validated) options o, models[0] and
  * `threads` threads of the matcher's own loops. */

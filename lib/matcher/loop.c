@@ -31,7 +31,7 @@ struct loop_state {
 	struct wsim_cache *cache; /* per point, for align's S_w */
 	int64_t *prev;            /* NC: the assignment before a re-match */
 	struct wsim_buffers buf;  /* feature buffers reused across points and sweeps */
-	bool keep_caches;         /* align: every point's cross blocks kept (weight_sim_align.h) */
+	bool keep_caches;         /* align: every point's cross blocks kept (loop.h) */
 };
 
 static int64_t stacked(const struct loop_state *ls, size_t p)
@@ -270,7 +270,7 @@ mudsc_status mudsc__loop_run(struct loop_result *res, const struct loop_input *i
 	struct loop_state ls = {.in = in, .P = in->plan->npoints, .N = in->plan->n_models};
 	struct loop_result r = {.best_sweep = -1};
 	size_t nc = widest_stack(in->plan), ns = widest_sim(&ls);
-	ls.keep_caches = mudsc__wsim_keep_caches(in->plan);
+	ls.keep_caches = in->keep_caches;
 	bool acts = in->S_a != NULL || in->fetch != NULL;
 	bool weights = !acts || in->opts->alpha > 0.0;
 

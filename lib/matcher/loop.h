@@ -24,6 +24,8 @@ struct loop_input {
 	const mudsc_matcher_options *opts; /* the matcher's, validated */
 	const double *point_alpha;         /* per point, or NULL: opts->alpha everywhere */
 	const struct mudsc__exec *ex;      /* the matcher's threads */
+	bool keep_caches;                  /* align: every point's cross blocks kept between
+	                                      matchings (mudsc__budget_keep_caches) */
 };
 
 struct loop_result {

@@ -541,6 +541,18 @@ static mudsc_status activations_given(const mudsc_matcher *m, bool *all)
 	return MUDSC_E_INTERNAL;
 }
 
+/* The figure of a run from the current source of activations (the one its
+ * setter checked against the budget), the other points' cross blocks not
+ * counted. */
+static double run_figure(const mudsc_matcher *m, bool acts)
+{
+	const struct mudsc__budget *b = &m->budget;
+
+	if (m->view != NULL || m->stats_fn != NULL)
+		return (m->view != NULL ? (double)m->view->held : 0.0) + b->run_demand;
+	return acts ? b->run_acts : b->run;
+}
+
 MUDSC_API mudsc_status mudsc_matcher_run(mudsc_matcher *m)
 {
 	struct loop_input in;
@@ -562,7 +574,17 @@ MUDSC_API mudsc_status mudsc_matcher_run(mudsc_matcher *m)
 		.opts = &m->opts,
 		.point_alpha = m->point_alpha,
 		.ex = &ex,
+		.keep_caches = mudsc__budget_keep_caches(&m->budget, run_figure(m, acts), &m->opts),
 	};
+	if (m->opts.method == MUDSC_METHOD_ALIGN && m->budget.cache_extra > 0.0)
+		mudsc__log(MUDSC_LOG_DEBUG,
+		           "mudsc_matcher_run: %s (the other points' cross blocks: %.0f bytes, %s)",
+		           in.keep_caches ? "every point's cross blocks are kept between matchings"
+		                          : "a point's cross blocks are freed after it is matched",
+		           m->budget.cache_extra,
+		           in.keep_caches ? "within the budget"
+		           : !m->budget.keep_rule ? "all points' over 1 GiB"
+		                                  : "beyond what opts->max_memory leaves");
 	st = m->opts.method == MUDSC_METHOD_CCA ? mudsc__cca_run(&res, &in)
 	                                        : mudsc__loop_run(&res, &in);
 	if (st != MUDSC_OK)

@@ -16,11 +16,6 @@
 #include "matcher/merge_apply.h"
 #include "model/model.h"
 
-struct merge_scratch {
-	double *a, *b, *acc, *scale, *sel_scale;
-	int64_t *counts, *sel_assign; /* sel_*: the rows of a block (rows_in) */
-	size_t cap;  /* elements of a, b, acc */
-};
 
 /* The transformed shape of a plan tensor (bound axes at their merged width). */
 static size_t out_shape(const struct plan_tensor *t, const struct point_corr *corr,
@@ -52,7 +47,7 @@ static void dense_contract(double *dst, const double *src, size_t outer, int64_t
  * the point, when a merged unit has zero total weight. */
 static mudsc_status axis_scales(const struct mudsc__plan *plan, const struct point_corr *c,
                                 const struct plan_tensor *t, int32_t d, int64_t L, int32_t i,
-                                const double *weights, struct merge_scratch *s)
+                                const double *weights, struct mudsc__merge_scratch *s)
 {
 	if (mudsc__corr_scales(c, plan->n_models, L, i,
 	                       t->role[d] == MUDSC_ROLE_OUT ? MUDSC__MATRIX_MERGE_HAT
@@ -73,7 +68,7 @@ static mudsc_status axis_scales(const struct mudsc__plan *plan, const struct poi
  * buffer holding the result (a or b). */
 static double *rows_in(const struct mudsc__plan *plan, const struct point_corr *corr,
                        const struct plan_tensor *t, int32_t i, const double *weights,
-                       struct merge_scratch *s, int64_t *shape, size_t r0, size_t r1,
+                       struct mudsc__merge_scratch *s, int64_t *shape, size_t r0, size_t r1,
                        mudsc_status *st)
 {
 	const struct point_corr *c = t->point[0] >= 0 ? &corr[t->point[0]] : NULL;
@@ -106,7 +101,7 @@ static double *rows_in(const struct mudsc__plan *plan, const struct point_corr *
  * transform), the same bits as those rows of the whole. */
 static mudsc_status add_transformed(const struct mudsc__plan *plan, const struct point_corr *corr,
                                     const struct plan_tensor *t, int32_t i, double w,
-                                    const double *weights, struct merge_scratch *s,
+                                    const double *weights, struct mudsc__merge_scratch *s,
                                     size_t r0, size_t r1)
 {
 	int64_t shape[MUDSC_MAX_RANK];
@@ -179,7 +174,7 @@ static size_t stage_size(const struct plan_tensor *t, const struct point_corr *c
 	return n;
 }
 
-static void scratch_free(struct merge_scratch *s)
+static void scratch_free(struct mudsc__merge_scratch *s)
 {
 	free(s->a);
 	free(s->b);
@@ -192,7 +187,7 @@ static void scratch_free(struct merge_scratch *s)
 
 /* One task's scratch: a, b, acc of `need` doubles, scale of `units`
  * entries (one per unit of a model: C), counts of `members` (N*C'). */
-static mudsc_status scratch_alloc(struct merge_scratch *s, size_t need, size_t units,
+static mudsc_status scratch_alloc(struct mudsc__merge_scratch *s, size_t need, size_t units,
                                   size_t members)
 {
 	s->a = mudsc__alloc(need * sizeof *s->a, "merge scratch");
@@ -234,7 +229,7 @@ static size_t merged_shape(const struct mudsc__plan *plan, const struct point_co
  * (double), with the re-joined shape in whole_shape. */
 static mudsc_status merge_one(const struct mudsc__plan *plan, const struct point_corr *corr,
                               size_t k, const double *weights, int32_t only,
-                              struct merge_scratch *s, double *whole, int64_t *whole_shape)
+                              struct mudsc__merge_scratch *s, double *whole, int64_t *whole_shape)
 {
 	const struct plan_tensor *t0 = &plan->tensors[k];
 	int32_t parts = t0->part < 0 ? 1 : t0->nparts;
@@ -287,7 +282,7 @@ static mudsc_status bound_tensor(const struct mudsc__merge_job *j, size_t at,
 {
 	const struct plan_tensor *first = &j->plan->tensors[at];
 	int32_t parts = first->part < 0 ? 1 : first->nparts;
-	struct merge_scratch s = {0};
+	struct mudsc__merge_scratch s = {0};
 	size_t stage = 1, n = merged_shape(j->plan, j->corr, at, out->shape);
 	mudsc_status st;
 
@@ -360,13 +355,33 @@ bool mudsc__merge_job_blockable(const struct mudsc__merge_job *j, size_t k, size
 	return *rows > 0 && *row_stage > 0;
 }
 
+/* s's a, b and acc of at least `need` doubles (kept when they are), its
+ * scales and counts for the job's widest point. */
+static mudsc_status scratch_reserve(struct mudsc__merge_scratch *s, size_t need,
+                                    const struct mudsc__merge_job *j)
+{
+	if (s->a != NULL && need <= s->cap)
+		return MUDSC_OK;
+	mudsc__merge_scratch_free(s);
+	mudsc_status st = scratch_alloc(s, need, j->units, j->members);
+	if (st != MUDSC_OK) /* scratch_alloc freed what it had */
+		memset(s, 0, sizeof *s);
+	return st;
+}
+
+void mudsc__merge_scratch_free(struct mudsc__merge_scratch *s)
+{
+	if (s->a != NULL)
+		scratch_free(s);
+	memset(s, 0, sizeof *s);
+}
+
 mudsc_status mudsc__merge_job_rows(const struct mudsc__merge_job *j, size_t k, size_t r0,
-                                  size_t r1, void *bytes)
+                                  size_t r1, void *bytes, struct mudsc__merge_scratch *s)
 {
 	const struct model_tensor *t0 = &j->models[0]->tensors[k];
 	int64_t shape[MUDSC_MAX_RANK];
 	size_t at, rows, row_stage, most = r1 - r0;
-	struct merge_scratch s = {0};
 	mudsc_status st = MUDSC_OK;
 
 	if (!mudsc__merge_job_blockable(j, k, &rows, &row_stage) || r0 >= r1 || r1 > rows)
@@ -383,16 +398,15 @@ mudsc_status mudsc__merge_job_rows(const struct mudsc__merge_job *j, size_t k, s
 			most = m > most ? m : most;
 		}
 	size_t n = out_shape(t, j->corr, shape) / rows * (r1 - r0);
-	if ((st = scratch_alloc(&s, most * row_stage, j->units, j->members)) != MUDSC_OK)
+	if ((st = scratch_reserve(s, most * row_stage, j)) != MUDSC_OK)
 		return st;
-	memset(s.acc, 0, n * sizeof *s.acc);
+	memset(s->acc, 0, n * sizeof *s->acc);
 	for (int32_t i = 0; i < j->plan->n_models && st == MUDSC_OK; i++)
 		if (j->only < 0 || i == j->only)
 			st = add_transformed(j->plan, j->corr, t, i, j->only >= 0 ? 1.0 : j->weights[i],
-			                     j->weights, &s, r0, r1);
+			                     j->weights, s, r0, r1);
 	if (st == MUDSC_OK)
-		mudsc__convert_from_f64(t0->dtype, s.acc, n, bytes);
-	scratch_free(&s);
+		mudsc__convert_from_f64(t0->dtype, s->acc, n, bytes);
 	return st;
 }
 

@@ -76,16 +76,25 @@ extern size_t mudsc__merge_block; /* the value used; tests lower it */
  */
 bool mudsc__merge_job_blockable(const struct mudsc__merge_job *j, size_t k, size_t *rows,
                                size_t *row_stage);
+/* A caller's stage buffers for mudsc__merge_job_rows, kept from one block
+ * to the next (zero-initialise; mudsc__merge_scratch_free when done). */
+struct mudsc__merge_scratch {
+	double *a, *b, *acc, *scale, *sel_scale;
+	int64_t *counts, *sel_assign; /* sel_*: the rows of a block (rows_in) */
+	size_t cap;                   /* elements of a, b, acc */
+};
+void mudsc__merge_scratch_free(struct mudsc__merge_scratch *s);
 /*
  * Merged rows [r0, r1) of axis 0 of tensor k into bytes ((r1 - r0) rows of
  * its dtype, C order): the bits of those rows of the whole tensor (each
- * merged row sums the same terms in the same order).  Scratch: three
+ * merged row sums the same terms in the same order).  Scratch: s's three
  * buffers of m x row_stage doubles, m = the most rows of one model that
- * reach the block (r1 - r0 for a permutation).  Safe to call from several
- * threads at once on different blocks.
+ * reach the block (r1 - r0 for a permutation), grown when a block needs
+ * more and otherwise reused.  Safe to call from several threads at once
+ * on different blocks, each with its own s.
  */
 mudsc_status mudsc__merge_job_rows(const struct mudsc__merge_job *j, size_t k, size_t r0,
-                                  size_t r1, void *bytes);
+                                  size_t r1, void *bytes, struct mudsc__merge_scratch *s);
 /* Free tensor k's computed bytes (a later task k computes them again). */
 void mudsc__merge_job_release(struct mudsc__merge_job *j, size_t k);
 void mudsc__merge_job_clear(struct mudsc__merge_job *j);

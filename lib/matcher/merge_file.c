@@ -7,7 +7,10 @@
  * large tensor (more than MUDSC__MERGE_BLOCK stage doubles) that can be
  * cut (mudsc__merge_job_blockable) is computed and written in blocks of
  * rows instead, `threads` sub-blocks at a time: its scratch is that of the
- * block, never the whole tensor's, and the bytes are the same.
+ * block, never the whole tensor's, and the bytes are the same.  Each of
+ * the `threads` sub-block slots keeps its stage buffers from one block to
+ * the next while blocked tensors follow each other; they are freed before
+ * a window of whole tensors, whose tasks have their own.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -29,6 +32,7 @@ struct file_job {
 	unsigned char *blocked;    /* per tensor: written in blocks of rows */
 	unsigned char *piece;      /* a block's bytes */
 	size_t piece_cap;
+	struct mudsc__merge_scratch *slot; /* per sub-block of a block: its stage buffers */
 	size_t total, written;     /* bytes of all tensors, bytes before tensor k */
 	mudsc_progress_fn progress;
 	void *progress_user;
@@ -68,13 +72,21 @@ struct rows_job {
 	const struct mudsc__merge_job *job;
 	size_t k, r0, r1, per, row_bytes;
 	unsigned char *bytes;
+	struct mudsc__merge_scratch *slot; /* sub-block s uses slot[s] (s < threads) */
 };
 
 static mudsc_status rows_task(void *arg, size_t s)
 {
 	const struct rows_job *r = arg;
 	size_t a = r->r0 + s * r->per, b = a + r->per < r->r1 ? a + r->per : r->r1;
-	return mudsc__merge_job_rows(r->job, r->k, a, b, r->bytes + (a - r->r0) * r->row_bytes);
+	return mudsc__merge_job_rows(r->job, r->k, a, b, r->bytes + (a - r->r0) * r->row_bytes,
+	                             &r->slot[s]);
+}
+
+static void free_slots(struct file_job *f)
+{
+	for (int32_t s = 0; s < f->ex->threads; s++)
+		mudsc__merge_scratch_free(&f->slot[s]);
 }
 
 /* Rows per sub-block of tensor k: MUDSC__MERGE_BLOCK stage doubles (at
@@ -95,7 +107,7 @@ static mudsc_status next_block(struct file_job *f, size_t k, size_t offset, cons
 	size_t rows, per = block_rows(f, k, &rows), T = (size_t)f->ex->threads;
 	size_t row_bytes = f->desc[k].nbytes / rows, r0 = offset / row_bytes;
 	size_t r1 = r0 + per * T < rows ? r0 + per * T : rows;
-	struct rows_job r = {&f->job, k, r0, r1, per, row_bytes, NULL};
+	struct rows_job r = {&f->job, k, r0, r1, per, row_bytes, NULL, f->slot};
 
 	if ((r1 - r0) * row_bytes > f->piece_cap) {
 		size_t cap = (per * T < rows ? per * T : rows) * row_bytes;
@@ -139,6 +151,7 @@ static mudsc_status next_tensor(void *arg, size_t k, size_t offset, const void *
 	}
 	if (k < f->lo || k >= f->hi) {
 		release_window(f);
+		free_slots(f);
 		struct window w = {&f->job, k};
 		size_t hi = k + 1, end = k + (size_t)f->ex->threads;
 		end = end > f->count ? f->count : end;
@@ -172,7 +185,8 @@ mudsc_status mudsc__merge_to_file(const char *fn, const char *path,
 	if (st == MUDSC_OK) {
 		f.desc = mudsc__calloc(f.count + 1, sizeof *f.desc, "merged tensor descriptors");
 		f.blocked = mudsc__calloc(f.count + 1, 1, "blocked tensors");
-		st = f.desc == NULL || f.blocked == NULL ? MUDSC_E_NOMEM : MUDSC_OK;
+		f.slot = mudsc__calloc((size_t)ex->threads, sizeof *f.slot, "merge scratch slots");
+		st = f.desc == NULL || f.blocked == NULL || f.slot == NULL ? MUDSC_E_NOMEM : MUDSC_OK;
 	}
 	for (size_t k = 0; k < f.count && st == MUDSC_OK; k++) {
 		size_t rows, row_stage;
@@ -185,9 +199,12 @@ mudsc_status mudsc__merge_to_file(const char *fn, const char *path,
 		st = mudsc__safetensors_write_stream(fn, path, f.desc, f.count, next_tensor, &f);
 	if (st == MUDSC_OK && progress != NULL)
 		(void)progress((int64_t)f.count, -1, 1.0, progress_user);
+	if (f.slot != NULL)
+		free_slots(&f);
 	free(f.desc);
 	free(f.blocked);
 	free(f.piece);
+	free(f.slot);
 	mudsc__merge_job_clear(&f.job);
 	return st;
 }

@@ -29,9 +29,11 @@ struct wsim_cache {
 void mudsc__wsim_cache_free(struct wsim_cache *cache);
 
 /* Align keeps every point's cross blocks between its matchings when they
- * total at most this many bytes (8 sum_p (N-1) C_p^2), else only the
- * point being matched (mudsc__wsim_cache_release after each): the same
- * bits, recomputed when next needed, and memory of one point's blocks. */
+ * total at most this many bytes (8 sum_p (N-1) C_p^2) and the memory
+ * budget has room for them (budget.h, mudsc__budget_keep_caches), else
+ * only the point being matched (mudsc__wsim_cache_release after each): the
+ * same bits, recomputed when next needed, and memory of one point's
+ * blocks. */
 #define MUDSC__WSIM_CACHE_KEEP ((double)((size_t)1 << 30))
 extern double mudsc__wsim_cache_keep; /* that, lowered by tests */
 

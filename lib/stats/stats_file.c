@@ -77,8 +77,30 @@ static mudsc_status set_point_meta(mudsc_model *m, size_t p, const char *what, c
 	return text ? mudsc_model_set_meta(m, key, text) : set_meta_i64(m, key, v);
 }
 
-/* Add point p's four tensors (copies) and metadata to m. */
-static mudsc_status add_point(mudsc_model *m, mudsc_stats *s, size_t p, const char *fn)
+/* A set as a model whose tensors are borrowed: from the raw buffers in
+ * keep (two per point: its shifts, sums and squares or products, and its
+ * counts) and, for cross blocks, from the accumulators themselves, which
+ * must not change while the model is in use. */
+struct saved {
+	mudsc_model *m;
+	void **keep;
+	size_t nkeep;
+};
+
+static void saved_free(struct saved *v)
+{
+	mudsc_model_free(v->m);
+	for (size_t k = 0; v->keep != NULL && k < v->nkeep; k++)
+		free(v->keep[k]);
+	free(v->keep);
+	memset(v, 0, sizeof *v);
+}
+
+/* Add point p's tensors and metadata to m, borrowed: its raw shifts, sums
+ * and squares or packed products into a buffer kept in keep[0] (the
+ * counts in keep[1]), its cross blocks (cross mode) read in place. */
+static mudsc_status add_point(mudsc_model *m, mudsc_stats *s, size_t p, const char *fn,
+                              void **keep)
 {
 	const size_t N = (size_t)s->n_models, C = (size_t)s->widths[p], NC = N * C;
 	const size_t packed = mudsc__accum_packed(s->acc[p]);
@@ -87,20 +109,24 @@ static mudsc_status add_point(mudsc_model *m, mudsc_stats *s, size_t p, const ch
 	const int64_t prod_shape[1] = { (int64_t)packed };
 	const int64_t cross_shape[3] = { (int64_t)N - 1, (int64_t)C, (int64_t)C };
 	const int64_t count_shape[1] = { (int64_t)N };
-	/* shift, sum, then prod (full) or sq and cross */
-	double *shift = mudsc__calloc((cross ? 3 : 2) * NC + packed, sizeof(double), "raw sums");
-	double *second = shift ? shift + 2 * NC : NULL, *third = shift ? shift + 3 * NC : NULL;
+	/* shift, sum, then prod (full) or sq (cross) */
+	double *shift = mudsc__calloc(cross ? 3 * NC : 2 * NC + packed, sizeof(double), "raw sums");
+	double *second = shift ? shift + 2 * NC : NULL;
 	int64_t *counts = mudsc__calloc(N, sizeof *counts, "counts");
 	int64_t count = 0;
 	int kinds[5], nk = point_kinds(mudsc_accum_mode(s->acc[p]), kinds);
+	struct mudsc__accum_raw raw;
 	mudsc_status st = shift && counts ? MUDSC_OK : MUDSC_E_NOMEM;
 
+	keep[0] = shift;
+	keep[1] = counts;
 	if (st == MUDSC_OK) {
-		st = mudsc__accum_raw_get(s->acc[p], shift, shift + NC, second, third, &count,
+		st = mudsc__accum_raw_get(s->acc[p], shift, shift + NC, second, NULL, &count,
 		                          "mudsc_accum_serialize");
 		if (st != MUDSC_OK)
 			st = mudsc__err_context(st, "%s: point %zu '%s'", fn, p, s->names[p]);
 	}
+	mudsc__accum_raw_of(&raw, s->acc[p]);
 	for (size_t i = 0; i < N; i++)
 		counts[i] = count;
 	for (int j = 0; st == MUDSC_OK && j < nk; j++) {
@@ -111,15 +137,16 @@ static mudsc_status add_point(mudsc_model *m, mudsc_stats *s, size_t p, const ch
 			break;
 		}
 		if (k == T_COUNT)
-			st = mudsc_model_add(m, name, MUDSC_DTYPE_I64, 1, count_shape, counts, MUDSC_COPY);
+			st = mudsc_model_add(m, name, MUDSC_DTYPE_I64, 1, count_shape, counts, MUDSC_BORROW);
 		else if (k == T_PROD)
-			st = mudsc_model_add(m, name, MUDSC_DTYPE_F64, 1, prod_shape, second, MUDSC_COPY);
+			st = mudsc_model_add(m, name, MUDSC_DTYPE_F64, 1, prod_shape, second, MUDSC_BORROW);
 		else if (k == T_CROSS)
-			st = mudsc_model_add(m, name, MUDSC_DTYPE_F64, 3, cross_shape, third, MUDSC_COPY);
+			st = mudsc_model_add(m, name, MUDSC_DTYPE_F64, 3, cross_shape, raw.cross,
+			                     MUDSC_BORROW);
 		else
 			st = mudsc_model_add(m, name, MUDSC_DTYPE_F64, 2, nc_shape,
 			                     k == T_SUM ? shift + NC : k == T_SQ ? second : shift,
-			                     MUDSC_COPY);
+			                     MUDSC_BORROW);
 		free(name);
 	}
 	if (st == MUDSC_OK)
@@ -128,69 +155,74 @@ static mudsc_status add_point(mudsc_model *m, mudsc_stats *s, size_t p, const ch
 		st = set_point_meta(m, p, "width", NULL, s->widths[p]);
 	if (st == MUDSC_OK)
 		st = set_point_meta(m, p, "count", NULL, count);
-	free(shift);
-	free(counts);
 	return st;
 }
 
-/* The set as a model of copied tensors (docs/stats-format.md). */
-static mudsc_status to_model(mudsc_model **out, mudsc_stats *s, const char *fn)
+/* The set as a model of borrowed tensors (docs/stats-format.md): no copy
+ * of a cross block, one packed copy of full-mode products. */
+static mudsc_status to_model(struct saved *out, mudsc_stats *s, const char *fn)
 {
-	mudsc_model *m;
-	mudsc_status st = mudsc_model_new(&m);
+	struct saved v = {0};
+	mudsc_status st = mudsc_model_new(&v.m);
 
 	if (st != MUDSC_OK)
 		return st;
 	const bool cross = set_mode(s) == MUDSC_STATS_CROSS;
 
-	st = mudsc_model_set_meta(m, "format", STATS_FORMAT);
+	v.nkeep = 2 * s->n_points;
+	v.keep = mudsc__calloc(v.nkeep + 1, sizeof *v.keep, "raw buffers");
+	if (v.keep == NULL)
+		st = MUDSC_E_NOMEM;
 	if (st == MUDSC_OK)
-		st = mudsc_model_set_meta(m, "format_version", cross ? STATS_VERSION_CROSS : STATS_VERSION);
+		st = mudsc_model_set_meta(v.m, "format", STATS_FORMAT);
+	if (st == MUDSC_OK)
+		st = mudsc_model_set_meta(v.m, "format_version",
+		                          cross ? STATS_VERSION_CROSS : STATS_VERSION);
 	if (st == MUDSC_OK && cross)
-		st = mudsc_model_set_meta(m, "mode", "cross");
+		st = mudsc_model_set_meta(v.m, "mode", "cross");
 	if (st == MUDSC_OK)
-		st = set_meta_i64(m, "n_models", s->n_models);
+		st = set_meta_i64(v.m, "n_models", s->n_models);
 	if (st == MUDSC_OK)
-		st = set_meta_i64(m, "points", (int64_t)s->n_points);
+		st = set_meta_i64(v.m, "points", (int64_t)s->n_points);
 	for (size_t p = 0; st == MUDSC_OK && p < s->n_points; p++)
-		st = add_point(m, s, p, fn);
+		st = add_point(v.m, s, p, fn, v.keep + 2 * p);
 	if (st != MUDSC_OK) {
-		mudsc_model_free(m);
+		saved_free(&v);
 		return st;
 	}
-	*out = m;
+	*out = v;
 	return MUDSC_OK;
 }
 
 MUDSC_API mudsc_status mudsc_stats_save_buffer(void **out_buf, size_t *out_len,
                                                mudsc_stats *stats)
 {
-	mudsc_model *m;
+	struct saved v;
 	mudsc_status st;
 
 	MUDSC__CHECK_NULL(out_buf);
 	MUDSC__CHECK_NULL(out_len);
 	MUDSC__CHECK_NULL(stats);
-	st = to_model(&m, stats, "mudsc_stats_save_buffer");
+	st = to_model(&v, stats, "mudsc_stats_save_buffer");
 	if (st != MUDSC_OK)
 		return st;
-	st = mudsc_model_save_buffer(out_buf, out_len, m);
-	mudsc_model_free(m);
+	st = mudsc_model_save_buffer(out_buf, out_len, v.m);
+	saved_free(&v);
 	return st;
 }
 
 MUDSC_API mudsc_status mudsc_stats_save(mudsc_stats *stats, const char *path)
 {
-	mudsc_model *m;
+	struct saved v;
 	mudsc_status st;
 
 	MUDSC__CHECK_NULL(stats);
 	MUDSC__CHECK_NULL(path);
-	st = to_model(&m, stats, "mudsc_stats_save");
+	st = to_model(&v, stats, "mudsc_stats_save");
 	if (st != MUDSC_OK)
 		return st;
-	st = mudsc_model_save(m, path);
-	mudsc_model_free(m);
+	st = mudsc_model_save(v.m, path);
+	saved_free(&v);
 	if (st != MUDSC_OK && st != MUDSC_E_NOMEM)
 		st = mudsc__err_context(st, "mudsc_stats_save: argument 'path'");
 	return st;

@@ -226,3 +226,42 @@ def test_budget_counts_one_point_as_the_header_formula(mode):
     ok = mudsc.Matcher(graph(), cm, alpha=0.5, threads=1, max_memory=run + 16 * W * W + H)
     ok.set_stats(s)
     ok.run()
+
+
+def test_budget_keeps_every_points_cross_blocks_only_with_room():
+    """budget.h: the figures count the widest point's cross blocks; align
+    keeps every point's between matchings when the run's figure plus the
+    other points' blocks (8 (N-1) C_p^2 bytes each) fits max_memory (or there
+    is no limit), else frees a point's after it is matched: at the run's own
+    figure it frees them, at that figure plus the other points' bytes it
+    keeps them, and the results are the same either way."""
+    models = related_mlps(2, seed=4)
+    cm = [mudsc.Model.from_numpy(m) for m in models]
+    s = stats_set(models, "cross")
+    hidden_widths = MLP_WIDTHS[1:-1]
+    others = 8 * sum(C * C for C in hidden_widths) - 8 * max(hidden_widths) ** 2
+    run = refused_figure(lambda: mudsc.Matcher(graph(), cm, alpha=0.5, threads=1, max_memory=1))
+    merge = refused_figure(lambda: mudsc.Matcher(graph(), cm, alpha=0.5, threads=1,
+                                                 max_memory=run))
+    m = mudsc.Matcher(graph(), cm, alpha=0.5, threads=1, max_memory=merge)
+    need = refused_figure(lambda: m.set_stats_callback(lambda p, n, w: s[n]))
+    logs = []
+    mudsc.set_log_callback(lambda level, message: logs.append(message), "debug")
+    try:
+        runs = {}
+        for budget in (need, need + others - 1, need + others, 0):
+            m = mudsc.Matcher(graph(), cm, alpha=0.5, threads=1, max_memory=budget)
+            m.set_stats_callback(lambda p, n, w: s[n])
+            del logs[:]
+            m.run()
+            said = [t for t in logs if "cross blocks" in t]
+            assert len(said) == 1, logs
+            assert f"the other points' cross blocks: {others} bytes" in said[0]
+            runs[budget] = ("kept" in said[0], result(m), m.objectives)
+    finally:
+        mudsc.set_log_callback(None)
+    assert [runs[b][0] for b in (need, need + others - 1, need + others, 0)] == \
+        [False, False, True, True]
+    for b in (need, need + others - 1, need + others):
+        assert runs[b][2] == runs[0][2]
+        assert all(np.array_equal(x, y) for x, y in zip(runs[b][1], runs[0][1]))
