@@ -209,46 +209,62 @@ static void gather_span(const struct gather_plan *g, int32_t axis, size_t c0, si
 	*hi = (size_t)most + (g->L - 1) * (size_t)g->st[axis];
 }
 
+/* Rows gathered together by gather_rows: a tile of rows reads each
+ * source cache line once while it is in cache when the point's axis is
+ * not the tensor's first (the units are columns: an IN binding). */
+#define GATHER_TILE 16
+
+/* n elements of row v from source element `at` on, to column col of the
+ * row (see gather_rows). */
+static inline void gather_run(double *F, float *U, size_t ld, double m, double k,
+                              struct source src, bool typed_f32, size_t v, size_t col, size_t at,
+                              size_t n)
+{
+	if (U != NULL && typed_f32) {
+		float *u = U + v * ld + col;
+		const float *x = (const float *)src.data + (at - src.lo);
+		for (size_t j = 0; j < n; j++)
+			u[j] = (float)(((double)x[j] - m) * k);
+	} else if (U != NULL) {
+		float *u = U + v * ld + col;
+		for (size_t j = 0; j < n; j++)
+			u[j] = (float)((source_at(src, at + j) - m) * k);
+	} else if (src.kind != 0 && src.kind != 2) {
+		double *d = F + v * ld + col;
+		for (size_t j = 0; j < n; j++)
+			d[j] = source_at(src, at + j);
+	} else {
+		memcpy(F + v * ld + col, (const double *)src.data + (at - src.lo), n * sizeof(double));
+	}
+}
+
 /*
  * One pass for a feature whose transforms are permutations: rows gathered
  * from the source, axis moved to the front, the trailing untransformed axes
  * copied as runs.  Into F (double, row stride ld) when U is NULL, else into
  * U (float, row stride ld) as fl32((x - mu[v]) * inv[v]) for row v.  Only
  * the feature's columns [c0, c1) (in the gathered order), column c at
- * c - c0 of the row.
+ * c - c0 of the row.  Rows GATHER_TILE at a time, run by run (every
+ * element written once, by the same operations in any order).
  */
 static void gather_rows(double *F, float *U, size_t ld, const double *mu, const double *inv_row,
                         const struct gather_plan *g, struct source src, int32_t axis, size_t c0,
                         size_t c1)
 {
-	size_t run = g->run;
+	size_t run = g->run, b0 = c0 / run, st = (size_t)g->st[axis];
 	bool typed_f32 = src.kind == 1 && (uintptr_t)src.data % sizeof(float) == 0;
 
-	for (size_t v = 0; v < g->L; v++) {
-		int64_t base = (int64_t)v * g->st[axis];
-		double m = U ? mu[v] : 0.0, k = U ? inv_row[v] : 1.0;
-		for (size_t b = c0 / run; b * run < c1; b++) {
+	for (size_t v0 = 0; v0 < g->L; v0 += GATHER_TILE) {
+		size_t v1 = g->L - v0 < GATHER_TILE ? g->L : v0 + GATHER_TILE;
+		/* run b starts at off_out[b / nin] + off_in[b % nin]: both kept as counters */
+		size_t bo = b0 / g->nin, bi = b0 % g->nin;
+		for (size_t b = b0; b * run < c1; b++, bi = bi + 1 == g->nin ? (bo++, 0) : bi + 1) {
 			size_t j0 = b * run < c0 ? c0 - b * run : 0;
 			size_t j1 = (b + 1) * run > c1 ? c1 - b * run : run;
-			size_t col = b * run + j0 - c0, n = j1 - j0;
-			size_t at = (size_t)(base + g->off_out[b / g->nin] + g->off_in[b % g->nin]) + j0;
-			if (U != NULL && typed_f32) {
-				float *u = U + v * ld + col;
-				const float *x = (const float *)src.data + (at - src.lo);
-				for (size_t j = 0; j < n; j++)
-					u[j] = (float)(((double)x[j] - m) * k);
-			} else if (U != NULL) {
-				float *u = U + v * ld + col;
-				for (size_t j = 0; j < n; j++)
-					u[j] = (float)((source_at(src, at + j) - m) * k);
-			} else if (src.kind != 0 && src.kind != 2) {
-				double *d = F + v * ld + col;
-				for (size_t j = 0; j < n; j++)
-					d[j] = source_at(src, at + j);
-			} else {
-				memcpy(F + v * ld + col, (const double *)src.data + (at - src.lo),
-				       n * sizeof(double));
-			}
+			size_t at = (size_t)(g->off_out[bo] + g->off_in[bi]) + j0;
+			for (size_t v = v0; v < v1; v++)
+				gather_run(F, U, ld, U ? mu[v] : 0.0, U ? inv_row[v] : 1.0, src, typed_f32, v,
+				           b * run + j0 - c0, at + v * st, j1 - j0);
 		}
 	}
 }
@@ -532,11 +548,54 @@ struct units_job {
 	mudsc_similarity kind;
 };
 
+/* Rows summed at once by the row sums: that many independent chains of
+ * additions, so the sums run at the adder's throughput, not its latency
+ * (each row's sum is still its own chain, in storage order: the same bits). */
+#define ROW_CHAINS 8
+
+/* t[r] = sum over e < inner of x[r * inner + e] (sq: of (x - m[r])^2), for
+ * rows r < ROW_CHAINS, each from 0.0 in increasing e. */
+#define ROW_CHAIN_SUMS(T)                                                                        \
+	static void row_chains_##T(double *t, const T *x, size_t inner, const double *m, bool sq)    \
+	{                                                                                            \
+		double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, s4 = 0.0, s5 = 0.0, s6 = 0.0, s7 = 0.0;   \
+		const T *x0 = x, *x1 = x0 + inner, *x2 = x1 + inner, *x3 = x2 + inner;                   \
+		const T *x4 = x3 + inner, *x5 = x4 + inner, *x6 = x5 + inner, *x7 = x6 + inner;          \
+		if (sq) {                                                                                \
+			for (size_t e = 0; e < inner; e++) {                                                 \
+				double d0 = (double)x0[e] - m[0], d1 = (double)x1[e] - m[1];                     \
+				double d2 = (double)x2[e] - m[2], d3 = (double)x3[e] - m[3];                     \
+				double d4 = (double)x4[e] - m[4], d5 = (double)x5[e] - m[5];                     \
+				double d6 = (double)x6[e] - m[6], d7 = (double)x7[e] - m[7];                     \
+				s0 += d0 * d0, s1 += d1 * d1, s2 += d2 * d2, s3 += d3 * d3;                      \
+				s4 += d4 * d4, s5 += d5 * d5, s6 += d6 * d6, s7 += d7 * d7;                      \
+			}                                                                                    \
+		} else {                                                                                 \
+			for (size_t e = 0; e < inner; e++) {                                                 \
+				s0 += (double)x0[e], s1 += (double)x1[e], s2 += (double)x2[e];                   \
+				s3 += (double)x3[e], s4 += (double)x4[e], s5 += (double)x5[e];                   \
+				s6 += (double)x6[e], s7 += (double)x7[e];                                        \
+			}                                                                                    \
+		}                                                                                        \
+		t[0] = s0, t[1] = s1, t[2] = s2, t[3] = s3, t[4] = s4, t[5] = s5, t[6] = s6, t[7] = s7;  \
+	}
+
+ROW_CHAIN_SUMS(float)
+ROW_CHAIN_SUMS(double)
+
 /* acc[v] += x (sq = false) or (x - mu[v])^2 (sq) over the elements of the
- * (outer, C, inner) tensor src, in storage order. */
+ * (outer, C, inner) tensor src, in storage order: per (o, v) a sum t from
+ * 0.0 over e, then acc[v] += t; ROW_CHAINS rows' sums t at a time. */
 #define ROW_SUMS(T)                                                                              \
-	for (size_t o = 0, k = 0; o < outer; o++)                                                    \
-		for (size_t v = 0; v < C; v++) {                                                         \
+	for (size_t o = 0, k = 0; o < outer; o++) {                                                  \
+		size_t v = 0;                                                                            \
+		for (; v + ROW_CHAINS <= C; v += ROW_CHAINS, k += ROW_CHAINS * inner) {                  \
+			double t[ROW_CHAINS];                                                                \
+			row_chains_##T(t, (const T *)src.data + k, inner, mu + v, sq);                      \
+			for (size_t r = 0; r < ROW_CHAINS; r++)                                              \
+				acc[v + r] += t[r];                                                              \
+		}                                                                                        \
+		for (; v < C; v++, k += inner) {                                                         \
 			const T *x = (const T *)src.data + k;                                                \
 			double t = 0.0, m = sq ? mu[v] : 0.0;                                                \
 			if (sq)                                                                              \
@@ -546,8 +605,8 @@ struct units_job {
 				for (size_t e = 0; e < inner; e++)                                               \
 					t += (double)x[e];                                                           \
 			acc[v] += t;                                                                         \
-			k += inner;                                                                          \
-		}
+		}                                                                                        \
+	}
 
 /* The same sums for a 16-bit float source read in place: converted a piece
  * at a time (exact), each element added in the same order as ROW_SUMS, so
