@@ -8,6 +8,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,8 @@ struct merge_scratch {
 	double *a, *b, *acc, *scale, *sel_scale;
 	int64_t *counts, *sel_assign; /* sel_*: the rows of a block (rows_in) */
 	size_t cap;  /* elements of a, b, acc */
+	double *axis_scale; /* add_permuted: every bound axis's scales, MUDSC_MAX_RANK x units */
+	size_t units;
 };
 
 /* The transformed shape of a plan tensor (bound axes at their merged width). */
@@ -101,6 +104,116 @@ static double *rows_in(const struct mudsc__plan *plan, const struct point_corr *
 	return s->b;
 }
 
+/* Whether axis d of t (bound to c) is a permutation for model i: one
+ * member of model i in every merged unit (seen: units of scratch). */
+static bool axis_is_permutation(const struct point_corr *c, const struct plan_tensor *t,
+                                int32_t d, int32_t i, int64_t *seen)
+{
+	int64_t L = t->shape[d];
+	const int64_t *assign = c->assign + (size_t)i * (size_t)L;
+
+	if (c->dense != NULL || c->width_out != L)
+		return false;
+	for (int64_t u = 0; u < L; u++)
+		seen[u] = 0;
+	for (int64_t u = 0; u < L; u++) {
+		if (assign[u] < 0 || assign[u] >= L || seen[assign[u]])
+			return false;
+		seen[assign[u]] = 1;
+	}
+	return true;
+}
+
+/* *perm = every bound axis of the whole tensor t is a permutation for
+ * model i, with each axis's scales in s->axis_scale + d * units (computed
+ * in axis order, so a zero-weight unit fails at the axis the axis-by-axis
+ * route fails at). */
+static mudsc_status permuted_axes(bool *perm, const struct mudsc__plan *plan,
+                                  const struct point_corr *corr, const struct plan_tensor *t,
+                                  int32_t i, const double *weights, struct merge_scratch *s)
+{
+	bool bound = false;
+	*perm = t->part < 0;
+	for (int32_t d = 0; d < t->rank && *perm; d++) {
+		const struct point_corr *c = t->point[d] >= 0 ? &corr[t->point[d]] : NULL;
+		if (c == NULL)
+			continue;
+		if (!axis_is_permutation(c, t, d, i, s->sel_assign)) {
+			*perm = false;
+			break;
+		}
+		mudsc_status st = axis_scales(plan, c, t, d, t->shape[d], i, weights, s);
+		if (st != MUDSC_OK)
+			return st;
+		memcpy(s->axis_scale + (size_t)d * s->units, s->scale,
+		       (size_t)t->shape[d] * sizeof *s->scale);
+		bound = true;
+	}
+	*perm = *perm && bound;
+	return MUDSC_OK;
+}
+
+/* Element k of model i's tensor as a double: read in place (aligned
+ * float), else from the double copy. */
+static inline double element(const float *xf, const double *xd, size_t k)
+{
+	return xf != NULL ? (double)xf[k] : xd[k];
+}
+
+/*
+ * acc += w * T_i' for a whole tensor whose bound axes are all permutations
+ * (permuted_axes): every element moved once to its place through the
+ * axes' scales in axis order (0 + f x for each, the permutation route of
+ * mudsc__axis_contract), then w times it added: the operations of the
+ * axis-by-axis route, without its passes.  The last bound axis is the
+ * inner loop, the unbound axes after it contiguous runs.
+ */
+static void add_permuted(const struct point_corr *corr, const struct plan_tensor *t, int32_t i,
+                         double w, struct merge_scratch *s)
+{
+	int32_t last = t->rank - 1, nf;
+	int64_t st[MUDSC_MAX_RANK], idx[MUDSC_MAX_RANK] = {0};
+	const int64_t *assign[MUDSC_MAX_RANK];
+	size_t run = 1, blocks = 1;
+	bool in_place = t->dtype == MUDSC_DTYPE_F32 && (uintptr_t)t->data[i] % sizeof(float) == 0;
+	const float *xf = in_place ? t->data[i] : NULL;
+	double f[MUDSC_MAX_RANK];
+
+	if (!in_place)
+		mudsc__plan_load(t, i, s->a);
+	while (t->point[last] < 0)
+		run *= (size_t)t->shape[last--];
+	st[t->rank - 1] = 1;
+	for (int32_t d = t->rank - 1; d > 0; d--)
+		st[d - 1] = st[d] * t->shape[d];
+	for (int32_t d = 0; d <= last; d++) {
+		assign[d] = t->point[d] >= 0 ? corr[t->point[d]].assign + (size_t)i * (size_t)t->shape[d]
+		                             : NULL;
+		blocks *= d < last ? (size_t)t->shape[d] : 1;
+	}
+	const double *f_last = s->axis_scale + (size_t)last * s->units;
+	for (size_t b = 0, k = 0; b < blocks; b++) {
+		int64_t base = 0;
+		nf = 0;
+		for (int32_t d = 0; d < last; d++) {
+			base += (assign[d] ? assign[d][idx[d]] : idx[d]) * st[d];
+			if (assign[d])
+				f[nf++] = s->axis_scale[(size_t)d * s->units + (size_t)idx[d]];
+		}
+		for (int64_t u = 0; u < t->shape[last]; u++) {
+			double *acc = s->acc + base + assign[last][u] * st[last];
+			for (size_t j = 0; j < run; j++, k++) {
+				double v = element(xf, s->a, k);
+				for (int32_t q = 0; q < nf; q++)
+					v = 0.0 + f[q] * v;
+				acc[j] += w * (0.0 + f_last[u] * v);
+			}
+		}
+		for (int32_t d = last - 1; d >= 0 && ++idx[d] == t->shape[d]; d--)
+			idx[d] = 0;
+	}
+}
+
 /* acc += w * T_i' for one plan tensor; with rows (r0 < r1) only merged rows
  * [r0, r1) of axis 0 (a non-part tensor whose axis 0 has no dense
  * transform), the same bits as those rows of the whole. */
@@ -123,6 +236,13 @@ static mudsc_status add_transformed(const struct mudsc__plan *plan, const struct
 		b = a == s->a ? s->b : s->a;
 		d0 = 1;
 	} else {
+		bool perm;
+		mudsc_status st = permuted_axes(&perm, plan, corr, t, i, weights, s);
+		if (st != MUDSC_OK || perm) {
+			if (perm)
+				add_permuted(corr, t, i, w, s);
+			return st;
+		}
 		mudsc__plan_load(t, i, a);
 	}
 	for (int32_t d = d0; d < t->rank; d++) {
@@ -188,6 +308,7 @@ static void scratch_free(struct merge_scratch *s)
 	free(s->counts);
 	free(s->sel_scale);
 	free(s->sel_assign);
+	free(s->axis_scale);
 }
 
 /* One task's scratch: a, b, acc of `need` doubles, scale of `units`
@@ -202,8 +323,11 @@ static mudsc_status scratch_alloc(struct merge_scratch *s, size_t need, size_t u
 	s->counts = mudsc__alloc(members * sizeof *s->counts, "member counts");
 	s->sel_scale = mudsc__alloc(units * sizeof *s->sel_scale, "merge scales");
 	s->sel_assign = mudsc__alloc(units * sizeof *s->sel_assign, "block rows");
+	s->axis_scale = mudsc__alloc(MUDSC_MAX_RANK * units * sizeof *s->axis_scale, "merge scales");
 	s->cap = need;
-	if (s->a && s->b && s->acc && s->scale && s->counts && s->sel_scale && s->sel_assign)
+	s->units = units;
+	if (s->a && s->b && s->acc && s->scale && s->counts && s->sel_scale && s->sel_assign &&
+	    s->axis_scale)
 		return MUDSC_OK;
 	scratch_free(s);
 	return MUDSC_E_NOMEM;
