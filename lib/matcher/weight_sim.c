@@ -15,6 +15,10 @@
 #include "core/core.h"
 #include "matcher/weight_sim.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* Shape of feature f after the other axes are transformed; returns numel. */
 static size_t transformed_shape(const struct plan_tensor *t, int32_t axis, size_t p,
                                 const struct point_corr *corr, int64_t *shape)
@@ -214,6 +218,24 @@ static void gather_span(const struct gather_plan *g, int32_t axis, size_t c0, si
  * not the tensor's first (the units are columns: an IN binding). */
 #define GATHER_TILE 16
 
+/* u[j] = fl32((x[j] - m) * k) for j < n, in double (SSE2: two at a time,
+ * the same operations). */
+static inline void unit_run(float *u, const float *x, double m, double k, size_t n)
+{
+	size_t j = 0;
+#if defined(__SSE2__)
+	__m128d mm = _mm_set1_pd(m), kk = _mm_set1_pd(k);
+	for (; j + 4 <= n; j += 4) {
+		__m128 xv = _mm_loadu_ps(x + j);
+		__m128d lo = _mm_mul_pd(_mm_sub_pd(_mm_cvtps_pd(xv), mm), kk);
+		__m128d hi = _mm_mul_pd(_mm_sub_pd(_mm_cvtps_pd(_mm_movehl_ps(xv, xv)), mm), kk);
+		_mm_storeu_ps(u + j, _mm_movelh_ps(_mm_cvtpd_ps(lo), _mm_cvtpd_ps(hi)));
+	}
+#endif
+	for (; j < n; j++)
+		u[j] = (float)(((double)x[j] - m) * k);
+}
+
 /* n elements of row v from source element `at` on, to column col of the
  * row (see gather_rows). */
 static inline void gather_run(double *F, float *U, size_t ld, double m, double k,
@@ -221,10 +243,7 @@ static inline void gather_run(double *F, float *U, size_t ld, double m, double k
                               size_t n)
 {
 	if (U != NULL && typed_f32) {
-		float *u = U + v * ld + col;
-		const float *x = (const float *)src.data + (at - src.lo);
-		for (size_t j = 0; j < n; j++)
-			u[j] = (float)(((double)x[j] - m) * k);
+		unit_run(U + v * ld + col, (const float *)src.data + (at - src.lo), m, k, n);
 	} else if (U != NULL) {
 		float *u = U + v * ld + col;
 		for (size_t j = 0; j < n; j++)
@@ -235,6 +254,26 @@ static inline void gather_run(double *F, float *U, size_t ld, double m, double k
 			d[j] = source_at(src, at + j);
 	} else {
 		memcpy(F + v * ld + col, (const double *)src.data + (at - src.lo), n * sizeof(double));
+	}
+}
+
+/* gather_rows' unit rows when every run is one element and the rows are
+ * not adjacent in the source (the units are the tensor's first axis, the
+ * other axes permuted: a linear layer's OUT binding): row by row, each
+ * element from its offset within the row. */
+static void gather_units_scattered(float *U, size_t ld, const double *mu, const double *inv_row,
+                                   const struct gather_plan *g, struct source src, size_t st,
+                                   size_t c0, size_t c1)
+{
+	const float *x = src.data;
+	for (size_t v = 0; v < g->L; v++) {
+		size_t row = v * st - src.lo;
+		float *u = U + v * ld;
+		double m = mu[v], k = inv_row[v];
+		size_t bo = c0 / g->nin, bi = c0 % g->nin;
+		for (size_t c = c0; c < c1; c++, bi = bi + 1 == g->nin ? (bo++, 0) : bi + 1)
+			u[c - c0] =
+			    (float)(((double)x[row + (size_t)(g->off_out[bo] + g->off_in[bi])] - m) * k);
 	}
 }
 
@@ -254,6 +293,10 @@ static void gather_rows(double *F, float *U, size_t ld, const double *mu, const 
 	size_t run = g->run, b0 = c0 / run, st = (size_t)g->st[axis];
 	bool typed_f32 = src.kind == 1 && (uintptr_t)src.data % sizeof(float) == 0;
 
+	if (U != NULL && typed_f32 && run == 1 && st != 1) {
+		gather_units_scattered(U, ld, mu, inv_row, g, src, st, c0, c1);
+		return;
+	}
 	for (size_t v0 = 0; v0 < g->L; v0 += GATHER_TILE) {
 		size_t v1 = g->L - v0 < GATHER_TILE ? g->L : v0 + GATHER_TILE;
 		/* run b starts at off_out[b / nin] + off_in[b % nin]: both kept as counters */
