@@ -153,12 +153,28 @@ static mudsc_status permuted_axes(bool *perm, const struct mudsc__plan *plan,
 	return MUDSC_OK;
 }
 
-/* Element k of model i's tensor as a double: read in place (aligned
- * float), else from the double copy. */
-static inline double element(const float *xf, const double *xd, size_t k)
-{
-	return xf != NULL ? (double)xf[k] : xd[k];
-}
+/* acc[j] += w * (0 + fl * (0 + f[nf-1] * (... (0 + f[0] * x[j])))) for
+ * j < n: one run of add_permuted, the factors of the outer axes f (nf of
+ * them, the first applied first) and of the last bound axis fl. */
+#define PERMUTED_RUN(T)                                                                          \
+	static void permuted_run_##T(double *acc, const T *x, size_t n, const double *f, int32_t nf, \
+	                             double fl, double w)                                            \
+	{                                                                                            \
+		if (nf == 1) {                                                                           \
+			for (size_t j = 0; j < n; j++)                                                       \
+				acc[j] += w * (0.0 + fl * (0.0 + f[0] * (double)x[j]));                          \
+			return;                                                                              \
+		}                                                                                        \
+		for (size_t j = 0; j < n; j++) {                                                         \
+			double v = (double)x[j];                                                             \
+			for (int32_t q = 0; q < nf; q++)                                                     \
+				v = 0.0 + f[q] * v;                                                              \
+			acc[j] += w * (0.0 + fl * v);                                                        \
+		}                                                                                        \
+	}
+
+PERMUTED_RUN(float)
+PERMUTED_RUN(double)
 
 /*
  * acc += w * T_i' for a whole tensor whose bound axes are all permutations
@@ -166,7 +182,8 @@ static inline double element(const float *xf, const double *xd, size_t k)
  * axes' scales in axis order (0 + f x for each, the permutation route of
  * mudsc__axis_contract), then w times it added: the operations of the
  * axis-by-axis route, without its passes.  The last bound axis is the
- * inner loop, the unbound axes after it contiguous runs.
+ * inner loop, the unbound axes after it contiguous runs.  Float32 tensors
+ * are read in place, others from their double copy.
  */
 static void add_permuted(const struct point_corr *corr, const struct plan_tensor *t, int32_t i,
                          double w, struct merge_scratch *s)
@@ -200,14 +217,12 @@ static void add_permuted(const struct point_corr *corr, const struct plan_tensor
 			if (assign[d])
 				f[nf++] = s->axis_scale[(size_t)d * s->units + (size_t)idx[d]];
 		}
-		for (int64_t u = 0; u < t->shape[last]; u++) {
+		for (int64_t u = 0; u < t->shape[last]; u++, k += run) {
 			double *acc = s->acc + base + assign[last][u] * st[last];
-			for (size_t j = 0; j < run; j++, k++) {
-				double v = element(xf, s->a, k);
-				for (int32_t q = 0; q < nf; q++)
-					v = 0.0 + f[q] * v;
-				acc[j] += w * (0.0 + f_last[u] * v);
-			}
+			if (xf != NULL)
+				permuted_run_float(acc, xf + k, run, f, nf, f_last[u], w);
+			else
+				permuted_run_double(acc, s->a + k, run, f, nf, f_last[u], w);
 		}
 		for (int32_t d = last - 1; d >= 0 && ++idx[d] == t->shape[d]; d--)
 			idx[d] = 0;

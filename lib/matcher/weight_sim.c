@@ -591,51 +591,17 @@ struct units_job {
 	mudsc_similarity kind;
 };
 
-/* Rows summed at once by the row sums: that many independent chains of
- * additions, so the sums run at the adder's throughput, not its latency
- * (each row's sum is still its own chain, in storage order: the same bits). */
-#define ROW_CHAINS 8
-
-/* t[r] = sum over e < inner of x[r * inner + e] (sq: of (x - m[r])^2), for
- * rows r < ROW_CHAINS, each from 0.0 in increasing e. */
-#define ROW_CHAIN_SUMS(T)                                                                        \
-	static void row_chains_##T(double *t, const T *x, size_t inner, const double *m, bool sq)    \
-	{                                                                                            \
-		double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, s4 = 0.0, s5 = 0.0, s6 = 0.0, s7 = 0.0;   \
-		const T *x0 = x, *x1 = x0 + inner, *x2 = x1 + inner, *x3 = x2 + inner;                   \
-		const T *x4 = x3 + inner, *x5 = x4 + inner, *x6 = x5 + inner, *x7 = x6 + inner;          \
-		if (sq) {                                                                                \
-			for (size_t e = 0; e < inner; e++) {                                                 \
-				double d0 = (double)x0[e] - m[0], d1 = (double)x1[e] - m[1];                     \
-				double d2 = (double)x2[e] - m[2], d3 = (double)x3[e] - m[3];                     \
-				double d4 = (double)x4[e] - m[4], d5 = (double)x5[e] - m[5];                     \
-				double d6 = (double)x6[e] - m[6], d7 = (double)x7[e] - m[7];                     \
-				s0 += d0 * d0, s1 += d1 * d1, s2 += d2 * d2, s3 += d3 * d3;                      \
-				s4 += d4 * d4, s5 += d5 * d5, s6 += d6 * d6, s7 += d7 * d7;                      \
-			}                                                                                    \
-		} else {                                                                                 \
-			for (size_t e = 0; e < inner; e++) {                                                 \
-				s0 += (double)x0[e], s1 += (double)x1[e], s2 += (double)x2[e];                   \
-				s3 += (double)x3[e], s4 += (double)x4[e], s5 += (double)x5[e];                   \
-				s6 += (double)x6[e], s7 += (double)x7[e];                                        \
-			}                                                                                    \
-		}                                                                                        \
-		t[0] = s0, t[1] = s1, t[2] = s2, t[3] = s3, t[4] = s4, t[5] = s5, t[6] = s6, t[7] = s7;  \
-	}
-
-ROW_CHAIN_SUMS(float)
-ROW_CHAIN_SUMS(double)
-
 /* acc[v] += x (sq = false) or (x - mu[v])^2 (sq) over the elements of the
  * (outer, C, inner) tensor src, in storage order: per (o, v) a sum t from
- * 0.0 over e, then acc[v] += t; ROW_CHAINS rows' sums t at a time. */
+ * 0.0 over e, then acc[v] += t; MUDSC__ROW_CHAINS rows' sums t at a time. */
 #define ROW_SUMS(T)                                                                              \
 	for (size_t o = 0, k = 0; o < outer; o++) {                                                  \
 		size_t v = 0;                                                                            \
-		for (; v + ROW_CHAINS <= C; v += ROW_CHAINS, k += ROW_CHAINS * inner) {                  \
-			double t[ROW_CHAINS];                                                                \
-			row_chains_##T(t, (const T *)src.data + k, inner, mu + v, sq);                      \
-			for (size_t r = 0; r < ROW_CHAINS; r++)                                              \
+		for (; v + MUDSC__ROW_CHAINS <= C; v += MUDSC__ROW_CHAINS) {                             \
+			double t[MUDSC__ROW_CHAINS];                                                         \
+			mudsc__row_chains_##T(t, (const T *)src.data + k, inner, inner, mu + v, sq);         \
+			k += MUDSC__ROW_CHAINS * inner;                                                      \
+			for (size_t r = 0; r < MUDSC__ROW_CHAINS; r++)                                       \
 				acc[v + r] += t[r];                                                              \
 		}                                                                                        \
 		for (; v < C; v++, k += inner) {                                                         \
