@@ -583,7 +583,8 @@ void mudsc__merge_job_release(struct mudsc__merge_job *j, size_t k)
 	j->out[k].bytes = NULL;
 }
 
-/* The result in model 0's order, from the tasks' outputs. */
+/* The result in model 0's order, from the tasks' outputs (the merged bytes
+ * handed over, not copied). */
 static mudsc_status assemble(mudsc_model *dst, const struct mudsc__merge_job *j)
 {
 	mudsc_status st = MUDSC_OK;
@@ -591,7 +592,13 @@ static mudsc_status assemble(mudsc_model *dst, const struct mudsc__merge_job *j)
 
 	for (size_t k = 0; k < j->models[0]->count && st == MUDSC_OK; k++) {
 		mudsc__merge_job_describe(&d, j, k);
-		st = mudsc_model_add(dst, d.name, d.dtype, d.rank, d.shape, d.data, MUDSC_COPY);
+		if (j->out[k].bytes == NULL) { /* taken as it is from a model: copied */
+			st = mudsc_model_add(dst, d.name, d.dtype, d.rank, d.shape, d.data, MUDSC_COPY);
+			continue;
+		}
+		st = mudsc__model_add_owned(dst, d.name, d.dtype, d.rank, d.shape, j->out[k].bytes);
+		if (st == MUDSC_OK)
+			j->out[k].bytes = NULL; /* the merged model's now */
 	}
 	return st;
 }
