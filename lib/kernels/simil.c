@@ -15,6 +15,10 @@
 #include "core/core.h"
 #include "kernels/simil.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* Copy Z, centring each row for Pearson.  NULL on failure (error set). */
 static double *prepared_rows(const double *Z, int64_t V, int64_t D, mudsc_similarity kind)
 {
@@ -171,17 +175,29 @@ struct unit_job {
 
 #define UNIT_ROWS 16
 
+/* u[k] = float32((f[k] - m) * s) for k < n (SSE2: two at a time, the
+ * same operations). */
+static void unit_row(float *u, const double *f, double m, double s, size_t n)
+{
+	size_t k = 0;
+#if defined(__SSE2__)
+	__m128d mm = _mm_set1_pd(m), ss = _mm_set1_pd(s);
+	for (; k + 4 <= n; k += 4) {
+		__m128d lo = _mm_mul_pd(_mm_sub_pd(_mm_loadu_pd(f + k), mm), ss);
+		__m128d hi = _mm_mul_pd(_mm_sub_pd(_mm_loadu_pd(f + k + 2), mm), ss);
+		_mm_storeu_ps(u + k, _mm_movelh_ps(_mm_cvtpd_ps(lo), _mm_cvtpd_ps(hi)));
+	}
+#endif
+	for (; k < n; k++)
+		u[k] = (float)((f[k] - m) * s);
+}
+
 static mudsc_status unit_task(void *ctx, size_t task)
 {
 	const struct unit_job *j = ctx;
 	size_t D = j->D;
-	for (size_t r = task * UNIT_ROWS, end = r + UNIT_ROWS; r < end; r++) {
-		const double *f = j->F + r * D;
-		float *u = j->U + r * D;
-		double m = j->mu[r], s = j->inv[r];
-		for (size_t k = 0; k < D; k++)
-			u[k] = (float)((f[k] - m) * s);
-	}
+	for (size_t r = task * UNIT_ROWS, end = r + UNIT_ROWS; r < end; r++)
+		unit_row(j->U + r * D, j->F + r * D, j->mu[r], j->inv[r], D);
 	return MUDSC_OK;
 }
 
@@ -192,11 +208,8 @@ void mudsc__unit_rows_f32(float *U, const double *F, size_t V, size_t D, const d
 	size_t whole = V / UNIT_ROWS;
 
 	mudsc__parallel_for(ex, whole, 2.0 * (double)(whole * UNIT_ROWS) * (double)D, unit_task, &j);
-	for (size_t r = whole * UNIT_ROWS; r < V; r++) {
-		const double *f = F + r * D;
-		for (size_t k = 0; k < D; k++)
-			U[r * D + k] = (float)((f[k] - mu[r]) * inv[r]);
-	}
+	for (size_t r = whole * UNIT_ROWS; r < V; r++)
+		unit_row(U + r * D, F + r * D, mu[r], inv[r], D);
 }
 
 void mudsc__unit_products(double *out, size_t ldo, const float *A, size_t m, const float *B,

@@ -248,6 +248,11 @@ static inline void gather_run(double *F, float *U, size_t ld, double m, double k
 		float *u = U + v * ld + col;
 		for (size_t j = 0; j < n; j++)
 			u[j] = (float)((source_at(src, at + j) - m) * k);
+	} else if (typed_f32) {
+		double *d = F + v * ld + col;
+		const float *x = (const float *)src.data + (at - src.lo);
+		for (size_t j = 0; j < n; j++)
+			d[j] = (double)x[j];
 	} else if (src.kind != 0 && src.kind != 2) {
 		double *d = F + v * ld + col;
 		for (size_t j = 0; j < n; j++)
