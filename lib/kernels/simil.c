@@ -15,6 +15,10 @@
 #include "core/core.h"
 #include "kernels/simil.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* Copy Z, centring each row for Pearson.  NULL on failure (error set). */
 static double *prepared_rows(const double *Z, int64_t V, int64_t D, mudsc_similarity kind)
 {
@@ -48,6 +52,36 @@ static double *prepared_rows(const double *Z, int64_t V, int64_t D, mudsc_simila
 	return W;
 }
 
+/* mudsc__row_chains_float and _double (simil.h), one body. */
+#define ROW_CHAIN_SUMS(T)                                                                        \
+	void mudsc__row_chains_##T(double *t, const T *x, size_t stride, size_t n, const double *m,  \
+	                           bool sq)                                                          \
+	{                                                                                            \
+		double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, s4 = 0.0, s5 = 0.0, s6 = 0.0, s7 = 0.0;   \
+		const T *x0 = x, *x1 = x0 + stride, *x2 = x1 + stride, *x3 = x2 + stride;                \
+		const T *x4 = x3 + stride, *x5 = x4 + stride, *x6 = x5 + stride, *x7 = x6 + stride;      \
+		if (sq) {                                                                                \
+			for (size_t e = 0; e < n; e++) {                                                     \
+				double d0 = (double)x0[e] - m[0], d1 = (double)x1[e] - m[1];                     \
+				double d2 = (double)x2[e] - m[2], d3 = (double)x3[e] - m[3];                     \
+				double d4 = (double)x4[e] - m[4], d5 = (double)x5[e] - m[5];                     \
+				double d6 = (double)x6[e] - m[6], d7 = (double)x7[e] - m[7];                     \
+				s0 += d0 * d0, s1 += d1 * d1, s2 += d2 * d2, s3 += d3 * d3;                      \
+				s4 += d4 * d4, s5 += d5 * d5, s6 += d6 * d6, s7 += d7 * d7;                      \
+			}                                                                                    \
+		} else {                                                                                 \
+			for (size_t e = 0; e < n; e++) {                                                     \
+				s0 += (double)x0[e], s1 += (double)x1[e], s2 += (double)x2[e];                   \
+				s3 += (double)x3[e], s4 += (double)x4[e], s5 += (double)x5[e];                   \
+				s6 += (double)x6[e], s7 += (double)x7[e];                                        \
+			}                                                                                    \
+		}                                                                                        \
+		t[0] = s0, t[1] = s1, t[2] = s2, t[3] = s3, t[4] = s4, t[5] = s5, t[6] = s6, t[7] = s7;  \
+	}
+
+ROW_CHAIN_SUMS(float)
+ROW_CHAIN_SUMS(double)
+
 struct stats_job {
 	double *mu, *norm, *inv;
 	const double *F;
@@ -58,28 +92,70 @@ struct stats_job {
 /* Rows of one task: enough that a task is worth its claim. */
 #define STAT_ROWS 16
 
+/* Row r's statistics, a row at a time: the definition (and the first
+ * non-finite entry's error). */
+static mudsc_status row_stats_one(const struct stats_job *j, size_t r)
+{
+	size_t D = j->D;
+	const double *f = j->F + r * D;
+	double mean = 0.0, ss = 0.0;
+
+	for (size_t k = 0; k < D; k++) {
+		if (!isfinite(f[k]))
+			return mudsc__err(MUDSC_E_NUMERIC, "similarity: feature row %zu, column %zu is %g", r,
+			                  k, f[k]);
+		mean += f[k];
+	}
+	mean = j->kind == MUDSC_SIMILARITY_CORRELATION ? mean / (double)D : 0.0;
+	for (size_t k = 0; k < D; k++)
+		ss += (f[k] - mean) * (f[k] - mean);
+	j->mu[r] = mean;
+	j->norm[r] = j->kind == MUDSC_SIMILARITY_CORRELATION ? sqrt(ss / (double)D) : sqrt(ss);
+	j->inv[r] = ss > 0.0 ? 1.0 / sqrt(ss) : 0.0;
+	return MUDSC_OK;
+}
+
+/* Rows r .. r + MUDSC__ROW_CHAINS - 1 together (the same sums, so the same
+ * bits); a non-finite sum (a non-finite entry, or an overflow) sends
+ * them a row at a time, to the definition's result or error. */
+static mudsc_status row_stats_chained(const struct stats_job *j, size_t r)
+{
+	double mean[MUDSC__ROW_CHAINS], ss[MUDSC__ROW_CHAINS];
+	size_t D = j->D;
+	bool corr = j->kind == MUDSC_SIMILARITY_CORRELATION;
+
+	mudsc__row_chains_double(mean, j->F + r * D, D, D, NULL, false);
+	for (size_t q = 0; q < MUDSC__ROW_CHAINS; q++)
+		if (!isfinite(mean[q])) {
+			for (size_t k = 0; k < MUDSC__ROW_CHAINS; k++) {
+				mudsc_status st = row_stats_one(j, r + k);
+				if (st != MUDSC_OK)
+					return st;
+			}
+			return MUDSC_OK;
+		}
+	for (size_t q = 0; q < MUDSC__ROW_CHAINS; q++)
+		mean[q] = corr ? mean[q] / (double)D : 0.0;
+	mudsc__row_chains_double(ss, j->F + r * D, D, D, mean, true);
+	for (size_t q = 0; q < MUDSC__ROW_CHAINS; q++) {
+		j->mu[r + q] = mean[q];
+		j->norm[r + q] = corr ? sqrt(ss[q] / (double)D) : sqrt(ss[q]);
+		j->inv[r + q] = ss[q] > 0.0 ? 1.0 / sqrt(ss[q]) : 0.0;
+	}
+	return MUDSC_OK;
+}
+
 static mudsc_status stats_task(void *ctx, size_t task)
 {
 	const struct stats_job *j = ctx;
-	size_t D = j->D, end = (task + 1) * STAT_ROWS < j->V ? (task + 1) * STAT_ROWS : j->V;
+	size_t r = task * STAT_ROWS, end = r + STAT_ROWS < j->V ? r + STAT_ROWS : j->V;
+	mudsc_status st = MUDSC_OK;
 
-	for (size_t r = task * STAT_ROWS; r < end; r++) {
-		const double *f = j->F + r * D;
-		double mean = 0.0, ss = 0.0;
-		for (size_t k = 0; k < D; k++) {
-			if (!isfinite(f[k]))
-				return mudsc__err(MUDSC_E_NUMERIC, "similarity: feature row %zu, column %zu "
-				                                  "is %g", r, k, f[k]);
-			mean += f[k];
-		}
-		mean = j->kind == MUDSC_SIMILARITY_CORRELATION ? mean / (double)D : 0.0;
-		for (size_t k = 0; k < D; k++)
-			ss += (f[k] - mean) * (f[k] - mean);
-		j->mu[r] = mean;
-		j->norm[r] = j->kind == MUDSC_SIMILARITY_CORRELATION ? sqrt(ss / (double)D) : sqrt(ss);
-		j->inv[r] = ss > 0.0 ? 1.0 / sqrt(ss) : 0.0;
-	}
-	return MUDSC_OK;
+	for (; st == MUDSC_OK && r + MUDSC__ROW_CHAINS <= end; r += MUDSC__ROW_CHAINS)
+		st = row_stats_chained(j, r);
+	for (; st == MUDSC_OK && r < end; r++)
+		st = row_stats_one(j, r);
+	return st;
 }
 
 mudsc_status mudsc__row_stats(double *mu, double *norm, double *inv, const double *F, size_t V,
@@ -99,17 +175,29 @@ struct unit_job {
 
 #define UNIT_ROWS 16
 
+/* u[k] = float32((f[k] - m) * s) for k < n (SSE2: two at a time, the
+ * same operations). */
+static void unit_row(float *u, const double *f, double m, double s, size_t n)
+{
+	size_t k = 0;
+#if defined(__SSE2__)
+	__m128d mm = _mm_set1_pd(m), ss = _mm_set1_pd(s);
+	for (; k + 4 <= n; k += 4) {
+		__m128d lo = _mm_mul_pd(_mm_sub_pd(_mm_loadu_pd(f + k), mm), ss);
+		__m128d hi = _mm_mul_pd(_mm_sub_pd(_mm_loadu_pd(f + k + 2), mm), ss);
+		_mm_storeu_ps(u + k, _mm_movelh_ps(_mm_cvtpd_ps(lo), _mm_cvtpd_ps(hi)));
+	}
+#endif
+	for (; k < n; k++)
+		u[k] = (float)((f[k] - m) * s);
+}
+
 static mudsc_status unit_task(void *ctx, size_t task)
 {
 	const struct unit_job *j = ctx;
 	size_t D = j->D;
-	for (size_t r = task * UNIT_ROWS, end = r + UNIT_ROWS; r < end; r++) {
-		const double *f = j->F + r * D;
-		float *u = j->U + r * D;
-		double m = j->mu[r], s = j->inv[r];
-		for (size_t k = 0; k < D; k++)
-			u[k] = (float)((f[k] - m) * s);
-	}
+	for (size_t r = task * UNIT_ROWS, end = r + UNIT_ROWS; r < end; r++)
+		unit_row(j->U + r * D, j->F + r * D, j->mu[r], j->inv[r], D);
 	return MUDSC_OK;
 }
 
@@ -120,11 +208,8 @@ void mudsc__unit_rows_f32(float *U, const double *F, size_t V, size_t D, const d
 	size_t whole = V / UNIT_ROWS;
 
 	mudsc__parallel_for(ex, whole, 2.0 * (double)(whole * UNIT_ROWS) * (double)D, unit_task, &j);
-	for (size_t r = whole * UNIT_ROWS; r < V; r++) {
-		const double *f = F + r * D;
-		for (size_t k = 0; k < D; k++)
-			U[r * D + k] = (float)((f[k] - mu[r]) * inv[r]);
-	}
+	for (size_t r = whole * UNIT_ROWS; r < V; r++)
+		unit_row(U + r * D, F + r * D, mu[r], inv[r], D);
 }
 
 void mudsc__unit_products(double *out, size_t ldo, const float *A, size_t m, const float *B,

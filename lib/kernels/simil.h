@@ -36,6 +36,20 @@ mudsc_status mudsc__similarity_rows(double *S, const double *Z, int64_t V, int64
 mudsc_status mudsc__row_stats(double *mu, double *norm, double *inv, const double *F, size_t V,
                              size_t D, mudsc_similarity kind, const struct mudsc__exec *ex);
 
+/* Rows whose sums mudsc__row_chains_* compute at once: that many
+ * independent chains of additions, so the sums run at the adder's
+ * throughput, not its latency (each row's sum is still its own chain, left
+ * to right: the same bits as a row at a time). */
+#define MUDSC__ROW_CHAINS 8
+
+/* t[r] = sum over e < n of x[r * stride + e] (sq: of (x - m[r])^2; m is
+ * read only then), each from 0.0 in increasing e, in float64, for the
+ * MUDSC__ROW_CHAINS rows r. */
+void mudsc__row_chains_float(double *t, const float *x, size_t stride, size_t n, const double *m,
+                             bool sq);
+void mudsc__row_chains_double(double *t, const double *x, size_t stride, size_t n,
+                              const double *m, bool sq);
+
 /* U[r] = float32((F[r] - mu[r]) * inv[r]) for the V rows of F (each
  * rounded once), on ex's threads: rows are independent, so the result does
  * not depend on the thread count. */

@@ -8,6 +8,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,9 @@
 #include "matcher/merge_apply.h"
 #include "model/model.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* The transformed shape of a plan tensor (bound axes at their merged width). */
 static size_t out_shape(const struct plan_tensor *t, const struct point_corr *corr,
@@ -96,6 +100,146 @@ static double *rows_in(const struct mudsc__plan *plan, const struct point_corr *
 	return s->b;
 }
 
+/* Whether axis d of t (bound to c) is a permutation for model i: one
+ * member of model i in every merged unit (seen: units of scratch). */
+static bool axis_is_permutation(const struct point_corr *c, const struct plan_tensor *t,
+                                int32_t d, int32_t i, int64_t *seen)
+{
+	int64_t L = t->shape[d];
+	const int64_t *assign = c->assign + (size_t)i * (size_t)L;
+
+	if (c->dense != NULL || c->width_out != L)
+		return false;
+	for (int64_t u = 0; u < L; u++)
+		seen[u] = 0;
+	for (int64_t u = 0; u < L; u++) {
+		if (assign[u] < 0 || assign[u] >= L || seen[assign[u]])
+			return false;
+		seen[assign[u]] = 1;
+	}
+	return true;
+}
+
+/* *perm = every bound axis of the whole tensor t is a permutation for
+ * model i, with each axis's scales in s->axis_scale + d * units (computed
+ * in axis order, so a zero-weight unit fails at the axis the axis-by-axis
+ * route fails at). */
+static mudsc_status permuted_axes(bool *perm, const struct mudsc__plan *plan,
+                                  const struct point_corr *corr, const struct plan_tensor *t,
+                                  int32_t i, const double *weights, struct mudsc__merge_scratch *s)
+{
+	bool bound = false;
+	*perm = t->part < 0;
+	for (int32_t d = 0; d < t->rank && *perm; d++) {
+		const struct point_corr *c = t->point[d] >= 0 ? &corr[t->point[d]] : NULL;
+		if (c == NULL)
+			continue;
+		if (!axis_is_permutation(c, t, d, i, s->sel_assign)) {
+			*perm = false;
+			break;
+		}
+		mudsc_status st = axis_scales(plan, c, t, d, t->shape[d], i, weights, s);
+		if (st != MUDSC_OK)
+			return st;
+		memcpy(s->axis_scale + (size_t)d * s->units, s->scale,
+		       (size_t)t->shape[d] * sizeof *s->scale);
+		bound = true;
+	}
+	*perm = *perm && bound;
+	return MUDSC_OK;
+}
+
+/* acc[j] += w * (0 + fl * (0 + f[nf-1] * (... (0 + f[0] * x[j])))) for
+ * j < n: one run of add_permuted, the factors of the outer axes f (nf of
+ * them, the first applied first) and of the last bound axis fl. */
+#define PERMUTED_RUN(T)                                                                          \
+	static void permuted_run_##T(double *acc, const T *x, size_t n, const double *f, int32_t nf, \
+	                             double fl, double w)                                            \
+	{                                                                                            \
+		for (size_t j = 0; j < n; j++) {                                                         \
+			double v = (double)x[j];                                                             \
+			for (int32_t q = 0; q < nf; q++)                                                     \
+				v = 0.0 + f[q] * v;                                                              \
+			acc[j] += w * (0.0 + fl * v);                                                        \
+		}                                                                                        \
+	}
+
+PERMUTED_RUN(float)
+PERMUTED_RUN(double)
+
+/* permuted_run_float with one outer factor (a conv or linear weight's
+ * OUT axis), two elements at a time with SSE2: the same operations. */
+static void permuted_run_f1(double *acc, const float *x, size_t n, double f, double fl, double w)
+{
+	size_t j = 0;
+#if defined(__SSE2__)
+	__m128d zero = _mm_setzero_pd(), ff = _mm_set1_pd(f), fll = _mm_set1_pd(fl);
+	__m128d ww = _mm_set1_pd(w);
+	for (; j + 2 <= n; j += 2) {
+		__m128d v = _mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64((const void *)(x + j))));
+		v = _mm_add_pd(zero, _mm_mul_pd(fll, _mm_add_pd(zero, _mm_mul_pd(ff, v))));
+		_mm_storeu_pd(acc + j, _mm_add_pd(_mm_loadu_pd(acc + j), _mm_mul_pd(ww, v)));
+	}
+#endif
+	for (; j < n; j++)
+		acc[j] += w * (0.0 + fl * (0.0 + f * (double)x[j]));
+}
+
+/*
+ * acc += w * T_i' for a whole tensor whose bound axes are all permutations
+ * (permuted_axes): every element moved once to its place through the
+ * axes' scales in axis order (0 + f x for each, the permutation route of
+ * mudsc__axis_contract), then w times it added: the operations of the
+ * axis-by-axis route, without its passes.  The last bound axis is the
+ * inner loop, the unbound axes after it contiguous runs.  Float32 tensors
+ * are read in place, others from their double copy.
+ */
+static void add_permuted(const struct point_corr *corr, const struct plan_tensor *t, int32_t i,
+                         double w, struct mudsc__merge_scratch *s)
+{
+	int32_t last = t->rank - 1, nf;
+	int64_t st[MUDSC_MAX_RANK], idx[MUDSC_MAX_RANK] = {0};
+	const int64_t *assign[MUDSC_MAX_RANK];
+	size_t run = 1, blocks = 1;
+	bool in_place = t->dtype == MUDSC_DTYPE_F32 && (uintptr_t)t->data[i] % sizeof(float) == 0;
+	const float *xf = in_place ? t->data[i] : NULL;
+	double f[MUDSC_MAX_RANK];
+
+	if (!in_place)
+		mudsc__plan_load(t, i, s->a);
+	while (t->point[last] < 0)
+		run *= (size_t)t->shape[last--];
+	st[t->rank - 1] = 1;
+	for (int32_t d = t->rank - 1; d > 0; d--)
+		st[d - 1] = st[d] * t->shape[d];
+	for (int32_t d = 0; d <= last; d++) {
+		assign[d] = t->point[d] >= 0 ? corr[t->point[d]].assign + (size_t)i * (size_t)t->shape[d]
+		                             : NULL;
+		blocks *= d < last ? (size_t)t->shape[d] : 1;
+	}
+	const double *f_last = s->axis_scale + (size_t)last * s->units;
+	for (size_t b = 0, k = 0; b < blocks; b++) {
+		int64_t base = 0;
+		nf = 0;
+		for (int32_t d = 0; d < last; d++) {
+			base += (assign[d] ? assign[d][idx[d]] : idx[d]) * st[d];
+			if (assign[d])
+				f[nf++] = s->axis_scale[(size_t)d * s->units + (size_t)idx[d]];
+		}
+		for (int64_t u = 0; u < t->shape[last]; u++, k += run) {
+			double *acc = s->acc + base + assign[last][u] * st[last];
+			if (xf != NULL && nf == 1)
+				permuted_run_f1(acc, xf + k, run, f[0], f_last[u], w);
+			else if (xf != NULL)
+				permuted_run_float(acc, xf + k, run, f, nf, f_last[u], w);
+			else
+				permuted_run_double(acc, s->a + k, run, f, nf, f_last[u], w);
+		}
+		for (int32_t d = last - 1; d >= 0 && ++idx[d] == t->shape[d]; d--)
+			idx[d] = 0;
+	}
+}
+
 /* acc += w * T_i' for one plan tensor; with rows (r0 < r1) only merged rows
  * [r0, r1) of axis 0 (a non-part tensor whose axis 0 has no dense
  * transform), the same bits as those rows of the whole. */
@@ -118,6 +262,13 @@ static mudsc_status add_transformed(const struct mudsc__plan *plan, const struct
 		b = a == s->a ? s->b : s->a;
 		d0 = 1;
 	} else {
+		bool perm;
+		mudsc_status st = permuted_axes(&perm, plan, corr, t, i, weights, s);
+		if (st != MUDSC_OK || perm) {
+			if (perm)
+				add_permuted(corr, t, i, w, s);
+			return st;
+		}
 		mudsc__plan_load(t, i, a);
 	}
 	for (int32_t d = d0; d < t->rank; d++) {
@@ -183,6 +334,7 @@ static void scratch_free(struct mudsc__merge_scratch *s)
 	free(s->counts);
 	free(s->sel_scale);
 	free(s->sel_assign);
+	free(s->axis_scale);
 }
 
 /* One task's scratch: a, b, acc of `need` doubles, scale of `units`
@@ -197,8 +349,11 @@ static mudsc_status scratch_alloc(struct mudsc__merge_scratch *s, size_t need, s
 	s->counts = mudsc__alloc(members * sizeof *s->counts, "member counts");
 	s->sel_scale = mudsc__alloc(units * sizeof *s->sel_scale, "merge scales");
 	s->sel_assign = mudsc__alloc(units * sizeof *s->sel_assign, "block rows");
+	s->axis_scale = mudsc__alloc(MUDSC_MAX_RANK * units * sizeof *s->axis_scale, "merge scales");
 	s->cap = need;
-	if (s->a && s->b && s->acc && s->scale && s->counts && s->sel_scale && s->sel_assign)
+	s->units = units;
+	if (s->a && s->b && s->acc && s->scale && s->counts && s->sel_scale && s->sel_assign &&
+	    s->axis_scale)
 		return MUDSC_OK;
 	scratch_free(s);
 	return MUDSC_E_NOMEM;
@@ -458,7 +613,8 @@ void mudsc__merge_job_release(struct mudsc__merge_job *j, size_t k)
 	j->out[k].bytes = NULL;
 }
 
-/* The result in model 0's order, from the tasks' outputs. */
+/* The result in model 0's order, from the tasks' outputs (the merged bytes
+ * handed over, not copied). */
 static mudsc_status assemble(mudsc_model *dst, const struct mudsc__merge_job *j)
 {
 	mudsc_status st = MUDSC_OK;
@@ -466,7 +622,13 @@ static mudsc_status assemble(mudsc_model *dst, const struct mudsc__merge_job *j)
 
 	for (size_t k = 0; k < j->models[0]->count && st == MUDSC_OK; k++) {
 		mudsc__merge_job_describe(&d, j, k);
-		st = mudsc_model_add(dst, d.name, d.dtype, d.rank, d.shape, d.data, MUDSC_COPY);
+		if (j->out[k].bytes == NULL) { /* taken as it is from a model: copied */
+			st = mudsc_model_add(dst, d.name, d.dtype, d.rank, d.shape, d.data, MUDSC_COPY);
+			continue;
+		}
+		st = mudsc__model_add_owned(dst, d.name, d.dtype, d.rank, d.shape, j->out[k].bytes);
+		if (st == MUDSC_OK)
+			j->out[k].bytes = NULL; /* the merged model's now */
 	}
 	return st;
 }

@@ -82,6 +82,8 @@ struct mudsc__merge_scratch {
 	double *a, *b, *acc, *scale, *sel_scale;
 	int64_t *counts, *sel_assign; /* sel_*: the rows of a block (rows_in) */
 	size_t cap;                   /* elements of a, b, acc */
+	double *axis_scale; /* add_permuted: every bound axis's scales, MUDSC_MAX_RANK x units */
+	size_t units;
 };
 void mudsc__merge_scratch_free(struct mudsc__merge_scratch *s);
 /*

@@ -15,6 +15,10 @@
 #include "core/core.h"
 #include "matcher/weight_sim.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* Shape of feature f after the other axes are transformed; returns numel. */
 static size_t transformed_shape(const struct plan_tensor *t, int32_t axis, size_t p,
                                 const struct point_corr *corr, int64_t *shape)
@@ -209,46 +213,106 @@ static void gather_span(const struct gather_plan *g, int32_t axis, size_t c0, si
 	*hi = (size_t)most + (g->L - 1) * (size_t)g->st[axis];
 }
 
+/* Rows gathered together by gather_rows: a tile of rows reads each
+ * source cache line once while it is in cache when the point's axis is
+ * not the tensor's first (the units are columns: an IN binding). */
+#define GATHER_TILE 16
+
+/* u[j] = fl32((x[j] - m) * k) for j < n, in double (SSE2: two at a time,
+ * the same operations). */
+static inline void unit_run(float *u, const float *x, double m, double k, size_t n)
+{
+	size_t j = 0;
+#if defined(__SSE2__)
+	__m128d mm = _mm_set1_pd(m), kk = _mm_set1_pd(k);
+	for (; j + 4 <= n; j += 4) {
+		__m128 xv = _mm_loadu_ps(x + j);
+		__m128d lo = _mm_mul_pd(_mm_sub_pd(_mm_cvtps_pd(xv), mm), kk);
+		__m128d hi = _mm_mul_pd(_mm_sub_pd(_mm_cvtps_pd(_mm_movehl_ps(xv, xv)), mm), kk);
+		_mm_storeu_ps(u + j, _mm_movelh_ps(_mm_cvtpd_ps(lo), _mm_cvtpd_ps(hi)));
+	}
+#endif
+	for (; j < n; j++)
+		u[j] = (float)(((double)x[j] - m) * k);
+}
+
+/* n elements of row v from source element `at` on, to column col of the
+ * row (see gather_rows). */
+static inline void gather_run(double *F, float *U, size_t ld, double m, double k,
+                              struct source src, bool typed_f32, size_t v, size_t col, size_t at,
+                              size_t n)
+{
+	if (U != NULL && typed_f32) {
+		unit_run(U + v * ld + col, (const float *)src.data + (at - src.lo), m, k, n);
+	} else if (U != NULL) {
+		float *u = U + v * ld + col;
+		for (size_t j = 0; j < n; j++)
+			u[j] = (float)((source_at(src, at + j) - m) * k);
+	} else if (typed_f32) {
+		double *d = F + v * ld + col;
+		const float *x = (const float *)src.data + (at - src.lo);
+		for (size_t j = 0; j < n; j++)
+			d[j] = (double)x[j];
+	} else if (src.kind != 0 && src.kind != 2) {
+		double *d = F + v * ld + col;
+		for (size_t j = 0; j < n; j++)
+			d[j] = source_at(src, at + j);
+	} else {
+		memcpy(F + v * ld + col, (const double *)src.data + (at - src.lo), n * sizeof(double));
+	}
+}
+
+/* gather_rows' unit rows when every run is one element and the rows are
+ * not adjacent in the source (the units are the tensor's first axis, the
+ * other axes permuted: a linear layer's OUT binding): row by row, each
+ * element from its offset within the row. */
+static void gather_units_scattered(float *U, size_t ld, const double *mu, const double *inv_row,
+                                   const struct gather_plan *g, struct source src, size_t st,
+                                   size_t c0, size_t c1)
+{
+	const float *x = src.data;
+	for (size_t v = 0; v < g->L; v++) {
+		size_t row = v * st - src.lo;
+		float *u = U + v * ld;
+		double m = mu[v], k = inv_row[v];
+		size_t bo = c0 / g->nin, bi = c0 % g->nin;
+		for (size_t c = c0; c < c1; c++, bi = bi + 1 == g->nin ? (bo++, 0) : bi + 1)
+			u[c - c0] =
+			    (float)(((double)x[row + (size_t)(g->off_out[bo] + g->off_in[bi])] - m) * k);
+	}
+}
+
 /*
  * One pass for a feature whose transforms are permutations: rows gathered
  * from the source, axis moved to the front, the trailing untransformed axes
  * copied as runs.  Into F (double, row stride ld) when U is NULL, else into
  * U (float, row stride ld) as fl32((x - mu[v]) * inv[v]) for row v.  Only
  * the feature's columns [c0, c1) (in the gathered order), column c at
- * c - c0 of the row.
+ * c - c0 of the row.  Rows GATHER_TILE at a time, run by run (every
+ * element written once, by the same operations in any order).
  */
 static void gather_rows(double *F, float *U, size_t ld, const double *mu, const double *inv_row,
                         const struct gather_plan *g, struct source src, int32_t axis, size_t c0,
                         size_t c1)
 {
-	size_t run = g->run;
+	size_t run = g->run, b0 = c0 / run, st = (size_t)g->st[axis];
 	bool typed_f32 = src.kind == 1 && (uintptr_t)src.data % sizeof(float) == 0;
 
-	for (size_t v = 0; v < g->L; v++) {
-		int64_t base = (int64_t)v * g->st[axis];
-		double m = U ? mu[v] : 0.0, k = U ? inv_row[v] : 1.0;
-		for (size_t b = c0 / run; b * run < c1; b++) {
+	if (U != NULL && typed_f32 && run == 1 && st != 1) {
+		gather_units_scattered(U, ld, mu, inv_row, g, src, st, c0, c1);
+		return;
+	}
+	for (size_t v0 = 0; v0 < g->L; v0 += GATHER_TILE) {
+		size_t v1 = g->L - v0 < GATHER_TILE ? g->L : v0 + GATHER_TILE;
+		/* run b starts at off_out[b / nin] + off_in[b % nin]: both kept as counters */
+		size_t bo = b0 / g->nin, bi = b0 % g->nin;
+		for (size_t b = b0; b * run < c1; b++, bi = bi + 1 == g->nin ? (bo++, 0) : bi + 1) {
 			size_t j0 = b * run < c0 ? c0 - b * run : 0;
 			size_t j1 = (b + 1) * run > c1 ? c1 - b * run : run;
-			size_t col = b * run + j0 - c0, n = j1 - j0;
-			size_t at = (size_t)(base + g->off_out[b / g->nin] + g->off_in[b % g->nin]) + j0;
-			if (U != NULL && typed_f32) {
-				float *u = U + v * ld + col;
-				const float *x = (const float *)src.data + (at - src.lo);
-				for (size_t j = 0; j < n; j++)
-					u[j] = (float)(((double)x[j] - m) * k);
-			} else if (U != NULL) {
-				float *u = U + v * ld + col;
-				for (size_t j = 0; j < n; j++)
-					u[j] = (float)((source_at(src, at + j) - m) * k);
-			} else if (src.kind != 0 && src.kind != 2) {
-				double *d = F + v * ld + col;
-				for (size_t j = 0; j < n; j++)
-					d[j] = source_at(src, at + j);
-			} else {
-				memcpy(F + v * ld + col, (const double *)src.data + (at - src.lo),
-				       n * sizeof(double));
-			}
+			size_t at = (size_t)(g->off_out[bo] + g->off_in[bi]) + j0;
+			for (size_t v = v0; v < v1; v++)
+				gather_run(F, U, ld, U ? mu[v] : 0.0, U ? inv_row[v] : 1.0, src, typed_f32, v,
+				           b * run + j0 - c0, at + v * st, j1 - j0);
 		}
 	}
 }
@@ -533,10 +597,19 @@ struct units_job {
 };
 
 /* acc[v] += x (sq = false) or (x - mu[v])^2 (sq) over the elements of the
- * (outer, C, inner) tensor src, in storage order. */
+ * (outer, C, inner) tensor src, in storage order: per (o, v) a sum t from
+ * 0.0 over e, then acc[v] += t; MUDSC__ROW_CHAINS rows' sums t at a time. */
 #define ROW_SUMS(T)                                                                              \
-	for (size_t o = 0, k = 0; o < outer; o++)                                                    \
-		for (size_t v = 0; v < C; v++) {                                                         \
+	for (size_t o = 0, k = 0; o < outer; o++) {                                                  \
+		size_t v = 0;                                                                            \
+		for (; v + MUDSC__ROW_CHAINS <= C; v += MUDSC__ROW_CHAINS) {                             \
+			double t[MUDSC__ROW_CHAINS];                                                         \
+			mudsc__row_chains_##T(t, (const T *)src.data + k, inner, inner, mu + v, sq);         \
+			k += MUDSC__ROW_CHAINS * inner;                                                      \
+			for (size_t r = 0; r < MUDSC__ROW_CHAINS; r++)                                       \
+				acc[v + r] += t[r];                                                              \
+		}                                                                                        \
+		for (; v < C; v++, k += inner) {                                                         \
 			const T *x = (const T *)src.data + k;                                                \
 			double t = 0.0, m = sq ? mu[v] : 0.0;                                                \
 			if (sq)                                                                              \
@@ -546,8 +619,8 @@ struct units_job {
 				for (size_t e = 0; e < inner; e++)                                               \
 					t += (double)x[e];                                                           \
 			acc[v] += t;                                                                         \
-			k += inner;                                                                          \
-		}
+		}                                                                                        \
+	}
 
 /* The same sums for a 16-bit float source read in place: converted a piece
  * at a time (exact), each element added in the same order as ROW_SUMS, so

@@ -119,6 +119,26 @@ static size_t chunk_end(const struct mudsc__plan *plan, size_t p, size_t g0, siz
 	return end;
 }
 
+/* The most unit-row floats any chunk of any point of the plan needs (N C
+ * x the chunk's columns) and the widest point: what the first call
+ * reserves, so the unit rows are allocated (and their pages faulted in)
+ * once a run, not again at every wider point.  Pages not written stay
+ * unmapped, so this does not raise the peak. */
+static void widest_chunks(const struct mudsc__plan *plan, size_t *units, size_t *width)
+{
+	*units = *width = 0;
+	for (size_t p = 0; p < plan->npoints; p++) {
+		size_t C = (size_t)plan->points[p].width, NC = (size_t)plan->n_models * C, cols = 0;
+		for (size_t f = 0; f < plan->points[p].nfeatures; f++)
+			cols += mudsc__feature_columns(plan, p, f);
+		for (size_t g0 = 0, g1; g0 < cols; g0 = g1) {
+			g1 = chunk_end(plan, p, g0, NC);
+			*units = NC * (g1 - g0) > *units ? NC * (g1 - g0) : *units;
+		}
+		*width = C > *width ? C : *width;
+	}
+}
+
 /* acc (rows x C, ld C) = (first) or += the float32 products of unit rows
  * A (rows x Dc) and B (C x Dc), by blocks of MUDSC__UNIT_BLOCK rows. */
 static void add_products(double *acc, const float *A, size_t rows, const float *B, size_t C,
@@ -166,6 +186,11 @@ static mudsc_status cross_blocks_chunked(bool *done, struct wsim_cache *c,
 	mudsc_status st = alloc_stats(c, NC);
 
 	*done = false;
+	if (st == MUDSC_OK && buf->cap_U == 0) {
+		size_t units, width;
+		widest_chunks(plan, &units, &width);
+		st = mudsc__wsim_reserve_f32(buf, units, width);
+	}
 	size_t cols = 0;
 	for (size_t f = 0; f < nf; f++)
 		cols += mudsc__feature_columns(plan, p, f);

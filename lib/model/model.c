@@ -124,18 +124,15 @@ static mudsc_status check_tensor_args(const char *name, mudsc_dtype dtype, int32
 	return MUDSC_OK;
 }
 
-MUDSC_API mudsc_status mudsc_model_add(mudsc_model *model, const char *name, mudsc_dtype dtype,
-                                       int32_t rank, const int64_t *shape, const void *data,
-                                       mudsc_add_mode mode)
+/* mudsc_model_add, or with take (mode ignored) the tensor's bytes handed
+ * to the model (kept by the caller on failure). */
+static mudsc_status add_tensor(mudsc_model *model, const char *name, mudsc_dtype dtype,
+                               int32_t rank, const int64_t *shape, const void *data,
+                               mudsc_add_mode mode, void *take)
 {
 	struct model_tensor t = {0};
 	mudsc_status st;
 
-	MUDSC__CHECK_NULL(model);
-	MUDSC__CHECK_NULL(name);
-	if (mode != MUDSC_COPY && mode != MUDSC_BORROW)
-		return mudsc__err(MUDSC_E_INVALID, "mudsc_model_add: argument 'mode' = %d is not "
-		                                  "MUDSC_COPY or MUDSC_BORROW", (int)mode);
 	if ((st = check_mutable(model, "mudsc_model_add")) != MUDSC_OK)
 		return st;
 	if ((st = check_tensor_args(name, dtype, rank, shape, data, &t.nbytes)) != MUDSC_OK)
@@ -154,7 +151,10 @@ MUDSC_API mudsc_status mudsc_model_add(mudsc_model *model, const char *name, mud
 	t.name = mudsc__strdup(name, "tensor name");
 	if (t.name == NULL)
 		return MUDSC_E_NOMEM;
-	if (mode == MUDSC_COPY) {
+	if (take != NULL) {
+		t.owned = take;
+		t.data = take;
+	} else if (mode == MUDSC_COPY) {
 		t.owned = mudsc__alloc(t.nbytes, "tensor copy");
 		if (t.owned == NULL) {
 			free(t.name);
@@ -168,11 +168,30 @@ MUDSC_API mudsc_status mudsc_model_add(mudsc_model *model, const char *name, mud
 	}
 	if (mudsc__strmap_put(&model->by_name, t.name, model->count) != MUDSC_OK) {
 		free(t.name);
-		free(t.owned);
+		if (take == NULL)
+			free(t.owned);
 		return MUDSC_E_NOMEM;
 	}
 	model->tensors[model->count++] = t;
 	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_model_add(mudsc_model *model, const char *name, mudsc_dtype dtype,
+                                       int32_t rank, const int64_t *shape, const void *data,
+                                       mudsc_add_mode mode)
+{
+	MUDSC__CHECK_NULL(model);
+	MUDSC__CHECK_NULL(name);
+	if (mode != MUDSC_COPY && mode != MUDSC_BORROW)
+		return mudsc__err(MUDSC_E_INVALID, "mudsc_model_add: argument 'mode' = %d is not "
+		                                  "MUDSC_COPY or MUDSC_BORROW", (int)mode);
+	return add_tensor(model, name, dtype, rank, shape, data, mode, NULL);
+}
+
+mudsc_status mudsc__model_add_owned(mudsc_model *model, const char *name, mudsc_dtype dtype,
+                                   int32_t rank, const int64_t *shape, void *bytes)
+{
+	return add_tensor(model, name, dtype, rank, shape, bytes, MUDSC_COPY, bytes);
 }
 
 MUDSC_API mudsc_status mudsc_model_remove(mudsc_model *model, const char *name)

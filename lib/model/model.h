@@ -69,6 +69,12 @@ mudsc_status mudsc__model_reserve_meta(mudsc_model *model, size_t n);
 mudsc_status mudsc__model_add_meta_arena(mudsc_model *model, char *key, char *value);
 
 /* The tensor called name, or NULL. */
+/* mudsc_model_add of a tensor whose bytes (from malloc, nbytes of the
+ * shape) the model takes over and frees: no copy.  On failure they stay
+ * the caller's. */
+mudsc_status mudsc__model_add_owned(mudsc_model *model, const char *name, mudsc_dtype dtype,
+                                   int32_t rank, const int64_t *shape, void *bytes);
+
 const struct model_tensor *mudsc__model_lookup(const mudsc_model *model, const char *name);
 
 /*

@@ -288,6 +288,39 @@ def test_bad_inputs():
     assert "symmetric" in e.value.message
 
 
+def test_similarity_check_names_the_first_bad_entry():
+    """set_activation_similarity checks S_a in 32 x 32 tiles but names the
+    first bad entry of the upper triangle in row order, whichever tile holds
+    it (N C = 80: three tiles a side, the last partial)."""
+    widths = [10, 40, 6]
+    models = [toy_nets.random_mlp(widths, s) for s in (0, 1)]
+    g = Graph.from_json(json.dumps(toy_nets.mlp_graph(widths)))
+    m = Matcher(g, [Model.from_numpy(x) for x in models])
+    rng = np.random.default_rng(0)
+    good = np.corrcoef(rng.standard_normal((200, 80)), rowvar=False)
+    good = (good + good.T) / 2
+    m.set_activation_similarity(0, good)  # accepted
+
+    def message(edits):
+        S = good.copy()
+        for (a, b), v in edits.items():
+            S[a, b] = v
+        with pytest.raises(MudscError) as e:
+            m.set_activation_similarity(0, S)
+        return e.value.name, e.value.message
+
+    nan = float("nan")
+    # row 2's asymmetry (third tile) before row 5's NaN (first tile)
+    name, msg = message({(70, 2): 0.5, (5, 6): nan, (6, 5): nan})
+    assert name == "MUDSC_E_INVALID" and "not symmetric at [2, 70]" in msg
+    name, msg = message({(1, 60): 0.5, (1, 50): nan, (50, 1): nan})
+    assert name == "MUDSC_E_NUMERIC" and "S_a[1, 50] is not finite" in msg
+    name, msg = message({(79, 75): 0.25})  # the last, partial tile
+    assert "not symmetric at [75, 79]" in msg
+    name, msg = message({(33, 33): float("inf")})  # a diagonal entry
+    assert name == "MUDSC_E_NUMERIC" and "S_a[33, 33]" in msg
+
+
 def test_cancel_keeps_nothing_half_written():
     models = related_mlps(2, seed=2)
     g = Graph.from_json(json.dumps(toy_nets.mlp_graph(MLP_WIDTHS)))
