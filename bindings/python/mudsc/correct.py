@@ -36,6 +36,31 @@ def _matcher_of(matcher: Any) -> Matcher:
         f"repair: matcher must be a Matcher or a MergeResult, not {type(matcher).__name__}")
 
 
+def _moments_of(entry: Tuple[npt.ArrayLike, npt.ArrayLike], fn: str, what: str,
+                keep: List[np.ndarray]) -> Moments:
+    """A Moments struct viewing entry's (means, stds) as float64 arrays kept in keep."""
+    mean = np.ascontiguousarray(entry[0], dtype=np.float64).reshape(-1)
+    std = np.ascontiguousarray(entry[1], dtype=np.float64).reshape(-1)
+    if mean.shape != std.shape:
+        raise errors.InvalidArgumentError.make(
+            f"{fn}: {what}: {mean.size} means and {std.size} stds")
+    keep += [mean, std]
+    return Moments(mean.size, mean.ctypes.data_as(F64P), std.ctypes.data_as(F64P))
+
+
+def _weights_and_options(weights: Optional[Sequence[float]], n: int, min_std: Optional[float],
+                         fn: str) -> Tuple[Any, Any]:
+    """The weights as a float64 array (or None) and the options struct (or None)."""
+    w = None if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+    if w is not None and w.shape != (n,):
+        raise errors.InvalidArgumentError.make(f"{fn}: need {n} weights, got shape {w.shape}")
+    o = None
+    if min_std is not None:
+        o = defaults(RepairOptions)
+        o.min_std = min_std
+    return w, o
+
+
 def repair(matcher: Any, merged: Model, sources: Stats,
            merged_stats: Union[Sequence[PointMoments], Mapping[str, PointMoments]],
            weights: Optional[Sequence[float]] = None,
@@ -67,37 +92,13 @@ def repair(matcher: Any, merged: Model, sources: Stats,
     for q, entry in enumerate(per_point):
         if entry is None:
             continue
-        mean = np.ascontiguousarray(entry[0], dtype=np.float64).reshape(-1)
-        std = np.ascontiguousarray(entry[1], dtype=np.float64).reshape(-1)
-        if mean.shape != std.shape:
-            raise errors.InvalidArgumentError.make(
-                f"repair: merged_stats[{q}]: {mean.size} means and {std.size} stds")
-        keep += [mean, std]
-        moments[q] = Moments(mean.size, mean.ctypes.data_as(F64P), std.ctypes.data_as(F64P))
-    w = None if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
-    if w is not None and w.shape != (m.n_models,):
-        raise errors.InvalidArgumentError.make(
-            f"repair: need {m.n_models} weights, got shape {w.shape}")
-    o = None
-    if min_std is not None:
-        o = defaults(RepairOptions)
-        o.min_std = min_std
+        moments[q] = _moments_of(entry, "repair", f"merged_stats[{q}]", keep)
+    w, o = _weights_and_options(weights, m.n_models, min_std, "repair")
     out = ctypes.c_void_p()
     check(lib.mudsc_repair(ctypes.byref(out), m._h, m.graph._h, merged._h, sources._h, moments,
                            len(per_point), None if w is None else w.ctypes.data_as(F64P),
                            None if o is None else ctypes.byref(o)))
     return Model._wrap(out.value)
-
-
-def _moments_of(entry: Tuple[npt.ArrayLike, npt.ArrayLike], what: str,
-                keep: List[np.ndarray]) -> Moments:
-    mean = np.ascontiguousarray(entry[0], dtype=np.float64).reshape(-1)
-    std = np.ascontiguousarray(entry[1], dtype=np.float64).reshape(-1)
-    if mean.shape != std.shape:
-        raise errors.InvalidArgumentError.make(
-            f"repair_layer: {what}: {mean.size} means and {std.size} stds")
-    keep += [mean, std]
-    return Moments(mean.size, mean.ctypes.data_as(F64P), std.ctypes.data_as(F64P))
 
 
 def repair_layer(merged: Model, weight: str, bias: str,
@@ -116,16 +117,9 @@ def repair_layer(merged: Model, weight: str, bias: str,
     keep: List[np.ndarray] = []
     src = (Moments * max(len(sources), 1))()
     for i, entry in enumerate(sources):
-        src[i] = _moments_of(entry, f"sources[{i}]", keep)
-    ms = _moments_of(merged_stats, "merged_stats", keep)
-    w = None if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
-    if w is not None and w.shape != (len(sources),):
-        raise errors.InvalidArgumentError.make(
-            f"repair_layer: need {len(sources)} weights, got shape {w.shape}")
-    o = None
-    if min_std is not None:
-        o = defaults(RepairOptions)
-        o.min_std = min_std
+        src[i] = _moments_of(entry, "repair_layer", f"sources[{i}]", keep)
+    ms = _moments_of(merged_stats, "repair_layer", "merged_stats", keep)
+    w, o = _weights_and_options(weights, len(sources), min_std, "repair_layer")
     out = ctypes.c_void_p()
     check(lib.mudsc_repair_layer(ctypes.byref(out), merged._h, weight.encode(), bias.encode(),
                                  src, len(sources), ctypes.byref(ms),
