@@ -850,6 +850,38 @@ static mudsc_status repair_bad(enum repair_bad what)
 	mudsc_model_free(merged);
 	return st;
 }
+/* mudsc_repair_layer with one thing wrong, on the output layer "layers.2"
+ * (2 units) of the merge of F.ran; everything made here is freed here. */
+enum repair_layer_bad { RL_OUT, RL_WEIGHT, RL_N, RL_SAME, RL_MISSING, RL_RANK, RL_WIDTH, RL_NULL,
+                        RL_STD, RL_WEIGHTS, RL_ZERO_WEIGHTS, RL_MIN_STD };
+
+static mudsc_status repair_layer_bad(enum repair_layer_bad what)
+{
+	static const double zero_w[2] = {0.0, 0.0};
+	double mean[2] = {0.1, 0.2}, sd[2] = {1, 1}, bad_sd[2] = {1, NAN};
+	mudsc_moments src[2] = {{2, mean, sd}, {2, mean, what == RL_STD ? bad_sd : sd}};
+	mudsc_moments ms = {what == RL_WIDTH ? 3 : 2, what == RL_NULL ? NULL : mean, sd};
+	mudsc_repair_options o = MUDSC_REPAIR_OPTIONS_INIT;
+	mudsc_model *merged = NULL;
+	mudsc_status st;
+
+	if (mudsc_matcher_merge(&merged, F.ran, NULL) != MUDSC_OK)
+		ck_abort_msg("repair_layer_bad: setup failed: %s", mudsc_error_message());
+	if (what == RL_MIN_STD)
+		o.min_std = NAN;
+	st = mudsc_repair_layer(what == RL_OUT ? NULL : (mudsc_model **)&O.p[0], merged,
+	                        what == RL_WEIGHT ? NULL : what == RL_MISSING ? "nope.weight"
+	                                                  : what == RL_RANK ? "layers.2.bias"
+	                                                                    : "layers.2.weight",
+	                        what == RL_SAME ? "layers.2.weight"
+	                        : what == RL_RANK ? "layers.2.weight" : "layers.2.bias",
+	                        src, what == RL_N ? 0 : 2, &ms,
+	                        what == RL_WEIGHTS ? weights_nan
+	                        : what == RL_ZERO_WEIGHTS ? zero_w : NULL, &o);
+	mudsc_model_free(merged);
+	return st;
+}
+
 /* The mudsc_lsq_* calls with one thing wrong, on point "layers.1" of the
  * merge of F.ran (inputs and outputs: the fixture's rows, width H); the
  * handle, when the call is not mudsc_lsq_new, holds ROWS observations
@@ -1596,6 +1628,30 @@ struct bad_case {
 	X(repair_zero_weights, MUDSC_E_INVALID, "mudsc_repair", "total weight 0", 0,                      \
 	  repair_bad(R_ZERO_WEIGHTS))                                                               \
 	X(repair_options_init_opts, MUDSC_E_INVALID, NULL, "'opts'", 0, mudsc_repair_options_init(NULL)) \
+	X(repair_layer_out, MUDSC_E_INVALID, "mudsc_repair_layer", "'out'", 0,                            \
+	  repair_layer_bad(RL_OUT))                                                                 \
+	X(repair_layer_weight, MUDSC_E_INVALID, "mudsc_repair_layer", "'weight'", 0,                      \
+	  repair_layer_bad(RL_WEIGHT))                                                              \
+	X(repair_layer_n, MUDSC_E_INVALID, "mudsc_repair_layer", "n_models = 0", 0,                       \
+	  repair_layer_bad(RL_N))                                                                   \
+	X(repair_layer_same, MUDSC_E_INVALID, "mudsc_repair_layer", "both 'layers.2.weight'", 0,          \
+	  repair_layer_bad(RL_SAME))                                                                \
+	X(repair_layer_missing, MUDSC_E_NOT_FOUND, "mudsc_repair_layer", "'nope.weight'", 0,              \
+	  repair_layer_bad(RL_MISSING))                                                             \
+	X(repair_layer_rank, MUDSC_E_MISMATCH, "mudsc_repair_layer", "bias 'layers.2.weight' has rank 2", \
+	  0, repair_layer_bad(RL_RANK))                                                             \
+	X(repair_layer_width, MUDSC_E_MISMATCH, "mudsc_repair_layer", "merged_stats[0].width = 3", 0,     \
+	  repair_layer_bad(RL_WIDTH))                                                               \
+	X(repair_layer_null, MUDSC_E_INVALID, "mudsc_repair_layer", "merged_stats[0].mean is NULL", 0,    \
+	  repair_layer_bad(RL_NULL))                                                                \
+	X(repair_layer_std, MUDSC_E_INVALID, "mudsc_repair_layer", "sources[1] unit 1", 0,                \
+	  repair_layer_bad(RL_STD))                                                                 \
+	X(repair_layer_weights, MUDSC_E_INVALID, "mudsc_repair_layer", "weights[1]", 0,                   \
+	  repair_layer_bad(RL_WEIGHTS))                                                             \
+	X(repair_layer_zero_weights, MUDSC_E_INVALID, "mudsc_repair_layer", "sum to 0", 0,                \
+	  repair_layer_bad(RL_ZERO_WEIGHTS))                                                        \
+	X(repair_layer_min_std, MUDSC_E_INVALID, "mudsc_repair_layer", "opts->min_std", 0,                \
+	  repair_layer_bad(RL_MIN_STD))                                                             \
 	/* least-squares correction */                                                              \
 	X(lsq_new_out, MUDSC_E_INVALID, "mudsc_lsq_new", "'out'", 0, lsq_bad(L_OUT))                     \
 	X(lsq_new_matcher, MUDSC_E_INVALID, "mudsc_lsq_new", "'matcher'", 0, lsq_bad(L_MATCHER))         \

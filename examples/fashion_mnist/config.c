@@ -16,7 +16,8 @@ static void usage(FILE *to)
 	fprintf(to,
 	        "usage: fashion_mnist [--data DIR] [--split halves|even-odd|DIGITS] [--seed N]\n"
 	        "                     [--epochs N] [--threads 1|2] [--site post|pre]\n"
-	        "                     [--repair yes|no] [--alpha-by mean|joint]\n"
+	        "                     [--repair yes|no] [--repair-output yes|no]\n"
+	        "                     [--alpha-by mean|joint]\n"
 	        "                     [--alpha-step X] [--quick] [--export DIR]\n"
 	        "  --data DIR   Fashion-MNIST idx .gz files (default " FMNIST_DEFAULT_DIR ")\n"
 	        "  --split S    task A's classes: halves (0-4, default), even-odd, or five digits\n"
@@ -27,6 +28,9 @@ static void usage(FILE *to)
 	        "  --site S     where the matching statistics are observed: post (after the\n"
 	        "               ReLU, the MLP builder's default) or pre (the Linear's output)\n"
 	        "  --repair R   yes (default): also every matching method with REPAIR\n"
+	        "  --repair-output R  yes (default): REPAIR also corrects the output layer,\n"
+	        "               whose units both networks share (mudsc_repair_layer); no: the\n"
+	        "               hidden layers only (the job's REPAIR until 2026-12-02)\n"
 	        "  --alpha-by M what chooses MuDSC's alpha on the held-out training images:\n"
 	        "               mean (default: mean per-task accuracy, the table's measure)\n"
 	        "               or joint (10-class accuracy, the criterion until 2026-12-01)\n"
@@ -43,6 +47,7 @@ static void config_defaults(struct config *c)
 		.data_dir = FMNIST_DEFAULT_DIR, .split = "halves", .seed = 0, .threads = 2,
 		.epochs = 3, .hidden = 512, .dim = 128, .batch = 128, .holdout = 5000,
 		.calib = 1000, .lr = 1e-3f, .scale = 16.0f, .alpha_step = 0.1, .site = 0, .repair = 1,
+		.repair_output = 1,
 	};
 }
 
@@ -113,6 +118,9 @@ static int apply_option(struct config *c, const char *a, const char *val)
 	}
 	else if (strcmp(a, "--repair") == 0 && (strcmp(val, "yes") == 0 || strcmp(val, "no") == 0))
 		c->repair = strcmp(val, "yes") == 0;
+	else if (strcmp(a, "--repair-output") == 0 &&
+	         (strcmp(val, "yes") == 0 || strcmp(val, "no") == 0))
+		c->repair_output = strcmp(val, "yes") == 0;
 	else
 		return -1;
 	return 0;

@@ -23,6 +23,7 @@ struct config {
 	double alpha_step;        /* alpha grid: alpha_step, 2 alpha_step, ... < 1 */
 	int site;                 /* MUDSC_SITE_POST (0, default) or MUDSC_SITE_PRE (1) */
 	int repair;               /* 1 (default): also every method with REPAIR */
+	int repair_output;        /* 1 (default): REPAIR also corrects the output layer */
 	int alpha_by;             /* what picks alpha on the held-out images: ALPHA_BY_MEAN
 	                             (default, the table's measure) or ALPHA_BY_JOINT */
 };

@@ -16,7 +16,7 @@
  *
  * Usage: fashion_mnist [--data DIR] [--split halves|even-odd|DIGITS]
  *                      [--seed N] [--epochs N] [--threads 1|2]
- *                      [--site post|pre] [--repair yes|no]
+ *                      [--site post|pre] [--repair yes|no] [--repair-output yes|no]
  *                      [--alpha-by mean|joint] [--alpha-step X] [--quick]
  *                      [--export DIR]
  *
@@ -401,8 +401,10 @@ static int run_merges(struct experiment *x)
 	struct merge_spec act_zip = {MUDSC_METHOD_ZIP, 0.0, 1, 0, 0};
 	double t0 = now();
 
-	if (merger_new(&x->merger, &x->net[0], &x->net[1], x->cfg.site) != 0 ||
-	    merger_calibrate(&x->merger, &x->calib, x->cfg.batch) != 0)
+	if (merger_new(&x->merger, &x->net[0], &x->net[1], x->cfg.site) != 0)
+		return -1;
+	x->merger.repair_output = x->cfg.repair_output;
+	if (merger_calibrate(&x->merger, &x->calib, x->cfg.batch) != 0)
 		return -1;
 	x->calib_s = now() - t0;
 	if (add_merge(x, "weight averaging", &average) != 0 ||
@@ -441,7 +443,10 @@ static void print_header(const struct experiment *x)
 	printf("libmudsc %s, %s, %d BLAS threads; matching statistics %s the ReLU%s\n",
 	       mudsc_version_string(), mudsc_blas_info(), mudsc_blas_get_threads(),
 	       c->site ? "before" : "after",
-	       c->repair ? "; REPAIR with the pre-activation statistics" : "");
+	       c->repair ? (c->repair_output ? "; REPAIR with the pre-activation statistics, and "
+	                                       "of the output layer"
+	                                     : "; REPAIR with the pre-activation statistics")
+	                 : "");
 	printf("MuDSC's alpha: grid step %.2f, chosen by held-out %s\n\n", c->alpha_step,
 	       criterion_name(c));
 	if (c->quick)

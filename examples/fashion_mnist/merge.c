@@ -11,8 +11,11 @@
  * unit) instead of carrying pre-activation noise.
  *
  * REPAIR always uses the pre-activation statistics (docs/algorithm.md
- * section 14.2: the correction is exact there), point by point in order,
- * each point measured on the merged net whose earlier points are repaired.
+ * section 17.2: the correction is exact there), point by point in order,
+ * each point measured on the merged net whose earlier points are repaired;
+ * then (repair_output, the default) the output layer, whose 128 units the
+ * two networks share (both are compared with the same class embeddings),
+ * by mudsc_repair_layer (section 17.5).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -195,11 +198,13 @@ static int unwrap_layers(struct mlp *out, const mudsc_model *merged, int32_t n_l
 	return 0;
 }
 
-/* Mean and population std of the pre-activations of point p of net over
- * the calibration images, in double (shifted by the first image's values). */
+/* Mean and population std over the calibration images of layer p's output
+ * before the ReLU (a hidden layer: point p's pre-activations; the last
+ * layer: the output), in double (shifted by the first image's values). */
 static int pre_moments(struct merger *m, const struct mlp *net, size_t p, double *mean, double *sd)
 {
 	int64_t w = net->width[p + 1], n = 0;
+	int last = (int32_t)p == net->n_layers - 1;
 	struct mlp_work work;
 	double *s1 = calloc((size_t)(3 * w), sizeof(double)), *s2 = s1 ? s1 + w : NULL,
 	       *shift = s1 ? s1 + 2 * w : NULL;
@@ -215,7 +220,7 @@ static int pre_moments(struct merger *m, const struct mlp *net, size_t p, double
 	}
 	for (int64_t at = 0; at < m->calib->n; at += m->batch) {
 		int64_t rows = m->calib->n - at < m->batch ? m->calib->n - at : m->batch;
-		const float *z = work.pre[p + 1];
+		const float *z = last ? work.act[p + 1] : work.pre[p + 1];
 
 		mlp_forward(net, &work, m->calib->x + at * FMNIST_PIXELS, rows);
 		if (at == 0)
@@ -237,6 +242,49 @@ static int pre_moments(struct merger *m, const struct mlp *net, size_t p, double
 	mlp_work_free(&work);
 	free(s1);
 	return 0;
+}
+
+/*
+ * REPAIR the output layer of *merged (its hidden points already repaired):
+ * each output unit to the mean of the two networks' statistics of the same
+ * unit (mudsc_repair_layer), measured on the repaired net.
+ */
+static int repair_output(struct merger *m, mudsc_model **merged)
+{
+	int32_t last = m->nets[0]->n_layers - 1;
+	int64_t w = m->nets[0]->width[last + 1];
+	double *buf = malloc((size_t)(6 * w) * sizeof(double));
+	char wname[64], bname[64];
+	struct mlp net;
+	mudsc_model *fixed = NULL;
+	int rc = -1;
+
+	if (!buf)
+		return -1;
+	if (unwrap_net(&net, *merged, m->nets[0]->n_layers) != 0) {
+		free(buf);
+		return -1;
+	}
+	if (pre_moments(m, m->nets[0], (size_t)last, buf, buf + w) == 0 &&
+	    pre_moments(m, m->nets[1], (size_t)last, buf + 2 * w, buf + 3 * w) == 0 &&
+	    pre_moments(m, &net, (size_t)last, buf + 4 * w, buf + 5 * w) == 0) {
+		mudsc_moments src[2] = {{w, buf, buf + w}, {w, buf + 2 * w, buf + 3 * w}};
+		mudsc_moments out = {w, buf + 4 * w, buf + 5 * w};
+
+		tensor_name(wname, sizeof wname, last, "weight");
+		tensor_name(bname, sizeof bname, last, "bias");
+		if (mudsc_repair_layer(&fixed, *merged, wname, bname, src, 2, &out, NULL, NULL) !=
+		    MUDSC_OK)
+			lib_fail("REPAIR of the output layer");
+		else {
+			mudsc_model_free(*merged);
+			*merged = fixed;
+			rc = 0;
+		}
+	}
+	mlp_free(&net);
+	free(buf);
+	return rc;
 }
 
 /*
@@ -272,7 +320,7 @@ static int repair_merged(struct merger *m, mudsc_matcher *matcher, mudsc_model *
 			*merged = fixed;
 		}
 	}
-	return rc;
+	return rc == 0 && m->repair_output ? repair_output(m, merged) : rc;
 }
 
 /* The weight-averaging baseline: mudsc_average straight into out's memory. */

@@ -34,6 +34,7 @@ struct merger {
 	int site;               /* MUDSC_SITE_POST or MUDSC_SITE_PRE: what accums observe */
 	const struct dataset *calib; /* the calibration images (REPAIR measures on them) */
 	int64_t batch;
+	int repair_output;      /* 1: REPAIR also corrects the output layer (mudsc_repair_layer) */
 };
 
 /*

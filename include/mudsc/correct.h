@@ -100,6 +100,41 @@ MUDSC_API mudsc_status mudsc_repair(mudsc_model **out, const mudsc_matcher *matc
                                     size_t n_points, const double *weights,
                                     const mudsc_repair_options *opts);
 
+/**
+ * REPAIR of one layer whose units correspond by index in all N models, so
+ * that no point matches them: the output layer of models whose outputs
+ * share one space (an embedding compared with fixed class embeddings,
+ * logits over the same classes), which the merge averages unpermuted
+ * (docs/algorithm.md 17.5).  A new model *out (owned) is `merged` with
+ * unit j of that layer brought to the weighted mean of the N source
+ * models' unit j: target mean = sum_i w_i sources[i].mean[j] / sum_i w_i,
+ * target std likewise, then s_j and t_j exactly as mudsc_repair (17.1) and
+ * folded the same way: row j of `weight` (rank >= 1, axis 0 the layer's C
+ * units: a Linear or conv weight, or a norm's rank-1 weight) and `bias`
+ * (rank 1, C) multiplied by s_j, then t_j added to bias[j].  Every other
+ * tensor and the metadata are copied; values in double, rounded once.
+ *
+ * sources: n_models entries, entry i model i's statistics of the layer's
+ * output (width C, population standard deviations) on the calibration
+ * data; merged_stats: the merged model's, on the same data, measured after
+ * every earlier correction (after mudsc_repair of the points before the
+ * layer).  weights: the merge weights (n_models values, NULL = 1/N).
+ *
+ * Errors: MUDSC_E_INVALID (NULL arguments, n_models < 1, weight and bias
+ * the same name, NULL, non-finite or negative statistics, non-finite
+ * weights or weights summing to 0, bad options), MUDSC_E_NOT_FOUND (weight
+ * or bias not in merged), MUDSC_E_MISMATCH (ranks, bias rows not the
+ * weight's, a width not C), MUDSC_E_UNSUPPORTED (a non-float tensor),
+ * MUDSC_E_NOMEM.  *out is untouched on error.  Accuracy as mudsc_repair
+ * (tests/oracle/repair_ref.py, 1e-12 on F64 models).
+ */
+MUDSC_API mudsc_status mudsc_repair_layer(mudsc_model **out, const mudsc_model *merged,
+                                          const char *weight, const char *bias,
+                                          const mudsc_moments *sources, int32_t n_models,
+                                          const mudsc_moments *merged_stats,
+                                          const double *weights,
+                                          const mudsc_repair_options *opts);
+
 /* ---- least-squares correction (PLeaS-style; docs/algorithm.md section 23) ---- */
 
 /**

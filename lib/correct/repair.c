@@ -33,21 +33,31 @@ static mudsc_status inner(mudsc_status st, const char *point)
 	return mudsc__err(st, "%s: point '%s': %s", FN, point, msg);
 }
 
-static mudsc_status check_moments(const mudsc_moments *m, size_t q, const char *name,
-                                  int64_t width)
+static mudsc_status check_moments(const char *fn, const char *what, const mudsc_moments *m,
+                                  size_t q, const char *name, int64_t width)
 {
 	if (m->width != width)
-		return mudsc__err(MUDSC_E_MISMATCH, "%s: merged_stats[%zu].width = %lld but point '%s' "
-		                                   "has merged width %lld", FN, q, (long long)m->width,
-		                 name, (long long)width);
-	if (m->std == NULL)
-		return mudsc__err(MUDSC_E_INVALID, "%s: merged_stats[%zu].std is NULL", FN, q);
+		return mudsc__err(MUDSC_E_MISMATCH, "%s: %s[%zu].width = %lld but %s has %s %lld", fn,
+		                 what, q, (long long)m->width, name,
+		                 fn == FN ? "merged width" : "width", (long long)width);
+	if (m->mean == NULL || m->std == NULL)
+		return mudsc__err(MUDSC_E_INVALID, "%s: %s[%zu].%s is NULL", fn, what, q,
+		                 m->mean == NULL ? "mean" : "std");
 	for (int64_t j = 0; j < width; j++)
 		if (!isfinite(m->mean[j]) || !isfinite(m->std[j]) || m->std[j] < 0.0)
-			return mudsc__err(MUDSC_E_INVALID, "%s: merged_stats[%zu] unit %lld: mean %g, std "
-			                                  "%g (need finite, std >= 0)", FN, q,
+			return mudsc__err(MUDSC_E_INVALID, "%s: %s[%zu] unit %lld: mean %g, std "
+			                                  "%g (need finite, std >= 0)", fn, what, q,
 			                 (long long)j, m->mean[j], m->std[j]);
 	return MUDSC_OK;
+}
+
+static mudsc_status check_point_moments(const mudsc_moments *m, size_t q, const char *name,
+                                        int64_t width)
+{
+	char owner[320];
+
+	snprintf(owner, sizeof owner, "point '%s'", name);
+	return check_moments(FN, "merged_stats", m, q, owner, width);
 }
 
 /* The producer tensors must have the merged width along axis 0. */
@@ -70,6 +80,16 @@ static mudsc_status check_producer(const struct fix *f, const mudsc_model *merge
 			                                      "tensor", FN, name, f->pr.scale[k]);
 	}
 	return MUDSC_OK;
+}
+
+/* Unit j's scale and shift from its targets and merged moments m (17.1). */
+static void unit_fix(struct fix *f, size_t j, double t_mean, double t_std, const mudsc_moments *m,
+                     double min_std)
+{
+	double s = m->std[j] > min_std ? t_std / m->std[j] : 1.0;
+
+	f->scale[j] = s;
+	f->shift[j] = t_mean - s * m->mean[j];
 }
 
 /* Targets, scales and shifts of point q (f->width = C' set). */
@@ -125,11 +145,7 @@ static mudsc_status point_fix(struct fix *f, const mudsc_matcher *matcher, mudsc
 			                                "have total weight 0", FN, pi->name, j);
 			goto done;
 		}
-		double t_mean = tm[j] / den[j], t_std = ts[j] / den[j];
-		double s = m->std[j] > min_std ? t_std / m->std[j] : 1.0;
-
-		f->scale[j] = s;
-		f->shift[j] = t_mean - s * m->mean[j];
+		unit_fix(f, j, tm[j] / den[j], ts[j] / den[j], m, min_std);
 	}
 done:
 	free(mean);
@@ -234,7 +250,7 @@ static mudsc_status prepare(struct fix *f, const mudsc_matcher *matcher, const m
 		return MUDSC_OK;
 	if ((st = mudsc_graph_point_at(&pi, graph, q)) != MUDSC_OK ||
 	    (st = inner(mudsc_matcher_point_result(&f->width, NULL, matcher, q), pi.name)) != MUDSC_OK ||
-	    (st = check_moments(m, q, pi.name, f->width)) != MUDSC_OK ||
+	    (st = check_point_moments(m, q, pi.name, f->width)) != MUDSC_OK ||
 	    (st = mudsc__producer_find(&f->pr, &found, graph, q, merged, FN)) != MUDSC_OK)
 		return st;
 	if (!found) {
@@ -289,4 +305,102 @@ MUDSC_API mudsc_status mudsc_repair(mudsc_model **out, const mudsc_matcher *matc
 MUDSC_API mudsc_status mudsc_repair_options_init(mudsc_repair_options *opts)
 {
 	return mudsc__options_init(opts, MUDSC__OPTIONS_REPAIR, "mudsc_repair_options_init");
+}
+
+/* ---- mudsc_repair_layer: a layer whose units correspond by index (17.5) ---- */
+
+static const char LFN[] = "mudsc_repair_layer";
+
+/* weight (rank >= 1) and bias (rank 1) of merged: float, c rows each. */
+static mudsc_status check_layer(int64_t *c, const mudsc_model *merged, const char *weight,
+                                const char *bias)
+{
+	const char *names[2] = {weight, bias};
+
+	if (strcmp(weight, bias) == 0)
+		return mudsc__err(MUDSC_E_INVALID, "%s: weight and bias are both '%s'", LFN, weight);
+	for (int k = 0; k < 2; k++) {
+		mudsc_tensor t;
+
+		if (mudsc_model_find(&t, merged, names[k]) != MUDSC_OK)
+			return mudsc__err(MUDSC_E_NOT_FOUND, "%s: tensor '%s' (%s) is not in merged", LFN,
+			                 names[k], k ? "bias" : "weight");
+		if (t.rank < 1 || (k == 1 && t.rank != 1))
+			return mudsc__err(MUDSC_E_MISMATCH, "%s: %s '%s' has rank %d (need %s)", LFN,
+			                 k ? "bias" : "weight", names[k], (int)t.rank, k ? "1" : ">= 1");
+		if (!mudsc_dtype_is_float(t.dtype))
+			return mudsc__err(MUDSC_E_UNSUPPORTED, "%s: tensor '%s' is not a float tensor",
+			                 LFN, names[k]);
+		if (k == 0)
+			*c = t.shape[0];
+		else if (t.shape[0] != *c)
+			return mudsc__err(MUDSC_E_MISMATCH, "%s: bias '%s' has %lld rows, weight '%s' %lld",
+			                 LFN, bias, (long long)t.shape[0], weight, (long long)*c);
+	}
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_repair_layer(mudsc_model **out, const mudsc_model *merged,
+                                          const char *weight, const char *bias,
+                                          const mudsc_moments *sources, int32_t n_models,
+                                          const mudsc_moments *merged_stats,
+                                          const double *weights,
+                                          const mudsc_repair_options *opts)
+{
+	mudsc_repair_options o;
+	struct fix f = {0};
+	int64_t c = 0;
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL(out);
+	MUDSC__CHECK_NULL(merged);
+	MUDSC__CHECK_NULL(weight);
+	MUDSC__CHECK_NULL(bias);
+	MUDSC__CHECK_NULL(sources);
+	MUDSC__CHECK_NULL(merged_stats);
+	if (n_models < 1)
+		return mudsc__err(MUDSC_E_INVALID, "%s: n_models = %d (need >= 1)", LFN, (int)n_models);
+	if ((st = mudsc__options_read(&o, opts, MUDSC__OPTIONS_REPAIR, LFN)) != MUDSC_OK)
+		return st;
+	if (!(o.min_std >= 0.0) || !isfinite(o.min_std))
+		return mudsc__err(MUDSC_E_INVALID, "%s: opts->min_std = %g (need finite, >= 0)", LFN,
+		                 o.min_std);
+	if ((st = check_layer(&c, merged, weight, bias)) != MUDSC_OK)
+		return st;
+	char owner[320];
+	snprintf(owner, sizeof owner, "layer '%s'", weight);
+	double den = 0.0;
+	for (int32_t i = 0; i < n_models; i++) {
+		if (weights && !isfinite(weights[i]))
+			return mudsc__err(MUDSC_E_INVALID, "%s: weights[%d] = %g is not finite", LFN,
+			                 (int)i, weights[i]);
+		if ((st = check_moments(LFN, "sources", &sources[i], (size_t)i, owner, c)) != MUDSC_OK)
+			return st;
+		den += weights ? weights[i] : 1.0 / n_models;
+	}
+	if ((st = check_moments(LFN, "merged_stats", merged_stats, 0, owner, c)) != MUDSC_OK)
+		return st;
+	if (den == 0.0)
+		return mudsc__err(MUDSC_E_INVALID, "%s: the weights sum to 0", LFN);
+	f.scale = mudsc__calloc(2 * (size_t)(c ? c : 1), sizeof(double), "REPAIR scales");
+	if (!f.scale)
+		return MUDSC_E_NOMEM;
+	f.shift = f.scale + c;
+	f.on = true;
+	f.width = c;
+	f.pr = (struct mudsc__producer){{weight, bias}, 2, bias};
+	for (int64_t j = 0; j < c; j++) {
+		double tm = 0.0, ts = 0.0;
+
+		for (int32_t i = 0; i < n_models; i++) {
+			double wi = weights ? weights[i] : 1.0 / n_models;
+
+			tm += wi * sources[i].mean[j];
+			ts += wi * sources[i].std[j];
+		}
+		unit_fix(&f, (size_t)j, tm / den, ts / den, merged_stats, o.min_std);
+	}
+	st = build(out, merged, &f, 1);
+	free(f.scale);
+	return st;
 }

@@ -58,3 +58,16 @@ def mlp_forward(tensors, x, n_layers):
             z = np.maximum(z, 0.0)
         h = z
     return h, pre
+
+
+def layer_targets(means, stds, weights=None):
+    """A layer whose units correspond by index in all N models (section
+    17.5): per unit j, the weighted mean over the models of means[i][j] and
+    stds[i][j] (weights w_i, default 1/N)."""
+    n = len(means)
+    w = np.full(n, 1.0 / n) if weights is None else np.asarray(weights, float)
+    if w.sum() == 0:
+        raise ValueError("the weights sum to 0")
+    mu = sum(w[i] * np.asarray(means[i], float) for i in range(n)) / w.sum()
+    sd = sum(w[i] * np.asarray(stds[i], float) for i in range(n)) / w.sum()
+    return mu, sd

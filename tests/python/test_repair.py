@@ -190,3 +190,107 @@ def test_errors():
         mudsc.repair(fresh, merged, stats, ms)
     with pytest.raises(mudsc.InvalidArgumentError, match="not int"):
         mudsc.repair(3, merged, stats, ms)
+
+
+# ---- mudsc.repair_layer (mudsc_repair_layer, docs/algorithm.md 17.5) ----
+
+OUT = f"layers.{N_LAYERS - 1}"  # the output layer: its units correspond by index
+
+
+def output_moments(tensors):
+    out, _ = ref.mlp_forward(tensors, X, N_LAYERS)
+    return out.mean(axis=0), out.std(axis=0)
+
+
+def repaired_hidden(models, method, weights=None):
+    """The merge of models with its hidden points REPAIRed in order."""
+    matcher, stats = matched(models, method)
+    return repair_in_order(matcher, stats, matcher.merge(weights), weights)
+
+
+@pytest.mark.parametrize("method", ["align", "zip"])
+@pytest.mark.parametrize("n", [2, 3])
+def test_repair_layer_equals_the_oracle(method, n):
+    models = [random_mlp(40 + 10 * n + i) for i in range(n)]
+    weights = None if n == 2 else [0.5, 0.3, 0.2]
+    merged = repaired_hidden(models, method, weights)
+    src = [output_moments(m) for m in models]
+    ms = output_moments(merged.to_numpy())
+    # weights summing to 2 (n = 3): the targets divide by their sum
+    lw = None if n == 2 else [1.0, 0.6, 0.4]
+    got = mudsc.repair_layer(merged, f"{OUT}.weight", f"{OUT}.bias", src, ms,
+                             weights=lw).to_numpy()
+    mu, sd = ref.layer_targets([s[0] for s in src], [s[1] for s in src], lw)
+    s, t = ref.scale_shift(mu, sd, *ms)
+    expect = ref.apply(merged.to_numpy(), [f"{OUT}.weight", f"{OUT}.bias"], f"{OUT}.bias", s, t)
+    assert list(got) == list(merged.to_numpy())
+    for k, v in expect.items():
+        np.testing.assert_allclose(got[k], v, rtol=1e-12, atol=1e-12, err_msg=k)
+    assert not np.allclose(got[f"{OUT}.weight"], merged.to_numpy()[f"{OUT}.weight"])
+    # the other tensors are the merged model's bytes
+    for k in got:
+        if not k.startswith(OUT + "."):
+            assert np.array_equal(got[k], merged.to_numpy()[k]), k
+
+
+def test_repair_layer_f32_equals_the_oracle():
+    models = [random_mlp(i, np.float32) for i in range(2)]
+    matcher, _ = matched(models, "zip")
+    merged = matcher.merge()
+    src = [output_moments(m) for m in models]
+    ms = output_moments(merged.to_numpy())
+    got = mudsc.repair_layer(merged, f"{OUT}.weight", f"{OUT}.bias", src, ms).to_numpy()
+    mu, sd = ref.layer_targets([s[0] for s in src], [s[1] for s in src])
+    expect = ref.apply(merged.to_numpy(), [f"{OUT}.weight", f"{OUT}.bias"], f"{OUT}.bias",
+                       *ref.scale_shift(mu, sd, *ms))
+    for k, v in got.items():
+        assert v.dtype == np.float32
+        np.testing.assert_allclose(v, expect[k], rtol=1e-6, atol=1e-6, err_msg=k)
+
+
+def test_repair_layer_gives_the_targets_and_a_second_call_changes_nothing():
+    models = [random_mlp(70 + i) for i in range(2)]
+    merged = repaired_hidden(models, "zip")
+    src = [output_moments(m) for m in models]
+    once = mudsc.repair_layer(merged, f"{OUT}.weight", f"{OUT}.bias", src,
+                              output_moments(merged.to_numpy()))
+    mean, std = output_moments(once.to_numpy())
+    mu, sd = ref.layer_targets([s[0] for s in src], [s[1] for s in src])
+    np.testing.assert_allclose(mean, mu, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(std, sd, rtol=1e-9, atol=1e-9)
+    again = mudsc.repair_layer(once, f"{OUT}.weight", f"{OUT}.bias", src,
+                               output_moments(once.to_numpy()))
+    for k, v in again.to_numpy().items():
+        np.testing.assert_allclose(v, once.to_numpy()[k], rtol=1e-9, atol=1e-9, err_msg=k)
+
+
+def test_repair_layer_of_identical_models_changes_nothing():
+    m = random_mlp(5)
+    merged = mudsc.Model.from_numpy(m, copy=True)
+    st = output_moments(m)
+    got = mudsc.repair_layer(merged, f"{OUT}.weight", f"{OUT}.bias", [st, st, st], st)
+    for k, v in got.to_numpy().items():
+        np.testing.assert_allclose(v, m[k], rtol=1e-12, atol=1e-12, err_msg=k)
+
+
+def test_repair_layer_min_std_keeps_a_constant_unit_scale():
+    m = random_mlp(6)
+    merged = mudsc.Model.from_numpy(m, copy=True)
+    width = m[f"{OUT}.bias"].size
+    src = [(np.full(width, 2.0), np.full(width, 3.0))] * 2
+    ms = (np.zeros(width), np.zeros(width))  # constant: shifted only
+    got = mudsc.repair_layer(merged, f"{OUT}.weight", f"{OUT}.bias", src, ms).to_numpy()
+    np.testing.assert_array_equal(got[f"{OUT}.weight"], m[f"{OUT}.weight"])
+    np.testing.assert_allclose(got[f"{OUT}.bias"], m[f"{OUT}.bias"] + 2.0, rtol=1e-15)
+
+
+def test_repair_layer_errors():
+    m = mudsc.Model.from_numpy(random_mlp(7), copy=True)
+    width = m[f"{OUT}.bias"].size
+    st = (np.zeros(width), np.ones(width))
+    with pytest.raises(mudsc.NotFoundError, match="'nope'"):
+        mudsc.repair_layer(m, "nope", f"{OUT}.bias", [st, st], st)
+    with pytest.raises(mudsc.MismatchError, match=r"merged_stats\[0\].width = 1"):
+        mudsc.repair_layer(m, f"{OUT}.weight", f"{OUT}.bias", [st, st], (np.zeros(1), np.ones(1)))
+    with pytest.raises(mudsc.InvalidArgumentError, match="need 2 weights"):
+        mudsc.repair_layer(m, f"{OUT}.weight", f"{OUT}.bias", [st, st], st, weights=[1.0])

@@ -28,7 +28,7 @@ from .stats import Stats
 from .merge import MergeResult, merge
 from .field import Field, quadrature
 from .averaging import average
-from .correct import repair
+from .correct import repair, repair_layer
 from .lsq import Lsq
 from .partial import partial_merge
 
@@ -40,6 +40,6 @@ __all__ = [
     "MudscIOError", "NotFoundError", "NumericError", "OutOfMemoryError", "ParseError", "Point",
     "PointResult", "RangeError", "ShapeError", "Split", "StateError", "Stats", "TensorInfo",
     "UnsupportedError", "average", "blas_info", "merge", "partial_merge", "quadrature",
-    "repair", "set_log_callback", "set_threads", "status_name", "status_str", "threads",
+    "repair", "repair_layer", "set_log_callback", "set_threads", "status_name", "status_str", "threads",
     "version", "version_number",
 ]

@@ -390,6 +390,8 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     # correct.h
     "mudsc_repair": (STATUS, (PP, P, P, P, P, POINTER(Moments), c_size, F64P,
                               POINTER(RepairOptions))),
+    "mudsc_repair_layer": (STATUS, (PP, P, c_char_p, c_char_p, POINTER(Moments), c_i32,
+                                    POINTER(Moments), F64P, POINTER(RepairOptions))),
     "mudsc_repair_options_init": (STATUS, (POINTER(RepairOptions),)),
     "mudsc_lsq_error": (STATUS, (F64P, P, P)),
     "mudsc_lsq_free": (None, (P,)),

@@ -4,6 +4,8 @@ repair() rescales and shifts every merged unit so that its mean and
 standard deviation on the calibration data equal the weighted mean of its
 source units' (docs/algorithm.md, section 17), folded into each point's
 producer (a norm's weight and bias, or a layer's weight rows and bias).
+repair_layer() does the same for one layer whose units correspond by index
+in all models (a shared output layer, section 17.5).
 """
 from __future__ import annotations
 
@@ -32,6 +34,31 @@ def _matcher_of(matcher: Any) -> Matcher:
         return inner
     raise errors.InvalidArgumentError.make(
         f"repair: matcher must be a Matcher or a MergeResult, not {type(matcher).__name__}")
+
+
+def _moments_of(entry: Tuple[npt.ArrayLike, npt.ArrayLike], fn: str, what: str,
+                keep: List[np.ndarray]) -> Moments:
+    """A Moments struct viewing entry's (means, stds) as float64 arrays kept in keep."""
+    mean = np.ascontiguousarray(entry[0], dtype=np.float64).reshape(-1)
+    std = np.ascontiguousarray(entry[1], dtype=np.float64).reshape(-1)
+    if mean.shape != std.shape:
+        raise errors.InvalidArgumentError.make(
+            f"{fn}: {what}: {mean.size} means and {std.size} stds")
+    keep += [mean, std]
+    return Moments(mean.size, mean.ctypes.data_as(F64P), std.ctypes.data_as(F64P))
+
+
+def _weights_and_options(weights: Optional[Sequence[float]], n: int, min_std: Optional[float],
+                         fn: str) -> Tuple[Any, Any]:
+    """The weights as a float64 array (or None) and the options struct (or None)."""
+    w = None if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+    if w is not None and w.shape != (n,):
+        raise errors.InvalidArgumentError.make(f"{fn}: need {n} weights, got shape {w.shape}")
+    o = None
+    if min_std is not None:
+        o = defaults(RepairOptions)
+        o.min_std = min_std
+    return w, o
 
 
 def repair(matcher: Any, merged: Model, sources: Stats,
@@ -65,23 +92,37 @@ def repair(matcher: Any, merged: Model, sources: Stats,
     for q, entry in enumerate(per_point):
         if entry is None:
             continue
-        mean = np.ascontiguousarray(entry[0], dtype=np.float64).reshape(-1)
-        std = np.ascontiguousarray(entry[1], dtype=np.float64).reshape(-1)
-        if mean.shape != std.shape:
-            raise errors.InvalidArgumentError.make(
-                f"repair: merged_stats[{q}]: {mean.size} means and {std.size} stds")
-        keep += [mean, std]
-        moments[q] = Moments(mean.size, mean.ctypes.data_as(F64P), std.ctypes.data_as(F64P))
-    w = None if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
-    if w is not None and w.shape != (m.n_models,):
-        raise errors.InvalidArgumentError.make(
-            f"repair: need {m.n_models} weights, got shape {w.shape}")
-    o = None
-    if min_std is not None:
-        o = defaults(RepairOptions)
-        o.min_std = min_std
+        moments[q] = _moments_of(entry, "repair", f"merged_stats[{q}]", keep)
+    w, o = _weights_and_options(weights, m.n_models, min_std, "repair")
     out = ctypes.c_void_p()
     check(lib.mudsc_repair(ctypes.byref(out), m._h, m.graph._h, merged._h, sources._h, moments,
                            len(per_point), None if w is None else w.ctypes.data_as(F64P),
                            None if o is None else ctypes.byref(o)))
+    return Model._wrap(out.value)
+
+
+def repair_layer(merged: Model, weight: str, bias: str,
+                 sources: Sequence[Tuple[npt.ArrayLike, npt.ArrayLike]],
+                 merged_stats: Tuple[npt.ArrayLike, npt.ArrayLike],
+                 weights: Optional[Sequence[float]] = None,
+                 min_std: Optional[float] = None) -> Model:
+    """REPAIR of one layer whose units correspond by index in every model
+    (mudsc_repair_layer, correct.h; docs/algorithm.md 17.5): a new Model,
+    `merged` with unit j of the layer (rows of `weight` and `bias`) brought
+    to the weighted mean over the models of their unit j's mean and
+    standard deviation.  sources: per model, (means, population stds) of
+    the layer's output on the calibration data; merged_stats: the merged
+    model's on the same data (after the earlier corrections); weights: the
+    merge weights (default 1/N); min_std as repair()."""
+    keep: List[np.ndarray] = []
+    src = (Moments * max(len(sources), 1))()
+    for i, entry in enumerate(sources):
+        src[i] = _moments_of(entry, "repair_layer", f"sources[{i}]", keep)
+    ms = _moments_of(merged_stats, "repair_layer", "merged_stats", keep)
+    w, o = _weights_and_options(weights, len(sources), min_std, "repair_layer")
+    out = ctypes.c_void_p()
+    check(lib.mudsc_repair_layer(ctypes.byref(out), merged._h, weight.encode(), bias.encode(),
+                                 src, len(sources), ctypes.byref(ms),
+                                 None if w is None else w.ctypes.data_as(F64P),
+                                 None if o is None else ctypes.byref(o)))
     return Model._wrap(out.value)

@@ -46,6 +46,37 @@ function repair(mt::Matcher, merged::Model, sources::Stats, merged_stats::Abstra
     end
 end
 
+"""
+    repair_layer(merged, weight, bias, sources, merged_stats; weights=nothing, min_std=nothing) -> Model
+
+REPAIR of one layer whose units correspond by index in every model
+(correct.h, mudsc_repair_layer; docs/algorithm.md 17.5), such as a shared
+output layer: unit j (rows of the tensors named `weight` and `bias`) brought
+to the weighted mean over the models of their unit j's mean and standard
+deviation.  `sources`: one tuple `(means, stds)` per model, the layer's output
+statistics; `merged_stats`: the merged model's tuple on the same data.
+"""
+function repair_layer(merged::Model, weight::AbstractString, bias::AbstractString,
+                      sources::AbstractVector, merged_stats::Tuple;
+                      weights::Union{AbstractVector{<:Real},Nothing}=nothing, min_std=nothing)
+    arrays = [(Vector{Float64}(s[1]), Vector{Float64}(s[2])) for s in sources]
+    ma = (Vector{Float64}(merged_stats[1]), Vector{Float64}(merged_stats[2]))
+    w = weights === nothing ? Ptr{Cdouble}(C_NULL) : Vector{Float64}(weights)
+    opts = min_std === nothing ? nothing :
+           Ref(mudsc_repair_options(sizeof(mudsc_repair_options), Float64(min_std)))
+    GC.@preserve arrays ma w opts begin
+        src = [mudsc_moments(length(a[1]), pointer(a[1]), pointer(a[2])) for a in arrays]
+        ms = Ref(mudsc_moments(length(ma[1]), pointer(ma[1]), pointer(ma[2])))
+        po = opts === nothing ? Ptr{mudsc_repair_options}(C_NULL) :
+             Base.unsafe_convert(Ptr{mudsc_repair_options}, opts)
+        return _new(out -> ccall((:mudsc_repair_layer, libmudsc), Cint,
+                                 (Ref{Ptr{Cvoid}}, Ptr{Cvoid}, Cstring, Cstring, Ptr{mudsc_moments},
+                                  Int32, Ref{mudsc_moments}, Ptr{Cdouble},
+                                  Ptr{mudsc_repair_options}),
+                                 out, merged, weight, bias, src, length(src), ms, w, po), Model)
+    end
+end
+
 # ---- the least-squares correction (correct.h, docs/algorithm.md section 23) ----
 
 struct mudsc_lsq_options
