@@ -6,8 +6,10 @@
  * (K + 1) / 2 x B bytes moves the same (one read, one write of each byte).
  * ratio = memcpy time / average time for the same traffic (the issue's
  * target: >= 0.8).  Cases: F32, BF16 and F16 with K = 2, 3, 4 on 1 and 2
- * threads (memcpy stays one thread: the ratio then exceeds 1 if the
- * memory system has headroom).  Inputs: independent random values in
+ * threads (that memcpy stays one thread: the ratio then exceeds 1 if the
+ * memory system has headroom; the 2-thread cases also time a memcpy of the
+ * same bytes split in two halves on 2 threads, ratio_2t = its time /
+ * average time).  Inputs: independent random values in
  * [0.5, 2) (BF16) or [0.875, 1) (F16), so K = 3's BF16 sums often land
  * exactly on a midpoint and take the double vectors (docs/algorithm.md
  * 16.4).
@@ -15,6 +17,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,8 +54,40 @@ static mudsc_model *model_over(unsigned char *buf, mudsc_dtype dtype, size_t ele
 }
 
 struct result {
-	double avg_s, copy_s;
+	double avg_s, copy_s, copy2_s;
 };
+
+/* The 2-thread memcpy: a helper thread copies the second half while the
+ * caller copies the first, between two barriers. */
+static struct {
+	pthread_barrier_t start, done;
+	unsigned char *dst, *src;
+	size_t half, rest;
+	int quit;
+} pair;
+
+static void *pair_worker(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		pthread_barrier_wait(&pair.start);
+		if (pair.quit)
+			return NULL;
+		memcpy(pair.dst + pair.half, pair.src + pair.half, pair.rest);
+		pthread_barrier_wait(&pair.done);
+	}
+}
+
+static void memcpy2(unsigned char *dst, const unsigned char *src, size_t bytes)
+{
+	pair.dst = dst;
+	pair.src = (unsigned char *)(uintptr_t)src;
+	pair.half = bytes / 2 / 64 * 64;
+	pair.rest = bytes - pair.half;
+	pthread_barrier_wait(&pair.start);
+	memcpy(dst, src, pair.half);
+	pthread_barrier_wait(&pair.done);
+}
 
 static struct result run_case(mudsc_dtype dtype, int k, int threads, int reps, size_t elems)
 {
@@ -61,7 +96,7 @@ static struct result run_case(mudsc_dtype dtype, int k, int threads, int reps, s
 	unsigned char *buf[MAX_K], *src = malloc(copy_bytes), *dst = malloc(copy_bytes);
 	mudsc_model *m[MAX_K];
 	mudsc_average_options o = MUDSC_AVERAGE_OPTIONS_INIT;
-	double ta[MAX_REPS], tc[MAX_REPS];
+	double ta[MAX_REPS], tc[MAX_REPS], tc2[MAX_REPS];
 	uint64_t s = 1;
 
 	if (src == NULL || dst == NULL)
@@ -88,8 +123,12 @@ static struct result run_case(mudsc_dtype dtype, int k, int threads, int reps, s
 		double t1 = now();
 		memcpy(dst, src, copy_bytes);
 		double t2 = now();
+		if (threads == 2)
+			memcpy2(dst, src, copy_bytes);
+		double t3 = now();
 		ta[r] = t1 - t0;
 		tc[r] = t2 - t1;
+		tc2[r] = t3 - t2;
 		src[r] = dst[copy_bytes - 1 - (size_t)r]; /* keep the copy observable */
 	}
 	for (int i = 0; i < k; i++) {
@@ -98,7 +137,7 @@ static struct result run_case(mudsc_dtype dtype, int k, int threads, int reps, s
 	}
 	free(src);
 	free(dst);
-	return (struct result){median(ta, reps), median(tc, reps)};
+	return (struct result){median(ta, reps), median(tc, reps), median(tc2, reps)};
 }
 
 int main(int argc, char **argv)
@@ -122,11 +161,16 @@ int main(int argc, char **argv)
 	};
 	const size_t n = sizeof cases / sizeof cases[0];
 	int printed = 0;
+	pthread_t helper;
 
 	if (reps < 1 || reps > MAX_REPS || elems < TENSORS) {
 		fprintf(stderr, "usage: bench-average [reps (1..%d) [elems]]\n", MAX_REPS);
 		return 2;
 	}
+	if (pthread_barrier_init(&pair.start, NULL, 2) != 0 ||
+	    pthread_barrier_init(&pair.done, NULL, 2) != 0 ||
+	    pthread_create(&helper, NULL, pair_worker, NULL) != 0)
+		return 1;
 	printf("{\"reps\": %d, \"elements\": %zu, \"tensors\": %d, \"cases\": {", reps, elems,
 	       TENSORS);
 	for (size_t c = 0; c < n; c++) {
@@ -136,11 +180,18 @@ int main(int argc, char **argv)
 		double traffic = (double)(cases[c].k + 1) * (double)bytes;
 		struct result r = run_case(cases[c].dtype, cases[c].k, cases[c].threads, reps, elems);
 		printf("%s\n  \"%s\": {\"average_s\": %.6f, \"memcpy_s\": %.6f, \"average_GBps\": %.3f, "
-		       "\"memcpy_GBps\": %.3f, \"ratio\": %.3f}",
+		       "\"memcpy_GBps\": %.3f, \"ratio\": %.3f",
 		       printed++ ? "," : "", cases[c].name, r.avg_s, r.copy_s, traffic / r.avg_s / 1e9,
 		       traffic / r.copy_s / 1e9, r.copy_s / r.avg_s);
+		if (cases[c].threads == 2)
+			printf(", \"memcpy_2t_s\": %.6f, \"memcpy_2t_GBps\": %.3f, \"ratio_2t\": %.3f",
+			       r.copy2_s, traffic / r.copy2_s / 1e9, r.copy2_s / r.avg_s);
+		printf("}");
 		fflush(stdout);
 	}
 	printf("\n}}\n");
+	pair.quit = 1;
+	pthread_barrier_wait(&pair.start);
+	pthread_join(helper, NULL);
 	return 0;
 }
