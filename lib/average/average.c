@@ -367,6 +367,29 @@ static void half_chunk(mudsc_dtype dtype, unsigned char *out, const unsigned cha
 	for (size_t i_ = 0; i_ < (n); i_++)                                                        \
 		x[i_] = (xs)[i_]
 
+/* LOOP(dtype, nn) with nn a constant for 1 to 4 models (so that the loop
+ * over them unrolls), else n. */
+#define BY_COUNT(LOOP, dtype, n)                                                                \
+	do {                                                                                       \
+		switch (n) {                                                                           \
+		case 1:                                                                                \
+			LOOP(dtype, 1);                                                                    \
+			break;                                                                             \
+		case 2:                                                                                \
+			LOOP(dtype, 2);                                                                    \
+			break;                                                                             \
+		case 3:                                                                                \
+			LOOP(dtype, 3);                                                                    \
+			break;                                                                             \
+		case 4:                                                                                \
+			LOOP(dtype, 4);                                                                    \
+			break;                                                                             \
+		default:                                                                               \
+			LOOP(dtype, n);                                                                    \
+			break;                                                                             \
+		}                                                                                      \
+	} while (0)
+
 /* The x86-64 path for F16 and BF16 (docs/algorithm.md section 16): eight
  * elements at a time, the same products and sums in double in model order
  * as half_chunk (no fused multiply-add: the target has none), then one
@@ -496,23 +519,7 @@ AVX2_INLINE void exact8(mudsc_dtype dtype, unsigned char *out, const unsigned ch
 	{                                                                                          \
 		size_t e = 0;                                                                          \
 		LOCAL_INPUTS(x, xs, n);                                                                \
-		switch (n) {                                                                           \
-		case 1:                                                                                \
-			HALF_LOOP(dtype, 1);                                                               \
-			break;                                                                             \
-		case 2:                                                                                \
-			HALF_LOOP(dtype, 2);                                                               \
-			break;                                                                             \
-		case 3:                                                                                \
-			HALF_LOOP(dtype, 3);                                                               \
-			break;                                                                             \
-		case 4:                                                                                \
-			HALF_LOOP(dtype, 4);                                                               \
-			break;                                                                             \
-		default:                                                                               \
-			HALF_LOOP(dtype, n);                                                               \
-			break;                                                                             \
-		}                                                                                      \
+		BY_COUNT(HALF_LOOP, dtype, n);                                                         \
 		return e;                                                                              \
 	}
 
@@ -680,7 +687,7 @@ static bool filter_weights(const double *w, size_t n, bool *dyadic)
 
 /* F32 with AVX: the SSE2 loop (f32_sse2) eight elements wide, the same
  * products and sums, so the same bits. */
-#define F32_LOOP(nn)                                                                            \
+#define F32_LOOP(dtype_, nn)                                                                    \
 	for (; e + 8 <= m; e += 8) {                                                               \
 		if (e % 16 == 0)                                                                       \
 			PREFETCH_INPUTS(x, nn, 4 * e);                                                     \
@@ -702,20 +709,7 @@ AVX2_TARGET static size_t f32_avx2(unsigned char *out, const unsigned char *cons
 {
 	size_t e = 0;
 	LOCAL_INPUTS(x, xs, n);
-	switch (n) {
-	case 1:
-		F32_LOOP(1);
-		break;
-	case 2:
-		F32_LOOP(2);
-		break;
-	case 3:
-		F32_LOOP(3);
-		break;
-	default:
-		F32_LOOP(4);
-		break;
-	}
+	BY_COUNT(F32_LOOP, MUDSC_DTYPE_F32, n); /* n <= 4 */
 	return e;
 }
 #undef F32_LOOP
@@ -853,23 +847,7 @@ AVX512_INLINE void store16(mudsc_dtype dtype, unsigned char *out, __m512d lo, __
 		LOCAL_INPUTS(x, xs, n);                                                                \
 		for (size_t i = 0; i < n; i++)                                                         \
 			wv[i] = _mm512_set1_pd(w[i]);                                                      \
-		switch (n) {                                                                           \
-		case 1:                                                                                \
-			HALF512_LOOP(dtype, 1);                                                            \
-			break;                                                                             \
-		case 2:                                                                                \
-			HALF512_LOOP(dtype, 2);                                                            \
-			break;                                                                             \
-		case 3:                                                                                \
-			HALF512_LOOP(dtype, 3);                                                            \
-			break;                                                                             \
-		case 4:                                                                                \
-			HALF512_LOOP(dtype, 4);                                                            \
-			break;                                                                             \
-		default:                                                                               \
-			HALF512_LOOP(dtype, n);                                                            \
-			break;                                                                             \
-		}                                                                                      \
+		BY_COUNT(HALF512_LOOP, dtype, n);                                                      \
 		return e;                                                                              \
 	}
 
@@ -881,7 +859,7 @@ HALF512_KERNEL(bf16_avx512, MUDSC_DTYPE_BF16)
 
 /* F32: sixteen elements a step, the products and sums of f32_sse2 (the
  * same bits), one prefetched line of each input. */
-#define F32_512_LOOP(nn)                                                                        \
+#define F32_512_LOOP(dtype_, nn)                                                                \
 	for (; e + 16 <= m; e += 16) {                                                             \
 		PREFETCH_INPUTS(x, nn, 4 * e);                                                         \
 		__m512d lo = _mm512_mul_pd(wv[0], _mm512_cvtps_pd(_mm256_loadu_ps(                     \
@@ -907,20 +885,7 @@ AVX512_TARGET static size_t f32_avx512(unsigned char *out, const unsigned char *
 	LOCAL_INPUTS(x, xs, n);
 	for (size_t i = 0; i < n; i++)
 		wv[i] = _mm512_set1_pd(w[i]);
-	switch (n) {
-	case 1:
-		F32_512_LOOP(1);
-		break;
-	case 2:
-		F32_512_LOOP(2);
-		break;
-	case 3:
-		F32_512_LOOP(3);
-		break;
-	default:
-		F32_512_LOOP(4);
-		break;
-	}
+	BY_COUNT(F32_512_LOOP, MUDSC_DTYPE_F32, n); /* n <= 4 */
 	return e;
 }
 #undef F32_512_LOOP
