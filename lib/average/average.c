@@ -351,12 +351,13 @@ static void half_chunk(mudsc_dtype dtype, unsigned char *out, const unsigned cha
  * hardware prefetchers alone left the loops waiting for memory (2 to 4
  * input streams at 0.3-0.7 of memcpy's rate, in-cache kernels 2-3 times
  * faster than that).  A prefetch never faults, so reading past the end is
- * harmless. */
+ * harmless (the address is formed as an integer: C has no pointer past the
+ * end of an input). */
 #define PREFETCH 1536
 #define PREFETCH_INPUTS(x, nn, byte)                                                            \
 	do {                                                                                       \
 		for (size_t i_ = 0; i_ < (nn); i_++)                                                   \
-			_mm_prefetch((const char *)(x)[i_] + (byte) + PREFETCH, _MM_HINT_T0);             \
+			_mm_prefetch((const char *)((uintptr_t)(x)[i_] + (byte) + PREFETCH), _MM_HINT_T0); \
 	} while (0)
 
 /* The kernels copy the input pointers to a local array first: stores
