@@ -430,21 +430,25 @@ static uint16_t half_def(mudsc_dtype dtype, const uint16_t *const *x, const doub
 	return dtype == MUDSC_DTYPE_F16 ? mudsc__f64_to_f16(s) : mudsc__f64_to_bf16(s);
 }
 
-/* The three paths of mudsc__average_rows (the float filter, the double
- * vectors, the portable loop) against half_def over m elements: the count
- * of differing elements (0 expected); the first one is reported in msg.
+/* The paths of mudsc__average_rows (the best one, the AVX-512 double
+ * vectors, the float filter, the AVX2 double vectors, the portable loop;
+ * those the CPU lacks run as the best below, see test_paths) against
+ * half_def over m elements: the count of differing elements (0 expected);
+ * the first one is reported in msg.
  * A NaN made of several NaNs may carry either's sign and payload (the
  * order of a commutative add is the compiler's), so where the definition
  * is NaN from n > 1 inputs the results need only be NaNs. */
 static size_t half_diffs(mudsc_dtype dtype, const uint16_t *const *x, const double *w, size_t n,
                          size_t m, char *msg, size_t len)
 {
-	static const int paths[3] = {MUDSC__AVERAGE_FAST, MUDSC__AVERAGE_DOUBLE,
-	                             MUDSC__AVERAGE_PORTABLE};
-	uint16_t *got[3];
+	enum { PATHS = 5 };
+	static const int paths[PATHS] = {MUDSC__AVERAGE_FAST, MUDSC__AVERAGE_AVX512,
+	                                 MUDSC__AVERAGE_FILTER, MUDSC__AVERAGE_DOUBLE,
+	                                 MUDSC__AVERAGE_PORTABLE};
+	uint16_t *got[PATHS];
 	size_t bad = 0;
 
-	for (int p = 0; p < 3; p++) {
+	for (int p = 0; p < PATHS; p++) {
 		got[p] = malloc(m * 2);
 		ck_assert_ptr_nonnull(got[p]);
 		mudsc__average_rows(dtype, got[p], (const void *const *)x, w, n, m, paths[p]);
@@ -452,7 +456,7 @@ static size_t half_diffs(mudsc_dtype dtype, const uint16_t *const *x, const doub
 	for (size_t e = 0; e < m; e++) {
 		uint16_t want = half_def(dtype, x, w, n, e);
 		bool nan_ok = n > 1, same = true;
-		for (int p = 0; p < 3; p++) {
+		for (int p = 0; p < PATHS; p++) {
 			float fw = dtype == MUDSC_DTYPE_F16 ? mudsc__f16_to_f32(want)
 			                                    : mudsc__bf16_to_f32(want);
 			float fg = dtype == MUDSC_DTYPE_F16 ? mudsc__f16_to_f32(got[p][e])
@@ -463,13 +467,14 @@ static size_t half_diffs(mudsc_dtype dtype, const uint16_t *const *x, const doub
 		if (!nan_ok && !same) {
 			if (bad++ == 0)
 				snprintf(msg, len,
-				         "%s n=%zu element %zu (x0=%04x): definition %04x, filter %04x, "
-				         "double vectors %04x, portable %04x",
+				         "%s n=%zu element %zu (x0=%04x): definition %04x, best %04x, "
+				         "AVX-512 %04x, filter %04x, double vectors %04x, portable %04x",
 				         mudsc_dtype_name(dtype), n, e, (unsigned)x[0][e], (unsigned)want,
-				         (unsigned)got[0][e], (unsigned)got[1][e], (unsigned)got[2][e]);
+				         (unsigned)got[0][e], (unsigned)got[1][e], (unsigned)got[2][e],
+				         (unsigned)got[3][e], (unsigned)got[4][e]);
 		}
 	}
-	for (int p = 0; p < 3; p++)
+	for (int p = 0; p < PATHS; p++)
 		free(got[p]);
 	return bad;
 }
@@ -613,7 +618,9 @@ START_TEST(test_simd_random)
 				for (size_t i = 0; i < n; i++)
 					w[i] /= sum;
 				EXPECT_SAME(HALVES[d], x, w, n, M - (size_t)round);
-				if (d == 0) { /* F32: the AVX path and the SSE2/scalar one, bit for bit */
+				if (d == 0) { /* F32: the AVX paths and the SSE2/scalar one, bit for bit */
+					static const int f32_paths[3] = {MUDSC__AVERAGE_FAST, MUDSC__AVERAGE_AVX512,
+					                                 MUDSC__AVERAGE_DOUBLE};
 					const void *xf[KMAX];
 					float *in[KMAX], *fast = malloc(M * 4), *port = malloc(M * 4);
 					for (size_t i = 0; i < n; i++) {
@@ -622,12 +629,15 @@ START_TEST(test_simd_random)
 							in[i][e] = (float)lcg(&s) * (round % 2 ? 1.0f : 0x1p-100f);
 						xf[i] = in[i];
 					}
-					mudsc__average_rows(MUDSC_DTYPE_F32, fast, xf, w, n, M - (size_t)round,
-					                    MUDSC__AVERAGE_FAST);
 					mudsc__average_rows(MUDSC_DTYPE_F32, port, xf, w, n, M - (size_t)round,
 					                    MUDSC__AVERAGE_PORTABLE);
-					if (memcmp(fast, port, (M - (size_t)round) * 4) != 0)
-						ck_abort_msg("F32 n=%zu: the AVX and portable paths differ", n);
+					for (int p = 0; p < 3; p++) {
+						mudsc__average_rows(MUDSC_DTYPE_F32, fast, xf, w, n, M - (size_t)round,
+						                    f32_paths[p]);
+						if (memcmp(fast, port, (M - (size_t)round) * 4) != 0)
+							ck_abort_msg("F32 n=%zu: path %d and the portable one differ", n,
+							             f32_paths[p]);
+					}
 					for (size_t i = 0; i < n; i++)
 						free(in[i]);
 					free(fast);
@@ -728,6 +738,50 @@ START_TEST(test_filter_adversarial)
 }
 END_TEST
 
+/* The dispatch: the path mudsc_average takes is the best this CPU has
+ * (asked here through the compiler's CPU query, independently of the
+ * library's), and it gives the bits of that path called by name; stderr
+ * says which vector paths the row tests above ran, so a log shows what a
+ * machine checked (the others ran as the best path below them). */
+START_TEST(test_paths)
+{
+	static const char *const names[] = {"portable", "AVX2 double vectors", "AVX2 float filter",
+	                                    "AVX-512 double vectors"};
+	enum { M = 1000 + 7 };
+	int best = mudsc__average_best_path();
+	uint16_t *buf[3], fast[M], named[M];
+	const uint16_t *x[3];
+	const double w[3] = {0.2, 0.3, 0.5};
+	uint64_t s = 23;
+
+	ck_assert_int_ge(best, MUDSC__AVERAGE_PORTABLE);
+	ck_assert_int_le(best, MUDSC__AVERAGE_AVX512);
+#if defined(__GNUC__) && defined(__x86_64__)
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
+		ck_assert_int_eq(best, MUDSC__AVERAGE_AVX512);
+	else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		ck_assert_int_ge(best, MUDSC__AVERAGE_FILTER); /* every such CPU has F16C */
+	else
+		ck_assert_int_le(best, MUDSC__AVERAGE_DOUBLE);
+#endif
+	fprintf(stderr, "average: this CPU runs the paths up to the %s (best: %d)\n", names[best],
+	        best);
+	rows_new(buf, x, 3, M);
+	for (int d = 0; d < 2; d++) {
+		for (size_t i = 0; i < 3; i++)
+			for (size_t e = 0; e < M; e++)
+				buf[i][e] = (uint16_t)((u01(&s) * 65536.0));
+		mudsc__average_rows(HALVES[d], fast, (const void *const *)x, w, 3, M, MUDSC__AVERAGE_FAST);
+		mudsc__average_rows(HALVES[d], named, (const void *const *)x, w, 3, M, best);
+		ck_assert_int_eq(memcmp(fast, named, sizeof fast), 0);
+		EXPECT_SAME(HALVES[d], x, w, 3, M);
+	}
+	for (int i = 0; i < 3; i++)
+		free(buf[i]);
+}
+END_TEST
+
 /* A model of several tensors of every float dtype, some longer than a
  * task: 1 and 3 threads give the same bits, and those of the rows. */
 START_TEST(test_model_tasks_same_bits)
@@ -808,6 +862,7 @@ Suite *suite_average(void)
 	tcase_add_test(tc, test_simd_near_ties);
 	tcase_add_test(tc, test_simd_random);
 	tcase_add_test(tc, test_filter_adversarial);
+	tcase_add_test(tc, test_paths);
 	tcase_add_test(tc, test_model_tasks_same_bits);
 	suite_add_tcase(s, tc);
 	return s;

@@ -241,24 +241,32 @@ static size_t f32_sse2(unsigned char *out, const unsigned char *const *x, const 
 #if defined(__GNUC__) && defined(__x86_64__)
 #define AVERAGE_AVX2 1
 static bool have_avx2(void);
+static bool have_avx512(void);
 static size_t f32_avx2(unsigned char *out, const unsigned char *const *x, const double *w,
                        size_t n, size_t m);
+static size_t f32_avx512(unsigned char *out, const unsigned char *const *x, const double *w,
+                         size_t n, size_t m);
 #endif
 
 /* F32, the fast path: out[e] = (float)(w0 x0[e] + w1 x1[e] + ...), the sum
  * left to right in double; up to four inputs in one pass without a buffer
- * (one loop per count, so each vectorises), more through acc. */
+ * (one loop per count, so each vectorises), more through acc.  path: the
+ * portable one (SSE2 and scalar), AVX2 (MUDSC__AVERAGE_DOUBLE and _FILTER)
+ * or AVX-512 (_AVX512 and _FAST), each where the CPU has it (else the next
+ * below); the same bits on every path. */
 static void f32_chunk(unsigned char *out, const unsigned char *const *x, const double *w,
-                      size_t n, size_t m, double *acc, bool simd)
+                      size_t n, size_t m, double *acc, int path)
 {
 	size_t i;
-	(void)simd;
+	(void)path;
 #ifdef AVERAGE_SSE2
 	const unsigned char *tail[4]; /* the inputs past what SSE2 (and AVX2) did */
 	if (n <= 4) {
 		size_t done = 0;
 #ifdef AVERAGE_AVX2
-		if (simd && have_avx2())
+		if (path >= MUDSC__AVERAGE_AVX512 && have_avx512())
+			done = f32_avx512(out, x, w, n, m);
+		else if (path != MUDSC__AVERAGE_PORTABLE && have_avx2())
 			done = f32_avx2(out, x, w, n, m);
 #endif
 		done += f32_sse2(out + 4 * done, tail_of(tail, x, n, done), w, n, m - done);
@@ -337,6 +345,51 @@ static void half_chunk(mudsc_dtype dtype, unsigned char *out, const unsigned cha
 #include <immintrin.h>
 #define AVX2_TARGET __attribute__((target("avx2,f16c")))
 #define AVX2_INLINE AVX2_TARGET static inline __attribute__((always_inline))
+
+/* The vector kernels prefetch every input PREFETCH bytes ahead of their
+ * loads, one line per 64 bytes read: on the machine of bench/README.md the
+ * hardware prefetchers alone left the loops waiting for memory (2 to 4
+ * input streams at 0.3-0.7 of memcpy's rate, in-cache kernels 2-3 times
+ * faster than that).  A prefetch never faults, so reading past the end is
+ * harmless (the address is formed as an integer: C has no pointer past the
+ * end of an input). */
+#define PREFETCH 1536
+#define PREFETCH_INPUTS(x, nn, byte)                                                            \
+	do {                                                                                       \
+		for (size_t i_ = 0; i_ < (nn); i_++)                                                   \
+			_mm_prefetch((const char *)((uintptr_t)(x)[i_] + (byte) + PREFETCH), _MM_HINT_T0); \
+	} while (0)
+
+/* The kernels copy the input pointers to a local array first: stores
+ * through the unsigned char output may alias anything the caller passed,
+ * so reading x[i] in the loop would reload each pointer after each store. */
+#define LOCAL_INPUTS(x, xs, n)                                                                  \
+	const unsigned char *x[STACK_MODELS];                                                      \
+	for (size_t i_ = 0; i_ < (n); i_++)                                                        \
+		x[i_] = (xs)[i_]
+
+/* LOOP(dtype, nn) with nn a constant for 1 to 4 models (so that the loop
+ * over them unrolls), else n. */
+#define BY_COUNT(LOOP, dtype, n)                                                                \
+	do {                                                                                       \
+		switch (n) {                                                                           \
+		case 1:                                                                                \
+			LOOP(dtype, 1);                                                                    \
+			break;                                                                             \
+		case 2:                                                                                \
+			LOOP(dtype, 2);                                                                    \
+			break;                                                                             \
+		case 3:                                                                                \
+			LOOP(dtype, 3);                                                                    \
+			break;                                                                             \
+		case 4:                                                                                \
+			LOOP(dtype, 4);                                                                    \
+			break;                                                                             \
+		default:                                                                               \
+			LOOP(dtype, n);                                                                    \
+			break;                                                                             \
+		}                                                                                      \
+	} while (0)
 
 /* The x86-64 path for F16 and BF16 (docs/algorithm.md section 16): eight
  * elements at a time, the same products and sums in double in model order
@@ -455,31 +508,19 @@ AVX2_INLINE void exact8(mudsc_dtype dtype, unsigned char *out, const unsigned ch
 /* Elements 0..8*(m/8) of one chunk; returns how many were done.  One loop
  * per count of models up to 4, so that the loop over them unrolls. */
 #define HALF_LOOP(dtype, nn)                                                                    \
-	for (; e + 8 <= m; e += 8)                                                                 \
-		exact8(dtype, out, x, w, nn, e);
+	for (; e + 8 <= m; e += 8) {                                                               \
+		if (e % 32 == 0)                                                                       \
+			PREFETCH_INPUTS(x, nn, 2 * e);                                                     \
+		exact8(dtype, out, x, w, nn, e);                                                       \
+	}
 
 #define HALF_KERNEL(name, dtype)                                                                \
-	AVX2_TARGET static size_t name(unsigned char *out, const unsigned char *const *x,          \
+	AVX2_TARGET static size_t name(unsigned char *out, const unsigned char *const *xs,         \
 	                               const double *w, size_t n, size_t m)                        \
 	{                                                                                          \
 		size_t e = 0;                                                                          \
-		switch (n) {                                                                           \
-		case 1:                                                                                \
-			HALF_LOOP(dtype, 1);                                                               \
-			break;                                                                             \
-		case 2:                                                                                \
-			HALF_LOOP(dtype, 2);                                                               \
-			break;                                                                             \
-		case 3:                                                                                \
-			HALF_LOOP(dtype, 3);                                                               \
-			break;                                                                             \
-		case 4:                                                                                \
-			HALF_LOOP(dtype, 4);                                                               \
-			break;                                                                             \
-		default:                                                                               \
-			HALF_LOOP(dtype, n);                                                               \
-			break;                                                                             \
-		}                                                                                      \
+		LOCAL_INPUTS(x, xs, n);                                                                \
+		BY_COUNT(HALF_LOOP, dtype, n);                                                         \
 		return e;                                                                              \
 	}
 
@@ -546,6 +587,8 @@ FILTER_INLINE __m256 exact_product(mudsc_dtype dtype, __m256 p, __m256 f)
  * the block goes through the exact double vectors (exact8). */
 #define FILTER_LOOP(dtype, nn, dyadic)                                                          \
 	for (; e + 8 <= m; e += 8) {                                                               \
+		if (e % 32 == 0)                                                                       \
+			PREFETCH_INPUTS(x, nn, 2 * e);                                                     \
 		__m256 f = load8_ps(dtype, x[0] + 2 * e);                                              \
 		__m256 s = _mm256_mul_ps(wv[0], f);                                                    \
 		__m256 a = _mm256_mul_ps(av[0], _mm256_and_ps(f, abs));                                \
@@ -577,9 +620,10 @@ FILTER_INLINE __m256 exact_product(mudsc_dtype dtype, __m256 p, __m256 f)
 	}
 
 #define FILTER_KERNEL(name, dtype)                                                              \
-	FILTER_TARGET static size_t name(unsigned char *out, const unsigned char *const *x,        \
+	FILTER_TARGET static size_t name(unsigned char *out, const unsigned char *const *xs,       \
 	                                 const double *w, size_t n, size_t m, bool dyadic)         \
 	{                                                                                          \
+		LOCAL_INPUTS(x, xs, n);                                                                \
 		const __m256 abs = _mm256_castsi256_ps(_mm256_set1_epi32(INT32_MAX));                  \
 		const __m256 c = _mm256_set1_ps(FILTER_C(n)), tau = _mm256_set1_ps(FILTER_TAU);        \
 		const __m256 big = _mm256_set1_ps(FILTER_BIG);                                         \
@@ -644,8 +688,10 @@ static bool filter_weights(const double *w, size_t n, bool *dyadic)
 
 /* F32 with AVX: the SSE2 loop (f32_sse2) eight elements wide, the same
  * products and sums, so the same bits. */
-#define F32_LOOP(nn)                                                                            \
+#define F32_LOOP(dtype_, nn)                                                                    \
 	for (; e + 8 <= m; e += 8) {                                                               \
+		if (e % 16 == 0)                                                                       \
+			PREFETCH_INPUTS(x, nn, 4 * e);                                                     \
 		__m256d lo = _mm256_setzero_pd(), hi = lo;                                             \
 		for (size_t i = 0; i < (nn); i++) {                                                    \
 			__m256 f = _mm256_loadu_ps((const float *)(const void *)(x[i] + 4 * e));           \
@@ -659,24 +705,12 @@ static bool filter_weights(const double *w, size_t n, bool *dyadic)
 		                 _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo)));           \
 	}
 
-AVX2_TARGET static size_t f32_avx2(unsigned char *out, const unsigned char *const *x,
+AVX2_TARGET static size_t f32_avx2(unsigned char *out, const unsigned char *const *xs,
                                    const double *w, size_t n, size_t m)
 {
 	size_t e = 0;
-	switch (n) {
-	case 1:
-		F32_LOOP(1);
-		break;
-	case 2:
-		F32_LOOP(2);
-		break;
-	case 3:
-		F32_LOOP(3);
-		break;
-	default:
-		F32_LOOP(4);
-		break;
-	}
+	LOCAL_INPUTS(x, xs, n);
+	BY_COUNT(F32_LOOP, MUDSC_DTYPE_F32, n); /* n <= 4 */
 	return e;
 }
 #undef F32_LOOP
@@ -708,13 +742,179 @@ static bool have_fma(void)
 	}
 	return have == 2;
 }
+
+/* ---- AVX-512: the double vectors sixteen elements wide (16.5) ------------ */
+
+#define AVX512_TARGET __attribute__((target("avx512f,avx512vl")))
+#define AVX512_INLINE AVX512_TARGET static inline __attribute__((always_inline))
+
+/* Sixteen F16 or BF16 values (32 bytes at p), exactly, as two vectors of
+ * eight doubles. */
+AVX512_INLINE void load16_pd(mudsc_dtype dtype, const unsigned char *p, __m512d *lo, __m512d *hi)
+{
+	__m512 f;
+	if (dtype == MUDSC_DTYPE_F16)
+		f = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)p));
+	else
+		f = _mm512_castsi512_ps(_mm512_slli_epi32(
+		    _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)p)), 16));
+	*lo = _mm512_cvtps_pd(_mm512_castps512_ps256(f));
+	*hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(f), 1)));
+}
+
+/* Eight doubles rounded to odd in float, bit for bit core/convert.c's
+ * round_to_odd_f32 over the whole range: the conversion toward zero (float
+ * subnormals, and FLT_MAX for finite |d| >= 2^128, included), with the last
+ * bit set where it was inexact; NaNs as the plain conversion gives them. */
+AVX512_INLINE __m256i odd8(__m512d d)
+{
+	__m256 f = _mm512_cvt_roundpd_ps(d, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+	__mmask8 inexact = _mm512_cmp_pd_mask(_mm512_cvtps_pd(f), d, _CMP_NEQ_OQ);
+	__m256i u = _mm256_castps_si256(f);
+	return _mm256_mask_or_epi32(u, inexact, u, _mm256_set1_epi32(1));
+}
+
+/* Sixteen double sums rounded once to the dtype and stored (32 bytes at
+ * out): round to odd in float (odd8), then core/convert.c's second
+ * rounding of that float: F16C's nearest even for F16 (a NaN made the quiet
+ * NaN of its sign without payload first, as mudsc__f32_to_f16 does); for
+ * BF16 the float's bits plus 0x7fff plus the last kept bit, the high half,
+ * as mudsc__f32_to_bf16.  A NaN needs no case of its own there: every NaN
+ * of these sums is quiet (made or passed on by a conversion or an
+ * arithmetic operation) and has its low 16 float bits zero (BF16 inputs
+ * carry 7 payload bits, which every step passes on unchanged or replaces by
+ * the default NaN's), so the addition leaves its high half, quiet bit set,
+ * which is what mudsc__f32_to_bf16 gives (16.5). */
+AVX512_INLINE void store16(mudsc_dtype dtype, unsigned char *out, __m512d lo, __m512d hi)
+{
+	__m512i u = _mm512_inserti64x4(_mm512_castsi256_si512(odd8(lo)), odd8(hi), 1);
+	__m256i r;
+	if (dtype == MUDSC_DTYPE_F16) {
+		/* NaN lanes: (u & sign) | quiet NaN */
+		__mmask16 nan =
+		    _mm512_cmp_ps_mask(_mm512_castsi512_ps(u), _mm512_castsi512_ps(u), _CMP_UNORD_Q);
+		u = _mm512_mask_ternarylogic_epi32(u, nan, _mm512_set1_epi32(INT32_MIN),
+		                                   _mm512_set1_epi32(0x7fc00000), 0xea);
+		r = _mm512_cvtps_ph(_mm512_castsi512_ps(u), _MM_FROUND_TO_NEAREST_INT);
+	} else {
+		__m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+		__m512i v = _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
+		r = _mm512_cvtepi32_epi16(_mm512_srli_epi32(v, 16));
+	}
+	_mm256_storeu_si256((__m256i *)(void *)out, r);
+}
+
+/* Sums of elements e..e+15 of the nn inputs, in double in model order
+ * (no fused multiply-add: the target has none, and C11 mode and the
+ * pragma above forbid contracting). */
+#define SUM16(dtype, nn, e, lo, hi)                                                             \
+	do {                                                                                       \
+		__m512d a_, b_;                                                                        \
+		load16_pd(dtype, x[0] + 2 * (e), &a_, &b_);                                            \
+		lo = _mm512_mul_pd(wv[0], a_);                                                         \
+		hi = _mm512_mul_pd(wv[0], b_);                                                         \
+		for (size_t i_ = 1; i_ < (nn); i_++) {                                                 \
+			load16_pd(dtype, x[i_] + 2 * (e), &a_, &b_);                                       \
+			lo = _mm512_add_pd(lo, _mm512_mul_pd(wv[i_], a_));                                 \
+			hi = _mm512_add_pd(hi, _mm512_mul_pd(wv[i_], b_));                                 \
+		}                                                                                      \
+	} while (0)
+
+/* 32 elements a step (one prefetched line of each input), then one more
+ * step of 16 if there is room; returns the elements done. */
+#define HALF512_LOOP(dtype, nn)                                                                 \
+	do {                                                                                       \
+		__m512d lo, hi;                                                                        \
+		for (; e + 32 <= m; e += 32) {                                                         \
+			PREFETCH_INPUTS(x, nn, 2 * e);                                                     \
+			SUM16(dtype, nn, e, lo, hi);                                                       \
+			store16(dtype, out + 2 * e, lo, hi);                                               \
+			SUM16(dtype, nn, e + 16, lo, hi);                                                  \
+			store16(dtype, out + 2 * (e + 16), lo, hi);                                        \
+		}                                                                                      \
+		if (e + 16 <= m) {                                                                     \
+			SUM16(dtype, nn, e, lo, hi);                                                       \
+			store16(dtype, out + 2 * e, lo, hi);                                               \
+			e += 16;                                                                           \
+		}                                                                                      \
+	} while (0)
+
+#define HALF512_KERNEL(name, dtype)                                                             \
+	AVX512_TARGET static size_t name(unsigned char *out, const unsigned char *const *xs,       \
+	                                 const double *w, size_t n, size_t m)                      \
+	{                                                                                          \
+		__m512d wv[STACK_MODELS];                                                              \
+		size_t e = 0;                                                                          \
+		LOCAL_INPUTS(x, xs, n);                                                                \
+		for (size_t i = 0; i < n; i++)                                                         \
+			wv[i] = _mm512_set1_pd(w[i]);                                                      \
+		BY_COUNT(HALF512_LOOP, dtype, n);                                                      \
+		return e;                                                                              \
+	}
+
+HALF512_KERNEL(f16_avx512, MUDSC_DTYPE_F16)
+HALF512_KERNEL(bf16_avx512, MUDSC_DTYPE_BF16)
+#undef HALF512_KERNEL
+#undef HALF512_LOOP
+#undef SUM16
+
+/* F32: sixteen elements a step, the products and sums of f32_sse2 (the
+ * same bits), one prefetched line of each input. */
+#define F32_512_LOOP(dtype_, nn)                                                                \
+	for (; e + 16 <= m; e += 16) {                                                             \
+		PREFETCH_INPUTS(x, nn, 4 * e);                                                         \
+		__m512d lo = _mm512_mul_pd(wv[0], _mm512_cvtps_pd(_mm256_loadu_ps(                     \
+		                                      (const float *)(const void *)(x[0] + 4 * e)))); \
+		__m512d hi = _mm512_mul_pd(wv[0], _mm512_cvtps_pd(_mm256_loadu_ps(                     \
+		                                      (const float *)(const void *)(x[0] + 4 * e + 32)))); \
+		for (size_t i = 1; i < (nn); i++) {                                                    \
+			const float *p_ = (const float *)(const void *)(x[i] + 4 * e);                     \
+			lo = _mm512_add_pd(lo, _mm512_mul_pd(wv[i], _mm512_cvtps_pd(_mm256_loadu_ps(p_))));  \
+			hi = _mm512_add_pd(hi, _mm512_mul_pd(wv[i], _mm512_cvtps_pd(_mm256_loadu_ps(p_ + 8)))); \
+		}                                                                                      \
+		_mm512_storeu_ps((float *)(void *)(out + 4 * e),                                       \
+		                 _mm512_castpd_ps(_mm512_insertf64x4(                                  \
+		                     _mm512_castpd256_pd512(_mm256_castps_pd(_mm512_cvtpd_ps(lo))),    \
+		                     _mm256_castps_pd(_mm512_cvtpd_ps(hi)), 1)));                      \
+	}
+
+AVX512_TARGET static size_t f32_avx512(unsigned char *out, const unsigned char *const *xs,
+                                       const double *w, size_t n, size_t m)
+{
+	__m512d wv[4];
+	size_t e = 0;
+	LOCAL_INPUTS(x, xs, n);
+	for (size_t i = 0; i < n; i++)
+		wv[i] = _mm512_set1_pd(w[i]);
+	BY_COUNT(F32_512_LOOP, MUDSC_DTYPE_F32, n); /* n <= 4 */
+	return e;
+}
+#undef F32_512_LOOP
+
+/* AVX-512 F and VL (with the OS's ZMM state: the compiler's runtime asks
+ * XGETBV too), asked once; F16C comes with them. */
+static bool have_avx512(void)
+{
+	static int avx512; /* as in have_avx2 */
+	int have = __atomic_load_n(&avx512, __ATOMIC_RELAXED);
+	if (have == 0) {
+		__builtin_cpu_init();
+		have = have_avx2() && __builtin_cpu_supports("avx512f") &&
+		               __builtin_cpu_supports("avx512vl")
+		           ? 2
+		           : 1;
+		__atomic_store_n(&avx512, have, __ATOMIC_RELAXED);
+	}
+	return have == 2;
+}
 #endif
 
-/* F16 and BF16 rows: through path (MUDSC__AVERAGE_FAST: the float filter
- * when the CPU has FMA and the weights suit it, else the double vectors;
- * MUDSC__AVERAGE_DOUBLE: the double vectors) when the CPU has AVX2 and
- * F16C; the tail (m mod 8) and other CPUs through half_chunk.  The same
- * bits on every path. */
+/* F16 and BF16 rows through path, or the best path below it that the CPU
+ * has (MUDSC__AVERAGE_AVX512 and _FAST: the AVX-512 double vectors;
+ * _FILTER: the float filter when the CPU has FMA and the weights suit it;
+ * else, and _DOUBLE: the AVX2 double vectors, when the CPU has AVX2 and
+ * F16C); the tail (m mod 16 or 8) and other CPUs through half_chunk.  The
+ * same bits on every path. */
 static void half_rows(mudsc_dtype dtype, unsigned char *out, const unsigned char *const *x,
                       const double *w, size_t n, size_t m, double *acc, int path)
 {
@@ -723,7 +923,10 @@ static void half_rows(mudsc_dtype dtype, unsigned char *out, const unsigned char
 		const unsigned char *tail[STACK_MODELS];
 		size_t done;
 		bool dyadic;
-		if (path == MUDSC__AVERAGE_FAST && have_fma() && filter_weights(w, n, &dyadic))
+		if (path >= MUDSC__AVERAGE_AVX512 && have_avx512())
+			done = dtype == MUDSC_DTYPE_F16 ? f16_avx512(out, x, w, n, m)
+			                                : bf16_avx512(out, x, w, n, m);
+		else if (path >= MUDSC__AVERAGE_FILTER && have_fma() && filter_weights(w, n, &dyadic))
 			done = dtype == MUDSC_DTYPE_F16 ? f16_filter(out, x, w, n, m, dyadic)
 			                                : bf16_filter(out, x, w, n, m, dyadic);
 		else
@@ -742,6 +945,19 @@ static void half_rows(mudsc_dtype dtype, unsigned char *out, const unsigned char
 	half_chunk(dtype, out, x, w, n, m, acc);
 }
 
+int mudsc__average_best_path(void)
+{
+#ifdef AVERAGE_AVX2
+	if (have_avx512())
+		return MUDSC__AVERAGE_AVX512;
+	if (have_fma())
+		return MUDSC__AVERAGE_FILTER;
+	if (have_avx2())
+		return MUDSC__AVERAGE_DOUBLE;
+#endif
+	return MUDSC__AVERAGE_PORTABLE;
+}
+
 void mudsc__average_rows(mudsc_dtype dtype, void *out, const void *const *x, const double *w,
                          size_t n, size_t m, int path)
 {
@@ -757,7 +973,7 @@ void mudsc__average_rows(mudsc_dtype dtype, void *out, const void *const *x, con
 		for (size_t i = 0; i < n; i++)
 			at[i] = (const unsigned char *)x[i] + done * size;
 		if (dtype == MUDSC_DTYPE_F32)
-			f32_chunk(o, at, w, n, c, acc, path != MUDSC__AVERAGE_PORTABLE);
+			f32_chunk(o, at, w, n, c, acc, path);
 		else if (dtype == MUDSC_DTYPE_F64)
 			f64_chunk(o, at, w, n, c, acc);
 		else
@@ -811,7 +1027,7 @@ static mudsc_status average_task(void *arg, size_t t)
 		for (size_t i = 0; i < n; i++)
 			x[i] = base[i] + at * size;
 		if (rest == 0 && dtype == MUDSC_DTYPE_F32)
-			f32_chunk(out, x, j->w, n, m, acc, true);
+			f32_chunk(out, x, j->w, n, m, acc, MUDSC__AVERAGE_FAST);
 		else if (rest == 0 && dtype == MUDSC_DTYPE_F64)
 			f64_chunk(out, x, j->w, n, m, acc);
 		else if (rest == 0)

@@ -16,12 +16,24 @@
 #define MUDSC__AVERAGE_TASK 65536
 
 /* The paths of the element loop, for the tests (the same bits each,
- * docs/algorithm.md section 16.4): the portable C loop; the AVX2 vectors
- * summing in double (F16, BF16, F32); and the fastest, which mudsc_average
- * takes: for F16 and BF16 the float filter of 16.4 with the double vectors
- * near a rounding boundary (CPUs without AVX2, F16C and FMA: the portable
- * loop). */
-enum { MUDSC__AVERAGE_PORTABLE = 0, MUDSC__AVERAGE_DOUBLE = 1, MUDSC__AVERAGE_FAST = 2 };
+ * docs/algorithm.md sections 16.4 and 16.5), slowest first: the portable C
+ * loop; the AVX2 vectors summing in double (F16, BF16, F32); for F16 and
+ * BF16 the float filter of 16.4 (AVX2, F16C and FMA; F32: AVX2), with the
+ * AVX2 double vectors near a rounding boundary; the AVX-512 vectors
+ * summing in double (F16, BF16, F32; 16.5); and _FAST, the best of them
+ * the CPU has, which mudsc_average takes.  A path the CPU lacks runs as
+ * the best one below it that it has. */
+enum {
+	MUDSC__AVERAGE_PORTABLE = 0,
+	MUDSC__AVERAGE_DOUBLE = 1,
+	MUDSC__AVERAGE_FILTER = 2,
+	MUDSC__AVERAGE_AVX512 = 3,
+	MUDSC__AVERAGE_FAST = 4
+};
+
+/* The path _FAST takes on this CPU (one of _PORTABLE .. _AVX512; F16 and
+ * BF16 weights the filter cannot take go from _FILTER to _DOUBLE). */
+int mudsc__average_best_path(void);
 
 /* The element loop of mudsc_average on rows, for the tests: out[e] =
  * sum_i w[i] * x[i][e] (i < n, in order, in double) rounded once to dtype
