@@ -32,4 +32,8 @@ mudsc_status mudsc__producer_find(struct mudsc__producer *out, bool *found,
  * copy: repair.c, lsq.c).  MUDSC_E_NOMEM; *out untouched on error. */
 mudsc_status mudsc__correct_copy_start(mudsc_model **out, const mudsc_model *src);
 
+/* MUDSC_E_INVALID naming fn and the first non-finite weights[i] of n
+ * (weights NULL: the default 1/N, nothing to check); args.c. */
+mudsc_status mudsc__correct_check_weights(const double *weights, int32_t n, const char *fn);
+
 #endif /* MUDSC_CORRECT_ROOM_H */

@@ -104,15 +104,6 @@ static mudsc_status read_layer(double **out, const mudsc_lsq *l, const mudsc_mod
 	return MUDSC_OK;
 }
 
-static mudsc_status check_weights(const double *weights, int32_t n, const char *fn)
-{
-	for (int32_t i = 0; weights && i < n; i++)
-		if (!isfinite(weights[i]))
-			return mudsc__err(MUDSC_E_INVALID, "%s: weights[%d] = %g is not finite", fn, (int)i,
-			                 weights[i]);
-	return MUDSC_OK;
-}
-
 /* The producer (the layer rule only) and its shapes into l. */
 static mudsc_status find_layer(mudsc_lsq *l, const mudsc_graph *graph, size_t q,
                                const mudsc_model *merged, const char *fn)
@@ -185,7 +176,7 @@ static mudsc_status lsq_setup(mudsc_lsq *l, const mudsc_matcher *matcher,
 		return st;
 	l->c = pi.width;
 	l->n = (int32_t)(needed / (size_t)pi.width);
-	if ((st = check_weights(weights, l->n, fn)) != MUDSC_OK ||
+	if ((st = mudsc__correct_check_weights(weights, l->n, fn)) != MUDSC_OK ||
 	    (st = find_layer(l, graph, q, merged, fn)) != MUDSC_OK)
 		return st;
 	size_t d1 = (size_t)l->d + 1;

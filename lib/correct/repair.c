@@ -33,13 +33,14 @@ static mudsc_status inner(mudsc_status st, const char *point)
 	return mudsc__err(st, "%s: point '%s': %s", FN, point, msg);
 }
 
+/* owner: who has the width, ending in the noun before it ("point 'p' has
+ * merged width"). */
 static mudsc_status check_moments(const char *fn, const char *what, const mudsc_moments *m,
-                                  size_t q, const char *name, int64_t width)
+                                  size_t q, const char *owner, int64_t width)
 {
 	if (m->width != width)
-		return mudsc__err(MUDSC_E_MISMATCH, "%s: %s[%zu].width = %lld but %s has %s %lld", fn,
-		                 what, q, (long long)m->width, name,
-		                 fn == FN ? "merged width" : "width", (long long)width);
+		return mudsc__err(MUDSC_E_MISMATCH, "%s: %s[%zu].width = %lld but %s %lld", fn, what, q,
+		                 (long long)m->width, owner, (long long)width);
 	if (m->mean == NULL || m->std == NULL)
 		return mudsc__err(MUDSC_E_INVALID, "%s: %s[%zu].%s is NULL", fn, what, q,
 		                 m->mean == NULL ? "mean" : "std");
@@ -56,7 +57,7 @@ static mudsc_status check_point_moments(const mudsc_moments *m, size_t q, const 
 {
 	char owner[320];
 
-	snprintf(owner, sizeof owner, "point '%s'", name);
+	snprintf(owner, sizeof owner, "point '%s' has merged width", name);
 	return check_moments(FN, "merged_stats", m, q, owner, width);
 }
 
@@ -216,6 +217,14 @@ static mudsc_status build(mudsc_model **out, const mudsc_model *merged, const st
 	return MUDSC_OK;
 }
 
+static mudsc_status check_min_std(const mudsc_repair_options *o, const char *fn)
+{
+	if (!(o->min_std >= 0.0) || !isfinite(o->min_std))
+		return mudsc__err(MUDSC_E_INVALID, "%s: opts->min_std = %g (need finite, >= 0)", fn,
+		                 o->min_std);
+	return MUDSC_OK;
+}
+
 static mudsc_status check_args(const mudsc_graph *graph, mudsc_stats *sources, size_t n_points,
                                const double *weights, const mudsc_repair_options *o)
 {
@@ -225,14 +234,9 @@ static mudsc_status check_args(const mudsc_graph *graph, mudsc_stats *sources, s
 	if (n_points != np)
 		return mudsc__err(MUDSC_E_INVALID, "%s: n_points = %zu but graph has %zu points", FN,
 		                 n_points, np);
-	if (!(o->min_std >= 0.0) || !isfinite(o->min_std))
-		return mudsc__err(MUDSC_E_INVALID, "%s: opts->min_std = %g (need finite, >= 0)", FN,
-		                 o->min_std);
-	for (int32_t i = 0; weights && i < n; i++)
-		if (!isfinite(weights[i]))
-			return mudsc__err(MUDSC_E_INVALID, "%s: weights[%d] = %g is not finite", FN, (int)i,
-			                 weights[i]);
-	return MUDSC_OK;
+	mudsc_status st = check_min_std(o, FN);
+
+	return st != MUDSC_OK ? st : mudsc__correct_check_weights(weights, n, FN);
 }
 
 /* Everything about point q: its merged width, producer, scales and shifts
@@ -360,20 +364,15 @@ MUDSC_API mudsc_status mudsc_repair_layer(mudsc_model **out, const mudsc_model *
 	MUDSC__CHECK_NULL(merged_stats);
 	if (n_models < 1)
 		return mudsc__err(MUDSC_E_INVALID, "%s: n_models = %d (need >= 1)", LFN, (int)n_models);
-	if ((st = mudsc__options_read(&o, opts, MUDSC__OPTIONS_REPAIR, LFN)) != MUDSC_OK)
-		return st;
-	if (!(o.min_std >= 0.0) || !isfinite(o.min_std))
-		return mudsc__err(MUDSC_E_INVALID, "%s: opts->min_std = %g (need finite, >= 0)", LFN,
-		                 o.min_std);
-	if ((st = check_layer(&c, merged, weight, bias)) != MUDSC_OK)
+	if ((st = mudsc__options_read(&o, opts, MUDSC__OPTIONS_REPAIR, LFN)) != MUDSC_OK ||
+	    (st = check_min_std(&o, LFN)) != MUDSC_OK ||
+	    (st = check_layer(&c, merged, weight, bias)) != MUDSC_OK ||
+	    (st = mudsc__correct_check_weights(weights, n_models, LFN)) != MUDSC_OK)
 		return st;
 	char owner[320];
-	snprintf(owner, sizeof owner, "layer '%s'", weight);
+	snprintf(owner, sizeof owner, "layer '%s' has width", weight);
 	double den = 0.0;
 	for (int32_t i = 0; i < n_models; i++) {
-		if (weights && !isfinite(weights[i]))
-			return mudsc__err(MUDSC_E_INVALID, "%s: weights[%d] = %g is not finite", LFN,
-			                 (int)i, weights[i]);
 		if ((st = check_moments(LFN, "sources", &sources[i], (size_t)i, owner, c)) != MUDSC_OK)
 			return st;
 		den += weights ? weights[i] : 1.0 / n_models;
