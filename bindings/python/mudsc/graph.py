@@ -260,8 +260,9 @@ class Graph(Handle):
         mudsc_graph_build_llama): points "<prefix>residual" (the residual
         stream, every RMSNorm weight on it), per layer and key/value head j
         "<layer>.self_attn.v_head{j}" (the value dimensions of head j: v_proj
-        part j OUT, o_proj parts of its query heads IN; query/key dimensions
-        are not permuted, rotary embeddings forbid it) and "<layer>.mlp".
+        part j OUT, o_proj parts of its query heads IN; site v_proj with
+        site_offset j * head_dim; query/key dimensions are not permuted,
+        rotary embeddings forbid it) and "<layer>.mlp".
         num_kv_heads None: num_heads (no GQA); head_dim None: dim /
         num_heads; tie_word_embeddings: no lm_head tensor (lm_head is
         embed_tokens).  Options left None take the library's defaults
