@@ -1109,6 +1109,15 @@ struct bad_case {
 	  mudsc_graph_add_point(&O.idx, F.graph, "layers.0", 4, 1))                                 \
 	X(set_site_point, MUDSC_E_RANGE, NULL, "'point' = 2", 0, mudsc_graph_set_site(F.graph, 2, "fc", -1)) \
 	X(set_site_name, MUDSC_E_INVALID, NULL, "'name'", 0, mudsc_graph_set_site(F.graph, 0, NULL, -1))  \
+	X(set_site_offset_point, MUDSC_E_RANGE, NULL, "'point' = 2", 0,                                  \
+	  mudsc_graph_set_site_offset(F.graph, 2, 4))                                               \
+	X(set_site_offset_negative, MUDSC_E_RANGE, NULL, "'offset' = -1", 0,                              \
+	  mudsc_graph_set_site_offset(F.graph, 0, -1))                                              \
+	X(set_site_offset_no_site, MUDSC_E_INVALID, NULL, "'attn' has no site", 0,                        \
+	  mudsc_graph_set_site_offset(F.split_graph, 0, 4))                                         \
+	X(site_offset_point, MUDSC_E_RANGE, NULL, "'point' = 2", 0,                                      \
+	  mudsc_graph_site_offset(&O.i64[0], F.graph, 2))                                           \
+	X(site_offset_null, MUDSC_E_INVALID, NULL, "'offset'", 0, mudsc_graph_site_offset(NULL, F.graph, 0)) \
 	X(add_split_parts_count, MUDSC_E_INVALID, NULL, "'n_parts' = 1", 0,                               \
 	  mudsc_graph_add_split(F.split_graph, "w", 0, 1, qkv_parts))                               \
 	X(add_split_parts_dup, MUDSC_E_EXISTS, NULL, "part 'q' named twice", 0,                                           \

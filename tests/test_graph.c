@@ -86,6 +86,33 @@ START_TEST(point_rules)
 }
 END_TEST
 
+/* A site offset needs a site, is >= 0, and a new site starts at offset 0. */
+START_TEST(site_offset_rules)
+{
+	mudsc_graph *g = NULL;
+	size_t p;
+	int64_t off = -7;
+
+	ck_assert_ok(mudsc_graph_new(&g));
+	ck_assert_ok(mudsc_graph_add_point(&p, g, "v_head1", 4, 1));
+	ck_assert_ok(mudsc_graph_site_offset(&off, g, p));
+	ck_assert_int_eq(off, 0);
+	ck_assert_status(mudsc_graph_set_site_offset(g, p, 4), MUDSC_E_INVALID);
+	ck_assert_error_has("point 'v_head1' has no site");
+	ck_assert_ok(mudsc_graph_set_site(g, p, "v_proj", -1));
+	ck_assert_ok(mudsc_graph_set_site_offset(g, p, 4));
+	ck_assert_ok(mudsc_graph_site_offset(&off, g, p));
+	ck_assert_int_eq(off, 4);
+	ck_assert_status(mudsc_graph_set_site_offset(g, p, -4), MUDSC_E_RANGE);
+	ck_assert_ok(mudsc_graph_site_offset(&off, g, p));
+	ck_assert_int_eq(off, 4); /* a refused call changes nothing */
+	ck_assert_ok(mudsc_graph_set_site(g, p, "o_proj:input", -1));
+	ck_assert_ok(mudsc_graph_site_offset(&off, g, p));
+	ck_assert_int_eq(off, 0);
+	mudsc_graph_free(g);
+}
+END_TEST
+
 START_TEST(binding_rules)
 {
 	mudsc_graph *g = make_graph();
@@ -536,6 +563,7 @@ START_TEST(llama_builder)
 	mudsc_binding_info bi;
 	mudsc_split_info si;
 	size_t p;
+	int64_t off;
 
 	/* Llama-2-7B: the stream, then per layer 32 value heads and the MLP */
 	ck_assert_ok(mudsc_graph_build_llama(&g, &o));
@@ -583,6 +611,12 @@ START_TEST(llama_builder)
 	ck_assert_ok(mudsc_graph_point_find(&p, g, "model.layers.0.self_attn.v_head2"));
 	ck_assert_ok(mudsc_graph_point_at(&pi, g, p));
 	ck_assert_uint_eq(pi.binding_count, 2 + 4);
+	/* value head 2 is features 256..383 of v_proj's output (head_dim 128) */
+	ck_assert_str_eq(pi.site_name, "model.layers.0.self_attn.v_proj");
+	ck_assert_ok(mudsc_graph_site_offset(&off, g, p));
+	ck_assert_int_eq(off, 2 * 128);
+	ck_assert_ok(mudsc_graph_site_offset(&off, g, 0));
+	ck_assert_int_eq(off, 0);
 	ck_assert_ok(mudsc_graph_binding_at(&bi, g, p, 2));
 	ck_assert_str_eq(bi.part, "h8");
 	ck_assert_ok(mudsc_graph_binding_at(&bi, g, p, 5));
@@ -877,6 +911,7 @@ Suite *suite_graph(void)
 
 	tcase_add_test(tc, points_and_bindings);
 	tcase_add_test(tc, point_rules);
+	tcase_add_test(tc, site_offset_rules);
 	tcase_add_test(tc, binding_rules);
 	tcase_add_test(tc, split_rules);
 	tcase_add_test(tc, validate_against_models);

@@ -52,7 +52,12 @@ static void assert_same_graph(const mudsc_graph *a, const mudsc_graph *b)
 		ck_assert_int_eq(pa.site_name == NULL, pb.site_name == NULL);
 		if (pa.site_name) {
 			ck_assert_str_eq(pa.site_name, pb.site_name);
+			int64_t oa = -1, ob = -2;
+
 			ck_assert_int_eq(pa.site_axis, pb.site_axis);
+			ck_assert_ok(mudsc_graph_site_offset(&oa, a, p));
+			ck_assert_ok(mudsc_graph_site_offset(&ob, b, p));
+			ck_assert_int_eq(oa, ob);
 		}
 		ck_assert_uint_eq(pa.binding_count, pb.binding_count);
 		for (size_t i = 0; i < pa.binding_count; i++) {
@@ -95,6 +100,7 @@ START_TEST(round_trip_by_calls)
 	ck_assert_ok(mudsc_graph_add_point(NULL, g, "attn", 6, 3));
 	ck_assert_ok(mudsc_graph_set_site(g, 0, "fc1.act", -1));
 	ck_assert_ok(mudsc_graph_set_site(g, 1, "attn.proj:input", -1));
+	ck_assert_ok(mudsc_graph_set_site_offset(g, 1, 6));
 	ck_assert_ok(mudsc_graph_bind(g, 0, "fc1.weight", NULL, 0, MUDSC_ROLE_OUT, 0));
 	ck_assert_ok(mudsc_graph_bind(g, 0, "bn1.running_mean", NULL, 0, MUDSC_ROLE_OUT,
 	                              MUDSC_BIND_IGNORE));
@@ -112,6 +118,7 @@ START_TEST(round_trip_builders)
 	mudsc_mlp_options mo = MUDSC_MLP_OPTIONS_INIT;
 	mudsc_resnet_options ro = MUDSC_RESNET_OPTIONS_INIT;
 	mudsc_vit_options vo = MUDSC_VIT_OPTIONS_INIT;
+	mudsc_llama_options lo = MUDSC_LLAMA_OPTIONS_INIT;
 	mudsc_graph *g = NULL;
 
 	mo.n_hidden = 3;
@@ -130,6 +137,11 @@ START_TEST(round_trip_builders)
 	mudsc_graph_free(g);
 	vo.depth = 2;
 	ck_assert_ok(mudsc_graph_build_vit(&g, &vo));
+	assert_round_trip(g);
+	mudsc_graph_free(g);
+	lo.n_layers = 1;
+	lo.num_kv_heads = 2; /* value heads with site offsets */
+	ck_assert_ok(mudsc_graph_build_llama(&g, &lo));
 	assert_round_trip(g);
 	mudsc_graph_free(g);
 }
@@ -298,6 +310,15 @@ static const struct bad_case bad_cases[] = {
 	{HEAD "\"points\": [{\"name\": \"p\", \"width\": 4, \"site\": {\"name\": \"a\"}, "
 	      "\"bindings\": []}]}",
 	 MUDSC_E_PARSE, "points[0].site"},
+	{HEAD "\"points\": [{\"name\": \"p\", \"width\": 4, \"site\": {\"name\": \"a\", "
+	      "\"axis\": -1, \"offset\": -4}, \"bindings\": []}]}",
+	 MUDSC_E_SHAPE, "points[0].site.offset: -4 outside"},
+	{HEAD "\"points\": [{\"name\": \"p\", \"width\": 4, \"site\": {\"name\": \"a\", "
+	      "\"axis\": -1, \"offset\": \"4\"}, \"bindings\": []}]}",
+	 MUDSC_E_PARSE, "points[0].site.offset: expected an integer"},
+	{HEAD "\"points\": [{\"name\": \"p\", \"width\": 4, \"site\": {\"name\": \"a\", "
+	      "\"axis\": -1, \"offset\": 4}, \"bindings\": []}]}",
+	 MUDSC_E_PARSE, "site offsets ('offset'): use version 2"},
 	{HEAD "\"points\": [{\"name\": \"p\", \"width\": 4, \"bindings\": [" B("", 0, "out") "]}]}",
 	 MUDSC_E_PARSE, "points[0].bindings[0].tensor"},
 	{HEAD "\"points\": [{\"name\": \"p\", \"width\": 4, \"bindings\": ["

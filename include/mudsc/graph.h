@@ -64,6 +64,27 @@ MUDSC_API mudsc_status mudsc_graph_set_site(mudsc_graph *graph, size_t point, co
                                             int32_t axis);
 
 /**
+ * Say that point's units are the features offset .. offset + width - 1 of
+ * its site's feature axis, not all of them: a site whose output holds
+ * several points' units side by side (a Llama value projection holds every
+ * key/value head's dimensions; mudsc_graph_build_llama() sets offset
+ * j * head_dim for value head j).  A host observing the site passes that
+ * slice of the features for this point (mudsc.torch.collect_activations
+ * does).  0, the default, is the first feature; mudsc_graph_set_site()
+ * resets it to 0, so call this after it.  The library stores the offset
+ * and saves it with the graph; the site's width is the host's, so an
+ * offset past it is the host's to refuse.  MUDSC_E_RANGE if point is past
+ * the end or offset < 0; MUDSC_E_INVALID if the point has no site.
+ */
+MUDSC_API mudsc_status mudsc_graph_set_site_offset(mudsc_graph *graph, size_t point,
+                                                   int64_t offset);
+
+/** The site offset of point `point` (mudsc_graph_set_site_offset(); 0 when none was set or
+ * the point has no site).  MUDSC_E_RANGE if point is past the end. */
+MUDSC_API mudsc_status mudsc_graph_site_offset(int64_t *offset, const mudsc_graph *graph,
+                                               size_t point);
+
+/**
  * Declare the fused tensor `tensor` splittable along `axis` (>= 0) into
  * n_parts >= 2 equal contiguous parts named parts[0..n_parts-1] (distinct,
  * non-empty), e.g. qkv -> q, k, v.  A tensor is split at most once

@@ -129,6 +129,7 @@ static mudsc_status attention(struct ctx *c, const char *layer)
 		mudsc__graph_namef(name, sizeof name, "%s.self_attn.v_head%d", layer, (int)j);
 		if ((st = mudsc_graph_add_point(&p, c->g, name, c->head_dim, 1)) != MUDSC_OK ||
 		    (st = mudsc_graph_set_site(c->g, p, site, -1)) != MUDSC_OK ||
+		    (st = mudsc_graph_set_site_offset(c->g, p, (int64_t)j * c->head_dim)) != MUDSC_OK ||
 		    (st = bind_w(c, p, v, "weight", vpart, 0, MUDSC_ROLE_OUT)) != MUDSC_OK ||
 		    (o->attention_bias &&
 		     (st = bind_w(c, p, v, "bias", vpart, 0, MUDSC_ROLE_OUT)) != MUDSC_OK))

@@ -110,6 +110,37 @@ MUDSC_API mudsc_status mudsc_graph_set_site(mudsc_graph *graph, size_t point, co
 	free(graph->points[point].site_name);
 	graph->points[point].site_name = copy;
 	graph->points[point].site_axis = axis;
+	graph->points[point].site_offset = 0;
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_graph_set_site_offset(mudsc_graph *graph, size_t point,
+                                                   int64_t offset)
+{
+	MUDSC__CHECK_NULL(graph);
+	if (point >= graph->n_points)
+		return mudsc__err(MUDSC_E_RANGE, "mudsc_graph_set_site_offset: argument 'point' = %zu, "
+		                                "the graph has %zu points", point, graph->n_points);
+	if (offset < 0)
+		return mudsc__err(MUDSC_E_RANGE, "mudsc_graph_set_site_offset: argument 'offset' = %lld "
+		                                "(need >= 0)", (long long)offset);
+	if (graph->points[point].site_name == NULL)
+		return mudsc__err(MUDSC_E_INVALID, "mudsc_graph_set_site_offset: point '%s' has no site "
+		                                  "(mudsc_graph_set_site first)",
+		                 graph->points[point].name);
+	graph->points[point].site_offset = offset;
+	return MUDSC_OK;
+}
+
+MUDSC_API mudsc_status mudsc_graph_site_offset(int64_t *offset, const mudsc_graph *graph,
+                                               size_t point)
+{
+	MUDSC__CHECK_NULL(offset);
+	MUDSC__CHECK_NULL(graph);
+	if (point >= graph->n_points)
+		return mudsc__err(MUDSC_E_RANGE, "mudsc_graph_site_offset: argument 'point' = %zu, the "
+		                                "graph has %zu points", point, graph->n_points);
+	*offset = graph->points[point].site_offset;
 	return MUDSC_OK;
 }
 
@@ -378,10 +409,13 @@ int mudsc__graph_needs_v2(const mudsc_graph *graph)
 	for (size_t s = 0; s < graph->n_splits; s++)
 		if (graph->splits[s].sizes != NULL)
 			return 1;
-	for (size_t p = 0; p < graph->n_points; p++)
+	for (size_t p = 0; p < graph->n_points; p++) {
+		if (graph->points[p].site_offset != 0)
+			return 1;
 		for (size_t b = 0; b < graph->points[p].n_bindings; b++)
 			if (graph->points[p].bindings[b].repeat != 1)
 				return 1;
+	}
 	return 0;
 }
 

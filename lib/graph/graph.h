@@ -56,6 +56,7 @@ struct graph_point {
 	int64_t width, groups;
 	char *site_name; /* NULL: no site recorded */
 	int32_t site_axis;
+	int64_t site_offset; /* the point's first feature on the site's axis */
 	struct graph_binding *bindings;
 	size_t n_bindings, cap_bindings;
 };

@@ -211,9 +211,9 @@ static mudsc_status load_binding(mudsc_graph *g, size_t point, const struct muds
 
 static mudsc_status load_site(mudsc_graph *g, size_t point, const struct mudsc__json *js, const char *path)
 {
-	static const char *const keys[] = {"name", "axis", NULL};
+	static const char *const keys[] = {"name", "axis", "offset", NULL};
 	const char *name;
-	int64_t axis = 0;
+	int64_t axis = 0, offset = 0;
 	mudsc_status st;
 	char sub[2 * PATH_MAX_LEN];
 
@@ -222,9 +222,12 @@ static mudsc_status load_site(mudsc_graph *g, size_t point, const struct mudsc__
 		return bad(sub, "expected an object");
 	if ((st = only_keys(js, keys, sub)) != MUDSC_OK ||
 	    (st = get_string(js, "name", true, sub, &name)) != MUDSC_OK ||
-	    (st = get_int(js, "axis", true, INT32_MIN, INT32_MAX, sub, &axis)) != MUDSC_OK)
+	    (st = get_int(js, "axis", true, INT32_MIN, INT32_MAX, sub, &axis)) != MUDSC_OK ||
+	    (st = get_int(js, "offset", false, 0, INT64_MAX, sub, &offset)) != MUDSC_OK)
 		return st;
 	st = mudsc_graph_set_site(g, point, name, (int32_t)axis);
+	if (st == MUDSC_OK && offset != 0)
+		st = mudsc_graph_set_site_offset(g, point, offset);
 	return st == MUDSC_OK ? st : at_place(st, sub);
 }
 
@@ -302,8 +305,8 @@ static mudsc_status load_top(mudsc_graph *g, const struct mudsc__json *root)
 			return st;
 	}
 	if (version == 1 && mudsc__graph_needs_v2(g))
-		return bad("version", "1 has no concatenations ('sizes') nor repeated bindings "
-		                      "('repeat'): use version 2");
+		return bad("version", "1 has no concatenations ('sizes'), repeated bindings "
+		                      "('repeat') nor site offsets ('offset'): use version 2");
 	return MUDSC_OK;
 }
 
@@ -412,6 +415,20 @@ static json_t *dump_binding(const mudsc_graph *g, const struct graph_binding *b,
 	return o;
 }
 
+/* A point's site; "offset" only when it is not 0, so graphs without one dump as before. */
+static json_t *dump_site(const struct graph_point *p, bool *ok)
+{
+	json_t *o = json_pack("{s:s, s:i}", "name", p->site_name, "axis", (int)p->site_axis);
+
+	if (o == NULL) {
+		*ok = false;
+		return NULL;
+	}
+	if (p->site_offset != 0)
+		put(o, "offset", json_integer(p->site_offset), ok);
+	return o;
+}
+
 static json_t *dump_point(const mudsc_graph *g, const struct graph_point *p, bool *ok)
 {
 	json_t *o = json_object(), *bindings = json_array();
@@ -427,8 +444,7 @@ static json_t *dump_point(const mudsc_graph *g, const struct graph_point *p, boo
 	put(o, "width", json_integer(p->width), ok);
 	put(o, "groups", json_integer(p->groups), ok);
 	if (p->site_name != NULL)
-		put(o, "site", json_pack("{s:s, s:i}", "name", p->site_name, "axis", (int)p->site_axis),
-		    ok);
+		put(o, "site", dump_site(p, ok), ok);
 	put(o, "bindings", bindings, ok);
 	return o;
 }

@@ -28,6 +28,19 @@ static bool split_needed(const mudsc_graph *g, size_t depth, const char *tensor)
 	return false;
 }
 
+/* Point q's site (and the offset of its units on it) as point p of dst. */
+static mudsc_status copy_site(mudsc_graph *dst, size_t p, const mudsc_graph *g, size_t q,
+                              const mudsc_point_info *pi)
+{
+	int64_t offset = 0;
+	mudsc_status st;
+
+	if ((st = mudsc_graph_set_site(dst, p, pi->site_name, pi->site_axis)) != MUDSC_OK ||
+	    (st = mudsc_graph_site_offset(&offset, g, q)) != MUDSC_OK || offset == 0)
+		return st;
+	return mudsc_graph_set_site_offset(dst, p, offset);
+}
+
 static mudsc_status copy_prefix(mudsc_graph *dst, const mudsc_graph *g, size_t depth)
 {
 	mudsc_status st = MUDSC_OK;
@@ -45,7 +58,7 @@ static mudsc_status copy_prefix(mudsc_graph *dst, const mudsc_graph *g, size_t d
 		if ((st = mudsc_graph_point_at(&pi, g, q)) != MUDSC_OK ||
 		    (st = mudsc_graph_add_point(&p, dst, pi.name, pi.width, pi.groups)) != MUDSC_OK)
 			break;
-		if (pi.site_name && (st = mudsc_graph_set_site(dst, p, pi.site_name, pi.site_axis)) != MUDSC_OK)
+		if (pi.site_name && (st = copy_site(dst, p, g, q, &pi)) != MUDSC_OK)
 			break;
 		for (size_t k = 0; k < pi.binding_count && st == MUDSC_OK; k++) {
 			mudsc_binding_info bi;

@@ -22,6 +22,7 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 
 import mudsc  # noqa: E402
+import mudsc.torch  # noqa: E402,F401
 from mudsc import Graph, Model  # noqa: E402
 from test_graph_builders import permute_state_dict  # noqa: E402
 
@@ -400,3 +401,83 @@ def test_weight_matching_undoes_a_permutation(arch):
         want = v.numpy()
         np.testing.assert_allclose(back[k], want, rtol=0, atol=1e-12, err_msg=k)
         np.testing.assert_allclose(merged[k], want, rtol=0, atol=1e-12, err_msg=k)
+
+
+# ---- activations of the value heads (site offsets) --------------------------
+
+def llama_pair(seed=9, moved_seed=11):
+    net = randomise(TinyLlama(d=16, layers=2, heads=4, kv_heads=2, m=24), seed)
+    g = Graph.llama(16, 2, 4, 24, num_kv_heads=2)
+    sd = net.state_dict()
+    other = copy.deepcopy(net)
+    other.load_state_dict(permute_state_dict(sd, g, np.random.default_rng(moved_seed)))
+    return net, other, g
+
+
+def test_llama_value_heads_have_site_offsets():
+    g = Graph.llama(16, 2, 4, 24, num_kv_heads=2)
+    p0, p1 = g.point("model.layers.1.self_attn.v_head0"), g.point("model.layers.1.self_attn.v_head1")
+    assert (p0.site, p0.site_offset, p0.width) == ("model.layers.1.self_attn.v_proj", 0, 4)
+    assert (p1.site, p1.site_offset, p1.width) == ("model.layers.1.self_attn.v_proj", 4, 4)
+    assert g.point("model.residual").site_offset == 0
+    back = Graph.from_json(g.to_json())
+    assert back.point("model.layers.1.self_attn.v_head1").site_offset == 4
+    g.set_site(0, "model.norm", -1, offset=3)
+    assert g.point(0).site_offset == 3
+    g.set_site(0, "model.norm", -1)  # a new site starts at offset 0
+    assert g.point(0).site_offset == 0
+
+
+def test_collect_activations_takes_each_value_heads_slice():
+    """The value heads' statistics are those of their own features of
+    v_proj's output, computed here from the layer's input by NumPy."""
+    net, other, g = llama_pair()
+    ids = [tokens(3, seed=s) for s in (2, 3)]
+    stats = mudsc.torch.collect_activations([net, other], g, ids)
+    inputs = {0: [], 1: []}
+    hooks = [m.model.layers[1].self_attn.v_proj.register_forward_hook(
+        lambda mod, inp, out, i=i: inputs[i].append(inp[0].detach().numpy().reshape(-1, 16)))
+        for i, m in enumerate((net, other))]
+    with torch.no_grad():
+        for b in ids:
+            net(b)
+            other(b)
+    for h in hooks:
+        h.remove()
+    for j in range(2):
+        feats = []
+        for i, m in enumerate((net, other)):
+            w = m.model.layers[1].self_attn.v_proj.weight.detach().numpy()
+            x = np.concatenate(inputs[i])
+            feats.append(x @ w[4 * j:4 * j + 4].T)
+        f = np.concatenate(feats, axis=1)  # units of model 0 then model 1
+        acc = stats[f"model.layers.1.self_attn.v_head{j}"]
+        np.testing.assert_allclose(acc.means(), f.mean(axis=0), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(acc.covariance(), np.cov(f, rowvar=False, bias=True),
+                                   rtol=0, atol=1e-11)
+
+
+def test_activation_alignment_undoes_a_permutation_of_a_llama():
+    """Align on activations alone (alpha 0) finds every point's permutation,
+    the value heads' from their own slices: the copy transformed onto
+    model 0 is the original again."""
+    net, other, g = llama_pair()
+    stats = mudsc.torch.collect_activations([net, other], g, [tokens(4, seed=s) for s in (2, 3)])
+    sd = net.state_dict()
+    with model_of(sd) as m0, model_of(other.state_dict()) as m1:
+        with mudsc.Matcher(g, [m0, m1], method="align", alpha=0.0) as mt:
+            mt.set_stats(stats)
+            mt.run()
+            back = mt.transform(1).to_numpy()
+    for k, v in sd.items():
+        np.testing.assert_allclose(back[k], v.numpy(), rtol=0, atol=1e-12, err_msg=k)
+
+
+def test_pre_activation_graph_keeps_the_value_heads_slices():
+    """REPAIR's sites (pre_activation_graph): a value head's producer is
+    v_proj, its own site, so the head keeps its slice of it."""
+    net, _, g = llama_pair()
+    pre = mudsc.torch.pre_activation_graph(g, [net])
+    for j in range(2):
+        p = pre.point(f"model.layers.0.self_attn.v_head{j}")
+        assert (p.site, p.site_offset) == ("model.layers.0.self_attn.v_proj", 4 * j)

@@ -272,6 +272,8 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_graph_point_find": (STATUS, (SIZEP, P, c_char_p)),
     "mudsc_graph_save_json": (STATUS, (P, c_char_p)),
     "mudsc_graph_set_site": (STATUS, (P, c_size, c_char_p, c_i32)),
+    "mudsc_graph_set_site_offset": (STATUS, (P, c_size, c_i64)),
+    "mudsc_graph_site_offset": (STATUS, (I64P, P, c_size)),
     "mudsc_graph_split_at": (STATUS, (POINTER(SplitInfo), P, c_size)),
     "mudsc_graph_split_count": (c_size, (P,)),
     "mudsc_graph_to_json": (STATUS, (PP, SIZEP, P)),

@@ -43,13 +43,17 @@ class Binding(NamedTuple):
 class Point(NamedTuple):
     """A merge point.  site: the module (or tensor) name where the host
     observes its activations, None if not recorded; a name ending in
-    ":input" means the module's first input.  site_axis: the feature axis."""
+    ":input" means the module's first input.  site_axis: the feature axis.
+    site_offset: the point's units are the site's features site_offset ..
+    site_offset + width - 1 on that axis (a site shared by several points,
+    e.g. a Llama v_proj holding every value head; 0 otherwise)."""
     name: str
     width: int
     groups: int
     site: Optional[str]
     site_axis: int
     bindings: List[Binding]
+    site_offset: int = 0
 
 
 class Split(NamedTuple):
@@ -98,10 +102,15 @@ class Graph(Handle):
             raise errors.RangeError.make(f"point index {point} outside [0, {n})")
         return int(point)
 
-    def set_site(self, point: Union[int, str], name: str, axis: int) -> None:
+    def set_site(self, point: Union[int, str], name: str, axis: int, offset: int = 0) -> None:
         """Record where the host observes the point's activations: a module
-        name (suffix ":input" for its first input) and the feature axis."""
-        check(lib.mudsc_graph_set_site(self._h, self.index(point), encode(name, "name"), axis))
+        name (suffix ":input" for its first input), the feature axis, and
+        the offset of the point's first unit among the site's features
+        (mudsc_graph_set_site_offset; 0: the site's first feature)."""
+        index = self.index(point)
+        check(lib.mudsc_graph_set_site(self._h, index, encode(name, "name"), axis))
+        if offset != 0:
+            check(lib.mudsc_graph_set_site_offset(self._h, index, offset))
 
     def add_split(self, tensor: str, axis: int, parts: Sequence[str]) -> None:
         """Declare `tensor` splittable along `axis` into len(parts) >= 2
@@ -251,8 +260,9 @@ class Graph(Handle):
         mudsc_graph_build_llama): points "<prefix>residual" (the residual
         stream, every RMSNorm weight on it), per layer and key/value head j
         "<layer>.self_attn.v_head{j}" (the value dimensions of head j: v_proj
-        part j OUT, o_proj parts of its query heads IN; query/key dimensions
-        are not permuted, rotary embeddings forbid it) and "<layer>.mlp".
+        part j OUT, o_proj parts of its query heads IN; site v_proj with
+        site_offset j * head_dim; query/key dimensions are not permuted,
+        rotary embeddings forbid it) and "<layer>.mlp".
         num_kv_heads None: num_heads (no GQA); head_dim None: dim /
         num_heads; tie_word_embeddings: no lm_head tensor (lm_head is
         embed_tokens).  Options left None take the library's defaults
@@ -337,8 +347,10 @@ class Graph(Handle):
             bindings.append(Binding(decode(bi.tensor), decode(bi.part), bi.axis,
                                     ROLE_NAMES[bi.role], bool(bi.flags & BIND_IGNORE),
                                     int(bi.repeat)))
+        offset = ctypes.c_int64(0)
+        check(lib.mudsc_graph_site_offset(ctypes.byref(offset), self._h, index))
         return Point(decode(pi.name), pi.width, pi.groups, decode(pi.site_name),
-                     pi.site_axis if pi.site_name is not None else 0, bindings)
+                     pi.site_axis if pi.site_name is not None else 0, bindings, offset.value)
 
     @property
     def points(self) -> List[Point]:

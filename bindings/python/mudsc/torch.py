@@ -4,7 +4,10 @@ re-estimation.  Importing this module imports torch.
 
 Sites (docs/graph-format.md): each graph point's site names a module of the
 networks (as in named_modules()); its output is observed, or with the suffix
-":input" its first input; the feature axis is the site's axis.
+":input" its first input; the feature axis is the site's axis.  A point
+with a site offset (Graph.set_site(..., offset)), or whose site has more
+features than it has units, observes the slice of its units (the value
+heads of a Llama graph share their v_proj's output).
 """
 from __future__ import annotations
 
@@ -131,6 +134,21 @@ def _hook(stash: Dict[str, torch.Tensor], names: List[str],
         for name in names:
             stash[name] = value.detach()
     return hook
+
+
+def _point_features(t: torch.Tensor, point: Point) -> torch.Tensor:
+    """The point's own features of what its site produced: t itself, or
+    (a site wider than the point, e.g. a Llama v_proj holding every value
+    head) the view of features site_offset .. site_offset + width - 1 on
+    the site's axis.  A site narrower than that is InvalidArgumentError."""
+    axis = point.site_axis % t.dim() if t.dim() else 0
+    if t.dim() == 0 or (t.shape[axis] == point.width and point.site_offset == 0):
+        return t
+    if point.site_offset + point.width > t.shape[axis]:
+        raise errors.InvalidArgumentError.make(
+            f"point {point.name!r}: its site {point.site!r} has {t.shape[axis]} features on "
+            f"axis {point.site_axis}, the point needs {point.site_offset} + {point.width}")
+    return t.narrow(axis, point.site_offset, point.width)
 
 
 def _feature_array(t: torch.Tensor) -> Tuple[np.ndarray, Optional[str]]:
@@ -267,7 +285,8 @@ def collect_activations(nets: Sequence[nn.Module], graph: Graph, batches: Iterab
                 for i, net in enumerate(nets):
                     stash[i].clear()
                     net(x.to(_device(net)))
-                feats = {p.name: [_feature_array(stash[i][p.name]) for i in range(len(nets))]
+                feats = {p.name: [_feature_array(_point_features(stash[i][p.name], p))
+                                  for i in range(len(nets))]
                          for p in points}
                 if stats is None:
                     # one max_lead for every point: what the largest sample needs

@@ -18,8 +18,8 @@ from .correct import repair as _repair
 from .graph import Graph, Point, site_module
 from .matcher import Matcher
 from .stats import Stats
-from .torch import (_batches, _device, _input, collect_activations, model_from_state_dict,
-                    state_dict_from_model)
+from .torch import (_batches, _device, _input, _point_features, collect_activations,
+                    model_from_state_dict, state_dict_from_model)
 
 
 class _Seen(Exception):
@@ -33,7 +33,7 @@ def _site_value(point: Point, observe_input: bool, inputs: Tuple[Any, ...],
     value = inputs[0] if observe_input else output
     if isinstance(value, (tuple, list)):
         value = value[0]
-    x = value.detach().to(torch.float64).movedim(point.site_axis, -1)
+    x = _point_features(value.detach(), point).to(torch.float64).movedim(point.site_axis, -1)
     return x.reshape(-1, x.shape[-1]).cpu()
 
 
@@ -246,7 +246,9 @@ def pre_activation_graph(graph: Graph, nets: Optional[Sequence[nn.Module]] = Non
     for point in graph.points:
         producer = found[point.name]
         if producer is not None and point.site is not None:
-            g.set_site(point.name, producer, point.site_axis)
+            # a point observed on a slice of its producer's output keeps its slice
+            same = site_module(point.site) == (producer, False)
+            g.set_site(point.name, producer, point.site_axis, point.site_offset if same else 0)
     return g
 
 

@@ -30,7 +30,8 @@ struct Binding
 end
 Binding(tensor, part, axis, role, ignore) = Binding(tensor, part, axis, role, ignore, 1)
 
-"""A merge point: name, width, groups, activation site (or `nothing`), site axis, bindings."""
+"""A merge point: name, width, groups, activation site (or `nothing`), site axis, bindings,
+and the offset of its units among the site's features (`set_site!`; 0 for most points)."""
 struct Point
     name::String
     width::Int
@@ -38,6 +39,7 @@ struct Point
     site::Union{String,Nothing}
     site_axis::Int
     bindings::Vector{Binding}
+    site_offset::Int
 end
 
 """A split declaration: the fused tensor, its C axis, the names of its parts and, for a
@@ -82,11 +84,24 @@ function add_point!(g::Graph, name::AbstractString, width::Integer; groups::Inte
     return Int(index) + 1
 end
 
-"""`set_site!(g, point, name, axis)`: where the host observes the point's activations."""
-function set_site!(g::Graph, point, name::AbstractString, axis::Integer)
+"""`set_site!(g, point, name, axis; offset=0)`: where the host observes the point's
+activations; `offset`: the point's units are the site's features `offset .. offset + width - 1`
+on that axis (a site shared by several points, e.g. a Llama v_proj)."""
+function set_site!(g::Graph, point, name::AbstractString, axis::Integer; offset::Integer=0)
+    index = _point_index(g, point)
     _check(ccall((:mudsc_graph_set_site, libmudsc), Cint, (Ptr{Cvoid}, Csize_t, Cstring, Int32),
-                 g, _point_index(g, point), _cstr(name), axis))
+                 g, index, _cstr(name), axis))
+    offset == 0 || _check(ccall((:mudsc_graph_set_site_offset, libmudsc), Cint,
+                                (Ptr{Cvoid}, Csize_t, Int64), g, index, offset))
     return g
+end
+
+# The offset of point `index`'s units on its site (mudsc_graph_site_offset).
+function _site_offset(g::Graph, index::Integer)
+    off = Ref{Int64}(0)
+    _check(ccall((:mudsc_graph_site_offset, libmudsc), Cint, (Ref{Int64}, Ptr{Cvoid}, Csize_t),
+                 off, g, index))
+    return Int(off[])
 end
 
 """`add_split!(g, tensor, axis, parts)`: declare a fused tensor splittable into named parts."""
@@ -171,7 +186,7 @@ function _point(g::Graph, index::Integer)
         p = _point_info(g, index)
         bindings = Binding[_binding(g, index, j) for j in 0:Int(p.binding_count)-1]
         return Point(unsafe_string(p.name), p.width, p.groups, _str(p.site_name), p.site_axis,
-                     bindings)
+                     bindings, _site_offset(g, index))
     end
 end
 
