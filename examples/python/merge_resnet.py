@@ -3,7 +3,9 @@
 on disjoint halves of the Fashion-MNIST classes, with every method libmudsc
 offers (weight averaging, weight matching, activation alignment, ZipIt!,
 MuDSC align and zip), through mudsc and mudsc.torch, with BatchNorm
-re-estimation alone and with each correction (REPAIR); alpha is chosen by
+re-estimation alone and with each correction (REPAIR of the points, then of
+the embedding head, whose units correspond by index; --repair-output no for
+the points only); alpha is chosen by
 mean per-task accuracy on held-out training images (after the correction,
 protocol.selection_score), never on the test set.  Then partial zipping
 (ZipIt! and MuDSC zip of the first points only, one head per network) at a
@@ -72,7 +74,19 @@ def _repair(net, nets, result, calib, cache):
     if "repair sources" not in cache:
         graph = mt.pre_activation_graph(cache["graph"], nets)
         cache["repair sources"] = mt.collect_activations(nets, graph, calib)
-    return mt.repair(net, nets, result, calib, sources=cache["repair sources"])
+    net = mt.repair(net, nets, result, calib, sources=cache["repair sources"])
+    return _repair_head(net, nets, result, calib, cache) if cache["repair output"] else net
+
+
+def _repair_head(net, nets, result, calib, cache):
+    # the head "linear" maps to the embedding that every network compares
+    # with the same class embeddings: its units correspond by index, so the
+    # merge averages it unpermuted and no point corrects its collapsed
+    # spread (docs/algorithm.md 17.5); corrected last, on the net as
+    # corrected so far; the sources' statistics once per run
+    if "head sources" not in cache:
+        cache["head sources"] = [mt.layer_moments(n, HEAD, calib) for n in nets]
+    return mt.repair_layer(net, nets, HEAD, calib, sources=cache["head sources"])
 
 
 def _lsq(net, nets, result, calib, cache):
@@ -87,10 +101,13 @@ def _lsq(net, nets, result, calib, cache):
 CORRECTIONS = {
     "none": ("", None),
     "repair": (" + REPAIR", _repair),
+    "head": (" + head REPAIR", _repair_head),  # the head alone (a diagnosis)
     "lsq": (" + LSQ", _lsq),
 }
 
 DEFAULT_CORRECTIONS = "none,repair"
+
+HEAD = "linear"  # nets.ResNet20's head: a Linear to the D-dimensional embedding
 
 # Partial zipping: (table name, graph points merged).  The ResNet-20 graph's
 # points are in order: stage 1 (its stream, then its three inner points),
@@ -125,6 +142,9 @@ def parse_args(argv):
     p.add_argument("--corrections", default=DEFAULT_CORRECTIONS,
                    help="corrections after the BatchNorm reset (keys of CORRECTIONS: "
                    + ",".join(CORRECTIONS) + "); 'none' is the reset alone")
+    p.add_argument("--repair-output", choices=("yes", "no"), default="yes",
+                   help="yes: REPAIR also corrects the head (its units correspond by index, "
+                   "docs/algorithm.md 17.5), after the points; no: the points only")
     p.add_argument("--partial", default="zipit,mudsc-zip",
                    help="methods of the partial-zipping rows ('' for none)")
     p.add_argument("--grid", default="0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9",
@@ -300,7 +320,8 @@ def main(argv=None):
     rows[2].params = 2 * one_net
     table = methods(args.grid)
     all_secs = []
-    cache = {"graph": graphs["resnet"]}  # what the corrections share over the run
+    # what the corrections share over the run
+    cache = {"graph": graphs["resnet"], "repair output": args.repair_output == "yes"}
     for key in args.methods:
         for c in args.corrections:
             if c != "none" and table[key].kind in ("average", "cca"):

@@ -391,5 +391,6 @@ def reset_bn_stats(net: nn.Module, batches: Iterable[Any],
 from .torch_distance import model_distance  # noqa: E402,F401  (issue 16: ModelGiF)
 from .torch_trace import TraceReport, VerifyResult, trace_graph, verify_graph  # noqa: E402,F401  (issue 14)
 from .torch_lookaround import Lookaround, average  # noqa: E402,F401  (issue 17)
-from .torch_correct import MultiHead, parameter_count, partial_zip, pre_activation_graph, repair, search_alpha  # noqa: E402,F401,E501  (issue 18)
+from .torch_correct import (MultiHead, layer_moments, parameter_count, partial_zip,  # noqa: E402,F401  (issue 18)
+                            pre_activation_graph, repair, repair_layer, search_alpha)
 from .torch_lsq import lsq_correct  # noqa: E402,F401  (issue 18: least-squares correction)

@@ -1,6 +1,8 @@
 """PyTorch helpers of issue 18 (beyond the paper's accuracy):
 mudsc.torch.repair collects the merged network's statistics point by point
 and applies REPAIR (correct.h, docs/algorithm.md section 17);
+mudsc.torch.repair_layer applies it to a layer whose units correspond by
+index in every net (a shared output layer, section 17.5);
 mudsc.torch.search_alpha scores a set of alphas on held-out data
 (mudsc_matcher_search_alpha, section 18).  Re-exported by mudsc.torch."""
 from __future__ import annotations
@@ -33,7 +35,15 @@ def _site_value(point: Point, observe_input: bool, inputs: Tuple[Any, ...],
     value = inputs[0] if observe_input else output
     if isinstance(value, (tuple, list)):
         value = value[0]
-    x = _point_features(value.detach(), point).to(torch.float64).movedim(point.site_axis, -1)
+    return _features(_point_features(value, point), point.site_axis)
+
+
+def _features(value: Any, axis: int) -> torch.Tensor:
+    """value (a tensor, or a tuple/list whose first entry is one) as a
+    float64 CPU matrix (observations x units), the units along `axis`."""
+    if isinstance(value, (tuple, list)):
+        value = value[0]
+    x = value.detach().to(torch.float64).movedim(axis, -1)
     return x.reshape(-1, x.shape[-1]).cpu()
 
 
@@ -78,10 +88,17 @@ def _moments(net: nn.Module, point: Point, batches: Iterable[Any],
     float64 over every observation (eval mode, no_grad): one pass over the
     batches, each stopped once the site has been observed."""
     _, module, observe_input = _site_of(net, point)
+    return _module_moments(net, module, point.site_axis, observe_input, batches, max_batches)
+
+
+def _module_moments(net: nn.Module, module: nn.Module, axis: int, observe_input: bool,
+                    batches: Iterable[Any],
+                    max_batches: Optional[int]) -> Tuple[np.ndarray, np.ndarray]:
+    """_moments at module's output (or input), the units along `axis`."""
     sums = _new_sums()
 
     def hook(mod: nn.Module, inputs: Tuple[Any, ...], output: Any) -> None:
-        _accumulate(sums, _site_value(point, observe_input, inputs, output))
+        _accumulate(sums, _features(inputs[0] if observe_input else output, axis))
         raise _Seen()  # the rest of the forward pass is not needed
 
     handle = module.register_forward_hook(hook)
@@ -339,6 +356,65 @@ def repair(merged: nn.Module, nets: Sequence[nn.Module], result: Any, batches: I
                 out.train(mode)
     for point in points[done:]:
         correct(point, _moments(out, point, batches, max_batches))
+    return out
+
+
+def _layer_module(net: nn.Module, layer: str, fn: str) -> nn.Module:
+    """net's module `layer`, which must have a weight and a bias."""
+    module = dict(net.named_modules()).get(layer)
+    if module is None:
+        raise errors.InvalidArgumentError.make(f"{fn}: the net has no module {layer!r}")
+    if getattr(module, "weight", None) is None or getattr(module, "bias", None) is None:
+        raise errors.InvalidArgumentError.make(
+            f"{fn}: layer {layer!r} needs a weight and a bias (the correction's fold)")
+    return module
+
+
+def layer_moments(net: nn.Module, layer: str, batches: Iterable[Any], axis: int = 1,
+                  max_batches: Optional[int] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """The (means, population stds) of the output of net's module `layer`
+    on `batches`, per unit (the units along `axis` of the output: 1 for a
+    Linear or a conv), in float64 over every observation (eval mode,
+    no_grad; the forward pass stops at the layer).  What repair_layer
+    measures; a caller correcting several merges of the same nets collects
+    the sources' once and passes them as its `sources`."""
+    module = _layer_module(net, layer, "layer_moments")
+    return _module_moments(net, module, axis, False, batches, max_batches)
+
+
+def repair_layer(merged: nn.Module, nets: Sequence[nn.Module], layer: str,
+                 batches: Iterable[Any],
+                 sources: Optional[Sequence[Tuple[np.ndarray, np.ndarray]]] = None,
+                 weights: Optional[Sequence[float]] = None, min_std: Optional[float] = None,
+                 axis: int = 1, max_batches: Optional[int] = None) -> nn.Module:
+    """REPAIR of one layer whose units correspond by index in every net (a
+    shared output layer: an embedding compared with fixed class embeddings,
+    or logits over the same classes), which no point matches, so the merge
+    averages it unpermuted and its output's spread collapses as a hidden
+    unit's does (mudsc.repair_layer, correct.h; docs/algorithm.md 17.5).
+
+    A deep copy of `merged` in which unit j of `layer`'s output (a module
+    with a weight and a bias: a Linear or a conv; units along `axis`) has on
+    `batches` the weighted mean over the nets of their unit j's mean and
+    standard deviation, folded into the layer's weight rows and bias.  The
+    merged statistics are measured on `merged` as given: apply this last,
+    after mudsc.torch.repair of the points (and any BatchNorm reset).
+    sources: per net, layer_moments(net, layer, batches) (default: measured
+    here); weights: the merge weights (default 1/N); min_std: as
+    mudsc.repair.  batches must be re-iterable when sources is None."""
+    from .correct import repair_layer as _repair_layer
+    _layer_module(merged, layer, "repair_layer")
+    if sources is None:
+        sources = [layer_moments(net, layer, batches, axis, max_batches) for net in nets]
+    if len(sources) != len(nets):
+        raise errors.InvalidArgumentError.make(
+            f"repair_layer: {len(sources)} sources for {len(nets)} nets")
+    stats = layer_moments(merged, layer, batches, axis, max_batches)
+    model = model_from_state_dict(merged.state_dict())
+    fixed = _repair_layer(model, f"{layer}.weight", f"{layer}.bias", sources, stats,
+                          weights=weights, min_std=min_std)
+    out = copy.deepcopy(merged)
+    out.load_state_dict(state_dict_from_model(fixed, copy=True))
     return out
 
 
