@@ -271,6 +271,14 @@ static void mirror_upper(double *S, size_t V)
 					S[b * V + a] = S[a * V + b];
 }
 
+void mudsc__unit_similarity(double *S, const float *U, size_t V, size_t D, const double *norm,
+                            double eps, float *scratch, struct mudsc__tally *tally,
+                            const struct mudsc__exec *ex)
+{
+	mudsc__unit_products(S, V, U, V, U, V, D, norm, norm, eps, true, scratch, tally, ex);
+	mirror_upper(S, V);
+}
+
 /* S for float32 products (the upper triangle by blocks, then mirrored). */
 static mudsc_status similarity_f32(double *S, const double *Z, size_t V, size_t D,
                                    mudsc_similarity kind, double eps, struct mudsc__tally *tally,
@@ -291,9 +299,7 @@ static mudsc_status similarity_f32(double *S, const double *Z, size_t V, size_t 
 		st = mudsc__row_stats(stats, stats + V, stats + 2 * V, Z, V, D, kind, ex);
 	if (st == MUDSC_OK) {
 		mudsc__unit_rows_f32(U, Z, V, D, stats, stats + 2 * V, ex);
-		mudsc__unit_products(S, V, U, V, U, V, D, stats + V, stats + V, eps, true, scratch,
-		                     tally, ex);
-		mirror_upper(S, V);
+		mudsc__unit_similarity(S, U, V, D, stats + V, eps, scratch, tally, ex);
 	}
 	free(stats);
 	free(scratch);
