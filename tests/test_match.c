@@ -195,6 +195,31 @@ START_TEST(zip_bad_args)
 }
 END_TEST
 
+/* The symmetry check runs in 32 x 32 tiles, but names the first asymmetric
+ * pair in row-major order (here (0, 35), in a later tile than (1, 2)), and
+ * sees pairs in the ragged last tiles. */
+START_TEST(zip_names_first_asymmetric_pair)
+{
+	enum { n = 40 };
+	static double S[n * n];
+	int64_t unit_of[n], width;
+	for (size_t k = 0; k < n * n; k++)
+		S[k] = k % (n + 1) == 0 ? 1.0 : 0.5;
+	S[1 * n + 2] = 0.625;
+	S[0 * n + 35] = 0.75;
+	ck_assert_status(mudsc_zip_solve(unit_of, &width, NULL, NULL, S, 2, n / 2, 1, NULL),
+	                 MUDSC_E_INVALID);
+	ck_assert_error_has("S[0, 35] = 0.75 but S[35, 0] = 0.5");
+	S[0 * n + 35] = S[1 * n + 2] = 0.5;
+	S[39 * n + 33] = 0.25;
+	ck_assert_status(mudsc_zip_solve(unit_of, &width, NULL, NULL, S, 2, n / 2, 1, NULL),
+	                 MUDSC_E_INVALID);
+	ck_assert_error_has("S[33, 39] = 0.5 but S[39, 33] = 0.25");
+	S[39 * n + 33] = 0.5;
+	ck_assert_ok(mudsc_zip_solve(unit_of, &width, NULL, NULL, S, 2, n / 2, 1, NULL));
+}
+END_TEST
+
 START_TEST(align_bad_args)
 {
 	const double S[16] = {0};
@@ -232,6 +257,7 @@ Suite *suite_match(void)
 	tcase_add_test(tc, align_bad_args);
 	tcase_add_test(tc, zip_hand_worked);
 	tcase_add_test(tc, zip_bad_args);
+	tcase_add_test(tc, zip_names_first_asymmetric_pair);
 	suite_add_tcase(s, tc);
 	return s;
 }

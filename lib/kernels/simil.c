@@ -212,6 +212,28 @@ void mudsc__unit_rows_f32(float *U, const double *F, size_t V, size_t D, const d
 		unit_row(U + r * D, F + r * D, mu[r], inv[r], D);
 }
 
+/* Products of a block of `rows` unit rows A against the cols rows B into
+ * scratch (rows x cols); with upper (B = A from the block's first row on)
+ * the square part by ssyrk (its upper triangle only, half the flops of a
+ * gemm) and the rest by sgemm.  Returns the flops done. */
+static double block_products(float *scratch, const float *A, size_t rows, const float *B,
+                             size_t cols, size_t D, bool upper, const struct mudsc__exec *ex)
+{
+	size_t sq = upper ? rows : 0;
+	double flops = 2.0 * (double)rows * (double)(cols - sq) * (double)D;
+
+	if (upper) { /* ssyrk's multiply-adds: rows (rows + 1) / 2 entries of D each */
+		mudsc__blas_ssyrk(ex, false, (int64_t)rows, (int64_t)D, 1.0f, A, (int64_t)D, 0.0f,
+		                  scratch, (int64_t)cols);
+		flops += (double)rows * (double)(rows + 1) * (double)D;
+	}
+	if (cols > sq)
+		mudsc__blas_sgemm(ex, false, true, (int64_t)rows, (int64_t)(cols - sq), (int64_t)D,
+		                  1.0f, A, (int64_t)D, B + sq * D, (int64_t)D, 0.0f, scratch + sq,
+		                  (int64_t)cols);
+	return flops;
+}
+
 void mudsc__unit_products(double *out, size_t ldo, const float *A, size_t m, const float *B,
                          size_t n, size_t D, const double *normA, const double *normB,
                          double eps, bool upper, float *scratch, struct mudsc__tally *tally,
@@ -221,12 +243,10 @@ void mudsc__unit_products(double *out, size_t ldo, const float *A, size_t m, con
 		size_t rows = m - a0 < MUDSC__UNIT_BLOCK ? m - a0 : MUDSC__UNIT_BLOCK;
 		size_t b0 = upper ? a0 : 0, cols = n - b0;
 		double t0 = tally ? mudsc__clock_seconds() : 0.0;
-		mudsc__blas_sgemm(ex, false, true, (int64_t)rows, (int64_t)cols, (int64_t)D, 1.0f,
-		                  A + a0 * D, (int64_t)D, B + b0 * D, (int64_t)D, 0.0f, scratch,
-		                  (int64_t)cols);
+		double flops = block_products(scratch, A + a0 * D, rows, B + b0 * D, cols, D, upper, ex);
 		if (tally) {
 			tally->seconds += mudsc__clock_seconds() - t0;
-			tally->flops += 2.0 * (double)rows * (double)cols * (double)D;
+			tally->flops += flops;
 		}
 		for (size_t r = 0; r < rows; r++) {
 			size_t a = a0 + r;
@@ -238,6 +258,25 @@ void mudsc__unit_products(double *out, size_t ldo, const float *A, size_t m, con
 			}
 		}
 	}
+}
+
+/* S[b][a] = S[a][b] for a < b, in 32 x 32 tiles (a tile and its mirror
+ * stay in cache). */
+static void mirror_upper(double *S, size_t V)
+{
+	for (size_t a0 = 0; a0 < V; a0 += 32)
+		for (size_t b0 = a0; b0 < V; b0 += 32)
+			for (size_t b = b0; b < b0 + 32 && b < V; b++)
+				for (size_t a = a0; a < a0 + 32 && a < b; a++)
+					S[b * V + a] = S[a * V + b];
+}
+
+void mudsc__unit_similarity(double *S, const float *U, size_t V, size_t D, const double *norm,
+                            double eps, float *scratch, struct mudsc__tally *tally,
+                            const struct mudsc__exec *ex)
+{
+	mudsc__unit_products(S, V, U, V, U, V, D, norm, norm, eps, true, scratch, tally, ex);
+	mirror_upper(S, V);
 }
 
 /* S for float32 products (the upper triangle by blocks, then mirrored). */
@@ -260,11 +299,7 @@ static mudsc_status similarity_f32(double *S, const double *Z, size_t V, size_t 
 		st = mudsc__row_stats(stats, stats + V, stats + 2 * V, Z, V, D, kind, ex);
 	if (st == MUDSC_OK) {
 		mudsc__unit_rows_f32(U, Z, V, D, stats, stats + 2 * V, ex);
-		mudsc__unit_products(S, V, U, V, U, V, D, stats + V, stats + V, eps, true, scratch,
-		                     tally, ex);
-		for (size_t a = 0; a < V; a++)
-			for (size_t b = a + 1; b < V; b++)
-				S[b * V + a] = S[a * V + b];
+		mudsc__unit_similarity(S, U, V, D, stats + V, eps, scratch, tally, ex);
 	}
 	free(stats);
 	free(scratch);

@@ -63,7 +63,8 @@ void mudsc__unit_rows_f32(float *U, const double *F, size_t V, size_t D, const d
  * out[a*ldo + b] = (A_a . B_b) * den / max(den, eps), den = normA[a] *
  * normB[b], for the m unit rows A (m x D) and n unit rows B (n x D): the
  * products by sgemm (float32 accumulation), the factor in float64.  With
- * upper (A == B, m == n) only b >= a is written.  scratch holds
+ * upper (A == B, m == n) only b >= a is written, each block's square part
+ * by ssyrk (half a gemm's flops) and the rest by sgemm.  scratch holds
  * MUDSC__UNIT_BLOCK * n floats.  tally (may be NULL) gets the sgemm
  * calls' flops and seconds.  BLAS runs with ex's threads; sgemm's
  * result does not depend on them for a given BLAS build (each entry is
@@ -73,5 +74,12 @@ void mudsc__unit_products(double *out, size_t ldo, const float *A, size_t m, con
                          size_t n, size_t D, const double *normA, const double *normB,
                          double eps, bool upper, float *scratch, struct mudsc__tally *tally,
                          const struct mudsc__exec *ex);
+
+/* S (V x V) = the float32 similarity of the unit rows U (V x D) with row
+ * norms norm: mudsc__unit_products' upper triangle, mirrored (exactly
+ * symmetric).  scratch holds min(V, MUDSC__UNIT_BLOCK) * V floats. */
+void mudsc__unit_similarity(double *S, const float *U, size_t V, size_t D, const double *norm,
+                            double eps, float *scratch, struct mudsc__tally *tally,
+                            const struct mudsc__exec *ex);
 
 #endif /* MUDSC_SIMIL_H */

@@ -570,6 +570,55 @@ mudsc_status mudsc__wsim_reserve_f32(struct wsim_buffers *buf, size_t n, size_t 
 	return st;
 }
 
+static size_t point_columns(const struct mudsc__plan *plan, size_t p)
+{
+	size_t cols = 0;
+	for (size_t f = 0; f < plan->points[p].nfeatures; f++)
+		cols += mudsc__feature_columns(plan, p, f);
+	return cols;
+}
+
+/* At the first call, room for the plan's largest unit rows and product
+ * block, so that wider points later do not free and fault them in again
+ * (pages not written are not resident). */
+static mudsc_status reserve_zip_units(struct wsim_buffers *buf, const struct mudsc__plan *plan)
+{
+	size_t units = 1, width = 1;
+	if (buf->cap_U != 0)
+		return MUDSC_OK;
+	for (size_t q = 0; q < plan->npoints; q++) {
+		size_t NC = (size_t)plan->n_models * (size_t)plan->points[q].width;
+		units = NC * point_columns(plan, q) > units ? NC * point_columns(plan, q) : units;
+		width = NC > width ? NC : width;
+	}
+	return mudsc__wsim_reserve_f32(buf, units, width);
+}
+
+/* Zip's float32 S_w when every transform of the point's features is a
+ * permutation: the unit rows straight from the tensors, as align builds
+ * them (no float64 features), and their upper-triangle products.  *done =
+ * false (nothing computed) when some transform merges units. */
+static mudsc_status zip_units_similarity(bool *done, double *S, struct wsim_buffers *buf,
+                                         const struct mudsc__plan *plan, size_t p,
+                                         const struct point_corr *corr, mudsc_similarity kind,
+                                         double eps, const struct mudsc__exec *ex)
+{
+	size_t NC = (size_t)plan->n_models * (size_t)plan->points[p].width, D;
+	double *stats = mudsc__alloc(3 * NC * sizeof *stats, "similarity row statistics");
+	mudsc_status st = stats ? reserve_zip_units(buf, plan) : MUDSC_E_NOMEM;
+
+	*done = false;
+	if (st == MUDSC_OK)
+		st = mudsc__weight_units_f32(done, &D, buf, plan, p, corr, stats, stats + NC,
+		                             stats + 2 * NC, false, kind, 0, point_columns(plan, p), ex);
+	if (st == MUDSC_OK && *done)
+		st = mudsc__wsim_reserve_f32(buf, NC * D, NC);
+	if (st == MUDSC_OK && *done)
+		mudsc__unit_similarity(S, buf->U, NC, D, stats + NC, eps, buf->G, &buf->products, ex);
+	free(stats);
+	return st;
+}
+
 mudsc_status mudsc__weight_similarity(double *S, struct wsim_buffers *buf,
                                      const struct mudsc__plan *plan, size_t p,
                                      const struct point_corr *corr, mudsc_similarity kind,
@@ -577,8 +626,14 @@ mudsc_status mudsc__weight_similarity(double *S, struct wsim_buffers *buf,
                                      const struct mudsc__exec *ex)
 {
 	size_t D;
-	mudsc_status st = mudsc__weight_features(&D, buf, plan, p, corr, ex);
+	bool done = false;
+	mudsc_status st = precision == MUDSC_PRECISION_F32
+	                      ? zip_units_similarity(&done, S, buf, plan, p, corr, kind, eps, ex)
+	                      : MUDSC_OK;
 
+	if (st != MUDSC_OK || done)
+		return st;
+	st = mudsc__weight_features(&D, buf, plan, p, corr, ex);
 	if (st != MUDSC_OK)
 		return st;
 	return mudsc__similarity_rows(S, buf->F, (int64_t)plan->n_models * plan->points[p].width,
