@@ -1,7 +1,9 @@
 /* Matching kernels (experimental.h): closed-form cases and argument checks.  The
  * comparisons with SciPy and the oracle are in tests/python/test_match.py. */
 #include <math.h>
+#include <stdlib.h>
 
+#include "kernels/kernels.h"
 #include "suites.h"
 #include "mudsc/experimental.h"
 #include "testutil.h"
@@ -242,6 +244,51 @@ START_TEST(align_bad_args)
 }
 END_TEST
 
+/* The AVX-512 screens of the solver (where this CPU has them) against the
+ * SSE2 ones: small integer entries (many tied reduced costs and optimal
+ * assignments, so tie-breaking shows) and some -inf, sizes around the
+ * eight-column blocks: the same assignment, and the objective of the
+ * identity-planted optimum where one is planted. */
+START_TEST(lap_wide_screens_same_as_narrow)
+{
+	const int64_t sizes[] = {1, 7, 8, 9, 15, 16, 17, 40, 67};
+	uint64_t seed = 12345;
+	for (size_t t = 0; t < sizeof sizes / sizeof *sizes; t++)
+		for (int round = 0; round < 6; round++) {
+			int64_t n = sizes[t];
+			double *S = malloc((size_t)(n * n) * sizeof *S);
+			int64_t *wide = malloc((size_t)n * sizeof *wide);
+			int64_t *narrow = malloc((size_t)n * sizeof *narrow);
+			ck_assert(S != NULL && wide != NULL && narrow != NULL);
+			for (int64_t k = 0; k < n * n; k++) {
+				seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+				int r = (int)(seed >> 59); /* 0..31 */
+				bool off_diagonal = k % (n + 1) != 0; /* the identity stays feasible */
+				if (round % 2 == 0)
+					S[k] = (double)(r % 4);
+				else
+					S[k] = r == 0 && off_diagonal ? -INFINITY : (double)(r % 3) - 1.0;
+			}
+			if (round >= 4) /* a planted optimum: the diagonal above every other entry */
+				for (int64_t i = 0; i < n; i++)
+					S[i * n + i] = 10.0;
+			mudsc__lap_wide = true;
+			ck_assert_ok(mudsc__lap_core(wide, S, (size_t)n, n));
+			mudsc__lap_wide = false;
+			ck_assert_ok(mudsc__lap_core(narrow, S, (size_t)n, n));
+			mudsc__lap_wide = true;
+			for (int64_t i = 0; i < n; i++) {
+				ck_assert_int_eq(wide[i], narrow[i]);
+				if (round >= 4)
+					ck_assert_int_eq(wide[i], i);
+			}
+			free(S);
+			free(wide);
+			free(narrow);
+		}
+}
+END_TEST
+
 Suite *suite_match(void)
 {
 	Suite *s = suite_create("match");
@@ -252,6 +299,7 @@ Suite *suite_match(void)
 	tcase_add_test(tc, lap_small_sizes);
 	tcase_add_test(tc, lap_infeasible);
 	tcase_add_test(tc, lap_bad_args);
+	tcase_add_test(tc, lap_wide_screens_same_as_narrow);
 	tcase_add_test(tc, align_planted_permutation);
 	tcase_add_test(tc, align_one_model);
 	tcase_add_test(tc, align_bad_args);

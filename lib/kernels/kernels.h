@@ -19,6 +19,11 @@
  * x is written only on success. */
 mudsc_status mudsc__lap_core(int64_t *x, const double *S, size_t ld, int64_t n);
 
+/* Whether mudsc__lap_core screens columns eight at a time with AVX-512
+ * where the CPU has it (true) or only with SSE2 (tests compare the two:
+ * every decision is the same scalar comparison either way). */
+extern bool mudsc__lap_wide;
+
 /* MUDSC_E_NUMERIC naming fn, argument 'S' and the first entry that is NaN or
  * +inf among the rows x cols row-major entries of S; MUDSC_OK otherwise. */
 mudsc_status mudsc__match_check_entries(const char *fn, const double *S, int64_t rows,

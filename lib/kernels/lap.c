@@ -8,8 +8,10 @@
  * Column duals v are always finite: a column without a finite entry is
  * rejected up front, and only scanned (finite-distance) columns move.
  * The row scans of phases 2 and 3 are screened two columns at a time with
- * SSE2 where available; every decision is still taken by the same
- * sequential scalar comparisons, so results do not depend on the path.
+ * SSE2 where available (eight with AVX-512, and the column reduction's
+ * minima eight at a time, where the CPU has it); every decision is still
+ * taken by the same sequential scalar comparisons, so results do not
+ * depend on the path.
  * Ties between optimal assignments are resolved deterministically (by the
  * order of the scans), not by any documented rule.
  *
@@ -23,6 +25,16 @@
 #define LAP_SSE2 1
 #else
 #define LAP_SSE2 0
+#endif
+
+/* AVX-512 screens eight columns at a time where the CPU has it (asked at
+ * run time; the build targets baseline x86-64): the same decisions. */
+#if LAP_SSE2 && defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define LAP_AVX512 1
+#define AVX512_TARGET __attribute__((target("avx512f")))
+#else
+#define LAP_AVX512 0
 #endif
 
 #include "kernels/kernels.h"
@@ -43,6 +55,12 @@ typedef struct lap {
 	int64_t nfree;
 } lap;
 
+bool mudsc__lap_wide = true;
+
+#if LAP_AVX512
+static bool lap_avx512(void);
+#endif
+
 static inline const double *row_of(const lap *L, int64_t i)
 {
 	return L->S + (size_t)i * L->ld;
@@ -59,16 +77,45 @@ static mudsc_status infeasible(const char *what, int64_t k)
  * argmin row takes column j unless it already has one (columns are visited
  * from the last, as JV do).  count[i] = number of columns whose minimum
  * row i is. */
+#if LAP_AVX512
+/* column_reduction's minima for the columns [0, n8) (n8 = n rounded down
+ * to a multiple of eight), eight columns at a time: each column's own
+ * comparisons, rows in increasing order (-S as a sign-bit flip, as the
+ * negation does). */
+AVX512_TARGET static int64_t column_min8(lap *L, int64_t *argmin)
+{
+	int64_t n8 = L->n - L->n % 8;
+	__m512i sign = _mm512_set1_epi64((long long)0x8000000000000000ULL);
+	for (int64_t i = 0; i < L->n; i++) {
+		const double *s = row_of(L, i);
+		__m512i row = _mm512_set1_epi64((long long)i);
+		for (int64_t j = 0; j < n8; j += 8) {
+			__m512d c = _mm512_castsi512_pd(
+			    _mm512_xor_si512(_mm512_castpd_si512(_mm512_loadu_pd(s + j)), sign));
+			__m512d v = _mm512_loadu_pd(L->v + j);
+			__mmask8 lt = _mm512_cmp_pd_mask(c, v, _CMP_LT_OQ);
+			_mm512_storeu_pd(L->v + j, _mm512_mask_blend_pd(lt, v, c));
+			_mm512_mask_storeu_epi64(argmin + j, lt, row);
+		}
+	}
+	return n8;
+}
+#endif
+
 static mudsc_status column_reduction(lap *L, int64_t *argmin, int64_t *count)
 {
-	int64_t n = L->n;
+	int64_t n = L->n, j0 = 0;
 	for (int64_t j = 0; j < n; j++) {
 		L->v[j] = INFINITY;
 		argmin[j] = -1;
 	}
-	for (int64_t i = 0; i < n; i++) {
+#if LAP_AVX512
+	if (lap_avx512())
+		j0 = column_min8(L, argmin);
+#endif
+	for (int64_t i = 0; i < n && j0 < n; i++) {
 		const double *s = row_of(L, i);
-		for (int64_t j = 0; j < n; j++) {
+		for (int64_t j = j0; j < n; j++) {
 			double c = -s[j];
 			if (c < L->v[j]) {
 				L->v[j] = c;
@@ -132,6 +179,34 @@ static inline __m128d reduced2(const double *s, const double *v, __m128d shift)
 }
 #endif
 
+#if LAP_AVX512
+/* Whether the CPU (and the OS) has AVX-512F, asked once; threads racing on
+ * the first call store the same answer.  0: not asked yet, 1: no, 2: yes. */
+static bool lap_avx512(void)
+{
+	static int have;
+	int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
+	if (!mudsc__lap_wide)
+		return false;
+	if (h == 0) {
+		__builtin_cpu_init();
+		h = __builtin_cpu_supports("avx512f") ? 2 : 1;
+		__atomic_store_n(&have, h, __ATOMIC_RELAXED);
+	}
+	return h == 2;
+}
+
+/* reduced2 for eight consecutive columns (the sign flipped as a bit, as
+ * the negation does). */
+AVX512_TARGET static inline __m512d reduced8(const double *s, const double *v, __m512d shift)
+{
+	__m512i sign = _mm512_set1_epi64((long long)0x8000000000000000ULL);
+	__m512d neg =
+	    _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(_mm512_loadu_pd(s)), sign));
+	return _mm512_sub_pd(_mm512_sub_pd(neg, _mm512_loadu_pd(v)), shift);
+}
+#endif
+
 /* Offer h (column j) to the running two smallest (a, ja) <= (b, jb). */
 static inline void push_two(double h, int64_t j, double *a, int64_t *ja, double *b, int64_t *jb)
 {
@@ -152,6 +227,27 @@ static inline void push_two(double h, int64_t j, double *a, int64_t *ja, double 
  * as one sequential scan with strict <).  The SSE2 path only tests two
  * columns at a time against the current second smallest and hands the rare
  * candidates to the same sequential update. */
+#if LAP_AVX512
+/* two_smallest's screen eight columns at a time over columns [*j, ...):
+ * a column not below the second smallest at the start of its block is not
+ * below it later (it only falls), and candidates go through push_two in
+ * column order. */
+AVX512_TARGET static void two_smallest8(const double *s, const double *v, int64_t n, int64_t *j,
+                                        double *a, int64_t *ja, double *b, int64_t *jb)
+{
+	__m512d zero = _mm512_setzero_pd();
+	for (; *j + 8 <= n; *j += 8) {
+		__m512d h = reduced8(s + *j, v + *j, zero);
+		if (_mm512_cmp_pd_mask(h, _mm512_set1_pd(*b), _CMP_LT_OQ)) {
+			double hh[8];
+			_mm512_storeu_pd(hh, h);
+			for (int l = 0; l < 8; l++)
+				push_two(hh[l], *j + l, a, ja, b, jb);
+		}
+	}
+}
+#endif
+
 static void two_smallest(const lap *L, int64_t i, double *u1, int64_t *j1, double *u2,
                          int64_t *j2)
 {
@@ -159,6 +255,10 @@ static void two_smallest(const lap *L, int64_t i, double *u1, int64_t *j1, doubl
 	const double *v = L->v;
 	double a = INFINITY, b = INFINITY;
 	int64_t ja = -1, jb = -1, j = 0, n = L->n;
+#if LAP_AVX512
+	if (lap_avx512())
+		two_smallest8(s, v, n, &j, &a, &ja, &b, &jb);
+#endif
 #if LAP_SSE2
 	__m128d zero = _mm_setzero_pd();
 	for (; j + 2 <= n; j += 2) {
@@ -275,12 +375,42 @@ static inline bool relax(lap *L, int64_t j, double h, int64_t i, double dmin, in
 /* Relax every tentative column through row i, reached by column j1 at
  * distance dmin.  Columns reaching dmin join the waiting list; returns a
  * free one reached at dmin (the path's end), else -1. */
+#if LAP_AVX512
+/* scan_row's screen eight columns at a time over columns [*j, ...): a
+ * relaxation changes only its own column, so the block's screen against d
+ * stays valid while its candidates are relaxed in column order. */
+AVX512_TARGET static int64_t scan_row8(lap *L, const double *si, double u1, int64_t i,
+                                       double dmin, int64_t *up, int64_t *j)
+{
+	const double *v = L->v;
+	__m512d vu = _mm512_set1_pd(u1);
+	for (; *j + 8 <= L->n; *j += 8) {
+		__m512d h = reduced8(si + *j, v + *j, vu);
+		if (MUDSC__UNLIKELY(_mm512_cmp_pd_mask(h, _mm512_loadu_pd(L->d + *j), _CMP_LT_OQ))) {
+			double hh[8];
+			_mm512_storeu_pd(hh, h);
+			for (int l = 0; l < 8; l++)
+				if (relax(L, *j + l, hh[l], i, dmin, up))
+					return *j + l;
+		}
+	}
+	return -1;
+}
+#endif
+
 static int64_t scan_row(lap *L, int64_t i, int64_t j1, double dmin, int64_t *up)
 {
 	const double *si = row_of(L, i), *v = L->v;
 	double *d = L->d;
 	double u1 = -si[j1] - v[j1] - dmin;
 	int64_t j = 0, n = L->n;
+#if LAP_AVX512
+	if (lap_avx512()) {
+		int64_t end = scan_row8(L, si, u1, i, dmin, up, &j);
+		if (end >= 0)
+			return end;
+	}
+#endif
 #if LAP_SSE2
 	__m128d vu = _mm_set1_pd(u1);
 	for (; j + 2 <= n; j += 2) {

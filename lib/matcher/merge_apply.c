@@ -185,6 +185,16 @@ static void permuted_run_f1(double *acc, const float *x, size_t n, double f, dou
 		acc[j] += w * (0.0 + fl * (0.0 + f * (double)x[j]));
 }
 
+/* permuted_run_f1 for runs of one element (the last bound axis is the
+ * tensor's last): element u of x to acc[assign[u] * st], by the same
+ * operations, without a call per element. */
+static void scattered_f1(double *acc, const int64_t *assign, int64_t st, const float *x,
+                         int64_t n, double f, const double *f_last, double w)
+{
+	for (int64_t u = 0; u < n; u++)
+		acc[assign[u] * st] += w * (0.0 + f_last[u] * (0.0 + f * (double)x[u]));
+}
+
 /*
  * acc += w * T_i' for a whole tensor whose bound axes are all permutations
  * (permuted_axes): every element moved once to its place through the
@@ -226,14 +236,20 @@ static void add_permuted(const struct point_corr *corr, const struct plan_tensor
 			if (assign[d])
 				f[nf++] = s->axis_scale[(size_t)d * s->units + (size_t)idx[d]];
 		}
-		for (int64_t u = 0; u < t->shape[last]; u++, k += run) {
-			double *acc = s->acc + base + assign[last][u] * st[last];
-			if (xf != NULL && nf == 1)
-				permuted_run_f1(acc, xf + k, run, f[0], f_last[u], w);
-			else if (xf != NULL)
-				permuted_run_float(acc, xf + k, run, f, nf, f_last[u], w);
-			else
-				permuted_run_double(acc, s->a + k, run, f, nf, f_last[u], w);
+		if (run == 1 && xf != NULL && nf == 1) { /* a linear weight: one element per unit */
+			scattered_f1(s->acc + base, assign[last], st[last], xf + k, t->shape[last], f[0],
+			             f_last, w);
+			k += (size_t)t->shape[last];
+		} else {
+			for (int64_t u = 0; u < t->shape[last]; u++, k += run) {
+				double *acc = s->acc + base + assign[last][u] * st[last];
+				if (xf != NULL && nf == 1)
+					permuted_run_f1(acc, xf + k, run, f[0], f_last[u], w);
+				else if (xf != NULL)
+					permuted_run_float(acc, xf + k, run, f, nf, f_last[u], w);
+				else
+					permuted_run_double(acc, s->a + k, run, f, nf, f_last[u], w);
+			}
 		}
 		for (int32_t d = last - 1; d >= 0 && ++idx[d] == t->shape[d]; d--)
 			idx[d] = 0;

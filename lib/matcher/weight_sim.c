@@ -276,11 +276,82 @@ static void gather_units_scattered(float *U, size_t ld, const double *mu, const 
 		float *u = U + v * ld;
 		double m = mu[v], k = inv_row[v];
 		size_t bo = c0 / g->nin, bi = c0 % g->nin;
+		if (g->nout == 1) { /* one table (the axes after the units'): a plain loop */
+			const int64_t *off = g->off_in + c0;
+			for (size_t c = 0; c < c1 - c0; c++)
+				u[c] = (float)(((double)x[row + (size_t)off[c]] - m) * k);
+			continue;
+		}
 		for (size_t c = c0; c < c1; c++, bi = bi + 1 == g->nin ? (bo++, 0) : bi + 1)
 			u[c - c0] =
 			    (float)(((double)x[row + (size_t)(g->off_out[bo] + g->off_in[bi])] - m) * k);
 	}
 }
+
+#if defined(__SSE2__)
+/* Four units' elements (units v..v+3, adjacent in the source) of the four
+ * columns whose source rows are s[0..3], as unit_run computes them, stored
+ * transposed: unit v + r's four columns at u + r ld. */
+static inline void units_block4(float *u, size_t ld, const float *const *s, size_t v,
+                                const double *mu, const double *inv_row)
+{
+	__m128d m01 = _mm_loadu_pd(mu + v), m23 = _mm_loadu_pd(mu + v + 2);
+	__m128d k01 = _mm_loadu_pd(inv_row + v), k23 = _mm_loadu_pd(inv_row + v + 2);
+	__m128 r[4];
+	for (int q = 0; q < 4; q++) {
+		__m128 xv = _mm_loadu_ps(s[q] + v);
+		__m128d lo = _mm_mul_pd(_mm_sub_pd(_mm_cvtps_pd(xv), m01), k01);
+		__m128d hi = _mm_mul_pd(_mm_sub_pd(_mm_cvtps_pd(_mm_movehl_ps(xv, xv)), m23), k23);
+		r[q] = _mm_movelh_ps(_mm_cvtpd_ps(lo), _mm_cvtpd_ps(hi));
+	}
+	_MM_TRANSPOSE4_PS(r[0], r[1], r[2], r[3]);
+	for (int q = 0; q < 4; q++)
+		_mm_storeu_ps(u + (size_t)q * ld, r[q]);
+}
+
+/* Columns ahead whose source lines gather_units_transposed prefetches. */
+#define TRANSPOSE_AHEAD 16
+
+/* gather_rows' unit rows when the units are adjacent in the source (the
+ * tensor's last axis, runs of one element: a linear layer's IN binding): a
+ * transpose, GATHER_TILE units at a time (one source line per column), 4 x 4
+ * blocks in registers; every element by unit_run's operations, so the same
+ * bits as the element-by-element loop. */
+static void gather_units_transposed(float *U, size_t ld, const double *mu, const double *inv_row,
+                                    const struct gather_plan *g, struct source src, size_t c0,
+                                    size_t c1)
+{
+	const float *x = src.data;
+	for (size_t v0 = 0; v0 < g->L; v0 += GATHER_TILE) {
+		size_t v1 = g->L - v0 < GATHER_TILE ? g->L : v0 + GATHER_TILE;
+		size_t bo = c0 / g->nin, bi = c0 % g->nin;
+		/* the source line of column c + TRANSPOSE_AHEAD, asked for ahead: a
+		 * column's lines are a row apart, too far for the hardware's prefetch */
+		size_t po = bo, pi = bi;
+		for (size_t c = c0; c < c0 + TRANSPOSE_AHEAD && c < c1; c++)
+			pi = pi + 1 == g->nin ? (po++, 0) : pi + 1;
+		for (size_t c = c0; c < c1;) {
+			const float *s[4];
+			size_t n = c1 - c < 4 ? c1 - c : 4, v = v0;
+			for (size_t q = 0; q < n; q++, bi = bi + 1 == g->nin ? (bo++, 0) : bi + 1)
+				s[q] = x + ((size_t)(g->off_out[bo] + g->off_in[bi]) - src.lo);
+			for (size_t q = 0; q < n && c + q + TRANSPOSE_AHEAD < c1; q++) {
+				_mm_prefetch((const char *)(x + ((size_t)(g->off_out[po] + g->off_in[pi]) -
+				                                 src.lo) + v0),
+				             _MM_HINT_T0);
+				pi = pi + 1 == g->nin ? (po++, 0) : pi + 1;
+			}
+			for (; n == 4 && v + 4 <= v1; v += 4)
+				units_block4(U + v * ld + (c - c0), ld, s, v, mu, inv_row);
+			for (; v < v1; v++)
+				for (size_t q = 0; q < n; q++)
+					U[v * ld + (c - c0) + q] =
+					    (float)(((double)s[q][v] - mu[v]) * inv_row[v]);
+			c += n;
+		}
+	}
+}
+#endif
 
 /*
  * One pass for a feature whose transforms are permutations: rows gathered
@@ -302,6 +373,12 @@ static void gather_rows(double *F, float *U, size_t ld, const double *mu, const 
 		gather_units_scattered(U, ld, mu, inv_row, g, src, st, c0, c1);
 		return;
 	}
+#if defined(__SSE2__)
+	if (U != NULL && typed_f32 && run == 1 && st == 1) {
+		gather_units_transposed(U, ld, mu, inv_row, g, src, c0, c1);
+		return;
+	}
+#endif
 	for (size_t v0 = 0; v0 < g->L; v0 += GATHER_TILE) {
 		size_t v1 = g->L - v0 < GATHER_TILE ? g->L : v0 + GATHER_TILE;
 		/* run b starts at off_out[b / nin] + off_in[b % nin]: both kept as counters */
@@ -651,12 +728,49 @@ struct units_job {
 	mudsc_similarity kind;
 };
 
+/* ROW_SUMS' sums when inner = 1: acc[v] += (0 + x[v]) or (0 + (x[v] - mu[v])^2)
+ * for v < C, the same operations (SSE2 for float: two rows at a time). */
+static void row_sums_inner1_float(double *acc, const float *x, size_t C, const double *mu,
+                                  bool sq)
+{
+	size_t v = 0;
+#if defined(__SSE2__)
+	__m128d zero = _mm_setzero_pd();
+	for (; v + 2 <= C; v += 2) {
+		__m128d d = _mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64((const void *)(x + v))));
+		if (sq) {
+			d = _mm_sub_pd(d, _mm_loadu_pd(mu + v));
+			d = _mm_mul_pd(d, d);
+		}
+		_mm_storeu_pd(acc + v, _mm_add_pd(_mm_loadu_pd(acc + v), _mm_add_pd(zero, d)));
+	}
+#endif
+	for (; v < C; v++) {
+		double d = sq ? (double)x[v] - mu[v] : (double)x[v];
+		acc[v] += 0.0 + (sq ? d * d : d);
+	}
+}
+
+static void row_sums_inner1_double(double *acc, const double *x, size_t C, const double *mu,
+                                   bool sq)
+{
+	for (size_t v = 0; v < C; v++) {
+		double d = sq ? x[v] - mu[v] : x[v];
+		acc[v] += 0.0 + (sq ? d * d : d);
+	}
+}
+
 /* acc[v] += x (sq = false) or (x - mu[v])^2 (sq) over the elements of the
  * (outer, C, inner) tensor src, in storage order: per (o, v) a sum t from
  * 0.0 over e, then acc[v] += t; MUDSC__ROW_CHAINS rows' sums t at a time. */
 #define ROW_SUMS(T)                                                                              \
 	for (size_t o = 0, k = 0; o < outer; o++) {                                                  \
 		size_t v = 0;                                                                            \
+		if (inner == 1) { /* one element per (o, v): across the rows */                         \
+			row_sums_inner1_##T(acc, (const T *)src.data + k, C, mu, sq);                       \
+			k += C;                                                                              \
+			continue;                                                                            \
+		}                                                                                        \
 		for (; v + MUDSC__ROW_CHAINS <= C; v += MUDSC__ROW_CHAINS) {                             \
 			double t[MUDSC__ROW_CHAINS];                                                         \
 			mudsc__row_chains_##T(t, (const T *)src.data + k, inner, inner, mu + v, sq);         \

@@ -139,11 +139,23 @@ static void widest_chunks(const struct mudsc__plan *plan, size_t *units, size_t 
 	}
 }
 
+/* The factor of mudsc__unit_products on one row of products: x[b] = v when
+ * den = na nb[b] >= eps, else v den / eps. */
+static void den_factor(double *x, double na, const double *nb, size_t C, double eps)
+{
+	for (size_t b = 0; b < C; b++) {
+		double den = na * nb[b], v = x[b];
+		x[b] = den >= eps ? v : v * (den / eps);
+	}
+}
+
 /* acc (rows x C, ld C) = (first) or += the float32 products of unit rows
- * A (rows x Dc) and B (C x Dc), by blocks of MUDSC__UNIT_BLOCK rows. */
+ * A (rows x Dc) and B (C x Dc), by blocks of MUDSC__UNIT_BLOCK rows; with
+ * norms (na, nb: the only chunk) each row then takes den_factor while it
+ * is in cache. */
 static void add_products(double *acc, const float *A, size_t rows, const float *B, size_t C,
-                         size_t Dc, bool first, float *G, struct mudsc__tally *tally,
-                         const struct mudsc__exec *ex)
+                         size_t Dc, bool first, const double *na, const double *nb, double eps,
+                         float *G, struct mudsc__tally *tally, const struct mudsc__exec *ex)
 {
 	for (size_t a0 = 0; a0 < rows; a0 += MUDSC__UNIT_BLOCK) {
 		size_t m = rows - a0 < MUDSC__UNIT_BLOCK ? rows - a0 : MUDSC__UNIT_BLOCK;
@@ -161,6 +173,8 @@ static void add_products(double *acc, const float *A, size_t rows, const float *
 			else
 				for (size_t b = 0; b < C; b++)
 					o[b] += (double)g[b];
+			if (na != NULL)
+				den_factor(o, na[a0 + r], nb, C, eps);
 		}
 	}
 }
@@ -192,6 +206,7 @@ static mudsc_status cross_blocks_chunked(bool *done, struct wsim_cache *c,
 		st = mudsc__wsim_reserve_f32(buf, units, width);
 	}
 	size_t cols = 0;
+	bool one = false; /* the point's columns in one chunk */
 	for (size_t f = 0; f < nf; f++)
 		cols += mudsc__feature_columns(plan, p, f);
 	for (size_t g0 = 0, g1; st == MUDSC_OK && g0 < cols; g0 = g1) {
@@ -205,22 +220,18 @@ static mudsc_status cross_blocks_chunked(bool *done, struct wsim_cache *c,
 			return st;
 		c->D = D;
 		c->stats_ready = true;
+		one = g0 == 0 && g1 == cols;
 		for (int32_t i = 1; i < N; i++)
 			add_products(c->cross + (size_t)(i - 1) * Cs * Cs, buf->U, Cs,
-			             buf->U + (size_t)i * Cs * Dc, Cs, Dc, g0 == 0, buf->G, &buf->products,
-			             ex);
+			             buf->U + (size_t)i * Cs * Dc, Cs, Dc, g0 == 0, one ? c->norm : NULL,
+			             c->norm + (size_t)i * Cs, eps, buf->G, &buf->products, ex);
 	}
 	if (st != MUDSC_OK)
 		return st;
-	for (int32_t i = 1; i < N; i++) {
-		double *x = c->cross + (size_t)(i - 1) * Cs * Cs;
-		const double *norm_i = c->norm + (size_t)i * Cs;
+	for (int32_t i = 1; i < N && !one; i++) /* several chunks: the factor on their sums */
 		for (size_t a = 0; a < Cs; a++)
-			for (size_t b = 0; b < Cs; b++) {
-				double den = c->norm[a] * norm_i[b], v = x[a * Cs + b];
-				x[a * Cs + b] = den >= eps ? v : v * (den / eps);
-			}
-	}
+			den_factor(c->cross + ((size_t)(i - 1) * Cs + a) * Cs, c->norm[a],
+			           c->norm + (size_t)i * Cs, Cs, eps);
 	*done = true;
 	return MUDSC_OK;
 }
