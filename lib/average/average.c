@@ -715,32 +715,17 @@ AVX2_TARGET static size_t f32_avx2(unsigned char *out, const unsigned char *cons
 }
 #undef F32_LOOP
 
-/* AVX2 and F16C, asked once: F16C (and the OS's YMM state) through
- * core/convert.c, AVX2 through the compiler's runtime (whose answer also
- * includes the YMM state; clang-14 does not know "f16c" there). */
+/* AVX2 and F16C: F16C (and the OS's YMM state) through core/convert.c,
+ * AVX2 through core/cpu.c (clang-14's runtime does not know "f16c"). */
 static bool have_avx2(void)
 {
-	static int avx2; /* 0: not asked yet, 1: no, 2: yes (racing threads store the same) */
-	int have = __atomic_load_n(&avx2, __ATOMIC_RELAXED);
-	if (have == 0) {
-		__builtin_cpu_init();
-		have = mudsc__cpu_has_f16c() && __builtin_cpu_supports("avx2") ? 2 : 1;
-		__atomic_store_n(&avx2, have, __ATOMIC_RELAXED);
-	}
-	return have == 2;
+	return mudsc__cpu_has_f16c() && mudsc__cpu_has(MUDSC__CPU_AVX2);
 }
 
-/* AVX2 and F16C (have_avx2) and FMA, asked once. */
+/* AVX2 and F16C (have_avx2) and FMA. */
 static bool have_fma(void)
 {
-	static int fma; /* as in have_avx2 */
-	int have = __atomic_load_n(&fma, __ATOMIC_RELAXED);
-	if (have == 0) {
-		__builtin_cpu_init();
-		have = have_avx2() && __builtin_cpu_supports("fma") ? 2 : 1;
-		__atomic_store_n(&fma, have, __ATOMIC_RELAXED);
-	}
-	return have == 2;
+	return have_avx2() && mudsc__cpu_has(MUDSC__CPU_FMA);
 }
 
 /* ---- AVX-512: the double vectors sixteen elements wide (16.5) ------------ */
@@ -892,20 +877,10 @@ AVX512_TARGET static size_t f32_avx512(unsigned char *out, const unsigned char *
 #undef F32_512_LOOP
 
 /* AVX-512 F and VL (with the OS's ZMM state: the compiler's runtime asks
- * XGETBV too), asked once; F16C comes with them. */
+ * XGETBV too); F16C comes with them. */
 static bool have_avx512(void)
 {
-	static int avx512; /* as in have_avx2 */
-	int have = __atomic_load_n(&avx512, __ATOMIC_RELAXED);
-	if (have == 0) {
-		__builtin_cpu_init();
-		have = have_avx2() && __builtin_cpu_supports("avx512f") &&
-		               __builtin_cpu_supports("avx512vl")
-		           ? 2
-		           : 1;
-		__atomic_store_n(&avx512, have, __ATOMIC_RELAXED);
-	}
-	return have == 2;
+	return have_avx2() && mudsc__cpu_has(MUDSC__CPU_AVX512F | MUDSC__CPU_AVX512VL);
 }
 #endif
 

@@ -110,12 +110,14 @@ mudsc_status mudsc__array_out(bool *fill, const void *out, size_t capacity, size
 	} while (0)
 #define MUDSC__CHECK_NULL(ptr) MUDSC__CHECK_NULL_AS(ptr, #ptr)
 
-/* The rest of the room: dtype converters, atomic files, string maps, the
- * seeded generator, execution contexts with the parallel-for, the BLAS and
- * LAPACK shims, the rule of options that grow, the JSON reader and the hash. */
+/* The rest of the room: dtype converters, run-time CPU features, atomic
+ * files, string maps, the seeded generator, execution contexts with the
+ * parallel-for, the BLAS and LAPACK shims, the rule of options that grow,
+ * the JSON reader and the hash. */
 #include "core/atomic_file.h"
 #include "core/blas.h"
 #include "core/convert.h"
+#include "core/cpu.h"
 #include "core/exec.h"
 #include "core/file.h"
 #include "core/hash.h"

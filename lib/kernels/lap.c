@@ -58,7 +58,12 @@ typedef struct lap {
 bool mudsc__lap_wide = true;
 
 #if LAP_AVX512
-static bool lap_avx512(void);
+/* Whether the screens run eight columns wide: the CPU has AVX-512F and
+ * the tests have not switched it off (mudsc__lap_wide). */
+static bool lap_avx512(void)
+{
+	return mudsc__lap_wide && mudsc__cpu_has(MUDSC__CPU_AVX512F);
+}
 #endif
 
 static inline const double *row_of(const lap *L, int64_t i)
@@ -78,6 +83,13 @@ static mudsc_status infeasible(const char *what, int64_t k)
  * from the last, as JV do).  count[i] = number of columns whose minimum
  * row i is. */
 #if LAP_AVX512
+/* -s[0..7], the sign flipped as a bit (as the scalar negation does). */
+AVX512_TARGET static inline __m512d neg8(const double *s)
+{
+	__m512i sign = _mm512_set1_epi64((long long)0x8000000000000000ULL);
+	return _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(_mm512_loadu_pd(s)), sign));
+}
+
 /* column_reduction's minima for the columns [0, n8) (n8 = n rounded down
  * to a multiple of eight), eight columns at a time: each column's own
  * comparisons, rows in increasing order (-S as a sign-bit flip, as the
@@ -85,13 +97,11 @@ static mudsc_status infeasible(const char *what, int64_t k)
 AVX512_TARGET static int64_t column_min8(lap *L, int64_t *argmin)
 {
 	int64_t n8 = L->n - L->n % 8;
-	__m512i sign = _mm512_set1_epi64((long long)0x8000000000000000ULL);
 	for (int64_t i = 0; i < L->n; i++) {
 		const double *s = row_of(L, i);
 		__m512i row = _mm512_set1_epi64((long long)i);
 		for (int64_t j = 0; j < n8; j += 8) {
-			__m512d c = _mm512_castsi512_pd(
-			    _mm512_xor_si512(_mm512_castpd_si512(_mm512_loadu_pd(s + j)), sign));
+			__m512d c = neg8(s + j);
 			__m512d v = _mm512_loadu_pd(L->v + j);
 			__mmask8 lt = _mm512_cmp_pd_mask(c, v, _CMP_LT_OQ);
 			_mm512_storeu_pd(L->v + j, _mm512_mask_blend_pd(lt, v, c));
@@ -180,30 +190,10 @@ static inline __m128d reduced2(const double *s, const double *v, __m128d shift)
 #endif
 
 #if LAP_AVX512
-/* Whether the CPU (and the OS) has AVX-512F, asked once; threads racing on
- * the first call store the same answer.  0: not asked yet, 1: no, 2: yes. */
-static bool lap_avx512(void)
-{
-	static int have;
-	int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
-	if (!mudsc__lap_wide)
-		return false;
-	if (h == 0) {
-		__builtin_cpu_init();
-		h = __builtin_cpu_supports("avx512f") ? 2 : 1;
-		__atomic_store_n(&have, h, __ATOMIC_RELAXED);
-	}
-	return h == 2;
-}
-
-/* reduced2 for eight consecutive columns (the sign flipped as a bit, as
- * the negation does). */
+/* reduced2 for eight consecutive columns. */
 AVX512_TARGET static inline __m512d reduced8(const double *s, const double *v, __m512d shift)
 {
-	__m512i sign = _mm512_set1_epi64((long long)0x8000000000000000ULL);
-	__m512d neg =
-	    _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(_mm512_loadu_pd(s)), sign));
-	return _mm512_sub_pd(_mm512_sub_pd(neg, _mm512_loadu_pd(v)), shift);
+	return _mm512_sub_pd(_mm512_sub_pd(neg8(s), _mm512_loadu_pd(v)), shift);
 }
 #endif
 

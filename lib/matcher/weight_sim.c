@@ -665,7 +665,8 @@ static mudsc_status reserve_zip_units(struct wsim_buffers *buf, const struct mud
 		return MUDSC_OK;
 	for (size_t q = 0; q < plan->npoints; q++) {
 		size_t NC = (size_t)plan->n_models * (size_t)plan->points[q].width;
-		units = NC * point_columns(plan, q) > units ? NC * point_columns(plan, q) : units;
+		size_t need = NC * point_columns(plan, q);
+		units = need > units ? need : units;
 		width = NC > width ? NC : width;
 	}
 	return mudsc__wsim_reserve_f32(buf, units, width);

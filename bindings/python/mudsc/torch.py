@@ -125,12 +125,15 @@ def _site_table(graph: Graph) -> Tuple[List[Point], Dict[Tuple[str, bool], List[
     return points, sites
 
 
+def _hook_value(value: Any) -> torch.Tensor:
+    """A forward hook's value: a tensor, or the first entry of a tuple/list."""
+    return value[0] if isinstance(value, (tuple, list)) else value
+
+
 def _hook(stash: Dict[str, torch.Tensor], names: List[str],
           observe_input: bool) -> Callable[[nn.Module, Tuple[Any, ...], Any], None]:
     def hook(module: nn.Module, inputs: Tuple[Any, ...], output: Any) -> None:
-        value = inputs[0] if observe_input else output
-        if isinstance(value, (tuple, list)):
-            value = value[0]
+        value = _hook_value(inputs[0] if observe_input else output)
         for name in names:
             stash[name] = value.detach()
     return hook

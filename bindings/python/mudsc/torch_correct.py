@@ -20,8 +20,8 @@ from .correct import repair as _repair
 from .graph import Graph, Point, site_module
 from .matcher import Matcher
 from .stats import Stats
-from .torch import (_batches, _device, _input, _point_features, collect_activations,
-                    model_from_state_dict, state_dict_from_model)
+from .torch import (_batches, _device, _hook_value, _input, _point_features,
+                    collect_activations, model_from_state_dict, state_dict_from_model)
 
 
 class _Seen(Exception):
@@ -32,17 +32,13 @@ def _site_value(point: Point, observe_input: bool, inputs: Tuple[Any, ...],
                 output: Any) -> torch.Tensor:
     """The features a forward hook sees at point's site, as a float64 CPU
     matrix (observations x units)."""
-    value = inputs[0] if observe_input else output
-    if isinstance(value, (tuple, list)):
-        value = value[0]
+    value = _hook_value(inputs[0] if observe_input else output)
     return _features(_point_features(value, point), point.site_axis)
 
 
-def _features(value: Any, axis: int) -> torch.Tensor:
-    """value (a tensor, or a tuple/list whose first entry is one) as a
-    float64 CPU matrix (observations x units), the units along `axis`."""
-    if isinstance(value, (tuple, list)):
-        value = value[0]
+def _features(value: torch.Tensor, axis: int) -> torch.Tensor:
+    """value as a float64 CPU matrix (observations x units), the units
+    along `axis`."""
     x = value.detach().to(torch.float64).movedim(axis, -1)
     return x.reshape(-1, x.shape[-1]).cpu()
 
@@ -98,7 +94,7 @@ def _module_moments(net: nn.Module, module: nn.Module, axis: int, observe_input:
     sums = _new_sums()
 
     def hook(mod: nn.Module, inputs: Tuple[Any, ...], output: Any) -> None:
-        _accumulate(sums, _features(inputs[0] if observe_input else output, axis))
+        _accumulate(sums, _features(_hook_value(inputs[0] if observe_input else output), axis))
         raise _Seen()  # the rest of the forward pass is not needed
 
     handle = module.register_forward_hook(hook)
