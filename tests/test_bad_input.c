@@ -882,6 +882,35 @@ static mudsc_status repair_layer_bad(enum repair_layer_bad what)
 	return st;
 }
 
+/* mudsc_lsq_layer_new with one thing wrong, on the output layer "layers.2"
+ * of the merge of F.ran (as repair_layer_bad); everything made here is
+ * freed here. */
+enum lsq_layer_bad { LL_OUT, LL_MERGED, LL_BIAS, LL_N, LL_SAME, LL_MISSING, LL_RANK, LL_WIDTH,
+                     LL_WEIGHTS, LL_ZERO_WEIGHTS };
+
+static mudsc_status lsq_layer_bad(enum lsq_layer_bad what)
+{
+	static const double zero_w[2] = {0.0, 0.0};
+	mudsc_model *merged = NULL;
+	mudsc_status st;
+
+	if (mudsc_matcher_merge(&merged, F.ran, NULL) != MUDSC_OK)
+		ck_abort_msg("lsq_layer_bad: setup failed: %s", mudsc_error_message());
+	st = mudsc_lsq_layer_new(what == LL_OUT ? NULL : (mudsc_lsq **)&O.p[0],
+	                         what == LL_MERGED ? NULL : merged,
+	                         what == LL_MISSING ? "nope.weight"
+	                         : what == LL_RANK ? "layers.2.bias" : "layers.2.weight",
+	                         what == LL_BIAS ? NULL
+	                         : what == LL_SAME ? "layers.2.weight"
+	                         : what == LL_RANK ? "layers.1.bias"
+	                         : what == LL_WIDTH ? "layers.1.bias" : "layers.2.bias",
+	                         what == LL_N ? 0 : 2,
+	                         what == LL_WEIGHTS ? weights_nan
+	                         : what == LL_ZERO_WEIGHTS ? zero_w : NULL);
+	mudsc_model_free(merged);
+	return st;
+}
+
 /* The mudsc_lsq_* calls with one thing wrong, on point "layers.1" of the
  * merge of F.ran (inputs and outputs: the fixture's rows, width H); the
  * handle, when the call is not mudsc_lsq_new, holds ROWS observations
@@ -1694,6 +1723,24 @@ struct bad_case {
 	X(lsq_error_empty, MUDSC_E_STATE, "mudsc_lsq_error", "no observations", 0,                       \
 	  lsq_bad(L_ERROR_EMPTY))                                                                   \
 	X(lsq_options_init_opts, MUDSC_E_INVALID, NULL, "'opts'", 0, mudsc_lsq_options_init(NULL))       \
+	X(lsq_layer_out, MUDSC_E_INVALID, "mudsc_lsq_layer_new", "'out'", 0, lsq_layer_bad(LL_OUT))      \
+	X(lsq_layer_merged, MUDSC_E_INVALID, "mudsc_lsq_layer_new", "'merged'", 0,                       \
+	  lsq_layer_bad(LL_MERGED))                                                                 \
+	X(lsq_layer_bias, MUDSC_E_INVALID, "mudsc_lsq_layer_new", "'bias'", 0, lsq_layer_bad(LL_BIAS))   \
+	X(lsq_layer_n, MUDSC_E_INVALID, "mudsc_lsq_layer_new", "n_models = 0", 0,                        \
+	  lsq_layer_bad(LL_N))                                                                      \
+	X(lsq_layer_same, MUDSC_E_INVALID, "mudsc_lsq_layer_new", "both 'layers.2.weight'", 0,           \
+	  lsq_layer_bad(LL_SAME))                                                                   \
+	X(lsq_layer_missing, MUDSC_E_NOT_FOUND, "mudsc_lsq_layer_new", "'nope.weight'", 0,               \
+	  lsq_layer_bad(LL_MISSING))                                                                \
+	X(lsq_layer_rank, MUDSC_E_UNSUPPORTED, "mudsc_lsq_layer_new", "has rank 1", 0,                   \
+	  lsq_layer_bad(LL_RANK))                                                                   \
+	X(lsq_layer_width, MUDSC_E_MISMATCH, "mudsc_lsq_layer_new", "do not have the shapes", 0,         \
+	  lsq_layer_bad(LL_WIDTH))                                                                  \
+	X(lsq_layer_weights, MUDSC_E_INVALID, "mudsc_lsq_layer_new", "weights[1]", 0,                    \
+	  lsq_layer_bad(LL_WEIGHTS))                                                                \
+	X(lsq_layer_zero_weights, MUDSC_E_INVALID, "mudsc_lsq_layer_new", "total weight 0", 0,           \
+	  lsq_layer_bad(LL_ZERO_WEIGHTS))                                                           \
 	/* version and BLAS threads */                                                              \
 	X(version_check_old_major, MUDSC_E_MISMATCH, NULL, "header", 0, mudsc_version_check(0))            \
 	X(version_check_newer, MUDSC_E_MISMATCH, NULL, "header", 0,                                       \

@@ -320,6 +320,71 @@ START_TEST(test_options_and_unsupported_points)
 }
 END_TEST
 
+/* A layer whose units correspond by index (mudsc_lsq_layer_new): unit j's
+ * target is the weighted mean of the sources' unit j, so with exact affine
+ * targets and ridge 0 the solve returns the weighted mean of the maps,
+ * w = (1, 3) / 4, whatever the matcher's correspondence. */
+START_TEST(test_layer_by_index_recovers_the_weighted_maps)
+{
+	static const double wts[2] = {1.0, 3.0};
+	struct lfx f;
+	mudsc_lsq *l = NULL;
+	double before, after;
+
+	setup(&f);
+	ck_assert_ok(mudsc_lsq_layer_new(&l, f.merged, "layers.1.weight", "layers.1.bias", 2, wts));
+	ck_assert_ok(feed(l, &f, 0, ROWS / 2));
+	ck_assert_ok(feed(l, &f, ROWS / 2, ROWS - ROWS / 2));
+	ck_assert_int_eq(mudsc_lsq_rows(l), ROWS);
+	mudsc_model *out = solved(l, f.merged, 0.0);
+	const double *w = tensor(out, "layers.1.weight"), *b = tensor(out, "layers.1.bias");
+	for (int k = 0; k < H * H; k++)
+		ck_assert_double_eq_tol(w[k], 0.25 * f.a[0][k] + 0.75 * f.a[1][k], 1e-10);
+	for (int k = 0; k < H; k++)
+		ck_assert_double_eq_tol(b[k], 0.25 * f.c[0][k] + 0.75 * f.c[1][k], 1e-10);
+	ck_assert_mem_eq(tensor(out, "layers.2.weight"), tensor(f.merged, "layers.2.weight"),
+	                 OUTW * H * sizeof(double));
+	ck_assert_ok(mudsc_lsq_error(&before, l, f.merged));
+	ck_assert_ok(mudsc_lsq_error(&after, l, out));
+	ck_assert_double_gt(before, 1e-3);
+	ck_assert_double_lt(after, 1e-12);
+	mudsc_model_free(out);
+	mudsc_lsq_free(l);
+	teardown(&f);
+}
+END_TEST
+
+/* mudsc_lsq_layer_new's refusals name what is wrong; *out stays NULL. */
+START_TEST(test_layer_refusals)
+{
+	static const double zero[2] = {0.0, 0.0};
+	struct lfx f;
+	mudsc_lsq *l = NULL;
+
+	setup(&f);
+	ck_assert_status(mudsc_lsq_layer_new(&l, f.merged, "layers.1.weight", "layers.1.bias", 0,
+	                                     NULL), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_lsq_layer_new(&l, f.merged, "layers.1.bias", "layers.1.bias", 2,
+	                                     NULL), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_lsq_layer_new(&l, f.merged, "layers.1.weight", "layers.1.bias", 2,
+	                                     zero), MUDSC_E_INVALID);
+	ck_assert_status(mudsc_lsq_layer_new(&l, f.merged, "nope.weight", "layers.1.bias", 2, NULL),
+	                 MUDSC_E_NOT_FOUND);
+	ck_assert_status(mudsc_lsq_layer_new(&l, f.merged, "layers.1.weight", "nope.bias", 2, NULL),
+	                 MUDSC_E_NOT_FOUND);
+	ck_assert_status(mudsc_lsq_layer_new(&l, f.merged, "layers.0.bias", "layers.1.bias", 2,
+	                                     NULL), MUDSC_E_UNSUPPORTED);
+	ck_assert_status(mudsc_lsq_layer_new(&l, f.merged, "layers.1.weight", "layers.2.bias", 2,
+	                                     NULL), MUDSC_E_MISMATCH);
+	ck_assert_ptr_null(l);
+	ck_assert_ok(mudsc_lsq_layer_new(&l, f.merged, "layers.1.weight", "layers.1.bias", 3, NULL));
+	ck_assert_status(feed(l, &f, 0, ROWS), MUDSC_E_MISMATCH); /* 2 outputs for 3 models */
+	ck_assert_int_eq(mudsc_lsq_rows(l), 0);
+	mudsc_lsq_free(l);
+	teardown(&f);
+}
+END_TEST
+
 Suite *suite_lsq(void)
 {
 	Suite *s = suite_create("lsq");
@@ -329,6 +394,8 @@ Suite *suite_lsq(void)
 	tcase_add_test(tc, test_chunks_strides_and_f32_change_nothing);
 	tcase_add_test(tc, test_a_failed_update_keeps_nothing);
 	tcase_add_test(tc, test_options_and_unsupported_points);
+	tcase_add_test(tc, test_layer_by_index_recovers_the_weighted_maps);
+	tcase_add_test(tc, test_layer_refusals);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -194,6 +194,31 @@ MUDSC_API mudsc_status mudsc_lsq_new(mudsc_lsq **out, const mudsc_matcher *match
                                      const mudsc_graph *graph, const mudsc_model *merged,
                                      const char *point, const double *weights);
 
+/**
+ * Start the statistics of one layer whose units correspond by index in all
+ * N models, so that no point matches them (an output layer whose units the
+ * models share, the twin of mudsc_repair_layer; docs/algorithm.md 23.4),
+ * into *out (owned: mudsc_lsq_free()).  weight ("X.weight", rank >= 2, C
+ * rows of D = the product of its other axes) and bias ("X.bias", rank 1,
+ * C) name the layer in merged (read for names and shapes only).  Merged
+ * unit j's target is sum_i w_i y_i[j] / sum_i w_i, the weighted mean of
+ * unit j of the N outputs mudsc_lsq_update() is given (whatever the host
+ * passes: raw outputs, or e.g. unit-normalised ones when the models'
+ * outputs are compared by cosine).  weights: n_models values (NULL = 1/N),
+ * copied.  mudsc_lsq_update, _rows, _error and _solve then work as for a
+ * point's handle (outputs[i] of width C in the shared unit order); memory
+ * as there with C' = C.
+ * Errors: MUDSC_E_INVALID (NULL arguments, n_models < 1, weight and bias
+ * the same name, non-finite weights or weights summing to 0),
+ * MUDSC_E_NOT_FOUND (weight or bias not in merged), MUDSC_E_UNSUPPORTED
+ * (weight of rank < 2, a non-float tensor), MUDSC_E_MISMATCH (bias not
+ * rank 1 with the weight's C rows), MUDSC_E_NOMEM.  *out untouched on
+ * error.  Accuracy: as mudsc_lsq_solve (tests/oracle/lsq_ref.py).
+ */
+MUDSC_API mudsc_status mudsc_lsq_layer_new(mudsc_lsq **out, const mudsc_model *merged,
+                                           const char *weight, const char *bias,
+                                           int32_t n_models, const double *weights);
+
 /** Free the handle (NULL is a no-op). */
 MUDSC_API void mudsc_lsq_free(mudsc_lsq *lsq);
 

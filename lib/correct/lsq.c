@@ -24,7 +24,7 @@
 #define LSQ_BLOCK_ROWS 1024
 
 struct mudsc_lsq {
-	char *point;
+	char *what;                 /* "point 'p'" or "layer 'X.weight'", for messages */
 	char *wname, *bname;        /* the producer's weight and bias */
 	int32_t wrank;
 	int64_t wshape[MUDSC_MAX_RANK];
@@ -63,18 +63,18 @@ static mudsc_status producer_shapes(const mudsc_lsq *l, const mudsc_model *model
 
 	if (mudsc_model_find(&w, model, l->wname) != MUDSC_OK ||
 	    mudsc_model_find(&b, model, l->bname) != MUDSC_OK)
-		return mudsc__err(MUDSC_E_NOT_FOUND, "%s: point '%s': tensor '%s' or '%s' is not in %s",
-		                 fn, l->point, l->wname, l->bname, arg);
+		return mudsc__err(MUDSC_E_NOT_FOUND, "%s: %s: tensor '%s' or '%s' is not in %s",
+		                 fn, l->what, l->wname, l->bname, arg);
 	bool same = w.rank == l->wrank && b.rank == 1 && b.shape[0] == l->cw;
 	for (int32_t k = 0; same && k < w.rank; k++)
 		same = w.shape[k] == l->wshape[k];
 	if (!same)
-		return mudsc__err(MUDSC_E_MISMATCH, "%s: point '%s': tensors '%s' and '%s' of %s do "
+		return mudsc__err(MUDSC_E_MISMATCH, "%s: %s: tensors '%s' and '%s' of %s do "
 		                                   "not have the shapes the handle was made for", fn,
-		                 l->point, l->wname, l->bname, arg);
+		                 l->what, l->wname, l->bname, arg);
 	if (!mudsc_dtype_is_float(w.dtype) || !mudsc_dtype_is_float(b.dtype))
-		return mudsc__err(MUDSC_E_UNSUPPORTED, "%s: point '%s': '%s' or '%s' is not a float "
-		                                      "tensor", fn, l->point, l->wname, l->bname);
+		return mudsc__err(MUDSC_E_UNSUPPORTED, "%s: %s: '%s' or '%s' is not a float "
+		                                      "tensor", fn, l->what, l->wname, l->bname);
 	return MUDSC_OK;
 }
 
@@ -104,6 +104,47 @@ static mudsc_status read_layer(double **out, const mudsc_lsq *l, const mudsc_mod
 	return MUDSC_OK;
 }
 
+/* The handle's label for messages, "<kind> '<name>'", into l->what. */
+static mudsc_status set_label(mudsc_lsq *l, const char *kind, const char *name)
+{
+	size_t len = strlen(kind) + strlen(name) + 4;
+
+	if (!(l->what = mudsc__alloc(len, "least-squares label")))
+		return MUDSC_E_NOMEM;
+	snprintf(l->what, len, "%s '%s'", kind, name);
+	return MUDSC_OK;
+}
+
+/* The layer's weight `wname` (rank >= 2, l->cw rows) and bias `bname`,
+ * their shapes and D into l, checked in merged. */
+static mudsc_status set_layer(mudsc_lsq *l, const mudsc_model *merged, const char *wname,
+                              const char *bname, const char *fn)
+{
+	mudsc_tensor w;
+
+	if (mudsc_model_find(&w, merged, wname) != MUDSC_OK)
+		return mudsc__err(MUDSC_E_NOT_FOUND, "%s: %s: tensor '%s' is not in merged", fn,
+		                 l->what, wname);
+	if (w.rank < 2)
+		return mudsc__err(MUDSC_E_UNSUPPORTED, "%s: %s: tensor '%s' has rank %d; a layer's "
+		                                      "weight needs rank >= 2", fn, l->what, wname,
+		                 (int)w.rank);
+	l->wname = mudsc__strdup(wname, "least-squares names");
+	l->bname = mudsc__strdup(bname, "least-squares names");
+	if (!l->wname || !l->bname)
+		return MUDSC_E_NOMEM;
+	l->wrank = w.rank;
+	memcpy(l->wshape, w.shape, sizeof l->wshape);
+	l->d = 1;
+	for (int32_t k = 1; k < w.rank; k++)
+		l->d *= w.shape[k];
+	if (w.shape[0] != l->cw)
+		return mudsc__err(MUDSC_E_MISMATCH, "%s: %s: tensor '%s' has %lld rows, the merged "
+		                                   "width is %lld", fn, l->what, l->wname,
+		                 (long long)w.shape[0], (long long)l->cw);
+	return producer_shapes(l, merged, fn, "merged");
+}
+
 /* The producer (the layer rule only) and its shapes into l. */
 static mudsc_status find_layer(mudsc_lsq *l, const mudsc_graph *graph, size_t q,
                                const mudsc_model *merged, const char *fn)
@@ -115,25 +156,25 @@ static mudsc_status find_layer(mudsc_lsq *l, const mudsc_graph *graph, size_t q,
 
 	if ((st = mudsc__producer_find(&pr, &found, graph, q, merged, fn)) != MUDSC_OK)
 		return st;
-	if (found && mudsc_model_find(&w, merged, pr.scale[0]) == MUDSC_OK && w.rank >= 2) {
-		l->wname = mudsc__strdup(pr.scale[0], "least-squares names");
-		l->bname = mudsc__strdup(pr.shift, "least-squares names");
-		if (!l->wname || !l->bname)
-			return MUDSC_E_NOMEM;
-		l->wrank = w.rank;
-		memcpy(l->wshape, w.shape, sizeof l->wshape);
-		l->d = 1;
-		for (int32_t k = 1; k < w.rank; k++)
-			l->d *= w.shape[k];
-		if (w.shape[0] != l->cw)
-			return mudsc__err(MUDSC_E_MISMATCH, "%s: point '%s': tensor '%s' has %lld rows, the "
-			                                   "point's merged width is %lld", fn, l->point,
-			                 l->wname, (long long)w.shape[0], (long long)l->cw);
-		return producer_shapes(l, merged, fn, "merged");
-	}
-	return mudsc__err(MUDSC_E_UNSUPPORTED, "%s: point '%s': its OUT tensors are not one layer's "
+	if (found && mudsc_model_find(&w, merged, pr.scale[0]) == MUDSC_OK && w.rank >= 2)
+		return set_layer(l, merged, pr.scale[0], pr.shift, fn);
+	return mudsc__err(MUDSC_E_UNSUPPORTED, "%s: %s: its OUT tensors are not one layer's "
 	                                      "\"X.weight\" (rank >= 2) and \"X.bias\"", fn,
-	                 l->point);
+	                 l->what);
+}
+
+/* The handle's arrays: assignment, coefficients and sums (n, c, cw, d set). */
+static mudsc_status alloc_sums(mudsc_lsq *l)
+{
+	size_t nc = (size_t)l->n * (size_t)l->c, d1 = (size_t)l->d + 1;
+
+	l->assign = mudsc__calloc(nc, sizeof(int64_t), "least-squares assignment");
+	l->coef = mudsc__calloc(nc, sizeof(double), "least-squares assignment");
+	l->g = mudsc__calloc(d1 * (d1 + (size_t)l->cw), sizeof(double), "least-squares statistics");
+	if (!l->assign || !l->coef || !l->g)
+		return MUDSC_E_NOMEM;
+	l->h = l->g + d1 * d1;
+	return MUDSC_OK;
 }
 
 /* The per-unit coefficients w_i / den_j. */
@@ -149,8 +190,8 @@ static mudsc_status coefficients(mudsc_lsq *l, const double *weights, const char
 	for (int64_t j = 0; j < l->cw; j++)
 		if (den[j] == 0.0) {
 			free(den);
-			return mudsc__err(MUDSC_E_INVALID, "%s: point '%s': the members of merged unit %lld "
-			                                  "have total weight 0", fn, l->point, (long long)j);
+			return mudsc__err(MUDSC_E_INVALID, "%s: %s: the members of merged unit %lld "
+			                                  "have total weight 0", fn, l->what, (long long)j);
 		}
 	for (size_t u = 0; u < nc; u++)
 		l->coef[u] = (weights ? weights[u / (size_t)l->c] : 1.0 / l->n) / den[l->assign[u]];
@@ -168,8 +209,8 @@ static mudsc_status lsq_setup(mudsc_lsq *l, const mudsc_matcher *matcher,
 
 	if (mudsc_graph_point_find(&q, graph, point) != MUDSC_OK)
 		return mudsc__err(MUDSC_E_NOT_FOUND, "%s: point '%s' is not in graph", fn, point);
-	if (!(l->point = mudsc__strdup(point, "least-squares point")))
-		return MUDSC_E_NOMEM;
+	if ((st = set_label(l, "point", point)) != MUDSC_OK)
+		return st;
 	if ((st = mudsc_graph_point_at(&pi, graph, q)) != MUDSC_OK ||
 	    (st = inner(mudsc_matcher_point_result(&l->cw, NULL, matcher, q), fn, point)) != MUDSC_OK ||
 	    (st = inner(mudsc_matcher_assignment(NULL, 0, &needed, matcher, q), fn, point)) != MUDSC_OK)
@@ -179,14 +220,8 @@ static mudsc_status lsq_setup(mudsc_lsq *l, const mudsc_matcher *matcher,
 	if ((st = mudsc__correct_check_weights(weights, l->n, fn)) != MUDSC_OK ||
 	    (st = find_layer(l, graph, q, merged, fn)) != MUDSC_OK)
 		return st;
-	size_t d1 = (size_t)l->d + 1;
-	l->assign = mudsc__calloc(needed, sizeof(int64_t), "least-squares assignment");
-	l->coef = mudsc__calloc(needed, sizeof(double), "least-squares assignment");
-	l->g = mudsc__calloc(d1 * (d1 + (size_t)l->cw), sizeof(double), "least-squares statistics");
-	if (!l->assign || !l->coef || !l->g)
-		return MUDSC_E_NOMEM;
-	l->h = l->g + d1 * d1;
-	if ((st = inner(mudsc_matcher_assignment(l->assign, needed, NULL, matcher, q), fn,
+	if ((st = alloc_sums(l)) != MUDSC_OK ||
+	    (st = inner(mudsc_matcher_assignment(l->assign, needed, NULL, matcher, q), fn,
 	                point)) != MUDSC_OK)
 		return st;
 	return coefficients(l, weights, fn);
@@ -196,7 +231,7 @@ MUDSC_API void mudsc_lsq_free(mudsc_lsq *lsq)
 {
 	if (!lsq)
 		return;
-	free(lsq->point);
+	free(lsq->what);
 	free(lsq->wname);
 	free(lsq->bname);
 	free(lsq->assign);
@@ -221,6 +256,56 @@ MUDSC_API mudsc_status mudsc_lsq_new(mudsc_lsq **out, const mudsc_matcher *match
 	if (!(l = mudsc__calloc(1, sizeof *l, "a least-squares handle")))
 		return MUDSC_E_NOMEM;
 	if ((st = lsq_setup(l, matcher, graph, merged, point, weights, fn)) != MUDSC_OK) {
+		mudsc_lsq_free(l);
+		return st;
+	}
+	*out = l;
+	return MUDSC_OK;
+}
+
+/* A layer whose units correspond by index: unit u = i*C + j of the sources
+ * is merged unit j, and n_models, C = C' come from the arguments. */
+static mudsc_status layer_setup(mudsc_lsq *l, const mudsc_model *merged, const char *weight,
+                                const char *bias, int32_t n_models, const double *weights,
+                                const char *fn)
+{
+	mudsc_tensor w;
+	mudsc_status st;
+
+	if ((st = set_label(l, "layer", weight)) != MUDSC_OK ||
+	    (st = mudsc__correct_check_weights(weights, n_models, fn)) != MUDSC_OK)
+		return st;
+	if (mudsc_model_find(&w, merged, weight) != MUDSC_OK)
+		return mudsc__err(MUDSC_E_NOT_FOUND, "%s: weight '%s' is not in merged", fn, weight);
+	l->n = n_models;
+	l->c = l->cw = w.rank >= 1 ? w.shape[0] : 0;
+	if ((st = set_layer(l, merged, weight, bias, fn)) != MUDSC_OK ||
+	    (st = alloc_sums(l)) != MUDSC_OK)
+		return st;
+	for (size_t u = 0; u < (size_t)n_models * (size_t)l->c; u++)
+		l->assign[u] = (int64_t)(u % (size_t)l->c);
+	return coefficients(l, weights, fn);
+}
+
+MUDSC_API mudsc_status mudsc_lsq_layer_new(mudsc_lsq **out, const mudsc_model *merged,
+                                           const char *weight, const char *bias,
+                                           int32_t n_models, const double *weights)
+{
+	static const char fn[] = "mudsc_lsq_layer_new";
+	mudsc_lsq *l;
+	mudsc_status st;
+
+	MUDSC__CHECK_NULL(out);
+	MUDSC__CHECK_NULL(merged);
+	MUDSC__CHECK_NULL(weight);
+	MUDSC__CHECK_NULL(bias);
+	if (n_models < 1)
+		return mudsc__err(MUDSC_E_INVALID, "%s: n_models = %d (need >= 1)", fn, (int)n_models);
+	if (strcmp(weight, bias) == 0)
+		return mudsc__err(MUDSC_E_INVALID, "%s: weight and bias are both '%s'", fn, weight);
+	if (!(l = mudsc__calloc(1, sizeof *l, "a least-squares handle")))
+		return MUDSC_E_NOMEM;
+	if ((st = layer_setup(l, merged, weight, bias, n_models, weights, fn)) != MUDSC_OK) {
 		mudsc_lsq_free(l);
 		return st;
 	}
@@ -326,7 +411,7 @@ MUDSC_API mudsc_status mudsc_lsq_update(mudsc_lsq *lsq, const mudsc_features *in
 	MUDSC__CHECK_NULL(inputs);
 	MUDSC__CHECK_NULL(outputs);
 	if (n_models != lsq->n)
-		return mudsc__err(MUDSC_E_MISMATCH, "%s: n_models = %d but the matcher has %d models", fn,
+		return mudsc__err(MUDSC_E_MISMATCH, "%s: n_models = %d but the handle has %d models", fn,
 		                 (int)n_models, (int)lsq->n);
 	int64_t nobs = observations(inputs);
 	for (int32_t i = 0; i < n_models && nobs >= 0; i++) {
@@ -389,7 +474,7 @@ static mudsc_status layer_work(double **wt, double **a, const mudsc_lsq *lsq,
 	mudsc_status st;
 
 	if (lsq->rows == 0)
-		return mudsc__err(MUDSC_E_STATE, "%s: point '%s': no observations yet", fn, lsq->point);
+		return mudsc__err(MUDSC_E_STATE, "%s: %s: no observations yet", fn, lsq->what);
 	if ((st = producer_shapes(lsq, model, fn, arg)) != MUDSC_OK ||
 	    (st = read_layer(wt, lsq, model)) != MUDSC_OK)
 		return st;
@@ -511,13 +596,13 @@ MUDSC_API mudsc_status mudsc_lsq_solve(mudsc_model **out, const mudsc_lsq *lsq,
 	}
 	int info = mudsc__lapack_dposv((int64_t)d1, (int64_t)cw, a, (int64_t)d1, b, (int64_t)cw);
 	if (info != 0) {
-		st = info > 0 ? mudsc__err(MUDSC_E_NUMERIC, "%s: point '%s': G + lambda I is not "
+		st = info > 0 ? mudsc__err(MUDSC_E_NUMERIC, "%s: %s: G + lambda I is not "
 		                                           "positive definite (leading minor %d; the "
 		                                           "inputs span fewer than D + 1 = %zu "
 		                                           "dimensions: raise opts->ridge)", fn,
-		                           lsq->point, info, d1)
-		              : mudsc__err(MUDSC_E_INVALID, "%s: point '%s': the layer is too large for "
-		                                           "LAPACK", fn, lsq->point);
+		                           lsq->what, info, d1)
+		              : mudsc__err(MUDSC_E_INVALID, "%s: %s: the layer is too large for "
+		                                           "LAPACK", fn, lsq->what);
 	} else {
 		for (size_t j = 0; j < cw; j++)
 			for (size_t r = 0; r < d1; r++)

@@ -397,6 +397,7 @@ SIGNATURES: Dict[str, Tuple[Any, Tuple[Any, ...]]] = {
     "mudsc_repair_options_init": (STATUS, (POINTER(RepairOptions),)),
     "mudsc_lsq_error": (STATUS, (F64P, P, P)),
     "mudsc_lsq_free": (None, (P,)),
+    "mudsc_lsq_layer_new": (STATUS, (PP, P, c_char_p, c_char_p, c_i32, F64P)),
     "mudsc_lsq_new": (STATUS, (PP, P, P, P, c_char_p, F64P)),
     "mudsc_lsq_options_init": (STATUS, (POINTER(LsqOptions),)),
     "mudsc_lsq_rows": (c_i64, (P,)),

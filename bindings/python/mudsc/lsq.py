@@ -9,6 +9,10 @@ matcher's correspondence), from streamed cross products.
     ...     lsq.update(x, ys)
     >>> corrected = lsq.solve(merged)   # a new Model
 
+Lsq.layer(merged, "fc.weight", "fc.bias", n_models) is the same for a layer
+whose units correspond by index (no point matches them: a shared output
+layer); mudsc.torch.lsq_layer drives it over nn.Modules.
+
 mudsc.torch.lsq_correct drives it layer by layer over nn.Modules.
 """
 from __future__ import annotations
@@ -51,6 +55,28 @@ class Lsq(Handle):
         self._adopt(out.value, lib.mudsc_lsq_free, (m, m.graph))
         self.n_models = m.n_models
         self.point = point
+
+    @classmethod
+    def layer(cls, merged: Model, weight: str, bias: str, n_models: int,
+              weights: Optional[Sequence[float]] = None) -> "Lsq":
+        """The statistics of a layer whose units correspond by index in all
+        n_models models, so that no point matches them (mudsc_lsq_layer_new;
+        e.g. an output layer the models share): merged unit j's target is the
+        weighted mean of unit j of the outputs given to update().  weight,
+        bias: the layer's tensor names in merged; weights: default 1/N."""
+        self = cls.__new__(cls)
+        self._w = None if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+        if self._w is not None and self._w.shape != (n_models,):
+            raise errors.InvalidArgumentError.make(
+                f"Lsq.layer: need {n_models} weights, got shape {self._w.shape}")
+        out = ctypes.c_void_p()
+        check(lib.mudsc_lsq_layer_new(ctypes.byref(out), merged._h, weight.encode(),
+                                      bias.encode(), n_models,
+                                      None if self._w is None else self._w.ctypes.data_as(F64P)))
+        self._adopt(out.value, lib.mudsc_lsq_free)
+        self.n_models = n_models
+        self.point = None
+        return self
 
     @property
     def rows(self) -> int:

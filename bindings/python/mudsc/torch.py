@@ -396,4 +396,4 @@ from .torch_trace import TraceReport, VerifyResult, trace_graph, verify_graph  #
 from .torch_lookaround import Lookaround, average  # noqa: E402,F401  (issue 17)
 from .torch_correct import (MultiHead, layer_moments, parameter_count, partial_zip,  # noqa: E402,F401  (issue 18)
                             pre_activation_graph, repair, repair_layer, search_alpha)
-from .torch_lsq import lsq_correct  # noqa: E402,F401  (issue 18: least-squares correction)
+from .torch_lsq import lsq_correct, lsq_layer  # noqa: E402,F401  (issue 18: least-squares correction)

@@ -6,7 +6,7 @@ mudsc.torch."""
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -114,27 +114,82 @@ def _correct_point(out: nn.Module, nets: Sequence[nn.Module], matcher: Any, poin
         if report is not None:
             report.append({"point": point.name, "skipped": str(e)})
         return
-    xs: List[torch.Tensor] = []
-    ys: List[List[torch.Tensor]] = [[] for _ in nets]
-    hooks = [_capture(out, name, True, xs, "lsq_correct")[1]]
-    try:
-        hooks += [_capture(net, name, False, ys[i], "lsq_correct")[1]
-                  for i, net in enumerate(nets)]
-        with torch.no_grad():
-            for batch in _batches(batches, max_batches):
-                x = _input(batch)
-                out(x.to(_device(out)))
-                for net in nets:
-                    net(x.to(_device(net)))
-                lsq.update(xs.pop().numpy(), [y.pop().numpy() for y in ys])
-    finally:
-        for h in hooks:
-            h.remove()
-    if lsq.rows == 0:
-        raise errors.InvalidArgumentError.make("lsq_correct: no batches")
+    _stream(out, nets, name, lsq, batches, max_batches, "lsq_correct")
     model = model_from_state_dict(out.state_dict(), copy=True)
     fixed = lsq.solve(model, ridge=ridge)
     if report is not None:
         report.append({"point": point.name, "rows": lsq.rows, "error_before": lsq.error(model),
                        "error_after": lsq.error(fixed)})
     out.load_state_dict(state_dict_from_model(fixed, copy=True))
+
+
+def _stream(out: nn.Module, nets: Sequence[nn.Module], name: str, lsq: Lsq,
+            batches: Iterable[Any], max_batches: Optional[int], fn: str,
+            transform: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> None:
+    """One pass over batches: the inputs of `out`'s layer `name` and the
+    nets' outputs of it (each through transform, if given) into lsq."""
+    xs: List[torch.Tensor] = []
+    ys: List[List[torch.Tensor]] = [[] for _ in nets]
+    hooks = [_capture(out, name, True, xs, fn)[1]]
+    try:
+        hooks += [_capture(net, name, False, ys[i], fn)[1] for i, net in enumerate(nets)]
+        with torch.no_grad():
+            for batch in _batches(batches, max_batches):
+                x = _input(batch)
+                out(x.to(_device(out)))
+                for net in nets:
+                    net(x.to(_device(net)))
+                targets = [y.pop() for y in ys]
+                if transform is not None:
+                    targets = [transform(t) for t in targets]
+                lsq.update(xs.pop().numpy(), [t.numpy() for t in targets])
+    finally:
+        for h in hooks:
+            h.remove()
+    if lsq.rows == 0:
+        raise errors.InvalidArgumentError.make(f"{fn}: no batches")
+
+
+def lsq_layer(merged: nn.Module, nets: Sequence[nn.Module], layer: str, batches: Iterable[Any],
+              weights: Optional[Sequence[float]] = None, ridge: Optional[float] = None,
+              transform: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
+              max_batches: Optional[int] = None,
+              report: Optional[Dict[str, Any]] = None) -> nn.Module:
+    """The least-squares correction of one layer whose units correspond by
+    index in every net (a shared output layer: an embedding compared with
+    fixed class embeddings, logits over the same classes), which no point
+    matches (mudsc.Lsq.layer, mudsc_lsq_layer_new; docs/algorithm.md 23.4),
+    the twin of repair_layer: a deep copy of `merged` in which `layer` (an
+    nn.Linear or nn.Conv2d with bias) is re-solved so that its outputs on
+    merged's own inputs to it best match the weighted mean over the nets of
+    their outputs of that layer.  Apply it last, after the points'
+    corrections (and any BatchNorm reset): its inputs are measured on
+    `merged` as given.
+
+    transform, if given, maps each net's output rows (observations x C,
+    float64) before the mean: e.g. rows divided by their norms when the
+    outputs are compared by cosine, so the target is the mean of the unit
+    vectors.  weights: the merge weights (default 1/N); ridge: the relative
+    ridge (default mudsc.lsq.DEFAULT_RIDGE); batches: calibration inputs
+    (one pass).  report, if a dict, receives rows, error_before and
+    error_after (mudsc_lsq_error)."""
+    module = dict(merged.named_modules()).get(layer)
+    if module is None or getattr(module, "bias", None) is None:
+        raise errors.NotFoundError.make(
+            f"lsq_layer: merged has no module {layer!r} with a weight and a bias")
+    out = copy.deepcopy(merged)
+    modes = [n.training for n in [out, *nets]]
+    try:
+        for n in [out, *nets]:
+            n.eval()
+        model = model_from_state_dict(out.state_dict(), copy=True)
+        lsq = Lsq.layer(model, f"{layer}.weight", f"{layer}.bias", len(nets), weights)
+        _stream(out, nets, layer, lsq, batches, max_batches, "lsq_layer", transform)
+    finally:
+        for n, mode in zip([out, *nets], modes):
+            n.train(mode)
+    fixed = lsq.solve(model, ridge=ridge)
+    if report is not None:
+        report.update(rows=lsq.rows, error_before=lsq.error(model), error_after=lsq.error(fixed))
+    out.load_state_dict(state_dict_from_model(fixed, copy=True))
+    return out

@@ -41,7 +41,7 @@ export search_alpha!, search_point_alphas!, set_point_alphas!, point_alphas
 export MergeResult
 export average, average!, average_aligned!
 export repair, repair_layer, prefix, partial_merge
-export Lsq, lsq_update!, lsq_solve, lsq_error, rows
+export Lsq, lsq_layer, lsq_update!, lsq_solve, lsq_error, rows
 # `merge` is not exported (Base.merge is another function): call `Mudsc.merge`.
 
 """

@@ -109,6 +109,26 @@ function Lsq(mt::Matcher, merged::Model, point::AbstractString;
     end
 end
 
+"""
+    lsq_layer(merged, weight, bias, n_models; weights=nothing) -> Lsq
+
+The statistics of a layer whose units correspond by index in all `n_models`
+models, so that no point matches them (mudsc_lsq_layer_new; a shared output
+layer): unit j's target is the weighted mean of unit j of the outputs given
+to `lsq_update!`.  `weight`, `bias`: the layer's tensor names in `merged`.
+"""
+function lsq_layer(merged::Model, weight::AbstractString, bias::AbstractString,
+                   n_models::Integer; weights::Union{AbstractVector{<:Real},Nothing}=nothing)
+    w = weights === nothing ? Ptr{Cdouble}(C_NULL) : Vector{Float64}(weights)
+    GC.@preserve w begin
+        return _new(out -> ccall((:mudsc_lsq_layer_new, libmudsc), Cint,
+                                 (Ref{Ptr{Cvoid}}, Ptr{Cvoid}, Cstring, Cstring, Int32,
+                                  Ptr{Cdouble}),
+                                 out, merged, _cstr(weight), _cstr(bias), n_models, w),
+                    Lsq, nothing)
+    end
+end
+
 Base.close(l::Lsq) = ccall((:mudsc_lsq_free, libmudsc), Cvoid, (Ptr{Cvoid},), _release!(l))
 
 """`rows(l)`: observations added so far (mudsc_lsq_rows)."""
