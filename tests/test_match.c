@@ -244,14 +244,15 @@ START_TEST(align_bad_args)
 }
 END_TEST
 
-/* The AVX-512 screens of the solver (where this CPU has them) against the
- * SSE2 ones: small integer entries (many tied reduced costs and optimal
- * assignments, so tie-breaking shows) and some -inf, sizes around the
- * eight-column blocks: the same assignment, and the objective of the
- * identity-planted optimum where one is planted. */
+/* Every screen width of the solver this CPU has (AVX-512's 8, AVX2's 4)
+ * against SSE2's 2: small integer entries (many tied reduced costs and
+ * optimal assignments, so tie-breaking shows) and some -inf, sizes around
+ * the four- and eight-column blocks: the same assignment, and the
+ * identity where an optimum is planted. */
 START_TEST(lap_wide_screens_same_as_narrow)
 {
-	const int64_t sizes[] = {1, 7, 8, 9, 15, 16, 17, 40, 67};
+	const int64_t sizes[] = {1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 40, 67};
+	const int widths[] = {8, 4};
 	uint64_t seed = 12345;
 	for (size_t t = 0; t < sizeof sizes / sizeof *sizes; t++)
 		for (int round = 0; round < 6; round++) {
@@ -272,16 +273,20 @@ START_TEST(lap_wide_screens_same_as_narrow)
 			if (round >= 4) /* a planted optimum: the diagonal above every other entry */
 				for (int64_t i = 0; i < n; i++)
 					S[i * n + i] = 10.0;
-			mudsc__lap_wide = true;
-			ck_assert_ok(mudsc__lap_core(wide, S, (size_t)n, n));
-			mudsc__lap_wide = false;
+			mudsc__lap_width = 2;
 			ck_assert_ok(mudsc__lap_core(narrow, S, (size_t)n, n));
-			mudsc__lap_wide = true;
-			for (int64_t i = 0; i < n; i++) {
-				ck_assert_int_eq(wide[i], narrow[i]);
-				if (round >= 4)
-					ck_assert_int_eq(wide[i], i);
+			for (size_t w = 0; w < sizeof widths / sizeof *widths; w++) {
+				if (widths[w] > mudsc__lap_widest())
+					continue;
+				mudsc__lap_width = widths[w];
+				ck_assert_ok(mudsc__lap_core(wide, S, (size_t)n, n));
+				for (int64_t i = 0; i < n; i++) {
+					ck_assert_int_eq(wide[i], narrow[i]);
+					if (round >= 4)
+						ck_assert_int_eq(wide[i], i);
+				}
 			}
+			mudsc__lap_width = 8;
 			free(S);
 			free(wide);
 			free(narrow);

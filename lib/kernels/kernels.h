@@ -19,10 +19,12 @@
  * x is written only on success. */
 mudsc_status mudsc__lap_core(int64_t *x, const double *S, size_t ld, int64_t n);
 
-/* Whether mudsc__lap_core screens columns eight at a time with AVX-512
- * where the CPU has it (true) or only with SSE2 (tests compare the two:
- * every decision is the same scalar comparison either way). */
-extern bool mudsc__lap_wide;
+/* The widest screen mudsc__lap_core may use, in columns: 8 (AVX-512, the
+ * default), 4 (AVX2) or 2 (SSE2); it uses the widest the CPU has up to
+ * this, which mudsc__lap_widest() returns.  Tests compare the widths:
+ * every decision is the same scalar comparison either way. */
+extern int mudsc__lap_width;
+int mudsc__lap_widest(void);
 
 /* MUDSC_E_NUMERIC naming fn, argument 'S' and the first entry that is NaN or
  * +inf among the rows x cols row-major entries of S; MUDSC_OK otherwise. */

@@ -8,10 +8,10 @@
  * Column duals v are always finite: a column without a finite entry is
  * rejected up front, and only scanned (finite-distance) columns move.
  * The row scans of phases 2 and 3 are screened two columns at a time with
- * SSE2 where available (eight with AVX-512, and the column reduction's
- * minima eight at a time, where the CPU has it); every decision is still
- * taken by the same sequential scalar comparisons, so results do not
- * depend on the path.
+ * SSE2 where available (eight with AVX-512, else four with AVX2, and the
+ * column reduction's minima as wide, where the CPU has it); every decision
+ * is still taken by the same sequential scalar comparisons, so results do
+ * not depend on the path.
  * Ties between optimal assignments are resolved deterministically (by the
  * order of the scans), not by any documented rule.
  *
@@ -27,14 +27,18 @@
 #define LAP_SSE2 0
 #endif
 
-/* AVX-512 screens eight columns at a time where the CPU has it (asked at
- * run time; the build targets baseline x86-64): the same decisions. */
+/* AVX-512 screens eight columns at a time, AVX2 four, where the CPU has
+ * it (asked at run time; the build targets baseline x86-64): the same
+ * decisions. */
 #if LAP_SSE2 && defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
 #define LAP_AVX512 1
+#define LAP_AVX2 1
 #define AVX512_TARGET __attribute__((target("avx512f")))
+#define AVX2_TARGET __attribute__((target("avx2")))
 #else
 #define LAP_AVX512 0
+#define LAP_AVX2 0
 #endif
 
 #include "kernels/kernels.h"
@@ -53,18 +57,30 @@ typedef struct lap {
 	int64_t *cols; /* phase 3: scanned columns, then those waiting at the minimum */
 	int64_t *free_rows;
 	int64_t nfree;
+	int width; /* columns per screen: 8 (AVX-512), 4 (AVX2) or 2 (SSE2 or none) */
 } lap;
 
-bool mudsc__lap_wide = true;
+int mudsc__lap_width = 8;
 
-#if LAP_AVX512
-/* Whether the screens run eight columns wide: the CPU has AVX-512F and
- * the tests have not switched it off (mudsc__lap_wide). */
-static bool lap_avx512(void)
+int mudsc__lap_widest(void)
 {
-	return mudsc__lap_wide && mudsc__cpu_has(MUDSC__CPU_AVX512F);
-}
+#if LAP_AVX512
+	if (mudsc__cpu_has(MUDSC__CPU_AVX512F))
+		return 8;
 #endif
+#if LAP_AVX2
+	if (mudsc__cpu_has(MUDSC__CPU_AVX2))
+		return 4;
+#endif
+	return 2;
+}
+
+/* The screens' width: the widest this CPU has, at most mudsc__lap_width. */
+static int lap_width(void)
+{
+	int w = mudsc__lap_widest();
+	return w < mudsc__lap_width ? w : mudsc__lap_width;
+}
 
 static inline const double *row_of(const lap *L, int64_t i)
 {
@@ -112,6 +128,32 @@ AVX512_TARGET static int64_t column_min8(lap *L, int64_t *argmin)
 }
 #endif
 
+#if LAP_AVX2
+/* -s[0..3], the sign flipped as a bit. */
+AVX2_TARGET static inline __m256d neg4(const double *s)
+{
+	return _mm256_xor_pd(_mm256_loadu_pd(s), _mm256_set1_pd(-0.0));
+}
+
+/* column_min8 four columns at a time, over [0, n4). */
+AVX2_TARGET static int64_t column_min4(lap *L, int64_t *argmin)
+{
+	int64_t n4 = L->n - L->n % 4;
+	for (int64_t i = 0; i < L->n; i++) {
+		const double *s = row_of(L, i);
+		__m256i row = _mm256_set1_epi64x((long long)i);
+		for (int64_t j = 0; j < n4; j += 4) {
+			__m256d c = neg4(s + j);
+			__m256d v = _mm256_loadu_pd(L->v + j);
+			__m256d lt = _mm256_cmp_pd(c, v, _CMP_LT_OQ);
+			_mm256_storeu_pd(L->v + j, _mm256_blendv_pd(v, c, lt));
+			_mm256_maskstore_epi64((long long *)(argmin + j), _mm256_castpd_si256(lt), row);
+		}
+	}
+	return n4;
+}
+#endif
+
 static mudsc_status column_reduction(lap *L, int64_t *argmin, int64_t *count)
 {
 	int64_t n = L->n, j0 = 0;
@@ -120,8 +162,12 @@ static mudsc_status column_reduction(lap *L, int64_t *argmin, int64_t *count)
 		argmin[j] = -1;
 	}
 #if LAP_AVX512
-	if (lap_avx512())
+	if (L->width == 8)
 		j0 = column_min8(L, argmin);
+#endif
+#if LAP_AVX2
+	if (L->width == 4)
+		j0 = column_min4(L, argmin);
 #endif
 	for (int64_t i = 0; i < n && j0 < n; i++) {
 		const double *s = row_of(L, i);
@@ -197,6 +243,14 @@ AVX512_TARGET static inline __m512d reduced8(const double *s, const double *v, _
 }
 #endif
 
+#if LAP_AVX2
+/* reduced2 for four consecutive columns. */
+AVX2_TARGET static inline __m256d reduced4(const double *s, const double *v, __m256d shift)
+{
+	return _mm256_sub_pd(_mm256_sub_pd(neg4(s), _mm256_loadu_pd(v)), shift);
+}
+#endif
+
 /* Offer h (column j) to the running two smallest (a, ja) <= (b, jb). */
 static inline void push_two(double h, int64_t j, double *a, int64_t *ja, double *b, int64_t *jb)
 {
@@ -238,6 +292,24 @@ AVX512_TARGET static void two_smallest8(const double *s, const double *v, int64_
 }
 #endif
 
+#if LAP_AVX2
+/* two_smallest8 four columns at a time. */
+AVX2_TARGET static void two_smallest4(const double *s, const double *v, int64_t n, int64_t *j,
+                                      double *a, int64_t *ja, double *b, int64_t *jb)
+{
+	__m256d zero = _mm256_setzero_pd();
+	for (; *j + 4 <= n; *j += 4) {
+		__m256d h = reduced4(s + *j, v + *j, zero);
+		if (_mm256_movemask_pd(_mm256_cmp_pd(h, _mm256_set1_pd(*b), _CMP_LT_OQ))) {
+			double hh[4];
+			_mm256_storeu_pd(hh, h);
+			for (int l = 0; l < 4; l++)
+				push_two(hh[l], *j + l, a, ja, b, jb);
+		}
+	}
+}
+#endif
+
 static void two_smallest(const lap *L, int64_t i, double *u1, int64_t *j1, double *u2,
                          int64_t *j2)
 {
@@ -246,8 +318,12 @@ static void two_smallest(const lap *L, int64_t i, double *u1, int64_t *j1, doubl
 	double a = INFINITY, b = INFINITY;
 	int64_t ja = -1, jb = -1, j = 0, n = L->n;
 #if LAP_AVX512
-	if (lap_avx512())
+	if (L->width == 8)
 		two_smallest8(s, v, n, &j, &a, &ja, &b, &jb);
+#endif
+#if LAP_AVX2
+	if (L->width == 4)
+		two_smallest4(s, v, n, &j, &a, &ja, &b, &jb);
 #endif
 #if LAP_SSE2
 	__m128d zero = _mm_setzero_pd();
@@ -388,6 +464,28 @@ AVX512_TARGET static int64_t scan_row8(lap *L, const double *si, double u1, int6
 }
 #endif
 
+#if LAP_AVX2
+/* scan_row8 four columns at a time. */
+AVX2_TARGET static int64_t scan_row4(lap *L, const double *si, double u1, int64_t i,
+                                     double dmin, int64_t *up, int64_t *j)
+{
+	const double *v = L->v;
+	__m256d vu = _mm256_set1_pd(u1);
+	for (; *j + 4 <= L->n; *j += 4) {
+		__m256d h = reduced4(si + *j, v + *j, vu);
+		__m256d lt = _mm256_cmp_pd(h, _mm256_loadu_pd(L->d + *j), _CMP_LT_OQ);
+		if (MUDSC__UNLIKELY(_mm256_movemask_pd(lt))) {
+			double hh[4];
+			_mm256_storeu_pd(hh, h);
+			for (int l = 0; l < 4; l++)
+				if (relax(L, *j + l, hh[l], i, dmin, up))
+					return *j + l;
+		}
+	}
+	return -1;
+}
+#endif
+
 static int64_t scan_row(lap *L, int64_t i, int64_t j1, double dmin, int64_t *up)
 {
 	const double *si = row_of(L, i), *v = L->v;
@@ -395,8 +493,15 @@ static int64_t scan_row(lap *L, int64_t i, int64_t j1, double dmin, int64_t *up)
 	double u1 = -si[j1] - v[j1] - dmin;
 	int64_t j = 0, n = L->n;
 #if LAP_AVX512
-	if (lap_avx512()) {
+	if (L->width == 8) {
 		int64_t end = scan_row8(L, si, u1, i, dmin, up, &j);
+		if (end >= 0)
+			return end;
+	}
+#endif
+#if LAP_AVX2
+	if (L->width == 4) {
+		int64_t end = scan_row4(L, si, u1, i, dmin, up, &j);
 		if (end >= 0)
 			return end;
 	}
@@ -490,7 +595,7 @@ mudsc_status mudsc__lap_core(int64_t *x, const double *S, size_t ld, int64_t n)
 	char *mem = mudsc__alloc(bytes, "lap workspace");
 	if (!mem)
 		return MUDSC_E_NOMEM;
-	lap L = {.S = S, .ld = ld, .n = n};
+	lap L = {.S = S, .ld = ld, .n = n, .width = lap_width()};
 	L.v = (double *)mem;
 	L.d = L.v + un;
 	L.dt = L.d + un;
