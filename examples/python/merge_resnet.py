@@ -66,7 +66,7 @@ def methods(grid):
 DEFAULT_METHODS = "average-raw,average,wm,act-align,zipit,mudsc-align,mudsc-zip,cca"
 
 
-def _repair(net, nets, result, calib, cache):
+def _repair_points(net, nets, result, calib, cache):
     # mudsc.torch.repair observes each point's producer (the pre-activation
     # site) by default, whatever site the matching used; the source nets'
     # statistics there are the same for every merge of a run (one graph, one
@@ -74,7 +74,11 @@ def _repair(net, nets, result, calib, cache):
     if "repair sources" not in cache:
         graph = mt.pre_activation_graph(cache["graph"], nets)
         cache["repair sources"] = mt.collect_activations(nets, graph, calib)
-    net = mt.repair(net, nets, result, calib, sources=cache["repair sources"])
+    return mt.repair(net, nets, result, calib, sources=cache["repair sources"])
+
+
+def _repair(net, nets, result, calib, cache):
+    net = _repair_points(net, nets, result, calib, cache)
     return _repair_head(net, nets, result, calib, cache) if cache["repair output"] else net
 
 
@@ -105,10 +109,7 @@ def _repair_lsq_head(net, nets, result, calib, cache):
     # (mudsc.torch.lsq_layer, docs/algorithm.md 23.4) instead of its REPAIR;
     # the ridge is chosen on the held-out training images (cache["select"]),
     # never on the test set
-    if "repair sources" not in cache:
-        graph = mt.pre_activation_graph(cache["graph"], nets)
-        cache["repair sources"] = mt.collect_activations(nets, graph, calib)
-    net = mt.repair(net, nets, result, calib, sources=cache["repair sources"])
+    net = _repair_points(net, nets, result, calib, cache)
     best = None
     for ridge in LSQ_RIDGES:
         cand = mt.lsq_layer(net, nets, HEAD, calib, ridge=ridge, transform=_unit_rows)

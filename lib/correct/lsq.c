@@ -115,8 +115,9 @@ static mudsc_status set_label(mudsc_lsq *l, const char *kind, const char *name)
 	return MUDSC_OK;
 }
 
-/* The layer's weight `wname` (rank >= 2, l->cw rows) and bias `bname`,
- * their shapes and D into l, checked in merged. */
+/* The layer's weight `wname` (rank >= 2) and bias `bname`, the weight's
+ * shape and D into l (the caller checks the rows and calls
+ * producer_shapes). */
 static mudsc_status set_layer(mudsc_lsq *l, const mudsc_model *merged, const char *wname,
                               const char *bname, const char *fn)
 {
@@ -138,11 +139,7 @@ static mudsc_status set_layer(mudsc_lsq *l, const mudsc_model *merged, const cha
 	l->d = 1;
 	for (int32_t k = 1; k < w.rank; k++)
 		l->d *= w.shape[k];
-	if (w.shape[0] != l->cw)
-		return mudsc__err(MUDSC_E_MISMATCH, "%s: %s: tensor '%s' has %lld rows, the merged "
-		                                   "width is %lld", fn, l->what, l->wname,
-		                 (long long)w.shape[0], (long long)l->cw);
-	return producer_shapes(l, merged, fn, "merged");
+	return MUDSC_OK;
 }
 
 /* The producer (the layer rule only) and its shapes into l. */
@@ -156,8 +153,15 @@ static mudsc_status find_layer(mudsc_lsq *l, const mudsc_graph *graph, size_t q,
 
 	if ((st = mudsc__producer_find(&pr, &found, graph, q, merged, fn)) != MUDSC_OK)
 		return st;
-	if (found && mudsc_model_find(&w, merged, pr.scale[0]) == MUDSC_OK && w.rank >= 2)
-		return set_layer(l, merged, pr.scale[0], pr.shift, fn);
+	if (found && mudsc_model_find(&w, merged, pr.scale[0]) == MUDSC_OK && w.rank >= 2) {
+		if ((st = set_layer(l, merged, pr.scale[0], pr.shift, fn)) != MUDSC_OK)
+			return st;
+		if (l->wshape[0] != l->cw)
+			return mudsc__err(MUDSC_E_MISMATCH, "%s: %s: tensor '%s' has %lld rows, the "
+			                                   "merged width is %lld", fn, l->what, l->wname,
+			                 (long long)l->wshape[0], (long long)l->cw);
+		return producer_shapes(l, merged, fn, "merged");
+	}
 	return mudsc__err(MUDSC_E_UNSUPPORTED, "%s: %s: its OUT tensors are not one layer's "
 	                                      "\"X.weight\" (rank >= 2) and \"X.bias\"", fn,
 	                 l->what);
@@ -269,17 +273,15 @@ static mudsc_status layer_setup(mudsc_lsq *l, const mudsc_model *merged, const c
                                 const char *bias, int32_t n_models, const double *weights,
                                 const char *fn)
 {
-	mudsc_tensor w;
 	mudsc_status st;
 
 	if ((st = set_label(l, "layer", weight)) != MUDSC_OK ||
-	    (st = mudsc__correct_check_weights(weights, n_models, fn)) != MUDSC_OK)
+	    (st = mudsc__correct_check_weights(weights, n_models, fn)) != MUDSC_OK ||
+	    (st = set_layer(l, merged, weight, bias, fn)) != MUDSC_OK)
 		return st;
-	if (mudsc_model_find(&w, merged, weight) != MUDSC_OK)
-		return mudsc__err(MUDSC_E_NOT_FOUND, "%s: weight '%s' is not in merged", fn, weight);
 	l->n = n_models;
-	l->c = l->cw = w.rank >= 1 ? w.shape[0] : 0;
-	if ((st = set_layer(l, merged, weight, bias, fn)) != MUDSC_OK ||
+	l->c = l->cw = l->wshape[0];
+	if ((st = producer_shapes(l, merged, fn, "merged")) != MUDSC_OK ||
 	    (st = alloc_sums(l)) != MUDSC_OK)
 		return st;
 	for (size_t u = 0; u < (size_t)n_models * (size_t)l->c; u++)

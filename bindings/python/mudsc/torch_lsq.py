@@ -5,8 +5,9 @@ the network whose earlier layers are already corrected.  Re-exported by
 mudsc.torch."""
 from __future__ import annotations
 
+import contextlib
 import copy
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -88,16 +89,10 @@ def lsq_correct(merged: nn.Module, nets: Sequence[nn.Module], result: Any,
         raise errors.MismatchError.make(
             f"lsq_correct: {len(nets)} nets for a matcher of {matcher.n_models} models")
     out = copy.deepcopy(merged)
-    modes = [n.training for n in [out, *nets]]
-    try:
-        for n in [out, *nets]:
-            n.eval()
+    with _evaluating(out, *nets):
         for point in matcher.graph.points:
             _correct_point(out, nets, matcher, point, batches, weights, ridge, max_batches,
                            report)
-    finally:
-        for n, mode in zip([out, *nets], modes):
-            n.train(mode)
     return out
 
 
@@ -115,12 +110,32 @@ def _correct_point(out: nn.Module, nets: Sequence[nn.Module], matcher: Any, poin
             report.append({"point": point.name, "skipped": str(e)})
         return
     _stream(out, nets, name, lsq, batches, max_batches, "lsq_correct")
+    errs = _solve_into(out, lsq, ridge)
+    if report is not None:
+        report.append({"point": point.name, **errs})
+
+
+@contextlib.contextmanager
+def _evaluating(*nets: nn.Module) -> Iterator[None]:
+    """The nets in eval mode for the block, their modes restored after."""
+    modes = [n.training for n in nets]
+    try:
+        for n in nets:
+            n.eval()
+        yield
+    finally:
+        for n, mode in zip(nets, modes):
+            n.train(mode)
+
+
+def _solve_into(out: nn.Module, lsq: Lsq, ridge: Optional[float]) -> Dict[str, Any]:
+    """Solve lsq's layer from out's current parameters and load it into out;
+    returns rows, error_before and error_after (mudsc_lsq_error)."""
     model = model_from_state_dict(out.state_dict(), copy=True)
     fixed = lsq.solve(model, ridge=ridge)
-    if report is not None:
-        report.append({"point": point.name, "rows": lsq.rows, "error_before": lsq.error(model),
-                       "error_after": lsq.error(fixed)})
+    errs = {"rows": lsq.rows, "error_before": lsq.error(model), "error_after": lsq.error(fixed)}
     out.load_state_dict(state_dict_from_model(fixed, copy=True))
+    return errs
 
 
 def _stream(out: nn.Module, nets: Sequence[nn.Module], name: str, lsq: Lsq,
@@ -178,18 +193,11 @@ def lsq_layer(merged: nn.Module, nets: Sequence[nn.Module], layer: str, batches:
         raise errors.NotFoundError.make(
             f"lsq_layer: merged has no module {layer!r} with a weight and a bias")
     out = copy.deepcopy(merged)
-    modes = [n.training for n in [out, *nets]]
-    try:
-        for n in [out, *nets]:
-            n.eval()
-        model = model_from_state_dict(out.state_dict(), copy=True)
-        lsq = Lsq.layer(model, f"{layer}.weight", f"{layer}.bias", len(nets), weights)
+    lsq = Lsq.layer(model_from_state_dict(out.state_dict()), f"{layer}.weight", f"{layer}.bias",
+                    len(nets), weights)
+    with _evaluating(out, *nets):
         _stream(out, nets, layer, lsq, batches, max_batches, "lsq_layer", transform)
-    finally:
-        for n, mode in zip([out, *nets], modes):
-            n.train(mode)
-    fixed = lsq.solve(model, ridge=ridge)
+    errs = _solve_into(out, lsq, ridge)
     if report is not None:
-        report.update(rows=lsq.rows, error_before=lsq.error(model), error_after=lsq.error(fixed))
-    out.load_state_dict(state_dict_from_model(fixed, copy=True))
+        report.update(errs)
     return out
