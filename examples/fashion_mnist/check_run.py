@@ -7,7 +7,9 @@ the same table and the same held-out alpha curves (only timings may differ):
 the job is reproducible and the thread count does not change it.  Every
 MuDSC row's alpha must be the best of its printed held-out curve by the
 criterion the header names (mean per-task accuracy unless --alpha-by
-joint; docs/algorithm.md section 26).  Skips (77) without the dataset.
+joint; docs/algorithm.md section 26), and every row with the output
+layer's least squares ("LSQ out") must name a ridge of the job's grid.
+Skips (77) without the dataset.
 
 Usage: check_run.py [--repeat] FASHION_MNIST [ARGS...]
 """
@@ -17,11 +19,17 @@ import re
 import subprocess
 import sys
 
+LSQ_ROWS = ["weight matching + REPAIR, LSQ out", "activation align + REPAIR, LSQ out",
+            "ZipIt! + REPAIR, LSQ out", "CCA merge + LSQ out", "MuDSC align + REPAIR, LSQ out",
+            "MuDSC zip + REPAIR, LSQ out"]
 ROWS = ["model A", "model B", "ensemble (2 models)", "weight averaging", "weight matching",
         "activation alignment", "ZipIt! (activation zip)", "MuDSC align", "MuDSC zip",
         "weight matching + REPAIR", "activation align + REPAIR", "ZipIt! + REPAIR",
         "MuDSC align + REPAIR", "MuDSC zip + REPAIR", "ZipIt! partial, depth 1",
-        "ZipIt! partial, depth 2"]
+        "ZipIt! partial, depth 2", "CCA merge"] + LSQ_ROWS
+MUDSC_ROWS = ["MuDSC align", "MuDSC zip", "MuDSC align + REPAIR", "MuDSC zip + REPAIR",
+              "MuDSC align + REPAIR, LSQ out", "MuDSC zip + REPAIR, LSQ out"]
+RIDGES = {"0.0001", "0.001", "0.01", "0.1"}
 DEFAULT_DIR = "/usr/share/datasets/fashion-mnist"
 QUICK_NOTE = "its accuracies mean nothing"
 
@@ -54,10 +62,24 @@ def table_problems(out):
         values = [float(v) for v in cells[2:]]
         if not all(0.0 <= v <= 100.0 for v in values):
             problems.append(f"{name}: accuracies out of range {values}")
-    for name in ("MuDSC align", "MuDSC zip", "MuDSC align + REPAIR", "MuDSC zip + REPAIR"):
+    for name in MUDSC_ROWS:
         if found[name][1] == "-":
             problems.append(f"{name}: no alpha chosen")
-    return problems
+    for name in ("CCA merge", "CCA merge + LSQ out"):
+        if found[name][1] != "-":
+            problems.append(f"{name}: CCA has no alpha, the table says {found[name][1]}")
+    return problems + ridge_problems(out)
+
+
+def ridge_problems(out):
+    """Each LSQ row's chosen ridge, printed in the timings (empty if right)."""
+    ridges = {}
+    for line in out.splitlines():
+        m = re.match(r"\s+(.+?)\s+[\d.]+ s\s+held-out .*\(ridge ([^)]+)\)$", line)
+        if m:
+            ridges[m.group(1)] = m.group(2)
+    return [f"{name}: ridge {ridges.get(name)!r} is not one of {sorted(RIDGES)}"
+            for name in LSQ_ROWS if ridges.get(name) not in RIDGES]
 
 
 def alpha_problems(out):
@@ -74,7 +96,7 @@ def alpha_problems(out):
     problems = []
     curves = 0
     for line in out.splitlines():
-        m = re.match(r"\s+(MuDSC [\w +]+?)\s+(\d\.\d\d:.*?)\s+\(\d+ merges", line)
+        m = re.match(r"\s+(MuDSC [\w +,]+?)\s+(\d\.\d\d:.*?)\s+\(\d+ merges", line)
         if not m:
             continue
         curves += 1
@@ -89,8 +111,8 @@ def alpha_problems(out):
         elif points[chosen[name]] != best:
             problems.append(f"{name}: alpha {chosen[name]} scores {points[chosen[name]]} on "
                             f"the held-out images, the curve's best is {best}")
-    if curves != 4:
-        problems.append(f"{curves} alpha curves printed, expected 4")
+    if curves != len(MUDSC_ROWS):
+        problems.append(f"{curves} alpha curves printed, expected {len(MUDSC_ROWS)}")
     return problems
 
 
@@ -99,7 +121,7 @@ def results(out):
     curves, without the seconds."""
     keep = []
     for line in out.splitlines():
-        if line.startswith("|") or re.match(r"\s+MuDSC [\w +]+?\s+\d\.\d\d:", line):
+        if line.startswith("|") or re.match(r"\s+MuDSC [\w +,]+?\s+\d\.\d\d:", line):
             keep.append(re.sub(r"\s+\(\d+ merges, [\d.]+ s\)$", "", line))
     return keep
 

@@ -17,6 +17,7 @@ static void usage(FILE *to)
 	        "usage: fashion_mnist [--data DIR] [--split halves|even-odd|DIGITS] [--seed N]\n"
 	        "                     [--epochs N] [--threads 1|2] [--site post|pre]\n"
 	        "                     [--repair yes|no] [--repair-output yes|no]\n"
+	        "                     [--lsq-output yes|no]\n"
 	        "                     [--alpha-by mean|joint]\n"
 	        "                     [--alpha-step X] [--quick] [--export DIR]\n"
 	        "  --data DIR   Fashion-MNIST idx .gz files (default " FMNIST_DEFAULT_DIR ")\n"
@@ -31,6 +32,11 @@ static void usage(FILE *to)
 	        "  --repair-output R  yes (default): REPAIR also corrects the output layer,\n"
 	        "               whose units both networks share (mudsc_repair_layer); no: the\n"
 	        "               hidden layers only (the job's REPAIR until 2026-12-02)\n"
+	        "  --lsq-output L  yes (default, with --repair yes): also every method with\n"
+	        "               REPAIR of the hidden layers and the output layer re-solved by\n"
+	        "               least squares towards the two networks' mean unit-normalised\n"
+	        "               output (mudsc_lsq_layer_new; its ridge chosen on the held-out\n"
+	        "               images), and CCA merging with it\n"
 	        "  --alpha-by M what chooses MuDSC's alpha on the held-out training images:\n"
 	        "               mean (default: mean per-task accuracy, the table's measure)\n"
 	        "               or joint (10-class accuracy, the criterion until 2026-12-01)\n"
@@ -47,7 +53,7 @@ static void config_defaults(struct config *c)
 		.data_dir = FMNIST_DEFAULT_DIR, .split = "halves", .seed = 0, .threads = 2,
 		.epochs = 3, .hidden = 512, .dim = 128, .batch = 128, .holdout = 5000,
 		.calib = 1000, .lr = 1e-3f, .scale = 16.0f, .alpha_step = 0.1, .site = 0, .repair = 1,
-		.repair_output = 1,
+		.repair_output = 1, .lsq_output = 1,
 	};
 }
 
@@ -77,6 +83,15 @@ static int parse_int(const char *s, long long lo, long long hi, long long *out)
 }
 
 /* A grid step in [0.02, 0.5] (at most 49 alphas); -1 if malformed. */
+/* "yes" or "no" into *out (1 or 0); -1 for anything else. */
+static int parse_yes_no(const char *s, int *out)
+{
+	if (strcmp(s, "yes") != 0 && strcmp(s, "no") != 0)
+		return -1;
+	*out = strcmp(s, "yes") == 0;
+	return 0;
+}
+
 static int parse_step(const char *s, double *out)
 {
 	char *end;
@@ -116,11 +131,12 @@ static int apply_option(struct config *c, const char *a, const char *val)
 		if (parse_step(val, &c->alpha_step) != 0)
 			return -1;
 	}
-	else if (strcmp(a, "--repair") == 0 && (strcmp(val, "yes") == 0 || strcmp(val, "no") == 0))
-		c->repair = strcmp(val, "yes") == 0;
-	else if (strcmp(a, "--repair-output") == 0 &&
-	         (strcmp(val, "yes") == 0 || strcmp(val, "no") == 0))
-		c->repair_output = strcmp(val, "yes") == 0;
+	else if (strcmp(a, "--repair") == 0)
+		return parse_yes_no(val, &c->repair);
+	else if (strcmp(a, "--repair-output") == 0)
+		return parse_yes_no(val, &c->repair_output);
+	else if (strcmp(a, "--lsq-output") == 0)
+		return parse_yes_no(val, &c->lsq_output);
 	else
 		return -1;
 	return 0;

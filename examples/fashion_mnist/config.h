@@ -24,6 +24,8 @@ struct config {
 	int site;                 /* MUDSC_SITE_POST (0, default) or MUDSC_SITE_PRE (1) */
 	int repair;               /* 1 (default): also every method with REPAIR */
 	int repair_output;        /* 1 (default): REPAIR also corrects the output layer */
+	int lsq_output;           /* 1 (default): also the rows with REPAIR of the hidden layers
+	                             and the output layer's least squares (with repair), and CCA's */
 	int alpha_by;             /* what picks alpha on the held-out images: ALPHA_BY_MEAN
 	                             (default, the table's measure) or ALPHA_BY_JOINT */
 };

@@ -4,7 +4,8 @@
  * Fashion-MNIST's classes, with cosine logits against a fixed class
  * embedding matrix, merges them with libmudsc (weight matching,
  * activation alignment, ZipIt!, MuDSC align and zip, each also with
- * REPAIR; plain weight averaging as the baseline) and prints one table of
+ * REPAIR and with REPAIR plus the output layer's least squares; CCA
+ * merging; plain weight averaging as the baseline) and prints one table of
  * test accuracies.
  * MuDSC's alpha is chosen by mean per-task accuracy (the table's measure;
  * --alpha-by joint: by joint accuracy) on held-out training images (the
@@ -17,6 +18,7 @@
  * Usage: fashion_mnist [--data DIR] [--split halves|even-odd|DIGITS]
  *                      [--seed N] [--epochs N] [--threads 1|2]
  *                      [--site post|pre] [--repair yes|no] [--repair-output yes|no]
+ *                      [--lsq-output yes|no]
  *                      [--alpha-by mean|joint] [--alpha-step X] [--quick]
  *                      [--export DIR]
  *
@@ -36,7 +38,7 @@
 #include "task.h"
 #include "train.h"
 
-#define MAX_ROWS 20
+#define MAX_ROWS 32
 #define MAX_ALPHAS 64
 
 /* One line of the table. */
@@ -46,6 +48,7 @@ struct row {
 	struct scores s;
 	double seconds; /* merge time, NAN for rows that are not merges */
 	struct scores held; /* on the held-out training images, NAN if not scored */
+	double ridge;   /* the output least squares' chosen ridge, NAN without it */
 };
 
 /* What the experiment holds from start to end, released together. */
@@ -65,7 +68,7 @@ struct experiment {
 		double alpha[MAX_ALPHAS];
 		struct scores held[MAX_ALPHAS]; /* held-out scores at each alpha */
 		double seconds; /* the whole search */
-	} curves[4];
+	} curves[6];
 	int n_curves;
 	double train_s[2], train_wall_s, calib_s;
 	struct params_row {
@@ -216,7 +219,7 @@ static void add_row(struct experiment *x, const char *method, double alpha,
                     const struct scores *s, double seconds, const struct scores *held)
 {
 	if (x->n_rows < MAX_ROWS)
-		x->rows[x->n_rows++] = (struct row){method, alpha, *s, seconds, *held};
+		x->rows[x->n_rows++] = (struct row){method, alpha, *s, seconds, *held, NAN};
 }
 
 /* The name of that score, for the printed headers. */
@@ -231,9 +234,12 @@ static double criterion(const struct experiment *x, const struct scores *held)
 	return x->cfg.alpha_by == ALPHA_BY_JOINT ? held->joint : held->mean;
 }
 
-/* A merged network's row: test scores, and the held-out scores for reference. */
+/*
+ * A merged network's row: test scores, and the held-out scores for
+ * reference; ridge: the output least squares' (NAN without it).
+ */
 static int add_merged(struct experiment *x, const char *method, double alpha,
-                      const struct mlp *net, double seconds)
+                      const struct mlp *net, double seconds, double ridge)
 {
 	struct scores test, held;
 
@@ -241,6 +247,7 @@ static int add_merged(struct experiment *x, const char *method, double alpha,
 	    score_net(&test, x, net, &x->test, x->logits[2]) != 0)
 		return -1;
 	add_row(x, method, alpha, &test, seconds, &held);
+	x->rows[x->n_rows - 1].ridge = ridge;
 	return 0;
 }
 
@@ -262,18 +269,79 @@ static int add_base_rows(struct experiment *x)
 	return 0;
 }
 
-/* One merge with a fixed configuration, scored on the test set. */
-static int add_merge(struct experiment *x, const char *method, const struct merge_spec *spec)
-{
-	struct mlp merged;
-	double t0 = now(), secs;
-	int rc;
+/*
+ * The relative ridges the output least squares tries (docs/algorithm.md
+ * 23.4), chosen with alpha by the held-out score; the test set plays no
+ * part.
+ */
+static const double lsq_ridges[] = {1e-4, 1e-3, 1e-2, 1e-1};
+#define N_RIDGES ((int)(sizeof lsq_ridges / sizeof lsq_ridges[0]))
 
-	if (merger_run(&x->merger, spec, &merged, NULL) != 0)
+/* The best candidate so far, by the held-out score. */
+struct pick {
+	struct mlp net;
+	struct scores held;
+	double alpha, ridge, secs; /* alpha, ridge: NAN where they do not apply */
+	int have;
+};
+
+/*
+ * Merge spec (with lsq: the output least squares once per ridge of
+ * lsq_ridges) and keep in *p whichever candidate scores best on the
+ * held-out images, p's own included (the earlier one on ties); *held gets
+ * the best held-out scores of this call's candidates.
+ */
+static int pick_best(struct experiment *x, const struct merge_spec *spec, int lsq,
+                     struct pick *p, struct scores *held)
+{
+	struct mlp cands[N_RIDGES];
+	int n = lsq ? N_RIDGES : 1;
+	double t0 = now(), secs;
+
+	if (lsq ? merger_run_lsq(&x->merger, spec, lsq_ridges, n, cands)
+	        : merger_run(&x->merger, spec, &cands[0], NULL))
 		return -1;
 	secs = now() - t0;
-	rc = add_merged(x, method, spec->use_activations ? spec->alpha : NAN, &merged, secs);
-	mlp_free(&merged);
+	for (int k = 0; k < n; k++) {
+		struct scores s;
+
+		if (score_net(&s, x, &cands[k], &x->holdout, x->logits[2]) != 0) {
+			while (k < n)
+				mlp_free(&cands[k++]);
+			return -1;
+		}
+		if (k == 0 || criterion(x, &s) > criterion(x, held))
+			*held = s;
+		if (p->have && criterion(x, &s) <= criterion(x, &p->held)) {
+			mlp_free(&cands[k]);
+			continue;
+		}
+		if (p->have)
+			mlp_free(&p->net);
+		*p = (struct pick){cands[k], s,
+		                   spec->use_activations && spec->method != MUDSC_METHOD_CCA
+		                       ? spec->alpha
+		                       : NAN,
+		                   lsq ? lsq_ridges[k] : NAN, secs, 1};
+	}
+	return 0;
+}
+
+/*
+ * One merge with a fixed configuration (with lsq: the ridge chosen on the
+ * held-out images), scored on the test set.
+ */
+static int add_merge(struct experiment *x, const char *method, const struct merge_spec *spec,
+                     int lsq)
+{
+	struct pick best = {0};
+	struct scores held;
+	int rc;
+
+	if (pick_best(x, spec, lsq, &best, &held) != 0)
+		return -1;
+	rc = add_merged(x, method, best.alpha, &best.net, best.secs, best.ridge);
+	mlp_free(&best.net);
 	return rc;
 }
 
@@ -282,51 +350,35 @@ static int add_merge(struct experiment *x, const char *method, const struct merg
  * held-out score (criterion(): mean per-task accuracy by default, the
  * table's measure; the first alpha on ties), then score that one on the
  * test set.  With repair, every candidate is REPAIRed before it is scored,
- * so the alpha is chosen for the row's own merge.
+ * so the alpha is chosen for the row's own merge; with lsq, the ridge of
+ * the output least squares is chosen with it.
  */
-static int add_mudsc(struct experiment *x, const char *method, mudsc_method m, int repair)
+static int add_mudsc(struct experiment *x, const char *method, mudsc_method m, int repair,
+                     int lsq)
 {
 	struct curve *cv = &x->curves[x->n_curves++];
-	struct mlp best = {0}, cand;
-	struct scores s;
-	double best_score = -1.0, best_alpha = NAN, best_secs = NAN, start = now();
+	struct pick best = {0};
+	double start = now();
 	int rc;
 
 	cv->method = method;
 	for (int k = 1; k * x->cfg.alpha_step < 1.0 - 1e-9 && cv->n < MAX_ALPHAS; k++) {
 		struct merge_spec spec = {m, k * x->cfg.alpha_step, 1, 0, repair};
-		double t0 = now(), secs;
 
-		if (merger_run(&x->merger, &spec, &cand, NULL) != 0)
-			goto fail;
-		secs = now() - t0;
-		if (score_net(&s, x, &cand, &x->holdout, x->logits[2]) != 0) {
-			mlp_free(&cand);
-			goto fail;
+		if (pick_best(x, &spec, lsq, &best, &cv->held[cv->n]) != 0) {
+			mlp_free(&best.net);
+			return -1;
 		}
-		cv->alpha[cv->n] = spec.alpha;
-		cv->held[cv->n++] = s;
-		if (criterion(x, &s) > best_score) {
-			mlp_free(&best);
-			best = cand;
-			best_score = criterion(x, &s);
-			best_alpha = spec.alpha;
-			best_secs = secs;
-		} else {
-			mlp_free(&cand);
-		}
+		cv->alpha[cv->n++] = spec.alpha;
 	}
 	cv->seconds = now() - start;
-	rc = add_merged(x, method, best_alpha, &best, best_secs);
-	if (rc == 0 && x->cfg.export_dir != NULL && m == MUDSC_METHOD_ALIGN) {
-		struct merge_spec spec = {m, best_alpha, 1, 0, 0}; /* the tool has no REPAIR */
+	rc = add_merged(x, method, best.alpha, &best.net, best.secs, best.ridge);
+	if (rc == 0 && x->cfg.export_dir != NULL && m == MUDSC_METHOD_ALIGN && !repair) {
+		struct merge_spec spec = {m, best.alpha, 1, 0, 0}; /* the tool has no REPAIR */
 		rc = merger_export(&x->merger, &spec, x->cfg.export_dir);
 	}
-	mlp_free(&best);
+	mlp_free(&best.net);
 	return rc;
-fail:
-	mlp_free(&best);
-	return -1;
 }
 
 /*
@@ -381,20 +433,60 @@ static int add_partial(struct experiment *x, const char *method, int32_t depth)
 	return rc;
 }
 
-/* A fixed-configuration method, then (with REPAIR on) the same with REPAIR. */
-static int add_both(struct experiment *x, const char *method, const char *repaired,
-                    struct merge_spec spec)
+/*
+ * A fixed-configuration method, then (with REPAIR on) the same with
+ * REPAIR, and (with the output least squares on too) with REPAIR of the
+ * hidden points and the output least squares.  names: the three rows.
+ */
+static int add_fixed(struct experiment *x, const char *const names[3], struct merge_spec spec)
 {
-	if (add_merge(x, method, &spec) != 0)
+	if (add_merge(x, names[0], &spec, 0) != 0)
 		return -1;
 	if (!x->cfg.repair)
 		return 0;
 	spec.repair = 1;
-	return add_merge(x, repaired, &spec);
+	if (add_merge(x, names[1], &spec, 0) != 0)
+		return -1;
+	return x->cfg.lsq_output ? add_merge(x, names[2], &spec, 1) : 0;
+}
+
+/* MuDSC's rows of method m, as add_fixed's but each with its own alpha. */
+static int add_mudsc_rows(struct experiment *x, const char *const names[3], mudsc_method m)
+{
+	if (add_mudsc(x, names[0], m, 0, 0) != 0)
+		return -1;
+	if (!x->cfg.repair)
+		return 0;
+	if (add_mudsc(x, names[1], m, 1, 0) != 0)
+		return -1;
+	return x->cfg.lsq_output ? add_mudsc(x, names[2], m, 1, 1) : 0;
+}
+
+/*
+ * CCA merging, and with the output least squares (REPAIR needs the
+ * permutations that CCA's dense transforms are not, so no REPAIR row).
+ */
+static int add_cca(struct experiment *x)
+{
+	struct merge_spec cca = {MUDSC_METHOD_CCA, 0.0, 1, 0, 0};
+
+	if (add_merge(x, "CCA merge", &cca, 0) != 0)
+		return -1;
+	return x->cfg.lsq_output ? add_merge(x, "CCA merge + LSQ out", &cca, 1) : 0;
 }
 
 static int run_merges(struct experiment *x)
 {
+	static const char *const wm[3] = {"weight matching", "weight matching + REPAIR",
+	                                  "weight matching + REPAIR, LSQ out"};
+	static const char *const aa[3] = {"activation alignment", "activation align + REPAIR",
+	                                  "activation align + REPAIR, LSQ out"};
+	static const char *const zipit[3] = {"ZipIt! (activation zip)", "ZipIt! + REPAIR",
+	                                     "ZipIt! + REPAIR, LSQ out"};
+	static const char *const align[3] = {"MuDSC align", "MuDSC align + REPAIR",
+	                                     "MuDSC align + REPAIR, LSQ out"};
+	static const char *const zip[3] = {"MuDSC zip", "MuDSC zip + REPAIR",
+	                                   "MuDSC zip + REPAIR, LSQ out"};
 	struct merge_spec average = {MUDSC_METHOD_ALIGN, 1.0, 0, 1, 0};
 	struct merge_spec weight = {MUDSC_METHOD_ALIGN, 1.0, 0, 0, 0};
 	struct merge_spec act_align = {MUDSC_METHOD_ALIGN, 0.0, 1, 0, 0};
@@ -407,15 +499,10 @@ static int run_merges(struct experiment *x)
 	if (merger_calibrate(&x->merger, &x->calib, x->cfg.batch) != 0)
 		return -1;
 	x->calib_s = now() - t0;
-	if (add_merge(x, "weight averaging", &average) != 0 ||
-	    add_both(x, "weight matching", "weight matching + REPAIR", weight) != 0 ||
-	    add_both(x, "activation alignment", "activation align + REPAIR", act_align) != 0 ||
-	    add_both(x, "ZipIt! (activation zip)", "ZipIt! + REPAIR", act_zip) != 0 ||
-	    add_mudsc(x, "MuDSC align", MUDSC_METHOD_ALIGN, 0) != 0 ||
-	    add_mudsc(x, "MuDSC zip", MUDSC_METHOD_ZIP, 0) != 0)
-		return -1;
-	if (x->cfg.repair && (add_mudsc(x, "MuDSC align + REPAIR", MUDSC_METHOD_ALIGN, 1) != 0 ||
-	                      add_mudsc(x, "MuDSC zip + REPAIR", MUDSC_METHOD_ZIP, 1) != 0))
+	if (add_merge(x, "weight averaging", &average, 0) != 0 || add_fixed(x, wm, weight) != 0 ||
+	    add_fixed(x, aa, act_align) != 0 || add_fixed(x, zipit, act_zip) != 0 ||
+	    add_cca(x) != 0 || add_mudsc_rows(x, align, MUDSC_METHOD_ALIGN) != 0 ||
+	    add_mudsc_rows(x, zip, MUDSC_METHOD_ZIP) != 0)
 		return -1;
 	if (add_partial(x, "ZipIt! partial, depth 1", 1) != 0 ||
 	    add_partial(x, "ZipIt! partial, depth 2", 2) != 0)
@@ -447,6 +534,11 @@ static void print_header(const struct experiment *x)
 	                                       "of the output layer"
 	                                     : "; REPAIR with the pre-activation statistics")
 	                 : "");
+	if (c->lsq_output)
+		printf("LSQ out: the output layer re-solved by least squares towards the mean of the "
+		       "two networks'\nunit-normalised outputs on the calibration images (after "
+		       "REPAIR of the hidden points),\nits relative ridge chosen from 1e-4..1e-1 "
+		       "with alpha on the held-out images\n");
 	printf("MuDSC's alpha: grid step %.2f, chosen by held-out %s\n\n", c->alpha_step,
 	       criterion_name(c));
 	if (c->quick)
@@ -456,12 +548,12 @@ static void print_header(const struct experiment *x)
 
 static void print_table(const struct experiment *x)
 {
-	printf("| %-26s | alpha | joint | task A | task B |  mean |\n", "method");
-	printf("|----------------------------|------:|------:|-------:|-------:|------:|\n");
+	printf("| %-34s | alpha | joint | task A | task B |  mean |\n", "method");
+	printf("|------------------------------------|------:|------:|-------:|-------:|------:|\n");
 	for (int i = 0; i < x->n_rows; i++) {
 		const struct row *r = &x->rows[i];
 
-		printf("| %-26s |", r->method);
+		printf("| %-34s |", r->method);
 		if (isnan(r->alpha))
 			printf("     - |");
 		else
@@ -479,7 +571,7 @@ static void print_timings(const struct experiment *x)
 	for (int i = 0; i < x->n_curves; i++) {
 		const struct curve *cv = &x->curves[i];
 
-		printf("  %-20s", cv->method);
+		printf("  %-30s", cv->method);
 		for (int k = 0; k < cv->n; k++)
 			printf(" %.2f:%.2f/%.2f", cv->alpha[k], cv->held[k].mean, cv->held[k].joint);
 		printf("  (%d merges, %.2f s)\n", cv->n, cv->seconds);
@@ -493,10 +585,17 @@ static void print_timings(const struct experiment *x)
 	       x->train_s[0], x->train_s[1], x->train_wall_s, x->cfg.threads, x->calib_s);
 	printf("merges: time (matching + merged tensors; for MuDSC at the chosen alpha) and\n"
 	       "mean per-task / joint %% on the held-out training images:\n");
-	for (int i = 0; i < x->n_rows; i++)
-		if (!isnan(x->rows[i].seconds))
-			printf("  %-26s %6.3f s  held-out mean %5.2f joint %5.2f\n", x->rows[i].method,
-			       x->rows[i].seconds, x->rows[i].held.mean, x->rows[i].held.joint);
+	for (int i = 0; i < x->n_rows; i++) {
+		const struct row *r = &x->rows[i];
+
+		if (isnan(r->seconds))
+			continue;
+		printf("  %-34s %6.3f s  held-out mean %5.2f joint %5.2f", r->method, r->seconds,
+		       r->held.mean, r->held.joint);
+		if (!isnan(r->ridge))
+			printf("  (ridge %g)", r->ridge);
+		printf("\n");
+	}
 }
 
 static void experiment_free(struct experiment *x)

@@ -17,6 +17,13 @@
  * two networks share (both are compared with the same class embeddings),
  * by mudsc_repair_layer (section 17.5).
  *
+ * The output least squares (merger_run_lsq) replaces that last step: the
+ * output layer is re-solved (mudsc_lsq_layer_new, section 23.4) so that
+ * on the calibration images its outputs from the merged net's own inputs
+ * best match the mean of the two networks' unit-normalised outputs.  The
+ * logits are cosines with shared class embeddings, so that mean is the
+ * output ensemble's decision function.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include "merge.h"
@@ -289,9 +296,11 @@ static int repair_output(struct merger *m, mudsc_model **merged)
 
 /*
  * REPAIR *merged (the matcher's merge) point by point: measure point p's
- * pre-activations on the net repaired so far, correct point p only.
+ * pre-activations on the net repaired so far, correct point p only; then,
+ * with output, the output layer.
  */
-static int repair_merged(struct merger *m, mudsc_matcher *matcher, mudsc_model **merged)
+static int repair_merged(struct merger *m, mudsc_matcher *matcher, mudsc_model **merged,
+                         int output)
 {
 	mudsc_moments ms[MLP_MAX_LAYERS] = {{0}};
 	double mean[2048], sd[2048];
@@ -320,7 +329,105 @@ static int repair_merged(struct merger *m, mudsc_matcher *matcher, mudsc_model *
 			*merged = fixed;
 		}
 	}
-	return rc == 0 && m->repair_output ? repair_output(m, merged) : rc;
+	return rc == 0 && output ? repair_output(m, merged) : rc;
+}
+
+/* Each row of y (rows x w) scaled to unit length into out (a zero row stays 0). */
+static void unit_rows(float *out, const float *y, int64_t rows, int64_t w)
+{
+	for (int64_t r = 0; r < rows; r++) {
+		double ss = 0.0;
+
+		for (int64_t j = 0; j < w; j++)
+			ss += (double)y[r * w + j] * y[r * w + j];
+		float scale = ss > 0.0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
+		for (int64_t j = 0; j < w; j++)
+			out[r * w + j] = y[r * w + j] * scale;
+	}
+}
+
+/*
+ * Stream the calibration images into lsq: the merged net's inputs to its
+ * output layer, and each network's unit-normalised outputs (the targets).
+ */
+static int stream_output_lsq(struct merger *m, mudsc_lsq *lsq, const struct mlp *net)
+{
+	int32_t last = net->n_layers - 1;
+	int64_t d = net->width[last], c = net->width[last + 1];
+	struct mlp_work work[3] = {{0}};
+	float *unit = malloc((size_t)(2 * m->batch * c) * sizeof(float));
+	const struct mlp *nets[3] = {net, m->nets[0], m->nets[1]};
+	int rc = unit ? 0 : -1;
+
+	for (int i = 0; i < 3 && rc == 0; i++)
+		rc = mlp_work_new(&work[i], nets[i], m->batch);
+	for (int64_t at = 0; at < m->calib->n && rc == 0; at += m->batch) {
+		int64_t rows = m->calib->n - at < m->batch ? m->calib->n - at : m->batch;
+		const float *x = m->calib->x + at * FMNIST_PIXELS;
+
+		mlp_forward(net, &work[0], x, rows);
+		for (int i = 0; i < 2; i++)
+			unit_rows(unit + i * rows * c, mlp_forward(nets[i + 1], &work[i + 1], x, rows),
+			          rows, c);
+		mudsc_features in = {MUDSC_DTYPE_F32, 2, {rows, d}, NULL, -1, work[0].act[last]};
+		mudsc_features out[2] = {{MUDSC_DTYPE_F32, 2, {rows, c}, NULL, -1, unit},
+		                         {MUDSC_DTYPE_F32, 2, {rows, c}, NULL, -1, unit + rows * c}};
+		if (mudsc_lsq_update(lsq, &in, out, 2) != MUDSC_OK)
+			rc = lib_fail("streaming the output layer's least squares");
+	}
+	for (int i = 0; i < 3; i++)
+		mlp_work_free(&work[i]);
+	free(unit);
+	return rc;
+}
+
+/*
+ * Re-solve the output layer of merged by least squares towards the mean
+ * of the two networks' unit-normalised outputs, once per ridge (relative,
+ * mudsc_lsq_options): outs[k] with ridges[k].
+ */
+static int lsq_output(struct merger *m, const mudsc_model *merged, const double *ridges,
+                      int n_ridges, struct mlp *outs)
+{
+	int32_t last = m->nets[0]->n_layers - 1;
+	char wname[64], bname[64];
+	struct mlp net;
+	mudsc_lsq *lsq = NULL;
+	int made = 0, rc = -1;
+
+	tensor_name(wname, sizeof wname, last, "weight");
+	tensor_name(bname, sizeof bname, last, "bias");
+	if (unwrap_net(&net, merged, m->nets[0]->n_layers) != 0)
+		return -1;
+	if (mudsc_lsq_layer_new(&lsq, merged, wname, bname, 2, NULL) != MUDSC_OK) {
+		lib_fail("the output layer's least squares");
+		goto done;
+	}
+	if (stream_output_lsq(m, lsq, &net) != 0)
+		goto done;
+	for (; made < n_ridges; made++) {
+		mudsc_lsq_options opts = MUDSC_LSQ_OPTIONS_INIT;
+		mudsc_model *fixed = NULL;
+		int bad;
+
+		opts.ridge = ridges[made];
+		if (mudsc_lsq_solve(&fixed, lsq, merged, &opts) != MUDSC_OK) {
+			lib_fail("solving the output layer");
+			goto done;
+		}
+		bad = unwrap_net(&outs[made], fixed, m->nets[0]->n_layers);
+		mudsc_model_free(fixed);
+		if (bad)
+			goto done;
+	}
+	rc = 0;
+done:
+	if (rc != 0)
+		while (made > 0)
+			mlp_free(&outs[--made]);
+	mudsc_lsq_free(lsq);
+	mlp_free(&net);
+	return rc;
 }
 
 /* The weight-averaging baseline: mudsc_average straight into out's memory. */
@@ -368,31 +475,64 @@ static int run_matcher(mudsc_matcher **out, struct merger *m, const struct merge
 	return 0;
 }
 
-int merger_run(struct merger *m, const struct merge_spec *spec, struct mlp *out, int32_t *sweeps)
+/*
+ * The matcher's merge of spec into *merged, REPAIRed if spec asks (the
+ * output layer too with repair_out); *sweeps (may be NULL) the sweeps.
+ */
+static int merge_spec_model(mudsc_model **merged, struct merger *m, const struct merge_spec *spec,
+                            int repair_out, int32_t *sweeps)
 {
 	mudsc_matcher *matcher = NULL;
-	mudsc_model *merged = NULL;
 	int rc = -1;
+
+	*merged = NULL;
+	if (run_matcher(&matcher, m, spec) != 0)
+		return -1;
+	if (mudsc_matcher_merge(merged, matcher, NULL) != MUDSC_OK)
+		lib_fail("merging");
+	else if (!spec->repair || repair_merged(m, matcher, merged, repair_out) == 0)
+		rc = 0;
+	if (rc == 0 && sweeps)
+		*sweeps = mudsc_matcher_sweeps(matcher);
+	if (rc != 0) {
+		mudsc_model_free(*merged);
+		*merged = NULL;
+	}
+	mudsc_matcher_free(matcher);
+	return rc;
+}
+
+int merger_run(struct merger *m, const struct merge_spec *spec, struct mlp *out, int32_t *sweeps)
+{
+	mudsc_model *merged = NULL;
+	int rc;
 
 	if (spec->average_only) {
 		if (sweeps)
 			*sweeps = 0;
 		return average_nets(m, out);
 	}
-	if (run_matcher(&matcher, m, spec) != 0)
+	if (merge_spec_model(&merged, m, spec, m->repair_output, sweeps) != 0)
 		return -1;
-	if (mudsc_matcher_merge(&merged, matcher, NULL) != MUDSC_OK) {
-		lib_fail("merging");
-		goto done;
-	}
-	if (spec->repair && repair_merged(m, matcher, &merged) != 0)
-		goto done;
 	rc = unwrap_net(out, merged, m->nets[0]->n_layers);
-	if (sweeps)
-		*sweeps = mudsc_matcher_sweeps(matcher);
-done:
 	mudsc_model_free(merged);
-	mudsc_matcher_free(matcher);
+	return rc;
+}
+
+int merger_run_lsq(struct merger *m, const struct merge_spec *spec, const double *ridges,
+                   int n_ridges, struct mlp *outs)
+{
+	mudsc_model *merged = NULL;
+	int rc;
+
+	if (spec->average_only || n_ridges < 1) {
+		fprintf(stderr, "fashion_mnist: the output least squares needs a matching and a ridge\n");
+		return -1;
+	}
+	if (merge_spec_model(&merged, m, spec, 0, NULL) != 0)
+		return -1;
+	rc = lsq_output(m, merged, ridges, n_ridges, outs);
+	mudsc_model_free(merged);
 	return rc;
 }
 

@@ -53,7 +53,7 @@ int merger_new(struct merger *m, const struct mlp *a, const struct mlp *b, int s
 int merger_calibrate(struct merger *m, const struct dataset *calib, int64_t batch);
 
 struct merge_spec {
-	mudsc_method method;  /* align or zip */
+	mudsc_method method;  /* align, zip or CCA */
 	double alpha;         /* weight of the weight-space similarity */
 	int use_activations;  /* 0: weight matching only (alpha is then 1) */
 	int average_only;     /* 1: no matching at all, the weight-averaging baseline
@@ -67,6 +67,17 @@ struct merge_spec {
  * receives the matcher's sweep count.
  */
 int merger_run(struct merger *m, const struct merge_spec *spec, struct mlp *out, int32_t *sweeps);
+
+/*
+ * As merger_run (spec not average_only), but the output layer, instead of
+ * its REPAIR, re-solved by least squares towards the mean of the two
+ * networks' unit-normalised outputs on the calibration images
+ * (mudsc_lsq_layer_new, docs/algorithm.md 23.4), once per relative ridge:
+ * outs[k] (free each with mlp_free) with ridges[k], k < n_ridges.  The
+ * hidden points are REPAIRed first if spec->repair.
+ */
+int merger_run_lsq(struct merger *m, const struct merge_spec *spec, const double *ridges,
+                   int n_ridges, struct mlp *outs);
 
 /*
  * Partial zipping: match and merge the first depth points only (spec's
