@@ -29,7 +29,7 @@ ROWS = ["model A", "model B", "ensemble (2 models)", "weight averaging", "weight
         "ZipIt! partial, depth 2", "CCA merge"] + LSQ_ROWS
 MUDSC_ROWS = ["MuDSC align", "MuDSC zip", "MuDSC align + REPAIR", "MuDSC zip + REPAIR",
               "MuDSC align + REPAIR, LSQ out", "MuDSC zip + REPAIR, LSQ out"]
-RIDGES = {"0.0001", "0.001", "0.01", "0.1"}
+RIDGES = {"1e-06", "1e-05", "0.0001", "0.001", "0.01", "0.1"}
 DEFAULT_DIR = "/usr/share/datasets/fashion-mnist"
 QUICK_NOTE = "its accuracies mean nothing"
 

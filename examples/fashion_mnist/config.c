@@ -36,7 +36,7 @@ static void usage(FILE *to)
 	        "               REPAIR of the hidden layers and the output layer re-solved by\n"
 	        "               least squares towards the two networks' mean unit-normalised\n"
 	        "               output (mudsc_lsq_layer_new; its ridge chosen on the held-out\n"
-	        "               images), and CCA merging with it\n"
+	        "               images, 1e-6..1e-1), and CCA merging with it\n"
 	        "  --alpha-by M what chooses MuDSC's alpha on the held-out training images:\n"
 	        "               mean (default: mean per-task accuracy, the table's measure)\n"
 	        "               or joint (10-class accuracy, the criterion until 2026-12-01)\n"

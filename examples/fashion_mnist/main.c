@@ -274,7 +274,7 @@ static int add_base_rows(struct experiment *x)
  * 23.4), chosen with alpha by the held-out score; the test set plays no
  * part.
  */
-static const double lsq_ridges[] = {1e-4, 1e-3, 1e-2, 1e-1};
+static const double lsq_ridges[] = {1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1};
 #define N_RIDGES ((int)(sizeof lsq_ridges / sizeof lsq_ridges[0]))
 
 /* The best candidate so far, by the held-out score. */
@@ -537,7 +537,7 @@ static void print_header(const struct experiment *x)
 	if (c->lsq_output)
 		printf("LSQ out: the output layer re-solved by least squares towards the mean of the "
 		       "two networks'\nunit-normalised outputs on the calibration images (after "
-		       "REPAIR of the hidden points),\nits relative ridge chosen from 1e-4..1e-1 "
+		       "REPAIR of the hidden points),\nits relative ridge chosen from 1e-6..1e-1 "
 		       "with alpha on the held-out images\n");
 	printf("MuDSC's alpha: grid step %.2f, chosen by held-out %s\n\n", c->alpha_step,
 	       criterion_name(c));
